@@ -1,0 +1,137 @@
+package org.attn4j;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.ServiceLoader;
+import org.attn4j.spi.BackendOptions;
+import org.attn4j.spi.BackendProvider;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Probe;
+
+/**
+ * Finds backends with {@link ServiceLoader} and picks one. Selection: the system property
+ * {@code attn4j.backend} or the environment variable {@code ATTN4J_BACKEND} (a list such as
+ * {@code cuda,opencl}) when set, else every provider by priority; the first available wins.
+ */
+public final class Backends {
+    public static final String PROPERTY = "attn4j.backend";
+    public static final String ENVIRONMENT = "ATTN4J_BACKEND";
+    private static final System.Logger LOG = System.getLogger(Backends.class.getName());
+
+    private Backends() {}
+
+    /** Every provider on the class or module path, highest priority first. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(list::add);
+        if (list.isEmpty()) {
+            ServiceLoader.load(BackendProvider.class).forEach(list::add);
+        }
+        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed().thenComparing(BackendProvider::id));
+        return list;
+    }
+
+    public static Optional<BackendProvider> find(String id) {
+        return providers().stream().filter(p -> p.id().equals(id)).findFirst();
+    }
+
+    /** The provider with this id; throws when absent or unavailable, with its reasons. */
+    public static BackendProvider get(String id) {
+        BackendProvider p = find(id).orElseThrow(() -> new BackendUnavailableException(
+                "no backend '" + id + "' on the class path; found: " + ids() + "\n" + describe()));
+        Probe probe = p.probe();
+        if (!probe.available()) {
+            throw new BackendUnavailableException("backend '" + id + "' is unavailable: "
+                    + String.join("; ", probe.reasons()) + "\n" + describe());
+        }
+        return p;
+    }
+
+    /** The selected provider: the override list if set, else the best available by priority. */
+    public static BackendProvider best() {
+        String override = System.getProperty(PROPERTY);
+        if (override == null || override.isBlank()) {
+            override = System.getenv(ENVIRONMENT);
+        }
+        if (override != null && !override.isBlank()) {
+            List<String> wanted = List.of(override.trim().split("\\s*,\\s*"));
+            for (String id : wanted) {
+                Optional<BackendProvider> p = find(id);
+                if (p.isPresent() && p.get().probe().available()) {
+                    return p.get();
+                }
+            }
+            throw new BackendUnavailableException("none of the backends named by " + PROPERTY + "/" + ENVIRONMENT
+                    + " " + wanted + " is available\n" + describe());
+        }
+        for (BackendProvider p : providers()) {
+            if (p.probe().available()) {
+                LOG.log(System.Logger.Level.DEBUG, "selected backend {0}", p.id());
+                return p;
+            }
+        }
+        throw new BackendUnavailableException("no attn4j backend is available\n" + describe());
+    }
+
+    /** Opens the selected backend ({@link #best()}). */
+    public static AttentionBackend openBest() {
+        return AttentionBackend.of(best().open(BackendOptions.DEFAULT));
+    }
+
+    public static AttentionBackend open(String id) {
+        return open(id, BackendOptions.DEFAULT);
+    }
+
+    public static AttentionBackend open(String id, BackendOptions options) {
+        return AttentionBackend.of(get(id).open(options));
+    }
+
+    private static List<String> ids() {
+        return providers().stream().map(BackendProvider::id).toList();
+    }
+
+    /** Every provider, its probe (available, or the reasons), devices; capabilities when it opens. */
+    public static String describe() {
+        StringBuilder sb = new StringBuilder();
+        for (BackendProvider p : providers()) {
+            Probe probe = p.probe();
+            sb.append(String.format("%-10s priority %3d  %s%n", p.id(), p.priority(),
+                    probe.available() ? "available" : "unavailable"));
+            for (String r : probe.reasons()) {
+                sb.append("    reason: ").append(r).append('\n');
+            }
+            for (String d : probe.devices()) {
+                sb.append("    device: ").append(d).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    /** {@link #describe()} plus each available backend's capabilities. */
+    public static String describeWithCapabilities() {
+        StringBuilder sb = new StringBuilder(describe());
+        for (BackendProvider p : providers()) {
+            if (!p.probe().available()) {
+                continue;
+            }
+            try (AttentionBackend b = AttentionBackend.of(p.open(BackendOptions.DEFAULT))) {
+                Capabilities c = b.capabilities();
+                sb.append(p.id()).append(" on ").append(b.device()).append('\n')
+                        .append("    q dtypes:  ").append(sortedNames(c.qDtypes())).append('\n')
+                        .append("    kv dtypes: ").append(sortedNames(c.kvDtypes())).append('\n')
+                        .append("    head dims: ").append(c.headDimsDescription()).append('\n')
+                        .append("    layouts:   ").append(sortedNames(c.layouts())).append('\n')
+                        .append("    features:  ").append(sortedNames(c.features())).append('\n');
+            } catch (RuntimeException e) {
+                sb.append(p.id()).append(": open failed: ").append(e.getMessage()).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String sortedNames(java.util.Set<? extends Enum<?>> set) {
+        return set.stream().sorted(Comparator.comparingInt(Enum::ordinal)).map(Enum::name).toList().toString();
+    }
+}

@@ -1,0 +1,28 @@
+package org.attn4j;
+
+/** Llama 3.1's rescaling of RoPE frequencies (defaults 8, 1, 4, 8192). */
+public record Llama31RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPosition) {
+    public static final Llama31RopeScaling DEFAULT = new Llama31RopeScaling(8, 1, 4, 8192);
+
+    public Llama31RopeScaling {
+        if (!(factor > 0) || !(lowFreqFactor > 0) || !(highFreqFactor > lowFreqFactor) || originalMaxPosition < 1) {
+            throw new InvalidArgumentException("llama31",
+                    "expected factor > 0, 0 < lowFreqFactor < highFreqFactor, originalMaxPosition >= 1, actual "
+                            + factor + ", " + lowFreqFactor + ", " + highFreqFactor + ", " + originalMaxPosition);
+        }
+    }
+
+    double rescale(double freq) {
+        double lowWavelen = originalMaxPosition / lowFreqFactor;
+        double highWavelen = originalMaxPosition / highFreqFactor;
+        double wavelen = 2 * Math.PI / freq;
+        if (wavelen < highWavelen) {
+            return freq;
+        }
+        if (wavelen > lowWavelen) {
+            return freq / factor;
+        }
+        double smooth = (originalMaxPosition / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+        return (1 - smooth) * freq / factor + smooth * freq;
+    }
+}

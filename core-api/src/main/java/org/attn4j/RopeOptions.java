@@ -1,0 +1,57 @@
+package org.attn4j;
+
+/**
+ * Rotary position embedding (SPEC §3). Positions are token indices within the request.
+ *
+ * @param interleaved false: pairs {@code (d, d + D/2)} ("rotate half"); true: pairs {@code (2d, 2d+1)}
+ * @param theta       base, default 1e4
+ * @param scale       frequencies are divided by it, default 1
+ * @param llama31     Llama 3.1 frequency rescaling, or null
+ */
+public record RopeOptions(boolean interleaved, double theta, double scale, Llama31RopeScaling llama31) {
+    public static final RopeOptions DEFAULT = new RopeOptions(false, 1e4, 1, null);
+
+    public RopeOptions {
+        if (!(theta > 0) || !Double.isFinite(theta)) {
+            throw InvalidArgumentException.expected("rope.theta", "a finite value > 0", theta);
+        }
+        if (!(scale > 0) || !Double.isFinite(scale)) {
+            throw InvalidArgumentException.expected("rope.scale", "a finite value > 0", scale);
+        }
+    }
+
+    public RopeOptions withInterleaved(boolean value) {
+        return new RopeOptions(value, theta, scale, llama31);
+    }
+
+    public RopeOptions withTheta(double value) {
+        return new RopeOptions(interleaved, value, scale, llama31);
+    }
+
+    public RopeOptions withScale(double value) {
+        return new RopeOptions(interleaved, theta, value, llama31);
+    }
+
+    public RopeOptions withLlama31(Llama31RopeScaling value) {
+        return new RopeOptions(interleaved, theta, scale, value);
+    }
+
+    /** {@code freq_d} for {@code d < D/2}, in double; every backend derives its angles from these. */
+    public double[] frequencies(int headDim) {
+        double[] f = new double[headDim / 2];
+        for (int d = 0; d < f.length; d++) {
+            double freq = (1.0 / scale) * Math.pow(theta, -2.0 * d / headDim);
+            f[d] = llama31 == null ? freq : llama31.rescale(freq);
+        }
+        return f;
+    }
+
+    /** Index of the partner of the first element of pair {@code d}: {@code (first, second)}. */
+    public int first(int d, int headDim) {
+        return interleaved ? 2 * d : d;
+    }
+
+    public int second(int d, int headDim) {
+        return interleaved ? 2 * d + 1 : d + headDim / 2;
+    }
+}

@@ -1,0 +1,2 @@
+/** Implementation details of the core: validation. Not exported; not API. */
+package org.attn4j.internal;

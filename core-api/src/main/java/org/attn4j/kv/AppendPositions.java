@@ -1,0 +1,62 @@
+package org.attn4j.kv;
+
+import org.attn4j.InvalidArgumentException;
+
+/**
+ * Where each appended token goes: token {@code t} belongs to request {@code batchIndices[t]} at
+ * position {@code positions[t]}.
+ */
+public record AppendPositions(int[] batchIndices, int[] positions) {
+    public AppendPositions {
+        batchIndices = batchIndices.clone();
+        positions = positions.clone();
+        if (batchIndices.length != positions.length) {
+            throw InvalidArgumentException.expected("positions.length", "batchIndices.length = " + batchIndices.length,
+                    positions.length);
+        }
+    }
+
+    @Override
+    public int[] batchIndices() {
+        return batchIndices.clone();
+    }
+
+    @Override
+    public int[] positions() {
+        return positions.clone();
+    }
+
+    public int size() {
+        return positions.length;
+    }
+
+    /**
+     * From an append indptr ({@code appendIndptr[b+1] - appendIndptr[b]} new tokens of request b)
+     * and the page table that already counts them: the new tokens are the last ones of each request.
+     */
+    public static AppendPositions fromIndptr(int[] appendIndptr, PageTable pageTable) {
+        int batch = pageTable.batchSize();
+        if (appendIndptr.length != batch + 1) {
+            throw InvalidArgumentException.expected("appendIndptr.length", "B + 1 = " + (batch + 1), appendIndptr.length);
+        }
+        if (appendIndptr[0] != 0) {
+            throw InvalidArgumentException.expected("appendIndptr[0]", 0, appendIndptr[0]);
+        }
+        int n = appendIndptr[batch];
+        int[] bi = new int[Math.max(n, 0)];
+        int[] pos = new int[Math.max(n, 0)];
+        for (int b = 0; b < batch; b++) {
+            int count = appendIndptr[b + 1] - appendIndptr[b];
+            int kvLen = pageTable.kvLen(b);
+            if (count < 0 || count > kvLen) {
+                throw new InvalidArgumentException("appendIndptr[" + (b + 1) + "]", "request " + b + " appends "
+                        + count + " tokens, expected within [0, kvLen = " + kvLen + "]");
+            }
+            for (int i = 0; i < count; i++) {
+                bi[appendIndptr[b] + i] = b;
+                pos[appendIndptr[b] + i] = kvLen - count + i;
+            }
+        }
+        return new AppendPositions(bi, pos);
+    }
+}

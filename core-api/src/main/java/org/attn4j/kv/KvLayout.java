@@ -1,0 +1,9 @@
+package org.attn4j.kv;
+
+/** Order of a KV page's axes. */
+public enum KvLayout {
+    /** {@code [numPages, pageSize, Hkv, D]}: a token's heads adjacent. */
+    NHD,
+    /** {@code [numPages, Hkv, pageSize, D]}: a head's tokens adjacent. */
+    HND
+}

@@ -1,0 +1,160 @@
+package org.attn4j.kv;
+
+import java.util.Arrays;
+import org.attn4j.InvalidArgumentException;
+
+/**
+ * A CSR page table (SPEC §2): request {@code b} owns pages
+ * {@code indices[indptr[b] .. indptr[b+1])}; its last page holds {@code lastPageLen[b]} tokens.
+ * Structure is checked here; page ids against a cache's page count are checked at run.
+ */
+public final class PageTable {
+    private final int[] indptr;
+    private final int[] indices;
+    private final int[] lastPageLen;
+    private final int pageSize;
+
+    public PageTable(int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen, int pageSize) {
+        this.indptr = kvIndptr.clone();
+        this.indices = kvIndices.clone();
+        this.lastPageLen = kvLastPageLen.clone();
+        this.pageSize = pageSize;
+        validate();
+    }
+
+    private void validate() {
+        if (pageSize < 1) {
+            throw InvalidArgumentException.expected("pageSize", ">= 1", pageSize);
+        }
+        if (indptr.length < 1) {
+            throw InvalidArgumentException.expected("kvIndptr.length", ">= 1 (B + 1)", indptr.length);
+        }
+        if (indptr[0] != 0) {
+            throw InvalidArgumentException.expected("kvIndptr[0]", 0, indptr[0]);
+        }
+        int batch = indptr.length - 1;
+        for (int b = 0; b < batch; b++) {
+            if (indptr[b + 1] < indptr[b]) {
+                throw new InvalidArgumentException("kvIndptr[" + (b + 1) + "]", "kvIndptr must not decrease: kvIndptr["
+                        + (b + 1) + "] = " + indptr[b + 1] + " < kvIndptr[" + b + "] = " + indptr[b]);
+            }
+        }
+        if (indptr[batch] != indices.length) {
+            throw InvalidArgumentException.expected("kvIndices.length", "kvIndptr[" + batch + "] = " + indptr[batch],
+                    indices.length);
+        }
+        if (lastPageLen.length != batch) {
+            throw InvalidArgumentException.expected("kvLastPageLen.length", "B = " + batch, lastPageLen.length);
+        }
+        for (int b = 0; b < batch; b++) {
+            if (indptr[b + 1] > indptr[b] && (lastPageLen[b] < 1 || lastPageLen[b] > pageSize)) {
+                throw new InvalidArgumentException("kvLastPageLen[" + b + "]", "kvLastPageLen[" + b + "] = "
+                        + lastPageLen[b] + " is outside [1, " + pageSize + "] (pageSize " + pageSize + ")");
+            }
+        }
+        for (int i = 0; i < indices.length; i++) {
+            if (indices[i] < 0) {
+                throw InvalidArgumentException.outside("kvIndices[" + i + "]", indices[i], 0, Integer.MAX_VALUE);
+            }
+        }
+    }
+
+    /** Builds the table from each request's page list and length. */
+    public static PageTable of(int pageSize, int[][] pagesPerRequest, int[] kvLens) {
+        int batch = pagesPerRequest.length;
+        int[] indptr = new int[batch + 1];
+        for (int b = 0; b < batch; b++) {
+            indptr[b + 1] = indptr[b] + pagesPerRequest[b].length;
+        }
+        int[] indices = new int[indptr[batch]];
+        int[] last = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(pagesPerRequest[b], 0, indices, indptr[b], pagesPerRequest[b].length);
+            int n = pagesPerRequest[b].length;
+            last[b] = n == 0 ? 0 : kvLens[b] - (n - 1) * pageSize;
+            long needPages = (kvLens[b] + (long) pageSize - 1) / pageSize;
+            if (needPages != n) {
+                throw InvalidArgumentException.expected("pagesPerRequest[" + b + "].length",
+                        needPages + " pages for kvLen " + kvLens[b], n);
+            }
+        }
+        return new PageTable(indptr, indices, last, pageSize);
+    }
+
+    public int batchSize() {
+        return indptr.length - 1;
+    }
+
+    public int pageSize() {
+        return pageSize;
+    }
+
+    public int pageCount(int request) {
+        return indptr[request + 1] - indptr[request];
+    }
+
+    /** Page id of the {@code i}-th page of {@code request}. */
+    public int page(int request, int i) {
+        return indices[indptr[request] + i];
+    }
+
+    public int kvLen(int request) {
+        int n = pageCount(request);
+        return n == 0 ? 0 : (n - 1) * pageSize + lastPageLen[request];
+    }
+
+    public int[] kvLens() {
+        int[] out = new int[batchSize()];
+        for (int b = 0; b < out.length; b++) {
+            out[b] = kvLen(b);
+        }
+        return out;
+    }
+
+    /** Page id holding token {@code position} of {@code request}. */
+    public int pageOf(int request, int position) {
+        return indices[indptr[request] + position / pageSize];
+    }
+
+    public int totalPages() {
+        return indices.length;
+    }
+
+    public int[] indptr() {
+        return indptr.clone();
+    }
+
+    public int[] indices() {
+        return indices.clone();
+    }
+
+    public int[] lastPageLen() {
+        return lastPageLen.clone();
+    }
+
+    /** Largest page id referenced, or -1. */
+    public int maxPageId() {
+        int max = -1;
+        for (int p : indices) {
+            max = Math.max(max, p);
+        }
+        return max;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PageTable t && pageSize == t.pageSize && Arrays.equals(indptr, t.indptr)
+                && Arrays.equals(indices, t.indices) && Arrays.equals(lastPageLen, t.lastPageLen);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(indptr) * 31 + Arrays.hashCode(indices);
+    }
+
+    @Override
+    public String toString() {
+        return "PageTable[pageSize=" + pageSize + ", indptr=" + Arrays.toString(indptr) + ", indices="
+                + Arrays.toString(indices) + ", lastPageLen=" + Arrays.toString(lastPageLen) + "]";
+    }
+}

@@ -1,0 +1,39 @@
+package org.attn4j.spi;
+
+import java.util.Set;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.tensor.DType;
+
+/**
+ * What a backend supports. Calls outside it are rejected by validation before device work.
+ *
+ * @param qDtypes       query (and output) dtypes
+ * @param kvDtypes      KV cache dtypes
+ * @param minHeadDim    smallest head dim
+ * @param maxHeadDim    largest head dim
+ * @param headDimStep   head dims must be multiples of this (1: any)
+ * @param layouts       KV layouts
+ * @param features      optional features present
+ */
+public record Capabilities(Set<DType> qDtypes, Set<DType> kvDtypes, int minHeadDim, int maxHeadDim, int headDimStep,
+                           Set<KvLayout> layouts, Set<Feature> features) {
+    public Capabilities {
+        qDtypes = Set.copyOf(qDtypes);
+        kvDtypes = Set.copyOf(kvDtypes);
+        layouts = Set.copyOf(layouts);
+        features = Set.copyOf(features);
+    }
+
+    public boolean supportsHeadDim(int d) {
+        return d >= minHeadDim && d <= maxHeadDim && d % headDimStep == 0;
+    }
+
+    public boolean has(Feature f) {
+        return features.contains(f);
+    }
+
+    public String headDimsDescription() {
+        return headDimStep == 1 ? "[" + minHeadDim + ", " + maxHeadDim + "]"
+                : "multiples of " + headDimStep + " in [" + minHeadDim + ", " + maxHeadDim + "]";
+    }
+}
