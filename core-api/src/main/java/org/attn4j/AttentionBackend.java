@@ -473,7 +473,8 @@ public final class AttentionBackend implements AutoCloseable {
         Checks.shape("k", k, at.size(), cache.numKvHeads(), cache.headDim());
         Checks.shape("v", v, at.size(), cache.numKvHeads(), cache.headDim());
         Checks.dtype("v", v, k.dtype());
-        if (!k.dtype().isFloatingPoint() || k.dtype().isFp8()) {
+        if (k.dtype() != cache.dtype()) {
+            // New tokens come from the model in a q dtype and are converted (quantised) on the way in.
             Checks.qDtype(capabilities(), id(), "k", k);
         }
         Checks.cache(session, cache, table, heads);
