@@ -1,0 +1,180 @@
+package org.attn4j.reference;
+
+import java.util.Arrays;
+import java.util.stream.IntStream;
+import org.attn4j.AttentionOptions;
+import org.attn4j.CustomMask;
+import org.attn4j.HeadConfig;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.AttentionProblem;
+import org.attn4j.spi.KernelPlan;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * SPEC §3 attention, written out: per request, query row and head, logits in double over the
+ * allowed keys, a max-subtracted softmax, the output rounded once. Work is split over
+ * (request, KV head) groups that share their keys; each output element is computed by one
+ * thread in a fixed order, so results are bitwise deterministic.
+ */
+final class ReferenceAttention implements KernelPlan {
+    private final AttentionProblem problem;
+    private final HeadConfig heads;
+    private final AttentionOptions options;
+    private final PageTable table;
+    private final CustomMask mask;
+    private final double smScale;
+    private final double softCap;
+    private final ReferenceRope rope;
+
+    ReferenceAttention(AttentionProblem problem) {
+        this.problem = problem;
+        this.heads = problem.heads();
+        this.options = problem.options();
+        this.table = problem.pageTable();
+        this.mask = problem.mask();
+        this.smScale = problem.smScale();
+        this.softCap = options.logitsSoftCap();
+        this.rope = options.rope() == null ? null : new ReferenceRope(options.rope(), heads.headDim());
+    }
+
+    @Override
+    public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        HostTensor qh = ReferenceTensor.host(q);
+        HostTensor oh = ReferenceTensor.host(o);
+        HostTensor lseh = lse == null ? null : ReferenceTensor.host(lse);
+        HostTensor kh = ReferenceTensor.host(kv.k());
+        HostTensor vh = ReferenceTensor.host(kv.v());
+        int groups = heads.numKvHeads();
+        IntStream.range(0, Math.multiplyExact(problem.batchSize(), groups)).parallel()
+                .forEach(task -> attendGroup(task / groups, task % groups, qh, kv, kh, vh, oh, lseh));
+    }
+
+    /** Every query row of request {@code b} for the query heads reading KV head {@code kvHead}. */
+    private void attendGroup(int b, int kvHead, HostTensor q, PagedKvCache kv, HostTensor kTensor, HostTensor vTensor,
+                             HostTensor o, HostTensor lse) {
+        int qoLen = problem.qoLen(b);
+        if (qoLen == 0) {
+            return;
+        }
+        int kvLen = table.kvLen(b);
+        int d = heads.headDim();
+        int g = heads.groupSize();
+        double[] keys = loadKeys(b, kvHead, kvLen, kv, kTensor, true);
+        double[] values = loadKeys(b, kvHead, kvLen, kv, vTensor, false);
+        boolean[] allowed = new boolean[kvLen];
+        double[] logits = new double[kvLen];
+        double[] qv = new double[d];
+        double[] acc = new double[d];
+        for (int i = 0; i < qoLen; i++) {
+            long pq = (long) i + kvLen - qoLen;
+            boolean any = allowedKeys(b, i, pq, kvLen, allowed);
+            long row = (long) problem.qoIndptr()[b] + i;
+            for (int hh = 0; hh < g; hh++) {
+                int h = kvHead * g + hh;
+                long state = row * heads.numQoHeads() + h;
+                long base = state * d;
+                if (!any) {
+                    writeEmpty(o, lse, state, base, d);
+                    continue;
+                }
+                for (int x = 0; x < d; x++) {
+                    qv[x] = q.getFloat(base + x);
+                }
+                if (rope != null) {
+                    rope.rotate(qv, 0, pq);
+                }
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < kvLen; j++) {
+                    if (allowed[j]) {
+                        logits[j] = logit(qv, keys, j * d, d);
+                        max = Math.max(max, logits[j]);
+                    }
+                }
+                Arrays.fill(acc, 0);
+                double sum = 0;
+                for (int j = 0; j < kvLen; j++) {
+                    if (!allowed[j]) {
+                        continue;
+                    }
+                    double w = Math.exp(logits[j] - max);
+                    sum += w;
+                    int vBase = j * d;
+                    for (int x = 0; x < d; x++) {
+                        acc[x] += w * values[vBase + x];
+                    }
+                }
+                for (int x = 0; x < d; x++) {
+                    ReferenceRounding.store(o, base + x, acc[x] / sum);
+                }
+                if (lse != null) {
+                    lse.setFloat(state, (float) (max + Math.log(sum)));
+                }
+            }
+        }
+    }
+
+    private double logit(double[] qv, double[] keys, int kBase, int d) {
+        double dot = 0;
+        for (int x = 0; x < d; x++) {
+            dot += qv[x] * keys[kBase + x];
+        }
+        double logit = smScale * dot;
+        return softCap > 0 ? softCap * Math.tanh(logit / softCap) : logit;
+    }
+
+    /** Fills {@code allowed[0 .. kvLen)} for row {@code i}; returns whether any key is allowed. */
+    private boolean allowedKeys(int b, int i, long pq, int kvLen, boolean[] allowed) {
+        boolean any = false;
+        long maskRow = mask == null ? 0 : problem.maskOffsets()[b] + (long) i * kvLen;
+        for (int j = 0; j < kvLen; j++) {
+            boolean ok = (!options.causal() || j <= pq)
+                    && (options.windowLeft() < 0 || j >= pq - options.windowLeft())
+                    && (mask == null || mask.bit(maskRow + j));
+            allowed[j] = ok;
+            any |= ok;
+        }
+        return any;
+    }
+
+    /**
+     * K (rotated to each key's position when RoPE is on) or V of one request and KV head,
+     * dequantised with the cache's scale, as {@code [kvLen, D]} doubles. Only slots below
+     * {@code kvLen} are read.
+     */
+    private double[] loadKeys(int b, int kvHead, int kvLen, PagedKvCache kv, HostTensor t, boolean isKey) {
+        int d = heads.headDim();
+        double[] out = new double[Math.multiplyExact(kvLen, d)];
+        double scale = isKey ? kv.scales().k() : kv.scales().v();
+        int pageSize = table.pageSize();
+        for (int j = 0; j < kvLen; j++) {
+            int page = table.pageOf(b, j);
+            int slot = j % pageSize;
+            long src = isKey ? kv.kIndex(page, slot, kvHead) : kv.vIndex(page, slot, kvHead);
+            int dst = j * d;
+            for (int x = 0; x < d; x++) {
+                out[dst + x] = t.getFloat(src + x) * scale;
+            }
+            if (isKey && rope != null) {
+                rope.rotate(out, dst, j);
+            }
+        }
+        return out;
+    }
+
+    private static void writeEmpty(HostTensor o, HostTensor lse, long state, long base, int d) {
+        for (int x = 0; x < d; x++) {
+            o.setFloat(base + x, 0f);
+        }
+        if (lse != null) {
+            lse.setFloat(state, Float.NEGATIVE_INFINITY);
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "reference: " + problem.batchSize() + " requests x " + heads.numKvHeads()
+                + " KV heads as parallel tasks, double accumulation";
+    }
+}
