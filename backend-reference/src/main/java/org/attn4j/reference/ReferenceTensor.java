@@ -11,13 +11,11 @@ import org.attn4j.tensor.Tensor;
 final class ReferenceTensor extends AbstractTensor {
     private final HostTensor host;
     private final boolean owned;
-    private final ReferenceSession session;
 
-    ReferenceTensor(HostTensor host, boolean owned, ReferenceSession session) {
+    ReferenceTensor(HostTensor host, boolean owned) {
         super(host.dtype(), host.shape());
         this.host = host;
         this.owned = owned;
-        this.session = session;
     }
 
     /** The host memory behind {@code t}, which validation has already shown to be a reference tensor. */
@@ -27,10 +25,6 @@ final class ReferenceTensor extends AbstractTensor {
 
     HostTensor host() {
         return host;
-    }
-
-    ReferenceSession session() {
-        return session;
     }
 
     @Override
