@@ -1,0 +1,208 @@
+package org.attn4j.opencl;
+
+import static org.jocl.CL.*;
+
+import java.util.HashMap;
+import java.util.Map;
+import org.attn4j.AttentionOptions;
+import org.attn4j.RopeOptions;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.AttentionProblem;
+import org.attn4j.spi.KernelPlan;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_kernel;
+import org.jocl.cl_mem;
+
+/**
+ * One attention problem, planned: the schedule and every index array (page table, lengths,
+ * units, mask bits, RoPE angles) uploaded once, plus the split-KV workspace. {@link #run} only
+ * sets arguments and enqueues the attention kernel and, for split requests, the merge.
+ */
+final class OpenClAttentionPlan implements KernelPlan {
+    private static final float LOG2E = 1.4426950408889634f;
+    private static final int F_CAUSAL = 1;
+    private static final int F_WINDOW = 2;
+    private static final int F_SOFTCAP = 4;
+    private static final int F_MASK = 8;
+    private static final int F_LSE = 16;
+    private static final int F_INTERLEAVED = 32;
+    private static final int F_ROPE = 64;
+
+    private final OpenClSession session;
+    private final AttentionProblem problem;
+    private final AttentionSchedule schedule;
+    private final Map<String, Resolved> kernels = new HashMap<>();
+    private final TileConfig tiles;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+    private final int ropeBase;
+    private final cl_mem kvIndptr;
+    private final cl_mem kvIndices;
+    private final cl_mem kvLens;
+    private final cl_mem qoIndptr;
+    private final cl_mem units;
+    private final cl_mem unitTmpRow;
+    private final cl_mem mergeRows;
+    private final cl_mem tmpO;
+    private final cl_mem tmpLse;
+    private final cl_mem mask;
+    private final cl_mem maskOffsets;
+    private final cl_mem rope;
+    private final long workspaceBytes;
+
+    /** A built kernel pair and the tiles it was built for. */
+    private record Resolved(cl_kernel attention, cl_kernel merge, TileConfig tiles) {}
+
+    OpenClAttentionPlan(OpenClSession session, AttentionProblem problem) {
+        this.session = session;
+        this.problem = problem;
+        OpenClDevice dev = session.deviceInfo();
+        int g = problem.heads().groupSize();
+        int items = problem.decode() ? g : TileConfig.MAX_TM;
+        this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize());
+        this.schedule = AttentionSchedule.of(problem, tiles, dev.computeUnits());
+        int batch = problem.batchSize();
+        int hq = problem.heads().numQoHeads();
+        int d = problem.heads().headDim();
+        int[] lens = problem.pageTable().kvLens();
+        int lowest = 0;
+        int maxKv = 0;
+        for (int b = 0; b < batch; b++) {
+            maxKv = Math.max(maxKv, lens[b]);
+            if (problem.qoLen(b) > 0) {
+                lowest = Math.min(lowest, lens[b] - problem.qoLen(b));
+            }
+        }
+        this.ropeBase = lowest;
+        this.kvIndptr = session.ints(problem.pageTable().indptr(), "kvIndptr");
+        this.kvIndices = session.ints(problem.pageTable().indices(), "kvIndices");
+        this.kvLens = session.ints(lens, "kvLens");
+        this.qoIndptr = session.ints(problem.qoIndptr(), "qoIndptr");
+        this.units = session.ints(schedule.units(), "work-units");
+        this.unitTmpRow = session.ints(schedule.unitTmpRow(), "work-unit rows");
+        this.mergeRows = session.ints(schedule.mergeRows(), "merge rows");
+        long tmpOBytes = (long) schedule.tmpRows() * hq * d * 4;
+        long tmpLseBytes = (long) schedule.tmpRows() * hq * 4;
+        this.tmpO = session.newBuffer(Math.max(4, tmpOBytes), "split workspace o");
+        this.tmpLse = session.newBuffer(Math.max(4, tmpLseBytes), "split workspace lse");
+        this.workspaceBytes = tmpOBytes + tmpLseBytes;
+        if (problem.mask() != null) {
+            this.mask = session.bytes(problem.mask().packed(), "custom mask");
+            this.maskOffsets = session.longs(problem.maskOffsets(), "mask offsets");
+        } else {
+            this.mask = session.newBuffer(4, "no mask");
+            this.maskOffsets = session.newBuffer(8, "no mask offsets");
+        }
+        RopeOptions ropeOptions = problem.options().rope();
+        this.rope = ropeOptions == null ? session.newBuffer(8, "no rope")
+                : session.floats(ropeTable(ropeOptions, d, lowest, maxKv), "rope angles");
+    }
+
+    /** (cos, sin) for positions {@code [from, to)} and each pair, from double-precision angles. */
+    private static float[] ropeTable(RopeOptions rope, int d, int from, int to) {
+        double[] freq = rope.frequencies(d);
+        int half = d / 2;
+        float[] t = new float[Math.max(0, to - from) * half * 2];
+        for (int pos = from; pos < to; pos++) {
+            int row = (pos - from) * half;
+            for (int p = 0; p < half; p++) {
+                double a = pos * freq[p];
+                t[(row + p) * 2] = (float) Math.cos(a);
+                t[(row + p) * 2 + 1] = (float) Math.sin(a);
+            }
+        }
+        return t;
+    }
+
+    @Override
+    public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        if (schedule.unitCount() == 0) {
+            return;
+        }
+        Resolved k = resolve(q.dtype(), kv.dtype());
+        AttentionOptions opt = problem.options();
+        boolean softCap = opt.logitsSoftCap() > 0;
+        int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
+                | (softCap ? F_SOFTCAP : 0) | (problem.mask() != null ? F_MASK : 0) | (lse != null ? F_LSE : 0)
+                | (opt.rope() != null ? F_ROPE : 0)
+                | (opt.rope() != null && opt.rope().interleaved() ? F_INTERLEAVED : 0);
+        float qScale = problem.smScale() * kv.scales().k() * (softCap ? 1f : LOG2E);
+        int hq = problem.heads().numQoHeads();
+        int hkv = problem.heads().numKvHeads();
+        int d = problem.heads().headDim();
+        cl_mem lseMem = lse != null ? OpenClSession.mem(lse) : tmpLse;
+        TileConfig t = k.tiles();
+        synchronized (session) {
+            new KernelCall(k.attention(), "attention").mem(OpenClSession.mem(q)).mem(OpenClSession.mem(o)).mem(lseMem)
+                    .mem(OpenClSession.mem(kv.k())).mem(OpenClSession.mem(kv.v()))
+                    .l(kv.kOffset()).l(kv.vOffset()).l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
+                    .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(units).mem(unitTmpRow)
+                    .mem(tmpO).mem(tmpLse).mem(mask).mem(maskOffsets).mem(rope).i(ropeBase)
+                    .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
+                    .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
+                    .i(opt.windowLeft())
+                    .launch(session.queue(), new long[] {(long) schedule.unitCount() * t.wg(), hkv},
+                            new long[] {t.wg(), 1});
+            if (schedule.mergeRowCount() > 0) {
+                new KernelCall(k.merge(), "merge_splits").mem(tmpO).mem(tmpLse).mem(mergeRows)
+                        .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
+                        .launch(session.queue(), new long[] {Math.min(32, d), hq, schedule.mergeRowCount()}, null);
+            }
+        }
+    }
+
+    /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
+    private synchronized Resolved resolve(DType qType, DType kvType) {
+        String key = qType + "/" + kvType;
+        Resolved r = kernels.get(key);
+        if (r != null) {
+            return r;
+        }
+        TileConfig t = tiles;
+        while (true) {
+            String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
+                    + t.defines();
+            cl_kernel attention = session.kernel("attention.cl", "attention", defines);
+            long allowed = kernelWorkGroupSize(attention);
+            if (allowed >= t.wg() || t.wg() <= 16) {
+                r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t);
+                kernels.put(key, r);
+                return r;
+            }
+            t = t.withWorkGroup((int) Math.max(16, Long.highestOneBit(allowed)));
+        }
+    }
+
+    private long kernelWorkGroupSize(cl_kernel kernel) {
+        long[] v = new long[1];
+        ClCalls.call("clGetKernelWorkGroupInfo(attention)", () -> {
+            clGetKernelWorkGroupInfo(kernel, session.deviceInfo().device(), CL_KERNEL_WORK_GROUP_SIZE, Sizeof.size_t,
+                    Pointer.to(v), null);
+        });
+        return v[0];
+    }
+
+    @Override
+    public long workspaceBytes() {
+        return workspaceBytes;
+    }
+
+    @Override
+    public String describe() {
+        return "opencl attention: " + schedule.describe() + ", tiles " + tiles.tm() + " items x " + tiles.tn()
+                + " keys, head dims up to " + tiles.dmax() + ", " + tiles.wg() + " work-items per group";
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        for (cl_mem m : new cl_mem[] {kvIndptr, kvIndices, kvLens, qoIndptr, units, unitTmpRow, mergeRows, tmpO, tmpLse,
+                mask, maskOffsets, rope}) {
+            OpenClSession.release(m);
+        }
+    }
+}

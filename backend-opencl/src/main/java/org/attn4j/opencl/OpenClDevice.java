@@ -1,0 +1,31 @@
+package org.attn4j.opencl;
+
+import org.jocl.cl_device_id;
+import org.jocl.cl_platform_id;
+
+/**
+ * One OpenCL device as the probe found it.
+ *
+ * @param index            position in the list of every device of every platform
+ * @param platformName     its platform's name
+ * @param name             the device's name
+ * @param gpu              whether it reports itself as a GPU
+ * @param type             CPU, GPU, ACCELERATOR or OTHER
+ * @param version          the device's OpenCL version string
+ * @param computeUnits     CL_DEVICE_MAX_COMPUTE_UNITS
+ * @param globalMemBytes   CL_DEVICE_GLOBAL_MEM_SIZE
+ * @param localMemBytes    CL_DEVICE_LOCAL_MEM_SIZE
+ * @param maxWorkGroupSize CL_DEVICE_MAX_WORK_GROUP_SIZE
+ * @param correctDivide    whether float division can be built correctly rounded
+ * @param platform         the platform handle
+ * @param device           the device handle
+ */
+record OpenClDevice(int index, String platformName, String name, boolean gpu, String type, String version,
+                    int computeUnits, long globalMemBytes, long localMemBytes, long maxWorkGroupSize,
+                    boolean correctDivide, cl_platform_id platform, cl_device_id device) {
+
+    String describe() {
+        return String.format("#%d %s [%s] on %s, %s, %d compute units, %d MiB global, %d KiB local", index, name,
+                type, platformName, version, computeUnits, globalMemBytes >> 20, localMemBytes >> 10);
+    }
+}

@@ -1,0 +1,148 @@
+package org.attn4j.opencl;
+
+import static org.jocl.CL.*;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.attn4j.BackendUnavailableException;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_device_id;
+import org.jocl.cl_platform_id;
+
+/** Lists platforms and devices and picks one: GPU before CPU unless a selector says otherwise. */
+final class OpenClPlatforms {
+    private OpenClPlatforms() {}
+
+    /** Every device of every platform; loads JOCL's native library (may throw anything). */
+    static List<OpenClDevice> devices() {
+        setExceptionsEnabled(true);
+        int[] count = new int[1];
+        clGetPlatformIDs(0, null, count);
+        cl_platform_id[] platforms = new cl_platform_id[count[0]];
+        if (platforms.length > 0) {
+            clGetPlatformIDs(platforms.length, platforms, null);
+        }
+        List<OpenClDevice> out = new ArrayList<>();
+        for (cl_platform_id platform : platforms) {
+            String platformName = platformString(platform, CL_PLATFORM_NAME);
+            int[] n = new int[1];
+            int status = clGetDeviceIDsNoThrow(platform, n);
+            if (status != CL_SUCCESS || n[0] == 0) {
+                continue;
+            }
+            cl_device_id[] devs = new cl_device_id[n[0]];
+            clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, devs.length, devs, null);
+            for (cl_device_id d : devs) {
+                long type = deviceLong(d, CL_DEVICE_TYPE);
+                boolean gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+                String typeName = gpu ? "GPU" : (type & CL_DEVICE_TYPE_CPU) != 0 ? "CPU"
+                        : (type & CL_DEVICE_TYPE_ACCELERATOR) != 0 ? "ACCELERATOR" : "OTHER";
+                long fpConfig = deviceLong(d, CL_DEVICE_SINGLE_FP_CONFIG);
+                out.add(new OpenClDevice(out.size(), platformName, deviceString(d, CL_DEVICE_NAME).trim(), gpu,
+                        typeName, deviceString(d, CL_DEVICE_VERSION).trim(), deviceInt(d, CL_DEVICE_MAX_COMPUTE_UNITS),
+                        deviceLong(d, CL_DEVICE_GLOBAL_MEM_SIZE), deviceLong(d, CL_DEVICE_LOCAL_MEM_SIZE),
+                        deviceSize(d, CL_DEVICE_MAX_WORK_GROUP_SIZE),
+                        (fpConfig & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0, platform, d));
+            }
+        }
+        return out;
+    }
+
+    /** A platform without devices answers CL_DEVICE_NOT_FOUND, which is not a failure here. */
+    private static int clGetDeviceIDsNoThrow(cl_platform_id platform, int[] n) {
+        try {
+            return clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 0, null, n);
+        } catch (org.jocl.CLException e) {
+            return e.getStatus();
+        }
+    }
+
+    /**
+     * The device a selector names (an index into {@code devices}, or a substring of a device or
+     * platform name, case-insensitive), else the first GPU, else the first device.
+     */
+    static OpenClDevice choose(List<OpenClDevice> devices, String platformSelector, String deviceSelector) {
+        List<OpenClDevice> pool = devices;
+        if (platformSelector != null && !platformSelector.isBlank()) {
+            pool = filter(pool, platformSelector.trim(), true);
+            if (pool.isEmpty()) {
+                throw new BackendUnavailableException("opencl: no platform matches '" + platformSelector
+                        + "'; devices: " + names(devices));
+            }
+        }
+        if (deviceSelector != null && !deviceSelector.isBlank()) {
+            List<OpenClDevice> chosen = filter(pool, deviceSelector.trim(), false);
+            if (chosen.isEmpty()) {
+                throw new BackendUnavailableException("opencl: no device matches '" + deviceSelector
+                        + "'; devices: " + names(devices));
+            }
+            return chosen.get(0);
+        }
+        return pool.stream().filter(OpenClDevice::gpu).findFirst().orElse(pool.get(0));
+    }
+
+    private static List<OpenClDevice> filter(List<OpenClDevice> devices, String selector, boolean platformOnly) {
+        if (selector.chars().allMatch(Character::isDigit)) {
+            int i = Integer.parseInt(selector);
+            if (platformOnly) {
+                List<String> platforms = devices.stream().map(OpenClDevice::platformName).distinct().toList();
+                return i < platforms.size()
+                        ? devices.stream().filter(d -> d.platformName().equals(platforms.get(i))).toList()
+                        : List.of();
+            }
+            return devices.stream().filter(d -> d.index() == i).toList();
+        }
+        String s = selector.toLowerCase(Locale.ROOT);
+        return devices.stream().filter(d -> d.platformName().toLowerCase(Locale.ROOT).contains(s)
+                || (!platformOnly && d.name().toLowerCase(Locale.ROOT).contains(s))).toList();
+    }
+
+    private static String names(List<OpenClDevice> devices) {
+        return devices.stream().map(OpenClDevice::describe).toList().toString();
+    }
+
+    private static String platformString(cl_platform_id p, int param) {
+        long[] size = new long[1];
+        clGetPlatformInfo(p, param, 0, null, size);
+        byte[] buf = new byte[(int) size[0]];
+        clGetPlatformInfo(p, param, buf.length, Pointer.to(buf), null);
+        return cString(buf);
+    }
+
+    static String deviceString(cl_device_id d, int param) {
+        long[] size = new long[1];
+        clGetDeviceInfo(d, param, 0, null, size);
+        byte[] buf = new byte[(int) size[0]];
+        clGetDeviceInfo(d, param, buf.length, Pointer.to(buf), null);
+        return cString(buf);
+    }
+
+    static long deviceLong(cl_device_id d, int param) {
+        long[] v = new long[1];
+        clGetDeviceInfo(d, param, Sizeof.cl_ulong, Pointer.to(v), null);
+        return v[0];
+    }
+
+    static int deviceInt(cl_device_id d, int param) {
+        int[] v = new int[1];
+        clGetDeviceInfo(d, param, Sizeof.cl_uint, Pointer.to(v), null);
+        return v[0];
+    }
+
+    static long deviceSize(cl_device_id d, int param) {
+        long[] v = new long[1];
+        clGetDeviceInfo(d, param, Sizeof.size_t, Pointer.to(v), null);
+        return Sizeof.size_t == 4 ? v[0] & 0xFFFFFFFFL : v[0];
+    }
+
+    private static String cString(byte[] buf) {
+        int n = 0;
+        while (n < buf.length && buf[n] != 0) {
+            n++;
+        }
+        return new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
+}

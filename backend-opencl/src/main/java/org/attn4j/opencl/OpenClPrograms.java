@@ -1,0 +1,101 @@
+package org.attn4j.opencl;
+
+import static org.jocl.CL.*;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import org.attn4j.BackendException;
+import org.jocl.CLException;
+import org.jocl.Pointer;
+import org.jocl.cl_context;
+import org.jocl.cl_device_id;
+import org.jocl.cl_kernel;
+import org.jocl.cl_program;
+
+/**
+ * Builds kernel programs at first use, one per (source, build options), and keeps them for the
+ * session's context. A failed build throws with the compiler's log.
+ */
+final class OpenClPrograms implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(OpenClPrograms.class.getName());
+    private static final String COMMON = load("common.cl");
+
+    private final cl_context context;
+    private final cl_device_id device;
+    private final String baseOptions;
+    private final Map<String, cl_program> programs = new HashMap<>();
+    private final Map<String, cl_kernel> kernels = new HashMap<>();
+
+    OpenClPrograms(cl_context context, cl_device_id device, boolean correctDivide) {
+        this.context = context;
+        this.device = device;
+        this.baseOptions = "-cl-std=CL1.2" + (correctDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+    }
+
+    /** The kernel {@code name} of {@code resource} built with {@code defines} ("-DX=1 ..."). */
+    synchronized cl_kernel kernel(String resource, String name, String defines) {
+        String programKey = resource + " " + defines;
+        String kernelKey = programKey + " #" + name;
+        cl_kernel k = kernels.get(kernelKey);
+        if (k == null) {
+            cl_program program = programs.computeIfAbsent(programKey, key -> build(resource, defines));
+            k = ClCalls.call("clCreateKernel(" + name + ")", () -> clCreateKernel(program, name, null));
+            kernels.put(kernelKey, k);
+        }
+        return k;
+    }
+
+    private cl_program build(String resource, String defines) {
+        String source = COMMON + "\n" + load(resource);
+        cl_program program = ClCalls.call("clCreateProgramWithSource(" + resource + ")",
+                () -> clCreateProgramWithSource(context, 1, new String[] {source}, null, null));
+        String options = baseOptions + " " + defines;
+        long t0 = System.nanoTime();
+        try {
+            clBuildProgram(program, 1, new cl_device_id[] {device}, options, null, null);
+        } catch (CLException e) {
+            String log = buildLog(program);
+            clReleaseProgram(program);
+            throw new BackendException(ClCalls.BACKEND, stringFor_errorCode(e.getStatus()) + " in clBuildProgram("
+                    + resource + ", \"" + options + "\"); build log:\n" + log, e);
+        }
+        LOG.log(System.Logger.Level.DEBUG, "built {0} [{1}] in {2} ms", resource, defines,
+                (System.nanoTime() - t0) / 1_000_000);
+        return program;
+    }
+
+    private String buildLog(cl_program program) {
+        try {
+            long[] size = new long[1];
+            clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, null, size);
+            byte[] buf = new byte[(int) size[0]];
+            clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, buf.length, Pointer.to(buf), null);
+            return new String(buf, StandardCharsets.UTF_8).trim();
+        } catch (CLException e) {
+            return "(no build log: " + stringFor_errorCode(e.getStatus()) + ")";
+        }
+    }
+
+    private static String load(String resource) {
+        try (InputStream in = OpenClPrograms.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("kernel source " + resource + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        kernels.values().forEach(k -> clReleaseKernel(k));
+        programs.values().forEach(p -> clReleaseProgram(p));
+        kernels.clear();
+        programs.clear();
+    }
+}

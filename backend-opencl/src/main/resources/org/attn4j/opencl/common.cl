@@ -1,0 +1,142 @@
+// Element formats of attn4j (SPEC 1) in OpenCL C 1.2 without cl_khr_fp16: F16 through
+// vload_half/vstore_half, BF16 and FP8 through bit operations; all arithmetic in float.
+// Type codes (match OpenClTypes): 0 F32, 1 F16, 2 BF16, 3 FP8_E4M3, 4 FP8_E5M2.
+
+inline float bf16_to_float(ushort b) { return as_float(((uint) b) << 16); }
+
+inline ushort float_to_bf16(float x) {
+    uint u = as_uint(x);
+    if (isnan(x)) {
+        return (ushort) (((u >> 16) & 0x8000u) | 0x7FC0u);
+    }
+    return (ushort) ((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Half bits to float by bit operations (for e5m2, which is the upper byte of a half).
+inline float half_bits_to_float(uint h) {
+    uint sign = (h & 0x8000u) << 16;
+    uint e = (h >> 10) & 0x1Fu;
+    uint m = h & 0x3FFu;
+    float v;
+    if (e == 0u) {
+        v = (float) m * 5.9604644775390625e-8f; // m * 2^-24
+    } else if (e == 31u) {
+        v = m == 0u ? INFINITY : NAN;
+    } else {
+        v = as_float(((e + 112u) << 23) | (m << 13));
+    }
+    return as_float(as_uint(v) | sign);
+}
+
+inline float e4m3_to_float(uchar b) {
+    uint sign = ((uint) b & 0x80u) << 24;
+    uint e = ((uint) b >> 3) & 0xFu;
+    uint m = (uint) b & 7u;
+    float v;
+    if (e == 15u && m == 7u) {
+        v = NAN;
+    } else if (e == 0u) {
+        v = (float) m * 0.001953125f; // m * 2^-9
+    } else {
+        v = as_float(((e + 120u) << 23) | (m << 20));
+    }
+    return as_float(as_uint(v) | sign);
+}
+
+inline float e5m2_to_float(uchar b) { return half_bits_to_float(((uint) b) << 8); }
+
+// Round to nearest even and saturate to the finite range, NaN kept (as core-api Numerics).
+// x may be a rounded quotient: dir (sign of true |value| - |x|) settles a tie that rounding to
+// float created, so the result equals rounding the exact value once.
+inline uchar float_to_fp8(float x, float dir, int mbits, int bias, float maxFinite, uint maxCode, uint nanCode) {
+    uint sign = (as_uint(x) >> 31) << 7;
+    if (isnan(x)) {
+        return (uchar) (sign | nanCode);
+    }
+    float a = fabs(x);
+    if (a >= maxFinite) {
+        return (uchar) (sign | maxCode);
+    }
+    if (a == 0.0f) {
+        return (uchar) sign;
+    }
+    int e = max(ilogb(a), 1 - bias);
+    float quantum = ldexp(1.0f, e - mbits);
+    float exact = a / quantum;
+    float m = rint(exact);
+    if (dir != 0.0f && exact - floor(exact) == 0.5f) {
+        m = dir > 0.0f ? floor(exact) + 1.0f : floor(exact);
+    }
+    if (m >= (float) (1 << (mbits + 1))) {
+        e++;
+        m *= 0.5f;
+    }
+    if (m * ldexp(1.0f, e - mbits) > maxFinite) {
+        return (uchar) (sign | maxCode);
+    }
+    uint mi = (uint) m;
+    uint implicitBit = 1u << mbits;
+    if (mi < implicitBit) {
+        return (uchar) (sign | mi);
+    }
+    return (uchar) (sign | ((uint) (e + bias) << mbits) | (mi - implicitBit));
+}
+
+inline uchar float_to_e4m3(float x) { return float_to_fp8(x, 0.0f, 3, 7, 448.0f, 0x7Eu, 0x7Fu); }
+inline uchar float_to_e5m2(float x) { return float_to_fp8(x, 0.0f, 2, 15, 57344.0f, 0x7Bu, 0x7Eu); }
+
+// x / scale rounded once to FP8: the float quotient's residual (exact through fma) breaks ties.
+inline float quotient_direction(float x, float scale, float q) {
+    float r = fma(-q, scale, x); // x - q * scale, exactly
+    float s = q < 0.0f ? -r : r;
+    return s > 0.0f ? 1.0f : (s < 0.0f ? -1.0f : 0.0f);
+}
+inline uchar quotient_to_e4m3(float x, float scale) {
+    float q = x / scale;
+    return float_to_fp8(q, quotient_direction(x, scale, q), 3, 7, 448.0f, 0x7Eu, 0x7Fu);
+}
+inline uchar quotient_to_e5m2(float x, float scale) {
+    float q = x / scale;
+    return float_to_fp8(q, quotient_direction(x, scale, q), 2, 15, 57344.0f, 0x7Bu, 0x7Eu);
+}
+
+// LOADn/STORE for a type code T over a pointer of its storage type.
+#define STORAGE_0 float
+#define STORAGE_1 half
+#define STORAGE_2 ushort
+#define STORAGE_3 uchar
+#define STORAGE_4 uchar
+#define STORAGE_(T) STORAGE_##T
+#define STORAGE(T) STORAGE_(T)
+
+#define LOAD_0(p, i) ((p)[i])
+#define LOAD_1(p, i) vload_half(0, (p) + (i))
+#define LOAD_2(p, i) bf16_to_float((p)[i])
+#define LOAD_3(p, i) e4m3_to_float((p)[i])
+#define LOAD_4(p, i) e5m2_to_float((p)[i])
+#define LOAD_(T, p, i) LOAD_##T(p, i)
+#define LOAD(T, p, i) LOAD_(T, p, i)
+
+#define LOAD4_0(p, i) vload4(0, (p) + (i))
+#define LOAD4_1(p, i) vload_half4(0, (p) + (i))
+#define LOAD4_2(p, i) as_float4(convert_uint4(vload4(0, (p) + (i))) << 16)
+#define LOAD4_3(p, i) e4m3x4_to_float4(vload4(0, (p) + (i)))
+#define LOAD4_4(p, i) e5m2x4_to_float4(vload4(0, (p) + (i)))
+#define LOAD4_(T, p, i) LOAD4_##T(p, i)
+#define LOAD4(T, p, i) LOAD4_(T, p, i)
+
+inline float4 e4m3x4_to_float4(uchar4 b) {
+    return (float4) (e4m3_to_float(b.x), e4m3_to_float(b.y), e4m3_to_float(b.z), e4m3_to_float(b.w));
+}
+
+inline float4 e5m2x4_to_float4(uchar4 b) {
+    return (float4) (e5m2_to_float(b.x), e5m2_to_float(b.y), e5m2_to_float(b.z), e5m2_to_float(b.w));
+}
+
+#define STORE_0(p, i, v) ((p)[i] = (v))
+#define STORE_1(p, i, v) vstore_half_rte((v), 0, (p) + (i))
+#define STORE_2(p, i, v) ((p)[i] = float_to_bf16(v))
+#define STORE_3(p, i, v) ((p)[i] = float_to_e4m3(v))
+#define STORE_4(p, i, v) ((p)[i] = float_to_e5m2(v))
+#define STORE_(T, p, i, v) STORE_##T(p, i, v)
+#define STORE(T, p, i, v) STORE_(T, p, i, v)
