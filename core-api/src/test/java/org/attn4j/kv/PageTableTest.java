@@ -1,0 +1,128 @@
+package org.attn4j.kv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.attn4j.InvalidArgumentException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** CSR page tables (SPEC §2): lengths, lookups, and messages that name argument, value and range. */
+class PageTableTest {
+
+    private static void assertMessage(Executable call, String... fragments) {
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class, call);
+        for (String f : fragments) {
+            assertTrue(e.getMessage().contains(f), () -> "message '" + e.getMessage() + "' lacks '" + f + "'");
+        }
+    }
+
+    @Test
+    void lengthsAndLookupsFollowTheCsrRules() {
+        // Page size 4; request 0: pages 5, 2 with 3 in the last -> kvLen 7; request 1: none; request 2: page 0 full.
+        PageTable t = new PageTable(new int[] {0, 2, 2, 3}, new int[] {5, 2, 0}, new int[] {3, 0, 4}, 4);
+        assertArrayEquals(new int[] {7, 0, 4}, t.kvLens());
+        assertEquals(3, t.batchSize());
+        assertEquals(5, t.pageOf(0, 3));
+        assertEquals(2, t.pageOf(0, 4));
+        assertEquals(2, t.page(0, 1));
+        assertEquals(0, t.pageCount(1));
+        assertEquals(5, t.maxPageId());
+        assertEquals(3, t.totalPages());
+    }
+
+    @Test
+    void ofBuildsTheTableFromPageListsAndLengths() {
+        PageTable t = PageTable.of(3, new int[][] {{4, 1}, {}, {2}}, new int[] {6, 0, 1});
+        assertEquals(new PageTable(new int[] {0, 2, 2, 3}, new int[] {4, 1, 2}, new int[] {3, 0, 1}, 3), t);
+        assertMessage(() -> PageTable.of(3, new int[][] {{4}}, new int[] {4}), "pagesPerRequest[0].length",
+                "expected 2 pages for kvLen 4", "actual 1");
+    }
+
+    @Test
+    void indptrMustStartAtZeroAndNeverDecrease() {
+        assertMessage(() -> new PageTable(new int[] {1, 1}, new int[0], new int[] {1}, 4), "kvIndptr[0]",
+                "expected 0", "actual 1");
+        assertMessage(() -> new PageTable(new int[] {0, 2, 1}, new int[] {0}, new int[] {1, 1}, 4), "kvIndptr[2]",
+                "kvIndptr[2] = 1 < kvIndptr[1] = 2");
+        assertMessage(() -> new PageTable(new int[0], new int[0], new int[0], 4), "kvIndptr.length", ">= 1",
+                "actual 0");
+    }
+
+    @Test
+    void arrayLengthsMustMatchTheIndptr() {
+        assertMessage(() -> new PageTable(new int[] {0, 2}, new int[] {0}, new int[] {1}, 4), "kvIndices.length",
+                "kvIndptr[1] = 2", "actual 1");
+        assertMessage(() -> new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {1, 1}, 4),
+                "kvLastPageLen.length", "B = 1", "actual 2");
+    }
+
+    @Test
+    void lastPageLengthMustLieInOneToPageSizeWhenTheRequestHasPages() {
+        assertMessage(() -> new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {0}, 4), "kvLastPageLen[0]",
+                "kvLastPageLen[0] = 0 is outside [1, 4]");
+        assertMessage(() -> new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {5}, 4), "kvLastPageLen[0]",
+                "kvLastPageLen[0] = 5 is outside [1, 4]");
+        // A request without pages may carry any last-page length: it is not used.
+        assertEquals(0, new PageTable(new int[] {0, 0}, new int[0], new int[] {9}, 4).kvLen(0));
+    }
+
+    @Test
+    void negativePageIdsAndPageSizesAreRejected() {
+        assertMessage(() -> new PageTable(new int[] {0, 1}, new int[] {-3}, new int[] {1}, 4), "kvIndices[0]",
+                "kvIndices[0] = -3 is outside [0, ");
+        assertMessage(() -> new PageTable(new int[] {0}, new int[0], new int[0], 0), "pageSize", ">= 1", "actual 0");
+    }
+
+    @Test
+    void appendPositionsFromAnIndptrAreTheLastTokensOfEachRequest() {
+        PageTable t = new PageTable(new int[] {0, 2, 3}, new int[] {0, 1, 2}, new int[] {1, 2}, 4);
+        AppendPositions at = AppendPositions.fromIndptr(new int[] {0, 3, 4}, t);
+        assertArrayEquals(new int[] {0, 0, 0, 1}, at.batchIndices());
+        assertArrayEquals(new int[] {2, 3, 4, 1}, at.positions());
+        assertMessage(() -> AppendPositions.fromIndptr(new int[] {0, 6, 6}, t), "appendIndptr[1]",
+                "appends 6 tokens", "[0, kvLen = 5]");
+        assertMessage(() -> AppendPositions.fromIndptr(new int[] {0, 1}, t), "appendIndptr.length", "B + 1 = 3",
+                "actual 2");
+    }
+
+    @Test
+    void cacheStridesAddressBothLayoutsAndCombinedStorage() {
+        // NHD [pages 3, pageSize 4, Hkv 2, D 8]; HND [3, 2, 4, 8]; combined NHD [3, 2, 4, 2, 8].
+        PagedKvCache nhd = new PagedKvCache(new FakeTensor(3, 4, 2, 8), new FakeTensor(3, 4, 2, 8), KvLayout.NHD, 3, 4,
+                2, 8, 0, 0, 64, KvScales.ONE);
+        assertEquals(2 * 64 + 3 * 16 + 8, nhd.kIndex(2, 3, 1));
+        PagedKvCache hnd = PagedKvCache.separate(new FakeTensor(3, 2, 4, 8), new FakeTensor(3, 2, 4, 8),
+                KvLayout.HND);
+        assertEquals(4, hnd.pageSize());
+        assertEquals(2 * 64 + 1 * 32 + 3 * 8, hnd.kIndex(2, 3, 1));
+        FakeTensor both = new FakeTensor(3, 2, 4, 2, 8);
+        PagedKvCache combined = PagedKvCache.combined(both, KvLayout.NHD);
+        assertTrue(combined.isCombined());
+        assertEquals(2 * 128 + 3 * 16 + 8, combined.kIndex(2, 3, 1));
+        assertEquals(2 * 128 + 64 + 3 * 16 + 8, combined.vIndex(2, 3, 1));
+    }
+
+    @Test
+    void scalesMustBeFiniteAndPositive() {
+        assertMessage(() -> new KvScales(-1f, 1f), "kScale", "a finite value > 0", "actual -1.0");
+        assertMessage(() -> new KvScales(1f, Float.POSITIVE_INFINITY), "vScale", "actual Infinity");
+    }
+
+    /** A shape-only tensor for stride arithmetic. */
+    private static final class FakeTensor extends org.attn4j.spi.AbstractTensor {
+        FakeTensor(long... shape) {
+            super(org.attn4j.tensor.DType.F16, shape);
+        }
+
+        @Override
+        public String backendId() {
+            return "fake";
+        }
+
+        @Override
+        protected void release() {}
+    }
+}
