@@ -1,0 +1,276 @@
+// Generic batch attention over a paged KV view: decode, prefill, ragged and single calls all
+// arrive here as one problem (see org.attn4j.spi.AttentionProblem).
+//
+// A block owns one KV head and up to WARPS * IPW (query row, head of the group) items of one
+// request, so each K/V byte it loads serves the whole GQA group and several rows. Keys stream
+// through shared memory in tiles of TK: the next tile's 16-byte vectors are loaded into
+// registers while the current one is computed. A work item may cover only a slice of the keys
+// (split KV); its state then goes to a workspace that merge_partials combines.
+#pragma once
+#include "common.cuh"
+
+namespace attn4j {
+
+constexpr int TK = 32;         // keys per tile: one per lane when scoring
+constexpr int THREADS = 256;
+constexpr int WARPS = THREADS / 32;
+constexpr int MAX_DT = 8;      // head dim up to 256 = 8 per lane
+constexpr int MAX_STAGE = 8;   // 16-byte vectors per thread per tile (16-bit KV, D 256)
+constexpr int WORK_INTS = 5;   // request, first item, first key, end key, partial base (-1: direct)
+
+// Laid out 8-byte fields first, then 4-byte ones; the host writes the same bytes.
+struct AttnParams {
+    const void* q;
+    void* o;
+    float* lse;
+    const uint8_t* k;
+    const uint8_t* v;
+    long long kOffset, vOffset, pageStride, slotStride, headStride;
+    const int* qoIndptr;
+    const int* kvIndptr;
+    const int* kvIndices;
+    const int* kvLastPageLen;
+    const uint8_t* mask;
+    const long long* maskOffsets;
+    const double* ropeFreq;
+    const int* work;
+    float* partialO;
+    float* partialLse;
+    int hq, hkv, d, group, pageSize, pad0;
+    float smScale, kScale, vScale, softCap;
+    int causal, windowLeft, ropeInterleaved, pad1;
+};
+
+template <int QT, int KT, int IPW>
+__device__ __forceinline__ void attentionBody(const AttnParams& p) {
+    extern __shared__ __align__(16) float smem[];
+    const int D = p.d, g = p.group;
+    constexpr int IPB = IPW * WARPS;
+    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    const int b = wk[0], itemStart = wk[1], partialBase = wk[4];
+    int kvStart = wk[2], kvEnd = wk[3];
+    const int kvh = blockIdx.y;
+    const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
+    const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
+    const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    const int nItems = min(IPB, qoLen * g - itemStart);
+    float* qs = smem;                 // [IPB][D]
+    float* ks = qs + IPB * D;         // [TK][D + 1]: padded so lanes reading one column miss bank clashes
+    float* vs = ks + TK * (D + 1);    // [TK][D]
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+
+    for (int idx = tid; idx < nItems * D; idx += THREADS) {
+        int it = idx / D, d = idx - it * D;
+        int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        long long base = ((long long) (qoStart + i) * p.hq + h) * D;
+        float x = loadElem<QT>(p.q, base + d);
+        if (p.ropeFreq) {
+            int pi, pd;
+            bool first;
+            ropePair(d, D, p.ropeInterleaved, pi, pd, first);
+            float xp = loadElem<QT>(p.q, base + pd), c, s;
+            ropeCosSin(p.ropeFreq, pi, (long long) i + kvLen - qoLen, c, s);
+            x = first ? x * c - xp * s : x * c + xp * s;
+        }
+        qs[idx] = x;
+    }
+    // Keys no item of this block can see are skipped, not just masked.
+    if (nItems > 0) {
+        int pqLo = itemStart / g + kvLen - qoLen, pqHi = (itemStart + nItems - 1) / g + kvLen - qoLen;
+        if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
+        if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+    }
+
+    float m[IPW], l[IPW], acc[IPW][MAX_DT];
+    int row[IPW], pq[IPW];
+#pragma unroll
+    for (int u = 0; u < IPW; ++u) {
+        m[u] = -INFINITY;
+        l[u] = 0.f;
+        int gi = itemStart + warp * IPW + u;
+        row[u] = gi / g;
+        pq[u] = row[u] + kvLen - qoLen;
+#pragma unroll
+        for (int t = 0; t < MAX_DT; ++t) acc[u][t] = 0.f;
+    }
+    const float scale = p.smScale * p.kScale;
+    constexpr int VE = 16 / Elem<KT>::bytes;
+    const int vpr = D / VE;           // 16-byte vectors per row
+    const int perTile = 2 * TK * vpr;
+    uint4 stage[MAX_STAGE];
+
+    auto fetch = [&](int c0) {
+#pragma unroll
+        for (int s = 0; s < MAX_STAGE; ++s) {
+            int vi = tid + s * THREADS;
+            if (vi < perTile) {
+                bool isV = vi >= TK * vpr;
+                int rem = isV ? vi - TK * vpr : vi;
+                int r = rem / vpr, col = rem - r * vpr, j = c0 + r;
+                uint4 val = make_uint4(0, 0, 0, 0);
+                if (j < kvEnd) {
+                    int page = p.kvIndices[pageBase + j / p.pageSize];
+                    int slot = j % p.pageSize;
+                    long long off = (isV ? p.vOffset : p.kOffset) + page * p.pageStride + slot * p.slotStride
+                            + kvh * p.headStride;
+                    const uint4* src = reinterpret_cast<const uint4*>((isV ? p.v : p.k) + off * Elem<KT>::bytes);
+                    val = __ldg(src + col);
+                }
+                stage[s] = val;
+            }
+        }
+    };
+    auto commit = [&]() {
+#pragma unroll
+        for (int s = 0; s < MAX_STAGE; ++s) {
+            int vi = tid + s * THREADS;
+            if (vi < perTile) {
+                bool isV = vi >= TK * vpr;
+                int rem = isV ? vi - TK * vpr : vi;
+                int r = rem / vpr, col = rem - r * vpr;
+                float* dst = isV ? vs + r * D : ks + r * (D + 1);
+#pragma unroll
+                for (int e = 0; e < VE; ++e) dst[col * VE + e] = vecElem<KT>(stage[s], e);
+            }
+        }
+    };
+
+    if (kvStart < kvEnd) fetch(kvStart);
+    for (int c0 = kvStart; c0 < kvEnd; c0 += TK) {
+        __syncthreads();  // the last tile's readers are done (first pass: q is in place)
+        commit();
+        __syncthreads();
+        if (p.ropeFreq) {
+            const int half = D / 2;
+            for (int idx = tid; idx < TK * half; idx += THREADS) {
+                int r = idx / half, pi = idx - r * half, j = c0 + r;
+                if (j < kvEnd) {
+                    int a = p.ropeInterleaved ? 2 * pi : pi, bIdx = p.ropeInterleaved ? 2 * pi + 1 : pi + half;
+                    float* kr = ks + r * (D + 1);
+                    float x = kr[a], y = kr[bIdx], c, s;
+                    ropeCosSin(p.ropeFreq, pi, j, c, s);
+                    kr[a] = x * c - y * s;
+                    kr[bIdx] = y * c + x * s;
+                }
+            }
+            __syncthreads();
+        }
+        if (c0 + TK < kvEnd) fetch(c0 + TK);  // in flight while this tile is computed
+
+        const int j = c0 + lane;
+        float sc[IPW];
+#pragma unroll
+        for (int u = 0; u < IPW; ++u) sc[u] = 0.f;
+        const float* kr = ks + lane * (D + 1);
+        const float* qb = qs + warp * IPW * D;
+        for (int d = 0; d < D; ++d) {
+            float kv = kr[d];
+#pragma unroll
+            for (int u = 0; u < IPW; ++u) sc[u] = fmaf(qb[u * D + d], kv, sc[u]);
+        }
+        float pv[IPW];
+#pragma unroll
+        for (int u = 0; u < IPW; ++u) {
+            float x = sc[u] * scale;
+            if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
+            bool ok = j < kvEnd && warp * IPW + u < nItems;
+            if (p.causal) ok = ok && j <= pq[u];
+            if (p.windowLeft >= 0) ok = ok && j >= pq[u] - p.windowLeft;
+            if (ok && p.mask) {
+                long long bit = p.maskOffsets[b] + (long long) row[u] * kvLen + j;
+                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
+            }
+            x = ok ? x : -INFINITY;
+            float mNew = fmaxf(m[u], warpMax(x));
+            float pj = 0.f, alpha = 1.f;
+            if (mNew != -INFINITY) {
+                pj = expf(x - mNew);
+                alpha = expf(m[u] - mNew);
+            }
+            l[u] = l[u] * alpha + warpSum(pj);
+            m[u] = mNew;
+#pragma unroll
+            for (int t = 0; t < MAX_DT; ++t) acc[u][t] *= alpha;
+            pv[u] = pj;
+        }
+        for (int jj = 0; jj < TK; ++jj) {
+            float pj[IPW];
+#pragma unroll
+            for (int u = 0; u < IPW; ++u) pj[u] = __shfl_sync(0xffffffffu, pv[u], jj);
+            const float* vr = vs + jj * D;
+#pragma unroll
+            for (int t = 0; t < MAX_DT; ++t) {
+                int d = lane + 32 * t;
+                if (d < D) {
+                    float vv = vr[d];
+#pragma unroll
+                    for (int u = 0; u < IPW; ++u) acc[u][t] = fmaf(pj[u], vv, acc[u][t]);
+                }
+            }
+        }
+    }
+
+#pragma unroll
+    for (int u = 0; u < IPW; ++u) {
+        int it = warp * IPW + u;
+        if (it >= nItems) continue;
+        int gi = itemStart + it, h = kvh * g + gi % g;
+        float inv = l[u] > 0.f ? p.vScale / l[u] : 0.f;
+        float lseV = l[u] > 0.f ? m[u] + logf(l[u]) : -INFINITY;
+        if (partialBase < 0) {
+            long long r = (long long) (qoStart + row[u]) * p.hq + h;
+#pragma unroll
+            for (int t = 0; t < MAX_DT; ++t) {
+                int d = lane + 32 * t;
+                if (d < D) storeElem<QT>(p.o, r * D + d, acc[u][t] * inv);
+            }
+            if (lane == 0 && p.lse) p.lse[r] = lseV;
+        } else {
+            long long slot = partialBase + (long long) kvh * qoLen * g + gi;
+#pragma unroll
+            for (int t = 0; t < MAX_DT; ++t) {
+                int d = lane + 32 * t;
+                if (d < D) p.partialO[slot * D + d] = acc[u][t] * inv;
+            }
+            if (lane == 0) p.partialLse[slot] = lseV;
+        }
+    }
+}
+
+// Combines the split-KV states of each query row: entries of 5 ints (output row, row within
+// its request, partial base of the request, splits, items of the request).
+struct MergePartialsParams {
+    const float* partialO;
+    const float* partialLse;
+    void* o;
+    float* lse;
+    const int* rows;
+    int hq, hkv, d, group;
+};
+
+template <int QT>
+__device__ __forceinline__ void mergePartialsBody(const MergePartialsParams& p) {
+    const int* e = p.rows + 5 * blockIdx.x;
+    const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
+    const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
+    float m = -INFINITY;
+    for (int s = 0; s < splits; ++s) m = fmaxf(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
+    float total = 0.f;
+    for (int s = 0; s < splits; ++s) {
+        float x = p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi];
+        total += m == -INFINITY ? 0.f : expf(x - m);
+    }
+    long long out = (long long) qrow * p.hq + h;
+    for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
+        float a = 0.f;
+        for (int s = 0; s < splits; ++s) {
+            long long slot = base + ((long long) s * p.hkv + kvh) * items + gi;
+            float w = m == -INFINITY ? 0.f : expf(p.partialLse[slot] - m);
+            if (w > 0.f) a = fmaf(w, p.partialO[slot * p.d + d], a);
+        }
+        storeElem<QT>(p.o, out * p.d + d, total > 0.f ? a / total : 0.f);
+    }
+    if (threadIdx.x == 0 && p.lse) p.lse[out] = total > 0.f ? m + logf(total) : -INFINITY;
+}
+
+}  // namespace attn4j

@@ -1,0 +1,52 @@
+// The one translation unit nvcc compiles into the backend's fatbin. Entry points are extern "C"
+// so the host finds them by plain name: <op>_<q dtype>[_<kv dtype>][_ipw<n>].
+#include "attention.cuh"
+#include "kvops.cuh"
+#include "states.cuh"
+
+using namespace attn4j;
+
+#define ATTENTION(QN, Q, KN, K, IPW)                                                                      \
+    extern "C" __global__ void __launch_bounds__(THREADS) attention_##QN##_##KN##_ipw##IPW(const AttnParams p) { \
+        attentionBody<Q, K, IPW>(p);                                                                       \
+    }
+#define ATTENTION_IPW(QN, Q, KN, K) ATTENTION(QN, Q, KN, K, 1) ATTENTION(QN, Q, KN, K, 2) ATTENTION(QN, Q, KN, K, 4)
+#define ATTENTION_KV(QN, Q)                                                                               \
+    ATTENTION_IPW(QN, Q, f16, F16) ATTENTION_IPW(QN, Q, bf16, BF16) ATTENTION_IPW(QN, Q, e4m3, E4M3)      \
+    ATTENTION_IPW(QN, Q, e5m2, E5M2)
+ATTENTION_KV(f16, F16)
+ATTENTION_KV(bf16, BF16)
+
+#define PER_Q(QN, Q)                                                                                      \
+    extern "C" __global__ void merge_partials_##QN(const MergePartialsParams p) { mergePartialsBody<Q>(p); } \
+    extern "C" __global__ void merge_state_##QN(const void* oA, const float* sA, const void* oB, const float* sB, \
+                                                void* o, float* s, const uint8_t* rowMask, int hq, int d) {  \
+        mergeStateBody<Q>(oA, sA, oB, sB, o, s, rowMask, hq, d);                                          \
+    }                                                                                                     \
+    extern "C" __global__ void merge_states_##QN(const void* v, const float* s, void* o, float* sOut, int n,    \
+                                                 int hq, int d) {                                        \
+        mergeStatesBody<Q>(v, s, o, sOut, n, hq, d);                                                      \
+    }                                                                                                     \
+    extern "C" __global__ void rope_##QN(void* x, const int* positions, const double* freq, int heads, int d,  \
+                                         int interleaved) {                                               \
+        ropeBody<Q>(x, positions, freq, heads, d, interleaved);                                           \
+    }
+PER_Q(f16, F16)
+PER_Q(bf16, BF16)
+
+#define APPEND(SN, S, DN, D)                                                                              \
+    extern "C" __global__ void append_##SN##_##DN(const AppendParams p) { appendBody<S, D>(p); }
+#define APPEND_TO(DN, D) APPEND(f16, F16, DN, D) APPEND(bf16, BF16, DN, D)
+APPEND_TO(f16, F16)
+APPEND_TO(bf16, BF16)
+APPEND_TO(e4m3, E4M3)
+APPEND_TO(e5m2, E5M2)
+APPEND(e4m3, E4M3, e4m3, E4M3)
+APPEND(e5m2, E5M2, e5m2, E5M2)
+
+// Host-side layout check: the Java side writes these structs byte by byte.
+extern "C" __global__ void param_sizes(int* out) {
+    out[0] = sizeof(AttnParams);
+    out[1] = sizeof(MergePartialsParams);
+    out[2] = sizeof(AppendParams);
+}

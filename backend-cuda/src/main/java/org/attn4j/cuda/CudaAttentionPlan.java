@@ -1,0 +1,161 @@
+package org.attn4j.cuda;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.attn4j.AttentionOptions;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.AttentionProblem;
+import org.attn4j.spi.KernelPlan;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * A planned batch attention: page table, mask, RoPE frequencies, the block schedule and the
+ * split-KV workspace live on the device from planning on, so {@link #run} only queues one or two
+ * kernel launches (no allocation, no host wait) and can be captured in a CUDA graph.
+ */
+final class CudaAttentionPlan implements KernelPlan {
+    private final CudaSession session;
+    private final AttentionProblem problem;
+    private final AttentionSchedule schedule;
+    private final List<DeviceMemory> buffers = new ArrayList<>();
+    private final long qoIndptr;
+    private final long kvIndptr;
+    private final long kvIndices;
+    private final long kvLastPageLen;
+    private final long mask;
+    private final long maskOffsets;
+    private final long ropeFreq;
+    private final long work;
+    private final long mergeRows;
+    private final long partialO;
+    private final long partialLse;
+    private boolean closed;
+
+    CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
+        this.session = session;
+        this.problem = problem;
+        this.schedule = AttentionSchedule.of(problem, session.deviceInfo().multiprocessors());
+        try {
+            PageTable t = problem.pageTable();
+            qoIndptr = upload(ints(problem.qoIndptr()));
+            kvIndptr = upload(ints(t.indptr()));
+            kvIndices = upload(ints(t.indices()));
+            kvLastPageLen = upload(ints(t.lastPageLen()));
+            if (problem.mask() != null) {
+                mask = upload(ByteBuffer.wrap(problem.mask().packed()));
+                ByteBuffer off = ByteBuffer.allocate(8 * problem.maskOffsets().length).order(ByteOrder.LITTLE_ENDIAN);
+                for (long o : problem.maskOffsets()) {
+                    off.putLong(o);
+                }
+                maskOffsets = upload(off.flip());
+            } else {
+                mask = 0;
+                maskOffsets = 0;
+            }
+            AttentionOptions o = problem.options();
+            if (o.rope() != null) {
+                double[] f = o.rope().frequencies(problem.heads().headDim());
+                ByteBuffer fb = ByteBuffer.allocate(8 * f.length).order(ByteOrder.LITTLE_ENDIAN);
+                for (double x : f) {
+                    fb.putDouble(x);
+                }
+                ropeFreq = upload(fb.flip());
+            } else {
+                ropeFreq = 0;
+            }
+            work = upload(ints(schedule.work()));
+            mergeRows = upload(ints(schedule.mergeRows()));
+            long slots = schedule.partialSlots();
+            partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
+            partialLse = slots == 0 ? 0 : allocate(slots * 4);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private static ByteBuffer ints(int[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (int v : values) {
+            b.putInt(v);
+        }
+        return b.flip();
+    }
+
+    private long allocate(long bytes) {
+        DeviceMemory m = new DeviceMemory(session.context(), bytes);
+        buffers.add(m);
+        return m.address();
+    }
+
+    private long upload(ByteBuffer data) {
+        long a = allocate(Math.max(4, data.remaining()));
+        session.context().copyToDevice(a, data);
+        return a;
+    }
+
+    @Override
+    public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        if (closed) {
+            throw new IllegalStateException("plan is closed");
+        }
+        int d = problem.heads().headDim();
+        int hq = problem.heads().numQoHeads();
+        int hkv = problem.heads().numKvHeads();
+        AttentionOptions opt = problem.options();
+        long lseAddr = lse == null ? 0 : session.address(lse);
+        String qs = CudaDtypes.suffix(q.dtype());
+        if (schedule.workItems() > 0) {
+            byte[] params = new StructWriter(256)
+                    .ptr(session.address(q)).ptr(session.address(o)).ptr(lseAddr)
+                    .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
+                    .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
+                    .ptr(qoIndptr).ptr(kvIndptr).ptr(kvIndices).ptr(kvLastPageLen).ptr(mask).ptr(maskOffsets)
+                    .ptr(ropeFreq).ptr(work).ptr(partialO).ptr(partialLse)
+                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(0)
+                    .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
+                    .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
+                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
+                    .bytes();
+            String name = "attention_" + qs + "_" + CudaDtypes.suffix(kv.dtype()) + "_ipw" + schedule.itemsPerWarp();
+            int smem = schedule.sharedBytes(d);
+            session.kernels().get(name, smem)
+                    .launch(schedule.workItems(), hkv, AttentionSchedule.WARPS * 32, smem, params);
+        }
+        if (schedule.mergedRows() > 0) {
+            byte[] params = new StructWriter(64)
+                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeRows)
+                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
+                    .bytes();
+            session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
+        }
+    }
+
+    @Override
+    public long workspaceBytes() {
+        return buffers.stream().mapToLong(DeviceMemory::bytes).sum();
+    }
+
+    @Override
+    public String describe() {
+        String split = schedule.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + schedule.splitChunk();
+        return "cuda generic attention: " + schedule.workItems() + " work items x " + problem.heads().numKvHeads()
+                + " KV heads, " + schedule.itemsPerBlock() + " query items per block, " + split + ", "
+                + schedule.mergedRows() + " merged rows";
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (DeviceMemory m : buffers) {
+            m.close();
+        }
+        buffers.clear();
+    }
+}

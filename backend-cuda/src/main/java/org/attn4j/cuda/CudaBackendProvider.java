@@ -1,0 +1,123 @@
+package org.attn4j.cuda;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.attn4j.BackendUnavailableException;
+import org.attn4j.cuda.driver.CudaDriver;
+import org.attn4j.cuda.driver.DeviceInfo;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.spi.AbstractBackendProvider;
+import org.attn4j.spi.BackendOptions;
+import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
+import org.attn4j.spi.Probe;
+import org.attn4j.tensor.DType;
+
+/**
+ * The CUDA backend: JCuda's driver API and kernels nvcc built into one fatbin. Loading this class
+ * touches no native code; {@link #probe()} loads JCuda and asks the driver for devices.
+ */
+public final class CudaBackendProvider extends AbstractBackendProvider {
+    public static final String ID = "cuda";
+    /** Oldest compute capability the kernels are built for (sm_80, Ampere). */
+    static final int MIN_COMPUTE_CAPABILITY = 80;
+
+    static final Capabilities CAPABILITIES = new Capabilities(
+            Set.of(DType.F16, DType.BF16),
+            Set.of(DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
+            32, 256, 16,
+            Set.of(KvLayout.NHD, KvLayout.HND),
+            EnumSet.of(Feature.DECODE, Feature.PREFILL, Feature.CAUSAL, Feature.SLIDING_WINDOW, Feature.SOFT_CAP,
+                    Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
+                    Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC));
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public int priority() {
+        return 300;
+    }
+
+    @Override
+    protected Probe doProbe() {
+        if (!CudaKernels.present()) {
+            return Probe.unavailable("built without kernels: nvcc was not found when attn4j-backend-cuda was built");
+        }
+        CudaDriver driver = CudaDriver.jcuda();
+        try {
+            driver.init();
+        } catch (Throwable t) {
+            return Probe.unavailable("CUDA driver unavailable (JCuda or libcuda.so.1 could not be loaded or "
+                    + "initialised): " + describe(t));
+        }
+        List<DeviceInfo> devices = driver.devices();
+        if (devices.isEmpty()) {
+            return Probe.unavailable("no CUDA device");
+        }
+        List<String> usable = new ArrayList<>();
+        List<String> reasons = new ArrayList<>();
+        for (DeviceInfo d : devices) {
+            if (d.computeCapability() < MIN_COMPUTE_CAPABILITY) {
+                reasons.add("device " + d.ordinal() + " " + d.describe() + ": compute capability "
+                        + d.major() + "." + d.minor() + " < 8.0");
+            } else {
+                usable.add(d.ordinal() + ": " + d.describe() + ", driver CUDA " + version(driver.driverVersion()));
+            }
+        }
+        return usable.isEmpty() ? new Probe(false, reasons, List.of()) : Probe.available(usable);
+    }
+
+    private static String version(int v) {
+        return (v / 1000) + "." + (v % 1000 / 10);
+    }
+
+    /** The throwable and its root cause, first lines only: JCuda's messages embed whole stack traces. */
+    private static String describe(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = firstLine(t);
+        return root == t ? m : m + " (cause: " + firstLine(root) + ")";
+    }
+
+    private static String firstLine(Throwable t) {
+        String msg = t.getMessage() == null ? "" : t.getMessage().strip();
+        int nl = msg.indexOf('\n');
+        return t.getClass().getSimpleName() + (msg.isEmpty() ? "" : ": " + (nl < 0 ? msg : msg.substring(0, nl)));
+    }
+
+    @Override
+    public BackendSession open(BackendOptions options) {
+        Probe p = probe();
+        if (!p.available()) {
+            throw new BackendUnavailableException(ID + " is unavailable: " + String.join("; ", p.reasons()));
+        }
+        CudaDriver driver = CudaDriver.jcuda();
+        driver.init();
+        DeviceInfo chosen = choose(driver.devices(), options.get(ID, "device"));
+        return new CudaSession(driver.open(chosen.ordinal()));
+    }
+
+    private static DeviceInfo choose(List<DeviceInfo> devices, String wanted) {
+        List<DeviceInfo> ok = devices.stream().filter(d -> d.computeCapability() >= MIN_COMPUTE_CAPABILITY).toList();
+        if (wanted == null || wanted.isBlank()) {
+            return ok.getFirst();
+        }
+        for (DeviceInfo d : ok) {
+            if (wanted.equals(Integer.toString(d.ordinal()))
+                    || d.name().toLowerCase(Locale.ROOT).contains(wanted.toLowerCase(Locale.ROOT))) {
+                return d;
+            }
+        }
+        throw new BackendUnavailableException("cuda: no usable device matches '" + wanted + "'; usable: "
+                + ok.stream().map(DeviceInfo::describe).toList());
+    }
+}

@@ -1,0 +1,52 @@
+package org.attn4j.cuda;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Builds the bytes of a kernel parameter struct passed by value. Fields are written in
+ * declaration order with natural alignment, as the C++ compiler lays them out.
+ */
+final class StructWriter {
+    private final ByteBuffer buf;
+
+    StructWriter(int capacity) {
+        buf = ByteBuffer.allocate(capacity).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private void align(int n) {
+        while (buf.position() % n != 0) {
+            buf.put((byte) 0);
+        }
+    }
+
+    StructWriter ptr(long address) {
+        return i64(address);
+    }
+
+    StructWriter i64(long v) {
+        align(8);
+        buf.putLong(v);
+        return this;
+    }
+
+    StructWriter i32(int v) {
+        align(4);
+        buf.putInt(v);
+        return this;
+    }
+
+    StructWriter f32(float v) {
+        align(4);
+        buf.putFloat(v);
+        return this;
+    }
+
+    /** The struct, padded to a multiple of 8 bytes. */
+    byte[] bytes() {
+        align(8);
+        byte[] out = new byte[buf.position()];
+        buf.get(0, out);
+        return out;
+    }
+}

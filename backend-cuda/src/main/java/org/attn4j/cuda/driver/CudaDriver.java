@@ -1,0 +1,26 @@
+package org.attn4j.cuda.driver;
+
+import java.util.List;
+
+/**
+ * The few CUDA driver API calls the backend makes, so that a binding other than JCuda (the JDK's
+ * foreign function API, say) can replace it. Every failure is a {@link CudaException} naming
+ * the call and its {@code CUresult}.
+ */
+public interface CudaDriver {
+    /** Loads the binding's native library and initialises the driver; throws when either is missing. */
+    void init();
+
+    /** The driver's CUDA version, e.g. 13000 for 13.0. */
+    int driverVersion();
+
+    List<DeviceInfo> devices();
+
+    /** Retains the device's primary context and makes it current on this thread. */
+    DeviceContext open(int ordinal);
+
+    /** The binding in use by default: JCuda. */
+    static CudaDriver jcuda() {
+        return new JCudaDriver();
+    }
+}

@@ -1,0 +1,23 @@
+package org.attn4j.cuda.driver;
+
+/**
+ * What the backend needs to know of a device.
+ *
+ * @param ordinal               device index
+ * @param name                  marketing name
+ * @param major                 compute capability major
+ * @param minor                 compute capability minor
+ * @param multiprocessors       SM count, for sizing split-KV grids
+ * @param totalMemory           bytes
+ * @param maxSharedPerBlockOptin largest dynamic shared memory a block may opt into
+ */
+public record DeviceInfo(int ordinal, String name, int major, int minor, int multiprocessors, long totalMemory,
+                         int maxSharedPerBlockOptin) {
+    public int computeCapability() {
+        return major * 10 + minor;
+    }
+
+    public String describe() {
+        return name + " (sm_" + major + minor + ", " + multiprocessors + " SMs, " + (totalMemory >> 20) + " MiB)";
+    }
+}
