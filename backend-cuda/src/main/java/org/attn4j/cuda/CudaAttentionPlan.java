@@ -109,6 +109,7 @@ final class CudaAttentionPlan implements KernelPlan {
         long lseAddr = lse == null ? 0 : session.address(lse);
         String qs = CudaDtypes.suffix(q.dtype());
         if (schedule.workItems() > 0) {
+            requireVectorAligned(kv);
             byte[] params = new StructWriter(256)
                     .ptr(session.address(q)).ptr(session.address(o)).ptr(lseAddr)
                     .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
@@ -131,6 +132,16 @@ final class CudaAttentionPlan implements KernelPlan {
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
             session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
+        }
+    }
+
+    /** The kernel reads K and V rows as 16-byte vectors; strides derived from D always allow it. */
+    private static void requireVectorAligned(PagedKvCache kv) {
+        int perVector = 16 / kv.dtype().byteSize();
+        if (kv.kOffset() % perVector != 0 || kv.vOffset() % perVector != 0 || kv.pageStride() % perVector != 0) {
+            throw new org.attn4j.BackendException(CudaBackendProvider.ID, "KV view offsets " + kv.kOffset() + ", "
+                    + kv.vOffset() + " and page stride " + kv.pageStride() + " must be multiples of " + perVector
+                    + " elements (16 bytes) for the CUDA kernels");
         }
     }
 

@@ -1,0 +1,166 @@
+package org.attn4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Random;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.Probe;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * What the conformance suite's small cases do not reach on a GPU: long sequences that the plan
+ * cuts into split-KV chunks and merges, the deterministic split, and the host/kernel agreement on
+ * parameter struct layouts. Skips with the probe's reasons where no usable GPU is present.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CudaSplitKvTest {
+    private AttentionBackend cuda;
+    private AttentionBackend reference;
+
+    @BeforeAll
+    void open() {
+        Probe p = new CudaBackendProvider().probe();
+        assumeTrue(p.available(), () -> "cuda unavailable: " + p.reasons());
+        cuda = Backends.open("cuda");
+        reference = Backends.open("reference");
+    }
+
+    @AfterAll
+    void close() {
+        if (cuda != null) {
+            cuda.close();
+        }
+        if (reference != null) {
+            reference.close();
+        }
+    }
+
+    @Test
+    void parameterStructsMatchTheKernelsLayout() {
+        CudaSession s = (CudaSession) cuda.session();
+        try (Tensor out = s.allocate(DType.I32, new long[] {3})) {
+            s.kernels().get("param_sizes").launch(1, 1, 1, 0, s.address(out));
+            HostTensor h = cuda.download(out);
+            assertEquals(216, h.getInt(0), "AttnParams");
+            assertEquals(56, h.getInt(1), "MergePartialsParams");
+            assertEquals(128, h.getInt(2), "AppendParams");
+        }
+    }
+
+    @Test
+    void longDecodeIsSplitAndMergedLikeTheReference() {
+        int[] kvLens = {20000, 3, 0, 9001};
+        check(kvLens, DType.BF16, DType.BF16, AttentionOptions.DEFAULT.withLogitsSoftCap(30f), PlanOptions.DEFAULT, 16);
+        check(kvLens, DType.F16, DType.FP8_E4M3, AttentionOptions.DEFAULT.withWindowLeft(5000), PlanOptions.DEFAULT, 7);
+    }
+
+    @Test
+    void deterministicPlanIsBatchInvariant() {
+        HeadConfig heads = new HeadConfig(8, 2, 128);
+        float[] alone = decode(new int[] {10000}, heads, PlanOptions.DETERMINISTIC, 1);
+        float[] shared = decode(new int[] {10000, 500, 7000}, heads, PlanOptions.DETERMINISTIC, 1);
+        float[] first = java.util.Arrays.copyOf(shared, alone.length);
+        assertArrayEquals(alone, first, "request 0 changed when others joined the batch");
+    }
+
+    private float[] decode(int[] kvLens, HeadConfig heads, PlanOptions planOptions, long seed) {
+        // Request 0 gets the same data whatever the batch: its own seed.
+        int pageSize = 16;
+        int batch = kvLens.length;
+        int[][] pages = new int[batch][];
+        int next = 0;
+        for (int b = 0; b < batch; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        PageTable table = PageTable.of(pageSize, pages, kvLens);
+        long[] kvShape = {Math.max(1, next), pageSize, heads.numKvHeads(), heads.headDim()};
+        try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDim());
+             HostTensor k = random(DType.BF16, seed + 1, kvShape); HostTensor v = random(DType.BF16, seed + 2, kvShape);
+             Tensor dq = cuda.upload(q); Tensor dk = cuda.upload(k); Tensor dv = cuda.upload(v);
+             Tensor o = cuda.allocate(DType.BF16, batch, heads.numQoHeads(), heads.headDim());
+             BatchAttentionPlan plan = cuda.planBatchDecode(table, heads, AttentionOptions.DEFAULT, planOptions)) {
+            plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, null);
+            return cuda.download(o).toFloatArray();
+        }
+    }
+
+    private void check(int[] kvLens, DType qType, DType kvType, AttentionOptions options, PlanOptions planOptions,
+                       int pageSize) {
+        HeadConfig heads = new HeadConfig(32, 8, 128);
+        int batch = kvLens.length;
+        int[][] pages = new int[batch][];
+        int next = 0;
+        for (int b = 0; b < batch; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        PageTable table = PageTable.of(pageSize, pages, kvLens);
+        long[] kvShape = {next, heads.numKvHeads(), pageSize, heads.headDim()};
+        try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDim());
+             HostTensor k = random(kvType, 8, kvShape); HostTensor v = random(kvType, 9, kvShape)) {
+            float[][] out = new float[2][];
+            float[][] lse = new float[2][];
+            AttentionBackend[] both = {cuda, reference};
+            for (int i = 0; i < 2; i++) {
+                AttentionBackend be = both[i];
+                try (Tensor dq = be.upload(q); Tensor dk = be.upload(k); Tensor dv = be.upload(v);
+                     Tensor o = be.allocate(qType, batch, heads.numQoHeads(), heads.headDim());
+                     Tensor l = be.allocate(DType.F32, batch, heads.numQoHeads());
+                     BatchAttentionPlan plan = be.planBatchDecode(table, heads, options, planOptions)) {
+                    if (i == 0) {
+                        assertTrue(plan.describe().contains("split chunk"), plan.describe());
+                    }
+                    plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.HND), o, l);
+                    out[i] = be.download(o).toFloatArray();
+                    lse[i] = be.download(l).toFloatArray();
+                }
+            }
+            float tol = qType == DType.BF16 ? 1.6e-2f : 2e-3f;
+            for (int i = 0; i < out[0].length; i++) {
+                float r = out[1][i];
+                assertTrue(Math.abs(out[0][i] - r) <= tol + tol * Math.abs(r),
+                        "o[" + i + "] = " + out[0][i] + ", reference " + r);
+            }
+            for (int i = 0; i < lse[0].length; i++) {
+                float r = lse[1][i];
+                if (r == Float.NEGATIVE_INFINITY) {
+                    assertEquals(r, lse[0][i], "lse[" + i + "]");
+                } else {
+                    assertTrue(Math.abs(lse[0][i] - r) <= 1e-3 * (1 + Math.abs(r)),
+                            "lse[" + i + "] = " + lse[0][i] + ", reference " + r);
+                }
+            }
+        }
+    }
+
+    private static HostTensor random(DType t, long seed, long... shape) {
+        HostTensor h = HostTensor.allocate(t, shape);
+        Random r = new Random(seed);
+        for (long i = 0; i < h.elementCount(); i++) {
+            h.setFloat(i, (float) r.nextGaussian());
+        }
+        return h;
+    }
+}
