@@ -1,0 +1,288 @@
+package org.attn4j.conformance;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.attn4j.AttentionBackend;
+import org.attn4j.Backends;
+import org.attn4j.conformance.harness.Property;
+import org.attn4j.conformance.harness.PropertyRunner;
+import org.attn4j.conformance.harness.Settings;
+import org.attn4j.conformance.harness.Summary;
+import org.attn4j.conformance.properties.AppendProperties;
+import org.attn4j.conformance.properties.AttentionProperties;
+import org.attn4j.conformance.properties.InvalidInputProperties;
+import org.attn4j.conformance.properties.StateProperties;
+import org.attn4j.conformance.properties.Subject;
+import org.attn4j.spi.BackendProvider;
+import org.attn4j.spi.Probe;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayNameGeneration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * SPEC §9's conformance suite. A backend's test subclasses it in a few lines:
+ *
+ * <pre>{@code
+ * class OpenClConformanceTest extends AttentionConformanceSuite {
+ *     @Override protected String backendId() { return "opencl"; }
+ * }
+ * }</pre>
+ *
+ * Each property is one test, run over SPEC §9's edge cases and then {@code -Dattn4j.cases}
+ * random cases from the master seed {@code -Dattn4j.seed}. The oracle is the {@code reference}
+ * backend, found at run time; on the reference itself the agreement properties use SPEC's
+ * formulas written out directly ({@link org.attn4j.conformance.check.SpecOracle}). A backend
+ * that is unavailable skips every test with its probe's reasons; cases outside a backend's
+ * capabilities are skipped with reasons and counted. A failing case is shrunk and printed as a
+ * reproduction that {@link #check(String, Object)} replays.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@DisplayNameGeneration(BackendDisplayNames.class)
+public abstract class AttentionConformanceSuite {
+    /** The oracle's backend id. */
+    public static final String ORACLE = "reference";
+    static final Map<String, String> DESCRIPTIONS = descriptions();
+
+    private final Settings settings = Settings.fromSystemProperties();
+    private Summary summary;
+    private AttentionBackend backend;
+    private AttentionBackend oracle;
+    private final Map<String, Property<?>> properties = new LinkedHashMap<>();
+    private PropertyRunner runner;
+
+    /** The backend under test, as {@link Backends#open(String)} knows it. */
+    protected abstract String backendId();
+
+    private static Map<String, String> descriptions() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (Property<?> p : allProperties(new Subject("?", null, null))) {
+            m.put(p.key(), p.description());
+        }
+        return Map.copyOf(m);
+    }
+
+    private static List<Property<?>> allProperties(Subject s) {
+        List<Property<?>> all = new ArrayList<>();
+        all.addAll(new AttentionProperties(s).all());
+        all.addAll(new AppendProperties(s).all());
+        all.addAll(new StateProperties(s).all());
+        all.addAll(new InvalidInputProperties(s).all());
+        return all;
+    }
+
+    @BeforeAll
+    final void openBackends() {
+        String id = backendId();
+        summary = new Summary(id, settings);
+        Optional<BackendProvider> provider = Backends.find(id);
+        if (provider.isEmpty()) {
+            String why = "backend '" + id + "' is not on the class path";
+            summary.unavailable(why);
+            Assumptions.abort(why);
+        }
+        Probe probe = provider.get().probe();
+        if (!probe.available()) {
+            String why = "backend '" + id + "' is unavailable: " + String.join("; ", probe.reasons());
+            summary.unavailable(why);
+            Assumptions.abort(why);
+        }
+        backend = Backends.open(id);
+        summary.device(backend.device());
+        if (!id.equals(ORACLE)) {
+            Optional<BackendProvider> ref = Backends.find(ORACLE);
+            if (ref.isPresent() && ref.get().probe().available()) {
+                oracle = Backends.open(ORACLE);
+            }
+        }
+        Subject subject = new Subject(id, backend, oracle);
+        for (Property<?> p : allProperties(subject)) {
+            properties.put(p.key(), p);
+        }
+        summary.order(List.copyOf(properties.keySet()));
+        runner = new PropertyRunner(id, settings, summary);
+        System.out.println("attn4j conformance: backend '" + id + "' on " + backend.device() + ", oracle "
+                + (oracle != null ? "'" + ORACLE + "'" : "SPEC formulas (no separate oracle backend)") + ", seed "
+                + settings.seedText() + ", " + settings.cases() + " random cases per property");
+    }
+
+    @AfterAll
+    final void closeBackends() {
+        if (summary != null) {
+            summary.publish();
+        }
+        if (backend != null) {
+            backend.close();
+        }
+        if (oracle != null) {
+            oracle.close();
+        }
+    }
+
+    /** Runs property {@code key} over its generated cases. */
+    protected final void property(String key) {
+        Property<?> p = properties.get(key);
+        if (p == null) {
+            throw new IllegalArgumentException("no property '" + key + "'; known: " + properties.keySet());
+        }
+        runner.run(p);
+    }
+
+    /**
+     * Replays one case of property {@code key}, as a failure prints it:
+     * {@code check("batchDecodeMatchesOracle", new AttentionCase(...))}.
+     */
+    @SuppressWarnings("unchecked")
+    protected final <C> void check(String key, C kase) {
+        Property<C> p = (Property<C>) properties.get(key);
+        if (p == null) {
+            throw new IllegalArgumentException("no property '" + key + "'; known: " + properties.keySet());
+        }
+        runner.replay(p, kase);
+    }
+
+    // ------------------------------------------------------------------ agreement with the oracle
+
+    @Test
+    void singleDecodeMatchesOracle() {
+        property("singleDecodeMatchesOracle");
+    }
+
+    @Test
+    void singlePrefillMatchesOracle() {
+        property("singlePrefillMatchesOracle");
+    }
+
+    @Test
+    void batchDecodeMatchesOracle() {
+        property("batchDecodeMatchesOracle");
+    }
+
+    @Test
+    void batchPrefillMatchesOracle() {
+        property("batchPrefillMatchesOracle");
+    }
+
+    @Test
+    void raggedPrefillMatchesOracle() {
+        property("raggedPrefillMatchesOracle");
+    }
+
+    @Test
+    void cascadeMatchesOracle() {
+        property("cascadeMatchesOracle");
+    }
+
+    // ------------------------------------------------------------------ metamorphic laws
+
+    @Test
+    void nhdEqualsHnd() {
+        property("nhdEqualsHnd");
+    }
+
+    @Test
+    void pageSizeInvariance() {
+        property("pageSizeInvariance");
+    }
+
+    @Test
+    void pagePermutationInvariance() {
+        property("pagePermutationInvariance");
+    }
+
+    @Test
+    void unusedSlotsIgnored() {
+        property("unusedSlotsIgnored");
+    }
+
+    @Test
+    void batchEqualsSingles() {
+        property("batchEqualsSingles");
+    }
+
+    @Test
+    void decodeEqualsPrefillWithQoLen1() {
+        property("decodeEqualsPrefillWithQoLen1");
+    }
+
+    @Test
+    void splitKvMergeEqualsWhole() {
+        property("splitKvMergeEqualsWhole");
+    }
+
+    @Test
+    void cascadeEqualsFlat() {
+        property("cascadeEqualsFlat");
+    }
+
+    @Test
+    void lowerTriangularMaskEqualsCausal() {
+        property("lowerTriangularMaskEqualsCausal");
+    }
+
+    @Test
+    void deterministicIsBatchInvariant() {
+        property("deterministicIsBatchInvariant");
+    }
+
+    // ------------------------------------------------------------------ KV append
+
+    @Test
+    void appendIsBitExact() {
+        property("appendIsBitExact");
+    }
+
+    @Test
+    void appendThenAttendEqualsContiguous() {
+        property("appendThenAttendEqualsContiguous");
+    }
+
+    // ------------------------------------------------------------------ states and RoPE
+
+    @Test
+    void mergeMatchesOracle() {
+        property("mergeMatchesOracle");
+    }
+
+    @Test
+    void mergeIsCommutative() {
+        property("mergeIsCommutative");
+    }
+
+    @Test
+    void mergeIsAssociative() {
+        property("mergeIsAssociative");
+    }
+
+    @Test
+    void mergeIdentity() {
+        property("mergeIdentity");
+    }
+
+    @Test
+    void mergeStatesMatchesOracle() {
+        property("mergeStatesMatchesOracle");
+    }
+
+    @Test
+    void mergeInPlaceRespectsRowMask() {
+        property("mergeInPlaceRespectsRowMask");
+    }
+
+    @Test
+    void standaloneRopeMatchesOracle() {
+        property("standaloneRopeMatchesOracle");
+    }
+
+    // ------------------------------------------------------------------ errors
+
+    @Test
+    void invalidInputsRejected() {
+        property("invalidInputsRejected");
+    }
+}

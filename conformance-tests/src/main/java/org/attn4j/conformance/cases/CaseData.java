@@ -1,0 +1,249 @@
+package org.attn4j.conformance.cases;
+
+import java.util.SplittableRandom;
+import org.attn4j.CustomMask;
+import org.attn4j.conformance.cases.AttentionCase.DataKind;
+import org.attn4j.conformance.cases.AttentionCase.MaskKind;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Numerics;
+
+/**
+ * The logical values of a case, drawn from its seed: q {@code [totalQ, Hq, D]}, each request's
+ * K and V {@code [kvLen, Hkv, D]} as stored values (already rounded or quantised; real value =
+ * stored x scale) and each request's mask. Tensors in any paging or layout are built from these.
+ */
+public final class CaseData {
+    private final AttentionCase c;
+    private final float[] q;
+    private final float[][] k;
+    private final float[][] v;
+    private final boolean[][] mask;
+
+    private CaseData(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask) {
+        this.c = c;
+        this.q = q;
+        this.k = k;
+        this.v = v;
+        this.mask = mask;
+    }
+
+    public static CaseData of(AttentionCase c) {
+        SplittableRandom rng = new SplittableRandom(c.seed());
+        int hq = c.numQoHeads();
+        int hkv = c.numKvHeads();
+        int d = c.headDim();
+        boolean large = c.data() == DataKind.LARGE_LOGITS;
+        float[] q = new float[c.totalQ() * hq * d];
+        int[] qoIndptr = c.qoIndptr();
+        for (int row = 0; row < c.totalQ(); row++) {
+            float sign = rng.nextBoolean() ? 1f : -1f; // LARGE_LOGITS: rows near +1e4 and near -1e4
+            for (int h = 0; h < hq; h++) {
+                for (int i = 0; i < d; i++) {
+                    int at = (row * hq + h) * d + i;
+                    q[at] = large ? (i < d / 2 ? sign : dyadic(rng)) : Numerics.roundTo(c.qDtype(), uniform(rng, 2));
+                }
+            }
+        }
+        int batch = c.batchSize();
+        float[][] k = new float[batch][];
+        float[][] v = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            int n = c.kvLen(b) * hkv * d;
+            k[b] = new float[n];
+            v[b] = new float[n];
+            for (int at = 0; at < n; at++) {
+                int i = at % d;
+                float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng)) : uniform(rng, 2);
+                k[b][at] = store(c.kvDtype(), kReal / c.kScale());
+                v[b][at] = store(c.kvDtype(), uniform(rng, 1) / c.vScale());
+            }
+        }
+        boolean[][] mask = null;
+        if (c.mask() != MaskKind.NONE) {
+            mask = new boolean[batch][];
+            for (int b = 0; b < batch; b++) {
+                mask[b] = new boolean[c.qoLen(b) * c.kvLen(b)];
+                double density = 0.3 + 0.6 * rng.nextDouble();
+                for (int i = 0; i < mask[b].length; i++) {
+                    mask[b][i] = rng.nextDouble() < density;
+                }
+                if (c.qoLen(b) > 1 && c.kvLen(b) > 0) {
+                    // one row with no allowed key: o = 0, lse = -inf
+                    int row = rng.nextInt(c.qoLen(b));
+                    java.util.Arrays.fill(mask[b], row * c.kvLen(b), (row + 1) * c.kvLen(b), false);
+                }
+            }
+        }
+        assert qoIndptr.length == batch + 1;
+        return new CaseData(c, q, k, v, mask);
+    }
+
+    /** A multiple of 1/8 in [-1, 1]: exact in every dtype, so dot products are exact in float. */
+    private static float dyadic(SplittableRandom rng) {
+        return (rng.nextInt(17) - 8) / 8f;
+    }
+
+    private static float uniform(SplittableRandom rng, double range) {
+        return (float) ((rng.nextDouble() * 2 - 1) * range);
+    }
+
+    private static float store(DType dtype, float x) {
+        return Numerics.roundTo(dtype, x);
+    }
+
+    /** The same case with {@code k}, {@code v} of some requests replaced (used to share prefixes). */
+    public CaseData withKv(float[][] newK, float[][] newV) {
+        return new CaseData(c, q, newK, newV, mask);
+    }
+
+    /** The same values under a case of the same shapes with other options (lse, causal, mask form). */
+    public CaseData withCase(AttentionCase other) {
+        return new CaseData(other, q, k, v, other.mask() == MaskKind.NONE ? null : mask);
+    }
+
+    /** The same values with these per-request masks, handed over as {@code kind}. */
+    public CaseData withMask(boolean[][] newMask, MaskKind kind) {
+        AttentionCase.Builder b = c.toBuilder();
+        b.mask = kind;
+        return new CaseData(b.build(), q, k, v, newMask);
+    }
+
+    /** Only the given requests, in the given order. */
+    public CaseData select(int... requests) {
+        int hqd = c.numQoHeads() * c.headDim();
+        int[] qoIndptr = c.qoIndptr();
+        int[] qo = new int[requests.length];
+        int[] kv = new int[requests.length];
+        float[][] nk = new float[requests.length][];
+        float[][] nv = new float[requests.length][];
+        boolean[][] nm = mask == null ? null : new boolean[requests.length][];
+        int rows = 0;
+        for (int i = 0; i < requests.length; i++) {
+            qo[i] = c.qoLen(requests[i]);
+            kv[i] = c.kvLen(requests[i]);
+            rows += qo[i];
+            nk[i] = k[requests[i]];
+            nv[i] = v[requests[i]];
+            if (nm != null) {
+                nm[i] = mask[requests[i]];
+            }
+        }
+        float[] nq = new float[rows * hqd];
+        int at = 0;
+        for (int r : requests) {
+            int n = (qoIndptr[r + 1] - qoIndptr[r]) * hqd;
+            System.arraycopy(q, qoIndptr[r] * hqd, nq, at, n);
+            at += n;
+        }
+        return new CaseData(c.toBuilder().lengths(qo, kv).build(), nq, nk, nv, nm);
+    }
+
+    public AttentionCase kase() {
+        return c;
+    }
+
+    /** Stored q values, {@code [totalQ, Hq, D]}. */
+    public float[] q() {
+        return q;
+    }
+
+    /** Stored K values of request b, {@code [kvLen, Hkv, D]}. */
+    public float[] k(int b) {
+        return k[b];
+    }
+
+    public float[] v(int b) {
+        return v[b];
+    }
+
+    public float[][] allK() {
+        float[][] out = new float[k.length][];
+        for (int b = 0; b < k.length; b++) {
+            out[b] = k[b].clone();
+        }
+        return out;
+    }
+
+    public float[][] allV() {
+        float[][] out = new float[v.length][];
+        for (int b = 0; b < v.length; b++) {
+            out[b] = v[b].clone();
+        }
+        return out;
+    }
+
+    /** Whether key j is allowed for row i of request b by the custom mask (true without one). */
+    public boolean maskBit(int b, int i, int j) {
+        return mask == null || mask[b][i * c.kvLen(b) + j];
+    }
+
+    public boolean hasMask() {
+        return mask != null;
+    }
+
+    /** The mask of every request in the case's form, or null. */
+    public CustomMask customMask() {
+        if (mask == null) {
+            return null;
+        }
+        return switch (c.mask()) {
+            case NONE -> null;
+            case BOOLEANS -> CustomMask.fromBooleans(concat());
+            case PACKED -> {
+                boolean[] all = concat();
+                yield CustomMask.fromPacked(pack(all), all.length);
+            }
+            case PACKED_WITH_OFFSETS -> withOffsets();
+        };
+    }
+
+    /** The mask of request b alone, as booleans. */
+    public CustomMask customMask(int b) {
+        return mask == null ? null : CustomMask.fromBooleans(mask[b].clone());
+    }
+
+    private boolean[] concat() {
+        int n = 0;
+        for (boolean[] m : mask) {
+            n += m.length;
+        }
+        boolean[] all = new boolean[n];
+        int at = 0;
+        for (boolean[] m : mask) {
+            System.arraycopy(m, 0, all, at, m.length);
+            at += m.length;
+        }
+        return all;
+    }
+
+    /** Requests at given offsets with random filler bits between them. */
+    private CustomMask withOffsets() {
+        SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x5EEDL);
+        long[] offsets = new long[mask.length];
+        long at = 0;
+        for (int b = 0; b < mask.length; b++) {
+            at += rng.nextInt(10);
+            offsets[b] = at;
+            at += mask[b].length;
+        }
+        at += rng.nextInt(10);
+        boolean[] bits = new boolean[(int) at];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = rng.nextBoolean();
+        }
+        for (int b = 0; b < mask.length; b++) {
+            System.arraycopy(mask[b], 0, bits, (int) offsets[b], mask[b].length);
+        }
+        return CustomMask.fromPacked(pack(bits), bits.length, offsets);
+    }
+
+    static byte[] pack(boolean[] bits) {
+        byte[] packed = new byte[(bits.length + 7) / 8];
+        for (int i = 0; i < bits.length; i++) {
+            if (bits[i]) {
+                packed[i >>> 3] |= (byte) (1 << (i & 7));
+            }
+        }
+        return packed;
+    }
+}

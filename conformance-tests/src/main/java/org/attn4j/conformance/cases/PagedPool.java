@@ -1,0 +1,171 @@
+package org.attn4j.conformance.cases;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+
+/**
+ * Host tensors of a paged KV pool holding some token sequences: pages handed out in a random
+ * permutation, extra pages no sequence references, and every slot no sequence owns filled with
+ * garbage (random bit patterns, NaN and Inf) or zeros.
+ *
+ * @param k        K pages, or K and V together when {@code combined}
+ * @param v        V pages ({@code k} itself when combined)
+ * @param combined one tensor {@code [numPages, 2, ...]}
+ * @param layout   page layout
+ * @param table    the sequences' page table
+ * @param numPages pages in the pool
+ * @param scales   dequantisation scales
+ */
+public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout layout, PageTable table, int numPages,
+                        KvScales scales) implements AutoCloseable {
+
+    /** What fills the slots no sequence owns. */
+    public enum Fill { GARBAGE, ZEROS }
+
+    /** Sequence s of {@code kSeqs}/{@code vSeqs} holds {@code lens[s]} tokens {@code [len, Hkv, D]} of stored values. */
+    public static PagedPool build(float[][] kSeqs, float[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
+                                  KvScales scales, int pageSize, KvLayout layout, boolean combined, int extraPages,
+                                  long permutationSeed, Fill fill) {
+        int used = 0;
+        int[] pagesOf = new int[lens.length];
+        for (int s = 0; s < lens.length; s++) {
+            pagesOf[s] = (lens[s] + pageSize - 1) / pageSize;
+            used += pagesOf[s];
+        }
+        int numPages = Math.max(1, used + extraPages);
+        SplittableRandom rng = new SplittableRandom(permutationSeed);
+        int[] perm = permutation(numPages, rng);
+        int[][] pages = new int[lens.length][];
+        int next = 0;
+        for (int s = 0; s < lens.length; s++) {
+            pages[s] = new int[pagesOf[s]];
+            for (int i = 0; i < pagesOf[s]; i++) {
+                pages[s][i] = perm[next++];
+            }
+        }
+        PageTable table = PageTable.of(pageSize, pages, lens);
+        long pageElems = (long) pageSize * hkv * d;
+        HostTensor k;
+        HostTensor v;
+        if (combined) {
+            k = layout == KvLayout.NHD ? HostTensor.allocate(dtype, numPages, 2, pageSize, hkv, d)
+                    : HostTensor.allocate(dtype, numPages, 2, hkv, pageSize, d);
+            v = k;
+        } else {
+            long[] shape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
+                    : new long[] {numPages, hkv, pageSize, d};
+            k = HostTensor.allocate(dtype, shape);
+            v = HostTensor.allocate(dtype, shape);
+        }
+        if (fill == Fill.GARBAGE) {
+            garbage(k, rng);
+            if (!combined) {
+                garbage(v, rng);
+            }
+        }
+        long pageStride = combined ? 2 * pageElems : pageElems;
+        long vOffset = combined ? pageElems : 0;
+        long slotStride = layout == KvLayout.NHD ? (long) hkv * d : d;
+        long headStride = layout == KvLayout.NHD ? d : (long) pageSize * d;
+        for (int s = 0; s < lens.length; s++) {
+            for (int t = 0; t < lens[s]; t++) {
+                int page = pages[s][t / pageSize];
+                int slot = t % pageSize;
+                for (int h = 0; h < hkv; h++) {
+                    long base = page * pageStride + slot * slotStride + h * headStride;
+                    int src = (t * hkv + h) * d;
+                    for (int i = 0; i < d; i++) {
+                        k.setFloat(base + i, kSeqs[s][src + i]);
+                        v.setFloat(vOffset + base + i, vSeqs[s][src + i]);
+                    }
+                }
+            }
+        }
+        return new PagedPool(k, v, combined, layout, table, numPages, scales);
+    }
+
+    /** The pool of a case's requests, in the case's paging. */
+    public static PagedPool of(CaseData data, Fill fill) {
+        AttentionCase c = data.kase();
+        return of(data, c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(), c.seed() * 31 + 7, fill);
+    }
+
+    public static PagedPool of(CaseData data, int pageSize, KvLayout layout, boolean combined, int extraPages,
+                               long permutationSeed, Fill fill) {
+        AttentionCase c = data.kase();
+        return build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDim(), c.kvDtype(),
+                new KvScales(c.kScale(), c.vScale()), pageSize, layout, combined, extraPages, permutationSeed, fill);
+    }
+
+    /**
+     * Overwrites with garbage every slot of sequence s from token {@code from[s]} on, as if those
+     * tokens were not written yet.
+     */
+    public void scribble(int[] from, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int pageSize = table.pageSize();
+        int hkv = layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
+        int d = (int) k.dim(-1);
+        long pageElems = (long) pageSize * hkv * d;
+        long pageStride = combined ? 2 * pageElems : pageElems;
+        long vOffset = combined ? pageElems : 0;
+        long slotStride = layout == KvLayout.NHD ? (long) hkv * d : d;
+        long headStride = layout == KvLayout.NHD ? d : (long) pageSize * d;
+        for (int s = 0; s < from.length; s++) {
+            for (int t = from[s]; t < table.kvLen(s); t++) {
+                int page = table.pageOf(s, t);
+                for (int h = 0; h < hkv; h++) {
+                    long base = page * pageStride + (t % pageSize) * slotStride + h * headStride;
+                    for (int i = 0; i < d; i++) {
+                        k.setBits(base + i, rng.nextInt());
+                        v.setBits(vOffset + base + i, rng.nextInt());
+                    }
+                }
+            }
+        }
+    }
+
+    private static int[] permutation(int n, SplittableRandom rng) {
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+
+    /** Random bit patterns everywhere, with NaN and +-Inf guaranteed among them. */
+    static void garbage(HostTensor t, SplittableRandom rng) {
+        long n = t.elementCount();
+        DType dt = t.dtype();
+        List<Integer> specials = new ArrayList<>();
+        specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.NaN));
+        if (dt != DType.FP8_E4M3) {
+            specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.POSITIVE_INFINITY));
+            specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.NEGATIVE_INFINITY));
+        }
+        for (long i = 0; i < n; i++) {
+            int r = rng.nextInt(8);
+            t.setBits(i, r < 2 ? specials.get(rng.nextInt(specials.size())) : rng.nextInt());
+        }
+    }
+
+    @Override
+    public void close() {
+        k.close();
+        if (!combined) {
+            v.close();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package org.attn4j.conformance.cases;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Numerics;
+
+/**
+ * Attention states for the merge laws: {@code n} states {@code (o [rows, Hq, D], s [rows, Hq])}
+ * drawn from {@link #seed}, some with {@code s = -inf} (and {@code o = 0}).
+ *
+ * @param rows   rows
+ * @param heads  {@code Hq}
+ * @param headDim {@code D}
+ * @param dtype  o's dtype
+ * @param n      states per row
+ * @param spread range of the LSE values ({@code [-spread, spread]}); large spreads underflow weights
+ * @param seed   seed of every value
+ */
+public record StateCase(int rows, int heads, int headDim, DType dtype, int n, double spread, long seed) {
+
+    /** State {@code i}: o values and s values. */
+    public record State(float[] o, float[] s) {}
+
+    public List<State> states() {
+        SplittableRandom rng = new SplittableRandom(seed);
+        List<State> out = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            float[] o = new float[rows * heads * headDim];
+            float[] s = new float[rows * heads];
+            for (int r = 0; r < s.length; r++) {
+                boolean empty = rng.nextInt(8) == 0;
+                s[r] = empty ? Float.NEGATIVE_INFINITY : (float) ((rng.nextDouble() * 2 - 1) * spread);
+                for (int t = 0; t < headDim; t++) {
+                    o[r * headDim + t] = empty ? 0f : Numerics.roundTo(dtype, (float) (rng.nextDouble() * 2 - 1));
+                }
+            }
+            out.add(new State(o, s));
+        }
+        return out;
+    }
+
+    public static List<StateCase> edgeCases(SplittableRandom rng) {
+        return List.of(new StateCase(1, 1, 32, DType.F16, 3, 5, rng.nextLong()),
+                new StateCase(4, 8, 128, DType.BF16, 3, 20, rng.nextLong()),
+                new StateCase(3, 2, 64, DType.F32, 3, 10, rng.nextLong()),
+                new StateCase(2, 4, 256, DType.F16, 3, 200, rng.nextLong()),
+                new StateCase(5, 3, 64, DType.F16, 4, 0, rng.nextLong()));
+    }
+
+    public static StateCase random(SplittableRandom rng) {
+        DType[] dts = {DType.F16, DType.BF16, DType.F32};
+        int[] dims = {32, 64, 96, 128, 256};
+        return new StateCase(1 + rng.nextInt(12), 1 + rng.nextInt(8), dims[rng.nextInt(dims.length)],
+                dts[rng.nextInt(3)], 3 + rng.nextInt(3), rng.nextInt(5) == 0 ? 150 : 1 + rng.nextInt(30),
+                rng.nextLong());
+    }
+
+    public List<StateCase> shrink() {
+        List<StateCase> out = new ArrayList<>();
+        if (rows > 1) {
+            out.add(new StateCase(1, heads, headDim, dtype, n, spread, seed));
+            out.add(new StateCase(rows / 2, heads, headDim, dtype, n, spread, seed));
+        }
+        if (heads > 1) {
+            out.add(new StateCase(rows, 1, headDim, dtype, n, spread, seed));
+        }
+        if (headDim > 2) {
+            out.add(new StateCase(rows, heads, headDim / 2, dtype, n, spread, seed));
+        }
+        return out;
+    }
+
+    public String toJava() {
+        return "new StateCase(" + rows + ", " + heads + ", " + headDim + ", DType." + dtype + ", " + n + ", " + spread
+                + ", " + seed + "L)";
+    }
+
+    @Override
+    public String toString() {
+        return "rows=" + rows + " Hq=" + heads + " D=" + headDim + " " + dtype + " n=" + n + " lse in +-" + spread;
+    }
+}

@@ -1,0 +1,157 @@
+package org.attn4j.conformance.harness;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
+import org.opentest4j.AssertionFailedError;
+
+/**
+ * Runs a {@link Property} over its edge cases and then {@link Settings#cases()} random cases.
+ * Cases the backend cannot take are skipped with their reason; the first failure is shrunk and
+ * the test fails with the seed, the case id and a ready-to-paste reproduction. A property whose
+ * every case was skipped is aborted (a visible skip), never passed.
+ */
+public final class PropertyRunner {
+    private static final int MAX_SHRINK_ATTEMPTS = 400;
+    private final String backendId;
+    private final Settings settings;
+    private final Summary summary;
+
+    public PropertyRunner(String backendId, Settings settings, Summary summary) {
+        this.backendId = backendId;
+        this.settings = settings;
+        this.summary = summary;
+    }
+
+    public <C> void run(Property<C> p) {
+        PropertyReport report = summary.start(p.key(), p.description());
+        long start = System.nanoTime();
+        List<C> edges = p.edgeCases(new SplittableRandom(settings.propertySeed(p.key())));
+        int total = edges.size() + settings.cases();
+        for (int i = 0; i < total; i++) {
+            C c = i < edges.size() ? edges.get(i)
+                    : p.randomCase(new SplittableRandom(settings.caseSeed(p.key(), i)));
+            String reason = p.unsupported(c);
+            if (reason != null) {
+                report.skip(reason);
+                continue;
+            }
+            Throwable failure;
+            try {
+                failure = attempt(p, c);
+            } catch (CaseSkipped s) {
+                report.skip(s.reason());
+                continue;
+            }
+            if (failure == null) {
+                report.pass();
+                continue;
+            }
+            String message = failureMessage(p, i, i < edges.size(), c, failure);
+            report.finish(PropertyReport.Status.FAILED, message, elapsed(start));
+            throw new AssertionFailedError(message, failure);
+        }
+        if (report.passed() == 0) {
+            String why = "[" + backendId + "] " + p.key() + ": all " + total + " cases skipped: " + report.skipText();
+            report.finish(PropertyReport.Status.SKIPPED, null, elapsed(start));
+            Assumptions.abort(why);
+        }
+        report.finish(PropertyReport.Status.PASSED, null, elapsed(start));
+    }
+
+    private static long elapsed(long start) {
+        return (System.nanoTime() - start) / 1_000_000;
+    }
+
+    /** Null when the case passes; the failure otherwise. {@link CaseSkipped} propagates. */
+    private static <C> Throwable attempt(Property<C> p, C c) {
+        try {
+            p.check(c);
+            return null;
+        } catch (CaseSkipped s) {
+            throw s;
+        } catch (VirtualMachineError e) {
+            if (e instanceof StackOverflowError) {
+                return e;
+            }
+            throw e;
+        } catch (Throwable t) {
+            return t;
+        }
+    }
+
+    private record Shrunk<C>(C kase, Throwable failure, int steps, int attempts) {}
+
+    /** Greedy: take the first smaller variant that still fails, until none does. */
+    private <C> Shrunk<C> shrink(Property<C> p, C c, Throwable failure) {
+        C current = c;
+        Throwable currentFailure = failure;
+        int steps = 0;
+        int attempts = 0;
+        boolean improved = true;
+        while (improved && attempts < MAX_SHRINK_ATTEMPTS) {
+            improved = false;
+            for (C candidate : p.shrink(current)) {
+                if (++attempts > MAX_SHRINK_ATTEMPTS) {
+                    break;
+                }
+                if (p.unsupported(candidate) != null) {
+                    continue;
+                }
+                Throwable f;
+                try {
+                    f = attempt(p, candidate);
+                } catch (CaseSkipped s) {
+                    continue;
+                }
+                if (f != null) {
+                    current = candidate;
+                    currentFailure = f;
+                    steps++;
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        return new Shrunk<>(current, currentFailure, steps, attempts);
+    }
+
+    private <C> String failureMessage(Property<C> p, int index, boolean edge, C c, Throwable failure) {
+        Shrunk<C> s = shrink(p, c, failure);
+        StringBuilder sb = new StringBuilder();
+        sb.append("[").append(backendId).append("] property ").append(p.key()).append(" (").append(p.description())
+                .append(") failed on ").append(edge ? "edge" : "random").append(" case #").append(index)
+                .append(", seed ").append(settings.seedText()).append('\n');
+        sb.append("  case:     ").append(c).append('\n');
+        sb.append("  error:    ").append(describe(failure)).append('\n');
+        sb.append("  shrunk in ").append(s.steps()).append(" steps (").append(s.attempts()).append(" tries) to:\n");
+        sb.append("  case:     ").append(s.kase()).append('\n');
+        sb.append("  error:    ").append(describe(s.failure())).append('\n');
+        sb.append("  reproduce: -Dattn4j.seed=").append(settings.seedText()).append(" (case #").append(index)
+                .append("), or paste into a test of this backend's suite subclass:\n");
+        sb.append("    check(\"").append(p.key()).append("\", ").append(p.toJava(s.kase())).append(");");
+        return sb.toString();
+    }
+
+    private static String describe(Throwable t) {
+        String m = t.getMessage();
+        String first = m == null ? "" : m.lines().findFirst().orElse("");
+        if (t instanceof AssertionError) {
+            return first;
+        }
+        StackTraceElement top = t.getStackTrace().length > 0 ? t.getStackTrace()[0] : null;
+        return t.getClass().getName() + ": " + first + (top == null ? "" : " at " + top);
+    }
+
+    /** Checks one case directly, for a pasted reproduction; fails with the case and its error. */
+    public <C> void replay(Property<C> p, C c) {
+        String reason = p.unsupported(c);
+        if (reason != null) {
+            Assumptions.abort("[" + backendId + "] " + p.key() + ": case unsupported: " + reason);
+        }
+        Throwable f = attempt(p, c);
+        if (f != null) {
+            throw new AssertionFailedError("[" + backendId + "] " + p.key() + " fails on " + c + ": " + describe(f), f);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package org.attn4j.conformance.harness;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Every property's report for one backend, printed at the end of its run and written under {@code target/}. */
+public final class Summary {
+    private final String backendId;
+    private final Settings settings;
+    private final List<PropertyReport> reports = new ArrayList<>();
+    private String device = "?";
+    private String unavailable;
+
+    public Summary(String backendId, Settings settings) {
+        this.backendId = backendId;
+        this.settings = settings;
+    }
+
+    private List<String> order = List.of();
+
+    /** The order reports are listed in (declaration order of the properties). */
+    public synchronized void order(List<String> keys) {
+        order = List.copyOf(keys);
+    }
+
+    public void device(String d) {
+        device = d;
+    }
+
+    public void unavailable(String reasons) {
+        unavailable = reasons;
+    }
+
+    synchronized PropertyReport start(String key, String description) {
+        PropertyReport r = new PropertyReport(key, description);
+        reports.add(r);
+        return r;
+    }
+
+    public synchronized List<PropertyReport> reports() {
+        return List.copyOf(reports);
+    }
+
+    public synchronized String render() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("attn4j conformance: backend '").append(backendId).append("' on ").append(device).append('\n');
+        sb.append("seed ").append(settings.seedText()).append(settings.seedGiven() ? " (given)" : " (fresh)")
+                .append(", ").append(settings.cases()).append(" random cases per property after the edge cases")
+                .append("; rerun with -Dattn4j.seed=").append(settings.seedText()).append('\n');
+        if (unavailable != null) {
+            sb.append("UNAVAILABLE, every property skipped: ").append(unavailable).append('\n');
+            return sb.toString();
+        }
+        int passedCases = 0;
+        int skippedCases = 0;
+        int failed = 0;
+        int skippedProps = 0;
+        List<PropertyReport> sorted = new ArrayList<>(reports);
+        sorted.sort(java.util.Comparator.comparingInt(r -> order.indexOf(r.key()) < 0 ? Integer.MAX_VALUE
+                : order.indexOf(r.key())));
+        for (PropertyReport r : sorted) {
+            passedCases += r.passed();
+            skippedCases += r.skipped();
+            failed += r.status() == PropertyReport.Status.FAILED ? 1 : 0;
+            skippedProps += r.status() == PropertyReport.Status.SKIPPED ? 1 : 0;
+            sb.append(String.format("%-7s %-44s %5d passed %5d skipped %7.1f s%n", r.status(), r.key(), r.passed(),
+                    r.skipped(), r.millis() / 1000.0));
+            if (r.skipped() > 0) {
+                sb.append("        skips: ").append(r.skipText()).append('\n');
+            }
+            if (r.failure() != null) {
+                sb.append("        ").append(r.failure().replace("\n", "\n        ")).append('\n');
+            }
+        }
+        sb.append(String.format("%d properties: %d passed, %d failed, %d skipped; %d cases checked, %d skipped%n",
+                reports.size(), reports.size() - failed - skippedProps, failed, skippedProps, passedCases,
+                skippedCases));
+        return sb.toString();
+    }
+
+    /** Prints the summary and writes it to {@code target/conformance-<backend>.txt}. */
+    public Path publish() {
+        String text = render();
+        System.out.println(text);
+        Path dir = Path.of(System.getProperty("attn4j.reportDir", "target"));
+        Path file = dir.resolve("conformance-" + backendId + ".txt");
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(file, text);
+        } catch (IOException e) {
+            System.getLogger(Summary.class.getName()).log(System.Logger.Level.WARNING,
+                    "could not write " + file + ": " + e);
+        }
+        return file;
+    }
+}

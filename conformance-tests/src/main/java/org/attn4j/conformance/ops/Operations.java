@@ -1,0 +1,282 @@
+package org.attn4j.conformance.ops;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.attn4j.AttentionBackend;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.CascadeLevel;
+import org.attn4j.CascadePlan;
+import org.attn4j.PlanOptions;
+import org.attn4j.RaggedAttentionPlan;
+import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.conformance.cases.CaseData;
+import org.attn4j.conformance.cases.PagedPool;
+import org.attn4j.conformance.check.AttentionOutput;
+import org.attn4j.kv.ContiguousKv;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.kv.RaggedKv;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
+
+/** Every attention operation of SPEC §6, run on a backend over a case's data and read back. */
+public final class Operations {
+    private Operations() {}
+
+    private static Tensor q(DeviceScope s, CaseData data) {
+        AttentionCase c = data.kase();
+        return s.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
+    }
+
+    private static AttentionOutput read(DeviceScope s, AttentionCase c, Tensor o, Tensor lse, int rows) {
+        return new AttentionOutput(s.floats(o), lse == null ? null : s.floats(lse), c.qDtype(), rows,
+                c.numQoHeads(), c.headDim());
+    }
+
+    /** Batch decode ({@code decode}, every qoLen 1) or paged prefill over {@code pool}. */
+    public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, boolean decode,
+                                        PlanOptions planOptions) {
+        return batch(be, data, pool, pool.table(), decode, planOptions);
+    }
+
+    /** As {@link #batch(AttentionBackend, CaseData, PagedPool, boolean, PlanOptions)} with another table over the pool. */
+    public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
+                                        boolean decode, PlanOptions planOptions) {
+        AttentionCase c = data.kase();
+        try (DeviceScope s = new DeviceScope(be)) {
+            Tensor q = q(s, data);
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+            PagedKvCache kv = s.cache(pool);
+            try (BatchAttentionPlan plan = decode
+                    ? be.planBatchDecode(table, c.heads(), c.options(), planOptions)
+                    : be.planBatchPrefill(c.qoIndptr(), table, c.heads(), c.options(), data.customMask(),
+                            planOptions)) {
+                plan.run(q, kv, o, lse);
+            }
+            return read(s, c, o, lse, c.totalQ());
+        }
+    }
+
+    /** Batch prefill over ragged K/V {@code [totalKv, Hkv, D]}. */
+    public static AttentionOutput ragged(AttentionBackend be, CaseData data, PlanOptions planOptions) {
+        AttentionCase c = data.kase();
+        int w = c.numKvHeads() * c.headDim();
+        float[] k = new float[c.totalKv() * w];
+        float[] v = new float[c.totalKv() * w];
+        int at = 0;
+        for (int b = 0; b < c.batchSize(); b++) {
+            System.arraycopy(data.k(b), 0, k, at, data.k(b).length);
+            System.arraycopy(data.v(b), 0, v, at, data.v(b).length);
+            at += data.k(b).length;
+        }
+        try (DeviceScope s = new DeviceScope(be)) {
+            Tensor q = q(s, data);
+            Tensor kt = s.upload(c.kvDtype(), k, c.totalKv(), c.numKvHeads(), c.headDim());
+            Tensor vt = s.upload(c.kvDtype(), v, c.totalKv(), c.numKvHeads(), c.headDim());
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+            try (RaggedAttentionPlan plan = be.planBatchPrefillRagged(c.qoIndptr(), c.kvIndptr(), c.heads(),
+                    c.options(), data.customMask(), planOptions)) {
+                plan.run(q, new RaggedKv(kt, vt, new KvScales(c.kScale(), c.vScale())), o, lse);
+            }
+            return read(s, c, o, lse, c.totalQ());
+        }
+    }
+
+    /** Request b's K or V as one contiguous tensor's values in {@code layout}. */
+    static float[] contiguous(float[] tokens, int kvLen, int hkv, int d, KvLayout layout) {
+        if (layout == KvLayout.NHD) {
+            return tokens.clone();
+        }
+        float[] out = new float[tokens.length];
+        for (int j = 0; j < kvLen; j++) {
+            for (int h = 0; h < hkv; h++) {
+                System.arraycopy(tokens, (j * hkv + h) * d, out, (h * kvLen + j) * d, d);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Single decode (when {@code decode}) or single prefill of every request in turn, with
+     * contiguous K/V in {@code layout}; the rows stacked like a batch's.
+     */
+    public static AttentionOutput singles(AttentionBackend be, CaseData data, KvLayout layout, boolean decode) {
+        AttentionCase c = data.kase();
+        int hq = c.numQoHeads();
+        int hkv = c.numKvHeads();
+        int d = c.headDim();
+        int[] qoIndptr = c.qoIndptr();
+        List<AttentionOutput> parts = new ArrayList<>();
+        for (int b = 0; b < c.batchSize(); b++) {
+            int qoLen = c.qoLen(b);
+            int kvLen = c.kvLen(b);
+            if (qoLen == 0) {
+                continue;
+            }
+            long[] kvShape = layout == KvLayout.NHD ? new long[] {kvLen, hkv, d} : new long[] {hkv, kvLen, d};
+            float[] qRows = java.util.Arrays.copyOfRange(data.q(), qoIndptr[b] * hq * d, qoIndptr[b + 1] * hq * d);
+            try (DeviceScope s = new DeviceScope(be)) {
+                Tensor k = s.upload(c.kvDtype(), contiguous(data.k(b), kvLen, hkv, d, layout), kvShape);
+                Tensor v = s.upload(c.kvDtype(), contiguous(data.v(b), kvLen, hkv, d, layout), kvShape);
+                ContiguousKv kv = new ContiguousKv(k, v, layout, new KvScales(c.kScale(), c.vScale()));
+                Tensor q;
+                Tensor o;
+                Tensor lse;
+                if (decode) {
+                    q = s.upload(c.qDtype(), qRows, hq, d);
+                    o = s.allocate(c.qDtype(), hq, d);
+                    lse = c.lse() ? s.allocate(DType.F32, hq) : null;
+                    be.singleDecode(q, kv, c.options(), o, lse);
+                } else {
+                    q = s.upload(c.qDtype(), qRows, qoLen, hq, d);
+                    o = s.allocate(c.qDtype(), qoLen, hq, d);
+                    lse = c.lse() ? s.allocate(DType.F32, qoLen, hq) : null;
+                    be.singlePrefill(q, kv, c.options(), data.customMask(b), o, lse);
+                }
+                parts.add(read(s, c, o, lse, qoLen));
+            }
+        }
+        return AttentionOutput.concat(parts, c.qDtype(), hq, d, c.lse());
+    }
+
+    /**
+     * How a cascade shares keys: request b belongs to group {@code groupOf[b]} (consecutive
+     * requests), whose members share their first {@code prefixLen[g]} keys.
+     */
+    public record CascadeShape(int[] groupOf, int[] prefixLen) {
+        public int groups() {
+            return prefixLen.length;
+        }
+
+        public static CascadeShape random(AttentionCase c, java.util.SplittableRandom rng) {
+            int batch = c.batchSize();
+            int[] groupOf = new int[batch];
+            int g = 0;
+            for (int b = 1; b < batch; b++) {
+                g += rng.nextInt(3) == 0 ? 1 : 0;
+                groupOf[b] = g;
+            }
+            int[] prefix = new int[g + 1];
+            for (int grp = 0; grp <= g; grp++) {
+                int min = Integer.MAX_VALUE;
+                for (int b = 0; b < batch; b++) {
+                    if (groupOf[b] == grp) {
+                        min = Math.min(min, c.kvLen(b));
+                    }
+                }
+                prefix[grp] = rng.nextInt(4) == 0 ? min : rng.nextInt(min + 1);
+            }
+            return new CascadeShape(groupOf, prefix);
+        }
+
+        @Override
+        public String toString() {
+            return "groups " + java.util.Arrays.toString(groupOf) + ", prefixes " + java.util.Arrays.toString(prefixLen);
+        }
+    }
+
+    /** The case's data with each group's prefix keys copied from its first member. */
+    public static CaseData sharePrefixes(CaseData data, CascadeShape shape) {
+        AttentionCase c = data.kase();
+        float[][] k = data.allK();
+        float[][] v = data.allV();
+        int w = c.numKvHeads() * c.headDim();
+        int[] leader = new int[shape.groups()];
+        java.util.Arrays.fill(leader, -1);
+        for (int b = 0; b < c.batchSize(); b++) {
+            int g = shape.groupOf()[b];
+            if (leader[g] < 0) {
+                leader[g] = b;
+            } else {
+                int n = shape.prefixLen()[g] * w;
+                System.arraycopy(k[leader[g]], 0, k[b], 0, n);
+                System.arraycopy(v[leader[g]], 0, v[b], 0, n);
+            }
+        }
+        return data.withKv(k, v);
+    }
+
+    /** Two-level cascade (shared prefixes, then each request's suffix) over one pool. */
+    public static AttentionOutput cascade(AttentionBackend be, CaseData shared, CascadeShape shape,
+                                          PlanOptions planOptions) {
+        AttentionCase c = shared.kase();
+        int batch = c.batchSize();
+        int groups = shape.groups();
+        int w = c.numKvHeads() * c.headDim();
+        float[][] seqK = new float[groups + batch][];
+        float[][] seqV = new float[groups + batch][];
+        int[] lens = new int[groups + batch];
+        boolean[] seen = new boolean[groups];
+        for (int b = 0; b < batch; b++) {
+            int g = shape.groupOf()[b];
+            int p = shape.prefixLen()[g];
+            if (!seen[g]) {
+                seen[g] = true;
+                seqK[g] = java.util.Arrays.copyOf(shared.k(b), p * w);
+                seqV[g] = java.util.Arrays.copyOf(shared.v(b), p * w);
+                lens[g] = p;
+            }
+            seqK[groups + b] = java.util.Arrays.copyOfRange(shared.k(b), p * w, c.kvLen(b) * w);
+            seqV[groups + b] = java.util.Arrays.copyOfRange(shared.v(b), p * w, c.kvLen(b) * w);
+            lens[groups + b] = c.kvLen(b) - p;
+        }
+        try (PagedPool pool = PagedPool.build(seqK, seqV, lens, c.numKvHeads(), c.headDim(), c.kvDtype(),
+                new KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
+                c.seed() * 17 + 3, PagedPool.Fill.GARBAGE);
+             DeviceScope s = new DeviceScope(be)) {
+            PageTable all = pool.table();
+            int[] rowIndptr = c.qoIndptr();
+            int[] groupIndptr = new int[groups + 1];
+            for (int b = 0; b < batch; b++) {
+                groupIndptr[shape.groupOf()[b] + 1] = rowIndptr[b + 1];
+            }
+            for (int g = 1; g <= groups; g++) {
+                groupIndptr[g] = Math.max(groupIndptr[g], groupIndptr[g - 1]);
+            }
+            List<CascadeLevel> levels = List.of(new CascadeLevel(groupIndptr, subTable(all, 0, groups, lens)),
+                    new CascadeLevel(rowIndptr, subTable(all, groups, groups + batch, lens)));
+            Tensor q = q(s, shared);
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+            PagedKvCache kv = s.cache(pool);
+            try (CascadePlan plan = be.planCascade(levels, c.heads(), c.options(), planOptions)) {
+                plan.run(q, kv, o, lse);
+            }
+            return read(s, c, o, lse, c.totalQ());
+        }
+    }
+
+    /** {@code mergeState(a, b)}; both with lse. */
+    public static AttentionOutput merge(AttentionBackend be, AttentionOutput a, AttentionOutput b) {
+        try (DeviceScope s = new DeviceScope(be)) {
+            long[] os = {a.rows(), a.heads(), a.headDim()};
+            long[] ss = {a.rows(), a.heads()};
+            Tensor oA = s.upload(a.dtype(), a.o(), os);
+            Tensor sA = s.upload(DType.F32, a.lse(), ss);
+            Tensor oB = s.upload(b.dtype(), b.o(), os);
+            Tensor sB = s.upload(DType.F32, b.lse(), ss);
+            Tensor o = s.allocate(a.dtype(), os);
+            Tensor lse = s.allocate(DType.F32, ss);
+            be.mergeState(oA, sA, oB, sB, o, lse);
+            return new AttentionOutput(s.floats(o), s.floats(lse), a.dtype(), a.rows(), a.heads(), a.headDim());
+        }
+    }
+
+    /** Entries {@code from .. to)} of a page table as a table of their own. */
+    public static PageTable subTable(PageTable t, int from, int to, int[] lens) {
+        int[][] pages = new int[to - from][];
+        int[] sub = new int[to - from];
+        for (int e = from; e < to; e++) {
+            pages[e - from] = new int[t.pageCount(e)];
+            for (int i = 0; i < pages[e - from].length; i++) {
+                pages[e - from][i] = t.page(e, i);
+            }
+            sub[e - from] = lens[e];
+        }
+        return PageTable.of(t.pageSize(), pages, sub);
+    }
+}

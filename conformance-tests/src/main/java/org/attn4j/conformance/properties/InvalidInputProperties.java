@@ -1,0 +1,340 @@
+package org.attn4j.conformance.properties;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.CustomMask;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.conformance.cases.AttentionCases;
+import org.attn4j.conformance.cases.CaseData;
+import org.attn4j.conformance.cases.PagedPool;
+import org.attn4j.conformance.cases.PagedPool.Fill;
+import org.attn4j.conformance.harness.CaseSkipped;
+import org.attn4j.conformance.harness.Property;
+import org.attn4j.conformance.ops.DeviceScope;
+import org.attn4j.kv.AppendPositions;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.Feature;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * SPEC §7: every invalid input is rejected with an {@link IllegalArgumentException} whose message
+ * names the argument and its actual value, and every output keeps its sentinel bytes.
+ */
+public final class InvalidInputProperties {
+    private final Subject s;
+
+    public InvalidInputProperties(Subject subject) {
+        this.s = subject;
+    }
+
+    /** One invalid input on top of a valid base case. */
+    public record InvalidCase(String scenario, AttentionCase base) {
+        @Override
+        public String toString() {
+            return scenario + " on " + base;
+        }
+    }
+
+    /** A valid setup, uploaded, with sentinel-filled outputs. */
+    static final class Fixture {
+        final AttentionCase c;
+        final CaseData data;
+        final PagedPool pool;
+        final DeviceScope scope;
+        final Tensor q;
+        final Tensor o;
+        final Tensor lse;
+        final PagedKvCache cache;
+        final List<Tensor> watched = new ArrayList<>();
+
+        Fixture(AttentionBackend be, AttentionCase c) {
+            this.c = c;
+            this.data = CaseData.of(c);
+            this.pool = PagedPool.of(data, Fill.GARBAGE);
+            this.scope = new DeviceScope(be);
+            this.q = scope.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
+            this.o = watch(scope.sentinel(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim()));
+            this.lse = watch(scope.sentinel(DType.F32, c.totalQ(), c.numQoHeads()));
+            this.cache = scope.cache(pool);
+        }
+
+        Tensor watch(Tensor t) {
+            watched.add(t);
+            return t;
+        }
+
+        void run(PageTable table, HeadConfig heads, AttentionOptions opt, CustomMask mask, int[] qoIndptr, Tensor q,
+                 Tensor o, Tensor lse) {
+            AttentionBackend be = scope.backend();
+            try (BatchAttentionPlan plan = be.planBatchPrefill(qoIndptr, table, heads, opt, mask, PlanOptions.DEFAULT)) {
+                plan.run(q, cache, o, lse);
+            }
+        }
+
+        void run(PageTable table) {
+            run(table, c.heads(), c.options(), data.customMask(), c.qoIndptr(), q, o, lse);
+        }
+
+        void runWith(AttentionOptions opt) {
+            run(pool.table(), c.heads(), opt, data.customMask(), c.qoIndptr(), q, o, lse);
+        }
+
+        void close() {
+            scope.close();
+            pool.close();
+        }
+    }
+
+    /** A scenario: the rejected call, and fragments its message must hold (argument, actual value). */
+    private record Scenario(String name, Feature needs, java.util.function.Function<Fixture, Call> call) {}
+
+    /** The rejected call and the fragments its message must contain. */
+    private record Call(Runnable action, String... fragments) {}
+
+    private static int[] ints(int... v) {
+        return v;
+    }
+
+    private List<Scenario> scenarios() {
+        List<Scenario> l = new ArrayList<>();
+        l.add(new Scenario("Hq % Hkv != 0", null, f -> new Call(() -> f.run(f.pool.table(),
+                new HeadConfig(f.c.numKvHeads() * 2 + 1, 2, f.c.headDim()), f.c.options(), null, f.c.qoIndptr(), f.q,
+                f.o, f.lse), "numQoHeads", "% 2")));
+        l.add(new Scenario("page id out of range", null, f -> {
+            PageTable t = f.pool.table();
+            int[] idx = t.indices();
+            idx[idx.length - 1] = f.pool.numPages();
+            PageTable bad = new PageTable(t.indptr(), idx, t.lastPageLen(), t.pageSize());
+            return new Call(() -> f.run(bad), "kvIndices[" + (idx.length - 1) + "]", "= " + f.pool.numPages());
+        }));
+        l.add(new Scenario("kvIndptr decreasing", null, f -> new Call(() -> new PageTable(ints(0, 2, 1), ints(0, 1),
+                ints(1, 1), 4), "kvIndptr[2]", "= 1")));
+        l.add(new Scenario("kvIndptr not starting at 0", null, f -> new Call(() -> new PageTable(ints(1, 2), ints(0),
+                ints(1), 4), "kvIndptr[0]", "actual 1")));
+        l.add(new Scenario("kvLastPageLen 0", null, f -> new Call(() -> new PageTable(ints(0, 1), ints(0), ints(0), 4),
+                "kvLastPageLen[0]", "= 0")));
+        l.add(new Scenario("kvLastPageLen above pageSize", null, f -> new Call(() -> new PageTable(ints(0, 1),
+                ints(0), ints(5), 4), "kvLastPageLen[0]", "= 5")));
+        l.add(new Scenario("causal with qoLen > kvLen", Feature.CAUSAL, f -> {
+            int kv = f.c.kvLen(0);
+            int[] qo = f.c.qoIndptr();
+            int b0 = qo[1] - qo[0];
+            if (b0 <= kv) {
+                throw new CaseSkipped("base case has qoLen <= kvLen");
+            }
+            return new Call(() -> f.runWith(f.c.options().withCausal(true)), "qoLen[0]", "qoLen " + b0);
+        }));
+        l.add(new Scenario("mask length mismatch", Feature.CUSTOM_MASK, f -> {
+            int bits = 0;
+            for (int b = 0; b < f.c.batchSize(); b++) {
+                bits += f.c.qoLen(b) * f.c.kvLen(b);
+            }
+            CustomMask m = CustomMask.fromBooleans(new boolean[bits + 3]);
+            int n = bits + 3;
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), m, f.c.qoIndptr(), f.q, f.o,
+                    f.lse), "mask.length", "actual " + n);
+        }));
+        l.add(new Scenario("window below -1", null, f -> new Call(() -> f.runWith(f.c.options().withWindowLeft(-2)),
+                "windowLeft", "-2")));
+        l.add(new Scenario("negative soft cap", null, f -> new Call(
+                () -> f.runWith(f.c.options().withLogitsSoftCap(-1f)), "logitsSoftCap", "-1.0")));
+        l.add(new Scenario("infinite smScale", null, f -> new Call(
+                () -> f.runWith(f.c.options().withSmScale(Float.POSITIVE_INFINITY)), "smScale", "Infinity")));
+        l.add(new Scenario("zero smScale", null, f -> new Call(() -> f.runWith(f.c.options().withSmScale(0f)),
+                "smScale", "0.0")));
+        l.add(new Scenario("non-positive kScale", null, f -> new Call(() -> new KvScales(0f, 1f), "kScale", "0.0")));
+        l.add(new Scenario("NaN vScale", null, f -> new Call(() -> new KvScales(1f, Float.NaN), "vScale", "NaN")));
+        l.add(new Scenario("q rows mismatch", null, f -> {
+            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ() + 1, f.c.numQoHeads(), f.c.headDim());
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), q2, f.o, f.lse), "q.shape", "[" + (f.c.totalQ() + 1) + ",");
+        }));
+        l.add(new Scenario("o dtype mismatch", null, f -> {
+            DType other = f.c.qDtype() == DType.F32 ? DType.F16 : DType.F32;
+            Tensor o2 = f.watch(f.scope.sentinel(other, f.c.totalQ(), f.c.numQoHeads(), f.c.headDim()));
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), f.q, o2, f.lse), "o.dtype", "actual " + other);
+        }));
+        l.add(new Scenario("lse shape mismatch", Feature.LSE, f -> {
+            Tensor l2 = f.watch(f.scope.sentinel(DType.F32, f.c.totalQ(), f.c.numQoHeads() + 1));
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), f.q, f.o, l2), "lse.shape", String.valueOf(f.c.numQoHeads() + 1));
+        }));
+        l.add(new Scenario("closed q", null, f -> {
+            Tensor q2 = f.scope.upload(f.c.qDtype(), f.data.q(), f.c.totalQ(), f.c.numQoHeads(), f.c.headDim());
+            q2.close();
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), q2, f.o, f.lse), "q", "closed");
+        }));
+        l.add(new Scenario("unsupported head dim", null, f -> {
+            int d = unsupportedHeadDim(s.backend());
+            if (d < 0) {
+                throw new CaseSkipped("backend supports every head dim tried");
+            }
+            return new Call(() -> f.scope.backend().planBatchPrefill(f.c.qoIndptr(), f.pool.table(),
+                    new HeadConfig(f.c.numQoHeads(), f.c.numKvHeads(), d), f.c.options(), null, PlanOptions.DEFAULT)
+                    .close(), "headDim", "actual " + d);
+        }));
+        l.add(new Scenario("unsupported q dtype", null, f -> {
+            Tensor q2 = f.scope.allocate(DType.I32, f.c.totalQ(), f.c.numQoHeads(), f.c.headDim());
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), q2, f.o, f.lse), "q.dtype", "I32");
+        }));
+        l.add(new Scenario("cache head count mismatch", null, f -> {
+            HeadConfig h = new HeadConfig(f.c.numQoHeads() * 2, f.c.numKvHeads() * 2, f.c.headDim());
+            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDim());
+            Tensor o2 = f.watch(f.scope.sentinel(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDim()));
+            return new Call(() -> f.run(f.pool.table(), h, f.c.options(), f.data.customMask(), f.c.qoIndptr(), q2, o2,
+                    null), "cache.numKvHeads", "actual " + f.c.numKvHeads());
+        }));
+        l.add(new Scenario("qoIndptr not starting at 0", null, f -> {
+            int[] qo = f.c.qoIndptr();
+            qo[0] = -1;
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), null, qo, f.q, f.o, f.lse),
+                    "qoIndptr[0]", "actual -1");
+        }));
+        l.add(new Scenario("qoIndptr length mismatch", null, f -> {
+            int[] qo = java.util.Arrays.copyOf(f.c.qoIndptr(), f.c.batchSize() + 2);
+            qo[qo.length - 1] = qo[qo.length - 2];
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), null, qo, f.q, f.o, f.lse),
+                    "qoIndptr.length", "actual " + qo.length);
+        }));
+        l.add(new Scenario("append position out of range", Feature.APPEND, f -> {
+            int len = f.pool.table().kvLen(0);
+            Tensor k = f.scope.allocate(f.c.kvDtype().isFp8() ? f.c.qDtype() : f.c.kvDtype(), 1, f.c.numKvHeads(),
+                    f.c.headDim());
+            return new Call(() -> f.scope.backend().appendPagedKv(k, k, new AppendPositions(ints(0), ints(len)),
+                    f.cache, f.pool.table()), "positions[0]", "= " + len);
+        }));
+        l.add(new Scenario("append batch index out of range", Feature.APPEND, f -> {
+            int b = f.c.batchSize();
+            Tensor k = f.scope.allocate(f.c.kvDtype().isFp8() ? f.c.qDtype() : f.c.kvDtype(), 1, f.c.numKvHeads(),
+                    f.c.headDim());
+            return new Call(() -> f.scope.backend().appendPagedKv(k, k, new AppendPositions(ints(b), ints(0)),
+                    f.cache, f.pool.table()), "batchIndices[0]", "= " + b);
+        }));
+        l.add(new Scenario("RoPE at a negative position", Feature.STANDALONE_ROPE, f -> {
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDim()));
+            return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.RopeOptions.DEFAULT),
+                    "positions[1]", "-1");
+        }));
+        l.add(new Scenario("merge state shape mismatch", Feature.MERGE, f -> {
+            int rows = f.c.totalQ();
+            Tensor oa = f.scope.allocate(f.c.qDtype(), rows, f.c.numQoHeads(), f.c.headDim());
+            Tensor sa = f.scope.allocate(DType.F32, rows, f.c.numQoHeads());
+            Tensor sb = f.scope.allocate(DType.F32, rows + 1, f.c.numQoHeads());
+            return new Call(() -> f.scope.backend().mergeState(oa, sa, oa, sb, f.o, f.lse), "sB.shape",
+                    "[" + (rows + 1) + ",");
+        }));
+        l.add(new Scenario("closed cache", null, f -> {
+            Tensor k2 = f.scope.upload(f.pool.k());
+            PagedKvCache closed = f.pool.combined() ? PagedKvCache.combined(k2, f.pool.layout(), f.pool.scales())
+                    : PagedKvCache.separate(k2, f.scope.upload(f.pool.v()), f.pool.layout(), f.pool.scales());
+            k2.close();
+            return new Call(() -> {
+                try (BatchAttentionPlan plan = f.scope.backend().planBatchPrefill(f.c.qoIndptr(), f.pool.table(),
+                        f.c.heads(), f.c.options(), f.data.customMask(), PlanOptions.DEFAULT)) {
+                    plan.run(f.q, closed, f.o, f.lse);
+                }
+            }, "cache.k", "closed");
+        }));
+        l.add(new Scenario("lse dtype mismatch", Feature.LSE, f -> {
+            Tensor l2 = f.watch(f.scope.sentinel(DType.F16, f.c.totalQ(), f.c.numQoHeads()));
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), f.q, f.o, l2), "lse.dtype", "actual F16");
+        }));
+        return l;
+    }
+
+    /** A head dim the backend rejects, or -1. */
+    private static int unsupportedHeadDim(AttentionBackend be) {
+        for (int d : new int[] {24, 8, 2, 1000, 512, 130}) {
+            if (!be.capabilities().supportsHeadDim(d)) {
+                return d;
+            }
+        }
+        return -1;
+    }
+
+    private Scenario scenario(String name) {
+        return scenarios().stream().filter(x -> x.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no scenario " + name));
+    }
+
+    public List<Property<?>> all() {
+        List<String> names = scenarios().stream().map(Scenario::name).toList();
+        return List.of(new SimpleProperty<InvalidCase>("invalidInputsRejected",
+                "every SPEC §7 invalid input rejected, naming argument and value, outputs untouched",
+                rng -> names.stream().map(n -> new InvalidCase(n, base(rng))).toList(),
+                rng -> new InvalidCase(names.get(rng.nextInt(names.size())),
+                        AttentionCases.random(false, rng)),
+                c -> List.of(),
+                this::unsupported, this::check,
+                c -> "new InvalidInputProperties.InvalidCase(\"" + c.scenario() + "\", " + c.base().toJava() + ")"));
+    }
+
+    /** A small valid base with three query rows over two keys in request 0 (for the causal scenario). */
+    private static AttentionCase base(SplittableRandom rng) {
+        AttentionCase c = AttentionCases.edgeCases(false, rng).get(3);
+        AttentionCase.Builder b = c.toBuilder().lengths(ints(3, 2), ints(2, 9));
+        b.seed = rng.nextLong();
+        return b.build();
+    }
+
+    private String unsupported(InvalidCase ic) {
+        Scenario sc = scenario(ic.scenario());
+        java.util.Set<Feature> need = java.util.EnumSet.of(Feature.PREFILL);
+        if (sc.needs() != null) {
+            need.add(sc.needs());
+        }
+        AttentionCase c = ic.base();
+        return Support.reason(s.capabilities(), c, need);
+    }
+
+    private void check(InvalidCase ic) {
+        Scenario sc = scenario(ic.scenario());
+        Fixture f = new Fixture(s.backend(), ic.base());
+        try {
+            Call call = sc.call().apply(f);
+            List<int[]> before = new ArrayList<>();
+            for (Tensor t : f.watched) {
+                before.add(f.scope.bits(t));
+            }
+            int[] cacheBefore = f.scope.bits(f.cache.k());
+            IllegalArgumentException thrown = null;
+            try {
+                call.action().run();
+            } catch (IllegalArgumentException e) {
+                thrown = e;
+            }
+            if (thrown == null) {
+                throw new AssertionError(ic.scenario() + ": accepted, expected IllegalArgumentException");
+            }
+            String msg = String.valueOf(thrown.getMessage());
+            for (String frag : call.fragments()) {
+                if (!msg.contains(frag)) {
+                    throw new AssertionError(ic.scenario() + ": message \"" + msg + "\" lacks \"" + frag + "\"");
+                }
+            }
+            for (int i = 0; i < f.watched.size(); i++) {
+                if (!java.util.Arrays.equals(before.get(i), f.scope.bits(f.watched.get(i)))) {
+                    throw new AssertionError(ic.scenario() + ": output " + i + " changed although the call was rejected");
+                }
+            }
+            if (!java.util.Arrays.equals(cacheBefore, f.scope.bits(f.cache.k()))) {
+                throw new AssertionError(ic.scenario() + ": the KV cache changed although the call was rejected");
+            }
+        } finally {
+            f.close();
+        }
+    }
+}

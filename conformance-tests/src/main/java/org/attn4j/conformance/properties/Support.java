@@ -1,0 +1,90 @@
+package org.attn4j.conformance.properties;
+
+import java.util.EnumSet;
+import java.util.Set;
+import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
+import org.attn4j.tensor.DType;
+
+/** Why a backend cannot take a case, from its {@link Capabilities}; null when it can. */
+final class Support {
+    private Support() {}
+
+    static String reason(Subject s, AttentionCase c, Set<Feature> needed) {
+        String r = reason(s.capabilities(), c, needed);
+        if (r != null || !s.hasOracleBackend()) {
+            return r;
+        }
+        r = reason(s.oracle().capabilities(), c, needed);
+        return r == null ? null : "oracle: " + r;
+    }
+
+    static String reason(Capabilities caps, AttentionCase c, Set<Feature> needed) {
+        if (!caps.qDtypes().contains(c.qDtype())) {
+            return "q dtype " + c.qDtype() + " unsupported";
+        }
+        if (!caps.kvDtypes().contains(c.kvDtype())) {
+            return "KV dtype " + c.kvDtype() + " unsupported";
+        }
+        if (!caps.supportsHeadDim(c.headDim())) {
+            return "head dim " + c.headDim() + " unsupported (" + caps.headDimsDescription() + ")";
+        }
+        if (!caps.layouts().contains(c.layout())) {
+            return "layout " + c.layout() + " unsupported";
+        }
+        EnumSet<Feature> need = needed.isEmpty() ? EnumSet.noneOf(Feature.class) : EnumSet.copyOf(needed);
+        need.addAll(features(c));
+        for (Feature f : need) {
+            if (!caps.has(f)) {
+                return "feature " + f + " absent";
+            }
+        }
+        return null;
+    }
+
+    static String reason(Capabilities caps, DType dtype, Set<Feature> needed) {
+        if (!caps.qDtypes().contains(dtype)) {
+            return "dtype " + dtype + " unsupported";
+        }
+        for (Feature f : needed) {
+            if (!caps.has(f)) {
+                return "feature " + f + " absent";
+            }
+        }
+        return null;
+    }
+
+    static String reason(Subject s, DType dtype, Set<Feature> needed) {
+        String r = reason(s.capabilities(), dtype, needed);
+        if (r != null || !s.hasOracleBackend()) {
+            return r;
+        }
+        r = reason(s.oracle().capabilities(), dtype, needed);
+        return r == null ? null : "oracle: " + r;
+    }
+
+    /** The features a case's options use. */
+    static EnumSet<Feature> features(AttentionCase c) {
+        EnumSet<Feature> f = EnumSet.noneOf(Feature.class);
+        if (c.causal()) {
+            f.add(Feature.CAUSAL);
+        }
+        if (c.windowLeft() >= 0) {
+            f.add(Feature.SLIDING_WINDOW);
+        }
+        if (c.softCap() > 0) {
+            f.add(Feature.SOFT_CAP);
+        }
+        if (c.rope() != AttentionCase.RopeKind.NONE) {
+            f.add(Feature.ROPE);
+        }
+        if (c.mask() != AttentionCase.MaskKind.NONE) {
+            f.add(Feature.CUSTOM_MASK);
+        }
+        if (c.lse()) {
+            f.add(Feature.LSE);
+        }
+        return f;
+    }
+}
