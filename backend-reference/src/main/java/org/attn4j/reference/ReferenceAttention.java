@@ -1,7 +1,8 @@
 package org.attn4j.reference;
 
+import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.stream.IntStream;
+import java.util.List;
 import org.attn4j.AttentionOptions;
 import org.attn4j.CustomMask;
 import org.attn4j.HeadConfig;
@@ -15,10 +16,13 @@ import org.attn4j.tensor.Tensor;
 /**
  * SPEC §3 attention, written out: per request, query row and head, logits in double over the
  * allowed keys, a max-subtracted softmax, the output rounded once. Work is split over
- * (request, KV head) groups that share their keys; each output element is computed by one
- * thread in a fixed order, so results are bitwise deterministic.
+ * (request, KV head, row block) tasks whose query heads share their keys; each output element
+ * is computed by one task in a fixed order, so results are bitwise deterministic.
  */
 final class ReferenceAttention implements KernelPlan {
+    /** Query rows per task; decode rows are always alone. */
+    private static final int ROW_BLOCK = 64;
+
     private final AttentionProblem problem;
     private final HeadConfig heads;
     private final AttentionOptions options;
@@ -27,6 +31,7 @@ final class ReferenceAttention implements KernelPlan {
     private final double smScale;
     private final double softCap;
     private final ReferenceRope rope;
+    private final List<Task> tasks;
 
     ReferenceAttention(AttentionProblem problem) {
         this.problem = problem;
@@ -37,6 +42,7 @@ final class ReferenceAttention implements KernelPlan {
         this.smScale = problem.smScale();
         this.softCap = options.logitsSoftCap();
         this.rope = options.rope() == null ? null : new ReferenceRope(options.rope(), heads.headDim());
+        this.tasks = tasks(problem);
     }
 
     @Override
@@ -46,18 +52,35 @@ final class ReferenceAttention implements KernelPlan {
         HostTensor lseh = lse == null ? null : ReferenceTensor.host(lse);
         HostTensor kh = ReferenceTensor.host(kv.k());
         HostTensor vh = ReferenceTensor.host(kv.v());
-        int groups = heads.numKvHeads();
-        IntStream.range(0, Math.multiplyExact(problem.batchSize(), groups)).parallel()
-                .forEach(task -> attendGroup(task / groups, task % groups, qh, kv, kh, vh, oh, lseh));
+        tasks.parallelStream().forEach(t -> attendGroup(t, qh, kv, kh, vh, oh, lseh));
     }
 
-    /** Every query row of request {@code b} for the query heads reading KV head {@code kvHead}. */
-    private void attendGroup(int b, int kvHead, HostTensor q, PagedKvCache kv, HostTensor kTensor, HostTensor vTensor,
-                             HostTensor o, HostTensor lse) {
-        int qoLen = problem.qoLen(b);
-        if (qoLen == 0) {
-            return;
+    /** Query rows {@code [rowStart, rowEnd)} of request {@code request} for the heads reading {@code kvHead}. */
+    private record Task(int request, int kvHead, int rowStart, int rowEnd) {}
+
+    /**
+     * One task per (request, KV head, block of query rows): blocks keep long prefills parallel
+     * even with one request and few KV heads, and each output element still has one owner.
+     */
+    private static List<Task> tasks(AttentionProblem problem) {
+        List<Task> tasks = new ArrayList<>();
+        for (int b = 0; b < problem.batchSize(); b++) {
+            int qoLen = problem.qoLen(b);
+            for (int h = 0; h < problem.heads().numKvHeads(); h++) {
+                for (int start = 0; start < qoLen; start += ROW_BLOCK) {
+                    tasks.add(new Task(b, h, start, Math.min(qoLen, start + ROW_BLOCK)));
+                }
+            }
         }
+        return List.copyOf(tasks);
+    }
+
+    /** The task's query rows, for every query head reading its KV head. */
+    private void attendGroup(Task task, HostTensor q, PagedKvCache kv, HostTensor kTensor, HostTensor vTensor,
+                             HostTensor o, HostTensor lse) {
+        int b = task.request();
+        int kvHead = task.kvHead();
+        int qoLen = problem.qoLen(b);
         int kvLen = table.kvLen(b);
         int d = heads.headDim();
         int g = heads.groupSize();
@@ -67,7 +90,7 @@ final class ReferenceAttention implements KernelPlan {
         double[] logits = new double[kvLen];
         double[] qv = new double[d];
         double[] acc = new double[d];
-        for (int i = 0; i < qoLen; i++) {
+        for (int i = task.rowStart(); i < task.rowEnd(); i++) {
             long pq = (long) i + kvLen - qoLen;
             boolean any = allowedKeys(b, i, pq, kvLen, allowed);
             long row = (long) problem.qoIndptr()[b] + i;
@@ -174,7 +197,7 @@ final class ReferenceAttention implements KernelPlan {
 
     @Override
     public String describe() {
-        return "reference: " + problem.batchSize() + " requests x " + heads.numKvHeads()
-                + " KV heads as parallel tasks, double accumulation";
+        return "reference: " + tasks.size() + " parallel tasks (request x KV head x " + ROW_BLOCK
+                + "-row block), double accumulation";
     }
 }

@@ -282,4 +282,29 @@ class ReferenceAttentionHandTest {
             assertEquals(0x3C01, out.getBits(0));
         }
     }
+
+    @Test
+    void longCausalPrefillAveragesEveryPrefixAcrossTaskBlocks() {
+        // 130 rows (more than two blocks of work), q = 0 so row i weighs keys 0..i equally:
+        // with v_j = j, o_i = i / 2 and lse_i = ln(i + 1).
+        int n = 130;
+        float[] v = new float[n];
+        double[] expectO = new double[n];
+        double[] expectLse = new double[n];
+        for (int j = 0; j < n; j++) {
+            v[j] = j;
+            expectO[j] = j / 2.0;
+            expectLse[j] = Math.log(j + 1);
+        }
+        try (Tensor q = attn.allocate(DType.F32, n, 1, 1);
+             Tensor k = attn.allocate(DType.F32, n, 1, 1);
+             Tensor vt = f32(attn, v, n, 1, 1);
+             Tensor o = attn.allocate(DType.F32, n, 1, 1);
+             Tensor lse = attn.allocate(DType.F32, n, 1)) {
+            attn.singlePrefill(q, new ContiguousKv(k, vt, KvLayout.NHD), AttentionOptions.DEFAULT.withCausal(true), null,
+                    o, lse);
+            assertClose(expectO, read(attn, o), TOL);
+            assertClose(expectLse, read(attn, lse), TOL);
+        }
+    }
 }
