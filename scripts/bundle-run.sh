@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
+# conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
+#
+#   run.sh OUTDIR [all|conformance|bench|peers|demo|info] [backend...]
+#
+#   all          info, conformance, bench, peers (default)
+#   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
+#   bench        attn4j bench over the SPEC §10 workloads on the named (default: available) backends
+#   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
+#   demo, info   attn4j demo / attn4j info
+#
+# Environment: ATTN4J_CASES  cases per property (default 200)   ATTN4J_SEED  suite seed
+#              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags
+#              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  exit 2
+fi
+out="$1"; shift
+what="${1:-all}"; [ $# -gt 0 ] && shift
+selected=("$@")
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+log="$out/run.log"
+status=0
+
+say() { echo "[run.sh $(date +%H:%M:%S)] $*" | tee -a "$log" >&2; }
+
+# ---- runtime
+jre="${ATTN4J_JRE_DIR:-$here/jre}"
+if [ ! -x "$jre/bin/java" ]; then
+  say "unpacking the Java runtime"
+  mkdir -p "$(dirname "$jre")"
+  tar -C "$(dirname "$jre")" -xJf "$here/jre.tar.xz" || { say "cannot unpack jre.tar.xz"; exit 1; }
+  if [ "$(basename "$jre")" != "jre" ]; then mv "$(dirname "$jre")/jre" "$jre"; fi
+fi
+java="$jre/bin/java"
+"$java" -version >>"$log" 2>&1 || { say "the bundled java does not start"; exit 1; }
+
+# ---- NVIDIA's OpenCL driver: the host's ICD loader only registers PoCL.
+if [ -z "${OCL_ICD_VENDORS:-}" ]; then
+  if ldconfig -p 2>/dev/null | grep -q 'libnvidia-opencl.so.1' \
+     || ls /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1 >/dev/null 2>&1; then
+    mkdir -p "$here/icd"
+    echo "libnvidia-opencl.so.1" > "$here/icd/nvidia.icd"
+    export OCL_ICD_VENDORS="$here/icd"
+    say "OpenCL: NVIDIA ICD at $OCL_ICD_VENDORS"
+  else
+    say "OpenCL: libnvidia-opencl.so.1 not found; the ICD loader's own vendors are used"
+  fi
+fi
+
+# The caller's extra JVM flags, split on spaces.
+read -r -a extra_opts <<< "${ATTN4J_JAVA_OPTS:-}"
+jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m "${extra_opts[@]}")
+cp_main="$here/lib/*"
+attn4j() { "${jvm[@]}" -cp "$cp_main" org.attn4j.cli.Main "$@"; }
+
+run_info() {
+  say "attn4j info"
+  { command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; } \
+    > "$out/nvidia-smi.txt" 2>&1 || true
+  attn4j info 2>&1 | tee "$out/info.txt" || status=1
+}
+
+# Backends whose probe says available (from attn4j info's "<id> priority N available" lines).
+available_backends() {
+  attn4j info 2>/dev/null | awk '$2 == "priority" && $4 == "available" {print $1}'
+}
+
+run_conformance() {
+  local list=("${selected[@]}")
+  [ ${#list[@]} -eq 0 ] && list=(cuda opencl reference)
+  local cases="${ATTN4J_CASES:-200}"
+  for b in "${list[@]}"; do
+    local tests
+    tests=$(ls "$here"/tests/attn4j-backend-"$b"-*-tests.jar 2>/dev/null | head -n 1)
+    if [ -z "$tests" ]; then
+      say "conformance $b: no test jar in the bundle, skipped"
+      continue
+    fi
+    local dir="$out/conformance/$b"
+    mkdir -p "$dir"
+    say "conformance $b: $cases cases per property"
+    local props=(-Dattn4j.cases="$cases")
+    [ -n "${ATTN4J_SEED:-}" ] && props+=(-Dattn4j.seed="$ATTN4J_SEED")
+    "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
+      org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests \
+      --scan-class-path "$tests" --reports-dir "$dir" > "$dir/console.txt" 2>&1
+    local rc=$?
+    tail -n 25 "$dir/console.txt" | tee -a "$log"
+    say "conformance $b: exit $rc"
+    [ $rc -ne 0 ] && status=1
+  done
+}
+
+run_bench() {
+  local list=("${selected[@]}")
+  if [ ${#list[@]} -eq 0 ]; then
+    mapfile -t list < <(available_backends)
+  fi
+  local backends
+  backends=$(IFS=,; echo "${list[*]}")
+  read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
+  local workloads=()
+  for w in ${ATTN4J_WORKLOADS:-all}; do workloads+=(--workload "$w"); done
+  say "bench on [$backends]"
+  mkdir -p "$out/bench"
+  attn4j bench "${workloads[@]}" --backends "$backends" --out "$out/bench" "${bench_args[@]}" 2>&1 \
+    | tee "$out/bench/bench.txt" || status=1
+}
+
+run_peers() {
+  if ! command -v python3 >/dev/null; then
+    say "peers: no python3, skipped"
+    return
+  fi
+  read -r -a peer_args <<< "${ATTN4J_PEERS_ARGS:-}"
+  local workloads=()
+  for w in ${ATTN4J_WORKLOADS:-all}; do workloads+=(--workload "$w"); done
+  say "peers: torch SDPA (cuDNN, FlashAttention-2) and FlexAttention"
+  mkdir -p "$out/bench"
+  python3 "$here/peers/torch_peers.py" "${workloads[@]}" --csv "$out/bench/bench.csv" --append "${peer_args[@]}" 2>&1 \
+    | tee "$out/bench/peers.txt" || status=1
+}
+
+run_demo() {
+  say "attn4j demo"
+  attn4j demo 2>&1 | tee "$out/demo.txt" || status=1
+}
+
+case "$what" in
+  all) run_info; run_conformance; run_bench; run_peers ;;
+  conformance) run_conformance ;;
+  bench) run_bench ;;
+  peers) run_peers ;;
+  demo) run_demo ;;
+  info) run_info ;;
+  *) echo "unknown part '$what': expected all, conformance, bench, peers, demo or info" >&2; exit 2 ;;
+esac
+say "done, status $status; reports in $out"
+exit $status
