@@ -3,7 +3,7 @@
  * backend is judged against.
  */
 module org.attn4j.reference {
-    requires org.attn4j.core;
+    requires transitive org.attn4j.core;
 
     exports org.attn4j.reference;
 
