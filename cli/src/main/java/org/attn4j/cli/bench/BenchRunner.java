@@ -1,0 +1,113 @@
+package org.attn4j.cli.bench;
+
+import java.util.Locale;
+import org.attn4j.AttentionBackend;
+import org.attn4j.spi.DeviceTimer;
+
+/**
+ * Measures one workload on one backend: inputs on the device (rotated copies on GPUs), a check
+ * of sampled rows against the reference, warm-up, then repetitions timed with the backend's
+ * {@link DeviceTimer}. Each timed repetition queues one run per input copy back to back and
+ * divides, so host launch overhead hides behind device work as in a serving loop.
+ */
+final class BenchRunner {
+    private static final System.Logger LOG = System.getLogger(BenchRunner.class.getName());
+
+    private final BenchSettings settings;
+    private final AttentionBackend reference;
+
+    BenchRunner(BenchSettings settings, AttentionBackend reference) {
+        this.settings = settings;
+        this.reference = reference;
+    }
+
+    static boolean onGpu(AttentionBackend backend) {
+        String device = backend.device().toLowerCase(Locale.ROOT);
+        return backend.id().equals("cuda") || (device.contains("gpu") && !device.contains("cpu"));
+    }
+
+    /** The workload as this backend runs it (CPU backends get the extra scale). */
+    Workload effective(Workload named, AttentionBackend backend) {
+        double factor = settings.scale() * (onGpu(backend) ? 1.0 : settings.cpuScale());
+        return named.scaled(factor);
+    }
+
+    BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
+        Workload w = effective(named, backend);
+        boolean gpu = onGpu(backend);
+        String label = w.name() + " on " + backend.id();
+        progress.update(label + ": inputs", 0);
+        try (BenchCase c = new BenchCase(w, settings.seed())) {
+            int sets = 1;
+            if (gpu) {
+                long per = Math.max(1, c.setBytes());
+                sets = (int) Math.max(1, Math.min(64, (settings.rotateBytes() + per - 1) / per));
+                sets = (int) Math.max(1, Math.min(sets, settings.maxSetBytes() / per));
+            }
+            c.prepare(backend, sets);
+            progress.update(label + ": check", 0.05);
+            c.run(0);
+            backend.synchronize();
+            String check = "skipped";
+            if (settings.checkRows() > 0 && reference != null) {
+                ReferenceCheck.Result r = ReferenceCheck.check(c, backend, reference, settings.checkRows());
+                check = r.summary() + (r.pass() ? "" : " " + r.note());
+                if (!r.pass()) {
+                    LOG.log(System.Logger.Level.WARNING, "{0}: output differs from the reference: {1}", label,
+                            r.note());
+                }
+            }
+            try (DeviceTimer timer = backend.newTimer()) {
+                // first timed pass over every copy: the estimate that sizes warm-up and repetitions
+                timer.start();
+                for (int s = 0; s < sets; s++) {
+                    c.run(s);
+                }
+                timer.stop();
+                double perRunMs = Math.max(1e-4, timer.elapsedMillis() / sets);
+                int warmup = settings.warmupRuns() >= 0 ? settings.warmupRuns()
+                        : (int) Math.max(1, Math.min(20, 200.0 / (perRunMs * sets)));
+                for (int i = 0; i < warmup; i++) {
+                    progress.update(label + ": warm-up", 0.1);
+                    for (int s = 0; s < sets; s++) {
+                        c.run(s);
+                    }
+                }
+                backend.synchronize();
+                int reps = (int) Math.max(settings.minReps(), Math.min(settings.maxReps(),
+                        settings.seconds() * 1000 / (perRunMs * sets)));
+                double[] samples = new double[reps];
+                for (int r = 0; r < reps; r++) {
+                    timer.start();
+                    for (int s = 0; s < sets; s++) {
+                        c.run(s);
+                    }
+                    timer.stop();
+                    samples[r] = timer.elapsedMillis() * 1000.0 / sets;
+                    progress.update(label + ": " + (r + 1) + "/" + reps, 0.1 + 0.9 * (r + 1) / reps);
+                }
+                Stats st = Stats.of(samples);
+                return row(w, backend, gpu, st, sets, check, timer.method());
+            }
+        }
+    }
+
+    private BenchRow row(Workload w, AttentionBackend backend, boolean gpu, Stats st, int sets, String check,
+                         String timerMethod) {
+        Traffic t = Traffic.of(w);
+        double seconds = st.median() * 1e-6;
+        boolean decodeLike = w.isDecodeLike();
+        double rate = decodeLike ? t.bytes() / seconds / 1e12 : t.flops() / seconds / 1e12;
+        double ceiling = decodeLike ? settings.bwCeiling() : settings.flopsCeiling();
+        if (!gpu && !settings.ceilingOnCpu()) {
+            ceiling = Double.NaN;
+        }
+        double pct = Double.isNaN(ceiling) ? Double.NaN : 100.0 * rate * 1e12 / ceiling;
+        return new BenchRow(w.name(), backend.id(), backend.device(), w.op().label(), w.batch(),
+                w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(), w.pageSize(),
+                w.qDtype().name().toLowerCase(Locale.ROOT), w.kvDtype().name().toLowerCase(Locale.ROOT),
+                w.layout().name(), w.causal(), w.lengthsDescription(), w.scale(), st.median(), st.p10(), st.p90(),
+                st.count(), sets, t.bytes(), t.flops(), decodeLike ? "TB/s" : "TFLOP/s", rate, ceiling, pct, check,
+                timerMethod);
+    }
+}

@@ -1,0 +1,25 @@
+package org.attn4j.cli.bench;
+
+/**
+ * How rows are measured.
+ *
+ * @param scale        length factor for every backend
+ * @param cpuScale     further factor for backends on a CPU (the reference, PoCL)
+ * @param minReps      fewest timed repetitions
+ * @param maxReps      most timed repetitions
+ * @param seconds      target timed seconds per row (repetitions are chosen to fill it)
+ * @param warmupRuns   untimed runs first; -1 chooses from the first run's time
+ * @param rotateBytes  on GPUs, input copies are added until they exceed this many bytes
+ * @param maxSetBytes  never allocate more than this for input copies
+ * @param checkRows    rows compared with the reference (0: no check)
+ * @param bwCeiling    bytes/s a decode row is compared with (NaN: none)
+ * @param flopsCeiling FLOP/s a prefill row is compared with (NaN: none)
+ * @param ceilingOnCpu compare CPU backends with the ceilings too (off: they are GPU figures)
+ * @param seed         input data seed
+ */
+public record BenchSettings(double scale, double cpuScale, int minReps, int maxReps, double seconds, int warmupRuns,
+                            long rotateBytes, long maxSetBytes, int checkRows, double bwCeiling, double flopsCeiling,
+                            boolean ceilingOnCpu, long seed) {
+    public static final BenchSettings DEFAULT = new BenchSettings(1.0, 1.0 / 32, 5, 100, 2.0, -1, 128L << 20,
+            24L << 30, 8, 4.49e12, 790e12, false, 42);
+}
