@@ -6,11 +6,11 @@ import org.attn4j.spi.AttentionProblem;
  * How a batch attention is cut into blocks, decided on the host from the page table alone.
  *
  * <p>A work item is one request's slice of query items ({@code (row, head of the GQA group)}
- * pairs, {@code itemsPerBlock} of them) against one slice of its keys; the grid runs every work
- * item for every KV head. A request whose keys are cut in several splits writes its partial
- * states to a workspace, and a merge pass combines them per query row.
+ * pairs, {@link BlockShape#itemsPerBlock} of them) against one slice of its keys; the grid runs
+ * every work item for every KV head. A request whose keys are cut in several splits writes its
+ * partial states to a workspace, and a merge pass combines them per query row.
  *
- * @param itemsPerWarp   1, 2 or 4: query items each warp carries (kernel specialisation)
+ * @param shape          the kernel family and block shape
  * @param work           {@link #WORK_INTS} ints per work item: request, first item, first key,
  *                       end key, partial base (-1: writes the output directly)
  * @param mergeRows      5 ints per merged row: output row, row in request, partial base,
@@ -18,19 +18,15 @@ import org.attn4j.spi.AttentionProblem;
  * @param partialSlots   states the workspace holds (each {@code D} floats and one LSE)
  * @param splitChunk     keys per split (Integer.MAX_VALUE: no split)
  */
-record AttentionSchedule(int itemsPerWarp, int[] work, int[] mergeRows, long partialSlots, int splitChunk) {
-    static final int WARPS = 8;
-    static final int TILE_KEYS = 32;
+record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long partialSlots, int splitChunk) {
     static final int WORK_INTS = 5;
     static final int MERGE_INTS = 5;
     /** Split size of deterministic plans unless the caller caps it: fixed, so batch-invariant. */
     static final int DETERMINISTIC_CHUNK = 2048;
     /** Below this many keys a split costs more than it spreads. */
     static final int MIN_CHUNK = 256;
-
-    int itemsPerBlock() {
-        return itemsPerWarp * WARPS;
-    }
+    /** Shared memory per multiprocessor on sm_80/sm_90 that blocks may take, bytes. */
+    static final int SHARED_PER_SM = 160 * 1024;
 
     int workItems() {
         return work.length / WORK_INTS;
@@ -40,25 +36,35 @@ record AttentionSchedule(int itemsPerWarp, int[] work, int[] mergeRows, long par
         return mergeRows.length / MERGE_INTS;
     }
 
-    /** Dynamic shared memory of the attention kernel: q items, K tile (padded rows), V tile, as floats. */
-    int sharedBytes(int headDim) {
-        return 4 * (itemsPerBlock() * headDim + TILE_KEYS * (headDim + 1) + TILE_KEYS * headDim);
+    /** The shape a problem runs with on the CUDA-core kernel. */
+    static BlockShape genericShape(AttentionProblem p) {
+        return BlockShape.generic(sizingItems(p));
     }
 
-    static AttentionSchedule of(AttentionProblem p, int multiprocessors) {
+    /** The shape a problem runs with on the Tensor Core kernel. */
+    static BlockShape tensorCoreShape(AttentionProblem p) {
+        return sizingItems(p) <= BlockShape.TC_DECODE.itemsPerBlock ? BlockShape.TC_DECODE : BlockShape.TC_PREFILL;
+    }
+
+    /** Largest query item count of a request; deterministic prefill ignores it so batches cannot change blocks. */
+    private static int sizingItems(AttentionProblem p) {
+        if (p.plan().deterministic() && !p.decode()) {
+            return Integer.MAX_VALUE;
+        }
+        int max = 0;
+        for (int b = 0; b < p.batchSize(); b++) {
+            max = Math.max(max, p.qoLen(b) * p.heads().groupSize());
+        }
+        return max;
+    }
+
+    static AttentionSchedule of(AttentionProblem p, BlockShape shape, int multiprocessors, int kvBytes) {
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
         int batch = p.batchSize();
         int[] kvLen = p.pageTable().kvLens();
-        int maxItems = 0;
-        for (int b = 0; b < batch; b++) {
-            maxItems = Math.max(maxItems, p.qoLen(b) * g);
-        }
-        // Deterministic plans must not let other requests change a request's blocks.
-        int sizing = p.plan().deterministic() && !p.decode() ? Integer.MAX_VALUE : maxItems;
-        int ipw = sizing <= WARPS ? 1 : sizing <= 2 * WARPS ? 2 : 4;
-        int ipb = ipw * WARPS;
-        int chunk = splitChunk(p, kvLen, ipb, hkv, multiprocessors);
+        int ipb = shape.itemsPerBlock;
+        int chunk = splitChunk(p, kvLen, shape, multiprocessors, kvBytes);
 
         int[] nsplit = new int[batch];
         int workCount = 0;
@@ -68,7 +74,7 @@ record AttentionSchedule(int itemsPerWarp, int[] work, int[] mergeRows, long par
             if (items == 0) {
                 continue;
             }
-            nsplit[b] = kvLen[b] <= chunk ? 1 : (int) ((kvLen[b] + (long) chunk - 1) / chunk);
+            nsplit[b] = splits(kvLen[b], chunk);
             workCount += ((items + ipb - 1) / ipb) * nsplit[b];
             if (nsplit[b] > 1) {
                 mergeCount += p.qoLen(b);
@@ -108,30 +114,63 @@ record AttentionSchedule(int itemsPerWarp, int[] work, int[] mergeRows, long par
                 }
             }
         }
-        return new AttentionSchedule(ipw, work, merge, partial, chunk);
+        return new AttentionSchedule(shape, work, merge, partial, chunk);
     }
 
-    private static int splitChunk(AttentionProblem p, int[] kvLen, int ipb, int hkv, int multiprocessors) {
+    private static int splits(int kvLen, int chunk) {
+        return kvLen <= chunk ? 1 : (int) ((kvLen + (long) chunk - 1) / chunk);
+    }
+
+    /**
+     * Keys per split. Deterministic: fixed. Otherwise no split when the unsplit grid already
+     * fills the device; else the smallest chunk whose grid still fits in one wave of resident
+     * blocks, so that no multiprocessor runs a lone second wave.
+     */
+    private static int splitChunk(AttentionProblem p, int[] kvLen, BlockShape shape, int multiprocessors,
+                                  int kvBytes) {
         int cap = p.plan().maxSplitChunk() > 0 ? roundUp(p.plan().maxSplitChunk()) : Integer.MAX_VALUE;
         if (p.plan().deterministic()) {
             return Math.min(cap, DETERMINISTIC_CHUNK);
         }
-        long blocks = 0;
-        long keyBlocks = 0;
+        int ipb = shape.itemsPerBlock;
+        long[] tiles = new long[kvLen.length];
+        int maxLen = 0;
         for (int b = 0; b < kvLen.length; b++) {
-            long tiles = ((long) p.qoLen(b) * p.heads().groupSize() + ipb - 1) / ipb;
-            blocks += tiles * hkv;
-            keyBlocks += tiles * hkv * kvLen[b];
+            tiles[b] = ((long) p.qoLen(b) * p.heads().groupSize() + ipb - 1) / ipb * p.heads().numKvHeads();
+            maxLen = Math.max(maxLen, kvLen[b]);
         }
-        long target = 2L * Math.max(1, multiprocessors);
-        if (blocks >= target || keyBlocks == 0) {
+        int perSm = shape.tensorCores()
+                ? Math.max(1, Math.min(8, SHARED_PER_SM / (shape.sharedBytes(p.heads().headDim(), kvBytes) + 1024)))
+                : 2;
+        long slots = (long) perSm * Math.max(1, multiprocessors);
+        if (blocks(tiles, kvLen, Integer.MAX_VALUE) >= slots || maxLen <= MIN_CHUNK) {
             return cap;
         }
-        long chunk = Math.max(MIN_CHUNK, roundUp((keyBlocks + target - 1) / target));
-        return (int) Math.min(cap, Math.min(chunk, Integer.MAX_VALUE - TILE_KEYS));
+        int lo = MIN_CHUNK;
+        int hi = roundUp(maxLen);
+        while (lo < hi) { // smallest chunk (multiple of 32) whose grid fits the slots
+            int mid = roundUp(lo + (long) (hi - lo) / 2);
+            if (mid >= hi) {
+                mid = lo;
+            }
+            if (blocks(tiles, kvLen, mid) <= slots) {
+                hi = mid;
+            } else {
+                lo = mid + 32;
+            }
+        }
+        return Math.min(cap, hi);
+    }
+
+    private static long blocks(long[] tiles, int[] kvLen, int chunk) {
+        long n = 0;
+        for (int b = 0; b < kvLen.length; b++) {
+            n += tiles[b] * splits(kvLen[b], chunk);
+        }
+        return n;
     }
 
     private static int roundUp(long keys) {
-        return (int) Math.min(Integer.MAX_VALUE - TILE_KEYS, (keys + TILE_KEYS - 1) / TILE_KEYS * TILE_KEYS);
+        return (int) Math.min(Integer.MAX_VALUE - 32, (keys + 31) / 32 * 32);
     }
 }

@@ -9,6 +9,7 @@ import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
@@ -19,7 +20,10 @@ import org.attn4j.tensor.Tensor;
 final class CudaAttentionPlan implements KernelPlan {
     private final CudaSession session;
     private final AttentionProblem problem;
-    private final AttentionSchedule schedule;
+    /** The CUDA-core schedule, for every dtype pair and RoPE. */
+    private final AttentionSchedule generic;
+    /** The Tensor Core schedule (null with RoPE on the fly), used when K/V is q's type or FP8. */
+    private final AttentionSchedule tensorCore;
     private final List<DeviceMemory> buffers = new ArrayList<>();
     private final long qoIndptr;
     private final long kvIndptr;
@@ -28,8 +32,10 @@ final class CudaAttentionPlan implements KernelPlan {
     private final long mask;
     private final long maskOffsets;
     private final long ropeFreq;
-    private final long work;
-    private final long mergeRows;
+    private final long genericWork;
+    private final long genericMerge;
+    private final long tcWork;
+    private final long tcMerge;
     private final long partialO;
     private final long partialLse;
     private boolean closed;
@@ -37,7 +43,10 @@ final class CudaAttentionPlan implements KernelPlan {
     CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
         this.session = session;
         this.problem = problem;
-        this.schedule = AttentionSchedule.of(problem, session.deviceInfo().multiprocessors());
+        int sms = session.deviceInfo().multiprocessors();
+        this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
+        this.tensorCore = problem.options().rope() != null ? null
+                : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
         try {
             PageTable t = problem.pageTable();
             qoIndptr = upload(ints(problem.qoIndptr()));
@@ -66,9 +75,11 @@ final class CudaAttentionPlan implements KernelPlan {
             } else {
                 ropeFreq = 0;
             }
-            work = upload(ints(schedule.work()));
-            mergeRows = upload(ints(schedule.mergeRows()));
-            long slots = schedule.partialSlots();
+            genericWork = upload(ints(generic.work()));
+            genericMerge = upload(ints(generic.mergeRows()));
+            tcWork = tensorCore == null ? 0 : upload(ints(tensorCore.work()));
+            tcMerge = tensorCore == null ? 0 : upload(ints(tensorCore.mergeRows()));
+            long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
             partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
             partialLse = slots == 0 ? 0 : allocate(slots * 4);
         } catch (RuntimeException e) {
@@ -97,6 +108,11 @@ final class CudaAttentionPlan implements KernelPlan {
         return a;
     }
 
+    /** Tensor Cores multiply in q's type: K/V must be that type or FP8 (which converts exactly). */
+    private AttentionSchedule scheduleFor(DType q, DType kv) {
+        return tensorCore != null && (kv == q || kv.isFp8()) ? tensorCore : generic;
+    }
+
     @Override
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
         if (closed) {
@@ -108,6 +124,8 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionOptions opt = problem.options();
         long lseAddr = lse == null ? 0 : session.address(lse);
         String qs = CudaDtypes.suffix(q.dtype());
+        AttentionSchedule schedule = scheduleFor(q.dtype(), kv.dtype());
+        boolean tc = schedule == tensorCore;
         if (schedule.workItems() > 0) {
             requireVectorAligned(kv);
             byte[] params = new StructWriter(256)
@@ -115,20 +133,20 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
                     .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
                     .ptr(qoIndptr).ptr(kvIndptr).ptr(kvIndices).ptr(kvLastPageLen).ptr(mask).ptr(maskOffsets)
-                    .ptr(ropeFreq).ptr(work).ptr(partialO).ptr(partialLse)
+                    .ptr(ropeFreq).ptr(tc ? tcWork : genericWork).ptr(partialO).ptr(partialLse)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(0)
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
                     .bytes();
-            String name = "attention_" + qs + "_" + CudaDtypes.suffix(kv.dtype()) + "_ipw" + schedule.itemsPerWarp();
-            int smem = schedule.sharedBytes(d);
-            session.kernels().get(name, smem)
-                    .launch(schedule.workItems(), hkv, AttentionSchedule.WARPS * 32, smem, params);
+            BlockShape shape = schedule.shape();
+            String name = shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
+            int smem = shape.sharedBytes(d, kv.dtype().byteSize());
+            session.kernels().get(name, smem).launch(schedule.workItems(), hkv, shape.threads, smem, params);
         }
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(64)
-                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeRows)
+                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(tc ? tcMerge : genericMerge)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
             session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
@@ -152,10 +170,15 @@ final class CudaAttentionPlan implements KernelPlan {
 
     @Override
     public String describe() {
-        String split = schedule.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + schedule.splitChunk();
-        return "cuda generic attention: " + schedule.workItems() + " work items x " + problem.heads().numKvHeads()
-                + " KV heads, " + schedule.itemsPerBlock() + " query items per block, " + split + ", "
-                + schedule.mergedRows() + " merged rows";
+        return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "
+                + describe(generic) + ")";
+    }
+
+    private String describe(AttentionSchedule s) {
+        String split = s.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + s.splitChunk();
+        return "cuda " + s.shape() + ": " + s.workItems() + " work items x " + problem.heads().numKvHeads()
+                + " KV heads, " + s.shape().itemsPerBlock + " query items per block, " + split + ", "
+                + s.mergedRows() + " merged rows";
     }
 
     @Override

@@ -69,6 +69,8 @@ class CudaSplitKvTest {
         int[] kvLens = {20000, 3, 0, 9001};
         check(kvLens, DType.BF16, DType.BF16, AttentionOptions.DEFAULT.withLogitsSoftCap(30f), PlanOptions.DEFAULT, 16);
         check(kvLens, DType.F16, DType.FP8_E4M3, AttentionOptions.DEFAULT.withWindowLeft(5000), PlanOptions.DEFAULT, 7);
+        // q F16 over BF16 K/V runs on the CUDA-core kernel.
+        check(kvLens, DType.F16, DType.BF16, AttentionOptions.DEFAULT, PlanOptions.DEFAULT, 16);
     }
 
     @Test

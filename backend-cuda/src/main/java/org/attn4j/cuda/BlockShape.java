@@ -1,0 +1,70 @@
+package org.attn4j.cuda;
+
+/**
+ * The block shapes of the attention kernels: how many query items (row, head of the GQA group)
+ * a block carries, its threads, and the shared memory it needs for a head dim.
+ */
+enum BlockShape {
+    /** CUDA-core kernel, 8 warps of 1, 2 or 4 items each; every dtype pair and RoPE on the fly. */
+    GENERIC_1(8, 256),
+    GENERIC_2(16, 256),
+    GENERIC_4(32, 256),
+    /** Tensor Core kernel for decode: 2 warps share 16 items and split each 32-key tile. */
+    TC_DECODE(16, 64),
+    /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
+    TC_PREFILL(64, 128);
+
+    static final int GENERIC_TILE_KEYS = 32;
+
+    final int itemsPerBlock;
+    final int threads;
+
+    BlockShape(int itemsPerBlock, int threads) {
+        this.itemsPerBlock = itemsPerBlock;
+        this.threads = threads;
+    }
+
+    boolean tensorCores() {
+        return this == TC_DECODE || this == TC_PREFILL;
+    }
+
+    static BlockShape generic(int maxItems) {
+        return maxItems <= 8 ? GENERIC_1 : maxItems <= 16 ? GENERIC_2 : GENERIC_4;
+    }
+
+    /** Keys per tile. */
+    int tileKeys(int headDim) {
+        return switch (this) {
+            case TC_DECODE -> 32;
+            case TC_PREFILL -> headDim <= 128 ? 64 : 32;
+            default -> GENERIC_TILE_KEYS;
+        };
+    }
+
+    /** Dynamic shared memory, mirroring the kernels' layouts (attention.cuh, mma.cuh TcLayout). */
+    int sharedBytes(int headDim, int kvBytes) {
+        int tk = tileKeys(headDim);
+        if (!tensorCores()) {
+            return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
+        }
+        int dp = headDim + 8;
+        int rowP = headDim * kvBytes + 16;
+        int q = itemsPerBlock * dp * 2;
+        int stage = 2 * tk * rowP;
+        int conv = kvBytes == 2 ? 0 : 2 * tk * dp * 2;
+        int warpsAlongKeys = this == TC_DECODE ? 2 : 1;
+        int merge = warpsAlongKeys * itemsPerBlock * (headDim + 2) * 4;
+        return q + Math.max(2 * stage + conv, merge);
+    }
+
+    /** The kernel's name for these dtypes (see kernels.cu). */
+    String kernel(String qSuffix, String kvSuffix, int headDim) {
+        return switch (this) {
+            case GENERIC_1 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw1";
+            case GENERIC_2 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw2";
+            case GENERIC_4 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw4";
+            case TC_DECODE -> "tc_dec_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
+            case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
+        };
+    }
+}

@@ -1,0 +1,97 @@
+package org.attn4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.attn4j.AttentionOptions;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.kv.PageTable;
+import org.attn4j.spi.AttentionProblem;
+import org.junit.jupiter.api.Test;
+
+/** The host-side schedule: every (request, query item, key) is covered by exactly one work item. */
+class AttentionScheduleTest {
+    private static AttentionProblem problem(int[] qoLens, int[] kvLens, HeadConfig heads, PlanOptions plan,
+                                            boolean decode) {
+        int pageSize = 16;
+        int[][] pages = new int[kvLens.length][];
+        int next = 0;
+        for (int b = 0; b < kvLens.length; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        int[] qo = new int[qoLens.length + 1];
+        for (int b = 0; b < qoLens.length; b++) {
+            qo[b + 1] = qo[b] + qoLens[b];
+        }
+        return new AttentionProblem(heads, qo, PageTable.of(pageSize, pages, kvLens), AttentionOptions.DEFAULT, null,
+                null, decode, plan);
+    }
+
+    @Test
+    void workCoversEveryItemAndKeyOnce() {
+        Random r = new Random(42);
+        for (int trial = 0; trial < 200; trial++) {
+            int batch = 1 + r.nextInt(6);
+            int[] qo = new int[batch];
+            int[] kv = new int[batch];
+            for (int b = 0; b < batch; b++) {
+                kv[b] = r.nextInt(4) == 0 ? 0 : r.nextInt(trial % 2 == 0 ? 50_000 : 300);
+                qo[b] = r.nextInt(3) == 0 ? 1 : r.nextInt(Math.max(1, Math.min(kv[b], 40)) + 1);
+            }
+            HeadConfig heads = new HeadConfig(8, 1 << r.nextInt(4), 64);
+            PlanOptions plan = r.nextBoolean() ? PlanOptions.DEFAULT : new PlanOptions(r.nextBoolean(), r.nextInt(3) * 700);
+            AttentionProblem p = problem(qo, kv, heads, plan, false);
+            for (BlockShape shape : new BlockShape[] {AttentionSchedule.genericShape(p), AttentionSchedule.tensorCoreShape(p)}) {
+                AttentionSchedule s = AttentionSchedule.of(p, shape, 132, 2);
+                int g = heads.groupSize();
+                for (int b = 0; b < batch; b++) {
+                    long[] coverage = new long[qo[b] * g];
+                    for (int w = 0; w < s.workItems(); w++) {
+                        int[] e = java.util.Arrays.copyOfRange(s.work(), w * 5, w * 5 + 5);
+                        if (e[0] != b) {
+                            continue;
+                        }
+                        for (int it = e[1]; it < Math.min(e[1] + shape.itemsPerBlock, qo[b] * g); it++) {
+                            coverage[it] += e[3] - e[2];
+                        }
+                        assertTrue(e[2] >= 0 && e[2] <= e[3] && e[3] <= kv[b], "key range " + e[2] + ".." + e[3]);
+                    }
+                    for (int it = 0; it < coverage.length; it++) {
+                        assertEquals(kv[b], coverage[it], "request " + b + " item " + it + " keys covered, " + shape);
+                    }
+                }
+                if (plan.maxSplitChunk() > 0) {
+                    assertTrue(s.splitChunk() <= plan.maxSplitChunk() + 31, "chunk " + s.splitChunk());
+                }
+            }
+        }
+    }
+
+    @Test
+    void longDecodeSplitsToFillTheDeviceInOneWave() {
+        AttentionProblem p = problem(new int[] {1, 1, 1, 1}, new int[] {131072, 131072, 131072, 131072},
+                new HeadConfig(32, 8, 128), PlanOptions.DEFAULT, true);
+        AttentionSchedule s = AttentionSchedule.of(p, AttentionSchedule.tensorCoreShape(p), 132, 2);
+        assertEquals(BlockShape.TC_DECODE, s.shape());
+        int perSm = AttentionSchedule.SHARED_PER_SM / (BlockShape.TC_DECODE.sharedBytes(128, 2) + 1024);
+        assertTrue(s.workItems() * 8 <= perSm * 132, s.workItems() * 8 + " blocks for " + perSm * 132 + " slots");
+        assertTrue(s.workItems() * 8 > perSm * 132 / 2, "too few blocks: " + s.workItems() * 8);
+    }
+
+    @Test
+    void deterministicChunkIgnoresTheBatch() {
+        HeadConfig heads = new HeadConfig(8, 2, 128);
+        AttentionSchedule alone = AttentionSchedule.of(problem(new int[] {1}, new int[] {9000}, heads,
+                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, 132, 2);
+        AttentionSchedule crowd = AttentionSchedule.of(problem(new int[] {1, 1, 1}, new int[] {9000, 100, 40000}, heads,
+                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, 132, 2);
+        assertEquals(alone.splitChunk(), crowd.splitChunk());
+        assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(alone.work(), alone.work().length)),
+                java.util.Arrays.toString(java.util.Arrays.copyOf(crowd.work(), alone.work().length)));
+    }
+}
