@@ -21,9 +21,11 @@ import org.attn4j.spi.Probe;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayNameGeneration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestReporter;
 
 /**
  * SPEC §9's conformance suite. A backend's test subclasses it in a few lines:
@@ -55,6 +57,7 @@ public abstract class AttentionConformanceSuite {
     private AttentionBackend oracle;
     private final Map<String, Property<?>> properties = new LinkedHashMap<>();
     private PropertyRunner runner;
+    private TestReporter reporter;
 
     /** The backend under test, as {@link Backends#open(String)} knows it. */
     protected abstract String backendId();
@@ -125,12 +128,17 @@ public abstract class AttentionConformanceSuite {
     }
 
     /** Runs property {@code key} over its generated cases. */
+    @BeforeEach
+    final void reporter(TestReporter current) {
+        reporter = current;
+    }
+
     protected final void property(String key) {
         Property<?> p = properties.get(key);
         if (p == null) {
             throw new IllegalArgumentException("no property '" + key + "'; known: " + properties.keySet());
         }
-        runner.run(p);
+        runner.run(p, reporter);
     }
 
     /**

@@ -46,6 +46,8 @@ public final class AttentionCases {
         for (int len : new int[] {15, 16, 17}) {
             e.add(plain(decode, rng.nextLong()).lengths(new int[] {q1, 1}, new int[] {len, len}));
         }
+        // long KV next to a short one: long enough that device backends split the keys
+        e.add(plain(decode, rng.nextLong()).lengths(new int[] {q1, 1, 1}, new int[] {1500, 3, 700}));
         // qoLen = kvLen, causal
         if (!decode) {
             AttentionCase.Builder b = plain(false, rng.nextLong()).lengths(new int[] {21, 1}, new int[] {21, 1});

@@ -78,6 +78,11 @@ public final class CaseData {
         return new CaseData(c, q, k, v, mask);
     }
 
+    /** Given values (stored, {@code [.., Hkv, D]} per request) instead of drawn ones; mask may be null. */
+    public static CaseData explicit(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask) {
+        return new CaseData(c, q.clone(), k.clone(), v.clone(), mask);
+    }
+
     /** A multiple of 1/8 in [-1, 1]: exact in every dtype, so dot products are exact in float. */
     private static float dyadic(SplittableRandom rng) {
         return (rng.nextInt(17) - 8) / 8f;

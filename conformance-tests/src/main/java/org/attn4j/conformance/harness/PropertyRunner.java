@@ -3,6 +3,7 @@ package org.attn4j.conformance.harness;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.TestReporter;
 import org.opentest4j.AssertionFailedError;
 
 /**
@@ -24,6 +25,25 @@ public final class PropertyRunner {
     }
 
     public <C> void run(Property<C> p) {
+        run(p, null);
+    }
+
+    /** As {@link #run(Property)}, publishing the case counts and skip reasons to the test report. */
+    public <C> void run(Property<C> p, TestReporter reporter) {
+        try {
+            runCases(p);
+        } finally {
+            PropertyReport r = summary.reports().stream().filter(x -> x.key().equals(p.key())).reduce((a, b) -> b)
+                    .orElse(null);
+            if (reporter != null && r != null) {
+                reporter.publishEntry(java.util.Map.of("backend", backendId, "cases passed",
+                        String.valueOf(r.passed()), "cases skipped", String.valueOf(r.skipped()), "skip reasons",
+                        r.skipText().isEmpty() ? "none" : r.skipText(), "seed", settings.seedText()));
+            }
+        }
+    }
+
+    private <C> void runCases(Property<C> p) {
         PropertyReport report = summary.start(p.key(), p.description());
         long start = System.nanoTime();
         List<C> edges = p.edgeCases(new SplittableRandom(settings.propertySeed(p.key())));
@@ -134,13 +154,28 @@ public final class PropertyRunner {
     }
 
     private static String describe(Throwable t) {
-        String m = t.getMessage();
-        String first = m == null ? "" : m.lines().findFirst().orElse("");
         if (t instanceof AssertionError) {
-            return first;
+            String m = t.getMessage();
+            return m == null ? "assertion failed" : m.lines().findFirst().orElse("");
         }
-        StackTraceElement top = t.getStackTrace().length > 0 ? t.getStackTrace()[0] : null;
-        return t.getClass().getName() + ": " + first + (top == null ? "" : " at " + top);
+        // exceptions rethrown across threads often lose their message: report the innermost cause
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = root.getMessage() != null ? root.getMessage() : t.getMessage();
+        String first = m == null ? "" : m.lines().findFirst().orElse("");
+        StackTraceElement where = null;
+        for (StackTraceElement e : root.getStackTrace()) {
+            if (e.getClassName().startsWith("org.attn4j.") && !e.getClassName().startsWith("org.attn4j.conformance.")) {
+                where = e;
+                break;
+            }
+        }
+        if (where == null && root.getStackTrace().length > 0) {
+            where = root.getStackTrace()[0];
+        }
+        return root.getClass().getName() + ": " + first + (where == null ? "" : " at " + where);
     }
 
     /** Checks one case directly, for a pasted reproduction; fails with the case and its error. */

@@ -327,6 +327,20 @@ public final class AttentionProperties {
         Compare.outputs("lower-triangular " + form + " mask vs causal", viaMask, causal, tol(c));
     }
 
+    /** The table's requests in another order. */
+    private static PageTable reversedTable(PageTable t, int[] order) {
+        int[][] pages = new int[order.length][];
+        int[] lens = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            pages[i] = new int[t.pageCount(order[i])];
+            for (int p = 0; p < pages[i].length; p++) {
+                pages[i][p] = t.page(order[i], p);
+            }
+            lens[i] = t.kvLen(order[i]);
+        }
+        return PageTable.of(t.pageSize(), pages, lens);
+    }
+
     private void deterministic(AttentionCase c) {
         CaseData data = CaseData.of(c);
         boolean decode = c.isDecode();
@@ -338,6 +352,23 @@ public final class AttentionProperties {
             int[] qoIndptr = c.qoIndptr();
             int batch = c.batchSize();
             int[] lens = c.kvLens();
+            if (batch > 1) {
+                int[] reversed = new int[batch];
+                for (int b = 0; b < batch; b++) {
+                    reversed[b] = batch - 1 - b;
+                }
+                CaseData backwards = data.select(reversed);
+                PageTable table = reversedTable(pool.table(), reversed);
+                AttentionOutput rev = Operations.batch(s.backend(), backwards, pool, table, decode,
+                        PlanOptions.DETERMINISTIC);
+                int[] revIndptr = backwards.kase().qoIndptr();
+                for (int i = 0; i < batch; i++) {
+                    int b = reversed[i];
+                    Compare.bitwise("request " + b + " in the reversed batch vs in order",
+                            rev.rows(revIndptr[i], revIndptr[i + 1]).o(), all.rows(qoIndptr[b], qoIndptr[b + 1]).o(),
+                            hd);
+                }
+            }
             for (int b = 0; b < Math.min(batch, 3); b++) {
                 if (c.qoLen(b) == 0 || batch == 1) {
                     continue;

@@ -1,0 +1,77 @@
+package org.attn4j.conformance.check;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.conformance.cases.CaseData;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/** The second oracle against hand-computed values, and the tolerances' edges. */
+class SpecOracleTest {
+    private static AttentionCase twoKeys(boolean causal, int qoLen) {
+        return new AttentionCase(new int[] {qoLen}, new int[] {2}, 1, 1, 2, 16, KvLayout.NHD, false, 0, DType.F32,
+                DType.F32, 1f, 1f, causal, -1, 0f, 1f, AttentionCase.RopeKind.NONE, AttentionCase.MaskKind.NONE, true,
+                AttentionCase.DataKind.UNIFORM, 1L);
+    }
+
+    @Test
+    void softmaxOverTwoKeysByHand() {
+        // q = (1, 0); k0 = (1, 0), k1 = (0, 1); v0 = (1, 0), v1 = (0, 1); scale 1: logits 1 and 0
+        CaseData data = CaseData.explicit(twoKeys(false, 1), new float[] {1, 0}, new float[][] {{1, 0, 0, 1}},
+                new float[][] {{1, 0, 0, 1}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        double e = Math.E;
+        assertEquals(e / (e + 1), out.o()[0], 1e-7);
+        assertEquals(1 / (e + 1), out.o()[1], 1e-7);
+        assertEquals(Math.log(e + 1), out.lse()[0], 1e-6);
+    }
+
+    @Test
+    void causalFirstRowSeesOnlyTheFirstKey() {
+        // qoLen 2 = kvLen 2: row 0 at position 0 sees key 0 only
+        CaseData data = CaseData.explicit(twoKeys(true, 2), new float[] {1, 0, 1, 0}, new float[][] {{1, 0, 0, 1}},
+                new float[][] {{3, 4, 5, 6}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        assertEquals(3f, out.o()[0]);
+        assertEquals(4f, out.o()[1]);
+        assertEquals(1f, out.lse()[0], 1e-6);
+    }
+
+    @Test
+    void noAllowedKeyGivesZeroAndMinusInfinity() {
+        CaseData data = CaseData.explicit(twoKeys(false, 1), new float[] {1, 0}, new float[][] {{1, 0, 0, 1}},
+                new float[][] {{1, 0, 0, 1}}, new boolean[][] {{false, false}});
+        AttentionCase.Builder b = data.kase().toBuilder();
+        b.mask = AttentionCase.MaskKind.BOOLEANS;
+        AttentionOutput out = SpecOracle.attention(CaseData.explicit(b.build(), new float[] {1, 0},
+                new float[][] {{1, 0, 0, 1}}, new float[][] {{1, 0, 0, 1}}, new boolean[][] {{false, false}}));
+        assertEquals(0f, out.o()[0]);
+        assertEquals(Float.NEGATIVE_INFINITY, out.lse()[0]);
+    }
+
+    @Test
+    void tolerancesFollowSpec() {
+        assertTrue(Tolerance.F16.accepts(1.0039, 1.0));
+        assertFalse(Tolerance.F16.accepts(1.0041, 1.0));
+        assertFalse(Tolerance.F32.accepts(Double.NaN, Double.NaN));
+        assertFalse(Tolerance.BF16.accepts(Double.NEGATIVE_INFINITY, -1e30));
+        assertTrue(Tolerance.lseAccepts(Double.NEGATIVE_INFINITY, Double.NEGATIVE_INFINITY));
+        assertFalse(Tolerance.lseAccepts(-1e30, Double.NEGATIVE_INFINITY));
+        assertTrue(Tolerance.lseAccepts(10.01, 10));
+        assertFalse(Tolerance.lseAccepts(10.02, 10));
+    }
+
+    @Test
+    void comparisonNamesTheFirstMismatch() {
+        AttentionOutput ref = new AttentionOutput(new float[] {1, 2, 3, 4}, new float[] {0, 1}, DType.F16, 2, 1, 2);
+        AttentionOutput bad = new AttentionOutput(new float[] {1, 2, 3, 5}, new float[] {0, 1}, DType.F16, 2, 1, 2);
+        AssertionError e = assertThrows(AssertionError.class, () -> Compare.outputs("x", bad, ref, Tolerance.F16));
+        assertTrue(e.getMessage().contains("o[row 1, head 0, d 1] = 5.0, expected 4.0"), e.getMessage());
+        Compare.outputs("same", ref, ref, Tolerance.EXACT);
+    }
+}
