@@ -125,6 +125,10 @@ run_peers() {
   mkdir -p "$out/bench"
   python3 "$here/peers/torch_peers.py" "${workloads[@]}" --csv "$out/bench/bench.csv" --append "${peer_args[@]}" 2>&1 \
     | tee "$out/bench/peers.txt" || status=1
+  # redraw the chart with attn4j's and the peers' rows side by side
+  if [ -f "$out/bench/bench.csv" ]; then
+    attn4j bench --replot "$out/bench/bench.csv" --out "$out/bench" 2>&1 | tee -a "$log" || true
+  fi
 }
 
 run_demo() {
