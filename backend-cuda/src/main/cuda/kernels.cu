@@ -18,19 +18,20 @@ using namespace attn4j;
 ATTENTION_KV(f16, F16)
 ATTENTION_KV(bf16, BF16)
 
-// Tensor Core kernels: "dec" blocks are 1 x 2 warps over 16 query items (decode, GQA groups),
-// "pre" blocks 4 x 1 warps over 64 items (prefill); d128 serves head dims up to 128, d256 the rest.
-#define TC(CFG, WM, WN, KPW, DMAX, QN, Q, KN, K)                                                          \
+// Tensor Core kernels: "dec" blocks are 1 x 4 warps (1 x 2 above D 128) over 16 query items and
+// 3 tile stages (decode, GQA groups); "pre" blocks 4 x 1 warps over 64 items, 2 stages (prefill).
+// d128 serves head dims up to 128, d256 the rest.
+#define TC(CFG, WM, WN, KPW, DMAX, ST, QN, Q, KN, K)                                                      \
     extern "C" __global__ void __launch_bounds__(32 * WM * WN)                                           \
         tc_##CFG##_##QN##_##KN##_d##DMAX(const AttnParams p) {                                           \
-        tcAttentionBody<Q, K, WM, WN, KPW, DMAX>(p);                                                      \
+        tcAttentionBody<Q, K, WM, WN, KPW, DMAX, ST>(p);                                                  \
     }
-#define TC_KV(CFG, WM, WN, KPW, DMAX, QN, Q)                                                              \
-    TC(CFG, WM, WN, KPW, DMAX, QN, Q, QN, Q) TC(CFG, WM, WN, KPW, DMAX, QN, Q, e4m3, E4M3)                 \
-    TC(CFG, WM, WN, KPW, DMAX, QN, Q, e5m2, E5M2)
+#define TC_KV(CFG, WM, WN, KPW, DMAX, ST, QN, Q)                                                          \
+    TC(CFG, WM, WN, KPW, DMAX, ST, QN, Q, QN, Q) TC(CFG, WM, WN, KPW, DMAX, ST, QN, Q, e4m3, E4M3)         \
+    TC(CFG, WM, WN, KPW, DMAX, ST, QN, Q, e5m2, E5M2)
 #define TC_Q(QN, Q)                                                                                       \
-    TC_KV(dec, 1, 2, 16, 128, QN, Q) TC_KV(dec, 1, 2, 16, 256, QN, Q)                                     \
-    TC_KV(pre, 4, 1, 64, 128, QN, Q) TC_KV(pre, 4, 1, 32, 256, QN, Q)
+    TC_KV(dec, 1, 4, 16, 128, 3, QN, Q) TC_KV(dec, 1, 2, 16, 256, 3, QN, Q)                               \
+    TC_KV(pre, 4, 1, 64, 128, 2, QN, Q) TC_KV(pre, 4, 1, 32, 256, 2, QN, Q)
 TC_Q(f16, F16)
 TC_Q(bf16, BF16)
 

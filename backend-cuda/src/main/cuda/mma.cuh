@@ -4,7 +4,7 @@
 //
 // A block is WM x WN warps: WM warps along 16-item query blocks, WN warps along the keys of each
 // tile. K/V tiles stream into shared memory through cp.async, two stages deep, so the next
-// tile's bytes are in flight while the current one is multiplied. Each warp keeps its own
+// tiles' bytes are in flight while the current one is multiplied. Each warp keeps its own
 // online-softmax state; the warps of a block merge theirs through shared memory at the end.
 #pragma once
 #include "attention.cuh"
@@ -45,7 +45,7 @@ __device__ __forceinline__ void cpAsync16(void* smemDst, const void* src, bool v
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
 }
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cpAsyncWaitOne() { asm volatile("cp.async.wait_group 1;\n" ::); }
+template <int N> __device__ __forceinline__ void cpAsyncWait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 __device__ __forceinline__ void ldmatrixX4Trans(uint32_t* r, const void* smemRow) {
     uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
@@ -59,7 +59,9 @@ struct TcLayout {
     int dp;        // padded q / converted row, 16-bit elements
     int rowP;      // padded raw KV row, bytes
     int qBytes, stageBytes, convBytes, mergeBytes;
-    __device__ TcLayout(int D, int kvBytes, int ipb, int tk, int wn) {
+    int stages;
+    __device__ TcLayout(int D, int kvBytes, int ipb, int tk, int wn, int nStages) {
+        stages = nStages;
         dp = D + 8;
         rowP = D * kvBytes + 16;
         qBytes = ipb * dp * 2;
@@ -69,7 +71,7 @@ struct TcLayout {
     }
 };
 
-template <int MT, int KT, int WM, int WN, int KPW, int DMAX>
+template <int MT, int KT, int WM, int WN, int KPW, int DMAX, int STAGES>
 __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     constexpr int NT = 32 * WM * WN;
     constexpr int TK = KPW * WN;
@@ -79,10 +81,10 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     constexpr int NB_O = DMAX / 8;    // output n-blocks (upper bound)
     extern __shared__ __align__(16) uint8_t smemRaw[];
     const int D = p.d, g = p.group;
-    const TcLayout L(D, KB, IPB, TK, WN);
+    const TcLayout L(D, KB, IPB, TK, WN, STAGES);
     uint16_t* qs = reinterpret_cast<uint16_t*>(smemRaw);
     uint8_t* stages = smemRaw + L.qBytes;
-    uint16_t* conv = reinterpret_cast<uint16_t*>(stages + 2 * L.stageBytes);
+    uint16_t* conv = reinterpret_cast<uint16_t*>(stages + STAGES * L.stageBytes);
 
     const int* wk = p.work + WORK_INTS * blockIdx.x;
     const int b = wk[0], itemStart = wk[1], partialBase = wk[4];
@@ -131,47 +133,56 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     const float scale = p.smScale * p.kScale;
 
     const int vpr = D * KB / 16;
+    // K and V vectors of one (key, column) share their page lookup.
     auto issue = [&](int c0, int st) {
         uint8_t* base = stages + st * L.stageBytes;
-        for (int vi = tid; vi < 2 * TK * vpr; vi += NT) {
-            bool isV = vi >= TK * vpr;
-            int rem = isV ? vi - TK * vpr : vi;
-            int r = rem / vpr, col = rem - r * vpr, j = c0 + r;
+        for (int vi = tid; vi < TK * vpr; vi += NT) {
+            int r = vi / vpr, col = vi - r * vpr, j = c0 + r;
             bool valid = j < kvEnd;
-            const uint8_t* src = isV ? p.v : p.k;
+            const uint8_t* srcK = p.k;
+            const uint8_t* srcV = p.v;
             if (valid) {
                 int page = p.kvIndices[pageBase + j / p.pageSize];
-                long long off = (isV ? p.vOffset : p.kOffset) + page * p.pageStride + (j % p.pageSize) * p.slotStride
-                        + kvh * p.headStride;
-                src += off * KB + col * 16;
+                long long rel = page * p.pageStride + (j % p.pageSize) * p.slotStride + kvh * p.headStride;
+                srcK += (p.kOffset + rel) * KB + col * 16;
+                srcV += (p.vOffset + rel) * KB + col * 16;
             }
-            cpAsync16(base + (isV ? TK * L.rowP : 0) + r * L.rowP + col * 16, src, valid);
+            cpAsync16(base + r * L.rowP + col * 16, srcK, valid);
+            cpAsync16(base + TK * L.rowP + r * L.rowP + col * 16, srcV, valid);
         }
         cpAsyncCommit();
     };
 
     const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + TK - 1) / TK : 0;
-    if (nTiles > 0) issue(kvStart, 0);
-    __syncthreads();  // q in place
-    for (int t = 0; t < nTiles; ++t) {
-        const int c0 = kvStart + t * TK;
-        if (t + 1 < nTiles) {
-            issue(c0 + TK, (t + 1) & 1);
+#pragma unroll
+    for (int st = 0; st < STAGES - 1; ++st) {
+        if (st < nTiles) {
+            issue(kvStart + st * TK, st);
         } else {
             cpAsyncCommit();
         }
-        cpAsyncWaitOne();
+    }
+    __syncthreads();  // q in place
+    for (int t = 0; t < nTiles; ++t) {
+        const int c0 = kvStart + t * TK;
+        if (t + STAGES - 1 < nTiles) {
+            issue(c0 + (STAGES - 1) * TK, (t + STAGES - 1) % STAGES);
+        } else {
+            cpAsyncCommit();
+        }
+        cpAsyncWait<STAGES - 1>();
         __syncthreads();
+        const int st = t % STAGES;
         const uint16_t* ks;
         const uint16_t* vs;
         int ksStride;
         if (KB == 2) {
-            ks = reinterpret_cast<const uint16_t*>(stages + (t & 1) * L.stageBytes);
-            vs = reinterpret_cast<const uint16_t*>(stages + (t & 1) * L.stageBytes + TK * L.rowP);
+            ks = reinterpret_cast<const uint16_t*>(stages + st * L.stageBytes);
+            vs = reinterpret_cast<const uint16_t*>(stages + st * L.stageBytes + TK * L.rowP);
             ksStride = L.rowP / 2;
         } else {
             // FP8 to q's type, exactly, once per tile.
-            const uint8_t* raw = stages + (t & 1) * L.stageBytes;
+            const uint8_t* raw = stages + st * L.stageBytes;
             for (int vi = tid; vi < 2 * TK * vpr; vi += NT) {
                 int r = vi / vpr, col = vi - r * vpr;  // rows 0..TK-1 are K, TK..2TK-1 are V
                 uint4 v = *reinterpret_cast<const uint4*>(raw + r * L.rowP + col * 16);

@@ -25,8 +25,11 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
     static final int DETERMINISTIC_CHUNK = 2048;
     /** Below this many keys a split costs more than it spreads. */
     static final int MIN_CHUNK = 256;
-    /** Shared memory per multiprocessor on sm_80/sm_90 that blocks may take, bytes. */
-    static final int SHARED_PER_SM = 160 * 1024;
+    /** A device's multiprocessor count and the shared memory one multiprocessor offers blocks. */
+    record Device(int multiprocessors, int sharedPerSm) {
+        /** An H100/H200-like device, for tests. */
+        static final Device HOPPER = new Device(132, 227 * 1024);
+    }
 
     int workItems() {
         return work.length / WORK_INTS;
@@ -58,13 +61,13 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         return max;
     }
 
-    static AttentionSchedule of(AttentionProblem p, BlockShape shape, int multiprocessors, int kvBytes) {
+    static AttentionSchedule of(AttentionProblem p, BlockShape shape, Device device, int kvBytes) {
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
         int batch = p.batchSize();
         int[] kvLen = p.pageTable().kvLens();
         int ipb = shape.itemsPerBlock;
-        int chunk = splitChunk(p, kvLen, shape, multiprocessors, kvBytes);
+        int chunk = splitChunk(p, kvLen, shape, device, kvBytes);
 
         int[] nsplit = new int[batch];
         int workCount = 0;
@@ -126,8 +129,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
      * fills the device; else the smallest chunk whose grid still fits in one wave of resident
      * blocks, so that no multiprocessor runs a lone second wave.
      */
-    private static int splitChunk(AttentionProblem p, int[] kvLen, BlockShape shape, int multiprocessors,
-                                  int kvBytes) {
+    private static int splitChunk(AttentionProblem p, int[] kvLen, BlockShape shape, Device device, int kvBytes) {
         int cap = p.plan().maxSplitChunk() > 0 ? roundUp(p.plan().maxSplitChunk()) : Integer.MAX_VALUE;
         if (p.plan().deterministic()) {
             return Math.min(cap, DETERMINISTIC_CHUNK);
@@ -140,9 +142,9 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
             maxLen = Math.max(maxLen, kvLen[b]);
         }
         int perSm = shape.tensorCores()
-                ? Math.max(1, Math.min(8, SHARED_PER_SM / (shape.sharedBytes(p.heads().headDim(), kvBytes) + 1024)))
+                ? Math.max(1, Math.min(8, device.sharedPerSm() / (shape.sharedBytes(p.heads().headDim(), kvBytes) + 1024)))
                 : 2;
-        long slots = (long) perSm * Math.max(1, multiprocessors);
+        long slots = (long) perSm * Math.max(1, device.multiprocessors());
         if (blocks(tiles, kvLen, Integer.MAX_VALUE) >= slots || maxLen <= MIN_CHUNK) {
             return cap;
         }

@@ -9,19 +9,32 @@ enum BlockShape {
     GENERIC_1(8, 256),
     GENERIC_2(16, 256),
     GENERIC_4(32, 256),
-    /** Tensor Core kernel for decode: 2 warps share 16 items and split each 32-key tile. */
-    TC_DECODE(16, 64),
+    /** Tensor Core kernel for decode: 4 warps (2 above D 128) share 16 items and split each tile's keys. */
+    TC_DECODE(16, 128),
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
     TC_PREFILL(64, 128);
 
     static final int GENERIC_TILE_KEYS = 32;
 
     final int itemsPerBlock;
-    final int threads;
+    private final int threads;
 
     BlockShape(int itemsPerBlock, int threads) {
         this.itemsPerBlock = itemsPerBlock;
         this.threads = threads;
+    }
+
+    int threads(int headDim) {
+        return this == TC_DECODE && headDim > 128 ? 64 : threads;
+    }
+
+    /** Tile buffers in flight (Tensor Core kernels). */
+    int stages() {
+        return this == TC_DECODE ? 3 : 2;
+    }
+
+    private int warpsAlongKeys(int headDim) {
+        return this == TC_DECODE ? threads(headDim) / 32 : 1;
     }
 
     boolean tensorCores() {
@@ -35,7 +48,7 @@ enum BlockShape {
     /** Keys per tile. */
     int tileKeys(int headDim) {
         return switch (this) {
-            case TC_DECODE -> 32;
+            case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case TC_PREFILL -> headDim <= 128 ? 64 : 32;
             default -> GENERIC_TILE_KEYS;
         };
@@ -52,9 +65,8 @@ enum BlockShape {
         int q = itemsPerBlock * dp * 2;
         int stage = 2 * tk * rowP;
         int conv = kvBytes == 2 ? 0 : 2 * tk * dp * 2;
-        int warpsAlongKeys = this == TC_DECODE ? 2 : 1;
-        int merge = warpsAlongKeys * itemsPerBlock * (headDim + 2) * 4;
-        return q + Math.max(2 * stage + conv, merge);
+        int merge = warpsAlongKeys(headDim) * itemsPerBlock * (headDim + 2) * 4;
+        return q + Math.max(stages() * stage + conv, merge);
     }
 
     /** The kernel's name for these dtypes (see kernels.cu). */

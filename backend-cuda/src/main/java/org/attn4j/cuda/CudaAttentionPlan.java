@@ -43,7 +43,8 @@ final class CudaAttentionPlan implements KernelPlan {
     CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
         this.session = session;
         this.problem = problem;
-        int sms = session.deviceInfo().multiprocessors();
+        var info = session.deviceInfo();
+        var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
         this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
         this.tensorCore = problem.options().rope() != null ? null
                 : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
@@ -142,7 +143,7 @@ final class CudaAttentionPlan implements KernelPlan {
             BlockShape shape = schedule.shape();
             String name = shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
             int smem = shape.sharedBytes(d, kv.dtype().byteSize());
-            session.kernels().get(name, smem).launch(schedule.workItems(), hkv, shape.threads, smem, params);
+            session.kernels().get(name, smem).launch(schedule.workItems(), hkv, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(64)

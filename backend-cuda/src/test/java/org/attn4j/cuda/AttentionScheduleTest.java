@@ -47,7 +47,7 @@ class AttentionScheduleTest {
             PlanOptions plan = r.nextBoolean() ? PlanOptions.DEFAULT : new PlanOptions(r.nextBoolean(), r.nextInt(3) * 700);
             AttentionProblem p = problem(qo, kv, heads, plan, false);
             for (BlockShape shape : new BlockShape[] {AttentionSchedule.genericShape(p), AttentionSchedule.tensorCoreShape(p)}) {
-                AttentionSchedule s = AttentionSchedule.of(p, shape, 132, 2);
+                AttentionSchedule s = AttentionSchedule.of(p, shape, AttentionSchedule.Device.HOPPER, 2);
                 int g = heads.groupSize();
                 for (int b = 0; b < batch; b++) {
                     long[] coverage = new long[qo[b] * g];
@@ -76,9 +76,9 @@ class AttentionScheduleTest {
     void longDecodeSplitsToFillTheDeviceInOneWave() {
         AttentionProblem p = problem(new int[] {1, 1, 1, 1}, new int[] {131072, 131072, 131072, 131072},
                 new HeadConfig(32, 8, 128), PlanOptions.DEFAULT, true);
-        AttentionSchedule s = AttentionSchedule.of(p, AttentionSchedule.tensorCoreShape(p), 132, 2);
+        AttentionSchedule s = AttentionSchedule.of(p, AttentionSchedule.tensorCoreShape(p), AttentionSchedule.Device.HOPPER, 2);
         assertEquals(BlockShape.TC_DECODE, s.shape());
-        int perSm = AttentionSchedule.SHARED_PER_SM / (BlockShape.TC_DECODE.sharedBytes(128, 2) + 1024);
+        int perSm = AttentionSchedule.Device.HOPPER.sharedPerSm() / (BlockShape.TC_DECODE.sharedBytes(128, 2) + 1024);
         assertTrue(s.workItems() * 8 <= perSm * 132, s.workItems() * 8 + " blocks for " + perSm * 132 + " slots");
         assertTrue(s.workItems() * 8 > perSm * 132 / 2, "too few blocks: " + s.workItems() * 8);
     }
@@ -87,9 +87,9 @@ class AttentionScheduleTest {
     void deterministicChunkIgnoresTheBatch() {
         HeadConfig heads = new HeadConfig(8, 2, 128);
         AttentionSchedule alone = AttentionSchedule.of(problem(new int[] {1}, new int[] {9000}, heads,
-                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, 132, 2);
+                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, AttentionSchedule.Device.HOPPER, 2);
         AttentionSchedule crowd = AttentionSchedule.of(problem(new int[] {1, 1, 1}, new int[] {9000, 100, 40000}, heads,
-                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, 132, 2);
+                PlanOptions.DETERMINISTIC, true), BlockShape.TC_DECODE, AttentionSchedule.Device.HOPPER, 2);
         assertEquals(alone.splitChunk(), crowd.splitChunk());
         assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(alone.work(), alone.work().length)),
                 java.util.Arrays.toString(java.util.Arrays.copyOf(crowd.work(), alone.work().length)));
