@@ -1,0 +1,159 @@
+package org.attn4j.cli.run;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.cli.CliRunner;
+import org.attn4j.cli.npy.Npy;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** attn4j run on files, compared with the same call made through the API on the reference backend. */
+class RunCommandTest {
+    @TempDir
+    Path dir;
+
+    private static HostTensor random(DType dtype, long seed, long... shape) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        HostTensor t = HostTensor.allocate(dtype, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) (rnd.nextDouble() * 2 - 1));
+        }
+        return t;
+    }
+
+    @Test
+    void pagedCausalPrefillMatchesTheApiBitForBit() throws IOException {
+        int[] qoIndptr = {0, 3, 8};
+        int[] kvIndptr = {0, 2, 4};
+        int[] kvIndices = {3, 0, 1, 4};
+        int[] last = {2, 1};
+        HeadConfig heads = new HeadConfig(4, 2, 16);
+        try (HostTensor q = random(DType.BF16, 1, 8, 4, 16);
+             HostTensor k = random(DType.BF16, 2, 5, 4, 2, 16);
+             HostTensor v = random(DType.BF16, 3, 5, 4, 2, 16)) {
+            // page 2 is referenced by nobody: garbage there must not matter
+            for (long i = 2L * 4 * 2 * 16; i < 3L * 4 * 2 * 16; i++) {
+                k.setFloat(i, Float.NaN);
+            }
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Files.writeString(dir.resolve("call.json"), """
+                    {"op": "prefill", "q": "q.npy", "q_dtype": "bf16", "k": "k.npy", "v": "v.npy",
+                     "qo_indptr": [0, 3, 8], "kv_indptr": [0, 2, 4], "kv_indices": [3, 0, 1, 4],
+                     "kv_last_page_len": [2, 1], "causal": true, "backend": "reference"}
+                    """);
+            CliRunner r = CliRunner.run("run", "--spec", dir.resolve("call.json").toString(), "--out",
+                    dir.resolve("out").toString());
+            assertEquals(0, r.status(), r.err());
+            try (AttentionBackend ref = Backends.open("reference");
+                 Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.BF16, 8, 4, 16); Tensor lse = ref.allocate(DType.F32, 8, 4);
+                 BatchAttentionPlan plan = ref.planBatchPrefill(qoIndptr,
+                         new PageTable(kvIndptr, kvIndices, last, 4), heads,
+                         AttentionOptions.DEFAULT.withCausal(true), null, PlanOptions.DEFAULT)) {
+                plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, lse);
+                assertSameBits(ref.download(o), Npy.read(dir.resolve("out/o.npy"), DType.BF16));
+                assertSameBits(ref.download(lse), Npy.read(dir.resolve("out/lse.npy"), DType.F32));
+            }
+            assertTrue(Files.readString(dir.resolve("out/result.json")).contains("\"backend\": \"reference\""));
+        }
+    }
+
+    @Test
+    void fp8HndDecodeWithScalesAndIndexFilesMatchesTheApi() throws IOException {
+        int[] kvIndptr = {0, 1, 3};
+        int[] kvIndices = {2, 0, 1};
+        int[] last = {3, 4};
+        KvScales scales = new KvScales(0.5f, 2f);
+        try (HostTensor q = random(DType.F16, 4, 2, 8, 32);
+             HostTensor k = random(DType.FP8_E4M3, 5, 3, 2, 4, 32);
+             HostTensor v = random(DType.FP8_E4M3, 6, 3, 2, 4, 32);
+             HostTensor indices = HostTensor.ofInts(kvIndices, 3)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Npy.write(dir.resolve("indices.npy"), indices);
+            Files.writeString(dir.resolve("call.json"), """
+                    {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "v.npy", "kv_dtype": "fp8_e4m3",
+                     "layout": "HND", "k_scale": 0.5, "v_scale": 2, "kv_indptr": [0, 1, 3],
+                     "kv_indices": "indices.npy", "kv_last_page_len": [3, 4], "return_lse": false}
+                    """);
+            CliRunner r = CliRunner.run("run", "--spec", dir.resolve("call.json").toString(), "--out",
+                    dir.resolve("out").toString(), "--backend", "reference");
+            assertEquals(0, r.status(), r.err());
+            assertTrue(Files.notExists(dir.resolve("out/lse.npy")));
+            try (AttentionBackend ref = Backends.open("reference");
+                 Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F16, 2, 8, 32);
+                 BatchAttentionPlan plan = ref.planBatchDecode(new PageTable(kvIndptr, kvIndices, last, 4),
+                         new HeadConfig(8, 2, 32), AttentionOptions.DEFAULT, PlanOptions.DEFAULT)) {
+                plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.HND, scales), o, null);
+                assertSameBits(ref.download(o), Npy.read(dir.resolve("out/o.npy"), DType.F16));
+            }
+        }
+    }
+
+    @Test
+    void mismatchedFilesAndInvalidCallsFailWithClearMessages() throws IOException {
+        try (HostTensor q = random(DType.F32, 1, 1, 2, 16); HostTensor k = random(DType.F32, 2, 1, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+        }
+        Files.writeString(dir.resolve("bad-dtype.json"), """
+                {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "k.npy", "kv_dtype": "bf16",
+                 "kv_indptr": [0, 1], "kv_indices": [0], "kv_last_page_len": [4]}
+                """);
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("bad-dtype.json").toString(), "--out",
+                dir.resolve("o1").toString(), "--backend", "reference");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("k.npy: holds '<f4', which cannot be read as BF16"), r.err());
+
+        Files.writeString(dir.resolve("bad-page.json"), """
+                {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "k.npy",
+                 "kv_indptr": [0, 1], "kv_indices": [7], "kv_last_page_len": [4]}
+                """);
+        r = CliRunner.run("run", "--spec", dir.resolve("bad-page.json").toString(), "--out",
+                dir.resolve("o2").toString(), "--backend", "reference");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("kvIndices[0]"), r.err());
+
+        Files.writeString(dir.resolve("typo.json"), "{\"op\": \"decode\", \"qq\": \"q.npy\"}");
+        r = CliRunner.run("run", "--spec", dir.resolve("typo.json").toString(), "--out", dir.resolve("o3").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("unknown key \"qq\""), r.err());
+
+        Files.writeString(dir.resolve("broken.json"), "{\"op\": \"decode\",");
+        r = CliRunner.run("run", "--spec", dir.resolve("broken.json").toString(), "--out", dir.resolve("o4").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("JSON line 1"), r.err());
+    }
+
+    private static void assertSameBits(HostTensor expected, HostTensor actual) {
+        try (expected; actual) {
+            assertArrayEquals(expected.shape(), actual.shape());
+            for (long i = 0; i < expected.elementCount(); i++) {
+                assertEquals(expected.getBits(i), actual.getBits(i), "element " + i);
+            }
+        }
+    }
+}
