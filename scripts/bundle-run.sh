@@ -30,12 +30,16 @@ status=0
 say() { echo "[run.sh $(date +%H:%M:%S)] $*" | tee -a "$log" >&2; }
 
 # ---- runtime
-jre="${ATTN4J_JRE_DIR:-$here/jre}"
+# Unpacked outside the bundle (the bundle travels to the GPU host and must stay small), keyed by
+# the runtime's stamp so a rebuilt runtime is unpacked afresh.
+key=$(cksum < "$here/jre.stamp" 2>/dev/null | cut -d' ' -f1)
+jre="${ATTN4J_JRE_DIR:-${TMPDIR:-/tmp}/attn4j-jre-${key:-0}}"
 if [ ! -x "$jre/bin/java" ]; then
-  say "unpacking the Java runtime"
-  mkdir -p "$(dirname "$jre")"
-  tar -C "$(dirname "$jre")" -xJf "$here/jre.tar.xz" || { say "cannot unpack jre.tar.xz"; exit 1; }
-  if [ "$(basename "$jre")" != "jre" ]; then mv "$(dirname "$jre")/jre" "$jre"; fi
+  say "unpacking the Java runtime into $jre"
+  tmp="$jre.partial.$$"
+  mkdir -p "$tmp"
+  tar -C "$tmp" -xJf "$here/jre.tar.xz" || { say "cannot unpack jre.tar.xz"; exit 1; }
+  rm -rf "$jre" && mv "$tmp/jre" "$jre" && rm -rf "$tmp"
 fi
 java="$jre/bin/java"
 "$java" -version >>"$log" 2>&1 || { say "the bundled java does not start"; exit 1; }
