@@ -114,6 +114,71 @@ class RunCommandTest {
     }
 
     @Test
+    void raggedPrefillAndMaskedRopeSinglePrefillMatchTheApi() throws IOException {
+        int[] qoIndptr = {0, 2, 5};
+        int[] kvIndptr = {0, 4, 9};
+        HeadConfig heads = new HeadConfig(2, 1, 16);
+        boolean[] mask = new boolean[2 * 4 + 3 * 5];
+        for (int i = 0; i < mask.length; i++) {
+            mask[i] = i % 3 != 1;
+        }
+        try (HostTensor q = random(DType.F32, 7, 5, 2, 16);
+             HostTensor k = random(DType.F16, 8, 9, 1, 16);
+             HostTensor v = random(DType.F16, 9, 9, 1, 16);
+             HostTensor m = HostTensor.allocate(DType.FP8_E4M3, mask.length)) {
+            for (int i = 0; i < mask.length; i++) {
+                m.setBits(i, mask[i] ? 1 : 0); // a '|u1' file of 0/1 bytes
+            }
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Npy.write(dir.resolve("mask.npy"), m);
+            Files.writeString(dir.resolve("ragged.json"), """
+                    {"op": "prefill_ragged", "q": "q.npy", "k": "k.npy", "v": "v.npy",
+                     "qo_indptr": [0, 2, 5], "kv_indptr": [0, 4, 9], "mask": "mask.npy",
+                     "rope": {"interleaved": true, "theta": 500}, "logits_soft_cap": 5}
+                    """);
+            CliRunner r = CliRunner.run("run", "--spec", dir.resolve("ragged.json").toString(), "--out",
+                    dir.resolve("ragged").toString(), "--backend", "reference");
+            assertEquals(0, r.status(), r.err());
+            AttentionOptions options = AttentionOptions.DEFAULT.withLogitsSoftCap(5f)
+                    .withRope(org.attn4j.RopeOptions.DEFAULT.withInterleaved(true).withTheta(500));
+            try (AttentionBackend ref = Backends.open("reference");
+                 Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F32, 5, 2, 16); Tensor lse = ref.allocate(DType.F32, 5, 2);
+                 org.attn4j.RaggedAttentionPlan plan = ref.planBatchPrefillRagged(qoIndptr, kvIndptr, heads, options,
+                         org.attn4j.CustomMask.fromBooleans(mask), PlanOptions.DEFAULT)) {
+                plan.run(dq, new org.attn4j.kv.RaggedKv(dk, dv), o, lse);
+                assertSameBits(ref.download(o), Npy.read(dir.resolve("ragged/o.npy"), DType.F32));
+                assertSameBits(ref.download(lse), Npy.read(dir.resolve("ragged/lse.npy"), DType.F32));
+            }
+        }
+        // one request: q [3, Hq, D] against contiguous HND K/V [Hkv, kvLen, D], causal
+        try (HostTensor q = random(DType.F16, 10, 3, 4, 32);
+             HostTensor k = random(DType.F16, 11, 2, 6, 32);
+             HostTensor v = random(DType.F16, 12, 2, 6, 32)) {
+            Npy.write(dir.resolve("sq.npy"), q);
+            Npy.write(dir.resolve("sk.npy"), k);
+            Npy.write(dir.resolve("sv.npy"), v);
+            Files.writeString(dir.resolve("single.json"), """
+                    {"op": "single_prefill", "q": "sq.npy", "k": "sk.npy", "v": "sv.npy", "layout": "HND",
+                     "causal": true, "sm_scale": 0.25}
+                    """);
+            CliRunner r = CliRunner.run("run", "--spec", dir.resolve("single.json").toString(), "--out",
+                    dir.resolve("single").toString(), "--backend", "reference");
+            assertEquals(0, r.status(), r.err());
+            try (AttentionBackend ref = Backends.open("reference");
+                 Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F16, 3, 4, 32); Tensor lse = ref.allocate(DType.F32, 3, 4)) {
+                ref.singlePrefill(dq, new org.attn4j.kv.ContiguousKv(dk, dv, KvLayout.HND),
+                        AttentionOptions.DEFAULT.withCausal(true).withSmScale(0.25f), null, o, lse);
+                assertSameBits(ref.download(o), Npy.read(dir.resolve("single/o.npy"), DType.F16));
+                assertSameBits(ref.download(lse), Npy.read(dir.resolve("single/lse.npy"), DType.F32));
+            }
+        }
+    }
+
+    @Test
     void mismatchedFilesAndInvalidCallsFailWithClearMessages() throws IOException {
         try (HostTensor q = random(DType.F32, 1, 1, 2, 16); HostTensor k = random(DType.F32, 2, 1, 4, 2, 16)) {
             Npy.write(dir.resolve("q.npy"), q);
