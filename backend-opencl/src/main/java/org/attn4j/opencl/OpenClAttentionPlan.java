@@ -61,7 +61,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         OpenClDevice dev = session.deviceInfo();
         int g = problem.heads().groupSize();
         int items = problem.decode() ? g : TileConfig.MAX_TM;
-        this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize());
+        this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
+                session.serialKernel());
         this.schedule = AttentionSchedule.of(problem, tiles, dev.computeUnits());
         int batch = problem.batchSize();
         int hq = problem.heads().numQoHeads();
@@ -166,7 +167,7 @@ final class OpenClAttentionPlan implements KernelPlan {
                     + t.defines();
             cl_kernel attention = session.kernel("attention.cl", "attention", defines);
             long allowed = kernelWorkGroupSize(attention);
-            if (allowed >= t.wg() || t.wg() <= 16) {
+            if (t.serial() || allowed >= t.wg() || t.wg() <= 16) {
                 r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t);
                 kernels.put(key, r);
                 return r;
@@ -191,8 +192,7 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public String describe() {
-        return "opencl attention: " + schedule.describe() + ", tiles " + tiles.tm() + " items x " + tiles.tn()
-                + " keys, head dims up to " + tiles.dmax() + ", " + tiles.wg() + " work-items per group";
+        return "opencl attention: " + schedule.describe() + ", " + tiles.describe();
     }
 
     @Override

@@ -12,6 +12,8 @@ import org.attn4j.spi.Probe;
  * (no library, no ICD loader, no platform, no device) into an unavailable probe with reasons.
  * Device choice: option {@code device} / property {@code attn4j.opencl.device} (index or name
  * substring), option {@code platform} / {@code attn4j.opencl.platform}; else GPU before CPU.
+ * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled}
+ * or {@code serial} picks the attention kernel flavour (see {@link OpenClSession}).
  */
 public final class OpenClBackendProvider extends AbstractBackendProvider {
     public static final String ID = "opencl";
@@ -55,6 +57,6 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
         BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
         OpenClDevice device = OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"),
                 o.get(ID, "device"));
-        return new OpenClSession(device);
+        return new OpenClSession(device, o.get(ID, "kernel"));
     }
 }

@@ -49,9 +49,24 @@ public final class OpenClSession implements BackendSession {
     private final cl_command_queue queue;
     private final OpenClPrograms programs;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final boolean serialKernel;
 
-    OpenClSession(OpenClDevice device) {
+    /**
+     * @param device the device
+     * @param kernel attention kernel flavour: {@code tiled} (work-groups sharing local memory,
+     *               for GPUs), {@code serial} (one work-item per unit, for CPUs) or null/{@code auto}
+     *               (serial on CPU devices, tiled elsewhere)
+     */
+    OpenClSession(OpenClDevice device, String kernel) {
         this.device = device;
+        String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
+        this.serialKernel = switch (mode) {
+            case "serial" -> true;
+            case "tiled" -> false;
+            case "auto", "" -> !device.gpu() && device.type().equals("CPU");
+            default -> throw new IllegalArgumentException("opencl option kernel: expected auto, tiled or serial, actual '"
+                    + kernel + "'");
+        };
         setExceptionsEnabled(true);
         cl_device_id[] devices = {device.device()};
         this.context = ClCalls.call("clCreateContext(" + device.name() + ")",
@@ -76,6 +91,11 @@ public final class OpenClSession implements BackendSession {
     @Override
     public String device() {
         return device.name() + " (" + device.type() + ", " + device.platformName() + ")";
+    }
+
+    /** Whether attention runs the serial (CPU) kernel rather than the tiled one. */
+    boolean serialKernel() {
+        return serialKernel;
     }
 
     OpenClDevice deviceInfo() {

@@ -4,15 +4,18 @@ package org.attn4j.opencl;
  * Compile-time shape of the attention kernel: head dim bucket, query items and keys per tile,
  * work-group size and how its threads split the output accumulators ({@code tmy x td}).
  *
- * @param dmax head dims up to this (a power of two, at least 32)
- * @param tm   query items (row, head of the group) per work-group
- * @param tn   keys per tile
- * @param wg   work-items per work-group
+ * @param dmax   head dims up to this (a power of two, at least 32)
+ * @param tm     query items (row, head of the group) per work-group
+ * @param tn     keys per tile
+ * @param wg     work-items per work-group
+ * @param serial one work-item per unit without local memory (CPU devices)
  */
-record TileConfig(int dmax, int tm, int tn, int wg) {
-    /** Local memory budget: fits every current GPU's static limit, and keeps CPU tiles in cache. */
+record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
+    /** Local memory budget: fits every current GPU's static limit. */
     static final long LOCAL_BUDGET = 46 * 1024;
     static final int MAX_TM = 32;
+    /** Private floats per work-item the serial kernel may hold for q and accumulators. */
+    static final int SERIAL_PRIVATE_FLOATS = 2 * 16 * 256;
 
     /** Rows of the accumulator grid: threads sharing a head-dim slice. */
     int tmy() {
@@ -24,20 +27,29 @@ record TileConfig(int dmax, int tm, int tn, int wg) {
     }
 
     long localBytes() {
-        return 4L * ((long) tm * (dmax + 1) + 2L * dmax * tn + (long) tm * tn + 3L * tm) + 8L * tn;
+        return 4L * ((long) tm * (dmax + 4) + (long) tn * (dmax + 4) + (long) tn * dmax + (long) tm * tn + 3L * tm)
+                + 8L * tn;
     }
 
     /**
-     * The largest tiles that fit local memory for head dim {@code headDim}, {@code items} query
-     * items wanted per tile, and at most {@code maxWg} work-items.
+     * Tiles for head dim {@code headDim} and {@code items} query items wanted per tile. The
+     * tiled kernel (GPUs) gets 128 work-items per group (fewer if {@code maxWg} says so) and
+     * tiles that fit local memory; the serial kernel (CPUs) as many items as its private
+     * arrays allow.
      */
-    static TileConfig choose(int headDim, int items, long deviceLocalBytes, long maxWg) {
+    static TileConfig choose(int headDim, int items, long deviceLocalBytes, long maxWg, boolean serial) {
         int dmax = Math.max(32, ceilPow2(headDim));
         int tm = Math.min(MAX_TM, ceilPow2(Math.max(1, items)));
+        if (serial) {
+            while (tm > 1 && 2L * tm * dmax > SERIAL_PRIVATE_FLOATS) {
+                tm /= 2;
+            }
+            return new TileConfig(dmax, tm, 8, 1, true);
+        }
         int wg = (int) Math.min(128, Long.highestOneBit(Math.max(1, maxWg)));
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);
         int tn = 64;
-        TileConfig c = new TileConfig(dmax, tm, tn, wg);
+        TileConfig c = new TileConfig(dmax, tm, tn, wg, false);
         while (c.localBytes() > budget) {
             if (tn > 16) {
                 tn /= 2;
@@ -50,17 +62,25 @@ record TileConfig(int dmax, int tm, int tn, int wg) {
             } else {
                 break;
             }
-            c = new TileConfig(dmax, tm, tn, wg);
+            c = new TileConfig(dmax, tm, tn, wg, false);
         }
         return c;
     }
 
     TileConfig withWorkGroup(int newWg) {
-        return new TileConfig(dmax, tm, tn, newWg);
+        return new TileConfig(dmax, tm, tn, newWg, serial);
     }
 
     String defines() {
-        return "-DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg + " -DTMY=" + tmy() + " -DTD=" + td();
+        return serial ? "-DSERIAL=1 -DDMAX=" + dmax + " -DTM=" + tm
+                : "-DSERIAL=0 -DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg + " -DTMY=" + tmy()
+                        + " -DTD=" + td();
+    }
+
+    String describe() {
+        return serial ? tm + " query items per work-item, keys in blocks of 8, head dims up to " + dmax
+                : tm + " query items x " + tn + " keys per tile, head dims up to " + dmax + ", " + wg
+                        + " work-items per group";
     }
 
     static int ceilPow2(int x) {

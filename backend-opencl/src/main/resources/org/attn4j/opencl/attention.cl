@@ -1,7 +1,8 @@
 // Batch attention over the generic paged view (decode and prefill alike).
 //
 // One work-group computes one "unit": a tile of TM query items of one request and one KV head
-// over one chunk of its keys. A query item is (row, head within the KV head's group), so the g
+// over one chunk of its keys. Local tiles hold floats padded with zeros to a multiple of 4
+// dims so dot products and accumulators use float4 (SIMD on CPUs, 128-bit loads on GPUs). A query item is (row, head within the KV head's group), so the g
 // query heads of a KV head share every K/V tile loaded into local memory. Keys are visited in
 // tiles of TN with an online softmax in base 2; a unit either writes o/lse directly or, when
 // its request's keys were split into chunks, a float partial state that merge_splits combines.
@@ -9,9 +10,9 @@
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM, TN, WG,
 // TMY x TD threads for the output accumulators.
 
-#define KS (DMAX + 1)
-#define MI (TM / TMY)
-#define DK ((DMAX + TD - 1) / TD)
+#define KS (DMAX + 4)                  // row stride of q and K tiles: float4-aligned, spreads banks
+#define MI (TM / TMY)                   // query items per thread
+#define DK4 ((DMAX / 4 + TD - 1) / TD)  // float4 chunks of the head dim per thread
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
@@ -40,6 +41,238 @@ inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* s
     return d - halfDim;
 }
 
+#if SERIAL
+// The same units computed by one work-item each, for CPU devices: no local memory and no
+// barriers, the query items and their accumulators in private arrays, keys in blocks of KB
+// whose loads all TM items share. Loops over DMAX have constant bounds so they vectorize.
+#define KB 8
+
+__kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void attention(__global const STORAGE(QT)* q,
+               __global STORAGE(QT)* o,
+               __global float* lse,
+               __global const STORAGE(KVT)* kc,
+               __global const STORAGE(KVT)* vc,
+               long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
+               __global const int* kvIndptr,
+               __global const int* kvIndices,
+               __global const int* kvLens,
+               __global const int* qoIndptr,
+               __global const int4* units,
+               __global const int* unitTmpRow,
+               __global float* tmpO,
+               __global float* tmpLse,
+               __global const uchar* mask,
+               __global const long* maskOffsets,
+               __global const float2* rope,
+               int ropeBase,
+               int pageSize, int hq, int group, int headDim,
+               float qScale, float softCap, float vScale,
+               int flags, int windowLeft) {
+    const int unit = get_global_id(0);
+    const int hk = get_global_id(1);
+    const int4 u = units[unit];
+    const int b = u.x;
+    const int itemStart = u.y;
+    const int qoStart = qoIndptr[b];
+    const int qoLen = qoIndptr[b + 1] - qoStart;
+    const int kvLen = kvLens[b];
+    const int itemEnd = min(itemStart + TM, qoLen * group);
+    const int items = itemEnd - itemStart;
+    const int shift = kvLen - qoLen;
+    const int pqFirst = itemStart / group + shift;
+    const int pqLast = (itemEnd - 1) / group + shift;
+    int kvStart = u.z;
+    int kvEnd = u.w;
+    if (flags & F_CAUSAL) {
+        kvEnd = min(kvEnd, pqLast + 1);
+    }
+    if (flags & F_WINDOW) {
+        kvStart = max(kvStart, pqFirst - windowLeft);
+    }
+    const int pageBase = kvIndptr[b];
+    const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
+    const int halfDim = headDim >> 1;
+
+    float qv[TM][DMAX];
+    float acc[TM][DMAX];
+    float rowMax[TM];
+    float rowSum[TM];
+    float blk[KB][DMAX];
+    float p[TM][KB];
+    float alpha[TM];
+
+    for (int m = 0; m < TM; m++) {
+        rowMax[m] = -INFINITY;
+        rowSum[m] = 0.0f;
+        for (int d = 0; d < DMAX; d++) {
+            acc[m][d] = 0.0f;
+            qv[m][d] = 0.0f;
+        }
+    }
+    for (int m = 0; m < items; m++) {
+        int item = itemStart + m;
+        int row = item / group;
+        int h = hk * group + (item - row * group);
+        long base = ((long) (qoStart + row) * hq + h) * headDim;
+        for (int d = 0; d < headDim; d++) {
+            float x = LOAD(QT, q, base + d);
+            if (flags & F_ROPE) {
+                int partner;
+                float sign;
+                int pi = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
+                float2 cs = rope[(long) (row + shift - ropeBase) * halfDim + pi];
+                x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
+            }
+            qv[m][d] = x * qScale;
+        }
+    }
+    for (int n = 0; n < KB; n++) {
+        for (int d = 0; d < DMAX; d++) {
+            blk[n][d] = 0.0f;
+        }
+    }
+
+    for (int t0 = kvStart; t0 < kvEnd; t0 += KB) {
+        const int nKeys = min(KB, kvEnd - t0);
+        long off[KB];
+        for (int n = 0; n < nKeys; n++) {
+            int j = t0 + n;
+            int page = kvIndices[pageBase + j / pageSize];
+            off[n] = (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
+        }
+        for (int n = 0; n < nKeys; n++) {
+            if ((headDim & 3) == 0) {
+                for (int c = 0; c < headDim / 4; c++) {
+                    vstore4(LOAD4(KVT, kc, kOffset + off[n] + 4 * c), c, blk[n]);
+                }
+            } else {
+                for (int d = 0; d < headDim; d++) {
+                    blk[n][d] = LOAD(KVT, kc, kOffset + off[n] + d);
+                }
+            }
+            if (flags & F_ROPE) {
+                for (int pi = 0; pi < halfDim; pi++) {
+                    int d1 = (flags & F_INTERLEAVED) ? 2 * pi : pi;
+                    int d2 = (flags & F_INTERLEAVED) ? 2 * pi + 1 : pi + halfDim;
+                    float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + pi];
+                    float x1 = blk[n][d1];
+                    float x2 = blk[n][d2];
+                    blk[n][d1] = x1 * cs.x - x2 * cs.y;
+                    blk[n][d2] = x2 * cs.x + x1 * cs.y;
+                }
+            }
+        }
+        for (int m = 0; m < items; m++) {
+            int row = (itemStart + m) / group;
+            int pq = row + shift;
+            float s[KB];
+            float mx = rowMax[m];
+            for (int n = 0; n < KB; n++) {
+                int j = t0 + n;
+                bool ok = n < nKeys;
+                if (flags & F_CAUSAL) {
+                    ok = ok && j <= pq;
+                }
+                if (flags & F_WINDOW) {
+                    ok = ok && j >= pq - windowLeft;
+                }
+                if (ok && (flags & F_MASK)) {
+                    long bit = maskBase + (long) row * kvLen + j;
+                    ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
+                }
+                float x = -INFINITY;
+                if (ok) {
+                    // Explicit vectors: compilers may not reorder a float sum into SIMD lanes.
+                    float16 a = (float16) (0.0f);
+                    for (int c = 0; c < DMAX / 16; c++) {
+                        a += vload16(c, qv[m]) * vload16(c, blk[n]);
+                    }
+                    float8 a8 = a.lo + a.hi;
+                    float4 a4 = a8.lo + a8.hi;
+                    x = (a4.x + a4.y) + (a4.z + a4.w);
+                    if (flags & F_SOFTCAP) {
+                        x = softCap * tanh(x / softCap) * LOG2E;
+                    }
+                }
+                s[n] = x;
+                mx = fmax(mx, x);
+            }
+            // KB == 8: the block's exponentials as one vector operation.
+            float al = 1.0f;
+            float8 e8 = (float8) (0.0f);
+            if (mx != -INFINITY) {
+                e8 = exp2(vload8(0, s) - (float8) (mx));
+                al = exp2(rowMax[m] - mx);
+            }
+            vstore8(e8, 0, p[m]);
+            float4 e4 = e8.lo + e8.hi;
+            float sum = (e4.x + e4.y) + (e4.z + e4.w);
+            alpha[m] = al;
+            rowMax[m] = mx;
+            rowSum[m] = rowSum[m] * al + sum;
+        }
+        for (int n = 0; n < nKeys; n++) {
+            if ((headDim & 3) == 0) {
+                for (int c = 0; c < headDim / 4; c++) {
+                    vstore4(LOAD4(KVT, vc, vOffset + off[n] + 4 * c), c, blk[n]);
+                }
+            } else {
+                for (int d = 0; d < headDim; d++) {
+                    blk[n][d] = LOAD(KVT, vc, vOffset + off[n] + d);
+                }
+            }
+        }
+        for (int n = nKeys; n < KB; n++) {
+            for (int d = 0; d < DMAX; d++) {
+                blk[n][d] = 0.0f;
+            }
+        }
+        for (int m = 0; m < items; m++) {
+            float al = alpha[m];
+            for (int c = 0; c < DMAX / 16; c++) {
+                float16 a = vload16(c, acc[m]) * al;
+                for (int n = 0; n < KB; n++) {
+                    a += p[m][n] * vload16(c, blk[n]);
+                }
+                vstore16(a, c, acc[m]);
+            }
+        }
+        // Padding dims meet zeros in q, but must not hold V's non-finite values.
+        for (int n = 0; headDim < DMAX && n < KB; n++) {
+            for (int d = headDim; d < DMAX; d++) {
+                blk[n][d] = 0.0f;
+            }
+        }
+    }
+
+    const int tmpBase = unitTmpRow[unit];
+    for (int m = 0; m < items; m++) {
+        int item = itemStart + m;
+        int row = item / group;
+        int h = hk * group + (item - row * group);
+        float l = rowSum[m];
+        float inv = l > 0.0f ? vScale / l : 0.0f;
+        float lse2 = l > 0.0f ? rowMax[m] + log2(l) : -INFINITY;
+        long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
+        long base = (orow * hq + h) * headDim;
+        for (int d = 0; d < headDim; d++) {
+            if (tmpBase < 0) {
+                STORE(QT, o, base + d, acc[m][d] * inv);
+            } else {
+                tmpO[base + d] = acc[m][d] * inv;
+            }
+        }
+        if (tmpBase >= 0) {
+            tmpLse[orow * hq + h] = lse2;
+        } else if (flags & F_LSE) {
+            lse[orow * hq + h] = lse2 * LN2;
+        }
+    }
+}
+
+#else
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(__global const STORAGE(QT)* q,
                __global STORAGE(QT)* o,
@@ -63,7 +296,7 @@ void attention(__global const STORAGE(QT)* q,
                float qScale, float softCap, float vScale,
                int flags, int windowLeft) {
     __local float qs[TM * KS];
-    __local float kst[DMAX * TN];   // K transposed: kst[d * TN + n]
+    __local float ks[TN * KS];
     __local float vs[TN * DMAX];
     __local float ss[TM * TN];
     __local float rowMax[TM];
@@ -95,14 +328,16 @@ void attention(__global const STORAGE(QT)* q,
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int halfDim = headDim >> 1;
+    const int d4 = (headDim + 3) >> 2; // float4 chunks holding the head dim
 
-    // Query tile, rotated and pre-scaled so a logit is one dot product.
-    for (int e = lid; e < TM * headDim; e += WG) {
-        int m = e / headDim;
-        int d = e - m * headDim;
+    // Query tile, rotated and pre-scaled so a logit is one dot product; zero past headDim,
+    // as are the K tile's padding dims, so dot products run over all DMAX dims unguarded.
+    for (int e = lid; e < TM * DMAX; e += WG) {
+        int m = e / DMAX;
+        int d = e - m * DMAX;
         int item = itemStart + m;
         float x = 0.0f;
-        if (item < itemEnd) {
+        if (item < itemEnd && d < headDim) {
             int row = item / group;
             int h = hk * group + (item - row * group);
             long base = ((long) (qoStart + row) * hq + h) * headDim;
@@ -118,6 +353,9 @@ void attention(__global const STORAGE(QT)* q,
         }
         qs[m * KS + d] = x;
     }
+    for (int e = lid; e < TN * DMAX; e += WG) {
+        ks[e / DMAX * KS + e % DMAX] = 0.0f;
+    }
     for (int m = lid; m < TM; m += WG) {
         rowMax[m] = -INFINITY;
         rowSum[m] = 0.0f;
@@ -126,10 +364,10 @@ void attention(__global const STORAGE(QT)* q,
 
     const int ty = lid / TD;
     const int tx = lid - ty * TD;
-    float acc[MI][DK];
+    float4 acc[MI][DK4];
     for (int i = 0; i < MI; i++) {
-        for (int k = 0; k < DK; k++) {
-            acc[i][k] = 0.0f;
+        for (int k = 0; k < DK4; k++) {
+            acc[i][k] = (float4) (0.0f);
         }
     }
 
@@ -148,34 +386,34 @@ void attention(__global const STORAGE(QT)* q,
         barrier(CLK_LOCAL_MEM_FENCE);
 
         if ((headDim & 3) == 0) {
-            const int d4n = headDim >> 2;
-            for (int e = lid; e < TN * d4n; e += WG) {
-                int n = e / d4n;
-                int d = (e - n * d4n) << 2;
-                float4 kx = (float4) (0.0f);
-                float4 vx = (float4) (0.0f);
-                if (n < nKeys) {
-                    kx = LOAD4(KVT, kc, kOffset + keyOff[n] + d);
-                    vx = LOAD4(KVT, vc, vOffset + keyOff[n] + d);
+            for (int e = lid; e < TN * (DMAX / 4); e += WG) {
+                int n = e / (DMAX / 4);
+                int c = e % (DMAX / 4);
+                if (c < d4) {
+                    float4 kx = (float4) (0.0f);
+                    float4 vx = (float4) (0.0f);
+                    if (n < nKeys) {
+                        kx = LOAD4(KVT, kc, kOffset + keyOff[n] + 4 * c);
+                        vx = LOAD4(KVT, vc, vOffset + keyOff[n] + 4 * c);
+                    }
+                    vstore4(kx, c, ks + n * KS);
+                    vstore4(vx, c, vs + n * DMAX);
                 }
-                kst[d * TN + n] = kx.x;
-                kst[(d + 1) * TN + n] = kx.y;
-                kst[(d + 2) * TN + n] = kx.z;
-                kst[(d + 3) * TN + n] = kx.w;
-                vstore4(vx, 0, vs + n * DMAX + d);
             }
         } else {
-            for (int e = lid; e < TN * headDim; e += WG) {
-                int n = e / headDim;
-                int d = e - n * headDim;
-                float kx = 0.0f;
-                float vx = 0.0f;
-                if (n < nKeys) {
-                    kx = LOAD(KVT, kc, kOffset + keyOff[n] + d);
-                    vx = LOAD(KVT, vc, vOffset + keyOff[n] + d);
+            for (int e = lid; e < TN * DMAX; e += WG) {
+                int n = e / DMAX;
+                int d = e % DMAX;
+                if (d < headDim) {
+                    float kx = 0.0f;
+                    float vx = 0.0f;
+                    if (n < nKeys) {
+                        kx = LOAD(KVT, kc, kOffset + keyOff[n] + d);
+                        vx = LOAD(KVT, vc, vOffset + keyOff[n] + d);
+                    }
+                    ks[n * KS + d] = kx;
+                    vs[n * DMAX + d] = vx;
                 }
-                kst[d * TN + n] = kx;
-                vs[n * DMAX + d] = vx;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -188,10 +426,10 @@ void attention(__global const STORAGE(QT)* q,
                 int d1 = (flags & F_INTERLEAVED) ? 2 * p : p;
                 int d2 = (flags & F_INTERLEAVED) ? 2 * p + 1 : p + halfDim;
                 float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + p];
-                float x1 = kst[d1 * TN + n];
-                float x2 = kst[d2 * TN + n];
-                kst[d1 * TN + n] = x1 * cs.x - x2 * cs.y;
-                kst[d2 * TN + n] = x2 * cs.x + x1 * cs.y;
+                float x1 = ks[n * KS + d1];
+                float x2 = ks[n * KS + d2];
+                ks[n * KS + d1] = x1 * cs.x - x2 * cs.y;
+                ks[n * KS + d2] = x2 * cs.x + x1 * cs.y;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -218,18 +456,13 @@ void attention(__global const STORAGE(QT)* q,
                     ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
                 }
                 if (ok) {
-                    float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
-                    int d = 0;
-                    for (; d + 4 <= headDim; d += 4) {
-                        d0 += qs[m * KS + d] * kst[d * TN + n];
-                        d1 += qs[m * KS + d + 1] * kst[(d + 1) * TN + n];
-                        d2 += qs[m * KS + d + 2] * kst[(d + 2) * TN + n];
-                        d3 += qs[m * KS + d + 3] * kst[(d + 3) * TN + n];
+                    __local const float* qr = qs + m * KS;
+                    __local const float* kr = ks + n * KS;
+                    float4 a = (float4) (0.0f);
+                    for (int c = 0; c < DMAX / 4; c++) {
+                        a += vload4(c, qr) * vload4(c, kr);
                     }
-                    for (; d < headDim; d++) {
-                        d0 += qs[m * KS + d] * kst[d * TN + n];
-                    }
-                    float x = (d0 + d1) + (d2 + d3);
+                    float x = (a.x + a.y) + (a.z + a.w);
                     if (flags & F_SOFTCAP) {
                         x = softCap * tanh(x / softCap) * LOG2E;
                     }
@@ -269,17 +502,17 @@ void attention(__global const STORAGE(QT)* q,
 
         for (int i = 0; i < MI; i++) {
             float a = rowAlpha[ty + i * TMY];
-            for (int k = 0; k < DK; k++) {
+            for (int k = 0; k < DK4; k++) {
                 acc[i][k] *= a;
             }
         }
         for (int n = 0; n < nKeys; n++) {
             for (int i = 0; i < MI; i++) {
                 float p = ss[(ty + i * TMY) * TN + n];
-                for (int k = 0; k < DK; k++) {
-                    int d = tx + k * TD;
-                    if (d < DMAX) {
-                        acc[i][k] += p * vs[n * DMAX + d];
+                for (int k = 0; k < DK4; k++) {
+                    int c = tx + k * TD;
+                    if (c < DMAX / 4) {
+                        acc[i][k] += p * vload4(c, vs + n * DMAX);
                     }
                 }
             }
@@ -299,32 +532,34 @@ void attention(__global const STORAGE(QT)* q,
         float l = rowSum[m];
         float inv = l > 0.0f ? vScale / l : 0.0f;
         float lse2 = l > 0.0f ? rowMax[m] + log2(l) : -INFINITY;
-        if (tmpBase < 0) {
-            long base = ((long) (qoStart + row) * hq + h) * headDim;
-            for (int k = 0; k < DK; k++) {
-                int d = tx + k * TD;
-                if (d < headDim) {
-                    STORE(QT, o, base + d, acc[i][k] * inv);
+        long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
+        long base = (orow * hq + h) * headDim;
+        for (int k = 0; k < DK4; k++) {
+            int c = tx + k * TD;
+            if (c >= d4) {
+                continue;
+            }
+            float r[4];
+            vstore4(acc[i][k] * inv, 0, r);
+            for (int z = 0; z < 4 && 4 * c + z < headDim; z++) {
+                if (tmpBase < 0) {
+                    STORE(QT, o, base + 4 * c + z, r[z]);
+                } else {
+                    tmpO[base + 4 * c + z] = r[z];
                 }
             }
-            if (tx == 0 && (flags & F_LSE)) {
-                lse[(long) (qoStart + row) * hq + h] = lse2 * LN2;
-            }
-        } else {
-            long trow = (long) tmpBase + row;
-            long base = (trow * hq + h) * headDim;
-            for (int k = 0; k < DK; k++) {
-                int d = tx + k * TD;
-                if (d < headDim) {
-                    tmpO[base + d] = acc[i][k] * inv;
-                }
-            }
-            if (tx == 0) {
-                tmpLse[trow * hq + h] = lse2;
+        }
+        if (tx == 0) {
+            if (tmpBase >= 0) {
+                tmpLse[orow * hq + h] = lse2;
+            } else if (flags & F_LSE) {
+                lse[orow * hq + h] = lse2 * LN2;
             }
         }
     }
 }
+
+#endif
 
 // Combines the chunk states of split requests: info = (output row, first workspace row,
 // chunks, workspace rows between chunks). Work-item (t, h, r) covers dims t, t + size0, ...
