@@ -448,7 +448,7 @@ def quantile(sorted_vals, q):
 
 
 def num(x):
-    if isinstance(x, float) and math.isnan(x):
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
         return "nan"
     if float(x) == int(x) and abs(x) < 1e15:
         return str(int(x))

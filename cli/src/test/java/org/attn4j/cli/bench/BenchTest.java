@@ -64,6 +64,27 @@ class BenchTest {
     }
 
     @Test
+    void replotReadsRowsThePeersScriptWrites() throws Exception {
+        Path csv = dir.resolve("mixed.csv");
+        String header = String.join(",", BenchRow.COLUMNS);
+        // one row as attn4j writes it, one as Python's csv module writes it (quoted field, %.6g numbers)
+        String java = "decode-llama8b,cuda,NVIDIA H200,decode,64,32,8,128,16,bf16,bf16,NHD,false,kv 4096,1,"
+                + "260.5,255.1,270.2,100,1,1074790400,4294967296,TB/s,4.12587,4490000000000,91.8902,ok 3.91e-03,"
+                + "CUDA events";
+        String python = "decode-llama8b,torch-flex,NVIDIA H200,decode,64,32,8,128,16,bf16,bf16,paged HND,false,"
+                + "kv 4096,1,479.012,470.5,490.25,100,1,1074790400,4294967296,TB/s,2.24376,4.49e+12,49.9724,"
+                + "ok 7.81e-03,\"CUDA events (a, b)\"";
+        Files.write(csv, List.of(header, java, python));
+        List<BenchRow> rows = BenchReport.readCsv(csv);
+        assertEquals(2, rows.size());
+        assertEquals("CUDA events (a, b)", rows.get(1).timer());
+        assertEquals(4.49e12, rows.get(1).ceiling());
+        CliRunner r = CliRunner.run("bench", "--replot", csv.toString(), "--out", dir.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(Files.size(dir.resolve(BenchReport.PNG)) > 0);
+    }
+
+    @Test
     void namedWorkloadsRunScaledDownOnTheReference() {
         CliRunner r = CliRunner.run("bench", "--backends", "reference", "--workload", "decode-llama8b",
                 "--workload", "cascade-shared-prefix", "--scale", "0.25", "--cpu-scale", "0.03",
