@@ -72,7 +72,7 @@ run_info() {
 
 # Backends whose probe says available (from attn4j info's "<id> priority N available" lines).
 available_backends() {
-  attn4j info 2>/dev/null | awk '$2 == "priority" && $4 == "available" {print $1}'
+  attn4j info --no-open 2>/dev/null | awk '$2 == "priority" && $4 == "available" {print $1}'
 }
 
 run_conformance() {
