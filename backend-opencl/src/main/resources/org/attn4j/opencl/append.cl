@@ -37,9 +37,15 @@ __kernel void append_kv(__global const SRC_T* k, __global const SRC_T* v,
 #elif CT == 4
         kc[kOffset + dst + d] = quotient_to_e5m2(kx, kScale);
         vc[vOffset + dst + d] = quotient_to_e5m2(vx, vScale);
+#elif CT == 2
+        kc[kOffset + dst + d] = quotient_to_bf16(kx, kScale);
+        vc[vOffset + dst + d] = quotient_to_bf16(vx, vScale);
+#elif CT == 1
+        ((__global ushort*) kc)[kOffset + dst + d] = quotient_to_f16(kx, kScale);
+        ((__global ushort*) vc)[vOffset + dst + d] = quotient_to_f16(vx, vScale);
 #else
-        STORE(CT, kc, kOffset + dst + d, kx / kScale);
-        STORE(CT, vc, vOffset + dst + d, vx / vScale);
+        kc[kOffset + dst + d] = kx / kScale;
+        vc[vOffset + dst + d] = vx / vScale;
 #endif
 #endif
     }

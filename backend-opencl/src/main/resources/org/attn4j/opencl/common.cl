@@ -91,6 +91,57 @@ inline float quotient_direction(float x, float scale, float q) {
     float s = q < 0.0f ? -r : r;
     return s > 0.0f ? 1.0f : (s < 0.0f ? -1.0f : 0.0f);
 }
+// Half bits of x rounded to nearest even (overflow to infinity), dir breaking float-made ties.
+inline ushort float_to_f16_dir(float x, float dir) {
+    uint sign = (as_uint(x) >> 16) & 0x8000u;
+    if (isnan(x)) {
+        return (ushort) (sign | 0x7E00u);
+    }
+    float a = fabs(x);
+    if (a == 0.0f) {
+        return (ushort) sign;
+    }
+    int e = max(ilogb(a), -14);
+    if (e > 15) {
+        return (ushort) (sign | 0x7C00u);
+    }
+    float exact = a / ldexp(1.0f, e - 10);
+    float m = rint(exact);
+    if (dir != 0.0f && exact - floor(exact) == 0.5f) {
+        m = dir > 0.0f ? floor(exact) + 1.0f : floor(exact);
+    }
+    if (m >= 2048.0f) {
+        e++;
+        m *= 0.5f;
+    }
+    if (e > 15) {
+        return (ushort) (sign | 0x7C00u);
+    }
+    uint mi = (uint) m;
+    if (mi < 1024u) {
+        return (ushort) (sign | mi);
+    }
+    return (ushort) (sign | ((uint) (e + 15) << 10) | (mi - 1024u));
+}
+
+inline ushort float_to_bf16_dir(float x, float dir) {
+    uint u = as_uint(x);
+    if (!isnan(x) && dir != 0.0f && (u & 0xFFFFu) == 0x8000u) {
+        return (ushort) ((u >> 16) + (dir > 0.0f ? 1u : 0u));
+    }
+    return float_to_bf16(x);
+}
+
+inline ushort quotient_to_f16(float x, float scale) {
+    float q = x / scale;
+    return float_to_f16_dir(q, quotient_direction(x, scale, q));
+}
+
+inline ushort quotient_to_bf16(float x, float scale) {
+    float q = x / scale;
+    return float_to_bf16_dir(q, quotient_direction(x, scale, q));
+}
+
 inline uchar quotient_to_e4m3(float x, float scale) {
     float q = x / scale;
     return float_to_fp8(q, quotient_direction(x, scale, q), 3, 7, 448.0f, 0x7Eu, 0x7Fu);
