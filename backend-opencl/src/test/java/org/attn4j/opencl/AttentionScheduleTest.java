@@ -1,0 +1,79 @@
+package org.attn4j.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.attn4j.AttentionOptions;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.kv.PageTable;
+import org.attn4j.spi.AttentionProblem;
+import org.junit.jupiter.api.Test;
+
+/** The host-side schedule: units cover every query item and key once; splits follow the policy. */
+class AttentionScheduleTest {
+    private static final TileConfig TILES = TileConfig.choose(128, 4, 48 << 10, 1024, false);
+
+    private static AttentionProblem decode(int[] kvLens, PlanOptions plan) {
+        int[][] pages = new int[kvLens.length][];
+        int next = 0;
+        for (int b = 0; b < kvLens.length; b++) {
+            pages[b] = new int[(kvLens[b] + 15) / 16];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        int[] qo = new int[kvLens.length + 1];
+        for (int b = 0; b < kvLens.length; b++) {
+            qo[b + 1] = b + 1;
+        }
+        return new AttentionProblem(new HeadConfig(32, 8, 128), qo, PageTable.of(16, pages, kvLens),
+                AttentionOptions.DEFAULT, null, null, true, plan);
+    }
+
+    @Test
+    void longFewRequestsAreSplitAndEveryKeyIsCoveredOnce() {
+        int[] lens = {100_000, 3000, 7};
+        AttentionSchedule s = AttentionSchedule.of(decode(lens, PlanOptions.DEFAULT), TILES, 132);
+        assertTrue(s.chunk() > 0 && s.splitRequests() >= 1, s.describe());
+        long[] covered = new long[lens.length];
+        for (int u = 0; u < s.unitCount(); u++) {
+            int[] unit = Arrays.copyOfRange(s.units(), 4 * u, 4 * u + 4);
+            covered[unit[0]] += unit[3] - unit[2];
+        }
+        for (int b = 0; b < lens.length; b++) {
+            assertEquals(lens[b], covered[b], "keys of request " + b);
+        }
+        assertEquals(s.mergeRowCount(), s.splitRequests());
+    }
+
+    @Test
+    void manyShortRequestsAreNotSplit() {
+        int[] lens = new int[64];
+        Arrays.fill(lens, 512);
+        AttentionSchedule s = AttentionSchedule.of(decode(lens, PlanOptions.DEFAULT), TILES, 2);
+        assertEquals(0, s.splitRequests(), s.describe());
+        assertEquals(0, s.tmpRows());
+    }
+
+    @Test
+    void deterministicChunksIgnoreTheRestOfTheBatch() {
+        AttentionSchedule alone = AttentionSchedule.of(decode(new int[] {5000}, PlanOptions.DETERMINISTIC), TILES, 132);
+        AttentionSchedule crowd = AttentionSchedule.of(decode(new int[] {5000, 9, 70_000, 5000},
+                PlanOptions.DETERMINISTIC), TILES, 132);
+        assertEquals(AttentionSchedule.DETERMINISTIC_CHUNK, alone.chunk());
+        assertEquals(alone.chunk(), crowd.chunk());
+        int[] first = Arrays.copyOfRange(alone.units(), 0, alone.units().length);
+        int[] same = Arrays.copyOfRange(crowd.units(), 0, first.length);
+        assertArrayEquals(first, same, "request 0's units must not depend on the batch");
+    }
+
+    @Test
+    void maxSplitChunkCapsTheChunk() {
+        AttentionSchedule s = AttentionSchedule.of(decode(new int[] {1000}, new PlanOptions(false, 100)), TILES, 2);
+        assertEquals(100, s.chunk());
+        assertEquals(10, s.unitCount());
+    }
+}

@@ -1,0 +1,109 @@
+package org.attn4j.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.RopeOptions;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.BackendOptions;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The conformance suite runs the kernel flavour the device picks (serial on CPUs); this keeps
+ * the tiled flavour that GPUs run checked against the reference on any OpenCL device.
+ */
+class OpenClTiledKernelTest {
+
+    @ParameterizedTest(name = "{0} q, {1} kv, D {2}, g {3}, page {4}, {5}, qo {6}")
+    @CsvSource({
+        "BF16, BF16,     128, 4, 16, NHD, 1",
+        "F16,  FP8_E4M3,  64, 8,  3, HND, 1",
+        "F32,  F32,       80, 1,  5, NHD, 9",
+        "BF16, FP8_E5M2, 256, 2,  1, HND, 5",
+        "F16,  F16,       32, 4,  7, NHD, 40",
+    })
+    void tiledKernelMatchesReference(DType qType, DType kvType, int d, int g, int pageSize, KvLayout layout,
+                                     int qoLen) {
+        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        SplittableRandom rnd = new SplittableRandom(d * 31L + g);
+        int hkv = 2;
+        int hq = hkv * g;
+        int[] kvLens = {qoLen + 700, qoLen + 3, qoLen};
+        int batch = kvLens.length;
+        int[][] pages = new int[batch][];
+        int next = 1;
+        for (int b = 0; b < batch; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        int numPages = next + 1;
+        PageTable table = PageTable.of(pageSize, pages, kvLens);
+        int[] qoIndptr = {0, qoLen, 2 * qoLen, 3 * qoLen};
+        long[] kvShape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
+                : new long[] {numPages, hkv, pageSize, d};
+        AttentionOptions options = AttentionOptions.DEFAULT.withCausal(qoLen > 1).withLogitsSoftCap(qoLen == 9 ? 20 : 0)
+                .withRope(d % 2 == 0 && g == 2 ? RopeOptions.DEFAULT : null);
+        KvScales scales = kvType.isFp8() ? new KvScales(0.5f, 2f) : KvScales.ONE;
+        try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
+             HostTensor qh = random(rnd, qType, 3L * qoLen, hq, d);
+             AttentionBackend tiled = AttentionBackend.of(new OpenClBackendProvider().open(
+                     new BackendOptions(Map.of("kernel", "tiled"))));
+             AttentionBackend ref = Backends.open("reference")) {
+            float[][] out = new float[2][];
+            float[][] lse = new float[2][];
+            AttentionBackend[] sides = {tiled, ref};
+            for (int w = 0; w < 2; w++) {
+                AttentionBackend be = sides[w];
+                try (Tensor k = be.upload(kh); Tensor v = be.upload(vh); Tensor q = be.upload(qh);
+                     Tensor o = be.allocate(qType, qh.shape()); Tensor l = be.allocate(DType.F32, 3L * qoLen, hq);
+                     BatchAttentionPlan plan = qoLen == 1
+                             ? be.planBatchDecode(table, new HeadConfig(hq, hkv, d), options, new PlanOptions(false, 256))
+                             : be.planBatchPrefill(qoIndptr, table, new HeadConfig(hq, hkv, d), options, null,
+                                     new PlanOptions(false, 256))) {
+                    plan.run(q, PagedKvCache.separate(k, v, layout, scales), o, l);
+                    try (HostTensor oh = be.download(o); HostTensor lh = be.download(l)) {
+                        out[w] = oh.toFloatArray();
+                        lse[w] = lh.toFloatArray();
+                    }
+                }
+            }
+            double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
+            for (int i = 0; i < out[0].length; i++) {
+                float a = out[0][i];
+                float r = out[1][i];
+                assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
+            }
+            for (int i = 0; i < lse[0].length; i++) {
+                float a = lse[0][i];
+                float r = lse[1][i];
+                assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
+                        "lse[" + i + "] = " + a + ", reference " + r);
+            }
+        }
+    }
+
+    private static HostTensor random(SplittableRandom rnd, DType type, long... shape) {
+        HostTensor t = HostTensor.allocate(type, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) (rnd.nextDouble() * 4 - 2));
+        }
+        return t;
+    }
+}
