@@ -33,6 +33,7 @@ public final class PropertyRunner {
         try {
             runCases(p);
         } finally {
+            summary.write();
             PropertyReport r = summary.reports().stream().filter(x -> x.key().equals(p.key())).reduce((a, b) -> b)
                     .orElse(null);
             if (reporter != null && r != null) {

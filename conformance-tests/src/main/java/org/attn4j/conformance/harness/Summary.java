@@ -58,6 +58,7 @@ public final class Summary {
         int skippedCases = 0;
         int failed = 0;
         int skippedProps = 0;
+        int passedProps = 0;
         List<PropertyReport> sorted = new ArrayList<>(reports);
         sorted.sort(java.util.Comparator.comparingInt(r -> order.indexOf(r.key()) < 0 ? Integer.MAX_VALUE
                 : order.indexOf(r.key())));
@@ -66,6 +67,7 @@ public final class Summary {
             skippedCases += r.skipped();
             failed += r.status() == PropertyReport.Status.FAILED ? 1 : 0;
             skippedProps += r.status() == PropertyReport.Status.SKIPPED ? 1 : 0;
+            passedProps += r.status() == PropertyReport.Status.PASSED ? 1 : 0;
             sb.append(String.format("%-7s %-44s %5d passed %5d skipped %7.1f s%n", r.status(), r.key(), r.passed(),
                     r.skipped(), r.millis() / 1000.0));
             if (r.skipped() > 0) {
@@ -75,16 +77,22 @@ public final class Summary {
                 sb.append("        ").append(r.failure().replace("\n", "\n        ")).append('\n');
             }
         }
-        sb.append(String.format("%d properties: %d passed, %d failed, %d skipped; %d cases checked, %d skipped%n",
-                reports.size(), reports.size() - failed - skippedProps, failed, skippedProps, passedCases,
-                skippedCases));
+        int running = reports.size() - passedProps - failed - skippedProps;
+        sb.append(String.format("%d properties: %d passed, %d failed, %d skipped%s; %d cases checked, %d skipped%n",
+                reports.size(), passedProps, failed, skippedProps, running > 0 ? ", " + running + " unfinished" : "",
+                passedCases, skippedCases));
         return sb.toString();
     }
 
     /** Prints the summary and writes it to {@code target/conformance-<backend>.txt}. */
     public Path publish() {
+        System.out.println(render());
+        return write();
+    }
+
+    /** Writes the summary so far (after every property, so a run cut short still leaves one). */
+    public Path write() {
         String text = render();
-        System.out.println(text);
         Path dir = Path.of(System.getProperty("attn4j.reportDir", "target"));
         Path file = dir.resolve("conformance-" + backendId + ".txt");
         try {
