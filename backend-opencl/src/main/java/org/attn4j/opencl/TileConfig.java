@@ -15,7 +15,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
     static final long LOCAL_BUDGET = 46 * 1024;
     static final int MAX_TM = 32;
     /** Private floats per work-item the serial kernel may hold for q and accumulators. */
-    static final int SERIAL_PRIVATE_FLOATS = 2 * 16 * 256;
+    static final int SERIAL_PRIVATE_FLOATS = 2 * 32 * 128;
 
     /** Rows of the accumulator grid: threads sharing a head-dim slice. */
     int tmy() {
@@ -41,10 +41,8 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
         int dmax = Math.max(32, ceilPow2(headDim));
         int tm = Math.min(MAX_TM, ceilPow2(Math.max(1, items)));
         if (serial) {
-            while (tm > 1 && 2L * tm * dmax > SERIAL_PRIVATE_FLOATS) {
-                tm /= 2;
-            }
-            return new TileConfig(dmax, tm, 8, 1, true);
+            // Capacity, not work: a unit holds up to tm items, so one build serves every group size.
+            return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 8, 1, true);
         }
         int wg = (int) Math.min(128, Long.highestOneBit(Math.max(1, maxWg)));
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);

@@ -45,7 +45,7 @@ inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* s
 // The same units computed by one work-item each, for CPU devices: no local memory and no
 // barriers, the query items and their accumulators in private arrays, keys in blocks of KB
 // whose loads all TM items share. Loops over DMAX have constant bounds so they vectorize.
-#define KB 8
+#define KB 16
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attention(__global const STORAGE(QT)* q,
@@ -102,7 +102,7 @@ void attention(__global const STORAGE(QT)* q,
     float p[TM][KB];
     float alpha[TM];
 
-    for (int m = 0; m < TM; m++) {
+    for (int m = 0; m < items; m++) {
         rowMax[m] = -INFINITY;
         rowSum[m] = 0.0f;
         for (int d = 0; d < DMAX; d++) {
@@ -142,7 +142,12 @@ void attention(__global const STORAGE(QT)* q,
             off[n] = (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
         }
         for (int n = 0; n < nKeys; n++) {
-            if ((headDim & 3) == 0) {
+            if ((headDim & 15) == 0) {
+                __global const STORAGE(KVT)* src = kc + kOffset + off[n];
+                for (int c = 0; c < headDim / 16; c++) {
+                    vstore16(LOAD16(KVT, src, 16 * c), c, blk[n]);
+                }
+            } else if ((headDim & 3) == 0) {
                 for (int c = 0; c < headDim / 4; c++) {
                     vstore4(LOAD4(KVT, kc, kOffset + off[n] + 4 * c), c, blk[n]);
                 }
@@ -198,14 +203,15 @@ void attention(__global const STORAGE(QT)* q,
                 s[n] = x;
                 mx = fmax(mx, x);
             }
-            // KB == 8: the block's exponentials as one vector operation.
+            // KB == 16: the block's exponentials as one vector operation.
             float al = 1.0f;
-            float8 e8 = (float8) (0.0f);
+            float16 e16 = (float16) (0.0f);
             if (mx != -INFINITY) {
-                e8 = exp2(vload8(0, s) - (float8) (mx));
+                e16 = exp2(vload16(0, s) - (float16) (mx));
                 al = exp2(rowMax[m] - mx);
             }
-            vstore8(e8, 0, p[m]);
+            vstore16(e16, 0, p[m]);
+            float8 e8 = e16.lo + e16.hi;
             float4 e4 = e8.lo + e8.hi;
             float sum = (e4.x + e4.y) + (e4.z + e4.w);
             alpha[m] = al;
@@ -213,7 +219,12 @@ void attention(__global const STORAGE(QT)* q,
             rowSum[m] = rowSum[m] * al + sum;
         }
         for (int n = 0; n < nKeys; n++) {
-            if ((headDim & 3) == 0) {
+            if ((headDim & 15) == 0) {
+                __global const STORAGE(KVT)* src = vc + vOffset + off[n];
+                for (int c = 0; c < headDim / 16; c++) {
+                    vstore16(LOAD16(KVT, src, 16 * c), c, blk[n]);
+                }
+            } else if ((headDim & 3) == 0) {
                 for (int c = 0; c < headDim / 4; c++) {
                     vstore4(LOAD4(KVT, vc, vOffset + off[n] + 4 * c), c, blk[n]);
                 }

@@ -176,13 +176,40 @@ inline uchar quotient_to_e5m2(float x, float scale) {
 #define LOAD4_(T, p, i) LOAD4_##T(p, i)
 #define LOAD4(T, p, i) LOAD4_(T, p, i)
 
-inline float4 e4m3x4_to_float4(uchar4 b) {
-    return (float4) (e4m3_to_float(b.x), e4m3_to_float(b.y), e4m3_to_float(b.z), e4m3_to_float(b.w));
+// Vector FP8 decoders: the scalar bit recipes on N lanes at once.
+#define FP8_VECTOR_DECODERS(N)                                                                   \
+inline float##N e4m3x##N##_to_float##N(uchar##N raw) {                                          \
+    uint##N b = convert_uint##N(raw);                                                            \
+    uint##N e = (b >> 3) & 0xFu;                                                                 \
+    uint##N m = b & 7u;                                                                          \
+    float##N normal = as_float##N(((e + 120u) << 23) | (m << 20));                               \
+    float##N sub = convert_float##N(m) * 0.001953125f;                                           \
+    float##N v = select(normal, sub, convert_int##N(e == 0u));                                   \
+    v = select(v, (float##N) (NAN), convert_int##N((e == 15u) & (m == 7u)));                     \
+    return as_float##N(as_uint##N(v) | ((b & 0x80u) << 24));                                    \
+}                                                                                                \
+inline float##N e5m2x##N##_to_float##N(uchar##N raw) {                                          \
+    uint##N b = convert_uint##N(raw);                                                            \
+    uint##N e = (b >> 2) & 0x1Fu;                                                                \
+    uint##N m = b & 3u;                                                                          \
+    float##N normal = as_float##N(((e + 112u) << 23) | (m << 21));                               \
+    float##N sub = convert_float##N(m) * 1.52587890625e-05f;                                     \
+    float##N special = select((float##N) (NAN), (float##N) (INFINITY), convert_int##N(m == 0u)); \
+    float##N v = select(normal, sub, convert_int##N(e == 0u));                                   \
+    v = select(v, special, convert_int##N(e == 31u));                                            \
+    return as_float##N(as_uint##N(v) | ((b & 0x80u) << 24));                                    \
 }
 
-inline float4 e5m2x4_to_float4(uchar4 b) {
-    return (float4) (e5m2_to_float(b.x), e5m2_to_float(b.y), e5m2_to_float(b.z), e5m2_to_float(b.w));
-}
+FP8_VECTOR_DECODERS(4)
+FP8_VECTOR_DECODERS(16)
+
+#define LOAD16_0(p, i) vload16(0, (p) + (i))
+#define LOAD16_1(p, i) vload_half16(0, (p) + (i))
+#define LOAD16_2(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)
+#define LOAD16_3(p, i) e4m3x16_to_float16(vload16(0, (p) + (i)))
+#define LOAD16_4(p, i) e5m2x16_to_float16(vload16(0, (p) + (i)))
+#define LOAD16_(T, p, i) LOAD16_##T(p, i)
+#define LOAD16(T, p, i) LOAD16_(T, p, i)
 
 #define STORE_0(p, i, v) ((p)[i] = (v))
 #define STORE_1(p, i, v) vstore_half_rte((v), 0, (p) + (i))
