@@ -1,6 +1,10 @@
 package org.attn4j.reference;
 
 import org.attn4j.conformance.AttentionConformanceSuite;
+import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.tensor.DType;
+import org.junit.jupiter.api.Test;
 
 /**
  * The conformance suite on the reference backend. There is no other oracle for the reference, so
@@ -11,5 +15,17 @@ class ReferenceConformanceTest extends AttentionConformanceSuite {
     @Override
     protected String backendId() {
         return "reference";
+    }
+
+    /**
+     * A reproduction as the suite prints it, pasted unchanged: the causal boundary (the one key
+     * at position 0 is allowed for the one query at position 0), which a planted {@code j < pq}
+     * failed and shrank to.
+     */
+    @Test
+    void causalBoundaryReproduction() {
+        check("batchPrefillMatchesOracle", new AttentionCase(new int[] {1}, new int[] {1}, 1, 1, 2, 1, KvLayout.NHD,
+                false, 0, DType.F16, DType.F16, 1.0f, 1.0f, true, -1, 0.0f, Float.NaN, AttentionCase.RopeKind.NONE,
+                AttentionCase.MaskKind.NONE, true, AttentionCase.DataKind.UNIFORM, 6588013280817431345L));
     }
 }

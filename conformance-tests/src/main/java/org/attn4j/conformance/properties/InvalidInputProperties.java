@@ -252,6 +252,43 @@ public final class InvalidInputProperties {
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), f.q, f.o, l2), "lse.dtype", "actual F16");
         }));
+        l.add(new Scenario("single decode with V shaped unlike K", Feature.DECODE, f -> {
+            int hkv = f.c.numKvHeads();
+            int d = f.c.headDim();
+            Tensor k = f.scope.allocate(f.c.kvDtype(), 5, hkv, d);
+            Tensor v = f.scope.allocate(f.c.kvDtype(), 6, hkv, d);
+            Tensor q1 = f.scope.allocate(f.c.qDtype(), f.c.numQoHeads(), d);
+            Tensor o1 = f.watch(f.scope.sentinel(f.c.qDtype(), f.c.numQoHeads(), d));
+            return new Call(() -> f.scope.backend().singleDecode(q1, new org.attn4j.kv.ContiguousKv(k, v,
+                    org.attn4j.kv.KvLayout.NHD), f.c.options(), o1, null), "v.shape", "[6, ");
+        }));
+        l.add(new Scenario("ragged K with too many rows", null, f -> {
+            int total = f.c.totalKv();
+            Tensor k = f.scope.allocate(f.c.kvDtype(), total + 1, f.c.numKvHeads(), f.c.headDim());
+            Tensor v = f.scope.allocate(f.c.kvDtype(), total, f.c.numKvHeads(), f.c.headDim());
+            return new Call(() -> {
+                try (var plan = f.scope.backend().planBatchPrefillRagged(f.c.qoIndptr(), f.c.kvIndptr(), f.c.heads(),
+                        f.c.options(), f.data.customMask(), PlanOptions.DEFAULT)) {
+                    plan.run(f.q, new org.attn4j.kv.RaggedKv(k, v), f.o, f.lse);
+                }
+            }, "k.shape", "[" + (total + 1) + ",");
+        }));
+        l.add(new Scenario("cascade with RoPE on the fly", Feature.CASCADE, f -> new Call(
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
+                        f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.RopeOptions.DEFAULT),
+                        PlanOptions.DEFAULT).close(), "options.rope", "RoPE")));
+        l.add(new Scenario("unsupported KV dtype", null, f -> {
+            long[] shape = f.pool.k().shape();
+            Tensor k = f.scope.allocate(DType.I32, shape);
+            PagedKvCache bad = f.pool.combined() ? PagedKvCache.combined(k, f.pool.layout())
+                    : PagedKvCache.separate(k, f.scope.allocate(DType.I32, shape), f.pool.layout());
+            return new Call(() -> {
+                try (BatchAttentionPlan plan = f.scope.backend().planBatchPrefill(f.c.qoIndptr(), f.pool.table(),
+                        f.c.heads(), f.c.options(), f.data.customMask(), PlanOptions.DEFAULT)) {
+                    plan.run(f.q, bad, f.o, f.lse);
+                }
+            }, "cache.dtype", "I32");
+        }));
         return l;
     }
 
