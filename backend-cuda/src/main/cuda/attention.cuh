@@ -36,7 +36,7 @@ struct AttnParams {
     const int* work;
     float* partialO;
     float* partialLse;
-    int hq, hkv, d, group, pageSize, pad0;
+    int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
     int causal, windowLeft, ropeInterleaved, pad1;
 };

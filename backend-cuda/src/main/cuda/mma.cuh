@@ -136,25 +136,33 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     // K and V vectors of one (key, column) share their page lookup. All page ids of a tile are
     // loaded before the first copy is issued, so their latencies overlap instead of adding up.
     constexpr int MAX_ISSUE = (TK * (DMAX * KB / 16) + NT - 1) / NT;
+    // When the threads cover whole rows, each thread keeps one column and steps rows evenly.
+    const bool evenRows = NT % vpr == 0;
+    const int rowStep = NT / vpr, myRow = tid / vpr, myCol = tid - myRow * vpr;
+    auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
+    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
     auto issue = [&](int c0, int st) {
         uint8_t* base = stages + st * L.stageBytes;
         const int vectors = TK * vpr;
         int page[MAX_ISSUE];
 #pragma unroll
         for (int k = 0; k < MAX_ISSUE; ++k) {
-            int vi = tid + k * NT, j = c0 + vi / vpr;
-            page[k] = vi < vectors && j < kvEnd ? p.kvIndices[pageBase + j / p.pageSize] : -1;
+            int vi = tid + k * NT;
+            int j = c0 + (evenRows ? myRow + k * rowStep : vi / vpr);
+            page[k] = vi < vectors && j < kvEnd ? p.kvIndices[pageBase + pageOf(j)] : -1;
         }
 #pragma unroll
         for (int k = 0; k < MAX_ISSUE; ++k) {
             int vi = tid + k * NT;
             if (vi < vectors) {
-                int r = vi / vpr, col = vi - r * vpr, j = c0 + r;
+                int r = evenRows ? myRow + k * rowStep : vi / vpr;
+                int col = evenRows ? myCol : vi - r * vpr;
+                int j = c0 + r;
                 bool valid = page[k] >= 0;
                 const uint8_t* srcK = p.k;
                 const uint8_t* srcV = p.v;
                 if (valid) {
-                    long long rel = page[k] * p.pageStride + (j % p.pageSize) * p.slotStride + kvh * p.headStride;
+                    long long rel = page[k] * p.pageStride + slotOf(j) * p.slotStride + kvh * p.headStride;
                     srcK += (p.kOffset + rel) * KB + col * 16;
                     srcV += (p.vOffset + rel) * KB + col * 16;
                 }
@@ -276,12 +284,15 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
                 l[e >> 1] += pe;
             }
         }
+        // Once the running maximum settles, alpha is 1 for the whole warp: skip the rescale.
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
 #pragma unroll
-        for (int nb = 0; nb < NB_O; ++nb) {
-            o[nb][0] *= alpha[0];
-            o[nb][1] *= alpha[0];
-            o[nb][2] *= alpha[1];
-            o[nb][3] *= alpha[1];
+            for (int nb = 0; nb < NB_O; ++nb) {
+                o[nb][0] *= alpha[0];
+                o[nb][1] *= alpha[0];
+                o[nb][2] *= alpha[1];
+                o[nb][3] *= alpha[1];
+            }
         }
 
         // O += P V, 16 keys per k-step; V fragments through ldmatrix.trans.

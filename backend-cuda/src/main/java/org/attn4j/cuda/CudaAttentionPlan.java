@@ -135,7 +135,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
                     .ptr(qoIndptr).ptr(kvIndptr).ptr(kvIndices).ptr(kvLastPageLen).ptr(mask).ptr(maskOffsets)
                     .ptr(ropeFreq).ptr(tc ? tcWork : genericWork).ptr(partialO).ptr(partialLse)
-                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(0)
+                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
@@ -152,6 +152,11 @@ final class CudaAttentionPlan implements KernelPlan {
                     .bytes();
             session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
         }
+    }
+
+    /** log2 of a power-of-two page size (kernels then shift and mask instead of dividing), else -1. */
+    static int pageShift(int pageSize) {
+        return Integer.bitCount(pageSize) == 1 ? Integer.numberOfTrailingZeros(pageSize) : -1;
     }
 
     /** The kernel reads K and V rows as 16-byte vectors; strides derived from D always allow it. */
