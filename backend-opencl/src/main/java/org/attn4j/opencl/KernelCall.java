@@ -43,7 +43,17 @@ final class KernelCall {
         return this;
     }
 
-    /** Enqueues over {@code global} work-items; {@code local} may be null. */
+    /**
+     * Enqueues {@code count} work-items in 1-D groups of {@code group}, the range padded up to a
+     * multiple (kernels bound-check against {@code count}). A fixed group size matters: a
+     * runtime that specialises kernels per work-group size then builds each kernel once.
+     */
+    void launch1d(cl_command_queue queue, long count, int group) {
+        long global = (count + group - 1) / group * group;
+        launch(queue, new long[] {global}, new long[] {group});
+    }
+
+    /** Enqueues over {@code global} work-items in groups of {@code local}. */
     void launch(cl_command_queue queue, long[] global, long[] local) {
         for (long g : global) {
             if (g == 0) {

@@ -149,7 +149,8 @@ final class OpenClAttentionPlan implements KernelPlan {
             if (schedule.mergeRowCount() > 0) {
                 new KernelCall(k.merge(), "merge_splits").mem(tmpO).mem(tmpLse).mem(mergeRows)
                         .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
-                        .launch(session.queue(), new long[] {Math.min(32, d), hq, schedule.mergeRowCount()}, null);
+                        .i(schedule.mergeRowCount() * hq)
+                        .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
             }
         }
     }

@@ -50,6 +50,8 @@ public final class OpenClSession implements BackendSession {
     private final OpenClPrograms programs;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final boolean serialKernel;
+    /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
+    private final int group;
 
     /**
      * @param device the device
@@ -76,6 +78,7 @@ public final class OpenClSession implements BackendSession {
                 () -> clCreateCommandQueue(context, device.device(), CL_QUEUE_PROFILING_ENABLE, null));
         this.queue = q;
         this.programs = new OpenClPrograms(context, device.device(), device.correctDivide());
+        this.group = (int) Math.min(64, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
     }
 
     @Override
@@ -96,6 +99,10 @@ public final class OpenClSession implements BackendSession {
     /** Whether attention runs the serial (CPU) kernel rather than the tiled one. */
     boolean serialKernel() {
         return serialKernel;
+    }
+
+    int group() {
+        return group;
     }
 
     OpenClDevice deviceInfo() {
@@ -264,7 +271,7 @@ public final class OpenClSession implements BackendSession {
             synchronized (this) {
                 new KernelCall(k, "merge_pair").mem(mem(oA)).mem(mem(sA)).mem(mem(oB)).mem(mem(sB)).mem(mem(o))
                         .mem(mem(s)).mem(maskMem != null ? maskMem : mem(s)).i(maskMem != null ? 1 : 0).i(hq).i(d)
-                        .launch(queue, new long[] {hq, rows}, null);
+                        .i(rows * hq).launch1d(queue, (long) rows * hq, group);
             }
         } finally {
             release(maskMem);
@@ -280,7 +287,7 @@ public final class OpenClSession implements BackendSession {
         cl_kernel k = kernel("merge.cl", "merge_many", "-DOT=" + OpenClTypes.code(v.dtype()));
         synchronized (this) {
             new KernelCall(k, "merge_many").mem(mem(v)).mem(mem(s)).mem(mem(o)).mem(mem(sOut)).i(n).i(hq).i(d)
-                    .launch(queue, new long[] {hq, rows}, null);
+                    .i(rows * hq).launch1d(queue, (long) rows * hq, group);
         }
     }
 
@@ -308,7 +315,7 @@ public final class OpenClSession implements BackendSession {
                         .l(cache.kOffset()).l(cache.vOffset()).l(cache.pageStride()).l(cache.slotStride())
                         .l(cache.headStride()).mem(bi).mem(pos).mem(indptr).mem(indices).i(cache.pageSize())
                         .i(cache.numKvHeads()).i(cache.headDim()).f(cache.scales().k()).f(cache.scales().v())
-                        .launch(queue, new long[] {Math.min(64, cache.headDim()), cache.numKvHeads(), n}, null);
+                        .i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
             }
         } finally {
             release(bi);
@@ -352,7 +359,7 @@ public final class OpenClSession implements BackendSession {
         cl_kernel k = kernel("rope.cl", "rope_inplace", "-DT=" + OpenClTypes.code(x.dtype()));
         synchronized (this) {
             new KernelCall(k, "rope_inplace").mem(mem(x)).mem(cs).i(heads).i(d).i(interleaved ? 1 : 0)
-                    .launch(queue, new long[] {d / 2, heads, n}, null);
+                    .i(n * heads * (d / 2)).launch1d(queue, (long) n * heads * (d / 2), group);
         }
     }
 

@@ -1,5 +1,5 @@
 // KV append (SPEC 5): token t of k, v [n, Hkv, D] goes to request batchIndices[t] at
-// positions[t], located through the page table. Same type: a bit copy (BITS is the storage
+// positions[t], located through the page table; one work-item per (token, head). Same type: a bit copy (BITS is the storage
 // word); otherwise divide by the cache's scale and round once to the cache's type.
 // ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1.
 
@@ -16,15 +16,19 @@ __kernel void append_kv(__global const SRC_T* k, __global const SRC_T* v,
                         long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
                         __global const int* batchIndices, __global const int* positions,
                         __global const int* kvIndptr, __global const int* kvIndices,
-                        int pageSize, int hkv, int headDim, float kScale, float vScale) {
-    const int h = get_global_id(1);
-    const int t = get_global_id(2);
+                        int pageSize, int hkv, int headDim, float kScale, float vScale, int count) {
+    const int g = get_global_id(0);
+    if (g >= count) {
+        return;
+    }
+    const int h = g % hkv;
+    const int t = g / hkv;
     const int b = batchIndices[t];
     const int pos = positions[t];
     const int page = kvIndices[kvIndptr[b] + pos / pageSize];
     const long dst = (long) page * pageStride + (long) (pos % pageSize) * slotStride + (long) h * headStride;
     const long src = ((long) t * hkv + h) * headDim;
-    for (int d = get_global_id(0); d < headDim; d += get_global_size(0)) {
+    for (int d = 0; d < headDim; d++) {
 #if SAME_TYPE
         kc[kOffset + dst + d] = k[src + d];
         vc[vOffset + dst + d] = v[src + d];

@@ -573,27 +573,29 @@ void attention(__global const STORAGE(QT)* q,
 #endif
 
 // Combines the chunk states of split requests: info = (output row, first workspace row,
-// chunks, workspace rows between chunks). Work-item (t, h, r) covers dims t, t + size0, ...
+// chunks, workspace rows between chunks). One work-item per (merged row, head), count of them.
 __kernel void merge_splits(__global const float* tmpO,
                            __global const float* tmpLse,
                            __global const int4* info,
                            __global STORAGE(QT)* o,
                            __global float* lse,
-                           int hq, int headDim, int writeLse) {
-    const int t = get_global_id(0);
-    const int step = get_global_size(0);
-    const int h = get_global_id(1);
-    const int4 r = info[get_global_id(2)];
+                           int hq, int headDim, int writeLse, int count) {
+    const int g = get_global_id(0);
+    if (g >= count) {
+        return;
+    }
+    const int h = g % hq;
+    const int4 r = info[g / hq];
     float mx = -INFINITY;
     for (int c = 0; c < r.z; c++) {
         mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
     }
     long out = ((long) r.x * hq + h) * headDim;
     if (mx == -INFINITY) {
-        for (int d = t; d < headDim; d += step) {
+        for (int d = 0; d < headDim; d++) {
             STORE(QT, o, out + d, 0.0f);
         }
-        if (t == 0 && writeLse) {
+        if (writeLse) {
             lse[(long) r.x * hq + h] = -INFINITY;
         }
         return;
@@ -602,7 +604,7 @@ __kernel void merge_splits(__global const float* tmpO,
     for (int c = 0; c < r.z; c++) {
         wsum += exp2(tmpLse[(long) (r.y + c * r.w) * hq + h] - mx);
     }
-    for (int d = t; d < headDim; d += step) {
+    for (int d = 0; d < headDim; d++) {
         float a = 0.0f;
         for (int c = 0; c < r.z; c++) {
             long row = (long) (r.y + c * r.w);
@@ -611,7 +613,7 @@ __kernel void merge_splits(__global const float* tmpO,
         }
         STORE(QT, o, out + d, a / wsum);
     }
-    if (t == 0 && writeLse) {
+    if (writeLse) {
         lse[(long) r.x * hq + h] = (mx + log2(wsum)) * LN2;
     }
 }

@@ -1,13 +1,19 @@
-// Attention-state merges (SPEC 4) in natural-log LSE. One work-item per (head, row) walks the
-// head dim, so merging in place never races. OT is the output's type code.
+// Attention-state merges (SPEC 4) in natural-log LSE. One work-item per (row, head) walks the
+// head dim, so merging in place never races. OT is the output's type code. Launches are 1-D
+// with a fixed work-group size (padded, hence count), so a runtime that specialises kernels
+// per work-group size builds each once.
 #pragma OPENCL FP_CONTRACT OFF
 
 __kernel void merge_pair(__global const STORAGE(OT)* oA, __global const float* sA,
                          __global const STORAGE(OT)* oB, __global const float* sB,
                          __global STORAGE(OT)* o, __global float* s,
-                         __global const uchar* rowMask, int useMask, int hq, int headDim) {
-    const int h = get_global_id(0);
-    const int r = get_global_id(1);
+                         __global const uchar* rowMask, int useMask, int hq, int headDim, int count) {
+    const int g = get_global_id(0);
+    if (g >= count) {
+        return;
+    }
+    const int h = g % hq;
+    const int r = g / hq;
     if (useMask && rowMask[r] == 0) {
         return;
     }
@@ -36,9 +42,13 @@ __kernel void merge_pair(__global const STORAGE(OT)* oA, __global const float* s
 // v [rows, n, Hq, D], s [rows, n, Hq] -> o [rows, Hq, D], sOut [rows, Hq].
 __kernel void merge_many(__global const STORAGE(OT)* v, __global const float* s,
                          __global STORAGE(OT)* o, __global float* sOut,
-                         int n, int hq, int headDim) {
-    const int h = get_global_id(0);
-    const int r = get_global_id(1);
+                         int n, int hq, int headDim, int count) {
+    const int g = get_global_id(0);
+    if (g >= count) {
+        return;
+    }
+    const int h = g % hq;
+    const int r = g / hq;
     const long out = (long) r * hq + h;
     float m = -INFINITY;
     for (int c = 0; c < n; c++) {
