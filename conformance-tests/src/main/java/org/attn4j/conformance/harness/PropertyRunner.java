@@ -166,17 +166,18 @@ public final class PropertyRunner {
         }
         String m = root.getMessage() != null ? root.getMessage() : t.getMessage();
         String first = m == null ? "" : m.lines().findFirst().orElse("");
-        StackTraceElement where = null;
+        StackTraceElement top = root.getStackTrace().length > 0 ? root.getStackTrace()[0] : null;
+        StackTraceElement backend = null; // the first frame in a backend, past the JDK and core helpers
         for (StackTraceElement e : root.getStackTrace()) {
-            if (e.getClassName().startsWith("org.attn4j.") && !e.getClassName().startsWith("org.attn4j.conformance.")) {
-                where = e;
+            String c = e.getClassName();
+            if (c.startsWith("org.attn4j.") && !c.startsWith("org.attn4j.conformance.")
+                    && !c.startsWith("org.attn4j.tensor.")) {
+                backend = e;
                 break;
             }
         }
-        if (where == null && root.getStackTrace().length > 0) {
-            where = root.getStackTrace()[0];
-        }
-        return root.getClass().getName() + ": " + first + (where == null ? "" : " at " + where);
+        String where = top == null ? "" : " at " + top + (backend == null || backend == top ? "" : " via " + backend);
+        return root.getClass().getName() + ": " + first + where;
     }
 
     /** Checks one case directly, for a pasted reproduction; fails with the case and its error. */
