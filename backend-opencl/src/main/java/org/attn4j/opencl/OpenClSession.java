@@ -37,6 +37,8 @@ import org.jocl.cl_mem;
 public final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
     private static final long COPY_CHUNK = 1L << 30;
+    /** Heap-backed host tensors go through direct staging buffers of at most this size. */
+    private static final long STAGING_CHUNK = 64L << 20;
 
     private static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F32, DType.F16, DType.BF16),
@@ -189,9 +191,13 @@ public final class OpenClSession implements BackendSession {
         cl_mem mem = mem(dst);
         MemorySegment seg = src.segment();
         long total = src.byteSize();
-        for (long off = 0; off < total; off += COPY_CHUNK) {
-            long n = Math.min(COPY_CHUNK, total - off);
-            ByteBuffer bb = seg.asSlice(off, n).asByteBuffer();
+        long chunk = seg.isNative() ? COPY_CHUNK : STAGING_CHUNK;
+        for (long off = 0; off < total; off += chunk) {
+            long n = Math.min(chunk, total - off);
+            ByteBuffer bb = hostBuffer(seg, off, n);
+            if (!seg.isNative()) {
+                MemorySegment.copy(seg, off, MemorySegment.ofBuffer(bb), 0, n);
+            }
             long at = off;
             ClCalls.call("clEnqueueWriteBuffer(" + n + " bytes at " + at + ")", () -> {
                 clEnqueueWriteBuffer(queue, mem, CL_TRUE, at, n, Pointer.to(bb), 0, null, null);
@@ -204,14 +210,26 @@ public final class OpenClSession implements BackendSession {
         cl_mem mem = mem(src);
         MemorySegment seg = dst.segment();
         long total = dst.byteSize();
-        for (long off = 0; off < total; off += COPY_CHUNK) {
-            long n = Math.min(COPY_CHUNK, total - off);
-            ByteBuffer bb = seg.asSlice(off, n).asByteBuffer();
+        long chunk = seg.isNative() ? COPY_CHUNK : STAGING_CHUNK;
+        for (long off = 0; off < total; off += chunk) {
+            long n = Math.min(chunk, total - off);
+            ByteBuffer bb = hostBuffer(seg, off, n);
             long at = off;
             ClCalls.call("clEnqueueReadBuffer(" + n + " bytes at " + at + ")", () -> {
                 clEnqueueReadBuffer(queue, mem, CL_TRUE, at, n, Pointer.to(bb), 0, null, null);
             });
+            if (!seg.isNative()) {
+                MemorySegment.copy(MemorySegment.ofBuffer(bb), 0, seg, off, n);
+            }
         }
+    }
+
+    /**
+     * The bytes {@code [off, off + n)} of a native segment as a direct buffer; for a heap segment
+     * (any Java array, which JOCL cannot address as bytes) a direct staging buffer of n bytes.
+     */
+    private static ByteBuffer hostBuffer(MemorySegment seg, long off, long n) {
+        return seg.isNative() ? seg.asSlice(off, n).asByteBuffer() : ByteBuffer.allocateDirect((int) n);
     }
 
     @Override

@@ -15,7 +15,10 @@ import org.attn4j.Backends;
 import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.Probe;
+import java.lang.foreign.MemorySegment;
 import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 /** Discovery, device selection and error reporting of the OpenCL backend. */
@@ -83,6 +86,31 @@ class OpenClProviderTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> provider.open(new BackendOptions(Map.of("kernel", "fastest"))).close());
         assertTrue(e.getMessage().contains("fastest"), e.getMessage());
+    }
+
+    @Test
+    void copiesHeapAndNativeHostMemory() {
+        availableProbe();
+        float[] values = new float[1000];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = i * 0.5f - 7;
+        }
+        try (AttentionBackend b = AttentionBackend.of(provider.open(BackendOptions.DEFAULT));
+             HostTensor heap = HostTensor.wrap(MemorySegment.ofArray(values), DType.F32, 10, 100);
+             Tensor t = b.upload(heap);
+             HostTensor back = b.download(t);
+             Tensor zeros = b.allocate(DType.BF16, 3, 5);
+             HostTensor z = b.download(zeros);
+             HostTensor into = HostTensor.wrap(MemorySegment.ofArray(new float[1000]), DType.F32, 10, 100)) {
+            b.download(t, into);
+            for (int i = 0; i < values.length; i++) {
+                assertEquals(values[i], back.getFloat(i));
+                assertEquals(values[i], into.getFloat(i));
+            }
+            for (int i = 0; i < 15; i++) {
+                assertEquals(0, z.getBits(i), "allocate must zero-fill");
+            }
+        }
     }
 
     @Test
