@@ -2,6 +2,7 @@
 // so the host finds them by plain name: <op>_<q dtype>[_<kv dtype>][_ipw<n>].
 #include "attention.cuh"
 #include "mma.cuh"
+#include "decode_stream.cuh"
 #include "kvops.cuh"
 #include "states.cuh"
 
@@ -34,6 +35,18 @@ ATTENTION_KV(bf16, BF16)
     TC_KV(pre, 4, 1, 64, 128, 2, QN, Q) TC_KV(pre, 4, 1, 32, 256, 2, QN, Q)
 TC_Q(f16, F16)
 TC_Q(bf16, BF16)
+
+// Streaming decode (opt-in): K/V of q's type, head dim 64 or 128, group sizes up to 1, 2, 4, 8.
+#define STREAM(QN, Q, DH, G)                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * STREAM_WARPS)                                      \
+        dec_stream_##QN##_d##DH##_g##G(const AttnParams p) {                                              \
+        streamDecodeBody<Q, DH, G>(p);                                                                    \
+    }
+#define STREAM_G(QN, Q, DH) STREAM(QN, Q, DH, 1) STREAM(QN, Q, DH, 2) STREAM(QN, Q, DH, 4) STREAM(QN, Q, DH, 8)
+STREAM_G(f16, F16, 64)
+STREAM_G(f16, F16, 128)
+STREAM_G(bf16, BF16, 64)
+STREAM_G(bf16, BF16, 128)
 
 #define PER_Q(QN, Q)                                                                                      \
     extern "C" __global__ void merge_partials_##QN(const MergePartialsParams p) { mergePartialsBody<Q>(p); } \

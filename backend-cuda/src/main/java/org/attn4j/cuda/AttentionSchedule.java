@@ -134,6 +134,9 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         if (p.plan().deterministic()) {
             return Math.min(cap, DETERMINISTIC_CHUNK);
         }
+        if (shape == BlockShape.STREAM_DECODE) {
+            return Math.min(cap, streamChunk(p, kvLen, device));
+        }
         int ipb = shape.itemsPerBlock;
         long[] tiles = new long[kvLen.length];
         int maxLen = 0;
@@ -162,6 +165,43 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
             }
         }
         return Math.min(cap, hi);
+    }
+
+    /** Blocks of the streaming decode kernel one multiprocessor holds (64 KB rings each). */
+    static final int STREAM_BLOCKS_PER_SM = 3;
+    /** Resident-block waves the streaming decode grid aims at: short blocks keep the tail short. */
+    static final int STREAM_WAVES = 8;
+
+    /**
+     * Keys per split for the streaming decode kernel: the largest chunk (a multiple of 32, at
+     * least {@link #MIN_CHUNK}) whose grid still gives every resident block slot
+     * {@link #STREAM_WAVES} blocks, so that each multiprocessor keeps bytes in flight to the end.
+     */
+    private static int streamChunk(AttentionProblem p, int[] kvLen, Device device) {
+        long[] tiles = new long[kvLen.length];
+        int maxLen = 0;
+        for (int b = 0; b < kvLen.length; b++) {
+            tiles[b] = p.qoLen(b) > 0 ? p.heads().numKvHeads() : 0;
+            maxLen = Math.max(maxLen, kvLen[b]);
+        }
+        long target = (long) STREAM_WAVES * STREAM_BLOCKS_PER_SM * Math.max(1, device.multiprocessors());
+        if (blocks(tiles, kvLen, Integer.MAX_VALUE) >= target || maxLen <= MIN_CHUNK) {
+            return Integer.MAX_VALUE;
+        }
+        int lo = MIN_CHUNK;
+        int hi = roundUp(maxLen);
+        while (lo < hi) { // largest chunk whose grid still reaches the target
+            int mid = roundUp(lo + (long) (hi - lo + 1) / 2);
+            if (mid > hi) {
+                mid = hi;
+            }
+            if (blocks(tiles, kvLen, mid) >= target) {
+                lo = mid;
+            } else {
+                hi = mid - 32;
+            }
+        }
+        return lo;
     }
 
     private static long blocks(long[] tiles, int[] kvLen, int chunk) {

@@ -12,7 +12,17 @@ enum BlockShape {
     /** Tensor Core kernel for decode: 4 warps (2 above D 128) share 16 items and split each tile's keys. */
     TC_DECODE(16, 128),
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
-    TC_PREFILL(64, 128);
+    TC_PREFILL(64, 128),
+    /**
+     * Streaming decode (opt-in, decode_stream.cuh): one block of 4 warps per (request, KV head,
+     * key chunk), the whole GQA group (up to 8 heads) in registers, head dim 64 or 128.
+     */
+    STREAM_DECODE(8, 128);
+
+    /** Largest GQA group the streaming decode kernel holds. */
+    static final int STREAM_MAX_GROUP = 8;
+    /** The streaming kernel's cp.async rings (STREAM_RING_TOTAL in decode_stream.cuh). */
+    static final int STREAM_RING_BYTES = 4 * 4 * 2 * 4 * 32 * 16;
 
     static final int GENERIC_TILE_KEYS = 32;
 
@@ -41,6 +51,22 @@ enum BlockShape {
         return this == TC_DECODE || this == TC_PREFILL;
     }
 
+    /** The streaming kernel's shared memory: its rings plus the page ids of a chunk of {@code keys}. */
+    static int streamSharedBytes(int keys, int pageSize) {
+        return STREAM_RING_BYTES + 4 * streamPageSlots(keys, pageSize);
+    }
+
+    /** Page ids a chunk of {@code keys} may touch (it need not start on a page boundary). */
+    static int streamPageSlots(int keys, int pageSize) {
+        return (int) Math.min(Integer.MAX_VALUE / 8, ((long) keys + pageSize - 1) / pageSize + 1);
+    }
+
+    /** The streaming kernel for q's type, a head dim of 64 or 128 and a group up to 8. */
+    static String streamKernel(String qSuffix, int headDim, int group) {
+        int g = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+        return "dec_stream_" + qSuffix + "_d" + headDim + "_g" + g;
+    }
+
     static BlockShape generic(int maxItems) {
         return maxItems <= 8 ? GENERIC_1 : maxItems <= 16 ? GENERIC_2 : GENERIC_4;
     }
@@ -49,6 +75,7 @@ enum BlockShape {
     int tileKeys(int headDim) {
         return switch (this) {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
+            case STREAM_DECODE -> 4 * 4 * 256 / headDim;
             case TC_PREFILL -> headDim <= 128 ? 64 : 32;
             default -> GENERIC_TILE_KEYS;
         };
@@ -57,6 +84,9 @@ enum BlockShape {
     /** Dynamic shared memory, mirroring the kernels' layouts (attention.cuh, mma.cuh TcLayout). */
     int sharedBytes(int headDim, int kvBytes) {
         int tk = tileKeys(headDim);
+        if (this == STREAM_DECODE) {
+            return STREAM_RING_BYTES;
+        }
         if (!tensorCores()) {
             return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
         }
@@ -76,6 +106,7 @@ enum BlockShape {
             case GENERIC_2 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw2";
             case GENERIC_4 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw4";
             case TC_DECODE -> "tc_dec_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
+            case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
         };
     }

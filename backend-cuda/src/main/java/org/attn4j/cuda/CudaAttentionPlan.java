@@ -18,12 +18,20 @@ import org.attn4j.tensor.Tensor;
  * kernel launches (no allocation, no host wait) and can be captured in a CUDA graph.
  */
 final class CudaAttentionPlan implements KernelPlan {
+    /** System property choosing the decode kernel: {@code stream} opts into decode_stream.cuh. */
+    static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
+    /** Page ids of one chunk must fit beside the streaming kernel's rings. */
+    private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
+
     private final CudaSession session;
     private final AttentionProblem problem;
     /** The CUDA-core schedule, for every dtype pair and RoPE. */
     private final AttentionSchedule generic;
     /** The Tensor Core schedule (null with RoPE on the fly), used when K/V is q's type or FP8. */
     private final AttentionSchedule tensorCore;
+    /** The streaming decode schedule (opt-in; null when not chosen or not applicable). */
+    private final AttentionSchedule stream;
+    private final int streamSharedBytes;
     private final List<DeviceMemory> buffers = new ArrayList<>();
     private final long qoIndptr;
     private final long kvIndptr;
@@ -36,6 +44,8 @@ final class CudaAttentionPlan implements KernelPlan {
     private final long genericMerge;
     private final long tcWork;
     private final long tcMerge;
+    private final long streamWork;
+    private final long streamMerge;
     private final long partialO;
     private final long partialLse;
     private boolean closed;
@@ -48,6 +58,11 @@ final class CudaAttentionPlan implements KernelPlan {
         this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
         this.tensorCore = problem.options().rope() != null ? null
                 : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+        AttentionSchedule s = streamWanted(problem) ? AttentionSchedule.of(problem, BlockShape.STREAM_DECODE, sms, 2) : null;
+        int shared = s == null ? 0 : streamShared(problem, s);
+        boolean fits = shared - BlockShape.STREAM_RING_BYTES <= STREAM_MAX_PAGE_BYTES;
+        this.stream = fits ? s : null;
+        this.streamSharedBytes = fits ? shared : 0;
         try {
             PageTable t = problem.pageTable();
             qoIndptr = upload(ints(problem.qoIndptr()));
@@ -80,13 +95,41 @@ final class CudaAttentionPlan implements KernelPlan {
             genericMerge = upload(ints(generic.mergeRows()));
             tcWork = tensorCore == null ? 0 : upload(ints(tensorCore.work()));
             tcMerge = tensorCore == null ? 0 : upload(ints(tensorCore.mergeRows()));
+            streamWork = stream == null ? 0 : upload(ints(stream.work()));
+            streamMerge = stream == null ? 0 : upload(ints(stream.mergeRows()));
             long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
+            slots = Math.max(slots, stream == null ? 0 : stream.partialSlots());
             partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
             partialLse = slots == 0 ? 0 : allocate(slots * 4);
         } catch (RuntimeException e) {
             close();
             throw e;
         }
+    }
+
+    /**
+     * Whether this plan may use the streaming decode kernel: opted into by the system property
+     * (read here, once per plan), decode, no RoPE on the fly, head dim 64 or 128, a group of at
+     * most 8 heads, and a chunk's page ids fitting in shared memory. Dtypes are checked per run.
+     */
+    private static boolean streamWanted(AttentionProblem p) {
+        if (!"stream".equals(System.getProperty(DECODE_KERNEL_PROPERTY))) {
+            return false;
+        }
+        int d = p.heads().headDim();
+        return p.decode() && p.options().rope() == null && (d == 64 || d == 128)
+                && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP;
+    }
+
+    private static int streamShared(AttentionProblem p, AttentionSchedule s) {
+        int keys = s.splitChunk();
+        if (keys == Integer.MAX_VALUE) {
+            keys = 0;
+            for (int len : p.pageTable().kvLens()) {
+                keys = Math.max(keys, len);
+            }
+        }
+        return BlockShape.streamSharedBytes(keys, p.pageTable().pageSize());
     }
 
     private static ByteBuffer ints(int[] values) {
@@ -125,8 +168,12 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionOptions opt = problem.options();
         long lseAddr = lse == null ? 0 : session.address(lse);
         String qs = CudaDtypes.suffix(q.dtype());
-        AttentionSchedule schedule = scheduleFor(q.dtype(), kv.dtype());
+        boolean streaming = stream != null && kv.dtype() == q.dtype()
+                && session.address(q) % 16 == 0;
+        AttentionSchedule schedule = streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
         boolean tc = schedule == tensorCore;
+        long workAddr = streaming ? streamWork : tc ? tcWork : genericWork;
+        long mergeAddr = streaming ? streamMerge : tc ? tcMerge : genericMerge;
         if (schedule.workItems() > 0) {
             requireVectorAligned(kv);
             byte[] params = new StructWriter(256)
@@ -134,20 +181,21 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
                     .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
                     .ptr(qoIndptr).ptr(kvIndptr).ptr(kvIndices).ptr(kvLastPageLen).ptr(mask).ptr(maskOffsets)
-                    .ptr(ropeFreq).ptr(tc ? tcWork : genericWork).ptr(partialO).ptr(partialLse)
+                    .ptr(ropeFreq).ptr(workAddr).ptr(partialO).ptr(partialLse)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
                     .bytes();
             BlockShape shape = schedule.shape();
-            String name = shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
-            int smem = shape.sharedBytes(d, kv.dtype().byteSize());
+            String name = streaming ? BlockShape.streamKernel(qs, d, problem.heads().groupSize())
+                    : shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
+            int smem = streaming ? streamSharedBytes : shape.sharedBytes(d, kv.dtype().byteSize());
             session.kernels().get(name, smem).launch(schedule.workItems(), hkv, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(64)
-                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(tc ? tcMerge : genericMerge)
+                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeAddr)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
             session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
@@ -176,6 +224,9 @@ final class CudaAttentionPlan implements KernelPlan {
 
     @Override
     public String describe() {
+        if (stream != null) {
+            return describe(stream) + " (when K/V is q's type)";
+        }
         return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "
                 + describe(generic) + ")";
     }

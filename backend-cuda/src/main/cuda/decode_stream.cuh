@@ -1,0 +1,280 @@
+// Bandwidth-bound decode (opt-in: attn4j.cuda.decodeKernel=stream) for K/V of q's 16-bit type,
+// no RoPE on the fly, head dim 64 or 128, GQA group up to 8. Decode reads every K/V byte once
+// and does g multiply-adds per element, so the kernel is built to keep bytes in flight:
+//
+// - a block is one (request, KV head, key chunk) work item of the usual schedule; its 4 warps
+//   each stream their own contiguous quarter of the chunk;
+// - a key row is D / 8 lanes holding one 16-byte vector each, so a warp step covers 256 / D keys;
+// - every lane copies its own vectors with cp.async into a private 4-stage ring and later reads
+//   back exactly those bytes, so the loop needs no barrier at all, only wait_group;
+// - the chunk's page ids are read once into shared memory before streaming starts;
+// - scores are fp32 FMAs on CUDA cores (the whole group's q rows sit in registers), reduced
+//   over the key's lanes with shuffles; softmax is online per warp (one rescale per stage), and
+//   the warps merge their states through shared memory at the end.
+// Split chunks write partial states that merge_partials combines, as for the other kernels.
+#pragma once
+#include "attention.cuh"
+
+namespace attn4j {
+
+constexpr int STREAM_WARPS = 4;
+constexpr int STREAM_STAGES = 4;
+constexpr int STREAM_STEPS = 4;                            // warp steps per stage
+constexpr int STREAM_RING_BYTES = STREAM_STEPS * 32 * 16;  // K (or V) bytes of one warp stage
+
+// Shared by the host (BlockShape.STREAM_DECODE): stage rings first, then the chunk's page ids.
+constexpr int STREAM_RING_TOTAL = STREAM_WARPS * STREAM_STAGES * 2 * STREAM_RING_BYTES;
+
+// cp.async with memory clobbers: the compiler must not move shared loads across these.
+__device__ __forceinline__ void streamCopy16(uint32_t dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void streamCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void streamWait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// The 8 16-bit elements of a 16-byte vector as floats (exact for both types).
+template <int T> __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
+    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        if (T == BF16) {
+            f[2 * e] = __uint_as_float(w[e] << 16);
+            f[2 * e + 1] = __uint_as_float(w[e] & 0xFFFF0000u);
+        } else {
+            __half2_raw r;
+            r.x = (unsigned short) (w[e] & 0xFFFF);
+            r.y = (unsigned short) (w[e] >> 16);
+            float2 x = __half22float2(__half2(r));
+            f[2 * e] = x.x;
+            f[2 * e + 1] = x.y;
+        }
+    }
+}
+
+template <int T, int D, int G>
+__device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
+    constexpr int LPK = D / 8;                 // lanes per key
+    constexpr int KPS = 32 / LPK;              // keys per warp step
+    constexpr int SK = KPS * STREAM_STEPS;     // keys per warp stage
+    constexpr int NT = 32 * STREAM_WARPS;
+    extern __shared__ __align__(16) uint8_t smemRaw[];
+    int* pages = reinterpret_cast<int*>(smemRaw + STREAM_RING_TOTAL);
+
+    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    const int b = wk[0], partialBase = wk[4];  // decode: the block holds the whole group (item 0)
+    int kvStart = wk[2], kvEnd = wk[3];
+    const int kvh = blockIdx.y, g = p.group;
+    const int qRow = p.qoIndptr[b];
+    const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
+    const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    // The one query row sits at position kvLen - 1: causal keeps every key, the window cuts the front.
+    if (p.causal) kvEnd = min(kvEnd, kvLen);
+    if (p.windowLeft >= 0) kvStart = max(kvStart, kvLen - 1 - p.windowLeft);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int col = lane % LPK, half = lane / LPK;
+
+    auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
+    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
+    const int firstPage = kvEnd > kvStart ? pageOf(kvStart) : 0;
+    const int pageCount = kvEnd > kvStart ? pageOf(kvEnd - 1) - firstPage + 1 : 0;
+    for (int i = tid; i < pageCount; i += NT) pages[i] = p.kvIndices[pageBase + firstPage + i];
+
+    // The group's q rows, this lane's 8 columns; heads past g are zero and never written.
+    float q[G][8];
+#pragma unroll
+    for (int h = 0; h < G; ++h) {
+        if (h < g) {
+            const uint16_t* qp = reinterpret_cast<const uint16_t*>(p.q) + ((long long) qRow * p.hq + kvh * g + h) * D;
+            unpack8<T>(*reinterpret_cast<const uint4*>(qp + col * 8), q[h]);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) q[h][e] = 0.f;
+        }
+    }
+    __syncthreads();  // page ids in place
+
+    const int len = max(0, kvEnd - kvStart);
+    const int perWarp = ((len + STREAM_WARPS - 1) / STREAM_WARPS + SK - 1) / SK * SK;
+    const int wStart = kvStart + warp * perWarp;
+    const int wEnd = min(kvEnd, wStart + perWarp);
+    const int nStages = wEnd > wStart ? (wEnd - wStart + SK - 1) / SK : 0;
+    uint8_t* ring = smemRaw + warp * STREAM_STAGES * 2 * STREAM_RING_BYTES;
+    const uint32_t ringAddr = (uint32_t) __cvta_generic_to_shared(ring) + lane * 16;
+
+    auto issue = [&](int st) {
+        const uint32_t kDst = ringAddr + (st % STREAM_STAGES) * 2 * STREAM_RING_BYTES;
+#pragma unroll
+        for (int s = 0; s < STREAM_STEPS; ++s) {
+            const int j = wStart + st * SK + s * KPS + half;
+            const uint8_t* srcK = p.k;
+            const uint8_t* srcV = p.v;
+            int n = 0;  // 0: zero-filled, nothing read
+            if (j < wEnd) {
+                long long rel = (long long) pages[pageOf(j) - firstPage] * p.pageStride + slotOf(j) * p.slotStride
+                        + kvh * p.headStride;
+                srcK += (p.kOffset + rel) * 2 + col * 16;
+                srcV += (p.vOffset + rel) * 2 + col * 16;
+                n = 16;
+            }
+            streamCopy16(kDst + s * 512, srcK, n);
+            streamCopy16(kDst + STREAM_RING_BYTES + s * 512, srcV, n);
+        }
+        streamCommit();
+    };
+
+    float m[G], l[G], o[G][8];
+#pragma unroll
+    for (int h = 0; h < G; ++h) {
+        m[h] = -INFINITY;
+        l[h] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) o[h][e] = 0.f;
+    }
+    const float LOG2E = 1.4426950408889634f;
+    const float scale = p.smScale * p.kScale;
+
+#pragma unroll
+    for (int st = 0; st < STREAM_STAGES - 1; ++st) {
+        if (st < nStages) {
+            issue(st);
+        } else {
+            streamCommit();
+        }
+    }
+    for (int t = 0; t < nStages; ++t) {
+        if (t + STREAM_STAGES - 1 < nStages) {
+            issue(t + STREAM_STAGES - 1);
+        } else {
+            streamCommit();
+        }
+        streamWait<STREAM_STAGES - 1>();  // stage t has landed (this lane's own copies)
+        const uint8_t* kb = ring + (t % STREAM_STAGES) * 2 * STREAM_RING_BYTES + lane * 16;
+        const uint8_t* vb = kb + STREAM_RING_BYTES;
+
+        float sc[STREAM_STEPS][G];
+#pragma unroll
+        for (int s = 0; s < STREAM_STEPS; ++s) {
+            float kf[8];
+            unpack8<T>(*reinterpret_cast<const uint4*>(kb + s * 512), kf);
+#pragma unroll
+            for (int h = 0; h < G; ++h) {
+                float acc = 0.f;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc = fmaf(q[h][e], kf[e], acc);
+                sc[s][h] = acc;
+            }
+#pragma unroll
+            for (int off = LPK / 2; off > 0; off >>= 1) {
+#pragma unroll
+                for (int h = 0; h < G; ++h) sc[s][h] += __shfl_xor_sync(0xffffffffu, sc[s][h], off);
+            }
+            const int j = wStart + t * SK + s * KPS + half;
+            bool ok = j < wEnd;
+            if (ok && p.mask) {
+                long long bit = p.maskOffsets[b] + j;  // row 0 of the request
+                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
+            }
+#pragma unroll
+            for (int h = 0; h < G; ++h) {
+                float x = sc[s][h] * scale;
+                if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
+                sc[s][h] = ok ? x * LOG2E : -INFINITY;
+            }
+        }
+        float mUse[G];
+#pragma unroll
+        for (int h = 0; h < G; ++h) {
+            float mx = sc[0][h];
+#pragma unroll
+            for (int s = 1; s < STREAM_STEPS; ++s) mx = fmaxf(mx, sc[s][h]);
+            const float mNew = fmaxf(m[h], mx);
+            mUse[h] = mNew == -INFINITY ? 0.f : mNew;
+            const float alpha = exp2f(m[h] - mUse[h]);
+            m[h] = mNew;
+            l[h] *= alpha;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) o[h][e] *= alpha;
+        }
+#pragma unroll
+        for (int s = 0; s < STREAM_STEPS; ++s) {
+            float vf[8];
+            unpack8<T>(*reinterpret_cast<const uint4*>(vb + s * 512), vf);
+#pragma unroll
+            for (int h = 0; h < G; ++h) {
+                const float pe = exp2f(sc[s][h] - mUse[h]);
+                l[h] += pe;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) o[h][e] = fmaf(pe, vf[e], o[h][e]);
+            }
+        }
+    }
+    streamWait<0>();
+
+    // The warp's key groups (lanes LPK apart) saw different keys: merge them.
+#pragma unroll
+    for (int off = LPK; off < 32; off <<= 1) {
+#pragma unroll
+        for (int h = 0; h < G; ++h) {
+            const float mo = __shfl_xor_sync(0xffffffffu, m[h], off);
+            const float lo = __shfl_xor_sync(0xffffffffu, l[h], off);
+            const float mN = fmaxf(m[h], mo);
+            const float a = mN == -INFINITY ? 0.f : exp2f(m[h] - mN);
+            const float c = mN == -INFINITY ? 0.f : exp2f(mo - mN);
+            l[h] = l[h] * a + lo * c;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) o[h][e] = o[h][e] * a + __shfl_xor_sync(0xffffffffu, o[h][e], off) * c;
+            m[h] = mN;
+        }
+    }
+
+    // Then the block's warps, through shared memory (the rings are free once every warp is here).
+    __syncthreads();
+    float* mS = reinterpret_cast<float*>(smemRaw);  // [WARPS][G]
+    float* lS = mS + STREAM_WARPS * G;              // [WARPS][G]
+    float* oS = lS + STREAM_WARPS * G;              // [WARPS][G][D]
+    if (lane == 0) {
+#pragma unroll
+        for (int h = 0; h < G; ++h) {
+            mS[warp * G + h] = m[h];
+            lS[warp * G + h] = l[h];
+        }
+    }
+    if (half == 0) {
+#pragma unroll
+        for (int h = 0; h < G; ++h) {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) oS[(warp * G + h) * D + col * 8 + e] = o[h][e];
+        }
+    }
+    __syncthreads();
+    for (int idx = tid; idx < g * D; idx += NT) {
+        const int h = idx / D, d = idx - h * D;
+        float mMax = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < STREAM_WARPS; ++w) mMax = fmaxf(mMax, mS[w * G + h]);
+        float total = 0.f, acc = 0.f;
+        if (mMax != -INFINITY) {
+#pragma unroll
+            for (int w = 0; w < STREAM_WARPS; ++w) {
+                const float f = exp2f(mS[w * G + h] - mMax);
+                total += f * lS[w * G + h];
+                acc += f * oS[(w * G + h) * D + d];
+            }
+        }
+        const float val = total > 0.f ? acc * p.vScale / total : 0.f;
+        const float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
+        if (partialBase < 0) {
+            const long long r = (long long) qRow * p.hq + kvh * g + h;
+            storeElem<T>(p.o, r * D + d, val);
+            if (d == 0 && p.lse) p.lse[r] = lseV;
+        } else {
+            const long long slot = partialBase + (long long) kvh * g + h;
+            p.partialO[slot * D + d] = val;
+            if (d == 0) p.partialLse[slot] = lseV;
+        }
+    }
+}
+
+}  // namespace attn4j
