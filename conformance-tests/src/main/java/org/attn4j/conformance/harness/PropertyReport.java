@@ -11,6 +11,7 @@ public final class PropertyReport {
     private final String key;
     private final String description;
     private final Map<String, Integer> skips = new TreeMap<>();
+    private final java.util.List<String> caseLines = new java.util.ArrayList<>();
     private int passed;
     private Status status = Status.RUNNING;
     private String failure;
@@ -27,6 +28,15 @@ public final class PropertyReport {
 
     void skip(String reason) {
         skips.merge(reason, 1, Integer::sum);
+    }
+
+    /** One line per case: id, outcome, description. */
+    synchronized void caseLine(int index, String outcome, Object kase) {
+        caseLines.add(String.format("%-40s #%-4d %-8s %s", key, index, outcome, kase));
+    }
+
+    synchronized java.util.List<String> caseLines() {
+        return java.util.List.copyOf(caseLines);
     }
 
     void finish(Status s, String failureSummary, long elapsedMillis) {

@@ -55,6 +55,7 @@ public final class PropertyRunner {
             String reason = p.unsupported(c);
             if (reason != null) {
                 report.skip(reason);
+                report.caseLine(i, "SKIPPED", c + " (" + reason + ")");
                 continue;
             }
             Throwable failure;
@@ -62,12 +63,15 @@ public final class PropertyRunner {
                 failure = attempt(p, c);
             } catch (CaseSkipped s) {
                 report.skip(s.reason());
+                report.caseLine(i, "SKIPPED", c + " (" + s.reason() + ")");
                 continue;
             }
             if (failure == null) {
                 report.pass();
+                report.caseLine(i, "PASSED", c);
                 continue;
             }
+            report.caseLine(i, "FAILED", c);
             String message = failureMessage(p, i, i < edges.size(), c, failure);
             report.finish(PropertyReport.Status.FAILED, message, elapsed(start));
             throw new AssertionFailedError(message, failure);

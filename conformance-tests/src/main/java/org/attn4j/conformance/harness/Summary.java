@@ -44,6 +44,13 @@ public final class Summary {
         return List.copyOf(reports);
     }
 
+    private synchronized List<PropertyReport> inOrder() {
+        List<PropertyReport> sorted = new ArrayList<>(reports);
+        sorted.sort(java.util.Comparator.comparingInt(r -> order.indexOf(r.key()) < 0 ? Integer.MAX_VALUE
+                : order.indexOf(r.key())));
+        return sorted;
+    }
+
     public synchronized String render() {
         StringBuilder sb = new StringBuilder();
         sb.append("attn4j conformance: backend '").append(backendId).append("' on ").append(device).append('\n');
@@ -59,10 +66,7 @@ public final class Summary {
         int failed = 0;
         int skippedProps = 0;
         int passedProps = 0;
-        List<PropertyReport> sorted = new ArrayList<>(reports);
-        sorted.sort(java.util.Comparator.comparingInt(r -> order.indexOf(r.key()) < 0 ? Integer.MAX_VALUE
-                : order.indexOf(r.key())));
-        for (PropertyReport r : sorted) {
+        for (PropertyReport r : inOrder()) {
             passedCases += r.passed();
             skippedCases += r.skipped();
             failed += r.status() == PropertyReport.Status.FAILED ? 1 : 0;
@@ -84,7 +88,10 @@ public final class Summary {
         return sb.toString();
     }
 
-    /** Prints the summary and writes it to {@code target/conformance-<backend>.txt}. */
+    /**
+     * Prints the summary and writes it to {@code target/conformance-<backend>.txt}, and every case
+     * checked (property, case id, outcome, the case) to {@code target/conformance-<backend>-cases.txt}.
+     */
     public Path publish() {
         System.out.println(render());
         return write();
@@ -95,9 +102,14 @@ public final class Summary {
         String text = render();
         Path dir = Path.of(System.getProperty("attn4j.reportDir", "target"));
         Path file = dir.resolve("conformance-" + backendId + ".txt");
+        List<String> cases = new ArrayList<>();
+        for (PropertyReport r : inOrder()) {
+            cases.addAll(r.caseLines());
+        }
         try {
             Files.createDirectories(dir);
             Files.writeString(file, text);
+            Files.write(dir.resolve("conformance-" + backendId + "-cases.txt"), cases);
         } catch (IOException e) {
             System.getLogger(Summary.class.getName()).log(System.Logger.Level.WARNING,
                     "could not write " + file + ": " + e);
