@@ -201,7 +201,9 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
                 hi = mid - 32;
             }
         }
-        return lo;
+        // Same split count for the longest request, pieces of equal size (no short last piece).
+        int pieces = splits(maxLen, lo);
+        return Math.max(MIN_CHUNK, roundUp((maxLen + (long) pieces - 1) / pieces));
     }
 
     private static long blocks(long[] tiles, int[] kvLen, int chunk) {
