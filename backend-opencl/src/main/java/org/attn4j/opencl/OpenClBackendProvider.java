@@ -1,6 +1,8 @@
 package org.attn4j.opencl;
 
+import java.util.ArrayList;
 import java.util.List;
+import org.jocl.CLException;
 import org.attn4j.spi.AbstractBackendProvider;
 import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.BackendSession;
@@ -16,6 +18,8 @@ import org.attn4j.spi.Probe;
  * or {@code serial} picks the attention kernel flavour (see {@link OpenClSession}).
  */
 public final class OpenClBackendProvider extends AbstractBackendProvider {
+    /** The ICD loader's status when no platform is installed (cl_khr_icd). */
+    private static final int CL_PLATFORM_NOT_FOUND_KHR = -1001;
     public static final String ID = "opencl";
 
     @Override
@@ -31,21 +35,31 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
     @Override
     protected Probe doProbe() {
         List<OpenClDevice> devices;
+        List<String> notes = new ArrayList<>();
         try {
-            devices = OpenClPlatforms.devices();
+            devices = OpenClPlatforms.discover(notes);
         } catch (Throwable t) {
-            String what = t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
-            if (t instanceof LinkageError) {
-                return Probe.unavailable("the OpenCL library or JOCL's native binding could not be loaded: " + what);
-            }
-            return Probe.unavailable("listing OpenCL platforms failed: " + what);
+            return Probe.unavailable(reason(t));
         }
-        List<String> described = devices.stream().map(OpenClDevice::describe).toList();
+        List<String> described = new ArrayList<>(devices.stream().map(OpenClDevice::describe).toList());
+        described.addAll(notes);
         if (devices.isEmpty()) {
-            return new Probe(false, List.of("no OpenCL device found (no platform registered with the ICD loader, "
-                    + "or platforms without devices)"), List.of());
+            notes.add(0, "no OpenCL device found");
+            return new Probe(false, notes, List.of());
         }
         return Probe.available(described);
+    }
+
+    private static String reason(Throwable t) {
+        String what = t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+        if (t instanceof LinkageError) {
+            return "the OpenCL library (libOpenCL) or JOCL's native binding could not be loaded: " + what;
+        }
+        if (t instanceof CLException e && e.getStatus() == CL_PLATFORM_NOT_FOUND_KHR) {
+            return "no OpenCL platform is registered with the ICD loader (CL_PLATFORM_NOT_FOUND_KHR in "
+                    + "clGetPlatformIDs): install a driver or PoCL, or point OCL_ICD_VENDORS at a folder of .icd files";
+        }
+        return "listing OpenCL platforms failed: " + what;
     }
 
     @Override

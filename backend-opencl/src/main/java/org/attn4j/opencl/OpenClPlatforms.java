@@ -18,6 +18,11 @@ final class OpenClPlatforms {
 
     /** Every device of every platform; loads JOCL's native library (may throw anything). */
     static List<OpenClDevice> devices() {
+        return discover(new ArrayList<>());
+    }
+
+    /** As {@link #devices()}, noting platforms that have no device in {@code notes}. */
+    static List<OpenClDevice> discover(List<String> notes) {
         setExceptionsEnabled(true);
         int[] count = new int[1];
         clGetPlatformIDs(0, null, count);
@@ -31,6 +36,7 @@ final class OpenClPlatforms {
             int[] n = new int[1];
             int status = clGetDeviceIDsNoThrow(platform, n);
             if (status != CL_SUCCESS || n[0] == 0) {
+                notes.add("platform '" + platformName + "' has no device (" + stringFor_errorCode(status) + ")");
                 continue;
             }
             cl_device_id[] devs = new cl_device_id[n[0]];
