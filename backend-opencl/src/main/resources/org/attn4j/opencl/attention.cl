@@ -396,7 +396,23 @@ void attention(__global const STORAGE(QT)* q,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        if ((headDim & 3) == 0) {
+        if ((headDim & 15) == 0) {
+            // 16 elements per load: one 32-byte (bf16) piece of a key's row per work-item.
+            for (int e = lid; e < TN * (DMAX / 16); e += WG) {
+                int n = e / (DMAX / 16);
+                int c = e % (DMAX / 16);
+                if (16 * c < headDim) {
+                    float16 kx = (float16) (0.0f);
+                    float16 vx = (float16) (0.0f);
+                    if (n < nKeys) {
+                        kx = LOAD16(KVT, kc, kOffset + keyOff[n] + 16 * c);
+                        vx = LOAD16(KVT, vc, vOffset + keyOff[n] + 16 * c);
+                    }
+                    vstore16(kx, c, ks + n * KS);
+                    vstore16(vx, c, vs + n * DMAX);
+                }
+            }
+        } else if ((headDim & 3) == 0) {
             for (int e = lid; e < TN * (DMAX / 4); e += WG) {
                 int n = e / (DMAX / 4);
                 int c = e % (DMAX / 4);
