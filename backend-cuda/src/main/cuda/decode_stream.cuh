@@ -277,4 +277,60 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     }
 }
 
+// merge_partials for the streaming decode's many splits: the block reads the split LSEs once,
+// in parallel, keeps their weights in shared memory, and each thread's output column sums the
+// splits with independent loads (unrolled) instead of one dependent round trip per split.
+constexpr int STREAM_MERGE_THREADS = 128;
+constexpr int STREAM_MERGE_WEIGHTS = 1024;  // splits beyond this recompute their weight
+
+template <int QT>
+__device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
+    constexpr int NT = STREAM_MERGE_THREADS;
+    __shared__ float red[NT / 32];
+    __shared__ float weight[STREAM_MERGE_WEIGHTS];
+    const int* e = p.rows + 5 * blockIdx.x;
+    const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
+    const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const long long first = base + (long long) kvh * items + gi, stride = (long long) p.hkv * items;
+
+    float m = -INFINITY;
+    for (int s = tid; s < splits; s += NT) m = fmaxf(m, p.partialLse[first + s * stride]);
+    m = warpMax(m);
+    if (lane == 0) red[warp] = m;
+    __syncthreads();
+    m = red[0];
+#pragma unroll
+    for (int w = 1; w < NT / 32; ++w) m = fmaxf(m, red[w]);
+    __syncthreads();  // red is reused below
+
+    float t = 0.f;
+    for (int s = tid; s < splits; s += NT) {
+        const float w = m == -INFINITY ? 0.f : expf(p.partialLse[first + s * stride] - m);
+        if (s < STREAM_MERGE_WEIGHTS) weight[s] = w;
+        t += w;
+    }
+    t = warpSum(t);
+    if (lane == 0) red[warp] = t;
+    __syncthreads();
+    float total = 0.f;
+#pragma unroll
+    for (int w = 0; w < NT / 32; ++w) total += red[w];
+
+    const long long out = (long long) qrow * p.hq + h;
+    for (int d = tid; d < p.d; d += NT) {
+        float acc = 0.f;
+#pragma unroll 8
+        for (int s = 0; s < splits; ++s) {
+            const long long slot = first + s * stride;
+            const float w = s < STREAM_MERGE_WEIGHTS ? weight[s]
+                    : (m == -INFINITY ? 0.f : expf(p.partialLse[slot] - m));
+            const float x = p.partialO[slot * p.d + d];
+            acc = w > 0.f ? fmaf(w, x, acc) : acc;  // a zero weight never multiplies its state
+        }
+        storeElem<QT>(p.o, out * p.d + d, total > 0.f ? acc / total : 0.f);
+    }
+    if (tid == 0 && p.lse) p.lse[out] = total > 0.f ? m + logf(total) : -INFINITY;
+}
+
 }  // namespace attn4j

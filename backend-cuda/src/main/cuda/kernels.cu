@@ -47,6 +47,12 @@ STREAM_G(f16, F16, 64)
 STREAM_G(f16, F16, 128)
 STREAM_G(bf16, BF16, 64)
 STREAM_G(bf16, BF16, 128)
+extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_f16(const MergePartialsParams p) {
+    mergeStreamBody<F16>(p);
+}
+extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_bf16(const MergePartialsParams p) {
+    mergeStreamBody<BF16>(p);
+}
 
 #define PER_Q(QN, Q)                                                                                      \
     extern "C" __global__ void merge_partials_##QN(const MergePartialsParams p) { mergePartialsBody<Q>(p); } \

@@ -198,7 +198,8 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeAddr)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
-            session.kernels().get("merge_partials_" + qs).launch(schedule.mergedRows(), hq, 128, 0, params);
+            String merge = (streaming ? "merge_stream_" : "merge_partials_") + qs;
+            session.kernels().get(merge).launch(schedule.mergedRows(), hq, 128, 0, params);
         }
     }
 
