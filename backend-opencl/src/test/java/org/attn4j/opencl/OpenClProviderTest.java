@@ -114,6 +114,17 @@ class OpenClProviderTest {
     }
 
     @Test
+    void failedBuildsCarryTheCompilerLog() {
+        availableProbe();
+        try (OpenClSession session = (OpenClSession) provider.open(BackendOptions.DEFAULT)) {
+            BackendException e = assertThrows(BackendException.class,
+                    () -> session.kernel("merge.cl", "merge_pair", "-DOT=9"));
+            assertTrue(e.getMessage().contains("clBuildProgram(merge.cl"), e.getMessage());
+            assertTrue(e.getMessage().contains("build log:") && e.getMessage().contains("STORAGE_9"), e.getMessage());
+        }
+    }
+
+    @Test
     void deviceFailuresNameTheClCall() {
         availableProbe();
         try (AttentionBackend b = AttentionBackend.of(provider.open(BackendOptions.DEFAULT))) {
