@@ -76,7 +76,6 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     const int col = lane % LPK, half = lane / LPK;
 
     auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
-    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
     const int firstPage = kvEnd > kvStart ? pageOf(kvStart) : 0;
     const int pageCount = kvEnd > kvStart ? pageOf(kvEnd - 1) - firstPage + 1 : 0;
     for (int i = tid; i < pageCount; i += NT) pages[i] = p.kvIndices[pageBase + firstPage + i];
@@ -103,25 +102,29 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     uint8_t* ring = smemRaw + warp * STREAM_STAGES * 2 * STREAM_RING_BYTES;
     const uint32_t ringAddr = (uint32_t) __cvta_generic_to_shared(ring) + lane * 16;
 
-    auto issue = [&](int st) {
+    // Branch-free copies: keys past the range copy nothing (zero fill) from the last key's address.
+    const uint8_t* kBase = p.k + (p.kOffset + kvh * p.headStride) * 2 + col * 16;
+    const uint8_t* vBase = p.v + (p.vOffset + kvh * p.headStride) * 2 + col * 16;
+    auto issueSteps = [&](int st, auto pageIn, auto slotIn) {
         const uint32_t kDst = ringAddr + (st % STREAM_STAGES) * 2 * STREAM_RING_BYTES;
 #pragma unroll
         for (int s = 0; s < STREAM_STEPS; ++s) {
             const int j = wStart + st * SK + s * KPS + half;
-            const uint8_t* srcK = p.k;
-            const uint8_t* srcV = p.v;
-            int n = 0;  // 0: zero-filled, nothing read
-            if (j < wEnd) {
-                long long rel = (long long) pages[pageOf(j) - firstPage] * p.pageStride + slotOf(j) * p.slotStride
-                        + kvh * p.headStride;
-                srcK += (p.kOffset + rel) * 2 + col * 16;
-                srcV += (p.vOffset + rel) * 2 + col * 16;
-                n = 16;
-            }
-            streamCopy16(kDst + s * 512, srcK, n);
-            streamCopy16(kDst + STREAM_RING_BYTES + s * 512, srcV, n);
+            const int jc = min(j, wEnd - 1);
+            const long long rel =
+                    ((long long) pages[pageIn(jc) - firstPage] * p.pageStride + slotIn(jc) * p.slotStride) * 2;
+            const int n = j < wEnd ? 16 : 0;  // 0: zero-filled, nothing read
+            streamCopy16(kDst + s * 512, kBase + rel, n);
+            streamCopy16(kDst + STREAM_RING_BYTES + s * 512, vBase + rel, n);
         }
         streamCommit();
+    };
+    auto issue = [&](int st) {
+        if (p.pageShift >= 0) {
+            issueSteps(st, [&](int j) { return j >> p.pageShift; }, [&](int j) { return j & (p.pageSize - 1); });
+        } else {
+            issueSteps(st, [&](int j) { return j / p.pageSize; }, [&](int j) { return j % p.pageSize; });
+        }
     };
 
     float m[G], l[G], o[G][8];
@@ -153,6 +156,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         const uint8_t* kb = ring + (t % STREAM_STAGES) * 2 * STREAM_RING_BYTES + lane * 16;
         const uint8_t* vb = kb + STREAM_RING_BYTES;
 
+        // Scores of the stage's keys; no branches until all are reduced, so steps interleave.
         float sc[STREAM_STEPS][G];
 #pragma unroll
         for (int s = 0; s < STREAM_STEPS; ++s) {
@@ -165,23 +169,42 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
                 for (int e = 0; e < 8; ++e) acc = fmaf(q[h][e], kf[e], acc);
                 sc[s][h] = acc;
             }
+        }
 #pragma unroll
-            for (int off = LPK / 2; off > 0; off >>= 1) {
+        for (int off = LPK / 2; off > 0; off >>= 1) {
+#pragma unroll
+            for (int s = 0; s < STREAM_STEPS; ++s) {
 #pragma unroll
                 for (int h = 0; h < G; ++h) sc[s][h] += __shfl_xor_sync(0xffffffffu, sc[s][h], off);
             }
-            const int j = wStart + t * SK + s * KPS + half;
-            bool ok = j < wEnd;
-            if (ok && p.mask) {
-                long long bit = p.maskOffsets[b] + j;  // row 0 of the request
-                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-            }
+        }
+        if (p.softCap > 0.f) {
 #pragma unroll
-            for (int h = 0; h < G; ++h) {
-                float x = sc[s][h] * scale;
-                if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
-                sc[s][h] = ok ? x * LOG2E : -INFINITY;
+            for (int s = 0; s < STREAM_STEPS; ++s) {
+#pragma unroll
+                for (int h = 0; h < G; ++h) sc[s][h] = p.softCap * tanhf(sc[s][h] * scale / p.softCap);
             }
+        } else {
+#pragma unroll
+            for (int s = 0; s < STREAM_STEPS; ++s) {
+#pragma unroll
+                for (int h = 0; h < G; ++h) sc[s][h] *= scale;
+            }
+        }
+        bool keep[STREAM_STEPS];
+#pragma unroll
+        for (int s = 0; s < STREAM_STEPS; ++s) keep[s] = wStart + t * SK + s * KPS + half < wEnd;
+        if (p.mask) {
+#pragma unroll
+            for (int s = 0; s < STREAM_STEPS; ++s) {
+                const long long bit = p.maskOffsets[b] + wStart + t * SK + s * KPS + half;  // row 0
+                keep[s] = keep[s] && ((p.mask[bit >> 3] >> (bit & 7)) & 1);
+            }
+        }
+#pragma unroll
+        for (int s = 0; s < STREAM_STEPS; ++s) {
+#pragma unroll
+            for (int h = 0; h < G; ++h) sc[s][h] = keep[s] ? sc[s][h] * LOG2E : -INFINITY;
         }
         float mUse[G];
 #pragma unroll
