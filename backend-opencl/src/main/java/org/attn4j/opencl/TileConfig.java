@@ -42,7 +42,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
         int tm = Math.min(MAX_TM, ceilPow2(Math.max(1, items)));
         if (serial) {
             // Capacity, not work: a unit holds up to tm items, so one build serves every group size.
-            return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 8, 1, true);
+            return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 16, 1, true);
         }
         int wg = (int) Math.min(128, Long.highestOneBit(Math.max(1, maxWg)));
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);
@@ -76,7 +76,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
     }
 
     String describe() {
-        return serial ? tm + " query items per work-item, keys in blocks of 8, head dims up to " + dmax
+        return serial ? tm + " query items per work-item, keys in blocks of 16, head dims up to " + dmax
                 : tm + " query items x " + tn + " keys per tile, head dims up to " + dmax + ", " + wg
                         + " work-items per group";
     }

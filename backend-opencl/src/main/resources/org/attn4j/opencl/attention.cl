@@ -1,14 +1,16 @@
 // Batch attention over the generic paged view (decode and prefill alike).
 //
-// One work-group computes one "unit": a tile of TM query items of one request and one KV head
-// over one chunk of its keys. Local tiles hold floats padded with zeros to a multiple of 4
-// dims so dot products and accumulators use float4 (SIMD on CPUs, 128-bit loads on GPUs). A query item is (row, head within the KV head's group), so the g
-// query heads of a KV head share every K/V tile loaded into local memory. Keys are visited in
-// tiles of TN with an online softmax in base 2; a unit either writes o/lse directly or, when
-// its request's keys were split into chunks, a float partial state that merge_splits combines.
+// A "unit" is a tile of TM query items of one request and one KV head over one chunk of its
+// keys. A query item is (row, head within the KV head's group), so the g query heads of a KV
+// head share every K/V load. Keys are visited with an online softmax in base 2; a unit either
+// writes o/lse directly or, when its request's keys were split into chunks, a float partial
+// state that merge_splits combines. Two flavours compute the same units:
+// - tiled (SERIAL=0, GPUs): one work-group per unit, Q/K/V tiles in local memory as floats
+//   padded with zeros to DMAX dims, float4 dot products and accumulators;
+// - serial (SERIAL=1, CPUs): one work-item per unit, no local memory and no barriers.
 //
-// Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM, TN, WG,
-// TMY x TD threads for the output accumulators.
+// Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM; tiled also TN,
+// WG and TMY x TD threads for the output accumulators.
 
 #define KS (DMAX + 4)                  // row stride of q and K tiles: float4-aligned, spreads banks
 #define MI (TM / TMY)                   // query items per thread
