@@ -16,6 +16,7 @@ import csv
 import math
 import os
 import statistics
+import subprocess
 import sys
 import traceback
 
@@ -311,19 +312,14 @@ def flex_paged_decode_case(w, rotate_bytes, gen):
         data.append((q, k, v))
     fn = flex()
 
-    broadcast = [True]  # K/V batch 1 against q batch B; expanded (stride-0) views where that is refused
+    # The pool is shared by every request: K/V batch B as stride-0 views of the one pool. Passing
+    # batch 1 against q's batch B is not safe to probe: it fails as a device-side assert, which
+    # leaves the CUDA context unusable.
 
     def run(s):
         q, k, v = data[s]
-        if not broadcast[0]:
-            k, v = k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)
+        k, v = k.expand(B, -1, -1, -1), v.expand(B, -1, -1, -1)
         return fn(q, k, v, block_mask=block_mask, enable_gqa=(hq != hkv), kernel_options={"BLOCK_N": PAGE})
-
-    try:
-        run(0)
-    except Exception:
-        broadcast[0] = False
-        run(0)
 
     def check():
         q, k, v = data[0]
@@ -484,6 +480,34 @@ def print_row(r):
         "%.1f%%" % float(d["pct_ceiling"]), d["check"]), flush=True)
 
 
+def run_isolated(argv, peers, args):
+    """Runs each peer in a child process with the same arguments; rows go to the same CSV."""
+    base = []
+    skip = False
+    for i, a in enumerate(argv):  # drop --peers and its value; the children get one peer each
+        if skip:
+            skip = False
+            continue
+        if a == "--peers":
+            skip = True
+            continue
+        if a.startswith("--peers="):
+            continue
+        base.append(a)
+    status = 0
+    for n, peer in enumerate(peers):
+        child = [sys.executable, os.path.abspath(__file__)] + base + ["--peers", peer, "--no-isolate"]
+        if n > 0:
+            child.append("--no-header")
+            if args.csv and "--append" not in child:
+                child.append("--append")
+        rc = subprocess.call(child)
+        if rc != 0:
+            print("torch_peers: %s exited with status %d" % (PEER_NAMES[peer], rc), flush=True)
+            status = 1
+    return status
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workload", action="append", default=[], help="a named workload or 'all' (repeatable)")
@@ -499,6 +523,10 @@ def main(argv=None):
     p.add_argument("--flops-ceiling", type=float, default=790e12)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--no-isolate", action="store_true",
+                   help="run every peer in this process (default: one process per peer, so a peer that "
+                        "breaks the CUDA context cannot take the others' rows with it)")
+    p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     catalog = named_workloads()
@@ -520,6 +548,9 @@ def main(argv=None):
         if x not in PEER_NAMES:
             p.error("unknown peer %r; known: %s" % (x, ", ".join(PEER_NAMES)))
 
+    if len(peers) > 1 and not args.no_isolate:
+        return run_isolated(argv if argv is not None else sys.argv[1:], peers, args)
+
     try:
         import torch
     except ImportError as e:
@@ -533,8 +564,9 @@ def main(argv=None):
     gen.manual_seed(args.seed)
     rotate = int(args.rotate_mb * (1 << 20))
     rows, failures = [], 0
-    print("torch %s on %s" % (torch.__version__, device), flush=True)
-    print_header()
+    if not args.no_header:
+        print("torch %s on %s" % (torch.__version__, device), flush=True)
+        print_header()
     for name in names:
         w = catalog[name]
         for peer in peers:

@@ -57,13 +57,15 @@ public final class CudaDecodeBench {
     public static void main(String[] args) {
         int iterations = Math.max(30, args.length > 0 ? Integer.parseInt(args[0]) : 30);
         int[] mixed = {0, 1, 17, 300, 1000, 4097, 5000, 9001};
+        // Causal decode over an empty request is rejected (qoLen 1 > kvLen 0), so no empty one here.
+        int[] nonEmpty = {1, 2, 17, 300, 1000, 4097, 5000, 9001};
         Workload[] all = {
             Workload.timed("decode-llama8b", 64, 4096, 32, 8),
             Workload.timed("decode-mha", 128, 1024, 32, 32),
             Workload.timed("decode-long", 4, 131072, 32, 8),
             new Workload("opts-window-cap-scales", DType.BF16, mixed, 32, 8, 128, 16, KvLayout.NHD,
                     AttentionOptions.DEFAULT.withWindowLeft(700).withLogitsSoftCap(30f), new KvScales(0.5f, 2f), false),
-            new Workload("opts-f16-d64-g2-page5", DType.F16, mixed, 16, 8, 64, 5, KvLayout.NHD,
+            new Workload("opts-f16-d64-g2-page5", DType.F16, nonEmpty, 16, 8, 64, 5, KvLayout.NHD,
                     AttentionOptions.DEFAULT.withCausal(true), KvScales.ONE, false),
             new Workload("opts-hnd-g8-page1", DType.BF16, mixed, 64, 8, 128, 1, KvLayout.HND,
                     AttentionOptions.DEFAULT.withSmScale(0.2f), KvScales.ONE, false),
