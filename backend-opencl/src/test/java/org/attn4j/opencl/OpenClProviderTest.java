@@ -130,7 +130,9 @@ class OpenClProviderTest {
         try (AttentionBackend b = AttentionBackend.of(provider.open(BackendOptions.DEFAULT))) {
             BackendException e = assertThrows(BackendException.class, () -> b.allocate(DType.F32, 1L << 48));
             assertTrue(e.getMessage().startsWith("opencl: CL_"), e.getMessage());
-            assertTrue(e.getMessage().contains("clCreateBuffer"), e.getMessage());
+            // Some drivers (NVIDIA's) create the buffer lazily and fail at its first use, the fill.
+            assertTrue(e.getMessage().contains("clCreateBuffer") || e.getMessage().contains("clEnqueueFillBuffer"),
+                    e.getMessage());
         }
     }
 }
