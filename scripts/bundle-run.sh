@@ -2,12 +2,16 @@
 # attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
 # conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
 #
-#   run.sh OUTDIR [all|conformance|bench|peers|demo|info] [backend...]
+#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|demo|info] [backend...]
 #
 #   all          info, conformance, bench, peers (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
 #   bench        attn4j bench over the SPEC §10 workloads on the named (default: available) backends
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
+#   memcheck     the CUDA conformance suite under compute-sanitizer memcheck (ATTN4J_MEMCHECK_CASES,
+#                default 3 cases per property)
+#   kernels      the CUDA backend's kernel benches (each compares a candidate kernel with the
+#                default one on the same inputs, then times both)
 #   demo, info   attn4j demo / attn4j info
 #
 # Environment: ATTN4J_CASES  cases per property (default 200)   ATTN4J_SEED  suite seed
@@ -16,7 +20,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -89,7 +93,7 @@ run_conformance() {
     local dir="$out/conformance/$b"
     mkdir -p "$dir"
     say "conformance $b: $cases cases per property"
-    local props=(-Dattn4j.cases="$cases")
+    local props=(-Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir")
     [ -n "${ATTN4J_SEED:-}" ] && props+=(-Dattn4j.seed="$ATTN4J_SEED")
     "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests \
@@ -135,6 +139,47 @@ run_peers() {
   fi
 }
 
+run_memcheck() {
+  local tests
+  tests=$(ls "$here"/tests/attn4j-backend-cuda-*-tests.jar 2>/dev/null | head -n 1)
+  if ! command -v compute-sanitizer >/dev/null || [ -z "$tests" ]; then
+    say "memcheck: compute-sanitizer or the CUDA test jar is missing, skipped"
+    return
+  fi
+  local dir="$out/memcheck"
+  mkdir -p "$dir"
+  local cases="${ATTN4J_MEMCHECK_CASES:-3}"
+  say "memcheck: CUDA conformance suite, $cases cases per property, under compute-sanitizer"
+  compute-sanitizer --tool memcheck --error-exitcode 86 --print-limit 20 \
+    "${jvm[@]}" -Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir" \
+    -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
+    org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary \
+    --select-class org.attn4j.cuda.CudaConformanceTest > "$dir/memcheck.txt" 2>&1
+  local rc=$?
+  grep -E "ERROR SUMMARY|tests (successful|failed|skipped)" "$dir/memcheck.txt" | tee -a "$log"
+  say "memcheck: exit $rc"
+  [ $rc -ne 0 ] && status=1
+}
+
+run_kernels() {
+  local tests
+  tests=$(ls "$here"/tests/attn4j-backend-cuda-*-tests.jar 2>/dev/null | head -n 1)
+  [ -z "$tests" ] && { say "kernels: no CUDA test jar, skipped"; return; }
+  mkdir -p "$out/kernels"
+  for bench in CudaDecodeBench CudaPrefillBench; do
+    if command -v unzip >/dev/null && ! unzip -l "$tests" | grep -q "org/attn4j/cuda/$bench.class"; then
+      say "kernels: $bench is not in this bundle, skipped"
+      continue
+    fi
+    say "kernels: $bench"
+    "${jvm[@]}" -cp "$cp_main:$tests" "org.attn4j.cuda.$bench" > "$out/kernels/$bench.txt" 2>&1
+    local rc=$?
+    tail -n 30 "$out/kernels/$bench.txt" | tee -a "$log"
+    say "kernels: $bench exit $rc"
+    [ $rc -ne 0 ] && status=1
+  done
+}
+
 run_demo() {
   say "attn4j demo"
   attn4j demo 2>&1 | tee "$out/demo.txt" || status=1
@@ -145,9 +190,11 @@ case "$what" in
   conformance) run_conformance ;;
   bench) run_bench ;;
   peers) run_peers ;;
+  memcheck) run_memcheck ;;
+  kernels) run_kernels ;;
   demo) run_demo ;;
   info) run_info ;;
-  *) echo "unknown part '$what': expected all, conformance, bench, peers, demo or info" >&2; exit 2 ;;
+  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, demo or info" >&2; exit 2 ;;
 esac
 say "done, status $status; reports in $out"
 exit $status
