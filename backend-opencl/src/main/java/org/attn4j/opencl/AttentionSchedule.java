@@ -34,6 +34,15 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     static AttentionSchedule of(AttentionProblem p, TileConfig tiles, int computeUnits) {
+        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits));
+    }
+
+    /**
+     * @param itemsPerUnit query items per unit
+     * @param keyQuantum   split chunks are a multiple of this many keys
+     * @param targetGroups work-groups below which requests are split
+     */
+    static AttentionSchedule of(AttentionProblem p, int itemsPerUnit, int keyQuantum, long targetGroups) {
         int batch = p.batchSize();
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
@@ -41,10 +50,10 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
         long tiles0 = 0;
         int maxKv = 0;
         for (int b = 0; b < batch; b++) {
-            tiles0 += ceilDiv((long) p.qoLen(b) * g, tiles.tm());
+            tiles0 += ceilDiv((long) p.qoLen(b) * g, itemsPerUnit);
             maxKv = Math.max(maxKv, kvLens[b]);
         }
-        int chunk = chunk(p, tiles, computeUnits, tiles0 * hkv, maxKv);
+        int chunk = chunk(p, keyQuantum, targetGroups, tiles0 * hkv, maxKv);
 
         List<int[]> units = new ArrayList<>();
         List<Integer> tmpRow = new ArrayList<>();
@@ -63,7 +72,7 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
             for (int c = 0; c < chunks; c++) {
                 int kvStart = chunks > 1 ? c * chunk : 0;
                 int kvEnd = chunks > 1 ? Math.min(kvLen, kvStart + chunk) : kvLen;
-                for (int item = 0; item < items; item += tiles.tm()) {
+                for (int item = 0; item < items; item += itemsPerUnit) {
                     units.add(new int[] {b, item, kvStart, kvEnd});
                     tmpRow.add(chunks > 1 ? base + c * qoLen : -1);
                 }
@@ -89,17 +98,16 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     /** Keys per chunk, or 0 for no split. */
-    private static int chunk(AttentionProblem p, TileConfig tiles, int computeUnits, long workGroups, int maxKv) {
+    private static int chunk(AttentionProblem p, int keyQuantum, long target, long workGroups, int maxKv) {
         int cap = p.plan().maxSplitChunk();
         if (p.plan().deterministic()) {
             return cap > 0 ? cap : DETERMINISTIC_CHUNK;
         }
         int chosen = 0;
-        long target = 4L * Math.max(1, computeUnits);
         if (workGroups > 0 && workGroups < target && maxKv > 2 * MIN_CHUNK) {
             long splits = ceilDiv(target, workGroups);
             long c = Math.max(MIN_CHUNK, ceilDiv(maxKv, splits));
-            chosen = (int) (ceilDiv(c, tiles.tn()) * tiles.tn());
+            chosen = (int) (ceilDiv(c, keyQuantum) * keyQuantum);
         }
         if (cap > 0) {
             chosen = chosen == 0 ? cap : Math.min(chosen, cap);

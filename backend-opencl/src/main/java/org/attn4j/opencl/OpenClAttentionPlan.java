@@ -5,6 +5,7 @@ import static org.jocl.CL.*;
 import java.util.HashMap;
 import java.util.Map;
 import org.attn4j.AttentionOptions;
+import org.attn4j.BackendException;
 import org.attn4j.RopeOptions;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
@@ -36,6 +37,8 @@ final class OpenClAttentionPlan implements KernelPlan {
     private final AttentionSchedule schedule;
     private final Map<String, Resolved> kernels = new HashMap<>();
     private final TileConfig tiles;
+    /** The streaming decode's shape when this problem runs it, else null. */
+    private final DecodeStreamConfig stream;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
     private final int ropeBase;
     private final cl_mem kvIndptr;
@@ -52,8 +55,11 @@ final class OpenClAttentionPlan implements KernelPlan {
     private final cl_mem rope;
     private final long workspaceBytes;
 
-    /** A built kernel pair and the tiles it was built for. */
-    private record Resolved(cl_kernel attention, cl_kernel merge, TileConfig tiles) {}
+    /**
+     * A built kernel pair, the work-group size it runs with and whether its merge runs one
+     * work-item per element (streaming decode) or per (row, head).
+     */
+    private record Resolved(cl_kernel attention, cl_kernel merge, int wg, boolean mergePerElement) {}
 
     OpenClAttentionPlan(OpenClSession session, AttentionProblem problem) {
         this.session = session;
@@ -63,7 +69,11 @@ final class OpenClAttentionPlan implements KernelPlan {
         int items = problem.decode() ? g : TileConfig.MAX_TM;
         this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
                 session.serialKernel());
-        this.schedule = AttentionSchedule.of(problem, tiles, dev.computeUnits());
+        this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
+                ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize()) : null;
+        this.schedule = stream == null ? AttentionSchedule.of(problem, tiles, dev.computeUnits())
+                : AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
+                        (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT);
         int batch = problem.batchSize();
         int hq = problem.heads().numQoHeads();
         int d = problem.heads().headDim();
@@ -134,7 +144,6 @@ final class OpenClAttentionPlan implements KernelPlan {
         int hkv = problem.heads().numKvHeads();
         int d = problem.heads().headDim();
         cl_mem lseMem = lse != null ? OpenClSession.mem(lse) : tmpLse;
-        TileConfig t = k.tiles();
         synchronized (session) {
             new KernelCall(k.attention(), "attention").mem(OpenClSession.mem(q)).mem(OpenClSession.mem(o)).mem(lseMem)
                     .mem(OpenClSession.mem(kv.k())).mem(OpenClSession.mem(kv.v()))
@@ -144,9 +153,14 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
                     .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
                     .i(opt.windowLeft())
-                    .launch(session.queue(), new long[] {(long) schedule.unitCount() * t.wg(), hkv},
-                            new long[] {t.wg(), 1});
-            if (schedule.mergeRowCount() > 0) {
+                    .launch(session.queue(), new long[] {(long) schedule.unitCount() * k.wg(), hkv},
+                            new long[] {k.wg(), 1});
+            if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
+                int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
+                new KernelCall(k.merge(), "merge_splits_dims").mem(tmpO).mem(tmpLse).mem(mergeRows)
+                        .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0).i(count)
+                        .launch1d(session.queue(), count, session.group());
+            } else if (schedule.mergeRowCount() > 0) {
                 new KernelCall(k.merge(), "merge_splits").mem(tmpO).mem(tmpLse).mem(mergeRows)
                         .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
                         .i(schedule.mergeRowCount() * hq)
@@ -162,6 +176,9 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (r != null) {
             return r;
         }
+        if (stream != null) {
+            return resolveStream(key, qType, kvType);
+        }
         TileConfig t = tiles;
         while (true) {
             String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
@@ -169,12 +186,28 @@ final class OpenClAttentionPlan implements KernelPlan {
             cl_kernel attention = session.kernel("attention.cl", "attention", defines);
             long allowed = kernelWorkGroupSize(attention);
             if (t.serial() || allowed >= t.wg() || t.wg() <= 16) {
-                r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t);
+                r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t.wg(), false);
                 kernels.put(key, r);
                 return r;
             }
             t = t.withWorkGroup((int) Math.max(16, Long.highestOneBit(allowed)));
         }
+    }
+
+    private Resolved resolveStream(String key, DType qType, DType kvType) {
+        String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
+                + stream.defines();
+        cl_kernel attention = session.kernel("decode_stream.cl", "decode_stream", defines);
+        long allowed = kernelWorkGroupSize(attention);
+        if (allowed < stream.wg()) {
+            throw new BackendException(OpenClBackendProvider.ID, "decode_stream: the device allows " + allowed
+                    + " work-items per group for this build, the kernel needs " + stream.wg()
+                    + " (choose -Dattn4j.opencl.kernel=tiled)");
+        }
+        Resolved r = new Resolved(attention, session.kernel("decode_stream.cl", "merge_splits_dims", defines),
+                stream.wg(), true);
+        kernels.put(key, r);
+        return r;
     }
 
     private long kernelWorkGroupSize(cl_kernel kernel) {
@@ -193,7 +226,8 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public String describe() {
-        return "opencl attention: " + schedule.describe() + ", " + tiles.describe();
+        return "opencl attention: " + schedule.describe() + ", "
+                + (stream != null ? stream.describe() : tiles.describe());
     }
 
     @Override

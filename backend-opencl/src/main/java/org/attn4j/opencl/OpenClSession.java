@@ -52,24 +52,32 @@ public final class OpenClSession implements BackendSession {
     private final OpenClPrograms programs;
     private final AtomicBoolean closed = new AtomicBoolean();
     private final boolean serialKernel;
+    private final boolean decodeStream;
     /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
     private final int group;
 
     /**
      * @param device the device
-     * @param kernel attention kernel flavour: {@code tiled} (work-groups sharing local memory,
-     *               for GPUs), {@code serial} (one work-item per unit, for CPUs) or null/{@code auto}
-     *               (serial on CPU devices, tiled elsewhere)
+     * @param kernel attention kernel flavour: {@code tiled} (work-groups sharing local memory),
+     *               {@code serial} (one work-item per unit, for CPUs), {@code decode-stream}
+     *               (streaming decode where it applies, tiled for the rest) or null/{@code auto}
+     *               (serial on CPU devices, decode-stream elsewhere)
      */
     OpenClSession(OpenClDevice device, String kernel) {
         this.device = device;
         String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
+        boolean cpu = !device.gpu() && device.type().equals("CPU");
         this.serialKernel = switch (mode) {
             case "serial" -> true;
-            case "tiled" -> false;
-            case "auto", "" -> !device.gpu() && device.type().equals("CPU");
-            default -> throw new IllegalArgumentException("opencl option kernel: expected auto, tiled or serial, actual '"
-                    + kernel + "'");
+            case "tiled", "decode-stream", "stream" -> false;
+            case "auto", "" -> cpu;
+            default -> throw new IllegalArgumentException(
+                    "opencl option kernel: expected auto, tiled, serial or decode-stream, actual '" + kernel + "'");
+        };
+        this.decodeStream = switch (mode) {
+            case "decode-stream", "stream" -> true;
+            case "auto", "" -> !cpu;
+            default -> false;
         };
         setExceptionsEnabled(true);
         cl_device_id[] devices = {device.device()};
@@ -101,6 +109,11 @@ public final class OpenClSession implements BackendSession {
     /** Whether attention runs the serial (CPU) kernel rather than the tiled one. */
     boolean serialKernel() {
         return serialKernel;
+    }
+
+    /** Whether decode problems the streaming kernel accepts run it (GPU default). */
+    boolean decodeStream() {
+        return decodeStream;
     }
 
     int group() {

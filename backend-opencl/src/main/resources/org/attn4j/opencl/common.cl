@@ -201,7 +201,16 @@ inline float##N e5m2x##N##_to_float##N(uchar##N raw) {                          
 }
 
 FP8_VECTOR_DECODERS(4)
+FP8_VECTOR_DECODERS(8)
 FP8_VECTOR_DECODERS(16)
+
+#define LOAD8_0(p, i) vload8(0, (p) + (i))
+#define LOAD8_1(p, i) vload_half8(0, (p) + (i))
+#define LOAD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
+#define LOAD8_3(p, i) e4m3x8_to_float8(vload8(0, (p) + (i)))
+#define LOAD8_4(p, i) e5m2x8_to_float8(vload8(0, (p) + (i)))
+#define LOAD8_(T, p, i) LOAD8_##T(p, i)
+#define LOAD8(T, p, i) LOAD8_(T, p, i)
 
 #define LOAD16_0(p, i) vload16(0, (p) + (i))
 #define LOAD16_1(p, i) vload_half16(0, (p) + (i))

@@ -1,0 +1,282 @@
+// Streaming decode for GPU devices: one work-group per unit (request, tile of TM query heads of
+// one KV head, chunk of keys), the same units and arguments as attention.cl, for problems whose
+// requests have at most one query row, head dims a multiple of 8 and no RoPE.
+//
+// The work-group is WG / LANES "row groups" of LANES = DMAX / 8 work-items; a row group reads
+// one key row per load, 8 elements (16 bytes of bf16) per work-item, and streams its own
+// contiguous share of the unit's keys U keys per step, with every K and V load of the step
+// issued before any arithmetic. Each work-item keeps the TM query heads' 8 dims and their
+// accumulators in private memory; the 8-element partial dot products meet in local memory, where
+// each work-item of the row group sums the partials of some (key, head) pairs: two barriers per
+// step, no local tiles of K or V. Each row group keeps its own online softmax (base 2); row
+// groups merge once at the end. Split chunks go to the float workspace and merge_splits_dims.
+//
+// Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket, power of two), TM
+// (query heads per unit), U (keys per row-group step), WG (work-items per group).
+
+#define LANES (DMAX / 8)
+#define ROWS (WG / LANES)
+#define UG (U * TM)
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
+
+#define F_WINDOW 2
+#define F_SOFTCAP 4
+#define F_MASK 8
+#define F_LSE 16
+
+__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
+void decode_stream(__global const STORAGE(QT)* q,
+                   __global STORAGE(QT)* o,
+                   __global float* lse,
+                   __global const STORAGE(KVT)* kc,
+                   __global const STORAGE(KVT)* vc,
+                   long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
+                   __global const int* kvIndptr,
+                   __global const int* kvIndices,
+                   __global const int* kvLens,
+                   __global const int* qoIndptr,
+                   __global const int4* units,
+                   __global const int* unitTmpRow,
+                   __global float* tmpO,
+                   __global float* tmpLse,
+                   __global const uchar* mask,
+                   __global const long* maskOffsets,
+                   __global const float2* rope,
+                   int ropeBase,
+                   int pageSize, int hq, int group, int headDim,
+                   float qScale, float softCap, float vScale,
+                   int flags, int windowLeft) {
+    __local float partial[ROWS * LANES * UG]; // [row group][lane][key x head]
+    __local float scores[ROWS * UG];          // [row group][key x head], base-2 logits
+    __local float groupMax[ROWS * TM];
+    __local float groupSum[ROWS * TM];
+    __local float finalMax[TM];
+    __local float finalSum[TM];
+    __local float merged[TM * DMAX];
+
+    const int lid = get_local_id(0);
+    const int rg = lid / LANES;
+    const int lane = lid - rg * LANES;
+    const int unit = get_group_id(0);
+    const int hk = get_group_id(1);
+    const int4 u = units[unit];
+    const int b = u.x;
+    const int itemStart = u.y;
+    const int qoStart = qoIndptr[b];
+    const int kvLen = kvLens[b];
+    const int items = min(TM, group - itemStart);
+    const int pq = kvLen - 1; // the one query row; causal allows every key of the request
+    int kvStart = u.z;
+    const int kvEnd = u.w;
+    if (flags & F_WINDOW) {
+        kvStart = max(kvStart, pq - windowLeft);
+    }
+    const int n = max(0, kvEnd - kvStart);
+    // Keys per row group, a multiple of U so every row group runs the same steps (barriers).
+    const int share = ((n + ROWS - 1) / ROWS + U - 1) / U * U;
+    const int myStart = kvStart + rg * share;
+    const int myEnd = min(kvEnd, myStart + share);
+    const int steps = share / U;
+    const int pageBase = kvIndptr[b];
+    const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
+    const int d0 = lane * 8;
+    const bool active = d0 < headDim; // lanes past the head dim hold zeros
+    const long headOff = (long) hk * headStride;
+
+    float8 qv[TM];
+    float8 acc[TM];
+    float rowMax[TM];
+    float rowSum[TM];
+#pragma unroll
+    for (int m = 0; m < TM; m++) {
+        qv[m] = (float8) (0.0f);
+        acc[m] = (float8) (0.0f);
+        rowMax[m] = -INFINITY;
+        rowSum[m] = 0.0f;
+        if (m < items && active) {
+            long base = ((long) qoStart * hq + hk * group + itemStart + m) * headDim + d0;
+            qv[m] = LOAD8(QT, q, base) * qScale;
+        }
+    }
+
+    // Page position of the row group's next key, advanced without divisions.
+    int pageIdx = myStart / pageSize;
+    int slot = myStart - pageIdx * pageSize;
+    for (int s = 0; s < steps; s++) {
+        const int j0 = myStart + s * U;
+        float8 kx[U];
+        float8 vx[U];
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            kx[k] = (float8) (0.0f);
+            vx[k] = (float8) (0.0f);
+            if (j0 + k < myEnd && active) {
+                long off = (long) kvIndices[pageBase + pageIdx] * pageStride + (long) slot * slotStride + headOff;
+                kx[k] = LOAD8(KVT, kc, kOffset + off + d0);
+                vx[k] = LOAD8(KVT, vc, vOffset + off + d0);
+            }
+            slot++;
+            if (slot == pageSize) {
+                slot = 0;
+                pageIdx++;
+            }
+        }
+        __local float* mine = partial + (rg * LANES + lane) * UG;
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+#pragma unroll
+            for (int m = 0; m < TM; m++) {
+                float8 t = qv[m] * kx[k];
+                float4 t4 = t.lo + t.hi;
+                mine[k * TM + m] = (t4.x + t4.y) + (t4.z + t4.w);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int t = lane; t < UG; t += LANES) {
+            __local const float* col = partial + rg * LANES * UG + t;
+            float x = 0.0f;
+#pragma unroll
+            for (int w = 0; w < LANES; w++) {
+                x += col[w * UG];
+            }
+            int k = t / TM;
+            int m = t - k * TM;
+            int j = j0 + k;
+            bool ok = j < myEnd && m < items;
+            if (ok && (flags & F_MASK)) {
+                long bit = maskBase + j;
+                ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
+            }
+            if (flags & F_SOFTCAP) {
+                x = softCap * tanh(x / softCap) * LOG2E;
+            }
+            scores[rg * UG + t] = ok ? x : -INFINITY;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        __local const float* sc = scores + rg * UG;
+#pragma unroll
+        for (int m = 0; m < TM; m++) {
+            float mx = rowMax[m];
+#pragma unroll
+            for (int k = 0; k < U; k++) {
+                mx = fmax(mx, sc[k * TM + m]);
+            }
+            // With nothing allowed yet, exp2(-inf - 0) gives the zero weights.
+            float ref = mx == -INFINITY ? 0.0f : mx;
+            float alpha = exp2(rowMax[m] - ref);
+            float8 a = acc[m] * alpha;
+            float l = rowSum[m] * alpha;
+#pragma unroll
+            for (int k = 0; k < U; k++) {
+                float p = exp2(sc[k * TM + m] - ref);
+                l += p;
+                a += p * vx[k];
+            }
+            acc[m] = a;
+            rowSum[m] = l;
+            rowMax[m] = mx;
+        }
+    }
+
+    // Merge the row groups: common maximum, then their rescaled accumulators one after another.
+    if (lane == 0) {
+        for (int m = 0; m < TM; m++) {
+            groupMax[rg * TM + m] = rowMax[m];
+            groupSum[rg * TM + m] = rowSum[m];
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < TM) {
+        float mx = -INFINITY;
+        for (int r = 0; r < ROWS; r++) {
+            mx = fmax(mx, groupMax[r * TM + lid]);
+        }
+        float ref = mx == -INFINITY ? 0.0f : mx;
+        float l = 0.0f;
+        for (int r = 0; r < ROWS; r++) {
+            l += groupSum[r * TM + lid] * exp2(groupMax[r * TM + lid] - ref);
+        }
+        finalMax[lid] = mx;
+        finalSum[lid] = l;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int r = 0; r < ROWS; r++) {
+        if (rg == r && active) {
+            for (int m = 0; m < TM; m++) {
+                float ref = finalMax[m] == -INFINITY ? 0.0f : finalMax[m];
+                float8 a = acc[m] * exp2(rowMax[m] - ref);
+                __local float* dst = merged + m * DMAX + d0;
+                vstore8(r == 0 ? a : vload8(0, dst) + a, 0, dst);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    const int tmpBase = unitTmpRow[unit];
+    for (int e = lid; e < items * headDim; e += WG) {
+        int m = e / headDim;
+        int d = e - m * headDim;
+        float l = finalSum[m];
+        float x = l > 0.0f ? merged[m * DMAX + d] * (vScale / l) : 0.0f;
+        long h = hk * group + itemStart + m;
+        if (tmpBase < 0) {
+            STORE(QT, o, ((long) qoStart * hq + h) * headDim + d, x);
+        } else {
+            tmpO[((long) tmpBase * hq + h) * headDim + d] = x;
+        }
+    }
+    if (lid < items) {
+        float l = finalSum[lid];
+        float lse2 = l > 0.0f ? finalMax[lid] + log2(l) : -INFINITY;
+        long h = hk * group + itemStart + lid;
+        if (tmpBase >= 0) {
+            tmpLse[(long) tmpBase * hq + h] = lse2;
+        } else if (flags & F_LSE) {
+            lse[(long) qoStart * hq + h] = lse2 * LN2;
+        }
+    }
+}
+
+// Combines the chunk states of split requests, one work-item per output element so that
+// neighbouring work-items read neighbouring floats: info = (output row, first workspace row,
+// chunks, workspace rows between chunks) per merged row; count = merged rows x hq x headDim.
+__kernel void merge_splits_dims(__global const float* tmpO,
+                                __global const float* tmpLse,
+                                __global const int4* info,
+                                __global STORAGE(QT)* o,
+                                __global float* lse,
+                                int hq, int headDim, int writeLse, int count) {
+    const int e = get_global_id(0);
+    if (e >= count) {
+        return;
+    }
+    const int rowHead = e / headDim;
+    const int d = e - rowHead * headDim;
+    const int h = rowHead % hq;
+    const int4 r = info[rowHead / hq];
+    float mx = -INFINITY;
+    for (int c = 0; c < r.z; c++) {
+        mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
+    }
+    const long out = (long) r.x * hq + h;
+    if (mx == -INFINITY) {
+        STORE(QT, o, out * headDim + d, 0.0f);
+        if (writeLse && d == 0) {
+            lse[out] = -INFINITY;
+        }
+        return;
+    }
+    float wsum = 0.0f;
+    float a = 0.0f;
+    for (int c = 0; c < r.z; c++) {
+        long row = (long) (r.y + c * r.w) * hq + h;
+        float w = exp2(tmpLse[row] - mx);
+        wsum += w;
+        a += w * tmpO[row * headDim + d];
+    }
+    STORE(QT, o, out * headDim + d, a / wsum);
+    if (writeLse && d == 0) {
+        lse[out] = (mx + log2(wsum)) * LN2;
+    }
+}

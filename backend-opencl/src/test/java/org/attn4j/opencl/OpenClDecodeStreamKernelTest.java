@@ -1,0 +1,137 @@
+package org.attn4j.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.CustomMask;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.BackendOptions;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The streaming decode that GPUs run by default, forced on whatever OpenCL device is present
+ * and compared with the reference: group sizes that fill, split and under-fill a work-group's
+ * query heads, head dims with idle lanes, every KV format, window, soft cap, mask bits, empty
+ * requests, and requests split into chunks (a small {@code maxSplitChunk}) or as the plan
+ * chooses for the device.
+ */
+class OpenClDecodeStreamKernelTest {
+
+    @ParameterizedTest(name = "{0} q, {1} kv, D {2}, g {3}, page {4}, {5}, {6}, chunk {7}")
+    @CsvSource({
+        "BF16, BF16,     128,  4, 16, NHD, plain,   256",
+        "BF16, BF16,     128,  4, 16, NHD, plain,   0",
+        "F16,  FP8_E4M3,  64,  8,  3, HND, window,  256",
+        "F32,  F32,       80,  1,  5, NHD, softcap, 128",
+        "BF16, FP8_E5M2, 256,  2,  1, HND, mask,    256",
+        "F16,  F16,       32, 16,  7, NHD, window,  0",
+        "F16,  BF16,      48,  3, 17, HND, mask,    96",
+    })
+    void streamingDecodeMatchesReference(DType qType, DType kvType, int d, int g, int pageSize, KvLayout layout,
+                                         String option, int maxChunk) {
+        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        SplittableRandom rnd = new SplittableRandom(d * 31L + g + maxChunk);
+        int hkv = 2;
+        int hq = hkv * g;
+        int[] kvLens = {900, 0, 1, pageSize + 1, 333};
+        int batch = kvLens.length;
+        int[][] pages = new int[batch][];
+        int next = 1;
+        for (int b = 0; b < batch; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        int numPages = next + 1;
+        PageTable table = PageTable.of(pageSize, pages, kvLens);
+        int[] qoIndptr = new int[batch + 1];
+        for (int b = 0; b <= batch; b++) {
+            qoIndptr[b] = b;
+        }
+        long[] kvShape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
+                : new long[] {numPages, hkv, pageSize, d};
+        AttentionOptions options = switch (option) {
+            case "window" -> AttentionOptions.DEFAULT.withWindowLeft(100);
+            case "softcap" -> AttentionOptions.DEFAULT.withLogitsSoftCap(5f);
+            default -> AttentionOptions.DEFAULT;
+        };
+        CustomMask mask = null;
+        if (option.equals("mask")) {
+            int bits = 0;
+            for (int len : kvLens) {
+                bits += len;
+            }
+            boolean[] m = new boolean[bits];
+            for (int i = 0; i < bits; i++) {
+                m[i] = rnd.nextInt(3) != 0;
+            }
+            mask = CustomMask.fromBooleans(m);
+        }
+        KvScales scales = kvType.isFp8() ? new KvScales(0.5f, 2f) : KvScales.ONE;
+        PlanOptions planOptions = new PlanOptions(false, maxChunk);
+        try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
+             HostTensor qh = random(rnd, qType, batch, hq, d);
+             AttentionBackend stream = AttentionBackend.of(new OpenClBackendProvider().open(
+                     new BackendOptions(Map.of("kernel", "decode-stream"))));
+             AttentionBackend ref = Backends.open("reference")) {
+            float[][] out = new float[2][];
+            float[][] lse = new float[2][];
+            AttentionBackend[] sides = {stream, ref};
+            for (int w = 0; w < 2; w++) {
+                AttentionBackend be = sides[w];
+                try (Tensor k = be.upload(kh); Tensor v = be.upload(vh); Tensor q = be.upload(qh);
+                     Tensor o = be.allocate(qType, qh.shape()); Tensor l = be.allocate(DType.F32, batch, hq);
+                     BatchAttentionPlan plan = mask == null
+                             ? be.planBatchDecode(table, new HeadConfig(hq, hkv, d), options, planOptions)
+                             : be.planBatchPrefill(qoIndptr, table, new HeadConfig(hq, hkv, d), options, mask,
+                                     planOptions)) {
+                    if (w == 0) {
+                        assertTrue(plan.describe().contains("streaming decode"), plan.describe());
+                        assertTrue(maxChunk == 0 || plan.describe().contains("split"), plan.describe());
+                    }
+                    plan.run(q, PagedKvCache.separate(k, v, layout, scales), o, l);
+                    try (HostTensor oh = be.download(o); HostTensor lh = be.download(l)) {
+                        out[w] = oh.toFloatArray();
+                        lse[w] = lh.toFloatArray();
+                    }
+                }
+            }
+            double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
+            for (int i = 0; i < out[0].length; i++) {
+                float a = out[0][i];
+                float r = out[1][i];
+                assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
+            }
+            for (int i = 0; i < lse[0].length; i++) {
+                float a = lse[0][i];
+                float r = lse[1][i];
+                assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
+                        "lse[" + i + "] = " + a + ", reference " + r);
+            }
+        }
+    }
+
+    private static HostTensor random(SplittableRandom rnd, DType type, long... shape) {
+        HostTensor t = HostTensor.allocate(type, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) (rnd.nextDouble() * 4 - 2));
+        }
+        return t;
+    }
+}
