@@ -3,6 +3,7 @@
 #include "attention.cuh"
 #include "mma.cuh"
 #include "decode_stream.cuh"
+#include "prefill_fa2.cuh"
 #include "kvops.cuh"
 #include "states.cuh"
 
@@ -47,6 +48,15 @@ STREAM_G(f16, F16, 64)
 STREAM_G(f16, F16, 128)
 STREAM_G(bf16, BF16, 64)
 STREAM_G(bf16, BF16, 128)
+// FlashAttention-2-style prefill (opt-in): K/V of q's type, head dim 64 or 128.
+#define FA2(QN, Q, DH)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(FA2_THREADS) fa2_##QN##_d##DH(const AttnParams p) {      \
+        fa2PrefillBody<Q, DH>(p);                                                                         \
+    }
+FA2(f16, F16, 64)
+FA2(f16, F16, 128)
+FA2(bf16, BF16, 64)
+FA2(bf16, BF16, 128)
 extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_f16(const MergePartialsParams p) {
     mergeStreamBody<F16>(p);
 }

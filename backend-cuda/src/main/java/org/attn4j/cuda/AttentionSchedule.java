@@ -120,6 +120,43 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         return new AttentionSchedule(shape, work, merge, partial, chunk);
     }
 
+    /**
+     * The FA2 prefill's work list: one item per (request, 64-row query tile, query head), no
+     * split, as {@link #WORK_INTS} ints: request, first row, query head, keys the tile visits, -1.
+     * Items are ordered by keys visited, most first (ties keep request, tile, head order, so the
+     * heads of one tile run side by side over the same K/V), so the grid ends on short tiles.
+     */
+    static AttentionSchedule fa2(AttentionProblem p) {
+        int hq = p.heads().numQoHeads();
+        int[] kvLen = p.pageTable().kvLens();
+        int rows = BlockShape.FA2_ROWS;
+        boolean causal = p.options().causal();
+        int window = p.options().windowLeft();
+        java.util.List<int[]> items = new java.util.ArrayList<>();
+        for (int b = 0; b < p.batchSize(); b++) {
+            int qoLen = p.qoLen(b);
+            for (int start = 0; start < qoLen; start += rows) {
+                int last = Math.min(qoLen, start + rows) - 1;
+                int pqLo = start + kvLen[b] - qoLen;
+                int pqHi = last + kvLen[b] - qoLen;
+                int end = causal ? Math.min(kvLen[b], pqHi + 1) : kvLen[b];
+                int begin = window >= 0 ? Math.max(0, pqLo - window) : 0;
+                int keys = Math.max(0, end - begin);
+                for (int h = 0; h < hq; h++) {
+                    items.add(new int[] {b, start, h, keys, -1});
+                }
+            }
+        }
+        items.sort((x, y) -> Integer.compare(y[3], x[3])); // stable: equal costs keep their order
+        int[] work = new int[items.size() * WORK_INTS];
+        int w = 0;
+        for (int[] item : items) {
+            System.arraycopy(item, 0, work, w, WORK_INTS);
+            w += WORK_INTS;
+        }
+        return new AttentionSchedule(BlockShape.FA2_PREFILL, work, new int[0], 0, Integer.MAX_VALUE);
+    }
+
     private static int splits(int kvLen, int chunk) {
         return kvLen <= chunk ? 1 : (int) ((kvLen + (long) chunk - 1) / chunk);
     }

@@ -17,7 +17,15 @@ enum BlockShape {
      * Streaming decode (opt-in, decode_stream.cuh): one block of 4 warps per (request, KV head,
      * key chunk), the whole GQA group (up to 8 heads) in registers, head dim 64 or 128.
      */
-    STREAM_DECODE(8, 128);
+    STREAM_DECODE(8, 128),
+    /**
+     * FlashAttention-2-style prefill (opt-in, prefill_fa2.cuh): one block of 4 warps per
+     * (request, query head, 64-row tile), 64-key tiles, head dim 64 or 128, K/V of q's type.
+     */
+    FA2_PREFILL(64, 128);
+
+    /** Query rows of one head per FA2 block (FA2_ROWS in prefill_fa2.cuh). */
+    static final int FA2_ROWS = 64;
 
     /** Largest GQA group the streaming decode kernel holds. */
     static final int STREAM_MAX_GROUP = 8;
@@ -76,7 +84,7 @@ enum BlockShape {
         return switch (this) {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case STREAM_DECODE -> 4 * 4 * 256 / headDim;
-            case TC_PREFILL -> headDim <= 128 ? 64 : 32;
+            case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
             default -> GENERIC_TILE_KEYS;
         };
     }
@@ -86,6 +94,9 @@ enum BlockShape {
         int tk = tileKeys(headDim);
         if (this == STREAM_DECODE) {
             return STREAM_RING_BYTES;
+        }
+        if (this == FA2_PREFILL) {
+            return fa2SharedBytes(headDim);
         }
         if (!tensorCores()) {
             return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
@@ -108,6 +119,13 @@ enum BlockShape {
             case TC_DECODE -> "tc_dec_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
+            case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
         };
+    }
+
+    /** The FA2 kernel's layout (fa2SharedBytes): q rows, 2 stages of K and V, padded by 8 elements; 2 tiles of row offsets. */
+    static int fa2SharedBytes(int headDim) {
+        int row = (headDim + 8) * 2;
+        return FA2_ROWS * row + 2 * 2 * 64 * row + 2 * 64 * 8;
     }
 }

@@ -20,6 +20,8 @@ import org.attn4j.tensor.Tensor;
 final class CudaAttentionPlan implements KernelPlan {
     /** System property choosing the decode kernel: {@code stream} opts into decode_stream.cuh. */
     static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
+    /** System property choosing the prefill kernel: {@code fa2} opts into prefill_fa2.cuh. */
+    static final String PREFILL_KERNEL_PROPERTY = "attn4j.cuda.prefillKernel";
     /** Page ids of one chunk must fit beside the streaming kernel's rings. */
     private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
 
@@ -32,6 +34,8 @@ final class CudaAttentionPlan implements KernelPlan {
     /** The streaming decode schedule (opt-in; null when not chosen or not applicable). */
     private final AttentionSchedule stream;
     private final int streamSharedBytes;
+    /** The FA2 prefill schedule (opt-in; null when not chosen or not applicable). */
+    private final AttentionSchedule fa2;
     private final List<DeviceMemory> buffers = new ArrayList<>();
     private final long qoIndptr;
     private final long kvIndptr;
@@ -46,6 +50,7 @@ final class CudaAttentionPlan implements KernelPlan {
     private final long tcMerge;
     private final long streamWork;
     private final long streamMerge;
+    private final long fa2Work;
     private final long partialO;
     private final long partialLse;
     private boolean closed;
@@ -63,6 +68,7 @@ final class CudaAttentionPlan implements KernelPlan {
         boolean fits = shared - BlockShape.STREAM_RING_BYTES <= STREAM_MAX_PAGE_BYTES;
         this.stream = fits ? s : null;
         this.streamSharedBytes = fits ? shared : 0;
+        this.fa2 = fa2Wanted(problem) ? AttentionSchedule.fa2(problem) : null;
         try {
             PageTable t = problem.pageTable();
             qoIndptr = upload(ints(problem.qoIndptr()));
@@ -97,6 +103,7 @@ final class CudaAttentionPlan implements KernelPlan {
             tcMerge = tensorCore == null ? 0 : upload(ints(tensorCore.mergeRows()));
             streamWork = stream == null ? 0 : upload(ints(stream.work()));
             streamMerge = stream == null ? 0 : upload(ints(stream.mergeRows()));
+            fa2Work = fa2 == null ? 0 : upload(ints(fa2.work()));
             long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
             slots = Math.max(slots, stream == null ? 0 : stream.partialSlots());
             partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
@@ -119,6 +126,19 @@ final class CudaAttentionPlan implements KernelPlan {
         int d = p.heads().headDim();
         return p.decode() && p.options().rope() == null && (d == 64 || d == 128)
                 && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP;
+    }
+
+    /**
+     * Whether this plan may use the FA2 prefill kernel: opted into by the system property (read
+     * here, once per plan), not decode, no RoPE on the fly, head dim 64 or 128. Dtypes and
+     * alignment are checked per run; every other case keeps the kernels above.
+     */
+    private static boolean fa2Wanted(AttentionProblem p) {
+        if (!"fa2".equals(System.getProperty(PREFILL_KERNEL_PROPERTY))) {
+            return false;
+        }
+        int d = p.heads().headDim();
+        return !p.decode() && p.options().rope() == null && (d == 64 || d == 128);
     }
 
     private static int streamShared(AttentionProblem p, AttentionSchedule s) {
@@ -170,9 +190,13 @@ final class CudaAttentionPlan implements KernelPlan {
         String qs = CudaDtypes.suffix(q.dtype());
         boolean streaming = stream != null && kv.dtype() == q.dtype()
                 && session.address(q) % 16 == 0;
-        AttentionSchedule schedule = streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
+        // FA2 reads q with 16-byte copies and writes o as pairs of elements.
+        boolean useFa2 = !streaming && fa2 != null && kv.dtype() == q.dtype()
+                && (q.dtype() == DType.BF16 || q.dtype() == DType.F16)
+                && session.address(q) % 16 == 0 && session.address(o) % 4 == 0;
+        AttentionSchedule schedule = useFa2 ? fa2 : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
         boolean tc = schedule == tensorCore;
-        long workAddr = streaming ? streamWork : tc ? tcWork : genericWork;
+        long workAddr = useFa2 ? fa2Work : streaming ? streamWork : tc ? tcWork : genericWork;
         long mergeAddr = streaming ? streamMerge : tc ? tcMerge : genericMerge;
         if (schedule.workItems() > 0) {
             requireVectorAligned(kv);
@@ -191,7 +215,8 @@ final class CudaAttentionPlan implements KernelPlan {
             String name = streaming ? BlockShape.streamKernel(qs, d, problem.heads().groupSize())
                     : shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
             int smem = streaming ? streamSharedBytes : shape.sharedBytes(d, kv.dtype().byteSize());
-            session.kernels().get(name, smem).launch(schedule.workItems(), hkv, shape.threads(d), smem, params);
+            int gridY = useFa2 ? 1 : hkv; // FA2 work items name their query head
+            session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(64)
@@ -227,6 +252,10 @@ final class CudaAttentionPlan implements KernelPlan {
     public String describe() {
         if (stream != null) {
             return describe(stream) + " (when K/V is q's type)";
+        }
+        if (fa2 != null) {
+            return "cuda FA2 prefill: " + fa2.workItems() + " work items (request, 64-row tile, query head),"
+                    + " longest first (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "
                 + describe(generic) + ")";

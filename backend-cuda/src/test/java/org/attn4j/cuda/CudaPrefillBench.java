@@ -1,0 +1,287 @@
+package org.attn4j.cuda;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.stream.IntStream;
+import org.attn4j.AttentionBackend;
+import org.attn4j.AttentionOptions;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.CustomMask;
+import org.attn4j.HeadConfig;
+import org.attn4j.PlanOptions;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.DeviceTimer;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * Prefill on the CUDA backend, the verified Tensor Core kernel against the FA2-style one
+ * ({@code attn4j.cuda.prefillKernel=fa2}): both run on the same random inputs, outputs are
+ * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's prefill
+ * workloads are timed with CUDA events (median after warm-up) and reported in TFLOP/s with
+ * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the FA2 kernel
+ * honours (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V scales,
+ * queries shorter than their keys, empty requests, f16, head dim 64). Each case first checks
+ * that the FA2 kernel was really chosen. Run as a program on a GPU host:
+ * {@code java --enable-native-access=ALL-UNNAMED -cp ... org.attn4j.cuda.CudaPrefillBench [iterations]};
+ * exits 1 when any comparison fails.
+ */
+public final class CudaPrefillBench {
+    private static final ValueLayout.OfShort BITS = ValueLayout.JAVA_SHORT_UNALIGNED;
+    /** The cli bench's seed for the lengths of prefill-batch-paged (same draw, same lengths). */
+    private static final long LENGTH_SEED = 20260101L;
+
+    private CudaPrefillBench() {}
+
+    record Workload(String name, DType dtype, int[] qoLens, int[] kvLens, int hq, int hkv, int d, int pageSize,
+                    KvLayout layout, AttentionOptions options, boolean customMask, KvScales scales, boolean timed) {
+        static Workload timed(String name, int[] lens) {
+            return new Workload(name, DType.BF16, lens, lens, 32, 8, 128, 16, KvLayout.NHD,
+                    AttentionOptions.DEFAULT.withCausal(true), false, KvScales.ONE, true);
+        }
+
+        /** (row, key) pairs the options allow (without a custom mask: those count as dense). */
+        long allowedPairs() {
+            long n = 0;
+            for (int b = 0; b < qoLens.length; b++) {
+                for (int i = 0; i < qoLens[b]; i++) {
+                    long pq = i + kvLens[b] - qoLens[b];
+                    long hi = options.causal() ? Math.min(kvLens[b], pq + 1) : kvLens[b];
+                    long lo = options.windowLeft() >= 0 ? Math.max(0, pq - options.windowLeft()) : 0;
+                    n += Math.max(0, hi - lo);
+                }
+            }
+            return n;
+        }
+
+        double flops() {
+            return 4.0 * hq * d * allowedPairs();
+        }
+    }
+
+    public static void main(String[] args) {
+        int iterations = Math.max(20, args.length > 0 ? Integer.parseInt(args[0]) : 20);
+        Workload[] all = {
+            Workload.timed("prefill-causal-8k", new int[] {8192}),
+            Workload.timed("prefill-batch-paged", drawLengths(16, 512, 4096, LENGTH_SEED)),
+            new Workload("opts-page1-noncausal-f16-d64", DType.F16, new int[] {0, 1, 63, 65, 300},
+                    new int[] {7, 0, 100, 65, 1000}, 8, 2, 64, 1, KvLayout.NHD, AttentionOptions.DEFAULT, false,
+                    KvScales.ONE, false),
+            new Workload("opts-page7-hnd-window-cap", DType.BF16, new int[] {300, 1, 129, 1000},
+                    new int[] {300, 50, 500, 1777}, 32, 8, 128, 7, KvLayout.HND,
+                    AttentionOptions.DEFAULT.withCausal(true).withWindowLeft(100).withLogitsSoftCap(30f), false,
+                    KvScales.ONE, false),
+            new Workload("opts-causal-prefix-g4", DType.BF16, new int[] {100, 257, 1, 64},
+                    new int[] {1000, 300, 4000, 64}, 16, 4, 128, 16, KvLayout.NHD,
+                    AttentionOptions.DEFAULT.withCausal(true), false, KvScales.ONE, false),
+            new Workload("opts-mask-scales-mha-d64", DType.BF16, new int[] {17, 64, 200}, new int[] {40, 64, 333},
+                    4, 4, 64, 16, KvLayout.HND, AttentionOptions.DEFAULT.withSmScale(0.2f), true,
+                    new KvScales(0.5f, 2f), false),
+        };
+        boolean ok = true;
+        try (AttentionBackend cuda = Backends.open("cuda")) {
+            System.out.println("device: " + cuda.device());
+            for (Workload w : all) {
+                try {
+                    ok &= run(cuda, w, iterations);
+                } catch (RuntimeException e) {
+                    System.out.println("FAIL " + w.name + ": " + e);
+                    ok = false;
+                }
+            }
+        }
+        System.out.println(ok ? "ALL PASS" : "SOME FAILED");
+        System.exit(ok ? 0 : 1);
+    }
+
+    /** The cli bench's length draw (a 64-bit LCG), so both report the same prefill-batch-paged. */
+    static int[] drawLengths(int n, int lo, int hi, long seed) {
+        int[] out = new int[n];
+        long state = seed;
+        for (int i = 0; i < n; i++) {
+            state = state * 6364136223846793005L + 1442695040888963407L;
+            out[i] = (int) (lo + (state >>> 33) % (hi - lo + 1));
+        }
+        return out;
+    }
+
+    private static boolean run(AttentionBackend cuda, Workload w, int iterations) {
+        int batch = w.kvLens.length;
+        int[][] pages = new int[batch][];
+        int maxPages = 0;
+        int numPages = 0;
+        for (int b = 0; b < batch; b++) {
+            pages[b] = new int[(w.kvLens[b] + w.pageSize - 1) / w.pageSize];
+            maxPages = Math.max(maxPages, pages[b].length);
+            numPages += pages[b].length;
+        }
+        // Pages of all requests interleaved, as a serving pool hands them out.
+        int next = 0;
+        for (int i = 0; i < maxPages; i++) {
+            for (int b = 0; b < batch; b++) {
+                if (i < pages[b].length) {
+                    pages[b][i] = next++;
+                }
+            }
+        }
+        int[] qoIndptr = new int[batch + 1];
+        for (int b = 0; b < batch; b++) {
+            qoIndptr[b + 1] = qoIndptr[b] + w.qoLens[b];
+        }
+        int totalQ = qoIndptr[batch];
+        PageTable table = PageTable.of(w.pageSize, pages, w.kvLens);
+        HeadConfig heads = new HeadConfig(w.hq, w.hkv, w.d);
+        CustomMask mask = w.customMask ? randomMask(w) : null;
+        long[] kvShape = w.layout == KvLayout.NHD ? new long[] {Math.max(1, numPages), w.pageSize, w.hkv, w.d}
+                : new long[] {Math.max(1, numPages), w.hkv, w.pageSize, w.d};
+        try (Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
+             Tensor q = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
+             Tensor oRef = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
+             Tensor lseRef = cuda.allocate(DType.F32, totalQ, w.hq);
+             Tensor oNew = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
+             Tensor lseNew = cuda.allocate(DType.F32, totalQ, w.hq);
+             BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, null);
+             BatchAttentionPlan fa2 = plan(cuda, qoIndptr, table, heads, w.options, mask, "fa2");
+             DeviceTimer timer = cuda.newTimer()) {
+            fillRandom(cuda, k, 1, 1f);
+            fillRandom(cuda, v, 2, 1f);
+            fillRandom(cuda, q, 3, 4f);
+            PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
+            ref.run(q, cache, oRef, lseRef);
+            fa2.run(q, cache, oNew, lseNew);
+            System.out.println("    fa2 plan: " + fa2.describe());
+            boolean chosen = fa2.describe().startsWith("cuda FA2");
+            if (!chosen) {
+                System.out.println("FAIL " + w.name + ": the FA2 kernel was not chosen");
+            }
+            boolean pass = compare(cuda, w.name, oRef, lseRef, oNew, lseNew) && chosen;
+            if (w.timed) {
+                double tRef = time(ref, q, cache, oRef, lseRef, timer, iterations);
+                double tNew = time(fa2, q, cache, oNew, lseNew, timer, iterations);
+                System.out.printf("  %-24s existing %9.1f us %6.1f TFLOP/s | fa2 %9.1f us %6.1f TFLOP/s (%.2fx)%n",
+                        w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12, tNew * 1e3,
+                        w.flops() / (tNew * 1e-3) / 1e12, tRef / tNew);
+            }
+            return pass;
+        }
+    }
+
+    /** Random bits, each request's matrix concatenated; about one key in three masked out. */
+    private static CustomMask randomMask(Workload w) {
+        int total = 0;
+        for (int b = 0; b < w.qoLens.length; b++) {
+            total += w.qoLens[b] * w.kvLens[b];
+        }
+        boolean[] bits = new boolean[total];
+        long x = 0x2545F4914F6CDD1DL;
+        for (int i = 0; i < total; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            bits[i] = Long.remainderUnsigned(x, 3) != 0;
+        }
+        return CustomMask.fromBooleans(bits);
+    }
+
+    /** A prefill plan built while the prefill-kernel property has {@code kernel} (null: the default). */
+    private static BatchAttentionPlan plan(AttentionBackend cuda, int[] qoIndptr, PageTable table, HeadConfig heads,
+                                           AttentionOptions options, CustomMask mask, String kernel) {
+        String key = CudaAttentionPlan.PREFILL_KERNEL_PROPERTY;
+        String old = System.getProperty(key);
+        try {
+            if (kernel == null) {
+                System.clearProperty(key);
+            } else {
+                System.setProperty(key, kernel);
+            }
+            return cuda.planBatchPrefill(qoIndptr, table, heads, options, mask, PlanOptions.DEFAULT);
+        } finally {
+            if (old == null) {
+                System.clearProperty(key);
+            } else {
+                System.setProperty(key, old);
+            }
+        }
+    }
+
+    private static double time(BatchAttentionPlan plan, Tensor q, PagedKvCache cache, Tensor o, Tensor lse,
+                               DeviceTimer timer, int iterations) {
+        for (int i = 0; i < 3; i++) {
+            plan.run(q, cache, o, lse);
+        }
+        double[] ms = new double[iterations];
+        for (int i = 0; i < iterations; i++) {
+            timer.start();
+            plan.run(q, cache, o, lse);
+            timer.stop();
+            ms[i] = timer.elapsedMillis();
+        }
+        Arrays.sort(ms);
+        return ms[iterations / 2];
+    }
+
+    /** Uniform values in [-amplitude, amplitude), rounded down to the 16-bit type, filled in parallel. */
+    private static void fillRandom(AttentionBackend cuda, Tensor t, long seed, float amplitude) {
+        try (HostTensor host = HostTensor.allocate(t.dtype(), t.shape())) {
+            MemorySegment seg = host.segment();
+            long n = host.elementCount();
+            int chunks = (int) Math.min(1024, Math.max(1, n >> 16));
+            boolean bf16 = t.dtype() == DType.BF16;
+            IntStream.range(0, chunks).parallel().forEach(c -> {
+                long from = n * c / chunks;
+                long to = n * (c + 1) / chunks;
+                long x = seed * 0x9E3779B97F4A7C15L + c * 0xBF58476D1CE4E5B9L + 1;
+                for (long i = from; i < to; i++) {
+                    x ^= x << 13;
+                    x ^= x >>> 7;
+                    x ^= x << 17;
+                    float f = (Float.intBitsToFloat(0x3F800000 | (int) (x >>> 41)) * 2f - 3f) * amplitude;
+                    short bits = bf16 ? (short) (Float.floatToRawIntBits(f) >>> 16) : Float.floatToFloat16(f);
+                    seg.set(BITS, 2 * i, bits);
+                }
+            });
+            cuda.upload(host, t);
+        }
+    }
+
+    private static boolean compare(AttentionBackend cuda, String name, Tensor oRef, Tensor lseRef, Tensor oNew,
+                                   Tensor lseNew) {
+        float[] a = toFloats(cuda, oRef);
+        float[] b = toFloats(cuda, oNew);
+        float[] la = toFloats(cuda, lseRef);
+        float[] lb = toFloats(cuda, lseNew);
+        double maxO = 0;
+        double maxL = 0;
+        int bad = 0;
+        for (int i = 0; i < a.length; i++) {
+            double diff = Math.abs(a[i] - b[i]);
+            maxO = Math.max(maxO, Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff);
+            if (!(diff <= 1.6e-2 + 1.6e-2 * Math.abs(a[i]))) {
+                bad++;
+            }
+        }
+        for (int i = 0; i < la.length; i++) {
+            boolean same = la[i] == lb[i]; // both -inf for rows with no allowed key
+            double diff = same ? 0 : Math.abs(la[i] - lb[i]);
+            maxL = Math.max(maxL, Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff);
+            if (!(diff <= 1e-3 * (1 + Math.abs(la[i])))) {
+                bad++;
+            }
+        }
+        System.out.printf("%s %-28s max |o diff| %.3g, max |lse diff| %.3g, %d outside tolerance%n",
+                bad == 0 ? "PASS" : "FAIL", name, maxO, maxL, bad);
+        return bad == 0;
+    }
+
+    private static float[] toFloats(AttentionBackend cuda, Tensor t) {
+        try (HostTensor h = cuda.download(t)) {
+            return h.toFloatArray();
+        }
+    }
+}
