@@ -16,6 +16,7 @@ public final class BatchAttentionPlan implements AutoCloseable {
     private final BackendSession session;
     private final AttentionProblem problem;
     private final KernelPlan kernelPlan;
+    private volatile boolean closed;
 
     BatchAttentionPlan(BackendSession session, AttentionProblem problem, KernelPlan kernelPlan) {
         this.session = session;
@@ -32,6 +33,7 @@ public final class BatchAttentionPlan implements AutoCloseable {
      * @param lse {@code [totalQ, Hq]} F32, or null
      */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        Checks.open("plan", closed);
         validateRun(session, problem, q, kv, o, lse);
         kernelPlan.run(q, kv, o, lse);
     }
@@ -73,6 +75,8 @@ public final class BatchAttentionPlan implements AutoCloseable {
 
     @Override
     public void close() {
+        // A backend's plan may free device memory on close; running it afterwards must be rejected, not crash.
+        closed = true;
         kernelPlan.close();
     }
 }

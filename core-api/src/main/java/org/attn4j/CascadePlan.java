@@ -1,6 +1,7 @@
 package org.attn4j;
 
 import java.util.List;
+import org.attn4j.internal.Checks;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.BackendSession;
@@ -21,6 +22,7 @@ public final class CascadePlan implements AutoCloseable {
     private Tensor levelO;
     private Tensor levelLse;
     private Tensor ownLse;
+    private volatile boolean closed;
 
     CascadePlan(BackendSession session, List<AttentionProblem> problems, List<KernelPlan> plans) {
         this.session = session;
@@ -30,6 +32,7 @@ public final class CascadePlan implements AutoCloseable {
 
     /** Writes the cascade's result into {@code o} and, when not null, {@code lse}. */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        Checks.open("plan", closed);
         for (AttentionProblem p : problems) {
             BatchAttentionPlan.validateRun(session, p, q, kv, o, lse);
         }
@@ -77,6 +80,7 @@ public final class CascadePlan implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         plans.forEach(KernelPlan::close);
         for (Tensor t : new Tensor[] {levelO, levelLse, ownLse}) {
             if (t != null) {

@@ -19,6 +19,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
     private final KernelPlan kernelPlan;
     private final int totalKv;
     private final int maxKvLen;
+    private volatile boolean closed;
 
     RaggedAttentionPlan(BackendSession session, AttentionProblem problem, KernelPlan kernelPlan, int totalKv,
                         int maxKvLen) {
@@ -30,6 +31,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
     }
 
     public void run(Tensor q, RaggedKv kv, Tensor o, Tensor lse) {
+        Checks.open("plan", closed);
         if (kv == null) {
             throw new InvalidArgumentException("kv", "is null");
         }
@@ -73,6 +75,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
         kernelPlan.close();
     }
 }

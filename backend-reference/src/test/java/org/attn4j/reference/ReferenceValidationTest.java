@@ -12,16 +12,20 @@ import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
+import org.attn4j.CascadeLevel;
+import org.attn4j.CascadePlan;
 import org.attn4j.CustomMask;
 import org.attn4j.HeadConfig;
 import org.attn4j.InvalidArgumentException;
 import org.attn4j.PlanOptions;
+import org.attn4j.RaggedAttentionPlan;
 import org.attn4j.kv.AppendPositions;
 import org.attn4j.kv.ContiguousKv;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.kv.RaggedKv;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
@@ -244,5 +248,28 @@ class ReferenceValidationTest {
         Tensor sOut = output(DType.F32, 1, 2);
         assertRejected(() -> attn.mergeStates(v, s, o, sOut), List.of(o, sOut), "s.shape", "expected [1, 3, 2]",
                 "actual [1, 2, 3]");
+    }
+
+    @Test
+    void runningAClosedPlanIsRejectedAndWritesNothing() {
+        PageTable table = new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {2}, 2);
+        Tensor q = input(new float[] {1, 2}, 1, 1, 2);
+        Tensor o = output(DType.F32, 1, 1, 2);
+        Tensor lse = output(DType.F32, 1, 1);
+        PagedKvCache cache = cache();
+        BatchAttentionPlan batch = attn.planBatchDecode(table, ONE_HEAD, AttentionOptions.DEFAULT, PlanOptions.DEFAULT);
+        batch.close();
+        assertRejected(() -> batch.run(q, cache, o, lse), List.of(o, lse), "plan", "is closed");
+
+        Tensor k = input(new float[] {1, 2, 3, 4}, 2, 1, 2);
+        RaggedAttentionPlan ragged = attn.planBatchPrefillRagged(new int[] {0, 1}, new int[] {0, 2}, ONE_HEAD,
+                AttentionOptions.DEFAULT, null, PlanOptions.DEFAULT);
+        ragged.close();
+        assertRejected(() -> ragged.run(q, new RaggedKv(k, k), o, lse), List.of(o, lse), "plan", "is closed");
+
+        CascadePlan cascade = attn.planCascade(List.of(new CascadeLevel(new int[] {0, 1}, table)), ONE_HEAD,
+                AttentionOptions.DEFAULT, PlanOptions.DEFAULT);
+        cascade.close();
+        assertRejected(() -> cascade.run(q, cache, o, lse), List.of(o, lse), "plan", "is closed");
     }
 }

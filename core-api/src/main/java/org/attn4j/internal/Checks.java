@@ -33,6 +33,13 @@ public final class Checks {
         }
     }
 
+    /** Rejects use of a closed plan or resource named {@code name}. */
+    public static void open(String name, boolean closed) {
+        if (closed) {
+            throw new InvalidArgumentException(name, "is closed");
+        }
+    }
+
     public static void shape(String name, Tensor t, long... expected) {
         long[] actual = t.shape();
         if (!Arrays.equals(actual, expected)) {
