@@ -260,6 +260,13 @@ public final class AttentionBackend implements AutoCloseable {
                     + "rotate q and k with applyRope before appending");
         }
         int nl = levels.size();
+        for (int l = 0; l < nl; l++) {
+            requireNonNull(levels.get(l), "levels[" + l + "]");
+        }
+        if (nl > 1) {
+            // Checked before any level is planned, so a rejection leaves no plan behind.
+            Checks.feature(capabilities(), id(), Feature.MERGE, "levels");
+        }
         int[] reqIndptr = levels.get(nl - 1).qoIndptr();
         Checks.indptr("levels[" + (nl - 1) + "].qoIndptr", reqIndptr, -1);
         int requests = reqIndptr.length - 1;
@@ -270,7 +277,6 @@ public final class AttentionBackend implements AutoCloseable {
         for (int l = 0; l < nl; l++) {
             CascadeLevel level = levels.get(l);
             String name = "levels[" + l + "]";
-            requireNonNull(level, name);
             int[] ind = level.qoIndptr();
             Checks.indptr(name + ".qoIndptr", ind, level.pageTable().batchSize());
             if (ind[ind.length - 1] != totalQ) {
@@ -314,9 +320,6 @@ public final class AttentionBackend implements AutoCloseable {
         } catch (RuntimeException e) {
             plans.forEach(KernelPlan::close);
             throw e;
-        }
-        if (nl > 1) {
-            Checks.feature(capabilities(), id(), Feature.MERGE, "levels");
         }
         return new CascadePlan(session, problems, plans);
     }

@@ -9,6 +9,9 @@ import org.attn4j.kv.PageTable;
  */
 public record CascadeLevel(int[] qoIndptr, PageTable pageTable) {
     public CascadeLevel {
+        if (qoIndptr == null || pageTable == null) {
+            throw new InvalidArgumentException(qoIndptr == null ? "qoIndptr" : "pageTable", "is null");
+        }
         qoIndptr = qoIndptr.clone();
     }
 
