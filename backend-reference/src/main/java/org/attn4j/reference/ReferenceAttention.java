@@ -93,7 +93,7 @@ final class ReferenceAttention implements KernelPlan {
         for (int i = task.rowStart(); i < task.rowEnd(); i++) {
             long pq = (long) i + kvLen - qoLen;
             boolean any = allowedKeys(b, i, pq, kvLen, allowed);
-            long row = (long) problem.qoIndptr()[b] + i;
+            long row = (long) problem.qoStart(b) + i;
             for (int hh = 0; hh < g; hh++) {
                 int h = kvHead * g + hh;
                 long state = row * heads.numQoHeads() + h;
@@ -150,7 +150,7 @@ final class ReferenceAttention implements KernelPlan {
     /** Fills {@code allowed[0 .. kvLen)} for row {@code i}; returns whether any key is allowed. */
     private boolean allowedKeys(int b, int i, long pq, int kvLen, boolean[] allowed) {
         boolean any = false;
-        long maskRow = mask == null ? 0 : problem.maskOffsets()[b] + (long) i * kvLen;
+        long maskRow = mask == null ? 0 : problem.maskOffset(b) + (long) i * kvLen;
         for (int j = 0; j < kvLen; j++) {
             boolean ok = (!options.causal() || j <= pq)
                     && (options.windowLeft() < 0 || j >= pq - options.windowLeft())

@@ -20,6 +20,34 @@ import org.attn4j.kv.PageTable;
  */
 public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageTable, AttentionOptions options,
                                CustomMask mask, long[] maskOffsets, boolean decode, org.attn4j.PlanOptions plan) {
+    public AttentionProblem {
+        // Plans keep their problem and hand it out (BatchAttentionPlan#problem); copies keep it immutable.
+        qoIndptr = qoIndptr.clone();
+        maskOffsets = maskOffsets == null ? null : maskOffsets.clone();
+    }
+
+    /** A copy; use {@link #qoStart} and {@link #qoLen} in loops. */
+    @Override
+    public int[] qoIndptr() {
+        return qoIndptr.clone();
+    }
+
+    /** A copy, or null without a mask. */
+    @Override
+    public long[] maskOffsets() {
+        return maskOffsets == null ? null : maskOffsets.clone();
+    }
+
+    /** Bit offset of request {@code b}'s mask matrix (only with a mask). */
+    public long maskOffset(int b) {
+        return maskOffsets[b];
+    }
+
+    /** First query row of request {@code b}. */
+    public int qoStart(int b) {
+        return qoIndptr[b];
+    }
+
     public int batchSize() {
         return qoIndptr.length - 1;
     }
