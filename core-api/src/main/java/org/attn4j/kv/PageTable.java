@@ -62,6 +62,16 @@ public final class PageTable {
     /** Builds the table from each request's page list and length. */
     public static PageTable of(int pageSize, int[][] pagesPerRequest, int[] kvLens) {
         int batch = pagesPerRequest.length;
+        if (kvLens.length != batch) {
+            throw InvalidArgumentException.expected("kvLens.length", "pagesPerRequest.length = " + batch,
+                    kvLens.length);
+        }
+        for (int b = 0; b < batch; b++) {
+            if (kvLens[b] < 0) {
+                // A negative length would need zero pages and pass as an empty request.
+                throw InvalidArgumentException.expected("kvLens[" + b + "]", ">= 0", kvLens[b]);
+            }
+        }
         int[] indptr = new int[batch + 1];
         for (int b = 0; b < batch; b++) {
             indptr[b + 1] = indptr[b] + pagesPerRequest[b].length;

@@ -39,6 +39,10 @@ class PageTableTest {
         assertEquals(new PageTable(new int[] {0, 2, 2, 3}, new int[] {4, 1, 2}, new int[] {3, 0, 1}, 3), t);
         assertMessage(() -> PageTable.of(3, new int[][] {{4}}, new int[] {4}), "pagesPerRequest[0].length",
                 "expected 2 pages for kvLen 4", "actual 1");
+        assertMessage(() -> PageTable.of(3, new int[][] {{}}, new int[] {-2}), "kvLens[0]", "expected >= 0",
+                "actual -2");
+        assertMessage(() -> PageTable.of(3, new int[][] {{4}, {}}, new int[] {1}), "kvLens.length",
+                "pagesPerRequest.length = 2", "actual 1");
     }
 
     @Test
