@@ -73,13 +73,20 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** A new tensor holding a copy of {@code host}. */
     public Tensor upload(HostTensor host) {
+        requireNonNull(host, "host");
         Tensor t = allocate(host.dtype(), host.shape());
-        session.copyFromHost(host, t);
+        try {
+            session.copyFromHost(host, t);
+        } catch (RuntimeException e) {
+            t.close(); // the caller never sees t, so nobody else could free it
+            throw e;
+        }
         return t;
     }
 
     /** Copies {@code host} into the existing tensor {@code dst} of the same dtype and shape. */
     public void upload(HostTensor host, Tensor dst) {
+        requireNonNull(host, "host");
         Checks.tensor(session, "dst", dst);
         Checks.dtype("dst", dst, host.dtype());
         Checks.shape("dst", dst, host.shape());
@@ -89,12 +96,18 @@ public final class AttentionBackend implements AutoCloseable {
     public HostTensor download(Tensor t) {
         Checks.tensor(session, "src", t);
         HostTensor host = HostTensor.allocate(t.dtype(), t.shape());
-        session.copyToHost(t, host);
+        try {
+            session.copyToHost(t, host);
+        } catch (RuntimeException e) {
+            host.close();
+            throw e;
+        }
         return host;
     }
 
     public void download(Tensor t, HostTensor dst) {
         Checks.tensor(session, "src", t);
+        requireNonNull(dst, "dst");
         if (dst.dtype() != t.dtype() || !Arrays.equals(dst.shape(), t.shape())) {
             throw InvalidArgumentException.expected("dst", t.dtype() + " " + Arrays.toString(t.shape()),
                     dst.dtype() + " " + Arrays.toString(dst.shape()));
@@ -104,6 +117,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** A tensor viewing {@code host} without a copy, where the backend can ({@link Feature#ZERO_COPY_HOST}). */
     public Tensor wrap(HostTensor host) {
+        requireNonNull(host, "host");
         Checks.feature(session.capabilities(), id(), Feature.ZERO_COPY_HOST, "host");
         return session.wrapHost(host);
     }

@@ -13,17 +13,12 @@ import org.attn4j.CascadeLevel;
 import org.attn4j.HeadConfig;
 import org.attn4j.InvalidArgumentException;
 import org.attn4j.PlanOptions;
-import org.attn4j.RopeOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
-import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.Capabilities;
-import org.attn4j.spi.DeviceTimer;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.KernelPlan;
-import org.attn4j.tensor.DType;
-import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -59,8 +54,7 @@ class CascadeWithoutMergeTest {
     }
 
     /** The reference session, minus MERGE, counting the kernel plans that are open. */
-    private static final class CountingSession implements BackendSession {
-        private final ReferenceSession delegate = new ReferenceSession();
+    private static final class CountingSession extends DelegatingSession {
         private final AtomicInteger openPlans = new AtomicInteger();
         private final Capabilities capabilities;
 
@@ -93,77 +87,6 @@ class CascadeWithoutMergeTest {
         @Override
         public Capabilities capabilities() {
             return capabilities;
-        }
-
-        @Override
-        public String backendId() {
-            return delegate.backendId();
-        }
-
-        @Override
-        public String device() {
-            return delegate.device();
-        }
-
-        @Override
-        public Tensor allocate(DType dtype, long[] shape) {
-            return delegate.allocate(dtype, shape);
-        }
-
-        @Override
-        public void copyFromHost(HostTensor src, Tensor dst) {
-            delegate.copyFromHost(src, dst);
-        }
-
-        @Override
-        public void copyToHost(Tensor src, HostTensor dst) {
-            delegate.copyToHost(src, dst);
-        }
-
-        @Override
-        public boolean owns(Tensor t) {
-            return delegate.owns(t);
-        }
-
-        @Override
-        public void synchronize() {
-            delegate.synchronize();
-        }
-
-        @Override
-        public DeviceTimer newTimer() {
-            return delegate.newTimer();
-        }
-
-        @Override
-        public void mergeState(Tensor oA, Tensor sA, Tensor oB, Tensor sB, Tensor o, Tensor s) {
-            throw new AssertionError("MERGE is not offered");
-        }
-
-        @Override
-        public void mergeStateInPlace(Tensor o, Tensor s, Tensor oOther, Tensor sOther, boolean[] rowMask) {
-            throw new AssertionError("MERGE is not offered");
-        }
-
-        @Override
-        public void mergeStates(Tensor v, Tensor s, Tensor o, Tensor sOut) {
-            throw new AssertionError("MERGE is not offered");
-        }
-
-        @Override
-        public void appendPagedKv(Tensor k, Tensor v, int[] batchIndices, int[] positions, PagedKvCache cache,
-                                  PageTable table) {
-            delegate.appendPagedKv(k, v, batchIndices, positions, cache, table);
-        }
-
-        @Override
-        public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
-            delegate.applyRope(q, k, positions, rope);
-        }
-
-        @Override
-        public void close() {
-            delegate.close();
         }
     }
 }
