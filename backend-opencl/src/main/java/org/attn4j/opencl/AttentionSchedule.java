@@ -9,9 +9,9 @@ import org.attn4j.spi.AttentionProblem;
  * key chunk) of the kernel grid and, for requests whose keys are split into chunks, where their
  * partial states go and how they are merged.
  *
- * <p>Split policy: without the deterministic option, a request is split only when the grid
- * would otherwise leave the device's compute units idle (few requests, long keys), into chunks
- * of at least {@link #MIN_CHUNK} keys. With it, the chunk is a constant ({@link #DETERMINISTIC_CHUNK}
+ * <p>Split policy: without the deterministic option, a request is split only when the grid has
+ * fewer work-groups than the caller's target (the tiled kernel: 4 per compute unit; the
+ * streaming decode: enough for several waves), into chunks of at least {@link #MIN_CHUNK} keys. With it, the chunk is a constant ({@link #DETERMINISTIC_CHUNK}
  * or {@code maxSplitChunk}), so a request's arithmetic never depends on its batch.
  *
  * @param units       4 ints per unit: request, first query item, first key, end key

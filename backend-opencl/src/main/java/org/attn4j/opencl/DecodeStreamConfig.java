@@ -20,10 +20,12 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
 
     /**
      * Whether the streaming kernel computes {@code p}: at most one query row per request, head
-     * dim a multiple of 8, no RoPE (the tiled kernel takes the rest).
+     * dim a multiple of 8, no RoPE (the tiled kernel takes the rest). Deterministic plans keep
+     * the tiled kernel: the choice depends on the other requests' rows, and a request's bits must
+     * not.
      */
     static boolean accepts(AttentionProblem p, long maxWg) {
-        if (p.options().rope() != null || p.heads().headDim() % 8 != 0) {
+        if (p.plan().deterministic() || p.options().rope() != null || p.heads().headDim() % 8 != 0) {
             return false;
         }
         if (Math.min(WORK_GROUP, maxWg) < lanes(p.heads().headDim())) {

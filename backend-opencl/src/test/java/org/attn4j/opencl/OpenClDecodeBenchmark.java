@@ -1,6 +1,7 @@
 package org.attn4j.opencl;
 
 import java.util.Arrays;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
 import org.attn4j.AttentionOptions;
@@ -11,6 +12,7 @@ import org.attn4j.PlanOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
@@ -20,7 +22,9 @@ import org.attn4j.tensor.Tensor;
  * A benchmark, not a test: batch decode (default B 8, kvLen 1024, Hq 32, Hkv 8, D 128, bf16,
  * page 16) on the OpenCL backend against the reference backend on the same inputs. Runs of the
  * two alternate, so load from other processes hits both alike; medians are reported.
- * Arguments: {@code [batch [kvLen [rounds]]]}.
+ * Arguments: {@code [batch [kvLen [rounds [baseline]]]]}; the baseline is {@code reference}
+ * (default) or an OpenCL kernel flavour ({@code tiled}, {@code serial}, {@code decode-stream}) to
+ * compare the default flavour (or {@code -Dattn4j.opencl.kernel}) with on the same device.
  */
 public final class OpenClDecodeBenchmark {
     private OpenClDecodeBenchmark() {}
@@ -29,7 +33,8 @@ public final class OpenClDecodeBenchmark {
     private record Side(AttentionBackend backend, Tensor q, Tensor o, PagedKvCache cache, BatchAttentionPlan plan,
                         DeviceTimer timer) implements AutoCloseable {
         static Side open(String id, HostTensor kh, HostTensor vh, HostTensor qh, PageTable table, HeadConfig heads) {
-            AttentionBackend be = Backends.open(id);
+            AttentionBackend be = id.equals("reference") || id.equals("opencl") ? Backends.open(id)
+                    : AttentionBackend.of(new OpenClBackendProvider().open(new BackendOptions(Map.of("kernel", id))));
             PagedKvCache cache = PagedKvCache.separate(be.upload(kh), be.upload(vh), KvLayout.NHD);
             return new Side(be, be.upload(qh), be.allocate(DType.BF16, qh.shape()), cache,
                     be.planBatchDecode(table, heads, AttentionOptions.DEFAULT, PlanOptions.DEFAULT), be.newTimer());
@@ -64,6 +69,7 @@ public final class OpenClDecodeBenchmark {
         int batch = args.length > 0 ? Integer.parseInt(args[0]) : 8;
         int kvLen = args.length > 1 ? Integer.parseInt(args[1]) : 1024;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
+        String baseline = args.length > 3 ? args[3] : "reference";
         int hq = 32;
         int hkv = 8;
         int d = 128;
@@ -84,9 +90,10 @@ public final class OpenClDecodeBenchmark {
         try (HostTensor kh = random(rnd, numPages, page, hkv, d);
              HostTensor vh = random(rnd, numPages, page, hkv, d);
              HostTensor qh = random(rnd, batch, hq, d);
-             Side ref = Side.open("reference", kh, vh, qh, table, heads);
+             Side ref = Side.open(baseline, kh, vh, qh, table, heads);
              Side ocl = Side.open("opencl", kh, vh, qh, table, heads)) {
             System.out.println("opencl on " + ocl.backend().device() + ": " + ocl.plan().describe());
+            System.out.println(baseline + ": " + ref.plan().describe());
             ref.runMillis();
             ocl.runMillis(); // builds the kernels
             double[] refMs = new double[rounds];
@@ -110,7 +117,8 @@ public final class OpenClDecodeBenchmark {
             double bytes = 2.0 * batch * kvLen * hkv * d * 2;
             System.out.printf("decode B %d kvLen %d Hq %d Hkv %d D %d bf16 page %d, %d rounds%n", batch, kvLen, hq, hkv,
                     d, page, rounds);
-            System.out.printf("  reference: median %.2f ms (%s)%n", refMedian, ref.timer().method());
+            System.out.printf("  %s: median %.3f ms (%s), %.2f GB/s of KV%n", baseline, refMedian, ref.timer().method(),
+                    bytes / refMedian / 1e6);
             System.out.printf("  opencl:    median %.3f ms (%s), %.2f GB/s of KV, max |diff| %.3g%n", oclMedian,
                     ocl.timer().method(), bytes / oclMedian / 1e6, diff);
             System.out.printf("  speed-up:  %.1fx%n", refMedian / oclMedian);
