@@ -40,6 +40,15 @@ public final class BatchAttentionPlan implements AutoCloseable {
 
     static void validateRun(BackendSession session, AttentionProblem problem, Tensor q, PagedKvCache kv, Tensor o,
                             Tensor lse) {
+        validateRows(session, problem, q, o, lse);
+        if (kv == null) {
+            throw new InvalidArgumentException("kv", "is null");
+        }
+        Checks.cache(session, kv, problem.pageTable(), problem.heads());
+    }
+
+    /** q, o and lse against the problem's rows and heads; shared by paged, ragged and cascade runs. */
+    static void validateRows(BackendSession session, AttentionProblem problem, Tensor q, Tensor o, Tensor lse) {
         HeadConfig h = problem.heads();
         String backend = session.backendId();
         Checks.tensor(session, "q", q);
@@ -54,10 +63,6 @@ public final class BatchAttentionPlan implements AutoCloseable {
             Checks.dtype("lse", lse, DType.F32);
             Checks.shape("lse", lse, problem.totalQ(), h.numQoHeads());
         }
-        if (kv == null) {
-            throw new InvalidArgumentException("kv", "is null");
-        }
-        Checks.cache(session, kv, problem.pageTable(), h);
     }
 
     public AttentionProblem problem() {

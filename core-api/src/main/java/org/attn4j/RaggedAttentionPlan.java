@@ -49,20 +49,8 @@ public final class RaggedAttentionPlan implements AutoCloseable {
 
     private void validateViewRun(Tensor q, PagedKvCache view, Tensor o, Tensor lse) {
         // The view's pages overlap by design, so the extent check of a real cache does not apply.
-        HeadConfig h = problem.heads();
-        Checks.tensor(session, "q", q);
-        Checks.qDtype(session.capabilities(), session.backendId(), "q", q);
-        Checks.shape("q", q, problem.totalQ(), h.numQoHeads(), h.headDim());
-        Checks.tensor(session, "o", o);
-        Checks.dtype("o", o, q.dtype());
-        Checks.shape("o", o, problem.totalQ(), h.numQoHeads(), h.headDim());
+        BatchAttentionPlan.validateRows(session, problem, q, o, lse);
         Checks.kvDtype(session.capabilities(), session.backendId(), "k", view.dtype());
-        if (lse != null) {
-            Checks.feature(session.capabilities(), session.backendId(), org.attn4j.spi.Feature.LSE, "lse");
-            Checks.tensor(session, "lse", lse);
-            Checks.dtype("lse", lse, org.attn4j.tensor.DType.F32);
-            Checks.shape("lse", lse, problem.totalQ(), h.numQoHeads());
-        }
     }
 
     public AttentionProblem problem() {
