@@ -131,13 +131,6 @@ final class BenchCase implements AutoCloseable {
         return os.get(s);
     }
 
-    String planDescription() {
-        if (batchPlan != null) {
-            return batchPlan.describe();
-        }
-        return cascadePlan == null ? "" : "cascade of " + cascadePlan.levels() + " levels";
-    }
-
     private Tensor keep(Tensor t) {
         owned.add(t);
         return t;

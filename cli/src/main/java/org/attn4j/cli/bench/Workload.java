@@ -45,14 +45,6 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
         return sharedPrefix + kvLens[b];
     }
 
-    public long totalKvTokens() {
-        long sum = 0;
-        for (int b = 0; b < batch(); b++) {
-            sum += kvLen(b);
-        }
-        return sum;
-    }
-
     /** Tokens actually stored (the prefix once). */
     public long storedKvTokens() {
         return sharedPrefix + Arrays.stream(kvLens).asLongStream().sum();

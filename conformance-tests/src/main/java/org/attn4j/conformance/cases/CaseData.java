@@ -182,10 +182,6 @@ public final class CaseData {
         return mask == null || mask[b][i * c.kvLen(b) + j];
     }
 
-    public boolean hasMask() {
-        return mask != null;
-    }
-
     /** The mask of every request in the case's form, or null. */
     public CustomMask customMask() {
         if (mask == null) {
