@@ -82,7 +82,12 @@ public final class Npy {
                 throw new NpyException(file + ": shape " + Arrays.toString(h.shape()) + " of '" + h.descr()
                         + "' needs " + need + " data bytes, the file has " + have);
             }
-            readFully(ch, t.segment(), file);
+            try {
+                readFully(ch, t.segment(), file);
+            } catch (IOException | RuntimeException e) {
+                t.close(); // off-heap memory the caller never receives
+                throw e;
+            }
             return t;
         }
     }
