@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * Every FP8 code through the kernels' decoders: with one key, attention returns V itself, so an
  * F32 output holds the decoded values, compared with core-api's tables bit for bit (zeros up to
  * sign: the weighted sum adds -0 to +0). Head dims
- * 16, 4 and 3 take the 16-wide, 4-wide and scalar load paths of both kernel flavours.
+ * 16, 4 and 3 take the 16-wide, 4-wide and scalar load paths of the tiled and serial flavours;
+ * the streaming decode's 8-wide loads run at head dims 16 and 8.
  */
 class OpenClFp8DecodeTest {
 
@@ -33,6 +34,7 @@ class OpenClFp8DecodeTest {
         "FP8_E4M3, 16, serial", "FP8_E4M3, 4, serial", "FP8_E4M3, 3, serial",
         "FP8_E5M2, 16, serial", "FP8_E5M2, 4, serial", "FP8_E5M2, 3, serial",
         "FP8_E4M3, 16, tiled", "FP8_E4M3, 3, tiled", "FP8_E5M2, 4, tiled", "FP8_E5M2, 3, tiled",
+        "FP8_E4M3, 16, decode-stream", "FP8_E5M2, 16, decode-stream", "FP8_E4M3, 8, decode-stream",
     })
     void everyCodeDecodes(DType fp8, int d, String kernel) {
         assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
