@@ -42,6 +42,15 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
             throw new InvalidArgumentException("cache", "expected numPages >= 0, pageSize, Hkv, D >= 1, actual "
                     + numPages + ", " + pageSize + ", " + numKvHeads + ", " + headDim);
         }
+        // The run-time extent check bounds only the last page; negative strides or offsets would
+        // send a kernel below the tensor's start, which on a GPU is a memory fault, not an exception.
+        if (kOffset < 0 || vOffset < 0) {
+            throw InvalidArgumentException.expected(kOffset < 0 ? "kOffset" : "vOffset", ">= 0",
+                    kOffset < 0 ? kOffset : vOffset);
+        }
+        if (pageStride < 0) {
+            throw InvalidArgumentException.expected("pageStride", ">= 0", pageStride);
+        }
     }
 
     /** Separate K and V tensors, each {@code [numPages, pageSize, Hkv, D]} (NHD) or {@code [numPages, Hkv, pageSize, D]} (HND). */
@@ -50,6 +59,9 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
     }
 
     public static PagedKvCache separate(Tensor k, Tensor v, KvLayout layout, KvScales scales) {
+        if (k == null || v == null) {
+            throw new InvalidArgumentException(k == null ? "k" : "v", "tensor is null");
+        }
         long[] ks = k.shape();
         long[] vs = v.shape();
         if (ks.length != 4) {
@@ -71,6 +83,9 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
     }
 
     public static PagedKvCache combined(Tensor kv, KvLayout layout, KvScales scales) {
+        if (kv == null) {
+            throw new InvalidArgumentException("kv", "tensor is null");
+        }
         long[] s = kv.shape();
         if (s.length != 5 || s[1] != 2) {
             throw InvalidArgumentException.expected("kv.shape",

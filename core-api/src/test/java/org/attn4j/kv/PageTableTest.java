@@ -110,6 +110,17 @@ class PageTableTest {
     }
 
     @Test
+    void negativeStridesOffsetsAndNullTensorsAreRejected() {
+        FakeTensor t = new FakeTensor(3, 4, 2, 8);
+        assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, 0, -64, KvScales.ONE), "pageStride",
+                "expected >= 0", "actual -64");
+        assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, -1, 64, KvScales.ONE), "vOffset",
+                "expected >= 0", "actual -1");
+        assertMessage(() -> PagedKvCache.separate(t, null, KvLayout.NHD), "v: tensor is null");
+        assertMessage(() -> PagedKvCache.combined(null, KvLayout.NHD), "kv: tensor is null");
+    }
+
+    @Test
     void scalesMustBeFiniteAndPositive() {
         assertMessage(() -> new KvScales(-1f, 1f), "kScale", "a finite value > 0", "actual -1.0");
         assertMessage(() -> new KvScales(1f, Float.POSITIVE_INFINITY), "vScale", "actual Infinity");
