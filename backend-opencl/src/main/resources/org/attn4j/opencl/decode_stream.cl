@@ -17,6 +17,7 @@
 #define LANES (DMAX / 8)
 #define ROWS (WG / LANES)
 #define UG (U * TM)
+#define PS (UG + 1) // odd stride of a work-item's partials: the lanes' stores hit distinct banks
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
@@ -47,7 +48,7 @@ void decode_stream(__global const STORAGE(QT)* q,
                    int pageSize, int hq, int group, int headDim,
                    float qScale, float softCap, float vScale,
                    int flags, int windowLeft) {
-    __local float partial[ROWS * LANES * UG]; // [row group][lane][key x head]
+    __local float partial[ROWS * LANES * PS]; // [row group][lane][key x head]
     __local float scores[ROWS * UG];          // [row group][key x head], base-2 logits
     __local float groupMax[ROWS * TM];
     __local float groupSum[ROWS * TM];
@@ -122,7 +123,7 @@ void decode_stream(__global const STORAGE(QT)* q,
                 pageIdx++;
             }
         }
-        __local float* mine = partial + (rg * LANES + lane) * UG;
+        __local float* mine = partial + (rg * LANES + lane) * PS;
 #pragma unroll
         for (int k = 0; k < U; k++) {
 #pragma unroll
@@ -134,11 +135,11 @@ void decode_stream(__global const STORAGE(QT)* q,
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int t = lane; t < UG; t += LANES) {
-            __local const float* col = partial + rg * LANES * UG + t;
+            __local const float* col = partial + rg * LANES * PS + t;
             float x = 0.0f;
 #pragma unroll
             for (int w = 0; w < LANES; w++) {
-                x += col[w * UG];
+                x += col[w * PS];
             }
             int k = t / TM;
             int m = t - k * TM;
