@@ -426,7 +426,7 @@ public final class AttentionBackend implements AutoCloseable {
         stateLike(o, oOther, "oOther");
         stateShapes(o, sOther, "o", "sOther");
         if (rowMask != null && rowMask.length != o.dim(0)) {
-            throw InvalidArgumentException.expected("mask.length", "rows = " + o.dim(0), rowMask.length);
+            throw InvalidArgumentException.expected("rowMask.length", "rows = " + o.dim(0), rowMask.length);
         }
         session.mergeStateInPlace(o, s, oOther, sOther, rowMask == null ? null : rowMask.clone());
     }

@@ -237,7 +237,7 @@ class ReferenceValidationTest {
         Tensor other = input(new float[4], 2, 1, 2);
         Tensor otherS = input(new float[2], 2, 1);
         assertRejected(() -> attn.mergeStateInPlace(o, s, other, otherS, new boolean[3]), List.of(o, s),
-                "mask.length", "expected rows = 2", "actual 3");
+                "rowMask.length", "expected rows = 2", "actual 3");
     }
 
     @Test
