@@ -544,9 +544,7 @@ public final class AttentionBackend implements AutoCloseable {
     }
 
     private static void requireNonNull(Object o, String name) {
-        if (o == null) {
-            throw new InvalidArgumentException(name, "is null");
-        }
+        Checks.notNull(o, name);
     }
 
     @Override

@@ -61,4 +61,12 @@ class CustomMaskTest {
         assertTrue(e.getMessage().contains("at least 2 bytes for 9 bits") && e.getMessage().contains("1 bytes"),
                 e.getMessage());
     }
+
+    @Test
+    void nullArraysAreRejectedByName() {
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> CustomMask.fromBooleans(null));
+        assertEquals("mask: is null", e.getMessage());
+        e = assertThrows(InvalidArgumentException.class, () -> CustomMask.fromPacked(new byte[1], 8, null));
+        assertEquals("requestOffsets: is null", e.getMessage());
+    }
 }

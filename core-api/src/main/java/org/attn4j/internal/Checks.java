@@ -33,6 +33,13 @@ public final class Checks {
         }
     }
 
+    /** An argument that must be given: null is rejected by name, not by a NullPointerException later. */
+    public static void notNull(Object value, String name) {
+        if (value == null) {
+            throw new InvalidArgumentException(name, "is null");
+        }
+    }
+
     /** Rejects use of a closed plan or resource named {@code name}. */
     public static void open(String name, boolean closed) {
         if (closed) {

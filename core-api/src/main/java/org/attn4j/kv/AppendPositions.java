@@ -1,6 +1,7 @@
 package org.attn4j.kv;
 
 import org.attn4j.InvalidArgumentException;
+import org.attn4j.internal.Checks;
 
 /**
  * Where each appended token goes: token {@code t} belongs to request {@code batchIndices[t]} at
@@ -8,6 +9,8 @@ import org.attn4j.InvalidArgumentException;
  */
 public record AppendPositions(int[] batchIndices, int[] positions) {
     public AppendPositions {
+        Checks.notNull(batchIndices, "batchIndices");
+        Checks.notNull(positions, "positions");
         batchIndices = batchIndices.clone();
         positions = positions.clone();
         if (batchIndices.length != positions.length) {
@@ -35,6 +38,8 @@ public record AppendPositions(int[] batchIndices, int[] positions) {
      * and the page table that already counts them: the new tokens are the last ones of each request.
      */
     public static AppendPositions fromIndptr(int[] appendIndptr, PageTable pageTable) {
+        Checks.notNull(appendIndptr, "appendIndptr");
+        Checks.notNull(pageTable, "pageTable");
         int batch = pageTable.batchSize();
         if (appendIndptr.length != batch + 1) {
             throw InvalidArgumentException.expected("appendIndptr.length", "B + 1 = " + (batch + 1), appendIndptr.length);

@@ -2,6 +2,7 @@ package org.attn4j.kv;
 
 import java.util.Arrays;
 import org.attn4j.InvalidArgumentException;
+import org.attn4j.internal.Checks;
 
 /**
  * A CSR page table (SPEC §2): request {@code b} owns pages
@@ -15,6 +16,9 @@ public final class PageTable {
     private final int pageSize;
 
     public PageTable(int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen, int pageSize) {
+        Checks.notNull(kvIndptr, "kvIndptr");
+        Checks.notNull(kvIndices, "kvIndices");
+        Checks.notNull(kvLastPageLen, "kvLastPageLen");
         this.indptr = kvIndptr.clone();
         this.indices = kvIndices.clone();
         this.lastPageLen = kvLastPageLen.clone();

@@ -121,6 +121,14 @@ class PageTableTest {
     }
 
     @Test
+    void nullArraysAreRejectedByName() {
+        assertMessage(() -> new PageTable(new int[] {0}, null, new int[0], 2), "kvIndices: is null");
+        assertMessage(() -> new AppendPositions(new int[0], null), "positions: is null");
+        assertMessage(() -> AppendPositions.fromIndptr(null, new PageTable(new int[] {0}, new int[0], new int[0], 2)),
+                "appendIndptr: is null");
+    }
+
+    @Test
     void scalesMustBeFiniteAndPositive() {
         assertMessage(() -> new KvScales(-1f, 1f), "kScale", "a finite value > 0", "actual -1.0");
         assertMessage(() -> new KvScales(1f, Float.POSITIVE_INFINITY), "vScale", "actual Infinity");
