@@ -76,10 +76,18 @@ public final class ParsedArgs {
         }
     }
 
-    /** An integer range {@code a..b} (or a single value, or a comma list) as its members. */
+    /**
+     * Integers: a range {@code a..b} as its two bounds {@code [a, b]}, else the listed values (one,
+     * or a comma list). A range stands alone, since callers read its bounds from the first two slots.
+     */
     public int[] intList(String name) {
         List<Integer> out = new ArrayList<>();
-        for (String part : list(name)) {
+        List<String> parts = list(name);
+        if (parts.size() > 1 && parts.stream().anyMatch(p -> p.contains(".."))) {
+            throw new UsageException("--" + name + ": expected one range a..b or a list of integers, actual '"
+                    + String.join(",", parts) + "'", usage);
+        }
+        for (String part : parts) {
             try {
                 int dots = part.indexOf("..");
                 if (dots >= 0) {

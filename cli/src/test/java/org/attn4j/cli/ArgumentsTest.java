@@ -32,6 +32,9 @@ class ArgumentsTest {
         assertTrue(e.getMessage().contains("--batch: expected an integer, actual 'two'"), e.getMessage());
         e = assertThrows(UsageException.class, () -> spec.parse(new String[] {"--kv-len", "9..5"}).intList("kv-len"));
         assertTrue(e.getMessage().contains("empty"), e.getMessage());
+        e = assertThrows(UsageException.class, () -> spec.parse(new String[] {"--kv-len", "1,3..5"}).intList("kv-len"));
+        assertTrue(e.getMessage().contains("--kv-len: expected one range a..b or a list of integers, actual '1,3..5'"),
+                e.getMessage());
         e = assertThrows(UsageException.class, () -> spec.parse(new String[] {"stray"}));
         assertTrue(e.getMessage().contains("unexpected argument 'stray'"));
         assertThrows(HelpRequested.class, () -> spec.parse(new String[] {"--batch", "3", "--help"}));
