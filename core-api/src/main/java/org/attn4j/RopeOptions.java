@@ -46,7 +46,7 @@ public record RopeOptions(boolean interleaved, double theta, double scale, Llama
         return f;
     }
 
-    /** Index of the partner of the first element of pair {@code d}: {@code (first, second)}. */
+    /** Index of the first element of rotation pair {@code d} (its partner is {@link #second}). */
     public int first(int d, int headDim) {
         return interleaved ? 2 * d : d;
     }
