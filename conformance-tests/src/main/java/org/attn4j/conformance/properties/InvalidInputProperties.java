@@ -247,6 +247,12 @@ public final class InvalidInputProperties {
                 }
             }, "cache.k", "closed");
         }));
+        l.add(new Scenario("closed plan", null, f -> {
+            BatchAttentionPlan plan = f.scope.backend().planBatchPrefill(f.c.qoIndptr(), f.pool.table(), f.c.heads(),
+                    f.c.options(), f.data.customMask(), PlanOptions.DEFAULT);
+            plan.close();
+            return new Call(() -> plan.run(f.q, f.cache, f.o, f.lse), "plan", "is closed");
+        }));
         l.add(new Scenario("lse dtype mismatch", Feature.LSE, f -> {
             Tensor l2 = f.watch(f.scope.sentinel(DType.F16, f.c.totalQ(), f.c.numQoHeads()));
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
