@@ -2,6 +2,7 @@ package org.attn4j.opencl;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntPredicate;
 import org.attn4j.spi.AttentionProblem;
 
 /**
@@ -34,15 +35,17 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     static AttentionSchedule of(AttentionProblem p, TileConfig tiles, int computeUnits) {
-        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits));
+        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits), b -> true);
     }
 
     /**
      * @param itemsPerUnit query items per unit
      * @param keyQuantum   split chunks are a multiple of this many keys
      * @param targetGroups work-groups below which requests are split
+     * @param requests     the requests this schedule computes (another kernel takes the rest)
      */
-    static AttentionSchedule of(AttentionProblem p, int itemsPerUnit, int keyQuantum, long targetGroups) {
+    static AttentionSchedule of(AttentionProblem p, int itemsPerUnit, int keyQuantum, long targetGroups,
+                                IntPredicate requests) {
         int batch = p.batchSize();
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
@@ -50,8 +53,10 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
         long tiles0 = 0;
         int maxKv = 0;
         for (int b = 0; b < batch; b++) {
-            tiles0 += ceilDiv((long) p.qoLen(b) * g, itemsPerUnit);
-            maxKv = Math.max(maxKv, kvLens[b]);
+            if (requests.test(b)) {
+                tiles0 += ceilDiv((long) p.qoLen(b) * g, itemsPerUnit);
+                maxKv = Math.max(maxKv, kvLens[b]);
+            }
         }
         int chunk = chunk(p, keyQuantum, targetGroups, tiles0 * hkv, maxKv);
 
@@ -62,7 +67,7 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
         int split = 0;
         for (int b = 0; b < batch; b++) {
             int qoLen = p.qoLen(b);
-            if (qoLen == 0) {
+            if (qoLen == 0 || !requests.test(b)) {
                 continue;
             }
             int items = qoLen * g;

@@ -19,24 +19,12 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
     static final int GROUPS_PER_COMPUTE_UNIT = 16;
 
     /**
-     * Whether the streaming kernel computes {@code p}: at most one query row per request, head
-     * dim a multiple of 8, no RoPE (the tiled kernel takes the rest). Deterministic plans keep
-     * the tiled kernel: the choice depends on the other requests' rows, and a request's bits must
-     * not.
+     * Whether the streaming kernel can take {@code p}'s requests of at most one query row: head
+     * dim a multiple of 8, no RoPE (the tiled kernel takes the other problems and requests).
      */
     static boolean accepts(AttentionProblem p, long maxWg) {
-        if (p.plan().deterministic() || p.options().rope() != null || p.heads().headDim() % 8 != 0) {
-            return false;
-        }
-        if (Math.min(WORK_GROUP, maxWg) < lanes(p.heads().headDim())) {
-            return false;
-        }
-        for (int b = 0; b < p.batchSize(); b++) {
-            if (p.qoLen(b) > 1) {
-                return false;
-            }
-        }
-        return true;
+        return p.options().rope() == null && p.heads().headDim() % 8 == 0
+                && Math.min(WORK_GROUP, maxWg) >= lanes(p.heads().headDim());
     }
 
     static DecodeStreamConfig choose(int headDim, int group, long maxWg) {

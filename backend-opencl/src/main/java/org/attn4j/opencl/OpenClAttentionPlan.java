@@ -2,8 +2,12 @@ package org.attn4j.opencl;
 
 import static org.jocl.CL.*;
 
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.StringJoiner;
+import java.util.function.IntPredicate;
 import org.attn4j.AttentionOptions;
 import org.attn4j.BackendException;
 import org.attn4j.RopeOptions;
@@ -20,7 +24,9 @@ import org.jocl.cl_mem;
 /**
  * One attention problem, planned: the schedule and every index array (page table, lengths,
  * units, mask bits, RoPE angles) uploaded once, plus the split-KV workspace. {@link #run} only
- * sets arguments and enqueues the attention kernel and, for split requests, the merge.
+ * sets arguments and enqueues the attention kernel and, for split requests, the merge. Where the
+ * streaming decode applies, its requests (at most one query row) and the others are two parts,
+ * each with its own kernel, schedule and workspace.
  */
 final class OpenClAttentionPlan implements KernelPlan {
     private static final float LOG2E = 1.4426950408889634f;
@@ -34,7 +40,8 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     private final OpenClSession session;
     private final AttentionProblem problem;
-    private final AttentionSchedule schedule;
+    /** The kernels' shares of the problem: the streaming decode's requests, then the tiled (or serial) kernel's. */
+    private final List<Part> parts = new ArrayList<>();
     private final Map<String, Resolved> kernels = new HashMap<>();
     private final TileConfig tiles;
     /** The streaming decode's shape when this problem runs it, else null. */
@@ -45,11 +52,6 @@ final class OpenClAttentionPlan implements KernelPlan {
     private final cl_mem kvIndices;
     private final cl_mem kvLens;
     private final cl_mem qoIndptr;
-    private final cl_mem units;
-    private final cl_mem unitTmpRow;
-    private final cl_mem mergeRows;
-    private final cl_mem tmpO;
-    private final cl_mem tmpLse;
     private final cl_mem mask;
     private final cl_mem maskOffsets;
     private final cl_mem rope;
@@ -61,6 +63,29 @@ final class OpenClAttentionPlan implements KernelPlan {
      */
     private record Resolved(cl_kernel attention, cl_kernel merge, int wg, boolean mergePerElement) {}
 
+    /**
+     * One kernel's requests: their units, split workspace and merge rows.
+     *
+     * @param stream whether the streaming decode runs them, else the tiled or serial kernel
+     */
+    private record Part(boolean stream, AttentionSchedule schedule, cl_mem units, cl_mem unitTmpRow, cl_mem mergeRows,
+                        cl_mem tmpO, cl_mem tmpLse, long workspaceBytes) {
+        static Part upload(OpenClSession session, boolean stream, AttentionSchedule schedule, int hq, int d) {
+            long tmpOBytes = (long) schedule.tmpRows() * hq * d * 4;
+            long tmpLseBytes = (long) schedule.tmpRows() * hq * 4;
+            return new Part(stream, schedule, session.ints(schedule.units(), "work-units"),
+                    session.ints(schedule.unitTmpRow(), "work-unit rows"), session.ints(schedule.mergeRows(), "merge rows"),
+                    session.newBuffer(Math.max(4, tmpOBytes), "split workspace o"),
+                    session.newBuffer(Math.max(4, tmpLseBytes), "split workspace lse"), tmpOBytes + tmpLseBytes);
+        }
+
+        void release() {
+            for (cl_mem m : new cl_mem[] {units, unitTmpRow, mergeRows, tmpO, tmpLse}) {
+                OpenClSession.release(m);
+            }
+        }
+    }
+
     OpenClAttentionPlan(OpenClSession session, AttentionProblem problem) {
         this.session = session;
         this.problem = problem;
@@ -71,9 +96,6 @@ final class OpenClAttentionPlan implements KernelPlan {
                 session.serialKernel());
         this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
                 ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize()) : null;
-        this.schedule = stream == null ? AttentionSchedule.of(problem, tiles, dev.computeUnits())
-                : AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
-                        (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT);
         int batch = problem.batchSize();
         int hq = problem.heads().numQoHeads();
         int d = problem.heads().headDim();
@@ -91,14 +113,28 @@ final class OpenClAttentionPlan implements KernelPlan {
         this.kvIndices = session.ints(problem.pageTable().indices(), "kvIndices");
         this.kvLens = session.ints(lens, "kvLens");
         this.qoIndptr = session.ints(problem.qoIndptr(), "qoIndptr");
-        this.units = session.ints(schedule.units(), "work-units");
-        this.unitTmpRow = session.ints(schedule.unitTmpRow(), "work-unit rows");
-        this.mergeRows = session.ints(schedule.mergeRows(), "merge rows");
-        long tmpOBytes = (long) schedule.tmpRows() * hq * d * 4;
-        long tmpLseBytes = (long) schedule.tmpRows() * hq * 4;
-        this.tmpO = session.newBuffer(Math.max(4, tmpOBytes), "split workspace o");
-        this.tmpLse = session.newBuffer(Math.max(4, tmpLseBytes), "split workspace lse");
-        this.workspaceBytes = tmpOBytes + tmpLseBytes;
+        // Requests with at most one query row go to the streaming decode when it applies, each by
+        // its own rows only, so the choice never depends on the rest of the batch.
+        IntPredicate singleRow = b -> problem.qoLen(b) <= 1;
+        long workspace = 0;
+        if (stream != null) {
+            AttentionSchedule s = AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
+                    (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT, singleRow);
+            AttentionSchedule rest = AttentionSchedule.of(problem, tiles.tm(), tiles.tn(),
+                    4L * Math.max(1, dev.computeUnits()), singleRow.negate());
+            if (s.unitCount() > 0) {
+                parts.add(Part.upload(session, true, s, hq, d));
+            }
+            if (rest.unitCount() > 0) {
+                parts.add(Part.upload(session, false, rest, hq, d));
+            }
+        } else {
+            parts.add(Part.upload(session, false, AttentionSchedule.of(problem, tiles, dev.computeUnits()), hq, d));
+        }
+        for (Part part : parts) {
+            workspace += part.workspaceBytes();
+        }
+        this.workspaceBytes = workspace;
         if (problem.mask() != null) {
             this.mask = session.bytes(problem.mask().packed(), "custom mask");
             this.maskOffsets = session.longs(problem.maskOffsets(), "mask offsets");
@@ -129,10 +165,17 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        for (Part part : parts) {
+            run(part, q, kv, o, lse);
+        }
+    }
+
+    private void run(Part part, Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        AttentionSchedule schedule = part.schedule();
         if (schedule.unitCount() == 0) {
             return;
         }
-        Resolved k = resolve(q.dtype(), kv.dtype());
+        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype());
         AttentionOptions opt = problem.options();
         boolean softCap = opt.logitsSoftCap() > 0;
         int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
@@ -143,13 +186,13 @@ final class OpenClAttentionPlan implements KernelPlan {
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         int d = problem.heads().headDim();
-        cl_mem lseMem = lse != null ? OpenClSession.mem(lse) : tmpLse;
+        cl_mem lseMem = lse != null ? OpenClSession.mem(lse) : part.tmpLse();
         synchronized (session) {
             new KernelCall(k.attention(), "attention").mem(OpenClSession.mem(q)).mem(OpenClSession.mem(o)).mem(lseMem)
                     .mem(OpenClSession.mem(kv.k())).mem(OpenClSession.mem(kv.v()))
                     .l(kv.kOffset()).l(kv.vOffset()).l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
-                    .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(units).mem(unitTmpRow)
-                    .mem(tmpO).mem(tmpLse).mem(mask).mem(maskOffsets).mem(rope).i(ropeBase)
+                    .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(part.units()).mem(part.unitTmpRow())
+                    .mem(part.tmpO()).mem(part.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(ropeBase)
                     .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
                     .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
                     .i(opt.windowLeft())
@@ -157,11 +200,11 @@ final class OpenClAttentionPlan implements KernelPlan {
                             new long[] {k.wg(), 1});
             if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
                 int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
-                new KernelCall(k.merge(), "merge_splits_dims").mem(tmpO).mem(tmpLse).mem(mergeRows)
-                        .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0).i(count)
-                        .launch1d(session.queue(), count, session.group());
+                new KernelCall(k.merge(), "merge_splits_dims").mem(part.tmpO()).mem(part.tmpLse())
+                        .mem(part.mergeRows()).mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
+                        .i(count).launch1d(session.queue(), count, session.group());
             } else if (schedule.mergeRowCount() > 0) {
-                new KernelCall(k.merge(), "merge_splits").mem(tmpO).mem(tmpLse).mem(mergeRows)
+                new KernelCall(k.merge(), "merge_splits").mem(part.tmpO()).mem(part.tmpLse()).mem(part.mergeRows())
                         .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
                         .i(schedule.mergeRowCount() * hq)
                         .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
@@ -170,13 +213,13 @@ final class OpenClAttentionPlan implements KernelPlan {
     }
 
     /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
-    private synchronized Resolved resolve(DType qType, DType kvType) {
-        String key = qType + "/" + kvType;
+    private synchronized Resolved resolve(boolean streaming, DType qType, DType kvType) {
+        String key = (streaming ? "stream/" : "") + qType + "/" + kvType;
         Resolved r = kernels.get(key);
         if (r != null) {
             return r;
         }
-        if (stream != null) {
+        if (streaming) {
             return resolveStream(key, qType, kvType);
         }
         TileConfig t = tiles;
@@ -226,8 +269,12 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public String describe() {
-        return "opencl attention: " + schedule.describe() + ", "
-                + (stream != null ? stream.describe() : tiles.describe());
+        StringJoiner text = new StringJoiner("; ", "opencl attention: ", "");
+        text.setEmptyValue("opencl attention: nothing to compute");
+        for (Part part : parts) {
+            text.add(part.schedule().describe() + ", " + (part.stream() ? stream.describe() : tiles.describe()));
+        }
+        return text.toString();
     }
 
     @Override
@@ -235,9 +282,9 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        for (cl_mem m : new cl_mem[] {kvIndptr, kvIndices, kvLens, qoIndptr, units, unitTmpRow, mergeRows, tmpO, tmpLse,
-                mask, maskOffsets, rope}) {
+        for (cl_mem m : new cl_mem[] {kvIndptr, kvIndices, kvLens, qoIndptr, mask, maskOffsets, rope}) {
             OpenClSession.release(m);
         }
+        parts.forEach(Part::release);
     }
 }

@@ -76,4 +76,27 @@ class AttentionScheduleTest {
         assertEquals(100, s.chunk());
         assertEquals(10, s.unitCount());
     }
+
+    @Test
+    void streamingDecodeSplitsDecodeLlama8bIntoSeveralWaves() {
+        int[] lens = new int[64];
+        Arrays.fill(lens, 4096);
+        DecodeStreamConfig c = DecodeStreamConfig.choose(128, 4, 1024);
+        assertEquals(32, c.keyQuantum(), c.describe());
+        long target = 132L * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT;
+        AttentionSchedule s = AttentionSchedule.of(decode(lens, PlanOptions.DEFAULT), c.tm(), c.keyQuantum(), target,
+                b -> true);
+        assertEquals(0, s.chunk() % c.keyQuantum(), s.describe());
+        assertEquals(64, s.splitRequests(), s.describe());
+        assertTrue(s.unitCount() * 8L >= target, s.describe());
+    }
+
+    @Test
+    void aRequestFilterLeavesTheOthersOut() {
+        AttentionSchedule s = AttentionSchedule.of(decode(new int[] {50, 60, 70}, PlanOptions.DEFAULT), 4, 32, 8,
+                b -> b != 1);
+        assertEquals(2, s.unitCount(), s.describe());
+        assertEquals(0, s.units()[0]);
+        assertEquals(2, s.units()[4]);
+    }
 }

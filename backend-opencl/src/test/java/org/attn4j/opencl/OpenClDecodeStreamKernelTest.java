@@ -28,7 +28,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * and compared with the reference: group sizes that fill, split and under-fill a work-group's
  * query heads, head dims with idle lanes, every KV format, window, soft cap, mask bits, empty
  * requests, and requests split into chunks (a small {@code maxSplitChunk}) or as the plan
- * chooses for the device.
+ * chooses for the device; and a batch mixing decode and prefill rows, which the plan divides
+ * between the streaming and the tiled kernel.
  */
 class OpenClDecodeStreamKernelTest {
 
@@ -84,47 +85,96 @@ class OpenClDecodeStreamKernelTest {
             mask = CustomMask.fromBooleans(m);
         }
         KvScales scales = kvType.isFp8() ? new KvScales(0.5f, 2f) : KvScales.ONE;
-        PlanOptions planOptions = new PlanOptions(false, maxChunk);
+        Problem problem = new Problem(table, qoIndptr, new HeadConfig(hq, hkv, d), options, mask,
+                new PlanOptions(false, maxChunk), layout, scales);
         try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
-             HostTensor qh = random(rnd, qType, batch, hq, d);
-             AttentionBackend stream = AttentionBackend.of(new OpenClBackendProvider().open(
+             HostTensor qh = random(rnd, qType, batch, hq, d)) {
+            String plan = assertMatchesReference(problem, qh, kh, vh);
+            assertTrue(plan.contains("streaming decode"), plan);
+            assertTrue(maxChunk == 0 || plan.contains("split"), plan);
+        }
+    }
+
+    /** Decode rows among prefill rows: the streaming decode takes the former, the tiled kernel the rest. */
+    @ParameterizedTest(name = "deterministic {0}")
+    @CsvSource({"false", "true"})
+    void mixedBatchSplitsBetweenKernels(boolean deterministic) {
+        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        SplittableRandom rnd = new SplittableRandom(11);
+        int pageSize = 16;
+        int d = 64;
+        int[] kvLens = {1200, 40, 0, 7, 300};
+        int[] qoIndptr = {0, 1, 9, 9, 10, 13};
+        int[][] pages = new int[kvLens.length][];
+        int next = 0;
+        for (int b = 0; b < kvLens.length; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        Problem problem = new Problem(PageTable.of(pageSize, pages, kvLens), qoIndptr, new HeadConfig(8, 2, d),
+                AttentionOptions.DEFAULT.withCausal(true), null, new PlanOptions(deterministic, 256), KvLayout.NHD,
+                KvScales.ONE);
+        try (HostTensor kh = random(rnd, DType.BF16, next, pageSize, 2, d);
+             HostTensor vh = random(rnd, DType.BF16, next, pageSize, 2, d);
+             HostTensor qh = random(rnd, DType.BF16, 13, 8, d)) {
+            String plan = assertMatchesReference(problem, qh, kh, vh);
+            assertTrue(plan.contains("streaming decode") && plan.contains("keys per tile"), plan);
+        }
+    }
+
+    /** What both sides plan and run. */
+    private record Problem(PageTable table, int[] qoIndptr, HeadConfig heads, AttentionOptions options,
+                           CustomMask mask, PlanOptions planOptions, KvLayout layout, KvScales scales) {
+        BatchAttentionPlan plan(AttentionBackend be) {
+            boolean decode = mask == null && qoIndptr[qoIndptr.length - 1] == qoIndptr.length - 1;
+            return decode ? be.planBatchDecode(table, heads, options, planOptions)
+                    : be.planBatchPrefill(qoIndptr, table, heads, options, mask, planOptions);
+        }
+    }
+
+    /** Runs the problem with the streaming decode forced and on the reference; returns the plan's description. */
+    private static String assertMatchesReference(Problem problem, HostTensor qh, HostTensor kh, HostTensor vh) {
+        DType qType = qh.dtype();
+        long rows = qh.dim(0);
+        int hq = problem.heads().numQoHeads();
+        String described = null;
+        float[][] out = new float[2][];
+        float[][] lse = new float[2][];
+        try (AttentionBackend stream = AttentionBackend.of(new OpenClBackendProvider().open(
                      new BackendOptions(Map.of("kernel", "decode-stream"))));
              AttentionBackend ref = Backends.open("reference")) {
-            float[][] out = new float[2][];
-            float[][] lse = new float[2][];
             AttentionBackend[] sides = {stream, ref};
             for (int w = 0; w < 2; w++) {
                 AttentionBackend be = sides[w];
                 try (Tensor k = be.upload(kh); Tensor v = be.upload(vh); Tensor q = be.upload(qh);
-                     Tensor o = be.allocate(qType, qh.shape()); Tensor l = be.allocate(DType.F32, batch, hq);
-                     BatchAttentionPlan plan = mask == null
-                             ? be.planBatchDecode(table, new HeadConfig(hq, hkv, d), options, planOptions)
-                             : be.planBatchPrefill(qoIndptr, table, new HeadConfig(hq, hkv, d), options, mask,
-                                     planOptions)) {
+                     Tensor o = be.allocate(qType, qh.shape()); Tensor l = be.allocate(DType.F32, rows, hq);
+                     BatchAttentionPlan plan = problem.plan(be)) {
                     if (w == 0) {
-                        assertTrue(plan.describe().contains("streaming decode"), plan.describe());
-                        assertTrue(maxChunk == 0 || plan.describe().contains("split"), plan.describe());
+                        described = plan.describe();
                     }
-                    plan.run(q, PagedKvCache.separate(k, v, layout, scales), o, l);
+                    plan.run(q, PagedKvCache.separate(k, v, problem.layout(), problem.scales()), o, l);
                     try (HostTensor oh = be.download(o); HostTensor lh = be.download(l)) {
                         out[w] = oh.toFloatArray();
                         lse[w] = lh.toFloatArray();
                     }
                 }
             }
-            double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
-            for (int i = 0; i < out[0].length; i++) {
-                float a = out[0][i];
-                float r = out[1][i];
-                assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
-            }
-            for (int i = 0; i < lse[0].length; i++) {
-                float a = lse[0][i];
-                float r = lse[1][i];
-                assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
-                        "lse[" + i + "] = " + a + ", reference " + r);
-            }
         }
+        double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
+        for (int i = 0; i < out[0].length; i++) {
+            float a = out[0][i];
+            float r = out[1][i];
+            assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
+        }
+        for (int i = 0; i < lse[0].length; i++) {
+            float a = lse[0][i];
+            float r = lse[1][i];
+            assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
+                    "lse[" + i + "] = " + a + ", reference " + r);
+        }
+        return described;
     }
 
     private static HostTensor random(SplittableRandom rnd, DType type, long... shape) {
