@@ -128,9 +128,7 @@ void decode_stream(__global const STORAGE(QT)* q,
         for (int k = 0; k < U; k++) {
 #pragma unroll
             for (int m = 0; m < TM; m++) {
-                float8 t = qv[m] * kx[k];
-                float4 t4 = t.lo + t.hi;
-                mine[k * TM + m] = (t4.x + t4.y) + (t4.z + t4.w);
+                mine[k * TM + m] = dot(qv[m].lo, kx[k].lo) + dot(qv[m].hi, kx[k].hi); // fused multiply-adds
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
