@@ -31,6 +31,7 @@ import org.attn4j.tensor.Tensor;
  */
 public final class AttentionBackend implements AutoCloseable {
     private final BackendSession session;
+    private volatile boolean closed;
 
     private AttentionBackend(BackendSession session) {
         this.session = Objects.requireNonNull(session, "session");
@@ -62,6 +63,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** A zero-filled tensor on this backend. */
     public Tensor allocate(DType dtype, long... shape) {
+        requireOpen();
         Objects.requireNonNull(dtype, "dtype");
         for (int i = 0; i < shape.length; i++) {
             if (shape[i] < 0) {
@@ -73,6 +75,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** A new tensor holding a copy of {@code host}. */
     public Tensor upload(HostTensor host) {
+        requireOpen();
         requireNonNull(host, "host");
         Tensor t = allocate(host.dtype(), host.shape());
         try {
@@ -86,6 +89,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** Copies {@code host} into the existing tensor {@code dst} of the same dtype and shape. */
     public void upload(HostTensor host, Tensor dst) {
+        requireOpen();
         requireNonNull(host, "host");
         Checks.tensor(session, "dst", dst);
         Checks.dtype("dst", dst, host.dtype());
@@ -94,6 +98,7 @@ public final class AttentionBackend implements AutoCloseable {
     }
 
     public HostTensor download(Tensor t) {
+        requireOpen();
         Checks.tensor(session, "src", t);
         HostTensor host = HostTensor.allocate(t.dtype(), t.shape());
         try {
@@ -106,6 +111,7 @@ public final class AttentionBackend implements AutoCloseable {
     }
 
     public void download(Tensor t, HostTensor dst) {
+        requireOpen();
         Checks.tensor(session, "src", t);
         requireNonNull(dst, "dst");
         if (dst.dtype() != t.dtype() || !Arrays.equals(dst.shape(), t.shape())) {
@@ -117,16 +123,19 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** A tensor viewing {@code host} without a copy, where the backend can ({@link Feature#ZERO_COPY_HOST}). */
     public Tensor wrap(HostTensor host) {
+        requireOpen();
         requireNonNull(host, "host");
         Checks.feature(session.capabilities(), id(), Feature.ZERO_COPY_HOST, "host");
         return session.wrapHost(host);
     }
 
     public void synchronize() {
+        requireOpen();
         session.synchronize();
     }
 
     public DeviceTimer newTimer() {
+        requireOpen();
         return session.newTimer();
     }
 
@@ -137,6 +146,7 @@ public final class AttentionBackend implements AutoCloseable {
      * {@code [Hkv, kvLen, D]} (HND); o like q; lse {@code [Hq]} or null.
      */
     public void singleDecode(Tensor q, ContiguousKv kv, AttentionOptions options, Tensor o, Tensor lse) {
+        requireOpen();
         Checks.tensor(session, "q", q);
         if (q.rank() != 2) {
             throw InvalidArgumentException.expected("q.shape", "[Hq, D]", Arrays.toString(q.shape()));
@@ -150,6 +160,7 @@ public final class AttentionBackend implements AutoCloseable {
      */
     public void singlePrefill(Tensor q, ContiguousKv kv, AttentionOptions options, CustomMask mask, Tensor o,
                               Tensor lse) {
+        requireOpen();
         Checks.tensor(session, "q", q);
         if (q.rank() != 3) {
             throw InvalidArgumentException.expected("q.shape", "[qoLen, Hq, D]", Arrays.toString(q.shape()));
@@ -211,6 +222,7 @@ public final class AttentionBackend implements AutoCloseable {
     /** Plans decode (one query row per request) over a paged cache. */
     public BatchAttentionPlan planBatchDecode(PageTable table, HeadConfig heads, AttentionOptions options,
                                               PlanOptions plan) {
+        requireOpen();
         requireNonNull(table, "pageTable");
         int batch = table.batchSize();
         int[] qoIndptr = new int[batch + 1];
@@ -218,20 +230,22 @@ public final class AttentionBackend implements AutoCloseable {
             qoIndptr[b] = b;
         }
         AttentionProblem p = problem(heads, qoIndptr, table, options, null, plan, true);
-        return new BatchAttentionPlan(session, p, session.plan(p));
+        return new BatchAttentionPlan(this, p, session.plan(p));
     }
 
     /** Plans prefill over a paged cache; query rows of request b are {@code qoIndptr[b] .. qoIndptr[b+1])}. */
     public BatchAttentionPlan planBatchPrefill(int[] qoIndptr, PageTable table, HeadConfig heads,
                                                AttentionOptions options, CustomMask mask, PlanOptions plan) {
+        requireOpen();
         requireNonNull(table, "pageTable");
         AttentionProblem p = problem(heads, qoIndptr, table, options, mask, plan, false);
-        return new BatchAttentionPlan(session, p, session.plan(p));
+        return new BatchAttentionPlan(this, p, session.plan(p));
     }
 
     /** Plans prefill over ragged K/V {@code [totalKv, Hkv, D]}; request b owns rows {@code kvIndptr[b] .. kvIndptr[b+1])}. */
     public RaggedAttentionPlan planBatchPrefillRagged(int[] qoIndptr, int[] kvIndptr, HeadConfig heads,
                                                       AttentionOptions options, CustomMask mask, PlanOptions plan) {
+        requireOpen();
         requireNonNull(heads, "heads");
         Checks.indptr("kvIndptr", kvIndptr, -1);
         int batch = kvIndptr.length - 1;
@@ -251,7 +265,7 @@ public final class AttentionBackend implements AutoCloseable {
         PageTable table = new PageTable(pageIndptr, pages.stream().mapToInt(Integer::intValue).toArray(), last,
                 Math.max(1, maxLen));
         AttentionProblem p = problem(heads, qoIndptr, table, options, mask, plan, false);
-        return new RaggedAttentionPlan(session, p, session.plan(p), kvIndptr[batch], maxLen);
+        return new RaggedAttentionPlan(this, p, session.plan(p), kvIndptr[batch], maxLen);
     }
 
     /**
@@ -262,6 +276,7 @@ public final class AttentionBackend implements AutoCloseable {
      */
     public CascadePlan planCascade(List<CascadeLevel> levels, HeadConfig heads, AttentionOptions options,
                                    PlanOptions plan) {
+        requireOpen();
         requireNonNull(levels, "levels");
         requireNonNull(heads, "heads");
         requireNonNull(options, "options");
@@ -335,7 +350,7 @@ public final class AttentionBackend implements AutoCloseable {
             plans.forEach(KernelPlan::close);
             throw e;
         }
-        return new CascadePlan(session, problems, plans);
+        return new CascadePlan(this, problems, plans);
     }
 
     /** The mask of one cascade level, or null when the causal and window rules allow every key. */
@@ -408,6 +423,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** {@code (o, s) = merge((oA, sA), (oB, sB))}: o* {@code [rows, Hq, D]}, s* {@code [rows, Hq]} F32. */
     public void mergeState(Tensor oA, Tensor sA, Tensor oB, Tensor sB, Tensor o, Tensor s) {
+        requireOpen();
         Checks.feature(capabilities(), id(), Feature.MERGE, "mergeState");
         Checks.tensor(session, "oA", oA);
         stateShapes(oA, sA, "oA", "sA");
@@ -420,6 +436,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** Merges {@code (oOther, sOther)} into {@code (o, s)} for rows whose mask is true (all when null). */
     public void mergeStateInPlace(Tensor o, Tensor s, Tensor oOther, Tensor sOther, boolean[] rowMask) {
+        requireOpen();
         Checks.feature(capabilities(), id(), Feature.MERGE, "mergeStateInPlace");
         Checks.tensor(session, "o", o);
         stateShapes(o, s, "o", "s");
@@ -433,6 +450,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** Merges n states per row: v {@code [rows, n, Hq, D]}, s {@code [rows, n, Hq]} into o {@code [rows, Hq, D]}, sOut {@code [rows, Hq]}. */
     public void mergeStates(Tensor v, Tensor s, Tensor o, Tensor sOut) {
+        requireOpen();
         Checks.feature(capabilities(), id(), Feature.MERGE, "mergeStates");
         Checks.tensor(session, "v", v);
         if (v.rank() != 4) {
@@ -480,6 +498,7 @@ public final class AttentionBackend implements AutoCloseable {
      * scales (round to nearest even, saturating); same-dtype copies are bit-exact.
      */
     public void appendPagedKv(Tensor k, Tensor v, AppendPositions at, PagedKvCache cache, PageTable table) {
+        requireOpen();
         Checks.feature(capabilities(), id(), Feature.APPEND, "appendPagedKv");
         requireNonNull(at, "positions");
         requireNonNull(cache, "cache");
@@ -511,6 +530,7 @@ public final class AttentionBackend implements AutoCloseable {
 
     /** Rotates q {@code [n, Hq, D]} and k {@code [n, Hkv, D]} (k may be null) in place, row t at {@code positions[t]}. */
     public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
+        requireOpen();
         Checks.feature(capabilities(), id(), Feature.STANDALONE_ROPE, "applyRope");
         requireNonNull(positions, "positions");
         requireNonNull(rope, "rope");
@@ -547,9 +567,17 @@ public final class AttentionBackend implements AutoCloseable {
         Checks.notNull(o, name);
     }
 
+    /** Rejects calls after {@link #close()}: a closed session may have freed its device context. */
+    void requireOpen() {
+        Checks.open("backend", closed);
+    }
+
     @Override
     public void close() {
-        session.close();
+        if (!closed) {
+            closed = true;
+            session.close();
+        }
     }
 
     @Override

@@ -13,13 +13,15 @@ import org.attn4j.tensor.Tensor;
  * {@link #run} may be called for every layer and step that shares it.
  */
 public final class BatchAttentionPlan implements AutoCloseable {
+    private final AttentionBackend owner;
     private final BackendSession session;
     private final AttentionProblem problem;
     private final KernelPlan kernelPlan;
     private volatile boolean closed;
 
-    BatchAttentionPlan(BackendSession session, AttentionProblem problem, KernelPlan kernelPlan) {
-        this.session = session;
+    BatchAttentionPlan(AttentionBackend owner, AttentionProblem problem, KernelPlan kernelPlan) {
+        this.owner = owner;
+        this.session = owner.session();
         this.problem = problem;
         this.kernelPlan = kernelPlan;
     }
@@ -34,6 +36,7 @@ public final class BatchAttentionPlan implements AutoCloseable {
      */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
         Checks.open("plan", closed);
+        owner.requireOpen();
         validateRun(session, problem, q, kv, o, lse);
         kernelPlan.run(q, kv, o, lse);
     }

@@ -16,6 +16,7 @@ import org.attn4j.tensor.Tensor;
  * rules are carried into each level as it needs them (see {@link AttentionBackend#planCascade}).
  */
 public final class CascadePlan implements AutoCloseable {
+    private final AttentionBackend owner;
     private final BackendSession session;
     private final List<AttentionProblem> problems;
     private final List<KernelPlan> plans;
@@ -24,8 +25,9 @@ public final class CascadePlan implements AutoCloseable {
     private Tensor ownLse;
     private volatile boolean closed;
 
-    CascadePlan(BackendSession session, List<AttentionProblem> problems, List<KernelPlan> plans) {
-        this.session = session;
+    CascadePlan(AttentionBackend owner, List<AttentionProblem> problems, List<KernelPlan> plans) {
+        this.owner = owner;
+        this.session = owner.session();
         this.problems = List.copyOf(problems);
         this.plans = List.copyOf(plans);
     }
@@ -33,6 +35,7 @@ public final class CascadePlan implements AutoCloseable {
     /** Writes the cascade's result into {@code o} and, when not null, {@code lse}. */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
         Checks.open("plan", closed);
+        owner.requireOpen();
         for (AttentionProblem p : problems) {
             BatchAttentionPlan.validateRun(session, p, q, kv, o, lse);
         }

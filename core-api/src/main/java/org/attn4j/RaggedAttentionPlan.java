@@ -14,6 +14,7 @@ import org.attn4j.tensor.Tensor;
  * pages that start at each request's first row, so the paged kernels serve it unchanged.
  */
 public final class RaggedAttentionPlan implements AutoCloseable {
+    private final AttentionBackend owner;
     private final BackendSession session;
     private final AttentionProblem problem;
     private final KernelPlan kernelPlan;
@@ -21,9 +22,10 @@ public final class RaggedAttentionPlan implements AutoCloseable {
     private final int maxKvLen;
     private volatile boolean closed;
 
-    RaggedAttentionPlan(BackendSession session, AttentionProblem problem, KernelPlan kernelPlan, int totalKv,
+    RaggedAttentionPlan(AttentionBackend owner, AttentionProblem problem, KernelPlan kernelPlan, int totalKv,
                         int maxKvLen) {
-        this.session = session;
+        this.owner = owner;
+        this.session = owner.session();
         this.problem = problem;
         this.kernelPlan = kernelPlan;
         this.totalKv = totalKv;
@@ -32,6 +34,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
 
     public void run(Tensor q, RaggedKv kv, Tensor o, Tensor lse) {
         Checks.open("plan", closed);
+        owner.requireOpen();
         if (kv == null) {
             throw new InvalidArgumentException("kv", "is null");
         }

@@ -272,4 +272,37 @@ class ReferenceValidationTest {
         cascade.close();
         assertRejected(() -> cascade.run(q, cache, o, lse), List.of(o, lse), "plan", "is closed");
     }
+
+    @Test
+    void callsOnAClosedBackendAreRejectedAndWriteNothing() {
+        PageTable table = new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {2}, 2);
+        Tensor q = input(new float[] {1, 2}, 1, 1, 2);
+        Tensor q1 = input(new float[] {1, 2}, 1, 2);
+        Tensor k = input(new float[] {1, 2}, 1, 1, 2);
+        Tensor o = output(DType.F32, 1, 1, 2);
+        Tensor o1 = output(DType.F32, 1, 2);
+        Tensor lse = output(DType.F32, 1, 1);
+        PagedKvCache cache = cache();
+        // Read through the host memory: the closed backend no longer downloads.
+        List<Tensor> outputs = List.of(o, o1, lse);
+        List<byte[]> before = outputs.stream().map(t -> ReferenceTensor.host(t).segment().toArray(
+                java.lang.foreign.ValueLayout.JAVA_BYTE)).toList();
+        try (BatchAttentionPlan plan = attn.planBatchDecode(table, ONE_HEAD, AttentionOptions.DEFAULT,
+                PlanOptions.DEFAULT)) {
+            attn.close();
+            List<Executable> calls = List.of(() -> plan.run(q, cache, o, lse),
+                    () -> attn.singleDecode(q1, new ContiguousKv(k, k, KvLayout.NHD), AttentionOptions.DEFAULT, o1,
+                            null),
+                    () -> attn.allocate(DType.F32, 1),
+                    () -> attn.planBatchDecode(table, ONE_HEAD, AttentionOptions.DEFAULT, PlanOptions.DEFAULT));
+            for (Executable call : calls) {
+                InvalidArgumentException e = assertThrows(InvalidArgumentException.class, call);
+                assertTrue(e.getMessage().equals("backend: is closed"), e.getMessage());
+            }
+        }
+        for (int i = 0; i < outputs.size(); i++) {
+            assertArrayEquals(before.get(i), ReferenceTensor.host(outputs.get(i)).segment().toArray(
+                    java.lang.foreign.ValueLayout.JAVA_BYTE), "output " + i + " was written");
+        }
+    }
 }
