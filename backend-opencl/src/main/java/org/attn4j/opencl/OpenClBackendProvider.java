@@ -14,8 +14,9 @@ import org.attn4j.spi.Probe;
  * (no library, no ICD loader, no platform, no device) into an unavailable probe with reasons.
  * Device choice: option {@code device} / property {@code attn4j.opencl.device} (index or name
  * substring), option {@code platform} / {@code attn4j.opencl.platform}; else GPU before CPU.
- * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled}
- * or {@code serial} picks the attention kernel flavour (see {@link OpenClSession}).
+ * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled},
+ * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
+ * {@link OpenClSession}).
  */
 public final class OpenClBackendProvider extends AbstractBackendProvider {
     /** The ICD loader's status when no platform is installed (cl_khr_icd). */
