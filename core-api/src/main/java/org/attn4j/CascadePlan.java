@@ -14,6 +14,7 @@ import org.attn4j.tensor.Tensor;
  * merged into the result. Shared prefixes are read once per level entry, not once per request.
  * Equals flat attention over each request's concatenated keys (SPEC §6); causal and window
  * rules are carried into each level as it needs them (see {@link AttentionBackend#planCascade}).
+ * The plan keeps its levels' scratch states between runs, so it runs one call at a time.
  */
 public final class CascadePlan implements AutoCloseable {
     private final AttentionBackend owner;
