@@ -28,12 +28,54 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
     }
 
     static DecodeStreamConfig choose(int headDim, int group, long maxWg) {
+        return choose(headDim, group, maxWg, Tuning.AUTO);
+    }
+
+    /** As {@link #choose(int, int, long)}, with the tuning's non-zero values in place of the defaults. */
+    static DecodeStreamConfig choose(int headDim, int group, long maxWg, Tuning tuning) {
         int dmax = Math.max(32, TileConfig.ceilPow2(headDim));
         int tm = Math.min(MAX_TM, TileConfig.ceilPow2(group));
         // About 16 (key, head) dot products per step: enough loads in flight, small local arrays.
-        int keys = Math.max(2, Math.min(4, 16 / tm));
-        int wg = (int) Math.min(WORK_GROUP, Long.highestOneBit(Math.max(1, maxWg)));
-        return new DecodeStreamConfig(dmax, tm, keys, wg);
+        int keys = tuning.keysPerStep() > 0 ? tuning.keysPerStep() : Math.max(2, Math.min(4, 16 / tm));
+        int wg = (int) Math.min(tuning.workGroup() > 0 ? tuning.workGroup() : WORK_GROUP,
+                Long.highestOneBit(Math.max(1, maxWg)));
+        return new DecodeStreamConfig(dmax, tm, keys, Math.max(wg, dmax / 8));
+    }
+
+    /**
+     * Overrides for measuring on a device (0 keeps the default): options {@code streamKeys} /
+     * {@code attn4j.opencl.streamKeys} (keys per row-group step, 1 to 16) and
+     * {@code streamGroup} / {@code attn4j.opencl.streamGroup} (work-items per group, a power of
+     * two from 32 to 1024).
+     */
+    record Tuning(int keysPerStep, int workGroup) {
+        static final Tuning AUTO = new Tuning(0, 0);
+
+        Tuning {
+            if (keysPerStep < 0 || keysPerStep > 16) {
+                throw new IllegalArgumentException("opencl option streamKeys: expected 1 to 16, actual " + keysPerStep);
+            }
+            if (workGroup != 0 && (workGroup < 32 || workGroup > 1024 || Integer.bitCount(workGroup) != 1)) {
+                throw new IllegalArgumentException(
+                        "opencl option streamGroup: expected a power of two from 32 to 1024, actual " + workGroup);
+            }
+        }
+
+        static Tuning parse(String keys, String group) {
+            return new Tuning(parseInt("streamKeys", keys), parseInt("streamGroup", group));
+        }
+
+        private static int parseInt(String name, String value) {
+            if (value == null || value.isBlank() || value.trim().equals("auto")) {
+                return 0;
+            }
+            try {
+                return Integer.parseInt(value.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("opencl option " + name + ": expected a number, actual '" + value
+                        + "'", e);
+            }
+        }
     }
 
     private static int lanes(int headDim) {

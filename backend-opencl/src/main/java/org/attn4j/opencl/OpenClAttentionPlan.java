@@ -95,7 +95,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
                 session.serialKernel());
         this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
-                ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize()) : null;
+                ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize(),
+                        session.streamTuning()) : null;
         int batch = problem.batchSize();
         int hq = problem.heads().numQoHeads();
         int d = problem.heads().headDim();

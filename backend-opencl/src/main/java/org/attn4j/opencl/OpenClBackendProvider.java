@@ -16,7 +16,8 @@ import org.attn4j.spi.Probe;
  * substring), option {@code platform} / {@code attn4j.opencl.platform}; else GPU before CPU.
  * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled},
  * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
- * {@link OpenClSession}).
+ * {@link OpenClSession}); {@code streamKeys} and {@code streamGroup} tune the streaming decode
+ * (see {@code DecodeStreamConfig.Tuning}).
  */
 public final class OpenClBackendProvider extends AbstractBackendProvider {
     /** The ICD loader's status when no platform is installed (cl_khr_icd). */
@@ -72,6 +73,7 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
         BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
         OpenClDevice device = OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"),
                 o.get(ID, "device"));
-        return new OpenClSession(device, o.get(ID, "kernel"));
+        return new OpenClSession(device, o.get(ID, "kernel"),
+                DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup")));
     }
 }

@@ -53,6 +53,7 @@ public final class OpenClSession implements BackendSession {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final boolean serialKernel;
     private final boolean decodeStream;
+    private final DecodeStreamConfig.Tuning streamTuning;
     /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
     private final int group;
 
@@ -64,7 +65,13 @@ public final class OpenClSession implements BackendSession {
      *               (serial on CPU devices, decode-stream elsewhere)
      */
     OpenClSession(OpenClDevice device, String kernel) {
+        this(device, kernel, DecodeStreamConfig.Tuning.AUTO);
+    }
+
+    /** As above, with the streaming decode's measured overrides. */
+    OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning) {
         this.device = device;
+        this.streamTuning = streamTuning;
         String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
         boolean cpu = !device.gpu() && device.type().equals("CPU");
         this.serialKernel = switch (mode) {
@@ -114,6 +121,10 @@ public final class OpenClSession implements BackendSession {
     /** Whether decode problems the streaming kernel accepts run it (GPU default). */
     boolean decodeStream() {
         return decodeStream;
+    }
+
+    DecodeStreamConfig.Tuning streamTuning() {
+        return streamTuning;
     }
 
     int group() {

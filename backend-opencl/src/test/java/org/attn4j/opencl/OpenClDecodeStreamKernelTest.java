@@ -89,7 +89,7 @@ class OpenClDecodeStreamKernelTest {
                 new PlanOptions(false, maxChunk), layout, scales);
         try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
              HostTensor qh = random(rnd, qType, batch, hq, d)) {
-            String plan = assertMatchesReference(problem, qh, kh, vh);
+            String plan = assertMatchesReference(problem, qh, kh, vh, Map.of());
             assertTrue(plan.contains("streaming decode"), plan);
             assertTrue(maxChunk == 0 || plan.contains("split"), plan);
         }
@@ -119,8 +119,48 @@ class OpenClDecodeStreamKernelTest {
         try (HostTensor kh = random(rnd, DType.BF16, next, pageSize, 2, d);
              HostTensor vh = random(rnd, DType.BF16, next, pageSize, 2, d);
              HostTensor qh = random(rnd, DType.BF16, 13, 8, d)) {
-            String plan = assertMatchesReference(problem, qh, kh, vh);
+            String plan = assertMatchesReference(problem, qh, kh, vh, Map.of());
             assertTrue(plan.contains("streaming decode") && plan.contains("keys per tile"), plan);
+        }
+    }
+
+    /** The tuning options a device measurement may set: keys per step and work-group size. */
+    @ParameterizedTest(name = "{0} keys per step, {1} work-items, D {2}, g {3}")
+    @CsvSource({"1, 32, 128, 4", "8, 256, 64, 2", "3, 64, 256, 8", "16, 512, 32, 1"})
+    void tuningOptionsKeepResults(int keys, int group, int d, int g) {
+        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        SplittableRandom rnd = new SplittableRandom(keys * 7L + group);
+        int pageSize = 16;
+        int[] kvLens = {1000, 1, 77};
+        int[][] pages = new int[kvLens.length][];
+        int next = 0;
+        for (int b = 0; b < kvLens.length; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
+            }
+        }
+        Problem problem = new Problem(PageTable.of(pageSize, pages, kvLens), new int[] {0, 1, 2, 3},
+                new HeadConfig(2 * g, 2, d), AttentionOptions.DEFAULT, null, new PlanOptions(false, 320), KvLayout.NHD,
+                KvScales.ONE);
+        try (HostTensor kh = random(rnd, DType.BF16, next, pageSize, 2, d);
+             HostTensor vh = random(rnd, DType.BF16, next, pageSize, 2, d);
+             HostTensor qh = random(rnd, DType.BF16, 3, 2 * g, d)) {
+            String plan = assertMatchesReference(problem, qh, kh, vh,
+                    Map.of("streamKeys", Integer.toString(keys), "streamGroup", Integer.toString(group)));
+            assertTrue(plan.contains(keys + " keys per step"), plan);
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void badTuningOptionsAreRejectedWithTheirName() {
+        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        for (Map<String, String> bad : java.util.List.of(Map.of("streamKeys", "17"), Map.of("streamGroup", "100"),
+                Map.of("streamKeys", "many"))) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new OpenClBackendProvider().open(new BackendOptions(bad)).close());
+            String name = bad.keySet().iterator().next();
+            assertTrue(e.getMessage().contains(name), e.getMessage());
         }
     }
 
@@ -135,15 +175,18 @@ class OpenClDecodeStreamKernelTest {
     }
 
     /** Runs the problem with the streaming decode forced and on the reference; returns the plan's description. */
-    private static String assertMatchesReference(Problem problem, HostTensor qh, HostTensor kh, HostTensor vh) {
+    private static String assertMatchesReference(Problem problem, HostTensor qh, HostTensor kh, HostTensor vh,
+                                                 Map<String, String> tuning) {
         DType qType = qh.dtype();
         long rows = qh.dim(0);
         int hq = problem.heads().numQoHeads();
         String described = null;
         float[][] out = new float[2][];
         float[][] lse = new float[2][];
+        Map<String, String> settings = new java.util.HashMap<>(tuning);
+        settings.put("kernel", "decode-stream");
         try (AttentionBackend stream = AttentionBackend.of(new OpenClBackendProvider().open(
-                     new BackendOptions(Map.of("kernel", "decode-stream"))));
+                     new BackendOptions(settings)));
              AttentionBackend ref = Backends.open("reference")) {
             AttentionBackend[] sides = {stream, ref};
             for (int w = 0; w < 2; w++) {
