@@ -284,6 +284,9 @@ public final class AttentionBackend implements AutoCloseable {
         if (levels.isEmpty()) {
             throw InvalidArgumentException.expected("levels.size", ">= 1", 0);
         }
+        // Levels are planned with causal and window turned into masks, so the caller's own
+        // options are checked here or a bad window (say -5) would pass as "no window".
+        Checks.options(capabilities(), id(), options, heads.headDim());
         if (options.rope() != null) {
             throw new InvalidArgumentException("options.rope", "RoPE on the fly is not supported in a cascade; "
                     + "rotate q and k with applyRope before appending");

@@ -305,4 +305,12 @@ class ReferenceValidationTest {
                     java.lang.foreign.ValueLayout.JAVA_BYTE), "output " + i + " was written");
         }
     }
+
+    @Test
+    void cascadeWithAWindowBelowMinusOneIsRejected() {
+        PageTable table = new PageTable(new int[] {0, 1}, new int[] {0}, new int[] {2}, 2);
+        assertRejected(() -> attn.planCascade(List.of(new CascadeLevel(new int[] {0, 1}, table)), ONE_HEAD,
+                AttentionOptions.DEFAULT.withWindowLeft(-5), PlanOptions.DEFAULT).close(), List.of(), "windowLeft",
+                "-1 (no window) or >= 0", "actual -5");
+    }
 }

@@ -283,6 +283,10 @@ public final class InvalidInputProperties {
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.RopeOptions.DEFAULT),
                         PlanOptions.DEFAULT).close(), "options.rope", "RoPE")));
+        l.add(new Scenario("cascade with window below -1", Feature.CASCADE, f -> new Call(
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
+                        f.pool.table())), f.c.heads(), f.c.options().withRope(null).withWindowLeft(-3),
+                        PlanOptions.DEFAULT).close(), "windowLeft", "actual -3")));
         l.add(new Scenario("unsupported KV dtype", null, f -> {
             long[] shape = f.pool.k().shape();
             Tensor k = f.scope.allocate(DType.I32, shape);
