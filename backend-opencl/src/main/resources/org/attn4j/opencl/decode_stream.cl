@@ -26,6 +26,21 @@
 #define F_MASK 8
 #define F_LSE 16
 
+// Element offset of key j (0 past the row group's end) at the running page position, which
+// then moves one key on.
+inline long next_offset(int j, int end, __global const int* pages, int* pageIdx, int* slot, int pageSize,
+                        long pageStride, long slotStride, long headOff) {
+    long off = 0;
+    if (j < end) {
+        off = (long) pages[*pageIdx] * pageStride + (long) *slot * slotStride + headOff;
+    }
+    if (++*slot == pageSize) {
+        *slot = 0;
+        ++*pageIdx;
+    }
+    return off;
+}
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void decode_stream(__global const STORAGE(QT)* q,
                    __global STORAGE(QT)* o,
@@ -101,9 +116,17 @@ void decode_stream(__global const STORAGE(QT)* q,
         }
     }
 
-    // Page position of the row group's next key, advanced without divisions.
+    // Page position of the row group's next key, advanced without divisions. Offsets run one
+    // step ahead, so a step's page-table loads are in flight with the previous step's K/V loads
+    // rather than in front of its own.
     int pageIdx = myStart / pageSize;
     int slot = myStart - pageIdx * pageSize;
+    long off[U];
+#pragma unroll
+    for (int k = 0; k < U; k++) {
+        off[k] = next_offset(myStart + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
+                             slotStride, headOff);
+    }
     for (int s = 0; s < steps; s++) {
         const int j0 = myStart + s * U;
         float8 kx[U];
@@ -113,15 +136,14 @@ void decode_stream(__global const STORAGE(QT)* q,
             kx[k] = (float8) (0.0f);
             vx[k] = (float8) (0.0f);
             if (j0 + k < myEnd && active) {
-                long off = (long) kvIndices[pageBase + pageIdx] * pageStride + (long) slot * slotStride + headOff;
-                kx[k] = LOAD8(KVT, kc, kOffset + off + d0);
-                vx[k] = LOAD8(KVT, vc, vOffset + off + d0);
+                kx[k] = LOAD8(KVT, kc, kOffset + off[k] + d0);
+                vx[k] = LOAD8(KVT, vc, vOffset + off[k] + d0);
             }
-            slot++;
-            if (slot == pageSize) {
-                slot = 0;
-                pageIdx++;
-            }
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            off[k] = next_offset(j0 + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
+                                 slotStride, headOff);
         }
         __local float* mine = partial + (rg * LANES + lane) * PS;
 #pragma unroll
