@@ -129,7 +129,11 @@ public final class Json {
                         if (pos + 4 > text.length()) {
                             throw error("truncated \\u escape");
                         }
-                        sb.append((char) Integer.parseInt(text.substring(pos, pos + 4), 16));
+                        String hex = text.substring(pos, pos + 4);
+                        if (!hex.chars().allMatch(h -> Character.digit(h, 16) >= 0)) {
+                            throw error("bad \\u escape '\\u" + hex + "'");
+                        }
+                        sb.append((char) Integer.parseInt(hex, 16));
                         pos += 4;
                     }
                     default -> sb.append(e);
@@ -160,9 +164,18 @@ public final class Json {
         }
         String s = text.substring(start, pos);
         try {
-            return integral ? (Object) Long.parseLong(s) : (Object) Double.parseDouble(s);
+            // An integer beyond long's range is still a JSON number; keep it as a double.
+            return integral ? parseIntegral(s) : (Object) Double.parseDouble(s);
         } catch (NumberFormatException e) {
             throw error("bad number '" + s + "'");
+        }
+    }
+
+    private static Object parseIntegral(String s) {
+        try {
+            return Long.parseLong(s);
+        } catch (NumberFormatException e) {
+            return Double.parseDouble(s);
         }
     }
 

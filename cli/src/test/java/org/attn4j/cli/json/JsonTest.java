@@ -30,5 +30,14 @@ class JsonTest {
         assertTrue(e.getMessage().startsWith("JSON line 3, column 7"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> Json.parse("{\"a\": 1, \"a\": 2}"));
         assertThrows(IllegalArgumentException.class, () -> Json.parse("[1, 2"));
+        e = assertThrows(IllegalArgumentException.class, () -> Json.parse("\"\\uZZ12\""));
+        assertTrue(e.getMessage().startsWith("JSON line 1, column 4: bad \\u escape '\\uZZ12'"), e.getMessage());
+    }
+
+    @Test
+    void integersBeyondLongStayNumbers() {
+        assertEquals(9223372036854775807L, Json.parse("9223372036854775807"));
+        assertEquals(1e20, Json.parse("100000000000000000000"));
+        assertEquals(-3L, Json.parse("-3"));
     }
 }
