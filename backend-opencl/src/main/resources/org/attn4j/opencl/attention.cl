@@ -15,17 +15,6 @@
 #define KS (DMAX + 4)                  // row stride of q and K tiles: float4-aligned, spreads banks
 #define MI (TM / TMY)                   // query items per thread
 #define DK4 ((DMAX / 4 + TD - 1) / TD)  // float4 chunks of the head dim per thread
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-#define F_CAUSAL 1
-#define F_WINDOW 2
-#define F_SOFTCAP 4
-#define F_MASK 8
-#define F_LSE 16
-#define F_INTERLEAVED 32
-#define F_ROPE 64
-
 // RoPE pairing: the pair index of element d, its partner and the sign of the partner's term.
 inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* sign) {
     if (interleaved) {
@@ -43,6 +32,72 @@ inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* s
     return d - halfDim;
 }
 
+// Query element d of the row at base, rotated for RoPE position ropeRow, times qScale.
+inline float load_query(__global const STORAGE(QT)* q, long base, int d, int halfDim, int flags,
+                        __global const float2* rope, long ropeRow, float qScale) {
+    float x = LOAD(QT, q, base + d);
+    if (flags & F_ROPE) {
+        int partner;
+        float sign;
+        int pi = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
+        float2 cs = rope[ropeRow * halfDim + pi];
+        x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
+    }
+    return x * qScale;
+}
+
+// The two dims that RoPE pair pi rotates together.
+inline void rope_dims(int pi, int halfDim, int interleaved, int* d1, int* d2) {
+    *d1 = interleaved ? 2 * pi : pi;
+    *d2 = interleaved ? 2 * pi + 1 : pi + halfDim;
+}
+
+// The unit's key range u.zw narrowed to what causality and the window let its rows see.
+inline int2 unit_key_range(int4 u, int pqFirst, int pqLast, int flags, int windowLeft) {
+    int kvStart = u.z;
+    int kvEnd = u.w;
+    if (flags & F_CAUSAL) {
+        kvEnd = min(kvEnd, pqLast + 1);
+    }
+    if (flags & F_WINDOW) {
+        kvStart = max(kvStart, pqFirst - windowLeft);
+    }
+    return (int2) (kvStart, kvEnd);
+}
+
+// Element offset of key j of the request whose pages start at pageBase, KV head hk.
+inline long key_offset(__global const int* kvIndices, int pageBase, int j, int pageSize, long pageStride,
+                       long slotStride, long headStride, int hk) {
+    int page = kvIndices[pageBase + j / pageSize];
+    return (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
+}
+
+// Whether query row (position pq) may attend key j: causal, window, then the custom mask.
+inline bool key_allowed(int row, int pq, int j, int kvLen, int flags, int windowLeft,
+                        __global const uchar* mask, long maskBase) {
+    bool ok = true;
+    if (flags & F_CAUSAL) {
+        ok = j <= pq;
+    }
+    if (flags & F_WINDOW) {
+        ok = ok && j >= pq - windowLeft;
+    }
+    if (ok && (flags & F_MASK)) {
+        ok = mask_allows(mask, maskBase + (long) row * kvLen + j);
+    }
+    return ok;
+}
+
+// A unit row's base-2 lse: to the split workspace, or as a natural log when asked for.
+inline void store_lse(__global float* lse, __global float* tmpLse, int tmpBase, long index, float lse2,
+                      int flags) {
+    if (tmpBase >= 0) {
+        tmpLse[index] = lse2;
+    } else if (flags & F_LSE) {
+        lse[index] = lse2 * LN2;
+    }
+}
+
 #if SERIAL
 // The same units computed by one work-item each, for CPU devices: no local memory and no
 // barriers, the query items and their accumulators in private arrays, keys in blocks of KB
@@ -50,27 +105,7 @@ inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* s
 #define KB 16
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
-void attention(__global const STORAGE(QT)* q,
-               __global STORAGE(QT)* o,
-               __global float* lse,
-               __global const STORAGE(KVT)* kc,
-               __global const STORAGE(KVT)* vc,
-               long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
-               __global const int* kvIndptr,
-               __global const int* kvIndices,
-               __global const int* kvLens,
-               __global const int* qoIndptr,
-               __global const int4* units,
-               __global const int* unitTmpRow,
-               __global float* tmpO,
-               __global float* tmpLse,
-               __global const uchar* mask,
-               __global const long* maskOffsets,
-               __global const float2* rope,
-               int ropeBase,
-               int pageSize, int hq, int group, int headDim,
-               float qScale, float softCap, float vScale,
-               int flags, int windowLeft) {
+void attention(ATTENTION_KERNEL_PARAMS) {
     const int unit = get_global_id(0);
     const int hk = get_global_id(1);
     const int4 u = units[unit];
@@ -84,14 +119,9 @@ void attention(__global const STORAGE(QT)* q,
     const int shift = kvLen - qoLen;
     const int pqFirst = itemStart / group + shift;
     const int pqLast = (itemEnd - 1) / group + shift;
-    int kvStart = u.z;
-    int kvEnd = u.w;
-    if (flags & F_CAUSAL) {
-        kvEnd = min(kvEnd, pqLast + 1);
-    }
-    if (flags & F_WINDOW) {
-        kvStart = max(kvStart, pqFirst - windowLeft);
-    }
+    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);
+    const int kvStart = keyRange.x;
+    const int kvEnd = keyRange.y;
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int halfDim = headDim >> 1;
@@ -118,15 +148,7 @@ void attention(__global const STORAGE(QT)* q,
         int h = hk * group + (item - row * group);
         long base = ((long) (qoStart + row) * hq + h) * headDim;
         for (int d = 0; d < headDim; d++) {
-            float x = LOAD(QT, q, base + d);
-            if (flags & F_ROPE) {
-                int partner;
-                float sign;
-                int pi = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
-                float2 cs = rope[(long) (row + shift - ropeBase) * halfDim + pi];
-                x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
-            }
-            qv[m][d] = x * qScale;
+            qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
     }
     for (int n = 0; n < KB; n++) {
@@ -139,9 +161,7 @@ void attention(__global const STORAGE(QT)* q,
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
         for (int n = 0; n < nKeys; n++) {
-            int j = t0 + n;
-            int page = kvIndices[pageBase + j / pageSize];
-            off[n] = (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
+            off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
         }
         for (int n = 0; n < nKeys; n++) {
             if ((headDim & 15) == 0) {
@@ -160,8 +180,9 @@ void attention(__global const STORAGE(QT)* q,
             }
             if (flags & F_ROPE) {
                 for (int pi = 0; pi < halfDim; pi++) {
-                    int d1 = (flags & F_INTERLEAVED) ? 2 * pi : pi;
-                    int d2 = (flags & F_INTERLEAVED) ? 2 * pi + 1 : pi + halfDim;
+                    int d1;
+                    int d2;
+                    rope_dims(pi, halfDim, flags & F_INTERLEAVED, &d1, &d2);
                     float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + pi];
                     float x1 = blk[n][d1];
                     float x2 = blk[n][d2];
@@ -177,17 +198,7 @@ void attention(__global const STORAGE(QT)* q,
             float mx = rowMax[m];
             for (int n = 0; n < KB; n++) {
                 int j = t0 + n;
-                bool ok = n < nKeys;
-                if (flags & F_CAUSAL) {
-                    ok = ok && j <= pq;
-                }
-                if (flags & F_WINDOW) {
-                    ok = ok && j >= pq - windowLeft;
-                }
-                if (ok && (flags & F_MASK)) {
-                    long bit = maskBase + (long) row * kvLen + j;
-                    ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
-                }
+                bool ok = n < nKeys && key_allowed(row, pq, j, kvLen, flags, windowLeft, mask, maskBase);
                 float x = -INFINITY;
                 if (ok) {
                     // Explicit vectors: compilers may not reorder a float sum into SIMD lanes.
@@ -199,7 +210,7 @@ void attention(__global const STORAGE(QT)* q,
                     float4 a4 = a8.lo + a8.hi;
                     x = (a4.x + a4.y) + (a4.z + a4.w);
                     if (flags & F_SOFTCAP) {
-                        x = softCap * tanh(x / softCap) * LOG2E;
+                        x = soft_cap_log2(x, softCap);
                     }
                 }
                 s[n] = x;
@@ -276,38 +287,14 @@ void attention(__global const STORAGE(QT)* q,
                 tmpO[base + d] = acc[m][d] * inv;
             }
         }
-        if (tmpBase >= 0) {
-            tmpLse[orow * hq + h] = lse2;
-        } else if (flags & F_LSE) {
-            lse[orow * hq + h] = lse2 * LN2;
-        }
+        store_lse(lse, tmpLse, tmpBase, orow * hq + h, lse2, flags);
     }
 }
 
 #else
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void attention(__global const STORAGE(QT)* q,
-               __global STORAGE(QT)* o,
-               __global float* lse,
-               __global const STORAGE(KVT)* kc,
-               __global const STORAGE(KVT)* vc,
-               long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
-               __global const int* kvIndptr,
-               __global const int* kvIndices,
-               __global const int* kvLens,
-               __global const int* qoIndptr,
-               __global const int4* units,
-               __global const int* unitTmpRow,
-               __global float* tmpO,
-               __global float* tmpLse,
-               __global const uchar* mask,
-               __global const long* maskOffsets,
-               __global const float2* rope,
-               int ropeBase,
-               int pageSize, int hq, int group, int headDim,
-               float qScale, float softCap, float vScale,
-               int flags, int windowLeft) {
+void attention(ATTENTION_KERNEL_PARAMS) {
     __local float qs[TM * KS];
     __local float ks[TN * KS];
     __local float vs[TN * DMAX];
@@ -330,14 +317,9 @@ void attention(__global const STORAGE(QT)* q,
     const int shift = kvLen - qoLen; // pq = row + shift
     const int pqFirst = itemStart / group + shift;
     const int pqLast = (itemEnd - 1) / group + shift;
-    int kvStart = u.z;
-    int kvEnd = u.w;
-    if (flags & F_CAUSAL) {
-        kvEnd = min(kvEnd, pqLast + 1);
-    }
-    if (flags & F_WINDOW) {
-        kvStart = max(kvStart, pqFirst - windowLeft);
-    }
+    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);
+    const int kvStart = keyRange.x;
+    const int kvEnd = keyRange.y;
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int halfDim = headDim >> 1;
@@ -354,15 +336,7 @@ void attention(__global const STORAGE(QT)* q,
             int row = item / group;
             int h = hk * group + (item - row * group);
             long base = ((long) (qoStart + row) * hq + h) * headDim;
-            x = LOAD(QT, q, base + d);
-            if (flags & F_ROPE) {
-                int partner;
-                float sign;
-                int p = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
-                float2 cs = rope[(long) (row + shift - ropeBase) * halfDim + p];
-                x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
-            }
-            x *= qScale;
+            x = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         qs[m * KS + d] = x;
     }
@@ -390,9 +364,7 @@ void attention(__global const STORAGE(QT)* q,
         for (int n = lid; n < TN; n += WG) {
             long off = 0;
             if (n < nKeys) {
-                int j = t0 + n;
-                int page = kvIndices[pageBase + j / pageSize];
-                off = (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
+                off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
             }
             keyOff[n] = off;
         }
@@ -452,8 +424,9 @@ void attention(__global const STORAGE(QT)* q,
             int n = e / halfDim;
             int p = e - n * halfDim;
             if (n < nKeys) {
-                int d1 = (flags & F_INTERLEAVED) ? 2 * p : p;
-                int d2 = (flags & F_INTERLEAVED) ? 2 * p + 1 : p + halfDim;
+                int d1;
+                int d2;
+                rope_dims(p, halfDim, flags & F_INTERLEAVED, &d1, &d2);
                 float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + p];
                 float x1 = ks[n * KS + d1];
                 float x2 = ks[n * KS + d2];
@@ -473,18 +446,7 @@ void attention(__global const STORAGE(QT)* q,
             if (item < itemEnd && n < nKeys) {
                 int row = item / group;
                 int pq = row + shift;
-                bool ok = true;
-                if (flags & F_CAUSAL) {
-                    ok = j <= pq;
-                }
-                if (flags & F_WINDOW) {
-                    ok = ok && j >= pq - windowLeft;
-                }
-                if (ok && (flags & F_MASK)) {
-                    long bit = maskBase + (long) row * kvLen + j;
-                    ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
-                }
-                if (ok) {
+                if (key_allowed(row, pq, j, kvLen, flags, windowLeft, mask, maskBase)) {
                     __local const float* qr = qs + m * KS;
                     __local const float* kr = ks + n * KS;
                     float4 a = (float4) (0.0f);
@@ -493,7 +455,7 @@ void attention(__global const STORAGE(QT)* q,
                     }
                     float x = (a.x + a.y) + (a.z + a.w);
                     if (flags & F_SOFTCAP) {
-                        x = softCap * tanh(x / softCap) * LOG2E;
+                        x = soft_cap_log2(x, softCap);
                     }
                     s = x;
                 }
@@ -579,11 +541,7 @@ void attention(__global const STORAGE(QT)* q,
             }
         }
         if (tx == 0) {
-            if (tmpBase >= 0) {
-                tmpLse[orow * hq + h] = lse2;
-            } else if (flags & F_LSE) {
-                lse[orow * hq + h] = lse2 * LN2;
-            }
+            store_lse(lse, tmpLse, tmpBase, orow * hq + h, lse2, flags);
         }
     }
 }
@@ -604,10 +562,7 @@ __kernel void merge_splits(__global const float* tmpO,
     }
     const int h = g % hq;
     const int4 r = info[g / hq];
-    float mx = -INFINITY;
-    for (int c = 0; c < r.z; c++) {
-        mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
-    }
+    const float mx = split_lse_max(tmpLse, r, hq, h);
     long out = ((long) r.x * hq + h) * headDim;
     if (mx == -INFINITY) {
         for (int d = 0; d < headDim; d++) {

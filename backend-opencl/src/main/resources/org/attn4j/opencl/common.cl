@@ -227,3 +227,59 @@ FP8_VECTOR_DECODERS(16)
 #define STORE_4(p, i, v) ((p)[i] = float_to_e5m2(v))
 #define STORE_(T, p, i, v) STORE_##T(p, i, v)
 #define STORE(T, p, i, v) STORE_(T, p, i, v)
+
+// Shared by the attention kernels (attention.cl, decode_stream.cl): constants, flag bits and the
+// one argument list every flavour takes, so the host sets arguments the same way for each.
+#define LOG2E 1.4426950408889634f
+#define LN2 0.6931471805599453f
+
+#define F_CAUSAL 1
+#define F_WINDOW 2
+#define F_SOFTCAP 4
+#define F_MASK 8
+#define F_LSE 16
+#define F_INTERLEAVED 32
+#define F_ROPE 64
+
+#define ATTENTION_KERNEL_PARAMS                                              \
+    __global const STORAGE(QT)* q,                                           \
+    __global STORAGE(QT)* o,                                                 \
+    __global float* lse,                                                     \
+    __global const STORAGE(KVT)* kc,                                         \
+    __global const STORAGE(KVT)* vc,                                         \
+    long kOffset, long vOffset, long pageStride, long slotStride, long headStride, \
+    __global const int* kvIndptr,                                            \
+    __global const int* kvIndices,                                           \
+    __global const int* kvLens,                                              \
+    __global const int* qoIndptr,                                            \
+    __global const int4* units,                                              \
+    __global const int* unitTmpRow,                                          \
+    __global float* tmpO,                                                    \
+    __global float* tmpLse,                                                  \
+    __global const uchar* mask,                                              \
+    __global const long* maskOffsets,                                        \
+    __global const float2* rope,                                             \
+    int ropeBase,                                                            \
+    int pageSize, int hq, int group, int headDim,                            \
+    float qScale, float softCap, float vScale,                               \
+    int flags, int windowLeft
+
+// Bit `bit` of the packed custom mask.
+inline bool mask_allows(__global const uchar* mask, long bit) {
+    return ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
+}
+
+// Logit x capped by softCap * tanh(x / softCap), then in base 2.
+inline float soft_cap_log2(float x, float softCap) {
+    return softCap * tanh(x / softCap) * LOG2E;
+}
+
+// Largest base-2 lse of a split row's chunk states, r = (output row, first workspace row,
+// chunks, workspace rows between chunks).
+inline float split_lse_max(__global const float* tmpLse, int4 r, int hq, int h) {
+    float mx = -INFINITY;
+    for (int c = 0; c < r.z; c++) {
+        mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
+    }
+    return mx;
+}

@@ -18,14 +18,6 @@
 #define ROWS (WG / LANES)
 #define UG (U * TM)
 #define PS (UG + 1) // odd stride of a work-item's partials: the lanes' stores hit distinct banks
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-#define F_WINDOW 2
-#define F_SOFTCAP 4
-#define F_MASK 8
-#define F_LSE 16
-
 // Element offset of key j (0 past the row group's end) at the running page position, which
 // then moves one key on.
 inline long next_offset(int j, int end, __global const int* pages, int* pageIdx, int* slot, int pageSize,
@@ -42,27 +34,7 @@ inline long next_offset(int j, int end, __global const int* pages, int* pageIdx,
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
-void decode_stream(__global const STORAGE(QT)* q,
-                   __global STORAGE(QT)* o,
-                   __global float* lse,
-                   __global const STORAGE(KVT)* kc,
-                   __global const STORAGE(KVT)* vc,
-                   long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
-                   __global const int* kvIndptr,
-                   __global const int* kvIndices,
-                   __global const int* kvLens,
-                   __global const int* qoIndptr,
-                   __global const int4* units,
-                   __global const int* unitTmpRow,
-                   __global float* tmpO,
-                   __global float* tmpLse,
-                   __global const uchar* mask,
-                   __global const long* maskOffsets,
-                   __global const float2* rope,
-                   int ropeBase,
-                   int pageSize, int hq, int group, int headDim,
-                   float qScale, float softCap, float vScale,
-                   int flags, int windowLeft) {
+void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float partial[ROWS * LANES * PS]; // [row group][lane][key x head]
     __local float scores[ROWS * UG];          // [row group][key x head], base-2 logits
     __local float groupMax[ROWS * TM];
@@ -167,10 +139,10 @@ void decode_stream(__global const STORAGE(QT)* q,
             bool ok = j < myEnd && m < items;
             if (ok && (flags & F_MASK)) {
                 long bit = maskBase + j;
-                ok = ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
+                ok = mask_allows(mask, bit);
             }
             if (flags & F_SOFTCAP) {
-                x = softCap * tanh(x / softCap) * LOG2E;
+                x = soft_cap_log2(x, softCap);
             }
             scores[rg * UG + t] = ok ? x : -INFINITY;
         }
@@ -276,10 +248,7 @@ __kernel void merge_splits_dims(__global const float* tmpO,
     const int d = e - rowHead * headDim;
     const int h = rowHead % hq;
     const int4 r = info[rowHead / hq];
-    float mx = -INFINITY;
-    for (int c = 0; c < r.z; c++) {
-        mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
-    }
+    const float mx = split_lse_max(tmpLse, r, hq, h);
     const long out = (long) r.x * hq + h;
     if (mx == -INFINITY) {
         STORE(QT, o, out * headDim + d, 0.0f);
