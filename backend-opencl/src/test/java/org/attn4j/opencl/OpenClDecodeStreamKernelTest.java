@@ -1,5 +1,6 @@
 package org.attn4j.opencl;
 
+import static org.attn4j.opencl.KernelTestSupport.random;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -51,14 +52,8 @@ class OpenClDecodeStreamKernelTest {
         int hq = hkv * g;
         int[] kvLens = {900, 0, 1, pageSize + 1, 333};
         int batch = kvLens.length;
-        int[][] pages = new int[batch][];
-        int next = 1;
-        for (int b = 0; b < batch; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = KernelTestSupport.consecutivePages(pageSize, kvLens, 1);
+        int next = 1 + KernelTestSupport.pageCount(pages);
         int numPages = next + 1;
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         int[] qoIndptr = new int[batch + 1];
@@ -105,14 +100,8 @@ class OpenClDecodeStreamKernelTest {
         int d = 64;
         int[] kvLens = {1200, 40, 0, 7, 300};
         int[] qoIndptr = {0, 1, 9, 9, 10, 13};
-        int[][] pages = new int[kvLens.length][];
-        int next = 0;
-        for (int b = 0; b < kvLens.length; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = KernelTestSupport.consecutivePages(pageSize, kvLens, 0);
+        int next = KernelTestSupport.pageCount(pages);
         Problem problem = new Problem(PageTable.of(pageSize, pages, kvLens), qoIndptr, new HeadConfig(8, 2, d),
                 AttentionOptions.DEFAULT.withCausal(true), null, new PlanOptions(deterministic, 256), KvLayout.NHD,
                 KvScales.ONE);
@@ -132,14 +121,8 @@ class OpenClDecodeStreamKernelTest {
         SplittableRandom rnd = new SplittableRandom(keys * 7L + group);
         int pageSize = 16;
         int[] kvLens = {1000, 1, 77};
-        int[][] pages = new int[kvLens.length][];
-        int next = 0;
-        for (int b = 0; b < kvLens.length; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = KernelTestSupport.consecutivePages(pageSize, kvLens, 0);
+        int next = KernelTestSupport.pageCount(pages);
         Problem problem = new Problem(PageTable.of(pageSize, pages, kvLens), new int[] {0, 1, 2, 3},
                 new HeadConfig(2 * g, 2, d), AttentionOptions.DEFAULT, null, new PlanOptions(false, 320), KvLayout.NHD,
                 KvScales.ONE);
@@ -205,26 +188,7 @@ class OpenClDecodeStreamKernelTest {
                 }
             }
         }
-        double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
-        for (int i = 0; i < out[0].length; i++) {
-            float a = out[0][i];
-            float r = out[1][i];
-            assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
-        }
-        for (int i = 0; i < lse[0].length; i++) {
-            float a = lse[0][i];
-            float r = lse[1][i];
-            assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
-                    "lse[" + i + "] = " + a + ", reference " + r);
-        }
+        KernelTestSupport.assertCloseToReference(qType, out, lse);
         return described;
-    }
-
-    private static HostTensor random(SplittableRandom rnd, DType type, long... shape) {
-        HostTensor t = HostTensor.allocate(type, shape);
-        for (long i = 0; i < t.elementCount(); i++) {
-            t.setFloat(i, (float) (rnd.nextDouble() * 4 - 2));
-        }
-        return t;
     }
 }

@@ -1,6 +1,6 @@
 package org.attn4j.opencl;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.attn4j.opencl.KernelTestSupport.random;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Map;
@@ -44,15 +44,8 @@ class OpenClTiledKernelTest {
         int hkv = 2;
         int hq = hkv * g;
         int[] kvLens = {qoLen + 700, qoLen + 3, qoLen};
-        int batch = kvLens.length;
-        int[][] pages = new int[batch][];
-        int next = 1;
-        for (int b = 0; b < batch; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = KernelTestSupport.consecutivePages(pageSize, kvLens, 1);
+        int next = 1 + KernelTestSupport.pageCount(pages);
         int numPages = next + 1;
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         int[] qoIndptr = {0, qoLen, 2 * qoLen, 3 * qoLen};
@@ -84,26 +77,7 @@ class OpenClTiledKernelTest {
                     }
                 }
             }
-            double tol = qType == DType.F32 ? 1e-5 : qType == DType.F16 ? 2e-3 : 1.6e-2;
-            for (int i = 0; i < out[0].length; i++) {
-                float a = out[0][i];
-                float r = out[1][i];
-                assertTrue(Math.abs(a - r) <= tol + tol * Math.abs(r), "o[" + i + "] = " + a + ", reference " + r);
-            }
-            for (int i = 0; i < lse[0].length; i++) {
-                float a = lse[0][i];
-                float r = lse[1][i];
-                assertTrue(r == Float.NEGATIVE_INFINITY ? a == r : Math.abs(a - r) <= 1e-3 * (1 + Math.abs(r)),
-                        "lse[" + i + "] = " + a + ", reference " + r);
-            }
+            KernelTestSupport.assertCloseToReference(qType, out, lse);
         }
-    }
-
-    private static HostTensor random(SplittableRandom rnd, DType type, long... shape) {
-        HostTensor t = HostTensor.allocate(type, shape);
-        for (long i = 0; i < t.elementCount(); i++) {
-            t.setFloat(i, (float) (rnd.nextDouble() * 4 - 2));
-        }
-        return t;
     }
 }
