@@ -1,9 +1,5 @@
 package org.attn4j.cuda;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
-import java.util.stream.IntStream;
 import org.attn4j.AttentionBackend;
 import org.attn4j.AttentionOptions;
 import org.attn4j.Backends;
@@ -17,7 +13,6 @@ import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
 
 /**
@@ -33,7 +28,6 @@ import org.attn4j.tensor.Tensor;
  * exits 1 when any comparison fails.
  */
 public final class CudaPrefillBench {
-    private static final ValueLayout.OfShort BITS = ValueLayout.JAVA_SHORT_UNALIGNED;
     /** The cli bench's seed for the lengths of prefill-batch-paged (same draw, same lengths). */
     private static final long LENGTH_SEED = 20260101L;
 
@@ -113,23 +107,8 @@ public final class CudaPrefillBench {
 
     private static boolean run(AttentionBackend cuda, Workload w, int iterations) {
         int batch = w.kvLens.length;
-        int[][] pages = new int[batch][];
-        int maxPages = 0;
-        int numPages = 0;
-        for (int b = 0; b < batch; b++) {
-            pages[b] = new int[(w.kvLens[b] + w.pageSize - 1) / w.pageSize];
-            maxPages = Math.max(maxPages, pages[b].length);
-            numPages += pages[b].length;
-        }
-        // Pages of all requests interleaved, as a serving pool hands them out.
-        int next = 0;
-        for (int i = 0; i < maxPages; i++) {
-            for (int b = 0; b < batch; b++) {
-                if (i < pages[b].length) {
-                    pages[b][i] = next++;
-                }
-            }
-        }
+        int[][] pages = KernelBenchSupport.interleavedPages(w.kvLens, w.pageSize);
+        int numPages = KernelBenchSupport.pageCount(pages);
         int[] qoIndptr = new int[batch + 1];
         for (int b = 0; b < batch; b++) {
             qoIndptr[b + 1] = qoIndptr[b] + w.qoLens[b];
@@ -138,8 +117,7 @@ public final class CudaPrefillBench {
         PageTable table = PageTable.of(w.pageSize, pages, w.kvLens);
         HeadConfig heads = new HeadConfig(w.hq, w.hkv, w.d);
         CustomMask mask = w.customMask ? randomMask(w) : null;
-        long[] kvShape = w.layout == KvLayout.NHD ? new long[] {Math.max(1, numPages), w.pageSize, w.hkv, w.d}
-                : new long[] {Math.max(1, numPages), w.hkv, w.pageSize, w.d};
+        long[] kvShape = KernelBenchSupport.kvShape(w.layout, numPages, w.pageSize, w.hkv, w.d);
         try (Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
              Tensor q = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
              Tensor oRef = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
@@ -149,9 +127,9 @@ public final class CudaPrefillBench {
              BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, null);
              BatchAttentionPlan fa2 = plan(cuda, qoIndptr, table, heads, w.options, mask, "fa2");
              DeviceTimer timer = cuda.newTimer()) {
-            fillRandom(cuda, k, 1, 1f);
-            fillRandom(cuda, v, 2, 1f);
-            fillRandom(cuda, q, 3, 4f);
+            KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
+            KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
+            KernelBenchSupport.fillRandom(cuda, q, 3, 4f);
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
             ref.run(q, cache, oRef, lseRef);
             fa2.run(q, cache, oNew, lseNew);
@@ -160,10 +138,10 @@ public final class CudaPrefillBench {
             if (!chosen) {
                 System.out.println("FAIL " + w.name + ": the FA2 kernel was not chosen");
             }
-            boolean pass = compare(cuda, w.name, oRef, lseRef, oNew, lseNew) && chosen;
+            boolean pass = KernelBenchSupport.compare(cuda, w.name, 28, oRef, lseRef, oNew, lseNew) && chosen;
             if (w.timed) {
-                double tRef = time(ref, q, cache, oRef, lseRef, timer, iterations);
-                double tNew = time(fa2, q, cache, oNew, lseNew, timer, iterations);
+                double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 3, iterations);
+                double tNew = KernelBenchSupport.time(fa2, q, cache, oNew, lseNew, timer, 3, iterations);
                 System.out.printf("  %-24s existing %9.1f us %6.1f TFLOP/s | fa2 %9.1f us %6.1f TFLOP/s (%.2fx)%n",
                         w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12, tNew * 1e3,
                         w.flops() / (tNew * 1e-3) / 1e12, tRef / tNew);
@@ -192,96 +170,7 @@ public final class CudaPrefillBench {
     /** A prefill plan built while the prefill-kernel property has {@code kernel} (null: the default). */
     private static BatchAttentionPlan plan(AttentionBackend cuda, int[] qoIndptr, PageTable table, HeadConfig heads,
                                            AttentionOptions options, CustomMask mask, String kernel) {
-        String key = CudaAttentionPlan.PREFILL_KERNEL_PROPERTY;
-        String old = System.getProperty(key);
-        try {
-            if (kernel == null) {
-                System.clearProperty(key);
-            } else {
-                System.setProperty(key, kernel);
-            }
-            return cuda.planBatchPrefill(qoIndptr, table, heads, options, mask, PlanOptions.DEFAULT);
-        } finally {
-            if (old == null) {
-                System.clearProperty(key);
-            } else {
-                System.setProperty(key, old);
-            }
-        }
-    }
-
-    private static double time(BatchAttentionPlan plan, Tensor q, PagedKvCache cache, Tensor o, Tensor lse,
-                               DeviceTimer timer, int iterations) {
-        for (int i = 0; i < 3; i++) {
-            plan.run(q, cache, o, lse);
-        }
-        double[] ms = new double[iterations];
-        for (int i = 0; i < iterations; i++) {
-            timer.start();
-            plan.run(q, cache, o, lse);
-            timer.stop();
-            ms[i] = timer.elapsedMillis();
-        }
-        Arrays.sort(ms);
-        return ms[iterations / 2];
-    }
-
-    /** Uniform values in [-amplitude, amplitude), rounded down to the 16-bit type, filled in parallel. */
-    private static void fillRandom(AttentionBackend cuda, Tensor t, long seed, float amplitude) {
-        try (HostTensor host = HostTensor.allocate(t.dtype(), t.shape())) {
-            MemorySegment seg = host.segment();
-            long n = host.elementCount();
-            int chunks = (int) Math.min(1024, Math.max(1, n >> 16));
-            boolean bf16 = t.dtype() == DType.BF16;
-            IntStream.range(0, chunks).parallel().forEach(c -> {
-                long from = n * c / chunks;
-                long to = n * (c + 1) / chunks;
-                long x = seed * 0x9E3779B97F4A7C15L + c * 0xBF58476D1CE4E5B9L + 1;
-                for (long i = from; i < to; i++) {
-                    x ^= x << 13;
-                    x ^= x >>> 7;
-                    x ^= x << 17;
-                    float f = (Float.intBitsToFloat(0x3F800000 | (int) (x >>> 41)) * 2f - 3f) * amplitude;
-                    short bits = bf16 ? (short) (Float.floatToRawIntBits(f) >>> 16) : Float.floatToFloat16(f);
-                    seg.set(BITS, 2 * i, bits);
-                }
-            });
-            cuda.upload(host, t);
-        }
-    }
-
-    private static boolean compare(AttentionBackend cuda, String name, Tensor oRef, Tensor lseRef, Tensor oNew,
-                                   Tensor lseNew) {
-        float[] a = toFloats(cuda, oRef);
-        float[] b = toFloats(cuda, oNew);
-        float[] la = toFloats(cuda, lseRef);
-        float[] lb = toFloats(cuda, lseNew);
-        double maxO = 0;
-        double maxL = 0;
-        int bad = 0;
-        for (int i = 0; i < a.length; i++) {
-            double diff = Math.abs(a[i] - b[i]);
-            maxO = Math.max(maxO, Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff);
-            if (!(diff <= 1.6e-2 + 1.6e-2 * Math.abs(a[i]))) {
-                bad++;
-            }
-        }
-        for (int i = 0; i < la.length; i++) {
-            boolean same = la[i] == lb[i]; // both -inf for rows with no allowed key
-            double diff = same ? 0 : Math.abs(la[i] - lb[i]);
-            maxL = Math.max(maxL, Double.isNaN(diff) ? Double.POSITIVE_INFINITY : diff);
-            if (!(diff <= 1e-3 * (1 + Math.abs(la[i])))) {
-                bad++;
-            }
-        }
-        System.out.printf("%s %-28s max |o diff| %.3g, max |lse diff| %.3g, %d outside tolerance%n",
-                bad == 0 ? "PASS" : "FAIL", name, maxO, maxL, bad);
-        return bad == 0;
-    }
-
-    private static float[] toFloats(AttentionBackend cuda, Tensor t) {
-        try (HostTensor h = cuda.download(t)) {
-            return h.toFloatArray();
-        }
+        return KernelBenchSupport.planWithKernel(CudaAttentionPlan.PREFILL_KERNEL_PROPERTY, kernel,
+                () -> cuda.planBatchPrefill(qoIndptr, table, heads, options, mask, PlanOptions.DEFAULT));
     }
 }

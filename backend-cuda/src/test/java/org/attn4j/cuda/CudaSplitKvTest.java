@@ -90,20 +90,27 @@ class CudaSplitKvTest {
         assertArrayEquals(alone, first, "request 0 changed when others joined the batch");
     }
 
-    private float[] decode(int[] kvLens, HeadConfig heads, PlanOptions planOptions, long seed) {
-        // Request 0 gets the same data whatever the batch: its own seed.
-        int pageSize = 16;
-        int batch = kvLens.length;
-        int[][] pages = new int[batch][];
+    /** Page ids of each request, request after request, the first page of the pool first. */
+    private static int[][] contiguousPages(int[] kvLens, int pageSize) {
+        int[][] pages = new int[kvLens.length][];
         int next = 0;
-        for (int b = 0; b < batch; b++) {
+        for (int b = 0; b < kvLens.length; b++) {
             pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
             for (int i = 0; i < pages[b].length; i++) {
                 pages[b][i] = next++;
             }
         }
+        return pages;
+    }
+
+    private float[] decode(int[] kvLens, HeadConfig heads, PlanOptions planOptions, long seed) {
+        // Request 0 gets the same data whatever the batch: its own seed.
+        int pageSize = 16;
+        int batch = kvLens.length;
+        int[][] pages = contiguousPages(kvLens, pageSize);
+        int numPages = KernelBenchSupport.pageCount(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
-        long[] kvShape = {Math.max(1, next), pageSize, heads.numKvHeads(), heads.headDim()};
+        long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDim()};
         try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDim());
              HostTensor k = random(DType.BF16, seed + 1, kvShape); HostTensor v = random(DType.BF16, seed + 2, kvShape);
              Tensor dq = cuda.upload(q); Tensor dk = cuda.upload(k); Tensor dv = cuda.upload(v);
@@ -118,16 +125,10 @@ class CudaSplitKvTest {
                        int pageSize) {
         HeadConfig heads = new HeadConfig(32, 8, 128);
         int batch = kvLens.length;
-        int[][] pages = new int[batch][];
-        int next = 0;
-        for (int b = 0; b < batch; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = contiguousPages(kvLens, pageSize);
+        int numPages = KernelBenchSupport.pageCount(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
-        long[] kvShape = {next, heads.numKvHeads(), pageSize, heads.headDim()};
+        long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDim()};
         try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDim());
              HostTensor k = random(kvType, 8, kvShape); HostTensor v = random(kvType, 9, kvShape)) {
             float[][] out = new float[2][];
