@@ -104,6 +104,25 @@ inline void store_lse(__global float* lse, __global float* tmpLse, int tmpBase, 
 // whose loads all TM items share. Loops over DMAX have constant bounds so they vectorize.
 #define KB 16
 
+// The headDim elements of a K or V row at element offset off into private floats, with the
+// widest loads the head dim allows.
+inline void load_row(__global const STORAGE(KVT)* src, long off, int headDim, float* dst) {
+    if ((headDim & 15) == 0) {
+        __global const STORAGE(KVT)* row = src + off;
+        for (int c = 0; c < headDim / 16; c++) {
+            vstore16(LOAD16(KVT, row, 16 * c), c, dst);
+        }
+    } else if ((headDim & 3) == 0) {
+        for (int c = 0; c < headDim / 4; c++) {
+            vstore4(LOAD4(KVT, src, off + 4 * c), c, dst);
+        }
+    } else {
+        for (int d = 0; d < headDim; d++) {
+            dst[d] = LOAD(KVT, src, off + d);
+        }
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     const int unit = get_global_id(0);
@@ -164,20 +183,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
         }
         for (int n = 0; n < nKeys; n++) {
-            if ((headDim & 15) == 0) {
-                __global const STORAGE(KVT)* src = kc + kOffset + off[n];
-                for (int c = 0; c < headDim / 16; c++) {
-                    vstore16(LOAD16(KVT, src, 16 * c), c, blk[n]);
-                }
-            } else if ((headDim & 3) == 0) {
-                for (int c = 0; c < headDim / 4; c++) {
-                    vstore4(LOAD4(KVT, kc, kOffset + off[n] + 4 * c), c, blk[n]);
-                }
-            } else {
-                for (int d = 0; d < headDim; d++) {
-                    blk[n][d] = LOAD(KVT, kc, kOffset + off[n] + d);
-                }
-            }
+            load_row(kc, kOffset + off[n], headDim, blk[n]);
             if (flags & F_ROPE) {
                 for (int pi = 0; pi < halfDim; pi++) {
                     int d1;
@@ -232,20 +238,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             rowSum[m] = rowSum[m] * al + sum;
         }
         for (int n = 0; n < nKeys; n++) {
-            if ((headDim & 15) == 0) {
-                __global const STORAGE(KVT)* src = vc + vOffset + off[n];
-                for (int c = 0; c < headDim / 16; c++) {
-                    vstore16(LOAD16(KVT, src, 16 * c), c, blk[n]);
-                }
-            } else if ((headDim & 3) == 0) {
-                for (int c = 0; c < headDim / 4; c++) {
-                    vstore4(LOAD4(KVT, vc, vOffset + off[n] + 4 * c), c, blk[n]);
-                }
-            } else {
-                for (int d = 0; d < headDim; d++) {
-                    blk[n][d] = LOAD(KVT, vc, vOffset + off[n] + d);
-                }
-            }
+            load_row(vc, vOffset + off[n], headDim, blk[n]);
         }
         for (int n = nKeys; n < KB; n++) {
             for (int d = 0; d < DMAX; d++) {
@@ -550,12 +543,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
 // Combines the chunk states of split requests: info = (output row, first workspace row,
 // chunks, workspace rows between chunks). One work-item per (merged row, head), count of them.
-__kernel void merge_splits(__global const float* tmpO,
-                           __global const float* tmpLse,
-                           __global const int4* info,
-                           __global STORAGE(QT)* o,
-                           __global float* lse,
-                           int hq, int headDim, int writeLse, int count) {
+__kernel void merge_splits(MERGE_SPLITS_PARAMS) {
     const int g = get_global_id(0);
     if (g >= count) {
         return;

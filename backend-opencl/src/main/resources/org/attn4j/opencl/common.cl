@@ -264,6 +264,16 @@ FP8_VECTOR_DECODERS(16)
     float qScale, float softCap, float vScale,                               \
     int flags, int windowLeft
 
+// The split-merge kernels' arguments: info = (output row, first workspace row, chunks,
+// workspace rows between chunks) per merged row.
+#define MERGE_SPLITS_PARAMS                                                  \
+    __global const float* tmpO,                                              \
+    __global const float* tmpLse,                                            \
+    __global const int4* info,                                               \
+    __global STORAGE(QT)* o,                                                 \
+    __global float* lse,                                                     \
+    int hq, int headDim, int writeLse, int count
+
 // Bit `bit` of the packed custom mask.
 inline bool mask_allows(__global const uchar* mask, long bit) {
     return ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;

@@ -234,12 +234,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
 // Combines the chunk states of split requests, one work-item per output element so that
 // neighbouring work-items read neighbouring floats: info = (output row, first workspace row,
 // chunks, workspace rows between chunks) per merged row; count = merged rows x hq x headDim.
-__kernel void merge_splits_dims(__global const float* tmpO,
-                                __global const float* tmpLse,
-                                __global const int4* info,
-                                __global STORAGE(QT)* o,
-                                __global float* lse,
-                                int hq, int headDim, int writeLse, int count) {
+__kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
     const int e = get_global_id(0);
     if (e >= count) {
         return;
