@@ -54,6 +54,45 @@ __device__ __forceinline__ void ldmatrixX4Trans(uint32_t* r, const void* smemRow
                  : "r"(a));
 }
 
+// One online-softmax step on a thread's two rows of m16n8 score fragments, already in base 2 and
+// masked to -inf: folds the tile's row maxima (rowMax, per thread) into m across the quad, turns
+// s into probabilities, adds them to l and rescales l and o by the change of maximum.
+template <int NB_S, int NB_O>
+__device__ __forceinline__ void onlineSoftmaxStep(float (&s)[NB_S][4], float (&o)[NB_O][4], float (&m)[2],
+                                                  float (&l)[2], float (&rowMax)[2]) {
+    float alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
+        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
+        float mNew = fmaxf(m[r], rowMax[r]);
+        float mUse = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
+        alpha[r] = exp2f(m[r] - mUse);
+        m[r] = mNew;
+        rowMax[r] = mUse;
+        l[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int nb = 0; nb < NB_S; ++nb) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            float pe = exp2f(s[nb][e] - rowMax[e >> 1]);
+            s[nb][e] = pe;
+            l[e >> 1] += pe;
+        }
+    }
+    // Once the running maximum settles, alpha is 1 for the whole warp: skip the rescale.
+    if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+        for (int nb = 0; nb < NB_O; ++nb) {
+            o[nb][0] *= alpha[0];
+            o[nb][1] *= alpha[0];
+            o[nb][2] *= alpha[1];
+            o[nb][3] *= alpha[1];
+        }
+    }
+}
+
 // Shared memory layout, in bytes, shared with the host (AttentionSchedule.tcSharedBytes).
 struct TcLayout {
     int dp;        // padded q / converted row, 16-bit elements
@@ -263,37 +302,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
                 rowMax[r] = fmaxf(rowMax[r], x);
             }
         }
-        float alpha[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-            rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-            float mNew = fmaxf(m[r], rowMax[r]);
-            float mUse = mNew == -INFINITY ? 0.f : mNew;
-            alpha[r] = exp2f(m[r] - mUse);
-            m[r] = mNew;
-            rowMax[r] = mUse;
-            l[r] *= alpha[r];
-        }
-#pragma unroll
-        for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float pe = exp2f(s[nb][e] - rowMax[e >> 1]);
-                s[nb][e] = pe;
-                l[e >> 1] += pe;
-            }
-        }
-        // Once the running maximum settles, alpha is 1 for the whole warp: skip the rescale.
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-            for (int nb = 0; nb < NB_O; ++nb) {
-                o[nb][0] *= alpha[0];
-                o[nb][1] *= alpha[0];
-                o[nb][2] *= alpha[1];
-                o[nb][3] *= alpha[1];
-            }
-        }
+        onlineSoftmaxStep(s, o, m, l, rowMax);
 
         // O += P V, 16 keys per k-step; V fragments through ldmatrix.trans.
 #pragma unroll

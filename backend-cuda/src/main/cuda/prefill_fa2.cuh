@@ -242,36 +242,7 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
             rowMax[0] = fmaxf(rowMax[0], fmaxf(s[nb][0], s[nb][1]));
             rowMax[1] = fmaxf(rowMax[1], fmaxf(s[nb][2], s[nb][3]));
         }
-        float alpha[2];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-            rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-            float mNew = fmaxf(m[r], rowMax[r]);
-            float mUse = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
-            alpha[r] = exp2f(m[r] - mUse);
-            m[r] = mNew;
-            rowMax[r] = mUse;
-            l[r] *= alpha[r];
-        }
-#pragma unroll
-        for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float pe = exp2f(s[nb][e] - rowMax[e >> 1]);
-                s[nb][e] = pe;
-                l[e >> 1] += pe;
-            }
-        }
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-            for (int nb = 0; nb < NB_O; ++nb) {
-                o[nb][0] *= alpha[0];
-                o[nb][1] *= alpha[0];
-                o[nb][2] *= alpha[1];
-                o[nb][3] *= alpha[1];
-            }
-        }
+        onlineSoftmaxStep(s, o, m, l, rowMax);
 
         // O += P V, 16 keys per k-step: the score accumulators of n-blocks 2k, 2k + 1 are the
         // A fragment of keys 16k..16k+15; V fragments through ldmatrix.trans.
