@@ -15,6 +15,23 @@
 #define KS (DMAX + 4)                  // row stride of q and K tiles: float4-aligned, spreads banks
 #define MI (TM / TMY)                   // query items per thread
 #define DK4 ((DMAX / 4 + TD - 1) / TD)  // float4 chunks of the head dim per thread
+// The locals both flavours derive from unit `unit` of KV head hk: its request b, query items
+// [itemStart, itemEnd), query position pq = row + shift, keys [kvStart, kvEnd).
+#define UNIT_BOUNDS(unit)                                                                \
+    const int4 u = units[unit];                                                          \
+    const int b = u.x;                                                                   \
+    const int itemStart = u.y;                                                           \
+    const int qoStart = qoIndptr[b];                                                     \
+    const int qoLen = qoIndptr[b + 1] - qoStart;                                         \
+    const int kvLen = kvLens[b];                                                         \
+    const int itemEnd = min(itemStart + TM, qoLen * group);                              \
+    const int shift = kvLen - qoLen;                                                     \
+    const int pqFirst = itemStart / group + shift;                                       \
+    const int pqLast = (itemEnd - 1) / group + shift;                                    \
+    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);         \
+    const int kvStart = keyRange.x;                                                      \
+    const int kvEnd = keyRange.y
+
 // RoPE pairing: the pair index of element d, its partner and the sign of the partner's term.
 inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* sign) {
     if (interleaved) {
@@ -127,20 +144,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     const int unit = get_global_id(0);
     const int hk = get_global_id(1);
-    const int4 u = units[unit];
-    const int b = u.x;
-    const int itemStart = u.y;
-    const int qoStart = qoIndptr[b];
-    const int qoLen = qoIndptr[b + 1] - qoStart;
-    const int kvLen = kvLens[b];
-    const int itemEnd = min(itemStart + TM, qoLen * group);
+    UNIT_BOUNDS(unit);
     const int items = itemEnd - itemStart;
-    const int shift = kvLen - qoLen;
-    const int pqFirst = itemStart / group + shift;
-    const int pqLast = (itemEnd - 1) / group + shift;
-    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);
-    const int kvStart = keyRange.x;
-    const int kvEnd = keyRange.y;
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int halfDim = headDim >> 1;
@@ -300,19 +305,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     const int lid = get_local_id(0);
     const int unit = get_group_id(0);
     const int hk = get_group_id(1);
-    const int4 u = units[unit];
-    const int b = u.x;
-    const int itemStart = u.y;
-    const int qoStart = qoIndptr[b];
-    const int qoLen = qoIndptr[b + 1] - qoStart;
-    const int kvLen = kvLens[b];
-    const int itemEnd = min(itemStart + TM, qoLen * group);
-    const int shift = kvLen - qoLen; // pq = row + shift
-    const int pqFirst = itemStart / group + shift;
-    const int pqLast = (itemEnd - 1) / group + shift;
-    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);
-    const int kvStart = keyRange.x;
-    const int kvEnd = keyRange.y;
+    UNIT_BOUNDS(unit);
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int halfDim = headDim >> 1;
