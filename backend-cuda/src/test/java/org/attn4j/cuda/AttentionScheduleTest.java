@@ -16,14 +16,7 @@ class AttentionScheduleTest {
     private static AttentionProblem problem(int[] qoLens, int[] kvLens, HeadConfig heads, PlanOptions plan,
                                             boolean decode) {
         int pageSize = 16;
-        int[][] pages = new int[kvLens.length][];
-        int next = 0;
-        for (int b = 0; b < kvLens.length; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
+        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
         int[] qo = new int[qoLens.length + 1];
         for (int b = 0; b < qoLens.length; b++) {
             qo[b + 1] = qo[b] + qoLens[b];

@@ -90,24 +90,11 @@ class CudaSplitKvTest {
         assertArrayEquals(alone, first, "request 0 changed when others joined the batch");
     }
 
-    /** Page ids of each request, request after request, the first page of the pool first. */
-    private static int[][] contiguousPages(int[] kvLens, int pageSize) {
-        int[][] pages = new int[kvLens.length][];
-        int next = 0;
-        for (int b = 0; b < kvLens.length; b++) {
-            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
-            for (int i = 0; i < pages[b].length; i++) {
-                pages[b][i] = next++;
-            }
-        }
-        return pages;
-    }
-
     private float[] decode(int[] kvLens, HeadConfig heads, PlanOptions planOptions, long seed) {
         // Request 0 gets the same data whatever the batch: its own seed.
         int pageSize = 16;
         int batch = kvLens.length;
-        int[][] pages = contiguousPages(kvLens, pageSize);
+        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDim()};
@@ -125,7 +112,7 @@ class CudaSplitKvTest {
                        int pageSize) {
         HeadConfig heads = new HeadConfig(32, 8, 128);
         int batch = kvLens.length;
-        int[][] pages = contiguousPages(kvLens, pageSize);
+        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDim()};

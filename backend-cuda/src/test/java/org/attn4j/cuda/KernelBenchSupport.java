@@ -16,8 +16,9 @@ import org.attn4j.tensor.Tensor;
 
 /**
  * What the kernel benches ({@link CudaDecodeBench}, {@link CudaPrefillBench}) share: page
- * tables laid out like a serving pool, random 16-bit fills, plans built under a kernel-choice
- * property, CUDA-event timing and the output comparison with its one-line report.
+ * tables laid out like a serving pool (the tests use its contiguous page tables too), random
+ * 16-bit fills, plans built under a kernel-choice property, CUDA-event timing and the output
+ * comparison with its one-line report.
  */
 final class KernelBenchSupport {
     private static final ValueLayout.OfShort BITS = ValueLayout.JAVA_SHORT_UNALIGNED;
@@ -39,6 +40,19 @@ final class KernelBenchSupport {
                 if (i < pages[b].length) {
                     pages[b][i] = next++;
                 }
+            }
+        }
+        return pages;
+    }
+
+    /** Page ids of each request, request after request, the first page of the pool first. */
+    static int[][] contiguousPages(int[] kvLens, int pageSize) {
+        int[][] pages = new int[kvLens.length][];
+        int next = 0;
+        for (int b = 0; b < kvLens.length; b++) {
+            pages[b] = new int[(kvLens[b] + pageSize - 1) / pageSize];
+            for (int i = 0; i < pages[b].length; i++) {
+                pages[b][i] = next++;
             }
         }
         return pages;
