@@ -62,7 +62,8 @@ public final class OpenClSession implements BackendSession {
      * @param kernel attention kernel flavour: {@code tiled} (work-groups sharing local memory),
      *               {@code serial} (one work-item per unit, for CPUs), {@code decode-stream}
      *               (streaming decode where it applies, tiled for the rest) or null/{@code auto}
-     *               (serial on CPU devices, decode-stream elsewhere)
+     *               (serial on CPU devices, tiled elsewhere: the streaming decode stays opt-in
+     *               until it has passed the conformance suite on a GPU)
      */
     OpenClSession(OpenClDevice device, String kernel) {
         this(device, kernel, DecodeStreamConfig.Tuning.AUTO);
@@ -83,7 +84,6 @@ public final class OpenClSession implements BackendSession {
         };
         this.decodeStream = switch (mode) {
             case "decode-stream", "stream" -> true;
-            case "auto", "" -> !cpu;
             default -> false;
         };
         setExceptionsEnabled(true);
@@ -118,7 +118,7 @@ public final class OpenClSession implements BackendSession {
         return serialKernel;
     }
 
-    /** Whether decode problems the streaming kernel accepts run it (GPU default). */
+    /** Whether decode problems the streaming kernel accepts run it (opt-in: {@code kernel=decode-stream}). */
     boolean decodeStream() {
         return decodeStream;
     }
