@@ -3,7 +3,9 @@
 #include "attention.cuh"
 #include "mma.cuh"
 #include "decode_stream.cuh"
+#include "decode_mma.cuh"
 #include "prefill_fa2.cuh"
+#include "prefill_wgmma.cuh"
 #include "kvops.cuh"
 #include "states.cuh"
 
@@ -48,6 +50,16 @@ STREAM_G(f16, F16, 64)
 STREAM_G(f16, F16, 128)
 STREAM_G(bf16, BF16, 64)
 STREAM_G(bf16, BF16, 128)
+// Decode on Tensor Cores (opt-in): K/V of q's type, head dim 64 or 128, group sizes up to 16.
+#define MMA_DEC(QN, Q, DH)                                                                                \
+    extern "C" __global__ void __launch_bounds__(32 * MMA_DEC_WARPS)                                     \
+        dec_mma_##QN##_d##DH(const AttnParams p) {                                                        \
+        mmaDecodeBody<Q, DH>(p);                                                                          \
+    }
+MMA_DEC(f16, F16, 64)
+MMA_DEC(f16, F16, 128)
+MMA_DEC(bf16, BF16, 64)
+MMA_DEC(bf16, BF16, 128)
 // FlashAttention-2-style prefill (opt-in): K/V of q's type, head dim 64 or 128.
 #define FA2(QN, Q, DH)                                                                                    \
     extern "C" __global__ void __launch_bounds__(FA2_THREADS) fa2_##QN##_d##DH(const AttnParams p) {      \
@@ -97,3 +109,14 @@ extern "C" __global__ void param_sizes(int* out) {
     out[1] = sizeof(MergePartialsParams);
     out[2] = sizeof(AppendParams);
 }
+
+// Hopper prefill on warpgroup MMA (opt-in, sm_90a; traps elsewhere): K/V of q's type, head dim 64
+// or 128, WG_ROWS query rows per block.
+#define WGMMA_PREFILL(QN, Q, DH)                                                                          \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS) wg_##QN##_d##DH(const AttnParams p) {        \
+        wgPrefillBody<Q, DH>(p);                                                                          \
+    }
+WGMMA_PREFILL(bf16, BF16, 128)
+WGMMA_PREFILL(f16, F16, 128)
+WGMMA_PREFILL(bf16, BF16, 64)
+WGMMA_PREFILL(f16, F16, 64)

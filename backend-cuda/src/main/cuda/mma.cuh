@@ -47,6 +47,12 @@ __device__ __forceinline__ void cpAsync16(void* smemDst, const void* src, bool v
 __device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cpAsyncWait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
+__device__ __forceinline__ void ldmatrixX4(uint32_t* r, const void* smemRow) {
+    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
 __device__ __forceinline__ void ldmatrixX4Trans(uint32_t* r, const void* smemRow) {
     uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"

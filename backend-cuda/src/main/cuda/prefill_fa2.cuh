@@ -44,12 +44,6 @@ __device__ __forceinline__ void fa2Commit() { asm volatile("cp.async.commit_grou
 template <int N> __device__ __forceinline__ void fa2Wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
-__device__ __forceinline__ void fa2Ldmatrix4(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(a));
-}
 
 // Work item ints (AttentionSchedule.fa2): request, first query row, query head, keys visited, -1.
 template <int MT, int DH>
@@ -193,7 +187,7 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
 #pragma unroll
             for (int np = 0; np < NB_S / 2; ++np) {
                 uint32_t bk[4];
-                fa2Ldmatrix4(bk, kLane + np * 16 * ROW + kk * 16);
+                ldmatrixX4(bk, kLane + np * 16 * ROW + kk * 16);
                 Mma<MT>::run(s[2 * np], qf[kk], bk[0], bk[1]);
                 Mma<MT>::run(s[2 * np + 1], qf[kk], bk[2], bk[3]);
             }

@@ -62,12 +62,28 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
     }
 
     static AttentionSchedule of(AttentionProblem p, BlockShape shape, Device device, int kvBytes) {
+        return build(p, shape, splitChunk(p, p.pageTable().kvLens(), shape, device, kvBytes));
+    }
+
+    /**
+     * The streaming decode kernels' schedule: {@code residentBlocks} of them fit on one
+     * multiprocessor, and the grid aims at {@code waves} rounds of resident blocks (see
+     * {@link #streamChunk}).
+     */
+    static AttentionSchedule stream(AttentionProblem p, Device device, int residentBlocks, int waves) {
+        int[] kvLen = p.pageTable().kvLens();
+        int cap = p.plan().maxSplitChunk() > 0 ? roundUp(p.plan().maxSplitChunk()) : Integer.MAX_VALUE;
+        int chunk = p.plan().deterministic() ? Math.min(cap, DETERMINISTIC_CHUNK)
+                : Math.min(cap, streamChunk(p, kvLen, device, (long) waves * residentBlocks));
+        return build(p, BlockShape.STREAM_DECODE, chunk);
+    }
+
+    private static AttentionSchedule build(AttentionProblem p, BlockShape shape, int chunk) {
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
         int batch = p.batchSize();
         int[] kvLen = p.pageTable().kvLens();
         int ipb = shape.itemsPerBlock;
-        int chunk = splitChunk(p, kvLen, shape, device, kvBytes);
 
         int[] nsplit = new int[batch];
         int workCount = 0;
@@ -127,9 +143,14 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
      * heads of one tile run side by side over the same K/V), so the grid ends on short tiles.
      */
     static AttentionSchedule fa2(AttentionProblem p) {
+        return queryTiles(p, BlockShape.FA2_PREFILL);
+    }
+
+    /** As {@link #fa2}, with the shape's {@link BlockShape#itemsPerBlock} rows per tile. */
+    static AttentionSchedule queryTiles(AttentionProblem p, BlockShape shape) {
         int hq = p.heads().numQoHeads();
         int[] kvLen = p.pageTable().kvLens();
-        int rows = BlockShape.FA2_ROWS;
+        int rows = shape.itemsPerBlock;
         boolean causal = p.options().causal();
         int window = p.options().windowLeft();
         java.util.List<int[]> items = new java.util.ArrayList<>();
@@ -154,7 +175,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
             System.arraycopy(item, 0, work, w, WORK_INTS);
             w += WORK_INTS;
         }
-        return new AttentionSchedule(BlockShape.FA2_PREFILL, work, new int[0], 0, Integer.MAX_VALUE);
+        return new AttentionSchedule(shape, work, new int[0], 0, Integer.MAX_VALUE);
     }
 
     private static int splits(int kvLen, int chunk) {
@@ -170,9 +191,6 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         int cap = p.plan().maxSplitChunk() > 0 ? roundUp(p.plan().maxSplitChunk()) : Integer.MAX_VALUE;
         if (p.plan().deterministic()) {
             return Math.min(cap, DETERMINISTIC_CHUNK);
-        }
-        if (shape == BlockShape.STREAM_DECODE) {
-            return Math.min(cap, streamChunk(p, kvLen, device));
         }
         int ipb = shape.itemsPerBlock;
         long[] tiles = new long[kvLen.length];
@@ -204,24 +222,19 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         return Math.min(cap, hi);
     }
 
-    /** Blocks of the streaming decode kernel one multiprocessor holds (64 KB rings each). */
-    static final int STREAM_BLOCKS_PER_SM = 3;
-    /** Resident-block waves the streaming decode grid aims at: short blocks keep the tail short. */
-    static final int STREAM_WAVES = 8;
-
     /**
-     * Keys per split for the streaming decode kernel: the largest chunk (a multiple of 32, at
-     * least {@link #MIN_CHUNK}) whose grid still gives every resident block slot
-     * {@link #STREAM_WAVES} blocks, so that each multiprocessor keeps bytes in flight to the end.
+     * Keys per split for the streaming decode kernels: the largest chunk (a multiple of 32, at
+     * least {@link #MIN_CHUNK}) whose grid still has {@code blocksPerSm} blocks for every
+     * multiprocessor, so that each keeps bytes in flight to the end.
      */
-    private static int streamChunk(AttentionProblem p, int[] kvLen, Device device) {
+    private static int streamChunk(AttentionProblem p, int[] kvLen, Device device, long blocksPerSm) {
         long[] tiles = new long[kvLen.length];
         int maxLen = 0;
         for (int b = 0; b < kvLen.length; b++) {
             tiles[b] = p.qoLen(b) > 0 ? p.heads().numKvHeads() : 0;
             maxLen = Math.max(maxLen, kvLen[b]);
         }
-        long target = (long) STREAM_WAVES * STREAM_BLOCKS_PER_SM * Math.max(1, device.multiprocessors());
+        long target = blocksPerSm * Math.max(1, device.multiprocessors());
         if (blocks(tiles, kvLen, Integer.MAX_VALUE) >= target || maxLen <= MIN_CHUNK) {
             return Integer.MAX_VALUE;
         }

@@ -22,7 +22,12 @@ enum BlockShape {
      * FlashAttention-2-style prefill (opt-in, prefill_fa2.cuh): one block of 4 warps per
      * (request, query head, 64-row tile), 64-key tiles, head dim 64 or 128, K/V of q's type.
      */
-    FA2_PREFILL(64, 128);
+    FA2_PREFILL(64, 128),
+    /**
+     * Hopper prefill (opt-in, prefill_wgmma.cuh, sm_90a only): one block of 2 warpgroups per
+     * (request, query head, 128-row tile), 128-key tiles on wgmma, head dim 64 or 128.
+     */
+    WGMMA_PREFILL(128, 256);
 
     /** Query rows of one head per FA2 block (FA2_ROWS in prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
@@ -59,14 +64,22 @@ enum BlockShape {
         return this == TC_DECODE || this == TC_PREFILL;
     }
 
-    /** The streaming kernel's shared memory: its rings plus the page ids of a chunk of {@code keys}. */
-    static int streamSharedBytes(int keys, int pageSize) {
-        return STREAM_RING_BYTES + 4 * streamPageSlots(keys, pageSize);
-    }
-
     /** Page ids a chunk of {@code keys} may touch (it need not start on a page boundary). */
     static int streamPageSlots(int keys, int pageSize) {
         return (int) Math.min(Integer.MAX_VALUE / 8, ((long) keys + pageSize - 1) / pageSize + 1);
+    }
+
+    /**
+     * The Tensor Core decode kernel's rings (mmaDecRingBytes in decode_mma.cuh): 4 warps, 3
+     * stages, K and V of 16 keys in rows padded by 8 elements. It shares the streaming schedule.
+     */
+    static int mmaDecodeRingBytes(int headDim) {
+        return 4 * 3 * 2 * 16 * (headDim + 8) * 2;
+    }
+
+    /** The Tensor Core decode kernel (decode_mma.cuh) for q's type and a head dim of 64 or 128. */
+    static String mmaDecodeKernel(String qSuffix, int headDim) {
+        return "dec_mma_" + qSuffix + "_d" + headDim;
     }
 
     /** The streaming kernel for q's type, a head dim of 64 or 128 and a group up to 8. */
@@ -85,6 +98,7 @@ enum BlockShape {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case STREAM_DECODE -> 4 * 4 * 256 / headDim;
             case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
+            case WGMMA_PREFILL -> 128;
             default -> GENERIC_TILE_KEYS;
         };
     }
@@ -97,6 +111,9 @@ enum BlockShape {
         }
         if (this == FA2_PREFILL) {
             return fa2SharedBytes(headDim);
+        }
+        if (this == WGMMA_PREFILL) {
+            return wgmmaSharedBytes(headDim);
         }
         if (!tensorCores()) {
             return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
@@ -120,7 +137,16 @@ enum BlockShape {
             case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
+            case WGMMA_PREFILL -> "wg_" + qSuffix + "_d" + headDim;
         };
+    }
+
+    /**
+     * The wgmma kernel's layout (wgSharedBytes in prefill_wgmma.cuh): page ids of 4 tiles, up to
+     * 1 KB to reach a 1024-byte boundary, q rows, then 3 stages of K and V tiles.
+     */
+    static int wgmmaSharedBytes(int headDim) {
+        return 3072 + 1792 * headDim;
     }
 
     /** The FA2 kernel's layout (fa2SharedBytes): q rows, 2 stages of K and V, padded by 8 elements; 2 tiles of row offsets. */

@@ -18,9 +18,20 @@ import org.attn4j.tensor.Tensor;
  * kernel launches (no allocation, no host wait) and can be captured in a CUDA graph.
  */
 final class CudaAttentionPlan implements KernelPlan {
-    /** System property choosing the decode kernel: {@code stream} opts into decode_stream.cuh. */
+    /**
+     * System property choosing the decode kernel: {@code auto} (the default: {@code mma} for GQA
+     * groups of 2 to 8 heads, {@code stream} without grouping), {@code tc} (the Tensor Core
+     * attention of mma.cuh, every dtype pair), {@code stream} (decode_stream.cuh) or {@code mma}
+     * (decode_mma.cuh). The last two take K/V of q's type at head dims 64 and 128; other
+     * problems run {@code tc}.
+     */
     static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
-    /** System property choosing the prefill kernel: {@code fa2} opts into prefill_fa2.cuh. */
+    /**
+     * System property choosing the prefill kernel: {@code wgmma} (the default:
+     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code fa2}
+     * (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair). The first two take K/V of q's
+     * type at head dims 64 and 128; other problems run {@code tc}.
+     */
     static final String PREFILL_KERNEL_PROPERTY = "attn4j.cuda.prefillKernel";
     /** Page ids of one chunk must fit beside the streaming kernel's rings. */
     private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
@@ -31,10 +42,12 @@ final class CudaAttentionPlan implements KernelPlan {
     private final AttentionSchedule generic;
     /** The Tensor Core schedule (null with RoPE on the fly), used when K/V is q's type or FP8. */
     private final AttentionSchedule tensorCore;
-    /** The streaming decode schedule (opt-in; null when not chosen or not applicable). */
+    /** The streaming decode schedule (null when not chosen or not applicable). */
     private final AttentionSchedule stream;
+    /** The kernel that runs the streaming schedule: {@code STREAM} or {@code MMA}. */
+    private final DecodeKernel streamKernel;
     private final int streamSharedBytes;
-    /** The FA2 prefill schedule (opt-in; null when not chosen or not applicable). */
+    /** The FA2 or wgmma prefill schedule (null when not chosen or not applicable). */
     private final AttentionSchedule fa2;
     private final List<DeviceMemory> buffers = new ArrayList<>();
     private final long qoIndptr;
@@ -63,12 +76,17 @@ final class CudaAttentionPlan implements KernelPlan {
         this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
         this.tensorCore = problem.options().rope() != null ? null
                 : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-        AttentionSchedule s = streamWanted(problem) ? AttentionSchedule.of(problem, BlockShape.STREAM_DECODE, sms, 2) : null;
-        int shared = s == null ? 0 : streamShared(problem, s);
-        boolean fits = shared - BlockShape.STREAM_RING_BYTES <= STREAM_MAX_PAGE_BYTES;
+        DecodeKernel wanted = streamKernelFor(problem);
+        AttentionSchedule s = wanted == null ? null
+                : AttentionSchedule.stream(problem, sms, wanted == DecodeKernel.MMA ? 2 : 3, streamWaves());
+        int pageBytes = s == null ? 0 : streamPageBytes(problem, s);
+        boolean fits = s != null && pageBytes <= STREAM_MAX_PAGE_BYTES;
         this.stream = fits ? s : null;
-        this.streamSharedBytes = fits ? shared : 0;
-        this.fa2 = fa2Wanted(problem) ? AttentionSchedule.fa2(problem) : null;
+        this.streamKernel = fits ? wanted : null;
+        this.streamSharedBytes = !fits ? 0 : pageBytes + (wanted == DecodeKernel.MMA
+                ? BlockShape.mmaDecodeRingBytes(problem.heads().headDim()) : BlockShape.STREAM_RING_BYTES);
+        BlockShape prefill = prefillShapeFor(problem, info.computeCapability());
+        this.fa2 = prefill == null ? null : AttentionSchedule.queryTiles(problem, prefill);
         try {
             PageTable t = problem.pageTable();
             qoIndptr = upload(ints(problem.qoIndptr()));
@@ -115,33 +133,99 @@ final class CudaAttentionPlan implements KernelPlan {
     }
 
     /**
-     * Whether this plan may use the streaming decode kernel: opted into by the system property
-     * (read here, once per plan), decode, no RoPE on the fly, head dim 64 or 128, a group of at
-     * most 8 heads, and a chunk's page ids fitting in shared memory. Dtypes are checked per run.
+     * System property: rounds of resident blocks the streaming decode grid aims at (default
+     * {@value #DEFAULT_STREAM_WAVES}); more, shorter blocks shorten the tail, fewer pay less
+     * start-up per byte. On an H200, 2 was best or within noise of it for both kernels on
+     * decode-llama8b and decode-long (1, 2, 4 and 8 measured).
      */
-    private static boolean streamWanted(AttentionProblem p) {
-        if (!"stream".equals(System.getProperty(DECODE_KERNEL_PROPERTY))) {
-            return false;
+    static final String STREAM_WAVES_PROPERTY = "attn4j.cuda.streamWaves";
+    static final int DEFAULT_STREAM_WAVES = 2;
+
+    private static int streamWaves() {
+        String v = System.getProperty(STREAM_WAVES_PROPERTY);
+        if (v == null || v.isBlank()) {
+            return DEFAULT_STREAM_WAVES;
         }
-        int d = p.heads().headDim();
-        return p.decode() && p.options().rope() == null && (d == 64 || d == 128)
-                && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP;
+        try {
+            int w = Integer.parseInt(v.trim());
+            if (w >= 1) {
+                return w;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("system property " + STREAM_WAVES_PROPERTY + ": expected a positive"
+                + " integer, actual '" + v + "'");
+    }
+
+    /** The decode kernels {@link #DECODE_KERNEL_PROPERTY} names. */
+    enum DecodeKernel {
+        AUTO("auto"), TC("tc"), STREAM("stream"), MMA("mma");
+
+        final String id;
+
+        DecodeKernel(String id) {
+            this.id = id;
+        }
+
+        /** The kernel the system property names (read once per plan), or {@link #AUTO}. */
+        static DecodeKernel fromProperty() {
+            String v = System.getProperty(DECODE_KERNEL_PROPERTY);
+            if (v == null || v.isBlank()) {
+                return AUTO;
+            }
+            for (DecodeKernel k : values()) {
+                if (k.id.equals(v.trim())) {
+                    return k;
+                }
+            }
+            throw new IllegalArgumentException("system property " + DECODE_KERNEL_PROPERTY + ": expected auto, tc,"
+                    + " stream or mma, actual '" + v + "'");
+        }
     }
 
     /**
-     * Whether this plan may use the FA2 prefill kernel: opted into by the system property (read
-     * here, once per plan), not decode, no RoPE on the fly, head dim 64 or 128. Dtypes and
-     * alignment are checked per run; every other case keeps the kernels above.
+     * The kernel that runs this plan's decode on the streaming schedule, or null: chosen by the
+     * system property, for decode with no RoPE on the fly, head dim 64 or 128 and a group of at
+     * most 8 heads. Dtypes are checked per run; a chunk's page ids must also fit in shared memory.
      */
-    private static boolean fa2Wanted(AttentionProblem p) {
-        if (!"fa2".equals(System.getProperty(PREFILL_KERNEL_PROPERTY))) {
-            return false;
+    private static DecodeKernel streamKernelFor(AttentionProblem p) {
+        DecodeKernel k = DecodeKernel.fromProperty();
+        if (k == DecodeKernel.TC) {
+            return null;
         }
         int d = p.heads().headDim();
-        return !p.decode() && p.options().rope() == null && (d == 64 || d == 128);
+        boolean fits = p.decode() && p.options().rope() == null && (d == 64 || d == 128)
+                && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP;
+        if (!fits) {
+            return null;
+        }
+        // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9 TB/s
+        // against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0 against 3.7).
+        return k == DecodeKernel.AUTO ? (p.heads().groupSize() >= 2 ? DecodeKernel.MMA : DecodeKernel.STREAM) : k;
     }
 
-    private static int streamShared(AttentionProblem p, AttentionSchedule s) {
+    /**
+     * The query-tiled prefill kernel (FA2 or wgmma) this plan may use, or null: chosen by the
+     * system property (read here, once per plan), for prefill with no RoPE on the fly and head
+     * dim 64 or 128. Dtypes and alignment are checked per run; every other case keeps the
+     * kernels above.
+     */
+    private static BlockShape prefillShapeFor(AttentionProblem p, int computeCapability) {
+        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
+        BlockShape shape = switch (v) {
+            case "tc" -> null;
+            case "fa2" -> BlockShape.FA2_PREFILL;
+            case "wgmma", "" -> computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
+            default -> throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
+                    + ": expected tc, fa2 or wgmma, actual '" + v + "'");
+        };
+        int d = p.heads().headDim();
+        return shape != null && !p.decode() && p.options().rope() == null && (d == 64 || d == 128) ? shape : null;
+    }
+
+    /** Shared memory for the page ids of the longest chunk the streaming schedule gives a block. */
+    private static int streamPageBytes(AttentionProblem p, AttentionSchedule s) {
         int keys = s.splitChunk();
         if (keys == Integer.MAX_VALUE) {
             keys = 0;
@@ -149,7 +233,7 @@ final class CudaAttentionPlan implements KernelPlan {
                 keys = Math.max(keys, len);
             }
         }
-        return BlockShape.streamSharedBytes(keys, p.pageTable().pageSize());
+        return 4 * BlockShape.streamPageSlots(keys, p.pageTable().pageSize());
     }
 
     private static ByteBuffer ints(int[] values) {
@@ -212,10 +296,11 @@ final class CudaAttentionPlan implements KernelPlan {
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
                     .bytes();
             BlockShape shape = schedule.shape();
-            String name = streaming ? BlockShape.streamKernel(qs, d, problem.heads().groupSize())
-                    : shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
+            String name = !streaming ? shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d)
+                    : streamKernel == DecodeKernel.MMA ? BlockShape.mmaDecodeKernel(qs, d)
+                    : BlockShape.streamKernel(qs, d, problem.heads().groupSize());
             int smem = streaming ? streamSharedBytes : shape.sharedBytes(d, kv.dtype().byteSize());
-            int gridY = useFa2 ? 1 : hkv; // FA2 work items name their query head
+            int gridY = useFa2 ? 1 : hkv; // FA2 and wgmma work items name their query head
             session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
@@ -251,10 +336,12 @@ final class CudaAttentionPlan implements KernelPlan {
     @Override
     public String describe() {
         if (stream != null) {
-            return describe(stream) + " (when K/V is q's type)";
+            return describe(stream) + ", " + (streamKernel == DecodeKernel.MMA ? "Tensor Core" : "CUDA-core")
+                    + " streaming kernel (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         if (fa2 != null) {
-            return "cuda FA2 prefill: " + fa2.workItems() + " work items (request, 64-row tile, query head),"
+            return "cuda " + fa2.shape() + ": " + fa2.workItems() + " work items (request, "
+                    + fa2.shape().itemsPerBlock + "-row tile, query head),"
                     + " longest first (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "

@@ -1,6 +1,7 @@
 package org.attn4j.cuda;
 
 import java.util.Arrays;
+import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.AttentionOptions;
 import org.attn4j.Backends;
@@ -16,8 +17,9 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * Decode on the CUDA backend, the verified Tensor Core kernel against the streaming one
- * ({@code attn4j.cuda.decodeKernel=stream}): both run on the same random inputs, outputs are
+ * Decode on the CUDA backend, the Tensor Core attention kernel ({@code attn4j.cuda.decodeKernel=tc})
+ * against the streaming decode kernels ({@code stream}, {@code mma}; {@code -Dattn4j.bench.kernels}
+ * picks others): all run on the same random inputs, outputs are
  * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's decode
  * workloads are timed with CUDA events (median after warm-up) and reported as bytes per second.
  * Every timed run reads at least 1 GB of distinct K/V, far beyond the L2 cache, so no copy
@@ -67,18 +69,21 @@ public final class CudaDecodeBench {
             new Workload("opts-mha-d64", DType.BF16, mixed, 8, 8, 64, 16, KvLayout.HND,
                     AttentionOptions.DEFAULT, KvScales.ONE, false),
         };
+        List<String> kernels = List.of(System.getProperty("attn4j.bench.kernels", "stream,mma").split(","));
         boolean ok = true;
         try (AttentionBackend cuda = Backends.open("cuda")) {
             System.out.println("device: " + cuda.device());
             for (Workload w : all) {
-                ok &= run(cuda, w, iterations);
+                for (String kernel : kernels) {
+                    ok &= run(cuda, w, kernel.trim(), iterations);
+                }
             }
         }
         System.out.println(ok ? "ALL PASS" : "SOME FAILED");
         System.exit(ok ? 0 : 1);
     }
 
-    private static boolean run(AttentionBackend cuda, Workload w, int iterations) {
+    private static boolean run(AttentionBackend cuda, Workload w, String kernel, int iterations) {
         int batch = w.kvLens.length;
         int[][] pages = KernelBenchSupport.interleavedPages(w.kvLens, w.pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
@@ -91,8 +96,8 @@ public final class CudaDecodeBench {
              Tensor lseRef = cuda.allocate(DType.F32, batch, w.hq);
              Tensor oNew = cuda.allocate(w.dtype, batch, w.hq, w.d);
              Tensor lseNew = cuda.allocate(DType.F32, batch, w.hq);
-             BatchAttentionPlan ref = plan(cuda, table, heads, w.options, null);
-             BatchAttentionPlan stream = plan(cuda, table, heads, w.options, "stream");
+             BatchAttentionPlan ref = plan(cuda, table, heads, w.options, "tc");
+             BatchAttentionPlan stream = plan(cuda, table, heads, w.options, kernel);
              DeviceTimer timer = cuda.newTimer()) {
             KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
             KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
@@ -100,19 +105,20 @@ public final class CudaDecodeBench {
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
             ref.run(q, cache, oRef, lseRef);
             stream.run(q, cache, oNew, lseNew);
-            boolean pass = KernelBenchSupport.compare(cuda, w.name, 24, oRef, lseRef, oNew, lseNew);
-            System.out.println("    stream plan: " + stream.describe());
+            boolean pass = KernelBenchSupport.compare(cuda, w.name + " " + kernel, 24, oRef, lseRef, oNew, lseNew);
+            System.out.println("    " + kernel + " plan: " + stream.describe());
             if (w.timed) {
                 double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 5, iterations);
                 double tNew = KernelBenchSupport.time(stream, q, cache, oNew, lseNew, timer, 5, iterations);
-                System.out.printf("  %-24s existing %8.1f us %5.2f TB/s | stream %8.1f us %5.2f TB/s%n", w.name,
-                        tRef * 1e3, w.bytes() / (tRef * 1e-3) / 1e12, tNew * 1e3, w.bytes() / (tNew * 1e-3) / 1e12);
+                System.out.printf("  %-24s tc %8.1f us %5.2f TB/s | %-6s %8.1f us %5.2f TB/s%n", w.name,
+                        tRef * 1e3, w.bytes() / (tRef * 1e-3) / 1e12, kernel, tNew * 1e3,
+                        w.bytes() / (tNew * 1e-3) / 1e12);
             }
             return pass;
         }
     }
 
-    /** A plan built while the decode-kernel property has {@code kernel} (null: the default). */
+    /** A plan built while the decode-kernel property has {@code kernel}. */
     private static BatchAttentionPlan plan(AttentionBackend cuda, PageTable table, HeadConfig heads,
                                            AttentionOptions options, String kernel) {
         return KernelBenchSupport.planWithKernel(CudaAttentionPlan.DECODE_KERNEL_PROPERTY, kernel,

@@ -16,14 +16,15 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * Prefill on the CUDA backend, the verified Tensor Core kernel against the FA2-style one
- * ({@code attn4j.cuda.prefillKernel=fa2}): both run on the same random inputs, outputs are
+ * Prefill on the CUDA backend, the Tensor Core kernel ({@code attn4j.cuda.prefillKernel=tc})
+ * against the query-tiled ones ({@code fa2}, {@code wgmma}; {@code -Dattn4j.bench.kernels} picks
+ * others): all run on the same random inputs, outputs are
  * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's prefill
  * workloads are timed with CUDA events (median after warm-up) and reported in TFLOP/s with
  * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the FA2 kernel
  * honours (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V scales,
  * queries shorter than their keys, empty requests, f16, head dim 64). Each case first checks
- * that the FA2 kernel was really chosen. Run as a program on a GPU host:
+ * that the candidate kernel was really chosen. Run as a program on a GPU host:
  * {@code java --enable-native-access=ALL-UNNAMED -cp ... org.attn4j.cuda.CudaPrefillBench [iterations]};
  * exits 1 when any comparison fails.
  */
@@ -78,15 +79,18 @@ public final class CudaPrefillBench {
                     4, 4, 64, 16, KvLayout.HND, AttentionOptions.DEFAULT.withSmScale(0.2f), true,
                     new KvScales(0.5f, 2f), false),
         };
+        String[] kernels = System.getProperty("attn4j.bench.kernels", "fa2,wgmma").split(",");
         boolean ok = true;
         try (AttentionBackend cuda = Backends.open("cuda")) {
             System.out.println("device: " + cuda.device());
-            for (Workload w : all) {
-                try {
-                    ok &= run(cuda, w, iterations);
-                } catch (RuntimeException e) {
-                    System.out.println("FAIL " + w.name + ": " + e);
-                    ok = false;
+            for (String kernel : kernels) {
+                for (Workload w : all) {
+                    try {
+                        ok &= run(cuda, w, kernel.trim(), iterations);
+                    } catch (RuntimeException e) {
+                        System.out.println("FAIL " + w.name + " " + kernel + ": " + e);
+                        ok = false;
+                    }
                 }
             }
         }
@@ -105,7 +109,7 @@ public final class CudaPrefillBench {
         return out;
     }
 
-    private static boolean run(AttentionBackend cuda, Workload w, int iterations) {
+    private static boolean run(AttentionBackend cuda, Workload w, String kernel, int iterations) {
         int batch = w.kvLens.length;
         int[][] pages = KernelBenchSupport.interleavedPages(w.kvLens, w.pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
@@ -124,8 +128,8 @@ public final class CudaPrefillBench {
              Tensor lseRef = cuda.allocate(DType.F32, totalQ, w.hq);
              Tensor oNew = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
              Tensor lseNew = cuda.allocate(DType.F32, totalQ, w.hq);
-             BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, null);
-             BatchAttentionPlan fa2 = plan(cuda, qoIndptr, table, heads, w.options, mask, "fa2");
+             BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, "tc");
+             BatchAttentionPlan fa2 = plan(cuda, qoIndptr, table, heads, w.options, mask, kernel);
              DeviceTimer timer = cuda.newTimer()) {
             KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
             KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
@@ -133,18 +137,20 @@ public final class CudaPrefillBench {
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
             ref.run(q, cache, oRef, lseRef);
             fa2.run(q, cache, oNew, lseNew);
-            System.out.println("    fa2 plan: " + fa2.describe());
-            boolean chosen = fa2.describe().startsWith("cuda FA2");
+            System.out.println("    " + kernel + " plan: " + fa2.describe());
+            String shape = kernel.equals("wgmma") ? "WGMMA_PREFILL" : "FA2_PREFILL";
+            boolean chosen = fa2.describe().startsWith("cuda " + shape);
             if (!chosen) {
-                System.out.println("FAIL " + w.name + ": the FA2 kernel was not chosen");
+                System.out.println("FAIL " + w.name + ": the " + kernel + " kernel was not chosen");
             }
-            boolean pass = KernelBenchSupport.compare(cuda, w.name, 28, oRef, lseRef, oNew, lseNew) && chosen;
+            boolean pass = KernelBenchSupport.compare(cuda, w.name + " " + kernel, 28, oRef, lseRef, oNew, lseNew)
+                    && chosen;
             if (w.timed) {
                 double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 3, iterations);
                 double tNew = KernelBenchSupport.time(fa2, q, cache, oNew, lseNew, timer, 3, iterations);
-                System.out.printf("  %-24s existing %9.1f us %6.1f TFLOP/s | fa2 %9.1f us %6.1f TFLOP/s (%.2fx)%n",
-                        w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12, tNew * 1e3,
-                        w.flops() / (tNew * 1e-3) / 1e12, tRef / tNew);
+                System.out.printf("  %-24s tc %9.1f us %6.1f TFLOP/s | %-5s %9.1f us %6.1f TFLOP/s (%.2fx)%n",
+                        w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12,
+                        kernel, tNew * 1e3, w.flops() / (tNew * 1e-3) / 1e12, tRef / tNew);
             }
             return pass;
         }
@@ -167,7 +173,7 @@ public final class CudaPrefillBench {
         return CustomMask.fromBooleans(bits);
     }
 
-    /** A prefill plan built while the prefill-kernel property has {@code kernel} (null: the default). */
+    /** A prefill plan built while the prefill-kernel property has {@code kernel}. */
     private static BatchAttentionPlan plan(AttentionBackend cuda, int[] qoIndptr, PageTable table, HeadConfig heads,
                                            AttentionOptions options, CustomMask mask, String kernel) {
         return KernelBenchSupport.planWithKernel(CudaAttentionPlan.PREFILL_KERNEL_PROPERTY, kernel,

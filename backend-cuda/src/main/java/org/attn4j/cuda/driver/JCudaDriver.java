@@ -329,12 +329,20 @@ final class JCudaDriver implements CudaDriver {
         }
     }
 
+    /** The carveout value asking for the largest shared memory share of the L1/shared storage. */
+    private static final int MAX_SHARED_CARVEOUT = 100;
+
     private record Function(Context context, CUfunction f, String name) implements KernelFunction {
         @Override
         public void setMaxDynamicSharedMemory(int bytes) {
             context.makeCurrent();
             check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
                     "cuFuncSetAttribute(" + name + ", MAX_DYNAMIC_SHARED_SIZE_BYTES, " + bytes + ")");
+            // Left to itself the driver may size the L1/shared split for one such block; the kernels
+            // that ask for this much are built to keep two or three resident per multiprocessor.
+            check(cuFuncSetAttribute(f, CUfunction_attribute.CU_FUNC_ATTRIBUTE_PREFERRED_SHARED_MEMORY_CARVEOUT,
+                    MAX_SHARED_CARVEOUT), "cuFuncSetAttribute(" + name + ", PREFERRED_SHARED_MEMORY_CARVEOUT, "
+                    + MAX_SHARED_CARVEOUT + ")");
         }
 
         @Override

@@ -4,7 +4,10 @@ package org.attn4j.cuda.driver;
 public interface KernelFunction {
     String name();
 
-    /** Lets launches use up to {@code bytes} of dynamic shared memory (above the 48 KiB default). */
+    /**
+     * Lets launches use up to {@code bytes} of dynamic shared memory (above the 48 KiB default)
+     * and asks for the largest shared memory carveout, so several such blocks stay resident.
+     */
     void setMaxDynamicSharedMemory(int bytes);
 
     /**
