@@ -176,7 +176,7 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (schedule.unitCount() == 0) {
             return;
         }
-        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype());
+        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype(), part.stream() && vectorAligned(kv));
         AttentionOptions opt = problem.options();
         boolean softCap = opt.logitsSoftCap() > 0;
         int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
@@ -214,14 +214,24 @@ final class OpenClAttentionPlan implements KernelPlan {
     }
 
     /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
-    private synchronized Resolved resolve(boolean streaming, DType qType, DType kvType) {
-        String key = (streaming ? "stream/" : "") + qType + "/" + kvType;
+    /**
+     * Whether every K/V row of {@code kv} starts on a multiple of 8 elements, so the streaming
+     * decode may read its 8-element vectors with aligned loads (buffers start aligned; the head
+     * dim is a multiple of 8 there, so q rows do too).
+     */
+    private static boolean vectorAligned(PagedKvCache kv) {
+        return kv.kOffset() % 8 == 0 && kv.vOffset() % 8 == 0 && kv.pageStride() % 8 == 0
+                && kv.slotStride() % 8 == 0 && kv.headStride() % 8 == 0;
+    }
+
+    private synchronized Resolved resolve(boolean streaming, DType qType, DType kvType, boolean aligned) {
+        String key = (streaming ? "stream/" + (aligned ? "aligned/" : "") : "") + qType + "/" + kvType;
         Resolved r = kernels.get(key);
         if (r != null) {
             return r;
         }
         if (streaming) {
-            return resolveStream(key, qType, kvType);
+            return resolveStream(key, qType, kvType, aligned);
         }
         TileConfig t = tiles;
         while (true) {
@@ -238,18 +248,28 @@ final class OpenClAttentionPlan implements KernelPlan {
         }
     }
 
-    private Resolved resolveStream(String key, DType qType, DType kvType) {
+    private Resolved resolveStream(String key, DType qType, DType kvType, boolean aligned) {
         String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
-                + stream.defines();
+                + stream.defines() + " -DALIGNED8=" + (aligned ? 1 : 0);
+        DecodeStreamConfig s = stream;
         cl_kernel attention = session.kernel("decode_stream.cl", "decode_stream", defines);
         long allowed = kernelWorkGroupSize(attention);
-        if (allowed < stream.wg()) {
+        // A build may allow fewer work-items than the device's maximum (registers): halve the row
+        // groups until it fits. Chunks stay multiples of the smaller key quantum.
+        while (allowed < s.wg() && s.wg() / 2 >= s.lanes()) {
+            s = s.withWorkGroup(s.wg() / 2);
+            defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " " + s.defines()
+                    + " -DALIGNED8=" + (aligned ? 1 : 0);
+            attention = session.kernel("decode_stream.cl", "decode_stream", defines);
+            allowed = kernelWorkGroupSize(attention);
+        }
+        if (allowed < s.wg()) {
             throw new BackendException(OpenClBackendProvider.ID, "decode_stream: the device allows " + allowed
-                    + " work-items per group for this build, the kernel needs " + stream.wg()
+                    + " work-items per group for this build, the kernel needs at least " + s.wg()
                     + " (choose -Dattn4j.opencl.kernel=tiled)");
         }
         Resolved r = new Resolved(attention, session.kernel("decode_stream.cl", "merge_splits_dims", defines),
-                stream.wg(), true);
+                s.wg(), true);
         kernels.put(key, r);
         return r;
     }

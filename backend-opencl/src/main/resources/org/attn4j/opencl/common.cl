@@ -212,6 +212,16 @@ FP8_VECTOR_DECODERS(16)
 #define LOAD8_(T, p, i) LOAD8_##T(p, i)
 #define LOAD8(T, p, i) LOAD8_(T, p, i)
 
+// As LOAD8 where p + i is a multiple of 8 elements: one aligned vector load (vload8 only
+// promises element alignment, so a GPU compiler may split it into element loads).
+#define LOAD8A_0(p, i) (*(__global const float8*) ((p) + (i)))
+#define LOAD8A_1(p, i) vloada_half8(0, (p) + (i))
+#define LOAD8A_2(p, i) as_float8(convert_uint8(as_ushort8(*(__global const uint4*) ((p) + (i)))) << 16)
+#define LOAD8A_3(p, i) e4m3x8_to_float8(as_uchar8(*(__global const uint2*) ((p) + (i))))
+#define LOAD8A_4(p, i) e5m2x8_to_float8(as_uchar8(*(__global const uint2*) ((p) + (i))))
+#define LOAD8A_(T, p, i) LOAD8A_##T(p, i)
+#define LOAD8A(T, p, i) LOAD8A_(T, p, i)
+
 #define LOAD16_0(p, i) vload16(0, (p) + (i))
 #define LOAD16_1(p, i) vload_half16(0, (p) + (i))
 #define LOAD16_2(p, i) as_float16(convert_uint16(vload16(0, (p) + (i))) << 16)

@@ -12,7 +12,14 @@
 // groups merge once at the end. Split chunks go to the float workspace and merge_splits_dims.
 //
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket, power of two), TM
-// (query heads per unit), U (keys per row-group step), WG (work-items per group).
+// (query heads per unit), U (keys per row-group step), WG (work-items per group), ALIGNED8 (1:
+// every K/V row starts on a multiple of 8 elements, so vectors load aligned).
+
+#if ALIGNED8
+#define LOADV(T, p, i) LOAD8A(T, p, i)
+#else
+#define LOADV(T, p, i) LOAD8(T, p, i)
+#endif
 
 #define LANES (DMAX / 8)
 #define ROWS (WG / LANES)
@@ -84,7 +91,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         rowSum[m] = 0.0f;
         if (m < items && active) {
             long base = ((long) qoStart * hq + hk * group + itemStart + m) * headDim + d0;
-            qv[m] = LOAD8(QT, q, base) * qScale;
+            qv[m] = LOADV(QT, q, base) * qScale;
         }
     }
 
@@ -108,8 +115,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             kx[k] = (float8) (0.0f);
             vx[k] = (float8) (0.0f);
             if (j0 + k < myEnd && active) {
-                kx[k] = LOAD8(KVT, kc, kOffset + off[k] + d0);
-                vx[k] = LOAD8(KVT, vc, vOffset + off[k] + d0);
+                kx[k] = LOADV(KVT, kc, kOffset + off[k] + d0);
+                vx[k] = LOADV(KVT, vc, vOffset + off[k] + d0);
             }
         }
 #pragma unroll
