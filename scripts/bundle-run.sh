@@ -4,23 +4,24 @@
 #
 #   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|demo|info] [backend...]
 #
-#   all          info, conformance, bench, peers (default)
+#   all          info, conformance, memcheck, bench, peers (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
 #   bench        attn4j bench over the SPEC §10 workloads on the named (default: available) backends
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
 #   memcheck     the CUDA conformance suite under compute-sanitizer memcheck (ATTN4J_MEMCHECK_CASES,
 #                default 3 cases per property)
-#   kernels      the CUDA backend's kernel benches (each compares a candidate kernel with the
-#                default one on the same inputs, then times both)
+#   kernels      the CUDA backend's kernel benches (each compares the candidate kernels with the
+#                Tensor Core attention kernel on the same inputs, then times them)
 #   demo, info   attn4j demo / attn4j info
 #
-# Environment: ATTN4J_CASES  cases per property (default 200)   ATTN4J_SEED  suite seed
+# Environment: ATTN4J_CASES  cases per property (default 200; ATTN4J_CASES_CUDA, _OPENCL, _REFERENCE
+#              override it per backend)   ATTN4J_SEED  suite seed
 #              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags
 #              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -82,8 +83,9 @@ available_backends() {
 run_conformance() {
   local list=("${selected[@]}")
   [ ${#list[@]} -eq 0 ] && list=(cuda opencl reference)
-  local cases="${ATTN4J_CASES:-200}"
   for b in "${list[@]}"; do
+    local per="ATTN4J_CASES_${b^^}"
+    local cases="${!per:-${ATTN4J_CASES:-200}}"
     local tests
     tests=$(ls "$here"/tests/attn4j-backend-"$b"-*-tests.jar 2>/dev/null | head -n 1)
     if [ -z "$tests" ]; then
@@ -186,7 +188,7 @@ run_demo() {
 }
 
 case "$what" in
-  all) run_info; run_conformance; run_bench; run_peers ;;
+  all) run_info; run_conformance; run_memcheck; run_bench; run_peers ;;
   conformance) run_conformance ;;
   bench) run_bench ;;
   peers) run_peers ;;
