@@ -120,3 +120,14 @@ WGMMA_PREFILL(bf16, BF16, 128)
 WGMMA_PREFILL(f16, F16, 128)
 WGMMA_PREFILL(bf16, BF16, 64)
 WGMMA_PREFILL(f16, F16, 64)
+
+// Warp-specialised variant of the above (opt-in, sm_90a; traps elsewhere): a copier warpgroup and
+// two consumer warpgroups taking turns on the tensor cores, WGPP_ROWS query rows per block.
+#define WGPP_PREFILL(QN, Q, DH)                                                                           \
+    extern "C" __global__ void __launch_bounds__(WGPP_THREADS, 1) wgpp_##QN##_d##DH(const AttnParams p) { \
+        wgppPrefillBody<Q, DH>(p);                                                                        \
+    }
+WGPP_PREFILL(bf16, BF16, 128)
+WGPP_PREFILL(f16, F16, 128)
+WGPP_PREFILL(bf16, BF16, 64)
+WGPP_PREFILL(f16, F16, 64)

@@ -453,4 +453,403 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #endif
 }
 
+// ---------------------------------------------------------------------------------------------
+// Warp-specialised variant (entry points wgpp_*): the same work items, math and outputs as
+// wgPrefillBody, scheduled so that the tensor cores are not left idle during the softmax.
+//
+// - three warpgroups: warpgroup 0 only copies (page ids and cp.async of K/V tiles), warpgroups 1
+//   and 2 only compute, each over 64 of the block's 128 rows; the copier gives up registers with
+//   setmaxnreg so that the two consumers can hold S, P and O without spilling;
+// - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
+//   arrivals, raised by cp.async.mbarrier.arrive when a copier's copies have landed) and an
+//   "empty" mbarrier (one arrival per consumer warp once its wgmma no longer reads the stage);
+// - the consumers take turns issuing their wgmma (two named barriers, bar.sync / bar.arrive): the
+//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax;
+// - a consumer still waits for and releases the tiles it skips (the stage's empty count needs
+//   both warpgroups, and waiting first keeps its arrival in the right phase).
+constexpr int WGPP_ROWS = 128;     // query rows of one head per block
+constexpr int WGPP_THREADS = 384;  // copier warpgroup + two consumer warpgroups
+constexpr int WGPP_STAGES = 3;     // K tiles (and V tiles) in flight or in use
+constexpr int WGPP_HEAD = 2048;    // page ids [2][WG_KEYS] ints, then 4 * WGPP_STAGES mbarriers
+
+// Shared memory: the head (page ids, mbarriers), up to 1 KB to reach a 1024-byte boundary, q
+// [WGPP_ROWS][dh], WGPP_STAGES K tiles, WGPP_STAGES V tiles of [WG_KEYS][dh]. 227 KB for dh 128.
+__host__ __device__ constexpr int wgppSharedBytes(int dh) {
+    return WGPP_HEAD + 1024 + WGPP_ROWS * dh * 2 + 2 * WGPP_STAGES * wgTileBytes(dh);
+}
+static_assert(wgppSharedBytes(128) <= 227 * 1024, "sm_90 allows 227 KB of dynamic shared memory");
+static_assert(2 * WG_KEYS * 4 + 4 * WGPP_STAGES * 8 <= WGPP_HEAD, "head of shared memory");
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+__device__ __forceinline__ void ppBarInit(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void ppBarArrive(uint32_t bar) {
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
+}
+// Arrives once every cp.async this thread issued so far has landed; noinc: the barrier's count
+// already includes this arrival.
+__device__ __forceinline__ void ppBarArriveCopies(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the phase of the given parity has completed (acquire).
+__device__ __forceinline__ void ppBarWait(uint32_t bar, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+__device__ __forceinline__ void ppNamedSync(int id, int count) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void ppNamedArrive(int id, int count) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
+template <int MT, int DH>
+__device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int VPR = DH / 8;                  // 16-byte chunks per row
+    constexpr int ROW_STEP = 128 / VPR;          // rows one pass of a warpgroup copies
+    constexpr int KD = DH / 16;                  // k-steps of Q K^T
+    constexpr int KS = WG_KEYS / 16;             // k-steps of P V
+    constexpr int NS = WG_KEYS / 2;              // S accumulators per thread
+    constexpr int NO = DH / 2;                   // O accumulators per thread
+    constexpr int TILE = wgTileBytes(DH);
+    constexpr int SLAB = 128 * 128;              // bytes of one 64-column slab of a 128-row operand
+    constexpr int ST = WGPP_STAGES;
+    static_assert(WGPP_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
+    static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0 && 64 % ROW_STEP == 0, "copy shape");
+    // Named barriers (0 is __syncthreads): 1, 2 q of consumer 0, 1; 3, 4 the turn of consumer
+    // 0, 1; 5 the copier's page ids.
+    constexpr int NB_Q = 1, NB_TURN = 3, NB_PAGES = 5;
+    extern __shared__ __align__(16) uint8_t smemRaw[];
+    int* pages = reinterpret_cast<int*>(smemRaw);
+    const uint32_t smemAddr = (uint32_t) __cvta_generic_to_shared(smemRaw);
+    const uint32_t barAddr = smemAddr + 2 * WG_KEYS * 4;  // kFull, vFull, kEmpty, vEmpty [ST] each
+    auto kFull = [&](int s) { return barAddr + 8 * s; };
+    auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
+    auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
+    auto vEmpty = [&](int s) { return barAddr + 8 * (3 * ST + s); };
+    const uint32_t rawAddr = smemAddr + WGPP_HEAD;
+    const uint32_t pad = (1024u - (rawAddr & 1023u)) & 1023u;
+    uint8_t* qs = smemRaw + WGPP_HEAD + pad;
+    uint8_t* kvs = qs + WGPP_ROWS * DH * 2;      // K stages, then V stages
+    const uint32_t qAddr = rawAddr + pad;
+    const uint32_t kvAddr = qAddr + WGPP_ROWS * DH * 2;
+
+    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    const int b = wk[0], rowStart = wk[1], h = wk[2];
+    const int kvh = h / p.group;
+    const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
+    const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
+    const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    const int nRows = min(WGPP_ROWS, qoLen - rowStart);
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+
+    // Keys any row of the block can see: [kvStart, kvEnd).
+    const int pqLo = rowStart + kvLen - qoLen, pqHi = rowStart + nRows - 1 + kvLen - qoLen;
+    int kvStart = 0, kvEnd = kvLen;
+    if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
+    if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+    const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + WG_KEYS - 1) / WG_KEYS : 0;
+
+    if (tid == 0) {
+        for (int s = 0; s < ST; ++s) {
+            ppBarInit(kFull(s), 128);
+            ppBarInit(vFull(s), 128);
+            ppBarInit(kEmpty(s), 8);  // one arrival per consumer warp
+            ppBarInit(vEmpty(s), 8);
+        }
+    }
+    __syncthreads();  // the only block-wide barrier: the mbarriers are initialised
+
+    auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
+    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
+
+    if (wg == 0) {
+        // ---- copier: page ids of tile t into slot t & 1, then K_t and V_t into stage t % ST.
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
+        auto pageIdOf = [&](int t) {
+            const int j = kvStart + t * WG_KEYS + tid;
+            return j < kvEnd ? p.kvIndices[pageBase + pageOf(j)] : -1;
+        };
+        const int myCol = tid % VPR, myRow = tid / VPR;
+        auto issue = [&](int t, bool isV, int st) {
+            const int c0 = kvStart + t * WG_KEYS;
+            const int* pg = pages + (t & 1) * WG_KEYS;
+            uint8_t* dst = kvs + (isV ? ST + st : st) * TILE;
+            const uint8_t* base = isV ? p.v : p.k;
+            const long long headOff = (isV ? p.vOffset : p.kOffset) + (long long) kvh * p.headStride;
+#pragma unroll
+            for (int k = 0; k < WG_KEYS / ROW_STEP; ++k) {
+                const int r = myRow + k * ROW_STEP;
+                const int page = pg[r];
+                const uint8_t* src = base;
+                if (page >= 0) {
+                    src += (headOff + (long long) page * p.pageStride + (long long) slotOf(c0 + r) * p.slotStride) * 2
+                           + myCol * 16;
+                }
+                wgCopy16(dst + wgChunk(r, myCol), src, page >= 0);
+            }
+            wgCopyCommit();
+        };
+        int nextPage = nTiles > 0 ? pageIdOf(0) : -1;
+        for (int t = 0; t < nTiles; ++t) {
+            // Slot t & 1 was last read by the copies of tile t - 2, issued before the previous
+            // page barrier that every copier passed.
+            pages[(t & 1) * WG_KEYS + tid] = nextPage;
+            ppNamedSync(NB_PAGES, 128);
+            if (t + 1 < nTiles) nextPage = pageIdOf(t + 1);  // in flight during the copies
+            const int st = t % ST;
+            const uint32_t freed = ((t / ST) + 1) & 1;     // phase of tile t - ST's release
+            if (t >= ST) ppBarWait(kEmpty(st), freed);
+            issue(t, false, st);
+            ppBarArriveCopies(kFull(st));
+            if (t >= ST) ppBarWait(vEmpty(st), freed);
+            issue(t, true, st);
+            ppBarArriveCopies(vFull(st));
+        }
+        wgCopyWait<0>();  // leave nothing in flight behind an exiting thread
+        return;
+    }
+
+    // ---- consumers.
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+    const int cw = wg - 1;                     // consumer 0 or 1
+    const int ctid = tid - 128 * wg;           // thread within the warpgroup
+    const int wgRow0 = 64 * cw;
+    int tLo = 0, tHi = 0, pqLoW = 0, pqHiW = 0;
+    if (wgRow0 < nRows) {
+        pqLoW = pqLo + wgRow0;
+        pqHiW = pqLo + min(wgRow0 + 64, nRows) - 1;
+        int s = kvStart, e = kvEnd;
+        if (p.causal) e = min(e, pqHiW + 1);
+        if (p.windowLeft >= 0) s = max(s, pqLoW - p.windowLeft);
+        if (e > s) {
+            tLo = (s - kvStart) / WG_KEYS;
+            tHi = (e - kvStart + WG_KEYS - 1) / WG_KEYS;
+        }
+    }
+
+    // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
+    // the async proxy before the warpgroup's barrier.
+    if (nTiles > 0) {
+        const int myCol = ctid % VPR, myRow = ctid / VPR;
+#pragma unroll
+        for (int k = 0; k < 64 / ROW_STEP; ++k) {
+            const int r = wgRow0 + myRow + k * ROW_STEP;
+            const bool valid = r < nRows;
+            const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
+            if (valid) src += (((long long) (qoStart + rowStart + r) * p.hq + h) * DH) * 2 + myCol * 16;
+            wgCopy16(qs + wgChunk(r, myCol), src, valid);
+        }
+        wgCopyCommit();
+        wgCopyWait<0>();
+        wgProxyFence();
+        ppNamedSync(NB_Q + cw, 128);
+    }
+
+    int rowI[2], rowPq[2];
+    bool rowOk[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int rb = wgRow0 + 16 * (warp & 3) + (lane >> 2) + 8 * r;
+        rowOk[r] = rb < nRows;
+        rowI[r] = rowStart + rb;
+        rowPq[r] = rowI[r] + kvLen - qoLen;
+    }
+    const float LOG2E = 1.4426950408889634f;
+    const float scale = p.smScale * p.kScale;  // natural-log units
+    const float scaleLog2 = scale * LOG2E;
+
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float o[NO];
+#pragma unroll
+    for (int i = 0; i < NO; ++i) o[i] = 0.f;
+    uint32_t pf[KS][4];  // P of the last scored tile, A fragments of its 16-key steps
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
+
+    const uint64_t qDesc = wgDesc(qAddr + wgRow0 * 128, 16, 1024);
+
+    auto fenceOperands = [&]() {
+#pragma unroll
+        for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
+        wgFence();
+    };
+    auto issueS = [&](float (&s)[NS], int t) {
+        const uint64_t kDesc = wgDesc(kvAddr + (t % ST) * TILE, 16, 1024);
+        wgmmaS<MT, false>(s, qDesc, kDesc);
+#pragma unroll
+        for (int kk = 1; kk < KD; ++kk) {
+            const int off = ((kk >> 2) * SLAB + (kk & 3) * 32) >> 4;
+            wgmmaS<MT, true>(s, qDesc + off, kDesc + off);
+        }
+        wgCommit();
+    };
+    auto issuePV = [&](int t) {
+        const uint64_t vDesc = wgDesc(kvAddr + (ST + t % ST) * TILE, SLAB, 1024);
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
+        wgCommit();
+    };
+    auto softmax = [&](float (&s)[NS], int t, float (&alpha)[2]) {
+#pragma unroll
+        for (int i = 0; i < NS; ++i) wgKeep(s[i]);
+        const int c0 = kvStart + t * WG_KEYS;
+        if (p.softCap > 0.f) {
+            const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
+#pragma unroll
+            for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * scale * invCap);
+        } else {
+#pragma unroll
+            for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
+        }
+        const bool needMask = c0 + WG_KEYS > kvEnd || p.mask != nullptr
+                              || (p.causal && c0 + WG_KEYS - 1 > pqLoW)
+                              || (p.windowLeft >= 0 && c0 < pqHiW - p.windowLeft);
+        if (needMask) {
+#pragma unroll
+            for (int i = 0; i < NS; ++i) {
+                const int r = (i >> 1) & 1;
+                const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
+                bool ok = rowOk[r] && j < kvEnd;
+                if (p.causal) ok = ok && j <= rowPq[r];
+                if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
+                if (ok && p.mask) {
+                    long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
+                    ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
+                }
+                if (!ok) s[i] = -INFINITY;
+            }
+        }
+        float mRef[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int i = 0; i < NS; ++i) mRef[(i >> 1) & 1] = fmaxf(mRef[(i >> 1) & 1], s[i]);
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
+            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
+            const float mNew = fmaxf(m[r], mRef[r]);
+            mRef[r] = mNew == -INFINITY ? 0.f : mNew;
+            alpha[r] = exp2f(m[r] - mRef[r]);
+            m[r] = mNew;
+            l[r] *= alpha[r];
+        }
+#pragma unroll
+        for (int i = 0; i < NS; ++i) {
+            const float pe = exp2f(s[i] - mRef[(i >> 1) & 1]);
+            s[i] = pe;
+            l[(i >> 1) & 1] += pe;
+        }
+    };
+    auto pack = [&](const float (&s)[NS]) {
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) pf[kk][e] = Mma<MT>::pack(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
+        }
+    };
+    // Turns: consumer 0 issues first in every iteration, consumer 1 after it, then consumer 0 of
+    // the next iteration. Both run iterations 0..nTiles, so the arrivals pair up exactly: consumer
+    // 1 waits nTiles + 1 times for consumer 0's nTiles + 1 arrivals, consumer 0 waits from
+    // iteration 1 on for consumer 1's arrivals of iterations 0..nTiles - 1.
+    auto takeTurn = [&](int t) {
+        if (cw == 1 || t > 0) ppNamedSync(NB_TURN + cw, 256);
+    };
+    auto passTurn = [&](int t) {
+        if (cw == 0 || t < nTiles) ppNamedArrive(NB_TURN + 1 - cw, 256);
+    };
+    // The consumer warp's release of a stage: its wgmma reading it have completed.
+    auto release = [&](uint32_t bar) {
+        if (lane == 0) ppBarArrive(bar);
+    };
+
+    // Iteration t scores tile t and adds tile t - 1 to O; iteration nTiles only adds the last.
+    for (int t = 0; nTiles > 0 && t <= nTiles; ++t) {
+        if (t < nTiles) ppBarWait(kFull(t % ST), (t / ST) & 1);
+        if (t > 0) ppBarWait(vFull((t - 1) % ST), ((t - 1) / ST) & 1);
+        // The copier's cp.async wrote through the generic proxy; the barrier wait made those
+        // writes visible to this thread, the fence orders them before its wgmma's reads.
+        wgProxyFence();
+
+        const bool steady = __shfl_sync(0xffffffffu, t > tLo && t < tHi, 0);
+        const bool first = __shfl_sync(0xffffffffu, t == tLo && t < tHi, 0);
+        const bool last = __shfl_sync(0xffffffffu, t == tHi && t > tLo, 0);
+        float s[NS], alpha[2];
+        takeTurn(t);
+        if (steady) {
+            fenceOperands();
+            issueS(s, t);
+            issuePV(t - 1);
+            passTurn(t);
+            wgWait<1>();  // S of tile t
+            release(kEmpty(t % ST));
+            softmax(s, t, alpha);
+            wgWait<0>();  // O holds tile t - 1
+            release(vEmpty((t - 1) % ST));
+#pragma unroll
+            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+                for (int i = 0; i < NO; ++i) o[i] *= alpha[(i >> 1) & 1];
+            }
+            pack(s);
+        } else if (first) {
+            fenceOperands();
+            issueS(s, t);
+            passTurn(t);
+            wgWait<0>();
+            release(kEmpty(t % ST));
+            if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
+            softmax(s, t, alpha);  // O is still 0: nothing to rescale
+            pack(s);
+        } else if (last) {
+            fenceOperands();
+            issuePV(t - 1);
+            passTurn(t);
+            wgWait<0>();
+            if (t < nTiles) release(kEmpty(t % ST));  // K_t is not this warpgroup's
+            release(vEmpty((t - 1) % ST));
+#pragma unroll
+            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+        } else {
+            passTurn(t);
+            if (t < nTiles) release(kEmpty(t % ST));
+            if (t > 0) release(vEmpty((t - 1) % ST));
+        }
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        if (!rowOk[r]) continue;
+        const float inv = l[r] > 0.f ? p.vScale / l[r] : 0.f;
+        const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
+        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o) + outRow * DH + (lane & 3) * 2);
+#pragma unroll
+        for (int nb = 0; nb < DH / 8; ++nb) {
+            out[nb * 4] = Mma<MT>::pack(o[4 * nb + 2 * r] * inv, o[4 * nb + 2 * r + 1] * inv);
+        }
+        if (p.lse && (lane & 3) == 0) {
+            p.lse[outRow] = l[r] > 0.f ? (m[r] + log2f(l[r])) * 0.6931471805599453f : -INFINITY;
+        }
+    }
+#else
+    __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
+#endif
+}
+
+
 }  // namespace attn4j

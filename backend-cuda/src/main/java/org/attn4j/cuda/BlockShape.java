@@ -27,7 +27,12 @@ enum BlockShape {
      * Hopper prefill (opt-in, prefill_wgmma.cuh, sm_90a only): one block of 2 warpgroups per
      * (request, query head, 128-row tile), 128-key tiles on wgmma, head dim 64 or 128.
      */
-    WGMMA_PREFILL(128, 256);
+    WGMMA_PREFILL(128, 256),
+    /**
+     * Warp-specialised Hopper prefill (opt-in, prefill_wgmma.cuh, sm_90a only): a copier
+     * warpgroup and two consumer warpgroups taking turns on the tensor cores, 128-row tiles.
+     */
+    WGPP_PREFILL(128, 384);
 
     /** Query rows of one head per FA2 block (FA2_ROWS in prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
@@ -98,7 +103,7 @@ enum BlockShape {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case STREAM_DECODE -> 4 * 4 * 256 / headDim;
             case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
-            case WGMMA_PREFILL -> 128;
+            case WGMMA_PREFILL, WGPP_PREFILL -> 128;
             default -> GENERIC_TILE_KEYS;
         };
     }
@@ -112,7 +117,7 @@ enum BlockShape {
         if (this == FA2_PREFILL) {
             return fa2SharedBytes(headDim);
         }
-        if (this == WGMMA_PREFILL) {
+        if (this == WGMMA_PREFILL || this == WGPP_PREFILL) {
             return wgmmaSharedBytes(headDim);
         }
         if (!tensorCores()) {
@@ -138,12 +143,14 @@ enum BlockShape {
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
             case WGMMA_PREFILL -> "wg_" + qSuffix + "_d" + headDim;
+            case WGPP_PREFILL -> "wgpp_" + qSuffix + "_d" + headDim;
         };
     }
 
     /**
-     * The wgmma kernel's layout (wgSharedBytes in prefill_wgmma.cuh): page ids of 4 tiles, up to
-     * 1 KB to reach a 1024-byte boundary, q rows, then 3 stages of K and V tiles.
+     * The wgmma kernels' layout (wgSharedBytes and wgppSharedBytes in prefill_wgmma.cuh): 2 KB of
+     * page ids (and barriers), up to 1 KB to reach a 1024-byte boundary, q rows, then 3 stages
+     * of K and V tiles.
      */
     static int wgmmaSharedBytes(int headDim) {
         return 3072 + 1792 * headDim;

@@ -28,7 +28,8 @@ final class CudaAttentionPlan implements KernelPlan {
     static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
     /**
      * System property choosing the prefill kernel: {@code wgmma} (the default:
-     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code fa2}
+     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code wgpp} (its
+     * warp-specialised variant, opt-in), {@code fa2}
      * (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair). The first two take K/V of q's
      * type at head dims 64 and 128; other problems run {@code tc}.
      */
@@ -217,8 +218,9 @@ final class CudaAttentionPlan implements KernelPlan {
             case "tc" -> null;
             case "fa2" -> BlockShape.FA2_PREFILL;
             case "wgmma", "" -> computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
+            case "wgpp" -> computeCapability == 90 ? BlockShape.WGPP_PREFILL : BlockShape.FA2_PREFILL;
             default -> throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
-                    + ": expected tc, fa2 or wgmma, actual '" + v + "'");
+                    + ": expected tc, fa2, wgmma or wgpp, actual '" + v + "'");
         };
         int d = p.heads().headDim();
         return shape != null && !p.decode() && p.options().rope() == null && (d == 64 || d == 128) ? shape : null;
