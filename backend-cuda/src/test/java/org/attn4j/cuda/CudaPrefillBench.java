@@ -138,7 +138,11 @@ public final class CudaPrefillBench {
             ref.run(q, cache, oRef, lseRef);
             fa2.run(q, cache, oNew, lseNew);
             System.out.println("    " + kernel + " plan: " + fa2.describe());
-            String shape = kernel.equals("wgmma") ? "WGMMA_PREFILL" : "FA2_PREFILL";
+            String shape = switch (kernel) {
+                case "wgmma" -> "WGMMA_PREFILL";
+                case "wgpp" -> "WGPP_PREFILL";
+                default -> "FA2_PREFILL";
+            };
             boolean chosen = fa2.describe().startsWith("cuda " + shape);
             if (!chosen) {
                 System.out.println("FAIL " + w.name + ": the " + kernel + " kernel was not chosen");
