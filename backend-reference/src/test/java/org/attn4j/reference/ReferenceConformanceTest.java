@@ -1,7 +1,12 @@
 package org.attn4j.reference;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import org.attn4j.conformance.AttentionConformanceSuite;
 import org.attn4j.conformance.cases.AttentionCase;
+import org.attn4j.conformance.harness.CaseSkipped;
+import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -27,5 +32,19 @@ class ReferenceConformanceTest extends AttentionConformanceSuite {
         check("batchPrefillMatchesOracle", new AttentionCase(new int[] {1}, new int[] {1}, 1, 1, 2, 1, KvLayout.NHD,
                 false, 0, DType.F16, DType.F16, 1.0f, 1.0f, true, -1, 0.0f, Float.NaN, AttentionCase.RopeKind.NONE,
                 AttentionCase.MaskKind.NONE, true, AttentionCase.DataKind.UNIFORM, 6588013280817431345L));
+    }
+
+    /**
+     * A random case with no pages (one empty request) has no page id to put out of range: the
+     * scenario skips it rather than indexing -1, as it did when a fresh seed drew it on the GPU.
+     */
+    @Test
+    void pageIdOutOfRangeSkipsACaseWithoutPages() {
+        CaseSkipped s = assertThrows(CaseSkipped.class, () -> check("invalidInputsRejected",
+                new InvalidInputProperties.InvalidCase("page id out of range", new AttentionCase(new int[] {9},
+                        new int[] {0}, 6, 2, 160, 1, KvLayout.NHD, false, 3, DType.F16, DType.F16, 1.0f, 1.0f, false,
+                        -1, 50.0f, Float.NaN, AttentionCase.RopeKind.NONE, AttentionCase.MaskKind.NONE, false,
+                        AttentionCase.DataKind.UNIFORM, -5920789062049734544L))));
+        assertTrue(s.getMessage().contains("no pages"), s.getMessage());
     }
 }
