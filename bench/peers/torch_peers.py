@@ -274,7 +274,10 @@ def flex_paged_decode_case(w, rotate_bytes, gen):
         nxt += own
     num_pages = max(1, nxt)
     lens = [kv_len(w, b) for b in range(B)]
-    max_pages = max(len(p) for p in pages)
+    # Index rows as long as the pool: a BlockMask built without seq_lengths infers the KV length
+    # from this width, and a narrower row (the longest request's page count) made page ids past it
+    # index out of bounds on the device.
+    width = num_pages
     # full pages need no mask; each request's last page is partial unless its length is a multiple of 16
     full_num, full_idx, part_num, part_idx, last_len = [], [], [], [], []
     for b in range(B):
@@ -282,9 +285,9 @@ def flex_paged_decode_case(w, rotate_bytes, gen):
         full = pages[b] if tail == 0 else pages[b][:-1]
         part = [] if tail == 0 else [pages[b][-1]]
         full_num.append(len(full))
-        full_idx.append(full + [0] * (max_pages - len(full)))
+        full_idx.append(full + [0] * (width - len(full)))
         part_num.append(len(part))
-        part_idx.append(part + [0] * (max_pages - len(part)))
+        part_idx.append(part + [0] * (width - len(part)))
         last_len.append(tail if tail else PAGE)
 
     def t(x):
@@ -295,8 +298,8 @@ def flex_paged_decode_case(w, rotate_bytes, gen):
     def tail_mask(b, h, q_idx, kv_idx):
         return (kv_idx % PAGE) < last_len_t[b]
 
-    blocks = (t(part_num).view(B, 1, 1), t(part_idx).view(B, 1, 1, max_pages),
-              t(full_num).view(B, 1, 1), t(full_idx).view(B, 1, 1, max_pages))
+    blocks = (t(part_num).view(B, 1, 1), t(part_idx).view(B, 1, 1, width),
+              t(full_num).view(B, 1, 1), t(full_idx).view(B, 1, 1, width))
     try:
         block_mask = BlockMask.from_kv_blocks(*blocks, BLOCK_SIZE=(128, PAGE), mask_mod=tail_mask,
                                               seq_lengths=(1, num_pages * PAGE))
@@ -575,9 +578,30 @@ def main(argv=None):
     if not args.no_header:
         print("torch %s on %s" % (torch.__version__, device), flush=True)
         print_header()
+    written = [False]
+
+    def write_rows():
+        # after every row, so a peer that later poisons the CUDA context keeps what it measured
+        if not args.csv or not rows:
+            return
+        exists = os.path.exists(args.csv) and os.path.getsize(args.csv) > 0
+        mode = "a" if (args.append or written[0]) and exists else "w"
+        os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
+        with open(args.csv, mode, newline="") as f:
+            out = csv.writer(f, lineterminator="\n")
+            if mode == "w":
+                out.writerow(COLUMNS)
+            out.writerows(rows)
+        written[0] = True
+        rows.clear()
+
+    lost = None  # set when a device-side error leaves the CUDA context unusable
     for name in names:
         w = catalog[name]
         for peer in peers:
+            if lost:
+                print("%-22s %-13s not run: %s" % (name, PEER_NAMES[peer], lost), flush=True)
+                continue
             case = None
             try:
                 case = make_case(w, peer, rotate, gen)
@@ -589,6 +613,7 @@ def main(argv=None):
                 row = make_row(w, peer, device, case, samples, check, args)
                 rows.append(row)
                 print_row(row)
+                write_rows()
             except Skip as e:
                 print("%-22s %-13s skipped: %s" % (name, PEER_NAMES[peer], e), flush=True)
             except Exception as e:  # a peer that cannot run here is reported, the others still run
@@ -597,19 +622,15 @@ def main(argv=None):
                       flush=True)
                 if os.environ.get("ATTN4J_PEERS_TRACE"):
                     traceback.print_exc()
+                if "device-side assert" in str(e) or "illegal memory access" in str(e):
+                    lost = "the CUDA context was lost in %s" % name
+                    failures += 1
             finally:
                 case = None
-                torch.cuda.empty_cache()
-    if args.csv:
-        exists = os.path.exists(args.csv) and os.path.getsize(args.csv) > 0
-        mode = "a" if args.append and exists else "w"
-        os.makedirs(os.path.dirname(os.path.abspath(args.csv)), exist_ok=True)
-        with open(args.csv, mode, newline="") as f:
-            out = csv.writer(f, lineterminator="\n")
-            if mode == "w":
-                out.writerow(COLUMNS)
-            out.writerows(rows)
-        print("torch_peers: %d rows %s %s" % (len(rows), "appended to" if mode == "a" else "written to", args.csv))
+                if not lost:
+                    torch.cuda.empty_cache()
+    if written[0]:
+        print("torch_peers: rows written to %s" % args.csv)
     return 1 if failures else 0
 
 
