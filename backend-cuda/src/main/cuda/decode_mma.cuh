@@ -232,32 +232,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
         }
     }
     __syncthreads();
-    for (int idx = tid; idx < g * D; idx += NT) {
-        const int h = idx / D, d = idx - h * D;
-        float mMax = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < MMA_DEC_WARPS; ++w) mMax = fmaxf(mMax, mS[w * H + h]);
-        float total = 0.f, acc = 0.f;
-        if (mMax != -INFINITY) {
-#pragma unroll
-            for (int w = 0; w < MMA_DEC_WARPS; ++w) {
-                const float f = exp2f(mS[w * H + h] - mMax);
-                total += f * lS[w * H + h];
-                acc += f * oS[(w * H + h) * D + d];
-            }
-        }
-        const float val = total > 0.f ? acc * p.vScale / total : 0.f;
-        const float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
-        if (partialBase < 0) {
-            const long long r = (long long) qRow * p.hq + kvh * g + h;
-            storeElem<T>(p.o, r * D + d, val);
-            if (d == 0 && p.lse) p.lse[r] = lseV;
-        } else {
-            const long long slot = partialBase + (long long) kvh * g + h;
-            p.partialO[slot * D + d] = val;
-            if (d == 0) p.partialLse[slot] = lseV;
-        }
-    }
+    storeMergedWarpStates<T, MMA_DEC_WARPS, H, D, NT>(p, mS, lS, oS, qRow, kvh, partialBase);
 }
 
 }  // namespace attn4j

@@ -53,6 +53,42 @@ template <int T> __device__ __forceinline__ void unpack8(const uint4& v, float* 
     }
 }
 
+// The block's warps saw different keys of one (request, KV head): combines their states for the
+// group's heads (m in base 2, l, unnormalised o; in shared memory as [W][H], [W][H] and [W][H][D])
+// and writes o and lse, or the split's partial state for merge_stream. Used by both streaming
+// decode kernels.
+template <int T, int W, int H, int D, int NT>
+__device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const float* mS, const float* lS,
+                                                      const float* oS, int qRow, int kvh, int partialBase) {
+    const int g = p.group;
+    for (int idx = threadIdx.x; idx < g * D; idx += NT) {
+        const int h = idx / D, d = idx - h * D;
+        float mMax = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < W; ++w) mMax = fmaxf(mMax, mS[w * H + h]);
+        float total = 0.f, acc = 0.f;
+        if (mMax != -INFINITY) {
+#pragma unroll
+            for (int w = 0; w < W; ++w) {
+                const float f = exp2f(mS[w * H + h] - mMax);
+                total += f * lS[w * H + h];
+                acc += f * oS[(w * H + h) * D + d];
+            }
+        }
+        const float val = total > 0.f ? acc * p.vScale / total : 0.f;
+        const float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
+        if (partialBase < 0) {
+            const long long r = (long long) qRow * p.hq + kvh * g + h;
+            storeElem<T>(p.o, r * D + d, val);
+            if (d == 0 && p.lse) p.lse[r] = lseV;
+        } else {
+            const long long slot = partialBase + (long long) kvh * g + h;
+            p.partialO[slot * D + d] = val;
+            if (d == 0) p.partialLse[slot] = lseV;
+        }
+    }
+}
+
 template <int T, int D, int G>
 __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     constexpr int LPK = D / 8;                 // lanes per key
@@ -272,32 +308,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         }
     }
     __syncthreads();
-    for (int idx = tid; idx < g * D; idx += NT) {
-        const int h = idx / D, d = idx - h * D;
-        float mMax = -INFINITY;
-#pragma unroll
-        for (int w = 0; w < STREAM_WARPS; ++w) mMax = fmaxf(mMax, mS[w * G + h]);
-        float total = 0.f, acc = 0.f;
-        if (mMax != -INFINITY) {
-#pragma unroll
-            for (int w = 0; w < STREAM_WARPS; ++w) {
-                const float f = exp2f(mS[w * G + h] - mMax);
-                total += f * lS[w * G + h];
-                acc += f * oS[(w * G + h) * D + d];
-            }
-        }
-        const float val = total > 0.f ? acc * p.vScale / total : 0.f;
-        const float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
-        if (partialBase < 0) {
-            const long long r = (long long) qRow * p.hq + kvh * g + h;
-            storeElem<T>(p.o, r * D + d, val);
-            if (d == 0 && p.lse) p.lse[r] = lseV;
-        } else {
-            const long long slot = partialBase + (long long) kvh * g + h;
-            p.partialO[slot * D + d] = val;
-            if (d == 0) p.partialLse[slot] = lseV;
-        }
-    }
+    storeMergedWarpStates<T, STREAM_WARPS, G, D, NT>(p, mS, lS, oS, qRow, kvh, partialBase);
 }
 
 // merge_partials for the streaming decode's many splits: the block reads the split LSEs once,
