@@ -38,7 +38,8 @@ struct AttnParams {
     float* partialLse;
     int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
-    int causal, windowLeft, ropeInterleaved, pad1;
+    int causal, windowLeft, ropeInterleaved;
+    int kvChunk;  // keys per split of the query-tiled prefill kernels (0: no split; see AttentionSchedule.queryTiles)
 };
 
 template <int QT, int KT, int IPW>

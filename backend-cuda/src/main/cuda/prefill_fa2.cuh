@@ -45,7 +45,8 @@ template <int N> __device__ __forceinline__ void fa2Wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
-// Work item ints (AttentionSchedule.fa2): request, first query row, query head, keys visited, -1.
+// Work item ints (AttentionSchedule.queryTiles): request, first query row, query head, key split,
+// partial base (-1: the request is not split, the block writes o and lse).
 template <int MT, int DH>
 __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
     constexpr int ROW = DH + FA2_PAD;           // shared row stride, 16-bit elements
@@ -74,6 +75,8 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
     int kvStart = 0, kvEnd = kvLen;
     if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
     if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+    const int partialBase = wk[4];
+    prefillSplitRange(p, wk[3], partialBase, kvStart, kvEnd);
     const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + FA2_KEYS - 1) / FA2_KEYS : 0;
 
     auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
@@ -260,21 +263,9 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
         __syncthreads();  // stage st is refilled by the next iteration's copies
     }
 
-    // Normalise and write: each thread holds columns (lane & 3) * 2, +1 of every n-block.
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        if (!rowOk[r]) continue;
-        const float inv = l[r] > 0.f ? p.vScale / l[r] : 0.f;
-        const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
-        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o) + outRow * DH + (lane & 3) * 2);
-#pragma unroll
-        for (int nb = 0; nb < NB_O; ++nb) out[nb * 4] = Mma<MT>::pack(o[nb][2 * r] * inv, o[nb][2 * r + 1] * inv);
-        if (p.lse && (lane & 3) == 0) {
-            p.lse[outRow] = l[r] > 0.f ? (m[r] + log2f(l[r])) * 0.6931471805599453f : -INFINITY;
-        }
-    }
+    // Normalise and write (o[nb] is the m16n8 accumulator of n-block nb).
+    prefillWriteRows<MT, DH>(p, [&](int nb, int e) { return o[nb][e]; }, m, l, rowOk, rowI, qoStart, qoLen, h,
+                             partialBase, lane);
 }
 
 }  // namespace attn4j

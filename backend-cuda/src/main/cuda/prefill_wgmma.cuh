@@ -140,21 +140,264 @@ __device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], 
 #undef WG_REGS32
 #undef WG_REGS64
 
+// ---- Pieces shared by wgPrefillBody and wgppPrefillBody (one 64-row consumer warpgroup each).
+
+constexpr int WG_SLAB = 128 * 128;  // bytes of one 64-column slab of a 128-row operand
+
+// A work item (the FA2 list built with 128 rows): request, first query row, query head, keys
+// visited (unused), -1; with the keys any row of the block can see, [kvStart, kvEnd).
+struct WgItem {
+    int b, rowStart, h, kvh, qoStart, qoLen, pageBase, kvLen, nRows;
+    int pqLo;  // diagonal position of the block's first row among the keys
+    int kvStart, kvEnd, nTiles;
+    int partialBase;  // -1, or the split's first workspace slot (AttentionSchedule.queryTiles)
+};
+template <int ROWS>
+__device__ __forceinline__ WgItem wgItemOf(const AttnParams& p) {
+    WgItem it;
+    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    it.b = wk[0];
+    it.rowStart = wk[1];
+    it.h = wk[2];
+    it.kvh = it.h / p.group;
+    it.qoStart = p.qoIndptr[it.b];
+    it.qoLen = p.qoIndptr[it.b + 1] - it.qoStart;
+    it.pageBase = p.kvIndptr[it.b];
+    const int nPages = p.kvIndptr[it.b + 1] - it.pageBase;
+    it.kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[it.b];
+    it.nRows = min(ROWS, it.qoLen - it.rowStart);
+    it.pqLo = it.rowStart + it.kvLen - it.qoLen;
+    const int pqHi = it.rowStart + it.nRows - 1 + it.kvLen - it.qoLen;
+    it.kvStart = 0;
+    it.kvEnd = it.kvLen;
+    if (p.causal) it.kvEnd = min(it.kvEnd, pqHi + 1);
+    if (p.windowLeft >= 0) it.kvStart = max(it.kvStart, it.pqLo - p.windowLeft);
+    it.partialBase = wk[4];
+    prefillSplitRange(p, wk[3], it.partialBase, it.kvStart, it.kvEnd);
+    it.nTiles = it.kvEnd > it.kvStart ? (it.kvEnd - it.kvStart + WG_KEYS - 1) / WG_KEYS : 0;
+    return it;
+}
+
+// A warpgroup's rows row0..row0+63 of the block: the tiles they can see, [tLo, tHi), a contiguous
+// range (empty past the block's rows), and this thread's two rows, accumulator rows lane / 4 and
+// + 8 of its warp's 16.
+struct WgRows {
+    int tLo, tHi;
+    int pqLo, pqHi;    // diagonal positions of the warpgroup's first and last rows
+    int i[2], pq[2];   // this thread's rows: query row in the request, diagonal position
+    bool ok[2];        // the row exists
+};
+__device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it, int row0, int warp, int lane) {
+    WgRows w;
+    w.tLo = w.tHi = w.pqLo = w.pqHi = 0;
+    if (row0 < it.nRows) {
+        w.pqLo = it.pqLo + row0;
+        w.pqHi = it.pqLo + min(row0 + 64, it.nRows) - 1;
+        int s = it.kvStart, e = it.kvEnd;
+        if (p.causal) e = min(e, w.pqHi + 1);
+        if (p.windowLeft >= 0) s = max(s, w.pqLo - p.windowLeft);
+        if (e > s) {
+            w.tLo = (s - it.kvStart) / WG_KEYS;
+            w.tHi = (e - it.kvStart + WG_KEYS - 1) / WG_KEYS;
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int rb = row0 + 16 * (warp & 3) + (lane >> 2) + 8 * r;
+        w.ok[r] = rb < it.nRows;
+        w.i[r] = it.rowStart + rb;
+        w.pq[r] = w.i[r] + it.kvLen - it.qoLen;
+    }
+    return w;
+}
+
+// cp.async of q rows r0 + myRow + k STEP (k < N / STEP) into the swizzled q operand; rows past the
+// block's are zero-filled.
+template <int DH, int N, int STEP>
+__device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, uint8_t* qs, int r0, int myRow,
+                                        int myCol) {
+#pragma unroll
+    for (int k = 0; k < N / STEP; ++k) {
+        const int r = r0 + myRow + k * STEP;
+        const bool valid = r < it.nRows;
+        const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
+        if (valid) src += (((long long) (it.qoStart + it.rowStart + r) * p.hq + it.h) * DH) * 2 + myCol * 16;
+        wgCopy16(qs + wgChunk(r, myCol), src, valid);
+    }
+}
+
+// cp.async of this thread's share (rows myRow + k STEP, chunk myCol) of K (isV false) or V rows of
+// the tile at key c0 into dst, by the tile's page ids pg (-1: past the keys, zero-filled).
+template <int STEP>
+__device__ __forceinline__ void wgCopyTile(const AttnParams& p, const WgItem& it, uint8_t* dst, const int* pg, int c0,
+                                           bool isV, int myRow, int myCol) {
+    const uint8_t* base = isV ? p.v : p.k;
+    const long long headOff = (isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride;
+#pragma unroll
+    for (int k = 0; k < WG_KEYS / STEP; ++k) {
+        const int r = myRow + k * STEP;
+        const int page = pg[r];
+        const uint8_t* src = base;
+        if (page >= 0) {
+            const int j = c0 + r;
+            const int slot = p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize;
+            src += (headOff + (long long) page * p.pageStride + (long long) slot * p.slotStride) * 2 + myCol * 16;
+        }
+        wgCopy16(dst + wgChunk(r, myCol), src, page >= 0);
+    }
+}
+
+// Page id of key j's row (j < kvEnd).
+__device__ __forceinline__ int wgPageId(const AttnParams& p, const WgItem& it, int j) {
+    return p.kvIndices[it.pageBase + (p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize)];
+}
+
+// Pins O and P before wgmma.fence, so that the compiler keeps their last writes ahead of the
+// wgmma that read them asynchronously.
+template <int NO, int KS>
+__device__ __forceinline__ void wgFenceOperands(float (&o)[NO], uint32_t (&pf)[KS][4]) {
+#pragma unroll
+    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
+    wgFence();
+}
+// Pins O after the wait for the P V that wrote it.
+template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
+#pragma unroll
+    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+}
+
+// Issues S = Q K^T of the warpgroup's 64 rows and the K tile at shared address kAddr, one group.
+// q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading byte offset is
+// unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the hardware
+// swizzles the computed address) or to the next slab.
+template <int MT, int DH>
+__device__ __forceinline__ void wgIssueS(float (&s)[WG_KEYS / 2], uint64_t qDesc, uint32_t kAddr) {
+    const uint64_t kDesc = wgDesc(kAddr, 16, 1024);
+    wgmmaS<MT, false>(s, qDesc, kDesc);
+#pragma unroll
+    for (int kk = 1; kk < DH / 16; ++kk) {
+        const int off = ((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4;
+        wgmmaS<MT, true>(s, qDesc + off, kDesc + off);
+    }
+    wgCommit();
+}
+// Issues O += P V for the V tile at shared address vAddr, one group. V as N-major B: 8 keys of
+// 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab further (leading
+// byte offset); a k-step is 16 keys, 2048 bytes.
+template <int MT, int NO, int KS>
+__device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[KS][4], uint32_t vAddr) {
+    const uint64_t vDesc = wgDesc(vAddr, WG_SLAB, 1024);
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
+    wgCommit();
+}
+
+// Scores of the tile at key c0 to probabilities (in s), folding them into m and l; alpha gets the
+// tile's rescale factors of O. scale: p.smScale * p.kScale, computed once by the caller.
+template <int NS>
+__device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it, const WgRows& w, float (&s)[NS],
+                                          int c0, float scale, int lane, float (&m)[2], float (&l)[2],
+                                          float (&alpha)[2]) {
+    const float LOG2E = 1.4426950408889634f;
+#pragma unroll
+    for (int i = 0; i < NS; ++i) wgKeep(s[i]);
+    // Logits in base 2. Accumulator i: key 8 (i / 4) + 2 (lane % 4) + (i & 1), row (i >> 1) & 1.
+    if (p.softCap > 0.f) {
+        const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
+#pragma unroll
+        for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * scale * invCap);
+    } else {
+        const float scaleLog2 = scale * LOG2E;
+#pragma unroll
+        for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
+    }
+    // Masks only where the tile straddles a boundary for this warpgroup's rows.
+    const bool needMask = c0 + WG_KEYS > it.kvEnd || p.mask != nullptr
+                          || (p.causal && c0 + WG_KEYS - 1 > w.pqLo)
+                          || (p.windowLeft >= 0 && c0 < w.pqHi - p.windowLeft);
+    if (needMask) {
+#pragma unroll
+        for (int i = 0; i < NS; ++i) {
+            const int r = (i >> 1) & 1;
+            const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
+            bool ok = w.ok[r] && j < it.kvEnd;
+            if (p.causal) ok = ok && j <= w.pq[r];
+            if (p.windowLeft >= 0) ok = ok && j >= w.pq[r] - p.windowLeft;
+            if (ok && p.mask) {
+                long long bit = p.maskOffsets[it.b] + (long long) w.i[r] * it.kvLen + j;
+                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
+            }
+            if (!ok) s[i] = -INFINITY;
+        }
+    }
+    // Online softmax (a row spans the 4 lanes of a quad).
+    float mRef[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int i = 0; i < NS; ++i) mRef[(i >> 1) & 1] = fmaxf(mRef[(i >> 1) & 1], s[i]);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
+        mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
+        const float mNew = fmaxf(m[r], mRef[r]);
+        mRef[r] = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
+        alpha[r] = exp2f(m[r] - mRef[r]);
+        m[r] = mNew;
+        l[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int i = 0; i < NS; ++i) {
+        const float pe = exp2f(s[i] - mRef[(i >> 1) & 1]);
+        s[i] = pe;
+        l[(i >> 1) & 1] += pe;
+    }
+}
+
+// O, once its P V has landed, times the tile's alpha; once the running maximum settles, alpha is 1
+// for the whole warp and the rescale is skipped.
+template <int NO>
+__device__ __forceinline__ void wgRescale(float (&o)[NO], const float (&alpha)[2]) {
+    wgKeepAll(o);
+    if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+#pragma unroll
+        for (int i = 0; i < NO; ++i) o[i] *= alpha[(i >> 1) & 1];
+    }
+}
+
+// Accumulators of key blocks 2kk, 2kk + 1 form the A fragment of keys 16kk..16kk+15.
+template <int MT, int KS, int NS>
+__device__ __forceinline__ void wgPack(uint32_t (&pf)[KS][4], const float (&s)[NS]) {
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk) {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) pf[kk][e] = Mma<MT>::pack(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
+    }
+}
+
+// Normalise and write: O's accumulator i is column 8 (i / 4) + 2 (lane % 4) + (i & 1), row
+// (i >> 1) & 1, the m16n8 layout of prefillWriteRows.
+template <int MT, int DH>
+__device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& it, const WgRows& w,
+                                            const float (&o)[DH / 2], const float (&m)[2], float (&l)[2], int lane) {
+    prefillWriteRows<MT, DH>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
+                             it.h, it.partialBase, lane);
+}
+
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// Work item ints (the FA2 list built with WG_ROWS): request, first query row, query head, keys
-// visited (unused), -1.
+// Work items: see WgItem.
 template <int MT, int DH>
 __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
     constexpr int ROW_STEP = WG_THREADS / VPR;   // rows one pass of the block copies
-    constexpr int KD = DH / 16;                  // k-steps of Q K^T
     constexpr int KS = WG_KEYS / 16;             // k-steps of P V
     constexpr int NS = WG_KEYS / 2;              // S accumulators per thread
     constexpr int NO = DH / 2;                   // O accumulators per thread
     constexpr int TILE = wgTileBytes(DH);
-    constexpr int SLAB = 128 * 128;              // bytes of one 64-column slab of a 128-row operand
     static_assert(WG_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
     static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0, "copy shape");
     static_assert(WG_STAGES >= 2 && WG_STAGES <= WG_SLOTS - 1, "page slots");
@@ -167,63 +410,22 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     const uint32_t qAddr = rawAddr + pad;
     const uint32_t kvAddr = qAddr + WG_ROWS * DH * 2;
 
-    const int* wk = p.work + WORK_INTS * blockIdx.x;
-    const int b = wk[0], rowStart = wk[1], h = wk[2];
-    const int kvh = h / p.group;
-    const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
-    const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
-    const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
-    const int nRows = min(WG_ROWS, qoLen - rowStart);
+    const WgItem it = wgItemOf<WG_ROWS>(p);
+    const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-
-    // Keys any row of the block can see: [kvStart, kvEnd).
-    const int pqLo = rowStart + kvLen - qoLen, pqHi = rowStart + nRows - 1 + kvLen - qoLen;
-    int kvStart = 0, kvEnd = kvLen;
-    if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-    if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
-    const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + WG_KEYS - 1) / WG_KEYS : 0;
-
-    // This warpgroup's rows and the tiles they can see, [tLo, tHi): a contiguous range.
     const int wgRow0 = 64 * wg;
-    int tLo = 0, tHi = 0, pqLoW = 0, pqHiW = 0;
-    if (wgRow0 < nRows) {
-        pqLoW = pqLo + wgRow0;
-        pqHiW = pqLo + min(wgRow0 + 64, nRows) - 1;
-        int s = kvStart, e = kvEnd;
-        if (p.causal) e = min(e, pqHiW + 1);
-        if (p.windowLeft >= 0) s = max(s, pqLoW - p.windowLeft);
-        if (e > s) {
-            tLo = (s - kvStart) / WG_KEYS;
-            tHi = (e - kvStart + WG_KEYS - 1) / WG_KEYS;
-        }
-    }
+    const WgRows w = wgRowsOf(p, it, wgRow0, warp, lane);
 
-    auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
-    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
     // Page id of each key row of tile t (-1 past the keys); stored when the tile's copies are due.
     auto pageIdOf = [&](int t) {
         const int j = kvStart + t * WG_KEYS + tid;
-        return j < kvEnd ? p.kvIndices[pageBase + pageOf(j)] : -1;
+        return j < kvEnd ? wgPageId(p, it, j) : -1;
     };
     const int myCol = tid % VPR, myRow = tid / VPR;
-    // Copies K (V false) or V rows of tile t into stage st; missing rows are zero-filled.
+    // Copies K (V false) or V rows of tile t into stage st.
     auto issue = [&](int t, bool isV, int st) {
-        const int c0 = kvStart + t * WG_KEYS;
-        const int* pg = pages + (t & (WG_SLOTS - 1)) * WG_KEYS;
-        uint8_t* dst = kvs + (isV ? WG_STAGES + st : st) * TILE;
-        const uint8_t* base = isV ? p.v : p.k;
-        const long long headOff = (isV ? p.vOffset : p.kOffset) + (long long) kvh * p.headStride;
-#pragma unroll
-        for (int k = 0; k < WG_KEYS / ROW_STEP; ++k) {
-            const int r = myRow + k * ROW_STEP;
-            const int page = pg[r];
-            const uint8_t* src = base;
-            if (page >= 0) {
-                src += (headOff + (long long) page * p.pageStride + (long long) slotOf(c0 + r) * p.slotStride) * 2
-                       + myCol * 16;
-            }
-            wgCopy16(dst + wgChunk(r, myCol), src, page >= 0);
-        }
+        wgCopyTile<ROW_STEP>(p, it, kvs + (isV ? WG_STAGES + st : st) * TILE,
+                             pages + (t & (WG_SLOTS - 1)) * WG_KEYS, kvStart + t * WG_KEYS, isV, myRow, myCol);
     };
 
     // Copy groups: G_j holds K_j and V_{j-1} (G_0 also q). The prologue commits G_0..G_{STAGES-2};
@@ -234,14 +436,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             if (t < nTiles && tid < WG_KEYS) pages[t * WG_KEYS + tid] = pageIdOf(t);
         }
         __syncthreads();
-#pragma unroll
-        for (int k = 0; k < WG_ROWS / ROW_STEP; ++k) {
-            const int r = myRow + k * ROW_STEP;
-            const bool valid = r < nRows;
-            const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
-            if (valid) src += (((long long) (qoStart + rowStart + r) * p.hq + h) * DH) * 2 + myCol * 16;
-            wgCopy16(qs + wgChunk(r, myCol), src, valid);
-        }
+        wgCopyQ<DH, WG_ROWS, ROW_STEP>(p, it, qs, 0, myRow, myCol);
         issue(0, false, 0);
         wgCopyCommit();
 #pragma unroll
@@ -252,20 +447,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         }
     }
 
-    // This thread's two rows: accumulator rows lane / 4 and + 8 of its warp's 16 in the warpgroup.
-    int rowI[2], rowPq[2];
-    bool rowOk[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        const int rb = wgRow0 + 16 * (warp & 3) + (lane >> 2) + 8 * r;
-        rowOk[r] = rb < nRows;
-        rowI[r] = rowStart + rb;
-        rowPq[r] = rowI[r] + kvLen - qoLen;
-    }
-    const float LOG2E = 1.4426950408889634f;
     const float scale = p.smScale * p.kScale;  // natural-log units
-    const float scaleLog2 = scale * LOG2E;
-
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     float o[NO];
 #pragma unroll
@@ -273,106 +455,12 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     uint32_t pf[KS][4];  // P of the last scored tile, A fragments of its 16-key steps
 #pragma unroll
     for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
-
-    // q of this warpgroup: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the
-    // leading byte offset is unused by swizzled K-major operands. k-step kk moves 32 bytes inside
-    // a slab (the hardware swizzles the computed address) or to the next slab.
     const uint64_t qDesc = wgDesc(qAddr + wgRow0 * 128, 16, 1024);
-
-    // Phases of one iteration, each wgmma issue and its waits within one block, so the compiler
-    // can follow which accumulators are in flight without correlating branches.
-    auto fenceOperands = [&]() {
-#pragma unroll
-        for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
-        wgFence();
-    };
-    auto issueS = [&](float (&s)[NS], int t) {
-        const uint64_t kDesc = wgDesc(kvAddr + (t % WG_STAGES) * TILE, 16, 1024);
-        wgmmaS<MT, false>(s, qDesc, kDesc);
-#pragma unroll
-        for (int kk = 1; kk < KD; ++kk) {
-            const int off = ((kk >> 2) * SLAB + (kk & 3) * 32) >> 4;
-            wgmmaS<MT, true>(s, qDesc + off, kDesc + off);
-        }
-        wgCommit();
-    };
-    auto issuePV = [&](int t) {
-        // V as N-major B: 8 keys of 128-byte rows per atom (stride byte offset 1024), the next 64
-        // columns one slab further (leading byte offset); a k-step is 16 keys, 2048 bytes.
-        const uint64_t vDesc = wgDesc(kvAddr + (WG_STAGES + t % WG_STAGES) * TILE, SLAB, 1024);
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
-        wgCommit();
-    };
-    // Scores of tile t to probabilities (in s), with this tile's rescale factors of O and l.
-    auto softmax = [&](float (&s)[NS], int t, float (&alpha)[2]) {
-#pragma unroll
-        for (int i = 0; i < NS; ++i) wgKeep(s[i]);
-        const int c0 = kvStart + t * WG_KEYS;
-        // Logits in base 2. Accumulator i: key 8 (i / 4) + 2 (lane % 4) + (i & 1), row (i >> 1) & 1.
-        if (p.softCap > 0.f) {
-            const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
-#pragma unroll
-            for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * scale * invCap);
-        } else {
-#pragma unroll
-            for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
-        }
-        // Masks only where the tile straddles a boundary for this warpgroup's rows.
-        const bool needMask = c0 + WG_KEYS > kvEnd || p.mask != nullptr
-                              || (p.causal && c0 + WG_KEYS - 1 > pqLoW)
-                              || (p.windowLeft >= 0 && c0 < pqHiW - p.windowLeft);
-        if (needMask) {
-#pragma unroll
-            for (int i = 0; i < NS; ++i) {
-                const int r = (i >> 1) & 1;
-                const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
-                bool ok = rowOk[r] && j < kvEnd;
-                if (p.causal) ok = ok && j <= rowPq[r];
-                if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
-                if (ok && p.mask) {
-                    long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
-                    ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                }
-                if (!ok) s[i] = -INFINITY;
-            }
-        }
-        // Online softmax (a row spans the 4 lanes of a quad).
-        float mRef[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-        for (int i = 0; i < NS; ++i) mRef[(i >> 1) & 1] = fmaxf(mRef[(i >> 1) & 1], s[i]);
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
-            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
-            const float mNew = fmaxf(m[r], mRef[r]);
-            mRef[r] = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
-            alpha[r] = exp2f(m[r] - mRef[r]);
-            m[r] = mNew;
-            l[r] *= alpha[r];
-        }
-#pragma unroll
-        for (int i = 0; i < NS; ++i) {
-            const float pe = exp2f(s[i] - mRef[(i >> 1) & 1]);
-            s[i] = pe;
-            l[(i >> 1) & 1] += pe;
-        }
-    };
-    // Accumulators of key blocks 2kk, 2kk + 1 form the A fragment of keys 16kk..16kk+15.
-    auto pack = [&](const float (&s)[NS]) {
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) pf[kk][e] = Mma<MT>::pack(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
-        }
-    };
 
     // Iteration t scores tile t and adds tile t - 1 to O (P V trails by one tile so that the
     // softmax of tile t overlaps the tensor cores' P V); iteration nTiles only adds the last.
+    // Each wgmma issue and its waits sit within one branch, so the compiler can follow which
+    // accumulators are in flight without correlating branches.
     for (int t = 0; nTiles > 0 && t <= nTiles; ++t) {
         wgCopyWait<WG_STAGES - 2>();
         wgProxyFence();
@@ -389,65 +477,44 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgCopyCommit();
             if (look) nextPage = pageIdOf(t + WG_STAGES);  // stored at the end of the iteration
         };
+        const uint32_t kAddr = kvAddr + (t % WG_STAGES) * TILE;
+        const uint32_t vAddr = kvAddr + (WG_STAGES + (t - 1) % WG_STAGES) * TILE;  // V_{t-1}
 
         // Uniform over the warpgroup; read from lane 0 so the compiler sees them warp-uniform.
-        const bool steady = __shfl_sync(0xffffffffu, t > tLo && t < tHi, 0);
-        const bool first = __shfl_sync(0xffffffffu, t == tLo && t < tHi, 0);
-        const bool last = __shfl_sync(0xffffffffu, t == tHi && t > tLo, 0);
+        const bool steady = __shfl_sync(0xffffffffu, t > w.tLo && t < w.tHi, 0);
+        const bool first = __shfl_sync(0xffffffffu, t == w.tLo && t < w.tHi, 0);
+        const bool last = __shfl_sync(0xffffffffu, t == w.tHi && t > w.tLo, 0);
         float s[NS], alpha[2];
         if (steady) {
-            fenceOperands();
-            issueS(s, t);
-            issuePV(t - 1);
+            wgFenceOperands(o, pf);
+            wgIssueS<MT, DH>(s, qDesc, kAddr);
+            wgIssuePV<MT>(o, pf, vAddr);
             copies();
             wgWait<1>();  // S of tile t
-            softmax(s, t, alpha);
+            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);
             wgWait<0>();  // O holds tile t - 1
-#pragma unroll
-            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-            // Once the running maximum settles, alpha is 1 for the whole warp: skip the rescale.
-            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-                for (int i = 0; i < NO; ++i) o[i] *= alpha[(i >> 1) & 1];
-            }
-            pack(s);
+            wgRescale(o, alpha);
+            wgPack<MT>(pf, s);
         } else if (first) {
-            fenceOperands();
-            issueS(s, t);
+            wgFenceOperands(o, pf);
+            wgIssueS<MT, DH>(s, qDesc, kAddr);
             copies();
             wgWait<0>();
-            softmax(s, t, alpha);  // O is still 0: nothing to rescale
-            pack(s);
+            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
+            wgPack<MT>(pf, s);
         } else if (last) {
-            fenceOperands();
-            issuePV(t - 1);
+            wgFenceOperands(o, pf);
+            wgIssuePV<MT>(o, pf, vAddr);
             copies();
             wgWait<0>();
-#pragma unroll
-            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+            wgKeepAll(o);
         } else {
             copies();
         }
         if (look) pages[((t + WG_STAGES) & (WG_SLOTS - 1)) * WG_KEYS + tid] = nextPage;
     }
 
-    // Normalise and write: each thread holds columns 2 (lane % 4), +1 of every 8-column block.
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        if (!rowOk[r]) continue;
-        const float inv = l[r] > 0.f ? p.vScale / l[r] : 0.f;
-        const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
-        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o) + outRow * DH + (lane & 3) * 2);
-#pragma unroll
-        for (int nb = 0; nb < DH / 8; ++nb) {
-            out[nb * 4] = Mma<MT>::pack(o[4 * nb + 2 * r] * inv, o[4 * nb + 2 * r + 1] * inv);
-        }
-        if (p.lse && (lane & 3) == 0) {
-            p.lse[outRow] = l[r] > 0.f ? (m[r] + log2f(l[r])) * 0.6931471805599453f : -INFINITY;
-        }
-    }
+    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane);
 #else
     __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
 #endif
@@ -516,12 +583,10 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
     constexpr int ROW_STEP = 128 / VPR;          // rows one pass of a warpgroup copies
-    constexpr int KD = DH / 16;                  // k-steps of Q K^T
     constexpr int KS = WG_KEYS / 16;             // k-steps of P V
     constexpr int NS = WG_KEYS / 2;              // S accumulators per thread
     constexpr int NO = DH / 2;                   // O accumulators per thread
     constexpr int TILE = wgTileBytes(DH);
-    constexpr int SLAB = 128 * 128;              // bytes of one 64-column slab of a 128-row operand
     constexpr int ST = WGPP_STAGES;
     static_assert(WGPP_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
     static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0 && 64 % ROW_STEP == 0, "copy shape");
@@ -543,21 +608,9 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     const uint32_t qAddr = rawAddr + pad;
     const uint32_t kvAddr = qAddr + WGPP_ROWS * DH * 2;
 
-    const int* wk = p.work + WORK_INTS * blockIdx.x;
-    const int b = wk[0], rowStart = wk[1], h = wk[2];
-    const int kvh = h / p.group;
-    const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
-    const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
-    const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
-    const int nRows = min(WGPP_ROWS, qoLen - rowStart);
+    const WgItem it = wgItemOf<WGPP_ROWS>(p);
+    const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-
-    // Keys any row of the block can see: [kvStart, kvEnd).
-    const int pqLo = rowStart + kvLen - qoLen, pqHi = rowStart + nRows - 1 + kvLen - qoLen;
-    int kvStart = 0, kvEnd = kvLen;
-    if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-    if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
-    const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + WG_KEYS - 1) / WG_KEYS : 0;
 
     if (tid == 0) {
         for (int s = 0; s < ST; ++s) {
@@ -569,34 +622,17 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     }
     __syncthreads();  // the only block-wide barrier: the mbarriers are initialised
 
-    auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
-    auto slotOf = [&](int j) { return p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize; };
-
     if (wg == 0) {
         // ---- copier: page ids of tile t into slot t & 1, then K_t and V_t into stage t % ST.
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         auto pageIdOf = [&](int t) {
             const int j = kvStart + t * WG_KEYS + tid;
-            return j < kvEnd ? p.kvIndices[pageBase + pageOf(j)] : -1;
+            return j < kvEnd ? wgPageId(p, it, j) : -1;
         };
         const int myCol = tid % VPR, myRow = tid / VPR;
         auto issue = [&](int t, bool isV, int st) {
-            const int c0 = kvStart + t * WG_KEYS;
-            const int* pg = pages + (t & 1) * WG_KEYS;
-            uint8_t* dst = kvs + (isV ? ST + st : st) * TILE;
-            const uint8_t* base = isV ? p.v : p.k;
-            const long long headOff = (isV ? p.vOffset : p.kOffset) + (long long) kvh * p.headStride;
-#pragma unroll
-            for (int k = 0; k < WG_KEYS / ROW_STEP; ++k) {
-                const int r = myRow + k * ROW_STEP;
-                const int page = pg[r];
-                const uint8_t* src = base;
-                if (page >= 0) {
-                    src += (headOff + (long long) page * p.pageStride + (long long) slotOf(c0 + r) * p.slotStride) * 2
-                           + myCol * 16;
-                }
-                wgCopy16(dst + wgChunk(r, myCol), src, page >= 0);
-            }
+            wgCopyTile<ROW_STEP>(p, it, kvs + (isV ? ST + st : st) * TILE, pages + (t & 1) * WG_KEYS,
+                                 kvStart + t * WG_KEYS, isV, myRow, myCol);
             wgCopyCommit();
         };
         int nextPage = nTiles > 0 ? pageIdOf(0) : -1;
@@ -624,50 +660,19 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     const int cw = wg - 1;                     // consumer 0 or 1
     const int ctid = tid - 128 * wg;           // thread within the warpgroup
     const int wgRow0 = 64 * cw;
-    int tLo = 0, tHi = 0, pqLoW = 0, pqHiW = 0;
-    if (wgRow0 < nRows) {
-        pqLoW = pqLo + wgRow0;
-        pqHiW = pqLo + min(wgRow0 + 64, nRows) - 1;
-        int s = kvStart, e = kvEnd;
-        if (p.causal) e = min(e, pqHiW + 1);
-        if (p.windowLeft >= 0) s = max(s, pqLoW - p.windowLeft);
-        if (e > s) {
-            tLo = (s - kvStart) / WG_KEYS;
-            tHi = (e - kvStart + WG_KEYS - 1) / WG_KEYS;
-        }
-    }
+    const WgRows w = wgRowsOf(p, it, wgRow0, warp, lane);
 
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
-        const int myCol = ctid % VPR, myRow = ctid / VPR;
-#pragma unroll
-        for (int k = 0; k < 64 / ROW_STEP; ++k) {
-            const int r = wgRow0 + myRow + k * ROW_STEP;
-            const bool valid = r < nRows;
-            const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
-            if (valid) src += (((long long) (qoStart + rowStart + r) * p.hq + h) * DH) * 2 + myCol * 16;
-            wgCopy16(qs + wgChunk(r, myCol), src, valid);
-        }
+        wgCopyQ<DH, 64, ROW_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
         wgCopyCommit();
         wgCopyWait<0>();
         wgProxyFence();
         ppNamedSync(NB_Q + cw, 128);
     }
 
-    int rowI[2], rowPq[2];
-    bool rowOk[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        const int rb = wgRow0 + 16 * (warp & 3) + (lane >> 2) + 8 * r;
-        rowOk[r] = rb < nRows;
-        rowI[r] = rowStart + rb;
-        rowPq[r] = rowI[r] + kvLen - qoLen;
-    }
-    const float LOG2E = 1.4426950408889634f;
     const float scale = p.smScale * p.kScale;  // natural-log units
-    const float scaleLog2 = scale * LOG2E;
-
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     float o[NO];
 #pragma unroll
@@ -675,91 +680,8 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     uint32_t pf[KS][4];  // P of the last scored tile, A fragments of its 16-key steps
 #pragma unroll
     for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
-
     const uint64_t qDesc = wgDesc(qAddr + wgRow0 * 128, 16, 1024);
 
-    auto fenceOperands = [&]() {
-#pragma unroll
-        for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
-        wgFence();
-    };
-    auto issueS = [&](float (&s)[NS], int t) {
-        const uint64_t kDesc = wgDesc(kvAddr + (t % ST) * TILE, 16, 1024);
-        wgmmaS<MT, false>(s, qDesc, kDesc);
-#pragma unroll
-        for (int kk = 1; kk < KD; ++kk) {
-            const int off = ((kk >> 2) * SLAB + (kk & 3) * 32) >> 4;
-            wgmmaS<MT, true>(s, qDesc + off, kDesc + off);
-        }
-        wgCommit();
-    };
-    auto issuePV = [&](int t) {
-        const uint64_t vDesc = wgDesc(kvAddr + (ST + t % ST) * TILE, SLAB, 1024);
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
-        wgCommit();
-    };
-    auto softmax = [&](float (&s)[NS], int t, float (&alpha)[2]) {
-#pragma unroll
-        for (int i = 0; i < NS; ++i) wgKeep(s[i]);
-        const int c0 = kvStart + t * WG_KEYS;
-        if (p.softCap > 0.f) {
-            const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
-#pragma unroll
-            for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * scale * invCap);
-        } else {
-#pragma unroll
-            for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
-        }
-        const bool needMask = c0 + WG_KEYS > kvEnd || p.mask != nullptr
-                              || (p.causal && c0 + WG_KEYS - 1 > pqLoW)
-                              || (p.windowLeft >= 0 && c0 < pqHiW - p.windowLeft);
-        if (needMask) {
-#pragma unroll
-            for (int i = 0; i < NS; ++i) {
-                const int r = (i >> 1) & 1;
-                const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
-                bool ok = rowOk[r] && j < kvEnd;
-                if (p.causal) ok = ok && j <= rowPq[r];
-                if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
-                if (ok && p.mask) {
-                    long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
-                    ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                }
-                if (!ok) s[i] = -INFINITY;
-            }
-        }
-        float mRef[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-        for (int i = 0; i < NS; ++i) mRef[(i >> 1) & 1] = fmaxf(mRef[(i >> 1) & 1], s[i]);
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
-            mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
-            const float mNew = fmaxf(m[r], mRef[r]);
-            mRef[r] = mNew == -INFINITY ? 0.f : mNew;
-            alpha[r] = exp2f(m[r] - mRef[r]);
-            m[r] = mNew;
-            l[r] *= alpha[r];
-        }
-#pragma unroll
-        for (int i = 0; i < NS; ++i) {
-            const float pe = exp2f(s[i] - mRef[(i >> 1) & 1]);
-            s[i] = pe;
-            l[(i >> 1) & 1] += pe;
-        }
-    };
-    auto pack = [&](const float (&s)[NS]) {
-#pragma unroll
-        for (int kk = 0; kk < KS; ++kk) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) pf[kk][e] = Mma<MT>::pack(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
-        }
-    };
     // Turns: consumer 0 issues first in every iteration, consumer 1 after it, then consumer 0 of
     // the next iteration. Both run iterations 0..nTiles, so the arrivals pair up exactly: consumer
     // 1 waits nTiles + 1 times for consumer 0's nTiles + 1 arrivals, consumer 0 waits from
@@ -782,47 +704,43 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
         // The copier's cp.async wrote through the generic proxy; the barrier wait made those
         // writes visible to this thread, the fence orders them before its wgmma's reads.
         wgProxyFence();
+        const uint32_t kAddr = kvAddr + (t % ST) * TILE;
+        const uint32_t vAddr = kvAddr + (ST + (t - 1) % ST) * TILE;  // V_{t-1}
 
-        const bool steady = __shfl_sync(0xffffffffu, t > tLo && t < tHi, 0);
-        const bool first = __shfl_sync(0xffffffffu, t == tLo && t < tHi, 0);
-        const bool last = __shfl_sync(0xffffffffu, t == tHi && t > tLo, 0);
+        const bool steady = __shfl_sync(0xffffffffu, t > w.tLo && t < w.tHi, 0);
+        const bool first = __shfl_sync(0xffffffffu, t == w.tLo && t < w.tHi, 0);
+        const bool last = __shfl_sync(0xffffffffu, t == w.tHi && t > w.tLo, 0);
         float s[NS], alpha[2];
         takeTurn(t);
         if (steady) {
-            fenceOperands();
-            issueS(s, t);
-            issuePV(t - 1);
+            wgFenceOperands(o, pf);
+            wgIssueS<MT, DH>(s, qDesc, kAddr);
+            wgIssuePV<MT>(o, pf, vAddr);
             passTurn(t);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
-            softmax(s, t, alpha);
+            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);
             wgWait<0>();  // O holds tile t - 1
             release(vEmpty((t - 1) % ST));
-#pragma unroll
-            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-                for (int i = 0; i < NO; ++i) o[i] *= alpha[(i >> 1) & 1];
-            }
-            pack(s);
+            wgRescale(o, alpha);
+            wgPack<MT>(pf, s);
         } else if (first) {
-            fenceOperands();
-            issueS(s, t);
+            wgFenceOperands(o, pf);
+            wgIssueS<MT, DH>(s, qDesc, kAddr);
             passTurn(t);
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
-            softmax(s, t, alpha);  // O is still 0: nothing to rescale
-            pack(s);
+            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
+            wgPack<MT>(pf, s);
         } else if (last) {
-            fenceOperands();
-            issuePV(t - 1);
+            wgFenceOperands(o, pf);
+            wgIssuePV<MT>(o, pf, vAddr);
             passTurn(t);
             wgWait<0>();
             if (t < nTiles) release(kEmpty(t % ST));  // K_t is not this warpgroup's
             release(vEmpty((t - 1) % ST));
-#pragma unroll
-            for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+            wgKeepAll(o);
         } else {
             passTurn(t);
             if (t < nTiles) release(kEmpty(t % ST));
@@ -830,22 +748,7 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
         }
     }
 
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        if (!rowOk[r]) continue;
-        const float inv = l[r] > 0.f ? p.vScale / l[r] : 0.f;
-        const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
-        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o) + outRow * DH + (lane & 3) * 2);
-#pragma unroll
-        for (int nb = 0; nb < DH / 8; ++nb) {
-            out[nb * 4] = Mma<MT>::pack(o[4 * nb + 2 * r] * inv, o[4 * nb + 2 * r + 1] * inv);
-        }
-        if (p.lse && (lane & 3) == 0) {
-            p.lse[outRow] = l[r] > 0.f ? (m[r] + log2f(l[r])) * 0.6931471805599453f : -INFINITY;
-        }
-    }
+    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane);
 #else
     __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
 #endif

@@ -137,45 +137,101 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
     }
 
     /**
-     * The FA2 prefill's work list: one item per (request, 64-row query tile, query head), no
-     * split, as {@link #WORK_INTS} ints: request, first row, query head, keys the tile visits, -1.
-     * Items are ordered by keys visited, most first (ties keep request, tile, head order, so the
-     * heads of one tile run side by side over the same K/V), so the grid ends on short tiles.
+     * The FA2 prefill's work list: one item per (request, 64-row query tile, query head, key
+     * split), as {@link #WORK_INTS} ints: request, first row, query head, split index, partial
+     * base (-1: unsplit, writes the output). Items are ordered by keys visited, most first (ties
+     * keep request, tile, head order, so the heads of one tile run side by side over the same K/V),
+     * so the grid ends on short tiles. See {@link #queryTiles} for when requests split.
      */
-    static AttentionSchedule fa2(AttentionProblem p) {
-        return queryTiles(p, BlockShape.FA2_PREFILL);
+    static AttentionSchedule fa2(AttentionProblem p, Device device) {
+        return queryTiles(p, BlockShape.FA2_PREFILL, device, 2);
     }
 
-    /** As {@link #fa2}, with the shape's {@link BlockShape#itemsPerBlock} rows per tile. */
-    static AttentionSchedule queryTiles(AttentionProblem p, BlockShape shape) {
+    /** Fewest keys a query-tiled prefill split gets: below this a split costs more than it spreads. */
+    static final int MIN_PREFILL_CHUNK = 512;
+    /** Most splits of one request in a query-tiled prefill. */
+    static final int MAX_PREFILL_SPLITS = 32;
+
+    /**
+     * As {@link #fa2}, with the shape's {@link BlockShape#itemsPerBlock} rows per tile. When the
+     * unsplit grid is smaller than {@code residentBlocks} per multiprocessor (few query rows
+     * against many keys: a cascade's shared prefix, a chunked prefill over a long cache), every
+     * request is cut into key chunks (a multiple of 128, at least {@link #MIN_PREFILL_CHUNK})
+     * whose partial states a merge pass combines. Deterministic plans never split, so a request's
+     * arithmetic does not depend on its batch.
+     */
+    static AttentionSchedule queryTiles(AttentionProblem p, BlockShape shape, Device device, int residentBlocks) {
         int hq = p.heads().numQoHeads();
+        int hkv = p.heads().numKvHeads();
+        int g = p.heads().groupSize();
         int[] kvLen = p.pageTable().kvLens();
         int rows = shape.itemsPerBlock;
+        long tiles = 0;
+        int maxLen = 0;
+        for (int b = 0; b < p.batchSize(); b++) {
+            tiles += (p.qoLen(b) + rows - 1) / rows;
+            maxLen = Math.max(maxLen, kvLen[b]);
+        }
+        long unsplit = tiles * hq;
+        long target = (long) residentBlocks * Math.max(1, device.multiprocessors());
+        int chunk = Integer.MAX_VALUE;
+        if (!p.plan().deterministic() && unsplit > 0 && unsplit < target) {
+            long pieces = Math.min(MAX_PREFILL_SPLITS, (target + unsplit - 1) / unsplit);
+            long c = Math.max(MIN_PREFILL_CHUNK, (maxLen + pieces - 1) / pieces);
+            c = (c + 127) / 128 * 128;
+            if (c < maxLen) {
+                chunk = (int) c;
+            }
+        }
+        if (p.plan().maxSplitChunk() > 0 && !p.plan().deterministic()) {
+            chunk = Math.min(chunk, Math.max(128, p.plan().maxSplitChunk() / 128 * 128));
+        }
+
         boolean causal = p.options().causal();
         int window = p.options().windowLeft();
-        java.util.List<int[]> items = new java.util.ArrayList<>();
+        java.util.List<int[]> items = new java.util.ArrayList<>(); // WORK_INTS ints, then the keys visited
+        java.util.List<Integer> merge = new java.util.ArrayList<>();
+        long partial = 0;
         for (int b = 0; b < p.batchSize(); b++) {
             int qoLen = p.qoLen(b);
+            int nsplit = splits(kvLen[b], chunk);
+            long base = -1;
+            if (nsplit > 1 && qoLen > 0) {
+                base = partial;
+                partial += (long) nsplit * hkv * qoLen * g;
+                if (partial > Integer.MAX_VALUE) {
+                    throw new IllegalStateException("split-KV workspace of " + partial + " states is too large");
+                }
+                for (int i = 0; i < qoLen; i++) {
+                    merge.addAll(java.util.List.of(p.qoIndptr()[b] + i, i, (int) base, nsplit, qoLen * g));
+                }
+            }
             for (int start = 0; start < qoLen; start += rows) {
                 int last = Math.min(qoLen, start + rows) - 1;
                 int pqLo = start + kvLen[b] - qoLen;
                 int pqHi = last + kvLen[b] - qoLen;
                 int end = causal ? Math.min(kvLen[b], pqHi + 1) : kvLen[b];
                 int begin = window >= 0 ? Math.max(0, pqLo - window) : 0;
-                int keys = Math.max(0, end - begin);
-                for (int h = 0; h < hq; h++) {
-                    items.add(new int[] {b, start, h, keys, -1});
+                for (int s = 0; s < nsplit; s++) {
+                    long lo = nsplit == 1 ? begin : Math.max(begin, (long) s * chunk);
+                    long hi = nsplit == 1 ? end : Math.min(end, (long) (s + 1) * chunk);
+                    int keys = (int) Math.max(0, hi - lo);
+                    int partialBase = nsplit == 1 ? -1 : (int) (base + (long) s * hkv * qoLen * g);
+                    for (int h = 0; h < hq; h++) {
+                        items.add(new int[] {b, start, h, nsplit == 1 ? 0 : s, partialBase, keys});
+                    }
                 }
             }
         }
-        items.sort((x, y) -> Integer.compare(y[3], x[3])); // stable: equal costs keep their order
+        items.sort((x, y) -> Integer.compare(y[5], x[5])); // stable: equal costs keep their order
         int[] work = new int[items.size() * WORK_INTS];
         int w = 0;
         for (int[] item : items) {
             System.arraycopy(item, 0, work, w, WORK_INTS);
             w += WORK_INTS;
         }
-        return new AttentionSchedule(shape, work, new int[0], 0, Integer.MAX_VALUE);
+        int[] mergeRows = merge.stream().mapToInt(Integer::intValue).toArray();
+        return new AttentionSchedule(shape, work, mergeRows, partial, chunk);
     }
 
     private static int splits(int kvLen, int chunk) {

@@ -65,6 +65,7 @@ final class CudaAttentionPlan implements KernelPlan {
     private final long streamWork;
     private final long streamMerge;
     private final long fa2Work;
+    private final long fa2Merge;
     private final long partialO;
     private final long partialLse;
     private boolean closed;
@@ -87,7 +88,8 @@ final class CudaAttentionPlan implements KernelPlan {
         this.streamSharedBytes = !fits ? 0 : pageBytes + (wanted == DecodeKernel.MMA
                 ? BlockShape.mmaDecodeRingBytes(problem.heads().headDim()) : BlockShape.STREAM_RING_BYTES);
         BlockShape prefill = prefillShapeFor(problem, info.computeCapability());
-        this.fa2 = prefill == null ? null : AttentionSchedule.queryTiles(problem, prefill);
+        this.fa2 = prefill == null ? null
+                : AttentionSchedule.queryTiles(problem, prefill, sms, prefill == BlockShape.FA2_PREFILL ? 2 : 1);
         try {
             PageTable t = problem.pageTable();
             qoIndptr = upload(ints(problem.qoIndptr()));
@@ -123,8 +125,10 @@ final class CudaAttentionPlan implements KernelPlan {
             streamWork = stream == null ? 0 : upload(ints(stream.work()));
             streamMerge = stream == null ? 0 : upload(ints(stream.mergeRows()));
             fa2Work = fa2 == null ? 0 : upload(ints(fa2.work()));
+            fa2Merge = fa2 == null ? 0 : upload(ints(fa2.mergeRows()));
             long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
             slots = Math.max(slots, stream == null ? 0 : stream.partialSlots());
+            slots = Math.max(slots, fa2 == null ? 0 : fa2.partialSlots());
             partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
             partialLse = slots == 0 ? 0 : allocate(slots * 4);
         } catch (RuntimeException e) {
@@ -283,7 +287,9 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionSchedule schedule = useFa2 ? fa2 : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
         boolean tc = schedule == tensorCore;
         long workAddr = useFa2 ? fa2Work : streaming ? streamWork : tc ? tcWork : genericWork;
-        long mergeAddr = streaming ? streamMerge : tc ? tcMerge : genericMerge;
+        long mergeAddr = useFa2 ? fa2Merge : streaming ? streamMerge : tc ? tcMerge : genericMerge;
+        // Query-tiled prefill splits carry their chunk in the parameters (0: no split).
+        int kvChunk = useFa2 && fa2.splitChunk() != Integer.MAX_VALUE ? fa2.splitChunk() : 0;
         if (schedule.workItems() > 0) {
             requireVectorAligned(kv);
             byte[] params = new StructWriter(256)
@@ -295,7 +301,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
-                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(0)
+                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(kvChunk)
                     .bytes();
             BlockShape shape = schedule.shape();
             String name = !streaming ? shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d)
@@ -310,7 +316,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeAddr)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
-            String merge = (streaming ? "merge_stream_" : "merge_partials_") + qs;
+            String merge = (streaming || useFa2 ? "merge_stream_" : "merge_partials_") + qs;
             session.kernels().get(merge).launch(schedule.mergedRows(), hq, 128, 0, params);
         }
     }
@@ -342,8 +348,10 @@ final class CudaAttentionPlan implements KernelPlan {
                     + " streaming kernel (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         if (fa2 != null) {
+            String split = fa2.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + fa2.splitChunk();
             return "cuda " + fa2.shape() + ": " + fa2.workItems() + " work items (request, "
-                    + fa2.shape().itemsPerBlock + "-row tile, query head),"
+                    + fa2.shape().itemsPerBlock + "-row tile, query head, key split), " + split + ", "
+                    + fa2.mergedRows() + " merged rows,"
                     + " longest first (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "

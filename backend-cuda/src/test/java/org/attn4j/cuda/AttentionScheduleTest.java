@@ -87,4 +87,74 @@ class AttentionScheduleTest {
         assertEquals(java.util.Arrays.toString(java.util.Arrays.copyOf(alone.work(), alone.work().length)),
                 java.util.Arrays.toString(java.util.Arrays.copyOf(crowd.work(), alone.work().length)));
     }
+
+    /**
+     * Query-tiled prefill: every (request, row, head) sees each of its keys in exactly one split,
+     * and split states get distinct workspace slots in merge_stream's layout (split s of request b
+     * at base + s * Hkv * items, then KV head, row, head of the group).
+     */
+    @Test
+    void queryTilesCoverEveryKeyOnceWithDistinctPartialSlots() {
+        Random r = new Random(7);
+        for (int trial = 0; trial < 200; trial++) {
+            int batch = 1 + r.nextInt(4);
+            int[] qo = new int[batch];
+            int[] kv = new int[batch];
+            for (int b = 0; b < batch; b++) {
+                kv[b] = r.nextInt(5) == 0 ? 0 : r.nextInt(trial % 2 == 0 ? 40_000 : 3000);
+                qo[b] = r.nextInt(Math.max(1, Math.min(kv[b], 300)) + 1);
+            }
+            HeadConfig heads = new HeadConfig(8, 1 << r.nextInt(4), 128);
+            PlanOptions plan = r.nextBoolean() ? PlanOptions.DEFAULT : new PlanOptions(r.nextBoolean(), r.nextInt(3) * 700);
+            AttentionProblem p = problem(qo, kv, heads, plan, false);
+            BlockShape shape = r.nextBoolean() ? BlockShape.FA2_PREFILL : BlockShape.WGMMA_PREFILL;
+            AttentionSchedule s = AttentionSchedule.queryTiles(p, shape, AttentionSchedule.Device.HOPPER, 2);
+            int g = heads.groupSize();
+            int chunk = s.splitChunk();
+            java.util.Set<Long> slots = new java.util.HashSet<>();
+            for (int b = 0; b < batch; b++) {
+                for (int h = 0; h < heads.numQoHeads(); h++) {
+                    for (int start = 0; start < qo[b]; start += shape.itemsPerBlock) {
+                        long covered = 0;
+                        for (int w = 0; w < s.workItems(); w++) {
+                            int[] e = java.util.Arrays.copyOfRange(s.work(), w * 5, w * 5 + 5);
+                            if (e[0] != b || e[1] != start || e[2] != h) {
+                                continue;
+                            }
+                            if (e[4] < 0) {
+                                covered += kv[b];
+                                continue;
+                            }
+                            covered += Math.max(0, Math.min(kv[b], (long) (e[3] + 1) * chunk) - (long) e[3] * chunk);
+                            for (int i = start; i < Math.min(qo[b], start + shape.itemsPerBlock); i++) {
+                                long slot = e[4] + (long) (h / g) * qo[b] * g + (long) i * g + h % g;
+                                assertTrue(slot >= 0 && slot < s.partialSlots(), "slot " + slot);
+                                assertTrue(slots.add(slot), "slot " + slot + " used twice");
+                            }
+                        }
+                        assertEquals(kv[b], covered, "request " + b + " tile " + start + " head " + h);
+                    }
+                }
+            }
+            assertEquals(s.partialSlots(), slots.size(), "every workspace slot is written");
+            if (plan.deterministic()) {
+                assertEquals(0, s.partialSlots(), "deterministic plans do not split");
+            }
+        }
+    }
+
+    @Test
+    void queryTilesSplitASharedPrefixButNotALongPrompt() {
+        HeadConfig heads = new HeadConfig(32, 8, 128);
+        // a cascade's shared level: 64 query rows (one per request) against a 32768-token prefix
+        AttentionSchedule prefix = AttentionSchedule.queryTiles(problem(new int[] {64}, new int[] {32768}, heads,
+                PlanOptions.DEFAULT, false), BlockShape.WGMMA_PREFILL, AttentionSchedule.Device.HOPPER, 1);
+        assertTrue(prefix.splitChunk() < 32768, prefix.toString());
+        assertTrue(prefix.workItems() >= 132, prefix.workItems() + " blocks for 132 multiprocessors");
+        assertEquals(64, prefix.mergedRows());
+        AttentionSchedule prompt = AttentionSchedule.queryTiles(problem(new int[] {8192}, new int[] {8192}, heads,
+                PlanOptions.DEFAULT, false), BlockShape.WGMMA_PREFILL, AttentionSchedule.Device.HOPPER, 1);
+        assertEquals(Integer.MAX_VALUE, prompt.splitChunk());
+        assertEquals(0, prompt.mergedRows());
+    }
 }
