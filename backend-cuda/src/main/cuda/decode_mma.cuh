@@ -1,7 +1,7 @@
-// Bandwidth-bound decode on Tensor Cores (attn4j.cuda.decodeKernel=mma) for K/V of q's 16-bit
-// type, no RoPE on the fly, head dim 64 or 128, GQA group up to 16. Same work items, page ids in
-// shared memory, per-warp key ranges and split states as the streaming kernel (decode_stream.cuh);
-// only the arithmetic differs.
+// Bandwidth-bound decode on Tensor Cores (the default for GQA groups of 2 to 8; decodeKernel=mma
+// forces it) for K/V of q's 16-bit type, no RoPE on the fly, head dim 64 or 128, GQA group up to
+// 16. Same work items, page ids in shared memory, per-warp key ranges and split states as the
+// streaming kernel (decode_stream.cuh); only the arithmetic differs.
 //
 // Why: on CUDA cores a group of g heads costs about g multiply-adds per K/V element plus the
 // shuffles that reduce each score over its lanes; at g = 4 that is more instructions per byte

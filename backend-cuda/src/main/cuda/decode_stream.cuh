@@ -1,6 +1,7 @@
-// Bandwidth-bound decode (opt-in: attn4j.cuda.decodeKernel=stream) for K/V of q's 16-bit type,
-// no RoPE on the fly, head dim 64 or 128, GQA group up to 8. Decode reads every K/V byte once
-// and does g multiply-adds per element, so the kernel is built to keep bytes in flight:
+// Bandwidth-bound decode on CUDA cores (the default without grouping; decodeKernel=stream forces
+// it) for K/V of q's 16-bit type, no RoPE on the fly, head dim 64 or 128, GQA group up to 8.
+// Decode reads every K/V byte once and does g multiply-adds per element, so the kernel is built
+// to keep bytes in flight:
 //
 // - a block is one (request, KV head, key chunk) work item of the usual schedule; its 4 warps
 //   each stream their own contiguous quarter of the chunk;

@@ -39,7 +39,7 @@ ATTENTION_KV(bf16, BF16)
 TC_Q(f16, F16)
 TC_Q(bf16, BF16)
 
-// Streaming decode (opt-in): K/V of q's type, head dim 64 or 128, group sizes up to 1, 2, 4, 8.
+// Streaming decode on CUDA cores (default without grouping): K/V of q's type, head dim 64 or 128, group sizes up to 1, 2, 4, 8.
 #define STREAM(QN, Q, DH, G)                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * STREAM_WARPS)                                      \
         dec_stream_##QN##_d##DH##_g##G(const AttnParams p) {                                              \
@@ -50,7 +50,7 @@ STREAM_G(f16, F16, 64)
 STREAM_G(f16, F16, 128)
 STREAM_G(bf16, BF16, 64)
 STREAM_G(bf16, BF16, 128)
-// Decode on Tensor Cores (opt-in): K/V of q's type, head dim 64 or 128, group sizes up to 16.
+// Decode on Tensor Cores (default for GQA groups): K/V of q's type, head dim 64 or 128, group sizes up to 16.
 #define MMA_DEC(QN, Q, DH)                                                                                \
     extern "C" __global__ void __launch_bounds__(32 * MMA_DEC_WARPS)                                     \
         dec_mma_##QN##_d##DH(const AttnParams p) {                                                        \
@@ -60,7 +60,7 @@ MMA_DEC(f16, F16, 64)
 MMA_DEC(f16, F16, 128)
 MMA_DEC(bf16, BF16, 64)
 MMA_DEC(bf16, BF16, 128)
-// FlashAttention-2-style prefill (opt-in): K/V of q's type, head dim 64 or 128.
+// FlashAttention-2-style prefill (default below sm_90): K/V of q's type, head dim 64 or 128.
 #define FA2(QN, Q, DH)                                                                                    \
     extern "C" __global__ void __launch_bounds__(FA2_THREADS) fa2_##QN##_d##DH(const AttnParams p) {      \
         fa2PrefillBody<Q, DH>(p);                                                                         \
@@ -110,7 +110,7 @@ extern "C" __global__ void param_sizes(int* out) {
     out[2] = sizeof(AppendParams);
 }
 
-// Hopper prefill on warpgroup MMA (opt-in, sm_90a; traps elsewhere): K/V of q's type, head dim 64
+// Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type, head dim 64
 // or 128, WG_ROWS query rows per block.
 #define WGMMA_PREFILL(QN, Q, DH)                                                                          \
     extern "C" __global__ void __launch_bounds__(WG_THREADS) wg_##QN##_d##DH(const AttnParams p) {        \

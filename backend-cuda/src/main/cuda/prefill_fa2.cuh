@@ -1,5 +1,5 @@
-// FlashAttention-2-style prefill (opt-in: attn4j.cuda.prefillKernel=fa2) for K/V of q's 16-bit
-// type, no RoPE on the fly, head dim 64 or 128. Prefill does about 2 * 64 MMA FLOPs per K/V
+// FlashAttention-2-style prefill (the default below sm_90; prefillKernel=fa2 forces it) for K/V
+// of q's 16-bit type, no RoPE on the fly, head dim 64 or 128. Prefill does about 2 * 64 MMA FLOPs per K/V
 // byte loaded into a 64-row block, so the kernel is built to keep the Tensor Cores fed:
 //
 // - a block is one (request, query head, 64-row tile) work item; the host orders the work list

@@ -1,4 +1,4 @@
-// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; opt-in beside prefill_fa2.cuh): K/V of q's
+// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, prefill_fa2.cuh elsewhere): K/V of q's
 // 16-bit type, head dim 64 or 128, the same work items and outputs as the FA2 kernel with tiles of
 // WG_ROWS query rows. Elsewhere the entry points trap.
 //

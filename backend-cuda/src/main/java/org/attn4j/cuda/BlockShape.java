@@ -14,18 +14,21 @@ enum BlockShape {
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
     TC_PREFILL(64, 128),
     /**
-     * Streaming decode (opt-in, decode_stream.cuh): one block of 4 warps per (request, KV head,
-     * key chunk), the whole GQA group (up to 8 heads) in registers, head dim 64 or 128.
+     * Streaming decode (decode_stream.cuh on CUDA cores, the default without grouping, or
+     * decode_mma.cuh on Tensor Cores, the default for groups of 2 to 8): one block of 4 warps per
+     * (request, KV head, key chunk), the whole GQA group at once, head dim 64 or 128.
      */
     STREAM_DECODE(8, 128),
     /**
-     * FlashAttention-2-style prefill (opt-in, prefill_fa2.cuh): one block of 4 warps per
-     * (request, query head, 64-row tile), 64-key tiles, head dim 64 or 128, K/V of q's type.
+     * FlashAttention-2-style prefill (prefill_fa2.cuh, the default below compute capability 9.0):
+     * one block of 4 warps per (request, query head, 64-row tile, key split), 64-key tiles, head
+     * dim 64 or 128, K/V of q's type.
      */
     FA2_PREFILL(64, 128),
     /**
-     * Hopper prefill (opt-in, prefill_wgmma.cuh, sm_90a only): one block of 2 warpgroups per
-     * (request, query head, 128-row tile), 128-key tiles on wgmma, head dim 64 or 128.
+     * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block of 2
+     * warpgroups per (request, query head, 128-row tile, key split), 128-key tiles on wgmma,
+     * head dim 64 or 128.
      */
     WGMMA_PREFILL(128, 256),
     /**
