@@ -136,29 +136,24 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         return new AttentionSchedule(shape, work, merge, partial, chunk);
     }
 
-    /**
-     * The FA2 prefill's work list: one item per (request, 64-row query tile, query head, key
-     * split), as {@link #WORK_INTS} ints: request, first row, query head, split index, partial
-     * base (-1: unsplit, writes the output). Items are ordered by keys visited, most first (ties
-     * keep request, tile, head order, so the heads of one tile run side by side over the same K/V),
-     * so the grid ends on short tiles. See {@link #queryTiles} for when requests split.
-     */
-    static AttentionSchedule fa2(AttentionProblem p, Device device) {
-        return queryTiles(p, BlockShape.FA2_PREFILL, device, 2);
-    }
-
     /** Fewest keys a query-tiled prefill split gets: below this a split costs more than it spreads. */
     static final int MIN_PREFILL_CHUNK = 512;
     /** Most splits of one request in a query-tiled prefill. */
     static final int MAX_PREFILL_SPLITS = 32;
 
     /**
-     * As {@link #fa2}, with the shape's {@link BlockShape#itemsPerBlock} rows per tile. When the
-     * unsplit grid is smaller than {@code residentBlocks} per multiprocessor (few query rows
-     * against many keys: a cascade's shared prefix, a chunked prefill over a long cache), every
-     * request is cut into key chunks (a multiple of 128, at least {@link #MIN_PREFILL_CHUNK})
-     * whose partial states a merge pass combines. Deterministic plans never split, so a request's
-     * arithmetic does not depend on its batch.
+     * The query-tiled prefill kernels' work list (FA2, wgmma): one item per (request, tile of the
+     * shape's {@link BlockShape#itemsPerBlock} query rows, query head, key split), as
+     * {@link #WORK_INTS} ints: request, first row, query head, split index, partial base (-1:
+     * unsplit, writes the output). Items are ordered by keys visited, most first (ties keep
+     * request, tile, head order, so the heads of one tile run side by side over the same K/V), so
+     * the grid ends on short tiles.
+     *
+     * <p>When the unsplit grid is smaller than {@code residentBlocks} per multiprocessor (few
+     * query rows against many keys: a cascade's shared prefix, a chunked prefill over a long
+     * cache), every request is cut into key chunks (a multiple of 128, at least
+     * {@link #MIN_PREFILL_CHUNK}) whose partial states a merge pass combines. Deterministic plans
+     * never split, so a request's arithmetic does not depend on its batch.
      */
     static AttentionSchedule queryTiles(AttentionProblem p, BlockShape shape, Device device, int residentBlocks) {
         int hq = p.heads().numQoHeads();

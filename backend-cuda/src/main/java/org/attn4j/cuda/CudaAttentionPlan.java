@@ -48,8 +48,8 @@ final class CudaAttentionPlan implements KernelPlan {
     /** The kernel that runs the streaming schedule: {@code STREAM} or {@code MMA}. */
     private final DecodeKernel streamKernel;
     private final int streamSharedBytes;
-    /** The FA2 or wgmma prefill schedule (null when not chosen or not applicable). */
-    private final AttentionSchedule fa2;
+    /** The query-tiled prefill schedule, FA2 or wgmma (null when not chosen or not applicable). */
+    private final AttentionSchedule tiled;
     private final List<DeviceMemory> buffers = new ArrayList<>();
     private final long qoIndptr;
     private final long kvIndptr;
@@ -64,8 +64,8 @@ final class CudaAttentionPlan implements KernelPlan {
     private final long tcMerge;
     private final long streamWork;
     private final long streamMerge;
-    private final long fa2Work;
-    private final long fa2Merge;
+    private final long tiledWork;
+    private final long tiledMerge;
     private final long partialO;
     private final long partialLse;
     private boolean closed;
@@ -88,7 +88,7 @@ final class CudaAttentionPlan implements KernelPlan {
         this.streamSharedBytes = !fits ? 0 : pageBytes + (wanted == DecodeKernel.MMA
                 ? BlockShape.mmaDecodeRingBytes(problem.heads().headDim()) : BlockShape.STREAM_RING_BYTES);
         BlockShape prefill = prefillShapeFor(problem, info.computeCapability());
-        this.fa2 = prefill == null ? null
+        this.tiled = prefill == null ? null
                 : AttentionSchedule.queryTiles(problem, prefill, sms, prefill == BlockShape.FA2_PREFILL ? 2 : 1);
         try {
             PageTable t = problem.pageTable();
@@ -124,11 +124,11 @@ final class CudaAttentionPlan implements KernelPlan {
             tcMerge = tensorCore == null ? 0 : upload(ints(tensorCore.mergeRows()));
             streamWork = stream == null ? 0 : upload(ints(stream.work()));
             streamMerge = stream == null ? 0 : upload(ints(stream.mergeRows()));
-            fa2Work = fa2 == null ? 0 : upload(ints(fa2.work()));
-            fa2Merge = fa2 == null ? 0 : upload(ints(fa2.mergeRows()));
+            tiledWork = tiled == null ? 0 : upload(ints(tiled.work()));
+            tiledMerge = tiled == null ? 0 : upload(ints(tiled.mergeRows()));
             long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
             slots = Math.max(slots, stream == null ? 0 : stream.partialSlots());
-            slots = Math.max(slots, fa2 == null ? 0 : fa2.partialSlots());
+            slots = Math.max(slots, tiled == null ? 0 : tiled.partialSlots());
             partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
             partialLse = slots == 0 ? 0 : allocate(slots * 4);
         } catch (RuntimeException e) {
@@ -281,15 +281,15 @@ final class CudaAttentionPlan implements KernelPlan {
         boolean streaming = stream != null && kv.dtype() == q.dtype()
                 && session.address(q) % 16 == 0;
         // FA2 reads q with 16-byte copies and writes o as pairs of elements.
-        boolean useFa2 = !streaming && fa2 != null && kv.dtype() == q.dtype()
+        boolean useTiled = !streaming && tiled != null && kv.dtype() == q.dtype()
                 && (q.dtype() == DType.BF16 || q.dtype() == DType.F16)
                 && session.address(q) % 16 == 0 && session.address(o) % 4 == 0;
-        AttentionSchedule schedule = useFa2 ? fa2 : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
+        AttentionSchedule schedule = useTiled ? tiled : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
         boolean tc = schedule == tensorCore;
-        long workAddr = useFa2 ? fa2Work : streaming ? streamWork : tc ? tcWork : genericWork;
-        long mergeAddr = useFa2 ? fa2Merge : streaming ? streamMerge : tc ? tcMerge : genericMerge;
+        long workAddr = useTiled ? tiledWork : streaming ? streamWork : tc ? tcWork : genericWork;
+        long mergeAddr = useTiled ? tiledMerge : streaming ? streamMerge : tc ? tcMerge : genericMerge;
         // Query-tiled prefill splits carry their chunk in the parameters (0: no split).
-        int kvChunk = useFa2 && fa2.splitChunk() != Integer.MAX_VALUE ? fa2.splitChunk() : 0;
+        int kvChunk = useTiled && tiled.splitChunk() != Integer.MAX_VALUE ? tiled.splitChunk() : 0;
         if (schedule.workItems() > 0) {
             requireVectorAligned(kv);
             byte[] params = new StructWriter(256)
@@ -308,7 +308,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     : streamKernel == DecodeKernel.MMA ? BlockShape.mmaDecodeKernel(qs, d)
                     : BlockShape.streamKernel(qs, d, problem.heads().groupSize());
             int smem = streaming ? streamSharedBytes : shape.sharedBytes(d, kv.dtype().byteSize());
-            int gridY = useFa2 ? 1 : hkv; // FA2 and wgmma work items name their query head
+            int gridY = useTiled ? 1 : hkv; // query-tiled work items name their query head
             session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
@@ -316,7 +316,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeAddr)
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
-            String merge = (streaming || useFa2 ? "merge_stream_" : "merge_partials_") + qs;
+            String merge = (streaming || useTiled ? "merge_stream_" : "merge_partials_") + qs;
             session.kernels().get(merge).launch(schedule.mergedRows(), hq, 128, 0, params);
         }
     }
@@ -347,11 +347,11 @@ final class CudaAttentionPlan implements KernelPlan {
             return describe(stream) + ", " + (streamKernel == DecodeKernel.MMA ? "Tensor Core" : "CUDA-core")
                     + " streaming kernel (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
-        if (fa2 != null) {
-            String split = fa2.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + fa2.splitChunk();
-            return "cuda " + fa2.shape() + ": " + fa2.workItems() + " work items (request, "
-                    + fa2.shape().itemsPerBlock + "-row tile, query head, key split), " + split + ", "
-                    + fa2.mergedRows() + " merged rows,"
+        if (tiled != null) {
+            String split = tiled.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + tiled.splitChunk();
+            return "cuda " + tiled.shape() + ": " + tiled.workItems() + " work items (request, "
+                    + tiled.shape().itemsPerBlock + "-row tile, query head, key split), " + split + ", "
+                    + tiled.mergedRows() + " merged rows,"
                     + " longest first (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
         }
         return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "
