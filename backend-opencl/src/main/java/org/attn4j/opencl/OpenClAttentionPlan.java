@@ -249,29 +249,27 @@ final class OpenClAttentionPlan implements KernelPlan {
     }
 
     private Resolved resolveStream(String key, DType qType, DType kvType, boolean aligned) {
-        String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
-                + stream.defines() + " -DALIGNED8=" + (aligned ? 1 : 0);
         DecodeStreamConfig s = stream;
-        cl_kernel attention = session.kernel("decode_stream.cl", "decode_stream", defines);
-        long allowed = kernelWorkGroupSize(attention);
-        // A build may allow fewer work-items than the device's maximum (registers): halve the row
-        // groups until it fits. Chunks stay multiples of the smaller key quantum.
-        while (allowed < s.wg() && s.wg() / 2 >= s.lanes()) {
+        while (true) {
+            String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
+                    + s.defines() + " -DALIGNED8=" + (aligned ? 1 : 0);
+            cl_kernel attention = session.kernel("decode_stream.cl", "decode_stream", defines);
+            long allowed = kernelWorkGroupSize(attention);
+            if (allowed >= s.wg()) {
+                Resolved r = new Resolved(attention, session.kernel("decode_stream.cl", "merge_splits_dims", defines),
+                        s.wg(), true);
+                kernels.put(key, r);
+                return r;
+            }
+            // A build may allow fewer work-items than the device's maximum (registers): halve the
+            // row groups until it fits. Chunks stay multiples of the smaller key quantum.
+            if (s.wg() / 2 < s.lanes()) {
+                throw new BackendException(OpenClBackendProvider.ID, "decode_stream: the device allows " + allowed
+                        + " work-items per group for this build, the kernel needs at least " + s.wg()
+                        + " (choose -Dattn4j.opencl.kernel=tiled)");
+            }
             s = s.withWorkGroup(s.wg() / 2);
-            defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " " + s.defines()
-                    + " -DALIGNED8=" + (aligned ? 1 : 0);
-            attention = session.kernel("decode_stream.cl", "decode_stream", defines);
-            allowed = kernelWorkGroupSize(attention);
         }
-        if (allowed < s.wg()) {
-            throw new BackendException(OpenClBackendProvider.ID, "decode_stream: the device allows " + allowed
-                    + " work-items per group for this build, the kernel needs at least " + s.wg()
-                    + " (choose -Dattn4j.opencl.kernel=tiled)");
-        }
-        Resolved r = new Resolved(attention, session.kernel("decode_stream.cl", "merge_splits_dims", defines),
-                s.wg(), true);
-        kernels.put(key, r);
-        return r;
     }
 
     private long kernelWorkGroupSize(cl_kernel kernel) {
