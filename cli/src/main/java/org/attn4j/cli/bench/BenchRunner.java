@@ -78,8 +78,8 @@ final class BenchRunner {
                         : (int) Math.max(1, Math.min(20, 200.0 / (perRunMs * calls)));
                 for (int i = 0; i < warmup; i++) {
                     progress.update(label + ": warm-up", 0.1);
-                    for (int s = 0; s < sets; s++) {
-                        c.run(s);
+                    for (int k = 0; k < calls; k++) {
+                        c.run(k % sets);
                     }
                 }
                 backend.synchronize();
