@@ -85,6 +85,14 @@ template <int DT> __device__ __forceinline__ float vecElem(const uint4& v, int e
     return Elem<DT>::fromBits((w[e >> 2] >> ((e & 3) * 8)) & 0xFF);
 }
 
+// 2^x on the MUFU unit alone (ex2.approx.ftz: 2 ulp; results below 2^-126 flush to 0, and
+// 2^-inf is 0). exp2f wraps the same instruction in range fix-ups that cost three more.
+__device__ __forceinline__ float fastExp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 __device__ __forceinline__ float warpMax(float x) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));

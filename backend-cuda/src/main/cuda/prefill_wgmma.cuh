@@ -12,7 +12,7 @@
 // - 128-key tiles arrive by cp.async, every thread copying a share, WG_STAGES deep. V of a tile is
 //   used one iteration after its K: P_{t-1} V_{t-1} runs on the tensor cores while the warpgroup
 //   does the softmax of S_t, so the copies of K and V are staggered by one tile;
-// - page ids are looked up into shared memory ahead of the copies that need them;
+// - key rows' offsets (page lookups done) go to shared memory ahead of the copies that need them;
 // - tiles that no row of a warpgroup can see are skipped by that warpgroup (never loaded when no
 //   row of the block sees them); masks are evaluated only on tiles that straddle a boundary.
 #pragma once
@@ -24,9 +24,9 @@ constexpr int WG_ROWS = 128;      // query rows of one head per block
 constexpr int WG_THREADS = 256;   // two warpgroups
 constexpr int WG_KEYS = 128;      // keys per tile
 constexpr int WG_STAGES = 3;      // K tiles (and V tiles) in flight or in use
-constexpr int WG_SLOTS = 4;       // tiles of page ids: a tile's K and V copies are a step apart
+constexpr int WG_SLOTS = 4;       // tiles of row offsets: a tile's K and V copies are a step apart
 
-// Shared memory: page ids [WG_SLOTS][WG_KEYS], up to 1 KB to reach a 1024-byte boundary (the
+// Shared memory: row offsets [WG_SLOTS][WG_KEYS], up to 1 KB to reach a 1024-byte boundary (the
 // swizzle pattern repeats every 1024 bytes and is anchored to the address), q [WG_ROWS][dh], then
 // WG_STAGES K tiles and WG_STAGES V tiles of [WG_KEYS][dh]. 232448 bytes (227 KB) for dh 128.
 __host__ __device__ constexpr int wgTileBytes(int dh) { return WG_KEYS * dh * 2; }
@@ -226,30 +226,41 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
     }
 }
 
-// cp.async of this thread's share (rows myRow + k STEP, chunk myCol) of K (isV false) or V rows of
-// the tile at key c0 into dst, by the tile's page ids pg (-1: past the keys, zero-filled).
-template <int STEP>
-__device__ __forceinline__ void wgCopyTile(const AttnParams& p, const WgItem& it, uint8_t* dst, const int* pg, int c0,
-                                           bool isV, int myRow, int myCol) {
-    const uint8_t* base = isV ? p.v : p.k;
-    const long long headOff = (isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride;
-#pragma unroll
-    for (int k = 0; k < WG_KEYS / STEP; ++k) {
-        const int r = myRow + k * STEP;
-        const int page = pg[r];
-        const uint8_t* src = base;
-        if (page >= 0) {
-            const int j = c0 + r;
-            const int slot = p.pageShift >= 0 ? j & (p.pageSize - 1) : j % p.pageSize;
-            src += (headOff + (long long) page * p.pageStride + (long long) slot * p.slotStride) * 2 + myCol * 16;
-        }
-        wgCopy16(dst + wgChunk(r, myCol), src, page >= 0);
-    }
+// Key rows are addressed by offsets from their head's K (or V) base in 16-byte units, computed
+// once per tile into shared memory: the copy loop is then a shared load, one multiply-add and the
+// cp.async per 16 bytes (with the paged arithmetic inline it issued about 50 instructions per 16
+// bytes, more than the softmax). 32 bits of 16-byte units reach 64 GB of pool (see
+// CudaAttentionPlan.rowOffsetsFit).
+constexpr uint32_t WG_NO_ROW = 0xFFFFFFFFu;  // past the keys: zero-filled, nothing read
+
+// Offset of key j's row (16-bit elements), or WG_NO_ROW at or past kvEnd.
+__device__ __forceinline__ uint32_t wgRowOffset(const AttnParams& p, const WgItem& it, int j) {
+    if (j >= it.kvEnd) return WG_NO_ROW;
+    const int pg = p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize;
+    const int slot = j - pg * p.pageSize;
+    const long long page = p.kvIndices[it.pageBase + pg];
+    return (uint32_t) ((page * p.pageStride + slot * p.slotStride) >> 3);
 }
 
-// Page id of key j's row (j < kvEnd).
-__device__ __forceinline__ int wgPageId(const AttnParams& p, const WgItem& it, int j) {
-    return p.kvIndices[it.pageBase + (p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize)];
+// This thread's K (isV false) or V head base, advanced to its 16-byte column myCol.
+__device__ __forceinline__ const uint8_t* wgHeadBase(const AttnParams& p, const WgItem& it, bool isV, int myCol) {
+    return (isV ? p.v : p.k) + ((isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride) * 2 + myCol * 16;
+}
+
+// cp.async of this thread's share of a tile: rows myRow + k STEP at dst + k STEP rows (dst: the
+// thread's swizzled chunk of row myRow; STEP is a multiple of the 8-row swizzle period, so every
+// row of the share has the same swizzle), by the tile's row offsets offs.
+template <int STEP>
+__device__ __forceinline__ void wgCopyTile(const uint8_t* head, uint8_t* dst, const uint32_t* offs, int myRow) {
+    constexpr int N = WG_KEYS / STEP;
+    uint32_t off[N];
+#pragma unroll
+    for (int k = 0; k < N; ++k) off[k] = offs[myRow + k * STEP];  // all loads first: each cp.async is a memory clobber
+#pragma unroll
+    for (int k = 0; k < N; ++k) {
+        const bool valid = off[k] != WG_NO_ROW;
+        wgCopy16(dst + k * STEP * 128, head + (size_t) (valid ? off[k] : 0u) * 16, valid);
+    }
 }
 
 // Pins O and P before wgmma.fence, so that the compiler keeps their last writes ahead of the
@@ -296,8 +307,11 @@ __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[K
     wgCommit();
 }
 
-// Scores of the tile at key c0 to probabilities (in s), folding them into m and l; alpha gets the
-// tile's rescale factors of O. scale: p.smScale * p.kScale, computed once by the caller.
+// Scores of the tile at key c0 to probabilities (in s), folding them into m and l (base-2 units);
+// alpha gets the tile's rescale factors of O. scale: p.smScale * p.kScale, computed once by the
+// caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the softmax's issue
+// slots, more than the tensor cores, set the pace. (Folding the scale into the subtraction as
+// one FFMA made ptxas spill at 255 registers.)
 template <int NS>
 __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it, const WgRows& w, float (&s)[NS],
                                           int c0, float scale, int lane, float (&m)[2], float (&l)[2],
@@ -307,9 +321,9 @@ __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it,
     for (int i = 0; i < NS; ++i) wgKeep(s[i]);
     // Logits in base 2. Accumulator i: key 8 (i / 4) + 2 (lane % 4) + (i & 1), row (i >> 1) & 1.
     if (p.softCap > 0.f) {
-        const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
+        const float capLog2 = p.softCap * LOG2E, inner = scale / p.softCap;
 #pragma unroll
-        for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * scale * invCap);
+        for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * inner);
     } else {
         const float scaleLog2 = scale * LOG2E;
 #pragma unroll
@@ -334,26 +348,33 @@ __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it,
             if (!ok) s[i] = -INFINITY;
         }
     }
-    // Online softmax (a row spans the 4 lanes of a quad).
-    float mRef[2] = {-INFINITY, -INFINITY};
+    // Online softmax (a row spans the 4 lanes of a quad). Maxima and sums run as 2 chains per row
+    // (by i / 4 mod 2) so that their latencies overlap.
+    float mPart[2][2];
 #pragma unroll
-    for (int i = 0; i < NS; ++i) mRef[(i >> 1) & 1] = fmaxf(mRef[(i >> 1) & 1], s[i]);
+    for (int c = 0; c < 2; ++c) mPart[c][0] = mPart[c][1] = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < NS; ++i) mPart[(i >> 2) & 1][(i >> 1) & 1] = fmaxf(mPart[(i >> 2) & 1][(i >> 1) & 1], s[i]);
+    float mRef[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
+        mRef[r] = fmaxf(mPart[0][r], mPart[1][r]);
         mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
         mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
         const float mNew = fmaxf(m[r], mRef[r]);
         mRef[r] = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
-        alpha[r] = exp2f(m[r] - mRef[r]);
+        alpha[r] = fastExp2(m[r] - mRef[r]);
         m[r] = mNew;
-        l[r] *= alpha[r];
     }
+    float lPart[2][2] = {};
 #pragma unroll
     for (int i = 0; i < NS; ++i) {
-        const float pe = exp2f(s[i] - mRef[(i >> 1) & 1]);
+        const float pe = fastExp2(s[i] - mRef[(i >> 1) & 1]);
         s[i] = pe;
-        l[(i >> 1) & 1] += pe;
+        lPart[(i >> 2) & 1][(i >> 1) & 1] += pe;
     }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) l[r] = fmaf(l[r], alpha[r], lPart[0][r] + lPart[1][r]);
 }
 
 // O, once its P V has landed, times the tile's alpha; once the running maximum settles, alpha is 1
@@ -400,9 +421,9 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     constexpr int TILE = wgTileBytes(DH);
     static_assert(WG_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
     static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0, "copy shape");
-    static_assert(WG_STAGES >= 2 && WG_STAGES <= WG_SLOTS - 1, "page slots");
+    static_assert(WG_STAGES >= 2 && WG_STAGES <= WG_SLOTS - 1, "row offset slots");
     extern __shared__ __align__(16) uint8_t smemRaw[];
-    int* pages = reinterpret_cast<int*>(smemRaw);
+    uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [WG_SLOTS][WG_KEYS]
     const uint32_t rawAddr = (uint32_t) __cvta_generic_to_shared(smemRaw) + WG_SLOTS * WG_KEYS * 4;
     const uint32_t pad = (1024u - (rawAddr & 1023u)) & 1023u;
     uint8_t* qs = smemRaw + WG_SLOTS * WG_KEYS * 4 + pad;
@@ -416,16 +437,16 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     const int wgRow0 = 64 * wg;
     const WgRows w = wgRowsOf(p, it, wgRow0, warp, lane);
 
-    // Page id of each key row of tile t (-1 past the keys); stored when the tile's copies are due.
-    auto pageIdOf = [&](int t) {
-        const int j = kvStart + t * WG_KEYS + tid;
-        return j < kvEnd ? wgPageId(p, it, j) : -1;
-    };
+    // Row offset of this thread's key row of tile t; stored when the tile's copies are due.
+    auto offsetOf = [&](int t) { return wgRowOffset(p, it, kvStart + t * WG_KEYS + tid); };
     const int myCol = tid % VPR, myRow = tid / VPR;
+    const uint8_t* kHead = wgHeadBase(p, it, false, myCol);
+    const uint8_t* vHead = wgHeadBase(p, it, true, myCol);
+    uint8_t* myDst = kvs + wgChunk(myRow, myCol);
     // Copies K (V false) or V rows of tile t into stage st.
     auto issue = [&](int t, bool isV, int st) {
-        wgCopyTile<ROW_STEP>(p, it, kvs + (isV ? WG_STAGES + st : st) * TILE,
-                             pages + (t & (WG_SLOTS - 1)) * WG_KEYS, kvStart + t * WG_KEYS, isV, myRow, myCol);
+        wgCopyTile<ROW_STEP>(isV ? vHead : kHead, myDst + (isV ? WG_STAGES + st : st) * TILE,
+                             offs + (t & (WG_SLOTS - 1)) * WG_KEYS, myRow);
     };
 
     // Copy groups: G_j holds K_j and V_{j-1} (G_0 also q). The prologue commits G_0..G_{STAGES-2};
@@ -433,7 +454,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     if (nTiles > 0) {
 #pragma unroll
         for (int t = 0; t < WG_STAGES; ++t) {
-            if (t < nTiles && tid < WG_KEYS) pages[t * WG_KEYS + tid] = pageIdOf(t);
+            if (t < nTiles && tid < WG_KEYS) offs[t * WG_KEYS + tid] = offsetOf(t);
         }
         __syncthreads();
         wgCopyQ<DH, WG_ROWS, ROW_STEP>(p, it, qs, 0, myRow, myCol);
@@ -467,15 +488,15 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         __syncthreads();  // G_t landed for every thread; every wgmma of iteration t - 1 is done
 
         // Copies into the buffers of K_{t-1} and V_{t-2}, which no wgmma reads any more, run
-        // while the tensor cores work; the page ids of tile t + STAGES go to the slot of tile
+        // while the tensor cores work; the row offsets of tile t + STAGES go to the slot of tile
         // t + STAGES - 4, whose copies were issued in earlier iterations.
-        int nextPage = -1;
+        uint32_t nextOffset = WG_NO_ROW;
         const bool look = t + WG_STAGES < nTiles && tid < WG_KEYS;
         auto copies = [&]() {
             if (t + WG_STAGES - 1 < nTiles) issue(t + WG_STAGES - 1, false, (t + WG_STAGES - 1) % WG_STAGES);
             if (t + WG_STAGES - 2 < nTiles) issue(t + WG_STAGES - 2, true, (t + WG_STAGES - 2) % WG_STAGES);
             wgCopyCommit();
-            if (look) nextPage = pageIdOf(t + WG_STAGES);  // stored at the end of the iteration
+            if (look) nextOffset = offsetOf(t + WG_STAGES);  // stored at the end of the iteration
         };
         const uint32_t kAddr = kvAddr + (t % WG_STAGES) * TILE;
         const uint32_t vAddr = kvAddr + (WG_STAGES + (t - 1) % WG_STAGES) * TILE;  // V_{t-1}
@@ -511,7 +532,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         } else {
             copies();
         }
-        if (look) pages[((t + WG_STAGES) & (WG_SLOTS - 1)) * WG_KEYS + tid] = nextPage;
+        if (look) offs[((t + WG_STAGES) & (WG_SLOTS - 1)) * WG_KEYS + tid] = nextOffset;
     }
 
     wgWriteRows<MT, DH>(p, it, w, o, m, l, lane);
@@ -524,7 +545,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 // Warp-specialised variant (entry points wgpp_*): the same work items, math and outputs as
 // wgPrefillBody, scheduled so that the tensor cores are not left idle during the softmax.
 //
-// - three warpgroups: warpgroup 0 only copies (page ids and cp.async of K/V tiles), warpgroups 1
+// - three warpgroups: warpgroup 0 only copies (row offsets and cp.async of K/V tiles), warpgroups 1
 //   and 2 only compute, each over 64 of the block's 128 rows; the copier gives up registers with
 //   setmaxnreg so that the two consumers can hold S, P and O without spilling;
 // - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
@@ -537,9 +558,9 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 constexpr int WGPP_ROWS = 128;     // query rows of one head per block
 constexpr int WGPP_THREADS = 384;  // copier warpgroup + two consumer warpgroups
 constexpr int WGPP_STAGES = 3;     // K tiles (and V tiles) in flight or in use
-constexpr int WGPP_HEAD = 2048;    // page ids [2][WG_KEYS] ints, then 4 * WGPP_STAGES mbarriers
+constexpr int WGPP_HEAD = 2048;    // row offsets [2][WG_KEYS], then 4 * WGPP_STAGES mbarriers
 
-// Shared memory: the head (page ids, mbarriers), up to 1 KB to reach a 1024-byte boundary, q
+// Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary, q
 // [WGPP_ROWS][dh], WGPP_STAGES K tiles, WGPP_STAGES V tiles of [WG_KEYS][dh]. 227 KB for dh 128.
 __host__ __device__ constexpr int wgppSharedBytes(int dh) {
     return WGPP_HEAD + 1024 + WGPP_ROWS * dh * 2 + 2 * WGPP_STAGES * wgTileBytes(dh);
@@ -591,10 +612,10 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     static_assert(WGPP_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
     static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0 && 64 % ROW_STEP == 0, "copy shape");
     // Named barriers (0 is __syncthreads): 1, 2 q of consumer 0, 1; 3, 4 the turn of consumer
-    // 0, 1; 5 the copier's page ids.
-    constexpr int NB_Q = 1, NB_TURN = 3, NB_PAGES = 5;
+    // 0, 1; 5 the copier's row offsets.
+    constexpr int NB_Q = 1, NB_TURN = 3, NB_OFFSETS = 5;
     extern __shared__ __align__(16) uint8_t smemRaw[];
-    int* pages = reinterpret_cast<int*>(smemRaw);
+    uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [2][WG_KEYS]
     const uint32_t smemAddr = (uint32_t) __cvta_generic_to_shared(smemRaw);
     const uint32_t barAddr = smemAddr + 2 * WG_KEYS * 4;  // kFull, vFull, kEmpty, vEmpty [ST] each
     auto kFull = [&](int s) { return barAddr + 8 * s; };
@@ -623,25 +644,25 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     __syncthreads();  // the only block-wide barrier: the mbarriers are initialised
 
     if (wg == 0) {
-        // ---- copier: page ids of tile t into slot t & 1, then K_t and V_t into stage t % ST.
+        // ---- copier: row offsets of tile t into slot t & 1, then K_t and V_t into stage t % ST.
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-        auto pageIdOf = [&](int t) {
-            const int j = kvStart + t * WG_KEYS + tid;
-            return j < kvEnd ? wgPageId(p, it, j) : -1;
-        };
+        auto offsetOf = [&](int t) { return wgRowOffset(p, it, kvStart + t * WG_KEYS + tid); };
         const int myCol = tid % VPR, myRow = tid / VPR;
+        const uint8_t* kHead = wgHeadBase(p, it, false, myCol);
+        const uint8_t* vHead = wgHeadBase(p, it, true, myCol);
+        uint8_t* myDst = kvs + wgChunk(myRow, myCol);
         auto issue = [&](int t, bool isV, int st) {
-            wgCopyTile<ROW_STEP>(p, it, kvs + (isV ? ST + st : st) * TILE, pages + (t & 1) * WG_KEYS,
-                                 kvStart + t * WG_KEYS, isV, myRow, myCol);
+            wgCopyTile<ROW_STEP>(isV ? vHead : kHead, myDst + (isV ? ST + st : st) * TILE, offs + (t & 1) * WG_KEYS,
+                                 myRow);
             wgCopyCommit();
         };
-        int nextPage = nTiles > 0 ? pageIdOf(0) : -1;
+        uint32_t nextOffset = nTiles > 0 ? offsetOf(0) : WG_NO_ROW;
         for (int t = 0; t < nTiles; ++t) {
             // Slot t & 1 was last read by the copies of tile t - 2, issued before the previous
-            // page barrier that every copier passed.
-            pages[(t & 1) * WG_KEYS + tid] = nextPage;
-            ppNamedSync(NB_PAGES, 128);
-            if (t + 1 < nTiles) nextPage = pageIdOf(t + 1);  // in flight during the copies
+            // offsets barrier that every copier passed.
+            offs[(t & 1) * WG_KEYS + tid] = nextOffset;
+            ppNamedSync(NB_OFFSETS, 128);
+            if (t + 1 < nTiles) nextOffset = offsetOf(t + 1);  // in flight during the copies
             const int st = t % ST;
             const uint32_t freed = ((t / ST) + 1) & 1;     // phase of tile t - ST's release
             if (t >= ST) ppBarWait(kEmpty(st), freed);

@@ -283,7 +283,8 @@ final class CudaAttentionPlan implements KernelPlan {
         // FA2 reads q with 16-byte copies and writes o as pairs of elements.
         boolean useTiled = !streaming && tiled != null && kv.dtype() == q.dtype()
                 && (q.dtype() == DType.BF16 || q.dtype() == DType.F16)
-                && session.address(q) % 16 == 0 && session.address(o) % 4 == 0;
+                && session.address(q) % 16 == 0 && session.address(o) % 4 == 0
+                && (tiled.shape() == BlockShape.FA2_PREFILL || rowOffsetsFit(kv));
         AttentionSchedule schedule = useTiled ? tiled : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
         boolean tc = schedule == tensorCore;
         long workAddr = useTiled ? tiledWork : streaming ? streamWork : tc ? tcWork : genericWork;
@@ -324,6 +325,15 @@ final class CudaAttentionPlan implements KernelPlan {
     /** log2 of a power-of-two page size (kernels then shift and mask instead of dividing), else -1. */
     static int pageShift(int pageSize) {
         return Integer.bitCount(pageSize) == 1 ? Integer.numberOfTrailingZeros(pageSize) : -1;
+    }
+
+    /**
+     * The wgmma kernels address key rows by 32-bit offsets in 16-byte units from the head's base,
+     * which reach a pool of 64 GB (per K or V view); larger pools run the other kernels.
+     */
+    static boolean rowOffsetsFit(PagedKvCache kv) {
+        long elements = (long) kv.numPages() * kv.pageStride();
+        return elements / (16 / kv.dtype().byteSize()) < 0xFFFF_FFFFL;
     }
 
     /** The kernel reads K and V rows as 16-byte vectors; strides derived from D always allow it. */
