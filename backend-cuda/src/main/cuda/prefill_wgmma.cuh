@@ -37,11 +37,12 @@ static_assert(wgSharedBytes(128) <= 227 * 1024, "sm_90 allows 227 KB of dynamic 
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// Byte offset of 16-byte chunk col of row r in a 128-row operand (see the layout above). Rows are
-// 128 bytes, so 8 consecutive rows form one 1024-byte swizzle atom; the XOR also spreads a copy
-// warp's stores over all banks.
+// Byte offset of 16-byte chunk col of row r in an operand of ROWS rows (see the layout above):
+// 64-column slabs of ROWS * 128 bytes. Rows are 128 bytes, so 8 consecutive rows form one
+// 1024-byte swizzle atom; the XOR also spreads a copy warp's stores over all banks.
+template <int ROWS = 128>
 __device__ __forceinline__ int wgChunk(int r, int col) {
-    return (col >> 3) * (128 * 128) + r * 128 + (((col & 7) ^ (r & 7)) << 4);
+    return (col >> 3) * (ROWS * 128) + r * 128 + (((col & 7) ^ (r & 7)) << 4);
 }
 
 // Shared memory matrix descriptor: start address, leading and stride byte offsets (all >> 4),
@@ -104,6 +105,12 @@ __device__ __forceinline__ void wgKeep(uint32_t& x) { asm volatile("" : "+r"(x))
                  ", %64, %65, p, 1, 1, 0, 0;\n}\n"                                                 \
                  : WG_ACC64(C)                                                                     \
                  : "l"(da), "l"(db), "r"(ACC))
+#define WG_SS64(TY, C, ACC)                                                                        \
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                      \
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY " " WG_REGS32             \
+                 ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                 \
+                 : WG_ACC32(C)                                                                     \
+                 : "l"(da), "l"(db), "r"(ACC))
 template <int MT, bool ACC>
 __device__ __forceinline__ void wgmmaS(float (&d)[64], uint64_t da, uint64_t db) {
     if constexpr (MT == BF16) {
@@ -112,7 +119,16 @@ __device__ __forceinline__ void wgmmaS(float (&d)[64], uint64_t da, uint64_t db)
         if constexpr (ACC) WG_SS128("f16", "+f", 1); else WG_SS128("f16", "=f", 0);
     }
 }
+template <int MT, bool ACC>
+__device__ __forceinline__ void wgmmaS(float (&d)[32], uint64_t da, uint64_t db) {
+    if constexpr (MT == BF16) {
+        if constexpr (ACC) WG_SS64("bf16", "+f", 1); else WG_SS64("bf16", "=f", 0);
+    } else {
+        if constexpr (ACC) WG_SS64("f16", "+f", 1); else WG_SS64("f16", "=f", 0);
+    }
+}
 #undef WG_SS128
+#undef WG_SS64
 
 // O += P V, m64nNk16: A (P) from registers, B (V) from shared memory transposed (N-major).
 // N / 2 accumulators come first, then a[0..3] (operands A0..A0+3), the descriptor, scale-d.
@@ -152,7 +168,7 @@ struct WgItem {
     int kvStart, kvEnd, nTiles;
     int partialBase;  // -1, or the split's first workspace slot (AttentionSchedule.queryTiles)
 };
-template <int ROWS>
+template <int ROWS, int KEYS>
 __device__ __forceinline__ WgItem wgItemOf(const AttnParams& p) {
     WgItem it;
     const int* wk = p.work + WORK_INTS * blockIdx.x;
@@ -174,7 +190,7 @@ __device__ __forceinline__ WgItem wgItemOf(const AttnParams& p) {
     if (p.windowLeft >= 0) it.kvStart = max(it.kvStart, it.pqLo - p.windowLeft);
     it.partialBase = wk[4];
     prefillSplitRange(p, wk[3], it.partialBase, it.kvStart, it.kvEnd);
-    it.nTiles = it.kvEnd > it.kvStart ? (it.kvEnd - it.kvStart + WG_KEYS - 1) / WG_KEYS : 0;
+    it.nTiles = it.kvEnd > it.kvStart ? (it.kvEnd - it.kvStart + KEYS - 1) / KEYS : 0;
     return it;
 }
 
@@ -187,6 +203,7 @@ struct WgRows {
     int i[2], pq[2];   // this thread's rows: query row in the request, diagonal position
     bool ok[2];        // the row exists
 };
+template <int KEYS>
 __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it, int row0, int warp, int lane) {
     WgRows w;
     w.tLo = w.tHi = w.pqLo = w.pqHi = 0;
@@ -197,8 +214,8 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
         if (p.causal) e = min(e, w.pqHi + 1);
         if (p.windowLeft >= 0) s = max(s, w.pqLo - p.windowLeft);
         if (e > s) {
-            w.tLo = (s - it.kvStart) / WG_KEYS;
-            w.tHi = (e - it.kvStart + WG_KEYS - 1) / WG_KEYS;
+            w.tLo = (s - it.kvStart) / KEYS;
+            w.tHi = (e - it.kvStart + KEYS - 1) / KEYS;
         }
     }
 #pragma unroll
@@ -222,7 +239,7 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
         const bool valid = r < it.nRows;
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
         if (valid) src += (((long long) (it.qoStart + it.rowStart + r) * p.hq + it.h) * DH) * 2 + myCol * 16;
-        wgCopy16(qs + wgChunk(r, myCol), src, valid);
+        wgCopy16(qs + wgChunk<128>(r, myCol), src, valid);
     }
 }
 
@@ -247,19 +264,25 @@ __device__ __forceinline__ const uint8_t* wgHeadBase(const AttnParams& p, const 
     return (isV ? p.v : p.k) + ((isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride) * 2 + myCol * 16;
 }
 
-// cp.async of this thread's share of a tile: rows myRow + k STEP at dst + k STEP rows (dst: the
-// thread's swizzled chunk of row myRow; STEP is a multiple of the 8-row swizzle period, so every
-// row of the share has the same swizzle), by the tile's row offsets offs.
-template <int STEP>
-__device__ __forceinline__ void wgCopyTile(const uint8_t* head, uint8_t* dst, const uint32_t* offs, int myRow) {
-    constexpr int N = WG_KEYS / STEP;
+// cp.async of this thread's share of a tile of KEYS rows: rows myRow + k STEP of CPT columns, at
+// dst[c] + k STEP rows (dst[c]: the thread's swizzled chunk of row myRow in column c; STEP is a
+// multiple of the 8-row swizzle period, so every row of the share has the same swizzle), from
+// head[c] by the tile's row offsets offs.
+template <int STEP, int KEYS, int CPT>
+__device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* const* dst, const uint32_t* offs,
+                                           int myRow) {
+    constexpr int N = KEYS / STEP;
+    static_assert(STEP % 8 == 0 && KEYS % STEP == 0, "copy shape");
     uint32_t off[N];
 #pragma unroll
     for (int k = 0; k < N; ++k) off[k] = offs[myRow + k * STEP];  // all loads first: each cp.async is a memory clobber
 #pragma unroll
     for (int k = 0; k < N; ++k) {
         const bool valid = off[k] != WG_NO_ROW;
-        wgCopy16(dst + k * STEP * 128, head + (size_t) (valid ? off[k] : 0u) * 16, valid);
+#pragma unroll
+        for (int c = 0; c < CPT; ++c) {
+            wgCopy16(dst[c] + k * STEP * 128, head[c] + (size_t) (valid ? off[k] : 0u) * 16, valid);
+        }
     }
 }
 
@@ -281,29 +304,43 @@ template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
     for (int i = 0; i < NO; ++i) wgKeep(o[i]);
 }
 
-// Issues S = Q K^T of the warpgroup's 64 rows and the K tile at shared address kAddr, one group.
-// q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading byte offset is
-// unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the hardware
-// swizzles the computed address) or to the next slab.
-template <int MT, int DH>
-__device__ __forceinline__ void wgIssueS(float (&s)[WG_KEYS / 2], uint64_t qDesc, uint32_t kAddr) {
+// Issues S = Q K^T of the warpgroup's 64 rows and the K tile of KEYS rows at shared address
+// kAddr, one group. q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading
+// byte offset is unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the
+// hardware swizzles the computed address) or to the next slab (q's slabs hold 128 rows, K's KEYS).
+template <int MT, int DH, int KEYS>
+__device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], uint64_t qDesc, uint32_t kAddr) {
     const uint64_t kDesc = wgDesc(kAddr, 16, 1024);
     wgmmaS<MT, false>(s, qDesc, kDesc);
 #pragma unroll
     for (int kk = 1; kk < DH / 16; ++kk) {
-        const int off = ((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4;
-        wgmmaS<MT, true>(s, qDesc + off, kDesc + off);
+        const int qOff = ((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4;
+        const int kOff = ((kk >> 2) * KEYS * 128 + (kk & 3) * 32) >> 4;
+        wgmmaS<MT, true>(s, qDesc + qOff, kDesc + kOff);
     }
     wgCommit();
 }
-// Issues O += P V for the V tile at shared address vAddr, one group. V as N-major B: 8 keys of
-// 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab further (leading
-// byte offset); a k-step is 16 keys, 2048 bytes.
-template <int MT, int NO, int KS>
+// Issues O += P V for the V tile of KEYS rows at shared address vAddr, one group. V as N-major B:
+// 8 keys of 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab
+// further (leading byte offset); a k-step is 16 keys, 2048 bytes. Head dim 256 runs as two
+// N = 128 halves, the second two slabs further (O's accumulators 64..127 are its columns
+// 128..255 in the same layout).
+template <int MT, int KEYS, int NO, int KS>
 __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[KS][4], uint32_t vAddr) {
-    const uint64_t vDesc = wgDesc(vAddr, WG_SLAB, 1024);
+    const uint64_t vDesc = wgDesc(vAddr, KEYS * 128, 1024);
+    if constexpr (NO == 128) {
+        float (&lo)[64] = *reinterpret_cast<float (*)[64]>(&o[0]);
+        float (&hi)[64] = *reinterpret_cast<float (*)[64]>(&o[64]);
+        const uint64_t vHi = vDesc + ((2 * KEYS * 128) >> 4);
 #pragma unroll
-    for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
+        for (int kk = 0; kk < KS; ++kk) {
+            wgmmaPV<MT>(lo, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
+            wgmmaPV<MT>(hi, pf[kk], vHi + ((kk * 16 * 128) >> 4));
+        }
+    } else {
+#pragma unroll
+        for (int kk = 0; kk < KS; ++kk) wgmmaPV<MT>(o, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
+    }
     wgCommit();
 }
 
@@ -312,7 +349,7 @@ __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[K
 // caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the softmax's issue
 // slots, more than the tensor cores, set the pace. (Folding the scale into the subtraction as
 // one FFMA made ptxas spill at 255 registers.)
-template <int NS>
+template <int NS, int KEYS = 2 * NS>
 __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it, const WgRows& w, float (&s)[NS],
                                           int c0, float scale, int lane, float (&m)[2], float (&l)[2],
                                           float (&alpha)[2]) {
@@ -330,8 +367,8 @@ __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it,
         for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
     }
     // Masks only where the tile straddles a boundary for this warpgroup's rows.
-    const bool needMask = c0 + WG_KEYS > it.kvEnd || p.mask != nullptr
-                          || (p.causal && c0 + WG_KEYS - 1 > w.pqLo)
+    const bool needMask = c0 + KEYS > it.kvEnd || p.mask != nullptr
+                          || (p.causal && c0 + KEYS - 1 > w.pqLo)
                           || (p.windowLeft >= 0 && c0 < w.pqHi - p.windowLeft);
     if (needMask) {
 #pragma unroll
@@ -431,22 +468,22 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     const uint32_t qAddr = rawAddr + pad;
     const uint32_t kvAddr = qAddr + WG_ROWS * DH * 2;
 
-    const WgItem it = wgItemOf<WG_ROWS>(p);
+    const WgItem it = wgItemOf<WG_ROWS, WG_KEYS>(p);
     const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
     const int wgRow0 = 64 * wg;
-    const WgRows w = wgRowsOf(p, it, wgRow0, warp, lane);
+    const WgRows w = wgRowsOf<WG_KEYS>(p, it, wgRow0, warp, lane);
 
     // Row offset of this thread's key row of tile t; stored when the tile's copies are due.
     auto offsetOf = [&](int t) { return wgRowOffset(p, it, kvStart + t * WG_KEYS + tid); };
     const int myCol = tid % VPR, myRow = tid / VPR;
-    const uint8_t* kHead = wgHeadBase(p, it, false, myCol);
-    const uint8_t* vHead = wgHeadBase(p, it, true, myCol);
-    uint8_t* myDst = kvs + wgChunk(myRow, myCol);
+    const uint8_t* const kHead[1] = {wgHeadBase(p, it, false, myCol)};
+    const uint8_t* const vHead[1] = {wgHeadBase(p, it, true, myCol)};
+    uint8_t* myDst = kvs + wgChunk<WG_KEYS>(myRow, myCol);
     // Copies K (V false) or V rows of tile t into stage st.
     auto issue = [&](int t, bool isV, int st) {
-        wgCopyTile<ROW_STEP>(isV ? vHead : kHead, myDst + (isV ? WG_STAGES + st : st) * TILE,
-                             offs + (t & (WG_SLOTS - 1)) * WG_KEYS, myRow);
+        uint8_t* const dst[1] = {myDst + (isV ? WG_STAGES + st : st) * TILE};
+        wgCopyTile<ROW_STEP, WG_KEYS, 1>(isV ? vHead : kHead, dst, offs + (t & (WG_SLOTS - 1)) * WG_KEYS, myRow);
     };
 
     // Copy groups: G_j holds K_j and V_{j-1} (G_0 also q). The prologue commits G_0..G_{STAGES-2};
@@ -508,8 +545,8 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         float s[NS], alpha[2];
         if (steady) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH>(s, qDesc, kAddr);
-            wgIssuePV<MT>(o, pf, vAddr);
+            wgIssueS<MT, DH, WG_KEYS>(s, qDesc, kAddr);
+            wgIssuePV<MT, WG_KEYS>(o, pf, vAddr);
             copies();
             wgWait<1>();  // S of tile t
             wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);
@@ -518,14 +555,14 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgPack<MT>(pf, s);
         } else if (first) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH>(s, qDesc, kAddr);
+            wgIssueS<MT, DH, WG_KEYS>(s, qDesc, kAddr);
             copies();
             wgWait<0>();
             wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
             wgPack<MT>(pf, s);
         } else if (last) {
             wgFenceOperands(o, pf);
-            wgIssuePV<MT>(o, pf, vAddr);
+            wgIssuePV<MT, WG_KEYS>(o, pf, vAddr);
             copies();
             wgWait<0>();
             wgKeepAll(o);
@@ -557,16 +594,22 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 //   both warpgroups, and waiting first keeps its arrival in the right phase).
 constexpr int WGPP_ROWS = 128;     // query rows of one head per block
 constexpr int WGPP_THREADS = 384;  // copier warpgroup + two consumer warpgroups
-constexpr int WGPP_STAGES = 3;     // K tiles (and V tiles) in flight or in use
-constexpr int WGPP_HEAD = 2048;    // row offsets [2][WG_KEYS], then 4 * WGPP_STAGES mbarriers
+constexpr int WGPP_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarriers
+
+// Keys per tile and tiles in flight: head dim 256 halves the tile (its q alone is 64 KB, and O
+// takes 128 registers a thread) and keeps 2 stages.
+__host__ __device__ constexpr int wgppKeys(int dh) { return dh > 128 ? 64 : 128; }
+__host__ __device__ constexpr int wgppStages(int dh) { return dh > 128 ? 2 : 3; }
 
 // Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary, q
-// [WGPP_ROWS][dh], WGPP_STAGES K tiles, WGPP_STAGES V tiles of [WG_KEYS][dh]. 227 KB for dh 128.
+// [WGPP_ROWS][dh], then the K tiles and the V tiles of [keys][dh]. 227 KB for dh 128, 195 KB
+// for dh 256.
 __host__ __device__ constexpr int wgppSharedBytes(int dh) {
-    return WGPP_HEAD + 1024 + WGPP_ROWS * dh * 2 + 2 * WGPP_STAGES * wgTileBytes(dh);
+    return WGPP_HEAD + 1024 + WGPP_ROWS * dh * 2 + 2 * wgppStages(dh) * wgppKeys(dh) * dh * 2;
 }
-static_assert(wgppSharedBytes(128) <= 227 * 1024, "sm_90 allows 227 KB of dynamic shared memory");
-static_assert(2 * WG_KEYS * 4 + 4 * WGPP_STAGES * 8 <= WGPP_HEAD, "head of shared memory");
+static_assert(wgppSharedBytes(128) <= 227 * 1024 && wgppSharedBytes(256) <= 227 * 1024,
+              "sm_90 allows 227 KB of dynamic shared memory");
+static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WGPP_HEAD, "head of shared memory");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 __device__ __forceinline__ void ppBarInit(uint32_t bar, int count) {
@@ -602,22 +645,27 @@ __device__ __forceinline__ void ppNamedArrive(int id, int count) {
 template <int MT, int DH>
 __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int KEYS = wgppKeys(DH);           // keys per tile
+    constexpr int ST = wgppStages(DH);           // K tiles (and V tiles) in flight or in use
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
-    constexpr int ROW_STEP = 128 / VPR;          // rows one pass of a warpgroup copies
-    constexpr int KS = WG_KEYS / 16;             // k-steps of P V
-    constexpr int NS = WG_KEYS / 2;              // S accumulators per thread
+    constexpr int Q_STEP = 128 / VPR;            // q rows one pass of a consumer warpgroup copies
+    // The copier's share of a tile: rows myRow + k ROW_STEP (a multiple of the 8-row swizzle
+    // period), CPT chunks of each (head dim 256: 2).
+    constexpr int ROW_STEP = Q_STEP < 8 ? 8 : Q_STEP;
+    constexpr int CPT = VPR * ROW_STEP / 128;
+    constexpr int KS = KEYS / 16;                // k-steps of P V
+    constexpr int NS = KEYS / 2;                 // S accumulators per thread
     constexpr int NO = DH / 2;                   // O accumulators per thread
-    constexpr int TILE = wgTileBytes(DH);
-    constexpr int ST = WGPP_STAGES;
-    static_assert(WGPP_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
-    static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0 && 64 % ROW_STEP == 0, "copy shape");
+    constexpr int TILE = KEYS * DH * 2;
+    static_assert(WGPP_ROWS == 128, "q is a 128-row operand (wgChunk<128>, WG_SLAB)");
+    static_assert(64 % Q_STEP == 0 && KEYS <= 128, "copy shapes");
     // Named barriers (0 is __syncthreads): 1, 2 q of consumer 0, 1; 3, 4 the turn of consumer
     // 0, 1; 5 the copier's row offsets.
     constexpr int NB_Q = 1, NB_TURN = 3, NB_OFFSETS = 5;
     extern __shared__ __align__(16) uint8_t smemRaw[];
-    uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [2][WG_KEYS]
+    uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [2][KEYS]
     const uint32_t smemAddr = (uint32_t) __cvta_generic_to_shared(smemRaw);
-    const uint32_t barAddr = smemAddr + 2 * WG_KEYS * 4;  // kFull, vFull, kEmpty, vEmpty [ST] each
+    const uint32_t barAddr = smemAddr + 2 * KEYS * 4;  // kFull, vFull, kEmpty, vEmpty [ST] each
     auto kFull = [&](int s) { return barAddr + 8 * s; };
     auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
     auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
@@ -629,7 +677,7 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     const uint32_t qAddr = rawAddr + pad;
     const uint32_t kvAddr = qAddr + WGPP_ROWS * DH * 2;
 
-    const WgItem it = wgItemOf<WGPP_ROWS>(p);
+    const WgItem it = wgItemOf<WGPP_ROWS, KEYS>(p);
     const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
 
@@ -646,21 +694,31 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     if (wg == 0) {
         // ---- copier: row offsets of tile t into slot t & 1, then K_t and V_t into stage t % ST.
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-        auto offsetOf = [&](int t) { return wgRowOffset(p, it, kvStart + t * WG_KEYS + tid); };
-        const int myCol = tid % VPR, myRow = tid / VPR;
-        const uint8_t* kHead = wgHeadBase(p, it, false, myCol);
-        const uint8_t* vHead = wgHeadBase(p, it, true, myCol);
-        uint8_t* myDst = kvs + wgChunk(myRow, myCol);
+        auto offsetOf = [&](int t) { return tid < KEYS ? wgRowOffset(p, it, kvStart + t * KEYS + tid) : WG_NO_ROW; };
+        constexpr int COLS = VPR / CPT;  // threads along a row
+        const int myRow = tid / COLS;
+        const uint8_t* kHead[CPT];
+        const uint8_t* vHead[CPT];
+        int myDst[CPT];
+#pragma unroll
+        for (int c = 0; c < CPT; ++c) {
+            const int col = tid % COLS + c * COLS;
+            kHead[c] = wgHeadBase(p, it, false, col);
+            vHead[c] = wgHeadBase(p, it, true, col);
+            myDst[c] = wgChunk<KEYS>(myRow, col);
+        }
         auto issue = [&](int t, bool isV, int st) {
-            wgCopyTile<ROW_STEP>(isV ? vHead : kHead, myDst + (isV ? ST + st : st) * TILE, offs + (t & 1) * WG_KEYS,
-                                 myRow);
+            uint8_t* dst[CPT];
+#pragma unroll
+            for (int c = 0; c < CPT; ++c) dst[c] = kvs + (isV ? ST + st : st) * TILE + myDst[c];
+            wgCopyTile<ROW_STEP, KEYS, CPT>(isV ? vHead : kHead, dst, offs + (t & 1) * KEYS, myRow);
             wgCopyCommit();
         };
         uint32_t nextOffset = nTiles > 0 ? offsetOf(0) : WG_NO_ROW;
         for (int t = 0; t < nTiles; ++t) {
             // Slot t & 1 was last read by the copies of tile t - 2, issued before the previous
             // offsets barrier that every copier passed.
-            offs[(t & 1) * WG_KEYS + tid] = nextOffset;
+            if (tid < KEYS) offs[(t & 1) * KEYS + tid] = nextOffset;
             ppNamedSync(NB_OFFSETS, 128);
             if (t + 1 < nTiles) nextOffset = offsetOf(t + 1);  // in flight during the copies
             const int st = t % ST;
@@ -681,12 +739,12 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     const int cw = wg - 1;                     // consumer 0 or 1
     const int ctid = tid - 128 * wg;           // thread within the warpgroup
     const int wgRow0 = 64 * cw;
-    const WgRows w = wgRowsOf(p, it, wgRow0, warp, lane);
+    const WgRows w = wgRowsOf<KEYS>(p, it, wgRow0, warp, lane);
 
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
-        wgCopyQ<DH, 64, ROW_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
+        wgCopyQ<DH, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
         wgCopyCommit();
         wgCopyWait<0>();
         wgProxyFence();
@@ -735,28 +793,28 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
         takeTurn(t);
         if (steady) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH>(s, qDesc, kAddr);
-            wgIssuePV<MT>(o, pf, vAddr);
+            wgIssueS<MT, DH, KEYS>(s, qDesc, kAddr);
+            wgIssuePV<MT, KEYS>(o, pf, vAddr);
             passTurn(t);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
-            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);
             wgWait<0>();  // O holds tile t - 1
             release(vEmpty((t - 1) % ST));
             wgRescale(o, alpha);
             wgPack<MT>(pf, s);
         } else if (first) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH>(s, qDesc, kAddr);
+            wgIssueS<MT, DH, KEYS>(s, qDesc, kAddr);
             passTurn(t);
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
-            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
             wgPack<MT>(pf, s);
         } else if (last) {
             wgFenceOperands(o, pf);
-            wgIssuePV<MT>(o, pf, vAddr);
+            wgIssuePV<MT, KEYS>(o, pf, vAddr);
             passTurn(t);
             wgWait<0>();
             if (t < nTiles) release(kEmpty(t % ST));  // K_t is not this warpgroup's
