@@ -110,24 +110,16 @@ extern "C" __global__ void param_sizes(int* out) {
     out[2] = sizeof(AppendParams);
 }
 
-// Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type, head dim 64
-// or 128, WG_ROWS query rows per block.
+// Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type, head dim 64,
+// 128 or 256; a copier warpgroup and two consumer warpgroups taking turns on the tensor cores,
+// WG_ROWS query rows per block.
 #define WGMMA_PREFILL(QN, Q, DH)                                                                          \
-    extern "C" __global__ void __launch_bounds__(WG_THREADS) wg_##QN##_d##DH(const AttnParams p) {        \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_d##DH(const AttnParams p) {     \
         wgPrefillBody<Q, DH>(p);                                                                          \
     }
 WGMMA_PREFILL(bf16, BF16, 128)
 WGMMA_PREFILL(f16, F16, 128)
 WGMMA_PREFILL(bf16, BF16, 64)
 WGMMA_PREFILL(f16, F16, 64)
-
-// Warp-specialised variant of the above (opt-in, sm_90a; traps elsewhere): a copier warpgroup and
-// two consumer warpgroups taking turns on the tensor cores, WGPP_ROWS query rows per block.
-#define WGPP_PREFILL(QN, Q, DH)                                                                           \
-    extern "C" __global__ void __launch_bounds__(WGPP_THREADS, 1) wgpp_##QN##_d##DH(const AttnParams p) { \
-        wgppPrefillBody<Q, DH>(p);                                                                        \
-    }
-WGPP_PREFILL(bf16, BF16, 128)
-WGPP_PREFILL(f16, F16, 128)
-WGPP_PREFILL(bf16, BF16, 64)
-WGPP_PREFILL(f16, F16, 64)
+WGMMA_PREFILL(bf16, BF16, 256)
+WGMMA_PREFILL(f16, F16, 256)

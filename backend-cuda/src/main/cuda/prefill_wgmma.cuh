@@ -1,39 +1,52 @@
-// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, prefill_fa2.cuh elsewhere): K/V of q's
-// 16-bit type, head dim 64 or 128, the same work items and outputs as the FA2 kernel with tiles of
-// WG_ROWS query rows. Elsewhere the entry points trap.
+// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, prefill_fa2.cuh elsewhere): K/V
+// of q's 16-bit type, head dim 64, 128 or 256, the same work items and outputs as the FA2 kernel
+// with tiles of WG_ROWS query rows. Elsewhere the entry points trap.
 //
-// - a block is two warpgroups over one (request, query head, 128-row tile); warpgroup w owns rows
-//   64w..64w+63, and both read the same K/V tiles, so each K/V byte loaded serves 128 rows;
+// - a block is three warpgroups over one (request, query head, 128-row tile): warpgroup 0 only
+//   copies (row offsets and cp.async of K/V tiles); warpgroups 1 and 2 only compute, each over 64
+//   of the block's 128 rows, and both read the same K/V tiles, so each K/V byte loaded serves 128
+//   rows. The copier gives up registers with setmaxnreg so that the consumers can hold S, P and O;
 // - q, K and V live in shared memory in the layout wgmma descriptors read with 128-byte swizzling:
 //   64-column slabs of 128-byte rows where 16-byte chunk c of row r sits at chunk c ^ (r & 7);
 // - S = Q K^T reads both operands from shared memory (K rows are K-major as stored); O += P V takes
 //   P from the registers that held S (an m64 accumulator fragment is, repacked to 16 bits, the A
 //   fragment) and V through the descriptor's transpose (V rows are N-major for this product);
-// - 128-key tiles arrive by cp.async, every thread copying a share, WG_STAGES deep. V of a tile is
-//   used one iteration after its K: P_{t-1} V_{t-1} runs on the tensor cores while the warpgroup
-//   does the softmax of S_t, so the copies of K and V are staggered by one tile;
+// - tiles of 128 keys (64 at head dim 256) are 3 (2) stages deep. V of a tile is used one
+//   iteration after its K: P_{t-1} V_{t-1} runs on the tensor cores while the warpgroup does the
+//   softmax of S_t;
+// - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
+//   arrivals, raised by cp.async.mbarrier.arrive when a copier's copies have landed) and an
+//   "empty" mbarrier (one arrival per consumer warp once its wgmma no longer reads the stage);
+// - the consumers take turns issuing their wgmma (two named barriers, bar.sync / bar.arrive): the
+//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax;
 // - key rows' offsets (page lookups done) go to shared memory ahead of the copies that need them;
 // - tiles that no row of a warpgroup can see are skipped by that warpgroup (never loaded when no
-//   row of the block sees them); masks are evaluated only on tiles that straddle a boundary.
+//   row of the block sees them), though it still waits for and releases them (a stage's empty
+//   count needs both warpgroups, and waiting first keeps its arrival in the right phase); masks
+//   are evaluated only on tiles that straddle a boundary.
 #pragma once
 #include "mma.cuh"
 
 namespace attn4j {
 
-constexpr int WG_ROWS = 128;      // query rows of one head per block
-constexpr int WG_THREADS = 256;   // two warpgroups
-constexpr int WG_KEYS = 128;      // keys per tile
-constexpr int WG_STAGES = 3;      // K tiles (and V tiles) in flight or in use
-constexpr int WG_SLOTS = 4;       // tiles of row offsets: a tile's K and V copies are a step apart
+constexpr int WG_ROWS = 128;     // query rows of one head per block
+constexpr int WG_THREADS = 384;  // copier warpgroup + two consumer warpgroups
+constexpr int WG_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarriers
 
-// Shared memory: row offsets [WG_SLOTS][WG_KEYS], up to 1 KB to reach a 1024-byte boundary (the
+// Keys per tile and tiles in flight: head dim 256 halves the tile (its q alone is 64 KB, and O
+// takes 128 registers a thread) and keeps 2 stages.
+__host__ __device__ constexpr int wgKeys(int dh) { return dh > 128 ? 64 : 128; }
+__host__ __device__ constexpr int wgStages(int dh) { return dh > 128 ? 2 : 3; }
+
+// Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary (the
 // swizzle pattern repeats every 1024 bytes and is anchored to the address), q [WG_ROWS][dh], then
-// WG_STAGES K tiles and WG_STAGES V tiles of [WG_KEYS][dh]. 232448 bytes (227 KB) for dh 128.
-__host__ __device__ constexpr int wgTileBytes(int dh) { return WG_KEYS * dh * 2; }
+// the K tiles and the V tiles of [keys][dh]. 227 KB for dh 128, 195 KB for dh 256.
 __host__ __device__ constexpr int wgSharedBytes(int dh) {
-    return WG_SLOTS * WG_KEYS * 4 + 1024 + WG_ROWS * dh * 2 + 2 * WG_STAGES * wgTileBytes(dh);
+    return WG_HEAD + 1024 + WG_ROWS * dh * 2 + 2 * wgStages(dh) * wgKeys(dh) * dh * 2;
 }
-static_assert(wgSharedBytes(128) <= 227 * 1024, "sm_90 allows 227 KB of dynamic shared memory");
+static_assert(wgSharedBytes(128) <= 227 * 1024 && wgSharedBytes(256) <= 227 * 1024,
+              "sm_90 allows 227 KB of dynamic shared memory");
+static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WG_HEAD, "head of shared memory");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -156,7 +169,7 @@ __device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], 
 #undef WG_REGS32
 #undef WG_REGS64
 
-// ---- Pieces shared by wgPrefillBody and wgppPrefillBody (one 64-row consumer warpgroup each).
+// ---- Pieces of a consumer warpgroup (64 rows) and of the copier.
 
 constexpr int WG_SLAB = 128 * 128;  // bytes of one 64-column slab of a 128-row operand
 
@@ -446,185 +459,20 @@ __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& i
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// Work items: see WgItem.
-template <int MT, int DH>
-__device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    constexpr int VPR = DH / 8;                  // 16-byte chunks per row
-    constexpr int ROW_STEP = WG_THREADS / VPR;   // rows one pass of the block copies
-    constexpr int KS = WG_KEYS / 16;             // k-steps of P V
-    constexpr int NS = WG_KEYS / 2;              // S accumulators per thread
-    constexpr int NO = DH / 2;                   // O accumulators per thread
-    constexpr int TILE = wgTileBytes(DH);
-    static_assert(WG_ROWS == 128 && WG_KEYS == 128, "wgChunk assumes 128-row operands");
-    static_assert(ROW_STEP % 8 == 0 && WG_KEYS % ROW_STEP == 0, "copy shape");
-    static_assert(WG_STAGES >= 2 && WG_STAGES <= WG_SLOTS - 1, "row offset slots");
-    extern __shared__ __align__(16) uint8_t smemRaw[];
-    uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [WG_SLOTS][WG_KEYS]
-    const uint32_t rawAddr = (uint32_t) __cvta_generic_to_shared(smemRaw) + WG_SLOTS * WG_KEYS * 4;
-    const uint32_t pad = (1024u - (rawAddr & 1023u)) & 1023u;
-    uint8_t* qs = smemRaw + WG_SLOTS * WG_KEYS * 4 + pad;
-    uint8_t* kvs = qs + WG_ROWS * DH * 2;        // K stages, then V stages
-    const uint32_t qAddr = rawAddr + pad;
-    const uint32_t kvAddr = qAddr + WG_ROWS * DH * 2;
-
-    const WgItem it = wgItemOf<WG_ROWS, WG_KEYS>(p);
-    const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
-    const int wgRow0 = 64 * wg;
-    const WgRows w = wgRowsOf<WG_KEYS>(p, it, wgRow0, warp, lane);
-
-    // Row offset of this thread's key row of tile t; stored when the tile's copies are due.
-    auto offsetOf = [&](int t) { return wgRowOffset(p, it, kvStart + t * WG_KEYS + tid); };
-    const int myCol = tid % VPR, myRow = tid / VPR;
-    const uint8_t* const kHead[1] = {wgHeadBase(p, it, false, myCol)};
-    const uint8_t* const vHead[1] = {wgHeadBase(p, it, true, myCol)};
-    uint8_t* myDst = kvs + wgChunk<WG_KEYS>(myRow, myCol);
-    // Copies K (V false) or V rows of tile t into stage st.
-    auto issue = [&](int t, bool isV, int st) {
-        uint8_t* const dst[1] = {myDst + (isV ? WG_STAGES + st : st) * TILE};
-        wgCopyTile<ROW_STEP, WG_KEYS, 1>(isV ? vHead : kHead, dst, offs + (t & (WG_SLOTS - 1)) * WG_KEYS, myRow);
-    };
-
-    // Copy groups: G_j holds K_j and V_{j-1} (G_0 also q). The prologue commits G_0..G_{STAGES-2};
-    // iteration t commits G_{t+STAGES-1} and needs G_t, so STAGES-2 groups may stay in flight.
-    if (nTiles > 0) {
-#pragma unroll
-        for (int t = 0; t < WG_STAGES; ++t) {
-            if (t < nTiles && tid < WG_KEYS) offs[t * WG_KEYS + tid] = offsetOf(t);
-        }
-        __syncthreads();
-        wgCopyQ<DH, WG_ROWS, ROW_STEP>(p, it, qs, 0, myRow, myCol);
-        issue(0, false, 0);
-        wgCopyCommit();
-#pragma unroll
-        for (int g = 1; g <= WG_STAGES - 2; ++g) {
-            if (g < nTiles) issue(g, false, g);
-            if (g - 1 < nTiles) issue(g - 1, true, g - 1);
-            wgCopyCommit();
-        }
-    }
-
-    const float scale = p.smScale * p.kScale;  // natural-log units
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-    float o[NO];
-#pragma unroll
-    for (int i = 0; i < NO; ++i) o[i] = 0.f;
-    uint32_t pf[KS][4];  // P of the last scored tile, A fragments of its 16-key steps
-#pragma unroll
-    for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
-    const uint64_t qDesc = wgDesc(qAddr + wgRow0 * 128, 16, 1024);
-
-    // Iteration t scores tile t and adds tile t - 1 to O (P V trails by one tile so that the
-    // softmax of tile t overlaps the tensor cores' P V); iteration nTiles only adds the last.
-    // Each wgmma issue and its waits sit within one branch, so the compiler can follow which
-    // accumulators are in flight without correlating branches.
-    for (int t = 0; nTiles > 0 && t <= nTiles; ++t) {
-        wgCopyWait<WG_STAGES - 2>();
-        wgProxyFence();
-        __syncthreads();  // G_t landed for every thread; every wgmma of iteration t - 1 is done
-
-        // Copies into the buffers of K_{t-1} and V_{t-2}, which no wgmma reads any more, run
-        // while the tensor cores work; the row offsets of tile t + STAGES go to the slot of tile
-        // t + STAGES - 4, whose copies were issued in earlier iterations.
-        uint32_t nextOffset = WG_NO_ROW;
-        const bool look = t + WG_STAGES < nTiles && tid < WG_KEYS;
-        auto copies = [&]() {
-            if (t + WG_STAGES - 1 < nTiles) issue(t + WG_STAGES - 1, false, (t + WG_STAGES - 1) % WG_STAGES);
-            if (t + WG_STAGES - 2 < nTiles) issue(t + WG_STAGES - 2, true, (t + WG_STAGES - 2) % WG_STAGES);
-            wgCopyCommit();
-            if (look) nextOffset = offsetOf(t + WG_STAGES);  // stored at the end of the iteration
-        };
-        const uint32_t kAddr = kvAddr + (t % WG_STAGES) * TILE;
-        const uint32_t vAddr = kvAddr + (WG_STAGES + (t - 1) % WG_STAGES) * TILE;  // V_{t-1}
-
-        // Uniform over the warpgroup; read from lane 0 so the compiler sees them warp-uniform.
-        const bool steady = __shfl_sync(0xffffffffu, t > w.tLo && t < w.tHi, 0);
-        const bool first = __shfl_sync(0xffffffffu, t == w.tLo && t < w.tHi, 0);
-        const bool last = __shfl_sync(0xffffffffu, t == w.tHi && t > w.tLo, 0);
-        float s[NS], alpha[2];
-        if (steady) {
-            wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, WG_KEYS>(s, qDesc, kAddr);
-            wgIssuePV<MT, WG_KEYS>(o, pf, vAddr);
-            copies();
-            wgWait<1>();  // S of tile t
-            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);
-            wgWait<0>();  // O holds tile t - 1
-            wgRescale(o, alpha);
-            wgPack<MT>(pf, s);
-        } else if (first) {
-            wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, WG_KEYS>(s, qDesc, kAddr);
-            copies();
-            wgWait<0>();
-            wgSoftmax(p, it, w, s, kvStart + t * WG_KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
-            wgPack<MT>(pf, s);
-        } else if (last) {
-            wgFenceOperands(o, pf);
-            wgIssuePV<MT, WG_KEYS>(o, pf, vAddr);
-            copies();
-            wgWait<0>();
-            wgKeepAll(o);
-        } else {
-            copies();
-        }
-        if (look) offs[((t + WG_STAGES) & (WG_SLOTS - 1)) * WG_KEYS + tid] = nextOffset;
-    }
-
-    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane);
-#else
-    __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
-#endif
-}
-
-// ---------------------------------------------------------------------------------------------
-// Warp-specialised variant (entry points wgpp_*): the same work items, math and outputs as
-// wgPrefillBody, scheduled so that the tensor cores are not left idle during the softmax.
-//
-// - three warpgroups: warpgroup 0 only copies (row offsets and cp.async of K/V tiles), warpgroups 1
-//   and 2 only compute, each over 64 of the block's 128 rows; the copier gives up registers with
-//   setmaxnreg so that the two consumers can hold S, P and O without spilling;
-// - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
-//   arrivals, raised by cp.async.mbarrier.arrive when a copier's copies have landed) and an
-//   "empty" mbarrier (one arrival per consumer warp once its wgmma no longer reads the stage);
-// - the consumers take turns issuing their wgmma (two named barriers, bar.sync / bar.arrive): the
-//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax;
-// - a consumer still waits for and releases the tiles it skips (the stage's empty count needs
-//   both warpgroups, and waiting first keeps its arrival in the right phase).
-constexpr int WGPP_ROWS = 128;     // query rows of one head per block
-constexpr int WGPP_THREADS = 384;  // copier warpgroup + two consumer warpgroups
-constexpr int WGPP_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarriers
-
-// Keys per tile and tiles in flight: head dim 256 halves the tile (its q alone is 64 KB, and O
-// takes 128 registers a thread) and keeps 2 stages.
-__host__ __device__ constexpr int wgppKeys(int dh) { return dh > 128 ? 64 : 128; }
-__host__ __device__ constexpr int wgppStages(int dh) { return dh > 128 ? 2 : 3; }
-
-// Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary, q
-// [WGPP_ROWS][dh], then the K tiles and the V tiles of [keys][dh]. 227 KB for dh 128, 195 KB
-// for dh 256.
-__host__ __device__ constexpr int wgppSharedBytes(int dh) {
-    return WGPP_HEAD + 1024 + WGPP_ROWS * dh * 2 + 2 * wgppStages(dh) * wgppKeys(dh) * dh * 2;
-}
-static_assert(wgppSharedBytes(128) <= 227 * 1024 && wgppSharedBytes(256) <= 227 * 1024,
-              "sm_90 allows 227 KB of dynamic shared memory");
-static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WGPP_HEAD, "head of shared memory");
-
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-__device__ __forceinline__ void ppBarInit(uint32_t bar, int count) {
+__device__ __forceinline__ void wgBarInit(uint32_t bar, int count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
 }
-__device__ __forceinline__ void ppBarArrive(uint32_t bar) {
+__device__ __forceinline__ void wgBarArrive(uint32_t bar) {
     asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
 }
 // Arrives once every cp.async this thread issued so far has landed; noinc: the barrier's count
 // already includes this arrival.
-__device__ __forceinline__ void ppBarArriveCopies(uint32_t bar) {
+__device__ __forceinline__ void wgBarArriveCopies(uint32_t bar) {
     asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
 // Waits until the phase of the given parity has completed (acquire).
-__device__ __forceinline__ void ppBarWait(uint32_t bar, uint32_t parity) {
+__device__ __forceinline__ void wgBarWait(uint32_t bar, uint32_t parity) {
     uint32_t done;
     do {
         asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
@@ -634,19 +482,19 @@ __device__ __forceinline__ void ppBarWait(uint32_t bar, uint32_t parity) {
                      : "memory");
     } while (!done);
 }
-__device__ __forceinline__ void ppNamedSync(int id, int count) {
+__device__ __forceinline__ void wgNamedSync(int id, int count) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
-__device__ __forceinline__ void ppNamedArrive(int id, int count) {
+__device__ __forceinline__ void wgNamedArrive(int id, int count) {
     asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 template <int MT, int DH>
-__device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
+__device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    constexpr int KEYS = wgppKeys(DH);           // keys per tile
-    constexpr int ST = wgppStages(DH);           // K tiles (and V tiles) in flight or in use
+    constexpr int KEYS = wgKeys(DH);           // keys per tile
+    constexpr int ST = wgStages(DH);           // K tiles (and V tiles) in flight or in use
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
     constexpr int Q_STEP = 128 / VPR;            // q rows one pass of a consumer warpgroup copies
     // The copier's share of a tile: rows myRow + k ROW_STEP (a multiple of the 8-row swizzle
@@ -657,7 +505,7 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     constexpr int NS = KEYS / 2;                 // S accumulators per thread
     constexpr int NO = DH / 2;                   // O accumulators per thread
     constexpr int TILE = KEYS * DH * 2;
-    static_assert(WGPP_ROWS == 128, "q is a 128-row operand (wgChunk<128>, WG_SLAB)");
+    static_assert(WG_ROWS == 128, "q is a 128-row operand (wgChunk<128>, WG_SLAB)");
     static_assert(64 % Q_STEP == 0 && KEYS <= 128, "copy shapes");
     // Named barriers (0 is __syncthreads): 1, 2 q of consumer 0, 1; 3, 4 the turn of consumer
     // 0, 1; 5 the copier's row offsets.
@@ -670,23 +518,23 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
     auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
     auto vEmpty = [&](int s) { return barAddr + 8 * (3 * ST + s); };
-    const uint32_t rawAddr = smemAddr + WGPP_HEAD;
+    const uint32_t rawAddr = smemAddr + WG_HEAD;
     const uint32_t pad = (1024u - (rawAddr & 1023u)) & 1023u;
-    uint8_t* qs = smemRaw + WGPP_HEAD + pad;
-    uint8_t* kvs = qs + WGPP_ROWS * DH * 2;      // K stages, then V stages
+    uint8_t* qs = smemRaw + WG_HEAD + pad;
+    uint8_t* kvs = qs + WG_ROWS * DH * 2;      // K stages, then V stages
     const uint32_t qAddr = rawAddr + pad;
-    const uint32_t kvAddr = qAddr + WGPP_ROWS * DH * 2;
+    const uint32_t kvAddr = qAddr + WG_ROWS * DH * 2;
 
-    const WgItem it = wgItemOf<WGPP_ROWS, KEYS>(p);
-    const int kvStart = it.kvStart, kvEnd = it.kvEnd, nTiles = it.nTiles;
+    const WgItem it = wgItemOf<WG_ROWS, KEYS>(p);
+    const int kvStart = it.kvStart, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
 
     if (tid == 0) {
         for (int s = 0; s < ST; ++s) {
-            ppBarInit(kFull(s), 128);
-            ppBarInit(vFull(s), 128);
-            ppBarInit(kEmpty(s), 8);  // one arrival per consumer warp
-            ppBarInit(vEmpty(s), 8);
+            wgBarInit(kFull(s), 128);
+            wgBarInit(vFull(s), 128);
+            wgBarInit(kEmpty(s), 8);  // one arrival per consumer warp
+            wgBarInit(vEmpty(s), 8);
         }
     }
     __syncthreads();  // the only block-wide barrier: the mbarriers are initialised
@@ -719,16 +567,16 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
             // Slot t & 1 was last read by the copies of tile t - 2, issued before the previous
             // offsets barrier that every copier passed.
             if (tid < KEYS) offs[(t & 1) * KEYS + tid] = nextOffset;
-            ppNamedSync(NB_OFFSETS, 128);
+            wgNamedSync(NB_OFFSETS, 128);
             if (t + 1 < nTiles) nextOffset = offsetOf(t + 1);  // in flight during the copies
             const int st = t % ST;
             const uint32_t freed = ((t / ST) + 1) & 1;     // phase of tile t - ST's release
-            if (t >= ST) ppBarWait(kEmpty(st), freed);
+            if (t >= ST) wgBarWait(kEmpty(st), freed);
             issue(t, false, st);
-            ppBarArriveCopies(kFull(st));
-            if (t >= ST) ppBarWait(vEmpty(st), freed);
+            wgBarArriveCopies(kFull(st));
+            if (t >= ST) wgBarWait(vEmpty(st), freed);
             issue(t, true, st);
-            ppBarArriveCopies(vFull(st));
+            wgBarArriveCopies(vFull(st));
         }
         wgCopyWait<0>();  // leave nothing in flight behind an exiting thread
         return;
@@ -748,7 +596,7 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
         wgCopyCommit();
         wgCopyWait<0>();
         wgProxyFence();
-        ppNamedSync(NB_Q + cw, 128);
+        wgNamedSync(NB_Q + cw, 128);
     }
 
     const float scale = p.smScale * p.kScale;  // natural-log units
@@ -766,20 +614,20 @@ __device__ __forceinline__ void wgppPrefillBody(const AttnParams& p) {
     // 1 waits nTiles + 1 times for consumer 0's nTiles + 1 arrivals, consumer 0 waits from
     // iteration 1 on for consumer 1's arrivals of iterations 0..nTiles - 1.
     auto takeTurn = [&](int t) {
-        if (cw == 1 || t > 0) ppNamedSync(NB_TURN + cw, 256);
+        if (cw == 1 || t > 0) wgNamedSync(NB_TURN + cw, 256);
     };
     auto passTurn = [&](int t) {
-        if (cw == 0 || t < nTiles) ppNamedArrive(NB_TURN + 1 - cw, 256);
+        if (cw == 0 || t < nTiles) wgNamedArrive(NB_TURN + 1 - cw, 256);
     };
     // The consumer warp's release of a stage: its wgmma reading it have completed.
     auto release = [&](uint32_t bar) {
-        if (lane == 0) ppBarArrive(bar);
+        if (lane == 0) wgBarArrive(bar);
     };
 
     // Iteration t scores tile t and adds tile t - 1 to O; iteration nTiles only adds the last.
     for (int t = 0; nTiles > 0 && t <= nTiles; ++t) {
-        if (t < nTiles) ppBarWait(kFull(t % ST), (t / ST) & 1);
-        if (t > 0) ppBarWait(vFull((t - 1) % ST), ((t - 1) / ST) & 1);
+        if (t < nTiles) wgBarWait(kFull(t % ST), (t / ST) & 1);
+        if (t > 0) wgBarWait(vFull((t - 1) % ST), ((t - 1) / ST) & 1);
         // The copier's cp.async wrote through the generic proxy; the barrier wait made those
         // writes visible to this thread, the fence orders them before its wgmma's reads.
         wgProxyFence();

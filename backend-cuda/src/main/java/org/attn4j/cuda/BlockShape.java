@@ -26,16 +26,12 @@ enum BlockShape {
      */
     FA2_PREFILL(64, 128),
     /**
-     * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block of 2
-     * warpgroups per (request, query head, 128-row tile, key split), 128-key tiles on wgmma,
-     * head dim 64 or 128.
+     * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block per
+     * (request, query head, 128-row tile, key split) of a copier warpgroup and two consumer
+     * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 128 or
+     * 256, K/V of q's type.
      */
-    WGMMA_PREFILL(128, 256),
-    /**
-     * Warp-specialised Hopper prefill (opt-in, prefill_wgmma.cuh, sm_90a only): a copier
-     * warpgroup and two consumer warpgroups taking turns on the tensor cores, 128-row tiles.
-     */
-    WGPP_PREFILL(128, 384);
+    WGMMA_PREFILL(128, 384);
 
     /** Query rows of one head per FA2 block (FA2_ROWS in prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
@@ -106,7 +102,7 @@ enum BlockShape {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case STREAM_DECODE -> 4 * 4 * 256 / headDim;
             case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
-            case WGMMA_PREFILL, WGPP_PREFILL -> 128;
+            case WGMMA_PREFILL -> headDim > 128 ? 64 : 128;
             default -> GENERIC_TILE_KEYS;
         };
     }
@@ -120,7 +116,7 @@ enum BlockShape {
         if (this == FA2_PREFILL) {
             return fa2SharedBytes(headDim);
         }
-        if (this == WGMMA_PREFILL || this == WGPP_PREFILL) {
+        if (this == WGMMA_PREFILL) {
             return wgmmaSharedBytes(headDim);
         }
         if (!tensorCores()) {
@@ -146,17 +142,18 @@ enum BlockShape {
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
             case WGMMA_PREFILL -> "wg_" + qSuffix + "_d" + headDim;
-            case WGPP_PREFILL -> "wgpp_" + qSuffix + "_d" + headDim;
         };
     }
 
     /**
-     * The wgmma kernels' layout (wgSharedBytes and wgppSharedBytes in prefill_wgmma.cuh): 2 KB of
-     * page ids (and barriers), up to 1 KB to reach a 1024-byte boundary, q rows, then 3 stages
-     * of K and V tiles.
+     * The wgmma kernel's layout (wgSharedBytes in prefill_wgmma.cuh): 2 KB of row offsets and
+     * barriers, up to 1 KB to reach a 1024-byte boundary, 128 q rows, then the K and V tiles (3
+     * stages of 128 keys; 2 of 64 at head dim 256).
      */
     static int wgmmaSharedBytes(int headDim) {
-        return 3072 + 1792 * headDim;
+        int keys = headDim > 128 ? 64 : 128;
+        int stages = headDim > 128 ? 2 : 3;
+        return 3072 + 128 * headDim * 2 + 2 * stages * keys * headDim * 2;
     }
 
     /** The FA2 kernel's layout (fa2SharedBytes): q rows, 2 stages of K and V, padded by 8 elements; 2 tiles of row offsets. */

@@ -28,10 +28,9 @@ final class CudaAttentionPlan implements KernelPlan {
     static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
     /**
      * System property choosing the prefill kernel: {@code wgmma} (the default:
-     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code wgpp} (its
-     * warp-specialised variant, opt-in), {@code fa2}
-     * (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair). The first two take K/V of q's
-     * type at head dims 64 and 128; other problems run {@code tc}.
+     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code fa2}
+     * (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair). wgmma takes K/V of q's type at
+     * head dims 64, 128 and 256, fa2 at 64 and 128; other problems run {@code tc}.
      */
     static final String PREFILL_KERNEL_PROPERTY = "attn4j.cuda.prefillKernel";
     /** Page ids of one chunk must fit beside the streaming kernel's rings. */
@@ -222,12 +221,12 @@ final class CudaAttentionPlan implements KernelPlan {
             case "tc" -> null;
             case "fa2" -> BlockShape.FA2_PREFILL;
             case "wgmma", "" -> computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
-            case "wgpp" -> computeCapability == 90 ? BlockShape.WGPP_PREFILL : BlockShape.FA2_PREFILL;
             default -> throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
-                    + ": expected tc, fa2, wgmma or wgpp, actual '" + v + "'");
+                    + ": expected tc, fa2 or wgmma, actual '" + v + "'");
         };
         int d = p.heads().headDim();
-        return shape != null && !p.decode() && p.options().rope() == null && (d == 64 || d == 128) ? shape : null;
+        boolean headDimOk = d == 64 || d == 128 || (d == 256 && shape == BlockShape.WGMMA_PREFILL);
+        return shape != null && !p.decode() && p.options().rope() == null && headDimOk ? shape : null;
     }
 
     /** Shared memory for the page ids of the longest chunk the streaming schedule gives a block. */
@@ -328,7 +327,7 @@ final class CudaAttentionPlan implements KernelPlan {
     }
 
     /**
-     * The wgmma kernels address key rows by 32-bit offsets in 16-byte units from the head's base,
+     * The wgmma kernel addresses key rows by 32-bit offsets in 16-byte units from the head's base,
      * which reach a pool of 64 GB (per K or V view); larger pools run the other kernels.
      */
     static boolean rowOffsetsFit(PagedKvCache kv) {

@@ -23,7 +23,7 @@ import org.attn4j.tensor.Tensor;
  * workloads are timed with CUDA events (median after warm-up) and reported in TFLOP/s with
  * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the FA2 kernel
  * honours (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V scales,
- * queries shorter than their keys, empty requests, f16, head dim 64). Each case first checks
+ * queries shorter than their keys, empty requests, f16, head dims 64 and 256 (wgmma only)). Each case first checks
  * that the candidate kernel was really chosen. Run as a program on a GPU host:
  * {@code java --enable-native-access=ALL-UNNAMED -cp ... org.attn4j.cuda.CudaPrefillBench [iterations]};
  * exits 1 when any comparison fails.
@@ -78,6 +78,11 @@ public final class CudaPrefillBench {
             new Workload("opts-mask-scales-mha-d64", DType.BF16, new int[] {17, 64, 200}, new int[] {40, 64, 333},
                     4, 4, 64, 16, KvLayout.HND, AttentionOptions.DEFAULT.withSmScale(0.2f), true,
                     new KvScales(0.5f, 2f), false),
+            new Workload("opts-causal-d256-g4", DType.BF16, new int[] {300, 64, 1000, 1},
+                    new int[] {300, 500, 1000, 77}, 8, 2, 256, 16, KvLayout.NHD,
+                    AttentionOptions.DEFAULT.withCausal(true), false, KvScales.ONE, false),
+            new Workload("prefill-causal-4k-d256", DType.BF16, new int[] {4096}, new int[] {4096}, 16, 8, 256, 16,
+                    KvLayout.NHD, AttentionOptions.DEFAULT.withCausal(true), false, KvScales.ONE, true),
         };
         String[] kernels = System.getProperty("attn4j.bench.kernels", "fa2,wgmma").split(",");
         boolean ok = true;
@@ -85,6 +90,9 @@ public final class CudaPrefillBench {
             System.out.println("device: " + cuda.device());
             for (String kernel : kernels) {
                 for (Workload w : all) {
+                    if (w.d > 128 && !kernel.trim().equals("wgmma")) {
+                        continue; // head dim 256 runs on wgmma only (others fall back to tc)
+                    }
                     try {
                         ok &= run(cuda, w, kernel.trim(), iterations);
                     } catch (RuntimeException e) {
@@ -140,7 +148,6 @@ public final class CudaPrefillBench {
             System.out.println("    " + kernel + " plan: " + fa2.describe());
             String shape = switch (kernel) {
                 case "wgmma" -> "WGMMA_PREFILL";
-                case "wgpp" -> "WGPP_PREFILL";
                 default -> "FA2_PREFILL";
             };
             boolean chosen = fa2.describe().startsWith("cuda " + shape);
