@@ -58,11 +58,14 @@ __device__ __forceinline__ int wgChunk(int r, int col) {
     return (col >> 3) * (ROWS * 128) + r * 128 + (((col & 7) ^ (r & 7)) << 4);
 }
 
-// Shared memory matrix descriptor: start address, leading and stride byte offsets (all >> 4),
-// layout 1 = 128-byte swizzle in bits 62-63. Byte offsets from the start add (bytes >> 4).
-__device__ __forceinline__ uint64_t wgDesc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-    return (uint64_t) ((addr & 0x3FFFF) >> 4) | ((uint64_t) (lbo >> 4) << 16) | ((uint64_t) (sbo >> 4) << 32)
-           | (1ull << 62);
+// Shared memory matrix descriptors: start address and leading byte offset (both >> 4) in the low
+// word, stride byte offset (>> 4) and the layout (1 = 128-byte swizzle, bits 62-63) in the high
+// word. Every operand here has stride byte offset 1024 and the swizzle, so the high word is one
+// constant the wgmma asm supplies (WG_DESC_HI) and offsets are 32-bit adds to the low word (no
+// carry into a register pair in front of each wgmma). Byte offsets from the start add (bytes >> 4).
+#define WG_DESC_HI "0x40000040"
+__device__ __forceinline__ uint32_t wgDescLo(uint32_t addr, uint32_t lbo) {
+    return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16);
 }
 
 __device__ __forceinline__ void wgCopy16(void* smemDst, const void* src, bool valid) {
@@ -113,19 +116,21 @@ __device__ __forceinline__ void wgKeep(uint32_t& x) { asm volatile("" : "+r"(x))
 // S (=|+=) Q K^T, m64n128k16: A and B from shared memory, both K-major, f32 accumulators.
 // ACC 0 overwrites d (scale-d false), so the first k-step needs no zeroed registers.
 #define WG_SS128(TY, C, ACC)                                                                       \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                      \
+    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, %66, 0;\n"    \
+                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {%64, h};\nmov.b64 db, {%65, h};\n"        \
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " " WG_REGS64            \
-                 ", %64, %65, p, 1, 1, 0, 0;\n}\n"                                                 \
+                 ", da, db, p, 1, 1, 0, 0;\n}\n"                                                   \
                  : WG_ACC64(C)                                                                     \
-                 : "l"(da), "l"(db), "r"(ACC))
+                 : "r"(da), "r"(db), "r"(ACC))
 #define WG_SS64(TY, C, ACC)                                                                        \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                      \
+    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, %34, 0;\n"    \
+                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {%32, h};\nmov.b64 db, {%33, h};\n"        \
                  "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY " " WG_REGS32             \
-                 ", %32, %33, p, 1, 1, 0, 0;\n}\n"                                                 \
+                 ", da, db, p, 1, 1, 0, 0;\n}\n"                                                   \
                  : WG_ACC32(C)                                                                     \
-                 : "l"(da), "l"(db), "r"(ACC))
+                 : "r"(da), "r"(db), "r"(ACC))
 template <int MT, bool ACC>
-__device__ __forceinline__ void wgmmaS(float (&d)[64], uint64_t da, uint64_t db) {
+__device__ __forceinline__ void wgmmaS(float (&d)[64], uint32_t da, uint32_t db) {
     if constexpr (MT == BF16) {
         if constexpr (ACC) WG_SS128("bf16", "+f", 1); else WG_SS128("bf16", "=f", 0);
     } else {
@@ -133,7 +138,7 @@ __device__ __forceinline__ void wgmmaS(float (&d)[64], uint64_t da, uint64_t db)
     }
 }
 template <int MT, bool ACC>
-__device__ __forceinline__ void wgmmaS(float (&d)[32], uint64_t da, uint64_t db) {
+__device__ __forceinline__ void wgmmaS(float (&d)[32], uint32_t da, uint32_t db) {
     if constexpr (MT == BF16) {
         if constexpr (ACC) WG_SS64("bf16", "+f", 1); else WG_SS64("bf16", "=f", 0);
     } else {
@@ -145,20 +150,21 @@ __device__ __forceinline__ void wgmmaS(float (&d)[32], uint64_t da, uint64_t db)
 
 // O += P V, m64nNk16: A (P) from registers, B (V) from shared memory transposed (N-major).
 // N / 2 accumulators come first, then a[0..3] (operands A0..A0+3), the descriptor, scale-d.
-#define WG_RS(SHAPE, REGS, ACCS, TY, AREGS, REST)                                                  \
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " REST ", 0;\n"                                \
+#define WG_RS(SHAPE, REGS, ACCS, TY, AREGS, DESC, REST)                                            \
+    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 db;\nsetp.ne.b32 p, " REST ", 0;\n"   \
+                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 db, {" DESC ", h};\n"                   \
                  "wgmma.mma_async.sync.aligned." SHAPE ".f32." TY "." TY " " REGS ", " AREGS       \
-                 ", p, 1, 1, 1;\n}\n"                                                             \
+                 ", db, p, 1, 1, 1;\n}\n"                                                         \
                  : ACCS("+f")                                                                      \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1))
-#define WG_RS128(TY) WG_RS("m64n128k16", WG_REGS64, WG_ACC64, TY, "{%64, %65, %66, %67}, %68", "%69")
-#define WG_RS64(TY) WG_RS("m64n64k16", WG_REGS32, WG_ACC32, TY, "{%32, %33, %34, %35}, %36", "%37")
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(db), "r"(1))
+#define WG_RS128(TY) WG_RS("m64n128k16", WG_REGS64, WG_ACC64, TY, "{%64, %65, %66, %67}", "%68", "%69")
+#define WG_RS64(TY) WG_RS("m64n64k16", WG_REGS32, WG_ACC32, TY, "{%32, %33, %34, %35}", "%36", "%37")
 template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[64], const uint32_t (&a)[4], uint64_t db) {
+__device__ __forceinline__ void wgmmaPV(float (&d)[64], const uint32_t (&a)[4], uint32_t db) {
     if constexpr (MT == BF16) WG_RS128("bf16"); else WG_RS128("f16");
 }
 template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
+__device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], uint32_t db) {
     if constexpr (MT == BF16) WG_RS64("bf16"); else WG_RS64("f16");
 }
 #undef WG_RS64
@@ -322,16 +328,22 @@ template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
 // byte offset is unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the
 // hardware swizzles the computed address) or to the next slab (q's slabs hold 128 rows, K's KEYS).
 template <int MT, int DH, int KEYS>
-__device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], uint64_t qDesc, uint32_t kAddr) {
-    const uint64_t kDesc = wgDesc(kAddr, 16, 1024);
-    wgmmaS<MT, false>(s, qDesc, kDesc);
+__device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], const uint32_t (&qLo)[DH / 16], uint32_t kAddr) {
+    const uint32_t kLo = wgDescLo(kAddr, 16);
+    wgmmaS<MT, false>(s, qLo[0], kLo);
 #pragma unroll
     for (int kk = 1; kk < DH / 16; ++kk) {
-        const int qOff = ((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4;
         const int kOff = ((kk >> 2) * KEYS * 128 + (kk & 3) * 32) >> 4;
-        wgmmaS<MT, true>(s, qDesc + qOff, kDesc + kOff);
+        wgmmaS<MT, true>(s, qLo[kk], kLo + kOff);
     }
     wgCommit();
+}
+// The q descriptors' low words of the k-steps of a warpgroup's 64 rows at qAddr (fixed for the
+// block): k-step kk moves 32 bytes inside a slab or to the next slab of 128 rows.
+template <int DH>
+__device__ __forceinline__ void wgQDescs(uint32_t (&qLo)[DH / 16], uint32_t qAddr) {
+#pragma unroll
+    for (int kk = 0; kk < DH / 16; ++kk) qLo[kk] = wgDescLo(qAddr, 16) + (((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4);
 }
 // Issues O += P V for the V tile of KEYS rows at shared address vAddr, one group. V as N-major B:
 // 8 keys of 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab
@@ -340,11 +352,11 @@ __device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], uint64_t qDesc, u
 // 128..255 in the same layout).
 template <int MT, int KEYS, int NO, int KS>
 __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[KS][4], uint32_t vAddr) {
-    const uint64_t vDesc = wgDesc(vAddr, KEYS * 128, 1024);
+    const uint32_t vDesc = wgDescLo(vAddr, KEYS * 128);
     if constexpr (NO == 128) {
         float (&lo)[64] = *reinterpret_cast<float (*)[64]>(&o[0]);
         float (&hi)[64] = *reinterpret_cast<float (*)[64]>(&o[64]);
-        const uint64_t vHi = vDesc + ((2 * KEYS * 128) >> 4);
+        const uint32_t vHi = vDesc + ((2 * KEYS * 128) >> 4);
 #pragma unroll
         for (int kk = 0; kk < KS; ++kk) {
             wgmmaPV<MT>(lo, pf[kk], vDesc + ((kk * 16 * 128) >> 4));
@@ -425,6 +437,14 @@ __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it,
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) l[r] = fmaf(l[r], alpha[r], lPart[0][r] + lPart[1][r]);
+    // Pins the probabilities here: without it the compiler sinks the softmax below the caller's
+    // wait for P V, and the warpgroup then idles on its own P V instead of overlapping it.
+#pragma unroll
+    for (int i = 0; i < NS; ++i) wgKeep(s[i]);
+    wgKeep(l[0]);
+    wgKeep(l[1]);
+    wgKeep(alpha[0]);
+    wgKeep(alpha[1]);
 }
 
 // O, once its P V has landed, times the tile's alpha; once the running maximum settles, alpha is 1
@@ -607,7 +627,8 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     uint32_t pf[KS][4];  // P of the last scored tile, A fragments of its 16-key steps
 #pragma unroll
     for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
-    const uint64_t qDesc = wgDesc(qAddr + wgRow0 * 128, 16, 1024);
+    uint32_t qLo[DH / 16];
+    wgQDescs<DH>(qLo, qAddr + wgRow0 * 128);
 
     // Turns: consumer 0 issues first in every iteration, consumer 1 after it, then consumer 0 of
     // the next iteration. Both run iterations 0..nTiles, so the arrivals pair up exactly: consumer
@@ -641,7 +662,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         takeTurn(t);
         if (steady) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, KEYS>(s, qDesc, kAddr);
+            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
             wgIssuePV<MT, KEYS>(o, pf, vAddr);
             passTurn(t);
             wgWait<1>();  // S of tile t
@@ -653,7 +674,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgPack<MT>(pf, s);
         } else if (first) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, KEYS>(s, qDesc, kAddr);
+            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
             passTurn(t);
             wgWait<0>();
             release(kEmpty(t % ST));
