@@ -3,7 +3,7 @@
 //
 // A block owns one KV head and up to WARPS * IPW (query row, head of the group) items of one
 // request, so each K/V byte it loads serves the whole GQA group and several rows. Keys stream
-// through shared memory in tiles of TK: the next tile's 16-byte vectors are loaded into
+// through shared memory in tiles of TK: the next tile's 8-byte vectors are loaded into
 // registers while the current one is computed. A work item may cover only a slice of the keys
 // (split KV); its state then goes to a workspace that merge_partials combines.
 #pragma once
@@ -15,7 +15,10 @@ constexpr int TK = 32;         // keys per tile: one per lane when scoring
 constexpr int THREADS = 256;
 constexpr int WARPS = THREADS / 32;
 constexpr int MAX_DT = 8;      // head dim up to 256 = 8 per lane
-constexpr int MAX_STAGE = 8;   // 16-byte vectors per thread per tile (16-bit KV, D 256)
+// K/V rows move as 8-byte vectors: any head dim that is a multiple of 8 keeps every row 8-byte
+// aligned, in every dtype (an FP8 row of 40 bytes is not 16-byte aligned). A thread stages
+// 2 TK (256 bytes / 8) / THREADS of them per tile at head dim 256: 4 bytes per element, 16.
+template <int KT> __host__ __device__ constexpr int stageVectors() { return 2 * TK * (256 * Elem<KT>::bytes / 8) / THREADS; }
 constexpr int WORK_INTS = 5;   // request, first item, first key, end key, partial base (-1: direct)
 
 // Laid out 8-byte fields first, then 4-byte ones; the host writes the same bytes.
@@ -95,26 +98,27 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         for (int t = 0; t < MAX_DT; ++t) acc[u][t] = 0.f;
     }
     const float scale = p.smScale * p.kScale;
-    constexpr int VE = 16 / Elem<KT>::bytes;
-    const int vpr = D / VE;           // 16-byte vectors per row
+    constexpr int VE = 8 / Elem<KT>::bytes;
+    constexpr int NSTAGE = stageVectors<KT>();
+    const int vpr = D / VE;           // 8-byte vectors per row
     const int perTile = 2 * TK * vpr;
-    uint4 stage[MAX_STAGE];
+    uint2 stage[NSTAGE];
 
     auto fetch = [&](int c0) {
 #pragma unroll
-        for (int s = 0; s < MAX_STAGE; ++s) {
+        for (int s = 0; s < NSTAGE; ++s) {
             int vi = tid + s * THREADS;
             if (vi < perTile) {
                 bool isV = vi >= TK * vpr;
                 int rem = isV ? vi - TK * vpr : vi;
                 int r = rem / vpr, col = rem - r * vpr, j = c0 + r;
-                uint4 val = make_uint4(0, 0, 0, 0);
+                uint2 val = make_uint2(0, 0);
                 if (j < kvEnd) {
                     int page = p.kvIndices[pageBase + j / p.pageSize];
                     int slot = j % p.pageSize;
                     long long off = (isV ? p.vOffset : p.kOffset) + page * p.pageStride + slot * p.slotStride
                             + kvh * p.headStride;
-                    const uint4* src = reinterpret_cast<const uint4*>((isV ? p.v : p.k) + off * Elem<KT>::bytes);
+                    const uint2* src = reinterpret_cast<const uint2*>((isV ? p.v : p.k) + off * Elem<KT>::bytes);
                     val = __ldg(src + col);
                 }
                 stage[s] = val;
@@ -123,7 +127,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     };
     auto commit = [&]() {
 #pragma unroll
-        for (int s = 0; s < MAX_STAGE; ++s) {
+        for (int s = 0; s < NSTAGE; ++s) {
             int vi = tid + s * THREADS;
             if (vi < perTile) {
                 bool isV = vi >= TK * vpr;

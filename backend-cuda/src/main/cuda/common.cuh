@@ -8,7 +8,7 @@
 namespace attn4j {
 
 // Dtype codes shared with the Java side (org.attn4j.cuda.CudaDtypes).
-enum DtypeCode : int { F16 = 0, BF16 = 1, E4M3 = 2, E5M2 = 3 };
+enum DtypeCode : int { F16 = 0, BF16 = 1, E4M3 = 2, E5M2 = 3, F32 = 4 };
 
 template <int DT> struct Elem;
 template <> struct Elem<F16> {
@@ -33,6 +33,12 @@ template <> struct Elem<BF16> {
         __nv_bfloat16 h = __float2bfloat16_rn(x);
         return __nv_bfloat16_raw(h).x;
     }
+};
+
+template <> struct Elem<F32> {
+    static constexpr int bytes = 4;
+    static __device__ __forceinline__ float fromBits(uint32_t b) { return __uint_as_float(b); }
+    static __device__ __forceinline__ uint32_t toBits(float x) { return __float_as_uint(x); }
 };
 
 // FP8 encodes: round to nearest even, saturate to the finite range; NaN keeps its sign and
@@ -62,14 +68,18 @@ template <> struct Elem<E5M2> {
 
 template <int DT> __device__ __forceinline__ float loadElem(const void* base, long long i) {
     const uint8_t* p = reinterpret_cast<const uint8_t*>(base) + i * Elem<DT>::bytes;
-    uint32_t b = Elem<DT>::bytes == 2 ? (uint32_t) *reinterpret_cast<const unsigned short*>(p) : (uint32_t) *p;
+    uint32_t b = Elem<DT>::bytes == 4   ? *reinterpret_cast<const uint32_t*>(p)
+                 : Elem<DT>::bytes == 2 ? (uint32_t) *reinterpret_cast<const unsigned short*>(p)
+                                        : (uint32_t) *p;
     return Elem<DT>::fromBits(b);
 }
 
 template <int DT> __device__ __forceinline__ void storeElem(void* base, long long i, float x) {
     uint8_t* p = reinterpret_cast<uint8_t*>(base) + i * Elem<DT>::bytes;
     uint32_t b = Elem<DT>::toBits(x);
-    if (Elem<DT>::bytes == 2) {
+    if (Elem<DT>::bytes == 4) {
+        *reinterpret_cast<uint32_t*>(p) = b;
+    } else if (Elem<DT>::bytes == 2) {
         *reinterpret_cast<unsigned short*>(p) = (unsigned short) b;
     } else {
         *p = (uint8_t) b;
@@ -79,9 +89,18 @@ template <int DT> __device__ __forceinline__ void storeElem(void* base, long lon
 // Element e of a 16-byte vector holding 16 / bytes elements.
 template <int DT> __device__ __forceinline__ float vecElem(const uint4& v, int e) {
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+    if (Elem<DT>::bytes == 4) return Elem<DT>::fromBits(w[e]);
     if (Elem<DT>::bytes == 2) {
         return Elem<DT>::fromBits((w[e >> 1] >> ((e & 1) * 16)) & 0xFFFF);
     }
+    return Elem<DT>::fromBits((w[e >> 2] >> ((e & 3) * 8)) & 0xFF);
+}
+
+// Element e of an 8-byte vector holding 8 / bytes elements.
+template <int DT> __device__ __forceinline__ float vecElem(const uint2& v, int e) {
+    const uint32_t w[2] = {v.x, v.y};
+    if (Elem<DT>::bytes == 4) return Elem<DT>::fromBits(w[e]);
+    if (Elem<DT>::bytes == 2) return Elem<DT>::fromBits((w[e >> 1] >> ((e & 1) * 16)) & 0xFFFF);
     return Elem<DT>::fromBits((w[e >> 2] >> ((e & 3) * 8)) & 0xFF);
 }
 

@@ -18,9 +18,10 @@ using namespace attn4j;
 #define ATTENTION_IPW(QN, Q, KN, K) ATTENTION(QN, Q, KN, K, 1) ATTENTION(QN, Q, KN, K, 2) ATTENTION(QN, Q, KN, K, 4)
 #define ATTENTION_KV(QN, Q)                                                                               \
     ATTENTION_IPW(QN, Q, f16, F16) ATTENTION_IPW(QN, Q, bf16, BF16) ATTENTION_IPW(QN, Q, e4m3, E4M3)      \
-    ATTENTION_IPW(QN, Q, e5m2, E5M2)
+    ATTENTION_IPW(QN, Q, e5m2, E5M2) ATTENTION_IPW(QN, Q, f32, F32)
 ATTENTION_KV(f16, F16)
 ATTENTION_KV(bf16, BF16)
+ATTENTION_KV(f32, F32)  // f32 q (and head dims that are not multiples of 16) run here alone
 
 // Tensor Core kernels: "dec" blocks are 1 x 4 warps (1 x 2 above D 128) over 16 query items and
 // 3 tile stages (decode, GQA groups); "pre" blocks 4 x 1 warps over 64 items, 2 stages (prefill).
@@ -92,12 +93,14 @@ extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_
     }
 PER_Q(f16, F16)
 PER_Q(bf16, BF16)
+PER_Q(f32, F32)
 
 #define APPEND(SN, S, DN, D)                                                                              \
     extern "C" __global__ void append_##SN##_##DN(const AppendParams p) { appendBody<S, D>(p); }
-#define APPEND_TO(DN, D) APPEND(f16, F16, DN, D) APPEND(bf16, BF16, DN, D)
+#define APPEND_TO(DN, D) APPEND(f16, F16, DN, D) APPEND(bf16, BF16, DN, D) APPEND(f32, F32, DN, D)
 APPEND_TO(f16, F16)
 APPEND_TO(bf16, BF16)
+APPEND_TO(f32, F32)
 APPEND_TO(e4m3, E4M3)
 APPEND_TO(e5m2, E5M2)
 APPEND(e4m3, E4M3, e4m3, E4M3)

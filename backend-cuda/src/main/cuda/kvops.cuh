@@ -28,7 +28,7 @@ __device__ __forceinline__ float quotientRoundedToOdd(float x, float scale) {
 }
 
 // One block per (token, head). Same dtype: the bits move unchanged. Otherwise the value over
-// the scale is rounded to nearest even, saturating (FP8).
+// the scale is rounded to nearest even, saturating (FP8); into F32, straight from the double.
 template <int SRC, int DST>
 __device__ __forceinline__ void appendBody(const AppendParams& p) {
     const int t = blockIdx.x / p.hkv, head = blockIdx.x % p.hkv;
@@ -43,6 +43,9 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
                 p.kCache[(p.kOffset + rel + d) * B + x] = p.k[(src + d) * B + x];
                 p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(src + d) * B + x];
             }
+        } else if (DST == F32) {  // one rounding, straight from the double quotient
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.k, src + d) / p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.v, src + d) / p.vScale));
         } else {
             storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.k, src + d), p.kScale));
             storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.v, src + d), p.vScale));

@@ -75,7 +75,7 @@ final class CudaAttentionPlan implements KernelPlan {
         var info = session.deviceInfo();
         var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
         this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
-        this.tensorCore = problem.options().rope() != null ? null
+        this.tensorCore = problem.options().rope() != null || problem.heads().headDim() % 16 != 0 ? null
                 : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
         DecodeKernel wanted = streamKernelFor(problem);
         AttentionSchedule s = wanted == null ? null
@@ -263,7 +263,7 @@ final class CudaAttentionPlan implements KernelPlan {
 
     /** Tensor Cores multiply in q's type: K/V must be that type or FP8 (which converts exactly). */
     private AttentionSchedule scheduleFor(DType q, DType kv) {
-        return tensorCore != null && (kv == q || kv.isFp8()) ? tensorCore : generic;
+        return tensorCore != null && sixteenBit(q) && (kv == q || kv.isFp8()) ? tensorCore : generic;
     }
 
     @Override
@@ -277,11 +277,11 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionOptions opt = problem.options();
         long lseAddr = lse == null ? 0 : session.address(lse);
         String qs = CudaDtypes.suffix(q.dtype());
-        boolean streaming = stream != null && kv.dtype() == q.dtype()
+        boolean streaming = stream != null && kv.dtype() == q.dtype() && sixteenBit(q.dtype())
                 && session.address(q) % 16 == 0;
         // FA2 reads q with 16-byte copies and writes o as pairs of elements.
         boolean useTiled = !streaming && tiled != null && kv.dtype() == q.dtype()
-                && (q.dtype() == DType.BF16 || q.dtype() == DType.F16)
+                && sixteenBit(q.dtype())
                 && session.address(q) % 16 == 0 && session.address(o) % 4 == 0
                 && (tiled.shape() == BlockShape.FA2_PREFILL || rowOffsetsFit(kv));
         AttentionSchedule schedule = useTiled ? tiled : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
@@ -291,7 +291,7 @@ final class CudaAttentionPlan implements KernelPlan {
         // Query-tiled prefill splits carry their chunk in the parameters (0: no split).
         int kvChunk = useTiled && tiled.splitChunk() != Integer.MAX_VALUE ? tiled.splitChunk() : 0;
         if (schedule.workItems() > 0) {
-            requireVectorAligned(kv);
+            requireVectorAligned(kv, schedule == generic ? 8 : 16);
             byte[] params = new StructWriter(256)
                     .ptr(session.address(q)).ptr(session.address(o)).ptr(lseAddr)
                     .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
@@ -335,13 +335,21 @@ final class CudaAttentionPlan implements KernelPlan {
         return elements / (16 / kv.dtype().byteSize()) < 0xFFFF_FFFFL;
     }
 
-    /** The kernel reads K and V rows as 16-byte vectors; strides derived from D always allow it. */
-    private static void requireVectorAligned(PagedKvCache kv) {
-        int perVector = 16 / kv.dtype().byteSize();
+    /** The Tensor Core kernels' dtypes (F32 q runs the CUDA-core kernel). */
+    private static boolean sixteenBit(DType t) {
+        return t == DType.F16 || t == DType.BF16;
+    }
+
+    /**
+     * The kernels read K and V rows as vectors of vectorBytes (16, the CUDA-core kernel 8); the
+     * strides that head dims of the chosen kernel derive always allow it.
+     */
+    private static void requireVectorAligned(PagedKvCache kv, int vectorBytes) {
+        int perVector = Math.max(1, vectorBytes / kv.dtype().byteSize());
         if (kv.kOffset() % perVector != 0 || kv.vOffset() % perVector != 0 || kv.pageStride() % perVector != 0) {
             throw new org.attn4j.BackendException(CudaBackendProvider.ID, "KV view offsets " + kv.kOffset() + ", "
                     + kv.vOffset() + " and page stride " + kv.pageStride() + " must be multiples of " + perVector
-                    + " elements (16 bytes) for the CUDA kernels");
+                    + " elements (" + vectorBytes + " bytes) for the CUDA kernels");
         }
     }
 

@@ -26,10 +26,15 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
     /** Oldest compute capability the kernels are built for (sm_80, Ampere). */
     static final int MIN_COMPUTE_CAPABILITY = 80;
 
+    /**
+     * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
+     * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
+     * kernel (attention.cuh).
+     */
     static final Capabilities CAPABILITIES = new Capabilities(
-            Set.of(DType.F16, DType.BF16),
-            Set.of(DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
-            32, 256, 16,
+            Set.of(DType.F16, DType.BF16, DType.F32),
+            Set.of(DType.F16, DType.BF16, DType.F32, DType.FP8_E4M3, DType.FP8_E5M2),
+            32, 256, 8,
             Set.of(KvLayout.NHD, KvLayout.HND),
             EnumSet.of(Feature.DECODE, Feature.PREFILL, Feature.CAUSAL, Feature.SLIDING_WINDOW, Feature.SOFT_CAP,
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,

@@ -12,6 +12,7 @@ final class CudaDtypes {
             case BF16 -> "bf16";
             case FP8_E4M3 -> "e4m3";
             case FP8_E5M2 -> "e5m2";
+            case F32 -> "f32";
             default -> throw new IllegalArgumentException("no CUDA kernels for " + t);
         };
     }
