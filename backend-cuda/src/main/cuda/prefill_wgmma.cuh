@@ -113,40 +113,34 @@ __device__ __forceinline__ void wgKeep(uint32_t& x) { asm volatile("" : "+r"(x))
     C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), \
     C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31])
 
-// S (=|+=) Q K^T, m64n128k16: A and B from shared memory, both K-major, f32 accumulators.
-// ACC 0 overwrites d (scale-d false), so the first k-step needs no zeroed registers.
-#define WG_SS128(TY, C, ACC)                                                                       \
-    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, %66, 0;\n"    \
-                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {%64, h};\nmov.b64 db, {%65, h};\n"        \
-                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " " WG_REGS64            \
+// S (=|+=) Q K^T, m64nNk16 (N = 128 or 64 keys): A and B from shared memory, both K-major, f32
+// accumulators. ACC 0 overwrites d (scale-d false), so the first k-step needs no zeroed
+// registers. N / 2 accumulators come first, then the two descriptors' low words and ACC.
+#define WG_SS(SHAPE, REGS, ACCS, TY, C, ACC, DA, DB, PRED)                                         \
+    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, " PRED ", 0;\n" \
+                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {" DA ", h};\nmov.b64 db, {" DB ", h};\n"  \
+                 "wgmma.mma_async.sync.aligned." SHAPE ".f32." TY "." TY " " REGS                \
                  ", da, db, p, 1, 1, 0, 0;\n}\n"                                                   \
-                 : WG_ACC64(C)                                                                     \
+                 : ACCS(C)                                                                         \
                  : "r"(da), "r"(db), "r"(ACC))
-#define WG_SS64(TY, C, ACC)                                                                        \
-    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, %34, 0;\n"    \
-                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {%32, h};\nmov.b64 db, {%33, h};\n"        \
-                 "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY " " WG_REGS32             \
-                 ", da, db, p, 1, 1, 0, 0;\n}\n"                                                   \
-                 : WG_ACC32(C)                                                                     \
-                 : "r"(da), "r"(db), "r"(ACC))
-template <int MT, bool ACC>
-__device__ __forceinline__ void wgmmaS(float (&d)[64], uint32_t da, uint32_t db) {
+#define WG_SS128(TY, C, ACC) WG_SS("m64n128k16", WG_REGS64, WG_ACC64, TY, C, ACC, "%64", "%65", "%66")
+#define WG_SS64(TY, C, ACC) WG_SS("m64n64k16", WG_REGS32, WG_ACC32, TY, C, ACC, "%32", "%33", "%34")
+// N: accumulators per thread, 64 (128 keys) or 32 (64 keys).
+template <int MT, bool ACC, int N>
+__device__ __forceinline__ void wgmmaS(float (&d)[N], uint32_t da, uint32_t db) {
+#define WG_SS_N(TY, C, A)                          \
+    if constexpr (N == 64) WG_SS128(TY, C, A);     \
+    else WG_SS64(TY, C, A)
     if constexpr (MT == BF16) {
-        if constexpr (ACC) WG_SS128("bf16", "+f", 1); else WG_SS128("bf16", "=f", 0);
+        if constexpr (ACC) { WG_SS_N("bf16", "+f", 1); } else { WG_SS_N("bf16", "=f", 0); }
     } else {
-        if constexpr (ACC) WG_SS128("f16", "+f", 1); else WG_SS128("f16", "=f", 0);
+        if constexpr (ACC) { WG_SS_N("f16", "+f", 1); } else { WG_SS_N("f16", "=f", 0); }
     }
-}
-template <int MT, bool ACC>
-__device__ __forceinline__ void wgmmaS(float (&d)[32], uint32_t da, uint32_t db) {
-    if constexpr (MT == BF16) {
-        if constexpr (ACC) WG_SS64("bf16", "+f", 1); else WG_SS64("bf16", "=f", 0);
-    } else {
-        if constexpr (ACC) WG_SS64("f16", "+f", 1); else WG_SS64("f16", "=f", 0);
-    }
+#undef WG_SS_N
 }
 #undef WG_SS128
 #undef WG_SS64
+#undef WG_SS
 
 // O += P V, m64nNk16: A (P) from registers, B (V) from shared memory transposed (N-major).
 // N / 2 accumulators come first, then a[0..3] (operands A0..A0+3), the descriptor, scale-d.

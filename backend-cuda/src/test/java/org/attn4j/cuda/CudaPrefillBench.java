@@ -21,10 +21,10 @@ import org.attn4j.tensor.Tensor;
  * others): all run on the same random inputs, outputs are
  * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's prefill
  * workloads are timed with CUDA events (median after warm-up) and reported in TFLOP/s with
- * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the FA2 kernel
- * honours (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V scales,
- * queries shorter than their keys, empty requests, f16, head dims 64 and 256 (wgmma only)). Each case first checks
- * that the candidate kernel was really chosen. Run as a program on a GPU host:
+ * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the query-tiled
+ * kernels honour (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V
+ * scales, queries shorter than their keys, empty requests, f16, head dims 64 and 256 (wgmma
+ * only)). Each case first checks that the candidate kernel was really chosen. Run as a program on a GPU host:
  * {@code java --enable-native-access=ALL-UNNAMED -cp ... org.attn4j.cuda.CudaPrefillBench [iterations]};
  * exits 1 when any comparison fails.
  */
