@@ -597,6 +597,9 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     }
 
     // ---- consumers.
+    // The block holds 168 registers a thread from launch (__launch_bounds__(WG_THREADS, 1)): the
+    // copier's 168 - 56 leave exactly 224 - 168 for each consumer thread. Asking for more than
+    // the copier gave up never returns.
     asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
     const int cw = wg - 1;                     // consumer 0 or 1
     const int ctid = tid - 128 * wg;           // thread within the warpgroup
