@@ -24,7 +24,8 @@ import org.attn4j.tensor.Tensor;
  * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the query-tiled
  * kernels honour (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V
  * scales, queries shorter than their keys, empty requests, f16, head dims 64 and 256 (wgmma
- * only)). Each case first checks that the candidate kernel was really chosen. Run as a program on a GPU host:
+ * only)). Each case first checks that the candidate kernel was really chosen. Run as a program
+ * on a GPU host:
  * {@code java --enable-native-access=ALL-UNNAMED -cp ... org.attn4j.cuda.CudaPrefillBench [iterations]};
  * exits 1 when any comparison fails.
  */
