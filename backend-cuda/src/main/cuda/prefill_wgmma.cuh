@@ -173,8 +173,9 @@ __device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], 
 
 constexpr int WG_SLAB = 128 * 128;  // bytes of one 64-column slab of a 128-row operand
 
-// A work item (the FA2 list built with 128 rows): request, first query row, query head, keys
-// visited (unused), -1; with the keys any row of the block can see, [kvStart, kvEnd).
+// A work item (AttentionSchedule.queryTiles with 128-row tiles): request, first query row, query
+// head, key split, first workspace slot (-1: not split); with the keys any row of the block can
+// see, [kvStart, kvEnd).
 struct WgItem {
     int b, rowStart, h, kvh, qoStart, qoLen, pageBase, kvLen, nRows;
     int pqLo;  // diagonal position of the block's first row among the keys
@@ -504,6 +505,7 @@ __device__ __forceinline__ void wgNamedArrive(int id, int count) {
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
+// One block of WG_THREADS: the copier (warpgroup 0) and two consumers; see the top of this file.
 template <int MT, int DH>
 __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
