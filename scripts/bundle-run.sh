@@ -2,9 +2,9 @@
 # attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
 # conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
 #
-#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|demo|info] [backend...]
+#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|sass|demo|info] [backend...]
 #
-#   all          info, conformance, memcheck, bench, peers (default)
+#   all          info, conformance, memcheck, bench, peers, sass (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
 #   bench        attn4j bench over the SPEC §10 workloads on the named (default: available) backends
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
@@ -12,6 +12,8 @@
 #                default 3 cases per property)
 #   kernels      the CUDA backend's kernel benches (each compares the candidate kernels with the
 #                Tensor Core attention kernel on the same inputs, then times them)
+#   sass         Tensor Core instructions (HGMMA, HMMA) of the main kernels in the bundled fatbin,
+#                per architecture (cuobjdump)
 #   demo, info   attn4j demo / attn4j info
 #
 # Environment: ATTN4J_CASES  cases per property (default 200; ATTN4J_CASES_CUDA, _OPENCL, _REFERENCE
@@ -21,7 +23,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -182,21 +184,51 @@ run_kernels() {
   done
 }
 
+# The kernels the SASS count covers: prefill on wgmma (sm_90a only; the sm_80 build traps) and on
+# mma.sync, decode on mma.sync.
+SASS_KERNELS=(wg_bf16_d128 wg_bf16_d256 wg_f16_d64 fa2_bf16_d128 tc_pre_bf16_bf16_d128 dec_mma_bf16_d128)
+
+run_sass() {
+  local jar
+  jar=$(ls "$here"/lib/attn4j-backend-cuda-*.jar 2>/dev/null | head -n 1)
+  if [ -z "$jar" ] || ! command -v cuobjdump >/dev/null || ! command -v python3 >/dev/null; then
+    say "sass: needs the CUDA jar, cuobjdump and python3; skipped"
+    return
+  fi
+  say "sass: Tensor Core instructions per kernel and architecture"
+  python3 - "$jar" "$out/sass.txt" "${SASS_KERNELS[@]}" <<'PY' || status=1
+import os, subprocess, sys, tempfile, zipfile
+jar, report, kernels = sys.argv[1], sys.argv[2], sys.argv[3:]
+fatbin = os.path.join(tempfile.mkdtemp(), "attn4j-kernels.fatbin")
+with open(fatbin, "wb") as f:
+    f.write(zipfile.ZipFile(jar).read("org/attn4j/cuda/attn4j-kernels.fatbin"))
+with open(report, "w") as f:
+    for kernel in kernels:
+        for arch in ("sm_90a", "sm_80"):
+            sass = subprocess.run(["cuobjdump", "-sass", "-arch", arch, "-fun", kernel, fatbin],
+                                  capture_output=True, text=True).stdout
+            f.write(f"{kernel} {arch}: HGMMA {sass.count('HGMMA')}, HMMA {sass.count('HMMA.')}, "
+                    f"{sass.count(chr(10))} lines\n")
+PY
+  tee -a "$log" < "$out/sass.txt"
+}
+
 run_demo() {
   say "attn4j demo"
   attn4j demo 2>&1 | tee "$out/demo.txt" || status=1
 }
 
 case "$what" in
-  all) run_info; run_conformance; run_memcheck; run_bench; run_peers ;;
+  all) run_info; run_conformance; run_memcheck; run_bench; run_peers; run_sass ;;
   conformance) run_conformance ;;
   bench) run_bench ;;
   peers) run_peers ;;
   memcheck) run_memcheck ;;
   kernels) run_kernels ;;
+  sass) run_sass ;;
   demo) run_demo ;;
   info) run_info ;;
-  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, demo or info" >&2; exit 2 ;;
+  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, sass, demo or info" >&2; exit 2 ;;
 esac
 say "done, status $status; reports in $out"
 exit $status
