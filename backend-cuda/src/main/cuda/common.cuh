@@ -104,6 +104,19 @@ template <int DT> __device__ __forceinline__ float vecElem(const uint2& v, int e
     return Elem<DT>::fromBits((w[e >> 2] >> ((e & 3) * 8)) & 0xFF);
 }
 
+// cp.async (sm_80 and newer) with memory clobbers: the compiler must not move shared accesses
+// across these. bytes: 16, or 0 to zero-fill the 16 bytes without reading.
+__device__ __forceinline__ void asyncCopy16(uint32_t smemDst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smemDst), "l"(src), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void asyncCopy16(void* smemDst, const void* src, bool valid) {
+    asyncCopy16((uint32_t) __cvta_generic_to_shared(smemDst), src, valid ? 16 : 0);
+}
+__device__ __forceinline__ void asyncCopyCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void asyncCopyWait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
 // 2^x on the MUFU unit alone (ex2.approx.ftz: 2 ulp; results below 2^-126 flush to 0, and
 // 2^-inf is 0). exp2f wraps the same instruction in range fix-ups that cost three more.
 __device__ __forceinline__ float fastExp2(float x) {

@@ -105,10 +105,10 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
             const long long rel = ((long long) pages[pageOf(jc) - firstPage] * p.pageStride
                                    + (long long) slotOf(jc) * p.slotStride) * 2;
             const int n = j < wEnd ? 16 : 0;
-            streamCopy16((uint32_t) __cvta_generic_to_shared(kDst + r * mmaDecRowBytes(D)), kBase + rel, n);
-            streamCopy16((uint32_t) __cvta_generic_to_shared(vDst + r * mmaDecRowBytes(D)), vBase + rel, n);
+            asyncCopy16((uint32_t) __cvta_generic_to_shared(kDst + r * mmaDecRowBytes(D)), kBase + rel, n);
+            asyncCopy16((uint32_t) __cvta_generic_to_shared(vDst + r * mmaDecRowBytes(D)), vBase + rel, n);
         }
-        streamCommit();
+        asyncCopyCommit();
     };
 
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
@@ -125,16 +125,16 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
         if (st < nStages) {
             issue(st);
         } else {
-            streamCommit();
+            asyncCopyCommit();
         }
     }
     for (int t = 0; t < nStages; ++t) {
         if (t + MMA_DEC_STAGES - 1 < nStages) {
             issue(t + MMA_DEC_STAGES - 1);
         } else {
-            streamCommit();
+            asyncCopyCommit();
         }
-        streamWait<MMA_DEC_STAGES - 1>();  // this lane's copies of stage t have landed
+        asyncCopyWait<MMA_DEC_STAGES - 1>();  // this lane's copies of stage t have landed
         __syncwarp();                       // and every other lane's
         const uint16_t* ks = reinterpret_cast<const uint16_t*>(ring + (t % MMA_DEC_STAGES) * mmaDecStageBytes(D));
         const uint16_t* vs = ks + SK * ROW;
@@ -202,7 +202,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
         }
         __syncwarp();  // every lane has read stage t before the next iteration refills its slot
     }
-    streamWait<0>();
+    asyncCopyWait<0>();
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);

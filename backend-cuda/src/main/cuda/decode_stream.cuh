@@ -26,15 +26,6 @@ constexpr int STREAM_RING_BYTES = STREAM_STEPS * 32 * 16;  // K (or V) bytes of 
 // Shared by the host (BlockShape.STREAM_DECODE): stage rings first, then the chunk's page ids.
 constexpr int STREAM_RING_TOTAL = STREAM_WARPS * STREAM_STAGES * 2 * STREAM_RING_BYTES;
 
-// cp.async with memory clobbers: the compiler must not move shared loads across these.
-__device__ __forceinline__ void streamCopy16(uint32_t dst, const void* src, int bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void streamCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void streamWait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
 // The 8 16-bit elements of a 16-byte vector as floats (exact for both types).
 template <int T> __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
@@ -151,10 +142,10 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
             const long long rel =
                     ((long long) pages[pageIn(jc) - firstPage] * p.pageStride + slotIn(jc) * p.slotStride) * 2;
             const int n = j < wEnd ? 16 : 0;  // 0: zero-filled, nothing read
-            streamCopy16(kDst + s * 512, kBase + rel, n);
-            streamCopy16(kDst + STREAM_RING_BYTES + s * 512, vBase + rel, n);
+            asyncCopy16(kDst + s * 512, kBase + rel, n);
+            asyncCopy16(kDst + STREAM_RING_BYTES + s * 512, vBase + rel, n);
         }
-        streamCommit();
+        asyncCopyCommit();
     };
     auto issue = [&](int st) {
         if (p.pageShift >= 0) {
@@ -180,16 +171,16 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         if (st < nStages) {
             issue(st);
         } else {
-            streamCommit();
+            asyncCopyCommit();
         }
     }
     for (int t = 0; t < nStages; ++t) {
         if (t + STREAM_STAGES - 1 < nStages) {
             issue(t + STREAM_STAGES - 1);
         } else {
-            streamCommit();
+            asyncCopyCommit();
         }
-        streamWait<STREAM_STAGES - 1>();  // stage t has landed (this lane's own copies)
+        asyncCopyWait<STREAM_STAGES - 1>();  // stage t has landed (this lane's own copies)
         const uint8_t* kb = ring + (t % STREAM_STAGES) * 2 * STREAM_RING_BYTES + lane * 16;
         const uint8_t* vb = kb + STREAM_RING_BYTES;
 
@@ -270,7 +261,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
             }
         }
     }
-    streamWait<0>();
+    asyncCopyWait<0>();
 
     // The warp's key groups (lanes LPK apart) saw different keys: merge them.
 #pragma unroll

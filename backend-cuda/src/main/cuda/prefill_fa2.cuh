@@ -34,16 +34,6 @@ __host__ __device__ constexpr int fa2SharedBytes(int dh) {
     return fa2QBytes(dh) + FA2_STAGES * fa2StageBytes(dh) + FA2_STAGES * FA2_KEYS * 8;
 }
 
-// cp.async with memory clobbers: the compiler must not move shared accesses across these.
-__device__ __forceinline__ void fa2Copy16(void* smemDst, const void* src, bool valid) {
-    uint32_t dst = (uint32_t) __cvta_generic_to_shared(smemDst);
-    int n = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
-}
-__device__ __forceinline__ void fa2Commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void fa2Wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 // Work item ints (AttentionSchedule.queryTiles): request, first query row, query head, key split,
 // partial base (-1: the request is not split, the block writes o and lse).
@@ -109,8 +99,8 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
                 srcK += (p.kOffset + off) * 2 + col * 16;
                 srcV += (p.vOffset + off) * 2 + col * 16;
             }
-            fa2Copy16(kDst + r * fa2RowBytes(DH) + col * 16, srcK, valid);
-            fa2Copy16(vDst + r * fa2RowBytes(DH) + col * 16, srcV, valid);
+            asyncCopy16(kDst + r * fa2RowBytes(DH) + col * 16, srcK, valid);
+            asyncCopy16(vDst + r * fa2RowBytes(DH) + col * 16, srcV, valid);
         }
     };
 
@@ -129,14 +119,14 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
                 bool valid = r < nRows;
                 const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
                 if (valid) src += (((long long) (qoStart + rowStart + r) * p.hq + h) * DH) * 2 + col * 16;
-                fa2Copy16(reinterpret_cast<uint8_t*>(qs) + r * fa2RowBytes(DH) + col * 16, src, valid);
+                asyncCopy16(reinterpret_cast<uint8_t*>(qs) + r * fa2RowBytes(DH) + col * 16, src, valid);
             }
         }
         lookUp(kvStart, 0);
         if (nTiles > 1) lookUp(kvStart + FA2_KEYS, 1);
         __syncthreads();
         issue(0, 0);
-        fa2Commit();
+        asyncCopyCommit();
         __syncthreads();  // offs[0] is rewritten (tile 2) in the first iteration
     }
 
@@ -159,11 +149,11 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
         const int c0 = kvStart + t * FA2_KEYS;
         const int st = t % FA2_STAGES;
         if (t + 1 < nTiles) issue((t + 1) % FA2_STAGES, (t + 1) % FA2_STAGES);
-        fa2Commit();
+        asyncCopyCommit();
         // Offsets of tile t + 2 go where tile t's were (already copied from); published by the
         // barrier below, read when tile t + 2 is issued in the next iteration.
         if (t + 2 < nTiles) lookUp(c0 + 2 * FA2_KEYS, st);
-        fa2Wait<1>();
+        asyncCopyWait<1>();
         __syncthreads();
         if (t == 0) {
             const uint16_t* qw = qs + row0 * ROW + (lane & 3) * 2;

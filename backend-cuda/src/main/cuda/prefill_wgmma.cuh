@@ -68,15 +68,6 @@ __device__ __forceinline__ uint32_t wgDescLo(uint32_t addr, uint32_t lbo) {
     return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16);
 }
 
-__device__ __forceinline__ void wgCopy16(void* smemDst, const void* src, bool valid) {
-    uint32_t dst = (uint32_t) __cvta_generic_to_shared(smemDst);
-    int n = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
-}
-__device__ __forceinline__ void wgCopyCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wgCopyWait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 // cp.async writes through the generic proxy, wgmma reads through the async proxy: each thread
 // fences its own landed copies before the barrier that hands them to the warpgroups.
 __device__ __forceinline__ void wgProxyFence() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
@@ -253,7 +244,7 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
         const bool valid = r < it.nRows;
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
         if (valid) src += (((long long) (it.qoStart + it.rowStart + r) * p.hq + it.h) * DH) * 2 + myCol * 16;
-        wgCopy16(qs + wgChunk<128>(r, myCol), src, valid);
+        asyncCopy16(qs + wgChunk<128>(r, myCol), src, valid);
     }
 }
 
@@ -295,7 +286,7 @@ __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* 
         const bool valid = off[k] != WG_NO_ROW;
 #pragma unroll
         for (int c = 0; c < CPT; ++c) {
-            wgCopy16(dst[c] + k * STEP * 128, head[c] + (size_t) (valid ? off[k] : 0u) * 16, valid);
+            asyncCopy16(dst[c] + k * STEP * 128, head[c] + (size_t) (valid ? off[k] : 0u) * 16, valid);
         }
     }
 }
@@ -576,7 +567,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #pragma unroll
             for (int c = 0; c < CPT; ++c) dst[c] = kvs + (isV ? ST + st : st) * TILE + myDst[c];
             wgCopyTile<ROW_STEP, KEYS, CPT>(isV ? vHead : kHead, dst, offs + (t & 1) * KEYS, myRow);
-            wgCopyCommit();
+            asyncCopyCommit();
         };
         uint32_t nextOffset = nTiles > 0 ? offsetOf(0) : WG_NO_ROW;
         for (int t = 0; t < nTiles; ++t) {
@@ -594,7 +585,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             issue(t, true, st);
             wgBarArriveCopies(vFull(st));
         }
-        wgCopyWait<0>();  // leave nothing in flight behind an exiting thread
+        asyncCopyWait<0>();  // leave nothing in flight behind an exiting thread
         return;
     }
 
@@ -612,8 +603,8 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
         wgCopyQ<DH, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
-        wgCopyCommit();
-        wgCopyWait<0>();
+        asyncCopyCommit();
+        asyncCopyWait<0>();
         wgProxyFence();
         wgNamedSync(NB_Q + cw, 128);
     }
