@@ -138,20 +138,20 @@ public final class CudaPrefillBench {
              Tensor oNew = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
              Tensor lseNew = cuda.allocate(DType.F32, totalQ, w.hq);
              BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, "tc");
-             BatchAttentionPlan fa2 = plan(cuda, qoIndptr, table, heads, w.options, mask, kernel);
+             BatchAttentionPlan candidate = plan(cuda, qoIndptr, table, heads, w.options, mask, kernel);
              DeviceTimer timer = cuda.newTimer()) {
             KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
             KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
             KernelBenchSupport.fillRandom(cuda, q, 3, 4f);
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
             ref.run(q, cache, oRef, lseRef);
-            fa2.run(q, cache, oNew, lseNew);
-            System.out.println("    " + kernel + " plan: " + fa2.describe());
+            candidate.run(q, cache, oNew, lseNew);
+            System.out.println("    " + kernel + " plan: " + candidate.describe());
             String shape = switch (kernel) {
                 case "wgmma" -> "WGMMA_PREFILL";
                 default -> "FA2_PREFILL";
             };
-            boolean chosen = fa2.describe().startsWith("cuda " + shape);
+            boolean chosen = candidate.describe().startsWith("cuda " + shape);
             if (!chosen) {
                 System.out.println("FAIL " + w.name + ": the " + kernel + " kernel was not chosen");
             }
@@ -159,7 +159,7 @@ public final class CudaPrefillBench {
                     && chosen;
             if (w.timed) {
                 double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 3, iterations);
-                double tNew = KernelBenchSupport.time(fa2, q, cache, oNew, lseNew, timer, 3, iterations);
+                double tNew = KernelBenchSupport.time(candidate, q, cache, oNew, lseNew, timer, 3, iterations);
                 System.out.printf("  %-24s tc %9.1f us %6.1f TFLOP/s | %-5s %9.1f us %6.1f TFLOP/s (%.2fx)%n",
                         w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12,
                         kernel, tNew * 1e3, w.flops() / (tNew * 1e-3) / 1e12, tRef / tNew);
