@@ -6,6 +6,8 @@ module org.attn4j.core {
     requires java.logging;
 
     exports org.attn4j;
+    exports org.attn4j.error;
+    exports org.attn4j.options;
     exports org.attn4j.tensor;
     exports org.attn4j.kv;
     exports org.attn4j.spi;

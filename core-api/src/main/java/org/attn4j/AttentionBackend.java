@@ -1,5 +1,11 @@
 package org.attn4j;
 
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.options.RopeOptions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,5 +1,6 @@
 package org.attn4j;
 
+import org.attn4j.error.BackendUnavailableException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;

@@ -1,5 +1,6 @@
 package org.attn4j;
 
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.PageTable;
 
 /**

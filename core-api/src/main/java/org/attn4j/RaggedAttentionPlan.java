@@ -1,5 +1,7 @@
 package org.attn4j;
 
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.internal.Checks;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PagedKvCache;

@@ -1,5 +1,6 @@
 package org.attn4j;
 
+import org.attn4j.error.BackendUnavailableException;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,5 +1,7 @@
 package org.attn4j;
 
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.options.CustomMask;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

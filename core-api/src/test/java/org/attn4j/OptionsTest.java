@@ -1,5 +1,11 @@
 package org.attn4j;
 
+import org.attn4j.options.Llama31RopeScaling;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.options.RopeOptions;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,10 +1,11 @@
 package org.attn4j.cuda;
 
+import org.attn4j.error.BackendException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
@@ -347,7 +348,7 @@ final class CudaAttentionPlan implements KernelPlan {
     private static void requireVectorAligned(PagedKvCache kv, int vectorBytes) {
         int perVector = Math.max(1, vectorBytes / kv.dtype().byteSize());
         if (kv.kOffset() % perVector != 0 || kv.vOffset() % perVector != 0 || kv.pageStride() % perVector != 0) {
-            throw new org.attn4j.BackendException(CudaBackendProvider.ID, "KV view offsets " + kv.kOffset() + ", "
+            throw new org.attn4j.error.BackendException(CudaBackendProvider.ID, "KV view offsets " + kv.kOffset() + ", "
                     + kv.vOffset() + " and page stride " + kv.pageStride() + " must be multiples of " + perVector
                     + " elements (" + vectorBytes + " bytes) for the CUDA kernels");
         }

@@ -5,7 +5,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import org.attn4j.BackendUnavailableException;
+import org.attn4j.error.BackendUnavailableException;
 import org.attn4j.cuda.driver.CudaDriver;
 import org.attn4j.cuda.driver.DeviceInfo;
 import org.attn4j.kv.KvLayout;

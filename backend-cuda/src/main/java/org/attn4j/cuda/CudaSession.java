@@ -3,7 +3,7 @@ package org.attn4j.cuda;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.cuda.driver.DeviceContext;
 import org.attn4j.cuda.driver.DeviceInfo;
 import org.attn4j.kv.PageTable;

@@ -1,12 +1,12 @@
 package org.attn4j.cuda;
 
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.CustomMask;
-import org.attn4j.HeadConfig;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;

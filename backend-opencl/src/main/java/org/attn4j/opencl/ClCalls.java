@@ -1,6 +1,6 @@
 package org.attn4j.opencl;
 
-import org.attn4j.BackendException;
+import org.attn4j.error.BackendException;
 import org.jocl.CL;
 import org.jocl.CLException;
 

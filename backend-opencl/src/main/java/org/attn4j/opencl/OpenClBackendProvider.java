@@ -1,5 +1,6 @@
 package org.attn4j.opencl;
 
+import org.attn4j.error.BackendUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
 import org.jocl.CLException;
@@ -68,7 +69,7 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
     public BackendSession open(BackendOptions options) {
         Probe p = probe();
         if (!p.available()) {
-            throw new org.attn4j.BackendUnavailableException("opencl is unavailable: " + String.join("; ", p.reasons()));
+            throw new org.attn4j.error.BackendUnavailableException("opencl is unavailable: " + String.join("; ", p.reasons()));
         }
         BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
         OpenClDevice device = OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"),

@@ -8,7 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
-import org.attn4j.BackendException;
+import org.attn4j.error.BackendException;
 import org.jocl.CLException;
 import org.jocl.Pointer;
 import org.jocl.cl_context;

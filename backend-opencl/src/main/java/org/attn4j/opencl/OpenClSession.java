@@ -8,7 +8,7 @@ import java.nio.ByteOrder;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;

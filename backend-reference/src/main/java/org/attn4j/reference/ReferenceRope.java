@@ -1,6 +1,6 @@
 package org.attn4j.reference;
 
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 
 /** Rotary embedding in double, over a head vector held in an array. */
 final class ReferenceRope {

@@ -3,7 +3,7 @@ package org.attn4j.reference;
 import java.lang.foreign.MemorySegment;
 import java.util.EnumSet;
 import java.util.Set;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;

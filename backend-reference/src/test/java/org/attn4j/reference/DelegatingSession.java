@@ -1,6 +1,6 @@
 package org.attn4j.reference;
 
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;

@@ -10,11 +10,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
-import org.attn4j.CustomMask;
-import org.attn4j.HeadConfig;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.ContiguousKv;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;

@@ -1,5 +1,6 @@
 package org.attn4j.reference;
 
+import org.attn4j.options.RopeOptions;
 import static org.attn4j.reference.ReferenceTestSupport.read;
 import static org.attn4j.reference.ReferenceTestSupport.tensor;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -8,11 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.HeadConfig;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
@@ -57,7 +58,7 @@ class ReferenceBackendTest {
         try (AttentionBackend attn = ReferenceTestSupport.open();
              HostTensor host = HostTensor.of(DType.F32, new float[] {1, 2, 3, 4}, 2, 1, 2)) {
             Tensor view = attn.wrap(host);
-            attn.applyRope(view, null, new int[] {0, 0}, org.attn4j.RopeOptions.DEFAULT.withScale(1)); // no-op turn
+            attn.applyRope(view, null, new int[] {0, 0}, org.attn4j.options.RopeOptions.DEFAULT.withScale(1)); // no-op turn
             host.setFloat(0, 42);
             assertEquals(42f, read(attn, view)[0]);
             view.close();

@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import java.util.Random;
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.HeadConfig;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;

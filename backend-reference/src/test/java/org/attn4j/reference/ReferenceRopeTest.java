@@ -6,9 +6,9 @@ import static org.attn4j.reference.ReferenceTestSupport.f32;
 import static org.attn4j.reference.ReferenceTestSupport.read;
 
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
-import org.attn4j.Llama31RopeScaling;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.Llama31RopeScaling;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.ContiguousKv;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.List;
 import org.attn4j.AttentionBackend;
-import org.attn4j.InvalidArgumentException;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;

@@ -4,7 +4,7 @@ import java.io.PrintStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
-import org.attn4j.InvalidArgumentException;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.cli.bench.BenchCommand;
 import org.attn4j.cli.demo.DemoCommand;
 import org.attn4j.cli.run.RunCommand;

@@ -1,9 +1,9 @@
 package org.attn4j.internal;
 
 import java.util.Arrays;
-import org.attn4j.AttentionOptions;
-import org.attn4j.HeadConfig;
-import org.attn4j.InvalidArgumentException;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.BackendSession;
@@ -35,9 +35,7 @@ public final class Checks {
 
     /** An argument that must be given: null is rejected by name, not by a NullPointerException later. */
     public static void notNull(Object value, String name) {
-        if (value == null) {
-            throw new InvalidArgumentException(name, "is null");
-        }
+        org.attn4j.internal.check.Args.notNull(value, name);
     }
 
     /** Rejects use of a closed plan or resource named {@code name}. */

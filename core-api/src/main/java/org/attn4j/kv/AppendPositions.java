@@ -1,7 +1,7 @@
 package org.attn4j.kv;
 
-import org.attn4j.InvalidArgumentException;
-import org.attn4j.internal.Checks;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.check.Args;
 
 /**
  * Where each appended token goes: token {@code t} belongs to request {@code batchIndices[t]} at
@@ -9,8 +9,8 @@ import org.attn4j.internal.Checks;
  */
 public record AppendPositions(int[] batchIndices, int[] positions) {
     public AppendPositions {
-        Checks.notNull(batchIndices, "batchIndices");
-        Checks.notNull(positions, "positions");
+        Args.notNull(batchIndices, "batchIndices");
+        Args.notNull(positions, "positions");
         batchIndices = batchIndices.clone();
         positions = positions.clone();
         if (batchIndices.length != positions.length) {
@@ -38,8 +38,8 @@ public record AppendPositions(int[] batchIndices, int[] positions) {
      * and the page table that already counts them: the new tokens are the last ones of each request.
      */
     public static AppendPositions fromIndptr(int[] appendIndptr, PageTable pageTable) {
-        Checks.notNull(appendIndptr, "appendIndptr");
-        Checks.notNull(pageTable, "pageTable");
+        Args.notNull(appendIndptr, "appendIndptr");
+        Args.notNull(pageTable, "pageTable");
         int batch = pageTable.batchSize();
         if (appendIndptr.length != batch + 1) {
             throw InvalidArgumentException.expected("appendIndptr.length", "B + 1 = " + (batch + 1), appendIndptr.length);

@@ -1,6 +1,6 @@
 package org.attn4j.kv;
 
-import org.attn4j.InvalidArgumentException;
+import org.attn4j.error.InvalidArgumentException;
 
 /** Dequantisation scales of a KV cache: real value = stored value x scale. */
 public record KvScales(float k, float v) {

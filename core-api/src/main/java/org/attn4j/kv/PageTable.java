@@ -1,8 +1,8 @@
 package org.attn4j.kv;
 
 import java.util.Arrays;
-import org.attn4j.InvalidArgumentException;
-import org.attn4j.internal.Checks;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.check.Args;
 
 /**
  * A CSR page table (SPEC §2): request {@code b} owns pages
@@ -16,9 +16,9 @@ public final class PageTable {
     private final int pageSize;
 
     public PageTable(int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen, int pageSize) {
-        Checks.notNull(kvIndptr, "kvIndptr");
-        Checks.notNull(kvIndices, "kvIndices");
-        Checks.notNull(kvLastPageLen, "kvLastPageLen");
+        Args.notNull(kvIndptr, "kvIndptr");
+        Args.notNull(kvIndices, "kvIndices");
+        Args.notNull(kvLastPageLen, "kvLastPageLen");
         this.indptr = kvIndptr.clone();
         this.indices = kvIndices.clone();
         this.lastPageLen = kvLastPageLen.clone();

@@ -1,7 +1,7 @@
 package org.attn4j.kv;
 
 import java.util.Arrays;
-import org.attn4j.InvalidArgumentException;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.tensor.Tensor;
 
 /**

@@ -1,8 +1,9 @@
 package org.attn4j.spi;
 
-import org.attn4j.AttentionOptions;
-import org.attn4j.CustomMask;
-import org.attn4j.HeadConfig;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.kv.PageTable;
 
 /**
@@ -19,7 +20,7 @@ import org.attn4j.kv.PageTable;
  * @param plan          scheduling options
  */
 public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageTable, AttentionOptions options,
-                               CustomMask mask, long[] maskOffsets, boolean decode, org.attn4j.PlanOptions plan) {
+                               CustomMask mask, long[] maskOffsets, boolean decode, org.attn4j.options.PlanOptions plan) {
     public AttentionProblem {
         // Plans keep their problem and hand it out (BatchAttentionPlan#problem); copies keep it immutable.
         qoIndptr = qoIndptr.clone();

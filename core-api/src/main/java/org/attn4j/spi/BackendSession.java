@@ -1,7 +1,7 @@
 package org.attn4j.spi;
 
 import java.util.List;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.tensor.DType;

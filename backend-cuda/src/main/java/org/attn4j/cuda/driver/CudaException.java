@@ -1,6 +1,6 @@
 package org.attn4j.cuda.driver;
 
-import org.attn4j.BackendException;
+import org.attn4j.error.BackendException;
 
 /** A failed driver call: {@code CUDA_ERROR_OUT_OF_MEMORY in cuMemAlloc(1073741824 bytes)}. */
 public final class CudaException extends BackendException {

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
-import org.attn4j.HeadConfig;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.cli.ArgSpec;
 import org.attn4j.cli.CliException;
 import org.attn4j.cli.Command;

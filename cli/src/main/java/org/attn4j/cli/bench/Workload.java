@@ -1,7 +1,7 @@
 package org.attn4j.cli.bench;
 
 import java.util.Arrays;
-import org.attn4j.HeadConfig;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 

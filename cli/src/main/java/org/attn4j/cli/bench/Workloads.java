@@ -6,7 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import org.attn4j.HeadConfig;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 

@@ -1,5 +1,7 @@
 package org.attn4j.cli.run;
 
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.RopeOptions;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,11 +11,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.HeadConfig;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.cli.CliRunner;
 import org.attn4j.cli.npy.Npy;
 import org.attn4j.kv.KvLayout;
@@ -142,12 +144,12 @@ class RunCommandTest {
                     dir.resolve("ragged").toString(), "--backend", "reference");
             assertEquals(0, r.status(), r.err());
             AttentionOptions options = AttentionOptions.DEFAULT.withLogitsSoftCap(5f)
-                    .withRope(org.attn4j.RopeOptions.DEFAULT.withInterleaved(true).withTheta(500));
+                    .withRope(org.attn4j.options.RopeOptions.DEFAULT.withInterleaved(true).withTheta(500));
             try (AttentionBackend ref = Backends.open("reference");
                  Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
                  Tensor o = ref.allocate(DType.F32, 5, 2, 16); Tensor lse = ref.allocate(DType.F32, 5, 2);
                  org.attn4j.RaggedAttentionPlan plan = ref.planBatchPrefillRagged(qoIndptr, kvIndptr, heads, options,
-                         org.attn4j.CustomMask.fromBooleans(mask), PlanOptions.DEFAULT)) {
+                         org.attn4j.options.CustomMask.fromBooleans(mask), PlanOptions.DEFAULT)) {
                 plan.run(dq, new org.attn4j.kv.RaggedKv(dk, dv), o, lse);
                 assertSameBits(ref.download(o), Npy.read(dir.resolve("ragged/o.npy"), DType.F32));
                 assertSameBits(ref.download(lse), Npy.read(dir.resolve("ragged/lse.npy"), DType.F32));

@@ -1,10 +1,10 @@
 package org.attn4j.conformance.cases;
 
 import java.util.Arrays;
-import org.attn4j.AttentionOptions;
-import org.attn4j.HeadConfig;
-import org.attn4j.Llama31RopeScaling;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.Llama31RopeScaling;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 

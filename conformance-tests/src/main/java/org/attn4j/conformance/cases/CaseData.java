@@ -1,7 +1,7 @@
 package org.attn4j.conformance.cases;
 
 import java.util.SplittableRandom;
-import org.attn4j.CustomMask;
+import org.attn4j.options.CustomMask;
 import org.attn4j.conformance.cases.AttentionCase.DataKind;
 import org.attn4j.conformance.cases.AttentionCase.MaskKind;
 import org.attn4j.tensor.DType;

@@ -3,8 +3,8 @@ package org.attn4j.conformance.cases;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.attn4j.Llama31RopeScaling;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.Llama31RopeScaling;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Numerics;
 

@@ -1,7 +1,7 @@
 package org.attn4j.conformance.check;
 
-import org.attn4j.AttentionOptions;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.CaseData;
 import org.attn4j.tensor.DType;

@@ -6,7 +6,7 @@ import org.attn4j.AttentionBackend;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.CascadeLevel;
 import org.attn4j.CascadePlan;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.RaggedAttentionPlan;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.CaseData;

@@ -6,7 +6,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.CaseData;
 import org.attn4j.conformance.cases.PagedPool;

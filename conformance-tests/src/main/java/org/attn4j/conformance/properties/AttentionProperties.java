@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.attn4j.AttentionBackend;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.AttentionCase.MaskKind;
 import org.attn4j.conformance.cases.AttentionCase.RopeKind;

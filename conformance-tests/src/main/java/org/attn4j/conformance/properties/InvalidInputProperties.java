@@ -1,14 +1,15 @@
 package org.attn4j.conformance.properties;
 
+import org.attn4j.options.RopeOptions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
-import org.attn4j.AttentionOptions;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.CustomMask;
-import org.attn4j.HeadConfig;
-import org.attn4j.PlanOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.AttentionCases;
 import org.attn4j.conformance.cases.CaseData;
@@ -227,7 +228,7 @@ public final class InvalidInputProperties {
         }));
         l.add(new Scenario("RoPE at a negative position", Feature.STANDALONE_ROPE, f -> {
             Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDim()));
-            return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.RopeOptions.DEFAULT),
+            return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.options.RopeOptions.DEFAULT),
                     "positions[1]", "-1");
         }));
         l.add(new Scenario("merge state shape mismatch", Feature.MERGE, f -> {
@@ -284,7 +285,7 @@ public final class InvalidInputProperties {
         }));
         l.add(new Scenario("cascade with RoPE on the fly", Feature.CASCADE, f -> new Call(
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
-                        f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.RopeOptions.DEFAULT),
+                        f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.options.RopeOptions.DEFAULT),
                         PlanOptions.DEFAULT).close(), "options.rope", "RoPE")));
         l.add(new Scenario("cascade with window below -1", Feature.CASCADE, f -> new Call(
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),

@@ -15,7 +15,7 @@ import org.attn4j.conformance.check.Tolerance;
 import org.attn4j.conformance.harness.Property;
 import org.attn4j.conformance.ops.DeviceScope;
 import org.attn4j.conformance.ops.Operations;
-import org.attn4j.RopeOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Numerics;

@@ -1,4 +1,6 @@
-package org.attn4j;
+package org.attn4j.options;
+
+import org.attn4j.error.InvalidArgumentException;
 
 /**
  * Rotary position embedding (SPEC §3). Positions are token indices within the request.

@@ -1,4 +1,4 @@
-package org.attn4j;
+package org.attn4j.options;
 
 /**
  * What an attention call computes (SPEC §3). Immutable; change with the {@code with*} methods.

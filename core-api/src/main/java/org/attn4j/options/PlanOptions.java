@@ -1,4 +1,6 @@
-package org.attn4j;
+package org.attn4j.options;
+
+import org.attn4j.error.InvalidArgumentException;
 
 /**
  * How a batch plan schedules work.

@@ -1,4 +1,6 @@
-package org.attn4j;
+package org.attn4j.options;
+
+import org.attn4j.error.InvalidArgumentException;
 
 /** Llama 3.1's rescaling of RoPE frequencies (defaults 8, 1, 4, 8192). */
 public record Llama31RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPosition) {

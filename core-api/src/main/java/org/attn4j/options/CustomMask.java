@@ -1,7 +1,8 @@
-package org.attn4j;
+package org.attn4j.options;
 
+import org.attn4j.error.InvalidArgumentException;
 import java.util.Arrays;
-import org.attn4j.internal.Checks;
+import org.attn4j.internal.check.Args;
 
 /**
  * Per-request {@code qoLen x kvLen} boolean masks, row-major, requests concatenated, held
@@ -22,7 +23,7 @@ public final class CustomMask {
 
     /** From booleans, requests concatenated; offsets derived. */
     public static CustomMask fromBooleans(boolean[] mask) {
-        Checks.notNull(mask, "mask");
+        Args.notNull(mask, "mask");
         byte[] packed = new byte[(mask.length + 7) / 8];
         for (int i = 0; i < mask.length; i++) {
             if (mask[i]) {
@@ -34,7 +35,7 @@ public final class CustomMask {
 
     /** From bit-packed little-endian bytes holding {@code bitCount} elements; offsets derived. */
     public static CustomMask fromPacked(byte[] packed, long bitCount) {
-        Checks.notNull(packed, "mask");
+        Args.notNull(packed, "mask");
         if (bitCount < 0 || (bitCount + 7) / 8 > packed.length) {
             throw InvalidArgumentException.expected("mask", "at least " + ((bitCount + 7) / 8) + " bytes for "
                     + bitCount + " bits", packed.length + " bytes");
@@ -44,7 +45,7 @@ public final class CustomMask {
 
     /** From bit-packed bytes with the bit offset of each request's matrix given. */
     public static CustomMask fromPacked(byte[] packed, long bitCount, long[] requestOffsets) {
-        Checks.notNull(requestOffsets, "requestOffsets");
+        Args.notNull(requestOffsets, "requestOffsets");
         CustomMask m = fromPacked(packed, bitCount);
         return new CustomMask(m.packed, bitCount, requestOffsets.clone());
     }

@@ -1,4 +1,6 @@
-package org.attn4j;
+package org.attn4j.options;
+
+import org.attn4j.error.InvalidArgumentException;
 
 /**
  * Head counts and head dim. Query head {@code h} reads KV head {@code h / groupSize()}.

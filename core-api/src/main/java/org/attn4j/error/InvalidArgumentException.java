@@ -1,4 +1,4 @@
-package org.attn4j;
+package org.attn4j.error;
 
 /**
  * A call rejected before any device work: the message names the argument, the expected and the

@@ -1,4 +1,4 @@
-package org.attn4j;
+package org.attn4j.error;
 
 /**
  * A failure inside a backend after validation passed: a device error, named with the backend
