@@ -6,7 +6,7 @@
 #
 #   all          info, conformance, memcheck, bench, peers, sass (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
-#   bench        attn4j bench over the SPEC §10 workloads on the named (default: available) backends
+#   bench        attn4j bench over the spec §10 workloads on the named (default: available) backends
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
 #   memcheck     the CUDA conformance suite under compute-sanitizer memcheck (ATTN4J_MEMCHECK_CASES,
 #                default 3 cases per property)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peers for `attn4j bench`: the SPEC section 10 workloads on torch SDPA (cuDNN and
+"""PyTorch peers for `attn4j bench`: the spec §10 workloads on torch SDPA (cuDNN and
 FlashAttention-2 backends, contiguous KV, enable_gqa) and FlexAttention (paged decode over a page
 pool with BLOCK_SIZE=(128, 16) and kernel_options {"BLOCK_N": 16}; block masks for prefill).
 
@@ -25,7 +25,7 @@ COLUMNS = ["workload", "backend", "device", "op", "batch", "hq", "hkv", "head_di
            "bytes", "flops", "metric", "rate", "ceiling", "pct_ceiling", "check", "timer"]
 
 LENGTH_SEED = 20260101  # Workloads.LENGTH_SEED in the Java harness
-BF16_TOL = 1.6e-2       # SPEC section 9, bf16 output: atol = rtol
+BF16_TOL = 1.6e-2       # spec §9, bf16 output: atol = rtol
 PAGE = 16
 
 

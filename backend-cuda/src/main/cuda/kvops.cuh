@@ -1,4 +1,4 @@
-// KV append (SPEC §5) and the standalone RoPE op.
+// KV append (spec §5) and the standalone RoPE op.
 #pragma once
 #include "common.cuh"
 

@@ -1,4 +1,4 @@
-// Attention-state merges (SPEC §4), one block per (row, head).
+// Attention-state merges (spec §4), one block per (row, head).
 #pragma once
 #include "common.cuh"
 

@@ -6,7 +6,7 @@
 //        backend-cuda/src/test/cuda/wgmma_prefill_timing.cu
 //   ./wgmma_timing 8k|batch|d256 [label] [reference.bin]
 //
-// Workloads (bf16, page 16, NHD, pages permuted, causal): 8k = SPEC's prefill-causal-8k
+// Workloads (bf16, page 16, NHD, pages permuted, causal): 8k = the spec's prefill-causal-8k
 // (1 x 8192, Hq 32, Hkv 8, D 128); batch = 16 requests of 512..4096 (D 128); d256 = 1 x 4096,
 // Hq 16, Hkv 8, D 256. Work items are sorted longest first, as AttentionSchedule.queryTiles does
 // (no key splits). Prints the median of 15 samples of 4 launches in TFLOP/s (4 Hq D x allowed

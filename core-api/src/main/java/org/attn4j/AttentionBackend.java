@@ -28,7 +28,7 @@ import org.attn4j.tensor.Tensor;
 
 /**
  * An open attn4j backend on one device: memory, attention, states, KV append and RoPE.
- * Every method validates its arguments completely before any device work (SPEC §7); a rejected
+ * Every method validates its arguments completely before any device work (spec §7); a rejected
  * call throws {@link InvalidArgumentException} and leaves every output untouched.
  *
  * <pre>{@code

@@ -12,7 +12,7 @@ import org.attn4j.tensor.Tensor;
 /**
  * A planned cascade: one batch attention per level over the shared pool, each level's states
  * merged into the result. Shared prefixes are read once per level entry, not once per request.
- * Equals flat attention over each request's concatenated keys (SPEC §6); causal and window
+ * Equals flat attention over each request's concatenated keys (spec §6); causal and window
  * rules are carried into each level as it needs them (see {@link AttentionBackend#planCascade}).
  * The plan keeps its levels' scratch states between runs, so it runs one call at a time.
  */

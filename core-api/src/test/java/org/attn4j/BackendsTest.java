@@ -19,7 +19,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Discovery and selection (SPEC §8) with two providers registered for these tests only: a
+ * Discovery and selection (spec §8) with two providers registered for these tests only: a
  * high-priority one whose native library is missing, and a low-priority one always available.
  */
 class BackendsTest {

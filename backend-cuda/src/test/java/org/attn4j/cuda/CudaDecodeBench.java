@@ -20,7 +20,7 @@ import org.attn4j.tensor.Tensor;
  * Decode on the CUDA backend, the Tensor Core attention kernel ({@code attn4j.cuda.decodeKernel=tc})
  * against the streaming decode kernels ({@code stream}, {@code mma}; {@code -Dattn4j.bench.kernels}
  * picks others): all run on the same random inputs, outputs are
- * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's decode
+ * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and spec §10's decode
  * workloads are timed with CUDA events (median after warm-up) and reported as bytes per second.
  * Every timed run reads at least 1 GB of distinct K/V, far beyond the L2 cache, so no copy
  * rotation is needed to keep the cache cold. A few smaller cases check the options the

@@ -19,7 +19,7 @@ import org.attn4j.tensor.Tensor;
  * Prefill on the CUDA backend, the Tensor Core kernel ({@code attn4j.cuda.prefillKernel=tc})
  * against the query-tiled ones ({@code fa2}, {@code wgmma}; {@code -Dattn4j.bench.kernels} picks
  * others): all run on the same random inputs, outputs are
- * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and SPEC §10's prefill
+ * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and spec §10's prefill
  * workloads are timed with CUDA events (median after warm-up) and reported in TFLOP/s with
  * FLOPs = 4 Hq D (allowed (row, key) pairs). Smaller cases check the options the query-tiled
  * kernels honour (page sizes 1 and 7, HND, non-causal, window with soft cap, custom mask, K/V

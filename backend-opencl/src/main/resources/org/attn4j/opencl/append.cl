@@ -1,4 +1,4 @@
-// KV append (SPEC 5): token t of k, v [n, Hkv, D] goes to request batchIndices[t] at
+// KV append (spec §5): token t of k, v [n, Hkv, D] goes to request batchIndices[t] at
 // positions[t], located through the page table; one work-item per (token, head). Same type: a bit copy (BITS is the storage
 // word); otherwise divide by the cache's scale and round once to the cache's type.
 // ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1.

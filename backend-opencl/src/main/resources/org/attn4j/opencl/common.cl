@@ -1,4 +1,4 @@
-// Element formats of attn4j (SPEC 1) in OpenCL C 1.2 without cl_khr_fp16: F16 through
+// Element formats of attn4j (spec §1) in OpenCL C 1.2 without cl_khr_fp16: F16 through
 // vload_half/vstore_half, BF16 and FP8 through bit operations; all arithmetic in float.
 // Type codes (match OpenClTypes): 0 F32, 1 F16, 2 BF16, 3 FP8_E4M3, 4 FP8_E5M2.
 

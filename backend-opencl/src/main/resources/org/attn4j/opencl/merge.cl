@@ -1,4 +1,4 @@
-// Attention-state merges (SPEC 4) in natural-log LSE. One work-item per (row, head) walks the
+// Attention-state merges (spec §4) in natural-log LSE. One work-item per (row, head) walks the
 // head dim, so merging in place never races. OT is the output's type code. Launches are 1-D
 // with a fixed work-group size (padded, hence count), so a runtime that specialises kernels
 // per work-group size builds each once.

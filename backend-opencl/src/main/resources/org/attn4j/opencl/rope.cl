@@ -1,4 +1,4 @@
-// Standalone RoPE (SPEC 3), in place on x [n, heads, D]: row t rotated by the angles of its
+// Standalone RoPE (spec §3), in place on x [n, heads, D]: row t rotated by the angles of its
 // position, given as (cos, sin) per (row, pair) computed on the host in double. One work-item
 // per (row, head, pair), count of them.
 __kernel void rope_inplace(__global STORAGE(T)* x, __global const float2* cs,

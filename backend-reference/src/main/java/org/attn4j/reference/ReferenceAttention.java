@@ -14,7 +14,7 @@ import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
 
 /**
- * SPEC §3 attention, written out: per request, query row and head, logits in double over the
+ * spec §3 attention, written out: per request, query row and head, logits in double over the
  * allowed keys, a max-subtracted softmax, the output rounded once. Work is split over
  * (request, KV head, row block) tasks whose query heads share their keys; each output element
  * is computed by one task in a fixed order, so results are bitwise deterministic.

@@ -5,7 +5,7 @@ import org.attn4j.kv.PagedKvCache;
 import org.attn4j.tensor.HostTensor;
 
 /**
- * KV append (SPEC §5): same-dtype tokens are copied bit for bit; others are divided by the
+ * KV append (spec §5): same-dtype tokens are copied bit for bit; others are divided by the
  * cache's scale in double and rounded once (to nearest even, FP8 saturating).
  */
 final class ReferenceKvAppend {

@@ -3,7 +3,7 @@ package org.attn4j.reference;
 import java.util.Arrays;
 import org.attn4j.tensor.HostTensor;
 
-/** Attention-state merges of SPEC §4, in double, each result rounded once. */
+/** Attention-state merges of spec §4, in double, each result rounded once. */
 final class ReferenceStates {
     private ReferenceStates() {}
 

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The conformance suite on the reference backend. There is no other oracle for the reference, so
- * its agreement properties compare against SPEC's formulas written out directly; every
+ * its agreement properties compare against the spec's formulas written out directly; every
  * metamorphic law and error property runs as on any backend.
  */
 class ReferenceConformanceTest extends AttentionConformanceSuite {

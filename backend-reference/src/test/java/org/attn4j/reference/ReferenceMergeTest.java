@@ -19,7 +19,7 @@ import org.attn4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** SPEC §4: merge by hand, and its laws. */
+/** spec §4: merge by hand, and its laws. */
 class ReferenceMergeTest {
     private static final double TOL = 1e-6;
     private static final int ROWS = 3;

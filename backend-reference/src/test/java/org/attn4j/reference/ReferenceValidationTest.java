@@ -33,7 +33,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * SPEC §7 through the public API on the reference backend: each rejected call names the
+ * spec §7 through the public API on the reference backend: each rejected call names the
  * argument, the bad value and what was expected, and leaves every output byte as it was.
  */
 class ReferenceValidationTest {

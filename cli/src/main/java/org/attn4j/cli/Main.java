@@ -70,7 +70,7 @@ public final class Main {
                 commands:
                   info    every backend provider, its probe (available or why not), devices, capabilities
                   demo    a small continuous-batching session on the best backend, checked against the reference
-                  bench   SPEC section 10 workloads and ad-hoc shapes: time, bandwidth or FLOP rate, CSV/JSON/PNG
+                  bench   spec §10 workloads and ad-hoc shapes: time, bandwidth or FLOP rate, CSV/JSON/PNG
                   run     one operation on NumPy .npy inputs described by a JSON file; writes o and lse as .npy
 
                 backend selection: -Dattn4j.backend=cuda,opencl or ATTN4J_BACKEND=...

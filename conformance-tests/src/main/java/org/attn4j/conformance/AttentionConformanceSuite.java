@@ -28,7 +28,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestReporter;
 
 /**
- * SPEC §9's conformance suite. A backend's test subclasses it in a few lines:
+ * spec §9's conformance suite. A backend's test subclasses it in a few lines:
  *
  * <pre>{@code
  * class OpenClConformanceTest extends AttentionConformanceSuite {
@@ -36,9 +36,9 @@ import org.junit.jupiter.api.TestReporter;
  * }
  * }</pre>
  *
- * Each property is one test, run over SPEC §9's edge cases and then {@code -Dattn4j.cases}
+ * Each property is one test, run over spec §9's edge cases and then {@code -Dattn4j.cases}
  * random cases from the master seed {@code -Dattn4j.seed}. The oracle is the {@code reference}
- * backend, found at run time; on the reference itself the agreement properties use SPEC's
+ * backend, found at run time; on the reference itself the agreement properties use the spec's
  * formulas written out directly ({@link org.attn4j.conformance.check.SpecOracle}). A backend
  * that is unavailable skips every test with its probe's reasons; cases outside a backend's
  * capabilities are skipped with reasons and counted. A failing case is shrunk and printed as a
@@ -113,7 +113,7 @@ public abstract class AttentionConformanceSuite {
         summary.order(List.copyOf(properties.keySet()));
         runner = new PropertyRunner(id, settings, summary);
         System.out.println("attn4j conformance: backend '" + id + "' on " + backend.device() + ", oracle "
-                + (oracle != null ? "'" + ORACLE + "'" : "SPEC formulas (no separate oracle backend)") + ", seed "
+                + (oracle != null ? "'" + ORACLE + "'" : "spec formulas (no separate oracle backend)") + ", seed "
                 + settings.seedText() + ", " + settings.cases() + " random cases per property");
     }
 

@@ -1,5 +1,5 @@
 /**
- * The conformance suite every attn4j backend must pass (SPEC §9): subclass
+ * The conformance suite every attn4j backend must pass (spec §9): subclass
  * {@link org.attn4j.conformance.AttentionConformanceSuite} and name the backend.
  */
 package org.attn4j.conformance;

@@ -13,7 +13,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * The single validation path (SPEC §7): every public operation calls these before any device
+ * The single validation path (spec §7): every public operation calls these before any device
  * work, so a rejected call throws {@link InvalidArgumentException} and writes nothing.
  */
 public final class Checks {

@@ -5,7 +5,7 @@ import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.internal.check.Args;
 
 /**
- * A CSR page table (SPEC §2): request {@code b} owns pages
+ * A CSR page table (spec §2): request {@code b} owns pages
  * {@code indices[indptr[b] .. indptr[b+1])}; its last page holds {@code lastPageLen[b]} tokens.
  * Structure is checked here; page ids against a cache's page count are checked at run.
  */

@@ -1,7 +1,7 @@
 package org.attn4j.options;
 
 /**
- * What an attention call computes (SPEC §3). Immutable; change with the {@code with*} methods.
+ * What an attention call computes (spec §3). Immutable; change with the {@code with*} methods.
  *
  * @param causal        key {@code j} allowed only when {@code j <= pq} (bottom-right aligned)
  * @param windowLeft    -1: no window; else key {@code j} allowed only when {@code j >= pq - windowLeft}

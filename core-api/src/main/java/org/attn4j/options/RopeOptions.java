@@ -3,7 +3,7 @@ package org.attn4j.options;
 import org.attn4j.error.InvalidArgumentException;
 
 /**
- * Rotary position embedding (SPEC §3). Positions are token indices within the request.
+ * Rotary position embedding (spec §3). Positions are token indices within the request.
  *
  * @param interleaved false: pairs {@code (d, d + D/2)} ("rotate half"); true: pairs {@code (2d, 2d+1)}
  * @param theta       base, default 1e4

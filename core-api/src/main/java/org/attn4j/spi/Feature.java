@@ -1,6 +1,6 @@
 package org.attn4j.spi;
 
-/** Optional parts of SPEC §3–§6 a backend may or may not have; the suite skips what is absent. */
+/** Optional parts of spec §3–§6 a backend may or may not have; the suite skips what is absent. */
 public enum Feature {
     DECODE,
     PREFILL,

@@ -1,6 +1,6 @@
 package org.attn4j.tensor;
 
-/** Element types of attn4j tensors (SPEC §1). Stores round to nearest even; FP8 stores saturate. */
+/** Element types of attn4j tensors (spec §1). Stores round to nearest even; FP8 stores saturate. */
 public enum DType {
     F32(4, true),
     F16(2, true),

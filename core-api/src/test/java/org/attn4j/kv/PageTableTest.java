@@ -9,7 +9,7 @@ import org.attn4j.error.InvalidArgumentException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
-/** CSR page tables (SPEC §2): lengths, lookups, and messages that name argument, value and range. */
+/** CSR page tables (spec §2): lengths, lookups, and messages that name argument, value and range. */
 class PageTableTest {
 
     private static void assertMessage(Executable call, String... fragments) {

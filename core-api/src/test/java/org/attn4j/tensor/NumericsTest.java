@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** Stores round to nearest even and FP8 saturates (SPEC §1); the expected codes are worked out by hand. */
+/** Stores round to nearest even and FP8 saturates (spec §1); the expected codes are worked out by hand. */
 class NumericsTest {
 
     private static int f16(float x) {

@@ -20,11 +20,11 @@ import org.attn4j.kv.KvLayout;
 import org.attn4j.spi.BackendProvider;
 import org.attn4j.tensor.DType;
 
-/** {@code attn4j bench}: the SPEC §10 workloads and ad-hoc shapes on one or more backends. */
+/** {@code attn4j bench}: the spec §10 workloads and ad-hoc shapes on one or more backends. */
 public final class BenchCommand implements Command {
     @Override
     public ArgSpec spec() {
-        return new ArgSpec("bench", "Times named workloads (SPEC section 10) and ad-hoc shapes on the chosen backends, "
+        return new ArgSpec("bench", "Times named workloads (spec §10) and ad-hoc shapes on the chosen backends, "
                 + "with the\nbackend's device timer, warm-up, repetitions over rotated input copies, median and "
                 + "p10/p90.\nSampled rows of every workload are checked against the reference backend before "
                 + "timing.\nNamed workloads: " + String.join(", ", Workloads.names())

@@ -10,7 +10,7 @@ import org.attn4j.options.HeadConfig;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 
-/** The named workloads of SPEC §10; every one bf16, page 16, NHD, Hq 32, D 128. */
+/** The named workloads of spec §10; every one bf16, page 16, NHD, Hq 32, D 128. */
 public final class Workloads {
     /** Seed of the drawn lengths of {@code prefill-batch-paged}: the peers script draws the same ones. */
     public static final long LENGTH_SEED = 20260101L;

@@ -27,7 +27,7 @@ import org.attn4j.tensor.Tensor;
  */
 final class DemoSession implements AutoCloseable {
     private static final DType DTYPE = DType.BF16;
-    private static final double TOLERANCE = 1.6e-2; // SPEC section 9, bf16 output
+    private static final double TOLERANCE = 1.6e-2; // spec §9, bf16 output
 
     private final AttentionBackend backend;
     private final AttentionBackend reference;

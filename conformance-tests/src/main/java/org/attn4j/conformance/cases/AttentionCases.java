@@ -11,7 +11,7 @@ import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
 
 /**
- * Generates valid {@link AttentionCase}s: SPEC §9's edge cases first, then random ones, and
+ * Generates valid {@link AttentionCase}s: spec §9's edge cases first, then random ones, and
  * shrinks a failing case toward fewer requests, shorter lengths, fewer heads, a smaller head dim
  * and fewer options.
  */
@@ -35,7 +35,7 @@ public final class AttentionCases {
                 .toBuilder();
     }
 
-    /** SPEC §9's edge cases, each a plain case with one thing pushed to its edge. */
+    /** spec §9's edge cases, each a plain case with one thing pushed to its edge. */
     public static List<AttentionCase> edgeCases(boolean decode, SplittableRandom rng) {
         List<AttentionCase.Builder> e = new ArrayList<>();
         int q1 = decode ? 1 : 3;

@@ -9,7 +9,7 @@ import java.util.Arrays;
 public final class Compare {
     private Compare() {}
 
-    /** o within {@code tol} and, when both have one, lse within SPEC §9's LSE tolerance. */
+    /** o within {@code tol} and, when both have one, lse within spec §9's LSE tolerance. */
     public static void outputs(String what, AttentionOutput actual, AttentionOutput expected, Tolerance tol) {
         if (actual.o().length != expected.o().length) {
             throw new AssertionError(what + ": o has " + actual.o().length + " elements, expected "

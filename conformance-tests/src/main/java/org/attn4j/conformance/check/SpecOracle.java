@@ -8,7 +8,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Numerics;
 
 /**
- * SPEC §3 and §4 written out directly over a case's logical values, in {@code double}, without
+ * spec §3 and §4 written out directly over a case's logical values, in {@code double}, without
  * pages, strides or plans. It is the second opinion that the reference backend itself is held
  * to, and the oracle wherever the reference is absent.
  */
@@ -105,7 +105,7 @@ public final class SpecOracle {
         return new AttentionOutput(o, lse, c.qDtype(), c.totalQ(), hq, d);
     }
 
-    /** SPEC §3's rotation of one head vector at {@code pos}. */
+    /** spec §3's rotation of one head vector at {@code pos}. */
     public static double[] rotate(double[] x, int pos, double[] freq, RopeOptions rope) {
         int d = x.length;
         double[] y = x.clone();
@@ -122,7 +122,7 @@ public final class SpecOracle {
     }
 
     /**
-     * SPEC §4's merge of states A and B, element-wise over rows and heads; o {@code [rows, Hq, D]}
+     * spec §4's merge of states A and B, element-wise over rows and heads; o {@code [rows, Hq, D]}
      * rounded to {@code dtype}.
      */
     public static AttentionOutput merge(float[] oA, float[] sA, float[] oB, float[] sB, DType dtype, int rows,

@@ -3,7 +3,7 @@ package org.attn4j.conformance.check;
 import org.attn4j.tensor.DType;
 
 /**
- * SPEC §9's tolerances: {@code |out - ref| <= atol + rtol * |ref|} by output dtype; NaN never
+ * spec §9's tolerances: {@code |out - ref| <= atol + rtol * |ref|} by output dtype; NaN never
  * passes; infinities must match exactly.
  */
 public record Tolerance(double atol, double rtol) {
@@ -32,7 +32,7 @@ public record Tolerance(double atol, double rtol) {
         return Math.abs(out - ref) <= atol + rtol * Math.abs(ref);
     }
 
-    /** SPEC §9 for LSE: {@code |lse - ref| <= 1e-3 (1 + |ref|)}, -inf exactly. */
+    /** spec §9 for LSE: {@code |lse - ref| <= 1e-3 (1 + |ref|)}, -inf exactly. */
     public static boolean lseAccepts(double out, double ref) {
         if (Double.isNaN(out) || Double.isNaN(ref)) {
             return false;

@@ -15,7 +15,7 @@ public interface Property<C> {
     /** What the property says, for display names and reports. */
     String description();
 
-    /** Cases always checked first (SPEC §9's edge cases), drawn from {@code rng} where they need values. */
+    /** Cases always checked first (spec §9's edge cases), drawn from {@code rng} where they need values. */
     List<C> edgeCases(SplittableRandom rng);
 
     C randomCase(SplittableRandom rng);

@@ -21,7 +21,7 @@ import org.attn4j.kv.RaggedKv;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
-/** Every attention operation of SPEC §6, run on a backend over a case's data and read back. */
+/** Every attention operation of spec §6, run on a backend over a case's data and read back. */
 public final class Operations {
     private Operations() {}
 

@@ -23,7 +23,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * SPEC §5: appending the last tokens of every request writes exactly the bits a fully written
+ * spec §5: appending the last tokens of every request writes exactly the bits a fully written
  * pool holds (and nothing else), and attention over the appended cache equals attention over
  * contiguous K/V.
  */

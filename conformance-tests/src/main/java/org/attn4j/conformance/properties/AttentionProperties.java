@@ -30,7 +30,7 @@ import org.attn4j.kv.PageTable;
 import org.attn4j.spi.Feature;
 
 /**
- * SPEC §9's attention properties: agreement with the oracle for every operation, and the
+ * spec §9's attention properties: agreement with the oracle for every operation, and the
  * metamorphic laws a backend must keep on its own (layouts, paging, garbage, batching, masks,
  * cascade, split and merge).
  */
@@ -62,14 +62,14 @@ public final class AttentionProperties {
         return Tolerance.forOutput(c.qDtype());
     }
 
-    /** The oracle backend's answer to {@code op}, or SPEC §3 evaluated directly when there is none. */
+    /** The oracle backend's answer to {@code op}, or spec §3 evaluated directly when there is none. */
     private AttentionOutput expected(CaseData data, Function<AttentionBackend, AttentionOutput> op) {
         AttentionOutput e = s.hasOracleBackend() ? op.apply(s.oracle()) : SpecOracle.attention(data);
         return data.kase().lse() ? e : e.withoutLse();
     }
 
     private String oracleName() {
-        return s.hasOracleBackend() ? "oracle '" + s.oracle().id() + "'" : "SPEC formula";
+        return s.hasOracleBackend() ? "oracle '" + s.oracle().id() + "'" : "spec formula";
     }
 
     public List<Property<?>> all() {

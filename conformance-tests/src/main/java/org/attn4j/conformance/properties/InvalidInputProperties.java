@@ -27,7 +27,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * SPEC §7: every invalid input is rejected with an {@link IllegalArgumentException} whose message
+ * spec §7: every invalid input is rejected with an {@link IllegalArgumentException} whose message
  * names the argument and its actual value, and every output keeps its sentinel bytes.
  */
 public final class InvalidInputProperties {
@@ -324,7 +324,7 @@ public final class InvalidInputProperties {
     public List<Property<?>> all() {
         List<String> names = scenarios().stream().map(Scenario::name).toList();
         return List.of(new SimpleProperty<InvalidCase>("invalidInputsRejected",
-                "every SPEC §7 invalid input rejected, naming argument and value, outputs untouched",
+                "every spec §7 invalid input rejected, naming argument and value, outputs untouched",
                 rng -> names.stream().map(n -> new InvalidCase(n, base(rng))).toList(),
                 rng -> new InvalidCase(names.get(rng.nextInt(names.size())),
                         AttentionCases.random(false, rng)),

@@ -21,7 +21,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Numerics;
 import org.attn4j.tensor.Tensor;
 
-/** SPEC §4's merge laws and operations, and the standalone RoPE of §3. */
+/** spec §4's merge laws and operations, and the standalone RoPE of §3. */
 public final class StateProperties {
     private final Subject s;
 
@@ -36,14 +36,14 @@ public final class StateProperties {
 
     public List<Property<?>> all() {
         return List.of(
-                merge("mergeMatchesOracle", "mergeState ≈ SPEC §4 (and the oracle)", this::mergeVsOracle),
+                merge("mergeMatchesOracle", "mergeState ≈ spec §4 (and the oracle)", this::mergeVsOracle),
                 merge("mergeIsCommutative", "merge(a, b) ≈ merge(b, a)", this::commutative),
                 merge("mergeIsAssociative", "merge(merge(a, b), c) ≈ merge(a, merge(b, c))", this::associative),
                 merge("mergeIdentity", "(0, -inf) is merge's identity", this::identity),
-                merge("mergeStatesMatchesOracle", "mergeStates of n states ≈ SPEC §4", this::mergeStates),
+                merge("mergeStatesMatchesOracle", "mergeStates of n states ≈ spec §4", this::mergeStates),
                 merge("mergeInPlaceRespectsRowMask", "mergeStateInPlace merges masked rows, leaves the others",
                         this::inPlace),
-                new SimpleProperty<RopeCase>("standaloneRopeMatchesOracle", "applyRope ≈ SPEC §3's rotation",
+                new SimpleProperty<RopeCase>("standaloneRopeMatchesOracle", "applyRope ≈ spec §3's rotation",
                         RopeCase::edgeCases, RopeCase::random, RopeCase::shrink,
                         c -> Support.reason(s, c.dtype(), EnumSet.of(Feature.STANDALONE_ROPE)), this::rope,
                         RopeCase::toJava));
@@ -71,7 +71,7 @@ public final class StateProperties {
         AttentionOutput actual = mergeOn(s.backend(), a, b);
         AttentionOutput spec = SpecOracle.merge(a.o(), a.lse(), b.o(), b.lse(), c.dtype(), c.rows(), c.heads(),
                 c.headDim());
-        Compare.outputs("mergeState vs SPEC §4", actual, spec, Tolerance.forOutput(c.dtype()));
+        Compare.outputs("mergeState vs spec §4", actual, spec, Tolerance.forOutput(c.dtype()));
         if (s.hasOracleBackend()) {
             Compare.outputs("mergeState vs oracle", actual, mergeOn(s.oracle(), a, b), Tolerance.forOutput(c.dtype()));
         }
@@ -151,7 +151,7 @@ public final class StateProperties {
         }
         AttentionOutput spec = new AttentionOutput(o, so, c.dtype(), c.rows(), c.heads(), d);
         AttentionOutput actual = mergeStatesOn(s.backend(), c, v, sv);
-        Compare.outputs("mergeStates vs SPEC §4", actual, spec, Tolerance.forOutput(c.dtype()));
+        Compare.outputs("mergeStates vs spec §4", actual, spec, Tolerance.forOutput(c.dtype()));
         if (s.hasOracleBackend()) {
             Compare.outputs("mergeStates vs oracle", actual, mergeStatesOn(s.oracle(), c, v, sv),
                     Tolerance.forOutput(c.dtype()));
@@ -220,7 +220,7 @@ public final class StateProperties {
             compare("rotated k", actual[1], expected[1], t, c.headDim());
         }
         if (s.hasOracleBackend()) {
-            compare("rotated q vs SPEC formula", actual[0], rotate(c, q, c.qHeads(), pos), t, c.headDim());
+            compare("rotated q vs spec formula", actual[0], rotate(c, q, c.qHeads(), pos), t, c.headDim());
         }
     }
 

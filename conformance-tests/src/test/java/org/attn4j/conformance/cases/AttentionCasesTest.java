@@ -13,7 +13,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Numerics;
 import org.junit.jupiter.api.Test;
 
-/** The generators make valid cases, cover SPEC §9's edges, and shrink toward smaller ones. */
+/** The generators make valid cases, cover spec §9's edges, and shrink toward smaller ones. */
 class AttentionCasesTest {
     @Test
     void edgeCasesAreValidAndCoverSpecEdges() {
