@@ -1,6 +1,7 @@
 package org.attn4j.conformance.cases;
 
 import java.util.Arrays;
+import org.attn4j.conformance.check.SpecRope;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.Llama31RopeScaling;
@@ -41,8 +42,44 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
                             float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
                             RopeKind rope, MaskKind mask, boolean lse, DataKind data, long seed) {
 
-    /** RoPE applied on the fly. */
-    public enum RopeKind { NONE, HALF, INTERLEAVED, LLAMA31 }
+    /**
+     * RoPE applied on the fly: the options handed to the backend (core-api's defaults where the
+     * case means the defaults) and the same rotation as the suite's oracle computes it, from the
+     * numbers of spec §3.
+     */
+    public enum RopeKind {
+        NONE,
+        /** Rotate half, spec §3's defaults: theta 1e4, ropeScale 1. */
+        HALF,
+        /** Interleaved pairs, theta 1e4. */
+        INTERLEAVED,
+        /** Rotate half, theta 5e5, Llama 3.1 scaling with its defaults (8, 1, 4, 8192). */
+        LLAMA31,
+        /** Rotate half, theta 1e4, ropeScale 4 (frequencies divided by 4). */
+        SCALED;
+
+        /** The options a call takes, or null for {@link #NONE}. */
+        public RopeOptions options() {
+            return switch (this) {
+                case NONE -> null;
+                case HALF -> RopeOptions.DEFAULT;
+                case INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true);
+                case LLAMA31 -> RopeOptions.DEFAULT.withTheta(5e5).withLlama31(Llama31RopeScaling.DEFAULT);
+                case SCALED -> RopeOptions.DEFAULT.withScale(4);
+            };
+        }
+
+        /** The rotation spec §3 defines for these options, or null for {@link #NONE}. */
+        public SpecRope spec() {
+            return switch (this) {
+                case NONE -> null;
+                case HALF -> new SpecRope(false, 1e4, 1, null);
+                case INTERLEAVED -> new SpecRope(true, 1e4, 1, null);
+                case LLAMA31 -> new SpecRope(false, 5e5, 1, SpecRope.Llama31.DEFAULT);
+                case SCALED -> new SpecRope(false, 1e4, 4, null);
+            };
+        }
+    }
 
     /** How a custom mask is handed over. */
     public enum MaskKind { NONE, BOOLEANS, PACKED, PACKED_WITH_OFFSETS }
@@ -118,12 +155,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     public RopeOptions ropeOptions() {
-        return switch (rope) {
-            case NONE -> null;
-            case HALF -> RopeOptions.DEFAULT;
-            case INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true);
-            case LLAMA31 -> RopeOptions.DEFAULT.withTheta(5e5).withLlama31(Llama31RopeScaling.DEFAULT);
-        };
+        return rope.options();
     }
 
     public AttentionOptions options() {

@@ -116,7 +116,7 @@ public final class AttentionCases {
         cap.softCap = 5f;
         cap.smScale = 0.5f;
         e.add(cap);
-        for (RopeKind r : new RopeKind[] {RopeKind.HALF, RopeKind.INTERLEAVED, RopeKind.LLAMA31}) {
+        for (RopeKind r : new RopeKind[] {RopeKind.HALF, RopeKind.INTERLEAVED, RopeKind.LLAMA31, RopeKind.SCALED}) {
             AttentionCase.Builder b = plain(decode, rng.nextLong());
             b.rope = r;
             e.add(b);
@@ -169,7 +169,8 @@ public final class AttentionCases {
         };
         float cap = rng.nextInt(4) == 0 ? pickFloat(rng, 5f, 30f, 50f) : 0f;
         float scale = rng.nextInt(5) == 0 ? (float) (0.05 + rng.nextDouble() * 0.3) : Float.NaN;
-        RopeKind rope = rng.nextInt(5) < 3 ? RopeKind.NONE : RopeKind.values()[1 + rng.nextInt(3)];
+        RopeKind rope = rng.nextInt(5) < 3 ? RopeKind.NONE
+                : RopeKind.values()[1 + rng.nextInt(RopeKind.values().length - 1)];
         if (rope != RopeKind.NONE && q == DType.F32) {
             // float angles at large positions differ from the double ones by more than F32's tolerance
             for (int b = 0; b < batch; b++) {

@@ -3,9 +3,9 @@ package org.attn4j.conformance.cases;
 import java.util.SplittableRandom;
 import org.attn4j.options.CustomMask;
 import org.attn4j.conformance.cases.AttentionCase.DataKind;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.conformance.cases.AttentionCase.MaskKind;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
 
 /**
  * The logical values of a case, drawn from its seed: q {@code [totalQ, Hq, D]}, each request's
@@ -40,7 +40,7 @@ public final class CaseData {
             for (int h = 0; h < hq; h++) {
                 for (int i = 0; i < d; i++) {
                     int at = (row * hq + h) * d + i;
-                    q[at] = large ? (i < d / 2 ? sign : dyadic(rng)) : Numerics.roundTo(c.qDtype(), uniform(rng, 2));
+                    q[at] = large ? (i < d / 2 ? sign : dyadic(rng)) : SpecFormats.round(c.qDtype(), uniform(rng, 2));
                 }
             }
         }
@@ -93,7 +93,7 @@ public final class CaseData {
     }
 
     private static float store(DType dtype, float x) {
-        return Numerics.roundTo(dtype, x);
+        return SpecFormats.round(dtype, x);
     }
 
     /** The same case with {@code k}, {@code v} of some requests replaced (used to share prefixes). */

@@ -1,8 +1,8 @@
 package org.attn4j.conformance.cases;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
@@ -81,8 +81,8 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                     long base = page * pageStride + slot * slotStride + h * headStride;
                     int src = (t * hkv + h) * d;
                     for (int i = 0; i < d; i++) {
-                        k.setFloat(base + i, kSeqs[s][src + i]);
-                        v.setFloat(vOffset + base + i, vSeqs[s][src + i]);
+                        k.setBits(base + i, SpecFormats.encode(dtype, kSeqs[s][src + i]));
+                        v.setBits(vOffset + base + i, SpecFormats.encode(dtype, vSeqs[s][src + i]));
                     }
                 }
             }
@@ -145,16 +145,10 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         return p;
     }
 
-    /** Random bit patterns everywhere, with NaN and +-Inf guaranteed among them. */
+    /** Random bit patterns everywhere, with NaN and +-Inf (where the dtype has them) frequent among them. */
     static void garbage(HostTensor t, SplittableRandom rng) {
         long n = t.elementCount();
-        DType dt = t.dtype();
-        List<Integer> specials = new ArrayList<>();
-        specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.NaN));
-        if (dt != DType.FP8_E4M3) {
-            specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.POSITIVE_INFINITY));
-            specials.add(org.attn4j.tensor.Numerics.encode(dt, Float.NEGATIVE_INFINITY));
-        }
+        List<Integer> specials = SpecFormats.nonFiniteCodes(t.dtype());
         for (long i = 0; i < n; i++) {
             int r = rng.nextInt(8);
             t.setBits(i, r < 2 ? specials.get(rng.nextInt(specials.size())) : rng.nextInt());

@@ -3,10 +3,10 @@ package org.attn4j.conformance.cases;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import org.attn4j.options.Llama31RopeScaling;
+import org.attn4j.conformance.check.SpecFormats;
+import org.attn4j.conformance.check.SpecRope;
 import org.attn4j.options.RopeOptions;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
 
 /**
  * A standalone RoPE call: q {@code [n, Hq, D]} and, when {@link #withK}, k {@code [n, Hkv, D]}
@@ -15,12 +15,14 @@ import org.attn4j.tensor.Numerics;
 public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, AttentionCase.RopeKind kind,
                        boolean withK, int maxPosition, long seed) {
 
+    /** The options handed to the backend. */
     public RopeOptions options() {
-        return switch (kind) {
-            case NONE, HALF -> RopeOptions.DEFAULT;
-            case INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true);
-            case LLAMA31 -> RopeOptions.DEFAULT.withTheta(5e5).withLlama31(Llama31RopeScaling.DEFAULT);
-        };
+        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).options();
+    }
+
+    /** The same rotation as spec §3 defines it, for the oracle. */
+    public SpecRope spec() {
+        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).spec();
     }
 
     public int[] positions() {
@@ -36,7 +38,7 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         SplittableRandom rng = new SplittableRandom(seed ^ salt);
         float[] x = new float[n * heads * headDim];
         for (int i = 0; i < x.length; i++) {
-            x[i] = Numerics.roundTo(dtype, (float) (rng.nextDouble() * 4 - 2));
+            x[i] = SpecFormats.round(dtype, (float) (rng.nextDouble() * 4 - 2));
         }
         return x;
     }
@@ -49,12 +51,13 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
     public static List<RopeCase> edgeCases(SplittableRandom rng) {
         List<RopeCase> out = new ArrayList<>();
         for (AttentionCase.RopeKind k : new AttentionCase.RopeKind[] {AttentionCase.RopeKind.HALF,
-                AttentionCase.RopeKind.INTERLEAVED, AttentionCase.RopeKind.LLAMA31}) {
+                AttentionCase.RopeKind.INTERLEAVED, AttentionCase.RopeKind.LLAMA31, AttentionCase.RopeKind.SCALED}) {
             out.add(new RopeCase(3, 4, 2, 64, DType.F16, k, true, 2048, rng.nextLong()));
         }
         out.add(new RopeCase(1, 1, 1, 32, DType.BF16, AttentionCase.RopeKind.HALF, false, 0, rng.nextLong()));
         out.add(new RopeCase(2, 8, 1, 256, DType.F32, AttentionCase.RopeKind.INTERLEAVED, true, 64, rng.nextLong()));
         out.add(new RopeCase(5, 2, 2, 128, DType.BF16, AttentionCase.RopeKind.LLAMA31, true, 4000, rng.nextLong()));
+        out.add(new RopeCase(4, 2, 1, 64, DType.F16, AttentionCase.RopeKind.SCALED, true, 3000, rng.nextLong()));
         return out;
     }
 
@@ -64,8 +67,8 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         int[] dims = {32, 64, 80, 128, 256};
         int kh = 1 + rng.nextInt(4);
         return new RopeCase(1 + rng.nextInt(10), kh * (1 + rng.nextInt(4)), kh, dims[rng.nextInt(dims.length)], dt,
-                AttentionCase.RopeKind.values()[1 + rng.nextInt(3)], rng.nextInt(4) != 0, maxPosition(dt, rng),
-                rng.nextLong());
+                AttentionCase.RopeKind.values()[1 + rng.nextInt(AttentionCase.RopeKind.values().length - 1)],
+                rng.nextInt(4) != 0, maxPosition(dt, rng), rng.nextLong());
     }
 
     public List<RopeCase> shrink() {

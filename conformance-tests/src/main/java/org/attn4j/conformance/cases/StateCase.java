@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
+import org.attn4j.conformance.check.SpecFormats;
 
 /**
  * Attention states for the merge laws: {@code n} states {@code (o [rows, Hq, D], s [rows, Hq])}
@@ -33,7 +33,7 @@ public record StateCase(int rows, int heads, int headDim, DType dtype, int n, do
                 boolean empty = rng.nextInt(8) == 0;
                 s[r] = empty ? Float.NEGATIVE_INFINITY : (float) ((rng.nextDouble() * 2 - 1) * spread);
                 for (int t = 0; t < headDim; t++) {
-                    o[r * headDim + t] = empty ? 0f : Numerics.roundTo(dtype, (float) (rng.nextDouble() * 2 - 1));
+                    o[r * headDim + t] = empty ? 0f : SpecFormats.round(dtype, (float) (rng.nextDouble() * 2 - 1));
                 }
             }
             out.add(new State(o, s));

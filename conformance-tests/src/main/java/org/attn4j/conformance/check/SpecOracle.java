@@ -1,16 +1,18 @@
 package org.attn4j.conformance.check;
 
-import org.attn4j.options.AttentionOptions;
-import org.attn4j.options.RopeOptions;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.CaseData;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
 
 /**
  * spec §3 and §4 written out directly over a case's logical values, in {@code double}, without
  * pages, strides or plans. It is the second opinion that the reference backend itself is held
  * to, and the oracle wherever the reference is absent.
+ *
+ * <p>It is written from the spec alone: the default scale {@code 1/sqrt(D)}, the RoPE frequencies,
+ * pairings and Llama 3.1 rescaling ({@link SpecRope}) and every rounding and FP8 code
+ * ({@link SpecFormats}) are the suite's own, so a mistake in core-api's shared helpers, which every
+ * backend calls, shows as a disagreement instead of moving backends and oracle together.
  */
 public final class SpecOracle {
     private SpecOracle() {}
@@ -22,10 +24,10 @@ public final class SpecOracle {
         int hkv = c.numKvHeads();
         int d = c.headDim();
         int g = hq / hkv;
-        AttentionOptions opt = c.options();
-        double scale = opt.resolvedSmScale(d);
-        RopeOptions rope = opt.rope();
-        double[] freq = rope == null ? null : rope.frequencies(d);
+        double scale = Float.isNaN(c.smScale()) ? 1 / Math.sqrt(d) : c.smScale();
+        double softCap = c.softCap();
+        SpecRope rope = c.rope().spec();
+        double[] freq = rope == null ? null : rope.frequencyTable(d);
         float[] o = new float[c.totalQ() * hq * d];
         float[] lse = new float[c.totalQ() * hq];
         int[] qoIndptr = c.qoIndptr();
@@ -42,7 +44,7 @@ public final class SpecOracle {
                     for (int i = 0; i < d; i++) {
                         x[i] = (double) k[(j * hkv + h) * d + i] * c.kScale();
                     }
-                    keys[j * hkv + h] = rope == null ? x : rotate(x, j, freq, rope);
+                    keys[j * hkv + h] = rope == null ? x : rope.rotate(x, j, freq);
                 }
             }
             for (int i = 0; i < qoLen; i++) {
@@ -54,13 +56,13 @@ public final class SpecOracle {
                         qv[t] = data.q()[(row * hq + h) * d + t];
                     }
                     if (rope != null) {
-                        qv = rotate(qv, pq, freq, rope);
+                        qv = rope.rotate(qv, pq, freq);
                     }
                     double[] logits = new double[kvLen];
                     double max = Double.NEGATIVE_INFINITY;
                     for (int j = 0; j < kvLen; j++) {
-                        boolean allowed = (!opt.causal() || j <= pq)
-                                && (opt.windowLeft() < 0 || j >= pq - opt.windowLeft()) && data.maskBit(b, i, j);
+                        boolean allowed = (!c.causal() || j <= pq)
+                                && (c.windowLeft() < 0 || j >= pq - c.windowLeft()) && data.maskBit(b, i, j);
                         if (!allowed) {
                             logits[j] = Double.NEGATIVE_INFINITY;
                             continue;
@@ -71,8 +73,8 @@ public final class SpecOracle {
                             dot += qv[t] * kv[t];
                         }
                         double x = scale * dot;
-                        if (opt.logitsSoftCap() > 0) {
-                            x = opt.logitsSoftCap() * Math.tanh(x / opt.logitsSoftCap());
+                        if (softCap > 0) {
+                            x = softCap * Math.tanh(x / softCap);
                         }
                         logits[j] = x;
                         max = Math.max(max, x);
@@ -96,29 +98,13 @@ public final class SpecOracle {
                         }
                     }
                     for (int t = 0; t < d; t++) {
-                        o[out + t] = Numerics.roundTo(c.qDtype(), (float) (acc[t] / sum));
+                        o[out + t] = SpecFormats.round(c.qDtype(), acc[t] / sum);
                     }
                     lse[row * hq + h] = (float) (max + Math.log(sum));
                 }
             }
         }
         return new AttentionOutput(o, lse, c.qDtype(), c.totalQ(), hq, d);
-    }
-
-    /** spec §3's rotation of one head vector at {@code pos}. */
-    public static double[] rotate(double[] x, int pos, double[] freq, RopeOptions rope) {
-        int d = x.length;
-        double[] y = x.clone();
-        for (int p = 0; p < d / 2; p++) {
-            int a = rope.first(p, d);
-            int b = rope.second(p, d);
-            double angle = pos * freq[p];
-            double cos = Math.cos(angle);
-            double sin = Math.sin(angle);
-            y[a] = x[a] * cos - x[b] * sin;
-            y[b] = x[b] * cos + x[a] * sin;
-        }
-        return y;
     }
 
     /**
@@ -141,7 +127,7 @@ public final class SpecOracle {
             double wb = Math.exp(b - m);
             for (int t = 0; t < d; t++) {
                 int i = r * d + t;
-                o[i] = Numerics.roundTo(dtype, (float) ((wa * oA[i] + wb * oB[i]) / (wa + wb)));
+                o[i] = SpecFormats.round(dtype, (wa * oA[i] + wb * oB[i]) / (wa + wb));
             }
             s[r] = (float) (m + Math.log(wa + wb));
         }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.conformance.cases.PagedPool;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
@@ -35,8 +36,34 @@ public final class DeviceScope implements AutoCloseable {
         }
     }
 
+    /**
+     * {@code values} stored in {@code dtype} by the suite's own formats ({@link SpecFormats}): the
+     * bits a backend reads are the ones the oracle's values stand for.
+     */
     public Tensor upload(DType dtype, float[] values, long... shape) {
-        return uploadOnce(HostTensor.of(dtype, values, shape));
+        return uploadOnce(host(dtype, values, shape));
+    }
+
+    /** A host tensor holding {@code values} encoded by {@link SpecFormats}. */
+    public static HostTensor host(DType dtype, float[] values, long... shape) {
+        HostTensor h = HostTensor.allocate(dtype, shape);
+        if (h.elementCount() != values.length) {
+            h.close();
+            throw new IllegalArgumentException(values.length + " values for a tensor of " + h.elementCount());
+        }
+        for (int i = 0; i < values.length; i++) {
+            h.setBits(i, SpecFormats.encode(dtype, values[i]));
+        }
+        return h;
+    }
+
+    /** A tensor holding exactly the given bit patterns (in the low bits of each int). */
+    public Tensor uploadBits(DType dtype, int[] bits, long... shape) {
+        HostTensor h = HostTensor.allocate(dtype, shape);
+        for (int i = 0; i < bits.length; i++) {
+            h.setBits(i, bits[i]);
+        }
+        return uploadOnce(h);
     }
 
     public Tensor allocate(DType dtype, long... shape) {
@@ -62,9 +89,14 @@ public final class DeviceScope implements AutoCloseable {
         return PagedKvCache.separate(k, v, pool.layout(), pool.scales());
     }
 
+    /** The values of every element, decoded by {@link SpecFormats}. */
     public float[] floats(Tensor t) {
         try (HostTensor h = backend.download(t)) {
-            return h.toFloatArray();
+            float[] out = new float[Math.toIntExact(h.elementCount())];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = SpecFormats.value(h.dtype(), h.getBits(i));
+            }
+            return out;
         }
     }
 

@@ -10,15 +10,15 @@ import org.attn4j.conformance.cases.StateCase;
 import org.attn4j.conformance.cases.StateCase.State;
 import org.attn4j.conformance.check.AttentionOutput;
 import org.attn4j.conformance.check.Compare;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.conformance.check.SpecOracle;
+import org.attn4j.conformance.check.SpecRope;
 import org.attn4j.conformance.check.Tolerance;
 import org.attn4j.conformance.harness.Property;
 import org.attn4j.conformance.ops.DeviceScope;
 import org.attn4j.conformance.ops.Operations;
-import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
 import org.attn4j.tensor.Tensor;
 
 /** spec §4's merge laws and operations, and the standalone RoPE of §3. */
@@ -145,7 +145,7 @@ public final class StateProperties {
                 }
             }
             for (int t = 0; t < d; t++) {
-                o[r * d + t] = Numerics.roundTo(c.dtype(), (float) (acc[t] / sum));
+                o[r * d + t] = SpecFormats.round(c.dtype(), acc[t] / sum);
             }
             so[r] = (float) (m + Math.log(sum));
         }
@@ -230,9 +230,9 @@ public final class StateProperties {
     }
 
     private static float[] rotate(RopeCase c, float[] x, int heads, int[] pos) {
-        RopeOptions rope = c.options();
+        SpecRope rope = c.spec();
         int d = c.headDim();
-        double[] freq = rope.frequencies(d);
+        double[] freq = rope.frequencyTable(d);
         float[] out = new float[x.length];
         for (int t = 0; t < c.n(); t++) {
             for (int h = 0; h < heads; h++) {
@@ -241,9 +241,9 @@ public final class StateProperties {
                 for (int i = 0; i < d; i++) {
                     v[i] = x[base + i];
                 }
-                double[] r = SpecOracle.rotate(v, pos[t], freq, rope);
+                double[] r = rope.rotate(v, pos[t], freq);
                 for (int i = 0; i < d; i++) {
-                    out[base + i] = Numerics.roundTo(c.dtype(), (float) r[i]);
+                    out[base + i] = SpecFormats.round(c.dtype(), r[i]);
                 }
             }
         }

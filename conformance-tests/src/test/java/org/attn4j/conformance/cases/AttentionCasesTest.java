@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.SplittableRandom;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.tensor.DType;
-import org.attn4j.tensor.Numerics;
 import org.junit.jupiter.api.Test;
 
 /** The generators make valid cases, cover spec §9's edges, and shrink toward smaller ones. */
@@ -86,11 +86,11 @@ class AttentionCasesTest {
         for (AttentionCase c : AttentionCases.edgeCases(false, new SplittableRandom(5))) {
             CaseData data = CaseData.of(c);
             for (float x : data.q()) {
-                assertEquals(x, Numerics.roundTo(c.qDtype(), x), 0f);
+                assertEquals(x, SpecFormats.round(c.qDtype(), x), 0f);
             }
             for (int b = 0; b < c.batchSize(); b++) {
                 for (float x : data.k(b)) {
-                    assertEquals(x, Numerics.roundTo(c.kvDtype(), x), 0f);
+                    assertEquals(x, SpecFormats.round(c.kvDtype(), x), 0f);
                 }
             }
         }
@@ -119,13 +119,14 @@ class AttentionCasesTest {
                     for (int h = 0; h < hkv; h++) {
                         long at = ((long) (t.pageOf(r, j) * hkv + h) * 4 + j % 4) * d;
                         for (int i = 0; i < d; i++) {
-                            assertEquals(data.k(r)[(j * hkv + h) * d + i], pool.k().getFloat(at + i), 0f);
+                            assertEquals(data.k(r)[(j * hkv + h) * d + i],
+                                    SpecFormats.value(c.kvDtype(), pool.k().getBits(at + i)), 0f);
                         }
                     }
                 }
             }
             for (long i = 0; i < pool.k().elementCount(); i++) {
-                nonFinite |= !Float.isFinite(pool.k().getFloat(i));
+                nonFinite |= !Float.isFinite(SpecFormats.value(c.kvDtype(), pool.k().getBits(i)));
             }
             assertTrue(nonFinite, "garbage holds NaN or Inf");
             assertFalse(c.combinedCache());

@@ -55,6 +55,48 @@ class SpecOracleTest {
     }
 
     @Test
+    void defaultScaleIsOneOverSqrtD() {
+        // D = 4, scale 1/2: q = (2, 0, 0, 0) against k0 = (1, 0, 0, 0), k1 = 0 gives logits 1 and 0
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
+        b.headDim = 4;
+        b.smScale = Float.NaN;
+        CaseData data = CaseData.explicit(b.build(), new float[] {2, 0, 0, 0},
+                new float[][] {{1, 0, 0, 0, 0, 0, 0, 0}}, new float[][] {{1, 0, 0, 0, 0, 1, 0, 0}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        double e = Math.E;
+        assertEquals(Math.log(e + 1), out.lse()[0], 1e-6);
+        assertEquals(e / (e + 1), out.o()[0], 1e-7);
+        assertEquals(1 / (e + 1), out.o()[1], 1e-7);
+    }
+
+    @Test
+    void ropeRotatesQueriesAtTheirPositionAndKeysAtTheirs() {
+        // D = 2, HALF: one pair, freq 1. The query at pq = 1 and key j give dot(q, R(j - 1) k).
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
+        b.rope = AttentionCase.RopeKind.HALF;
+        CaseData data = CaseData.explicit(b.build(), new float[] {1, 0}, new float[][] {{1, 0, 1, 0}},
+                new float[][] {{1, 0, 0, 1}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        double l0 = Math.cos(1); // key 0 turned by -1 relative to the query
+        double l1 = 1;
+        assertEquals(Math.log(Math.exp(l0) + Math.exp(l1)), out.lse()[0], 1e-6);
+        assertEquals(Math.exp(l0) / (Math.exp(l0) + Math.exp(l1)), out.o()[0], 1e-7);
+    }
+
+    @Test
+    void ropeAtANegativeQueryPositionTurnsBackwards() {
+        // three query rows over two keys, not causal: row 0 sits at pq = -1
+        AttentionCase.Builder b = twoKeys(false, 3).toBuilder();
+        b.rope = AttentionCase.RopeKind.INTERLEAVED;
+        CaseData data = CaseData.explicit(b.build(), new float[] {1, 0, 1, 0, 1, 0}, new float[][] {{1, 0, 1, 0}},
+                new float[][] {{1, 0, 0, 1}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        double l0 = Math.cos(1); // key 0 at position 0, query at -1
+        double l1 = Math.cos(2); // key 1 at position 1
+        assertEquals(Math.log(Math.exp(l0) + Math.exp(l1)), out.lse()[0], 1e-6);
+    }
+
+    @Test
     void tolerancesFollowSpec() {
         assertTrue(Tolerance.F16.accepts(1.0039, 1.0));
         assertFalse(Tolerance.F16.accepts(1.0041, 1.0));

@@ -1,0 +1,174 @@
+package org.attn4j.conformance.check;
+
+import java.util.List;
+import org.attn4j.tensor.DType;
+
+/**
+ * spec §1's element formats written out for the suite alone: every stored bit pattern's value,
+ * and a store of any {@code double} rounded once to nearest, ties to even. F16, BF16 and FP8
+ * share one description (exponent bits, mantissa bits, how the top exponent is used); FP8 stores
+ * saturate to the finite range. Nothing here calls core-api's conversions: the suite holds them
+ * and the backends to these tables.
+ *
+ * <ul>
+ *   <li>{@code F16}: IEEE binary16; {@code BF16}: the upper half of binary32 (8 exponent bits, 7
+ *       mantissa bits); both with infinities and NaN at the top exponent, overflow to infinity.
+ *   <li>{@code FP8_E4M3}: OCP e4m3fn: bias 7, no infinities, only {@code S.1111.111} is NaN, max
+ *       448.
+ *   <li>{@code FP8_E5M2}: OCP e5m2: bias 15, infinities and NaN as IEEE, max 57344.
+ * </ul>
+ *
+ * A NaN keeps its sign and is stored as the format's quiet NaN: F16 {@code 0x7E00}, BF16
+ * {@code 0x7FC0}, e4m3 {@code 0x7F} (its only NaN), e5m2 {@code 0x7E} (the upper byte of F16's quiet
+ * NaN), each with the sign bit set for a negative NaN. These are the codes the backends write.
+ */
+public final class SpecFormats {
+    private SpecFormats() {}
+
+    /**
+     * A small binary floating-point format.
+     *
+     * @param expBits  exponent bits
+     * @param manBits  mantissa (fraction) bits
+     * @param ieeeTop  the top exponent holds infinities (mantissa 0) and NaN (else), as IEEE; false:
+     *                 e4m3fn, where it holds finite values and only the all-ones mantissa is NaN
+     * @param saturate stores beyond the finite range (infinities included) give the largest finite
+     *                 value instead of infinity
+     * @param nanCode  the quiet NaN stored for a NaN (sign bit clear)
+     */
+    private record Format(int expBits, int manBits, boolean ieeeTop, boolean saturate, int nanCode) {
+        int bias() {
+            return (1 << (expBits - 1)) - 1;
+        }
+
+        int topField() {
+            return (1 << expBits) - 1;
+        }
+
+        int signBit() {
+            return 1 << (expBits + manBits);
+        }
+
+        int minExponent() {
+            return 1 - bias();
+        }
+
+        /** The code of the largest finite value (sign bit clear). */
+        int maxCode() {
+            return ieeeTop ? ((topField() - 1) << manBits) | ((1 << manBits) - 1)
+                    : (topField() << manBits) | ((1 << manBits) - 2);
+        }
+
+        double value(int code) {
+            int sign = code & signBit();
+            int field = (code >>> manBits) & topField();
+            int man = code & ((1 << manBits) - 1);
+            double v;
+            if (ieeeTop && field == topField()) {
+                v = man == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
+            } else if (!ieeeTop && field == topField() && man == (1 << manBits) - 1) {
+                v = Double.NaN;
+            } else if (field == 0) {
+                v = Math.scalb((double) man, minExponent() - manBits);
+            } else {
+                v = Math.scalb((double) ((1 << manBits) + man), field - bias() - manBits);
+            }
+            return sign != 0 ? -v : v;
+        }
+
+        int encode(double x) {
+            int sign = Double.doubleToRawLongBits(x) < 0 ? signBit() : 0;
+            if (Double.isNaN(x)) {
+                return sign | nanCode;
+            }
+            double max = value(maxCode());
+            int overflow = saturate ? maxCode() : topField() << manBits;
+            double a = Math.abs(x);
+            if (Double.isInfinite(a)) {
+                return sign | overflow;
+            }
+            // the quantum of a's binade (the subnormal one below the smallest normal)
+            int e = Math.max(Math.getExponent(a), minExponent());
+            double quantum = Math.scalb(1.0, e - manBits);
+            double r = Math.rint(a / quantum) * quantum; // exact: a / quantum only shifts the exponent
+            if (r > max) {
+                return sign | overflow;
+            }
+            if (r == 0) {
+                return sign;
+            }
+            int er = Math.getExponent(r);
+            if (er < minExponent()) {
+                return sign | (int) Math.scalb(r, manBits - minExponent());
+            }
+            int man = (int) Math.scalb(r, manBits - er) - (1 << manBits);
+            return sign | ((er + bias()) << manBits) | man;
+        }
+    }
+
+    private static final Format F16 = new Format(5, 10, true, false, 0x7E00);
+    private static final Format BF16 = new Format(8, 7, true, false, 0x7FC0);
+    private static final Format E4M3 = new Format(4, 3, false, true, 0x7F);
+    private static final Format E5M2 = new Format(5, 2, true, true, 0x7E);
+
+    private static Format format(DType dtype) {
+        return switch (dtype) {
+            case F16 -> F16;
+            case BF16 -> BF16;
+            case FP8_E4M3 -> E4M3;
+            case FP8_E5M2 -> E5M2;
+            default -> throw new IllegalArgumentException("no small float format for " + dtype);
+        };
+    }
+
+    /** The value the stored bit pattern {@code bits} (in the low bits) of {@code dtype} stands for. */
+    public static float value(DType dtype, int bits) {
+        return dtype == DType.F32 ? Float.intBitsToFloat(bits) : (float) format(dtype).value(bits);
+    }
+
+    /** The bit pattern storing {@code x} in {@code dtype}: one rounding to nearest even, FP8 saturating. */
+    public static int encode(DType dtype, double x) {
+        if (dtype == DType.F32) {
+            return Float.floatToRawIntBits((float) x); // Java's narrowing is IEEE round to nearest even
+        }
+        return format(dtype).encode(x);
+    }
+
+    /** {@code x} rounded once to {@code dtype}, as a store then a load give it. */
+    public static float round(DType dtype, double x) {
+        return value(dtype, encode(dtype, x));
+    }
+
+    /** Largest finite value of {@code dtype}. */
+    public static double maxFinite(DType dtype) {
+        return dtype == DType.F32 ? Float.MAX_VALUE : format(dtype).value(format(dtype).maxCode());
+    }
+
+    /** The bit pattern of the largest finite value, negative when {@code negative}. */
+    public static int maxCode(DType dtype, boolean negative) {
+        Format f = format(dtype);
+        return f.maxCode() | (negative ? f.signBit() : 0);
+    }
+
+    /** Codes of NaN and the infinities (where the format has them), both signs: garbage to plant. */
+    public static List<Integer> nonFiniteCodes(DType dtype) {
+        return switch (dtype) {
+            case F32 -> List.of(0x7FC00000, 0xFFC00000, 0x7F800000, 0xFF800000);
+            case F16 -> List.of(0x7E00, 0xFE00, 0x7C00, 0xFC00);
+            case BF16 -> List.of(0x7FC0, 0xFFC0, 0x7F80, 0xFF80);
+            case FP8_E4M3 -> List.of(0x7F, 0xFF);
+            case FP8_E5M2 -> List.of(0x7E, 0xFE, 0x7D, 0x7F, 0x7C, 0xFC);
+            default -> throw new IllegalArgumentException("no floating codes for " + dtype);
+        };
+    }
+
+    /** Bits of a stored element of {@code dtype}: 8, 16 or 32. */
+    public static int width(DType dtype) {
+        return switch (dtype) {
+            case F32 -> 32;
+            case F16, BF16 -> 16;
+            case FP8_E4M3, FP8_E5M2 -> 8;
+            default -> throw new IllegalArgumentException("no floating width for " + dtype);
+        };
+    }
+}

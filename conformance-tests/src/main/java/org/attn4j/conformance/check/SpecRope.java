@@ -1,0 +1,85 @@
+package org.attn4j.conformance.check;
+
+/**
+ * spec §3's rotary embedding written out for the suite alone, from the parameters a case names
+ * (never from core-api's {@code RopeOptions} arithmetic): {@code freq_d = (1 / ropeScale) *
+ * theta^(-2d / D)} for {@code d < D/2}, optionally rescaled as Llama 3.1 does, and the rotation of
+ * each pair by {@code pos * freq_d}: pairs {@code (d, d + D/2)} ("rotate half") or
+ * {@code (2d, 2d + 1)} (interleaved). Positions may be negative (rows of a non-causal prefill with
+ * more query rows than keys): the angle is negative, as the formula says.
+ *
+ * @param interleaved pairs {@code (2d, 2d + 1)} instead of {@code (d, d + D/2)}
+ * @param theta       base
+ * @param scale       {@code ropeScale}: frequencies are divided by it
+ * @param llama31     Llama 3.1's rescaling, or null
+ */
+public record SpecRope(boolean interleaved, double theta, double scale, Llama31 llama31) {
+
+    /**
+     * Llama 3.1's frequency rescaling (Meta's reference {@code apply_scaling}): with
+     * {@code lowWavelen = originalMaxPosition / lowFreqFactor} and
+     * {@code highWavelen = originalMaxPosition / highFreqFactor}, a frequency whose wavelength
+     * {@code 2 pi / freq} is below {@code highWavelen} stays, one above {@code lowWavelen} is
+     * divided by {@code factor}, and one between is blended:
+     * {@code smooth = (originalMaxPosition / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor)},
+     * {@code freq' = (1 - smooth) * freq / factor + smooth * freq}.
+     */
+    public record Llama31(double factor, double lowFreqFactor, double highFreqFactor, double originalMaxPosition) {
+        /** spec §3's defaults: 8, 1, 4, 8192. */
+        public static final Llama31 DEFAULT = new Llama31(8, 1, 4, 8192);
+
+        double apply(double freq) {
+            double wavelen = 2 * Math.PI / freq;
+            double lowWavelen = originalMaxPosition / lowFreqFactor;
+            double highWavelen = originalMaxPosition / highFreqFactor;
+            if (wavelen < highWavelen) {
+                return freq;
+            }
+            if (wavelen > lowWavelen) {
+                return freq / factor;
+            }
+            double smooth = (originalMaxPosition / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+            return (1 - smooth) * freq / factor + smooth * freq;
+        }
+    }
+
+    public SpecRope {
+        if (llama31 != null && scale != 1) {
+            // the contract rejects a ropeScale other than 1 together with Llama 3.1 scaling
+            throw new IllegalArgumentException("Llama 3.1 scaling is defined for ropeScale 1, not " + scale);
+        }
+    }
+
+    /** {@code freq_d} for {@code d < D/2}. */
+    public double[] frequencyTable(int headDim) {
+        double[] f = new double[headDim / 2];
+        for (int d = 0; d < f.length; d++) {
+            double freq = Math.pow(theta, -2.0 * d / headDim) / scale;
+            f[d] = llama31 == null ? freq : llama31.apply(freq);
+        }
+        return f;
+    }
+
+    /** The index pair rotated together as pair {@code d}: {@code {a, b}}. */
+    public int[] pair(int d, int headDim) {
+        return interleaved ? new int[] {2 * d, 2 * d + 1} : new int[] {d, d + headDim / 2};
+    }
+
+    /**
+     * One head vector rotated to position {@code pos}: for each pair {@code (a, b)},
+     * {@code x'_a = x_a cos - x_b sin}, {@code x'_b = x_b cos + x_a sin}.
+     */
+    public double[] rotate(double[] x, long pos, double[] freq) {
+        int headDim = x.length;
+        double[] y = x.clone();
+        for (int d = 0; d < headDim / 2; d++) {
+            int[] p = pair(d, headDim);
+            double angle = pos * freq[d];
+            double cos = Math.cos(angle);
+            double sin = Math.sin(angle);
+            y[p[0]] = x[p[0]] * cos - x[p[1]] * sin;
+            y[p[1]] = x[p[1]] * cos + x[p[0]] * sin;
+        }
+        return y;
+    }
+}
