@@ -105,18 +105,29 @@ public final class PropertyRunner {
         }
     }
 
-    private record Shrunk<C>(C kase, Throwable failure, int steps, int attempts) {}
+    /** Where shrinking ended: the smallest failing case, its failure, steps taken and candidates checked. */
+    record Shrunk<C>(C kase, Throwable failure, int steps, int attempts) {}
 
-    /** Greedy: take the first smaller variant that still fails, until none does. */
-    private <C> Shrunk<C> shrink(Property<C> p, C c, Throwable failure) {
+    /**
+     * Greedy: take the first smaller variant that still fails, until none does. A candidate equal
+     * to a case already tried (as its reproduction, {@link Property#toJava}, says) is passed over
+     * unchecked: a shrink step that an adapter maps back onto the same case, or two steps that
+     * undo each other, would otherwise loop until the try cap.
+     */
+    <C> Shrunk<C> shrink(Property<C> p, C c, Throwable failure) {
         C current = c;
         Throwable currentFailure = failure;
         int steps = 0;
         int attempts = 0;
+        java.util.Set<String> tried = new java.util.HashSet<>();
+        tried.add(p.toJava(c));
         boolean improved = true;
         while (improved && attempts < MAX_SHRINK_ATTEMPTS) {
             improved = false;
             for (C candidate : p.shrink(current)) {
+                if (!tried.add(p.toJava(candidate))) {
+                    continue;
+                }
                 if (++attempts > MAX_SHRINK_ATTEMPTS) {
                     break;
                 }

@@ -96,6 +96,78 @@ class PropertyRunnerTest {
         assertTrue(summary.render().contains("FAILED  ints"), summary.render());
     }
 
+    /** A property over ints whose shrinker is given: every case fails. */
+    private static Property<Integer> alwaysFailing(java.util.function.Function<Integer, List<Integer>> shrinker,
+                                                   List<Integer> checked) {
+        IntProperty base = new IntProperty(c -> true, false, checked);
+        return new Property<>() {
+            @Override
+            public String key() {
+                return "loop";
+            }
+
+            @Override
+            public String description() {
+                return "shrinks in circles";
+            }
+
+            @Override
+            public List<Integer> edgeCases(SplittableRandom rng) {
+                return List.of(50);
+            }
+
+            @Override
+            public Integer randomCase(SplittableRandom rng) {
+                return 50;
+            }
+
+            @Override
+            public List<Integer> shrink(Integer c) {
+                return shrinker.apply(c);
+            }
+
+            @Override
+            public String unsupported(Integer c) {
+                return null;
+            }
+
+            @Override
+            public void check(Integer c) {
+                base.check(c);
+            }
+
+            @Override
+            public String toJava(Integer c) {
+                return String.valueOf(c);
+            }
+        };
+    }
+
+    @Test
+    void shrinkingNeverRetriesACaseAlreadyTried() {
+        PropertyRunner runner = new PropertyRunner("test", SETTINGS, new Summary("test", SETTINGS));
+        // an adapter that maps every smaller candidate back onto the case itself
+        List<Integer> checked = new ArrayList<>();
+        PropertyRunner.Shrunk<Integer> same = runner.shrink(alwaysFailing(c -> List.of(c, c, c), checked), 50,
+                new AssertionError("bad 50"));
+        assertEquals(50, same.kase());
+        assertEquals(0, same.steps());
+        assertEquals(0, same.attempts());
+        assertTrue(checked.isEmpty(), checked.toString());
+        // two steps that undo each other
+        checked.clear();
+        PropertyRunner.Shrunk<Integer> cycle = runner.shrink(alwaysFailing(c -> List.of(c == 50 ? 49 : 50, c),
+                checked), 50, new AssertionError("bad 50"));
+        assertEquals(49, cycle.kase());
+        assertEquals(1, cycle.steps());
+        assertEquals(List.of(49), checked);
+        // real progress still goes all the way down
+        PropertyRunner.Shrunk<Integer> down = runner.shrink(alwaysFailing(c -> c == 0 ? List.of() : List.of(c, c - 1),
+                new ArrayList<>()), 50, new AssertionError("bad 50"));
+        assertEquals(0, down.kase());
+        assertEquals(50, down.attempts());
+    }
+
     @Test
     void skippedCasesAreCountedWithTheirReason() {
         Summary summary = new Summary("test", SETTINGS);
