@@ -121,9 +121,26 @@ public final class SpecFormats {
         };
     }
 
+    private static final float[] E4M3_VALUES = table(E4M3);
+    private static final float[] E5M2_VALUES = table(E5M2);
+
+    private static float[] table(Format f) {
+        float[] t = new float[256];
+        for (int c = 0; c < 256; c++) {
+            t[c] = (float) f.value(c);
+        }
+        return t;
+    }
+
     /** The value the stored bit pattern {@code bits} (in the low bits) of {@code dtype} stands for. */
     public static float value(DType dtype, int bits) {
-        return dtype == DType.F32 ? Float.intBitsToFloat(bits) : (float) format(dtype).value(bits);
+        return switch (dtype) {
+            case F32 -> Float.intBitsToFloat(bits);
+            case BF16 -> Float.intBitsToFloat((bits & 0xFFFF) << 16);
+            case FP8_E4M3 -> E4M3_VALUES[bits & 0xFF];
+            case FP8_E5M2 -> E5M2_VALUES[bits & 0xFF];
+            default -> (float) format(dtype).value(bits & 0xFFFF);
+        };
     }
 
     /** The bit pattern storing {@code x} in {@code dtype}: one rounding to nearest even, FP8 saturating. */

@@ -215,17 +215,21 @@ public final class AttentionProperties {
         Compare.outputs("HND vs NHD", hnd, nhd, tol(c));
     }
 
+    /**
+     * The case's page size against a paging that involves no page boundary at all: every request
+     * whole in one page (page size 1 instead when the case's pages already hold every request).
+     * The page size under test is the case's own, so the reproduction prints the one that failed
+     * and shrinking moves it, not a page size derived from the seed.
+     */
     private void pageSizeInvariance(AttentionCase c) {
-        int[] sizes = {1, 5, 16, 33};
-        int other = sizes[(int) Math.floorMod(c.seed(), sizes.length)];
-        if (other == c.pageSize()) {
-            other = c.pageSize() + 1;
-        }
+        int longest = java.util.Arrays.stream(c.kvLens()).max().orElse(0);
+        int whole = c.pageSize() >= longest ? 1 : longest;
         CaseData data = CaseData.of(c);
-        AttentionOutput base = paged(data);
-        AttentionOutput moved = paged(data, other, c.layout(), c.combinedCache(), c.extraPages(), c.seed() + 99,
+        AttentionOutput paged = paged(data);
+        AttentionOutput other = paged(data, whole, c.layout(), c.combinedCache(), c.extraPages(), c.seed() + 99,
                 Fill.GARBAGE);
-        Compare.outputs("page size " + other + " vs " + c.pageSize(), moved, base, tol(c));
+        Compare.outputs("page size " + c.pageSize() + " vs " + (whole == 1 ? "page size 1"
+                : "every request in one page (page size " + whole + ")"), paged, other, tol(c));
     }
 
     private void permutationInvariance(AttentionCase c) {

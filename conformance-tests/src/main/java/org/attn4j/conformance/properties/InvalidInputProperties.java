@@ -120,14 +120,16 @@ public final class InvalidInputProperties {
             PageTable bad = new PageTable(t.indptr(), idx, t.lastPageLen(), t.pageSize());
             return new Call(() -> f.run(bad), "kvIndices[" + (idx.length - 1) + "]", "= " + f.pool.numPages());
         }));
+        // page tables built by hand take the base case's page size, so the case printed is the one rejected
         l.add(new Scenario("kvIndptr decreasing", null, f -> new Call(() -> new PageTable(ints(0, 2, 1), ints(0, 1),
-                ints(1, 1), 4), "kvIndptr[2]", "= 1")));
+                ints(1, 1), f.c.pageSize()), "kvIndptr[2]", "= 1")));
         l.add(new Scenario("kvIndptr not starting at 0", null, f -> new Call(() -> new PageTable(ints(1, 2), ints(0),
-                ints(1), 4), "kvIndptr[0]", "actual 1")));
-        l.add(new Scenario("kvLastPageLen 0", null, f -> new Call(() -> new PageTable(ints(0, 1), ints(0), ints(0), 4),
-                "kvLastPageLen[0]", "= 0")));
+                ints(1), f.c.pageSize()), "kvIndptr[0]", "actual 1")));
+        l.add(new Scenario("kvLastPageLen 0", null, f -> new Call(() -> new PageTable(ints(0, 1), ints(0), ints(0),
+                f.c.pageSize()), "kvLastPageLen[0]", "= 0")));
         l.add(new Scenario("kvLastPageLen above pageSize", null, f -> new Call(() -> new PageTable(ints(0, 1),
-                ints(0), ints(5), 4), "kvLastPageLen[0]", "= 5")));
+                ints(0), ints(f.c.pageSize() + 1), f.c.pageSize()), "kvLastPageLen[0]", "= " + (f.c.pageSize() + 1),
+                "[1, " + f.c.pageSize() + "]")));
         l.add(new Scenario("causal with qoLen > kvLen", Feature.CAUSAL, f -> {
             int kv = f.c.kvLen(0);
             int[] qo = f.c.qoIndptr();
@@ -328,7 +330,7 @@ public final class InvalidInputProperties {
                 rng -> names.stream().map(n -> new InvalidCase(n, base(rng))).toList(),
                 rng -> new InvalidCase(names.get(rng.nextInt(names.size())),
                         AttentionCases.random(false, rng)),
-                c -> List.of(),
+                c -> AttentionCases.shrink(c.base()).stream().map(b -> new InvalidCase(c.scenario(), b)).toList(),
                 this::unsupported, this::check,
                 c -> "new InvalidInputProperties.InvalidCase(\"" + c.scenario() + "\", " + c.base().toJava() + ")"));
     }
