@@ -13,6 +13,7 @@ import org.attn4j.conformance.harness.Settings;
 import org.attn4j.conformance.harness.Summary;
 import org.attn4j.conformance.properties.AppendProperties;
 import org.attn4j.conformance.properties.AttentionProperties;
+import org.attn4j.conformance.properties.Fp8Properties;
 import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.conformance.properties.StateProperties;
 import org.attn4j.conformance.properties.Subject;
@@ -75,6 +76,7 @@ public abstract class AttentionConformanceSuite {
         List<Property<?>> all = new ArrayList<>();
         all.addAll(new AttentionProperties(s).all());
         all.addAll(new AppendProperties(s).all());
+        all.addAll(new Fp8Properties(s).all());
         all.addAll(new StateProperties(s).all());
         all.addAll(new InvalidInputProperties(s).all());
         return all;
@@ -253,6 +255,18 @@ public abstract class AttentionConformanceSuite {
     @Test
     void appendThenAttendEqualsContiguous() {
         property("appendThenAttendEqualsContiguous");
+    }
+
+    // ------------------------------------------------------------------ FP8 formats
+
+    @Test
+    void fp8CodesDecodeAsOcp() {
+        property("fp8CodesDecodeAsOcp");
+    }
+
+    @Test
+    void fp8AppendSaturatesAndKeepsNaN() {
+        property("fp8AppendSaturatesAndKeepsNaN");
     }
 
     // ------------------------------------------------------------------ states and RoPE

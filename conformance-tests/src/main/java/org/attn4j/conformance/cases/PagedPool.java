@@ -32,6 +32,25 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool build(float[][] kSeqs, float[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
                                   KvScales scales, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                   long permutationSeed, Fill fill) {
+        return buildBits(bits(dtype, kSeqs), bits(dtype, vSeqs), lens, hkv, d, dtype, scales, pageSize, layout,
+                combined, extraPages, permutationSeed, fill);
+    }
+
+    private static int[][] bits(DType dtype, float[][] seqs) {
+        int[][] out = new int[seqs.length][];
+        for (int s = 0; s < seqs.length; s++) {
+            out[s] = new int[seqs[s].length];
+            for (int i = 0; i < out[s].length; i++) {
+                out[s][i] = SpecFormats.encode(dtype, seqs[s][i]);
+            }
+        }
+        return out;
+    }
+
+    /** As {@link #build}, with the stored bit patterns given (every NaN code, not only the one a store writes). */
+    public static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
+                                      KvScales scales, int pageSize, KvLayout layout, boolean combined,
+                                      int extraPages, long permutationSeed, Fill fill) {
         int used = 0;
         int[] pagesOf = new int[lens.length];
         for (int s = 0; s < lens.length; s++) {
@@ -81,8 +100,8 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                     long base = page * pageStride + slot * slotStride + h * headStride;
                     int src = (t * hkv + h) * d;
                     for (int i = 0; i < d; i++) {
-                        k.setBits(base + i, SpecFormats.encode(dtype, kSeqs[s][src + i]));
-                        v.setBits(vOffset + base + i, SpecFormats.encode(dtype, vSeqs[s][src + i]));
+                        k.setBits(base + i, kSeqs[s][src + i]);
+                        v.setBits(vOffset + base + i, vSeqs[s][src + i]);
                     }
                 }
             }
@@ -101,6 +120,22 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         AttentionCase c = data.kase();
         return build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDim(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), pageSize, layout, combined, extraPages, permutationSeed, fill);
+    }
+
+    /**
+     * Where element {@code i} of head {@code h} of token {@code t} of sequence {@code s} lives: an
+     * index into {@link #k()} (K) or {@link #v()} (V, which is {@code k} itself when combined).
+     */
+    public long index(int s, int t, int h, int i, boolean value) {
+        int pageSize = table.pageSize();
+        int hkv = layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
+        int d = (int) k.dim(-1);
+        long pageElems = (long) pageSize * hkv * d;
+        long pageStride = combined ? 2 * pageElems : pageElems;
+        long slotStride = layout == KvLayout.NHD ? (long) hkv * d : d;
+        long headStride = layout == KvLayout.NHD ? d : (long) pageSize * d;
+        long at = table.pageOf(s, t) * pageStride + (t % pageSize) * slotStride + h * headStride + i;
+        return value && combined ? at + pageElems : at;
     }
 
     /**

@@ -59,21 +59,25 @@ public final class SpecFormats {
                     : (topField() << manBits) | ((1 << manBits) - 2);
         }
 
-        double value(int code) {
+        /** Every code's value, exactly (each fits a float); a NaN keeps the code's sign. */
+        float value(int code) {
             int sign = code & signBit();
             int field = (code >>> manBits) & topField();
             int man = code & ((1 << manBits) - 1);
+            boolean nan = ieeeTop ? field == topField() && man != 0
+                    : field == topField() && man == (1 << manBits) - 1;
+            if (nan) {
+                return Float.intBitsToFloat(sign != 0 ? 0xFFC00000 : 0x7FC00000);
+            }
             double v;
             if (ieeeTop && field == topField()) {
-                v = man == 0 ? Double.POSITIVE_INFINITY : Double.NaN;
-            } else if (!ieeeTop && field == topField() && man == (1 << manBits) - 1) {
-                v = Double.NaN;
+                v = Double.POSITIVE_INFINITY;
             } else if (field == 0) {
                 v = Math.scalb((double) man, minExponent() - manBits);
             } else {
                 v = Math.scalb((double) ((1 << manBits) + man), field - bias() - manBits);
             }
-            return sign != 0 ? -v : v;
+            return (float) (sign != 0 ? -v : v);
         }
 
         int encode(double x) {
@@ -127,7 +131,7 @@ public final class SpecFormats {
     private static float[] table(Format f) {
         float[] t = new float[256];
         for (int c = 0; c < 256; c++) {
-            t[c] = (float) f.value(c);
+            t[c] = f.value(c);
         }
         return t;
     }
@@ -139,7 +143,7 @@ public final class SpecFormats {
             case BF16 -> Float.intBitsToFloat((bits & 0xFFFF) << 16);
             case FP8_E4M3 -> E4M3_VALUES[bits & 0xFF];
             case FP8_E5M2 -> E5M2_VALUES[bits & 0xFF];
-            default -> (float) format(dtype).value(bits & 0xFFFF);
+            default -> format(dtype).value(bits & 0xFFFF);
         };
     }
 
@@ -154,6 +158,20 @@ public final class SpecFormats {
     /** {@code x} rounded once to {@code dtype}, as a store then a load give it. */
     public static float round(DType dtype, double x) {
         return value(dtype, encode(dtype, x));
+    }
+
+    /** The code a store writes for a NaN of the given sign. */
+    public static int nanCode(DType dtype, boolean negative) {
+        if (dtype == DType.F32) {
+            return negative ? 0xFFC00000 : 0x7FC00000;
+        }
+        Format f = format(dtype);
+        return f.nanCode() | (negative ? f.signBit() : 0);
+    }
+
+    /** Whether the stored bits of {@code dtype} have the sign bit set (NaN included). */
+    public static boolean negative(DType dtype, int bits) {
+        return ((bits >>> (width(dtype) - 1)) & 1) != 0;
     }
 
     /** Largest finite value of {@code dtype}. */
