@@ -15,6 +15,7 @@ import org.attn4j.conformance.properties.AppendProperties;
 import org.attn4j.conformance.properties.AttentionProperties;
 import org.attn4j.conformance.properties.Fp8Properties;
 import org.attn4j.conformance.properties.InvalidInputProperties;
+import org.attn4j.conformance.properties.SplitProperties;
 import org.attn4j.conformance.properties.StateProperties;
 import org.attn4j.conformance.properties.Subject;
 import org.attn4j.spi.BackendProvider;
@@ -75,6 +76,7 @@ public abstract class AttentionConformanceSuite {
     private static List<Property<?>> allProperties(Subject s) {
         List<Property<?>> all = new ArrayList<>();
         all.addAll(new AttentionProperties(s).all());
+        all.addAll(new SplitProperties(s).all());
         all.addAll(new AppendProperties(s).all());
         all.addAll(new Fp8Properties(s).all());
         all.addAll(new StateProperties(s).all());
@@ -191,6 +193,11 @@ public abstract class AttentionConformanceSuite {
     @Test
     void cascadeMatchesOracle() {
         property("cascadeMatchesOracle");
+    }
+
+    @Test
+    void splitKvBoundariesMatchOracle() {
+        property("splitKvBoundariesMatchOracle");
     }
 
     // ------------------------------------------------------------------ metamorphic laws
