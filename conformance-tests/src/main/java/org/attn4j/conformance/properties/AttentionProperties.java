@@ -216,20 +216,23 @@ public final class AttentionProperties {
     }
 
     /**
-     * The case's page size against a paging that involves no page boundary at all: every request
-     * whole in one page (page size 1 instead when the case's pages already hold every request).
-     * The page size under test is the case's own, so the reproduction prints the one that failed
-     * and shrinking moves it, not a page size derived from the seed.
+     * The case's page size against the plainest paging there is: every request whole in one page
+     * of a power-of-two size (twice that when the case already uses it). The page size under test
+     * is the case's own, so the reproduction prints the page size that failed and shrinking moves
+     * it, instead of a page size drawn from the seed that the printed case never shows.
      */
     private void pageSizeInvariance(AttentionCase c) {
         int longest = java.util.Arrays.stream(c.kvLens()).max().orElse(0);
-        int whole = c.pageSize() >= longest ? 1 : longest;
+        int whole = Integer.highestOneBit(Math.max(1, longest - 1)) << (longest > 1 ? 1 : 0);
+        if (whole == c.pageSize()) {
+            whole *= 2;
+        }
         CaseData data = CaseData.of(c);
         AttentionOutput paged = paged(data);
-        AttentionOutput other = paged(data, whole, c.layout(), c.combinedCache(), c.extraPages(), c.seed() + 99,
+        AttentionOutput onePage = paged(data, whole, c.layout(), c.combinedCache(), c.extraPages(), c.seed() + 99,
                 Fill.GARBAGE);
-        Compare.outputs("page size " + c.pageSize() + " vs " + (whole == 1 ? "page size 1"
-                : "every request in one page (page size " + whole + ")"), paged, other, tol(c));
+        Compare.outputs("page size " + c.pageSize() + " vs every request in one page of " + whole, paged, onePage,
+                tol(c));
     }
 
     private void permutationInvariance(AttentionCase c) {
