@@ -79,7 +79,7 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
         List<SplitCase> out = new ArrayList<>();
         int[] around = {-1, 0, 1};
         // capped: 16 deterministic decode, 32 automatic causal prefill, 128 ragged, 256 with FP8, 64 with RoPE
-        out.add(new SplitCase(base(new int[] {1, 1, 1}, lengths(16, new int[] {2, 2, 2}, around), 4, 1, 64,
+        out.add(new SplitCase(base(new int[] {1, 1, 1}, lengths(16, new int[] {3, 3, 3}, around), 4, 1, 64,
                 rng.nextLong()).build(), false, true, 16, 16));
         AttentionCase.Builder b = base(new int[] {3, 5, 1}, lengths(32, new int[] {2, 2, 2}, around), 4, 2,
                 64, rng.nextLong());
