@@ -1,6 +1,5 @@
 package org.attn4j.conformance.cases;
 
-import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.KvLayout;
@@ -183,10 +182,10 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     /** Random bit patterns everywhere, with NaN and +-Inf (where the dtype has them) frequent among them. */
     static void garbage(HostTensor t, SplittableRandom rng) {
         long n = t.elementCount();
-        List<Integer> specials = SpecFormats.nonFiniteCodes(t.dtype());
+        int[] specials = SpecFormats.nonFiniteCodes(t.dtype()).stream().mapToInt(Integer::intValue).toArray();
         for (long i = 0; i < n; i++) {
             int r = rng.nextInt(8);
-            t.setBits(i, r < 2 ? specials.get(rng.nextInt(specials.size())) : rng.nextInt());
+            t.setBits(i, r < 2 ? specials[rng.nextInt(specials.length)] : rng.nextInt());
         }
     }
 

@@ -36,7 +36,16 @@ public final class SpecFormats {
      *                 value instead of infinity
      * @param nanCode  the quiet NaN stored for a NaN (sign bit clear)
      */
-    private record Format(int expBits, int manBits, boolean ieeeTop, boolean saturate, int nanCode) {
+    private record Format(int expBits, int manBits, boolean ieeeTop, boolean saturate, int nanCode, double max) {
+        Format(int expBits, int manBits, boolean ieeeTop, boolean saturate, int nanCode) {
+            this(expBits, manBits, ieeeTop, saturate, nanCode, Double.NaN);
+        }
+
+        /** The same format knowing its largest finite value. */
+        Format withMax() {
+            return new Format(expBits, manBits, ieeeTop, saturate, nanCode, value(maxCode()));
+        }
+
         int bias() {
             return (1 << (expBits - 1)) - 1;
         }
@@ -85,16 +94,15 @@ public final class SpecFormats {
             if (Double.isNaN(x)) {
                 return sign | nanCode;
             }
-            double max = value(maxCode());
             int overflow = saturate ? maxCode() : topField() << manBits;
             double a = Math.abs(x);
             if (Double.isInfinite(a)) {
                 return sign | overflow;
             }
-            // the quantum of a's binade (the subnormal one below the smallest normal)
+            // a in units of the quantum of its binade (the subnormal one below the smallest normal):
+            // scaling by powers of two is exact, so rint rounds a itself to nearest even
             int e = Math.max(Math.getExponent(a), minExponent());
-            double quantum = Math.scalb(1.0, e - manBits);
-            double r = Math.rint(a / quantum) * quantum; // exact: a / quantum only shifts the exponent
+            double r = Math.rint(a * pow2(manBits - e)) * pow2(e - manBits);
             if (r > max) {
                 return sign | overflow;
             }
@@ -103,17 +111,22 @@ public final class SpecFormats {
             }
             int er = Math.getExponent(r);
             if (er < minExponent()) {
-                return sign | (int) Math.scalb(r, manBits - minExponent());
+                return sign | (int) (r * pow2(manBits - minExponent()));
             }
-            int man = (int) Math.scalb(r, manBits - er) - (1 << manBits);
+            int man = (int) (r * pow2(manBits - er)) - (1 << manBits);
             return sign | ((er + bias()) << manBits) | man;
         }
     }
 
-    private static final Format F16 = new Format(5, 10, true, false, 0x7E00);
-    private static final Format BF16 = new Format(8, 7, true, false, 0x7FC0);
-    private static final Format E4M3 = new Format(4, 3, false, true, 0x7F);
-    private static final Format E5M2 = new Format(5, 2, true, true, 0x7E);
+    /** {@code 2^e} for a normal double's exponent range. */
+    private static double pow2(int e) {
+        return Double.longBitsToDouble((long) (e + 1023) << 52);
+    }
+
+    private static final Format F16 = new Format(5, 10, true, false, 0x7E00).withMax();
+    private static final Format BF16 = new Format(8, 7, true, false, 0x7FC0).withMax();
+    private static final Format E4M3 = new Format(4, 3, false, true, 0x7F).withMax();
+    private static final Format E5M2 = new Format(5, 2, true, true, 0x7E).withMax();
 
     private static Format format(DType dtype) {
         return switch (dtype) {
@@ -140,10 +153,11 @@ public final class SpecFormats {
     public static float value(DType dtype, int bits) {
         return switch (dtype) {
             case F32 -> Float.intBitsToFloat(bits);
+            case F16 -> Float.float16ToFloat((short) bits); // the JDK's IEEE binary16, as SpecFormatsTest checks
             case BF16 -> Float.intBitsToFloat((bits & 0xFFFF) << 16);
             case FP8_E4M3 -> E4M3_VALUES[bits & 0xFF];
             case FP8_E5M2 -> E5M2_VALUES[bits & 0xFF];
-            default -> format(dtype).value(bits & 0xFFFF);
+            default -> throw new IllegalArgumentException("no floating format for " + dtype);
         };
     }
 
@@ -152,7 +166,26 @@ public final class SpecFormats {
         if (dtype == DType.F32) {
             return Float.floatToRawIntBits((float) x); // Java's narrowing is IEEE round to nearest even
         }
+        float f = (float) x;
+        if (f == x && dtype == DType.F16) {
+            // the common case, x a float: the JDK's IEEE conversion rounds it once, as SpecFormatsTest checks
+            return Float.floatToFloat16(f) & 0xFFFF;
+        }
+        if (f == x && dtype == DType.BF16) {
+            int u = Float.floatToRawIntBits(f); // round the low half away, ties to even
+            return ((u + 0x7FFF + ((u >>> 16) & 1)) >>> 16) & 0xFFFF;
+        }
         return format(dtype).encode(x);
+    }
+
+    /** {@link #encode} by the format description alone, without the shortcuts for floats (for tests). */
+    static int encodeByFormat(DType dtype, double x) {
+        return format(dtype).encode(x);
+    }
+
+    /** {@link #value} by the format description alone (for tests). */
+    static float valueByFormat(DType dtype, int bits) {
+        return format(dtype).value(bits);
     }
 
     /** {@code x} rounded once to {@code dtype}, as a store then a load give it. */

@@ -105,7 +105,20 @@ class SpecFormatsTest {
             if (Float.isNaN(x)) {
                 continue;
             }
-            assertEquals(Float.floatToFloat16(x) & 0xFFFF, SpecFormats.encode(DType.F16, x), "F16 of " + x);
+            // the format description against the JDK's binary16, and the float shortcuts against it
+            assertEquals(Float.floatToFloat16(x) & 0xFFFF, SpecFormats.encodeByFormat(DType.F16, x), "F16 of " + x);
+            assertEquals(SpecFormats.encodeByFormat(DType.F16, x), SpecFormats.encode(DType.F16, x), "F16 of " + x);
+            assertEquals(SpecFormats.encodeByFormat(DType.BF16, x), SpecFormats.encode(DType.BF16, x), "BF16 of " + x);
+        }
+        for (int bits = 0; bits < 0x10000; bits++) {
+            float a = SpecFormats.valueByFormat(DType.F16, bits);
+            float b = SpecFormats.value(DType.F16, bits);
+            assertTrue(Float.isNaN(a) ? Float.isNaN(b) : Float.floatToRawIntBits(a) == Float.floatToRawIntBits(b),
+                    "F16 0x" + Integer.toHexString(bits));
+            a = SpecFormats.valueByFormat(DType.BF16, bits);
+            b = SpecFormats.value(DType.BF16, bits);
+            assertTrue(Float.isNaN(a) ? Float.isNaN(b) : Float.floatToRawIntBits(a) == Float.floatToRawIntBits(b),
+                    "BF16 0x" + Integer.toHexString(bits));
         }
         assertEquals(0x3F80, SpecFormats.encode(DType.BF16, 1.0 + Math.scalb(1.0, -8))); // tie to even
         assertEquals(0x3F82, SpecFormats.encode(DType.BF16, 1.0 + 3 * Math.scalb(1.0, -8)));
