@@ -36,8 +36,13 @@ public final class SplitProperties {
                 this::unsupported, this::check, SplitCase::toJava));
     }
 
+    /** Batch decode for one query row per request and no mask (a mask is prefill's), else prefill. */
+    private static boolean decode(SplitCase c) {
+        return !c.ragged() && c.kase().isDecode() && c.kase().mask() == AttentionCase.MaskKind.NONE;
+    }
+
     private String unsupported(SplitCase c) {
-        EnumSet<Feature> need = EnumSet.of(c.kase().isDecode() && !c.ragged() ? Feature.DECODE : Feature.PREFILL);
+        EnumSet<Feature> need = EnumSet.of(decode(c) ? Feature.DECODE : Feature.PREFILL);
         if (c.deterministic()) {
             need.add(Feature.DETERMINISTIC);
         }
@@ -54,9 +59,9 @@ public final class SplitProperties {
             what = "ragged prefill";
         } else {
             try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
-                actual = Operations.batch(s.backend(), data, pool, k.isDecode(), c.planOptions());
+                actual = Operations.batch(s.backend(), data, pool, decode(c), c.planOptions());
             }
-            what = k.isDecode() ? "batch decode" : "batch prefill";
+            what = decode(c) ? "batch decode" : "batch prefill";
         }
         AttentionOutput expected = SpecOracle.attention(data);
         Compare.outputs(what + " with " + c.planOptions() + " vs spec oracle", actual, expected,
