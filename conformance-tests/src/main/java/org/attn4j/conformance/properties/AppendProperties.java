@@ -47,7 +47,8 @@ public final class AppendProperties {
         return c.kvDtype().isFp8() ? c.qDtype() : c.kvDtype();
     }
 
-    private record Appended(int[] cacheBits, int[] expectedBits, AttentionOutput attention) {}
+    /** Cache and full pool bits, attention over the cache, and each request's first appended position. */
+    private record Appended(int[] cacheBits, int[] expectedBits, AttentionOutput attention, int[] from) {}
 
     private Appended appendAll(AttentionCase c, boolean attend) {
         CaseData data = CaseData.of(c);
@@ -99,7 +100,7 @@ public final class AppendProperties {
             if (attend) {
                 out = attention(be, data, partial, cache);
             }
-            return new Appended(actual, expected, out);
+            return new Appended(actual, expected, out, from);
         }
     }
 
@@ -129,14 +130,16 @@ public final class AppendProperties {
 
     private void bitExact(AttentionCase c) {
         Appended r = appendAll(c, false);
-        Compare.bits("cache after append (K then V) vs a pool written in full", r.cacheBits(), r.expectedBits());
+        Compare.bits("cache after appending from positions " + java.util.Arrays.toString(r.from())
+                + " (K then V) vs a pool written in full", r.cacheBits(), r.expectedBits());
     }
 
     private void thenAttend(AttentionCase c) {
         Appended r = appendAll(c, true);
         CaseData data = CaseData.of(c);
         AttentionOutput contiguous = Operations.singles(s.backend(), data, c.layout(), c.isDecode());
-        Compare.outputs("attention over the appended cache vs contiguous K/V", r.attention(), contiguous,
+        Compare.outputs("attention over the cache appended from positions " + java.util.Arrays.toString(r.from())
+                + " vs contiguous K/V", r.attention(), contiguous,
                 Tolerance.forOutput(c.qDtype()));
     }
 }

@@ -298,7 +298,9 @@ public final class AttentionProperties {
             AttentionOutput a = Operations.batch(s.backend(), data, pool, first, c.isDecode(), PlanOptions.DEFAULT);
             AttentionOutput b = Operations.batch(s.backend(), data, pool, second, c.isDecode(), PlanOptions.DEFAULT);
             AttentionOutput merged = Operations.merge(s.backend(), a, b);
-            Compare.outputs("merge(attention(first keys), attention(rest)) vs attention(all keys)", merged, whole,
+            Compare.outputs("merge(attention(first keys), attention(rest)), cut after "
+                    + java.util.Arrays.toString(java.util.Arrays.copyOf(lens, batch)) + " keys, vs attention(all keys)",
+                    merged, whole,
                     tol(c));
         }
     }
