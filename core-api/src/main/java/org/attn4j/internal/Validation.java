@@ -1,47 +1,81 @@
 package org.attn4j.internal;
 
 import java.util.Arrays;
-import org.attn4j.options.AttentionOptions;
-import org.attn4j.options.HeadConfig;
 import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.check.Args;
+import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * The single validation path (spec §7): every public operation calls these before any device
- * work, so a rejected call throws {@link InvalidArgumentException} and writes nothing.
+ * The session-aware half of validation (spec §7): tensors against the session that owns them,
+ * caches against their page tables, options against the backend's capabilities. Every public
+ * operation calls these before any device work, so a rejected call throws
+ * {@link InvalidArgumentException} and writes nothing. Sizes, offsets and strides are computed
+ * with exact arithmetic ({@link Args}): a value that would overflow is rejected by name.
  */
-public final class Checks {
-    private Checks() {}
+public final class Validation {
+    private Validation() {}
 
-    /** Non-null, open, and made by {@code session}. */
-    public static void tensor(BackendSession session, String name, Tensor t) {
+    /** Non-null, open, and made by {@code session}; the backend's tensor type. */
+    public static BackendTensor tensor(BackendSession session, String name, Tensor t) {
         if (t == null) {
             throw new InvalidArgumentException(name, "tensor is null");
         }
         if (t.isClosed()) {
             throw new InvalidArgumentException(name, "tensor is closed");
         }
-        if (!session.owns(t)) {
+        if (!(t instanceof BackendTensor bt) || !session.owns(t)) {
             throw InvalidArgumentException.expected(name, "a tensor of backend '" + session.backendId() + "'",
                     "a tensor of backend '" + t.backendId() + "'");
         }
+        return bt;
     }
 
-    /** An argument that must be given: null is rejected by name, not by a NullPointerException later. */
-    public static void notNull(Object value, String name) {
-        org.attn4j.internal.check.Args.notNull(value, name);
+    /** The tensor's strides are row-major (an offset into larger memory is fine). */
+    public static void contiguous(String name, Tensor t) {
+        if (!t.isContiguous()) {
+            throw InvalidArgumentException.expected(name + ".strides", "contiguous "
+                    + Arrays.toString(org.attn4j.tensor.Shapes.contiguousStrides(t.shape())), Arrays.toString(t.strides()));
+        }
     }
 
-    /** Rejects use of a closed plan or resource named {@code name}. */
-    public static void open(String name, boolean closed) {
-        if (closed) {
-            throw new InvalidArgumentException(name, "is closed");
+    /**
+     * A token-by-head tensor {@code [rows, heads, d]} that may be a view: any token and head
+     * stride, the head dim contiguous; written ones ({@code output}) must not overlap themselves.
+     */
+    public static void rows(String name, Tensor t, long rows, long heads, long d, boolean output) {
+        shape(name, t, rows, heads, d);
+        headDimContiguous(name, t);
+        if (output && !((BackendTensor) t).isNonOverlapping()) {
+            throw new InvalidArgumentException(name, "strides " + Arrays.toString(t.strides()) + " make elements of "
+                    + "shape " + Arrays.toString(t.shape()) + " overlap; an output needs distinct elements");
+        }
+    }
+
+    /** The last dimension has stride 1 (kernels read a head's vector in one piece). */
+    public static void headDimContiguous(String name, Tensor t) {
+        if (t.rank() > 0 && t.dim(-1) > 1 && t.strides()[t.rank() - 1] != 1) {
+            throw InvalidArgumentException.expected(name + ".strides[" + (t.rank() - 1) + "]", "1 (the head dim is "
+                    + "contiguous)", t.strides()[t.rank() - 1]);
+        }
+    }
+
+    /** A view's start and strides keep {@code bytes} alignment (what the plan's kernels assume). */
+    public static void aligned(String name, Tensor t, int bytes) {
+        int actual = ((BackendTensor) t).alignment();
+        if (actual < bytes) {
+            throw new InvalidArgumentException(name, "the plan assumes " + bytes + "-byte aligned rows "
+                    + "(PlanOptions.alignment), but " + name + " starts or strides on " + actual
+                    + "-byte boundaries; plan with withAlignment(" + actual + ")");
         }
     }
 
@@ -58,10 +92,10 @@ public final class Checks {
         }
     }
 
-    public static void qDtype(Capabilities caps, String backend, String name, Tensor t) {
-        if (!caps.qDtypes().contains(t.dtype())) {
+    public static void qDtype(Capabilities caps, String backend, String name, DType dtype) {
+        if (!caps.qDtypes().contains(dtype)) {
             throw InvalidArgumentException.expected(name + ".dtype", "one of " + sorted(caps.qDtypes().toArray())
-                    + " on backend '" + backend + "'", t.dtype());
+                    + " on backend '" + backend + "'", dtype);
         }
     }
 
@@ -87,9 +121,7 @@ public final class Checks {
 
     /** Options, against the backend's features and the head dim. */
     public static void options(Capabilities caps, String backend, AttentionOptions o, int headDim) {
-        if (o == null) {
-            throw new InvalidArgumentException("options", "is null");
-        }
+        Args.notNull(o, "options");
         if (o.windowLeft() < -1) {
             throw InvalidArgumentException.expected("windowLeft", "-1 (no window) or >= 0", o.windowLeft());
         }
@@ -119,11 +151,9 @@ public final class Checks {
 
     /** Indptr over rows: starts at 0, never decreases, has {@code batch + 1} entries when batch >= 0. */
     public static void indptr(String name, int[] indptr, int batch) {
-        if (indptr == null) {
-            throw new InvalidArgumentException(name, "is null");
-        }
-        if (batch >= 0 && indptr.length != batch + 1) {
-            throw InvalidArgumentException.expected(name + ".length", "B + 1 = " + (batch + 1), indptr.length);
+        Args.notNull(indptr, name);
+        if (batch >= 0 && indptr.length != (long) batch + 1) {
+            throw InvalidArgumentException.expected(name + ".length", "B + 1 = " + ((long) batch + 1), indptr.length);
         }
         if (indptr.length < 1) {
             throw InvalidArgumentException.expected(name + ".length", ">= 1", indptr.length);
@@ -152,12 +182,15 @@ public final class Checks {
         }
     }
 
-    /** The cache matches the heads, the table's page size and page ids, and the backend. */
-    public static void cache(BackendSession session, PagedKvCache cache, PageTable table, HeadConfig heads) {
+    /** The cache matches the heads and page size and lies inside its tensors; its page ids are in range. */
+    public static void cache(BackendSession session, PagedKvCache cache, int pageSize, HeadConfig heads) {
+        Args.notNull(cache, "cache");
         Capabilities caps = session.capabilities();
         String backend = session.backendId();
         tensor(session, "cache.k", cache.k());
         tensor(session, "cache.v", cache.v());
+        contiguous("cache.k", cache.k());
+        contiguous("cache.v", cache.v());
         kvDtype(caps, backend, "cache", cache.dtype());
         if (!caps.layouts().contains(cache.layout())) {
             throw InvalidArgumentException.expected("cache.layout", "one of " + caps.layouts() + " on backend '"
@@ -169,24 +202,34 @@ public final class Checks {
         if (cache.headDim() != heads.headDim()) {
             throw InvalidArgumentException.expected("cache.headDim", heads.headDim(), cache.headDim());
         }
-        if (cache.pageSize() != table.pageSize()) {
-            throw InvalidArgumentException.expected("cache.pageSize", "the page table's " + table.pageSize(),
-                    cache.pageSize());
+        if (cache.pageSize() != pageSize) {
+            throw InvalidArgumentException.expected("cache.pageSize", "the page table's " + pageSize, cache.pageSize());
         }
-        long pageExtent = (long) cache.pageSize() * cache.numKvHeads() * cache.headDim();
-        if (cache.numPages() > 0) {
-            long kEnd = cache.kOffset() + (cache.numPages() - 1L) * cache.pageStride() + pageExtent;
-            long vEnd = cache.vOffset() + (cache.numPages() - 1L) * cache.pageStride() + pageExtent;
-            if (cache.kOffset() < 0 || kEnd > cache.k().elementCount()) {
-                throw InvalidArgumentException.expected("cache.k", "at least " + kEnd + " elements for "
-                        + cache.numPages() + " pages", cache.k().elementCount());
-            }
-            if (cache.vOffset() < 0 || vEnd > cache.v().elementCount()) {
-                throw InvalidArgumentException.expected("cache.v", "at least " + vEnd + " elements for "
-                        + cache.numPages() + " pages", cache.v().elementCount());
-            }
+        cacheExtent(cache);
+    }
+
+    /**
+     * Every element the cache's addressing rule can reach lies inside its tensors: the last element
+     * of the last page, slot and head, computed exactly.
+     */
+    public static void cacheExtent(PagedKvCache cache) {
+        if (cache.numPages() == 0) {
+            return;
         }
-        pageIds(table, cache.numPages());
+        long last = Args.add(Args.add(Args.multiply(cache.numPages() - 1L, cache.pageStride(), "cache.pageStride"),
+                Args.multiply(cache.pageSize() - 1L, cache.slotStride(), "cache.pageSize"), "cache.pageStride"),
+                Args.add(Args.multiply(cache.numKvHeads() - 1L, cache.headStride(), "cache.numKvHeads"),
+                        cache.headDim(), "cache.headDim"), "cache.pageStride");
+        long kEnd = Args.add(cache.kOffset(), last, "cache.kOffset");
+        long vEnd = Args.add(cache.vOffset(), last, "cache.vOffset");
+        if (kEnd > cache.k().elementCount()) {
+            throw InvalidArgumentException.expected("cache.k", "at least " + kEnd + " elements for "
+                    + cache.numPages() + " pages", cache.k().elementCount());
+        }
+        if (vEnd > cache.v().elementCount()) {
+            throw InvalidArgumentException.expected("cache.v", "at least " + vEnd + " elements for "
+                    + cache.numPages() + " pages", cache.v().elementCount());
+        }
     }
 
     public static void pageIds(PageTable table, int numPages) {
@@ -198,7 +241,25 @@ public final class Checks {
         }
     }
 
-    private static String sorted(Object[] values) {
+    /** A device page table's tensors belong to the session (their values are checked on the device). */
+    public static void deviceTable(BackendSession session, DevicePageTable table) {
+        Args.notNull(table, "pageTable");
+        feature(session.capabilities(), session.backendId(), Feature.DEVICE_METADATA, "pageTable");
+        tensor(session, "pageTable.indptr", table.indptr());
+        tensor(session, "pageTable.indices", table.indices());
+        tensor(session, "pageTable.lastPageLen", table.lastPageLen());
+    }
+
+    /** An I32 vector of {@code length} on the device (positions, batch indices). */
+    public static BackendTensor deviceInts(BackendSession session, String name, Tensor t, long length) {
+        BackendTensor bt = tensor(session, name, t);
+        dtype(name, t, DType.I32);
+        shape(name, t, length);
+        contiguous(name, t);
+        return bt;
+    }
+
+    static String sorted(Object[] values) {
         String[] s = Arrays.stream(values).map(String::valueOf).sorted().toArray(String[]::new);
         return Arrays.toString(s);
     }

@@ -1,7 +1,6 @@
-package org.attn4j;
+package org.attn4j.kv;
 
 import org.attn4j.error.InvalidArgumentException;
-import org.attn4j.kv.PageTable;
 
 /**
  * One level of a cascade: entry {@code e} covers query rows {@code qoIndptr[e] .. qoIndptr[e+1])}
