@@ -51,6 +51,12 @@ else
   cp "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
      "$m2/org/jcuda/jcuda-natives/$jcuda/jcuda-natives-$jcuda-linux-x86_64.jar" \
      "$m2/org/jocl/jocl/$jocl/jocl-$jocl.jar" "$out/lib/"
+  # The command line's own libraries (picocli, Jackson), as the last package of cli copied them.
+  if [ -d cli/target/lib ]; then
+    find cli/target/lib -name '*.jar' ! -name 'attn4j-*' ! -name 'jcuda*' ! -name 'jocl*' -exec cp {} "$out/lib/" \;
+  else
+    echo "bundle: warning: cli/target/lib is missing; run a build first (picocli and Jackson are not bundled)" >&2
+  fi
 fi
 
 for m in "${modules[@]}"; do

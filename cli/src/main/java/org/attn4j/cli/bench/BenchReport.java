@@ -11,26 +11,28 @@ import java.util.Locale;
 import java.util.Map;
 import org.attn4j.cli.json.Json;
 
-/** Writes rows as a table, CSV ({@code bench.csv}), JSON ({@code bench.json}) and a PNG chart. */
+/** Writes rows as a table, CSV ({@code bench.csv}), JSON ({@code bench.json}) and an SVG chart ({@code bench.svg}). */
 public final class BenchReport {
     public static final String CSV = "bench.csv";
     public static final String JSON = "bench.json";
-    public static final String PNG = "bench.png";
+    public static final String SVG = "bench.svg";
+    /** How the files write a value that does not exist, for bench.json's readers. */
+    public static final String NO_VALUE = "null in bench.json, an empty field in bench.csv";
+
+    private static final String ROW = "%-44s %-10s %-8s %-34s %11s %21s %14s %7s  %s%n";
 
     private BenchReport() {}
 
     public static void printHeader(PrintStream out) {
-        out.printf(Locale.ROOT, "%-22s %-10s %-8s %-30s %11s %21s %14s %7s  %s%n", "workload", "backend", "op",
-                "lengths", "median us", "p10..p90 us", "rate", "% ceil", "check vs reference");
+        out.printf(Locale.ROOT, ROW, "workload[q/kv dtype/layout] scale", "backend", "op", "lengths", "median us",
+                "p10..p90 us", "rate", "% ceil", "check vs reference");
     }
 
     public static void printRow(PrintStream out, BenchRow r) {
-        out.printf(Locale.ROOT, "%-22s %-10s %-8s %-30s %11.1f %21s %14s %7s  %s%n", r.workload(), r.backend(),
-                r.op(), r.lengths() + (r.scale() != 1 ? String.format(Locale.ROOT, " x%.3g", r.scale()) : ""), r.medianUs(),
-                String.format(Locale.ROOT, "%.1f..%.1f", r.p10Us(), r.p90Us()),
-                rate(r),
-                Double.isNaN(r.pctCeiling()) ? "-" : String.format(Locale.ROOT, "%.1f%%", r.pctCeiling()),
-                r.check());
+        out.printf(Locale.ROOT, ROW, r.workload(), r.backend(), r.op(), r.lengths(),
+                String.format(Locale.ROOT, "%.1f", r.medianUs()),
+                String.format(Locale.ROOT, "%.1f..%.1f", r.p10Us(), r.p90Us()), rate(r),
+                Double.isNaN(r.pctCeiling()) ? "-" : String.format(Locale.ROOT, "%.1f%%", r.pctCeiling()), r.check());
     }
 
     /** The rate in the row's unit, or in G units when it is tiny (CPU backends). */
@@ -41,9 +43,8 @@ public final class BenchReport {
         return String.format(Locale.ROOT, "%.3f %s", r.rate(), r.metric());
     }
 
-    /** Writes bench.csv (replacing it), bench.json and bench.png into {@code dir}. */
-    public static void write(Path dir, List<BenchRow> rows, Map<String, Object> meta, PrintStream err)
-            throws IOException {
+    /** Writes bench.csv (replacing it), bench.json and bench.svg into {@code dir}. */
+    public static void write(Path dir, List<BenchRow> rows, Map<String, Object> meta) throws IOException {
         Files.createDirectories(dir);
         List<String> lines = new ArrayList<>();
         lines.add(String.join(",", BenchRow.COLUMNS));
@@ -52,24 +53,15 @@ public final class BenchReport {
         }
         Files.write(dir.resolve(CSV), lines);
         Map<String, Object> doc = new LinkedHashMap<>(meta);
+        doc.put("no_value", NO_VALUE);
+        doc.put("columns", BenchRow.COLUMNS);
         List<Object> list = new ArrayList<>();
         for (BenchRow r : rows) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            r.asMap().forEach((k, v) -> m.put(k, jsonValue(v)));
-            list.add(m);
+            list.add(r.asMap());
         }
         doc.put("rows", list);
         Files.writeString(dir.resolve(JSON), Json.write(doc));
-        chart(dir, rows, err);
-    }
-
-    /** Draws the chart; a host without fonts or graphics still gets its CSV and JSON. */
-    static void chart(Path dir, List<BenchRow> rows, PrintStream err) {
-        try {
-            BenchChart.write(rows, dir.resolve(PNG));
-        } catch (Throwable t) {
-            err.println("bench: no chart (" + t + ")");
-        }
+        BenchChart.write(rows, dir.resolve(SVG));
     }
 
     /** Rows of a CSV written by attn4j bench or the peers script. */
@@ -87,25 +79,5 @@ public final class BenchReport {
             }
         }
         return rows;
-    }
-
-    private static Object jsonValue(String v) {
-        try {
-            if (v.equals("true") || v.equals("false")) {
-                return Boolean.parseBoolean(v);
-            }
-            if (v.equals("nan")) {
-                return null;
-            }
-            if (v.matches("-?\\d+")) {
-                return Long.parseLong(v);
-            }
-            if (v.matches("-?[\\d.]+([eE][-+]?\\d+)?")) {
-                return Double.parseDouble(v);
-            }
-        } catch (NumberFormatException e) {
-            return v;
-        }
-        return v;
     }
 }

@@ -8,8 +8,12 @@ import java.util.Map;
 
 /**
  * One measured row. The CSV columns are fixed: {@code bench/peers/torch_peers.py} writes the same
- * ones, so attn4j's rows and the peers' rows land in one file.
+ * ones, so attn4j's rows and the peers' rows land in one file. A value that does not exist (the
+ * ceiling of a CPU row, its percentage) is an empty CSV field and {@code null} in JSON; NaN
+ * stands for it in Java. Numbers are written with 6 significant digits in both files, so the
+ * CSV and the JSON hold the same values.
  *
+ * @param workload     the row name: workload, dtypes, layout and scale ({@link Workload#label()})
  * @param metric       "TB/s" for decode-like operations, "TFLOP/s" for prefill
  * @param rate         the metric's value
  * @param pctCeiling   rate as a percentage of the ceiling, NaN without one
@@ -26,21 +30,25 @@ public record BenchRow(String workload, String backend, String device, String op
             "p10_us", "p90_us", "reps", "sets", "bytes", "flops", "metric", "rate", "ceiling", "pct_ceiling",
             "check", "timer");
 
-    public List<String> values() {
-        return List.of(workload, backend, device, op, Integer.toString(batch), Integer.toString(hq),
-                Integer.toString(hkv), Integer.toString(headDim), Integer.toString(pageSize), qDtype, kvDtype, layout,
-                Boolean.toString(causal), lengths, num(scale), num(medianUs), num(p10Us), num(p90Us),
-                Integer.toString(reps), Integer.toString(sets), Long.toString(bytes), num(flops), metric, num(rate),
-                num(ceiling), num(pctCeiling), check, timer);
-    }
-
-    public Map<String, String> asMap() {
-        Map<String, String> m = new LinkedHashMap<>();
-        List<String> v = values();
+    /** The row as typed values in column order: numbers rounded as written, null for no value. */
+    public Map<String, Object> asMap() {
+        List<Object> v = java.util.Arrays.asList(workload, backend, device, op, batch, hq, hkv, headDim, pageSize, qDtype, kvDtype,
+                layout, causal, lengths, rounded(scale), rounded(medianUs), rounded(p10Us), rounded(p90Us), reps, sets,
+                bytes, rounded(flops), metric, rounded(rate), rounded(ceiling), rounded(pctCeiling), check, timer);
+        Map<String, Object> m = new LinkedHashMap<>();
         for (int i = 0; i < COLUMNS.size(); i++) {
             m.put(COLUMNS.get(i), v.get(i));
         }
         return m;
+    }
+
+    /** The CSV fields, from the same values as {@link #asMap()}. */
+    public List<String> values() {
+        List<String> out = new ArrayList<>();
+        for (Object o : asMap().values()) {
+            out.add(o == null ? "" : o instanceof Double d ? num(d) : String.valueOf(o));
+        }
+        return out;
     }
 
     /** Reads a row back from CSV values (for charts that include the peers' rows). */
@@ -56,25 +64,34 @@ public record BenchRow(String workload, String backend, String device, String op
                 dbl(v.get(24)), dbl(v.get(25)), v.get(26), v.get(27));
     }
 
+    /** A CSV number; empty (and "nan", which older files and the peers script wrote) is no value. */
     private static double dbl(String s) {
-        return s.isEmpty() || s.equals("nan") ? Double.NaN : Double.parseDouble(s);
+        String t = s.strip();
+        return t.isEmpty() || t.equalsIgnoreCase("nan") ? Double.NaN : Double.parseDouble(t);
     }
 
+    /** The value as written (6 significant digits), or null for NaN and infinities. */
+    static Double rounded(double x) {
+        return Double.isFinite(x) ? Double.parseDouble(num(x)) : null;
+    }
+
+    /** A number as the CSV writes it: integral values without a fraction, else 6 significant digits; "" for none. */
     static String num(double x) {
-        if (Double.isNaN(x)) {
-            return "nan";
+        if (!Double.isFinite(x)) {
+            return "";
         }
         if (x == Math.rint(x) && Math.abs(x) < 1e15) {
             return Long.toString((long) x);
         }
-        return String.format(Locale.ROOT, "%.6g", x);
+        return String.format(Locale.ROOT, "%.6g", x).replaceFirst("(\\.\\d*?)0+(e|$)", "$1$2").replaceFirst("\\.(e|$)", "$1");
     }
 
     /** CSV with quotes only where a value needs them. */
     public static String csvLine(List<String> values) {
         List<String> out = new ArrayList<>();
         for (String s : values) {
-            out.add(s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s);
+            out.add(s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\""
+                    : s);
         }
         return String.join(",", out);
     }

@@ -26,10 +26,14 @@ final class BenchRunner {
         return backend.id().equals("cuda") || (device.contains("gpu") && !device.contains("cpu"));
     }
 
-    /** The workload as this backend runs it (CPU backends get the extra scale). */
-    Workload effective(Workload named, AttentionBackend backend) {
-        double factor = settings.scale() * (onGpu(backend) ? 1.0 : settings.cpuScale());
-        return named.scaled(factor);
+    /**
+     * The workload as this backend runs it: every row gets {@code --scale}; named workloads on a
+     * CPU backend also get {@code --cpu-scale}; a shape typed on the command line keeps its
+     * lengths. A row whose lengths changed carries the factor in its name.
+     */
+    Workload effective(Workload w, AttentionBackend backend) {
+        double factor = settings.scale() * (onGpu(backend) || w.adHoc() ? 1.0 : settings.cpuScale());
+        return w.scaled(factor);
     }
 
     /**
@@ -42,7 +46,7 @@ final class BenchRunner {
     BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
         Workload w = effective(named, backend);
         boolean gpu = onGpu(backend);
-        String label = w.name() + " on " + backend.id();
+        String label = w.label() + " on " + backend.id();
         progress.update(label + ": inputs", 0);
         try (BenchCase c = new BenchCase(w, settings.seed())) {
             int sets = 1;
@@ -112,7 +116,7 @@ final class BenchRunner {
             ceiling = Double.NaN;
         }
         double pct = Double.isNaN(ceiling) ? Double.NaN : 100.0 * rate * 1e12 / ceiling;
-        return new BenchRow(w.name(), backend.id(), backend.device(), w.op().label(), w.batch(),
+        return new BenchRow(w.label(), backend.id(), backend.device(), w.op().label(), w.batch(),
                 w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(), w.pageSize(),
                 w.qDtype().name().toLowerCase(Locale.ROOT), w.kvDtype().name().toLowerCase(Locale.ROOT),
                 w.layout().name(), w.causal(), w.lengthsDescription(), w.scale(), st.median(), st.p10(), st.p90(),

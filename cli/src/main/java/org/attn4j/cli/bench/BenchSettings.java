@@ -3,8 +3,9 @@ package org.attn4j.cli.bench;
 /**
  * How rows are measured.
  *
- * @param scale        length factor for every backend
- * @param cpuScale     further factor for backends on a CPU (the reference, PoCL)
+ * @param scale        length factor for every row
+ * @param cpuScale     further factor for named workloads on a CPU backend (the reference, PoCL); shapes typed
+ *                     on the command line never get it
  * @param minReps      fewest timed repetitions
  * @param maxReps      most timed repetitions
  * @param seconds      target timed seconds per row (repetitions are chosen to fill it)
@@ -22,4 +23,23 @@ public record BenchSettings(double scale, double cpuScale, int minReps, int maxR
                             boolean ceilingOnCpu, long seed) {
     public static final BenchSettings DEFAULT = new BenchSettings(1.0, 1.0 / 32, 5, 100, 2.0, -1, 128L << 20,
             24L << 30, 8, 4.49e12, 790e12, false, 42);
+
+    /** The settings as bench.json writes them: snake_case keys, null for "none". */
+    public java.util.Map<String, Object> asMap() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("scale", scale);
+        m.put("cpu_scale", cpuScale);
+        m.put("min_reps", minReps);
+        m.put("max_reps", maxReps);
+        m.put("seconds", seconds);
+        m.put("warmup_runs", warmupRuns < 0 ? null : warmupRuns);
+        m.put("rotate_bytes", rotateBytes);
+        m.put("max_set_bytes", maxSetBytes);
+        m.put("check_rows", checkRows);
+        m.put("bw_ceiling", bwCeiling);
+        m.put("flops_ceiling", flopsCeiling);
+        m.put("ceiling_on_cpu", ceilingOnCpu);
+        m.put("seed", seed);
+        return m;
+    }
 }

@@ -14,10 +14,12 @@ import org.attn4j.tensor.DType;
  * @param qoLens       query rows per request (all 1 for decode and cascade)
  * @param kvLens       keys per request (a cascade: each request's own keys after the prefix)
  * @param sharedPrefix cascade only: tokens of the prefix shared by all requests (0 otherwise)
- * @param scale        the factor lengths were shrunk by (1: as named)
+ * @param scale        the factor lengths were shrunk by (1: as named or typed)
+ * @param adHoc        typed on the command line: its lengths are the user's, never shrunk for CPUs
  */
 public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int sharedPrefix, HeadConfig heads,
-                       int pageSize, DType qDtype, DType kvDtype, KvLayout layout, boolean causal, double scale) {
+                       int pageSize, DType qDtype, DType kvDtype, KvLayout layout, boolean causal, double scale,
+                       boolean adHoc) {
 
     public enum Op {
         DECODE, PREFILL, CASCADE;
@@ -74,21 +76,41 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
             prefix = Math.max(pageSize, (int) Math.round(prefix * factor / pageSize) * pageSize);
         }
         return new Workload(name, op, qo, kv, prefix, heads, pageSize, qDtype, kvDtype, layout, causal,
-                scale * factor);
+                scale * factor, adHoc);
     }
 
     public Workload withDtypes(DType q, DType kv) {
-        return new Workload(name, op, qoLens, kvLens, sharedPrefix, heads, pageSize, q, kv, layout, causal, scale);
+        return new Workload(name, op, qoLens, kvLens, sharedPrefix, heads, pageSize, q, kv, layout, causal, scale,
+                adHoc);
     }
 
     public Workload withLayout(KvLayout l) {
         return new Workload(name, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, l, causal,
-                scale);
+                scale, adHoc);
     }
 
     public Workload withName(String n) {
         return new Workload(n, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, layout, causal,
-                scale);
+                scale, adHoc);
+    }
+
+    /**
+     * The row name: the workload's name, its q dtype, KV dtype and layout, and the factor its
+     * lengths were scaled by when not 1, e.g. {@code decode-llama8b[bf16/fp8_e4m3/HND] x0.03125}.
+     */
+    public String label() {
+        String s = name + "[" + dtype(qDtype) + "/" + dtype(kvDtype) + "/" + layout + "]";
+        return scale == 1.0 ? s : s + " x" + BenchRow.num(scale);
+    }
+
+    /** The part of a row name before its bracket: rows of one workload share it, peers' rows too. */
+    public static String baseName(String label) {
+        int b = label.indexOf('[');
+        return (b < 0 ? label : label.substring(0, b)).strip();
+    }
+
+    private static String dtype(DType d) {
+        return d.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** Lengths in words: "kv 4096" or "kv 512..4096 (mean 2301)". */

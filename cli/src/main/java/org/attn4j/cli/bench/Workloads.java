@@ -28,7 +28,7 @@ public final class Workloads {
         int[] own = new int[64];
         Arrays.fill(own, 256);
         m.put("cascade-shared-prefix", new Workload("cascade-shared-prefix", Workload.Op.CASCADE, ones(64), own, 32768,
-                gqa, 16, DType.BF16, DType.BF16, KvLayout.NHD, false, 1.0));
+                gqa, 16, DType.BF16, DType.BF16, KvLayout.NHD, false, 1.0, false));
         return m;
     }
 
@@ -36,12 +36,12 @@ public final class Workloads {
         int[] kv = new int[batch];
         Arrays.fill(kv, kvLen);
         return new Workload(name, Workload.Op.DECODE, ones(batch), kv, 0, heads, 16, DType.BF16, DType.BF16,
-                KvLayout.NHD, false, 1.0);
+                KvLayout.NHD, false, 1.0, false);
     }
 
     public static Workload prefill(String name, int[] lens, HeadConfig heads) {
         return new Workload(name, Workload.Op.PREFILL, lens, lens, 0, heads, 16, DType.BF16, DType.BF16,
-                KvLayout.NHD, true, 1.0);
+                KvLayout.NHD, true, 1.0, false);
     }
 
     /**
