@@ -82,7 +82,9 @@ public final class RunCommand implements Callable<Integer> {
             List<String> names = new ArrayList<>();
             r.outputs.keySet().forEach(n -> names.add(n + ".npy"));
             names.add("result.json");
-            OutputFiles.checkNotInputs(out, names, reader.files());
+            List<Path> inputs = new ArrayList<>(reader.files());
+            inputs.add(spec);
+            OutputFiles.checkNotInputs(out, names, inputs);
             String json = Json.write(resultJson(op, b, r));
             OutputFiles.commit(out, r.outputs, Map.of("result.json", json));
             List<String> written = new ArrayList<>();
