@@ -10,6 +10,14 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
+import org.attn4j.bench.BenchChart;
+import org.attn4j.bench.BenchReport;
+import org.attn4j.bench.BenchRow;
+import org.attn4j.bench.BenchRunner;
+import org.attn4j.bench.BenchSettings;
+import org.attn4j.bench.Progress;
+import org.attn4j.bench.Workload;
+import org.attn4j.bench.Workloads;
 import org.attn4j.options.HeadConfig;
 import java.util.concurrent.Callable;
 import org.attn4j.cli.CliException;
@@ -26,7 +34,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code attn4j bench}: the spec §10 workloads and ad-hoc shapes on one or more backends. */
+/** {@code attn4j bench}: the spec §10 workloads and ad-hoc shapes on one or more backends (harness: attn4j-bench). */
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
         header = "spec §10 workloads and ad-hoc shapes: time, bandwidth or FLOP rate; CSV, JSON, SVG",
         description = {"Times named workloads (spec §10) and ad-hoc shapes on the chosen backends, with the backend's "

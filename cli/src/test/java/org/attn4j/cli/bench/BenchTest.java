@@ -1,6 +1,5 @@
 package org.attn4j.cli.bench;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,6 +7,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.attn4j.bench.BenchReport;
+import org.attn4j.bench.BenchRow;
 import org.attn4j.cli.CliRunner;
 import org.attn4j.cli.json.Json;
 import org.junit.jupiter.api.Test;
@@ -16,36 +17,6 @@ import org.junit.jupiter.api.io.TempDir;
 class BenchTest {
     @TempDir
     Path dir;
-
-    @Test
-    void countsAllowedPairsFromTheMask() {
-        assertEquals(6, Traffic.allowedPairs(3, 3, true));       // 1 + 2 + 3
-        assertEquals(3 + 4 + 5, Traffic.allowedPairs(3, 5, true)); // bottom-right aligned
-        assertEquals(15, Traffic.allowedPairs(3, 5, false));
-        Workload w = Workloads.named().get("decode-llama8b");
-        Traffic t = Traffic.of(w);
-        assertEquals(64L * 4096 * 8 * 128 * 2 * 2 + 2L * 64 * 32 * 128 * 2, t.bytes());
-        Workload c = Workloads.named().get("cascade-shared-prefix");
-        assertEquals((32768L + 64 * 256) * 8 * 128 * 4 + 2L * 64 * 32 * 128 * 2, Traffic.of(c).bytes());
-    }
-
-    @Test
-    void drawnLengthsAreTheOnesThePeersScriptDraws() {
-        // the same sequence bench/peers/torch_peers.py computes with its own copy of the generator
-        assertArrayEquals(new int[] {2452, 1423, 1455, 3177, 1344, 4041, 2642, 3458, 1191, 595, 1368, 2680, 898, 940,
-            3144, 3636}, Workloads.drawLengths(16, 512, 4096, Workloads.LENGTH_SEED));
-    }
-
-    @Test
-    void scalingKeepsCausalValidAndThePrefixInWholePages() {
-        Workload w = Workloads.named().get("cascade-shared-prefix").scaled(1.0 / 100);
-        assertEquals(0, w.sharedPrefix() % w.pageSize());
-        assertTrue(w.sharedPrefix() >= w.pageSize());
-        Workload p = Workloads.named().get("prefill-batch-paged").scaled(0.01);
-        for (int b = 0; b < p.batch(); b++) {
-            assertTrue(p.qoLens()[b] <= p.kvLens()[b]);
-        }
-    }
 
     @Test
     void adHocRowIsTimedCheckedAndWritten() throws Exception {

@@ -1,4 +1,4 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 /**
  * What a workload must move and compute, counted from its page tables and masks: bytes of the

@@ -1,23 +1,23 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 import java.io.PrintStream;
 
 /** A progress bar on stderr for long runs; plain lines when stderr is not a terminal. */
-final class Progress {
+public final class Progress {
     private final PrintStream err;
     private final boolean interactive;
     private final int total;
     private int done;
     private String lastLabel = "";
 
-    Progress(PrintStream err, int total, boolean interactive) {
+    public Progress(PrintStream err, int total, boolean interactive) {
         this.err = err;
         this.total = Math.max(1, total);
         this.interactive = interactive;
     }
 
     /** Shows {@code label} as the current step; {@code fraction} is progress within it. */
-    void update(String label, double fraction) {
+    public void update(String label, double fraction) {
         double overall = Math.min(1, (done + Math.max(0, Math.min(1, fraction))) / total);
         if (interactive) {
             int width = 30;
@@ -37,11 +37,11 @@ final class Progress {
         lastLabel = label;
     }
 
-    void stepDone() {
+    public void stepDone() {
         done++;
     }
 
-    void finish() {
+    public void finish() {
         if (interactive) {
             err.print("\r" + " ".repeat(110) + "\r");
             err.flush();

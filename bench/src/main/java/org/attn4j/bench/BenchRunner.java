@@ -1,4 +1,4 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 import java.util.Locale;
 import org.attn4j.AttentionBackend;
@@ -10,18 +10,18 @@ import org.attn4j.spi.DeviceTimer;
  * {@link DeviceTimer}. Each timed repetition queues one run per input copy back to back and
  * divides, so host launch overhead hides behind device work as in a serving loop.
  */
-final class BenchRunner {
+public final class BenchRunner {
     private static final System.Logger LOG = System.getLogger(BenchRunner.class.getName());
 
     private final BenchSettings settings;
     private final AttentionBackend reference;
 
-    BenchRunner(BenchSettings settings, AttentionBackend reference) {
+    public BenchRunner(BenchSettings settings, AttentionBackend reference) {
         this.settings = settings;
         this.reference = reference;
     }
 
-    static boolean onGpu(AttentionBackend backend) {
+    public static boolean onGpu(AttentionBackend backend) {
         String device = backend.device().toLowerCase(Locale.ROOT);
         return backend.id().equals("cuda") || (device.contains("gpu") && !device.contains("cpu"));
     }
@@ -31,7 +31,7 @@ final class BenchRunner {
      * CPU backend also get {@code --cpu-scale}; a shape typed on the command line keeps its
      * lengths. A row whose lengths changed carries the factor in its name.
      */
-    Workload effective(Workload w, AttentionBackend backend) {
+    public Workload effective(Workload w, AttentionBackend backend) {
         double factor = settings.scale() * (onGpu(backend) || w.adHoc() ? 1.0 : settings.cpuScale());
         return w.scaled(factor);
     }
@@ -43,7 +43,7 @@ final class BenchRunner {
      */
     static final int QUEUED_CALLS = 8;
 
-    BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
+    public BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
         Workload w = effective(named, backend);
         boolean gpu = onGpu(backend);
         String label = w.label() + " on " + backend.id();

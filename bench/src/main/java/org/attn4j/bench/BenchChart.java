@@ -1,4 +1,4 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +16,7 @@ import java.util.Map;
  * line marks the ceiling. Text is SVG text, drawn by whatever views the file, so a host without
  * fonts makes the same chart as any other.
  */
-final class BenchChart {
+public final class BenchChart {
     private static final String[] PALETTE = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
         "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
     private static final int BAR = 18;
@@ -29,11 +29,11 @@ final class BenchChart {
 
     private BenchChart() {}
 
-    static void write(List<BenchRow> rows, Path file) throws IOException {
+    public static void write(List<BenchRow> rows, Path file) throws IOException {
         Files.writeString(file, svg(rows));
     }
 
-    static String svg(List<BenchRow> rows) {
+    public static String svg(List<BenchRow> rows) {
         Map<String, List<BenchRow>> groups = new LinkedHashMap<>();
         for (BenchRow r : rows) {
             groups.computeIfAbsent(Workload.baseName(r.workload()), k -> new ArrayList<>()).add(r);

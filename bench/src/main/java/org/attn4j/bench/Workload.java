@@ -1,4 +1,4 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 import java.util.Arrays;
 import org.attn4j.options.HeadConfig;

@@ -1,4 +1,4 @@
-package org.attn4j.cli.bench;
+package org.attn4j.bench;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.attn4j.cli.json.Json;
 
 /** Writes rows as a table, CSV ({@code bench.csv}), JSON ({@code bench.json}) and an SVG chart ({@code bench.svg}). */
 public final class BenchReport {
@@ -60,7 +59,7 @@ public final class BenchReport {
             list.add(r.asMap());
         }
         doc.put("rows", list);
-        Files.writeString(dir.resolve(JSON), Json.write(doc));
+        Files.writeString(dir.resolve(JSON), BenchJson.write(doc));
         BenchChart.write(rows, dir.resolve(SVG));
     }
 
