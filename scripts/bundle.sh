@@ -18,7 +18,7 @@ build=1
 out="$root/bundle"
 version=$(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -n 1)
 junit_version=$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml | head -n 1)
-modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests cli)
+modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests bench cli)
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
@@ -124,6 +124,7 @@ chmod +x "$out/run.sh"
 mkdir -p "$out/peers"
 if [ -d bench/peers ]; then
   cp bench/peers/*.py "$out/peers/" 2>/dev/null || true
+  cp bench/workloads.json "$out/peers/" # the named workloads, which the peers script reads beside itself
 fi
 
 size_kb=$(du -sk "$out" | cut -f1)
