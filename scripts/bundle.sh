@@ -18,7 +18,7 @@ build=1
 out="$root/bundle"
 version=$(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -n 1)
 junit_version=$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml | head -n 1)
-modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests cli)
+modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests bench cli)
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
@@ -51,6 +51,12 @@ else
   cp "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
      "$m2/org/jcuda/jcuda-natives/$jcuda/jcuda-natives-$jcuda-linux-x86_64.jar" \
      "$m2/org/jocl/jocl/$jocl/jocl-$jocl.jar" "$out/lib/"
+  # The command line's own libraries (picocli, Jackson), as the last package of cli copied them.
+  if [ -d cli/target/lib ]; then
+    find cli/target/lib -name '*.jar' ! -name 'attn4j-*' ! -name 'jcuda*' ! -name 'jocl*' -exec cp {} "$out/lib/" \;
+  else
+    echo "bundle: warning: cli/target/lib is missing; run a build first (picocli and Jackson are not bundled)" >&2
+  fi
 fi
 
 for m in "${modules[@]}"; do
@@ -118,6 +124,7 @@ chmod +x "$out/run.sh"
 mkdir -p "$out/peers"
 if [ -d bench/peers ]; then
   cp bench/peers/*.py "$out/peers/" 2>/dev/null || true
+  cp bench/workloads.json "$out/peers/" # the named workloads, which the peers script reads beside itself
 fi
 
 size_kb=$(du -sk "$out" | cut -f1)
