@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
-import org.attn4j.CascadeLevel;
+import org.attn4j.kv.CascadeLevel;
 import org.attn4j.CascadePlan;
 import org.attn4j.cli.CliException;
 import org.attn4j.cli.Names;
