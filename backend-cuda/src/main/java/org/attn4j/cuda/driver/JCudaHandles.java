@@ -7,7 +7,7 @@ import jcuda.NativePointerObject;
  * Raw handles of JCuda objects and JCuda objects for raw handles (a caller's stream from another
  * library): JCuda keeps the native pointer protected, so its field is read and set directly.
  */
-final class JCudaHandles {
+public final class JCudaHandles {
     private static final Field NATIVE_POINTER;
 
     static {
@@ -21,7 +21,7 @@ final class JCudaHandles {
 
     private JCudaHandles() {}
 
-    static long handle(NativePointerObject o) {
+    public static long handle(NativePointerObject o) {
         try {
             return NATIVE_POINTER.getLong(o);
         } catch (IllegalAccessException e) {
@@ -29,7 +29,7 @@ final class JCudaHandles {
         }
     }
 
-    static <T extends NativePointerObject> T wrap(T object, long handle) {
+    public static <T extends NativePointerObject> T wrap(T object, long handle) {
         try {
             NATIVE_POINTER.setLong(object, handle);
             return object;
