@@ -344,6 +344,16 @@ public abstract class AttentionConformanceSuite {
         property("deviceMetadataMatchesHost");
     }
 
+    @Test
+    void replanningAllocatesNothing() {
+        property("replanningAllocatesNothing");
+    }
+
+    @Test
+    void graphReplayEqualsEager() {
+        property("graphReplayEqualsEager");
+    }
+
     // ------------------------------------------------------------------ robustness (spec §3, §7)
 
     @Test

@@ -80,12 +80,13 @@ public final class BackendTensor implements Tensor {
 
     /**
      * The largest power of two (at most 256) dividing the byte address of the first element and
-     * every stride in bytes: what vector loads over this tensor's rows may assume.
+     * every stride but the last one's, in bytes: what vector loads along this tensor's rows (its
+     * last dimension) may assume about where each row starts.
      */
     public int alignment() {
         long a = Math.min(256, memory.baseAlignment());
         a = Math.min(a, lowestBit(byteOffset(), 256));
-        for (int i = 0; i < shape.length; i++) {
+        for (int i = 0; i < shape.length - 1; i++) {
             if (shape[i] > 1) {
                 a = Math.min(a, lowestBit(strides[i] * dtype.byteSize(), 256));
             }

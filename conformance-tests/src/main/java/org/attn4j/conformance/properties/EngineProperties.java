@@ -70,11 +70,29 @@ public final class EngineProperties {
                 new CaseProperty(s, "deviceMetadataMatchesHost",
                         "append and RoPE with device-resident indices and positions ≡ with host arrays, bitwise",
                         EITHER, b -> b, EnumSet.of(Feature.APPEND, Feature.STANDALONE_ROPE, Feature.DEVICE_METADATA),
-                        this::deviceMetadata));
+                        this::deviceMetadata),
+                new CaseProperty(s, "replanningAllocatesNothing",
+                        "after warm-up, planning and running a decode step again makes no device allocation",
+                        DECODE, EngineProperties::noMask, EnumSet.of(Feature.DECODE), this::noAllocations),
+                new CaseProperty(s, "graphReplayEqualsEager",
+                        "a captured decode step (RoPE, append, attention per layer) replayed ≡ eager, bitwise",
+                        DECODE, EngineProperties::stepCase, EnumSet.of(Feature.DECODE, Feature.APPEND,
+                                Feature.STANDALONE_ROPE, Feature.DEVICE_METADATA, Feature.GRAPH_CAPTURE),
+                        this::graphReplay));
     }
 
     private static AttentionCase.Builder noMask(AttentionCase.Builder b) {
         b.mask = MaskKind.NONE;
+        return b;
+    }
+
+    /** A decode step as engines run it: RoPE applied standalone, K/V appended in q's dtype or FP8. */
+    private static AttentionCase.Builder stepCase(AttentionCase.Builder b) {
+        b.mask = MaskKind.NONE;
+        b.rope = AttentionCase.RopeKind.NONE;
+        if (b.headDim % 2 != 0) {
+            b.headDim += 1;
+        }
         return b;
     }
 
@@ -477,5 +495,157 @@ public final class EngineProperties {
             Compare.bitwise("q rotated at device positions vs host positions", rotated[0], rotated[1],
                     c.numQoHeads() * c.headDim());
         }
+    }
+
+    // ------------------------------------------------------------------ allocation-free steps
+
+    private void noAllocations(AttentionCase c) {
+        CaseData data = CaseData.of(c);
+        AttentionBackend be = s.backend();
+        PlanOptions typed = PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype());
+        try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE); DeviceScope sc = new DeviceScope(be)) {
+            PagedKvCache cache = sc.cache(pool);
+            Tensor q = sc.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor o = sc.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor lse = c.lse() ? sc.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+            for (int warm = 0; warm < 2; warm++) { // the arena grows to the working set here
+                try (BatchAttentionPlan plan = be.planBatchDecode(pool.table(), c.heads(), c.options(), typed)) {
+                    plan.run(q, cache, o, lse);
+                }
+            }
+            be.synchronize();
+            long before = be.deviceAllocations();
+            for (int step = 0; step < 3; step++) {
+                try (BatchAttentionPlan plan = be.planBatchDecode(pool.table(), c.heads(), c.options(), typed)) {
+                    plan.run(q, cache, o, lse);
+                }
+            }
+            be.synchronize();
+            long made = be.deviceAllocations() - before;
+            if (made != 0) {
+                throw new AssertionError(made + " device allocations in 3 steps of plan + run after warm-up");
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ graphs
+
+    /** Decode steps of two layers, captured once and replayed, against the same calls made eagerly. */
+    private void graphReplay(AttentionCase c) {
+        SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x62A9L);
+        AttentionBackend be = s.backend();
+        int batch = c.batchSize();
+        int hq = c.numQoHeads();
+        int hkv = c.numKvHeads();
+        int d = c.headDim();
+        int ps = c.pageSize();
+        int steps = 3;
+        int layers = 2;
+        DType in = inputDtype(c);
+        int[] start = c.kvLens();
+        for (int b = 0; b < batch; b++) {
+            start[b] = Math.max(start[b], 1); // causal decode needs a key; the step appends one anyway
+        }
+        int maxLen = java.util.Arrays.stream(start).max().orElse(1) + steps;
+        int pagesPer = (maxLen + ps - 1) / ps;
+        int numPages = batch * pagesPer + 1;
+        // Request b owns pages b * pagesPer .. : a page table that only grows.
+        long[] cacheShape = c.layout() == org.attn4j.kv.KvLayout.NHD ? new long[] {numPages, ps, hkv, d}
+                : new long[] {numPages, hkv, ps, d};
+        org.attn4j.options.RopeOptions rope = org.attn4j.options.RopeOptions.DEFAULT.withInterleaved(rng.nextBoolean());
+        int heads = hq + 2 * hkv;
+        try (DeviceScope sc = new DeviceScope(be)) {
+            Tensor fused = sc.allocate(in == c.qDtype() ? c.qDtype() : c.qDtype(), batch, heads, d);
+            Tensor q = fused.view(0, new long[] {batch, hq, d}, new long[] {(long) heads * d, d, 1});
+            Tensor k = fused.view((long) hq * d, new long[] {batch, hkv, d}, new long[] {(long) heads * d, d, 1});
+            Tensor v = fused.view((long) (hq + hkv) * d, new long[] {batch, hkv, d},
+                    new long[] {(long) heads * d, d, 1});
+            Tensor positions = sc.allocate(DType.I32, batch);
+            int[] bi = new int[batch];
+            for (int b = 0; b < batch; b++) {
+                bi[b] = b;
+            }
+            Tensor batchIndices = sc.upload(HostTensor.ofInts(bi, batch));
+            DevicePageTable table = new DevicePageTable(sc.allocate(DType.I32, batch + 1),
+                    sc.allocate(DType.I32, (long) batch * pagesPer), sc.allocate(DType.I32, batch), ps, maxLen);
+            PagedKvCache[][] caches = new PagedKvCache[2][layers];
+            Tensor[][] outs = new Tensor[2][layers];
+            for (int w = 0; w < 2; w++) {
+                for (int l = 0; l < layers; l++) {
+                    Tensor kc = sc.allocate(c.kvDtype(), cacheShape);
+                    Tensor vc = sc.allocate(c.kvDtype(), cacheShape);
+                    caches[w][l] = PagedKvCache.separate(kc, vc, c.layout(),
+                            new org.attn4j.kv.KvScales(c.kScale(), c.vScale()));
+                    outs[w][l] = sc.allocate(c.qDtype(), batch, hq, d);
+                }
+            }
+            PlanOptions typed = PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype());
+            try (BatchAttentionPlan plan = be.planBatchDecode(table, c.heads(), c.options().withRope(null), typed)) {
+                Runnable[] step = new Runnable[2];
+                for (int w = 0; w < 2; w++) {
+                    int which = w;
+                    step[w] = () -> {
+                        for (int l = 0; l < layers; l++) {
+                            be.applyRope(q, k, positions, rope);
+                            be.appendPagedKv(k, v, batchIndices, positions, caches[which][l], table);
+                            plan.run(q, caches[which][l], outs[which][l], null);
+                        }
+                    };
+                }
+                // Each step: new tokens and positions written into the same buffers, then the step.
+                writeStep(be, c, fused, positions, table, start, 0, pagesPer, rng);
+                try (org.attn4j.CapturedGraph graph = be.captureGraph(step[1])) {
+                    for (int t = 0; t < steps; t++) {
+                        long seed = rng.nextLong();
+                        writeStep(be, c, fused, positions, table, start, t, pagesPer, new SplittableRandom(seed));
+                        step[0].run();
+                        writeStep(be, c, fused, positions, table, start, t, pagesPer, new SplittableRandom(seed));
+                        graph.replay();
+                        for (int l = 0; l < layers; l++) {
+                            Compare.bitwise("layer " + l + ", step " + t + ": o replayed vs eager",
+                                    sc.floats(outs[1][l]), sc.floats(outs[0][l]), hq * d);
+                        }
+                    }
+                }
+            }
+            for (int l = 0; l < layers; l++) {
+                Compare.bits("layer " + l + " K after the steps: replayed vs eager", sc.bits(caches[1][l].k()),
+                        sc.bits(caches[0][l].k()));
+                Compare.bits("layer " + l + " V after the steps: replayed vs eager", sc.bits(caches[1][l].v()),
+                        sc.bits(caches[0][l].v()));
+            }
+            be.synchronize();
+        }
+    }
+
+    /** Step t's fused q/k/v (random), positions (start + t) and the page table that counts them. */
+    private static void writeStep(AttentionBackend be, AttentionCase c, Tensor fused, Tensor positions,
+                                  DevicePageTable table, int[] start, int t, int pagesPer, SplittableRandom rng) {
+        int batch = c.batchSize();
+        try (HostTensor f = HostTensor.allocate(fused.dtype(), fused.shape())) {
+            for (long i = 0; i < f.elementCount(); i++) {
+                f.setFloat(i, (float) (rng.nextDouble() * 2 - 1));
+            }
+            be.upload(f, fused);
+        }
+        int[] pos = new int[batch];
+        int[] indptr = new int[batch + 1];
+        int[] last = new int[batch];
+        int[] indices = new int[batch * pagesPer];
+        int ps = table.pageSize();
+        for (int b = 0; b < batch; b++) {
+            int len = start[b] + t + 1;
+            pos[b] = len - 1;
+            int n = (len + ps - 1) / ps;
+            for (int i = 0; i < n; i++) {
+                indices[indptr[b] + i] = b * pagesPer + i;
+            }
+            indptr[b + 1] = indptr[b] + n;
+            last[b] = len - (n - 1) * ps;
+        }
+        be.upload(HostTensor.ofInts(pos, batch), positions);
+        be.upload(HostTensor.ofInts(indptr, batch + 1), table.indptr());
+        be.upload(HostTensor.ofInts(indices, indices.length), table.indices());
+        be.upload(HostTensor.ofInts(last, batch), table.lastPageLen());
     }
 }
