@@ -45,7 +45,7 @@ progress() {
           doing="${doing%]})"
           echo "demo: [$(stamp)] ${doing}"
           shown=$SECONDS ;;
-        "[INFO] nvcc:"* | "[INFO] attn4j kernels up to date"*)
+        "nvcc:"* | "attn4j kernels up to date"* | "[INFO] nvcc:"* | "[INFO] attn4j kernels up to date"*)
           echo "demo: [$(stamp)] ${line#\[INFO\] }"
           shown=$SECONDS ;;
         "[INFO] --- "*)
