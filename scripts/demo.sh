@@ -32,7 +32,7 @@ stamp() { printf '%d:%02d' $(( (SECONDS - t0) / 60 )) $(( (SECONDS - t0) % 60 ))
 
 # Reads Maven's output: keeps all of it in $log, shows what it is doing.
 progress() {
-  local line partial="" shown=$SECONDS doing="starting Maven" downloads=0 module
+  local line partial="" shown=$SECONDS doing="starting Maven" downloads=0 reported=0 module
   while true; do
     if IFS= read -r -t 5 line; then
       line="$partial$line"
@@ -52,8 +52,7 @@ progress() {
           doing="running ${line#\[INFO\] --- }"
           doing="${doing%% ---}" ;;
         "Downloaded from "* | "[INFO] Downloaded from "*)
-          downloads=$(( downloads + 1 ))
-          doing="downloading dependencies (${downloads} files so far)" ;;
+          downloads=$(( downloads + 1 )) ;;
         "[ERROR]"* | "[WARNING]"*)
           echo "$line"
           shown=$SECONDS ;;
@@ -64,7 +63,12 @@ progress() {
       break
     fi
     if (( SECONDS - shown >= 20 )); then
-      echo "demo: [$(stamp)] still ${doing}"
+      if (( downloads > reported )); then
+        echo "demo: [$(stamp)] still ${doing}; downloaded ${downloads} files so far"
+        reported=$downloads
+      else
+        echo "demo: [$(stamp)] still ${doing}"
+      fi
       shown=$SECONDS
     fi
   done
