@@ -2,7 +2,6 @@ package org.attn4j.examples;
 
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
-import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
@@ -15,7 +14,11 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
 
-/** The README's example, kept here so the build compiles and runs it. */
+/**
+ * The steps of the README's quick start as a method, so that {@link ReadmeExampleTest} can check
+ * its result against a plain softmax. {@link DocSnippetsTest} compiles and runs the README's own
+ * block.
+ */
 public final class ReadmeExample {
     private ReadmeExample() {}
 
@@ -45,22 +48,6 @@ public final class ReadmeExample {
                 plan.run(qd, cache, o, lse);                          // once per layer
             }
             return attn.download(o);
-        }
-    }
-
-    public static void main(String[] args) {
-        try (AttentionBackend attn = Backends.openBest();
-             HostTensor k = HostTensor.allocate(DType.BF16, 137, 8, 128);
-             HostTensor v = HostTensor.allocate(DType.BF16, 137, 8, 128);
-             HostTensor q = HostTensor.allocate(DType.BF16, 2, 32, 128)) {
-            java.util.Random random = new java.util.Random(42);
-            for (HostTensor t : new HostTensor[] {k, v, q}) {
-                for (long i = 0; i < t.elementCount(); i++) {
-                    t.setFloat(i, (float) random.nextGaussian());
-                }
-            }
-            HostTensor o = decodeStep(attn, k, v, q);
-            System.out.println(attn + ": o[0] = " + o.getFloat(0));
         }
     }
 }
