@@ -73,7 +73,7 @@ public final class Lowering {
             Validation.kvDtype(caps, id, "plan.kv", planOptions.kvDtype());
         }
         return new AttentionProblem(heads, qoIndptr, table, deviceTable, options, mask, maskOffsets, decode,
-                planOptions, planOptions.qDtype(), planOptions.kvDtype(), planOptions.alignment());
+                planOptions, planOptions.qDtype(), planOptions.kvDtype(), planOptions.resolvedAlignment(heads.headDim()));
     }
 
     /** A single call as a batch of one over a cache of one page. */

@@ -29,6 +29,9 @@ import org.attn4j.tensor.Tensor;
  */
 public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype, DType kvDtype, int alignment,
                           Tensor workspace) {
+    /** The alignment plans assume unless told: what contiguous tensors keep (see {@link #alignment}). */
+    public static final int NATURAL_ALIGNMENT = 0;
+    /** The most alignment a natural row counts (the widest vector kernels read). */
     public static final int DEFAULT_ALIGNMENT = 16;
     public static final PlanOptions DEFAULT = new PlanOptions(false, 0);
     public static final PlanOptions DETERMINISTIC = new PlanOptions(true, 0);
@@ -37,8 +40,8 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
         if (maxSplitChunk < 0) {
             throw InvalidArgumentException.expected("maxSplitChunk", ">= 0", maxSplitChunk);
         }
-        if (alignment < 1 || alignment > 256 || Integer.bitCount(alignment) != 1) {
-            throw InvalidArgumentException.expected("alignment", "a power of two in [1, 256]", alignment);
+        if (alignment != NATURAL_ALIGNMENT && (alignment < 1 || alignment > 256 || Integer.bitCount(alignment) != 1)) {
+            throw InvalidArgumentException.expected("alignment", "0 (natural) or a power of two in [1, 256]", alignment);
         }
         if ((qDtype == null) != (kvDtype == null)) {
             throw new InvalidArgumentException(qDtype == null ? "qDtype" : "kvDtype",
@@ -53,7 +56,7 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
     }
 
     public PlanOptions(boolean deterministic, int maxSplitChunk) {
-        this(deterministic, maxSplitChunk, null, null, DEFAULT_ALIGNMENT, null);
+        this(deterministic, maxSplitChunk, null, null, NATURAL_ALIGNMENT, null);
     }
 
     public PlanOptions withDeterministic(boolean value) {
@@ -75,6 +78,19 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
 
     public PlanOptions withWorkspace(Tensor value) {
         return new PlanOptions(deterministic, maxSplitChunk, qDtype, kvDtype, alignment, value);
+    }
+
+    /**
+     * The alignment to plan for: {@link #alignment} when given, else what contiguous rows of
+     * {@code headDim} elements of both dtypes keep (at most {@link #DEFAULT_ALIGNMENT}).
+     */
+    public int resolvedAlignment(int headDim) {
+        if (alignment != NATURAL_ALIGNMENT || qDtype == null) {
+            return alignment == NATURAL_ALIGNMENT ? DEFAULT_ALIGNMENT : alignment;
+        }
+        long q = Long.lowestOneBit((long) headDim * qDtype.byteSize());
+        long kv = Long.lowestOneBit((long) headDim * kvDtype.byteSize());
+        return (int) Math.min(DEFAULT_ALIGNMENT, Math.min(q, kv));
     }
 
     /** Whether the dtypes are fixed at planning. */

@@ -130,7 +130,7 @@ public final class EngineProperties {
         }
         AttentionOutput exp;
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
-            exp = expected(data, o -> Operations.batch(o, data, pool, c.isDecode(), PlanOptions.DEFAULT));
+            exp = expected(data, o -> Operations.batch(o, data, pool, decode(c), PlanOptions.DEFAULT));
         }
         Compare.outputs("attention with q and o views " + qLayout + ", " + oLayout + " vs oracle", actual, exp,
                 Tolerance.forOutput(c.qDtype()));
@@ -146,8 +146,13 @@ public final class EngineProperties {
 
     private static BatchAttentionPlan plan(AttentionBackend be, CaseData data, PagedPool pool, PlanOptions plan) {
         AttentionCase c = data.kase();
-        return c.isDecode() ? be.planBatchDecode(pool.table(), c.heads(), c.options(), plan)
+        return decode(c) ? be.planBatchDecode(pool.table(), c.heads(), c.options(), plan)
                 : be.planBatchPrefill(c.qoIndptr(), pool.table(), c.heads(), c.options(), data.customMask(), plan);
+    }
+
+    /** Whether a case runs as batch decode: one row per request and no mask (decode takes none). */
+    static boolean decode(AttentionCase c) {
+        return c.isDecode() && c.mask() == MaskKind.NONE;
     }
 
     /** The new tokens of an append: the last {@code count[b]} of each request, rows of a fused buffer. */
@@ -341,7 +346,7 @@ public final class EngineProperties {
                 s.backend().synchronize();
                 lent.forEach(ext::free);
             }
-            AttentionOutput exp = expected(data, o -> Operations.batch(o, data, pool, c.isDecode(),
+            AttentionOutput exp = expected(data, o -> Operations.batch(o, data, pool, decode(c),
                     PlanOptions.DEFAULT));
             Compare.outputs("attention over borrowed memory vs oracle", actual, exp, Tolerance.forOutput(c.qDtype()));
         }

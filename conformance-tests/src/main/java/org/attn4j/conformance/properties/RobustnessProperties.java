@@ -78,7 +78,7 @@ public final class RobustnessProperties {
                         this::deviceFaults),
                 new SimpleProperty<Integer>("concurrentUseIsSafe",
                         "8 threads running, closing and planning at once: no crash, no wrong result",
-                        rng -> List.of(0), rng -> 1, c -> List.of(),
+                        rng -> List.of((int) stressMillis()), rng -> 10 + rng.nextInt(20), c -> List.of(),
                         c -> Support.reason(s, DType.F16, EnumSet.of(Feature.DECODE)), this::concurrent,
                         c -> String.valueOf(c)));
     }
@@ -438,12 +438,13 @@ public final class RobustnessProperties {
 
     // ------------------------------------------------------------------ concurrency
 
-    /** Milliseconds the concurrency property runs ({@code -Dattn4j.stressMillis}, default 3000). */
+    /** Milliseconds the concurrency property's edge case runs ({@code -Dattn4j.stressMillis}, default 2000). */
     private static long stressMillis() {
-        return Long.getLong("attn4j.stressMillis", 3000);
+        return Long.getLong("attn4j.stressMillis", 2000);
     }
 
-    private void concurrent(Integer unused) {
+    /** One stress run of {@code millis} milliseconds (the edge case runs long, random cases briefly). */
+    private void concurrent(Integer millis) {
         AttentionBackend be = s.backend();
         SplittableRandom seedRng = new SplittableRandom(0xC0FFEEL);
         AttentionCase c = AttentionCases.edgeCases(true, seedRng).get(0).toBuilder()
@@ -466,10 +467,10 @@ public final class RobustnessProperties {
             AtomicReference<Tensor> q = new AtomicReference<>(shared.upload(c.qDtype(), data.q(), c.totalQ(),
                     c.numQoHeads(), c.headDim()));
             ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
-            long end = System.nanoTime() + stressMillis() * 1_000_000;
+            long end = System.nanoTime() + millis * 1_000_000L;
             List<Thread> threads = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
-                long seed = i;
+                long seed = i * 31L + millis;
                 threads.add(Thread.ofPlatform().name("attn4j-stress-" + i).start(() -> {
                     SplittableRandom rng = new SplittableRandom(seed);
                     while (System.nanoTime() < end && failures.isEmpty()) {
