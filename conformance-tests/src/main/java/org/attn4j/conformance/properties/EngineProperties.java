@@ -409,7 +409,7 @@ public final class EngineProperties {
             Tensor o = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
             Tensor lse = c.lse() ? sc.allocate(DType.F32, rows, c.numQoHeads()) : null;
             try (BatchAttentionPlan plan = be.planBatchDecode(dt, c.heads(), c.options(),
-                    PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()).withAlignment(1))) {
+                    PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()))) {
                 for (PageTable t : List.of(first, second)) {
                     if (t != first) {
                         rewrite(be, dt, t);

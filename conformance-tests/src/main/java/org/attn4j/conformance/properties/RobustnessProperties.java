@@ -400,7 +400,7 @@ public final class RobustnessProperties {
             Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDim());
             Tensor o = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
             try (BatchAttentionPlan plan = be.planBatchDecode(dt, c.heads(), c.options(),
-                    PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()).withAlignment(1))) {
+                    PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()))) {
                 plan.run(q, cache, o, null);
             }
             BackendException e;
