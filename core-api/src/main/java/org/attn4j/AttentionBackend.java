@@ -199,6 +199,26 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
+    /**
+     * Queues a copy of {@code host} into the contiguous tensor {@code dst} without waiting for
+     * it: the bytes are taken before this returns, so {@code host} may be changed or freed at
+     * once, and the copy runs after the work queued before it. This is how an engine writes new
+     * positions and page ids between replays of a captured graph. Not allowed inside a capture.
+     */
+    public void uploadAsync(HostTensor host, Tensor dst) {
+        try (CallScope c = call("uploadAsync")) {
+            notWhileCapturing("uploadAsync");
+            Args.notNull(host, "host");
+            c.tensor("dst", dst);
+            Validation.dtype("dst", dst, host.dtype());
+            Validation.shape("dst", dst, host.shape());
+            Validation.contiguous("dst", dst);
+            session.copyFromHostAsync(host, dst);
+        } catch (Error e) {
+            throw failure("uploadAsync", e);
+        }
+    }
+
     /** A host copy of the contiguous tensor {@code t}; waits for queued work and reports device faults. */
     public HostTensor download(Tensor t) {
         Validation.tensor(session, "src", t);

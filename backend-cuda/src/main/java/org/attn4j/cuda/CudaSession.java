@@ -48,6 +48,8 @@ final class CudaSession implements BackendSession {
     private final long fault;
     private final Map<String, RegionArena.Region<Long>> ropeFrequencies = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Whether a graph capture is under way: nothing may be uploaded or allocated then. */
+    private volatile boolean capturing;
 
     CudaSession(DeviceContext context) {
         this.context = context;
@@ -142,6 +144,15 @@ final class CudaSession implements BackendSession {
         for (long off = 0; off < seg.byteSize(); off += COPY_PIECE) {
             long n = Math.min(COPY_PIECE, seg.byteSize() - off);
             context.copyToDevice(address(dst) + off, seg.asSlice(off, n).asByteBuffer());
+        }
+    }
+
+    @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        MemorySegment seg = src.segment();
+        for (long off = 0; off < seg.byteSize(); off += COPY_PIECE) {
+            long n = Math.min(COPY_PIECE, seg.byteSize() - off);
+            context.copyToDeviceAsync(address(dst) + off, seg.asSlice(off, n).asByteBuffer());
         }
     }
 
@@ -357,7 +368,12 @@ final class CudaSession implements BackendSession {
 
     /** The double frequencies of {@code rope} at head dim {@code d}, uploaded once per session. */
     long ropeFrequencies(RopeOptions rope, int d) {
-        RegionArena.Region<Long> r = ropeFrequencies.computeIfAbsent(rope + "/" + d, key -> {
+        String key = rope + "/" + d;
+        if (capturing && !ropeFrequencies.containsKey(key)) {
+            throw new InvalidArgumentException("rope", "these RoPE options' frequencies are uploaded at their first "
+                    + "use, which a graph capture cannot record; use them once before capturing");
+        }
+        RegionArena.Region<Long> r = ropeFrequencies.computeIfAbsent(key, k -> {
             double[] f = rope.frequencies(d);
             ByteBuffer fb = ByteBuffer.allocate(8 * Math.max(1, f.length)).order(ByteOrder.LITTLE_ENDIAN);
             for (double x : f) {
@@ -387,9 +403,11 @@ final class CudaSession implements BackendSession {
     @Override
     public GraphRecorder beginCapture() {
         context.beginCapture();
+        capturing = true;
         return new GraphRecorder() {
             @Override
             public KernelGraph end() {
+                capturing = false;
                 Object exec = context.endCapture();
                 return new KernelGraph() {
                     @Override
@@ -406,6 +424,7 @@ final class CudaSession implements BackendSession {
 
             @Override
             public void abort() {
+                capturing = false;
                 context.abortCapture();
             }
         };

@@ -294,6 +294,18 @@ public final class OpenClSession implements BackendSession {
     }
 
     @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        long n = src.byteSize();
+        if (n > Integer.MAX_VALUE) {
+            copyFromHost(src, dst); // a direct buffer holds at most 2 GiB: this one waits
+            return;
+        }
+        ByteBuffer staged = ByteBuffer.allocateDirect((int) Math.max(1, n));
+        MemorySegment.copy(src.segment(), 0, MemorySegment.ofBuffer(staged), 0, n);
+        uploads.write(OpenClMemory.mem(dst), OpenClMemory.byteOffset(dst), staged.limit((int) n));
+    }
+
+    @Override
     public void copyToHost(Tensor src, HostTensor dst) {
         cl_mem mem = OpenClMemory.mem(src);
         long at0 = OpenClMemory.byteOffset(src);

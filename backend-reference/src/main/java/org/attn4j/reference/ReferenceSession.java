@@ -95,6 +95,11 @@ final class ReferenceSession implements BackendSession {
     }
 
     @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        copyFromHost(src, dst); // the host is the device: the copy is done when this returns
+    }
+
+    @Override
     public void copyToHost(Tensor src, HostTensor dst) {
         reportFault();
         HostTensor s = ReferenceMemory.contiguous(src);

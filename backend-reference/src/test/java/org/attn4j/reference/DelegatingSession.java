@@ -67,6 +67,11 @@ class DelegatingSession implements BackendSession {
     }
 
     @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        delegate.copyFromHostAsync(src, dst);
+    }
+
+    @Override
     public void copyToHost(Tensor src, HostTensor dst) {
         delegate.copyToHost(src, dst);
     }

@@ -45,6 +45,13 @@ public interface BackendSession extends AutoCloseable {
     /** Copies into a contiguous tensor; returns once the copy is done. */
     void copyFromHost(HostTensor src, Tensor dst);
 
+    /**
+     * Queues a copy into a contiguous tensor without waiting: the bytes are taken from
+     * {@code src} before this returns (into staging memory), so the caller may change or free
+     * {@code src} at once; the device copy runs in stream order.
+     */
+    void copyFromHostAsync(HostTensor src, Tensor dst);
+
     /** Copies a contiguous tensor out; waits for queued work first. */
     void copyToHost(Tensor src, HostTensor dst);
 

@@ -374,13 +374,18 @@ public final class EngineProperties {
         return new DevicePageTable(indptr, ind, last, t.pageSize(), maxKvLen);
     }
 
-    /** Writes {@code t}'s arrays into an existing device table's buffers. */
+    /** Writes {@code t}'s arrays into an existing device table's buffers, as an engine does between steps. */
     private static void rewrite(AttentionBackend be, DevicePageTable dt, PageTable t) {
         int[] indices = java.util.Arrays.copyOf(t.indices(), dt.capacity());
         java.util.Arrays.fill(indices, t.totalPages(), dt.capacity(), -7);
-        be.upload(HostTensor.ofInts(t.indptr(), t.indptr().length), dt.indptr());
-        be.upload(HostTensor.ofInts(indices, dt.capacity()), dt.indices());
-        be.upload(HostTensor.ofInts(t.lastPageLen(), t.batchSize()), dt.lastPageLen());
+        // Queued behind the runs that read the old table, not waited for, the host copies closed at once.
+        try (HostTensor ip = HostTensor.ofInts(t.indptr(), t.indptr().length);
+             HostTensor ix = HostTensor.ofInts(indices, dt.capacity());
+             HostTensor lp = HostTensor.ofInts(t.lastPageLen(), t.batchSize())) {
+            be.uploadAsync(ip, dt.indptr());
+            be.uploadAsync(ix, dt.indices());
+            be.uploadAsync(lp, dt.lastPageLen());
+        }
     }
 
     private void deviceTable(AttentionCase c) {
@@ -406,21 +411,29 @@ public final class EngineProperties {
             PagedKvCache cache = sc.cache(pool);
             int rows = c.totalQ();
             Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDim());
-            Tensor o = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
-            Tensor lse = c.lse() ? sc.allocate(DType.F32, rows, c.numQoHeads()) : null;
+            List<PageTable> tables = List.of(first, second);
+            Tensor[] o = new Tensor[2];
+            Tensor[] lse = new Tensor[2];
             try (BatchAttentionPlan plan = be.planBatchDecode(dt, c.heads(), c.options(),
                     PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()))) {
-                for (PageTable t : List.of(first, second)) {
-                    if (t != first) {
-                        rewrite(be, dt, t);
+                // Run, rewrite the table, run again, and only then wait: the rewrite must land
+                // after the first run read the table and before the second.
+                for (int i = 0; i < 2; i++) {
+                    if (i > 0) {
+                        rewrite(be, dt, tables.get(i));
                     }
-                    plan.run(q, cache, o, lse);
-                    AttentionOutput actual = new AttentionOutput(sc.floats(o), lse == null ? null : sc.floats(lse),
-                            c.qDtype(), rows, c.numQoHeads(), c.headDim());
-                    CaseData truncated = t == first ? data : data.withCase(lengths(c, t.kvLens()));
+                    o[i] = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
+                    lse[i] = c.lse() ? sc.allocate(DType.F32, rows, c.numQoHeads()) : null;
+                    plan.run(q, cache, o[i], lse[i]);
+                }
+                for (int i = 0; i < 2; i++) {
+                    PageTable t = tables.get(i);
+                    AttentionOutput actual = new AttentionOutput(sc.floats(o[i]),
+                            lse[i] == null ? null : sc.floats(lse[i]), c.qDtype(), rows, c.numQoHeads(), c.headDim());
+                    CaseData truncated = i == 0 ? data : data.withCase(lengths(c, t.kvLens()));
                     AttentionOutput exp = expected(truncated, or -> Operations.batch(or, truncated, pool, t, true,
                             PlanOptions.DEFAULT));
-                    Compare.outputs("decode over a device page table" + (t == first ? "" : " rewritten shorter")
+                    Compare.outputs("decode over a device page table" + (i == 0 ? "" : " rewritten shorter")
                             + " (bound " + bound + ") vs oracle", actual, exp, Tolerance.forOutput(c.qDtype()));
                 }
             }
@@ -546,7 +559,6 @@ public final class EngineProperties {
         int ps = c.pageSize();
         int steps = 3;
         int layers = 2;
-        DType in = inputDtype(c);
         int[] start = c.kvLens();
         for (int b = 0; b < batch; b++) {
             start[b] = Math.max(start[b], 1); // causal decode needs a key; the step appends one anyway
@@ -560,7 +572,7 @@ public final class EngineProperties {
         org.attn4j.options.RopeOptions rope = org.attn4j.options.RopeOptions.DEFAULT.withInterleaved(rng.nextBoolean());
         int heads = hq + 2 * hkv;
         try (DeviceScope sc = new DeviceScope(be)) {
-            Tensor fused = sc.allocate(in == c.qDtype() ? c.qDtype() : c.qDtype(), batch, heads, d);
+            Tensor fused = sc.allocate(c.qDtype(), batch, heads, d);
             Tensor q = fused.view(0, new long[] {batch, hq, d}, new long[] {(long) heads * d, d, 1});
             Tensor k = fused.view((long) hq * d, new long[] {batch, hkv, d}, new long[] {(long) heads * d, d, 1});
             Tensor v = fused.view((long) (hq + hkv) * d, new long[] {batch, hkv, d},
@@ -597,19 +609,28 @@ public final class EngineProperties {
                         }
                     };
                 }
-                // Each step: new tokens and positions written into the same buffers, then the step.
-                writeStep(be, c, fused, positions, table, start, 0, pagesPer, rng);
-                try (org.attn4j.CapturedGraph graph = be.captureGraph(step[1])) {
+                // Each step: new tokens and positions written into the same buffers, then the step,
+                // eagerly and replayed. The graph is captured after the first eager step, as an engine
+                // captures once its first step has run (first uses upload what a capture cannot record).
+                org.attn4j.CapturedGraph graph = null;
+                try {
                     for (int t = 0; t < steps; t++) {
                         long seed = rng.nextLong();
                         writeStep(be, c, fused, positions, table, start, t, pagesPer, new SplittableRandom(seed));
                         step[0].run();
+                        if (graph == null) {
+                            graph = be.captureGraph(step[1]);
+                        }
                         writeStep(be, c, fused, positions, table, start, t, pagesPer, new SplittableRandom(seed));
                         graph.replay();
                         for (int l = 0; l < layers; l++) {
                             Compare.bitwise("layer " + l + ", step " + t + ": o replayed vs eager",
                                     sc.floats(outs[1][l]), sc.floats(outs[0][l]), hq * d);
                         }
+                    }
+                } finally {
+                    if (graph != null) {
+                        graph.close();
                     }
                 }
             }
@@ -631,7 +652,7 @@ public final class EngineProperties {
             for (long i = 0; i < f.elementCount(); i++) {
                 f.setFloat(i, (float) (rng.nextDouble() * 2 - 1));
             }
-            be.upload(f, fused);
+            be.uploadAsync(f, fused); // closed at once: the bytes were taken (spec §11)
         }
         int[] pos = new int[batch];
         int[] indptr = new int[batch + 1];
@@ -648,9 +669,15 @@ public final class EngineProperties {
             indptr[b + 1] = indptr[b] + n;
             last[b] = len - (n - 1) * ps;
         }
-        be.upload(HostTensor.ofInts(pos, batch), positions);
-        be.upload(HostTensor.ofInts(indptr, batch + 1), table.indptr());
-        be.upload(HostTensor.ofInts(indices, indices.length), table.indices());
-        be.upload(HostTensor.ofInts(last, batch), table.lastPageLen());
+        // As an engine writes a step's metadata: queued behind the previous step, not waited for.
+        try (HostTensor p = HostTensor.ofInts(pos, batch);
+             HostTensor ip = HostTensor.ofInts(indptr, batch + 1);
+             HostTensor ix = HostTensor.ofInts(indices, indices.length);
+             HostTensor lp = HostTensor.ofInts(last, batch)) {
+            be.uploadAsync(p, positions);
+            be.uploadAsync(ip, table.indptr());
+            be.uploadAsync(ix, table.indices());
+            be.uploadAsync(lp, table.lastPageLen());
+        }
     }
 }
