@@ -26,7 +26,7 @@ public final class Workloads {
 
     private static final Catalog CATALOG = load();
 
-    private record Catalog(long lengthSeed, Map<String, Workload> named) {}
+    private record Catalog(long lengthSeed, Map<String, Workload> named, EngineStepBench.Shape engineStep) {}
 
     private Workloads() {}
 
@@ -38,6 +38,11 @@ public final class Workloads {
     /** Every named workload, in the data file's order. */
     public static Map<String, Workload> named() {
         return CATALOG.named();
+    }
+
+    /** The engine step's shape ("engine_step" in the data file; the PyTorch peer reads the same). */
+    public static EngineStepBench.Shape engineStep() {
+        return CATALOG.engineStep();
     }
 
     /** Every name, for help texts. */
@@ -77,7 +82,13 @@ public final class Workloads {
                     KvLayout.valueOf(value(w, defaults, "layout").stringValue().toUpperCase(Locale.ROOT)),
                     value(w, defaults, "causal").booleanValue(), 1.0, false));
         }
-        return new Catalog(seed, Collections.unmodifiableMap(named));
+        JsonNode e = root.required("engine_step");
+        EngineStepBench.Shape engine = new EngineStepBench.Shape(e.required("batch").intValue(),
+                e.required("kv_len").intValue(), e.required("layers").intValue(), e.required("pools").intValue(),
+                e.required("steps").intValue(), new HeadConfig(value(e, defaults, "hq").intValue(),
+                        value(e, defaults, "hkv").intValue(), value(e, defaults, "head_dim").intValue()),
+                value(e, defaults, "page_size").intValue());
+        return new Catalog(seed, Collections.unmodifiableMap(named), engine);
     }
 
     private static JsonNode value(JsonNode w, JsonNode defaults, String key) {

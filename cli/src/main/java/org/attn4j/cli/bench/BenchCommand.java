@@ -14,6 +14,7 @@ import org.attn4j.bench.BenchChart;
 import org.attn4j.bench.BenchReport;
 import org.attn4j.bench.BenchRow;
 import org.attn4j.bench.BenchRunner;
+import org.attn4j.bench.EngineStepBench;
 import org.attn4j.bench.BenchSettings;
 import org.attn4j.bench.Progress;
 import org.attn4j.bench.Workload;
@@ -221,6 +222,19 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                         progress.stepDone();
                     }
+                    if (engineStep()) {
+                        try {
+                            BenchRow row = engineStep(backend, settings);
+                            if (row != null) {
+                                rows.add(row);
+                                BenchReport.printRow(out, row);
+                            }
+                        } catch (RuntimeException | OutOfMemoryError e) {
+                            failures++;
+                            out.printf("%-44s %-10s skipped: %s%n", ENGINE_STEP, id,
+                                    e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
+                        }
+                    }
                 } catch (RuntimeException e) {
                     failures++;
                     out.println(id + ": cannot open: " + (e.getMessage() == null ? e
@@ -279,6 +293,32 @@ public final class BenchCommand implements Callable<Integer> {
                 (long) (rotateMb * (1 << 20)), d.maxSetBytes(), checkRows, bwCeiling, flopsCeiling, ceilingOnCpu, seed);
     }
 
+    /** The engine step workload's name: measured by {@link EngineStepBench}, not the generic runner. */
+    static final String ENGINE_STEP = "engine-step";
+
+    /** Whether the engine step is asked for (by name, or by all workloads). */
+    boolean engineStep() {
+        if (op != null && workload.stream().map(String::strip).noneMatch(w -> w.equals(ENGINE_STEP))) {
+            return false;
+        }
+        return workload.isEmpty() || workload.stream().map(String::strip)
+                .anyMatch(w -> w.equals(ENGINE_STEP) || w.equals("all"));
+    }
+
+    /**
+     * The engine step on {@code backend}: Llama-3-8B's attention block on GPUs, a small shape on
+     * CPU backends (named so on its row). Null when the backend has no device-resident metadata.
+     */
+    private BenchRow engineStep(AttentionBackend backend, BenchSettings settings) {
+        if (!backend.capabilities().has(org.attn4j.spi.Feature.DEVICE_METADATA)) {
+            return null;
+        }
+        EngineStepBench.Shape shape = BenchRunner.onGpu(backend) ? org.attn4j.bench.Workloads.engineStep()
+                : new EngineStepBench.Shape(4, 64, 2, 1, 4, new org.attn4j.options.HeadConfig(32, 8, 128), 16);
+        double ceiling = BenchRunner.onGpu(backend) || settings.ceilingOnCpu() ? settings.bwCeiling() : Double.NaN;
+        return EngineStepBench.measure(backend, shape).row(backend.id(), ceiling);
+    }
+
     List<Workload> workloads() {
         Map<String, Workload> named = Workloads.named();
         List<Workload> chosen = new ArrayList<>();
@@ -288,6 +328,8 @@ public final class BenchCommand implements Callable<Integer> {
                 chosen.addAll(named.values());
             } else if (named.containsKey(t)) {
                 chosen.add(named.get(t));
+            } else if (t.equals(ENGINE_STEP)) {
+                continue; // measured apart (engineStep())
             } else if (!t.isEmpty()) {
                 throw error("unknown workload '" + t + "'; known: " + String.join(", ", named.keySet()));
             }
@@ -295,7 +337,9 @@ public final class BenchCommand implements Callable<Integer> {
         if (op != null) {
             chosen.add(adHoc());
         }
-        if (chosen.isEmpty()) {
+        boolean onlyEngineStep = !workload.isEmpty()
+                && workload.stream().map(String::strip).allMatch(w -> w.equals(ENGINE_STEP) || w.isEmpty());
+        if (chosen.isEmpty() && !onlyEngineStep) {
             chosen.addAll(named.values());
         }
         List<Workload> result = new ArrayList<>();
