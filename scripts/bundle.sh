@@ -18,7 +18,7 @@ build=1
 out="$root/bundle"
 version=$(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -n 1)
 junit_version=$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml | head -n 1)
-modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests bench cli)
+modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests bench cli examples)
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
