@@ -1,11 +1,13 @@
 package org.attn4j.bench;
 
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.CapturedGraph;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.PageTable;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
@@ -63,7 +65,7 @@ public final class EngineStepBench {
 
     /** What one measurement found. */
     public record Result(Shape shape, boolean graph, double stepUs, double kernelsUs, double ropeUs,
-                         double appendUs, double decodeUs, String device, String check) {
+                         double appendUs, double decodeUs, Replan replan, String device, String check) {
         public double ratio() {
             return stepUs / kernelsUs;
         }
@@ -78,10 +80,18 @@ public final class EngineStepBench {
                     stepUs, stepUs, shape.steps, shape.pools, bytes, 0, "TB/s", rate, bwCeiling,
                     Double.isNaN(bwCeiling) ? Double.NaN : 100.0 * rate * 1e12 / bwCeiling,
                     String.format(Locale.ROOT, "%s; %s; calls' own device time %.1f us (rope %.1f, append %.1f, "
-                            + "decode %.1f per layer); step/calls %.3f", graph ? check : "eager", graph ? "graph replay" : "no graph",
-                            kernelsUs, ropeUs, appendUs, decodeUs, ratio()), "events");
+                            + "decode %.1f per layer); step/calls %.3f; re-plan %.1f us host, %d device allocations",
+                            graph ? check : "eager", graph ? "graph replay" : "no graph", kernelsUs, ropeUs, appendUs,
+                            decodeUs, ratio(), replan.medianUs(), replan.deviceAllocations()), "events");
         }
     }
+
+    /**
+     * Re-planning the step's batch from a host page table, as a serving loop does when it does not
+     * keep its metadata on the device: the median host time of plan + close, and the device
+     * allocations the timed plans made after warm-up (spec §6: none).
+     */
+    public record Replan(double medianUs, long deviceAllocations) {}
 
     /** Measures {@code shape} on {@code backend} (bf16 q and KV, NHD, page table in device memory). */
     public static Result measure(AttentionBackend backend, Shape shape) {
@@ -169,7 +179,8 @@ public final class EngineStepBench {
                         stepUs = t.elapsedMillis() * 1000.0 / shape.steps();
                     }
                     backend.synchronize();
-                    return new Result(shape, graph != null, stepUs, kernelsUs, ropeUs, appendUs, decodeUs,
+                    Replan replan = replan(backend, shape);
+                    return new Result(shape, graph != null, stepUs, kernelsUs, ropeUs, appendUs, decodeUs, replan,
                             backend.device(), check);
                 } finally {
                     if (graph != null) {
@@ -178,6 +189,41 @@ public final class EngineStepBench {
                 }
             }
         }
+    }
+
+    private static Replan replan(AttentionBackend backend, Shape shape) {
+        int b = shape.batch();
+        int ps = shape.pageSize();
+        int pagesPer = shape.pagesPerRequest();
+        PlanOptions options = PlanOptions.DEFAULT.withDtypes(DType.BF16, DType.BF16);
+        int warmUp = 20;
+        int timed = 200;
+        double[] us = new double[timed];
+        long allocationsBefore = 0;
+        for (int i = 0; i < warmUp + timed; i++) {
+            int len = shape.kvLen() + 1 + i % shape.steps(); // new lengths every step
+            int n = (len + ps - 1) / ps;
+            int[][] pages = new int[b][n];
+            int[] lens = new int[b];
+            for (int r = 0; r < b; r++) {
+                for (int j = 0; j < n; j++) {
+                    pages[r][j] = r * pagesPer + j;
+                }
+                lens[r] = len;
+            }
+            PageTable table = PageTable.of(ps, pages, lens);
+            if (i == warmUp) {
+                backend.synchronize();
+                allocationsBefore = backend.deviceAllocations();
+            }
+            long t0 = System.nanoTime();
+            backend.planBatchDecode(table, shape.heads(), AttentionOptions.DEFAULT, options).close();
+            if (i >= warmUp) {
+                us[i - warmUp] = (System.nanoTime() - t0) / 1e3;
+            }
+        }
+        Arrays.sort(us);
+        return new Replan(us[timed / 2], backend.deviceAllocations() - allocationsBefore);
     }
 
     /**

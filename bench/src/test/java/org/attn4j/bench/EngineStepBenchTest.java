@@ -34,6 +34,8 @@ class EngineStepBenchTest {
             BenchRow row = r.row("reference", Double.NaN);
             assertTrue(row.check().startsWith("eager; no graph; "), row.check());
             assertEquals(2L * 2 * 3 * (21 + 2) * 2 * 16 * 2, row.bytes());
+            assertEquals(0, r.replan().deviceAllocations(), "re-planning after warm-up allocates nothing");
+            assertTrue(r.replan().medianUs() > 0, r.replan().toString());
         }
     }
 }
