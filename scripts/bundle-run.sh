@@ -2,11 +2,12 @@
 # attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
 # conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
 #
-#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|sass|demo|info] [backend...]
+#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|sass|demo|example|info] [backend...]
 #
 #   all          info, conformance, memcheck, bench, peers, sass (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
-#   bench        attn4j bench over the spec §10 workloads on the named (default: available) backends
+#   bench        attn4j bench over the spec §10 workloads (engine-step included) on the named (default:
+#                available) backends
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
 #   memcheck     the CUDA conformance suite under compute-sanitizer memcheck (ATTN4J_MEMCHECK_CASES,
 #                default 3 cases per property)
@@ -15,6 +16,7 @@
 #   sass         Tensor Core instructions (HGMMA, HMMA) of the main kernels in the bundled fatbin,
 #                per architecture (cuobjdump)
 #   demo, info   attn4j demo / attn4j info
+#   example      examples' LlamaAttentionEngine on CUDA (ATTN4J_EXAMPLE_ARGS: batch kvLen steps layers)
 #
 # Environment: ATTN4J_CASES  cases per property (default 200; ATTN4J_CASES_CUDA, _OPENCL, _REFERENCE
 #              override it per backend)   ATTN4J_SEED  suite seed
@@ -23,7 +25,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -131,12 +133,25 @@ run_peers() {
     return
   fi
   read -r -a peer_args <<< "${ATTN4J_PEERS_ARGS:-}"
-  local workloads=()
-  for w in ${ATTN4J_WORKLOADS:-all}; do workloads+=(--workload "$w"); done
-  say "peers: torch SDPA (cuDNN, FlashAttention-2) and FlexAttention"
+  local workloads=() engine=0
+  for w in ${ATTN4J_WORKLOADS:-all}; do
+    case "$w" in
+      engine-step) engine=1 ;;
+      all) engine=1; workloads+=(--workload all) ;;
+      *) workloads+=(--workload "$w") ;;
+    esac
+  done
   mkdir -p "$out/bench"
-  python3 "$here/peers/torch_peers.py" "${workloads[@]}" --csv "$out/bench/bench.csv" --append "${peer_args[@]}" 2>&1 \
-    | tee "$out/bench/peers.txt" || status=1
+  if [ ${#workloads[@]} -gt 0 ]; then
+    say "peers: torch SDPA (cuDNN, FlashAttention-2) and FlexAttention"
+    python3 "$here/peers/torch_peers.py" "${workloads[@]}" --csv "$out/bench/bench.csv" --append "${peer_args[@]}" \
+      2>&1 | tee "$out/bench/peers.txt" || status=1
+  fi
+  if [ "$engine" = 1 ]; then
+    say "peers: the engine step on torch (RoPE, cache write, SDPA; one CUDA graph)"
+    python3 "$here/peers/torch_engine_step.py" --csv "$out/bench/bench.csv" --append 2>&1 \
+      | tee -a "$out/bench/peers.txt" || status=1
+  fi
   # redraw the chart with attn4j's and the peers' rows side by side
   if [ -f "$out/bench/bench.csv" ]; then
     attn4j bench --replot "$out/bench/bench.csv" --out "$out/bench" 2>&1 | tee -a "$log" || true
@@ -213,6 +228,14 @@ PY
   tee -a "$log" < "$out/sass.txt"
 }
 
+run_example() {
+  say "examples: LlamaAttentionEngine ${ATTN4J_EXAMPLE_ARGS:-}"
+  read -r -a example_args <<< "${ATTN4J_EXAMPLE_ARGS:-}"
+  "${jvm[@]}" -cp "$cp_main" org.attn4j.examples.engine.LlamaAttentionEngine "${example_args[@]}" 2>&1 \
+    | tee "$out/example-engine.txt"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+}
+
 run_demo() {
   say "attn4j demo"
   attn4j demo 2>&1 | tee "$out/demo.txt" || status=1
@@ -227,8 +250,9 @@ case "$what" in
   kernels) run_kernels ;;
   sass) run_sass ;;
   demo) run_demo ;;
+  example) run_example ;;
   info) run_info ;;
-  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, sass, demo or info" >&2; exit 2 ;;
+  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, sass, demo, example or info" >&2; exit 2 ;;
 esac
 say "done, status $status; reports in $out"
 exit $status

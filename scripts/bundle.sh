@@ -18,7 +18,7 @@ build=1
 out="$root/bundle"
 version=$(sed -n 's:.*<version>\(.*-SNAPSHOT\)</version>.*:\1:p' pom.xml | head -n 1)
 junit_version=$(sed -n 's:.*<junit.version>\(.*\)</junit.version>.*:\1:p' pom.xml | head -n 1)
-modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests cli)
+modules=(core-api backend-reference backend-opencl backend-cuda conformance-tests bench cli examples)
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
@@ -51,6 +51,12 @@ else
   cp "$m2/org/jcuda/jcuda/$jcuda/jcuda-$jcuda.jar" \
      "$m2/org/jcuda/jcuda-natives/$jcuda/jcuda-natives-$jcuda-linux-x86_64.jar" \
      "$m2/org/jocl/jocl/$jocl/jocl-$jocl.jar" "$out/lib/"
+  # The command line's own libraries (picocli, Jackson), as the last package of cli copied them.
+  if [ -d cli/target/lib ]; then
+    find cli/target/lib -name '*.jar' ! -name 'attn4j-*' ! -name 'jcuda*' ! -name 'jocl*' -exec cp {} "$out/lib/" \;
+  else
+    echo "bundle: warning: cli/target/lib is missing; run a build first (picocli and Jackson are not bundled)" >&2
+  fi
 fi
 
 for m in "${modules[@]}"; do
@@ -92,9 +98,16 @@ cp "$console" "$out/tests/junit-platform-console-standalone.jar"
 # left uncompressed (zip-0) because xz over the whole tree packs far tighter than zip-9 inside it.
 # java.desktop draws the bench chart; jdk.zipfs lets the console launcher scan test jars.
 jre_modules="java.base,jdk.unsupported,java.logging,java.xml,java.desktop,java.management,jdk.zipfs,jdk.jfr"
-jars=("$out"/lib/*.jar "$out"/tests/*.jar)
-deps=$("$JAVA_HOME/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 25 --module-path "$out/lib" \
-  "${jars[@]}" 2>/dev/null | tail -n 1 || true)
+# jdeps resolves every modular jar it sees, and conformance-tests requires JUnit's modules, which
+# the bundle carries only inside the console launcher: the scan leaves that jar out (it needs
+# nothing of the JDK beyond java.base).
+scan=$(mktemp -d)
+for j in "$out"/lib/*.jar; do
+  case "$(basename "$j")" in attn4j-conformance-tests-*) ;; *) ln -s "$j" "$scan/" ;; esac
+done
+deps=$("$JAVA_HOME/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 25 --module-path "$scan" \
+  "$scan"/*.jar "$out"/tests/*.jar 2>/dev/null | tail -n 1 || true)
+rm -rf "$scan"
 if [[ "$deps" =~ ^[a-z0-9.,]+$ ]]; then
   jre_modules=$(echo "$jre_modules,$deps" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd, -)
 else
@@ -118,6 +131,7 @@ chmod +x "$out/run.sh"
 mkdir -p "$out/peers"
 if [ -d bench/peers ]; then
   cp bench/peers/*.py "$out/peers/" 2>/dev/null || true
+  cp bench/workloads.json "$out/peers/" # the named workloads, which the peers script reads beside itself
 fi
 
 size_kb=$(du -sk "$out" | cut -f1)

@@ -13,6 +13,7 @@ Rows have exactly the columns of attn4j bench's CSV, so both land in one file.
 
 import argparse
 import csv
+import json
 import math
 import os
 import statistics
@@ -24,12 +25,24 @@ COLUMNS = ["workload", "backend", "device", "op", "batch", "hq", "hkv", "head_di
            "kv_dtype", "layout", "causal", "lengths", "scale", "median_us", "p10_us", "p90_us", "reps", "sets",
            "bytes", "flops", "metric", "rate", "ceiling", "pct_ceiling", "check", "timer"]
 
-LENGTH_SEED = 20260101  # Workloads.LENGTH_SEED in the Java harness
 BF16_TOL = 1.6e-2       # spec §9, bf16 output: atol = rtol
 PAGE = 16
 
 
-# ---------------------------------------------------------------- workloads (as in Workloads.java)
+# ---------------------------------------------------------------- workloads (bench/workloads.json)
+
+WORKLOADS_FILE = "workloads.json"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def workloads_path(given=None):
+    """The data file: --workloads-file, else beside this script (as bundled), else in bench/ above it."""
+    candidates = [given] if given else [os.path.join(HERE, WORKLOADS_FILE), os.path.join(HERE, "..", WORKLOADS_FILE)]
+    for c in candidates:
+        if c and os.path.isfile(c):
+            return c
+    raise SystemExit("torch_peers: %s not found (looked at %s)" % (WORKLOADS_FILE, ", ".join(candidates)))
+
 
 def draw_lengths(n, lo, hi, seed):
     """The Java harness's linear congruential draw, bit for bit."""
@@ -46,16 +59,28 @@ def workload(name, op, qo, kv, hq, hkv, d, causal, prefix=0):
     return dict(name=name, op=op, qo=list(qo), kv=list(kv), hq=hq, hkv=hkv, d=d, causal=causal, prefix=prefix)
 
 
-def named_workloads():
+def named_workloads(path=None):
+    """The named workloads of spec §10 as bench/workloads.json defines them for both harnesses."""
+    with open(workloads_path(path)) as f:
+        data = json.load(f)
+    seed, defaults = data["length_seed"], data["defaults"]
+
+    def lengths(v, batch):
+        if isinstance(v, dict):
+            lo, hi = v["draw"]
+            return draw_lengths(batch, lo, hi, seed)
+        return [int(v)] * batch
+
     w = {}
-    w["decode-llama8b"] = workload("decode-llama8b", "decode", [1] * 64, [4096] * 64, 32, 8, 128, False)
-    w["decode-mha"] = workload("decode-mha", "decode", [1] * 128, [1024] * 128, 32, 32, 128, False)
-    w["decode-long"] = workload("decode-long", "decode", [1] * 4, [131072] * 4, 32, 8, 128, False)
-    w["prefill-causal-8k"] = workload("prefill-causal-8k", "prefill", [8192], [8192], 32, 8, 128, True)
-    lens = draw_lengths(16, 512, 4096, LENGTH_SEED)
-    w["prefill-batch-paged"] = workload("prefill-batch-paged", "prefill", lens, lens, 32, 8, 128, True)
-    w["cascade-shared-prefix"] = workload("cascade-shared-prefix", "cascade", [1] * 64, [256] * 64, 32, 8, 128,
-                                          False, prefix=32768)
+    for spec in data["workloads"]:
+        get = lambda key: spec.get(key, defaults.get(key))
+        batch, op = spec["batch"], spec["op"]
+        kv = lengths(spec["kv_len"], batch)
+        qo = lengths(spec["qo_len"], batch) if "qo_len" in spec else (list(kv) if op == "prefill" else [1] * batch)
+        if (get("q_dtype"), get("kv_dtype"), get("layout"), get("page_size")) != ("bf16", "bf16", "NHD", PAGE):
+            raise SystemExit("torch_peers: %s: the peers run bf16 NHD with page %d only" % (spec["name"], PAGE))
+        w[spec["name"]] = workload(spec["name"], op, qo, kv, get("hq"), get("hkv"), get("head_dim"),
+                                   bool(get("causal")), prefix=get("shared_prefix"))
     return w
 
 
@@ -455,8 +480,9 @@ def quantile(sorted_vals, q):
 
 
 def num(x):
+    """As attn4j bench writes numbers; no value is an empty field."""
     if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
-        return "nan"
+        return ""
     if float(x) == int(x) and abs(x) < 1e15:
         return str(int(x))
     return "%.6g" % x
@@ -534,13 +560,15 @@ def main(argv=None):
     p.add_argument("--flops-ceiling", type=float, default=790e12)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--list", action="store_true", help="list the workloads and exit")
+    p.add_argument("--workloads-file", help="the workloads' data file (default: workloads.json beside this "
+                                            "script, else in bench/)")
     p.add_argument("--no-isolate", action="store_true",
                    help="run every peer in this process (default: one process per peer, so a peer that "
                         "breaks the CUDA context cannot take the others' rows with it)")
     p.add_argument("--no-header", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
-    catalog = named_workloads()
+    catalog = named_workloads(args.workloads_file)
     if args.list:
         for w in catalog.values():
             print("%-22s %-8s B=%d %s Hq/Hkv/D=%d/%d/%d" % (w["name"], w["op"], len(w["kv"]), lengths_description(w),

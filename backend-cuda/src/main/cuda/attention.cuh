@@ -29,6 +29,8 @@ struct AttnParams {
     const uint8_t* k;
     const uint8_t* v;
     long long kOffset, vOffset, pageStride, slotStride, headStride;
+    // q and o are [rows, hq, d] views: element (row, h, x) at row * tok + h * head + x.
+    long long qTok, qHead, oTok, oHead;
     const int* qoIndptr;
     const int* kvIndptr;
     const int* kvIndices;
@@ -57,6 +59,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     const int nItems = min(IPB, qoLen * g - itemStart);
     float* qs = smem;                 // [IPB][D]
     float* ks = qs + IPB * D;         // [TK][D + 1]: padded so lanes reading one column miss bank clashes
@@ -66,7 +69,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     for (int idx = tid; idx < nItems * D; idx += THREADS) {
         int it = idx / D, d = idx - it * D;
         int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
-        long long base = ((long long) (qoStart + i) * p.hq + h) * D;
+        long long base = (long long) (qoStart + i) * p.qTok + (long long) h * p.qHead;
         float x = loadElem<QT>(p.q, base + d);
         if (p.ropeFreq) {
             int pi, pd;
@@ -186,7 +189,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
                 ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
             }
             x = ok ? x : -INFINITY;
-            float mNew = fmaxf(m[u], warpMax(x));
+            float mNew = maxNan(m[u], warpMax(x));
             float pj = 0.f, alpha = 1.f;
             if (mNew != -INFINITY) {
                 pj = expf(x - mNew);
@@ -220,14 +223,17 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int it = warp * IPW + u;
         if (it >= nItems) continue;
         int gi = itemStart + it, h = kvh * g + gi % g;
-        float inv = l[u] > 0.f ? p.vScale / l[u] : 0.f;
-        float lseV = l[u] > 0.f ? m[u] + logf(l[u]) : -INFINITY;
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        const bool empty = m[u] == -INFINITY;
+        float inv = empty ? 0.f : p.vScale / l[u];
+        float lseV = empty ? -INFINITY : m[u] + logf(l[u]);
         if (partialBase < 0) {
             long long r = (long long) (qoStart + row[u]) * p.hq + h;
+            long long ob = (long long) (qoStart + row[u]) * p.oTok + (long long) h * p.oHead;
 #pragma unroll
             for (int t = 0; t < MAX_DT; ++t) {
                 int d = lane + 32 * t;
-                if (d < D) storeElem<QT>(p.o, r * D + d, acc[u][t] * inv);
+                if (d < D) storeElem<QT>(p.o, ob + d, acc[u][t] * inv);
             }
             if (lane == 0 && p.lse) p.lse[r] = lseV;
         } else {
@@ -250,6 +256,7 @@ struct MergePartialsParams {
     void* o;
     float* lse;
     const int* rows;
+    long long oTok, oHead;  // o is a [rows, hq, d] view
     int hq, hkv, d, group;
 };
 
@@ -259,23 +266,25 @@ __device__ __forceinline__ void mergePartialsBody(const MergePartialsParams& p) 
     const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
     const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
     float m = -INFINITY;
-    for (int s = 0; s < splits; ++s) m = fmaxf(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
+    for (int s = 0; s < splits; ++s) m = maxNan(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
     float total = 0.f;
     for (int s = 0; s < splits; ++s) {
         float x = p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi];
         total += m == -INFINITY ? 0.f : expf(x - m);
     }
     long long out = (long long) qrow * p.hq + h;
+    const long long ob = (long long) qrow * p.oTok + (long long) h * p.oHead;
+    const bool empty = m == -INFINITY;
     for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
         float a = 0.f;
         for (int s = 0; s < splits; ++s) {
             long long slot = base + ((long long) s * p.hkv + kvh) * items + gi;
-            float w = m == -INFINITY ? 0.f : expf(p.partialLse[slot] - m);
+            float w = empty ? 0.f : expf(p.partialLse[slot] - m);
             if (w > 0.f) a = fmaf(w, p.partialO[slot * p.d + d], a);
         }
-        storeElem<QT>(p.o, out * p.d + d, total > 0.f ? a / total : 0.f);
+        storeElem<QT>(p.o, ob + d, empty ? 0.f : a / total);
     }
-    if (threadIdx.x == 0 && p.lse) p.lse[out] = total > 0.f ? m + logf(total) : -INFINITY;
+    if (threadIdx.x == 0 && p.lse) p.lse[out] = empty ? -INFINITY : m + logf(total);
 }
 
 }  // namespace attn4j

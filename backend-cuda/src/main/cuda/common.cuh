@@ -125,9 +125,17 @@ __device__ __forceinline__ float fastExp2(float x) {
     return y;
 }
 
+// The larger of a and b, NaN when either is (max.NaN, sm_80): fmaxf drops a NaN, which would
+// hide a NaN logit or state behind the others and make its row look empty (spec §3).
+__device__ __forceinline__ float maxNan(float a, float b) {
+    float r;
+    asm("max.NaN.f32 %0, %1, %2;\n" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+}
+
 __device__ __forceinline__ float warpMax(float x) {
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
+    for (int o = 16; o > 0; o >>= 1) x = maxNan(x, __shfl_xor_sync(0xffffffffu, x, o));
     return x;
 }
 

@@ -55,6 +55,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     const int qRow = p.qoIndptr[b];
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     // The one query row sits at position kvLen - 1: causal keeps every key, the window cuts the front.
     if (p.causal) kvEnd = min(kvEnd, kvLen);
     if (p.windowLeft >= 0) kvStart = max(kvStart, kvLen - 1 - p.windowLeft);
@@ -70,7 +71,8 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     uint32_t qf[KD][4];
     {
         const int h0 = lane >> 2, h1 = h0 + 8, c = (lane & 3) * 2;
-        const uint16_t* q0 = reinterpret_cast<const uint16_t*>(p.q) + ((long long) qRow * p.hq + kvh * g + h0) * D + c;
+        const uint16_t* q0 = reinterpret_cast<const uint16_t*>(p.q) + (long long) qRow * p.qTok
+                + (long long) (kvh * g + h0) * p.qHead + c;
         const uint16_t* q1 = q0 + 8 * D;
 #pragma unroll
         for (int kk = 0; kk < KD; ++kk) {
@@ -182,8 +184,8 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
             }
         }
         float rowMax[2];
-        rowMax[0] = fmaxf(fmaxf(s[0][0], s[0][1]), fmaxf(s[1][0], s[1][1]));
-        rowMax[1] = fmaxf(fmaxf(s[0][2], s[0][3]), fmaxf(s[1][2], s[1][3]));
+        rowMax[0] = maxNan(maxNan(s[0][0], s[0][1]), maxNan(s[1][0], s[1][1]));
+        rowMax[1] = maxNan(maxNan(s[0][2], s[0][3]), maxNan(s[1][2], s[1][3]));
         onlineSoftmaxStep(s, o, m, l, rowMax);
 
         // O += P V over the stage's 16 keys.

@@ -57,7 +57,7 @@ __device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const
         const int h = idx / D, d = idx - h * D;
         float mMax = -INFINITY;
 #pragma unroll
-        for (int w = 0; w < W; ++w) mMax = fmaxf(mMax, mS[w * H + h]);
+        for (int w = 0; w < W; ++w) mMax = maxNan(mMax, mS[w * H + h]);
         float total = 0.f, acc = 0.f;
         if (mMax != -INFINITY) {
 #pragma unroll
@@ -67,11 +67,13 @@ __device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const
                 acc += f * oS[(w * H + h) * D + d];
             }
         }
-        const float val = total > 0.f ? acc * p.vScale / total : 0.f;
-        const float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        const bool empty = mMax == -INFINITY;
+        const float val = empty ? 0.f : acc * p.vScale / total;
+        const float lseV = empty ? -INFINITY : (mMax + log2f(total)) * 0.6931471805599453f;
         if (partialBase < 0) {
             const long long r = (long long) qRow * p.hq + kvh * g + h;
-            storeElem<T>(p.o, r * D + d, val);
+            storeElem<T>(p.o, (long long) qRow * p.oTok + (long long) (kvh * g + h) * p.oHead + d, val);
             if (d == 0 && p.lse) p.lse[r] = lseV;
         } else {
             const long long slot = partialBase + (long long) kvh * g + h;
@@ -97,6 +99,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     const int qRow = p.qoIndptr[b];
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     // The one query row sits at position kvLen - 1: causal keeps every key, the window cuts the front.
     if (p.causal) kvEnd = min(kvEnd, kvLen);
     if (p.windowLeft >= 0) kvStart = max(kvStart, kvLen - 1 - p.windowLeft);
@@ -113,7 +116,8 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
 #pragma unroll
     for (int h = 0; h < G; ++h) {
         if (h < g) {
-            const uint16_t* qp = reinterpret_cast<const uint16_t*>(p.q) + ((long long) qRow * p.hq + kvh * g + h) * D;
+            const uint16_t* qp = reinterpret_cast<const uint16_t*>(p.q) + (long long) qRow * p.qTok
+                    + (long long) (kvh * g + h) * p.qHead;
             unpack8<T>(*reinterpret_cast<const uint4*>(qp + col * 8), q[h]);
         } else {
 #pragma unroll
@@ -239,8 +243,8 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         for (int h = 0; h < G; ++h) {
             float mx = sc[0][h];
 #pragma unroll
-            for (int s = 1; s < STREAM_STEPS; ++s) mx = fmaxf(mx, sc[s][h]);
-            const float mNew = fmaxf(m[h], mx);
+            for (int s = 1; s < STREAM_STEPS; ++s) mx = maxNan(mx, sc[s][h]);
+            const float mNew = maxNan(m[h], mx);
             mUse[h] = mNew == -INFINITY ? 0.f : mNew;
             const float alpha = exp2f(m[h] - mUse[h]);
             m[h] = mNew;
@@ -270,7 +274,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         for (int h = 0; h < G; ++h) {
             const float mo = __shfl_xor_sync(0xffffffffu, m[h], off);
             const float lo = __shfl_xor_sync(0xffffffffu, l[h], off);
-            const float mN = fmaxf(m[h], mo);
+            const float mN = maxNan(m[h], mo);
             const float a = mN == -INFINITY ? 0.f : exp2f(m[h] - mN);
             const float c = mN == -INFINITY ? 0.f : exp2f(mo - mN);
             l[h] = l[h] * a + lo * c;
@@ -321,13 +325,13 @@ __device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
     const long long first = base + (long long) kvh * items + gi, stride = (long long) p.hkv * items;
 
     float m = -INFINITY;
-    for (int s = tid; s < splits; s += NT) m = fmaxf(m, p.partialLse[first + s * stride]);
+    for (int s = tid; s < splits; s += NT) m = maxNan(m, p.partialLse[first + s * stride]);
     m = warpMax(m);
     if (lane == 0) red[warp] = m;
     __syncthreads();
     m = red[0];
 #pragma unroll
-    for (int w = 1; w < NT / 32; ++w) m = fmaxf(m, red[w]);
+    for (int w = 1; w < NT / 32; ++w) m = maxNan(m, red[w]);
     __syncthreads();  // red is reused below
 
     float t = 0.f;
@@ -344,6 +348,8 @@ __device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
     for (int w = 0; w < NT / 32; ++w) total += red[w];
 
     const long long out = (long long) qrow * p.hq + h;
+    const long long ob = (long long) qrow * p.oTok + (long long) h * p.oHead;
+    const bool empty = m == -INFINITY;
     for (int d = tid; d < p.d; d += NT) {
         float acc = 0.f;
 #pragma unroll 8
@@ -354,9 +360,9 @@ __device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
             const float x = p.partialO[slot * p.d + d];
             acc = w > 0.f ? fmaf(w, x, acc) : acc;  // a zero weight never multiplies its state
         }
-        storeElem<QT>(p.o, out * p.d + d, total > 0.f ? acc / total : 0.f);
+        storeElem<QT>(p.o, ob + d, empty ? 0.f : acc / total);
     }
-    if (tid == 0 && p.lse) p.lse[out] = total > 0.f ? m + logf(total) : -INFINITY;
+    if (tid == 0 && p.lse) p.lse[out] = empty ? -INFINITY : m + logf(total);
 }
 
 }  // namespace attn4j

@@ -87,9 +87,9 @@ extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_
                                                  int hq, int d) {                                        \
         mergeStatesBody<Q>(v, s, o, sOut, n, hq, d);                                                      \
     }                                                                                                     \
-    extern "C" __global__ void rope_##QN(void* x, const int* positions, const double* freq, int heads, int d,  \
-                                         int interleaved) {                                               \
-        ropeBody<Q>(x, positions, freq, heads, d, interleaved);                                           \
+    extern "C" __global__ void rope_##QN(void* x, long long tok, long long head, const int* positions,      \
+                                         const double* freq, int* fault, int heads, int d, int interleaved) { \
+        ropeBody<Q>(x, tok, head, positions, freq, fault, heads, d, interleaved);                         \
     }
 PER_Q(f16, F16)
 PER_Q(bf16, BF16)
@@ -105,6 +105,13 @@ APPEND_TO(e4m3, E4M3)
 APPEND_TO(e5m2, E5M2)
 APPEND(e4m3, E4M3, e4m3, E4M3)
 APPEND(e5m2, E5M2, e5m2, E5M2)
+
+extern "C" __global__ void __launch_bounds__(TABLE_THREADS) check_page_table(
+        const int* indptr, const int* indices, const int* lastPageLen, int* indptrOut, int* indicesOut, int* lastOut,
+        int* fault, int batch, int capacity, int pageSize, int maxKvLen, int numPages) {
+    checkPageTableBody(indptr, indices, lastPageLen, indptrOut, indicesOut, lastOut, fault, batch, capacity, pageSize,
+                       maxKvLen, numPages);
+}
 
 // Host-side layout check: the Java side writes these structs byte by byte.
 extern "C" __global__ void param_sizes(int* out) {

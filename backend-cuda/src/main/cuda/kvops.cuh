@@ -1,8 +1,21 @@
-// KV append (spec §5) and the standalone RoPE op.
+// KV append (spec §5), the standalone RoPE op, and the check that copies a device-resident page
+// table into a plan's own arrays.
 #pragma once
 #include "common.cuh"
 
 namespace attn4j {
+
+// Faults found in device-resident values (page tables, positions, indices): the first is kept in
+// fault[0..2] = (code, index, value) until the host reads and clears it (CudaSession).
+enum FaultCode : int { FAULT_BATCH_INDEX = 1, FAULT_POSITION = 2, FAULT_PAGE_RANGE = 3, FAULT_PAGE_ID = 4,
+                       FAULT_LENGTH = 5 };
+
+__device__ __forceinline__ void reportFault(int* fault, int code, int index, int value) {
+    if (atomicCAS(fault, 0, code) == 0) {
+        fault[1] = index;
+        fault[2] = value;
+    }
+}
 
 struct AppendParams {
     const uint8_t* k;
@@ -11,10 +24,14 @@ struct AppendParams {
     const int* positions;
     const int* kvIndptr;
     const int* kvIndices;
+    const int* kvLastPageLen;  // checked appends only
+    int* fault;
     uint8_t* kCache;
     uint8_t* vCache;
     long long kOffset, vOffset, pageStride, slotStride, headStride;
-    int hkv, d, pageSize, pad0;
+    long long kTok, kHead, vTok, vHead;  // the new tokens are [n, hkv, d] views
+    int hkv, d, pageSize, checked;
+    int batch, capacity, numPages, pad0;
     float kScale, vScale;
 };
 
@@ -29,42 +46,140 @@ __device__ __forceinline__ float quotientRoundedToOdd(float x, float scale) {
 
 // One block per (token, head). Same dtype: the bits move unchanged. Otherwise the value over
 // the scale is rounded to nearest even, saturating (FP8); into F32, straight from the double.
+// Checked appends read their indices and page table from device memory the host never saw: a
+// token whose request, position, page range or page id is out of range is skipped and recorded.
 template <int SRC, int DST>
 __device__ __forceinline__ void appendBody(const AppendParams& p) {
     const int t = blockIdx.x / p.hkv, head = blockIdx.x % p.hkv;
     const int b = p.batchIndices[t], pos = p.positions[t];
-    const int page = p.kvIndices[p.kvIndptr[b] + pos / p.pageSize], slot = pos % p.pageSize;
+    int page;
+    if (p.checked) {
+        if (b < 0 || b >= p.batch) {
+            if (threadIdx.x == 0 && head == 0) reportFault(p.fault, FAULT_BATCH_INDEX, t, b);
+            return;
+        }
+        const int start = p.kvIndptr[b], end = p.kvIndptr[b + 1];
+        const int last = end > start ? p.kvLastPageLen[b] : 0;
+        if (start < 0 || end < start || end > p.capacity || (end > start && (last < 1 || last > p.pageSize))) {
+            if (threadIdx.x == 0 && head == 0) reportFault(p.fault, FAULT_PAGE_RANGE, b, start);
+            return;
+        }
+        const long long kvLen = end == start ? 0 : (long long) (end - start - 1) * p.pageSize + last;
+        if (pos < 0 || pos >= kvLen) {
+            if (threadIdx.x == 0 && head == 0) reportFault(p.fault, FAULT_POSITION, t, pos);
+            return;
+        }
+        page = p.kvIndices[start + pos / p.pageSize];
+        if (page < 0 || page >= p.numPages) {
+            if (threadIdx.x == 0 && head == 0) reportFault(p.fault, FAULT_PAGE_ID, start + pos / p.pageSize, page);
+            return;
+        }
+    } else {
+        page = p.kvIndices[p.kvIndptr[b] + pos / p.pageSize];
+    }
+    const int slot = pos % p.pageSize;
     const long long rel = page * p.pageStride + slot * p.slotStride + head * p.headStride;
-    const long long src = ((long long) t * p.hkv + head) * p.d;
+    const long long ks = (long long) t * p.kTok + (long long) head * p.kHead;
+    const long long vs = (long long) t * p.vTok + (long long) head * p.vHead;
     for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
         if (SRC == DST) {
             constexpr int B = Elem<DST>::bytes;
             for (int x = 0; x < B; ++x) {
-                p.kCache[(p.kOffset + rel + d) * B + x] = p.k[(src + d) * B + x];
-                p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(src + d) * B + x];
+                p.kCache[(p.kOffset + rel + d) * B + x] = p.k[(ks + d) * B + x];
+                p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(vs + d) * B + x];
             }
         } else if (DST == F32) {  // one rounding, straight from the double quotient
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.k, src + d) / p.kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.v, src + d) / p.vScale));
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.k, ks + d) / p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.v, vs + d) / p.vScale));
         } else {
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.k, src + d), p.kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.v, src + d), p.vScale));
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.k, ks + d), p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.v, vs + d), p.vScale));
         }
     }
 }
 
-// x [n, heads, D] rotated in place, row t at positions[t]; one block per (row, head), a thread per pair.
+// x [n, heads, D] (a view: row t, head h at t * tok + h * head) rotated in place, row t at
+// positions[t]; one block per (row, head), a thread per pair. A negative position (possible only
+// when the positions are device-resident) is skipped and recorded.
 template <int QT>
-__device__ __forceinline__ void ropeBody(void* x, const int* positions, const double* freq, int heads, int D,
-                                         int interleaved) {
+__device__ __forceinline__ void ropeBody(void* x, long long tok, long long headStride, const int* positions,
+                                         const double* freq, int* fault, int heads, int D, int interleaved) {
     const long long rh = blockIdx.x;
-    const int t = (int) (rh / heads), half = D / 2;
+    const int t = (int) (rh / heads), h = (int) (rh % heads), half = D / 2;
+    const int pos = positions[t];
+    if (pos < 0) {
+        if (threadIdx.x == 0 && h == 0) reportFault(fault, FAULT_POSITION, t, pos);
+        return;
+    }
+    const long long base = (long long) t * tok + (long long) h * headStride;
     for (int pi = threadIdx.x; pi < half; pi += blockDim.x) {
         int a = interleaved ? 2 * pi : pi, b = interleaved ? 2 * pi + 1 : pi + half;
-        float xa = loadElem<QT>(x, rh * D + a), xb = loadElem<QT>(x, rh * D + b), c, s;
-        ropeCosSin(freq, pi, positions[t], c, s);
-        storeElem<QT>(x, rh * D + a, xa * c - xb * s);
-        storeElem<QT>(x, rh * D + b, xb * c + xa * s);
+        float xa = loadElem<QT>(x, base + a), xb = loadElem<QT>(x, base + b), c, s;
+        ropeCosSin(freq, pi, pos, c, s);
+        storeElem<QT>(x, base + a, xa * c - xb * s);
+        storeElem<QT>(x, base + b, xb * c + xa * s);
+    }
+}
+
+// A device-resident page table copied into a plan's arrays with every value checked: a request
+// whose page range, last page length, length or page ids are out of range becomes empty, and the
+// first fault is recorded. One block: per-request checks, a block-wide prefix sum of the kept
+// page counts, then the page ids packed behind it.
+constexpr int TABLE_THREADS = 256;
+
+__device__ __forceinline__ void checkPageTableBody(const int* indptr, const int* indices, const int* lastPageLen,
+                                                   int* indptrOut, int* indicesOut, int* lastOut, int* fault,
+                                                   int batch, int capacity, int pageSize, int maxKvLen,
+                                                   int numPages) {
+    __shared__ int sums[TABLE_THREADS];
+    const int tid = threadIdx.x;
+    int carry = 0;
+    if (tid == 0) indptrOut[0] = 0;
+    for (int b0 = 0; b0 < batch; b0 += TABLE_THREADS) {
+        const int b = b0 + tid;
+        int n = 0, start = 0;
+        if (b < batch) {
+            start = indptr[b];
+            const int end = indptr[b + 1];
+            n = end - start;
+            bool ok = start >= 0 && n >= 0 && end <= capacity;
+            if (!ok) {
+                reportFault(fault, FAULT_PAGE_RANGE, b, start);
+            } else if (n > 0) {
+                const int last = lastPageLen[b];
+                const long long len = (long long) (n - 1) * pageSize + last;
+                if (last < 1 || last > pageSize || len > maxKvLen) {
+                    reportFault(fault, FAULT_LENGTH, b, last < 1 || last > pageSize ? last : (int) min(len, 2147483647LL));
+                    ok = false;
+                } else {
+                    for (int i = start; i < end; ++i) {
+                        const int page = indices[i];
+                        if (page < 0 || page >= numPages) {
+                            reportFault(fault, FAULT_PAGE_ID, i, page);
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+            }
+            if (!ok) n = 0;
+            lastOut[b] = n > 0 ? lastPageLen[b] : 0;
+        }
+        sums[tid] = n;
+        __syncthreads();
+        for (int o = 1; o < TABLE_THREADS; o <<= 1) {
+            const int add = tid >= o ? sums[tid - o] : 0;
+            __syncthreads();
+            sums[tid] += add;
+            __syncthreads();
+        }
+        const int before = carry + sums[tid] - n;
+        if (b < batch) {
+            indptrOut[b + 1] = before + n;
+            for (int i = 0; i < n; ++i) indicesOut[before + i] = indices[start + i];
+        }
+        carry += sums[TABLE_THREADS - 1];
+        __syncthreads();
     }
 }
 

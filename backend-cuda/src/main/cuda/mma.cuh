@@ -69,9 +69,9 @@ __device__ __forceinline__ void onlineSoftmaxStep(float (&s)[NB_S][4], float (&o
     float alpha[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-        rowMax[r] = fmaxf(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-        float mNew = fmaxf(m[r], rowMax[r]);
+        rowMax[r] = maxNan(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
+        rowMax[r] = maxNan(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
+        float mNew = maxNan(m[r], rowMax[r]);
         float mUse = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
         alpha[r] = exp2f(m[r] - mUse);
         m[r] = mNew;
@@ -138,6 +138,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart;
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
+    kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     const int nItems = min(IPB, qoLen * g - itemStart);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = warp % WM, wn = warp / WM;
@@ -148,7 +149,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         uint16_t bits = 0;
         if (it < nItems) {
             int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
-            bits = reinterpret_cast<const uint16_t*>(p.q)[((long long) (qoStart + i) * p.hq + h) * D + d];
+            bits = reinterpret_cast<const uint16_t*>(p.q)[(long long) (qoStart + i) * p.qTok + (long long) h * p.qHead + d];
         }
         qs[it * L.dp + d] = bits;
     }
@@ -305,7 +306,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
                 }
                 x = ok ? x * LOG2E : -INFINITY;
                 s[nb][e] = x;
-                rowMax[r] = fmaxf(rowMax[r], x);
+                rowMax[r] = maxNan(rowMax[r], x);
             }
         }
         onlineSoftmaxStep(s, o, m, l, rowMax);
@@ -363,7 +364,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         int it = idx / D, d = idx - it * D;
         float mMax = -INFINITY;
 #pragma unroll
-        for (int w = 0; w < WN; ++w) mMax = fmaxf(mMax, mS[w * IPB + it]);
+        for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
         float total = 0.f, acc = 0.f;
         if (mMax != -INFINITY) {
 #pragma unroll
@@ -373,12 +374,14 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
                 acc += f * oS[(w * IPB + it) * D + d];
             }
         }
-        float val = total > 0.f ? acc * p.vScale / total : 0.f;
-        float lseV = total > 0.f ? (mMax + log2f(total)) * 0.6931471805599453f : -INFINITY;
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        const bool empty = mMax == -INFINITY;
+        float val = empty ? 0.f : acc * p.vScale / total;
+        float lseV = empty ? -INFINITY : (mMax + log2f(total)) * 0.6931471805599453f;
         int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
         if (partialBase < 0) {
             long long r = (long long) (qoStart + i) * p.hq + h;
-            storeElem<MT>(p.o, r * D + d, val);
+            storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
             if (d == 0 && p.lse) p.lse[r] = lseV;
         } else {
             long long slot = partialBase + (long long) kvh * qoLen * g + gi;
@@ -412,8 +415,10 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
         if (!rowOk[r]) continue;
-        const float inv = l[r] > 0.f ? p.vScale / l[r] : 0.f;
-        const float lseV = l[r] > 0.f ? (m[r] + log2f(l[r])) * 0.6931471805599453f : -INFINITY;
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        const bool empty = m[r] == -INFINITY;
+        const float inv = empty ? 0.f : p.vScale / l[r];
+        const float lseV = empty ? -INFINITY : (m[r] + log2f(l[r])) * 0.6931471805599453f;
         if (partialBase >= 0) {
             const int g = p.group;
             const long long slot = partialBase + (long long) (h / g) * qoLen * g + (long long) rowI[r] * g + h % g;
@@ -424,7 +429,8 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
             continue;
         }
         const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
-        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o) + outRow * DH + (lane & 3) * 2);
+        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o)
+                + (long long) (qoStart + rowI[r]) * p.oTok + (long long) h * p.oHead + (lane & 3) * 2);
 #pragma unroll
         for (int nb = 0; nb < DH / 8; ++nb) out[nb * 4] = Mma<MT>::pack(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
         if (p.lse && (lane & 3) == 0) p.lse[outRow] = lseV;

@@ -118,7 +118,7 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
                 const int r = tid / VPR + k * ROW_STEP;
                 bool valid = r < nRows;
                 const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
-                if (valid) src += (((long long) (qoStart + rowStart + r) * p.hq + h) * DH) * 2 + col * 16;
+                if (valid) src += ((long long) (qoStart + rowStart + r) * p.qTok + (long long) h * p.qHead) * 2 + col * 16;
                 asyncCopy16(reinterpret_cast<uint8_t*>(qs) + r * fa2RowBytes(DH) + col * 16, src, valid);
             }
         }
@@ -226,8 +226,8 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
         float rowMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nb = 0; nb < NB_S; ++nb) {
-            rowMax[0] = fmaxf(rowMax[0], fmaxf(s[nb][0], s[nb][1]));
-            rowMax[1] = fmaxf(rowMax[1], fmaxf(s[nb][2], s[nb][3]));
+            rowMax[0] = maxNan(rowMax[0], maxNan(s[nb][0], s[nb][1]));
+            rowMax[1] = maxNan(rowMax[1], maxNan(s[nb][2], s[nb][3]));
         }
         onlineSoftmaxStep(s, o, m, l, rowMax);
 

@@ -243,7 +243,8 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
         const int r = r0 + myRow + k * STEP;
         const bool valid = r < it.nRows;
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
-        if (valid) src += (((long long) (it.qoStart + it.rowStart + r) * p.hq + it.h) * DH) * 2 + myCol * 16;
+        if (valid) src += ((long long) (it.qoStart + it.rowStart + r) * p.qTok + (long long) it.h * p.qHead) * 2
+                + myCol * 16;
         asyncCopy16(qs + wgChunk<128>(r, myCol), src, valid);
     }
 }
@@ -402,14 +403,14 @@ __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it,
 #pragma unroll
     for (int c = 0; c < 2; ++c) mPart[c][0] = mPart[c][1] = -INFINITY;
 #pragma unroll
-    for (int i = 0; i < NS; ++i) mPart[(i >> 2) & 1][(i >> 1) & 1] = fmaxf(mPart[(i >> 2) & 1][(i >> 1) & 1], s[i]);
+    for (int i = 0; i < NS; ++i) mPart[(i >> 2) & 1][(i >> 1) & 1] = maxNan(mPart[(i >> 2) & 1][(i >> 1) & 1], s[i]);
     float mRef[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-        mRef[r] = fmaxf(mPart[0][r], mPart[1][r]);
-        mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
-        mRef[r] = fmaxf(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
-        const float mNew = fmaxf(m[r], mRef[r]);
+        mRef[r] = maxNan(mPart[0][r], mPart[1][r]);
+        mRef[r] = maxNan(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 1));
+        mRef[r] = maxNan(mRef[r], __shfl_xor_sync(0xffffffffu, mRef[r], 2));
+        const float mNew = maxNan(m[r], mRef[r]);
         mRef[r] = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
         alpha[r] = fastExp2(m[r] - mRef[r]);
         m[r] = mNew;

@@ -1,11 +1,15 @@
 package org.attn4j;
 
 import java.util.List;
-import org.attn4j.internal.Checks;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.CallScope;
+import org.attn4j.internal.PlanBinding;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
-import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.LeakGuard;
+import org.attn4j.spi.ResourceGuard;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
@@ -13,83 +17,121 @@ import org.attn4j.tensor.Tensor;
  * A planned cascade: one batch attention per level over the shared pool, each level's states
  * merged into the result. Shared prefixes are read once per level entry, not once per request.
  * Equals flat attention over each request's concatenated keys (spec §6); causal and window
- * rules are carried into each level as it needs them (see {@link AttentionBackend#planCascade}).
- * The plan keeps its levels' scratch states between runs, so it runs one call at a time.
+ * rules are carried into each level as it needs them.
+ *
+ * <p>The plan keeps its levels' scratch states between runs, so it runs one call at a time: a
+ * run that overlaps another on a second thread is rejected. Plan once per thread to run cascades
+ * concurrently.
  */
 public final class CascadePlan implements AutoCloseable {
     private final AttentionBackend owner;
-    private final BackendSession session;
-    private final List<AttentionProblem> problems;
-    private final List<KernelPlan> plans;
-    private Tensor levelO;
-    private Tensor levelLse;
-    private Tensor ownLse;
-    private volatile boolean closed;
+    private final List<PlanBinding> levels;
+    private final ResourceGuard guard = new ResourceGuard();
+    private final AtomicBoolean running = new AtomicBoolean();
+    private final Scratch scratch = new Scratch();
+    private final LeakGuard.Registration free;
 
-    CascadePlan(AttentionBackend owner, List<AttentionProblem> problems, List<KernelPlan> plans) {
+    /** The levels' states between runs; freed with the plan. */
+    private static final class Scratch implements Runnable {
+        Tensor levelO;
+        Tensor levelLse;
+        Tensor ownLse;
+        DType preparedFor;
+
+        @Override
+        public void run() {
+            for (Tensor t : new Tensor[] {levelO, levelLse, ownLse}) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+        }
+    }
+
+    CascadePlan(AttentionBackend owner, List<PlanBinding> levels) {
         this.owner = owner;
-        this.session = owner.session();
-        this.problems = List.copyOf(problems);
-        this.plans = List.copyOf(plans);
+        this.levels = List.copyOf(levels);
+        Scratch s = scratch;
+        List<PlanBinding> ls = this.levels;
+        this.free = LeakGuard.register(this, "a cascade plan", () -> {
+            ls.forEach(PlanBinding::close);
+            s.run();
+        });
+        AttentionProblem first = this.levels.get(0).problem();
+        if (first.qDtype() != null) {
+            ensureScratch(first.qDtype());
+        }
     }
 
     /** Writes the cascade's result into {@code o} and, when not null, {@code lse}. */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
-        Checks.open("plan", closed);
-        owner.requireOpen();
-        for (AttentionProblem p : problems) {
-            BatchAttentionPlan.validateRun(session, p, q, kv, o, lse);
-        }
-        AttentionProblem first = problems.get(0);
-        long rows = first.totalQ();
-        int hq = first.heads().numQoHeads();
-        Tensor acc = lse;
-        if (acc == null) {
-            if (ownLse == null) {
-                ownLse = session.allocate(DType.F32, new long[] {rows, hq});
+        try (CallScope c = owner.call("run")) {
+            c.hold(guard, "plan");
+            if (!running.compareAndSet(false, true)) {
+                throw new InvalidArgumentException("plan", "is running on another thread; a cascade plan runs one "
+                        + "call at a time (plan once per thread)");
             }
-            acc = ownLse;
-        }
-        plans.get(0).run(q, kv, o, acc);
-        if (plans.size() > 1) {
-            ensureLevelBuffers(q.dtype(), rows, hq, first.heads().headDim());
-            for (int l = 1; l < plans.size(); l++) {
-                plans.get(l).run(q, kv, levelO, levelLse);
-                session.mergeStateInPlace(o, acc, levelO, levelLse, null);
+            try {
+                runLevels(c, q, kv, o, lse);
+            } finally {
+                running.set(false);
             }
+        } catch (Error e) {
+            throw owner.failure("run", e);
         }
     }
 
-    private void ensureLevelBuffers(DType dtype, long rows, int hq, int d) {
-        if (levelO != null && levelO.dtype() != dtype) {
-            levelO.close();
-            levelO = null;
+    private void runLevels(CallScope c, Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+        KernelPlan[] plans = new KernelPlan[levels.size()];
+        for (int l = 0; l < plans.length; l++) {
+            plans[l] = levels.get(l).prepareRun(c, q, kv, o, lse, false, owner.capturing());
         }
-        if (levelO == null) {
-            levelO = session.allocate(dtype, new long[] {rows, hq, d});
+        if (scratch.preparedFor != q.dtype()) {
+            owner.notWhileCapturing("a cascade's first run with these dtypes");
+            ensureScratch(q.dtype());
         }
-        if (levelLse == null) {
-            levelLse = session.allocate(DType.F32, new long[] {rows, hq});
+        Tensor acc = lse != null ? lse : scratch.ownLse;
+        plans[0].run(q, kv, o, acc);
+        for (int l = 1; l < plans.length; l++) {
+            plans[l].run(q, kv, scratch.levelO, scratch.levelLse);
+            owner.session().mergeStateInPlace(o, acc, scratch.levelO, scratch.levelLse, null);
         }
+    }
+
+    private void ensureScratch(DType dtype) {
+        AttentionProblem first = levels.get(0).problem();
+        long rows = first.totalQ();
+        int hq = first.heads().numQoHeads();
+        if (scratch.ownLse == null) {
+            scratch.ownLse = owner.session().allocate(DType.F32, new long[] {rows, hq});
+        }
+        if (levels.size() > 1) {
+            if (scratch.levelO != null) {
+                scratch.levelO.close();
+                scratch.levelO = null;
+            }
+            scratch.levelO = owner.session().allocate(dtype, new long[] {rows, hq, first.heads().headDim()});
+            if (scratch.levelLse == null) {
+                scratch.levelLse = owner.session().allocate(DType.F32, new long[] {rows, hq});
+            }
+        }
+        scratch.preparedFor = dtype;
     }
 
     public int levels() {
-        return plans.size();
+        return levels.size();
     }
 
     /** The batch attention each level runs. */
     public List<AttentionProblem> levelProblems() {
-        return problems;
+        return levels.stream().map(PlanBinding::problem).toList();
     }
 
+    /** Waits for a run in flight, then frees the levels' plans and states. */
     @Override
     public void close() {
-        closed = true;
-        plans.forEach(KernelPlan::close);
-        for (Tensor t : new Tensor[] {levelO, levelLse, ownLse}) {
-            if (t != null) {
-                t.close();
-            }
+        if (guard.closeAndAwait()) {
+            free.run();
         }
     }
 }

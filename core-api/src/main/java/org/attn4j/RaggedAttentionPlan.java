@@ -1,74 +1,73 @@
 package org.attn4j;
 
 import org.attn4j.error.InvalidArgumentException;
-import org.attn4j.options.HeadConfig;
-import org.attn4j.internal.Checks;
-import org.attn4j.kv.KvLayout;
+import org.attn4j.internal.CallScope;
+import org.attn4j.internal.Lowering;
+import org.attn4j.internal.PlanBinding;
+import org.attn4j.internal.Validation;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.kv.RaggedKv;
+import org.attn4j.options.HeadConfig;
 import org.attn4j.spi.AttentionProblem;
-import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.LeakGuard;
+import org.attn4j.spi.ResourceGuard;
 import org.attn4j.tensor.Tensor;
 
 /**
  * A planned batch prefill over ragged K/V ({@code [totalKv, Hkv, D]}). The K/V are viewed as
  * pages that start at each request's first row, so the paged kernels serve it unchanged.
+ * Thread-safe like {@link BatchAttentionPlan}.
  */
 public final class RaggedAttentionPlan implements AutoCloseable {
     private final AttentionBackend owner;
-    private final BackendSession session;
-    private final AttentionProblem problem;
-    private final KernelPlan kernelPlan;
-    private final int totalKv;
-    private final int maxKvLen;
-    private volatile boolean closed;
+    private final PlanBinding binding;
+    private final Lowering.Ragged ragged;
+    private final ResourceGuard guard = new ResourceGuard();
+    private final LeakGuard.Registration free;
 
-    RaggedAttentionPlan(AttentionBackend owner, AttentionProblem problem, KernelPlan kernelPlan, int totalKv,
-                        int maxKvLen) {
+    RaggedAttentionPlan(AttentionBackend owner, PlanBinding binding, Lowering.Ragged ragged) {
         this.owner = owner;
-        this.session = owner.session();
-        this.problem = problem;
-        this.kernelPlan = kernelPlan;
-        this.totalKv = totalKv;
-        this.maxKvLen = maxKvLen;
+        this.binding = binding;
+        this.ragged = ragged;
+        this.free = LeakGuard.register(this, "a ragged attention plan", binding::close);
     }
 
+    /** q and o {@code [totalQ, Hq, D]} (views allowed); K, V contiguous {@code [totalKv, Hkv, D]}. */
     public void run(Tensor q, RaggedKv kv, Tensor o, Tensor lse) {
-        Checks.open("plan", closed);
-        owner.requireOpen();
-        if (kv == null) {
-            throw new InvalidArgumentException("kv", "is null");
+        try (CallScope c = owner.call("run")) {
+            c.hold(guard, "plan");
+            if (kv == null) {
+                throw new InvalidArgumentException("kv", "is null");
+            }
+            HeadConfig h = binding.problem().heads();
+            c.tensor("k", kv.k());
+            c.tensor("v", kv.v());
+            Validation.shape("k", kv.k(), ragged.totalKv(), h.numKvHeads(), h.headDim());
+            Validation.shape("v", kv.v(), ragged.totalKv(), h.numKvHeads(), h.headDim());
+            Validation.dtype("v", kv.v(), kv.k().dtype());
+            Validation.contiguous("k", kv.k());
+            Validation.contiguous("v", kv.v());
+            PagedKvCache view = ragged.view(kv, h);
+            KernelPlan p = binding.prepareRun(c, q, view, o, lse, true, owner.capturing());
+            p.run(q, view, o, lse);
+        } catch (Error e) {
+            throw owner.failure("run", e);
         }
-        HeadConfig h = problem.heads();
-        Checks.tensor(session, "k", kv.k());
-        Checks.tensor(session, "v", kv.v());
-        Checks.shape("k", kv.k(), totalKv, h.numKvHeads(), h.headDim());
-        Checks.shape("v", kv.v(), totalKv, h.numKvHeads(), h.headDim());
-        Checks.dtype("v", kv.v(), kv.k().dtype());
-        PagedKvCache view = new PagedKvCache(kv.k(), kv.v(), KvLayout.NHD, totalKv, Math.max(1, maxKvLen),
-                h.numKvHeads(), h.headDim(), 0, 0, (long) h.numKvHeads() * h.headDim(), kv.scales());
-        validateViewRun(q, view, o, lse);
-        kernelPlan.run(q, view, o, lse);
-    }
-
-    private void validateViewRun(Tensor q, PagedKvCache view, Tensor o, Tensor lse) {
-        // The view's pages overlap by design, so the extent check of a real cache does not apply.
-        BatchAttentionPlan.validateRows(session, problem, q, o, lse);
-        Checks.kvDtype(session.capabilities(), session.backendId(), "k", view.dtype());
     }
 
     public AttentionProblem problem() {
-        return problem;
+        return binding.problem();
     }
 
     public String describe() {
-        return kernelPlan.describe();
+        return binding.describe();
     }
 
     @Override
     public void close() {
-        closed = true;
-        kernelPlan.close();
+        if (guard.closeAndAwait()) {
+            free.run();
+        }
     }
 }

@@ -41,13 +41,32 @@ class OptionsTest {
     void llama31KeepsHighFrequenciesDividesLowOnesAndBlendsBetween() {
         // With defaults (8, 1, 4, 8192): wavelengths below 2048 keep their frequency, above 8192
         // are divided by 8, and at 4096 smooth = (8192/4096 - 1) / 3 = 1/3: f' = (2/3) f/8 + (1/3) f.
+        // D = 4 and theta = 1/f^2 put frequency f on pair 1 (freq_1 = theta^(-2/4)).
         Llama31RopeScaling s = Llama31RopeScaling.DEFAULT;
         for (double wavelength : new double[] {1000, 4096, 20000}) {
             double f = 2 * Math.PI / wavelength;
             double expected = wavelength < 2048 ? f : wavelength > 8192 ? f / 8 : (2.0 / 3) * f / 8 + f / 3;
-            RopeOptions rope = new RopeOptions(false, 1e4, 1 / f, s);
-            assertEquals(expected, rope.frequencies(2)[0], 1e-15, "wavelength " + wavelength);
+            RopeOptions rope = new RopeOptions(false, 1 / (f * f), 1, s);
+            assertEquals(expected, rope.frequencies(4)[1], 1e-13 * f, "wavelength " + wavelength);
         }
+    }
+
+    @Test
+    void ropeScaleWithLlama31IsRejectedAsAmbiguous() {
+        // FlashInfer reads rope_scale as the Llama 3.1 factor; attn4j takes the factor from
+        // Llama31RopeScaling alone and refuses a second scale beside it (spec §3).
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> new RopeOptions(false, 5e5, 8, Llama31RopeScaling.DEFAULT));
+        assertEquals("rope.scale", e.argument());
+        assertTrue(e.getMessage().contains("actual 8.0"), e.getMessage());
+        assertThrows(InvalidArgumentException.class,
+                () -> RopeOptions.DEFAULT.withScale(2).withLlama31(Llama31RopeScaling.DEFAULT));
+        assertThrows(InvalidArgumentException.class,
+                () -> RopeOptions.DEFAULT.withLlama31(Llama31RopeScaling.DEFAULT).withScale(0.5));
+        // Scale 1 with Llama 3.1, and any scale without it, stay valid.
+        RopeOptions llama = RopeOptions.DEFAULT.withLlama31(Llama31RopeScaling.DEFAULT).withScale(1);
+        assertEquals(1, llama.scale());
+        assertEquals(4, RopeOptions.DEFAULT.withScale(4).scale());
     }
 
     @Test

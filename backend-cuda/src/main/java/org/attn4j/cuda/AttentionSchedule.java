@@ -62,7 +62,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
     }
 
     static AttentionSchedule of(AttentionProblem p, BlockShape shape, Device device, int kvBytes) {
-        return build(p, shape, splitChunk(p, p.pageTable().kvLens(), shape, device, kvBytes));
+        return build(p, shape, splitChunk(p, p.kvLens(), shape, device, kvBytes));
     }
 
     /**
@@ -71,7 +71,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
      * {@link #streamChunk}).
      */
     static AttentionSchedule stream(AttentionProblem p, Device device, int residentBlocks, int waves) {
-        int[] kvLen = p.pageTable().kvLens();
+        int[] kvLen = p.kvLens();
         int cap = p.plan().maxSplitChunk() > 0 ? roundUp(p.plan().maxSplitChunk()) : Integer.MAX_VALUE;
         int chunk = p.plan().deterministic() ? Math.min(cap, DETERMINISTIC_CHUNK)
                 : Math.min(cap, streamChunk(p, kvLen, device, (long) waves * residentBlocks));
@@ -82,7 +82,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
         int batch = p.batchSize();
-        int[] kvLen = p.pageTable().kvLens();
+        int[] kvLen = p.kvLens();
         int ipb = shape.itemsPerBlock;
 
         int[] nsplit = new int[batch];
@@ -159,7 +159,7 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
         int hq = p.heads().numQoHeads();
         int hkv = p.heads().numKvHeads();
         int g = p.heads().groupSize();
-        int[] kvLen = p.pageTable().kvLens();
+        int[] kvLen = p.kvLens();
         int rows = shape.itemsPerBlock;
         long tiles = 0;
         int maxLen = 0;

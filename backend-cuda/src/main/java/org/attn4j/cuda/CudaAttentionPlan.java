@@ -1,22 +1,24 @@
 package org.attn4j.cuda;
 
-import org.attn4j.error.BackendException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
-import org.attn4j.options.AttentionOptions;
-import org.attn4j.kv.PageTable;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AttentionOptions;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.RegionArena;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * A planned batch attention: page table, mask, RoPE frequencies, the block schedule and the
- * split-KV workspace live on the device from planning on, so {@link #run} only queues one or two
- * kernel launches (no allocation, no host wait) and can be captured in a CUDA graph.
+ * A planned batch attention. The plan decides the kernel from the problem (dtypes, head dim,
+ * group, RoPE, alignment, the device), builds its schedule on the host and writes it, with the
+ * page table, mask and split-KV scratch, into one region of device memory (the session's arena,
+ * or the caller's workspace) by a copy that does not wait. {@link #run} only queues launches: for
+ * a device page table, the check that copies it into the plan's arrays; then the attention
+ * kernel; then, for split requests, the merge. Nothing is allocated and nothing waits, so runs can
+ * be captured in a CUDA graph.
  */
 final class CudaAttentionPlan implements KernelPlan {
     /**
@@ -34,109 +36,6 @@ final class CudaAttentionPlan implements KernelPlan {
      * head dims 64, 128 and 256, fa2 at 64 and 128; other problems run {@code tc}.
      */
     static final String PREFILL_KERNEL_PROPERTY = "attn4j.cuda.prefillKernel";
-    /** Page ids of one chunk must fit beside the streaming kernel's rings. */
-    private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
-
-    private final CudaSession session;
-    private final AttentionProblem problem;
-    /** The CUDA-core schedule, for every dtype pair and RoPE. */
-    private final AttentionSchedule generic;
-    /** The Tensor Core schedule (null with RoPE on the fly), used when K/V is q's type or FP8. */
-    private final AttentionSchedule tensorCore;
-    /** The streaming decode schedule (null when not chosen or not applicable). */
-    private final AttentionSchedule stream;
-    /** The kernel that runs the streaming schedule: {@code STREAM} or {@code MMA}. */
-    private final DecodeKernel streamKernel;
-    private final int streamSharedBytes;
-    /** The query-tiled prefill schedule, FA2 or wgmma (null when not chosen or not applicable). */
-    private final AttentionSchedule tiled;
-    private final List<DeviceMemory> buffers = new ArrayList<>();
-    private final long qoIndptr;
-    private final long kvIndptr;
-    private final long kvIndices;
-    private final long kvLastPageLen;
-    private final long mask;
-    private final long maskOffsets;
-    private final long ropeFreq;
-    private final long genericWork;
-    private final long genericMerge;
-    private final long tcWork;
-    private final long tcMerge;
-    private final long streamWork;
-    private final long streamMerge;
-    private final long tiledWork;
-    private final long tiledMerge;
-    private final long partialO;
-    private final long partialLse;
-    private boolean closed;
-
-    CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
-        this.session = session;
-        this.problem = problem;
-        var info = session.deviceInfo();
-        var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
-        this.generic = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
-        this.tensorCore = problem.options().rope() != null || problem.heads().headDim() % 16 != 0 ? null
-                : AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-        DecodeKernel wanted = streamKernelFor(problem);
-        AttentionSchedule s = wanted == null ? null
-                : AttentionSchedule.stream(problem, sms, wanted == DecodeKernel.MMA ? 2 : 3, streamWaves());
-        int pageBytes = s == null ? 0 : streamPageBytes(problem, s);
-        boolean fits = s != null && pageBytes <= STREAM_MAX_PAGE_BYTES;
-        this.stream = fits ? s : null;
-        this.streamKernel = fits ? wanted : null;
-        this.streamSharedBytes = !fits ? 0 : pageBytes + (wanted == DecodeKernel.MMA
-                ? BlockShape.mmaDecodeRingBytes(problem.heads().headDim()) : BlockShape.STREAM_RING_BYTES);
-        BlockShape prefill = prefillShapeFor(problem, info.computeCapability());
-        this.tiled = prefill == null ? null
-                : AttentionSchedule.queryTiles(problem, prefill, sms, prefill == BlockShape.FA2_PREFILL ? 2 : 1);
-        try {
-            PageTable t = problem.pageTable();
-            qoIndptr = upload(ints(problem.qoIndptr()));
-            kvIndptr = upload(ints(t.indptr()));
-            kvIndices = upload(ints(t.indices()));
-            kvLastPageLen = upload(ints(t.lastPageLen()));
-            if (problem.mask() != null) {
-                mask = upload(ByteBuffer.wrap(problem.mask().packed()));
-                ByteBuffer off = ByteBuffer.allocate(8 * problem.maskOffsets().length).order(ByteOrder.LITTLE_ENDIAN);
-                for (long o : problem.maskOffsets()) {
-                    off.putLong(o);
-                }
-                maskOffsets = upload(off.flip());
-            } else {
-                mask = 0;
-                maskOffsets = 0;
-            }
-            AttentionOptions o = problem.options();
-            if (o.rope() != null) {
-                double[] f = o.rope().frequencies(problem.heads().headDim());
-                ByteBuffer fb = ByteBuffer.allocate(8 * f.length).order(ByteOrder.LITTLE_ENDIAN);
-                for (double x : f) {
-                    fb.putDouble(x);
-                }
-                ropeFreq = upload(fb.flip());
-            } else {
-                ropeFreq = 0;
-            }
-            genericWork = upload(ints(generic.work()));
-            genericMerge = upload(ints(generic.mergeRows()));
-            tcWork = tensorCore == null ? 0 : upload(ints(tensorCore.work()));
-            tcMerge = tensorCore == null ? 0 : upload(ints(tensorCore.mergeRows()));
-            streamWork = stream == null ? 0 : upload(ints(stream.work()));
-            streamMerge = stream == null ? 0 : upload(ints(stream.mergeRows()));
-            tiledWork = tiled == null ? 0 : upload(ints(tiled.work()));
-            tiledMerge = tiled == null ? 0 : upload(ints(tiled.mergeRows()));
-            long slots = Math.max(generic.partialSlots(), tensorCore == null ? 0 : tensorCore.partialSlots());
-            slots = Math.max(slots, stream == null ? 0 : stream.partialSlots());
-            slots = Math.max(slots, tiled == null ? 0 : tiled.partialSlots());
-            partialO = slots == 0 ? 0 : allocate(slots * problem.heads().headDim() * 4);
-            partialLse = slots == 0 ? 0 : allocate(slots * 4);
-        } catch (RuntimeException e) {
-            close();
-            throw e;
-        }
-    }
-
     /**
      * System property: rounds of resident blocks the streaming decode grid aims at (default
      * {@value #DEFAULT_STREAM_WAVES}); more, shorter blocks shorten the tail, fewer pay less
@@ -145,6 +44,167 @@ final class CudaAttentionPlan implements KernelPlan {
      */
     static final String STREAM_WAVES_PROPERTY = "attn4j.cuda.streamWaves";
     static final int DEFAULT_STREAM_WAVES = 2;
+    /** Page ids of one chunk must fit beside the streaming kernel's rings. */
+    private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
+    /** Every CUDA kernel reads K/V rows at least as 8-byte vectors. */
+    static final int MIN_ALIGNMENT = 8;
+
+    /** The kernel families a plan can choose. */
+    enum Kernel { GENERIC, TENSOR_CORE, STREAM, MMA_DECODE, QUERY_TILED }
+
+    private final CudaSession session;
+    private final AttentionProblem problem;
+    private final Choice choice;
+    private final RegionArena.Region<Long> region;
+    private final long base;
+    private final long total;
+    private boolean closed;
+
+    /** The kernel, its schedule and (for wgmma) the Tensor Core fallback, with their layout. */
+    private record Choice(Kernel kernel, AttentionSchedule schedule, AttentionSchedule fallback, int sharedBytes,
+                          CudaPlanLayout layout, int qoIndptr, int kvIndptr, int kvIndices, int kvLast, int mask,
+                          int maskOffsets, int work, int merge, int fallbackWork, int fallbackMerge, int partialO,
+                          int partialLse) {}
+
+    /** Bytes of caller workspace a plan of {@code problem} takes. */
+    static long workspaceBytes(CudaSession session, AttentionProblem problem) {
+        return choose(session, problem).layout().total();
+    }
+
+    CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
+        this.session = session;
+        this.problem = problem;
+        this.choice = choose(session, problem);
+        CudaPlanLayout layout = choice.layout();
+        this.total = layout.total();
+        Tensor ws = problem.plan().workspace();
+        if (ws != null) {
+            this.region = null;
+            this.base = CudaSession.address(ws);
+            if (base % CudaSession.ARENA_ALIGNMENT != 0) {
+                throw new InvalidArgumentException("plan.workspace", "starts at 0x" + Long.toHexString(base)
+                        + "; a CUDA workspace starts on a multiple of " + CudaSession.ARENA_ALIGNMENT + " bytes");
+            }
+        } else {
+            this.region = session.arena().take(total);
+            this.base = region.chunk() + region.offset();
+        }
+        session.context().copyToDeviceAsync(base, layout.upload());
+    }
+
+    private static Choice choose(CudaSession session, AttentionProblem problem) {
+        var info = session.deviceInfo();
+        var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
+        if (problem.alignment() < MIN_ALIGNMENT) {
+            throw new InvalidArgumentException("plan.alignment", "the CUDA kernels read K/V rows as 8-byte vectors, so "
+                    + "q, o and K/V views must keep at least 8-byte alignment; actual " + problem.alignment());
+        }
+        Kernel kernel = kernelFor(problem, info.computeCapability());
+        AttentionSchedule schedule;
+        AttentionSchedule fallback = null;
+        int shared;
+        int d = problem.heads().headDim();
+        int kvBytes = problem.kvDtype().byteSize();
+        switch (kernel) {
+            case STREAM, MMA_DECODE -> {
+                boolean mma = kernel == Kernel.MMA_DECODE;
+                schedule = AttentionSchedule.stream(problem, sms, mma ? 2 : 3, streamWaves());
+                int pages = streamPageBytes(problem, schedule);
+                if (pages > STREAM_MAX_PAGE_BYTES) {
+                    kernel = Kernel.TENSOR_CORE;
+                    schedule = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+                    shared = schedule.shape().sharedBytes(d, kvBytes);
+                } else {
+                    shared = pages + (mma ? BlockShape.mmaDecodeRingBytes(d) : BlockShape.STREAM_RING_BYTES);
+                }
+            }
+            case QUERY_TILED -> {
+                BlockShape shape = prefillShape(info.computeCapability());
+                schedule = AttentionSchedule.queryTiles(problem, shape, sms, shape == BlockShape.FA2_PREFILL ? 2 : 1);
+                shared = shape.sharedBytes(d, kvBytes);
+                if (shape == BlockShape.WGMMA_PREFILL) {
+                    // Pools past what the wgmma kernel's 32-bit row offsets reach run this instead.
+                    fallback = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+                }
+            }
+            case TENSOR_CORE -> {
+                schedule = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+                shared = schedule.shape().sharedBytes(d, kvBytes);
+            }
+            default -> {
+                schedule = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
+                shared = schedule.shape().sharedBytes(d, kvBytes);
+            }
+        }
+        CudaPlanLayout l = new CudaPlanLayout(CudaSession.ARENA_ALIGNMENT);
+        int batch = problem.batchSize();
+        DevicePageTable dt = problem.deviceTable();
+        int qoIndptr = l.add(CudaPlanLayout.ints(problem.qoIndptr()));
+        int kvIndptr = l.add(dt == null ? CudaPlanLayout.ints(problem.pageTable().indptr())
+                : ByteBuffer.allocate(4 * (batch + 1)));
+        int kvIndices = l.add(dt == null ? CudaPlanLayout.ints(problem.pageTable().indices())
+                : ByteBuffer.allocate(4 * dt.capacity()));
+        int kvLast = l.add(dt == null ? CudaPlanLayout.ints(problem.pageTable().lastPageLen())
+                : ByteBuffer.allocate(4 * batch));
+        int mask = l.add(ByteBuffer.wrap(problem.mask() == null ? new byte[0] : problem.mask().packed()));
+        int maskOffsets = l.add(CudaPlanLayout.longs(problem.maskOffsets() == null ? new long[0]
+                : problem.maskOffsets()));
+        int work = l.add(CudaPlanLayout.ints(schedule.work()));
+        int merge = l.add(CudaPlanLayout.ints(schedule.mergeRows()));
+        int fallbackWork = -1;
+        int fallbackMerge = -1;
+        long slots = schedule.partialSlots();
+        if (fallback != null) {
+            fallbackWork = l.add(CudaPlanLayout.ints(fallback.work()));
+            fallbackMerge = l.add(CudaPlanLayout.ints(fallback.mergeRows()));
+            slots = Math.max(slots, fallback.partialSlots());
+        }
+        int partialO = l.scratch(slots * d * 4);
+        int partialLse = l.scratch(slots * 4);
+        return new Choice(kernel, schedule, fallback, shared, l, qoIndptr, kvIndptr, kvIndices, kvLast, mask,
+                maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse);
+    }
+
+    /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment. */
+    static Kernel kernelFor(AttentionProblem p, int computeCapability) {
+        DType q = p.qDtype();
+        DType kv = p.kvDtype();
+        int d = p.heads().headDim();
+        boolean rope = p.options().rope() != null;
+        boolean sixteen = q == DType.F16 || q == DType.BF16;
+        boolean vectors16 = p.alignment() >= 16;
+        if (p.decode()) {
+            DecodeKernel k = DecodeKernel.fromProperty();
+            boolean fits = !rope && (d == 64 || d == 128) && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP
+                    && kv == q && sixteen && vectors16;
+            if (fits && k != DecodeKernel.TC) {
+                boolean mma = k == DecodeKernel.MMA || (k == DecodeKernel.AUTO && p.heads().groupSize() >= 2);
+                // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9 TB/s
+                // against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0 against 3.7).
+                return mma ? Kernel.MMA_DECODE : Kernel.STREAM;
+            }
+        } else {
+            String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
+            if (!v.equals("tc") && !v.equals("fa2") && !v.equals("wgmma") && !v.isEmpty()) {
+                throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
+                        + ": expected tc, fa2 or wgmma, actual '" + v + "'");
+            }
+            boolean wgmma = !v.equals("fa2") && computeCapability == 90;
+            boolean headDimOk = d == 64 || d == 128 || (d == 256 && wgmma);
+            if (!v.equals("tc") && !rope && headDimOk && kv == q && sixteen && vectors16) {
+                return Kernel.QUERY_TILED;
+            }
+        }
+        if (!rope && d % 16 == 0 && sixteen && (kv == q || kv.isFp8()) && vectors16) {
+            return Kernel.TENSOR_CORE;
+        }
+        return Kernel.GENERIC;
+    }
+
+    private static BlockShape prefillShape(int computeCapability) {
+        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
+        return !v.equals("fa2") && computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
+    }
 
     private static int streamWaves() {
         String v = System.getProperty(STREAM_WAVES_PROPERTY);
@@ -189,82 +249,20 @@ final class CudaAttentionPlan implements KernelPlan {
         }
     }
 
-    /**
-     * The kernel that runs this plan's decode on the streaming schedule, or null: chosen by the
-     * system property, for decode with no RoPE on the fly, head dim 64 or 128 and a group of at
-     * most 8 heads. Dtypes are checked per run; a chunk's page ids must also fit in shared memory.
-     */
-    private static DecodeKernel streamKernelFor(AttentionProblem p) {
-        DecodeKernel k = DecodeKernel.fromProperty();
-        if (k == DecodeKernel.TC) {
-            return null;
-        }
-        int d = p.heads().headDim();
-        boolean fits = p.decode() && p.options().rope() == null && (d == 64 || d == 128)
-                && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP;
-        if (!fits) {
-            return null;
-        }
-        // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9 TB/s
-        // against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0 against 3.7).
-        return k == DecodeKernel.AUTO ? (p.heads().groupSize() >= 2 ? DecodeKernel.MMA : DecodeKernel.STREAM) : k;
-    }
-
-    /**
-     * The query-tiled prefill kernel (FA2 or wgmma) this plan may use, or null: chosen by the
-     * system property (read here, once per plan), for prefill with no RoPE on the fly and head
-     * dim 64 or 128. Dtypes and alignment are checked per run; every other case keeps the
-     * kernels above.
-     */
-    private static BlockShape prefillShapeFor(AttentionProblem p, int computeCapability) {
-        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
-        BlockShape shape = switch (v) {
-            case "tc" -> null;
-            case "fa2" -> BlockShape.FA2_PREFILL;
-            case "wgmma", "" -> computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
-            default -> throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
-                    + ": expected tc, fa2 or wgmma, actual '" + v + "'");
-        };
-        int d = p.heads().headDim();
-        boolean headDimOk = d == 64 || d == 128 || (d == 256 && shape == BlockShape.WGMMA_PREFILL);
-        return shape != null && !p.decode() && p.options().rope() == null && headDimOk ? shape : null;
-    }
-
     /** Shared memory for the page ids of the longest chunk the streaming schedule gives a block. */
     private static int streamPageBytes(AttentionProblem p, AttentionSchedule s) {
         int keys = s.splitChunk();
         if (keys == Integer.MAX_VALUE) {
             keys = 0;
-            for (int len : p.pageTable().kvLens()) {
+            for (int len : p.kvLens()) {
                 keys = Math.max(keys, len);
             }
         }
-        return 4 * BlockShape.streamPageSlots(keys, p.pageTable().pageSize());
+        return 4 * BlockShape.streamPageSlots(keys, p.pageSize());
     }
 
-    private static ByteBuffer ints(int[] values) {
-        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
-        for (int v : values) {
-            b.putInt(v);
-        }
-        return b.flip();
-    }
-
-    private long allocate(long bytes) {
-        DeviceMemory m = new DeviceMemory(session.context(), bytes);
-        buffers.add(m);
-        return m.address();
-    }
-
-    private long upload(ByteBuffer data) {
-        long a = allocate(Math.max(4, data.remaining()));
-        session.context().copyToDevice(a, data);
-        return a;
-    }
-
-    /** Tensor Cores multiply in q's type: K/V must be that type or FP8 (which converts exactly). */
-    private AttentionSchedule scheduleFor(DType q, DType kv) {
-        return tensorCore != null && sixteenBit(q) && (kv == q || kv.isFp8()) ? tensorCore : generic;
+    private long at(int index) {
+        return base + choice.layout().offset(index);
     }
 
     @Override
@@ -272,54 +270,71 @@ final class CudaAttentionPlan implements KernelPlan {
         if (closed) {
             throw new IllegalStateException("plan is closed");
         }
+        if (problem.deviceResident()) {
+            checkDeviceTable(kv.numPages());
+        }
+        boolean fallback = choice.fallback() != null && !rowOffsetsFit(kv);
+        AttentionSchedule schedule = fallback ? choice.fallback() : choice.schedule();
+        Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
+        long workAddr = at(fallback ? choice.fallbackWork() : choice.work());
+        long mergeAddr = at(fallback ? choice.fallbackMerge() : choice.merge());
         int d = problem.heads().headDim();
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         AttentionOptions opt = problem.options();
-        long lseAddr = lse == null ? 0 : session.address(lse);
+        long lseAddr = lse == null ? 0 : CudaSession.address(lse);
         String qs = CudaDtypes.suffix(q.dtype());
-        boolean streaming = stream != null && kv.dtype() == q.dtype() && sixteenBit(q.dtype())
-                && session.address(q) % 16 == 0;
-        // FA2 reads q with 16-byte copies and writes o as pairs of elements.
-        boolean useTiled = !streaming && tiled != null && kv.dtype() == q.dtype()
-                && sixteenBit(q.dtype())
-                && session.address(q) % 16 == 0 && session.address(o) % 4 == 0
-                && (tiled.shape() == BlockShape.FA2_PREFILL || rowOffsetsFit(kv));
-        AttentionSchedule schedule = useTiled ? tiled : streaming ? stream : scheduleFor(q.dtype(), kv.dtype());
-        boolean tc = schedule == tensorCore;
-        long workAddr = useTiled ? tiledWork : streaming ? streamWork : tc ? tcWork : genericWork;
-        long mergeAddr = useTiled ? tiledMerge : streaming ? streamMerge : tc ? tcMerge : genericMerge;
+        boolean tiled = kernel == Kernel.QUERY_TILED;
+        boolean streaming = kernel == Kernel.STREAM || kernel == Kernel.MMA_DECODE;
         // Query-tiled prefill splits carry their chunk in the parameters (0: no split).
-        int kvChunk = useTiled && tiled.splitChunk() != Integer.MAX_VALUE ? tiled.splitChunk() : 0;
+        int kvChunk = tiled && schedule.splitChunk() != Integer.MAX_VALUE ? schedule.splitChunk() : 0;
+        long[] qst = q.strides();
+        long[] ost = o.strides();
+        long ropeFreq = opt.rope() == null ? 0 : session.ropeFrequencies(opt.rope(), d);
         if (schedule.workItems() > 0) {
-            requireVectorAligned(kv, schedule == generic ? 8 : 16);
-            byte[] params = new StructWriter(256)
-                    .ptr(session.address(q)).ptr(session.address(o)).ptr(lseAddr)
-                    .ptr(session.address(kv.k())).ptr(session.address(kv.v()))
+            byte[] params = new StructWriter(320)
+                    .ptr(CudaSession.address(q)).ptr(CudaSession.address(o)).ptr(lseAddr)
+                    .ptr(CudaSession.address(kv.k())).ptr(CudaSession.address(kv.v()))
                     .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
-                    .ptr(qoIndptr).ptr(kvIndptr).ptr(kvIndices).ptr(kvLastPageLen).ptr(mask).ptr(maskOffsets)
-                    .ptr(ropeFreq).ptr(workAddr).ptr(partialO).ptr(partialLse)
-                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize()).i32(pageShift(kv.pageSize()))
+                    .i64(qst[0]).i64(qst[1]).i64(ost[0]).i64(ost[1])
+                    .ptr(at(choice.qoIndptr())).ptr(at(choice.kvIndptr())).ptr(at(choice.kvIndices()))
+                    .ptr(at(choice.kvLast())).ptr(problem.mask() == null ? 0 : at(choice.mask()))
+                    .ptr(problem.mask() == null ? 0 : at(choice.maskOffsets()))
+                    .ptr(ropeFreq).ptr(workAddr).ptr(at(choice.partialO())).ptr(at(choice.partialLse()))
+                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize())
+                    .i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(kvChunk)
                     .bytes();
             BlockShape shape = schedule.shape();
-            String name = !streaming ? shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d)
-                    : streamKernel == DecodeKernel.MMA ? BlockShape.mmaDecodeKernel(qs, d)
-                    : BlockShape.streamKernel(qs, d, problem.heads().groupSize());
-            int smem = streaming ? streamSharedBytes : shape.sharedBytes(d, kv.dtype().byteSize());
-            int gridY = useTiled ? 1 : hkv; // query-tiled work items name their query head
+            String name = switch (kernel) {
+                case MMA_DECODE -> BlockShape.mmaDecodeKernel(qs, d);
+                case STREAM -> BlockShape.streamKernel(qs, d, problem.heads().groupSize());
+                default -> shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
+            };
+            int smem = fallback ? shape.sharedBytes(d, kv.dtype().byteSize()) : choice.sharedBytes();
+            int gridY = tiled ? 1 : hkv; // query-tiled work items name their query head
             session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(d), smem, params);
         }
         if (schedule.mergedRows() > 0) {
-            byte[] params = new StructWriter(64)
-                    .ptr(partialO).ptr(partialLse).ptr(session.address(o)).ptr(lseAddr).ptr(mergeAddr)
+            byte[] params = new StructWriter(80)
+                    .ptr(at(choice.partialO())).ptr(at(choice.partialLse())).ptr(CudaSession.address(o)).ptr(lseAddr)
+                    .ptr(mergeAddr).i64(ost[0]).i64(ost[1])
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
-            String merge = (streaming || useTiled ? "merge_stream_" : "merge_partials_") + qs;
+            String merge = (streaming || tiled ? "merge_stream_" : "merge_partials_") + qs;
             session.kernels().get(merge).launch(schedule.mergedRows(), hq, 128, 0, params);
         }
+    }
+
+    /** Copies the device page table into the plan's arrays, checking every value (check_page_table). */
+    private void checkDeviceTable(int numPages) {
+        DevicePageTable t = problem.deviceTable();
+        session.kernels().get("check_page_table").launch(1, 1, 256, 0, CudaSession.address(t.indptr()),
+                CudaSession.address(t.indices()), CudaSession.address(t.lastPageLen()), at(choice.kvIndptr()),
+                at(choice.kvIndices()), at(choice.kvLast()), session.fault(), t.batchSize(), t.capacity(),
+                t.pageSize(), t.maxKvLen(), numPages);
     }
 
     /** log2 of a power-of-two page size (kernels then shift and mask instead of dividing), else -1. */
@@ -329,58 +344,32 @@ final class CudaAttentionPlan implements KernelPlan {
 
     /**
      * The wgmma kernel addresses key rows by 32-bit offsets in 16-byte units from the head's base,
-     * which reach a pool of 64 GB (per K or V view); larger pools run the other kernels.
+     * which reach a pool of 64 GB (per K or V view); larger pools run the Tensor Core kernel.
      */
     static boolean rowOffsetsFit(PagedKvCache kv) {
         long elements = (long) kv.numPages() * kv.pageStride();
         return elements / (16 / kv.dtype().byteSize()) < 0xFFFF_FFFFL;
     }
 
-    /** The Tensor Core kernels' dtypes (F32 q runs the CUDA-core kernel). */
-    private static boolean sixteenBit(DType t) {
-        return t == DType.F16 || t == DType.BF16;
-    }
-
-    /**
-     * The kernels read K and V rows as vectors of vectorBytes (16, the CUDA-core kernel 8); the
-     * strides that head dims of the chosen kernel derive always allow it.
-     */
-    private static void requireVectorAligned(PagedKvCache kv, int vectorBytes) {
-        int perVector = Math.max(1, vectorBytes / kv.dtype().byteSize());
-        if (kv.kOffset() % perVector != 0 || kv.vOffset() % perVector != 0 || kv.pageStride() % perVector != 0) {
-            throw new org.attn4j.error.BackendException(CudaBackendProvider.ID, "KV view offsets " + kv.kOffset() + ", "
-                    + kv.vOffset() + " and page stride " + kv.pageStride() + " must be multiples of " + perVector
-                    + " elements (" + vectorBytes + " bytes) for the CUDA kernels");
-        }
-    }
-
     @Override
     public long workspaceBytes() {
-        return buffers.stream().mapToLong(DeviceMemory::bytes).sum();
+        return total;
     }
 
     @Override
     public String describe() {
-        if (stream != null) {
-            return describe(stream) + ", " + (streamKernel == DecodeKernel.MMA ? "Tensor Core" : "CUDA-core")
-                    + " streaming kernel (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
-        }
-        if (tiled != null) {
-            String split = tiled.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + tiled.splitChunk();
-            return "cuda " + tiled.shape() + ": " + tiled.workItems() + " work items (request, "
-                    + tiled.shape().itemsPerBlock + "-row tile, query head, key split), " + split + ", "
-                    + tiled.mergedRows() + " merged rows,"
-                    + " longest first (when K/V is q's type; else " + describe(scheduleFor(DType.F16, DType.F16)) + ")";
-        }
-        return tensorCore == null ? describe(generic) : describe(tensorCore) + " (CUDA-core fallback: "
-                + describe(generic) + ")";
-    }
-
-    private String describe(AttentionSchedule s) {
+        AttentionSchedule s = choice.schedule();
         String split = s.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + s.splitChunk();
-        return "cuda " + s.shape() + ": " + s.workItems() + " work items x " + problem.heads().numKvHeads()
-                + " KV heads, " + s.shape().itemsPerBlock + " query items per block, " + split + ", "
-                + s.mergedRows() + " merged rows";
+        String kernel = switch (choice.kernel()) {
+            case MMA_DECODE -> "Tensor Core streaming decode";
+            case STREAM -> "CUDA-core streaming decode";
+            case QUERY_TILED -> s.shape() == BlockShape.WGMMA_PREFILL ? "wgmma prefill" : "FA2 prefill";
+            case TENSOR_CORE -> "Tensor Core attention";
+            case GENERIC -> "CUDA-core attention";
+        };
+        return "cuda " + kernel + " (" + s.shape() + "): " + s.workItems() + " work items, "
+                + s.shape().itemsPerBlock + " items per block, " + split + ", " + s.mergedRows() + " merged rows, "
+                + total + " bytes of " + (region == null ? "caller workspace" : "arena");
     }
 
     @Override
@@ -389,9 +378,8 @@ final class CudaAttentionPlan implements KernelPlan {
             return;
         }
         closed = true;
-        for (DeviceMemory m : buffers) {
-            m.close();
+        if (region != null) {
+            session.arena().give(region);
         }
-        buffers.clear();
     }
 }

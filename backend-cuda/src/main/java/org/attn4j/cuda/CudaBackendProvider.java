@@ -16,6 +16,7 @@ import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.Probe;
 import org.attn4j.tensor.DType;
+import org.attn4j.tensor.ExternalMemory;
 
 /**
  * The CUDA backend: JCuda's driver API and kernels nvcc built into one fatbin. Loading this class
@@ -38,7 +39,9 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
             Set.of(KvLayout.NHD, KvLayout.HND),
             EnumSet.of(Feature.DECODE, Feature.PREFILL, Feature.CAUSAL, Feature.SLIDING_WINDOW, Feature.SOFT_CAP,
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
-                    Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC));
+                    Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
+                    Feature.GRAPH_CAPTURE),
+            Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER));
 
     @Override
     public String id() {
@@ -108,7 +111,8 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
         CudaDriver driver = CudaDriver.jcuda();
         driver.init();
         DeviceInfo chosen = choose(driver.devices(), options.get(ID, "device"));
-        return new CudaSession(driver.open(chosen.ordinal()));
+        Long stream = options.handle("stream");
+        return new CudaSession(driver.open(chosen.ordinal(), stream == null ? 0 : stream));
     }
 
     private static DeviceInfo choose(List<DeviceInfo> devices, String wanted) {

@@ -3,34 +3,61 @@ package org.attn4j.cuda;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import org.attn4j.options.RopeOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import org.attn4j.cuda.driver.DeviceContext;
 import org.attn4j.cuda.driver.DeviceInfo;
+import org.attn4j.error.BackendException;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.DeviceTimer;
+import org.attn4j.spi.GraphRecorder;
+import org.attn4j.spi.KernelGraph;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.RegionArena;
 import org.attn4j.tensor.DType;
+import org.attn4j.tensor.ExternalMemory;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Shapes;
 import org.attn4j.tensor.Tensor;
 
-/** The CUDA backend on one device: its context, stream, kernels and tensors. */
+/**
+ * The CUDA backend on one device: its context, stream (its own or the caller's), kernels,
+ * tensors, and an arena of device memory that plans and calls take their schedules from, filled
+ * by copies that do not wait (through page-locked memory). After warm-up, planning and running
+ * allocate nothing and wait for nothing.
+ */
 final class CudaSession implements BackendSession {
     /** Host copies move in pieces below the 2 GiB a ByteBuffer can view. */
     private static final long COPY_PIECE = 1L << 30;
+    /** Where arena regions start: the widest vector any kernel reads from them. */
+    static final long ARENA_ALIGNMENT = 256;
 
     private final DeviceContext context;
     private final CudaKernels kernels;
+    private final RegionArena<Long> arena;
+    private final long fault;
+    private final Map<String, RegionArena.Region<Long>> ropeFrequencies = new ConcurrentHashMap<>();
     private volatile boolean closed;
+    /** Whether a graph capture is under way: nothing may be uploaded or allocated then. */
+    private volatile boolean capturing;
 
     CudaSession(DeviceContext context) {
         this.context = context;
         try {
             this.kernels = new CudaKernels(context);
+            this.arena = new RegionArena<>(context::malloc, ARENA_ALIGNMENT, 4L << 20);
+            this.fault = context.malloc(16);
+            context.memsetAsync(fault, (byte) 0, 16);
         } catch (RuntimeException e) {
             context.close();
             throw e;
@@ -49,8 +76,16 @@ final class CudaSession implements BackendSession {
         return kernels;
     }
 
-    long address(Tensor t) {
-        return ((CudaTensor) t).address();
+    RegionArena<Long> arena() {
+        return arena;
+    }
+
+    long fault() {
+        return fault;
+    }
+
+    static long address(Tensor t) {
+        return CudaMemory.address(t);
     }
 
     @Override
@@ -68,17 +103,39 @@ final class CudaSession implements BackendSession {
         return context.device().describe();
     }
 
+    // ---- memory
+
     @Override
     public Tensor allocate(DType dtype, long[] shape) {
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), (long) dtype.byteSize());
-        DeviceMemory m = new DeviceMemory(context, bytes);
-        try {
-            context.memsetAsync(m.address(), (byte) 0, bytes);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
+        if (bytes > context.device().totalMemory()) {
+            throw new BackendException(backendId(), "cannot allocate " + bytes + " bytes for " + dtype + " "
+                    + java.util.Arrays.toString(shape) + ": the device has " + context.device().totalMemory()
+                    + " bytes");
         }
-        return new CudaTensor(this, dtype, shape, m);
+        CudaMemory m = CudaMemory.allocate(this, bytes);
+        context.memsetAsync(m.baseAddress(), (byte) 0, bytes);
+        return BackendTensor.root(m, dtype, shape);
+    }
+
+    @Override
+    public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
+        ExternalMemory.CudaDevicePointer p = (ExternalMemory.CudaDevicePointer) memory;
+        if (p.address() % dtype.byteSize() != 0) {
+            throw InvalidArgumentException.expected("memory.address", "a multiple of " + dtype.byteSize()
+                    + " (one " + dtype + ")", "0x" + Long.toHexString(p.address()));
+        }
+        long[] range = context.allocationOf(p.address());
+        if (range == null) {
+            throw new InvalidArgumentException("memory", "0x" + Long.toHexString(p.address()) + " is not device "
+                    + "memory of this backend's context (device " + context.device().ordinal() + ", primary context)");
+        }
+        long end = range[0] + range[1];
+        if (p.capacityBytes() > end - p.address()) {
+            throw InvalidArgumentException.expected("memory.capacityBytes", "at most the " + (end - p.address())
+                    + " bytes left in its allocation", p.capacityBytes());
+        }
+        return BackendTensor.root(CudaMemory.borrow(this, p.address(), p.capacityBytes()), dtype, shape);
     }
 
     @Override
@@ -91,27 +148,95 @@ final class CudaSession implements BackendSession {
     }
 
     @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        MemorySegment seg = src.segment();
+        for (long off = 0; off < seg.byteSize(); off += COPY_PIECE) {
+            long n = Math.min(COPY_PIECE, seg.byteSize() - off);
+            context.copyToDeviceAsync(address(dst) + off, seg.asSlice(off, n).asByteBuffer());
+        }
+    }
+
+    @Override
     public void copyToHost(Tensor src, HostTensor dst) {
         MemorySegment seg = dst.segment();
         for (long off = 0; off < seg.byteSize(); off += COPY_PIECE) {
             long n = Math.min(COPY_PIECE, seg.byteSize() - off);
             context.copyToHost(seg.asSlice(off, n).asByteBuffer(), address(src) + off);
         }
+        reportFault();
     }
 
     @Override
     public boolean owns(Tensor t) {
-        return t instanceof CudaTensor c && c.owner() == this;
+        return t instanceof BackendTensor bt && bt.memory() instanceof CudaMemory m && m.session() == this;
     }
 
     @Override
     public void synchronize() {
         context.synchronize();
+        reportFault();
+    }
+
+    /** Reads and clears the fault word (after the stream is idle); throws the first fault a kernel recorded. */
+    private void reportFault() {
+        ByteBuffer f = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN);
+        context.copyToHost(f, fault);
+        int code = f.getInt(0);
+        if (code == 0) {
+            return;
+        }
+        context.memsetAsync(fault, (byte) 0, 16);
+        throw new BackendException(backendId(), org.attn4j.spi.DeviceFaults.describe(code, f.getInt(4), f.getInt(8)));
     }
 
     @Override
     public DeviceTimer newTimer() {
         return new CudaTimer(context);
+    }
+
+    @Override
+    public long deviceAllocations() {
+        return context.allocations();
+    }
+
+    @Override
+    public Map<String, Long> nativeHandles() {
+        return Map.of("stream", context.streamHandle(), "context", context.contextHandle());
+    }
+
+    // ---- arena uploads
+
+    /**
+     * Small host arrays in device memory for the work queued next, each copied without waiting
+     * into an arena region. Close it once that work is queued: the regions go back to the arena,
+     * and the in-order stream runs any later copy into them after that work.
+     */
+    final class Transient implements AutoCloseable {
+        private final List<RegionArena.Region<Long>> regions = new ArrayList<>(4);
+
+        long bytes(ByteBuffer data) {
+            RegionArena.Region<Long> r = arena.take(data.remaining());
+            regions.add(r);
+            long a = r.chunk() + r.offset();
+            context.copyToDeviceAsync(a, data);
+            return a;
+        }
+
+        long ints(int[] values) {
+            return bytes(CudaPlanLayout.ints(values));
+        }
+
+        @Override
+        public void close() {
+            regions.forEach(arena::give);
+        }
+    }
+
+    // ---- attention
+
+    @Override
+    public long workspaceBytes(AttentionProblem problem) {
+        return CudaAttentionPlan.workspaceBytes(this, problem);
     }
 
     @Override
@@ -148,10 +273,8 @@ final class CudaSession implements BackendSession {
         for (int i = 0; i < m.length; i++) {
             m[i] = (byte) (rowMask[i] ? 1 : 0);
         }
-        try (DeviceMemory mask = new DeviceMemory(context, Math.max(1, m.length))) {
-            context.copyToDevice(mask.address(), ByteBuffer.wrap(m));
-            mergeState(o, s, oOther, sOther, o, s, mask.address());
-            context.synchronize(); // the mask is freed next
+        try (Transient tmp = new Transient()) {
+            mergeState(o, s, oOther, sOther, o, s, tmp.bytes(ByteBuffer.wrap(m)));
         }
     }
 
@@ -181,72 +304,130 @@ final class CudaSession implements BackendSession {
         if (n == 0) {
             return;
         }
-        try (DeviceMemory bi = upload(batchIndices); DeviceMemory pos = upload(positions);
-             DeviceMemory indptr = upload(table.indptr()); DeviceMemory indices = upload(table.indices())) {
-            byte[] params = new StructWriter(160)
-                    .ptr(address(k)).ptr(address(v)).ptr(bi.address()).ptr(pos.address())
-                    .ptr(indptr.address()).ptr(indices.address()).ptr(address(cache.k())).ptr(address(cache.v()))
-                    .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.pageStride()).i64(cache.slotStride())
-                    .i64(cache.headStride())
-                    .i32(cache.numKvHeads()).i32(cache.headDim()).i32(cache.pageSize()).i32(0)
-                    .f32(cache.scales().k()).f32(cache.scales().v())
-                    .bytes();
-            String name = "append_" + CudaDtypes.suffix(k.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
-            kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, blockFor(cache.headDim()), 0,
-                    params);
-            context.synchronize(); // the index buffers are freed next
+        try (Transient tmp = new Transient()) {
+            append(k, v, tmp.ints(batchIndices), tmp.ints(positions), tmp.ints(table.indptr()),
+                    tmp.ints(table.indices()), 0, table.batchSize(), table.totalPages(), cache, n, false);
         }
     }
 
     @Override
-    public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
-        int n = positions.length;
+    public void appendPagedKv(Tensor k, Tensor v, Tensor batchIndices, Tensor positions, PagedKvCache cache,
+                              DevicePageTable table) {
+        int n = Math.toIntExact(k.dim(0));
         if (n == 0) {
             return;
         }
-        int d = (int) q.dim(2);
-        double[] f = rope.frequencies(d);
-        ByteBuffer fb = ByteBuffer.allocate(8 * Math.max(1, f.length)).order(ByteOrder.LITTLE_ENDIAN);
-        for (double x : f) {
-            fb.putDouble(x);
+        append(k, v, address(batchIndices), address(positions), address(table.indptr()), address(table.indices()),
+                address(table.lastPageLen()), table.batchSize(), table.capacity(), cache, n, true);
+    }
+
+    private void append(Tensor k, Tensor v, long bi, long pos, long indptr, long indices, long last, int batch,
+                        int capacity, PagedKvCache cache, int n, boolean checked) {
+        long[] ks = k.strides();
+        long[] vs = v.strides();
+        byte[] params = new StructWriter(256)
+                .ptr(address(k)).ptr(address(v)).ptr(bi).ptr(pos).ptr(indptr).ptr(indices).ptr(last).ptr(fault)
+                .ptr(address(cache.k())).ptr(address(cache.v()))
+                .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.pageStride()).i64(cache.slotStride())
+                .i64(cache.headStride()).i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
+                .i32(cache.numKvHeads()).i32(cache.headDim()).i32(cache.pageSize()).i32(checked ? 1 : 0)
+                .i32(batch).i32(capacity).i32(cache.numPages()).i32(0)
+                .f32(cache.scales().k()).f32(cache.scales().v())
+                .bytes();
+        String name = "append_" + CudaDtypes.suffix(k.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
+        kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, blockFor(cache.headDim()), 0, params);
+    }
+
+    @Override
+    public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
+        if (positions.length == 0) {
+            return;
         }
-        fb.rewind();
-        try (DeviceMemory pos = upload(positions); DeviceMemory freq = new DeviceMemory(context, fb.remaining())) {
-            context.copyToDevice(freq.address(), fb);
-            int interleaved = rope.interleaved() ? 1 : 0;
-            rope(q, pos, freq, d, interleaved);
-            if (k != null) {
-                rope(k, pos, freq, d, interleaved);
-            }
-            context.synchronize();
+        try (Transient tmp = new Transient()) {
+            rope(q, k, tmp.ints(positions), rope);
         }
     }
 
-    private void rope(Tensor x, DeviceMemory pos, DeviceMemory freq, int d, int interleaved) {
+    @Override
+    public void applyRope(Tensor q, Tensor k, Tensor positions, RopeOptions rope) {
+        if (q.dim(0) == 0) {
+            return;
+        }
+        rope(q, k, address(positions), rope);
+    }
+
+    private void rope(Tensor q, Tensor k, long positions, RopeOptions rope) {
+        int d = (int) q.dim(2);
+        long freq = ropeFrequencies(rope, d);
+        int interleaved = rope.interleaved() ? 1 : 0;
+        rope(q, positions, freq, d, interleaved);
+        if (k != null) {
+            rope(k, positions, freq, d, interleaved);
+        }
+    }
+
+    /** The double frequencies of {@code rope} at head dim {@code d}, uploaded once per session. */
+    long ropeFrequencies(RopeOptions rope, int d) {
+        String key = rope + "/" + d;
+        if (capturing && !ropeFrequencies.containsKey(key)) {
+            throw new InvalidArgumentException("rope", "these RoPE options' frequencies are uploaded at their first "
+                    + "use, which a graph capture cannot record; use them once before capturing");
+        }
+        RegionArena.Region<Long> r = ropeFrequencies.computeIfAbsent(key, k -> {
+            double[] f = rope.frequencies(d);
+            ByteBuffer fb = ByteBuffer.allocate(8 * Math.max(1, f.length)).order(ByteOrder.LITTLE_ENDIAN);
+            for (double x : f) {
+                fb.putDouble(x);
+            }
+            RegionArena.Region<Long> region = arena.take(fb.capacity());
+            context.copyToDeviceAsync(region.chunk() + region.offset(), fb.flip());
+            return region;
+        });
+        return r.chunk() + r.offset();
+    }
+
+    private void rope(Tensor x, long pos, long freq, int d, int interleaved) {
         int heads = (int) x.dim(1);
         long blocks = x.dim(0) * heads;
         if (blocks == 0) {
             return;
         }
+        long[] st = x.strides();
         kernels.get("rope_" + CudaDtypes.suffix(x.dtype())).launch(Math.toIntExact(blocks), 1,
-                Math.max(32, Math.min(128, (d / 2 + 31) / 32 * 32)), 0, address(x), pos.address(), freq.address(),
+                Math.max(32, Math.min(128, (d / 2 + 31) / 32 * 32)), 0, address(x), st[0], st[1], pos, freq, fault,
                 heads, d, interleaved);
     }
 
-    private DeviceMemory upload(int[] values) {
-        ByteBuffer b = ByteBuffer.allocate(4 * Math.max(1, values.length)).order(ByteOrder.LITTLE_ENDIAN);
-        for (int v : values) {
-            b.putInt(v);
-        }
-        b.rewind();
-        DeviceMemory m = new DeviceMemory(context, b.remaining());
-        try {
-            context.copyToDevice(m.address(), b);
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
-        return m;
+    // ---- graphs
+
+    @Override
+    public GraphRecorder beginCapture() {
+        context.beginCapture();
+        capturing = true;
+        return new GraphRecorder() {
+            @Override
+            public KernelGraph end() {
+                capturing = false;
+                Object exec = context.endCapture();
+                return new KernelGraph() {
+                    @Override
+                    public void launch() {
+                        context.launchGraph(exec);
+                    }
+
+                    @Override
+                    public void close() {
+                        context.destroyGraph(exec);
+                    }
+                };
+            }
+
+            @Override
+            public void abort() {
+                capturing = false;
+                context.abortCapture();
+            }
+        };
     }
 
     @Override
@@ -258,6 +439,10 @@ final class CudaSession implements BackendSession {
         try {
             context.synchronize();
             kernels.close();
+            for (long chunk : arena.chunks()) {
+                context.free(chunk);
+            }
+            context.free(fault);
         } finally {
             context.close();
         }

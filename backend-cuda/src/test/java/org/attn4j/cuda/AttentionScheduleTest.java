@@ -9,6 +9,7 @@ import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.spi.AttentionProblem;
+import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 /** The host-side schedule: every (request, query item, key) is covered by exactly one work item. */
@@ -21,8 +22,8 @@ class AttentionScheduleTest {
         for (int b = 0; b < qoLens.length; b++) {
             qo[b + 1] = qo[b] + qoLens[b];
         }
-        return new AttentionProblem(heads, qo, PageTable.of(pageSize, pages, kvLens), AttentionOptions.DEFAULT, null,
-                null, decode, plan);
+        return new AttentionProblem(heads, qo, PageTable.of(pageSize, pages, kvLens), null, AttentionOptions.DEFAULT,
+                null, null, decode, plan, DType.BF16, DType.BF16, 16);
     }
 
     @Test

@@ -32,13 +32,15 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CudaSplitKvTest {
+    private CudaSession session;
     private AttentionBackend cuda;
     private AttentionBackend reference;
 
     @BeforeAll
     void open() {
         if (new CudaBackendProvider().probe().available()) {
-            cuda = Backends.open("cuda");
+            session = (CudaSession) new CudaBackendProvider().open(org.attn4j.spi.BackendOptions.DEFAULT);
+            cuda = AttentionBackend.of(session);
             reference = Backends.open("reference");
         }
     }
@@ -62,13 +64,13 @@ class CudaSplitKvTest {
 
     @Test
     void parameterStructsMatchTheKernelsLayout() {
-        CudaSession s = (CudaSession) cuda.session();
+        CudaSession s = session;
         try (Tensor out = s.allocate(DType.I32, new long[] {3})) {
-            s.kernels().get("param_sizes").launch(1, 1, 1, 0, s.address(out));
+            s.kernels().get("param_sizes").launch(1, 1, 1, 0, CudaSession.address(out));
             HostTensor h = cuda.download(out);
-            assertEquals(216, h.getInt(0), "AttnParams");
-            assertEquals(56, h.getInt(1), "MergePartialsParams");
-            assertEquals(128, h.getInt(2), "AppendParams");
+            assertEquals(248, h.getInt(0), "AttnParams");
+            assertEquals(72, h.getInt(1), "MergePartialsParams");
+            assertEquals(192, h.getInt(2), "AppendParams");
         }
     }
 
@@ -126,7 +128,8 @@ class CudaSplitKvTest {
                 try (Tensor dq = be.upload(q); Tensor dk = be.upload(k); Tensor dv = be.upload(v);
                      Tensor o = be.allocate(qType, batch, heads.numQoHeads(), heads.headDim());
                      Tensor l = be.allocate(DType.F32, batch, heads.numQoHeads());
-                     BatchAttentionPlan plan = be.planBatchDecode(table, heads, options, planOptions)) {
+                     BatchAttentionPlan plan = be.planBatchDecode(table, heads, options,
+                             planOptions.withDtypes(qType, kvType))) {
                     if (i == 0) {
                         assertTrue(plan.describe().contains("split chunk"), plan.describe());
                     }

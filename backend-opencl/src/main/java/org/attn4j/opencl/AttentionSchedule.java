@@ -49,7 +49,7 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
         int batch = p.batchSize();
         int g = p.heads().groupSize();
         int hkv = p.heads().numKvHeads();
-        int[] kvLens = p.pageTable().kvLens();
+        int[] kvLens = p.kvLens();
         long tiles0 = 0;
         int maxKv = 0;
         for (int b = 0; b < batch; b++) {

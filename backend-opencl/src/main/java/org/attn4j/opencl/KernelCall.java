@@ -23,6 +23,11 @@ final class KernelCall {
         return set(Sizeof.cl_mem, Pointer.to(m));
     }
 
+    /** A tensor's buffer and the element offset of its first element (kernels take both). */
+    KernelCall tensor(org.attn4j.tensor.Tensor t) {
+        return mem(OpenClMemory.mem(t)).l(OpenClMemory.offset(t));
+    }
+
     KernelCall i(int v) {
         return set(Sizeof.cl_int, Pointer.to(new int[] {v}));
     }

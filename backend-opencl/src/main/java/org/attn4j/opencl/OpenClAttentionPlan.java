@@ -2,17 +2,23 @@ package org.attn4j.opencl;
 
 import static org.jocl.CL.*;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.StringJoiner;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntPredicate;
-import org.attn4j.options.AttentionOptions;
 import org.attn4j.error.BackendException;
-import org.attn4j.options.RopeOptions;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.AttentionProblem;
+import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.KernelPlan;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
@@ -22,11 +28,14 @@ import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 
 /**
- * One attention problem, planned: the schedule and every index array (page table, lengths,
- * units, mask bits, RoPE angles) uploaded once, plus the split-KV workspace. {@link #run} only
- * sets arguments and enqueues the attention kernel and, for split requests, the merge. Where the
- * streaming decode applies, its requests (at most one query row) and the others are two parts,
- * each with its own kernel, schedule and workspace.
+ * One attention problem, planned: kernels chosen for the problem's dtypes and alignment, the
+ * schedule and every index array (page table, lengths, units, mask bits, RoPE angles) packed into
+ * one region of device memory (the session's arena, or the caller's workspace) with one copy that
+ * does not wait, plus the split-KV partial states. {@link #run} only sets arguments and enqueues:
+ * for a device page table, first the kernel that checks it into the plan's arrays, then the
+ * attention kernel and, for split requests, the merge. Where the streaming decode applies, its
+ * requests (at most one query row) and the others are two parts, each with its own kernel and
+ * schedule.
  */
 final class OpenClAttentionPlan implements KernelPlan {
     private static final float LOG2E = 1.4426950408889634f;
@@ -40,22 +49,20 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     private final OpenClSession session;
     private final AttentionProblem problem;
-    /** The kernels' shares of the problem: the streaming decode's requests, then the tiled (or serial) kernel's. */
-    private final List<Part> parts = new ArrayList<>();
+    private final Layout layout;
     private final Map<String, Resolved> kernels = new HashMap<>();
-    private final TileConfig tiles;
-    /** The streaming decode's shape when this problem runs it, else null. */
-    private final DecodeStreamConfig stream;
-    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-    private final int ropeBase;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final OpenClArena.Region region;
+    private final List<cl_mem> subBuffers = new ArrayList<>();
     private final cl_mem kvIndptr;
     private final cl_mem kvIndices;
     private final cl_mem kvLens;
+    private final cl_mem kvLast;
     private final cl_mem qoIndptr;
     private final cl_mem mask;
     private final cl_mem maskOffsets;
     private final cl_mem rope;
-    private final long workspaceBytes;
+    private final List<PartBuffers> partBuffers = new ArrayList<>();
 
     /**
      * A built kernel pair, the work-group size it runs with and whether its merge runs one
@@ -64,88 +71,178 @@ final class OpenClAttentionPlan implements KernelPlan {
     private record Resolved(cl_kernel attention, cl_kernel merge, int wg, boolean mergePerElement) {}
 
     /**
-     * One kernel's requests: their units, split workspace and merge rows.
+     * One kernel's requests: their schedule.
      *
      * @param stream whether the streaming decode runs them, else the tiled or serial kernel
      */
-    private record Part(boolean stream, AttentionSchedule schedule, cl_mem units, cl_mem unitTmpRow, cl_mem mergeRows,
-                        cl_mem tmpO, cl_mem tmpLse, long workspaceBytes) {
-        static Part upload(OpenClSession session, boolean stream, AttentionSchedule schedule, int hq, int d) {
-            long tmpOBytes = (long) schedule.tmpRows() * hq * d * 4;
-            long tmpLseBytes = (long) schedule.tmpRows() * hq * 4;
-            return new Part(stream, schedule, session.ints(schedule.units(), "work-units"),
-                    session.ints(schedule.unitTmpRow(), "work-unit rows"), session.ints(schedule.mergeRows(), "merge rows"),
-                    session.newBuffer(Math.max(4, tmpOBytes), "split workspace o"),
-                    session.newBuffer(Math.max(4, tmpLseBytes), "split workspace lse"), tmpOBytes + tmpLseBytes);
+    private record Part(boolean stream, AttentionSchedule schedule) {}
+
+    private record PartBuffers(cl_mem units, cl_mem unitTmpRow, cl_mem mergeRows, cl_mem tmpO, cl_mem tmpLse) {}
+
+    /** Where each array of the plan lives in its region, and the bytes the upload carries. */
+    private static final class Layout {
+        final TileConfig tiles;
+        final DecodeStreamConfig stream;
+        final List<Part> parts = new ArrayList<>();
+        final List<long[]> entries = new ArrayList<>(); // {offset, bytes}
+        final ByteBuffer upload;
+        final int ropeBase;
+        long total;
+
+        Layout(OpenClSession session, AttentionProblem problem) {
+            OpenClDevice dev = session.deviceInfo();
+            int g = problem.heads().groupSize();
+            int items = problem.decode() ? g : TileConfig.MAX_TM;
+            this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
+                    session.serialKernel());
+            this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
+                    ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize(),
+                            session.streamTuning()) : null;
+            int batch = problem.batchSize();
+            int hq = problem.heads().numQoHeads();
+            int d = problem.heads().headDim();
+            int[] lens = problem.kvLens();
+            int lowest = 0;
+            int maxKv = 0;
+            for (int b = 0; b < batch; b++) {
+                maxKv = Math.max(maxKv, lens[b]);
+                if (problem.qoLen(b) > 0) {
+                    // A device table's actual length may be anything from 0 up to the bound.
+                    int shortest = problem.deviceResident() ? 0 : lens[b];
+                    lowest = Math.min(lowest, shortest - problem.qoLen(b));
+                }
+            }
+            this.ropeBase = lowest;
+            // Requests with at most one query row go to the streaming decode when it applies, each by
+            // its own rows only, so the choice never depends on the rest of the batch.
+            IntPredicate singleRow = b -> problem.qoLen(b) <= 1;
+            if (stream != null) {
+                AttentionSchedule s = AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
+                        (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT, singleRow);
+                AttentionSchedule rest = AttentionSchedule.of(problem, tiles.tm(), tiles.tn(),
+                        4L * Math.max(1, dev.computeUnits()), singleRow.negate());
+                if (s.unitCount() > 0) {
+                    parts.add(new Part(true, s));
+                }
+                if (rest.unitCount() > 0) {
+                    parts.add(new Part(false, rest));
+                }
+            } else {
+                parts.add(new Part(false, AttentionSchedule.of(problem, tiles, dev.computeUnits())));
+            }
+            long align = session.arena().alignment();
+            List<ByteBuffer> data = new ArrayList<>();
+            // Inputs first (uploaded), scratch last (never uploaded).
+            boolean device = problem.deviceResident();
+            DevicePageTable dt = problem.deviceTable();
+            add(align, data, device ? null : ints(problem.pageTable().indptr()), 4L * (batch + 1));
+            add(align, data, device ? null : ints(problem.pageTable().indices()),
+                    4L * (device ? dt.capacity() : problem.pageTable().totalPages()));
+            add(align, data, device ? null : ints(lens), 4L * batch);
+            add(align, data, null, 4L * batch); // last page lengths: a device table's, checked
+            add(align, data, ints(problem.qoIndptr()), 4L * (batch + 1));
+            byte[] maskBits = problem.mask() == null ? new byte[0] : problem.mask().packed();
+            add(align, data, ByteBuffer.wrap(maskBits), maskBits.length);
+            long[] offsets = problem.maskOffsets() == null ? new long[0] : problem.maskOffsets();
+            ByteBuffer off = ByteBuffer.allocate(8 * offsets.length).order(ByteOrder.nativeOrder());
+            off.asLongBuffer().put(offsets);
+            add(align, data, off, off.capacity());
+            RopeOptions ropeOptions = problem.options().rope();
+            float[] angles = ropeOptions == null ? new float[0] : ropeTable(ropeOptions, d, lowest, maxKv);
+            ByteBuffer ab = ByteBuffer.allocate(4 * angles.length).order(ByteOrder.nativeOrder());
+            ab.asFloatBuffer().put(angles);
+            add(align, data, ab, ab.capacity());
+            for (Part part : parts) {
+                AttentionSchedule s = part.schedule();
+                add(align, data, ints(s.units()), 4L * s.units().length);
+                add(align, data, ints(s.unitTmpRow()), 4L * s.unitTmpRow().length);
+                add(align, data, ints(s.mergeRows()), 4L * s.mergeRows().length);
+            }
+            long uploadEnd = total;
+            for (Part part : parts) {
+                add(align, data, null, (long) part.schedule().tmpRows() * hq * d * 4);
+                add(align, data, null, (long) part.schedule().tmpRows() * hq * 4);
+            }
+            this.upload = ByteBuffer.allocateDirect((int) Math.max(4, uploadEnd)).order(ByteOrder.nativeOrder());
+            for (int i = 0; i < data.size(); i++) {
+                ByteBuffer x = data.get(i);
+                if (x != null && entries.get(i)[0] < uploadEnd) {
+                    upload.put((int) entries.get(i)[0], x.rewind(), 0, x.remaining());
+                }
+            }
+            upload.limit((int) uploadEnd);
         }
 
-        void release() {
-            for (cl_mem m : new cl_mem[] {units, unitTmpRow, mergeRows, tmpO, tmpLse}) {
-                OpenClSession.release(m);
-            }
+        private void add(long align, List<ByteBuffer> data, ByteBuffer bytes, long length) {
+            entries.add(new long[] {total, Math.max(4, length)});
+            data.add(bytes);
+            total += (Math.max(4, length) + align - 1) / align * align;
         }
+
+        private static ByteBuffer ints(int[] values) {
+            ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.nativeOrder());
+            b.asIntBuffer().put(values);
+            return b;
+        }
+    }
+
+    /** Bytes of caller workspace a plan of {@code problem} takes. */
+    static long workspaceBytes(OpenClSession session, AttentionProblem problem) {
+        return new Layout(session, problem).total;
     }
 
     OpenClAttentionPlan(OpenClSession session, AttentionProblem problem) {
         this.session = session;
         this.problem = problem;
-        OpenClDevice dev = session.deviceInfo();
-        int g = problem.heads().groupSize();
-        int items = problem.decode() ? g : TileConfig.MAX_TM;
-        this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
-                session.serialKernel());
-        this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
-                ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize(),
-                        session.streamTuning()) : null;
-        int batch = problem.batchSize();
-        int hq = problem.heads().numQoHeads();
-        int d = problem.heads().headDim();
-        int[] lens = problem.pageTable().kvLens();
-        int lowest = 0;
-        int maxKv = 0;
-        for (int b = 0; b < batch; b++) {
-            maxKv = Math.max(maxKv, lens[b]);
-            if (problem.qoLen(b) > 0) {
-                lowest = Math.min(lowest, lens[b] - problem.qoLen(b));
-            }
-        }
-        this.ropeBase = lowest;
-        this.kvIndptr = session.ints(problem.pageTable().indptr(), "kvIndptr");
-        this.kvIndices = session.ints(problem.pageTable().indices(), "kvIndices");
-        this.kvLens = session.ints(lens, "kvLens");
-        this.qoIndptr = session.ints(problem.qoIndptr(), "qoIndptr");
-        // Requests with at most one query row go to the streaming decode when it applies, each by
-        // its own rows only, so the choice never depends on the rest of the batch.
-        IntPredicate singleRow = b -> problem.qoLen(b) <= 1;
-        long workspace = 0;
-        if (stream != null) {
-            AttentionSchedule s = AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
-                    (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT, singleRow);
-            AttentionSchedule rest = AttentionSchedule.of(problem, tiles.tm(), tiles.tn(),
-                    4L * Math.max(1, dev.computeUnits()), singleRow.negate());
-            if (s.unitCount() > 0) {
-                parts.add(Part.upload(session, true, s, hq, d));
-            }
-            if (rest.unitCount() > 0) {
-                parts.add(Part.upload(session, false, rest, hq, d));
+        this.layout = new Layout(session, problem);
+        Tensor ws = problem.plan().workspace();
+        cl_mem base;
+        long baseOffset;
+        if (ws != null) {
+            this.region = null;
+            base = OpenClMemory.mem(ws);
+            baseOffset = OpenClMemory.byteOffset(ws);
+            if (baseOffset % session.arena().alignment() != 0) {
+                throw new InvalidArgumentException("plan.workspace", "starts " + baseOffset + " bytes into its "
+                        + "buffer; OpenCL needs a workspace to start on a multiple of " + session.arena().alignment()
+                        + " bytes");
             }
         } else {
-            parts.add(Part.upload(session, false, AttentionSchedule.of(problem, tiles, dev.computeUnits()), hq, d));
+            this.region = session.arena().take(layout.total);
+            base = region.chunk();
+            baseOffset = region.offset();
         }
-        for (Part part : parts) {
-            workspace += part.workspaceBytes();
+        try {
+            session.uploads().write(base, baseOffset, layout.upload);
+            List<cl_mem> b = new ArrayList<>();
+            for (long[] e : layout.entries) {
+                cl_mem sub = OpenClArena.subBuffer(base, baseOffset + e[0], e[1]);
+                subBuffers.add(sub);
+                b.add(sub);
+            }
+            kvIndptr = b.get(0);
+            kvIndices = b.get(1);
+            kvLens = b.get(2);
+            kvLast = b.get(3);
+            qoIndptr = b.get(4);
+            mask = b.get(5);
+            maskOffsets = b.get(6);
+            rope = b.get(7);
+            int at = 8;
+            for (int i = 0; i < layout.parts.size(); i++) {
+                partBuffers.add(new PartBuffers(b.get(at + 3 * i), b.get(at + 3 * i + 1), b.get(at + 3 * i + 2),
+                        null, null));
+            }
+            at += 3 * layout.parts.size();
+            for (int i = 0; i < layout.parts.size(); i++) {
+                PartBuffers p = partBuffers.get(i);
+                partBuffers.set(i, new PartBuffers(p.units(), p.unitTmpRow(), p.mergeRows(), b.get(at + 2 * i),
+                        b.get(at + 2 * i + 1)));
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
         }
-        this.workspaceBytes = workspace;
-        if (problem.mask() != null) {
-            this.mask = session.bytes(problem.mask().packed(), "custom mask");
-            this.maskOffsets = session.longs(problem.maskOffsets(), "mask offsets");
-        } else {
-            this.mask = session.newBuffer(4, "no mask");
-            this.maskOffsets = session.newBuffer(8, "no mask offsets");
-        }
-        RopeOptions ropeOptions = problem.options().rope();
-        this.rope = ropeOptions == null ? session.newBuffer(8, "no rope")
-                : session.floats(ropeTable(ropeOptions, d, lowest, maxKv), "rope angles");
     }
 
     /** (cos, sin) for positions {@code [from, to)} and each pair, from double-precision angles. */
@@ -166,12 +263,37 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
-        for (Part part : parts) {
-            run(part, q, kv, o, lse);
+        if (problem.deviceResident()) {
+            checkDeviceTable(kv.numPages());
+        }
+        for (int i = 0; i < layout.parts.size(); i++) {
+            run(layout.parts.get(i), partBuffers.get(i), q, kv, o, lse);
         }
     }
 
-    private void run(Part part, Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
+    /** Copies the device page table into the plan's arrays, checking every value (device_table.cl). */
+    private void checkDeviceTable(int numPages) {
+        DevicePageTable t = problem.deviceTable();
+        int wg = (int) Math.min(256, Long.highestOneBit(Math.max(1, session.deviceInfo().maxWorkGroupSize())));
+        cl_kernel k = session.kernel("device_table.cl", "sanitize_table", "-DWG=" + wg);
+        cl_mem indptr = session.view(t.indptr());
+        cl_mem indices = session.view(t.indices());
+        cl_mem last = session.view(t.lastPageLen());
+        try {
+            synchronized (session) {
+                new KernelCall(k, "sanitize_table").mem(indptr).mem(indices).mem(last).mem(kvIndptr).mem(kvIndices)
+                        .mem(kvLast).mem(kvLens).mem(session.fault()).i(t.batchSize()).i(t.capacity())
+                        .i(t.pageSize()).i(t.maxKvLen()).i(numPages)
+                        .launch(session.queue(), new long[] {wg}, new long[] {wg});
+            }
+        } finally {
+            OpenClSession.release(indptr);
+            OpenClSession.release(indices);
+            OpenClSession.release(last);
+        }
+    }
+
+    private void run(Part part, PartBuffers buf, Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
         AttentionSchedule schedule = part.schedule();
         if (schedule.unitCount() == 0) {
             return;
@@ -187,13 +309,18 @@ final class OpenClAttentionPlan implements KernelPlan {
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         int d = problem.heads().headDim();
-        cl_mem lseMem = lse != null ? OpenClSession.mem(lse) : part.tmpLse();
+        long[] qs = q.strides();
+        long[] os = o.strides();
+        cl_mem lseMem = lse != null ? OpenClMemory.mem(lse) : buf.tmpLse();
+        long lseOff = lse != null ? OpenClMemory.offset(lse) : 0;
         synchronized (session) {
-            new KernelCall(k.attention(), "attention").mem(OpenClSession.mem(q)).mem(OpenClSession.mem(o)).mem(lseMem)
-                    .mem(OpenClSession.mem(kv.k())).mem(OpenClSession.mem(kv.v()))
-                    .l(kv.kOffset()).l(kv.vOffset()).l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
-                    .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(part.units()).mem(part.unitTmpRow())
-                    .mem(part.tmpO()).mem(part.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(ropeBase)
+            new KernelCall(k.attention(), "attention").mem(OpenClMemory.mem(q)).l(OpenClMemory.offset(q)).l(qs[0])
+                    .l(qs[1]).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
+                    .mem(OpenClMemory.mem(kv.k())).mem(OpenClMemory.mem(kv.v()))
+                    .l(kv.kOffset() + OpenClMemory.offset(kv.k())).l(kv.vOffset() + OpenClMemory.offset(kv.v()))
+                    .l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
+                    .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(buf.units()).mem(buf.unitTmpRow())
+                    .mem(buf.tmpO()).mem(buf.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(layout.ropeBase)
                     .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
                     .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
                     .i(opt.windowLeft())
@@ -201,29 +328,30 @@ final class OpenClAttentionPlan implements KernelPlan {
                             new long[] {k.wg(), 1});
             if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
                 int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
-                new KernelCall(k.merge(), "merge_splits_dims").mem(part.tmpO()).mem(part.tmpLse())
-                        .mem(part.mergeRows()).mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
+                new KernelCall(k.merge(), "merge_splits_dims").mem(buf.tmpO()).mem(buf.tmpLse())
+                        .mem(buf.mergeRows()).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1])
+                        .mem(lseMem).l(lseOff).i(hq).i(d).i(lse != null ? 1 : 0)
                         .i(count).launch1d(session.queue(), count, session.group());
             } else if (schedule.mergeRowCount() > 0) {
-                new KernelCall(k.merge(), "merge_splits").mem(part.tmpO()).mem(part.tmpLse()).mem(part.mergeRows())
-                        .mem(OpenClSession.mem(o)).mem(lseMem).i(hq).i(d).i(lse != null ? 1 : 0)
-                        .i(schedule.mergeRowCount() * hq)
+                new KernelCall(k.merge(), "merge_splits").mem(buf.tmpO()).mem(buf.tmpLse()).mem(buf.mergeRows())
+                        .mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
+                        .i(hq).i(d).i(lse != null ? 1 : 0).i(schedule.mergeRowCount() * hq)
                         .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
             }
         }
     }
 
-    /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
     /**
-     * Whether every K/V row of {@code kv} starts on a multiple of 8 elements, so the streaming
-     * decode may read its 8-element vectors with aligned loads (buffers start aligned; the head
-     * dim is a multiple of 8 there, so q rows do too).
+     * Whether the streaming decode may read 8-element vectors with aligned loads: the problem's
+     * alignment covers 8 elements of both q's and the cache's dtype (the planned alignment is
+     * kept by every run, validation sees to that).
      */
-    private static boolean vectorAligned(PagedKvCache kv) {
-        return kv.kOffset() % 8 == 0 && kv.vOffset() % 8 == 0 && kv.pageStride() % 8 == 0
-                && kv.slotStride() % 8 == 0 && kv.headStride() % 8 == 0;
+    private boolean vectorAligned(PagedKvCache kv) {
+        int need = 8 * Math.max(problem.qDtype().byteSize(), problem.kvDtype().byteSize());
+        return problem.alignment() >= need && kv.slotStride() % 8 == 0 && kv.headStride() % 8 == 0;
     }
 
+    /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
     private synchronized Resolved resolve(boolean streaming, DType qType, DType kvType, boolean aligned) {
         String key = (streaming ? "stream/" + (aligned ? "aligned/" : "") : "") + qType + "/" + kvType;
         Resolved r = kernels.get(key);
@@ -233,7 +361,7 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (streaming) {
             return resolveStream(key, qType, kvType, aligned);
         }
-        TileConfig t = tiles;
+        TileConfig t = layout.tiles;
         while (true) {
             String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
                     + t.defines();
@@ -249,7 +377,7 @@ final class OpenClAttentionPlan implements KernelPlan {
     }
 
     private Resolved resolveStream(String key, DType qType, DType kvType, boolean aligned) {
-        DecodeStreamConfig s = stream;
+        DecodeStreamConfig s = layout.stream;
         while (true) {
             String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
                     + s.defines() + " -DALIGNED8=" + (aligned ? 1 : 0);
@@ -283,15 +411,16 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     @Override
     public long workspaceBytes() {
-        return workspaceBytes;
+        return layout.total;
     }
 
     @Override
     public String describe() {
         StringJoiner text = new StringJoiner("; ", "opencl attention: ", "");
         text.setEmptyValue("opencl attention: nothing to compute");
-        for (Part part : parts) {
-            text.add(part.schedule().describe() + ", " + (part.stream() ? stream.describe() : tiles.describe()));
+        for (Part part : layout.parts) {
+            text.add(part.schedule().describe() + ", " + (part.stream() ? layout.stream.describe()
+                    : layout.tiles.describe()));
         }
         return text.toString();
     }
@@ -301,9 +430,10 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        for (cl_mem m : new cl_mem[] {kvIndptr, kvIndices, kvLens, qoIndptr, mask, maskOffsets, rope}) {
-            OpenClSession.release(m);
+        subBuffers.forEach(OpenClSession::release);
+        subBuffers.clear();
+        if (region != null) {
+            session.arena().give(region);
         }
-        parts.forEach(Part::release);
     }
 }

@@ -72,9 +72,11 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
             throw new org.attn4j.error.BackendUnavailableException("opencl is unavailable: " + String.join("; ", p.reasons()));
         }
         BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
-        OpenClDevice device = OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"),
-                o.get(ID, "device"));
+        Long queue = o.handle("queue");
+        OpenClDevice device = queue != null ? OpenClPlatforms.deviceOfQueue(OpenClPlatforms.devices(), queue)
+                : OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"), o.get(ID, "device"));
         return new OpenClSession(device, o.get(ID, "kernel"),
-                DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup")));
+                DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup")),
+                queue == null ? 0 : queue);
     }
 }

@@ -17,12 +17,14 @@ import org.jocl.cl_platform_id;
  * @param localMemBytes    CL_DEVICE_LOCAL_MEM_SIZE
  * @param maxWorkGroupSize CL_DEVICE_MAX_WORK_GROUP_SIZE
  * @param correctDivide    whether float division can be built correctly rounded
+ * @param baseAlignBytes   CL_DEVICE_MEM_BASE_ADDR_ALIGN in bytes: where buffers start and
+ *                         sub-buffers may begin
  * @param platform         the platform handle
  * @param device           the device handle
  */
 record OpenClDevice(int index, String platformName, String name, boolean gpu, String type, String version,
                     int computeUnits, long globalMemBytes, long localMemBytes, long maxWorkGroupSize,
-                    boolean correctDivide, cl_platform_id platform, cl_device_id device) {
+                    boolean correctDivide, int baseAlignBytes, cl_platform_id platform, cl_device_id device) {
 
     String describe() {
         return String.format("#%d %s [%s] on %s, %s, %d compute units, %d MiB global, %d KiB local", index, name,

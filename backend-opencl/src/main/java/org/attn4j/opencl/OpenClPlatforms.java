@@ -51,7 +51,8 @@ final class OpenClPlatforms {
                         typeName, deviceString(d, CL_DEVICE_VERSION).trim(), deviceInt(d, CL_DEVICE_MAX_COMPUTE_UNITS),
                         deviceLong(d, CL_DEVICE_GLOBAL_MEM_SIZE), deviceLong(d, CL_DEVICE_LOCAL_MEM_SIZE),
                         deviceSize(d, CL_DEVICE_MAX_WORK_GROUP_SIZE),
-                        (fpConfig & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0, platform, d));
+                        (fpConfig & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
+                        Math.max(4, deviceInt(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8), platform, d));
             }
         }
         return out;
@@ -88,6 +89,21 @@ final class OpenClPlatforms {
             return chosen.get(0);
         }
         return pool.stream().filter(OpenClDevice::gpu).findFirst().orElse(pool.get(0));
+    }
+
+    /** The device a command queue (a native handle) runs on, among the devices found. */
+    static OpenClDevice deviceOfQueue(List<OpenClDevice> devices, long queueHandle) {
+        long[] dev = new long[1];
+        try {
+            clGetCommandQueueInfo(JoclHandles.queue(queueHandle), CL_QUEUE_DEVICE, Sizeof.cl_device_id,
+                    Pointer.to(dev), null);
+        } catch (org.jocl.CLException e) {
+            throw new org.attn4j.error.InvalidArgumentException("queue", "is not an OpenCL command queue ("
+                    + stringFor_errorCode(e.getStatus()) + " in clGetCommandQueueInfo)");
+        }
+        return devices.stream().filter(d -> d.device().getNativePointer() == dev[0]).findFirst()
+                .orElseThrow(() -> new org.attn4j.error.InvalidArgumentException("queue", "runs on a device no "
+                        + "OpenCL platform lists: " + names(devices)));
     }
 
     private static List<OpenClDevice> filter(List<OpenClDevice> devices, String selector, boolean platformOnly) {

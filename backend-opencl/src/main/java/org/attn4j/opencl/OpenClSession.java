@@ -6,20 +6,29 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.attn4j.options.RopeOptions;
+import java.util.concurrent.atomic.AtomicLong;
+import org.attn4j.error.BackendException;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.KernelPlan;
 import org.attn4j.tensor.DType;
+import org.attn4j.tensor.ExternalMemory;
 import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Shapes;
 import org.attn4j.tensor.Tensor;
 import org.jocl.Pointer;
 import org.jocl.Sizeof;
@@ -30,9 +39,11 @@ import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 
 /**
- * An OpenCL context and one in-order, profiling-enabled command queue on one device. Kernel
- * arguments live on shared kernel objects, so setting them and enqueueing happen under this
- * session's lock.
+ * An OpenCL context and one in-order command queue on one device: the session's own, or the
+ * caller's ({@code BackendOptions.withHandle("queue", ...)}), whose context and device it then
+ * uses. Kernel arguments live on shared kernel objects, so setting them and enqueueing happen
+ * under this session's lock. Plans take their device memory from an arena and upload without
+ * waiting; only host copies, {@link #synchronize} and timers wait.
  */
 public final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
@@ -44,13 +55,21 @@ public final class OpenClSession implements BackendSession {
             Set.of(DType.F32, DType.F16, DType.BF16),
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
             1, 256, 1, Set.of(KvLayout.NHD, KvLayout.HND),
-            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST)));
+            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST, Feature.GRAPH_CAPTURE)),
+            Set.of(ExternalMemory.Kind.OPENCL_BUFFER));
 
     private final OpenClDevice device;
     private final cl_context context;
     private final cl_command_queue queue;
+    private final boolean callerQueue;
+    private final boolean profiling;
     private final OpenClPrograms programs;
+    private final OpenClArena arena;
+    private final OpenClUploads uploads;
+    private final cl_mem fault;
+    private final Map<String, cl_mem> ropeFrequencies = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicLong allocations = new AtomicLong();
     private final boolean serialKernel;
     private final boolean decodeStream;
     private final DecodeStreamConfig.Tuning streamTuning;
@@ -66,11 +85,14 @@ public final class OpenClSession implements BackendSession {
      *               3x faster than the tiled kernel on an H200)
      */
     OpenClSession(OpenClDevice device, String kernel) {
-        this(device, kernel, DecodeStreamConfig.Tuning.AUTO);
+        this(device, kernel, DecodeStreamConfig.Tuning.AUTO, 0);
     }
 
-    /** As above, with the streaming decode's measured overrides. */
-    OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning) {
+    /**
+     * As above, with the streaming decode's measured overrides, on the caller's command queue
+     * when {@code queueHandle} is not 0.
+     */
+    OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning, long queueHandle) {
         this.device = device;
         this.streamTuning = streamTuning;
         String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
@@ -88,15 +110,45 @@ public final class OpenClSession implements BackendSession {
             default -> false;
         };
         setExceptionsEnabled(true);
-        cl_device_id[] devices = {device.device()};
-        this.context = ClCalls.call("clCreateContext(" + device.name() + ")",
-                () -> clCreateContext(null, 1, devices, null, null, null));
-        @SuppressWarnings("deprecation")
-        cl_command_queue q = ClCalls.call("clCreateCommandQueue(profiling)",
-                () -> clCreateCommandQueue(context, device.device(), CL_QUEUE_PROFILING_ENABLE, null));
-        this.queue = q;
+        if (queueHandle != 0) {
+            this.callerQueue = true;
+            this.queue = JoclHandles.queue(queueHandle);
+            long[] ctx = new long[1];
+            long[] props = new long[1];
+            ClCalls.call("clGetCommandQueueInfo(CL_QUEUE_CONTEXT)", () -> {
+                clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, Sizeof.cl_context, Pointer.to(ctx), null);
+            });
+            ClCalls.call("clGetCommandQueueInfo(CL_QUEUE_PROPERTIES)", () -> {
+                clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, Sizeof.cl_ulong, Pointer.to(props), null);
+            });
+            if ((props[0] & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0) {
+                throw new InvalidArgumentException("queue", "is out of order; attn4j queues dependent work and "
+                        + "needs an in-order command queue");
+            }
+            this.profiling = (props[0] & CL_QUEUE_PROFILING_ENABLE) != 0;
+            this.context = JoclHandles.context(ctx[0]);
+            ClCalls.call("clRetainCommandQueue", () -> {
+                clRetainCommandQueue(queue);
+            });
+            ClCalls.call("clRetainContext", () -> {
+                clRetainContext(context);
+            });
+        } else {
+            this.callerQueue = false;
+            this.profiling = true;
+            cl_device_id[] devices = {device.device()};
+            this.context = ClCalls.call("clCreateContext(" + device.name() + ")",
+                    () -> clCreateContext(null, 1, devices, null, null, null));
+            @SuppressWarnings("deprecation")
+            cl_command_queue q = ClCalls.call("clCreateCommandQueue(profiling)",
+                    () -> clCreateCommandQueue(context, device.device(), CL_QUEUE_PROFILING_ENABLE, null));
+            this.queue = q;
+        }
         this.programs = new OpenClPrograms(context, device.device(), device.correctDivide());
         this.group = (int) Math.min(64, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
+        this.arena = new OpenClArena(this);
+        this.uploads = new OpenClUploads(queue);
+        this.fault = newBuffer(16, "fault word");
     }
 
     @Override
@@ -140,6 +192,18 @@ public final class OpenClSession implements BackendSession {
         return queue;
     }
 
+    OpenClArena arena() {
+        return arena;
+    }
+
+    OpenClUploads uploads() {
+        return uploads;
+    }
+
+    cl_mem fault() {
+        return fault;
+    }
+
     cl_kernel kernel(String resource, String name, String defines) {
         return programs.kernel(resource, name, defines);
     }
@@ -148,16 +212,48 @@ public final class OpenClSession implements BackendSession {
 
     @Override
     public Tensor allocate(DType dtype, long[] shape) {
-        long bytes = Math.multiplyExact(org.attn4j.tensor.Shapes.elementCount(shape), (long) dtype.byteSize());
-        long bufferBytes = Math.max(4, (bytes + 3) & ~3L);
-        cl_mem mem = newBuffer(bufferBytes, "allocate " + dtype + " " + java.util.Arrays.toString(shape));
-        return new OpenClTensor(this, dtype, shape, mem, bufferBytes);
+        long bytes = Math.multiplyExact(Shapes.elementCount(shape), (long) dtype.byteSize());
+        if (bytes > device.globalMemBytes()) {
+            throw new BackendException(backendId(), "cannot allocate " + bytes + " bytes for " + dtype + " "
+                    + java.util.Arrays.toString(shape) + ": the device has " + device.globalMemBytes() + " bytes");
+        }
+        return BackendTensor.root(OpenClMemory.allocate(this, bytes, dtype + " " + java.util.Arrays.toString(shape)),
+                dtype, shape);
+    }
+
+    @Override
+    public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
+        ExternalMemory.OpenClBuffer b = (ExternalMemory.OpenClBuffer) memory;
+        if (b.byteOffset() % dtype.byteSize() != 0) {
+            throw InvalidArgumentException.expected("memory.byteOffset", "a multiple of " + dtype.byteSize()
+                    + " bytes (one " + dtype + ")", b.byteOffset());
+        }
+        cl_mem mem = JoclHandles.mem(b.clMem());
+        long[] size = new long[1];
+        long[] ctx = new long[1];
+        try {
+            clGetMemObjectInfo(mem, CL_MEM_SIZE, Sizeof.size_t, Pointer.to(size), null);
+            clGetMemObjectInfo(mem, CL_MEM_CONTEXT, Sizeof.cl_context, Pointer.to(ctx), null);
+        } catch (org.jocl.CLException e) {
+            throw new InvalidArgumentException("memory", "is not an OpenCL buffer (" + stringFor_errorCode(e.getStatus())
+                    + " in clGetMemObjectInfo)");
+        }
+        if (ctx[0] != context.getNativePointer()) {
+            throw new InvalidArgumentException("memory", "belongs to another OpenCL context; create it on this "
+                    + "backend's context (OpenClInterop.context)");
+        }
+        if (b.byteOffset() > size[0] || b.capacityBytes() > size[0] - b.byteOffset()) {
+            throw InvalidArgumentException.expected("memory", "at most the buffer's " + size[0] + " bytes from offset "
+                    + b.byteOffset(), b.capacityBytes() + " bytes");
+        }
+        return BackendTensor.root(OpenClMemory.borrow(this, mem, b.byteOffset(), b.capacityBytes()), dtype, shape);
     }
 
     /** A zero-filled device buffer of {@code bytes} (a multiple of 4). */
     cl_mem newBuffer(long bytes, String what) {
         cl_mem mem = ClCalls.call("clCreateBuffer(" + bytes + " bytes, " + what + ")",
                 () -> clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null));
+        allocations.incrementAndGet();
         try {
             ClCalls.call("clEnqueueFillBuffer(" + bytes + " bytes)", () -> {
                 clEnqueueFillBuffer(queue, mem, Pointer.to(new int[] {0}), Sizeof.cl_int, 0, bytes, 0, null, null);
@@ -167,40 +263,6 @@ public final class OpenClSession implements BackendSession {
             throw e;
         }
         return mem;
-    }
-
-    /** A read-only buffer holding {@code data} (at least 4 bytes, so empty arrays work). */
-    cl_mem constants(ByteBuffer data, String what) {
-        long n = data.remaining();
-        if (n == 0) {
-            return newBuffer(4, what);
-        }
-        return ClCalls.call("clCreateBuffer(" + n + " bytes, " + what + ")",
-                () -> clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n, Pointer.to(data), null));
-    }
-
-    cl_mem ints(int[] values, String what) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
-        b.asIntBuffer().put(values);
-        return constants(b, what);
-    }
-
-    cl_mem longs(long[] values, String what) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 8).order(ByteOrder.nativeOrder());
-        b.asLongBuffer().put(values);
-        return constants(b, what);
-    }
-
-    cl_mem floats(float[] values, String what) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length * 4).order(ByteOrder.nativeOrder());
-        b.asFloatBuffer().put(values);
-        return constants(b, what);
-    }
-
-    cl_mem bytes(byte[] values, String what) {
-        ByteBuffer b = ByteBuffer.allocateDirect(values.length);
-        b.put(values).flip();
-        return constants(b, what);
     }
 
     static void release(cl_mem mem) {
@@ -213,7 +275,8 @@ public final class OpenClSession implements BackendSession {
 
     @Override
     public void copyFromHost(HostTensor src, Tensor dst) {
-        cl_mem mem = mem(dst);
+        cl_mem mem = OpenClMemory.mem(dst);
+        long at0 = OpenClMemory.byteOffset(dst);
         MemorySegment seg = src.segment();
         long total = src.byteSize();
         long chunk = seg.isNative() ? COPY_CHUNK : STAGING_CHUNK;
@@ -223,7 +286,7 @@ public final class OpenClSession implements BackendSession {
             if (!seg.isNative()) {
                 MemorySegment.copy(seg, off, MemorySegment.ofBuffer(bb), 0, n);
             }
-            long at = off;
+            long at = at0 + off;
             ClCalls.call("clEnqueueWriteBuffer(" + n + " bytes at " + at + ")", () -> {
                 clEnqueueWriteBuffer(queue, mem, CL_TRUE, at, n, Pointer.to(bb), 0, null, null);
             });
@@ -231,15 +294,28 @@ public final class OpenClSession implements BackendSession {
     }
 
     @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        long n = src.byteSize();
+        if (n > Integer.MAX_VALUE) {
+            copyFromHost(src, dst); // a direct buffer holds at most 2 GiB: this one waits
+            return;
+        }
+        ByteBuffer staged = ByteBuffer.allocateDirect((int) Math.max(1, n));
+        MemorySegment.copy(src.segment(), 0, MemorySegment.ofBuffer(staged), 0, n);
+        uploads.write(OpenClMemory.mem(dst), OpenClMemory.byteOffset(dst), staged.limit((int) n));
+    }
+
+    @Override
     public void copyToHost(Tensor src, HostTensor dst) {
-        cl_mem mem = mem(src);
+        cl_mem mem = OpenClMemory.mem(src);
+        long at0 = OpenClMemory.byteOffset(src);
         MemorySegment seg = dst.segment();
         long total = dst.byteSize();
         long chunk = seg.isNative() ? COPY_CHUNK : STAGING_CHUNK;
         for (long off = 0; off < total; off += chunk) {
             long n = Math.min(chunk, total - off);
             ByteBuffer bb = hostBuffer(seg, off, n);
-            long at = off;
+            long at = at0 + off;
             ClCalls.call("clEnqueueReadBuffer(" + n + " bytes at " + at + ")", () -> {
                 clEnqueueReadBuffer(queue, mem, CL_TRUE, at, n, Pointer.to(bb), 0, null, null);
             });
@@ -247,6 +323,7 @@ public final class OpenClSession implements BackendSession {
                 MemorySegment.copy(MemorySegment.ofBuffer(bb), 0, seg, off, n);
             }
         }
+        reportFault();
     }
 
     /**
@@ -259,11 +336,7 @@ public final class OpenClSession implements BackendSession {
 
     @Override
     public boolean owns(Tensor t) {
-        return t instanceof OpenClTensor ct && ct.session() == this;
-    }
-
-    static cl_mem mem(Tensor t) {
-        return ((OpenClTensor) t).mem();
+        return t instanceof BackendTensor bt && bt.memory() instanceof OpenClMemory m && m.session() == this;
     }
 
     @Override
@@ -271,14 +344,83 @@ public final class OpenClSession implements BackendSession {
         ClCalls.call("clFinish", () -> {
             clFinish(queue);
         });
+        reportFault();
+    }
+
+    /** Reads and clears the fault word; throws the first fault a kernel recorded. */
+    private void reportFault() {
+        int[] f = new int[4];
+        ClCalls.call("clEnqueueReadBuffer(fault word)", () -> {
+            clEnqueueReadBuffer(queue, fault, CL_TRUE, 0, 16, Pointer.to(f), 0, null, null);
+        });
+        if (f[0] == 0) {
+            return;
+        }
+        ClCalls.call("clEnqueueFillBuffer(fault word)", () -> {
+            clEnqueueFillBuffer(queue, fault, Pointer.to(new int[] {0}), Sizeof.cl_int, 0, 16, 0, null, null);
+        });
+        throw new BackendException(backendId(), org.attn4j.spi.DeviceFaults.describe(f[0], f[1], f[2]));
     }
 
     @Override
     public DeviceTimer newTimer() {
-        return new OpenClTimer(queue);
+        return new OpenClTimer(queue, profiling);
+    }
+
+    @Override
+    public long deviceAllocations() {
+        return allocations.get();
+    }
+
+    @Override
+    public Map<String, Long> nativeHandles() {
+        return Map.of("context", context.getNativePointer(), "queue", queue.getNativePointer(), "device",
+                device.device().getNativePointer());
+    }
+
+    // ------------------------------------------------------------------ transient uploads
+
+    /**
+     * Small host arrays in device memory for the work queued next: each uploaded without waiting
+     * into an arena region. Close it once that work is queued: its regions go back to the arena,
+     * and the in-order queue runs any later upload into them after that work.
+     */
+    final class Transient implements AutoCloseable {
+        private final java.util.List<OpenClArena.Region> regions = new java.util.ArrayList<>(4);
+        private final java.util.List<cl_mem> buffers = new java.util.ArrayList<>(4);
+
+        cl_mem buffer(ByteBuffer data) {
+            OpenClArena.Region r = arena.take(data.remaining());
+            regions.add(r);
+            uploads.write(r.chunk(), r.offset(), data);
+            cl_mem sub = OpenClArena.subBuffer(r.chunk(), r.offset(), r.bytes());
+            buffers.add(sub);
+            return sub;
+        }
+
+        cl_mem ints(int[] values) {
+            return buffer(direct(values));
+        }
+
+        @Override
+        public void close() {
+            buffers.forEach(OpenClSession::release);
+            regions.forEach(arena::give);
+        }
+    }
+
+    static ByteBuffer direct(int[] values) {
+        ByteBuffer b = ByteBuffer.allocateDirect(Math.max(4, values.length * 4)).order(ByteOrder.nativeOrder());
+        b.asIntBuffer().put(values);
+        return b;
     }
 
     // ------------------------------------------------------------------ attention
+
+    @Override
+    public long workspaceBytes(AttentionProblem problem) {
+        return OpenClAttentionPlan.workspaceBytes(this, problem);
+    }
 
     @Override
     public KernelPlan plan(AttentionProblem problem) {
@@ -301,23 +443,21 @@ public final class OpenClSession implements BackendSession {
         int rows = Math.toIntExact(oA.dim(0));
         int hq = Math.toIntExact(oA.dim(1));
         int d = Math.toIntExact(oA.dim(2));
-        cl_mem maskMem = null;
-        if (rowMask != null) {
-            byte[] m = new byte[rowMask.length];
-            for (int i = 0; i < m.length; i++) {
-                m[i] = (byte) (rowMask[i] ? 1 : 0);
+        try (Transient tmp = new Transient()) {
+            cl_mem maskMem = null;
+            if (rowMask != null) {
+                ByteBuffer m = ByteBuffer.allocateDirect(Math.max(4, rowMask.length));
+                for (boolean b : rowMask) {
+                    m.put((byte) (b ? 1 : 0));
+                }
+                maskMem = tmp.buffer(m.clear());
             }
-            maskMem = bytes(m, "merge row mask");
-        }
-        try {
             cl_kernel k = kernel("merge.cl", "merge_pair", "-DOT=" + OpenClTypes.code(oA.dtype()));
             synchronized (this) {
-                new KernelCall(k, "merge_pair").mem(mem(oA)).mem(mem(sA)).mem(mem(oB)).mem(mem(sB)).mem(mem(o))
-                        .mem(mem(s)).mem(maskMem != null ? maskMem : mem(s)).i(maskMem != null ? 1 : 0).i(hq).i(d)
+                new KernelCall(k, "merge_pair").tensor(oA).tensor(sA).tensor(oB).tensor(sB).tensor(o).tensor(s)
+                        .mem(maskMem != null ? maskMem : fault).i(maskMem != null ? 1 : 0).i(hq).i(d)
                         .i(rows * hq).launch1d(queue, (long) rows * hq, group);
             }
-        } finally {
-            release(maskMem);
         }
     }
 
@@ -329,7 +469,7 @@ public final class OpenClSession implements BackendSession {
         int d = Math.toIntExact(v.dim(3));
         cl_kernel k = kernel("merge.cl", "merge_many", "-DOT=" + OpenClTypes.code(v.dtype()));
         synchronized (this) {
-            new KernelCall(k, "merge_many").mem(mem(v)).mem(mem(s)).mem(mem(o)).mem(mem(sOut)).i(n).i(hq).i(d)
+            new KernelCall(k, "merge_many").tensor(v).tensor(s).tensor(o).tensor(sOut).i(n).i(hq).i(d)
                     .i(rows * hq).launch1d(queue, (long) rows * hq, group);
         }
     }
@@ -339,70 +479,141 @@ public final class OpenClSession implements BackendSession {
     @Override
     public void appendPagedKv(Tensor k, Tensor v, int[] batchIndices, int[] positions, PagedKvCache cache,
                               PageTable table) {
-        int n = batchIndices.length;
+        if (batchIndices.length == 0) {
+            return;
+        }
+        try (Transient tmp = new Transient()) {
+            append(k, v, tmp.ints(batchIndices), tmp.ints(positions), tmp.ints(table.indptr()),
+                    tmp.ints(table.indices()), fault, table.batchSize(), table.totalPages(), cache, table.pageSize(),
+                    batchIndices.length, false);
+        }
+    }
+
+    @Override
+    public void appendPagedKv(Tensor k, Tensor v, Tensor batchIndices, Tensor positions, PagedKvCache cache,
+                              DevicePageTable table) {
+        int n = Math.toIntExact(k.dim(0));
         if (n == 0) {
             return;
         }
+        cl_mem bi = view(batchIndices);
+        cl_mem pos = view(positions);
+        cl_mem indptr = view(table.indptr());
+        cl_mem indices = view(table.indices());
+        cl_mem last = view(table.lastPageLen());
+        try {
+            append(k, v, bi, pos, indptr, indices, last, table.batchSize(), table.capacity(), cache,
+                    table.pageSize(), n, true);
+        } finally {
+            for (cl_mem m : new cl_mem[] {bi, pos, indptr, indices, last}) {
+                release(m);
+            }
+        }
+    }
+
+    /**
+     * A contiguous I32 tensor as a buffer of its own, starting at its first element: a
+     * sub-buffer when it does not start at its buffer's start (OpenCL has no pointer offsets;
+     * validation keeps device-metadata tensors aligned here), else the buffer itself, retained.
+     */
+    cl_mem view(Tensor t) {
+        cl_mem mem = OpenClMemory.mem(t);
+        long off = OpenClMemory.byteOffset(t);
+        if (off == 0) {
+            ClCalls.call("clRetainMemObject", () -> {
+                clRetainMemObject(mem);
+            });
+            return mem;
+        }
+        if (off % device.baseAlignBytes() != 0) {
+            throw new InvalidArgumentException("tensor", t + " starts " + off + " bytes into its buffer; OpenCL needs "
+                    + "device-resident index tensors to start on a multiple of " + device.baseAlignBytes() + " bytes");
+        }
+        return OpenClArena.subBuffer(mem, off, t.byteSize());
+    }
+
+    private void append(Tensor k, Tensor v, cl_mem bi, cl_mem pos, cl_mem indptr, cl_mem indices, cl_mem last,
+                        int batch, int capacity, PagedKvCache cache, int pageSize, int n, boolean checked) {
         DType src = k.dtype();
         DType dst = cache.dtype();
-        String defines = src == dst ? "-DSAME_TYPE=1 -DBITS=" + OpenClTypes.bitsType(src)
-                : "-DSAME_TYPE=0 -DST=" + OpenClTypes.code(src) + " -DCT=" + OpenClTypes.code(dst);
+        String defines = (src == dst ? "-DSAME_TYPE=1 -DBITS=" + OpenClTypes.bitsType(src)
+                : "-DSAME_TYPE=0 -DST=" + OpenClTypes.code(src) + " -DCT=" + OpenClTypes.code(dst))
+                + " -DCHECKED=" + (checked ? 1 : 0);
         cl_kernel kernel = kernel("append.cl", "append_kv", defines);
-        cl_mem bi = ints(batchIndices, "append batchIndices");
-        cl_mem pos = ints(positions, "append positions");
-        cl_mem indptr = ints(table.indptr(), "append kvIndptr");
-        cl_mem indices = ints(table.indices(), "append kvIndices");
-        try {
-            synchronized (this) {
-                new KernelCall(kernel, "append_kv").mem(mem(k)).mem(mem(v)).mem(mem(cache.k())).mem(mem(cache.v()))
-                        .l(cache.kOffset()).l(cache.vOffset()).l(cache.pageStride()).l(cache.slotStride())
-                        .l(cache.headStride()).mem(bi).mem(pos).mem(indptr).mem(indices).i(cache.pageSize())
-                        .i(cache.numKvHeads()).i(cache.headDim()).f(cache.scales().k()).f(cache.scales().v())
-                        .i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
-            }
-        } finally {
-            release(bi);
-            release(pos);
-            release(indptr);
-            release(indices);
+        long[] ks = k.strides();
+        long[] vs = v.strides();
+        synchronized (this) {
+            new KernelCall(kernel, "append_kv").mem(OpenClMemory.mem(k)).l(OpenClMemory.offset(k)).l(ks[0]).l(ks[1])
+                    .mem(OpenClMemory.mem(v)).l(OpenClMemory.offset(v)).l(vs[0]).l(vs[1])
+                    .mem(OpenClMemory.mem(cache.k())).mem(OpenClMemory.mem(cache.v()))
+                    .l(cache.kOffset() + OpenClMemory.offset(cache.k())).l(cache.vOffset() + OpenClMemory.offset(cache.v()))
+                    .l(cache.pageStride()).l(cache.slotStride()).l(cache.headStride())
+                    .mem(bi).mem(pos).mem(indptr).mem(indices).mem(last).i(batch).i(capacity).i(cache.numPages())
+                    .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.headDim()).f(cache.scales().k())
+                    .f(cache.scales().v()).i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
         }
     }
 
     @Override
     public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
-        int n = positions.length;
-        int d = Math.toIntExact(q.dim(2));
-        if (n == 0 || d < 2) {
+        if (positions.length == 0 || q.dim(2) < 2) {
             return;
         }
-        double[] freq = rope.frequencies(d);
-        int half = d / 2;
-        float[] table = new float[n * half * 2];
-        for (int t = 0; t < n; t++) {
-            for (int p = 0; p < half; p++) {
-                double a = positions[t] * freq[p];
-                table[(t * half + p) * 2] = (float) Math.cos(a);
-                table[(t * half + p) * 2 + 1] = (float) Math.sin(a);
-            }
-        }
-        cl_mem cs = floats(table, "rope angles");
-        try {
-            rope(q, cs, d, rope.interleaved());
-            if (k != null) {
-                rope(k, cs, d, rope.interleaved());
-            }
-        } finally {
-            release(cs);
+        try (Transient tmp = new Transient()) {
+            rope(q, k, tmp.ints(positions), rope);
         }
     }
 
-    private void rope(Tensor x, cl_mem cs, int d, boolean interleaved) {
+    @Override
+    public void applyRope(Tensor q, Tensor k, Tensor positions, RopeOptions rope) {
+        if (q.dim(0) == 0 || q.dim(2) < 2) {
+            return;
+        }
+        cl_mem pos = view(positions);
+        try {
+            rope(q, k, pos, rope);
+        } finally {
+            release(pos);
+        }
+    }
+
+    private void rope(Tensor q, Tensor k, cl_mem positions, RopeOptions rope) {
+        int d = Math.toIntExact(q.dim(2));
+        cl_mem freq = ropeFrequencies(rope, d);
+        rope(q, positions, freq, d, rope.interleaved());
+        if (k != null) {
+            rope(k, positions, freq, d, rope.interleaved());
+        }
+    }
+
+    /**
+     * RoPE frequencies as float pairs hi + lo (their double value split in two floats), kept per
+     * options and head dim for the session's life.
+     */
+    cl_mem ropeFrequencies(RopeOptions rope, int d) {
+        return ropeFrequencies.computeIfAbsent(rope + "/" + d, key -> {
+            double[] f = rope.frequencies(d);
+            ByteBuffer b = ByteBuffer.allocateDirect(8 * Math.max(1, f.length)).order(ByteOrder.nativeOrder());
+            for (double x : f) {
+                float hi = (float) x;
+                b.putFloat(hi).putFloat((float) (x - hi));
+            }
+            cl_mem mem = newBuffer(b.capacity(), "rope frequencies");
+            uploads.write(mem, 0, b.clear());
+            return mem;
+        });
+    }
+
+    private void rope(Tensor x, cl_mem positions, cl_mem freq, int d, boolean interleaved) {
         int n = Math.toIntExact(x.dim(0));
         int heads = Math.toIntExact(x.dim(1));
+        long[] st = x.strides();
         cl_kernel k = kernel("rope.cl", "rope_inplace", "-DT=" + OpenClTypes.code(x.dtype()));
+        int count = Math.multiplyExact(Math.multiplyExact(n, heads), d / 2);
         synchronized (this) {
-            new KernelCall(k, "rope_inplace").mem(mem(x)).mem(cs).i(heads).i(d).i(interleaved ? 1 : 0)
-                    .i(n * heads * (d / 2)).launch1d(queue, (long) n * heads * (d / 2), group);
+            new KernelCall(k, "rope_inplace").mem(OpenClMemory.mem(x)).l(OpenClMemory.offset(x)).l(st[0]).l(st[1])
+                    .mem(positions).mem(freq).mem(fault).i(heads).i(d).i(interleaved ? 1 : 0).i(count)
+                    .launch1d(queue, count, group);
         }
     }
 
@@ -412,7 +623,11 @@ public final class OpenClSession implements BackendSession {
             try {
                 clFinish(queue);
             } finally {
+                uploads.close();
                 programs.close();
+                ropeFrequencies.values().forEach(OpenClSession::release);
+                release(fault);
+                arena.close();
                 clReleaseCommandQueue(queue);
                 clReleaseContext(context);
             }
@@ -421,6 +636,6 @@ public final class OpenClSession implements BackendSession {
 
     @Override
     public String toString() {
-        return "OpenClSession[" + device.describe() + "]";
+        return "OpenClSession[" + device.describe() + (callerQueue ? ", caller's queue" : "") + "]";
     }
 }

@@ -1,7 +1,11 @@
 // KV append (spec §5): token t of k, v [n, Hkv, D] goes to request batchIndices[t] at
-// positions[t], located through the page table; one work-item per (token, head). Same type: a bit copy (BITS is the storage
-// word); otherwise divide by the cache's scale and round once to the cache's type.
-// ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1.
+// positions[t], located through the page table; one work-item per (token, head). Same type: a
+// bit copy (BITS is the storage word); otherwise divide by the cache's scale and round once to
+// the cache's type. ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1.
+//
+// k and v are views: element (t, h, d) at off + t * tok + h * head + d. With CHECKED = 1 the
+// indices, positions and page table come from device memory and are checked here: a token whose
+// request, position, page range or page id is out of range is skipped and recorded in fault.
 
 #if SAME_TYPE
 #define SRC_T BITS
@@ -11,11 +15,14 @@
 #define DST_T STORAGE(CT)
 #endif
 
-__kernel void append_kv(__global const SRC_T* k, __global const SRC_T* v,
+__kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHead,
+                        __global const SRC_T* v, long vOff, long vTok, long vHead,
                         __global DST_T* kc, __global DST_T* vc,
                         long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
                         __global const int* batchIndices, __global const int* positions,
                         __global const int* kvIndptr, __global const int* kvIndices,
+                        __global const int* lastPageLen, int batch, int capacity, int numPages,
+                        __global int* fault,
                         int pageSize, int hkv, int headDim, float kScale, float vScale, int count) {
     const int g = get_global_id(0);
     if (g >= count) {
@@ -25,16 +32,40 @@ __kernel void append_kv(__global const SRC_T* k, __global const SRC_T* v,
     const int t = g / hkv;
     const int b = batchIndices[t];
     const int pos = positions[t];
+#if CHECKED
+    if (b < 0 || b >= batch) {
+        report_fault(fault, FAULT_BATCH_INDEX, t, b);
+        return;
+    }
+    const int start = kvIndptr[b];
+    const int end = kvIndptr[b + 1];
+    if (start < 0 || end < start || end > capacity || (end > start && (lastPageLen[b] < 1 || lastPageLen[b] > pageSize))) {
+        report_fault(fault, FAULT_PAGE_RANGE, b, start);
+        return;
+    }
+    const long kvLen = end == start ? 0 : (long) (end - start - 1) * pageSize + lastPageLen[b];
+    if (pos < 0 || pos >= kvLen) {
+        report_fault(fault, FAULT_POSITION, t, pos);
+        return;
+    }
+    const int page = kvIndices[start + pos / pageSize];
+    if (page < 0 || page >= numPages) {
+        report_fault(fault, FAULT_PAGE_ID, start + pos / pageSize, page);
+        return;
+    }
+#else
     const int page = kvIndices[kvIndptr[b] + pos / pageSize];
+#endif
     const long dst = (long) page * pageStride + (long) (pos % pageSize) * slotStride + (long) h * headStride;
-    const long src = ((long) t * hkv + h) * headDim;
+    const long ks = kOff + (long) t * kTok + (long) h * kHead;
+    const long vs = vOff + (long) t * vTok + (long) h * vHead;
     for (int d = 0; d < headDim; d++) {
 #if SAME_TYPE
-        kc[kOffset + dst + d] = k[src + d];
-        vc[vOffset + dst + d] = v[src + d];
+        kc[kOffset + dst + d] = k[ks + d];
+        vc[vOffset + dst + d] = v[vs + d];
 #else
-        float kx = LOAD(ST, k, src + d);
-        float vx = LOAD(ST, v, src + d);
+        float kx = LOAD(ST, k, ks + d);
+        float vx = LOAD(ST, v, vs + d);
 #if CT == 3
         kc[kOffset + dst + d] = quotient_to_e4m3(kx, kScale);
         vc[vOffset + dst + d] = quotient_to_e4m3(vx, vScale);

@@ -28,7 +28,7 @@
     const int shift = kvLen - qoLen;                                                     \
     const int pqFirst = itemStart / group + shift;                                       \
     const int pqLast = (itemEnd - 1) / group + shift;                                    \
-    const int2 keyRange = unit_key_range(u, pqFirst, pqLast, flags, windowLeft);         \
+    const int2 keyRange = unit_key_range(u, kvLen, pqFirst, pqLast, flags, windowLeft);         \
     const int kvStart = keyRange.x;                                                      \
     const int kvEnd = keyRange.y
 
@@ -69,10 +69,11 @@ inline void rope_dims(int pi, int halfDim, int interleaved, int* d1, int* d2) {
     *d2 = interleaved ? 2 * pi + 1 : pi + halfDim;
 }
 
-// The unit's key range u.zw narrowed to what causality and the window let its rows see.
-inline int2 unit_key_range(int4 u, int pqFirst, int pqLast, int flags, int windowLeft) {
+// The unit's key range u.zw narrowed to the request's keys (a plan over a device page table
+// schedules for the longest request it allows) and to what causality and the window let its rows see.
+inline int2 unit_key_range(int4 u, int kvLen, int pqFirst, int pqLast, int flags, int windowLeft) {
     int kvStart = u.z;
-    int kvEnd = u.w;
+    int kvEnd = min(u.w, kvLen);
     if (flags & F_CAUSAL) {
         kvEnd = min(kvEnd, pqLast + 1);
     }
@@ -170,7 +171,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int item = itemStart + m;
         int row = item / group;
         int h = hk * group + (item - row * group);
-        long base = ((long) (qoStart + row) * hq + h) * headDim;
+        long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
         for (int d = 0; d < headDim; d++) {
             qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
@@ -225,7 +226,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     }
                 }
                 s[n] = x;
-                mx = fmax(mx, x);
+                mx = max_nan(mx, x);
             }
             // KB == 16: the block's exponentials as one vector operation.
             float al = 1.0f;
@@ -273,11 +274,13 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int item = itemStart + m;
         int row = item / group;
         int h = hk * group + (item - row * group);
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        bool empty = rowMax[m] == -INFINITY;
         float l = rowSum[m];
-        float inv = l > 0.0f ? vScale / l : 0.0f;
-        float lse2 = l > 0.0f ? rowMax[m] + log2(l) : -INFINITY;
+        float inv = empty ? 0.0f : vScale / l;
+        float lse2 = empty ? -INFINITY : rowMax[m] + log2(l);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = (orow * hq + h) * headDim;
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int d = 0; d < headDim; d++) {
             if (tmpBase < 0) {
                 STORE(QT, o, base + d, acc[m][d] * inv);
@@ -285,7 +288,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 tmpO[base + d] = acc[m][d] * inv;
             }
         }
-        store_lse(lse, tmpLse, tmpBase, orow * hq + h, lse2, flags);
+        store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, flags);
     }
 }
 
@@ -321,7 +324,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         if (item < itemEnd && d < headDim) {
             int row = item / group;
             int h = hk * group + (item - row * group);
-            long base = ((long) (qoStart + row) * hq + h) * headDim;
+            long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
             x = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         qs[m * KS + d] = x;
@@ -455,7 +458,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             float mOld = rowMax[m];
             float mx = mOld;
             for (int n = 0; n < TN; n++) {
-                mx = fmax(mx, ss[m * TN + n]);
+                mx = max_nan(mx, ss[m * TN + n]);
             }
             float alpha = 1.0f;
             float sum = 0.0f;
@@ -506,11 +509,13 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
         int row = item / group;
         int h = hk * group + (item - row * group);
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
+        bool empty = rowMax[m] == -INFINITY;
         float l = rowSum[m];
-        float inv = l > 0.0f ? vScale / l : 0.0f;
-        float lse2 = l > 0.0f ? rowMax[m] + log2(l) : -INFINITY;
+        float inv = empty ? 0.0f : vScale / l;
+        float lse2 = empty ? -INFINITY : rowMax[m] + log2(l);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = (orow * hq + h) * headDim;
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int k = 0; k < DK4; k++) {
             int c = tx + k * TD;
             if (c >= d4) {
@@ -527,7 +532,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
         }
         if (tx == 0) {
-            store_lse(lse, tmpLse, tmpBase, orow * hq + h, lse2, flags);
+            store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, flags);
         }
     }
 }
@@ -544,13 +549,13 @@ __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
     const int h = g % hq;
     const int4 r = info[g / hq];
     const float mx = split_lse_max(tmpLse, r, hq, h);
-    long out = ((long) r.x * hq + h) * headDim;
+    long out = oOff + (long) r.x * oTok + (long) h * oHead;
     if (mx == -INFINITY) {
         for (int d = 0; d < headDim; d++) {
             STORE(QT, o, out + d, 0.0f);
         }
         if (writeLse) {
-            lse[(long) r.x * hq + h] = -INFINITY;
+            lse[lseOff + (long) r.x * hq + h] = -INFINITY;
         }
         return;
     }
@@ -568,6 +573,6 @@ __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
         STORE(QT, o, out + d, a / wsum);
     }
     if (writeLse) {
-        lse[(long) r.x * hq + h] = (mx + log2(wsum)) * LN2;
+        lse[lseOff + (long) r.x * hq + h] = (mx + log2(wsum)) * LN2;
     }
 }

@@ -251,10 +251,14 @@ FP8_VECTOR_DECODERS(16)
 #define F_INTERLEAVED 32
 #define F_ROPE 64
 
+// q and o are [rows, hq, D] views: element (row, h, d) at off + row * tok + h * head + d.
 #define ATTENTION_KERNEL_PARAMS                                              \
     __global const STORAGE(QT)* q,                                           \
+    long qOff, long qTok, long qHead,                                        \
     __global STORAGE(QT)* o,                                                 \
+    long oOff, long oTok, long oHead,                                        \
     __global float* lse,                                                     \
+    long lseOff,                                                             \
     __global const STORAGE(KVT)* kc,                                         \
     __global const STORAGE(KVT)* vc,                                         \
     long kOffset, long vOffset, long pageStride, long slotStride, long headStride, \
@@ -281,7 +285,9 @@ FP8_VECTOR_DECODERS(16)
     __global const float* tmpLse,                                            \
     __global const int4* info,                                               \
     __global STORAGE(QT)* o,                                                 \
+    long oOff, long oTok, long oHead,                                        \
     __global float* lse,                                                     \
+    long lseOff,                                                             \
     int hq, int headDim, int writeLse, int count
 
 // Bit `bit` of the packed custom mask.
@@ -294,12 +300,33 @@ inline float soft_cap_log2(float x, float softCap) {
     return softCap * tanh(x / softCap) * LOG2E;
 }
 
+// Faults found in device-resident values (page tables, positions, indices): the first one is
+// kept in fault[0..3] = (code, index, value, 1) until the host reads and clears it.
+#define FAULT_BATCH_INDEX 1
+#define FAULT_POSITION 2
+#define FAULT_PAGE_RANGE 3
+#define FAULT_PAGE_ID 4
+#define FAULT_LENGTH 5
+
+inline void report_fault(__global int* fault, int code, int index, int value) {
+    if (atomic_cmpxchg(fault, 0, code) == 0) {
+        fault[1] = index;
+        fault[2] = value;
+    }
+}
+
+// The larger of a and b, NaN when either is (fmax drops a NaN, which would hide a NaN logit
+// or state behind the others and make its row look empty).
+inline float max_nan(float a, float b) {
+    return (isnan(a) || isnan(b)) ? a + b : fmax(a, b);
+}
+
 // Largest base-2 lse of a split row's chunk states, r = (output row, first workspace row,
 // chunks, workspace rows between chunks).
 inline float split_lse_max(__global const float* tmpLse, int4 r, int hq, int h) {
     float mx = -INFINITY;
     for (int c = 0; c < r.z; c++) {
-        mx = fmax(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
+        mx = max_nan(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
     }
     return mx;
 }

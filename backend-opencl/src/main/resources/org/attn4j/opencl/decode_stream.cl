@@ -63,7 +63,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     const int items = min(TM, group - itemStart);
     const int pq = kvLen - 1; // the one query row; causal allows every key of the request
     int kvStart = u.z;
-    const int kvEnd = u.w;
+    const int kvEnd = min(u.w, kvLen); // a device page table's plan schedules for its longest request
     if (flags & F_WINDOW) {
         kvStart = max(kvStart, pq - windowLeft);
     }
@@ -90,7 +90,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         rowMax[m] = -INFINITY;
         rowSum[m] = 0.0f;
         if (m < items && active) {
-            long base = ((long) qoStart * hq + hk * group + itemStart + m) * headDim + d0;
+            long base = qOff + (long) qoStart * qTok + (long) (hk * group + itemStart + m) * qHead + d0;
             qv[m] = LOADV(QT, q, base) * qScale;
         }
     }
@@ -160,7 +160,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             float mx = rowMax[m];
 #pragma unroll
             for (int k = 0; k < U; k++) {
-                mx = fmax(mx, sc[k * TM + m]);
+                mx = max_nan(mx, sc[k * TM + m]);
             }
             // With nothing allowed yet, exp2(-inf - 0) gives the zero weights.
             float ref = mx == -INFINITY ? 0.0f : mx;
@@ -190,7 +190,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     if (lid < TM) {
         float mx = -INFINITY;
         for (int r = 0; r < ROWS; r++) {
-            mx = fmax(mx, groupMax[r * TM + lid]);
+            mx = max_nan(mx, groupMax[r * TM + lid]);
         }
         float ref = mx == -INFINITY ? 0.0f : mx;
         float l = 0.0f;
@@ -217,23 +217,24 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     for (int e = lid; e < items * headDim; e += WG) {
         int m = e / headDim;
         int d = e - m * headDim;
+        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
         float l = finalSum[m];
-        float x = l > 0.0f ? merged[m * DMAX + d] * (vScale / l) : 0.0f;
+        float x = finalMax[m] == -INFINITY ? 0.0f : merged[m * DMAX + d] * (vScale / l);
         long h = hk * group + itemStart + m;
         if (tmpBase < 0) {
-            STORE(QT, o, ((long) qoStart * hq + h) * headDim + d, x);
+            STORE(QT, o, oOff + (long) qoStart * oTok + h * oHead + d, x);
         } else {
             tmpO[((long) tmpBase * hq + h) * headDim + d] = x;
         }
     }
     if (lid < items) {
         float l = finalSum[lid];
-        float lse2 = l > 0.0f ? finalMax[lid] + log2(l) : -INFINITY;
+        float lse2 = finalMax[lid] == -INFINITY ? -INFINITY : finalMax[lid] + log2(l);
         long h = hk * group + itemStart + lid;
         if (tmpBase >= 0) {
             tmpLse[(long) tmpBase * hq + h] = lse2;
         } else if (flags & F_LSE) {
-            lse[(long) qoStart * hq + h] = lse2 * LN2;
+            lse[lseOff + (long) qoStart * hq + h] = lse2 * LN2;
         }
     }
 }
@@ -252,10 +253,11 @@ __kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
     const int4 r = info[rowHead / hq];
     const float mx = split_lse_max(tmpLse, r, hq, h);
     const long out = (long) r.x * hq + h;
+    const long oAt = oOff + (long) r.x * oTok + (long) h * oHead + d;
     if (mx == -INFINITY) {
-        STORE(QT, o, out * headDim + d, 0.0f);
+        STORE(QT, o, oAt, 0.0f);
         if (writeLse && d == 0) {
-            lse[out] = -INFINITY;
+            lse[lseOff + out] = -INFINITY;
         }
         return;
     }
@@ -267,8 +269,8 @@ __kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
         wsum += w;
         a += w * tmpO[row * headDim + d];
     }
-    STORE(QT, o, out * headDim + d, a / wsum);
+    STORE(QT, o, oAt, a / wsum);
     if (writeLse && d == 0) {
-        lse[out] = (mx + log2(wsum)) * LN2;
+        lse[lseOff + out] = (mx + log2(wsum)) * LN2;
     }
 }

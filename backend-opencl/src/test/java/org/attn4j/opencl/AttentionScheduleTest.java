@@ -10,6 +10,7 @@ import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.spi.AttentionProblem;
+import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 /** The host-side schedule: units cover every query item and key once; splits follow the policy. */
@@ -29,8 +30,8 @@ class AttentionScheduleTest {
         for (int b = 0; b < kvLens.length; b++) {
             qo[b + 1] = b + 1;
         }
-        return new AttentionProblem(new HeadConfig(32, 8, 128), qo, PageTable.of(16, pages, kvLens),
-                AttentionOptions.DEFAULT, null, null, true, plan);
+        return new AttentionProblem(new HeadConfig(32, 8, 128), qo, PageTable.of(16, pages, kvLens), null,
+                AttentionOptions.DEFAULT, null, null, true, plan, DType.BF16, DType.BF16, 16);
     }
 
     @Test

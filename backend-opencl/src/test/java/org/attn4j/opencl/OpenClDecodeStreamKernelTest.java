@@ -177,10 +177,10 @@ class OpenClDecodeStreamKernelTest {
                 try (Tensor k = be.upload(kh); Tensor v = be.upload(vh); Tensor q = be.upload(qh);
                      Tensor o = be.allocate(qType, qh.shape()); Tensor l = be.allocate(DType.F32, rows, hq);
                      BatchAttentionPlan plan = problem.plan(be)) {
-                    if (w == 0) {
-                        described = plan.describe();
-                    }
                     plan.run(q, PagedKvCache.separate(k, v, problem.layout(), problem.scales()), o, l);
+                    if (w == 0) {
+                        described = plan.describe(); // planned by the run, for its dtypes
+                    }
                     try (HostTensor oh = be.download(o); HostTensor lh = be.download(l)) {
                         out[w] = oh.toFloatArray();
                         lse[w] = lh.toFloatArray();

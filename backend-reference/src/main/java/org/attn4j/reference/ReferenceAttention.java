@@ -26,18 +26,18 @@ final class ReferenceAttention implements KernelPlan {
     private final AttentionProblem problem;
     private final HeadConfig heads;
     private final AttentionOptions options;
-    private final PageTable table;
+    private final ReferenceSession session;
     private final CustomMask mask;
     private final double smScale;
     private final double softCap;
     private final ReferenceRope rope;
     private final List<Task> tasks;
 
-    ReferenceAttention(AttentionProblem problem) {
+    ReferenceAttention(ReferenceSession session, AttentionProblem problem) {
+        this.session = session;
         this.problem = problem;
         this.heads = problem.heads();
         this.options = problem.options();
-        this.table = problem.pageTable();
         this.mask = problem.mask();
         this.smScale = problem.smScale();
         this.softCap = options.logitsSoftCap();
@@ -47,12 +47,21 @@ final class ReferenceAttention implements KernelPlan {
 
     @Override
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
-        HostTensor qh = ReferenceTensor.host(q);
-        HostTensor oh = ReferenceTensor.host(o);
-        HostTensor lseh = lse == null ? null : ReferenceTensor.host(lse);
-        HostTensor kh = ReferenceTensor.host(kv.k());
-        HostTensor vh = ReferenceTensor.host(kv.v());
-        tasks.parallelStream().forEach(t -> attendGroup(t, qh, kv, kh, vh, oh, lseh));
+        Rows qh = new Rows(ReferenceMemory.flat(q), q.strides());
+        Rows oh = new Rows(ReferenceMemory.flat(o), o.strides());
+        HostTensor lseh = lse == null ? null : ReferenceMemory.contiguous(lse);
+        HostTensor kh = ReferenceMemory.contiguous(kv.k());
+        HostTensor vh = ReferenceMemory.contiguous(kv.v());
+        PageTable table = problem.pageTable() != null ? problem.pageTable()
+                : session.readDeviceTable(problem.deviceTable(), kv.numPages());
+        tasks.parallelStream().forEach(t -> attendGroup(t, table, qh, kv, kh, vh, oh, lseh));
+    }
+
+    /** A {@code [rows, heads, D]} tensor (possibly a view): the flat memory and its row and head strides. */
+    record Rows(HostTensor data, long[] strides) {
+        long at(long row, long head) {
+            return row * strides[0] + head * strides[1];
+        }
     }
 
     /** Query rows {@code [rowStart, rowEnd)} of request {@code request} for the heads reading {@code kvHead}. */
@@ -76,16 +85,16 @@ final class ReferenceAttention implements KernelPlan {
     }
 
     /** The task's query rows, for every query head reading its KV head. */
-    private void attendGroup(Task task, HostTensor q, PagedKvCache kv, HostTensor kTensor, HostTensor vTensor,
-                             HostTensor o, HostTensor lse) {
+    private void attendGroup(Task task, PageTable table, Rows q, PagedKvCache kv, HostTensor kTensor,
+                             HostTensor vTensor, Rows o, HostTensor lse) {
         int b = task.request();
         int kvHead = task.kvHead();
         int qoLen = problem.qoLen(b);
         int kvLen = table.kvLen(b);
         int d = heads.headDim();
         int g = heads.groupSize();
-        double[] keys = loadKeys(b, kvHead, kvLen, kv, kTensor, true);
-        double[] values = loadKeys(b, kvHead, kvLen, kv, vTensor, false);
+        double[] keys = loadKeys(table, b, kvHead, kvLen, kv, kTensor, true);
+        double[] values = loadKeys(table, b, kvHead, kvLen, kv, vTensor, false);
         boolean[] allowed = new boolean[kvLen];
         double[] logits = new double[kvLen];
         double[] qv = new double[d];
@@ -97,13 +106,14 @@ final class ReferenceAttention implements KernelPlan {
             for (int hh = 0; hh < g; hh++) {
                 int h = kvHead * g + hh;
                 long state = row * heads.numQoHeads() + h;
-                long base = state * d;
+                long base = o.at(row, h);
                 if (!any) {
-                    writeEmpty(o, lse, state, base, d);
+                    writeEmpty(o.data(), lse, state, base, d);
                     continue;
                 }
+                long qBase = q.at(row, h);
                 for (int x = 0; x < d; x++) {
-                    qv[x] = q.getFloat(base + x);
+                    qv[x] = q.data().getFloat(qBase + x);
                 }
                 if (rope != null) {
                     rope.rotate(qv, 0, pq);
@@ -114,6 +124,11 @@ final class ReferenceAttention implements KernelPlan {
                         logits[j] = logit(qv, keys, j * d, d);
                         max = Math.max(max, logits[j]);
                     }
+                }
+                if (max == Double.NEGATIVE_INFINITY) {
+                    // Every allowed logit is -inf (infinite inputs): no weight anywhere, an empty row.
+                    writeEmpty(o.data(), lse, state, base, d);
+                    continue;
                 }
                 Arrays.fill(acc, 0);
                 double sum = 0;
@@ -129,7 +144,7 @@ final class ReferenceAttention implements KernelPlan {
                     }
                 }
                 for (int x = 0; x < d; x++) {
-                    ReferenceRounding.store(o, base + x, acc[x] / sum);
+                    ReferenceRounding.store(o.data(), base + x, acc[x] / sum);
                 }
                 if (lse != null) {
                     lse.setFloat(state, (float) (max + Math.log(sum)));
@@ -166,7 +181,8 @@ final class ReferenceAttention implements KernelPlan {
      * dequantised with the cache's scale, as {@code [kvLen, D]} doubles. Only slots below
      * {@code kvLen} are read.
      */
-    private double[] loadKeys(int b, int kvHead, int kvLen, PagedKvCache kv, HostTensor t, boolean isKey) {
+    private double[] loadKeys(PageTable table, int b, int kvHead, int kvLen, PagedKvCache kv, HostTensor t,
+                              boolean isKey) {
         int d = heads.headDim();
         double[] out = new double[Math.multiplyExact(kvLen, d)];
         double scale = isKey ? kv.scales().k() : kv.scales().v();

@@ -11,20 +11,27 @@ import org.attn4j.tensor.HostTensor;
 final class ReferenceKvAppend {
     private ReferenceKvAppend() {}
 
-    static void append(HostTensor k, HostTensor v, int[] batchIndices, int[] positions, PagedKvCache cache,
-                       PageTable table) {
-        HostTensor kc = ReferenceTensor.host(cache.k());
-        HostTensor vc = ReferenceTensor.host(cache.v());
+    /**
+     * Token {@code t} of k and v (flat memory with token stride {@code ks[0]}/{@code vs[0]} and
+     * head stride {@code ks[1]}/{@code vs[1]}) goes to request {@code batchIndices[t]} at
+     * {@code positions[t]}; tokens marked skipped ({@code skip[t]}) are left out.
+     */
+    static void append(HostTensor k, long[] ks, HostTensor v, long[] vs, int[] batchIndices, int[] positions,
+                       boolean[] skip, PagedKvCache cache, PageTable table) {
+        HostTensor kc = ReferenceMemory.contiguous(cache.k());
+        HostTensor vc = ReferenceMemory.contiguous(cache.v());
         int heads = cache.numKvHeads();
         int headDim = cache.headDim();
         int pageSize = table.pageSize();
         for (int t = 0; t < positions.length; t++) {
+            if (skip != null && skip[t]) {
+                continue;
+            }
             int page = table.pageOf(batchIndices[t], positions[t]);
             int slot = positions[t] % pageSize;
             for (int h = 0; h < heads; h++) {
-                long src = ((long) t * heads + h) * headDim;
-                copy(k, src, kc, cache.kIndex(page, slot, h), headDim, cache.scales().k());
-                copy(v, src, vc, cache.vIndex(page, slot, h), headDim, cache.scales().v());
+                copy(k, t * ks[0] + h * ks[1], kc, cache.kIndex(page, slot, h), headDim, cache.scales().k());
+                copy(v, t * vs[0] + h * vs[1], vc, cache.vIndex(page, slot, h), headDim, cache.scales().v());
             }
         }
     }

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
-import org.attn4j.CascadeLevel;
+import org.attn4j.kv.CascadeLevel;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.options.PlanOptions;

@@ -22,6 +22,26 @@ class DelegatingSession implements BackendSession {
     }
 
     @Override
+    public long workspaceBytes(AttentionProblem problem) {
+        return delegate.workspaceBytes(problem);
+    }
+
+    @Override
+    public Tensor wrap(org.attn4j.tensor.ExternalMemory memory, DType dtype, long[] shape) {
+        return delegate.wrap(memory, dtype, shape);
+    }
+
+    @Override
+    public long deviceAllocations() {
+        return delegate.deviceAllocations();
+    }
+
+    @Override
+    public java.util.Map<String, Long> nativeHandles() {
+        return delegate.nativeHandles();
+    }
+
+    @Override
     public Capabilities capabilities() {
         return delegate.capabilities();
     }
@@ -44,6 +64,11 @@ class DelegatingSession implements BackendSession {
     @Override
     public void copyFromHost(HostTensor src, Tensor dst) {
         delegate.copyFromHost(src, dst);
+    }
+
+    @Override
+    public void copyFromHostAsync(HostTensor src, Tensor dst) {
+        delegate.copyFromHostAsync(src, dst);
     }
 
     @Override

@@ -11,7 +11,7 @@ import java.util.Random;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.CascadeLevel;
+import org.attn4j.kv.CascadeLevel;
 import org.attn4j.CascadePlan;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;

@@ -22,6 +22,29 @@ class ReferenceConformanceTest extends AttentionConformanceSuite {
         return "reference";
     }
 
+    /** Host segments from a shared arena per allocation, as an engine's own buffers would be. */
+    @Override
+    protected org.attn4j.conformance.harness.ExternalAllocator externalAllocator() {
+        return new org.attn4j.conformance.harness.ExternalAllocator() {
+            private final java.util.Map<org.attn4j.tensor.ExternalMemory, java.lang.foreign.Arena> arenas =
+                    new java.util.concurrent.ConcurrentHashMap<>();
+
+            @Override
+            public org.attn4j.tensor.ExternalMemory allocate(org.attn4j.AttentionBackend backend, long bytes) {
+                java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
+                org.attn4j.tensor.ExternalMemory m = org.attn4j.tensor.ExternalMemory.hostSegment(
+                        arena.allocate(bytes, 64));
+                arenas.put(m, arena);
+                return m;
+            }
+
+            @Override
+            public void free(org.attn4j.tensor.ExternalMemory memory) {
+                arenas.remove(memory).close();
+            }
+        };
+    }
+
     /**
      * A reproduction as the suite prints it, pasted unchanged: the causal boundary (the one key
      * at position 0 is allowed for the one query at position 0), which a planted {@code j < pq}

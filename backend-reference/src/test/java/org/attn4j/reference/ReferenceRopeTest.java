@@ -70,14 +70,16 @@ class ReferenceRopeTest {
 
     @Test
     void llama31ScalingSlowsLowFrequencies() {
-        // D = 2, theta irrelevant: freq_0 = 1 / scale. Scale 4096 / (2 pi) gives a wavelength of
-        // 4096, between the high (8192 / 4 = 2048) and low (8192) cut-offs, so the frequency is
-        // blended: smooth = (8192 / 4096 - 1) / (4 - 1) = 1/3, f' = (2/3) f / 8 + (1/3) f = 5f / 12.
+        // D = 4, theta = 1 / f^2: pair 1 (dims 1 and 3) has frequency theta^(-2/4) = f. f = 2 pi / 4096
+        // gives a wavelength of 4096, between the high (8192 / 4 = 2048) and low (8192) cut-offs,
+        // so the frequency is blended: smooth = (8192 / 4096 - 1) / (4 - 1) = 1/3,
+        // f' = (2/3) f / 8 + (1/3) f = 5f / 12. (Scale stays 1: with Llama 3.1 it must, spec §3.)
         double f = 2 * Math.PI / 4096;
-        RopeOptions rope = new RopeOptions(false, 1e4, 1 / f, Llama31RopeScaling.DEFAULT);
+        RopeOptions rope = new RopeOptions(false, 1 / (f * f), 1, Llama31RopeScaling.DEFAULT);
         int position = 1000;
         double angle = position * 5 * f / 12;
-        assertClose(new double[] {Math.cos(angle), Math.sin(angle)}, rotate(new float[] {1, 0}, position, rope), TOL);
+        assertClose(new double[] {0, Math.cos(angle), 0, Math.sin(angle)},
+                rotate(new float[] {0, 1, 0, 0}, position, rope), TOL);
     }
 
     @Test

@@ -12,7 +12,7 @@ import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.CascadeLevel;
+import org.attn4j.kv.CascadeLevel;
 import org.attn4j.CascadePlan;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
@@ -285,7 +285,7 @@ class ReferenceValidationTest {
         PagedKvCache cache = cache();
         // Read through the host memory: the closed backend no longer downloads.
         List<Tensor> outputs = List.of(o, o1, lse);
-        List<byte[]> before = outputs.stream().map(t -> ReferenceTensor.host(t).segment().toArray(
+        List<byte[]> before = outputs.stream().map(t -> ReferenceMemory.contiguous(t).segment().toArray(
                 java.lang.foreign.ValueLayout.JAVA_BYTE)).toList();
         try (BatchAttentionPlan plan = attn.planBatchDecode(table, ONE_HEAD, AttentionOptions.DEFAULT,
                 PlanOptions.DEFAULT)) {
@@ -301,7 +301,7 @@ class ReferenceValidationTest {
             }
         }
         for (int i = 0; i < outputs.size(); i++) {
-            assertArrayEquals(before.get(i), ReferenceTensor.host(outputs.get(i)).segment().toArray(
+            assertArrayEquals(before.get(i), ReferenceMemory.contiguous(outputs.get(i)).segment().toArray(
                     java.lang.foreign.ValueLayout.JAVA_BYTE), "output " + i + " was written");
         }
     }

@@ -1,6 +1,6 @@
 package org.attn4j.cli;
 
-/** A failure the user can act on (bad input file, failed check): printed without a stack trace. */
+/** A failure the user can act on (bad input file, failed check): printed as one line, exit status 1. */
 public class CliException extends RuntimeException {
     public CliException(String message) {
         super(message);

@@ -1,79 +1,90 @@
 package org.attn4j.cli;
 
 import java.io.PrintStream;
-import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.function.Supplier;
-import org.attn4j.error.InvalidArgumentException;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import java.util.List;
 import org.attn4j.cli.bench.BenchCommand;
 import org.attn4j.cli.demo.DemoCommand;
 import org.attn4j.cli.run.RunCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
-/** {@code attn4j info|demo|bench|run}: dispatches to the subcommand and maps failures to exit codes. */
+/**
+ * {@code attn4j info|demo|bench|run}: parses the command line with picocli, runs the subcommand
+ * and maps every failure to one line and an exit status (0 ok, 1 a failed call or check, 2 a
+ * command-line mistake). {@code --verbose} adds the stack trace.
+ */
 public final class Main {
     /** Exit status for command-line mistakes. */
     public static final int USAGE = 2;
-
-    private static final Map<String, Supplier<Command>> COMMANDS = new LinkedHashMap<>();
-
-    static {
-        COMMANDS.put("info", InfoCommand::new);
-        COMMANDS.put("demo", DemoCommand::new);
-        COMMANDS.put("bench", BenchCommand::new);
-        COMMANDS.put("run", RunCommand::new);
-    }
+    /** Exit status for a failed call, an unreadable input or a failed check. */
+    public static final int FAILED = 1;
 
     private Main() {}
 
     public static void main(String[] args) {
-        System.setProperty("java.awt.headless", "true");
         System.exit(run(args, System.out, System.err));
     }
 
     /** Runs one command line; returns the exit status instead of exiting (tests call this). */
     public static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
-            (args.length == 0 ? err : out).print(usage());
-            return args.length == 0 ? USAGE : 0;
-        }
-        Supplier<Command> factory = COMMANDS.get(args[0]);
-        if (factory == null) {
-            err.println("attn4j: unknown command '" + args[0] + "'");
-            err.print(usage());
-            return USAGE;
-        }
-        Command command = factory.get();
-        String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+        Console console = new Console(out, err, Arrays.asList(args).contains("--verbose"));
+        CommandLine root = commandLine(console);
         try {
-            return command.execute(command.spec().parse(rest), out, err);
-        } catch (HelpRequested h) {
-            out.print(h.getMessage());
-            return 0;
-        } catch (UsageException u) {
-            err.println("attn4j " + args[0] + ": " + u.getMessage());
-            err.print(u.usage());
-            return USAGE;
-        } catch (InvalidArgumentException | CliException e) {
-            err.println("attn4j " + args[0] + ": " + e.getMessage());
-            return 1;
-        } catch (Exception e) {
-            err.println("attn4j " + args[0] + ": " + e);
-            e.printStackTrace(err);
-            return 1;
+            return root.execute(args);
+        } catch (Throwable t) {
+            // Errors (OutOfMemoryError, StackOverflowError) pass through picocli's handlers.
+            return console.failure(commandName(root, args), t);
+        } finally {
+            out.flush();
+            err.flush();
         }
     }
 
-    static String usage() {
-        return """
-                usage: attn4j <command> [options]   (attn4j <command> --help for its options)
+    /** The command tree with its handlers; exposed for tests of the help texts. */
+    static CommandLine commandLine(Console console) {
+        CommandLine root = new CommandLine(new Attn4jCommand(console));
+        for (Object sub : List.of(new InfoCommand(console), new DemoCommand(console), new BenchCommand(console),
+                new RunCommand(console))) {
+            root.addSubcommand(sub);
+        }
+        root.setOut(new PrintWriter(console.out(), true));
+        root.setErr(new PrintWriter(console.err(), true));
+        root.setUsageHelpWidth(100);
+        root.setUsageHelpLongOptionsMaxWidth(28);
+        root.setExecutionExceptionHandler((e, cl, parsed) -> console.failure(name(cl), e));
+        root.setParameterExceptionHandler(Main::usageMistake);
+        return root;
+    }
 
-                commands:
-                  info    every backend provider, its probe (available or why not), devices, capabilities
-                  demo    a small continuous-batching session on the best backend, checked against the reference
-                  bench   spec §10 workloads and ad-hoc shapes: time, bandwidth or FLOP rate, CSV/JSON/PNG
-                  run     one operation on NumPy .npy inputs described by a JSON file; writes o and lse as .npy
+    /** One line naming the mistake (with suggestions for misspellings) and where the options are listed. */
+    private static int usageMistake(ParameterException e, String[] args) {
+        CommandLine cl = e.getCommandLine();
+        PrintWriter err = cl.getErr();
+        String message = e.getMessage();
+        if (e instanceof UnmatchedArgumentException u && cl.getParent() == null && !u.getUnmatched().isEmpty()
+                && !u.getUnmatched().getFirst().startsWith("-")) {
+            message = "unknown command '" + u.getUnmatched().getFirst() + "'";
+        }
+        if (e instanceof UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            message += " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)";
+        }
+        err.println(name(cl) + ": " + message);
+        err.println("see '" + name(cl) + " --help'" + (cl.getParent() == null ? " for the commands" : " for its options"));
+        err.flush();
+        return USAGE;
+    }
 
-                backend selection: -Dattn4j.backend=cuda,opencl or ATTN4J_BACKEND=...
-                """;
+    private static String name(CommandLine cl) {
+        return cl.getCommandSpec().qualifiedName();
+    }
+
+    private static String commandName(CommandLine root, String[] args) {
+        if (args.length > 0 && root.getSubcommands().containsKey(args[0])) {
+            return "attn4j " + args[0];
+        }
+        return "attn4j";
     }
 }

@@ -3,6 +3,8 @@ package org.attn4j.cli;
 import java.util.Locale;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
 
 /** Parses the dtype and layout names users type: bf16, fp16/f16, f32, fp8/e4m3, e5m2; nhd, hnd. */
 public final class Names {
@@ -22,11 +24,41 @@ public final class Names {
         };
     }
 
+    /** The name attn4j prints for a dtype: f32, f16, bf16, fp8_e4m3, fp8_e5m2, i32. */
+    public static String dtypeName(DType dtype) {
+        return dtype.name().toLowerCase(Locale.ROOT);
+    }
+
     public static KvLayout layout(String name, String what) {
         return switch (name.trim().toUpperCase(Locale.ROOT)) {
             case "NHD" -> KvLayout.NHD;
             case "HND" -> KvLayout.HND;
             default -> throw new CliException(what + ": unknown layout '" + name + "' (expected NHD or HND)");
         };
+    }
+
+    /** picocli converter for dtype options. */
+    public static final class DTypeConverter implements ITypeConverter<DType> {
+        @Override
+        public DType convert(String value) {
+            try {
+                return dtype(value, "dtype");
+            } catch (CliException e) {
+                throw new TypeConversionException("unknown dtype '" + value
+                        + "' (expected f32, f16, bf16, fp8_e4m3 or fp8_e5m2)");
+            }
+        }
+    }
+
+    /** picocli converter for layout options. */
+    public static final class LayoutConverter implements ITypeConverter<KvLayout> {
+        @Override
+        public KvLayout convert(String value) {
+            try {
+                return layout(value, "layout");
+            } catch (CliException e) {
+                throw new TypeConversionException("unknown layout '" + value + "' (expected NHD or HND)");
+            }
+        }
     }
 }

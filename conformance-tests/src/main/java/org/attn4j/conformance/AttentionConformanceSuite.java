@@ -12,8 +12,11 @@ import org.attn4j.conformance.harness.PropertyRunner;
 import org.attn4j.conformance.harness.Settings;
 import org.attn4j.conformance.harness.Summary;
 import org.attn4j.conformance.properties.AppendProperties;
+import org.attn4j.conformance.harness.ExternalAllocator;
 import org.attn4j.conformance.properties.AttentionProperties;
+import org.attn4j.conformance.properties.EngineProperties;
 import org.attn4j.conformance.properties.Fp8Properties;
+import org.attn4j.conformance.properties.RobustnessProperties;
 import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.conformance.properties.SplitProperties;
 import org.attn4j.conformance.properties.StateProperties;
@@ -65,6 +68,14 @@ public abstract class AttentionConformanceSuite {
     /** The backend under test, as {@link Backends#open(String)} knows it. */
     protected abstract String backendId();
 
+    /**
+     * Memory of the kind the backend wraps, made as an engine would make it, for the borrowed
+     * memory property; null (the default) skips that property with a reason.
+     */
+    protected ExternalAllocator externalAllocator() {
+        return null;
+    }
+
     private static Map<String, String> descriptions() {
         Map<String, String> m = new LinkedHashMap<>();
         for (Property<?> p : allProperties(new Subject("?", null, null))) {
@@ -81,6 +92,8 @@ public abstract class AttentionConformanceSuite {
         all.addAll(new Fp8Properties(s).all());
         all.addAll(new StateProperties(s).all());
         all.addAll(new InvalidInputProperties(s).all());
+        all.addAll(new EngineProperties(s).all());
+        all.addAll(new RobustnessProperties(s).all());
         return all;
     }
 
@@ -110,7 +123,7 @@ public abstract class AttentionConformanceSuite {
                 oracle = Backends.open(ORACLE);
             }
         }
-        Subject subject = new Subject(id, backend, oracle);
+        Subject subject = new Subject(id, backend, oracle, externalAllocator());
         for (Property<?> p : allProperties(subject)) {
             properties.put(p.key(), p);
         }
@@ -318,5 +331,69 @@ public abstract class AttentionConformanceSuite {
     @Test
     void invalidInputsRejected() {
         property("invalidInputsRejected");
+    }
+
+    // ------------------------------------------------------------------ engine integration (spec §11)
+
+    @Test
+    void stridedViewsMatchOracle() {
+        property("stridedViewsMatchOracle");
+    }
+
+    @Test
+    void appendFromViewsIsBitExact() {
+        property("appendFromViewsIsBitExact");
+    }
+
+    @Test
+    void ropeOnViewsMatchesContiguous() {
+        property("ropeOnViewsMatchesContiguous");
+    }
+
+    @Test
+    void borrowedMemoryMatchesOracle() {
+        property("borrowedMemoryMatchesOracle");
+    }
+
+    @Test
+    void deviceTableDecodeMatchesOracle() {
+        property("deviceTableDecodeMatchesOracle");
+    }
+
+    @Test
+    void deviceMetadataMatchesHost() {
+        property("deviceMetadataMatchesHost");
+    }
+
+    @Test
+    void replanningAllocatesNothing() {
+        property("replanningAllocatesNothing");
+    }
+
+    @Test
+    void graphReplayEqualsEager() {
+        property("graphReplayEqualsEager");
+    }
+
+    // ------------------------------------------------------------------ robustness (spec §3, §7)
+
+    @Test
+    void nonFiniteInputsPropagate() {
+        property("nonFiniteInputsPropagate");
+    }
+
+    @Test
+    void hostileValuesRejected() {
+        property("hostileValuesRejected");
+    }
+
+    @Test
+    void deviceFaultsReported() {
+        property("deviceFaultsReported");
+    }
+
+    @Test
+    void concurrentUseIsSafe() {
+        property("concurrentUseIsSafe");
     }
 }

@@ -47,16 +47,21 @@ public record AppendPositions(int[] batchIndices, int[] positions) {
         if (appendIndptr[0] != 0) {
             throw InvalidArgumentException.expected("appendIndptr[0]", 0, appendIndptr[0]);
         }
-        int n = appendIndptr[batch];
-        int[] bi = new int[Math.max(n, 0)];
-        int[] pos = new int[Math.max(n, 0)];
+        // Every count is checked before anything is allocated, so a hostile indptr costs nothing.
         for (int b = 0; b < batch; b++) {
-            int count = appendIndptr[b + 1] - appendIndptr[b];
+            long count = (long) appendIndptr[b + 1] - appendIndptr[b];
             int kvLen = pageTable.kvLen(b);
             if (count < 0 || count > kvLen) {
                 throw new InvalidArgumentException("appendIndptr[" + (b + 1) + "]", "request " + b + " appends "
                         + count + " tokens, expected within [0, kvLen = " + kvLen + "]");
             }
+        }
+        int n = appendIndptr[batch];
+        int[] bi = new int[n];
+        int[] pos = new int[n];
+        for (int b = 0; b < batch; b++) {
+            int count = appendIndptr[b + 1] - appendIndptr[b];
+            int kvLen = pageTable.kvLen(b);
             for (int i = 0; i < count; i++) {
                 bi[appendIndptr[b] + i] = b;
                 pos[appendIndptr[b] + i] = kvLen - count + i;

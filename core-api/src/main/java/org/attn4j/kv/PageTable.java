@@ -55,6 +55,13 @@ public final class PageTable {
                 throw new InvalidArgumentException("kvLastPageLen[" + b + "]", "kvLastPageLen[" + b + "] = "
                         + lastPageLen[b] + " is outside [1, " + pageSize + "] (pageSize " + pageSize + ")");
             }
+            long len = indptr[b + 1] == indptr[b] ? 0
+                    : (long) (indptr[b + 1] - indptr[b] - 1) * pageSize + lastPageLen[b];
+            if (len > Integer.MAX_VALUE) {
+                throw new InvalidArgumentException("kvIndptr[" + (b + 1) + "]", "request " + b + " has "
+                        + (indptr[b + 1] - indptr[b]) + " pages of " + pageSize + " tokens, " + len
+                        + " keys, more than " + Integer.MAX_VALUE);
+            }
         }
         for (int i = 0; i < indices.length; i++) {
             if (indices[i] < 0) {
@@ -65,6 +72,11 @@ public final class PageTable {
 
     /** Builds the table from each request's page list and length. */
     public static PageTable of(int pageSize, int[][] pagesPerRequest, int[] kvLens) {
+        Args.notNull(pagesPerRequest, "pagesPerRequest");
+        Args.notNull(kvLens, "kvLens");
+        if (pageSize < 1) {
+            throw InvalidArgumentException.expected("pageSize", ">= 1", pageSize);
+        }
         int batch = pagesPerRequest.length;
         if (kvLens.length != batch) {
             throw InvalidArgumentException.expected("kvLens.length", "pagesPerRequest.length = " + batch,
@@ -78,19 +90,20 @@ public final class PageTable {
         }
         int[] indptr = new int[batch + 1];
         for (int b = 0; b < batch; b++) {
-            indptr[b + 1] = indptr[b] + pagesPerRequest[b].length;
+            Args.notNull(pagesPerRequest[b], "pagesPerRequest[" + b + "]");
+            indptr[b + 1] = Args.toInt((long) indptr[b] + pagesPerRequest[b].length, "pagesPerRequest");
         }
         int[] indices = new int[indptr[batch]];
         int[] last = new int[batch];
         for (int b = 0; b < batch; b++) {
             System.arraycopy(pagesPerRequest[b], 0, indices, indptr[b], pagesPerRequest[b].length);
             int n = pagesPerRequest[b].length;
-            last[b] = n == 0 ? 0 : kvLens[b] - (n - 1) * pageSize;
             long needPages = (kvLens[b] + (long) pageSize - 1) / pageSize;
             if (needPages != n) {
                 throw InvalidArgumentException.expected("pagesPerRequest[" + b + "].length",
                         needPages + " pages for kvLen " + kvLens[b], n);
             }
+            last[b] = n == 0 ? 0 : (int) (kvLens[b] - (long) (n - 1) * pageSize);
         }
         return new PageTable(indptr, indices, last, pageSize);
     }

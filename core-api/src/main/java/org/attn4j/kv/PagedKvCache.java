@@ -2,6 +2,7 @@ package org.attn4j.kv;
 
 import java.util.Arrays;
 import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.check.Args;
 import org.attn4j.tensor.Tensor;
 
 /**
@@ -42,8 +43,9 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
             throw new InvalidArgumentException("cache", "expected numPages >= 0, pageSize, Hkv, D >= 1, actual "
                     + numPages + ", " + pageSize + ", " + numKvHeads + ", " + headDim);
         }
-        // The run-time extent check bounds only the last page; negative strides or offsets would
-        // send a kernel below the tensor's start, which on a GPU is a memory fault, not an exception.
+        // Negative strides or offsets would send a kernel below the tensor's start, which on a GPU
+        // is a memory fault, not an exception; the extent above the start is checked exactly
+        // against the tensors when a call uses the cache.
         if (kOffset < 0 || vOffset < 0) {
             throw InvalidArgumentException.expected(kOffset < 0 ? "kOffset" : "vOffset", ">= 0",
                     kOffset < 0 ? kOffset : vOffset);
@@ -70,11 +72,12 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         if (!Arrays.equals(ks, vs)) {
             throw InvalidArgumentException.expected("v.shape", "k's shape " + Arrays.toString(ks), Arrays.toString(vs));
         }
-        int pageSize = Math.toIntExact(layout == KvLayout.NHD ? ks[1] : ks[2]);
-        int heads = Math.toIntExact(layout == KvLayout.NHD ? ks[2] : ks[1]);
-        long pageElems = ks[1] * ks[2] * ks[3];
-        return new PagedKvCache(k, v, layout, Math.toIntExact(ks[0]), pageSize, heads, Math.toIntExact(ks[3]),
-                0, 0, pageElems, scales);
+        Args.notNull(layout, "layout");
+        int pageSize = Args.toInt(layout == KvLayout.NHD ? ks[1] : ks[2], "pageSize");
+        int heads = Args.toInt(layout == KvLayout.NHD ? ks[2] : ks[1], "numKvHeads");
+        long pageElems = Args.multiply(Args.multiply(ks[1], ks[2], "k.shape"), ks[3], "k.shape");
+        return new PagedKvCache(k, v, layout, Args.toInt(ks[0], "numPages"), pageSize, heads,
+                Args.toInt(ks[3], "headDim"), 0, 0, pageElems, scales);
     }
 
     /** One tensor {@code [numPages, 2, pageSize, Hkv, D]} (NHD) or {@code [numPages, 2, Hkv, pageSize, D]} (HND), K first. */
@@ -92,11 +95,12 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
                     "rank 5 with dim 1 = 2: " + (layout == KvLayout.NHD ? "[numPages, 2, pageSize, Hkv, D]"
                             : "[numPages, 2, Hkv, pageSize, D]"), Arrays.toString(s));
         }
-        int pageSize = Math.toIntExact(layout == KvLayout.NHD ? s[2] : s[3]);
-        int heads = Math.toIntExact(layout == KvLayout.NHD ? s[3] : s[2]);
-        long pageElems = s[2] * s[3] * s[4];
-        return new PagedKvCache(kv, kv, layout, Math.toIntExact(s[0]), pageSize, heads, Math.toIntExact(s[4]),
-                0, pageElems, 2 * pageElems, scales);
+        Args.notNull(layout, "layout");
+        int pageSize = Args.toInt(layout == KvLayout.NHD ? s[2] : s[3], "pageSize");
+        int heads = Args.toInt(layout == KvLayout.NHD ? s[3] : s[2], "numKvHeads");
+        long pageElems = Args.multiply(Args.multiply(s[2], s[3], "kv.shape"), s[4], "kv.shape");
+        return new PagedKvCache(kv, kv, layout, Args.toInt(s[0], "numPages"), pageSize, heads,
+                Args.toInt(s[4], "headDim"), 0, pageElems, Args.multiply(2, pageElems, "kv.shape"), scales);
     }
 
     private static String pagedShapeName(KvLayout layout) {
@@ -117,6 +121,11 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
 
     public long headStride() {
         return layout == KvLayout.NHD ? headDim : (long) pageSize * headDim;
+    }
+
+    /** Elements one page spans: {@code pageSize * Hkv * D}. */
+    public long pageElements() {
+        return (long) pageSize * numKvHeads * headDim;
     }
 
     /** Flat index in {@link #k()} of element {@code (page, slot, head, 0)}. */

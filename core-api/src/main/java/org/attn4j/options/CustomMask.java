@@ -36,7 +36,7 @@ public final class CustomMask {
     /** From bit-packed little-endian bytes holding {@code bitCount} elements; offsets derived. */
     public static CustomMask fromPacked(byte[] packed, long bitCount) {
         Args.notNull(packed, "mask");
-        if (bitCount < 0 || (bitCount + 7) / 8 > packed.length) {
+        if (bitCount < 0 || bitCount > 8L * packed.length) {
             throw InvalidArgumentException.expected("mask", "at least " + ((bitCount + 7) / 8) + " bytes for "
                     + bitCount + " bits", packed.length + " bytes");
         }
@@ -83,7 +83,7 @@ public final class CustomMask {
                     throw InvalidArgumentException.expected("mask.offsets.length", batch, offsets.length);
                 }
                 out[b] = offsets[b];
-                if (out[b] < 0 || out[b] + need > bitCount) {
+                if (out[b] < 0 || out[b] > bitCount - need) {
                     throw new InvalidArgumentException("mask.offsets[" + b + "]", "request " + b + " needs bits ["
                             + out[b] + ", " + (out[b] + need) + ") inside [0, " + bitCount + ")");
                 }

@@ -1,15 +1,38 @@
 package org.attn4j.options;
 
 import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
 
 /**
- * How a batch plan schedules work.
+ * How a plan schedules its work and what it may assume about the tensors its runs receive.
+ * Immutable; change with the {@code with*} methods.
+ *
+ * <p>A plan given {@link #qDtype} and {@link #kvDtype} decides everything when it is made (kernel,
+ * split, workspace) and its runs only launch: this is the form for a hot path and for CUDA graph
+ * capture. Without them, the plan is made for the dtypes (and alignment) of its first run with
+ * each dtype pair, which allocates and uploads on that run; convenient for one-off calls.
  *
  * @param deterministic fix the KV split so a request's result is bitwise independent of the
  *                      other requests in the batch
  * @param maxSplitChunk a cap on keys per split chunk; 0 lets the backend choose
+ * @param qDtype        the dtype of q and o every run will bring, or null (decided per run)
+ * @param kvDtype       the KV cache dtype every run will bring, or null (decided per run)
+ * @param alignment     bytes every q, o and K/V view of a run starts on and strides by (a power
+ *                      of two from 1 to 256, default 16); kernels that read 16-byte vectors are
+ *                      chosen only when this allows them, and runs whose tensors break it are
+ *                      rejected. Plans without dtypes take the alignment of their first run.
+ * @param workspace     device memory the plan writes its schedule and split-KV partial states
+ *                      into instead of the session's own, or null. A workspace holds one plan at
+ *                      a time: making a plan in it retires the plan made in it before (whose runs
+ *                      are then rejected). Size it with {@code AttentionBackend.workspaceBytes}.
  */
-public record PlanOptions(boolean deterministic, int maxSplitChunk) {
+public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype, DType kvDtype, int alignment,
+                          Tensor workspace) {
+    /** The alignment plans assume unless told: what contiguous tensors keep (see {@link #alignment}). */
+    public static final int NATURAL_ALIGNMENT = 0;
+    /** The most alignment a natural row counts (the widest vector kernels read). */
+    public static final int DEFAULT_ALIGNMENT = 16;
     public static final PlanOptions DEFAULT = new PlanOptions(false, 0);
     public static final PlanOptions DETERMINISTIC = new PlanOptions(true, 0);
 
@@ -17,5 +40,61 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk) {
         if (maxSplitChunk < 0) {
             throw InvalidArgumentException.expected("maxSplitChunk", ">= 0", maxSplitChunk);
         }
+        if (alignment != NATURAL_ALIGNMENT && (alignment < 1 || alignment > 256 || Integer.bitCount(alignment) != 1)) {
+            throw InvalidArgumentException.expected("alignment", "0 (natural) or a power of two in [1, 256]", alignment);
+        }
+        if ((qDtype == null) != (kvDtype == null)) {
+            throw new InvalidArgumentException(qDtype == null ? "qDtype" : "kvDtype",
+                    "give both dtypes or neither, actual q " + qDtype + ", kv " + kvDtype);
+        }
+        if (qDtype != null && (!qDtype.isFloatingPoint() || qDtype.isFp8())) {
+            throw InvalidArgumentException.expected("qDtype", "F32, F16 or BF16", qDtype);
+        }
+        if (kvDtype != null && !kvDtype.isFloatingPoint()) {
+            throw InvalidArgumentException.expected("kvDtype", "a floating-point dtype", kvDtype);
+        }
+    }
+
+    public PlanOptions(boolean deterministic, int maxSplitChunk) {
+        this(deterministic, maxSplitChunk, null, null, NATURAL_ALIGNMENT, null);
+    }
+
+    public PlanOptions withDeterministic(boolean value) {
+        return new PlanOptions(value, maxSplitChunk, qDtype, kvDtype, alignment, workspace);
+    }
+
+    public PlanOptions withMaxSplitChunk(int value) {
+        return new PlanOptions(deterministic, value, qDtype, kvDtype, alignment, workspace);
+    }
+
+    /** Plans ahead for q (and o) of {@code q} and a KV cache of {@code kv}. */
+    public PlanOptions withDtypes(DType q, DType kv) {
+        return new PlanOptions(deterministic, maxSplitChunk, q, kv, alignment, workspace);
+    }
+
+    public PlanOptions withAlignment(int bytes) {
+        return new PlanOptions(deterministic, maxSplitChunk, qDtype, kvDtype, bytes, workspace);
+    }
+
+    public PlanOptions withWorkspace(Tensor value) {
+        return new PlanOptions(deterministic, maxSplitChunk, qDtype, kvDtype, alignment, value);
+    }
+
+    /**
+     * The alignment to plan for: {@link #alignment} when given, else what contiguous rows of
+     * {@code headDim} elements of both dtypes keep (at most {@link #DEFAULT_ALIGNMENT}).
+     */
+    public int resolvedAlignment(int headDim) {
+        if (alignment != NATURAL_ALIGNMENT || qDtype == null) {
+            return alignment == NATURAL_ALIGNMENT ? DEFAULT_ALIGNMENT : alignment;
+        }
+        long q = Long.lowestOneBit((long) headDim * qDtype.byteSize());
+        long kv = Long.lowestOneBit((long) headDim * kvDtype.byteSize());
+        return (int) Math.min(DEFAULT_ALIGNMENT, Math.min(q, kv));
+    }
+
+    /** Whether the dtypes are fixed at planning. */
+    public boolean hasDtypes() {
+        return qDtype != null;
     }
 }

@@ -7,8 +7,10 @@ import org.attn4j.error.InvalidArgumentException;
  *
  * @param interleaved false: pairs {@code (d, d + D/2)} ("rotate half"); true: pairs {@code (2d, 2d+1)}
  * @param theta       base, default 1e4
- * @param scale       frequencies are divided by it, default 1
- * @param llama31     Llama 3.1 frequency rescaling, or null
+ * @param scale       frequencies are divided by it, default 1; must be 1 with {@code llama31}
+ * @param llama31     Llama 3.1 frequency rescaling, or null; its factor takes the place of
+ *                    {@code scale} (FlashInfer reads {@code rope_scale} as that factor), so a
+ *                    {@code scale} other than 1 alongside it is rejected as ambiguous
  */
 public record RopeOptions(boolean interleaved, double theta, double scale, Llama31RopeScaling llama31) {
     public static final RopeOptions DEFAULT = new RopeOptions(false, 1e4, 1, null);
@@ -19,6 +21,10 @@ public record RopeOptions(boolean interleaved, double theta, double scale, Llama
         }
         if (!(scale > 0) || !Double.isFinite(scale)) {
             throw InvalidArgumentException.expected("rope.scale", "a finite value > 0", scale);
+        }
+        if (llama31 != null && scale != 1) {
+            throw InvalidArgumentException.expected("rope.scale",
+                    "1 with Llama 3.1 scaling (llama31.factor is the scale there)", scale);
         }
     }
 

@@ -1,30 +1,44 @@
 package org.attn4j.spi;
 
-import org.attn4j.options.PlanOptions;
+import java.util.Arrays;
+import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.PageTable;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
-import org.attn4j.kv.PageTable;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.tensor.DType;
 
 /**
  * A validated batch attention over a paged KV view, what a backend plans and runs. Single,
  * decode, paged and ragged prefill all reduce to this (see {@link org.attn4j.kv.PagedKvCache}).
+ * Everything a backend needs to choose its kernels is here, so {@link KernelPlan#run} only
+ * launches: the dtypes, the alignment the run's tensors keep, and the keys per request (exact
+ * from a host page table, or bounded by a device page table's {@code maxKvLen}).
  *
- * @param heads         head counts and dim
- * @param qoIndptr      request {@code b} owns query rows {@code qoIndptr[b] .. qoIndptr[b+1])}
- * @param pageTable     request {@code b}'s keys
- * @param options       causal, window, soft cap, RoPE; {@code smScale} already resolved
- * @param mask          custom mask or null
- * @param maskOffsets   per-request bit offsets into {@code mask} (null without a mask)
- * @param decode        every request has exactly one query row
- * @param plan          scheduling options
+ * @param heads       head counts and dim
+ * @param qoIndptr    request {@code b} owns query rows {@code qoIndptr[b] .. qoIndptr[b+1])}
+ * @param pageTable   request {@code b}'s keys, host-resident; null with a device table
+ * @param deviceTable request {@code b}'s keys, device-resident; null with a host table
+ * @param options     causal, window, soft cap, RoPE
+ * @param mask        custom mask or null
+ * @param maskOffsets per-request bit offsets into {@code mask} (null without a mask)
+ * @param decode      every request has exactly one query row
+ * @param plan        scheduling options
+ * @param qDtype      dtype of q and o in every run
+ * @param kvDtype     dtype of the KV cache in every run
+ * @param alignment   bytes every run's q, o and K/V views start on and stride by
  */
-public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageTable, AttentionOptions options,
-                               CustomMask mask, long[] maskOffsets, boolean decode, org.attn4j.options.PlanOptions plan) {
+public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageTable, DevicePageTable deviceTable,
+                               AttentionOptions options, CustomMask mask, long[] maskOffsets, boolean decode,
+                               PlanOptions plan, DType qDtype, DType kvDtype, int alignment) {
     public AttentionProblem {
-        // Plans keep their problem and hand it out (BatchAttentionPlan#problem); copies keep it immutable.
+        // Plans keep their problem and hand it out; copies keep it immutable.
         qoIndptr = qoIndptr.clone();
         maskOffsets = maskOffsets == null ? null : maskOffsets.clone();
+        if ((pageTable == null) == (deviceTable == null)) {
+            throw new IllegalArgumentException("exactly one of pageTable and deviceTable");
+        }
     }
 
     /** A copy; use {@link #qoStart} and {@link #qoLen} in loops. */
@@ -63,5 +77,33 @@ public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageT
 
     public float smScale() {
         return options.resolvedSmScale(heads.headDim());
+    }
+
+    public int pageSize() {
+        return pageTable != null ? pageTable.pageSize() : deviceTable.pageSize();
+    }
+
+    /** Whether the page table lives on the device (lengths known only as a bound). */
+    public boolean deviceResident() {
+        return deviceTable != null;
+    }
+
+    /**
+     * Keys per request to schedule for: the exact lengths of a host table, or every request at
+     * the device table's {@code maxKvLen} (kernels stop at the actual length).
+     */
+    public int[] kvLens() {
+        if (pageTable != null) {
+            return pageTable.kvLens();
+        }
+        int[] out = new int[batchSize()];
+        Arrays.fill(out, deviceTable.maxKvLen());
+        return out;
+    }
+
+    /** This problem for other run dtypes and alignment (plans made at first run). */
+    public AttentionProblem withRunTypes(DType q, DType kv, int runAlignment) {
+        return new AttentionProblem(heads, qoIndptr, pageTable, deviceTable, options, mask, maskOffsets, decode, plan,
+                q, kv, runAlignment);
     }
 }

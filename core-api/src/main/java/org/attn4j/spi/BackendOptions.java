@@ -1,22 +1,53 @@
 package org.attn4j.spi;
 
+import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Settings for opening a backend, by key. Unset keys fall back to system properties
- * ({@code attn4j.<backend>.<key>}), then defaults. Known keys: {@code device} (index or name
- * substring), {@code platform} (OpenCL).
+ * Settings for opening a backend. Unset keys fall back to system properties
+ * ({@code attn4j.<backend>.<key>}), then defaults. Known settings: {@code device} (index or name
+ * substring), {@code platform} (OpenCL), {@code kernel} (OpenCL kernel flavour). Native handles
+ * let a session run on the caller's objects: {@code stream} (a CUDA {@code CUstream} of the
+ * device's primary context, which the caller keeps alive until the backend is closed);
+ * {@code queue} (an in-order OpenCL command queue; the session uses its context and device).
+ *
+ * @param settings by key
+ * @param handles  native handles by key
  */
-public record BackendOptions(Map<String, String> settings) {
-    public static final BackendOptions DEFAULT = new BackendOptions(Map.of());
+public record BackendOptions(Map<String, String> settings, Map<String, Long> handles) {
+    public static final BackendOptions DEFAULT = new BackendOptions(Map.of(), Map.of());
 
     public BackendOptions {
         settings = Map.copyOf(settings);
+        handles = Map.copyOf(handles);
+    }
+
+    public BackendOptions(Map<String, String> settings) {
+        this(settings, Map.of());
+    }
+
+    /** These options with one more setting. */
+    public BackendOptions with(String key, String value) {
+        Map<String, String> m = new HashMap<>(settings);
+        m.put(key, value);
+        return new BackendOptions(m, handles);
+    }
+
+    /** These options with one more native handle ({@code stream}, {@code queue}). */
+    public BackendOptions withHandle(String key, long handle) {
+        Map<String, Long> m = new HashMap<>(handles);
+        m.put(key, handle);
+        return new BackendOptions(settings, m);
     }
 
     /** The value of {@code key} for backend {@code backendId}, or null. */
     public String get(String backendId, String key) {
         String v = settings.get(key);
         return v != null ? v : System.getProperty("attn4j." + backendId + "." + key);
+    }
+
+    /** The native handle of {@code key}, or null. */
+    public Long handle(String key) {
+        return handles.get(key);
     }
 }

@@ -3,25 +3,34 @@ package org.attn4j.spi;
 import java.util.Set;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.tensor.DType;
+import org.attn4j.tensor.ExternalMemory;
 
 /**
  * What a backend supports. Calls outside it are rejected by validation before device work.
  *
- * @param qDtypes       query (and output) dtypes
- * @param kvDtypes      KV cache dtypes
- * @param minHeadDim    smallest head dim
- * @param maxHeadDim    largest head dim
- * @param headDimStep   head dims must be multiples of this (1: any)
- * @param layouts       KV layouts
- * @param features      optional features present
+ * @param qDtypes        query (and output) dtypes
+ * @param kvDtypes       KV cache dtypes
+ * @param minHeadDim     smallest head dim
+ * @param maxHeadDim     largest head dim
+ * @param headDimStep    head dims must be multiples of this (1: any)
+ * @param layouts        KV layouts
+ * @param features       optional features present
+ * @param externalMemory kinds of caller memory {@code wrap} takes
  */
 public record Capabilities(Set<DType> qDtypes, Set<DType> kvDtypes, int minHeadDim, int maxHeadDim, int headDimStep,
-                           Set<KvLayout> layouts, Set<Feature> features) {
+                           Set<KvLayout> layouts, Set<Feature> features, Set<ExternalMemory.Kind> externalMemory) {
     public Capabilities {
         qDtypes = Set.copyOf(qDtypes);
         kvDtypes = Set.copyOf(kvDtypes);
         layouts = Set.copyOf(layouts);
         features = Set.copyOf(features);
+        externalMemory = Set.copyOf(externalMemory);
+    }
+
+    /** Without caller memory. */
+    public Capabilities(Set<DType> qDtypes, Set<DType> kvDtypes, int minHeadDim, int maxHeadDim, int headDimStep,
+                        Set<KvLayout> layouts, Set<Feature> features) {
+        this(qDtypes, kvDtypes, minHeadDim, maxHeadDim, headDimStep, layouts, features, Set.of());
     }
 
     public boolean supportsHeadDim(int d) {

@@ -16,5 +16,9 @@ public enum Feature {
     CASCADE,
     DETERMINISTIC,
     /** Tensors can view caller host memory without a copy. */
-    ZERO_COPY_HOST
+    ZERO_COPY_HOST,
+    /** Page tables, append positions and RoPE positions as I32 device tensors. */
+    DEVICE_METADATA,
+    /** Device work captured once and replayed ({@code AttentionBackend.captureGraph}). */
+    GRAPH_CAPTURE
 }

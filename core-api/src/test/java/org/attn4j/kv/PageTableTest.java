@@ -95,14 +95,14 @@ class PageTableTest {
     @Test
     void cacheStridesAddressBothLayoutsAndCombinedStorage() {
         // NHD [pages 3, pageSize 4, Hkv 2, D 8]; HND [3, 2, 4, 8]; combined NHD [3, 2, 4, 2, 8].
-        PagedKvCache nhd = new PagedKvCache(new FakeTensor(3, 4, 2, 8), new FakeTensor(3, 4, 2, 8), KvLayout.NHD, 3, 4,
+        PagedKvCache nhd = new PagedKvCache(fakeTensor(3, 4, 2, 8), fakeTensor(3, 4, 2, 8), KvLayout.NHD, 3, 4,
                 2, 8, 0, 0, 64, KvScales.ONE);
         assertEquals(2 * 64 + 3 * 16 + 8, nhd.kIndex(2, 3, 1));
-        PagedKvCache hnd = PagedKvCache.separate(new FakeTensor(3, 2, 4, 8), new FakeTensor(3, 2, 4, 8),
+        PagedKvCache hnd = PagedKvCache.separate(fakeTensor(3, 2, 4, 8), fakeTensor(3, 2, 4, 8),
                 KvLayout.HND);
         assertEquals(4, hnd.pageSize());
         assertEquals(2 * 64 + 1 * 32 + 3 * 8, hnd.kIndex(2, 3, 1));
-        FakeTensor both = new FakeTensor(3, 2, 4, 2, 8);
+        org.attn4j.tensor.Tensor both = fakeTensor(3, 2, 4, 2, 8);
         PagedKvCache combined = PagedKvCache.combined(both, KvLayout.NHD);
         assertTrue(combined.isCombined());
         assertEquals(2 * 128 + 3 * 16 + 8, combined.kIndex(2, 3, 1));
@@ -111,7 +111,7 @@ class PageTableTest {
 
     @Test
     void negativeStridesOffsetsAndNullTensorsAreRejected() {
-        FakeTensor t = new FakeTensor(3, 4, 2, 8);
+        org.attn4j.tensor.Tensor t = fakeTensor(3, 4, 2, 8);
         assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, 0, -64, KvScales.ONE), "pageStride",
                 "expected >= 0", "actual -64");
         assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, -1, 64, KvScales.ONE), "vOffset",
@@ -134,18 +134,8 @@ class PageTableTest {
         assertMessage(() -> new KvScales(1f, Float.POSITIVE_INFINITY), "vScale", "actual Infinity");
     }
 
-    /** A shape-only tensor for stride arithmetic. */
-    private static final class FakeTensor extends org.attn4j.spi.AbstractTensor {
-        FakeTensor(long... shape) {
-            super(org.attn4j.tensor.DType.F16, shape);
-        }
-
-        @Override
-        public String backendId() {
-            return "fake";
-        }
-
-        @Override
-        protected void release() {}
+    /** A shape-only F16 tensor for stride arithmetic. */
+    private static org.attn4j.tensor.Tensor fakeTensor(long... shape) {
+        return org.attn4j.spi.FakeMemory.tensor(org.attn4j.tensor.DType.F16, shape);
     }
 }

@@ -18,8 +18,9 @@ class AttentionProblemTest {
     void arraysAreCopiedInAndOut() {
         int[] qoIndptr = {0, 2, 3};
         long[] offsets = {0, 4};
-        AttentionProblem p = new AttentionProblem(new HeadConfig(1, 1, 2), qoIndptr, TABLE, AttentionOptions.DEFAULT,
-                CustomMask.fromBooleans(new boolean[5]), offsets, false, PlanOptions.DEFAULT);
+        AttentionProblem p = new AttentionProblem(new HeadConfig(1, 1, 2), qoIndptr, TABLE, null,
+                AttentionOptions.DEFAULT, CustomMask.fromBooleans(new boolean[5]), offsets, false, PlanOptions.DEFAULT,
+                null, null, PlanOptions.DEFAULT_ALIGNMENT);
         qoIndptr[1] = 7;
         offsets[1] = 9;
         p.qoIndptr()[2] = 8;

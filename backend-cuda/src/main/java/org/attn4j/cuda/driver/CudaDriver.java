@@ -16,8 +16,16 @@ public interface CudaDriver {
 
     List<DeviceInfo> devices();
 
-    /** Retains the device's primary context and makes it current on this thread. */
-    DeviceContext open(int ordinal);
+    /** Retains the device's primary context and makes it current on this thread; a new stream. */
+    default DeviceContext open(int ordinal) {
+        return open(ordinal, 0);
+    }
+
+    /**
+     * As {@link #open(int)}, queuing on the caller's stream (a {@code CUstream} of the device's
+     * primary context) when {@code streamHandle} is not 0; the caller keeps it alive.
+     */
+    DeviceContext open(int ordinal, long streamHandle);
 
     /** The binding in use by default: JCuda. */
     static CudaDriver jcuda() {

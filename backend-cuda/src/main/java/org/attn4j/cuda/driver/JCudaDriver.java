@@ -31,11 +31,26 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.cuEventQuery;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuMemAllocHost;
+import static jcuda.driver.JCudaDriver.cuMemFreeHost;
+import static jcuda.driver.JCudaDriver.cuMemGetAddressRange;
+import static jcuda.driver.JCudaDriver.cuPointerGetAttribute;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamGetCtx;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
@@ -46,7 +61,11 @@ import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUpointer_attribute;
+import jcuda.driver.CUstreamCaptureMode;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
@@ -127,7 +146,7 @@ final class JCudaDriver implements CudaDriver {
     }
 
     @Override
-    public DeviceContext open(int ordinal) {
+    public DeviceContext open(int ordinal, long streamHandle) {
         init();
         DeviceInfo info = info(ordinal);
         CUdevice dev = new CUdevice();
@@ -136,9 +155,24 @@ final class JCudaDriver implements CudaDriver {
         check(cuDevicePrimaryCtxRetain(ctx, dev), "cuDevicePrimaryCtxRetain(" + ordinal + ")");
         try {
             check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
-            CUstream stream = new CUstream();
-            check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
-            return new Context(info, dev, ctx, stream);
+            CUstream stream;
+            if (streamHandle != 0) {
+                stream = JCudaHandles.wrap(new CUstream(), streamHandle);
+                CUcontext of = new CUcontext();
+                int r = cuStreamGetCtx(stream, of);
+                if (r != CUresult.CUDA_SUCCESS) {
+                    throw new org.attn4j.error.InvalidArgumentException("stream", "is not a CUDA stream ("
+                            + CUresult.stringFor(r) + " in cuStreamGetCtx)");
+                }
+                if (JCudaHandles.handle(of) != JCudaHandles.handle(ctx)) {
+                    throw new org.attn4j.error.InvalidArgumentException("stream", "belongs to another context than "
+                            + "device " + ordinal + "'s primary context, which attn4j uses");
+                }
+            } else {
+                stream = new CUstream();
+                check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate");
+            }
+            return new Context(info, dev, ctx, stream, streamHandle == 0);
         } catch (RuntimeException e) {
             cuDevicePrimaryCtxRelease(dev);
             throw e;
@@ -150,13 +184,105 @@ final class JCudaDriver implements CudaDriver {
         private final CUdevice device;
         private final CUcontext context;
         private final CUstream stream;
+        private final boolean ownStream;
+        private final AtomicLong allocations = new AtomicLong();
+        private final PinnedRing ring = new PinnedRing();
         private boolean closed;
 
-        Context(DeviceInfo info, CUdevice device, CUcontext context, CUstream stream) {
+        Context(DeviceInfo info, CUdevice device, CUcontext context, CUstream stream, boolean ownStream) {
             this.info = info;
             this.device = device;
             this.context = context;
             this.stream = stream;
+            this.ownStream = ownStream;
+        }
+
+        /**
+         * Page-locked host memory that asynchronous uploads pass through: a ring whose slots are
+         * reused once the copies that read them have run, tracked by one event per copy.
+         */
+        private final class PinnedRing {
+            private record Pending(long start, long end, CUevent event) {}
+
+            private Pointer memory;
+            private ByteBuffer view;
+            private long capacity;
+            private long head;
+            private final Deque<Pending> pending = new ArrayDeque<>();
+
+            synchronized void upload(long dst, ByteBuffer src) {
+                long n = src.remaining();
+                if (n > capacity) {
+                    grow(n);
+                }
+                if (head + n > capacity) {
+                    head = 0;
+                }
+                long start = head;
+                long end = head + n;
+                // Wait for the newest copy still reading [start, end); older ones ran before it.
+                Pending last = null;
+                for (Pending p : pending) {
+                    if (p.start() < end && start < p.end()) {
+                        last = p;
+                    }
+                }
+                if (last != null) {
+                    check(cuEventSynchronize(last.event()), "cuEventSynchronize(upload ring)");
+                    while (!pending.isEmpty()) {
+                        Pending p = pending.removeFirst();
+                        cuEventDestroy(p.event());
+                        if (p == last) {
+                            break;
+                        }
+                    }
+                }
+                dropCompleted();
+                ByteBuffer slot = view.duplicate().position((int) start).limit((int) end);
+                slot.put(src.duplicate());
+                check(cuMemcpyHtoDAsync(ptr(dst), memory.withByteOffset(start), n, stream),
+                        "cuMemcpyHtoDAsync(" + n + " bytes, pinned)");
+                CUevent e = new CUevent();
+                check(cuEventCreate(e, CUevent_flags.CU_EVENT_DISABLE_TIMING), "cuEventCreate");
+                check(cuEventRecord(e, stream), "cuEventRecord(upload)");
+                pending.addLast(new Pending(start, end, e));
+                head = end;
+            }
+
+            private void dropCompleted() {
+                while (!pending.isEmpty() && cuEventQuery(pending.peekFirst().event()) == CUresult.CUDA_SUCCESS) {
+                    cuEventDestroy(pending.removeFirst().event());
+                }
+            }
+
+            private void grow(long need) {
+                release();
+                long size = Math.max(4L << 20, Long.highestOneBit(need) << 1);
+                if (size > Integer.MAX_VALUE) {
+                    size = Math.max(need, Integer.MAX_VALUE - 8);
+                }
+                Pointer p = new Pointer();
+                check(cuMemAllocHost(p, size), "cuMemAllocHost(" + size + " bytes)");
+                memory = p;
+                view = p.getByteBuffer(0, size);
+                capacity = size;
+                head = 0;
+            }
+
+            /** Waits for every copy still reading the ring, then frees it. */
+            synchronized void release() {
+                for (Pending p : pending) {
+                    cuEventSynchronize(p.event());
+                    cuEventDestroy(p.event());
+                }
+                pending.clear();
+                if (memory != null) {
+                    cuMemFreeHost(memory);
+                    memory = null;
+                    view = null;
+                    capacity = 0;
+                }
+            }
         }
 
         @Override
@@ -174,7 +300,89 @@ final class JCudaDriver implements CudaDriver {
             makeCurrent();
             AddressablePtr p = new AddressablePtr();
             check(cuMemAlloc(p, Math.max(1, bytes)), "cuMemAlloc(" + bytes + " bytes)");
+            allocations.incrementAndGet();
             return p.address();
+        }
+
+        @Override
+        public long allocations() {
+            return allocations.get();
+        }
+
+        @Override
+        public void copyToDeviceAsync(long address, ByteBuffer src) {
+            makeCurrent();
+            if (src.remaining() > 0) {
+                ring.upload(address, src);
+            }
+        }
+
+        @Override
+        public long[] allocationOf(long address) {
+            makeCurrent();
+            AddressablePtr base = new AddressablePtr();
+            long[] size = new long[1];
+            if (cuMemGetAddressRange(base, size, ptr(address)) != CUresult.CUDA_SUCCESS) {
+                return null;
+            }
+            long[] ctx = new long[1];
+            if (cuPointerGetAttribute(Pointer.to(ctx), CUpointer_attribute.CU_POINTER_ATTRIBUTE_CONTEXT, ptr(address))
+                    == CUresult.CUDA_SUCCESS && ctx[0] != 0 && ctx[0] != JCudaHandles.handle(context)) {
+                return null;
+            }
+            return new long[] {base.address(), size[0]};
+        }
+
+        @Override
+        public long streamHandle() {
+            return JCudaHandles.handle(stream);
+        }
+
+        @Override
+        public long contextHandle() {
+            return JCudaHandles.handle(context);
+        }
+
+        @Override
+        public void beginCapture() {
+            makeCurrent();
+            check(cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                    "cuStreamBeginCapture");
+        }
+
+        @Override
+        public Object endCapture() {
+            makeCurrent();
+            CUgraph graph = new CUgraph();
+            check(cuStreamEndCapture(stream, graph), "cuStreamEndCapture");
+            try {
+                CUgraphExec exec = new CUgraphExec();
+                check(cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+                return exec;
+            } finally {
+                cuGraphDestroy(graph);
+            }
+        }
+
+        @Override
+        public void abortCapture() {
+            makeCurrent();
+            CUgraph graph = new CUgraph();
+            if (cuStreamEndCapture(stream, graph) == CUresult.CUDA_SUCCESS) {
+                cuGraphDestroy(graph);
+            }
+        }
+
+        @Override
+        public void launchGraph(Object graph) {
+            makeCurrent();
+            check(cuGraphLaunch((CUgraphExec) graph, stream), "cuGraphLaunch");
+        }
+
+        @Override
+        public void destroyGraph(Object graph) {
+            makeCurrent();
+            check(cuGraphExecDestroy((CUgraphExec) graph), "cuGraphExecDestroy");
         }
 
         @Override
@@ -282,7 +490,10 @@ final class JCudaDriver implements CudaDriver {
             closed = true;
             makeCurrent();
             cuStreamSynchronize(stream);
-            cuStreamDestroy(stream);
+            ring.release();
+            if (ownStream) {
+                cuStreamDestroy(stream);
+            }
             check(cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
         }
 

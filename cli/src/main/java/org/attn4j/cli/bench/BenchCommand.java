@@ -10,61 +10,172 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
+import org.attn4j.bench.BenchChart;
+import org.attn4j.bench.BenchReport;
+import org.attn4j.bench.BenchRow;
+import org.attn4j.bench.BenchRunner;
+import org.attn4j.bench.EngineStepBench;
+import org.attn4j.bench.BenchSettings;
+import org.attn4j.bench.Progress;
+import org.attn4j.bench.Workload;
+import org.attn4j.bench.Workloads;
 import org.attn4j.options.HeadConfig;
-import org.attn4j.cli.ArgSpec;
+import java.util.concurrent.Callable;
 import org.attn4j.cli.CliException;
-import org.attn4j.cli.Command;
+import org.attn4j.cli.Console;
+import org.attn4j.cli.IntSpec;
 import org.attn4j.cli.Names;
-import org.attn4j.cli.ParsedArgs;
+import org.attn4j.cli.Version;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.spi.BackendProvider;
 import org.attn4j.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
-/** {@code attn4j bench}: the spec §10 workloads and ad-hoc shapes on one or more backends. */
-public final class BenchCommand implements Command {
-    @Override
-    public ArgSpec spec() {
-        return new ArgSpec("bench", "Times named workloads (spec §10) and ad-hoc shapes on the chosen backends, "
-                + "with the\nbackend's device timer, warm-up, repetitions over rotated input copies, median and "
-                + "p10/p90.\nSampled rows of every workload are checked against the reference backend before "
-                + "timing.\nNamed workloads: " + String.join(", ", Workloads.names())
-                + ".\nWithout --workload or --op, every named workload runs.")
-                .repeatable("workload", "NAME", "a named workload, or 'all'")
-                .option("op", "decode|prefill", "an ad-hoc shape: the operation")
-                .option("name", "NAME", "label of the ad-hoc row")
-                .option("batch", "N", "ad-hoc: requests", "1")
-                .option("kv-len", "N|A..B", "ad-hoc: keys per request, or a range drawn per request", "1024")
-                .option("qo-len", "N|A..B", "ad-hoc prefill: query rows per request (default: kv-len)")
-                .option("hq", "N", "ad-hoc: query heads", "32")
-                .option("hkv", "N", "ad-hoc: KV heads", "8")
-                .option("head-dim", "N", "ad-hoc: head dim", "128")
-                .option("page-size", "N", "ad-hoc: tokens per page", "16")
-                .flag("causal", "ad-hoc prefill: causal mask")
-                .option("q-dtype", "DTYPE", "q/o dtype (applies to named workloads too)")
-                .option("kv-dtype", "DTYPE", "KV cache dtype (applies to named workloads too)")
-                .option("layout", "NHD|HND", "KV layout (applies to named workloads too)")
-                .option("backends", "LIST", "comma-separated backend ids, 'available' for all available "
-                        + "(default: the best one)")
-                .option("scale", "F", "multiply every length by F (shrinks workloads)", "1")
-                .option("cpu-scale", "F", "further factor for backends on a CPU", "0.03125")
-                .option("reps", "N", "most timed repetitions", "100")
-                .option("min-reps", "N", "fewest timed repetitions", "5")
-                .option("seconds", "S", "target timed seconds per row", "2")
-                .option("warmup", "N", "untimed runs before timing (default: about 200 ms)")
-                .option("rotate-mb", "MB", "on GPUs, add input copies until they exceed this", "128")
-                .option("check-rows", "N", "rows compared with the reference (0: no check)", "8")
-                .option("bw-ceiling", "B/S", "bandwidth ceiling for decode rows", "4.49e12")
-                .option("flops-ceiling", "F/S", "matrix FLOP/s ceiling for prefill rows", "790e12")
-                .flag("ceiling-on-cpu", "also give CPU backends a % of the ceilings")
-                .option("seed", "N", "input data seed", "42")
-                .option("out", "DIR", "write bench.csv, bench.json and bench.png there")
-                .option("replot", "CSV", "only redraw bench.png in --out from a CSV (peers rows included)")
-                .flag("list", "list the named workloads and exit");
+/** {@code attn4j bench}: the spec §10 workloads and ad-hoc shapes on one or more backends (harness: attn4j-bench). */
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
+        header = "spec §10 workloads and ad-hoc shapes: time, bandwidth or FLOP rate; CSV, JSON, SVG",
+        description = {"Times named workloads (spec §10) and ad-hoc shapes on the chosen backends, with the backend's "
+                + "device timer, warm-up, repetitions over rotated input copies, median and p10/p90. Sampled rows of "
+                + "every workload are checked against the reference backend before timing. Without --workload or --op, "
+                + "every named workload runs.",
+            "Rows are named workload[q dtype/kv dtype/layout], plus xF when their lengths were scaled: named "
+                + "workloads on CPU backends are scaled by --cpu-scale; shapes typed with --op never are."})
+public final class BenchCommand implements Callable<Integer> {
+    private final Console console;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--workload", paramLabel = "NAME", split = ",", completionCandidates = WorkloadNames.class,
+            description = "a named workload (${COMPLETION-CANDIDATES}) or 'all'; repeatable, or a comma list")
+    List<String> workload = new ArrayList<>();
+
+    @Option(names = "--op", paramLabel = "decode|prefill", description = "an ad-hoc shape: the operation")
+    String op;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "ad-hoc: the row's name")
+    String name;
+
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "1", description = "ad-hoc: requests [default: ${DEFAULT-VALUE}]")
+    int batch;
+
+    @Option(names = "--kv-len", paramLabel = "N|A..B", defaultValue = "1024", converter = IntSpec.Converter.class,
+            description = "ad-hoc: keys per request; a list gives one per request, a range draws each from it "
+                    + "[default: ${DEFAULT-VALUE}]")
+    IntSpec kvLen;
+
+    @Option(names = "--qo-len", paramLabel = "N|A..B", converter = IntSpec.Converter.class,
+            description = "ad-hoc prefill: query rows per request (default: kv-len)")
+    IntSpec qoLen;
+
+    @Option(names = "--hq", paramLabel = "N", defaultValue = "32", description = "ad-hoc: query heads [default: ${DEFAULT-VALUE}]")
+    int hq;
+
+    @Option(names = "--hkv", paramLabel = "N", defaultValue = "8", description = "ad-hoc: KV heads [default: ${DEFAULT-VALUE}]")
+    int hkv;
+
+    @Option(names = "--head-dim", paramLabel = "N", defaultValue = "128", description = "ad-hoc: head dim [default: ${DEFAULT-VALUE}]")
+    int headDim;
+
+    @Option(names = "--page-size", paramLabel = "N", defaultValue = "16", description = "ad-hoc: tokens per page [default: ${DEFAULT-VALUE}]")
+    int pageSize;
+
+    @Option(names = "--causal", description = "ad-hoc prefill: causal mask")
+    boolean causal;
+
+    @Option(names = "--q-dtype", paramLabel = "DTYPE", converter = Names.DTypeConverter.class,
+            description = "q/o dtype (named workloads too; default bf16)")
+    DType qDtype;
+
+    @Option(names = "--kv-dtype", paramLabel = "DTYPE", converter = Names.DTypeConverter.class,
+            description = "KV cache dtype (named workloads too; default bf16)")
+    DType kvDtype;
+
+    @Option(names = "--layout", paramLabel = "NHD|HND", converter = Names.LayoutConverter.class,
+            description = "KV layout (named workloads too; default NHD)")
+    KvLayout layout;
+
+    @Option(names = "--backends", paramLabel = "LIST", split = ",",
+            description = "backend ids, or 'available' for every available one (default: the best one)")
+    List<String> backends = new ArrayList<>();
+
+    @Option(names = "--scale", paramLabel = "F", defaultValue = "1",
+            description = "multiply every row's lengths by F (the row's name then says xF) [default: ${DEFAULT-VALUE}]")
+    double scale;
+
+    @Option(names = "--cpu-scale", paramLabel = "F", defaultValue = "0.03125",
+            description = "further factor for named workloads on CPU backends [default: ${DEFAULT-VALUE}]")
+    double cpuScale;
+
+    @Option(names = "--reps", paramLabel = "N", defaultValue = "100", description = "most timed repetitions [default: ${DEFAULT-VALUE}]")
+    int reps;
+
+    @Option(names = "--min-reps", paramLabel = "N", defaultValue = "5", description = "fewest timed repetitions [default: ${DEFAULT-VALUE}]")
+    int minReps;
+
+    @Option(names = "--seconds", paramLabel = "S", defaultValue = "2", description = "target timed seconds per row [default: ${DEFAULT-VALUE}]")
+    double seconds;
+
+    @Option(names = "--warmup", paramLabel = "N", description = "untimed runs before timing (default: about 200 ms)")
+    Integer warmup;
+
+    @Option(names = "--rotate-mb", paramLabel = "MB", defaultValue = "128",
+            description = "on GPUs, add input copies until they exceed this [default: ${DEFAULT-VALUE}]")
+    double rotateMb;
+
+    @Option(names = "--check-rows", paramLabel = "N", defaultValue = "8",
+            description = "rows compared with the reference (0: no check) [default: ${DEFAULT-VALUE}]")
+    int checkRows;
+
+    @Option(names = "--bw-ceiling", paramLabel = "B/S", defaultValue = "4.49e12",
+            description = "bandwidth ceiling for decode rows [default: ${DEFAULT-VALUE}]")
+    double bwCeiling;
+
+    @Option(names = "--flops-ceiling", paramLabel = "F/S", defaultValue = "790e12",
+            description = "matrix FLOP/s ceiling for prefill rows [default: ${DEFAULT-VALUE}]")
+    double flopsCeiling;
+
+    @Option(names = "--ceiling-on-cpu", description = "also give CPU backends a % of the ceilings")
+    boolean ceilingOnCpu;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42", description = "input data seed [default: ${DEFAULT-VALUE}]")
+    long seed;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "write bench.csv, bench.json and bench.svg there")
+    Path out;
+
+    @Option(names = "--replot", paramLabel = "CSV",
+            description = "only redraw bench.svg into --out (default .) from a CSV, peers' rows included")
+    Path replot;
+
+    @Option(names = "--list", description = "list the named workloads and exit")
+    boolean list;
+
+    public BenchCommand(Console console) {
+        this.console = console;
+    }
+
+    /** The named workloads, for the help text. */
+    static final class WorkloadNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return Workloads.names().iterator();
+        }
+    }
+
+    private ParameterException error(String message) {
+        return new ParameterException(spec.commandLine(), message);
     }
 
     @Override
-    public int execute(ParsedArgs args, PrintStream out, PrintStream err) throws Exception {
-        if (args.flag("list")) {
+    public Integer call() throws Exception {
+        PrintStream out = console.out();
+        PrintStream err = console.err();
+        if (list) {
             for (Workload w : Workloads.named().values()) {
                 out.printf("%-22s %-8s B=%d %s Hq/Hkv/D=%d/%d/%d page %d %s%s%n", w.name(), w.op().label(), w.batch(),
                         w.lengthsDescription(), w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(),
@@ -72,17 +183,20 @@ public final class BenchCommand implements Command {
             }
             return 0;
         }
-        if (args.has("replot")) {
-            Path dir = Path.of(args.string("out", "."));
-            List<BenchRow> rows = BenchReport.readCsv(Path.of(args.string("replot")));
+        if (replot != null) {
+            Path dir = this.out == null ? Path.of(".") : this.out;
+            List<BenchRow> rows = BenchReport.readCsv(replot);
             Files.createDirectories(dir);
-            BenchChart.write(rows, dir.resolve(BenchReport.PNG));
-            out.println("bench: " + rows.size() + " rows drawn into " + dir.resolve(BenchReport.PNG));
+            BenchChart.write(rows, dir.resolve(BenchReport.SVG));
+            out.println("bench: " + rows.size() + " rows drawn into " + dir.resolve(BenchReport.SVG));
             return 0;
         }
-        List<Workload> workloads = workloads(args);
-        BenchSettings settings = settings(args);
-        List<String> ids = backendIds(args);
+        BenchSettings settings = settings();
+        List<Workload> workloads = workloads();
+        List<String> ids = backendIds();
+        if (this.out != null && Files.exists(this.out) && !Files.isDirectory(this.out)) {
+            throw new CliException("--out: " + this.out + " is a file, not a directory");
+        }
         List<BenchRow> rows = new ArrayList<>();
         int failures = 0;
         try (AttentionBackend reference = settings.checkRows() > 0 ? openReference(err) : null) {
@@ -103,26 +217,43 @@ public final class BenchCommand implements Command {
                         } catch (RuntimeException | OutOfMemoryError e) {
                             progress.finish();
                             failures++;
-                            out.printf("%-22s %-10s skipped: %s%n", w.name(), id, e.getMessage() == null ? e
-                                    : e.getMessage().lines().findFirst().orElse(""));
+                            out.printf("%-44s %-10s skipped: %s%n", runner.effective(w, backend).label(), id,
+                                    e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
                         }
                         progress.stepDone();
                     }
+                    if (engineStep()) {
+                        try {
+                            BenchRow row = engineStep(backend, settings);
+                            if (row != null) {
+                                rows.add(row);
+                                BenchReport.printRow(out, row);
+                            }
+                        } catch (RuntimeException | OutOfMemoryError e) {
+                            failures++;
+                            out.printf("%-44s %-10s skipped: %s%n", ENGINE_STEP, id,
+                                    e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
+                        }
+                    }
                 } catch (RuntimeException e) {
                     failures++;
-                    out.println(id + ": cannot open: " + e.getMessage().lines().findFirst().orElse(""));
+                    out.println(id + ": cannot open: " + (e.getMessage() == null ? e
+                            : e.getMessage().lines().findFirst().orElse("")));
                 }
             }
             progress.finish();
         }
-        if (args.has("out")) {
+        if (this.out != null) {
             Map<String, Object> meta = new LinkedHashMap<>();
             meta.put("tool", "attn4j bench");
+            meta.put("attn4j", Version.projectVersion());
             meta.put("java", Runtime.version().toString());
-            meta.put("settings", settings.toString());
-            BenchReport.write(Path.of(args.string("out")), rows, meta, err);
-            out.println("bench: wrote " + BenchReport.CSV + ", " + BenchReport.JSON + ", " + BenchReport.PNG + " in "
-                    + args.string("out"));
+            meta.put("backends", ids);
+            meta.put("workloads", workloads.stream().map(Workload::label).toList());
+            meta.put("settings", settings.asMap());
+            BenchReport.write(this.out, rows, meta);
+            out.println("bench: wrote " + BenchReport.CSV + ", " + BenchReport.JSON + ", " + BenchReport.SVG + " in "
+                    + this.out);
         }
         return failures == 0 ? 0 : 1;
     }
@@ -136,8 +267,8 @@ public final class BenchCommand implements Command {
         }
     }
 
-    static List<String> backendIds(ParsedArgs args) {
-        List<String> ids = args.list("backends");
+    List<String> backendIds() {
+        List<String> ids = backends.stream().map(String::strip).filter(x -> !x.isEmpty()).toList();
         if (ids.isEmpty()) {
             return List.of(Backends.best().id());
         }
@@ -147,118 +278,130 @@ public final class BenchCommand implements Command {
         return ids;
     }
 
-    static BenchSettings settings(ParsedArgs args) {
+    BenchSettings settings() {
         BenchSettings d = BenchSettings.DEFAULT;
-        double scale = args.number("scale", d.scale());
-        double cpuScale = args.number("cpu-scale", d.cpuScale());
-        if (!(scale > 0) || !(cpuScale > 0)) {
-            throw args.error("--scale and --cpu-scale must be > 0");
+        if (!(scale > 0) || !(cpuScale > 0) || !Double.isFinite(scale) || !Double.isFinite(cpuScale)) {
+            throw error("--scale and --cpu-scale must be finite and > 0");
         }
-        int minReps = args.integer("min-reps", d.minReps());
-        int maxReps = args.integer("reps", d.maxReps());
-        if (minReps < 1 || maxReps < minReps) {
-            throw args.error("--reps must be >= --min-reps >= 1, actual " + maxReps + ", " + minReps);
+        if (minReps < 1 || reps < minReps) {
+            throw error("--reps must be >= --min-reps >= 1, actual " + reps + ", " + minReps);
         }
-        return new BenchSettings(scale, cpuScale, minReps, maxReps, args.number("seconds", d.seconds()),
-                args.integer("warmup", -1), (long) (args.number("rotate-mb", 128) * (1 << 20)), d.maxSetBytes(),
-                args.integer("check-rows", d.checkRows()), args.number("bw-ceiling", d.bwCeiling()),
-                args.number("flops-ceiling", d.flopsCeiling()), args.flag("ceiling-on-cpu"),
-                args.integer("seed", (int) d.seed()));
+        if (!(seconds >= 0) || !(rotateMb >= 0) || checkRows < 0 || (warmup != null && warmup < 0)) {
+            throw error("--seconds, --rotate-mb, --check-rows and --warmup must be >= 0");
+        }
+        return new BenchSettings(scale, cpuScale, minReps, reps, seconds, warmup == null ? -1 : warmup,
+                (long) (rotateMb * (1 << 20)), d.maxSetBytes(), checkRows, bwCeiling, flopsCeiling, ceilingOnCpu, seed);
     }
 
-    static List<Workload> workloads(ParsedArgs args) {
+    /** The engine step workload's name: measured by {@link EngineStepBench}, not the generic runner. */
+    static final String ENGINE_STEP = "engine-step";
+
+    /** Whether the engine step is asked for (by name, or by all workloads). */
+    boolean engineStep() {
+        if (op != null && workload.stream().map(String::strip).noneMatch(w -> w.equals(ENGINE_STEP))) {
+            return false;
+        }
+        return workload.isEmpty() || workload.stream().map(String::strip)
+                .anyMatch(w -> w.equals(ENGINE_STEP) || w.equals("all"));
+    }
+
+    /**
+     * The engine step on {@code backend}: Llama-3-8B's attention block on GPUs, a small shape on
+     * CPU backends (named so on its row). Null when the backend has no device-resident metadata.
+     */
+    private BenchRow engineStep(AttentionBackend backend, BenchSettings settings) {
+        if (!backend.capabilities().has(org.attn4j.spi.Feature.DEVICE_METADATA)) {
+            return null;
+        }
+        EngineStepBench.Shape shape = BenchRunner.onGpu(backend) ? org.attn4j.bench.Workloads.engineStep()
+                : new EngineStepBench.Shape(4, 64, 2, 1, 4, new org.attn4j.options.HeadConfig(32, 8, 128), 16);
+        double ceiling = BenchRunner.onGpu(backend) || settings.ceilingOnCpu() ? settings.bwCeiling() : Double.NaN;
+        return EngineStepBench.measure(backend, shape).row(backend.id(), ceiling);
+    }
+
+    List<Workload> workloads() {
         Map<String, Workload> named = Workloads.named();
-        List<Workload> list = new ArrayList<>();
-        for (String n : args.list("workload")) {
-            if (n.equals("all")) {
-                list.addAll(named.values());
-            } else if (named.containsKey(n)) {
-                list.add(named.get(n));
-            } else {
-                throw args.error("unknown workload '" + n + "'; known: " + String.join(", ", named.keySet()));
+        List<Workload> chosen = new ArrayList<>();
+        for (String n : workload) {
+            String t = n.strip();
+            if (t.equals("all")) {
+                chosen.addAll(named.values());
+            } else if (named.containsKey(t)) {
+                chosen.add(named.get(t));
+            } else if (t.equals(ENGINE_STEP)) {
+                continue; // measured apart (engineStep())
+            } else if (!t.isEmpty()) {
+                throw error("unknown workload '" + t + "'; known: " + String.join(", ", named.keySet()));
             }
         }
-        if (args.has("op")) {
-            list.add(adHoc(args));
+        if (op != null) {
+            chosen.add(adHoc());
         }
-        if (list.isEmpty()) {
-            list.addAll(named.values());
+        boolean onlyEngineStep = !workload.isEmpty()
+                && workload.stream().map(String::strip).allMatch(w -> w.equals(ENGINE_STEP) || w.isEmpty());
+        if (chosen.isEmpty() && !onlyEngineStep) {
+            chosen.addAll(named.values());
         }
-        DType q = args.has("q-dtype") ? Names.dtype(args.string("q-dtype"), "--q-dtype") : null;
-        DType kv = args.has("kv-dtype") ? Names.dtype(args.string("kv-dtype"), "--kv-dtype") : null;
-        KvLayout layout = args.has("layout") ? Names.layout(args.string("layout"), "--layout") : null;
-        List<Workload> out = new ArrayList<>();
-        for (Workload w : list) {
-            Workload x = w.withDtypes(q == null ? w.qDtype() : q, kv == null ? w.kvDtype() : kv);
-            if (layout != null) {
-                x = x.withLayout(layout);
-            }
-            boolean changed = x.qDtype() != w.qDtype() || x.kvDtype() != w.kvDtype() || x.layout() != w.layout();
-            if (changed && named.containsKey(w.name())) {
-                x = x.withName(w.name() + "[" + x.qDtype().name().toLowerCase() + "/"
-                        + x.kvDtype().name().toLowerCase() + "/" + x.layout() + "]");
-            }
-            out.add(x);
+        List<Workload> result = new ArrayList<>();
+        for (Workload w : chosen) {
+            Workload x = w.withDtypes(qDtype == null ? w.qDtype() : qDtype, kvDtype == null ? w.kvDtype() : kvDtype);
+            result.add(layout == null ? x : x.withLayout(layout));
         }
-        return out;
+        return result;
     }
 
-    static Workload adHoc(ParsedArgs args) {
-        String op = args.string("op");
+    Workload adHoc() {
         if (!op.equals("decode") && !op.equals("prefill")) {
-            throw args.error("--op: expected decode or prefill, actual '" + op + "'");
+            throw error("--op: expected decode or prefill, actual '" + op + "'");
         }
-        int batch = args.integer("batch", 1);
         if (batch < 1) {
-            throw args.error("--batch must be >= 1, actual " + batch);
+            throw error("--batch must be >= 1, actual " + batch);
         }
-        SplittableRandom rnd = new SplittableRandom(args.integer("seed", 42));
-        int[] kv = lengths(args, "kv-len", batch, rnd, null);
-        int[] qo = op.equals("decode") ? Workloads.ones(batch)
-                : args.has("qo-len") ? lengths(args, "qo-len", batch, rnd, null) : kv.clone();
+        if (op.equals("decode") && qoLen != null) {
+            throw error("--qo-len is for --op prefill; decode has one query row per request");
+        }
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int[] kv = lengths(kvLen, "--kv-len", rnd);
+        int[] qo = op.equals("decode") ? Workloads.ones(batch) : qoLen != null ? lengths(qoLen, "--qo-len", rnd)
+                : kv.clone();
         HeadConfig heads;
         try {
-            heads = new HeadConfig(args.integer("hq", 32), args.integer("hkv", 8), args.integer("head-dim", 128));
+            heads = new HeadConfig(hq, hkv, headDim);
         } catch (IllegalArgumentException e) {
-            throw args.error(e.getMessage());
+            throw error(e.getMessage());
         }
-        int page = args.integer("page-size", 16);
-        if (page < 1) {
-            throw args.error("--page-size must be >= 1, actual " + page);
+        if (pageSize < 1) {
+            throw error("--page-size must be >= 1, actual " + pageSize);
         }
-        boolean causal = args.flag("causal");
         for (int b = 0; b < batch; b++) {
             if (causal && qo[b] > kv[b]) {
-                throw args.error("--causal needs qo-len <= kv-len; request " + b + " has " + qo[b] + " > " + kv[b]);
+                throw error("--causal needs qo-len <= kv-len; request " + b + " has " + qo[b] + " > " + kv[b]);
             }
         }
-        String name = args.string("name", op + "-b" + batch + "-kv" + args.string("kv-len") + "-"
-                + heads.numQoHeads() + "x" + heads.numKvHeads() + "x" + heads.headDim());
-        return new Workload(name, op.equals("decode") ? Workload.Op.DECODE : Workload.Op.PREFILL, qo, kv, 0, heads,
-                page, DType.BF16, DType.BF16, KvLayout.NHD, causal, 1.0);
+        String rowName = name != null ? name : op + "-b" + batch + "-kv" + kvLen.text()
+                + (qoLen != null ? "-qo" + qoLen.text() : "") + "-" + hq + "x" + hkv + "x" + headDim
+                + (pageSize != 16 ? "-p" + pageSize : "") + (causal ? "-causal" : "");
+        return new Workload(rowName, op.equals("decode") ? Workload.Op.DECODE : Workload.Op.PREFILL, qo, kv, 0, heads,
+                pageSize, DType.BF16, DType.BF16, KvLayout.NHD, causal, 1.0, true);
     }
 
-    private static int[] lengths(ParsedArgs args, String name, int batch, SplittableRandom rnd, int[] fallback) {
-        int[] spec = args.intList(name);
-        if (spec.length == 0) {
-            throw args.error("--" + name + " needs a value");
+    private int[] lengths(IntSpec spec, String option, SplittableRandom rnd) {
+        if (spec.lo() < 0) {
+            throw error(option + " must be >= 0, actual " + spec);
         }
-        String raw = args.string(name);
-        if (raw.contains("..")) {
-            if (spec[0] < 0) {
-                throw args.error("--" + name + " must be >= 0");
-            }
-            return Workloads.range(batch, spec[0], spec[1], rnd);
+        if (spec.range()) {
+            return Workloads.range(batch, spec.lo(), spec.hi(), rnd);
+        }
+        int[] v = spec.values();
+        if (v.length != 1 && v.length != batch) {
+            throw error(option + " lists " + v.length + " lengths for --batch " + batch);
         }
         int[] out = new int[batch];
         for (int b = 0; b < batch; b++) {
-            out[b] = spec.length == 1 ? spec[0] : spec[Math.min(b, spec.length - 1)];
+            out[b] = v.length == 1 ? v[0] : v[b];
             if (out[b] < 0) {
-                throw args.error("--" + name + " must be >= 0, actual " + out[b]);
+                throw error(option + " must be >= 0, actual " + out[b]);
             }
-        }
-        if (spec.length != 1 && spec.length != batch) {
-            throw args.error("--" + name + " lists " + spec.length + " lengths for --batch " + batch);
         }
         return out;
     }

@@ -1,64 +1,98 @@
 package org.attn4j.cli.demo;
 
-import java.io.PrintStream;
+import java.util.concurrent.Callable;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
-import org.attn4j.cli.ArgSpec;
-import org.attn4j.cli.Command;
-import org.attn4j.cli.ParsedArgs;
+import org.attn4j.cli.Console;
+import org.attn4j.cli.IntSpec;
+import org.attn4j.cli.Version;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code attn4j demo}: continuous batching on the best backend, checked against the reference. */
-public final class DemoCommand implements Command {
-    @Override
-    public ArgSpec spec() {
-        return new ArgSpec("demo", "A small continuous-batching session: requests arrive with prompts of a toy model "
-                + "(Hq 8, Hkv 2, D 64, bf16,\npage 16), a PageManager hands out pages, prompt K/V are appended and "
-                + "prefilled in a batch,\nthen every step decodes one token per request over the growing paged cache "
-                + "while requests\nfinish and new ones arrive. The first prefill and one decode step are recomputed "
-                + "on the\nreference backend: PASS or FAIL (exit status 1).")
-                .option("backend", "ID", "backend id (default: the best available)")
-                .option("steps", "N", "scheduler steps", "24")
-                .option("requests", "N", "requests at step 0", "4")
-                .option("arrival-rate", "P", "chance of a new request at each later step", "0.35")
-                .option("max-batch", "N", "most requests in flight", "8")
-                .option("prompt", "A..B", "prompt lengths", "16..96")
-                .option("generate", "A..B", "generated tokens per request", "4..16")
-                .option("pages", "N", "pages in the KV pool", "256")
-                .option("check-step", "N", "decode step to check against the reference (default: steps / 2)")
-                .option("seed", "N", "seed", "7");
+@Command(name = "demo", mixinStandardHelpOptions = true, versionProvider = Version.class, sortOptions = false,
+        header = "a small continuous-batching session on the best backend, checked against the reference",
+        description = {"A small continuous-batching session: requests arrive with prompts of a toy model (Hq 8, "
+                + "Hkv 2, D 64, bf16, page 16), a PageManager hands out pages, prompt K/V are appended and prefilled "
+                + "in a batch, then every step decodes one token per request over the growing paged cache while "
+                + "requests finish and new ones arrive. The first prefill and one decode step are recomputed on the "
+                + "reference backend: PASS, or FAIL with exit status 1."})
+public final class DemoCommand implements Callable<Integer> {
+    private final Console console;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--backend", paramLabel = "ID", description = "backend id (default: the best available)")
+    String backend;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "24", description = "scheduler steps [default: ${DEFAULT-VALUE}]")
+    int steps;
+
+    @Option(names = "--requests", paramLabel = "N", defaultValue = "4", description = "requests at step 0 [default: ${DEFAULT-VALUE}]")
+    int requests;
+
+    @Option(names = "--arrival-rate", paramLabel = "P", defaultValue = "0.35",
+            description = "chance of a new request at each later step [default: ${DEFAULT-VALUE}]")
+    double arrivalRate;
+
+    @Option(names = "--max-batch", paramLabel = "N", defaultValue = "8", description = "most requests in flight [default: ${DEFAULT-VALUE}]")
+    int maxBatch;
+
+    @Option(names = "--prompt", paramLabel = "A..B", defaultValue = "16..96", converter = IntSpec.Converter.class,
+            description = "prompt lengths [default: ${DEFAULT-VALUE}]")
+    IntSpec prompt;
+
+    @Option(names = "--generate", paramLabel = "A..B", defaultValue = "4..16", converter = IntSpec.Converter.class,
+            description = "generated tokens per request [default: ${DEFAULT-VALUE}]")
+    IntSpec generate;
+
+    @Option(names = "--pages", paramLabel = "N", defaultValue = "256", description = "pages in the KV pool [default: ${DEFAULT-VALUE}]")
+    int pages;
+
+    @Option(names = "--check-step", paramLabel = "N",
+            description = "decode step to check against the reference (default: steps / 2)")
+    Integer checkStep;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "7", description = "seed [default: ${DEFAULT-VALUE}]")
+    long seed;
+
+    public DemoCommand(Console console) {
+        this.console = console;
+    }
+
+    private ParameterException error(String message) {
+        return new ParameterException(spec.commandLine(), message);
     }
 
     @Override
-    public int execute(ParsedArgs args, PrintStream out, PrintStream err) {
-        int steps = args.integer("steps", 24);
-        int[] prompt = args.intList("prompt");
-        int[] gen = args.intList("generate");
+    public Integer call() {
         if (steps < 1) {
-            throw args.error("--steps must be >= 1, actual " + steps);
+            throw error("--steps must be >= 1, actual " + steps);
         }
-        if (prompt.length != 2 || prompt[0] < 1 || gen.length != 2 || gen[0] < 1) {
-            throw args.error("--prompt and --generate take ranges A..B with A >= 1");
+        if (!prompt.range() || prompt.lo() < 1 || !generate.range() || generate.lo() < 1) {
+            throw error("--prompt and --generate take ranges A..B with A >= 1");
         }
-        double rate = args.number("arrival-rate", 0.35);
-        if (rate < 0 || rate > 1) {
-            throw args.error("--arrival-rate must be in [0, 1], actual " + rate);
+        if (arrivalRate < 0 || arrivalRate > 1) {
+            throw error("--arrival-rate must be in [0, 1], actual " + arrivalRate);
         }
-        DemoSettings s = new DemoSettings(steps, args.integer("requests", 4), rate, args.integer("max-batch", 8),
-                prompt[0], prompt[1], gen[0], gen[1], args.integer("pages", 256),
-                args.integer("check-step", Math.max(1, steps / 2)), args.integer("seed", 7));
-        if (s.initialRequests() < 1 || s.maxBatch() < 1 || s.numPages() < 1) {
-            throw args.error("--requests, --max-batch and --pages must be >= 1");
+        if (requests < 1 || maxBatch < 1 || pages < 1) {
+            throw error("--requests, --max-batch and --pages must be >= 1");
         }
-        try (AttentionBackend backend = args.has("backend") ? Backends.open(args.string("backend"))
-                : Backends.openBest();
+        DemoSettings s = new DemoSettings(steps, requests, arrivalRate, maxBatch, prompt.lo(), prompt.hi(),
+                generate.lo(), generate.hi(), pages, checkStep != null ? checkStep : Math.max(1, steps / 2), seed);
+        try (AttentionBackend b = backend != null ? Backends.open(backend) : Backends.openBest();
              AttentionBackend reference = Backends.open("reference");
-             DemoSession session = new DemoSession(backend, reference, s, out)) {
+             DemoSession session = new DemoSession(b, reference, s, console.out())) {
             boolean pass = session.run();
             if (session.checked() == 0) {
-                out.println("FAIL: no step was checked against the reference (is --check-step past --steps?)");
+                console.out().println("FAIL: no step was checked against the reference (is --check-step past --steps?)");
                 return 1;
             }
-            out.println(pass ? "PASS" : "FAIL");
+            console.out().println(pass ? "PASS" : "FAIL");
             return pass ? 0 : 1;
         }
     }

@@ -74,6 +74,16 @@ final class DemoSession implements AutoCloseable {
     boolean run() {
         out.printf(Locale.ROOT, "demo on %s (%s): Hq %d, Hkv %d, D %d, bf16, page 16, %d pages%n", backend.id(),
                 backend.device(), heads.numQoHeads(), heads.numKvHeads(), heads.headDim(), settings.numPages());
+        double warmMs = warmUp();
+        out.printf(Locale.ROOT, "warm-up: one causal prefill and one decode on a scratch cache, %.1f ms wall clock;%n"
+                + "  kernels built at first use (OpenCL compiles its programs then) are built here, not in the steps%n",
+                warmMs);
+        out.println("columns: arrived  requests admitted this step");
+        out.println("         prefill  their prompt tokens, attended in one causal batch prefill");
+        out.println("         decode   requests that decode one token this step; done: requests that finished");
+        out.println("         ms       the step's attention call alone (plan.run), timed by " + timerMethod + ";");
+        out.println("                  KV append, uploads and the toy model are not in it; '-': no such call");
+        out.println("         free pages  left in the pool after the step");
         out.printf(Locale.ROOT, "%5s %8s %8s %7s %7s %11s %11s  %s%n", "step", "arrived", "prefill", "decode", "done",
                 "prefill ms", "decode ms", "free pages");
         int finishedTotal = 0;
@@ -98,6 +108,50 @@ final class DemoSession implements AutoCloseable {
         out.printf(Locale.ROOT, "%d steps, %d tokens generated, %d requests finished, %d in flight, %.2f s%n",
                 settings.steps(), tokens, finishedTotal, active.size(), seconds);
         return failed == 0 && checked > 0;
+    }
+
+    /**
+     * One causal prefill of the longest prompt and one decode after it, on a scratch cache of the
+     * session's dtype, heads and page size: kernels a backend builds at first use are built here,
+     * outside the timed steps. Returns the wall-clock time it took.
+     */
+    private double warmUp() {
+        long start = System.nanoTime();
+        int len = settings.maxPrompt();
+        int pageCount = (len + 1 + 15) / 16;
+        int[] pageIds = new int[pageCount];
+        for (int i = 0; i < pageCount; i++) {
+            pageIds[i] = i;
+        }
+        int[] tokens = new int[len];
+        for (int t = 0; t < len; t++) {
+            tokens[t] = t % model.vocab;
+        }
+        try (Tensor k = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDim());
+             Tensor v = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDim());
+             HostTensor hq = model.queries(tokens, DTYPE); HostTensor hq1 = model.queries(new int[] {0}, DTYPE);
+             Tensor q = backend.upload(hq); Tensor q1 = backend.upload(hq1);
+             Tensor o = backend.allocate(DTYPE, hq.shape()); Tensor o1 = backend.allocate(DTYPE, hq1.shape());
+             DeviceTimer timer = backend.newTimer()) {
+            PagedKvCache scratch = PagedKvCache.separate(k, v, KvLayout.NHD);
+            int prefillPages = (len + 15) / 16;
+            PageTable prompt = PageTable.of(16, new int[][] {java.util.Arrays.copyOf(pageIds, prefillPages)},
+                    new int[] {len});
+            try (BatchAttentionPlan p = plan(backend, prompt, new int[] {0, len}, AttentionOptions.DEFAULT
+                    .withCausal(true))) {
+                p.run(q, scratch, o, null);
+            }
+            PageTable next = PageTable.of(16, new int[][] {pageIds}, new int[] {len + 1});
+            try (BatchAttentionPlan p = plan(backend, next, null, AttentionOptions.DEFAULT)) {
+                timer.start();
+                p.run(q1, scratch, o1, null);
+                timer.stop();
+                timer.elapsedMillis();
+            }
+            backend.synchronize();
+            timerMethod = timer.method();
+        }
+        return (System.nanoTime() - start) / 1e6;
     }
 
     int checked() {
@@ -197,6 +251,7 @@ final class DemoSession implements AutoCloseable {
     }
 
     private double lastMillis;
+    private String timerMethod = "the backend's device timer";
     private int currentStep;
 
     /** Plans and runs attention; qoIndptr null means decode. Checks against the reference when named. */
@@ -209,6 +264,7 @@ final class DemoSession implements AutoCloseable {
             plan.run(q, cache, o, null);
             timer.stop();
             lastMillis = timer.elapsedMillis();
+            timerMethod = timer.method();
             HostTensor result = backend.download(o);
             if (checkName != null) {
                 check(checkName, hq, table, qoIndptr, options, result);

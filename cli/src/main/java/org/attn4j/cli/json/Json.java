@@ -1,292 +1,171 @@
 package org.attn4j.cli.json;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.MalformedInputException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.attn4j.cli.CliException;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.StreamReadConstraints;
+import tools.jackson.core.StreamReadFeature;
+import tools.jackson.core.TokenStreamLocation;
+import tools.jackson.core.exc.StreamConstraintsException;
+import tools.jackson.core.json.JsonFactory;
+import tools.jackson.core.util.DefaultPrettyPrinter;
+import tools.jackson.core.util.Separators;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.ObjectWriter;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
- * A small JSON reader and writer: objects become {@link LinkedHashMap}, arrays {@link List},
- * numbers {@link Double} (or {@link Long} when integral and written without a fraction),
- * plus {@link String}, {@link Boolean} and null. Errors name the line and column.
+ * JSON in and out of the command line, on Jackson. Reading gives plain values: objects as
+ * {@link LinkedHashMap}, arrays as {@link List}, integers as {@link Long} (or
+ * {@link java.math.BigInteger} beyond it), other numbers as {@link Double}, plus {@link String},
+ * {@link Boolean} and null. Input is bounded: strict UTF-8, duplicate keys rejected, at most
+ * {@link #MAX_DEPTH} levels of nesting and {@link #MAX_BYTES} bytes, so a hostile file ends in
+ * one clear message rather than a stack overflow or an exhausted heap.
  */
 public final class Json {
-    private final String text;
-    private int pos;
+    /** Deepest nesting of objects and arrays a file may have. */
+    public static final int MAX_DEPTH = 64;
+    /** Largest JSON file read (inline index arrays included; large arrays belong in .npy files). */
+    public static final long MAX_BYTES = 64L << 20;
 
-    private Json(String text) {
-        this.text = text;
-    }
+    private static final JsonMapper MAPPER = JsonMapper.builder(JsonFactory.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(MAX_DEPTH)
+                            .maxDocumentLength(MAX_BYTES).build())
+                    .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                    .build())
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
+    private static final ObjectWriter WRITER = MAPPER.writer().with(new DefaultPrettyPrinter(
+            Separators.createDefaultInstance().withObjectNameValueSpacing(Separators.Spacing.AFTER)));
+
+    private Json() {}
+
+    /** Parses {@code text}; a malformed document throws {@link IllegalArgumentException} naming line and column. */
     public static Object parse(String text) {
-        Json p = new Json(text);
-        p.skipSpace();
-        Object v = p.value();
-        p.skipSpace();
-        if (p.pos != text.length()) {
-            throw p.error("unexpected text after the JSON value");
+        try {
+            return longs(MAPPER.readValue(text, Object.class));
+        } catch (StreamConstraintsException e) {
+            String m = e.getOriginalMessage();
+            throw new IllegalArgumentException(m != null && m.contains("nesting")
+                    ? "JSON nested deeper than " + MAX_DEPTH + " levels" : "JSON: " + m);
+        } catch (JacksonException e) {
+            TokenStreamLocation at = e.getLocation();
+            String where = at == null || at == TokenStreamLocation.NA ? "JSON: "
+                    : "JSON line " + at.getLineNr() + ", column " + at.getColumnNr() + ": ";
+            throw new IllegalArgumentException(where + firstLine(e.getOriginalMessage()));
         }
-        return v;
     }
 
-    private Object value() {
-        if (pos >= text.length()) {
-            throw error("unexpected end of input");
-        }
-        char c = text.charAt(pos);
-        return switch (c) {
-            case '{' -> object();
-            case '[' -> array();
-            case '"' -> string();
-            case 't' -> literal("true", Boolean.TRUE);
-            case 'f' -> literal("false", Boolean.FALSE);
-            case 'n' -> literal("null", null);
-            default -> {
-                if (c == '-' || (c >= '0' && c <= '9')) {
-                    yield number();
-                }
-                throw error("unexpected character '" + c + "'");
+    /** Integers as Long throughout (Jackson gives Integer where it fits), BigInteger beyond long. */
+    private static Object longs(Object v) {
+        return switch (v) {
+            case Integer i -> i.longValue();
+            case Map<?, ?> m -> {
+                Map<String, Object> out = new LinkedHashMap<>();
+                m.forEach((k, x) -> out.put(String.valueOf(k), longs(x)));
+                yield out;
             }
+            case List<?> l -> {
+                List<Object> out = new ArrayList<>(l.size());
+                l.forEach(x -> out.add(longs(x)));
+                yield out;
+            }
+            case null, default -> v;
         };
     }
 
-    private Map<String, Object> object() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        pos++;
-        skipSpace();
-        if (peek() == '}') {
-            pos++;
-            return m;
+    /** Reads and parses a file: at most {@link #MAX_BYTES}, strict UTF-8; errors name the file. */
+    public static Object readFile(Path file) throws IOException {
+        long size = Files.size(file);
+        if (size > MAX_BYTES) {
+            throw new CliException(file + ": " + size + " bytes is more than the " + MAX_BYTES
+                    + " a JSON file may have here (put large arrays in .npy files)");
         }
-        while (true) {
-            skipSpace();
-            if (peek() != '"') {
-                throw error("expected a quoted key");
-            }
-            String key = string();
-            skipSpace();
-            expect(':');
-            skipSpace();
-            if (m.containsKey(key)) {
-                throw error("duplicate key \"" + key + "\"");
-            }
-            m.put(key, value());
-            skipSpace();
-            if (peek() == ',') {
-                pos++;
-            } else if (peek() == '}') {
-                pos++;
-                return m;
-            } else {
-                throw error("expected ',' or '}'");
-            }
-        }
-    }
-
-    private List<Object> array() {
-        List<Object> list = new ArrayList<>();
-        pos++;
-        skipSpace();
-        if (peek() == ']') {
-            pos++;
-            return list;
-        }
-        while (true) {
-            skipSpace();
-            list.add(value());
-            skipSpace();
-            if (peek() == ',') {
-                pos++;
-            } else if (peek() == ']') {
-                pos++;
-                return list;
-            } else {
-                throw error("expected ',' or ']'");
-            }
-        }
-    }
-
-    private String string() {
-        pos++;
-        StringBuilder sb = new StringBuilder();
-        while (pos < text.length()) {
-            char c = text.charAt(pos++);
-            if (c == '"') {
-                return sb.toString();
-            }
-            if (c == '\\') {
-                if (pos >= text.length()) {
-                    break;
-                }
-                char e = text.charAt(pos++);
-                switch (e) {
-                    case 'n' -> sb.append('\n');
-                    case 't' -> sb.append('\t');
-                    case 'r' -> sb.append('\r');
-                    case 'b' -> sb.append('\b');
-                    case 'f' -> sb.append('\f');
-                    case 'u' -> {
-                        if (pos + 4 > text.length()) {
-                            throw error("truncated \\u escape");
-                        }
-                        String hex = text.substring(pos, pos + 4);
-                        if (!hex.chars().allMatch(h -> Character.digit(h, 16) >= 0)) {
-                            throw error("bad \\u escape '\\u" + hex + "'");
-                        }
-                        sb.append((char) Integer.parseInt(hex, 16));
-                        pos += 4;
-                    }
-                    default -> sb.append(e);
-                }
-            } else {
-                sb.append(c);
-            }
-        }
-        throw error("unterminated string");
-    }
-
-    private Object number() {
-        int start = pos;
-        if (peek() == '-') {
-            pos++;
-        }
-        boolean integral = true;
-        while (pos < text.length()) {
-            char c = text.charAt(pos);
-            if (c >= '0' && c <= '9') {
-                pos++;
-            } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-                integral = false;
-                pos++;
-            } else {
-                break;
-            }
-        }
-        String s = text.substring(start, pos);
+        byte[] bytes = Files.readAllBytes(file);
+        String text;
         try {
-            // An integer beyond long's range is still a JSON number; keep it as a double.
-            return integral ? parseIntegral(s) : (Object) Double.parseDouble(s);
-        } catch (NumberFormatException e) {
-            throw error("bad number '" + s + "'");
+            text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (MalformedInputException e) {
+            throw new CliException(file + ": not UTF-8 text (a malformed byte near offset " + offsetOf(bytes) + ")");
+        } catch (CharacterCodingException e) {
+            throw new CliException(file + ": not UTF-8 text");
         }
-    }
-
-    private static Object parseIntegral(String s) {
+        if (text.startsWith("\uFEFF")) {
+            text = text.substring(1); // a byte order mark some editors write
+        }
         try {
-            return Long.parseLong(s);
-        } catch (NumberFormatException e) {
-            return Double.parseDouble(s);
+            return parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(file + ": " + e.getMessage());
         }
     }
 
-    private Object literal(String word, Object value) {
-        if (!text.startsWith(word, pos)) {
-            throw error("unexpected token");
-        }
-        pos += word.length();
-        return value;
+    /** The first offset where {@code bytes} stop being UTF-8. */
+    private static long offsetOf(byte[] bytes) {
+        var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        var out = java.nio.CharBuffer.allocate(bytes.length + 1);
+        decoder.decode(in, out, true);
+        return in.position();
     }
 
-    private char peek() {
-        return pos < text.length() ? text.charAt(pos) : '\0';
-    }
-
-    private void expect(char c) {
-        if (peek() != c) {
-            throw error("expected '" + c + "'");
-        }
-        pos++;
-    }
-
-    private void skipSpace() {
-        while (pos < text.length() && Character.isWhitespace(text.charAt(pos))) {
-            pos++;
-        }
-    }
-
-    private IllegalArgumentException error(String message) {
-        int line = 1;
-        int col = 1;
-        for (int i = 0; i < Math.min(pos, text.length()); i++) {
-            if (text.charAt(i) == '\n') {
-                line++;
-                col = 1;
-            } else {
-                col++;
-            }
-        }
-        return new IllegalArgumentException("JSON line " + line + ", column " + col + ": " + message);
-    }
-
-    // ------------------------------------------------------------------ writing
-
-    /** Writes maps, lists, strings, numbers, booleans and null, indented by two spaces. */
+    /**
+     * Writes maps, lists, arrays of numbers, strings, numbers, booleans and null, indented by two
+     * spaces. Non-finite numbers are written as null (JSON has no NaN).
+     */
     public static String write(Object value) {
-        StringBuilder sb = new StringBuilder();
-        write(sb, value, 0);
-        return sb.append('\n').toString();
+        return WRITER.writeValueAsString(plain(value)) + "\n";
     }
 
-    private static void write(StringBuilder sb, Object v, int indent) {
-        switch (v) {
-            case null -> sb.append("null");
+    /** The value with NaN and infinities as null and primitive arrays as lists. */
+    static Object plain(Object v) {
+        return switch (v) {
+            case null -> null;
+            case Double d -> Double.isFinite(d) ? d : null;
+            case Float f -> Float.isFinite(f) ? f : null;
+            case long[] a -> Arrays.stream(a).boxed().toList();
+            case int[] a -> Arrays.stream(a).boxed().toList();
+            case double[] a -> Arrays.stream(a).boxed().map(Json::plain).toList();
+            case boolean[] a -> {
+                List<Boolean> out = new ArrayList<>();
+                for (boolean b : a) {
+                    out.add(b);
+                }
+                yield out;
+            }
             case Map<?, ?> m -> {
-                if (m.isEmpty()) {
-                    sb.append("{}");
-                    return;
-                }
-                sb.append("{\n");
-                int i = 0;
-                for (Map.Entry<?, ?> e : m.entrySet()) {
-                    sb.append("  ".repeat(indent + 1));
-                    quote(sb, String.valueOf(e.getKey()));
-                    sb.append(": ");
-                    write(sb, e.getValue(), indent + 1);
-                    sb.append(++i < m.size() ? ",\n" : "\n");
-                }
-                sb.append("  ".repeat(indent)).append('}');
+                Map<String, Object> out = new LinkedHashMap<>();
+                m.forEach((k, x) -> out.put(String.valueOf(k), plain(x)));
+                yield out;
             }
             case List<?> l -> {
-                if (l.isEmpty()) {
-                    sb.append("[]");
-                    return;
-                }
-                sb.append("[\n");
-                for (int i = 0; i < l.size(); i++) {
-                    sb.append("  ".repeat(indent + 1));
-                    write(sb, l.get(i), indent + 1);
-                    sb.append(i + 1 < l.size() ? ",\n" : "\n");
-                }
-                sb.append("  ".repeat(indent)).append(']');
+                List<Object> out = new ArrayList<>();
+                l.forEach(x -> out.add(plain(x)));
+                yield out;
             }
-            case String s -> quote(sb, s);
-            case Double d -> sb.append(d.isNaN() || d.isInfinite() ? "null" : d.toString());
-            case Float f -> sb.append(f.isNaN() || f.isInfinite() ? "null" : f.toString());
-            case Number n -> sb.append(n);
-            case Boolean b -> sb.append(b);
-            default -> quote(sb, v.toString());
-        }
+            default -> v;
+        };
     }
 
-    private static void quote(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\t' -> sb.append("\\t");
-                case '\r' -> sb.append("\\r");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
+    private static String firstLine(String s) {
+        if (s == null) {
+            return "malformed JSON";
         }
-        sb.append('"');
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
     }
 }

@@ -1,2 +1,2 @@
-/** A minimal JSON reader and writer for call specs and benchmark reports, so the CLI needs no library. */
+/** JSON for call specs and benchmark reports, on Jackson, with bounded reads. */
 package org.attn4j.cli.json;

@@ -20,6 +20,8 @@ import org.attn4j.tensor.HostTensor;
 public final class Npy {
     private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
     private static final int CHUNK = 1 << 26;
+    /** Longest header read; NumPy's own headers are a few hundred bytes. */
+    private static final int MAX_HEADER = 1 << 20;
 
     private Npy() {}
 
@@ -66,6 +68,28 @@ public final class Npy {
         }
     }
 
+    /**
+     * The data bytes {@code h} declares for elements of {@code itemSize} bytes, checked against
+     * what the file holds after its header before anything is allocated: a header may claim any
+     * shape, the file's length may not.
+     */
+    static long checkedDataBytes(NpyHeader h, int itemSize, FileChannel ch, Path file) throws IOException {
+        long need;
+        try {
+            need = Math.multiplyExact(h.elementCount(), (long) itemSize);
+        } catch (ArithmeticException e) {
+            throw new NpyException(file + ": shape " + Arrays.toString(h.shape()) + " of '" + h.descr()
+                    + "' has more elements than any file can hold");
+        }
+        long have = ch.size() - ch.position();
+        if (have != need) {
+            throw new NpyException(file + ": shape " + Arrays.toString(h.shape()) + " of '" + h.descr() + "' needs "
+                    + need + " data bytes, the file has " + have
+                    + (have > need ? " (one array per .npy file; np.savez writes .npz)" : ""));
+        }
+        return need;
+    }
+
     /** Reads {@code file} as a tensor of {@code dtype}; the file's descriptor must be able to hold it. */
     public static HostTensor read(Path file, DType dtype) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -74,13 +98,13 @@ public final class Npy {
                 throw new NpyException(file + ": holds '" + h.descr() + "', which cannot be read as " + dtype
                         + " (expected '" + descr(dtype) + "')");
             }
-            HostTensor t = HostTensor.allocate(dtype, h.shape());
-            long need = t.byteSize();
-            long have = ch.size() - ch.position();
-            if (have < need) {
-                t.close();
-                throw new NpyException(file + ": shape " + Arrays.toString(h.shape()) + " of '" + h.descr()
-                        + "' needs " + need + " data bytes, the file has " + have);
+            long need = checkedDataBytes(h, dtype.byteSize(), ch, file);
+            HostTensor t;
+            try {
+                t = HostTensor.allocate(dtype, h.shape());
+            } catch (OutOfMemoryError e) {
+                throw new NpyException(file + ": cannot allocate " + need + " bytes of host memory for shape "
+                        + Arrays.toString(h.shape()));
             }
             try {
                 readFully(ch, t.segment(), file);
@@ -94,33 +118,19 @@ public final class Npy {
 
     /** Reads an integer file ({@code <i4} or {@code <i8}, values within int range) as an int array. */
     public static int[] readInts(Path file) throws IOException {
-        NpyHeader h = header(file);
-        String d = h.descr().replace('=', '<');
-        if (d.equals("<i4")) {
-            try (HostTensor t = read(file, DType.I32)) {
-                int[] out = new int[Math.toIntExact(t.elementCount())];
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = t.getInt(i);
-                }
-                return out;
-            }
-        }
-        if (!d.equals("<i8")) {
-            throw new NpyException(file + ": expected integers ('<i4' or '<i8'), found '" + h.descr() + "'");
-        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            readHeader(ch, file.toString());
-            int n = Math.toIntExact(h.elementCount());
-            ByteBuffer buf = ByteBuffer.allocate(n * 8).order(ByteOrder.LITTLE_ENDIAN);
-            while (buf.hasRemaining()) {
-                if (ch.read(buf) < 0) {
-                    throw new NpyException(file + ": truncated: " + n + " int64 values expected");
-                }
+            NpyHeader h = readHeader(ch, file.toString());
+            String d = h.descr().replace('=', '<');
+            if (!d.equals("<i4") && !d.equals("<i8")) {
+                throw new NpyException(file + ": expected integers ('<i4' or '<i8'), found '" + h.descr() + "'");
             }
-            buf.flip();
+            int width = d.equals("<i4") ? 4 : 8;
+            long bytes = checkedDataBytes(h, width, ch, file);
+            int n = arrayLength(h, file);
+            ByteBuffer buf = readAll(ch, bytes, file);
             int[] out = new int[n];
             for (int i = 0; i < n; i++) {
-                long v = buf.getLong();
+                long v = width == 4 ? buf.getInt() : buf.getLong();
                 if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
                     throw new NpyException(file + ": element " + i + " = " + v + " does not fit 32 bits");
                 }
@@ -132,26 +142,50 @@ public final class Npy {
 
     /** Reads a boolean file ({@code |b1} or {@code |u1}, non-zero is true). */
     public static boolean[] readBooleans(Path file) throws IOException {
-        NpyHeader h = header(file);
-        String d = h.descr();
-        if (!d.equals("|b1") && !d.equals("|u1") && !d.equals("|i1")) {
-            throw new NpyException(file + ": expected booleans ('|b1' or '|u1'), found '" + d + "'");
+        byte[] bytes = readBytes(file, "booleans ('|b1' or '|u1')", "|b1", "|u1", "|i1");
+        boolean[] out = new boolean[bytes.length];
+        for (int i = 0; i < bytes.length; i++) {
+            out[i] = bytes[i] != 0;
         }
+        return out;
+    }
+
+    /** Reads a byte file ({@code |u1}, {@code |i1} or {@code |b1}), such as a bit-packed mask from {@code np.packbits}. */
+    public static byte[] readBytes(Path file) throws IOException {
+        return readBytes(file, "bytes ('|u1')", "|u1", "|i1", "|b1");
+    }
+
+    private static byte[] readBytes(Path file, String expected, String... descrs) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            readHeader(ch, file.toString());
-            int n = Math.toIntExact(h.elementCount());
-            ByteBuffer buf = ByteBuffer.allocate(n);
-            while (buf.hasRemaining()) {
-                if (ch.read(buf) < 0) {
-                    throw new NpyException(file + ": truncated: " + n + " booleans expected");
-                }
+            NpyHeader h = readHeader(ch, file.toString());
+            String d = h.descr().replace('<', '|').replace('=', '|');
+            if (!Arrays.asList(descrs).contains(d)) {
+                throw new NpyException(file + ": expected " + expected + ", found '" + h.descr() + "'");
             }
-            boolean[] out = new boolean[n];
-            for (int i = 0; i < n; i++) {
-                out[i] = buf.get(i) != 0;
-            }
-            return out;
+            long bytes = checkedDataBytes(h, 1, ch, file);
+            arrayLength(h, file);
+            return readAll(ch, bytes, file).array();
         }
+    }
+
+    /** The element count as a Java array length, or a message saying it is too long for one. */
+    private static int arrayLength(NpyHeader h, Path file) {
+        long n = h.elementCount();
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new NpyException(file + ": " + n + " elements are more than an index or mask array may have ("
+                    + (Integer.MAX_VALUE - 8) + ")");
+        }
+        return (int) n;
+    }
+
+    private static ByteBuffer readAll(FileChannel ch, long bytes, Path file) throws IOException {
+        if (bytes > Integer.MAX_VALUE - 8) {
+            throw new NpyException(file + ": " + bytes + " data bytes are more than an index or mask array may have");
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        readExactly(ch, buf, file.toString(), "the data");
+        buf.flip();
+        return buf;
     }
 
     /** Writes {@code t} in format version 1 (version 2 when the header needs more than 65535 bytes). */
@@ -207,7 +241,7 @@ public final class Npy {
         ByteBuffer len = ByteBuffer.allocate(major == 1 ? 2 : 4).order(ByteOrder.LITTLE_ENDIAN);
         readExactly(ch, len, file, "the header length");
         long headerLen = major == 1 ? len.getShort(0) & 0xFFFF : len.getInt(0) & 0xFFFFFFFFL;
-        if (headerLen > 1 << 24) {
+        if (headerLen > MAX_HEADER) {
             throw new NpyException(file + ": header length " + headerLen + " is implausible");
         }
         ByteBuffer text = ByteBuffer.allocate((int) headerLen);

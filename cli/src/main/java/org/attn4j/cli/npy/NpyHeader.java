@@ -18,6 +18,9 @@ public record NpyHeader(String descr, boolean fortranOrder, long[] shape) {
     private static final Pattern ORDER = Pattern.compile("['\"]fortran_order['\"]\\s*:\\s*(True|False)");
     private static final Pattern SHAPE = Pattern.compile("['\"]shape['\"]\\s*:\\s*\\(([^)]*)\\)");
 
+    /** NumPy's own limit on dimensions. */
+    static final int MAX_DIMS = 64;
+
     public NpyHeader {
         shape = shape.clone();
     }
@@ -27,7 +30,13 @@ public record NpyHeader(String descr, boolean fortranOrder, long[] shape) {
         return shape.clone();
     }
 
+    /** Elements the shape declares; throws {@link ArithmeticException} past {@code Long.MAX_VALUE}. */
     public long elementCount() {
+        for (long d : shape) {
+            if (d == 0) {
+                return 0;
+            }
+        }
         long n = 1;
         for (long d : shape) {
             n = Math.multiplyExact(n, d);
@@ -45,7 +54,12 @@ public record NpyHeader(String descr, boolean fortranOrder, long[] shape) {
                     + text.strip());
         }
         List<Long> dims = new ArrayList<>();
-        for (String part : s.group(1).split(",")) {
+        String[] parts = s.group(1).split(",");
+        if (parts.length > MAX_DIMS + 1) {
+            throw new NpyException(file + ": shape (" + s.group(1).strip() + ") has more than " + MAX_DIMS
+                    + " dimensions");
+        }
+        for (String part : parts) {
             String p = part.strip();
             if (p.isEmpty()) {
                 continue;

@@ -19,7 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 
-class NpyTest {
+public class NpyTest {
     @TempDir
     Path dir;
 
@@ -113,8 +113,54 @@ class NpyTest {
         assertTrue(assertThrows(NpyException.class, () -> Npy.header(badShape)).getMessage().contains("bad dimension"));
     }
 
+    @Test
+    void headersThatClaimMoreThanTheFileHoldsFailBeforeAnyAllocation() throws IOException {
+        Path huge = dir.resolve("huge.npy");
+        writeRaw(huge, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (300000000, 4), }", new byte[900]);
+        long t0 = System.nanoTime();
+        String msg = assertThrows(NpyException.class, () -> Npy.read(huge, DType.F32)).getMessage();
+        assertTrue(msg.contains("huge.npy: shape [300000000, 4] of '<f4' needs 4800000000 data bytes, the file has 900"),
+                msg);
+        assertTrue(System.nanoTime() - t0 < 2_000_000_000L, "rejected from the header, not after allocating");
+
+        Path overflow = dir.resolve("overflow.npy");
+        writeRaw(overflow, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }",
+                new byte[16]);
+        msg = assertThrows(NpyException.class, () -> Npy.read(overflow, DType.F32)).getMessage();
+        assertTrue(msg.contains("more elements than any file can hold"), msg);
+        assertThrows(NpyException.class, () -> Npy.readInts(overflow));
+
+        Path ints = dir.resolve("ints.npy");
+        writeRaw(ints, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1000000000000,), }", new byte[8]);
+        msg = assertThrows(NpyException.class, () -> Npy.readInts(ints)).getMessage();
+        assertTrue(msg.contains("needs 8000000000000 data bytes, the file has 8"), msg);
+
+        Path bools = dir.resolve("bools.npy");
+        writeRaw(bools, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3000000000,), }", new byte[3]);
+        msg = assertThrows(NpyException.class, () -> Npy.readBooleans(bools)).getMessage();
+        assertTrue(msg.contains("needs 3000000000 data bytes, the file has 3"), msg);
+
+        Path trailing = dir.resolve("trailing.npy");
+        writeRaw(trailing, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", new byte[12]);
+        msg = assertThrows(NpyException.class, () -> Npy.read(trailing, DType.F32)).getMessage();
+        assertTrue(msg.contains("needs 8 data bytes, the file has 12"), msg);
+
+        Path dims = dir.resolve("dims.npy");
+        writeRaw(dims, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (" + "1, ".repeat(80) + "), }",
+                new byte[4]);
+        msg = assertThrows(NpyException.class, () -> Npy.header(dims)).getMessage();
+        assertTrue(msg.contains("more than 64 dimensions"), msg);
+
+        Path empty = dir.resolve("empty.npy");
+        writeRaw(empty, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 0), }",
+                new byte[0]);
+        try (HostTensor t = Npy.read(empty, DType.F32)) {
+            assertEquals(0, t.elementCount());
+        }
+    }
+
     /** A file with a hand-written header, padded as NumPy pads. */
-    static void writeRaw(Path f, int version, String dict, byte[] data) throws IOException {
+    public static void writeRaw(Path f, int version, String dict, byte[] data) throws IOException {
         int prefix = 6 + 2 + (version == 1 ? 2 : 4);
         int total = (prefix + dict.length() + 1 + 63) / 64 * 64;
         ByteBuffer b = ByteBuffer.allocate(total + data.length).order(ByteOrder.LITTLE_ENDIAN);

@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
+import org.attn4j.cli.json.Json;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.Backends;
@@ -18,6 +21,7 @@ import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.cli.CliRunner;
 import org.attn4j.cli.npy.Npy;
+import org.attn4j.cli.npy.NpyTest;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
@@ -77,7 +81,13 @@ class RunCommandTest {
                 assertSameBits(ref.download(o), Npy.read(dir.resolve("out/o.npy"), DType.BF16));
                 assertSameBits(ref.download(lse), Npy.read(dir.resolve("out/lse.npy"), DType.F32));
             }
-            assertTrue(Files.readString(dir.resolve("out/result.json")).contains("\"backend\": \"reference\""));
+            Map<?, ?> result = (Map<?, ?>) Json.parse(Files.readString(dir.resolve("out/result.json")));
+            assertEquals("reference", result.get("backend"));
+            assertEquals(List.of(8L, 4L, 16L), result.get("o_shape"));
+            Map<?, ?> outputs = (Map<?, ?>) result.get("outputs");
+            assertEquals(Map.of("file", "lse.npy", "dtype", "f32", "npy_descr", "<f4", "shape", List.of(8L, 4L)),
+                    outputs.get("lse"));
+            assertEquals("<u2", ((Map<?, ?>) outputs.get("o")).get("npy_descr"));
         }
     }
 
@@ -213,6 +223,92 @@ class RunCommandTest {
         r = CliRunner.run("run", "--spec", dir.resolve("broken.json").toString(), "--out", dir.resolve("o4").toString());
         assertEquals(1, r.status());
         assertTrue(r.err().contains("JSON line 1"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(Files.notExists(dir.resolve("o4")), "no output directory after a failed call");
+    }
+
+    /** Writes q, k, v of a small f32 decode and a spec naming them; returns the spec. */
+    private Path smallDecode(String name, String extra) throws IOException {
+        try (HostTensor q = random(DType.F32, 1, 1, 2, 16); HostTensor k = random(DType.F32, 2, 1, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+        }
+        Path spec = dir.resolve(name);
+        Files.writeString(spec, "{\"op\": \"decode\", \"q\": \"q.npy\", \"k\": \"k.npy\", \"v\": \"k.npy\", "
+                + "\"kv_indptr\": [0, 1], \"kv_indices\": [0], \"kv_last_page_len\": [4]" + extra + "}");
+        return spec;
+    }
+
+    @Test
+    void ordinaryMistakesAreOneLineAndWriteNothing() throws IOException {
+        Path spec = smallDecode("ok.json", "");
+        Path file = dir.resolve("a-file");
+        Files.writeString(file, "x");
+        CliRunner r = CliRunner.run("run", "--spec", spec.toString(), "--out", file.toString(), "--backend", "reference");
+        assertEquals(1, r.status());
+        assertEquals("attn4j run: --out: " + file + " is a file, not a directory", r.err().strip());
+
+        r = CliRunner.run("run", "--spec", spec.toString(), "--out", dir.resolve("o1").toString(), "--backend", "nope");
+        assertEquals(1, r.status());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("no backend 'nope'"), r.err());
+        assertTrue(Files.notExists(dir.resolve("o1")));
+
+        Path missing = dir.resolve("missing-input.json");
+        Files.writeString(missing, "{\"op\": \"decode\", \"q\": \"nothere.npy\"}");
+        r = CliRunner.run("run", "--spec", missing.toString(), "--out", dir.resolve("o2").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("\"q\": no such file: ") && r.err().contains("nothere.npy"), r.err());
+
+        Path latin1 = dir.resolve("latin1.json");
+        Files.write(latin1, "{\"op\": \"d\u00e9code\"}".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        r = CliRunner.run("run", "--spec", latin1.toString(), "--out", dir.resolve("o3").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("latin1.json: not UTF-8 text"), r.err());
+
+        Path deep = dir.resolve("deep.json");
+        Files.writeString(deep, "{\"op\": \"decode\", \"rope\": " + "[".repeat(200_000) + "]".repeat(200_000) + "}");
+        r = CliRunner.run("run", "--spec", deep.toString(), "--out", dir.resolve("o4").toString());
+        assertEquals(1, r.status());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("JSON nested deeper than 64 levels"), r.err());
+
+        // a validation failure after the inputs are read: no directory, no partial outputs
+        Path bad = smallDecode("bad.json", ", \"window_left\": -5");
+        r = CliRunner.run("run", "--spec", bad.toString(), "--out", dir.resolve("o5").toString(), "--backend",
+                "reference");
+        assertEquals(1, r.status());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("windowLeft"), r.err());
+        assertTrue(Files.notExists(dir.resolve("o5")));
+    }
+
+    @Test
+    void hostileNpyHeadersEndInOneLineQuickly() throws IOException {
+        Path spec = smallDecode("call.json", "");
+        NpyTest.writeRaw(dir.resolve("q.npy"), 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (300000000, 4), }",
+                new byte[1024]);
+        long t0 = System.nanoTime();
+        CliRunner r = CliRunner.run("run", "--spec", spec.toString(), "--out", dir.resolve("o").toString(),
+                "--backend", "reference");
+        assertTrue(System.nanoTime() - t0 < 3_000_000_000L);
+        assertEquals(1, r.status());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("needs 4800000000 data bytes, the file has 1024"), r.err());
+    }
+
+    @Test
+    void outputsNeverReplaceInputs() throws IOException {
+        try (HostTensor q = random(DType.F32, 1, 2, 2, 8)) {
+            Npy.write(dir.resolve("q.npy"), q);
+        }
+        Files.writeString(dir.resolve("rope.json"), "{\"op\": \"rope\", \"q\": \"q.npy\", \"positions\": [1, 2]}");
+        byte[] before = Files.readAllBytes(dir.resolve("q.npy"));
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("rope.json").toString(), "--out", dir.toString(),
+                "--backend", "reference");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("would replace the input"), r.err());
+        assertArrayEquals(before, Files.readAllBytes(dir.resolve("q.npy")));
     }
 
     private static void assertSameBits(HostTensor expected, HostTensor actual) {

@@ -53,12 +53,13 @@ public final class Summary {
 
     public synchronized String render() {
         StringBuilder sb = new StringBuilder();
-        sb.append("attn4j conformance: backend '").append(backendId).append("' on ").append(device).append('\n');
+        sb.append("attn4j conformance: backend '").append(backendId).append('\'');
+        // An unavailable backend has no device: its first line says why it was skipped instead.
+        sb.append(unavailable != null ? " skipped, every property: " + unavailable : " on " + device).append('\n');
         sb.append("seed ").append(settings.seedText()).append(settings.seedGiven() ? " (given)" : " (fresh)")
                 .append(", ").append(settings.cases()).append(" random cases per property after the edge cases")
                 .append("; rerun with -Dattn4j.seed=").append(settings.seedText()).append('\n');
         if (unavailable != null) {
-            sb.append("UNAVAILABLE, every property skipped: ").append(unavailable).append('\n');
             return sb.toString();
         }
         int passedCases = 0;

@@ -66,6 +66,12 @@ public final class DeviceScope implements AutoCloseable {
         return uploadOnce(h);
     }
 
+    /** Closes {@code t} with the scope. */
+    public Tensor own(Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
     public Tensor allocate(DType dtype, long... shape) {
         Tensor t = backend.allocate(dtype, shape);
         owned.add(t);

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.BatchAttentionPlan;
-import org.attn4j.CascadeLevel;
+import org.attn4j.kv.CascadeLevel;
 import org.attn4j.CascadePlan;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.RaggedAttentionPlan;

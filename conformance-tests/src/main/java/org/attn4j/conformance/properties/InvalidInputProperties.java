@@ -286,11 +286,11 @@ public final class InvalidInputProperties {
             }, "k.shape", "[" + (total + 1) + ",");
         }));
         l.add(new Scenario("cascade with RoPE on the fly", Feature.CASCADE, f -> new Call(
-                () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.options.RopeOptions.DEFAULT),
                         PlanOptions.DEFAULT).close(), "options.rope", "RoPE")));
         l.add(new Scenario("cascade with window below -1", Feature.CASCADE, f -> new Call(
-                () -> f.scope.backend().planCascade(List.of(new org.attn4j.CascadeLevel(f.c.qoIndptr(),
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(null).withWindowLeft(-3),
                         PlanOptions.DEFAULT).close(), "windowLeft", "actual -3")));
         l.add(new Scenario("unsupported KV dtype", null, f -> {

@@ -1,0 +1,40 @@
+package org.attn4j.cuda.driver;
+
+import java.lang.reflect.Field;
+import jcuda.NativePointerObject;
+
+/**
+ * Raw handles of JCuda objects and JCuda objects for raw handles (a caller's stream from another
+ * library): JCuda keeps the native pointer protected, so its field is read and set directly.
+ */
+public final class JCudaHandles {
+    private static final Field NATIVE_POINTER;
+
+    static {
+        try {
+            NATIVE_POINTER = NativePointerObject.class.getDeclaredField("nativePointer");
+            NATIVE_POINTER.setAccessible(true);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new ExceptionInInitializerError("JCuda's NativePointerObject has no accessible nativePointer: " + e);
+        }
+    }
+
+    private JCudaHandles() {}
+
+    public static long handle(NativePointerObject o) {
+        try {
+            return NATIVE_POINTER.getLong(o);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static <T extends NativePointerObject> T wrap(T object, long handle) {
+        try {
+            NATIVE_POINTER.setLong(object, handle);
+            return object;
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

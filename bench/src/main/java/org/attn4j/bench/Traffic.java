@@ -1,0 +1,36 @@
+package org.attn4j.bench;
+
+/**
+ * What a workload must move and compute, counted from its page tables and masks: bytes of the
+ * K and V tokens read (slots past a request's length are not counted; a cascade's shared prefix
+ * once), q read and o written; FLOPs as {@code 4 * Hq * D * allowed (row, key) pairs}.
+ */
+public record Traffic(long bytes, double flops, long allowedPairs) {
+
+    public static Traffic of(Workload w) {
+        int hq = w.heads().numQoHeads();
+        int hkv = w.heads().numKvHeads();
+        int d = w.heads().headDim();
+        long kvTokenBytes = 2L * hkv * d * w.kvDtype().byteSize(); // K and V of one token
+        long qoBytes = 2L * w.totalQ() * hq * d * w.qDtype().byteSize();
+        long kvBytes = w.storedKvTokens() * kvTokenBytes;
+        long pairs = 0;
+        for (int b = 0; b < w.batch(); b++) {
+            pairs += allowedPairs(w.qoLens()[b], w.kvLen(b), w.causal());
+        }
+        return new Traffic(kvBytes + qoBytes, 4.0 * hq * d * pairs, pairs);
+    }
+
+    /** Pairs (i, j) with j allowed for row i: all, or with causal {@code j <= i + kvLen - qoLen}. */
+    static long allowedPairs(int qoLen, int kvLen, boolean causal) {
+        if (!causal) {
+            return (long) qoLen * kvLen;
+        }
+        long sum = 0;
+        for (int i = 0; i < qoLen; i++) {
+            long pq = (long) i + kvLen - qoLen;
+            sum += Math.max(0, Math.min(kvLen, pq + 1));
+        }
+        return sum;
+    }
+}

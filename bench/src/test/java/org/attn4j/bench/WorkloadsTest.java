@@ -1,0 +1,72 @@
+package org.attn4j.bench;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.attn4j.tensor.DType;
+import org.attn4j.kv.KvLayout;
+import org.junit.jupiter.api.Test;
+
+/** The named workloads as the data file defines them, and how they are counted and scaled. */
+class WorkloadsTest {
+    @Test
+    void countsAllowedPairsFromTheMask() {
+        assertEquals(6, Traffic.allowedPairs(3, 3, true));       // 1 + 2 + 3
+        assertEquals(3 + 4 + 5, Traffic.allowedPairs(3, 5, true)); // bottom-right aligned
+        assertEquals(15, Traffic.allowedPairs(3, 5, false));
+        Workload w = Workloads.named().get("decode-llama8b");
+        Traffic t = Traffic.of(w);
+        assertEquals(64L * 4096 * 8 * 128 * 2 * 2 + 2L * 64 * 32 * 128 * 2, t.bytes());
+        Workload c = Workloads.named().get("cascade-shared-prefix");
+        assertEquals((32768L + 64 * 256) * 8 * 128 * 4 + 2L * 64 * 32 * 128 * 2, Traffic.of(c).bytes());
+    }
+
+    @Test
+    void drawnLengthsAreTheOnesThePeersScriptDraws() {
+        // the same sequence bench/peers/torch_peers.py computes with its own copy of the generator
+        assertArrayEquals(new int[] {2452, 1423, 1455, 3177, 1344, 4041, 2642, 3458, 1191, 595, 1368, 2680, 898, 940,
+            3144, 3636}, Workloads.drawLengths(16, 512, 4096, Workloads.lengthSeed()));
+    }
+
+    @Test
+    void scalingKeepsCausalValidAndThePrefixInWholePages() {
+        Workload w = Workloads.named().get("cascade-shared-prefix").scaled(1.0 / 100);
+        assertEquals(0, w.sharedPrefix() % w.pageSize());
+        assertTrue(w.sharedPrefix() >= w.pageSize());
+        Workload p = Workloads.named().get("prefill-batch-paged").scaled(0.01);
+        for (int b = 0; b < p.batch(); b++) {
+            assertTrue(p.qoLens()[b] <= p.kvLens()[b]);
+        }
+    }
+
+    @Test
+    void theDataFileDefinesSpecSection10() {
+        assertEquals(List.of("decode-llama8b", "decode-mha", "decode-long", "prefill-causal-8k", "prefill-batch-paged",
+                "cascade-shared-prefix"), Workloads.names());
+        Workload mha = Workloads.named().get("decode-mha");
+        assertEquals(Workload.Op.DECODE, mha.op());
+        assertEquals(128, mha.batch());
+        assertEquals(32, mha.heads().numKvHeads());
+        assertEquals(1024, mha.kvLens()[0]);
+        assertEquals(1, mha.qoLens()[0]);
+        Workload causal = Workloads.named().get("prefill-causal-8k");
+        assertTrue(causal.causal());
+        assertArrayEquals(new int[] {8192}, causal.qoLens());
+        Workload cascade = Workloads.named().get("cascade-shared-prefix");
+        assertEquals(32768, cascade.sharedPrefix());
+        assertEquals(256, cascade.kvLens()[63]);
+        for (Workload w : Workloads.named().values()) {
+            assertEquals(DType.BF16, w.qDtype());
+            assertEquals(DType.BF16, w.kvDtype());
+            assertEquals(KvLayout.NHD, w.layout());
+            assertEquals(16, w.pageSize());
+            assertEquals(32, w.heads().numQoHeads());
+            assertEquals(128, w.heads().headDim());
+            assertEquals(w.name() + "[bf16/bf16/NHD]", w.label());
+        }
+        assertArrayEquals(Workloads.drawLengths(16, 512, 4096, Workloads.lengthSeed()),
+                Workloads.named().get("prefill-batch-paged").kvLens());
+    }
+}

@@ -1,0 +1,90 @@
+package org.attn4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.attn4j.cli.json.Json;
+import org.attn4j.cli.npy.Npy;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs the worked example of docs/cli.md as written there and checks what the document says it gives. */
+class DocsExampleTest {
+    @TempDir
+    Path dir;
+
+    static Path docs() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            Path f = p.resolve("docs/cli.md");
+            if (Files.isRegularFile(f)) {
+                return f;
+            }
+        }
+        throw new AssertionError("docs/cli.md not found above " + Path.of("").toAbsolutePath());
+    }
+
+    /** The fenced block after the line {@code <!-- example: NAME ...}. */
+    static String example(String markdown, String name) {
+        int marker = markdown.indexOf("<!-- example: " + name);
+        assertTrue(marker >= 0, "docs/cli.md has no example " + name);
+        int open = markdown.indexOf("```", marker);
+        int body = markdown.indexOf('\n', open) + 1;
+        int close = markdown.indexOf("\n```", body);
+        return markdown.substring(body, close + 1);
+    }
+
+    @Test
+    void theWorkedDecodeExampleGivesWhatTheDocumentSays() throws IOException {
+        String spec = example(Files.readString(docs()), "decode.json");
+        Files.writeString(dir.resolve("decode.json"), spec);
+        // the inputs the document's Python writes: any q, zero K, V counting up
+        SplittableRandom rnd = new SplittableRandom(0);
+        float[] q = new float[2 * 2 * 4];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) rnd.nextGaussian();
+        }
+        float[] v = new float[24];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = i;
+        }
+        try (HostTensor tq = HostTensor.of(DType.F32, q, 2, 2, 4); HostTensor tk = HostTensor.allocate(DType.F32, 3, 2, 1, 4);
+             HostTensor tv = HostTensor.of(DType.F32, v, 3, 2, 1, 4)) {
+            Npy.write(dir.resolve("q.npy"), tq);
+            Npy.write(dir.resolve("k.npy"), tk);
+            Npy.write(dir.resolve("v.npy"), tv);
+        }
+        Path out = dir.resolve("out");
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("decode.json").toString(), "--out", out.toString());
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("run: decode on reference (") && r.out().contains(
+                "): o [2, 2, 4] f32, lse [2, 2] f32 written to " + out + " in "), r.out());
+        float[] expectedO = {4, 5, 6, 7, 4, 5, 6, 7, 18, 19, 20, 21, 18, 19, 20, 21};
+        float[] expectedLse = {(float) Math.log(3), (float) Math.log(3), (float) Math.log(2), (float) Math.log(2)};
+        try (HostTensor o = Npy.read(out.resolve("o.npy"), DType.F32);
+             HostTensor lse = Npy.read(out.resolve("lse.npy"), DType.F32)) {
+            for (int i = 0; i < expectedO.length; i++) {
+                assertEquals(expectedO[i], o.getFloat(i), 1e-5, "o element " + i);
+            }
+            for (int i = 0; i < expectedLse.length; i++) {
+                assertEquals(expectedLse[i], lse.getFloat(i), 1e-6, "lse element " + i);
+            }
+        }
+        Map<?, ?> result = (Map<?, ?>) Json.parse(Files.readString(out.resolve("result.json")));
+        assertEquals("decode", result.get("op"));
+        assertEquals(List.of(2L, 2L, 4L), result.get("o_shape"));
+        assertEquals(Map.of("file", "lse.npy", "dtype", "f32", "npy_descr", "<f4", "shape", List.of(2L, 2L)),
+                ((Map<?, ?>) result.get("outputs")).get("lse"));
+        // the keys the document's result.json shows are the ones written
+        Map<?, ?> documented = (Map<?, ?>) Json.parse(Files.readString(docs()).split("### result.json")[1]
+                .split("```json\n")[1].split("\n```")[0]);
+        assertEquals(documented.keySet(), result.keySet());
+    }
+}

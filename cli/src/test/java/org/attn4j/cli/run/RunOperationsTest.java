@@ -1,0 +1,432 @@
+package org.attn4j.cli.run;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.attn4j.AttentionBackend;
+import org.attn4j.Backends;
+import org.attn4j.BatchAttentionPlan;
+import org.attn4j.cli.CliRunner;
+import org.attn4j.cli.json.Json;
+import org.attn4j.cli.npy.Npy;
+import org.attn4j.kv.AppendPositions;
+import org.attn4j.kv.ContiguousKv;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScales;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.CustomMask;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.HostTensor;
+import org.attn4j.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every public operation through {@code attn4j run} on the reference backend: merges and RoPE
+ * against hand-computed values, the rest against the same call made through the API.
+ */
+class RunOperationsTest {
+    private static final float LN3 = (float) Math.log(3);
+    private static final float LN4 = (float) Math.log(4);
+
+    @TempDir
+    Path dir;
+
+    private AttentionBackend ref;
+
+    @BeforeEach
+    void open() {
+        ref = Backends.open("reference");
+    }
+
+    @AfterEach
+    void close() {
+        ref.close();
+    }
+
+    private static HostTensor random(DType dtype, long seed, long... shape) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        HostTensor t = HostTensor.allocate(dtype, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) (rnd.nextDouble() * 2 - 1));
+        }
+        return t;
+    }
+
+    private void save(String name, HostTensor t) throws IOException {
+        try (t) {
+            Npy.write(dir.resolve(name), t);
+        }
+    }
+
+    private HostTensor load(String name, DType dtype) throws IOException {
+        return Npy.read(dir.resolve(name), dtype);
+    }
+
+    /** Runs the spec on the reference; returns the output directory. */
+    private Path run(String name, String spec) throws IOException {
+        Files.writeString(dir.resolve(name + ".json"), spec);
+        Path out = dir.resolve(name);
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve(name + ".json").toString(), "--out", out.toString(),
+                "--backend", "reference");
+        assertEquals(0, r.status(), r.out() + r.err());
+        return out;
+    }
+
+    private static Map<?, ?> result(Path out) throws IOException {
+        return (Map<?, ?>) Json.parse(Files.readString(out.resolve("result.json")));
+    }
+
+    private static void assertFloats(float[] expected, HostTensor actual, double tol) {
+        try (actual) {
+            assertEquals(expected.length, actual.elementCount());
+            for (int i = 0; i < expected.length; i++) {
+                float a = actual.getFloat(i);
+                if (Float.isInfinite(expected[i])) {
+                    assertEquals(expected[i], a, "element " + i);
+                } else {
+                    assertEquals(expected[i], a, tol, "element " + i);
+                }
+            }
+        }
+    }
+
+    private static void assertSameBits(HostTensor expected, HostTensor actual) {
+        try (expected; actual) {
+            assertArrayEquals(expected.shape(), actual.shape());
+            for (long i = 0; i < expected.elementCount(); i++) {
+                assertEquals(expected.getBits(i), actual.getBits(i), "element " + i);
+            }
+        }
+    }
+
+    private static void assertClose(HostTensor expected, HostTensor actual, double tol) {
+        try (expected; actual) {
+            assertArrayEquals(expected.shape(), actual.shape());
+            for (long i = 0; i < expected.elementCount(); i++) {
+                float e = expected.getFloat(i);
+                float a = actual.getFloat(i);
+                if (Float.isInfinite(e)) {
+                    assertEquals(e, a, "element " + i);
+                } else {
+                    assertEquals(e, a, tol + tol * Math.abs(e), "element " + i);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ merges
+
+    @Test
+    void mergeStateMatchesHandComputedValues() throws IOException {
+        // row 0: (o [1, 2], lse 0) with (o [3, 6], lse ln 3) -> o [2.5, 5], lse ln 4; row 1: two empty states
+        save("oa.npy", HostTensor.of(DType.F32, new float[] {1, 2, 9, 9}, 2, 1, 2));
+        save("sa.npy", HostTensor.of(DType.F32, new float[] {0, Float.NEGATIVE_INFINITY}, 2, 1));
+        save("ob.npy", HostTensor.of(DType.F32, new float[] {3, 6, 7, 7}, 2, 1, 2));
+        save("sb.npy", HostTensor.of(DType.F32, new float[] {LN3, Float.NEGATIVE_INFINITY}, 2, 1));
+        Path out = run("merge", """
+                {"op": "merge_state", "o_a": "oa.npy", "lse_a": "sa.npy", "o_b": "ob.npy", "lse_b": "sb.npy"}""");
+        assertFloats(new float[] {2.5f, 5f, 0, 0}, Npy.read(out.resolve("o.npy"), DType.F32), 1e-6);
+        assertFloats(new float[] {LN4, Float.NEGATIVE_INFINITY}, Npy.read(out.resolve("lse.npy"), DType.F32), 1e-6);
+        assertEquals(List.of(2L, 1L, 2L), ((Map<?, ?>) ((Map<?, ?>) result(out).get("outputs")).get("o")).get("shape"));
+    }
+
+    @Test
+    void mergeStateInPlaceLeavesRowsOutsideTheMaskAlone() throws IOException {
+        save("o.npy", HostTensor.of(DType.F32, new float[] {1, 2, 5, 5}, 2, 1, 2));
+        save("s.npy", HostTensor.of(DType.F32, new float[] {0, 0}, 2, 1));
+        save("oo.npy", HostTensor.of(DType.F32, new float[] {3, 6, 7, 7}, 2, 1, 2));
+        save("so.npy", HostTensor.of(DType.F32, new float[] {LN3, 0}, 2, 1));
+        Path out = run("inplace", """
+                {"op": "merge_state_in_place", "o": "o.npy", "lse": "s.npy", "o_other": "oo.npy",
+                 "lse_other": "so.npy", "row_mask": [true, false]}""");
+        assertFloats(new float[] {2.5f, 5f, 5, 5}, Npy.read(out.resolve("o.npy"), DType.F32), 1e-6);
+        assertFloats(new float[] {LN4, 0}, Npy.read(out.resolve("lse.npy"), DType.F32), 1e-6);
+        // without a mask every row merges
+        Path all = run("inplace-all", """
+                {"op": "merge_state_in_place", "o": "o.npy", "lse": "s.npy", "o_other": "oo.npy",
+                 "lse_other": "so.npy"}""");
+        assertFloats(new float[] {2.5f, 5f, 6, 6}, Npy.read(all.resolve("o.npy"), DType.F32), 1e-6);
+    }
+
+    @Test
+    void mergeStatesIntoCallerProvidedOutputs() throws IOException {
+        // one row, n = 3: [1, 2] at lse 0, [3, 6] at ln 3, and an empty state
+        save("v.npy", HostTensor.of(DType.F32, new float[] {1, 2, 3, 6, 100, 100}, 1, 3, 1, 2));
+        save("s.npy", HostTensor.of(DType.F32, new float[] {0, LN3, Float.NEGATIVE_INFINITY}, 1, 3, 1));
+        save("o0.npy", HostTensor.of(DType.F32, new float[] {Float.NaN, Float.NaN}, 1, 1, 2));
+        save("s0.npy", HostTensor.of(DType.F32, new float[] {Float.NaN}, 1, 1));
+        Path out = run("states", """
+                {"op": "merge_states", "o": "v.npy", "lse": "s.npy", "o_init": "o0.npy", "lse_init": "s0.npy"}""");
+        assertFloats(new float[] {2.5f, 5f}, Npy.read(out.resolve("o.npy"), DType.F32), 1e-6);
+        assertFloats(new float[] {LN4}, Npy.read(out.resolve("lse.npy"), DType.F32), 1e-6);
+    }
+
+    @Test
+    void bf16StatesTravelAsRawBits() throws IOException {
+        save("oa.npy", HostTensor.of(DType.BF16, new float[] {1, 2}, 1, 1, 2));
+        save("sa.npy", HostTensor.of(DType.F32, new float[] {0}, 1, 1));
+        save("ob.npy", HostTensor.of(DType.BF16, new float[] {3, 6}, 1, 1, 2));
+        save("sb.npy", HostTensor.of(DType.F32, new float[] {LN3}, 1, 1));
+        Path out = run("bf16", """
+                {"op": "merge_state", "dtype": "bf16", "o_a": "oa.npy", "lse_a": "sa.npy", "o_b": "ob.npy",
+                 "lse_b": "sb.npy"}""");
+        assertEquals("<u2", Npy.header(out.resolve("o.npy")).descr());
+        assertFloats(new float[] {2.5f, 5f}, Npy.read(out.resolve("o.npy"), DType.BF16), 1e-6);
+    }
+
+    // ------------------------------------------------------------------ RoPE
+
+    @Test
+    void ropeRotatesQAndKAsSpecSection3Says() throws IOException {
+        save("q.npy", HostTensor.of(DType.F32, new float[] {1, 2, 3, 4, 1, 2, 3, 4}, 2, 1, 4));
+        save("k.npy", HostTensor.of(DType.F32, new float[] {1, 2, 3, 4, 1, 2, 3, 4}, 2, 1, 4));
+        Path out = run("rope", """
+                {"op": "rope", "q": "q.npy", "k": "k.npy", "positions": [0, 1]}""");
+        // D = 4, theta 1e4: freq 1 for pair (0, 2), 0.01 for pair (1, 3); position 0 is the identity
+        double c0 = Math.cos(1);
+        double s0 = Math.sin(1);
+        double c1 = Math.cos(0.01);
+        double s1 = Math.sin(0.01);
+        float[] expected = {1, 2, 3, 4, (float) (1 * c0 - 3 * s0), (float) (2 * c1 - 4 * s1),
+            (float) (3 * c0 + 1 * s0), (float) (4 * c1 + 2 * s1)};
+        assertFloats(expected, Npy.read(out.resolve("q.npy"), DType.F32), 1e-6);
+        assertFloats(expected, Npy.read(out.resolve("k.npy"), DType.F32), 1e-6);
+
+        Path interleaved = run("rope-i", """
+                {"op": "rope", "q": "q.npy", "positions": [0, 1], "rope": {"interleaved": true}}""");
+        float[] pairs = {1, 2, 3, 4, (float) (1 * c0 - 2 * s0), (float) (2 * c0 + 1 * s0),
+            (float) (3 * c1 - 4 * s1), (float) (4 * c1 + 3 * s1)};
+        assertFloats(pairs, Npy.read(interleaved.resolve("q.npy"), DType.F32), 1e-6);
+        assertTrue(Files.notExists(interleaved.resolve("k.npy")));
+    }
+
+    // ------------------------------------------------------------------ KV append
+
+    @Test
+    void appendQuantisesIntoAnFp8CacheExactlyAsTheApi() throws IOException {
+        int[] indptr = {0, 2};
+        int[] indices = {1, 0};
+        int[] last = {2};
+        KvScales scales = new KvScales(0.5f, 2f);
+        try (HostTensor k0 = random(DType.FP8_E4M3, 1, 2, 4, 2, 8); HostTensor v0 = random(DType.FP8_E4M3, 2, 2, 4, 2, 8);
+             HostTensor nk = random(DType.F32, 3, 3, 2, 8); HostTensor nv = random(DType.F32, 4, 3, 2, 8)) {
+            for (long i = 0; i < nk.elementCount(); i++) {
+                nk.setFloat(i, nk.getFloat(i) * 300); // past e4m3's range once scaled: saturates
+            }
+            Npy.write(dir.resolve("k.npy"), k0);
+            Npy.write(dir.resolve("v.npy"), v0);
+            Npy.write(dir.resolve("nk.npy"), nk);
+            Npy.write(dir.resolve("nv.npy"), nv);
+            Path out = run("append", """
+                    {"op": "append_kv", "k": "k.npy", "v": "v.npy", "kv_dtype": "fp8_e4m3", "k_scale": 0.5,
+                     "v_scale": 2, "append_k": "nk.npy", "append_v": "nv.npy", "append_indptr": [0, 3],
+                     "kv_indptr": [0, 2], "kv_indices": [1, 0], "kv_last_page_len": [2]}""");
+            Path explicit = run("append2", """
+                    {"op": "append_kv", "k": "k.npy", "v": "v.npy", "kv_dtype": "fp8_e4m3", "k_scale": 0.5,
+                     "v_scale": 2, "append_k": "nk.npy", "append_v": "nv.npy", "batch_indices": [0, 0, 0],
+                     "positions": [3, 4, 5], "kv_indptr": [0, 2], "kv_indices": [1, 0], "kv_last_page_len": [2]}""");
+            try (Tensor dk = ref.upload(k0); Tensor dv = ref.upload(v0); Tensor tk = ref.upload(nk);
+                 Tensor tv = ref.upload(nv)) {
+                PageTable table = new PageTable(indptr, indices, last, 4);
+                ref.appendPagedKv(tk, tv, AppendPositions.fromIndptr(new int[] {0, 3}, table),
+                        PagedKvCache.separate(dk, dv, KvLayout.NHD, scales), table);
+                assertSameBits(ref.download(dk), Npy.read(out.resolve("k.npy"), DType.FP8_E4M3));
+                assertSameBits(ref.download(dv), Npy.read(out.resolve("v.npy"), DType.FP8_E4M3));
+                assertSameBits(ref.download(dk), Npy.read(explicit.resolve("k.npy"), DType.FP8_E4M3));
+            }
+            // slots the append does not touch keep their bits: page 1 holds positions 0..3, the first three are old
+            try (HostTensor after = Npy.read(out.resolve("k.npy"), DType.FP8_E4M3)) {
+                long page1 = 4L * 2 * 8;
+                for (long i = page1; i < page1 + 3L * 2 * 8; i++) {
+                    assertEquals(k0.getBits(i), after.getBits(i), "element " + i);
+                }
+                assertEquals("|u1", Npy.header(out.resolve("k.npy")).descr());
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ cascade
+
+    @Test
+    void cascadeEqualsFlatAttentionOverTheConcatenatedPages() throws IOException {
+        HeadConfig heads = new HeadConfig(4, 2, 16);
+        try (HostTensor q = random(DType.F32, 5, 2, 4, 16); HostTensor k = random(DType.F32, 6, 5, 4, 2, 16);
+             HostTensor v = random(DType.F32, 7, 5, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Path out = run("cascade", """
+                    {"op": "cascade", "q": "q.npy", "k": "k.npy", "v": "v.npy", "levels": [
+                      {"qo_indptr": [0, 2], "kv_indptr": [0, 2], "kv_indices": [0, 1], "kv_last_page_len": [4]},
+                      {"qo_indptr": [0, 1, 2], "kv_indptr": [0, 1, 3], "kv_indices": [2, 3, 4],
+                       "kv_last_page_len": [3, 2]}]}""");
+            PageTable flat = new PageTable(new int[] {0, 3, 7}, new int[] {0, 1, 2, 0, 1, 3, 4}, new int[] {3, 2}, 4);
+            try (Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F32, 2, 4, 16); Tensor lse = ref.allocate(DType.F32, 2, 4);
+                 BatchAttentionPlan p = ref.planBatchDecode(flat, heads, AttentionOptions.DEFAULT, PlanOptions.DEFAULT)) {
+                p.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, lse);
+                assertClose(ref.download(o), Npy.read(out.resolve("o.npy"), DType.F32), 1e-5);
+                assertClose(ref.download(lse), Npy.read(out.resolve("lse.npy"), DType.F32), 1e-5);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ masks, plans, outputs
+
+    /** Two prefill requests (3 and 2 rows) over a paged f32 cache, the spec's shared part. */
+    private static final String PREFILL = """
+            "op": "prefill", "q": "q.npy", "k": "k.npy", "v": "v.npy", "qo_indptr": [0, 3, 5],
+            "kv_indptr": [0, 1, 3], "kv_indices": [2, 0, 1], "kv_last_page_len": [4, 2]""";
+
+    private Tensor[] prefillInputs() throws IOException {
+        try (HostTensor q = random(DType.F32, 11, 5, 4, 16); HostTensor k = random(DType.F32, 12, 3, 4, 2, 16);
+             HostTensor v = random(DType.F32, 13, 3, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            return new Tensor[] {ref.upload(q), ref.upload(k), ref.upload(v)};
+        }
+    }
+
+    private HostTensor[] apiPrefill(Tensor[] in, CustomMask mask, PlanOptions plan) {
+        PageTable table = new PageTable(new int[] {0, 1, 3}, new int[] {2, 0, 1}, new int[] {4, 2}, 4);
+        try (Tensor o = ref.allocate(DType.F32, 5, 4, 16); Tensor lse = ref.allocate(DType.F32, 5, 4);
+             BatchAttentionPlan p = ref.planBatchPrefill(new int[] {0, 3, 5}, table, new HeadConfig(4, 2, 16),
+                     AttentionOptions.DEFAULT, mask, plan)) {
+            p.run(in[0], PagedKvCache.separate(in[1], in[2], KvLayout.NHD), o, lse);
+            return new HostTensor[] {ref.download(o), ref.download(lse)};
+        }
+    }
+
+    @Test
+    void bitPackedMasksWithOffsetsMatchTheApi() throws IOException {
+        // request 0: 3 x 4 bits, request 1: 2 x 6 bits; stored request 1 first, at bit offsets 12 and 0
+        boolean[] natural = new boolean[3 * 4 + 2 * 6];
+        for (int i = 0; i < natural.length; i++) {
+            natural[i] = (i * 7) % 5 != 0;
+        }
+        boolean[] swapped = new boolean[natural.length];
+        System.arraycopy(natural, 12, swapped, 0, 12);
+        System.arraycopy(natural, 0, swapped, 12, 12);
+        byte[] packed = CustomMask.fromBooleans(swapped).packed();
+        try (HostTensor bytes = HostTensor.allocate(DType.FP8_E4M3, packed.length)) {
+            for (int i = 0; i < packed.length; i++) {
+                bytes.setBits(i, packed[i]);
+            }
+            Npy.write(dir.resolve("packed.npy"), bytes);
+        }
+        Tensor[] in = prefillInputs();
+        try (Tensor q = in[0]; Tensor k = in[1]; Tensor v = in[2]) {
+            HostTensor[] expected = apiPrefill(in, CustomMask.fromBooleans(natural), PlanOptions.DEFAULT);
+            Path out = run("packed", "{" + PREFILL
+                    + ", \"mask\": {\"packed\": \"packed.npy\", \"bits\": 24, \"offsets\": [12, 0]}}");
+            assertSameBits(expected[0], Npy.read(out.resolve("o.npy"), DType.F32));
+            assertSameBits(expected[1], Npy.read(out.resolve("lse.npy"), DType.F32));
+
+            StringBuilder list = new StringBuilder();
+            for (boolean b : swapped) {
+                list.append(list.isEmpty() ? "" : ", ").append(b);
+            }
+            Path inline = run("booleans", "{" + PREFILL + ", \"mask\": {\"booleans\": [" + list
+                    + "], \"offsets\": [12, 0]}}");
+            HostTensor[] again = apiPrefill(in, CustomMask.fromBooleans(natural), PlanOptions.DEFAULT);
+            assertSameBits(again[0], Npy.read(inline.resolve("o.npy"), DType.F32));
+            again[1].close();
+        }
+    }
+
+    @Test
+    void deterministicPlansAndCallerProvidedOutputs() throws IOException {
+        save("o0.npy", HostTensor.of(DType.F32, new float[5 * 4 * 16], 5, 4, 16));
+        try (HostTensor nan = HostTensor.allocate(DType.F32, 5, 4, 16); HostTensor lnan = HostTensor.allocate(DType.F32, 5, 4)) {
+            for (long i = 0; i < nan.elementCount(); i++) {
+                nan.setFloat(i, Float.NaN);
+            }
+            for (long i = 0; i < lnan.elementCount(); i++) {
+                lnan.setFloat(i, Float.NaN);
+            }
+            Npy.write(dir.resolve("o0.npy"), nan);
+            Npy.write(dir.resolve("l0.npy"), lnan);
+        }
+        Tensor[] in = prefillInputs();
+        try (Tensor q = in[0]; Tensor k = in[1]; Tensor v = in[2]) {
+            PlanOptions plan = new PlanOptions(true, 2);
+            HostTensor[] expected = apiPrefill(in, null, plan);
+            Path out = run("det", "{" + PREFILL + ", \"plan\": {\"deterministic\": true, \"max_split_chunk\": 2},"
+                    + " \"o_init\": \"o0.npy\", \"lse_init\": \"l0.npy\"}");
+            assertSameBits(expected[0], Npy.read(out.resolve("o.npy"), DType.F32));
+            assertSameBits(expected[1], Npy.read(out.resolve("lse.npy"), DType.F32));
+            assertEquals(Map.of("deterministic", true, "max_split_chunk", 2L), result(out).get("plan"));
+        }
+    }
+
+    @Test
+    void decodeWithAMaskRunsAsOneRowPrefill() throws IOException {
+        int[] kvIndptr = {0, 1, 3};
+        int[] kvIndices = {2, 0, 1};
+        int[] last = {4, 2};
+        boolean[] mask = {true, false, true, true, false, true, true, true, true, false};
+        try (HostTensor q = random(DType.F16, 21, 2, 4, 16); HostTensor k = random(DType.F16, 22, 3, 4, 2, 16);
+             HostTensor v = random(DType.F16, 23, 3, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Path out = run("masked-decode", """
+                    {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "v.npy", "kv_indptr": [0, 1, 3],
+                     "kv_indices": [2, 0, 1], "kv_last_page_len": [4, 2],
+                     "mask": [1, 0, 1, 1, 0, 1, 1, 1, 1, 0]}""");
+            assertTrue(result(out).get("notes").toString().contains("one query row per request"), result(out).toString());
+            try (Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F16, 2, 4, 16); Tensor lse = ref.allocate(DType.F32, 2, 4);
+                 BatchAttentionPlan p = ref.planBatchPrefill(new int[] {0, 1, 2},
+                         new PageTable(kvIndptr, kvIndices, last, 4), new HeadConfig(4, 2, 16),
+                         AttentionOptions.DEFAULT, CustomMask.fromBooleans(mask), PlanOptions.DEFAULT)) {
+                p.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, lse);
+                assertSameBits(ref.download(o), Npy.read(out.resolve("o.npy"), DType.F16));
+                assertSameBits(ref.download(lse), Npy.read(out.resolve("lse.npy"), DType.F32));
+            }
+        }
+        // single decode: q [Hq, D] against contiguous K/V, masked keys 1 and 3 of 5
+        try (HostTensor q = random(DType.F32, 31, 4, 16); HostTensor k = random(DType.F32, 32, 5, 2, 16);
+             HostTensor v = random(DType.F32, 33, 5, 2, 16)) {
+            Npy.write(dir.resolve("sq.npy"), q);
+            Npy.write(dir.resolve("sk.npy"), k);
+            Npy.write(dir.resolve("sv.npy"), v);
+            Path out = run("single-masked", """
+                    {"op": "single_decode", "q": "sq.npy", "k": "sk.npy", "v": "sv.npy",
+                     "mask": [true, false, true, false, true]}""");
+            try (Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 HostTensor q3 = HostTensor.wrap(q.segment(), DType.F32, 1, 4, 16); Tensor dq = ref.upload(q3);
+                 Tensor o = ref.allocate(DType.F32, 1, 4, 16); Tensor lse = ref.allocate(DType.F32, 1, 4)) {
+                ref.singlePrefill(dq, new ContiguousKv(dk, dv, KvLayout.NHD), AttentionOptions.DEFAULT,
+                        CustomMask.fromBooleans(new boolean[] {true, false, true, false, true}), o, lse);
+                try (HostTensor ho = ref.download(o); HostTensor hl = ref.download(lse);
+                     HostTensor actual = Npy.read(out.resolve("o.npy"), DType.F32);
+                     HostTensor actualLse = Npy.read(out.resolve("lse.npy"), DType.F32)) {
+                    assertArrayEquals(new long[] {4, 16}, actual.shape());
+                    assertArrayEquals(new long[] {4}, actualLse.shape());
+                    for (int i = 0; i < 4 * 16; i++) {
+                        assertEquals(ho.getBits(i), actual.getBits(i));
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        assertEquals(hl.getBits(i), actualLse.getBits(i));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,18 @@
+package org.attn4j.conformance.harness;
+
+import org.attn4j.AttentionBackend;
+import org.attn4j.tensor.ExternalMemory;
+
+/**
+ * Memory of the kind a backend wraps, made the way an engine would make it (JCuda's
+ * {@code cuMemAlloc}, JOCL's {@code clCreateBuffer} on the backend's context, a host arena), so
+ * the suite can check that borrowed memory computes what owned memory does. A backend's suite
+ * subclass provides one; without it the property is skipped with a reason.
+ */
+public interface ExternalAllocator {
+    /** Caller-owned memory of at least {@code bytes} that {@code backend} can wrap. */
+    ExternalMemory allocate(AttentionBackend backend, long bytes);
+
+    /** Frees memory from {@link #allocate}, after the tensors over it are closed and their work has run. */
+    void free(ExternalMemory memory);
+}

@@ -1,0 +1,266 @@
+package org.attn4j.internal;
+
+import java.util.Arrays;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.internal.check.Args;
+import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.PageTable;
+import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.BackendTensor;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * The session-aware half of validation (spec §7): tensors against the session that owns them,
+ * caches against their page tables, options against the backend's capabilities. Every public
+ * operation calls these before any device work, so a rejected call throws
+ * {@link InvalidArgumentException} and writes nothing. Sizes, offsets and strides are computed
+ * with exact arithmetic ({@link Args}): a value that would overflow is rejected by name.
+ */
+public final class Validation {
+    private Validation() {}
+
+    /** Non-null, open, and made by {@code session}; the backend's tensor type. */
+    public static BackendTensor tensor(BackendSession session, String name, Tensor t) {
+        if (t == null) {
+            throw new InvalidArgumentException(name, "tensor is null");
+        }
+        if (t.isClosed()) {
+            throw new InvalidArgumentException(name, "tensor is closed");
+        }
+        if (!(t instanceof BackendTensor bt) || !session.owns(t)) {
+            throw InvalidArgumentException.expected(name, "a tensor of backend '" + session.backendId() + "'",
+                    "a tensor of backend '" + t.backendId() + "'");
+        }
+        return bt;
+    }
+
+    /** The tensor's strides are row-major (an offset into larger memory is fine). */
+    public static void contiguous(String name, Tensor t) {
+        if (!t.isContiguous()) {
+            throw InvalidArgumentException.expected(name + ".strides", "contiguous "
+                    + Arrays.toString(org.attn4j.tensor.Shapes.contiguousStrides(t.shape())), Arrays.toString(t.strides()));
+        }
+    }
+
+    /**
+     * A token-by-head tensor {@code [rows, heads, d]} that may be a view: any token and head
+     * stride, the head dim contiguous; written ones ({@code output}) must not overlap themselves.
+     */
+    public static void rows(String name, Tensor t, long rows, long heads, long d, boolean output) {
+        shape(name, t, rows, heads, d);
+        headDimContiguous(name, t);
+        if (output && !((BackendTensor) t).isNonOverlapping()) {
+            throw new InvalidArgumentException(name, "strides " + Arrays.toString(t.strides()) + " make elements of "
+                    + "shape " + Arrays.toString(t.shape()) + " overlap; an output needs distinct elements");
+        }
+    }
+
+    /** The last dimension has stride 1 (kernels read a head's vector in one piece). */
+    public static void headDimContiguous(String name, Tensor t) {
+        if (t.rank() > 0 && t.dim(-1) > 1 && t.strides()[t.rank() - 1] != 1) {
+            throw InvalidArgumentException.expected(name + ".strides[" + (t.rank() - 1) + "]", "1 (the head dim is "
+                    + "contiguous)", t.strides()[t.rank() - 1]);
+        }
+    }
+
+    /** A view's start and strides keep {@code bytes} alignment (what the plan's kernels assume). */
+    public static void aligned(String name, Tensor t, int bytes) {
+        int actual = ((BackendTensor) t).alignment();
+        if (actual < bytes) {
+            throw new InvalidArgumentException(name, "the plan assumes " + bytes + "-byte aligned rows "
+                    + "(PlanOptions.alignment), but " + name + " starts or strides on " + actual
+                    + "-byte boundaries; plan with withAlignment(" + actual + ")");
+        }
+    }
+
+    public static void shape(String name, Tensor t, long... expected) {
+        long[] actual = t.shape();
+        if (!Arrays.equals(actual, expected)) {
+            throw InvalidArgumentException.expected(name + ".shape", Arrays.toString(expected), Arrays.toString(actual));
+        }
+    }
+
+    public static void dtype(String name, Tensor t, DType expected) {
+        if (t.dtype() != expected) {
+            throw InvalidArgumentException.expected(name + ".dtype", expected, t.dtype());
+        }
+    }
+
+    public static void qDtype(Capabilities caps, String backend, String name, DType dtype) {
+        if (!caps.qDtypes().contains(dtype)) {
+            throw InvalidArgumentException.expected(name + ".dtype", "one of " + sorted(caps.qDtypes().toArray())
+                    + " on backend '" + backend + "'", dtype);
+        }
+    }
+
+    public static void kvDtype(Capabilities caps, String backend, String name, DType dtype) {
+        if (!caps.kvDtypes().contains(dtype)) {
+            throw InvalidArgumentException.expected(name + ".dtype", "one of " + sorted(caps.kvDtypes().toArray())
+                    + " on backend '" + backend + "'", dtype);
+        }
+    }
+
+    public static void headDim(Capabilities caps, String backend, int d) {
+        if (!caps.supportsHeadDim(d)) {
+            throw InvalidArgumentException.expected("headDim", caps.headDimsDescription() + " on backend '" + backend
+                    + "'", d);
+        }
+    }
+
+    public static void feature(Capabilities caps, String backend, Feature f, String argument) {
+        if (!caps.has(f)) {
+            throw new InvalidArgumentException(argument, "backend '" + backend + "' does not support " + f);
+        }
+    }
+
+    /** Options, against the backend's features and the head dim. */
+    public static void options(Capabilities caps, String backend, AttentionOptions o, int headDim) {
+        Args.notNull(o, "options");
+        if (o.windowLeft() < -1) {
+            throw InvalidArgumentException.expected("windowLeft", "-1 (no window) or >= 0", o.windowLeft());
+        }
+        if (!(o.logitsSoftCap() >= 0) || !Float.isFinite(o.logitsSoftCap())) {
+            throw InvalidArgumentException.expected("logitsSoftCap", "0 (off) or a finite value > 0", o.logitsSoftCap());
+        }
+        if (!Float.isNaN(o.smScale()) && (!(o.smScale() > 0) || !Float.isFinite(o.smScale()))) {
+            throw InvalidArgumentException.expected("smScale", "NaN (default 1/sqrt(D)) or a finite value > 0",
+                    o.smScale());
+        }
+        if (o.causal()) {
+            feature(caps, backend, Feature.CAUSAL, "causal");
+        }
+        if (o.windowLeft() >= 0) {
+            feature(caps, backend, Feature.SLIDING_WINDOW, "windowLeft");
+        }
+        if (o.logitsSoftCap() > 0) {
+            feature(caps, backend, Feature.SOFT_CAP, "logitsSoftCap");
+        }
+        if (o.rope() != null) {
+            feature(caps, backend, Feature.ROPE, "rope");
+            if (headDim % 2 != 0) {
+                throw InvalidArgumentException.expected("headDim", "an even head dim with RoPE", headDim);
+            }
+        }
+    }
+
+    /** Indptr over rows: starts at 0, never decreases, has {@code batch + 1} entries when batch >= 0. */
+    public static void indptr(String name, int[] indptr, int batch) {
+        Args.notNull(indptr, name);
+        if (batch >= 0 && indptr.length != (long) batch + 1) {
+            throw InvalidArgumentException.expected(name + ".length", "B + 1 = " + ((long) batch + 1), indptr.length);
+        }
+        if (indptr.length < 1) {
+            throw InvalidArgumentException.expected(name + ".length", ">= 1", indptr.length);
+        }
+        if (indptr[0] != 0) {
+            throw InvalidArgumentException.expected(name + "[0]", 0, indptr[0]);
+        }
+        for (int i = 1; i < indptr.length; i++) {
+            if (indptr[i] < indptr[i - 1]) {
+                throw new InvalidArgumentException(name + "[" + i + "]", name + " must not decrease: " + name + "[" + i
+                        + "] = " + indptr[i] + " < " + name + "[" + (i - 1) + "] = " + indptr[i - 1]);
+            }
+        }
+    }
+
+    /** Causal attention needs {@code qoLen <= kvLen} for every request. */
+    public static void causalLengths(boolean causal, int[] qoLens, int[] kvLens) {
+        if (!causal) {
+            return;
+        }
+        for (int b = 0; b < qoLens.length; b++) {
+            if (qoLens[b] > kvLens[b]) {
+                throw new InvalidArgumentException("qoLen[" + b + "]", "causal attention needs qoLen <= kvLen, request "
+                        + b + " has qoLen " + qoLens[b] + " > kvLen " + kvLens[b]);
+            }
+        }
+    }
+
+    /** The cache matches the heads and page size and lies inside its tensors; its page ids are in range. */
+    public static void cache(BackendSession session, PagedKvCache cache, int pageSize, HeadConfig heads) {
+        Args.notNull(cache, "cache");
+        Capabilities caps = session.capabilities();
+        String backend = session.backendId();
+        tensor(session, "cache.k", cache.k());
+        tensor(session, "cache.v", cache.v());
+        contiguous("cache.k", cache.k());
+        contiguous("cache.v", cache.v());
+        kvDtype(caps, backend, "cache", cache.dtype());
+        if (!caps.layouts().contains(cache.layout())) {
+            throw InvalidArgumentException.expected("cache.layout", "one of " + caps.layouts() + " on backend '"
+                    + backend + "'", cache.layout());
+        }
+        if (cache.numKvHeads() != heads.numKvHeads()) {
+            throw InvalidArgumentException.expected("cache.numKvHeads", heads.numKvHeads(), cache.numKvHeads());
+        }
+        if (cache.headDim() != heads.headDim()) {
+            throw InvalidArgumentException.expected("cache.headDim", heads.headDim(), cache.headDim());
+        }
+        if (cache.pageSize() != pageSize) {
+            throw InvalidArgumentException.expected("cache.pageSize", "the page table's " + pageSize, cache.pageSize());
+        }
+        cacheExtent(cache);
+    }
+
+    /**
+     * Every element the cache's addressing rule can reach lies inside its tensors: the last element
+     * of the last page, slot and head, computed exactly.
+     */
+    public static void cacheExtent(PagedKvCache cache) {
+        if (cache.numPages() == 0) {
+            return;
+        }
+        long last = Args.add(Args.add(Args.multiply(cache.numPages() - 1L, cache.pageStride(), "cache.pageStride"),
+                Args.multiply(cache.pageSize() - 1L, cache.slotStride(), "cache.pageSize"), "cache.pageStride"),
+                Args.add(Args.multiply(cache.numKvHeads() - 1L, cache.headStride(), "cache.numKvHeads"),
+                        cache.headDim(), "cache.headDim"), "cache.pageStride");
+        long kEnd = Args.add(cache.kOffset(), last, "cache.kOffset");
+        long vEnd = Args.add(cache.vOffset(), last, "cache.vOffset");
+        if (kEnd > cache.k().elementCount()) {
+            throw InvalidArgumentException.expected("cache.k", "at least " + kEnd + " elements for "
+                    + cache.numPages() + " pages", cache.k().elementCount());
+        }
+        if (vEnd > cache.v().elementCount()) {
+            throw InvalidArgumentException.expected("cache.v", "at least " + vEnd + " elements for "
+                    + cache.numPages() + " pages", cache.v().elementCount());
+        }
+    }
+
+    public static void pageIds(PageTable table, int numPages) {
+        int[] indices = table.indices();
+        for (int i = 0; i < indices.length; i++) {
+            if (indices[i] < 0 || indices[i] >= numPages) {
+                throw InvalidArgumentException.outside("kvIndices[" + i + "]", indices[i], 0, numPages);
+            }
+        }
+    }
+
+    /** A device page table's tensors belong to the session (their values are checked on the device). */
+    public static void deviceTable(BackendSession session, DevicePageTable table) {
+        Args.notNull(table, "pageTable");
+        feature(session.capabilities(), session.backendId(), Feature.DEVICE_METADATA, "pageTable");
+        tensor(session, "pageTable.indptr", table.indptr());
+        tensor(session, "pageTable.indices", table.indices());
+        tensor(session, "pageTable.lastPageLen", table.lastPageLen());
+    }
+
+    /** An I32 vector of {@code length} on the device (positions, batch indices). */
+    public static BackendTensor deviceInts(BackendSession session, String name, Tensor t, long length) {
+        BackendTensor bt = tensor(session, name, t);
+        dtype(name, t, DType.I32);
+        shape(name, t, length);
+        contiguous(name, t);
+        return bt;
+    }
+
+    static String sorted(Object[] values) {
+        String[] s = Arrays.stream(values).map(String::valueOf).sorted().toArray(String[]::new);
+        return Arrays.toString(s);
+    }
+}
