@@ -98,12 +98,17 @@ public final class DeviceScope implements AutoCloseable {
     /** The values of every element, decoded by {@link SpecFormats}. */
     public float[] floats(Tensor t) {
         try (HostTensor h = backend.download(t)) {
-            float[] out = new float[Math.toIntExact(h.elementCount())];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = SpecFormats.value(h.dtype(), h.getBits(i));
-            }
-            return out;
+            return values(h);
         }
+    }
+
+    /** The values of every element of a host tensor, decoded by {@link SpecFormats}. */
+    public static float[] values(HostTensor h) {
+        float[] out = new float[Math.toIntExact(h.elementCount())];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = SpecFormats.value(h.dtype(), h.getBits(i));
+        }
+        return out;
     }
 
     /** Raw bit patterns of every element. */

@@ -2,6 +2,7 @@ package org.attn4j.conformance.ops;
 
 import java.util.SplittableRandom;
 import org.attn4j.tensor.DType;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
 
@@ -53,7 +54,7 @@ public record StridedRows(long offset, long tokStride, long headStride) {
         for (int r = 0; r < rows; r++) {
             for (int h0 = 0; h0 < heads; h0++) {
                 for (int x = 0; x < d; x++) {
-                    h.setFloat(at(r, h0) + x, values[(r * heads + h0) * d + x]);
+                    h.setBits(at(r, h0) + x, SpecFormats.encode(dtype, values[(r * heads + h0) * d + x]));
                 }
             }
         }
@@ -70,7 +71,7 @@ public record StridedRows(long offset, long tokStride, long headStride) {
         for (int r = 0; r < rows; r++) {
             for (int h0 = 0; h0 < heads; h0++) {
                 for (int x = 0; x < d; x++) {
-                    out[(r * heads + h0) * d + x] = buffer.getFloat(at(r, h0) + x);
+                    out[(r * heads + h0) * d + x] = SpecFormats.value(buffer.dtype(), buffer.getBits(at(r, h0) + x));
                 }
             }
         }

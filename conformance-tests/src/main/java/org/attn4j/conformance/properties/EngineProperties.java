@@ -16,6 +16,7 @@ import org.attn4j.conformance.cases.PagedPool;
 import org.attn4j.conformance.cases.PagedPool.Fill;
 import org.attn4j.conformance.check.AttentionOutput;
 import org.attn4j.conformance.check.Compare;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.conformance.check.SpecOracle;
 import org.attn4j.conformance.check.Tolerance;
 import org.attn4j.conformance.harness.CaseSkipped;
@@ -322,7 +323,7 @@ public final class EngineProperties {
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
             try (DeviceScope sc = new DeviceScope(be)) {
                 Tensor q = lend(sc, ext, lent, c.qDtype(), rows, hq, d);
-                try (HostTensor qh = HostTensor.of(c.qDtype(), data.q(), rows, hq, d)) {
+                try (HostTensor qh = DeviceScope.host(c.qDtype(), data.q(), rows, hq, d)) {
                     be.upload(qh, q);
                 }
                 Tensor o = lend(sc, ext, lent, c.qDtype(), rows, hq, d);
@@ -650,7 +651,7 @@ public final class EngineProperties {
         int batch = c.batchSize();
         try (HostTensor f = HostTensor.allocate(fused.dtype(), fused.shape())) {
             for (long i = 0; i < f.elementCount(); i++) {
-                f.setFloat(i, (float) (rng.nextDouble() * 2 - 1));
+                f.setBits(i, SpecFormats.encode(f.dtype(), rng.nextDouble() * 2 - 1));
             }
             be.uploadAsync(f, fused); // closed at once: the bytes were taken (spec §11)
         }

@@ -513,7 +513,7 @@ public final class RobustnessProperties {
                 try (Tensor o = be.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim())) {
                     plan.get().run(q.get(), cache, o, null);
                     try (HostTensor h = be.download(o)) {
-                        float[] got = h.toFloatArray();
+                        float[] got = DeviceScope.values(h);
                         if (!java.util.Arrays.equals(got, expected)) {
                             throw new AssertionError("a run beside other threads computed a different result");
                         }
@@ -527,7 +527,7 @@ public final class RobustnessProperties {
             }
             case 4 -> {
                 Tensor fresh;
-                try (HostTensor h = HostTensor.of(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim())) {
+                try (HostTensor h = DeviceScope.host(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim())) {
                     fresh = be.upload(h);
                 }
                 q.getAndSet(fresh).close();
