@@ -22,6 +22,8 @@ template <> struct Elem<F16> {
         return __half2float(__half(r));
     }
     static __device__ __forceinline__ uint32_t toBits(float x) {
+        // The conversion returns a positive canonical NaN; stores keep a NaN's sign (spec §1).
+        if (isnan(x)) return (__float_as_uint(x) >> 31 << 15) | 0x7E00u;
         __half h = __float2half_rn(x);
         return __half_raw(h).x;
     }
@@ -30,6 +32,7 @@ template <> struct Elem<BF16> {
     static constexpr int bytes = 2;
     static __device__ __forceinline__ float fromBits(uint32_t b) { return __uint_as_float(b << 16); }
     static __device__ __forceinline__ uint32_t toBits(float x) {
+        if (isnan(x)) return (__float_as_uint(x) >> 16) | 0x40u;  // quiet, sign and payload kept
         __nv_bfloat16 h = __float2bfloat16_rn(x);
         return __nv_bfloat16_raw(h).x;
     }

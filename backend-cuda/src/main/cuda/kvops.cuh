@@ -36,12 +36,19 @@ struct AppendParams {
 };
 
 // x / scale in double, narrowed to float by rounding to odd: the later rounding to the cache's
-// type then equals one rounding of the exact quotient (what the reference computes).
+// type then equals one rounding of the exact quotient (what the reference computes). A NaN skips
+// the division, which would return the GPU's canonical positive NaN: the cache keeps its sign.
 __device__ __forceinline__ float quotientRoundedToOdd(float x, float scale) {
+    if (isnan(x)) return x;
     double q = (double) x / (double) scale;
     float f = __double2float_rz(q);
     if ((double) f != q && !isnan(q) && !isinf(f)) f = __uint_as_float(__float_as_uint(f) | 1u);
     return f;
+}
+
+// x / scale rounded once to F32, straight from the double; a NaN keeps its sign as above.
+__device__ __forceinline__ float quotientToF32(float x, float scale) {
+    return isnan(x) ? x : __double2float_rn((double) x / (double) scale);
 }
 
 // One block per (token, head). Same dtype: the bits move unchanged. Otherwise the value over
@@ -89,8 +96,8 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
                 p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(vs + d) * B + x];
             }
         } else if (DST == F32) {  // one rounding, straight from the double quotient
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.k, ks + d) / p.kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, __double2float_rn((double) loadElem<SRC>(p.v, vs + d) / p.vScale));
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElem<SRC>(p.k, ks + d), p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientToF32(loadElem<SRC>(p.v, vs + d), p.vScale));
         } else {
             storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.k, ks + d), p.kScale));
             storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.v, vs + d), p.vScale));

@@ -79,8 +79,8 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
         ((__global ushort*) kc)[kOffset + dst + d] = quotient_to_f16(kx, kScale);
         ((__global ushort*) vc)[vOffset + dst + d] = quotient_to_f16(vx, vScale);
 #else
-        kc[kOffset + dst + d] = kx / kScale;
-        vc[vOffset + dst + d] = vx / vScale;
+        kc[kOffset + dst + d] = quotient(kx, kScale);
+        vc[vOffset + dst + d] = quotient(vx, vScale);
 #endif
 #endif
     }

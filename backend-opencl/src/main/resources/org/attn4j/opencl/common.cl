@@ -86,6 +86,11 @@ inline uchar float_to_e4m3(float x) { return float_to_fp8(x, 0.0f, 3, 7, 448.0f,
 inline uchar float_to_e5m2(float x) { return float_to_fp8(x, 0.0f, 2, 15, 57344.0f, 0x7Bu, 0x7Eu); }
 
 // x / scale rounded once to FP8: the float quotient's residual (exact through fma) breaks ties.
+// A NaN skips the division: GPUs return a canonical, positive NaN from arithmetic on one, and
+// the cache keeps the input NaN's sign (spec §1).
+inline float quotient(float x, float scale) {
+    return isnan(x) ? x : x / scale;
+}
 inline float quotient_direction(float x, float scale, float q) {
     float r = fma(-q, scale, x); // x - q * scale, exactly
     float s = q < 0.0f ? -r : r;
@@ -133,21 +138,21 @@ inline ushort float_to_bf16_dir(float x, float dir) {
 }
 
 inline ushort quotient_to_f16(float x, float scale) {
-    float q = x / scale;
+    float q = quotient(x, scale);
     return float_to_f16_dir(q, quotient_direction(x, scale, q));
 }
 
 inline ushort quotient_to_bf16(float x, float scale) {
-    float q = x / scale;
+    float q = quotient(x, scale);
     return float_to_bf16_dir(q, quotient_direction(x, scale, q));
 }
 
 inline uchar quotient_to_e4m3(float x, float scale) {
-    float q = x / scale;
+    float q = quotient(x, scale);
     return float_to_fp8(q, quotient_direction(x, scale, q), 3, 7, 448.0f, 0x7Eu, 0x7Fu);
 }
 inline uchar quotient_to_e5m2(float x, float scale) {
-    float q = x / scale;
+    float q = quotient(x, scale);
     return float_to_fp8(q, quotient_direction(x, scale, q), 2, 15, 57344.0f, 0x7Bu, 0x7Eu);
 }
 
