@@ -68,7 +68,8 @@ fi
 
 # The caller's extra JVM flags, split on spaces.
 read -r -a extra_opts <<< "${ATTN4J_JAVA_OPTS:-}"
-jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m "${extra_opts[@]}")
+# A JVM killed by native code leaves its crash report with the other reports.
+jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m -XX:ErrorFile="$out/hs_err_pid%p.log" "${extra_opts[@]}")
 cp_main="$here/lib/*"
 attn4j() { "${jvm[@]}" -cp "$cp_main" org.attn4j.cli.Main "$@"; }
 
@@ -102,10 +103,12 @@ run_conformance() {
     local props=(-Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir")
     [ -n "${ATTN4J_SEED:-}" ] && props+=(-Dattn4j.seed="$ATTN4J_SEED")
     "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
-      org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests \
+      org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=testfeed --fail-if-no-tests \
       --scan-class-path "$tests" --reports-dir "$dir" > "$dir/console.txt" 2>&1
     local rc=$?
-    tail -n 25 "$dir/console.txt" | tee -a "$log"
+    # The suite's own summary names every property; the feed shows which ran last if the JVM died.
+    { [ -f "$dir/conformance-$b.txt" ] && tail -n 60 "$dir/conformance-$b.txt" || tail -n 40 "$dir/console.txt"; } \
+      | tee -a "$log"
     say "conformance $b: exit $rc"
     [ $rc -ne 0 ] && status=1
   done
