@@ -22,10 +22,11 @@
 #              override it per backend)   ATTN4J_SEED  suite seed
 #              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags
 #              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
+#              ATTN4J_CONFORMANCE_ARGS  extra console launcher flags, e.g. --exclude-methodname=.*Stress.*
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -101,10 +102,12 @@ run_conformance() {
     mkdir -p "$dir"
     say "conformance $b: $cases cases per property"
     local props=(-Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir")
+    local launcher_args=()
+    read -r -a launcher_args <<< "${ATTN4J_CONFORMANCE_ARGS:-}"
     [ -n "${ATTN4J_SEED:-}" ] && props+=(-Dattn4j.seed="$ATTN4J_SEED")
     "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=testfeed --fail-if-no-tests \
-      --scan-class-path "$tests" --reports-dir "$dir" > "$dir/console.txt" 2>&1
+      --scan-class-path "$tests" --reports-dir "$dir" "${launcher_args[@]}" > "$dir/console.txt" 2>&1
     local rc=$?
     # The suite's own summary names every property; the feed shows which ran last if the JVM died.
     { [ -f "$dir/conformance-$b.txt" ] && tail -n 60 "$dir/conformance-$b.txt" || tail -n 40 "$dir/console.txt"; } \

@@ -77,6 +77,19 @@ template <int DT> __device__ __forceinline__ float loadElem(const void* base, lo
     return Elem<DT>::fromBits(b);
 }
 
+// loadElem, except that a NaN keeps its sign and payload: the hardware F16 conversion returns
+// the canonical positive NaN, and append stores an input NaN's sign (spec §1). BF16 and F32
+// load by bit moves already.
+template <int DT> __device__ __forceinline__ float loadElemExact(const void* base, long long i) {
+    if (DT == F16) {
+        const uint32_t h = reinterpret_cast<const unsigned short*>(base)[i];
+        if ((h & 0x7C00u) == 0x7C00u && (h & 0x3FFu) != 0u) {
+            return __uint_as_float(((h & 0x8000u) << 16) | 0x7FC00000u | ((h & 0x3FFu) << 13));
+        }
+    }
+    return loadElem<DT>(base, i);
+}
+
 template <int DT> __device__ __forceinline__ void storeElem(void* base, long long i, float x) {
     uint8_t* p = reinterpret_cast<uint8_t*>(base) + i * Elem<DT>::bytes;
     uint32_t b = Elem<DT>::toBits(x);

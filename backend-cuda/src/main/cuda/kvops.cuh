@@ -96,11 +96,11 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
                 p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(vs + d) * B + x];
             }
         } else if (DST == F32) {  // one rounding, straight from the double quotient
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElem<SRC>(p.k, ks + d), p.kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientToF32(loadElem<SRC>(p.v, vs + d), p.vScale));
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.k, ks + d), p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.v, vs + d), p.vScale));
         } else {
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.k, ks + d), p.kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElem<SRC>(p.v, vs + d), p.vScale));
+            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.k, ks + d), p.kScale));
+            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.v, vs + d), p.vScale));
         }
     }
 }
@@ -128,50 +128,64 @@ __device__ __forceinline__ void ropeBody(void* x, long long tok, long long headS
     }
 }
 
-// A device-resident page table copied into a plan's arrays with every value checked: a request
-// whose page range, last page length, length or page ids are out of range becomes empty, and the
-// first fault is recorded. One block: per-request checks, a block-wide prefix sum of the kept
-// page counts, then the page ids packed behind it.
-constexpr int TABLE_THREADS = 256;
+// check_page_table: copies a device page table into a plan's arrays, checking every value on the
+// way. A request whose page range, last page length, length bound or any page id is out of range
+// is recorded in fault (its first bad page id, as a serial check would find) and becomes empty.
+// One block: a warp per request checks its page ids with coalesced loads (a serial loop over a
+// 4096-token request's 256 ids cost more than the decode it guards), one block-wide scan packs
+// the valid requests' counts into indptrOut, and a warp per request copies its ids.
+constexpr int TABLE_THREADS = 1024;
+constexpr int TABLE_WARPS = TABLE_THREADS / 32;
 
 __device__ __forceinline__ void checkPageTableBody(const int* indptr, const int* indices, const int* lastPageLen,
                                                    int* indptrOut, int* indicesOut, int* lastOut, int* fault,
                                                    int batch, int capacity, int pageSize, int maxKvLen,
                                                    int numPages) {
     __shared__ int sums[TABLE_THREADS];
-    const int tid = threadIdx.x;
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    // 1. Each request's count of pages if it is valid, else 0, into indptrOut[b + 1].
+    for (int b = warp; b < batch; b += TABLE_WARPS) {
+        const int start = indptr[b], end = indptr[b + 1];
+        const int n = end - start;
+        bool ok = start >= 0 && n >= 0 && end <= capacity;
+        if (!ok) {
+            if (lane == 0) reportFault(fault, FAULT_PAGE_RANGE, b, start);
+        } else if (n > 0) {
+            const int last = lastPageLen[b];
+            const long long len = (long long) (n - 1) * pageSize + last;
+            if (last < 1 || last > pageSize || len > maxKvLen) {
+                if (lane == 0) {
+                    reportFault(fault, FAULT_LENGTH, b, last < 1 || last > pageSize ? last : (int) min(len, 2147483647LL));
+                }
+                ok = false;
+            } else {
+                int firstBad = 2147483647;
+                for (int i = start + lane; i < end; i += 32) {
+                    const int page = indices[i];
+                    if (page < 0 || page >= numPages) {
+                        firstBad = i;
+                        break;
+                    }
+                }
+                firstBad = __reduce_min_sync(0xFFFFFFFFu, firstBad);
+                if (firstBad != 2147483647) {
+                    if (lane == 0) reportFault(fault, FAULT_PAGE_ID, firstBad, indices[firstBad]);
+                    ok = false;
+                }
+            }
+        }
+        if (lane == 0) {
+            indptrOut[b + 1] = ok ? n : 0;
+            lastOut[b] = ok && n > 0 ? lastPageLen[b] : 0;
+        }
+    }
+    __syncthreads();
+    // 2. Counts to offsets: an inclusive scan in chunks of TABLE_THREADS requests.
     int carry = 0;
     if (tid == 0) indptrOut[0] = 0;
     for (int b0 = 0; b0 < batch; b0 += TABLE_THREADS) {
         const int b = b0 + tid;
-        int n = 0, start = 0;
-        if (b < batch) {
-            start = indptr[b];
-            const int end = indptr[b + 1];
-            n = end - start;
-            bool ok = start >= 0 && n >= 0 && end <= capacity;
-            if (!ok) {
-                reportFault(fault, FAULT_PAGE_RANGE, b, start);
-            } else if (n > 0) {
-                const int last = lastPageLen[b];
-                const long long len = (long long) (n - 1) * pageSize + last;
-                if (last < 1 || last > pageSize || len > maxKvLen) {
-                    reportFault(fault, FAULT_LENGTH, b, last < 1 || last > pageSize ? last : (int) min(len, 2147483647LL));
-                    ok = false;
-                } else {
-                    for (int i = start; i < end; ++i) {
-                        const int page = indices[i];
-                        if (page < 0 || page >= numPages) {
-                            reportFault(fault, FAULT_PAGE_ID, i, page);
-                            ok = false;
-                            break;
-                        }
-                    }
-                }
-            }
-            if (!ok) n = 0;
-            lastOut[b] = n > 0 ? lastPageLen[b] : 0;
-        }
+        const int n = b < batch ? indptrOut[b + 1] : 0;
         sums[tid] = n;
         __syncthreads();
         for (int o = 1; o < TABLE_THREADS; o <<= 1) {
@@ -180,13 +194,14 @@ __device__ __forceinline__ void checkPageTableBody(const int* indptr, const int*
             sums[tid] += add;
             __syncthreads();
         }
-        const int before = carry + sums[tid] - n;
-        if (b < batch) {
-            indptrOut[b + 1] = before + n;
-            for (int i = 0; i < n; ++i) indicesOut[before + i] = indices[start + i];
-        }
+        if (b < batch) indptrOut[b + 1] = carry + sums[tid];
         carry += sums[TABLE_THREADS - 1];
         __syncthreads();
+    }
+    // 3. The valid requests' page ids, packed.
+    for (int b = warp; b < batch; b += TABLE_WARPS) {
+        const int to = indptrOut[b], n = indptrOut[b + 1] - to, from = indptr[b];
+        for (int i = lane; i < n; i += 32) indicesOut[to + i] = indices[from + i];
     }
 }
 

@@ -328,10 +328,13 @@ final class CudaAttentionPlan implements KernelPlan {
         }
     }
 
+    /** Threads of check_page_table's one block (TABLE_THREADS in kvops.cuh). */
+    static final int TABLE_THREADS = 1024;
+
     /** Copies the device page table into the plan's arrays, checking every value (check_page_table). */
     private void checkDeviceTable(int numPages) {
         DevicePageTable t = problem.deviceTable();
-        session.kernels().get("check_page_table").launch(1, 1, 256, 0, CudaSession.address(t.indptr()),
+        session.kernels().get("check_page_table").launch(1, 1, TABLE_THREADS, 0, CudaSession.address(t.indptr()),
                 CudaSession.address(t.indices()), CudaSession.address(t.lastPageLen()), at(choice.kvIndptr()),
                 at(choice.kvIndices()), at(choice.kvLast()), session.fault(), t.batchSize(), t.capacity(),
                 t.pageSize(), t.maxKvLen(), numPages);

@@ -50,6 +50,12 @@ public final class OpenClSession implements BackendSession {
     private static final long COPY_CHUNK = 1L << 30;
     /** Heap-backed host tensors go through direct staging buffers of at most this size. */
     private static final long STAGING_CHUNK = 64L << 20;
+    /**
+     * The zero pattern of every fill, in native memory that lives as long as the class and is never
+     * written: a Java array passed to a native call is valid only during the call, and a driver
+     * may still read a non-blocking fill's pattern after it returns.
+     */
+    private static final ByteBuffer ZERO_PATTERN = ByteBuffer.allocateDirect(Sizeof.cl_int);
 
     private static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F32, DType.F16, DType.BF16),
@@ -256,7 +262,7 @@ public final class OpenClSession implements BackendSession {
         allocations.incrementAndGet();
         try {
             ClCalls.call("clEnqueueFillBuffer(" + bytes + " bytes)", () -> {
-                clEnqueueFillBuffer(queue, mem, Pointer.to(new int[] {0}), Sizeof.cl_int, 0, bytes, 0, null, null);
+                clEnqueueFillBuffer(queue, mem, Pointer.to(ZERO_PATTERN), Sizeof.cl_int, 0, bytes, 0, null, null);
             });
         } catch (RuntimeException e) {
             clReleaseMemObject(mem);
@@ -357,7 +363,7 @@ public final class OpenClSession implements BackendSession {
             return;
         }
         ClCalls.call("clEnqueueFillBuffer(fault word)", () -> {
-            clEnqueueFillBuffer(queue, fault, Pointer.to(new int[] {0}), Sizeof.cl_int, 0, 16, 0, null, null);
+            clEnqueueFillBuffer(queue, fault, Pointer.to(ZERO_PATTERN), Sizeof.cl_int, 0, 16, 0, null, null);
         });
         throw new BackendException(backendId(), org.attn4j.spi.DeviceFaults.describe(f[0], f[1], f[2]));
     }

@@ -64,8 +64,8 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
         kc[kOffset + dst + d] = k[ks + d];
         vc[vOffset + dst + d] = v[vs + d];
 #else
-        float kx = LOAD(ST, k, ks + d);
-        float vx = LOAD(ST, v, vs + d);
+        float kx = LOAD_EXACT(ST, k, ks + d);
+        float vx = LOAD_EXACT(ST, v, vs + d);
 #if CT == 3
         kc[kOffset + dst + d] = quotient_to_e4m3(kx, kScale);
         vc[vOffset + dst + d] = quotient_to_e4m3(vx, vScale);

@@ -173,6 +173,16 @@ inline uchar quotient_to_e5m2(float x, float scale) {
 #define LOAD_(T, p, i) LOAD_##T(p, i)
 #define LOAD(T, p, i) LOAD_(T, p, i)
 
+// LOAD, except that a NaN keeps its sign: GPUs' vload_half returns the canonical positive NaN,
+// and append stores an input NaN's sign (spec §1). The other formats load by bit moves already.
+#define LOAD_EXACT_0(p, i) LOAD_0(p, i)
+#define LOAD_EXACT_1(p, i) half_bits_to_float(((__global const ushort*) (p))[i])
+#define LOAD_EXACT_2(p, i) LOAD_2(p, i)
+#define LOAD_EXACT_3(p, i) LOAD_3(p, i)
+#define LOAD_EXACT_4(p, i) LOAD_4(p, i)
+#define LOAD_EXACT_(T, p, i) LOAD_EXACT_##T(p, i)
+#define LOAD_EXACT(T, p, i) LOAD_EXACT_(T, p, i)
+
 #define LOAD4_0(p, i) vload4(0, (p) + (i))
 #define LOAD4_1(p, i) vload_half4(0, (p) + (i))
 #define LOAD4_2(p, i) as_float4(convert_uint4(vload4(0, (p) + (i))) << 16)
