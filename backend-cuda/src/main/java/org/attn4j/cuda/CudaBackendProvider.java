@@ -104,15 +104,18 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
 
     @Override
     public BackendSession open(BackendOptions options) {
+        BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
+        // Settings are checked before the device: a mistake in them is reported on any host.
+        CudaKernelSettings kernelSettings = CudaKernelSettings.of(o);
         Probe p = probe();
         if (!p.available()) {
             throw new BackendUnavailableException(ID + " is unavailable: " + String.join("; ", p.reasons()));
         }
         CudaDriver driver = CudaDriver.jcuda();
         driver.init();
-        DeviceInfo chosen = choose(driver.devices(), options.get(ID, "device"));
-        Long stream = options.handle("stream");
-        return new CudaSession(driver.open(chosen.ordinal(), stream == null ? 0 : stream));
+        DeviceInfo chosen = choose(driver.devices(), o.get(ID, "device"));
+        Long stream = o.handle("stream");
+        return new CudaSession(driver.open(chosen.ordinal(), stream == null ? 0 : stream), kernelSettings);
     }
 
     private static DeviceInfo choose(List<DeviceInfo> devices, String wanted) {

@@ -4,7 +4,6 @@ import java.util.Arrays;
 import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
-import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
@@ -17,7 +16,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * Decode on the CUDA backend, the Tensor Core attention kernel ({@code attn4j.cuda.decodeKernel=tc})
+ * Decode on the CUDA backend, the Tensor Core attention kernel (backend setting {@code decodeKernel=tc})
  * against the streaming decode kernels ({@code stream}, {@code mma}; {@code -Dattn4j.bench.kernels}
  * picks others): all run on the same random inputs, outputs are
  * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and spec §10's decode
@@ -71,11 +70,14 @@ public final class CudaDecodeBench {
         };
         List<String> kernels = List.of(System.getProperty("attn4j.bench.kernels", "stream,mma").split(","));
         boolean ok = true;
-        try (AttentionBackend cuda = Backends.open("cuda")) {
-            System.out.println("device: " + cuda.device());
-            for (Workload w : all) {
-                for (String kernel : kernels) {
-                    ok &= run(cuda, w, kernel.trim(), iterations);
+        try (AttentionBackend tc = KernelBenchSupport.openWithKernel(CudaKernelSettings.DECODE_KERNEL, "tc")) {
+            System.out.println("device: " + tc.device());
+            for (String kernel : kernels) {
+                try (AttentionBackend candidate = KernelBenchSupport.openWithKernel(CudaKernelSettings.DECODE_KERNEL,
+                        kernel.trim())) {
+                    for (Workload w : all) {
+                        ok &= run(tc, candidate, w, kernel.trim(), iterations);
+                    }
                 }
             }
         }
@@ -83,32 +85,38 @@ public final class CudaDecodeBench {
         System.exit(ok ? 0 : 1);
     }
 
-    private static boolean run(AttentionBackend cuda, Workload w, String kernel, int iterations) {
+    private static boolean run(AttentionBackend tc, AttentionBackend cuda, Workload w, String kernel,
+                               int iterations) {
         int batch = w.kvLens.length;
         int[][] pages = KernelBenchSupport.interleavedPages(w.kvLens, w.pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
         PageTable table = PageTable.of(w.pageSize, pages, w.kvLens);
         HeadConfig heads = new HeadConfig(w.hq, w.hkv, w.d);
         long[] kvShape = KernelBenchSupport.kvShape(w.layout, numPages, w.pageSize, w.hkv, w.d);
-        try (Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
+        try (Tensor kRef = tc.allocate(w.dtype, kvShape); Tensor vRef = tc.allocate(w.dtype, kvShape);
+             Tensor qRef = tc.allocate(w.dtype, batch, w.hq, w.d);
+             Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
              Tensor q = cuda.allocate(w.dtype, batch, w.hq, w.d);
-             Tensor oRef = cuda.allocate(w.dtype, batch, w.hq, w.d);
-             Tensor lseRef = cuda.allocate(DType.F32, batch, w.hq);
+             Tensor oRef = tc.allocate(w.dtype, batch, w.hq, w.d);
+             Tensor lseRef = tc.allocate(DType.F32, batch, w.hq);
              Tensor oNew = cuda.allocate(w.dtype, batch, w.hq, w.d);
              Tensor lseNew = cuda.allocate(DType.F32, batch, w.hq);
-             BatchAttentionPlan ref = plan(cuda, table, heads, w.options, "tc");
-             BatchAttentionPlan stream = plan(cuda, table, heads, w.options, kernel);
+             BatchAttentionPlan ref = tc.planBatchDecode(table, heads, w.options, PlanOptions.DEFAULT);
+             BatchAttentionPlan stream = cuda.planBatchDecode(table, heads, w.options, PlanOptions.DEFAULT);
+             DeviceTimer refTimer = tc.newTimer();
              DeviceTimer timer = cuda.newTimer()) {
-            KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
-            KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
-            KernelBenchSupport.fillRandom(cuda, q, 3, 4f);
+            KernelBenchSupport.fillRandom(tc, kRef, cuda, k, 1, 1f);
+            KernelBenchSupport.fillRandom(tc, vRef, cuda, v, 2, 1f);
+            KernelBenchSupport.fillRandom(tc, qRef, cuda, q, 3, 4f);
+            PagedKvCache refCache = PagedKvCache.separate(kRef, vRef, w.layout, w.scales);
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
-            ref.run(q, cache, oRef, lseRef);
+            ref.run(qRef, refCache, oRef, lseRef);
             stream.run(q, cache, oNew, lseNew);
-            boolean pass = KernelBenchSupport.compare(cuda, w.name + " " + kernel, 24, oRef, lseRef, oNew, lseNew);
+            boolean pass = KernelBenchSupport.compare(tc, cuda, w.name + " " + kernel, 24, oRef, lseRef, oNew,
+                    lseNew);
             System.out.println("    " + kernel + " plan: " + stream.describe());
             if (w.timed) {
-                double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 5, iterations);
+                double tRef = KernelBenchSupport.time(ref, qRef, refCache, oRef, lseRef, refTimer, 5, iterations);
                 double tNew = KernelBenchSupport.time(stream, q, cache, oNew, lseNew, timer, 5, iterations);
                 System.out.printf("  %-24s tc %8.1f us %5.2f TB/s | %-6s %8.1f us %5.2f TB/s%n", w.name,
                         tRef * 1e3, w.bytes() / (tRef * 1e-3) / 1e12, kernel, tNew * 1e3,
@@ -116,12 +124,5 @@ public final class CudaDecodeBench {
             }
             return pass;
         }
-    }
-
-    /** A plan built while the decode-kernel property has {@code kernel}. */
-    private static BatchAttentionPlan plan(AttentionBackend cuda, PageTable table, HeadConfig heads,
-                                           AttentionOptions options, String kernel) {
-        return KernelBenchSupport.planWithKernel(CudaAttentionPlan.DECODE_KERNEL_PROPERTY, kernel,
-                () -> cuda.planBatchDecode(table, heads, options, PlanOptions.DEFAULT));
     }
 }

@@ -2,7 +2,6 @@ package org.attn4j.cuda;
 
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
-import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
@@ -16,7 +15,7 @@ import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
 /**
- * Prefill on the CUDA backend, the Tensor Core kernel ({@code attn4j.cuda.prefillKernel=tc})
+ * Prefill on the CUDA backend, the Tensor Core kernel (backend setting {@code prefillKernel=tc})
  * against the query-tiled ones ({@code fa2}, {@code wgmma}; {@code -Dattn4j.bench.kernels} picks
  * others): all run on the same random inputs, outputs are
  * compared (bf16 tolerance 1.6e-2 + 1.6e-2 |ref|, LSE 1e-3 (1 + |ref|)), and spec §10's prefill
@@ -87,18 +86,21 @@ public final class CudaPrefillBench {
         };
         String[] kernels = System.getProperty("attn4j.bench.kernels", "fa2,wgmma").split(",");
         boolean ok = true;
-        try (AttentionBackend cuda = Backends.open("cuda")) {
-            System.out.println("device: " + cuda.device());
+        try (AttentionBackend tc = KernelBenchSupport.openWithKernel(CudaKernelSettings.PREFILL_KERNEL, "tc")) {
+            System.out.println("device: " + tc.device());
             for (String kernel : kernels) {
-                for (Workload w : all) {
-                    if (w.d > 128 && !kernel.trim().equals("wgmma")) {
-                        continue; // head dim 256 runs on wgmma only (others fall back to tc)
-                    }
-                    try {
-                        ok &= run(cuda, w, kernel.trim(), iterations);
-                    } catch (RuntimeException e) {
-                        System.out.println("FAIL " + w.name + " " + kernel + ": " + e);
-                        ok = false;
+                try (AttentionBackend candidate = KernelBenchSupport.openWithKernel(CudaKernelSettings.PREFILL_KERNEL,
+                        kernel.trim())) {
+                    for (Workload w : all) {
+                        if (w.d > 128 && !kernel.trim().equals("wgmma")) {
+                            continue; // head dim 256 runs on wgmma only (others fall back to tc)
+                        }
+                        try {
+                            ok &= run(tc, candidate, w, kernel.trim(), iterations);
+                        } catch (RuntimeException e) {
+                            System.out.println("FAIL " + w.name + " " + kernel + ": " + e);
+                            ok = false;
+                        }
                     }
                 }
             }
@@ -118,7 +120,8 @@ public final class CudaPrefillBench {
         return out;
     }
 
-    private static boolean run(AttentionBackend cuda, Workload w, String kernel, int iterations) {
+    private static boolean run(AttentionBackend tc, AttentionBackend cuda, Workload w, String kernel,
+                               int iterations) {
         int batch = w.kvLens.length;
         int[][] pages = KernelBenchSupport.interleavedPages(w.kvLens, w.pageSize);
         int numPages = KernelBenchSupport.pageCount(pages);
@@ -131,20 +134,26 @@ public final class CudaPrefillBench {
         HeadConfig heads = new HeadConfig(w.hq, w.hkv, w.d);
         CustomMask mask = w.customMask ? randomMask(w) : null;
         long[] kvShape = KernelBenchSupport.kvShape(w.layout, numPages, w.pageSize, w.hkv, w.d);
-        try (Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
+        try (Tensor kRef = tc.allocate(w.dtype, kvShape); Tensor vRef = tc.allocate(w.dtype, kvShape);
+             Tensor qRef = tc.allocate(w.dtype, totalQ, w.hq, w.d);
+             Tensor k = cuda.allocate(w.dtype, kvShape); Tensor v = cuda.allocate(w.dtype, kvShape);
              Tensor q = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
-             Tensor oRef = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
-             Tensor lseRef = cuda.allocate(DType.F32, totalQ, w.hq);
+             Tensor oRef = tc.allocate(w.dtype, totalQ, w.hq, w.d);
+             Tensor lseRef = tc.allocate(DType.F32, totalQ, w.hq);
              Tensor oNew = cuda.allocate(w.dtype, totalQ, w.hq, w.d);
              Tensor lseNew = cuda.allocate(DType.F32, totalQ, w.hq);
-             BatchAttentionPlan ref = plan(cuda, qoIndptr, table, heads, w.options, mask, "tc");
-             BatchAttentionPlan candidate = plan(cuda, qoIndptr, table, heads, w.options, mask, kernel);
+             BatchAttentionPlan ref = tc.planBatchPrefill(qoIndptr, table, heads, w.options, mask,
+                     PlanOptions.DEFAULT);
+             BatchAttentionPlan candidate = cuda.planBatchPrefill(qoIndptr, table, heads, w.options, mask,
+                     PlanOptions.DEFAULT);
+             DeviceTimer refTimer = tc.newTimer();
              DeviceTimer timer = cuda.newTimer()) {
-            KernelBenchSupport.fillRandom(cuda, k, 1, 1f);
-            KernelBenchSupport.fillRandom(cuda, v, 2, 1f);
-            KernelBenchSupport.fillRandom(cuda, q, 3, 4f);
+            KernelBenchSupport.fillRandom(tc, kRef, cuda, k, 1, 1f);
+            KernelBenchSupport.fillRandom(tc, vRef, cuda, v, 2, 1f);
+            KernelBenchSupport.fillRandom(tc, qRef, cuda, q, 3, 4f);
+            PagedKvCache refCache = PagedKvCache.separate(kRef, vRef, w.layout, w.scales);
             PagedKvCache cache = PagedKvCache.separate(k, v, w.layout, w.scales);
-            ref.run(q, cache, oRef, lseRef);
+            ref.run(qRef, refCache, oRef, lseRef);
             candidate.run(q, cache, oNew, lseNew);
             System.out.println("    " + kernel + " plan: " + candidate.describe());
             String shape = switch (kernel) {
@@ -155,10 +164,10 @@ public final class CudaPrefillBench {
             if (!chosen) {
                 System.out.println("FAIL " + w.name + ": the " + kernel + " kernel was not chosen");
             }
-            boolean pass = KernelBenchSupport.compare(cuda, w.name + " " + kernel, 28, oRef, lseRef, oNew, lseNew)
-                    && chosen;
+            boolean pass = KernelBenchSupport.compare(tc, cuda, w.name + " " + kernel, 28, oRef, lseRef, oNew,
+                    lseNew) && chosen;
             if (w.timed) {
-                double tRef = KernelBenchSupport.time(ref, q, cache, oRef, lseRef, timer, 3, iterations);
+                double tRef = KernelBenchSupport.time(ref, qRef, refCache, oRef, lseRef, refTimer, 3, iterations);
                 double tNew = KernelBenchSupport.time(candidate, q, cache, oNew, lseNew, timer, 3, iterations);
                 System.out.printf("  %-24s tc %9.1f us %6.1f TFLOP/s | %-5s %9.1f us %6.1f TFLOP/s (%.2fx)%n",
                         w.name, tRef * 1e3, w.flops() / (tRef * 1e-3) / 1e12,
@@ -183,12 +192,5 @@ public final class CudaPrefillBench {
             bits[i] = Long.remainderUnsigned(x, 3) != 0;
         }
         return CustomMask.fromBooleans(bits);
-    }
-
-    /** A prefill plan built while the prefill-kernel property has {@code kernel}. */
-    private static BatchAttentionPlan plan(AttentionBackend cuda, int[] qoIndptr, PageTable table, HeadConfig heads,
-                                           AttentionOptions options, CustomMask mask, String kernel) {
-        return KernelBenchSupport.planWithKernel(CudaAttentionPlan.PREFILL_KERNEL_PROPERTY, kernel,
-                () -> cuda.planBatchPrefill(qoIndptr, table, heads, options, mask, PlanOptions.DEFAULT));
     }
 }

@@ -3,12 +3,13 @@ package org.attn4j.cuda;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
-import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import org.attn4j.AttentionBackend;
+import org.attn4j.Backends;
 import org.attn4j.BatchAttentionPlan;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
@@ -17,7 +18,7 @@ import org.attn4j.tensor.Tensor;
 /**
  * What the kernel benches ({@link CudaDecodeBench}, {@link CudaPrefillBench}) share: page
  * tables laid out like a serving pool (the tests use its contiguous page tables too), random
- * 16-bit fills, plans built under a kernel-choice property, CUDA-event timing and the output
+ * 16-bit fills of the same values into two backends, each opened with a kernel setting, CUDA-event timing and the output
  * comparison with its one-line report.
  */
 final class KernelBenchSupport {
@@ -72,23 +73,9 @@ final class KernelBenchSupport {
                 : new long[] {Math.max(1, numPages), hkv, pageSize, d};
     }
 
-    /** A plan built while the system property {@code key} has {@code kernel} (null: cleared, the default). */
-    static BatchAttentionPlan planWithKernel(String key, String kernel, Supplier<BatchAttentionPlan> planner) {
-        String old = System.getProperty(key);
-        try {
-            if (kernel == null) {
-                System.clearProperty(key);
-            } else {
-                System.setProperty(key, kernel);
-            }
-            return planner.get();
-        } finally {
-            if (old == null) {
-                System.clearProperty(key);
-            } else {
-                System.setProperty(key, old);
-            }
-        }
+    /** The CUDA backend with one kernel setting, {@code key} = {@code kernel}. */
+    static AttentionBackend openWithKernel(String key, String kernel) {
+        return Backends.open("cuda", BackendOptions.DEFAULT.with(key, kernel));
     }
 
     /** Calls one timed sample queues back to back. */
@@ -115,8 +102,12 @@ final class KernelBenchSupport {
         return ms[iterations / 2];
     }
 
-    /** Uniform values in [-amplitude, amplitude), rounded down to the 16-bit type, filled in parallel. */
-    static void fillRandom(AttentionBackend cuda, Tensor t, long seed, float amplitude) {
+    /**
+     * Uniform values in [-amplitude, amplitude), rounded down to the 16-bit type, filled in parallel,
+     * into {@code t} of {@code cuda} and {@code same} (a tensor of the same shape on another backend).
+     */
+    static void fillRandom(AttentionBackend cuda, Tensor t, AttentionBackend other, Tensor same, long seed,
+                           float amplitude) {
         try (HostTensor host = HostTensor.allocate(t.dtype(), t.shape())) {
             MemorySegment seg = host.segment();
             long n = host.elementCount();
@@ -136,6 +127,7 @@ final class KernelBenchSupport {
                 }
             });
             cuda.upload(host, t);
+            other.upload(host, same);
         }
     }
 
@@ -144,12 +136,12 @@ final class KernelBenchSupport {
      * as two -inf pass), prints one PASS/FAIL line with the name padded to {@code nameWidth} and
      * says whether every element passed. A NaN difference counts as infinite in the maxima.
      */
-    static boolean compare(AttentionBackend cuda, String name, int nameWidth, Tensor oRef, Tensor lseRef,
-                           Tensor oNew, Tensor lseNew) {
-        float[] a = toFloats(cuda, oRef);
-        float[] b = toFloats(cuda, oNew);
-        float[] la = toFloats(cuda, lseRef);
-        float[] lb = toFloats(cuda, lseNew);
+    static boolean compare(AttentionBackend refBackend, AttentionBackend newBackend, String name, int nameWidth,
+                           Tensor oRef, Tensor lseRef, Tensor oNew, Tensor lseNew) {
+        float[] a = toFloats(refBackend, oRef);
+        float[] b = toFloats(newBackend, oNew);
+        float[] la = toFloats(refBackend, lseRef);
+        float[] lb = toFloats(newBackend, lseNew);
         double maxO = 0;
         double maxL = 0;
         int bad = 0;

@@ -5,8 +5,13 @@ import java.util.Map;
 
 /**
  * Settings for opening a backend. Unset keys fall back to system properties
- * ({@code attn4j.<backend>.<key>}), then defaults. Known settings: {@code device} (index or name
- * substring), {@code platform} (OpenCL), {@code kernel} (OpenCL kernel flavour). Native handles
+ * ({@code attn4j.<backend>.<key>}), then defaults. A backend reads its settings once, when it
+ * opens, and rejects a value it does not know by naming the setting, the allowed values and the
+ * given one. Known settings: {@code device} (index or name substring); OpenCL: {@code platform},
+ * {@code kernel} (kernel flavour), {@code streamKeys}, {@code streamGroup}; CUDA:
+ * {@code decodeKernel} ({@code auto}, {@code mma}, {@code stream}, {@code tc}),
+ * {@code prefillKernel} ({@code wgmma}, {@code fa2}, {@code tc}), {@code streamWaves} (a positive
+ * integer). The backends' READMEs say what each does. Native handles
  * let a session run on the caller's objects: {@code stream} (a CUDA {@code CUstream} of the
  * device's primary context, which the caller keeps alive until the backend is closed);
  * {@code queue} (an in-order OpenCL command queue; the session uses its context and device).
