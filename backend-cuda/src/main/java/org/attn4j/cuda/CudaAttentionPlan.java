@@ -72,10 +72,6 @@ final class CudaAttentionPlan implements KernelPlan {
     private static Choice choose(CudaSession session, AttentionProblem problem) {
         var info = session.deviceInfo();
         var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
-        if (problem.alignment() < MIN_ALIGNMENT) {
-            throw new InvalidArgumentException("plan.alignment", "the CUDA kernels read K/V rows as 8-byte vectors, so "
-                    + "q, o and K/V views must keep at least 8-byte alignment; actual " + problem.alignment());
-        }
         CudaKernelSettings settings = session.kernelSettings();
         Kernel kernel = kernelFor(problem, settings, info.computeCapability());
         AttentionSchedule schedule;

@@ -30,7 +30,7 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
     /**
      * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
-     * kernel (attention.cuh).
+     * kernel (attention.cuh). Every kernel reads K/V rows at least as 8-byte vectors.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),
@@ -41,7 +41,7 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
                     Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
                     Feature.GRAPH_CAPTURE),
-            Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER));
+            Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER), CudaAttentionPlan.MIN_ALIGNMENT);
 
     @Override
     public String id() {

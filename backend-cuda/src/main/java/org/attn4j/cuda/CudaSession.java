@@ -128,10 +128,6 @@ final class CudaSession implements BackendSession {
     @Override
     public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
         ExternalMemory.CudaDevicePointer p = (ExternalMemory.CudaDevicePointer) memory;
-        if (p.address() % dtype.byteSize() != 0) {
-            throw InvalidArgumentException.expected("memory.address", "a multiple of " + dtype.byteSize()
-                    + " (one " + dtype + ")", "0x" + Long.toHexString(p.address()));
-        }
         long[] range = context.allocationOf(p.address());
         if (range == null) {
             throw new InvalidArgumentException("memory", "0x" + Long.toHexString(p.address()) + " is not device "

@@ -224,10 +224,6 @@ public final class OpenClSession implements BackendSession {
     @Override
     public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
         ExternalMemory.OpenClBuffer b = (ExternalMemory.OpenClBuffer) memory;
-        if (b.byteOffset() % dtype.byteSize() != 0) {
-            throw InvalidArgumentException.expected("memory.byteOffset", "a multiple of " + dtype.byteSize()
-                    + " bytes (one " + dtype + ")", b.byteOffset());
-        }
         cl_mem mem = JoclHandles.mem(b.clMem());
         long[] size = new long[1];
         long[] ctx = new long[1];

@@ -32,7 +32,10 @@ public final class CallChecks {
         Args.multiply(Args.elementCount(shape, "shape"), dtype.byteSize(), "shape");
     }
 
-    /** Caller memory of a kind the backend takes, large enough for the shape. */
+    /**
+     * Caller memory of a kind the backend takes, large enough for the shape; device memory starts
+     * on a whole element (host memory is read unaligned).
+     */
     public static void wrap(CallScope c, ExternalMemory memory, DType dtype, long[] shape) {
         Args.notNull(memory, "memory");
         Args.notNull(dtype, "dtype");
@@ -45,6 +48,16 @@ public final class CallChecks {
         if (bytes > memory.capacityBytes()) {
             throw InvalidArgumentException.expected("shape", "at most the memory's " + memory.capacityBytes()
                     + " bytes", bytes + " bytes for " + dtype + " " + Arrays.toString(shape));
+        }
+        int element = dtype.byteSize();
+        switch (memory) {
+            case ExternalMemory.CudaDevicePointer p when p.address() % element != 0 ->
+                    throw InvalidArgumentException.expected("memory.address", "a multiple of " + element
+                            + " (one " + dtype + ")", "0x" + Long.toHexString(p.address()));
+            case ExternalMemory.OpenClBuffer b when b.byteOffset() % element != 0 ->
+                    throw InvalidArgumentException.expected("memory.byteOffset", "a multiple of " + element
+                            + " bytes (one " + dtype + ")", b.byteOffset());
+            default -> { }
         }
     }
 

@@ -96,7 +96,10 @@ public final class Lowering {
             throw new InvalidArgumentException("plan", "the workspace depends on the dtypes: give them with "
                     + "PlanOptions.withDtypes");
         }
-        return problem(session, heads, qoIndptr, table, deviceTable, options, mask, p.withWorkspace(null), decode);
+        AttentionProblem problem = problem(session, heads, qoIndptr, table, deviceTable, options, mask,
+                p.withWorkspace(null), decode);
+        Validation.alignment(session.capabilities(), session.backendId(), problem.alignment());
+        return problem;
     }
 
     /** Decode's query rows: one per request. */

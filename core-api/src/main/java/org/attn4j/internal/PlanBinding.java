@@ -36,7 +36,7 @@ public final class PlanBinding implements AutoCloseable {
         this.session = session;
         this.problem = problem;
         this.workspace = workspace;
-        this.planned = problem.qDtype() != null ? session.plan(problem) : null;
+        this.planned = problem.qDtype() != null ? plan(session, problem) : null;
     }
 
     /**
@@ -159,9 +159,15 @@ public final class PlanBinding implements AutoCloseable {
                         + "run once before capturing");
             }
             Validation.qDtype(session.capabilities(), backend, "q", q.dtype());
-            p = byRunTypes.computeIfAbsent(key, k -> session.plan(problem.withRunTypes(k.q(), k.kv(), k.alignment())));
+            p = byRunTypes.computeIfAbsent(key, k -> plan(session, problem.withRunTypes(k.q(), k.kv(), k.alignment())));
         }
         return p;
+    }
+
+    /** The backend's plan of a problem whose dtypes and alignment are final. */
+    private static KernelPlan plan(BackendSession session, AttentionProblem problem) {
+        Validation.alignment(session.capabilities(), session.backendId(), problem.alignment());
+        return session.plan(problem);
     }
 
     /** The plan {@link #describe} and {@link #workspaceBytes} report on: the one made ahead, else any made. */
