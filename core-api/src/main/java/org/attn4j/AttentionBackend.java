@@ -63,29 +63,58 @@ public final class AttentionBackend implements AutoCloseable {
         this.session = Args.notNull(session, "session");
     }
 
-    /** Wraps an SPI session; most users call {@link Backends#openBest()} or {@link Backends#open(String)}. */
+    /**
+     * Wraps an SPI session; most users call {@link Backends#openBest()} or {@link Backends#open(String)}.
+     *
+     * @param session the backend's session, which this front door then owns and closes
+     * @return the front door over {@code session}
+     */
     public static AttentionBackend of(BackendSession session) {
         return new AttentionBackend(session);
     }
 
+    /**
+     * The backend's provider id.
+     *
+     * @return {@code cuda}, {@code opencl}, {@code reference} or another provider's id
+     */
     public String id() {
         return session.backendId();
     }
 
+    /**
+     * The device this backend runs on.
+     *
+     * @return its name and properties, in words
+     */
     public String device() {
         return session.device();
     }
 
+    /**
+     * What this backend supports; calls outside it are rejected before any device work.
+     *
+     * @return the backend's capabilities
+     */
     public Capabilities capabilities() {
         return session.capabilities();
     }
 
-    /** Native handles to share this backend's device work ({@code stream}, {@code context}, {@code queue}). */
+    /**
+     * Native handles to share this backend's device work.
+     *
+     * @return handles by key ({@code stream}, {@code context}, {@code queue}, {@code device})
+     */
     public Map<String, Long> nativeHandles() {
         return session.nativeHandles();
     }
 
-    /** Device allocations made since the backend opened (plans reuse the session's memory). */
+    /**
+     * Device allocations made since the backend opened; after warm-up, planning and running a decode
+     * step add none (plans reuse the session's memory).
+     *
+     * @return the number of device allocations so far
+     */
     public long deviceAllocations() {
         return session.deviceAllocations();
     }
@@ -116,7 +145,13 @@ public final class AttentionBackend implements AutoCloseable {
 
     // ------------------------------------------------------------------ memory
 
-    /** A zero-filled, contiguous tensor on this backend. */
+    /**
+     * A zero-filled, contiguous tensor on this backend.
+     *
+     * @param dtype element type
+     * @param shape dimensions, each non-negative
+     * @return the new tensor, owned by the caller
+     */
     public Tensor allocate(DType dtype, long... shape) {
         try (CallScope c = call("allocate")) {
             notWhileCapturing("allocate");
@@ -131,6 +166,11 @@ public final class AttentionBackend implements AutoCloseable {
      * A contiguous tensor over memory the caller owns (a CUDA device pointer, an OpenCL buffer, a
      * host segment: see {@link Capabilities#externalMemory()}), never freed by attn4j. Views of it
      * ({@link Tensor#view}) serve as q, o, K/V caches and appended tokens.
+     *
+     * @param memory the caller's memory, of a kind this backend takes
+     * @param dtype  element type; device memory must start on a whole element
+     * @param shape  dimensions, at most the memory's capacity
+     * @return a tensor over the memory; closing it leaves the memory to the caller
      */
     public Tensor wrap(ExternalMemory memory, DType dtype, long... shape) {
         try (CallScope c = call("wrap")) {
@@ -141,14 +181,24 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** A tensor viewing {@code host} without a copy, where the backend can ({@link Feature#ZERO_COPY_HOST}). */
+    /**
+     * A tensor viewing {@code host} without a copy, where the backend can ({@link Feature#ZERO_COPY_HOST}).
+     *
+     * @param host the host tensor, kept open by the caller while the view is used
+     * @return a tensor over the host tensor's memory
+     */
     public Tensor wrap(HostTensor host) {
         Args.notNull(host, "host");
         Validation.feature(capabilities(), id(), Feature.ZERO_COPY_HOST, "host");
         return wrap(ExternalMemory.hostSegment(host.segment()), host.dtype(), host.shape());
     }
 
-    /** A new tensor holding a copy of {@code host}; returns once the copy is done. */
+    /**
+     * A new tensor holding a copy of {@code host}; returns once the copy is done.
+     *
+     * @param host the values to copy
+     * @return a new contiguous tensor of the host tensor's dtype and shape
+     */
     public Tensor upload(HostTensor host) {
         Args.notNull(host, "host");
         Tensor t = allocate(host.dtype(), host.shape());
@@ -161,7 +211,12 @@ public final class AttentionBackend implements AutoCloseable {
         return t;
     }
 
-    /** Copies {@code host} into the contiguous tensor {@code dst} of the same dtype and shape; waits for the copy. */
+    /**
+     * Copies {@code host} into the contiguous tensor {@code dst} of the same dtype and shape; waits for the copy.
+     *
+     * @param host the values to copy
+     * @param dst  a contiguous tensor of this backend, of {@code host}'s dtype and shape
+     */
     public void upload(HostTensor host, Tensor dst) {
         try (CallScope c = call("upload")) {
             notWhileCapturing("upload");
@@ -177,6 +232,9 @@ public final class AttentionBackend implements AutoCloseable {
      * it: the bytes are taken before this returns, so {@code host} may be changed or freed at
      * once, and the copy runs after the work queued before it. This is how an engine writes new
      * positions and page ids between replays of a captured graph. Not allowed inside a capture.
+     *
+     * @param host the values to copy
+     * @param dst  a contiguous tensor of this backend, of {@code host}'s dtype and shape
      */
     public void uploadAsync(HostTensor host, Tensor dst) {
         try (CallScope c = call("uploadAsync")) {
@@ -188,7 +246,12 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** A host copy of the contiguous tensor {@code t}; waits for queued work and reports device faults. */
+    /**
+     * A host copy of the contiguous tensor {@code t}; waits for queued work and reports device faults.
+     *
+     * @param t a contiguous tensor of this backend
+     * @return a new host tensor of {@code t}'s dtype and shape, owned by the caller
+     */
     public HostTensor download(Tensor t) {
         Validation.tensor(session, "src", t);
         HostTensor host;
@@ -206,6 +269,13 @@ public final class AttentionBackend implements AutoCloseable {
         return host;
     }
 
+    /**
+     * Copies the contiguous tensor {@code t} into {@code dst}; waits for queued work and reports
+     * device faults (spec §11).
+     *
+     * @param t   a contiguous tensor of this backend
+     * @param dst a host tensor of {@code t}'s dtype and shape
+     */
     public void download(Tensor t, HostTensor dst) {
         try (CallScope c = call("download")) {
             notWhileCapturing("download");
@@ -224,6 +294,12 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
+    /**
+     * A timer of device work on this backend's stream or queue: device events where the backend has
+     * them, else a wall clock around a synchronisation.
+     *
+     * @return a new timer, closed by the caller
+     */
     public DeviceTimer newTimer() {
         try (CallScope c = call("newTimer")) {
             return session.newTimer();
@@ -236,6 +312,12 @@ public final class AttentionBackend implements AutoCloseable {
      * Decode for one request: q {@code [Hq, D]}; K, V {@code [kvLen, Hkv, D]} (NHD) or
      * {@code [Hkv, kvLen, D]} (HND); o like q; lse {@code [Hq]} or null. q and o may be views
      * with a head stride.
+     *
+     * @param q       the query row, {@code [Hq, D]}
+     * @param kv      contiguous K and V with their layout and scales
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param o       the output, q's dtype and shape
+     * @param lse     the log-sum-exp {@code [Hq]} F32, or null
      */
     public void singleDecode(Tensor q, ContiguousKv kv, AttentionOptions options, Tensor o, Tensor lse) {
         single("singleDecode", q, kv, options, null, o, lse, true);
@@ -245,6 +327,13 @@ public final class AttentionBackend implements AutoCloseable {
      * Prefill for one request: q {@code [qoLen, Hq, D]}; K, V as in {@link #singleDecode};
      * o like q; lse {@code [qoLen, Hq]} or null; mask {@code qoLen x kvLen} or null. q and o may
      * be views with token and head strides.
+     *
+     * @param q       the query rows, {@code [qoLen, Hq, D]}
+     * @param kv      contiguous K and V with their layout and scales
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param mask    a custom mask of {@code qoLen x kvLen} bits, or null
+     * @param o       the output, q's dtype and shape
+     * @param lse     the log-sum-exp {@code [qoLen, Hq]} F32, or null
      */
     public void singlePrefill(Tensor q, ContiguousKv kv, AttentionOptions options, CustomMask mask, Tensor o,
                               Tensor lse) {
@@ -263,7 +352,15 @@ public final class AttentionBackend implements AutoCloseable {
 
     // ------------------------------------------------------------------ batch
 
-    /** Plans decode (one query row per request) over a paged cache. */
+    /**
+     * Plans decode (one query row per request) over a paged cache.
+     *
+     * @param table   the requests' pages and lengths
+     * @param heads   query and KV heads, head dim
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param plan    determinism, split chunk, dtypes, alignment, workspace; null for the defaults
+     * @return the plan, to run for every layer and step with this page table's structure
+     */
     public BatchAttentionPlan planBatchDecode(PageTable table, HeadConfig heads, AttentionOptions options,
                                               PlanOptions plan) {
         Args.notNull(table, "pageTable");
@@ -275,6 +372,12 @@ public final class AttentionBackend implements AutoCloseable {
      * Plans decode over a page table in device memory: the plan is made once for the table's
      * {@code maxKvLen}, and every run reads the lengths and page ids the buffers hold then (for
      * CUDA graphs replayed with new positions; {@link Feature#DEVICE_METADATA}).
+     *
+     * @param table   the page table's device tensors and its capacity
+     * @param heads   query and KV heads, head dim
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param plan    determinism, split chunk, dtypes, alignment, workspace; null for the defaults
+     * @return the plan, whose runs read the device table as it is then
      */
     public BatchAttentionPlan planBatchDecode(DevicePageTable table, HeadConfig heads, AttentionOptions options,
                                               PlanOptions plan) {
@@ -283,7 +386,17 @@ public final class AttentionBackend implements AutoCloseable {
                 null, plan, true);
     }
 
-    /** Plans prefill over a paged cache; query rows of request b are {@code qoIndptr[b] .. qoIndptr[b+1])}. */
+    /**
+     * Plans prefill over a paged cache; query rows of request b are {@code qoIndptr[b] .. qoIndptr[b+1])}.
+     *
+     * @param qoIndptr the requests' query rows, {@code B + 1} entries from 0, never decreasing
+     * @param table    the requests' pages and lengths
+     * @param heads    query and KV heads, head dim
+     * @param options  causal, window, soft cap, scale, RoPE
+     * @param mask     a custom mask, each request's {@code qoLen x kvLen} bits in turn, or null
+     * @param plan     determinism, split chunk, dtypes, alignment, workspace; null for the defaults
+     * @return the plan, to run for every layer with this structure
+     */
     public BatchAttentionPlan planBatchPrefill(int[] qoIndptr, PageTable table, HeadConfig heads,
                                                AttentionOptions options, CustomMask mask, PlanOptions plan) {
         Args.notNull(table, "pageTable");
@@ -303,7 +416,18 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** Plans prefill over ragged K/V {@code [totalKv, Hkv, D]}; request b owns rows {@code kvIndptr[b] .. kvIndptr[b+1])}. */
+    /**
+     * Plans prefill over ragged K/V {@code [totalKv, Hkv, D]}; request b owns rows
+     * {@code kvIndptr[b] .. kvIndptr[b+1])}.
+     *
+     * @param qoIndptr the requests' query rows, {@code B + 1} entries from 0, never decreasing
+     * @param kvIndptr the requests' K/V rows, {@code B + 1} entries from 0, never decreasing
+     * @param heads    query and KV heads, head dim
+     * @param options  causal, window, soft cap, scale, RoPE
+     * @param mask     a custom mask, each request's {@code qoLen x kvLen} bits in turn, or null
+     * @param plan     determinism, split chunk, dtypes, alignment, workspace; null for the defaults
+     * @return the plan, to run for every layer with this structure
+     */
     public RaggedAttentionPlan planBatchPrefillRagged(int[] qoIndptr, int[] kvIndptr, HeadConfig heads,
                                                       AttentionOptions options, CustomMask mask, PlanOptions plan) {
         try (CallScope c = call("planBatchPrefillRagged")) {
@@ -322,6 +446,12 @@ public final class AttentionBackend implements AutoCloseable {
      * Plans cascade attention. Causal and window rules apply to each request's keys concatenated
      * in level order (see {@link CascadePlan}). RoPE is not applied on the fly in a cascade (apply
      * it with {@link #applyRope} before appending K).
+     *
+     * @param levels  the levels over one KV pool, shared prefixes first, each request's own keys last
+     * @param heads   query and KV heads, head dim
+     * @param options causal, window, soft cap, scale
+     * @param plan    determinism, split chunk, dtypes, alignment; null for the defaults
+     * @return the plan
      */
     public CascadePlan planCascade(List<CascadeLevel> levels, HeadConfig heads, AttentionOptions options,
                                    PlanOptions plan) {
@@ -340,14 +470,30 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** Workspace bytes {@link #planBatchDecode} with these arguments needs ({@link PlanOptions#workspace}). */
+    /**
+     * Workspace bytes {@link #planBatchDecode} with these arguments needs ({@link PlanOptions#workspace}).
+     *
+     * @param table   the requests' pages and lengths
+     * @param heads   query and KV heads, head dim
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param plan    the plan options, with their dtypes
+     * @return bytes of caller workspace the plan takes
+     */
     public long decodeWorkspaceBytes(PageTable table, HeadConfig heads, AttentionOptions options, PlanOptions plan) {
         Args.notNull(table, "pageTable");
         return workspaceBytes(Lowering.decodeIndptr(table.batchSize()), table, null, heads, options, null, plan,
                 true);
     }
 
-    /** Workspace bytes the device-table {@link #planBatchDecode} with these arguments needs. */
+    /**
+     * Workspace bytes the device-table {@link #planBatchDecode} with these arguments needs.
+     *
+     * @param table   the page table's device tensors and its capacity
+     * @param heads   query and KV heads, head dim
+     * @param options causal, window, soft cap, scale, RoPE
+     * @param plan    the plan options, with their dtypes
+     * @return bytes of caller workspace the plan takes
+     */
     public long decodeWorkspaceBytes(DevicePageTable table, HeadConfig heads, AttentionOptions options,
                                      PlanOptions plan) {
         Args.notNull(table, "pageTable");
@@ -355,7 +501,17 @@ public final class AttentionBackend implements AutoCloseable {
                 true);
     }
 
-    /** Workspace bytes {@link #planBatchPrefill} with these arguments needs. */
+    /**
+     * Workspace bytes {@link #planBatchPrefill} with these arguments needs.
+     *
+     * @param qoIndptr the requests' query rows
+     * @param table    the requests' pages and lengths
+     * @param heads    query and KV heads, head dim
+     * @param options  causal, window, soft cap, scale, RoPE
+     * @param mask     a custom mask, or null
+     * @param plan     the plan options, with their dtypes
+     * @return bytes of caller workspace the plan takes
+     */
     public long prefillWorkspaceBytes(int[] qoIndptr, PageTable table, HeadConfig heads, AttentionOptions options,
                                       CustomMask mask, PlanOptions plan) {
         Args.notNull(table, "pageTable");
@@ -372,7 +528,17 @@ public final class AttentionBackend implements AutoCloseable {
 
     // ------------------------------------------------------------------ attention states
 
-    /** {@code (o, s) = merge((oA, sA), (oB, sB))}: o* {@code [rows, Hq, D]}, s* {@code [rows, Hq]} F32, contiguous. */
+    /**
+     * {@code (o, s) = merge((oA, sA), (oB, sB))}: o* {@code [rows, Hq, D]}, s* {@code [rows, Hq]} F32,
+     * all contiguous (spec §4).
+     *
+     * @param oA the first state's output
+     * @param sA the first state's log-sum-exp
+     * @param oB the second state's output, oA's dtype and shape
+     * @param sB the second state's log-sum-exp
+     * @param o  the merged output, oA's dtype and shape
+     * @param s  the merged log-sum-exp
+     */
     public void mergeState(Tensor oA, Tensor sA, Tensor oB, Tensor sB, Tensor o, Tensor s) {
         try (CallScope c = call("mergeState")) {
             CallChecks.mergeState(c, oA, sA, oB, sB, o, s);
@@ -382,7 +548,15 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** Merges {@code (oOther, sOther)} into {@code (o, s)} for rows whose mask is true (all when null). */
+    /**
+     * Merges {@code (oOther, sOther)} into {@code (o, s)} for rows whose mask is true (all when null).
+     *
+     * @param o       the state's output {@code [rows, Hq, D]}, updated
+     * @param s       the state's log-sum-exp {@code [rows, Hq]} F32, updated
+     * @param oOther  the other state's output, o's dtype and shape
+     * @param sOther  the other state's log-sum-exp
+     * @param rowMask one flag per row, or null for every row (not inside a capture)
+     */
     public void mergeStateInPlace(Tensor o, Tensor s, Tensor oOther, Tensor sOther, boolean[] rowMask) {
         try (CallScope c = call("mergeStateInPlace")) {
             CallChecks.mergeStateInPlace(c, o, s, oOther, sOther, rowMask, capturing());
@@ -392,7 +566,15 @@ public final class AttentionBackend implements AutoCloseable {
         }
     }
 
-    /** Merges n states per row: v {@code [rows, n, Hq, D]}, s {@code [rows, n, Hq]} into o {@code [rows, Hq, D]}, sOut {@code [rows, Hq]}. */
+    /**
+     * Merges n states per row: v {@code [rows, n, Hq, D]}, s {@code [rows, n, Hq]} into o
+     * {@code [rows, Hq, D]}, sOut {@code [rows, Hq]}.
+     *
+     * @param v    the states' outputs
+     * @param s    the states' log-sum-exps, F32
+     * @param o    the merged output, v's dtype
+     * @param sOut the merged log-sum-exp, F32
+     */
     public void mergeStates(Tensor v, Tensor s, Tensor o, Tensor sOut) {
         try (CallScope c = call("mergeStates")) {
             CallChecks.mergeStates(c, v, s, o, sOut);
@@ -410,6 +592,12 @@ public final class AttentionBackend implements AutoCloseable {
      * {@code at.positions()[t]}, located through {@code table}, which already counts the new
      * tokens. FP8 caches quantise with the cache's scales (round to nearest even, saturating);
      * same-dtype copies are bit-exact.
+     *
+     * @param k     the new tokens' keys
+     * @param v     the new tokens' values, k's dtype and shape
+     * @param at    each token's request and position
+     * @param cache the paged cache written
+     * @param table the page table, counting the new tokens
      */
     public void appendPagedKv(Tensor k, Tensor v, AppendPositions at, PagedKvCache cache, PageTable table) {
         try (CallScope c = call("appendPagedKv")) {
@@ -426,6 +614,13 @@ public final class AttentionBackend implements AutoCloseable {
      * batch indices and positions as I32 device tensors {@code [n]} and a device page table: what
      * a captured graph replays with new values ({@link Feature#DEVICE_METADATA}). Tokens whose
      * request or position is out of range are skipped and reported by the next synchronize.
+     *
+     * @param k            the new tokens' keys
+     * @param v            the new tokens' values, k's dtype and shape
+     * @param batchIndices each token's request, I32 {@code [n]}
+     * @param positions    each token's position, I32 {@code [n]}
+     * @param cache        the paged cache written
+     * @param table        the device page table, counting the new tokens
      */
     public void appendPagedKv(Tensor k, Tensor v, Tensor batchIndices, Tensor positions, PagedKvCache cache,
                               DevicePageTable table) {
@@ -440,6 +635,11 @@ public final class AttentionBackend implements AutoCloseable {
     /**
      * Rotates q {@code [n, Hq, D]} and k {@code [n, Hkv, D]} (k may be null; views with token and
      * head strides allowed) in place, row t at {@code positions[t]}.
+     *
+     * @param q         query rows, rotated in place
+     * @param k         key rows, rotated in place, or null
+     * @param positions each row's position, non-negative
+     * @param rope      the rotary embedding's parameters
      */
     public void applyRope(Tensor q, Tensor k, int[] positions, RopeOptions rope) {
         try (CallScope c = call("applyRope")) {
@@ -455,6 +655,11 @@ public final class AttentionBackend implements AutoCloseable {
      * As {@link #applyRope(Tensor, Tensor, int[], RopeOptions)} with positions as an I32 device
      * tensor {@code [n]} ({@link Feature#DEVICE_METADATA}); negative positions are skipped and
      * reported by the next synchronize.
+     *
+     * @param q         query rows, rotated in place
+     * @param k         key rows, rotated in place, or null
+     * @param positions each row's position, I32 {@code [n]} on the device
+     * @param rope      the rotary embedding's parameters
      */
     public void applyRope(Tensor q, Tensor k, Tensor positions, RopeOptions rope) {
         try (CallScope c = call("applyRope")) {
@@ -475,6 +680,9 @@ public final class AttentionBackend implements AutoCloseable {
      * Calls that allocate, plan, copy from the host or wait are rejected. Replays read whatever
      * the captured tensors hold then: write new positions and page ids into the same device
      * tensors between replays. Calls from other threads are rejected during the capture.
+     *
+     * @param work the calls to record, made on this thread
+     * @return the graph, to replay and then close
      */
     public CapturedGraph captureGraph(Runnable work) {
         Args.notNull(work, "work");

@@ -21,9 +21,17 @@ import org.attn4j.tensor.ExternalMemory;
 /**
  * The CUDA backend: JCuda's driver API and kernels nvcc built into one fatbin. Loading this class
  * touches no native code; {@link #probe()} loads JCuda and asks the driver for devices.
+ *
+ * <p>Thread-safe, as every provider.
  */
 public final class CudaBackendProvider extends AbstractBackendProvider {
+    /**
+     * The provider id, {@code cuda}.
+     */
     public static final String ID = "cuda";
+
+    /** A provider, as {@link java.util.ServiceLoader} makes it. */
+    public CudaBackendProvider() {}
     /** Oldest compute capability the kernels are built for (sm_80, Ampere). */
     static final int MIN_COMPUTE_CAPABILITY = 80;
 

@@ -44,6 +44,8 @@ import org.jocl.cl_mem;
  * uses. Kernel arguments live on shared kernel objects, so setting them and enqueueing happen
  * under this session's lock. Plans take their device memory from an arena and upload without
  * waiting; only host copies, {@link #synchronize} and timers wait.
+ *
+ * <p>Safe for concurrent use: launches, which share kernel objects, take the session's lock.
  */
 public final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
