@@ -11,8 +11,8 @@
 #   peers        the PyTorch peers (python3 with torch), rows appended to the bench CSV
 #   memcheck     the CUDA conformance suite under compute-sanitizer memcheck (ATTN4J_MEMCHECK_CASES,
 #                default 3 cases per property)
-#   kernels      the CUDA backend's kernel benches (each compares the candidate kernels with the
-#                Tensor Core attention kernel on the same inputs, then times them)
+#   kernels      attn4j bench-kernels decode, then prefill: the CUDA backend's candidate kernels
+#                compared with its Tensor Core attention kernel on the same inputs, then timed
 #   sass         Tensor Core instructions (HGMMA, HMMA) of the main kernels in the bundled fatbin,
 #                per architecture (cuobjdump)
 #   demo, info   attn4j demo / attn4j info
@@ -23,10 +23,11 @@
 #              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags
 #              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
 #              ATTN4J_CONFORMANCE_ARGS  extra console launcher flags, e.g. --exclude-methodname=.*Stress.*
+#              ATTN4J_KERNELS_ARGS  extra bench-kernels flags (--decode-kernels mma,stream, --iterations N)
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -187,20 +188,14 @@ run_memcheck() {
 }
 
 run_kernels() {
-  local tests
-  tests=$(ls "$here"/tests/attn4j-backend-cuda-*-tests.jar 2>/dev/null | head -n 1)
-  [ -z "$tests" ] && { say "kernels: no CUDA test jar, skipped"; return; }
   mkdir -p "$out/kernels"
-  for bench in CudaDecodeBench CudaPrefillBench; do
-    if command -v unzip >/dev/null && ! unzip -l "$tests" | grep -q "org/attn4j/cuda/$bench.class"; then
-      say "kernels: $bench is not in this bundle, skipped"
-      continue
-    fi
-    say "kernels: $bench"
-    "${jvm[@]}" -cp "$cp_main:$tests" "org.attn4j.cuda.$bench" > "$out/kernels/$bench.txt" 2>&1
+  read -r -a kernel_args <<< "${ATTN4J_KERNELS_ARGS:-}"
+  for family in decode prefill; do
+    say "kernels: $family"
+    attn4j bench-kernels "$family" "${kernel_args[@]}" > "$out/kernels/$family.txt" 2>&1
     local rc=$?
-    tail -n 30 "$out/kernels/$bench.txt" | tee -a "$log"
-    say "kernels: $bench exit $rc"
+    tail -n 30 "$out/kernels/$family.txt" | tee -a "$log"
+    say "kernels: $family exit $rc"
     [ $rc -ne 0 ] && status=1
   done
 }

@@ -15,15 +15,27 @@ import org.attn4j.spi.Probe;
  * Finds backends with {@link ServiceLoader} and picks one. Selection: the system property
  * {@code attn4j.backend} or the environment variable {@code ATTN4J_BACKEND} (a list such as
  * {@code cuda,opencl}) when set, else every provider by priority; the first available wins.
+ *
+ * <p>Thread-safe: static methods only; providers' probes are cached once per provider class.
  */
 public final class Backends {
+    /**
+     * The system property naming the backends to use, in order ({@code cuda,opencl}).
+     */
     public static final String PROPERTY = "attn4j.backend";
+    /**
+     * The environment variable naming the backends to use when {@link #PROPERTY} is unset.
+     */
     public static final String ENVIRONMENT = "ATTN4J_BACKEND";
     private static final System.Logger LOG = System.getLogger(Backends.class.getName());
 
     private Backends() {}
 
-    /** Every provider on the class or module path, highest priority first. */
+    /**
+     * Every provider on the class or module path, highest priority first.
+     *
+     * @return the providers, found afresh
+     */
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         ServiceLoader.load(BackendProvider.class, Backends.class.getClassLoader()).forEach(list::add);
@@ -34,11 +46,23 @@ public final class Backends {
         return list;
     }
 
+    /**
+     * The provider with this id, available or not.
+     *
+     * @param id the provider id
+     * @return the provider, or empty when none has the id
+     */
     public static Optional<BackendProvider> find(String id) {
         return providers().stream().filter(p -> p.id().equals(id)).findFirst();
     }
 
-    /** The provider with this id; throws when absent or unavailable, with its reasons. */
+    /**
+     * The provider with this id; throws when absent or unavailable, with its reasons.
+     *
+     * @param id the provider id
+     * @return the available provider
+     * @throws org.attn4j.error.BackendUnavailableException when no provider has the id or its probe says unavailable
+     */
     public static BackendProvider get(String id) {
         BackendProvider p = find(id).orElseThrow(() -> new BackendUnavailableException(
                 "no backend '" + id + "' on the class path; found: " + ids() + "\n" + describe()));
@@ -50,7 +74,12 @@ public final class Backends {
         return p;
     }
 
-    /** The selected provider: the override list if set, else the best available by priority. */
+    /**
+     * The selected provider: the override list if set, else the best available by priority.
+     *
+     * @return the first available provider of the override list, or of all by priority
+     * @throws org.attn4j.error.BackendUnavailableException when none is available
+     */
     public static BackendProvider best() {
         String override = System.getProperty(PROPERTY);
         if (override == null || override.isBlank()) {
@@ -76,15 +105,35 @@ public final class Backends {
         throw new BackendUnavailableException("no attn4j backend is available\n" + describe());
     }
 
-    /** Opens the selected backend ({@link #best()}). */
+    /**
+     * Opens the selected backend ({@link #best()}) with default options.
+     *
+     * @return the open backend, closed by the caller
+     */
     public static AttentionBackend openBest() {
         return AttentionBackend.of(best().open(BackendOptions.DEFAULT));
     }
 
+    /**
+     * Opens the backend with this id and default options.
+     *
+     * @param id the provider id
+     * @return the open backend, closed by the caller
+     * @throws org.attn4j.error.BackendUnavailableException when it is absent or unavailable
+     */
     public static AttentionBackend open(String id) {
         return open(id, BackendOptions.DEFAULT);
     }
 
+    /**
+     * Opens the backend with this id and these options (device, kernel settings, native handles: spec §8).
+     *
+     * @param id      the provider id
+     * @param options settings and native handles
+     * @return the open backend, closed by the caller
+     * @throws org.attn4j.error.BackendUnavailableException when it is absent or unavailable
+     * @throws IllegalArgumentException when a setting has a value the backend does not know
+     */
     public static AttentionBackend open(String id, BackendOptions options) {
         return AttentionBackend.of(get(id).open(options));
     }
@@ -93,7 +142,11 @@ public final class Backends {
         return providers().stream().map(BackendProvider::id).toList();
     }
 
-    /** Every provider, its probe (available, or the reasons), devices; capabilities when it opens. */
+    /**
+     * Every provider, its probe (available, or the reasons), devices.
+     *
+     * @return one block of lines per provider
+     */
     public static String describe() {
         StringBuilder sb = new StringBuilder();
         for (BackendProvider p : providers()) {
@@ -110,7 +163,11 @@ public final class Backends {
         return sb.toString();
     }
 
-    /** {@link #describe()} plus each available backend's capabilities. */
+    /**
+     * {@link #describe()} plus each available backend's capabilities (each is opened to ask).
+     *
+     * @return the description
+     */
     public static String describeWithCapabilities() {
         StringBuilder sb = new StringBuilder(describe());
         for (BackendProvider p : providers()) {

@@ -47,16 +47,29 @@ public final class BatchAttentionPlan implements AutoCloseable {
         }
     }
 
+    /**
+     * The problem this plan was made for.
+     *
+     * @return the lowered problem, dtypes included when given
+     */
     public AttentionProblem problem() {
         return binding.problem();
     }
 
-    /** The backend's schedule in words. */
+    /**
+     * The backend's schedule in words: the kernel chosen, work items, split, workspace.
+     *
+     * @return the description, or a note that the first run decides
+     */
     public String describe() {
         return binding.describe();
     }
 
-    /** Device memory the plan's schedule and split-KV states take. */
+    /**
+     * Device memory the plan's schedule and split-KV states take.
+     *
+     * @return bytes, 0 before a plan without dtypes has run
+     */
     public long workspaceBytes() {
         return binding.workspaceBytes();
     }

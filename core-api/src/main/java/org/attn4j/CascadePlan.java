@@ -63,7 +63,14 @@ public final class CascadePlan implements AutoCloseable {
         }
     }
 
-    /** Writes the cascade's result into {@code o} and, when not null, {@code lse}. */
+    /**
+     * Writes the cascade's result into {@code o} and, when not null, {@code lse}.
+     *
+     * @param q   {@code [totalQ, Hq, D]}; a view with token and head strides is fine
+     * @param kv  the pool every level's page table points into
+     * @param o   q's shape and dtype
+     * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
+     */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
         try (CallScope c = owner.call("run")) {
             c.hold(guard, "plan");
@@ -118,11 +125,20 @@ public final class CascadePlan implements AutoCloseable {
         scratch.preparedFor = dtype;
     }
 
+    /**
+     * The number of levels.
+     *
+     * @return levels, shared prefixes first
+     */
     public int levels() {
         return levels.size();
     }
 
-    /** The batch attention each level runs. */
+    /**
+     * The batch attention each level runs.
+     *
+     * @return one problem per level, in order
+     */
     public List<AttentionProblem> levelProblems() {
         return levels.stream().map(PlanBinding::problem).toList();
     }

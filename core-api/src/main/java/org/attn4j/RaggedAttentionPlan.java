@@ -33,7 +33,14 @@ public final class RaggedAttentionPlan implements AutoCloseable {
         this.free = LeakGuard.register(this, "a ragged attention plan", binding::close);
     }
 
-    /** q and o {@code [totalQ, Hq, D]} (views allowed); K, V contiguous {@code [totalKv, Hkv, D]}. */
+    /**
+     * Computes attention for every query row.
+     *
+     * @param q   {@code [totalQ, Hq, D]} (a view with token and head strides is fine)
+     * @param kv  K and V, contiguous {@code [totalKv, Hkv, D]}
+     * @param o   q's shape and dtype (a view is fine)
+     * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
+     */
     public void run(Tensor q, RaggedKv kv, Tensor o, Tensor lse) {
         try (CallScope c = owner.call("run")) {
             c.hold(guard, "plan");
@@ -56,10 +63,20 @@ public final class RaggedAttentionPlan implements AutoCloseable {
         }
     }
 
+    /**
+     * The problem this plan was made for.
+     *
+     * @return the lowered problem: ragged K/V as pages that start at each request's first row
+     */
     public AttentionProblem problem() {
         return binding.problem();
     }
 
+    /**
+     * The backend's schedule in words.
+     *
+     * @return the description, or a note that the first run decides
+     */
     public String describe() {
         return binding.describe();
     }

@@ -13,7 +13,7 @@ import org.attn4j.tensor.Tensor;
 
 /**
  * A planned batch attention. The plan decides the kernel from the problem (dtypes, head dim,
- * group, RoPE, alignment, the device), builds its schedule on the host and writes it, with the
+ * group, RoPE, alignment, the device) within the backend's {@link CudaKernelSettings}, builds its schedule on the host and writes it, with the
  * page table, mask and split-KV scratch, into one region of device memory (the session's arena,
  * or the caller's workspace) by a copy that does not wait. {@link #run} only queues launches: for
  * a device page table, the check that copies it into the plan's arrays; then the attention
@@ -21,29 +21,6 @@ import org.attn4j.tensor.Tensor;
  * be captured in a CUDA graph.
  */
 final class CudaAttentionPlan implements KernelPlan {
-    /**
-     * System property choosing the decode kernel: {@code auto} (the default: {@code mma} for GQA
-     * groups of 2 to 8 heads, {@code stream} without grouping), {@code tc} (the Tensor Core
-     * attention of mma.cuh, every dtype pair), {@code stream} (decode_stream.cuh) or {@code mma}
-     * (decode_mma.cuh). The last two take K/V of q's type at head dims 64 and 128; other
-     * problems run {@code tc}.
-     */
-    static final String DECODE_KERNEL_PROPERTY = "attn4j.cuda.decodeKernel";
-    /**
-     * System property choosing the prefill kernel: {@code wgmma} (the default:
-     * prefill_wgmma.cuh on compute capability 9.0, fa2 elsewhere), {@code fa2}
-     * (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair). wgmma takes K/V of q's type at
-     * head dims 64, 128 and 256, fa2 at 64 and 128; other problems run {@code tc}.
-     */
-    static final String PREFILL_KERNEL_PROPERTY = "attn4j.cuda.prefillKernel";
-    /**
-     * System property: rounds of resident blocks the streaming decode grid aims at (default
-     * {@value #DEFAULT_STREAM_WAVES}); more, shorter blocks shorten the tail, fewer pay less
-     * start-up per byte. On an H200, 2 was best or within noise of it for both kernels on
-     * decode-llama8b and decode-long (1, 2, 4 and 8 measured).
-     */
-    static final String STREAM_WAVES_PROPERTY = "attn4j.cuda.streamWaves";
-    static final int DEFAULT_STREAM_WAVES = 2;
     /** Page ids of one chunk must fit beside the streaming kernel's rings. */
     private static final int STREAM_MAX_PAGE_BYTES = 32 * 1024;
     /** Every CUDA kernel reads K/V rows at least as 8-byte vectors. */
@@ -95,11 +72,8 @@ final class CudaAttentionPlan implements KernelPlan {
     private static Choice choose(CudaSession session, AttentionProblem problem) {
         var info = session.deviceInfo();
         var sms = new AttentionSchedule.Device(info.multiprocessors(), info.maxSharedPerBlockOptin() + 1024);
-        if (problem.alignment() < MIN_ALIGNMENT) {
-            throw new InvalidArgumentException("plan.alignment", "the CUDA kernels read K/V rows as 8-byte vectors, so "
-                    + "q, o and K/V views must keep at least 8-byte alignment; actual " + problem.alignment());
-        }
-        Kernel kernel = kernelFor(problem, info.computeCapability());
+        CudaKernelSettings settings = session.kernelSettings();
+        Kernel kernel = kernelFor(problem, settings, info.computeCapability());
         AttentionSchedule schedule;
         AttentionSchedule fallback = null;
         int shared;
@@ -108,7 +82,7 @@ final class CudaAttentionPlan implements KernelPlan {
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
                 boolean mma = kernel == Kernel.MMA_DECODE;
-                schedule = AttentionSchedule.stream(problem, sms, mma ? 2 : 3, streamWaves());
+                schedule = AttentionSchedule.stream(problem, sms, mma ? 2 : 3, settings.streamWaves());
                 int pages = streamPageBytes(problem, schedule);
                 if (pages > STREAM_MAX_PAGE_BYTES) {
                     kernel = Kernel.TENSOR_CORE;
@@ -119,7 +93,7 @@ final class CudaAttentionPlan implements KernelPlan {
                 }
             }
             case QUERY_TILED -> {
-                BlockShape shape = prefillShape(info.computeCapability());
+                BlockShape shape = prefillShape(settings, info.computeCapability());
                 schedule = AttentionSchedule.queryTiles(problem, shape, sms, shape == BlockShape.FA2_PREFILL ? 2 : 1);
                 shared = shape.sharedBytes(d, kvBytes);
                 if (shape == BlockShape.WGMMA_PREFILL) {
@@ -165,8 +139,8 @@ final class CudaAttentionPlan implements KernelPlan {
                 maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse);
     }
 
-    /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment. */
-    static Kernel kernelFor(AttentionProblem p, int computeCapability) {
+    /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment, within the settings. */
+    static Kernel kernelFor(AttentionProblem p, CudaKernelSettings settings, int computeCapability) {
         DType q = p.qDtype();
         DType kv = p.kvDtype();
         int d = p.heads().headDim();
@@ -174,24 +148,21 @@ final class CudaAttentionPlan implements KernelPlan {
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         boolean vectors16 = p.alignment() >= 16;
         if (p.decode()) {
-            DecodeKernel k = DecodeKernel.fromProperty();
+            CudaKernelSettings.DecodeKernel k = settings.decode();
             boolean fits = !rope && (d == 64 || d == 128) && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP
                     && kv == q && sixteen && vectors16;
-            if (fits && k != DecodeKernel.TC) {
-                boolean mma = k == DecodeKernel.MMA || (k == DecodeKernel.AUTO && p.heads().groupSize() >= 2);
+            if (fits && k != CudaKernelSettings.DecodeKernel.TC) {
+                boolean mma = k == CudaKernelSettings.DecodeKernel.MMA
+                        || (k == CudaKernelSettings.DecodeKernel.AUTO && p.heads().groupSize() >= 2);
                 // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9 TB/s
                 // against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0 against 3.7).
                 return mma ? Kernel.MMA_DECODE : Kernel.STREAM;
             }
         } else {
-            String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
-            if (!v.equals("tc") && !v.equals("fa2") && !v.equals("wgmma") && !v.isEmpty()) {
-                throw new IllegalArgumentException("system property " + PREFILL_KERNEL_PROPERTY
-                        + ": expected tc, fa2 or wgmma, actual '" + v + "'");
-            }
-            boolean wgmma = !v.equals("fa2") && computeCapability == 90;
+            CudaKernelSettings.PrefillKernel k = settings.prefill();
+            boolean wgmma = k == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90;
             boolean headDimOk = d == 64 || d == 128 || (d == 256 && wgmma);
-            if (!v.equals("tc") && !rope && headDimOk && kv == q && sixteen && vectors16) {
+            if (k != CudaKernelSettings.PrefillKernel.TC && !rope && headDimOk && kv == q && sixteen && vectors16) {
                 return Kernel.QUERY_TILED;
             }
         }
@@ -201,52 +172,9 @@ final class CudaAttentionPlan implements KernelPlan {
         return Kernel.GENERIC;
     }
 
-    private static BlockShape prefillShape(int computeCapability) {
-        String v = System.getProperty(PREFILL_KERNEL_PROPERTY, "wgmma").trim();
-        return !v.equals("fa2") && computeCapability == 90 ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
-    }
-
-    private static int streamWaves() {
-        String v = System.getProperty(STREAM_WAVES_PROPERTY);
-        if (v == null || v.isBlank()) {
-            return DEFAULT_STREAM_WAVES;
-        }
-        try {
-            int w = Integer.parseInt(v.trim());
-            if (w >= 1) {
-                return w;
-            }
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new IllegalArgumentException("system property " + STREAM_WAVES_PROPERTY + ": expected a positive"
-                + " integer, actual '" + v + "'");
-    }
-
-    /** The decode kernels {@link #DECODE_KERNEL_PROPERTY} names. */
-    enum DecodeKernel {
-        AUTO("auto"), TC("tc"), STREAM("stream"), MMA("mma");
-
-        final String id;
-
-        DecodeKernel(String id) {
-            this.id = id;
-        }
-
-        /** The kernel the system property names (read once per plan), or {@link #AUTO}. */
-        static DecodeKernel fromProperty() {
-            String v = System.getProperty(DECODE_KERNEL_PROPERTY);
-            if (v == null || v.isBlank()) {
-                return AUTO;
-            }
-            for (DecodeKernel k : values()) {
-                if (k.id.equals(v.trim())) {
-                    return k;
-                }
-            }
-            throw new IllegalArgumentException("system property " + DECODE_KERNEL_PROPERTY + ": expected auto, tc,"
-                    + " stream or mma, actual '" + v + "'");
-        }
+    private static BlockShape prefillShape(CudaKernelSettings settings, int computeCapability) {
+        return settings.prefill() == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90
+                ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
     }
 
     /** Shared memory for the page ids of the longest chunk the streaming schedule gives a block. */

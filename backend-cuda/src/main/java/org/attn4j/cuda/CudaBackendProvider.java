@@ -21,16 +21,24 @@ import org.attn4j.tensor.ExternalMemory;
 /**
  * The CUDA backend: JCuda's driver API and kernels nvcc built into one fatbin. Loading this class
  * touches no native code; {@link #probe()} loads JCuda and asks the driver for devices.
+ *
+ * <p>Thread-safe, as every provider.
  */
 public final class CudaBackendProvider extends AbstractBackendProvider {
+    /**
+     * The provider id, {@code cuda}.
+     */
     public static final String ID = "cuda";
+
+    /** A provider, as {@link java.util.ServiceLoader} makes it. */
+    public CudaBackendProvider() {}
     /** Oldest compute capability the kernels are built for (sm_80, Ampere). */
     static final int MIN_COMPUTE_CAPABILITY = 80;
 
     /**
      * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
-     * kernel (attention.cuh).
+     * kernel (attention.cuh). Every kernel reads K/V rows at least as 8-byte vectors.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),
@@ -41,7 +49,7 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
                     Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
                     Feature.GRAPH_CAPTURE),
-            Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER));
+            Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER), CudaAttentionPlan.MIN_ALIGNMENT);
 
     @Override
     public String id() {
@@ -104,15 +112,18 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
 
     @Override
     public BackendSession open(BackendOptions options) {
+        BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
+        // Settings are checked before the device: a mistake in them is reported on any host.
+        CudaKernelSettings kernelSettings = CudaKernelSettings.of(o);
         Probe p = probe();
         if (!p.available()) {
             throw new BackendUnavailableException(ID + " is unavailable: " + String.join("; ", p.reasons()));
         }
         CudaDriver driver = CudaDriver.jcuda();
         driver.init();
-        DeviceInfo chosen = choose(driver.devices(), options.get(ID, "device"));
-        Long stream = options.handle("stream");
-        return new CudaSession(driver.open(chosen.ordinal(), stream == null ? 0 : stream));
+        DeviceInfo chosen = choose(driver.devices(), o.get(ID, "device"));
+        Long stream = o.handle("stream");
+        return new CudaSession(driver.open(chosen.ordinal(), stream == null ? 0 : stream), kernelSettings);
     }
 
     private static DeviceInfo choose(List<DeviceInfo> devices, String wanted) {

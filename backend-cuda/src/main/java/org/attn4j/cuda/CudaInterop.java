@@ -16,11 +16,19 @@ import org.attn4j.tensor.ExternalMemory;
  * streams with JCuda: memory to wrap, the stream to open on, the session's own stream and
  * context. The same works without JCuda through raw handles ({@link ExternalMemory#cudaDevicePointer},
  * {@code BackendOptions.withHandle("stream", ...)}, {@link AttentionBackend#nativeHandles()}).
+ *
+ * <p>Stateless and thread-safe.
  */
 public final class CudaInterop {
     private CudaInterop() {}
 
-    /** Device memory from {@code cuMemAlloc} (or a pointer into it) with the bytes addressable from it. */
+    /**
+     * Device memory from {@code cuMemAlloc} (or a pointer into it) with the bytes addressable from it.
+     *
+     * @param pointer       the device pointer
+     * @param capacityBytes bytes addressable from it
+     * @return the memory, to {@link AttentionBackend#wrap(ExternalMemory, org.attn4j.tensor.DType, long...) wrap}
+     */
     public static ExternalMemory memory(CUdeviceptr pointer, long capacityBytes) {
         if (pointer == null) {
             throw new InvalidArgumentException("pointer", "is null");
@@ -31,6 +39,10 @@ public final class CudaInterop {
     /**
      * Opens the CUDA backend on device {@code device} queuing every call on {@code stream} (of the
      * device's primary context), which the caller keeps alive until the backend is closed.
+     *
+     * @param device the device's ordinal
+     * @param stream the caller's stream
+     * @return the open backend, closed by the caller
      */
     public static AttentionBackend open(int device, CUstream stream) {
         if (stream == null) {
@@ -40,12 +52,22 @@ public final class CudaInterop {
                 .withHandle("stream", JCudaHandles.handle(stream)));
     }
 
-    /** The stream {@code backend} queues on (its own, or the one it was opened on). */
+    /**
+     * The stream {@code backend} queues on (its own, or the one it was opened on).
+     *
+     * @param backend a CUDA backend
+     * @return a JCuda view of the stream, not to be destroyed by the caller
+     */
     public static CUstream stream(AttentionBackend backend) {
         return JCudaHandles.wrap(new CUstream(), handle(backend, "stream"));
     }
 
-    /** The context {@code backend} runs in (the device's primary context). */
+    /**
+     * The context {@code backend} runs in (the device's primary context).
+     *
+     * @param backend a CUDA backend
+     * @return a JCuda view of the context
+     */
     public static CUcontext context(AttentionBackend backend) {
         return JCudaHandles.wrap(new CUcontext(), handle(backend, "context"));
     }

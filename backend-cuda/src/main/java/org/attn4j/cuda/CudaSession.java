@@ -43,6 +43,7 @@ final class CudaSession implements BackendSession {
     static final long ARENA_ALIGNMENT = 256;
 
     private final DeviceContext context;
+    private final CudaKernelSettings kernelSettings;
     private final CudaKernels kernels;
     private final RegionArena<Long> arena;
     private final long fault;
@@ -51,8 +52,9 @@ final class CudaSession implements BackendSession {
     /** Whether a graph capture is under way: nothing may be uploaded or allocated then. */
     private volatile boolean capturing;
 
-    CudaSession(DeviceContext context) {
+    CudaSession(DeviceContext context, CudaKernelSettings kernelSettings) {
         this.context = context;
+        this.kernelSettings = kernelSettings;
         try {
             this.kernels = new CudaKernels(context);
             this.arena = new RegionArena<>(context::malloc, ARENA_ALIGNMENT, 4L << 20);
@@ -66,6 +68,11 @@ final class CudaSession implements BackendSession {
 
     DeviceContext context() {
         return context;
+    }
+
+    /** The kernels this backend's plans may choose, as its options set them when it opened. */
+    CudaKernelSettings kernelSettings() {
+        return kernelSettings;
     }
 
     DeviceInfo deviceInfo() {
@@ -121,10 +128,6 @@ final class CudaSession implements BackendSession {
     @Override
     public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
         ExternalMemory.CudaDevicePointer p = (ExternalMemory.CudaDevicePointer) memory;
-        if (p.address() % dtype.byteSize() != 0) {
-            throw InvalidArgumentException.expected("memory.address", "a multiple of " + dtype.byteSize()
-                    + " (one " + dtype + ")", "0x" + Long.toHexString(p.address()));
-        }
         long[] range = context.allocationOf(p.address());
         if (range == null) {
             throw new InvalidArgumentException("memory", "0x" + Long.toHexString(p.address()) + " is not device "

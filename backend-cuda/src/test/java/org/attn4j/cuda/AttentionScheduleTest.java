@@ -17,7 +17,7 @@ class AttentionScheduleTest {
     private static AttentionProblem problem(int[] qoLens, int[] kvLens, HeadConfig heads, PlanOptions plan,
                                             boolean decode) {
         int pageSize = 16;
-        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
+        int[][] pages = ContiguousPages.of(kvLens, pageSize);
         int[] qo = new int[qoLens.length + 1];
         for (int b = 0; b < qoLens.length; b++) {
             qo[b + 1] = qo[b] + qoLens[b];

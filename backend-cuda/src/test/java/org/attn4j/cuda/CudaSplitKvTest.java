@@ -96,8 +96,8 @@ class CudaSplitKvTest {
         // Request 0 gets the same data whatever the batch: its own seed.
         int pageSize = 16;
         int batch = kvLens.length;
-        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
-        int numPages = KernelBenchSupport.pageCount(pages);
+        int[][] pages = ContiguousPages.of(kvLens, pageSize);
+        int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDim()};
         try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDim());
@@ -114,8 +114,8 @@ class CudaSplitKvTest {
                        int pageSize) {
         HeadConfig heads = new HeadConfig(32, 8, 128);
         int batch = kvLens.length;
-        int[][] pages = KernelBenchSupport.contiguousPages(kvLens, pageSize);
-        int numPages = KernelBenchSupport.pageCount(pages);
+        int[][] pages = ContiguousPages.of(kvLens, pageSize);
+        int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDim()};
         try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDim());

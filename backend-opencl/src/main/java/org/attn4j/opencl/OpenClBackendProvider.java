@@ -19,11 +19,19 @@ import org.attn4j.spi.Probe;
  * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
  * {@link OpenClSession}); {@code streamKeys} and {@code streamGroup} tune the streaming decode
  * (see {@code DecodeStreamConfig.Tuning}).
+ *
+ * <p>Thread-safe, as every provider.
  */
 public final class OpenClBackendProvider extends AbstractBackendProvider {
     /** The ICD loader's status when no platform is installed (cl_khr_icd). */
     private static final int CL_PLATFORM_NOT_FOUND_KHR = -1001;
+    /**
+     * The provider id, {@code opencl}.
+     */
     public static final String ID = "opencl";
+
+    /** A provider, as {@link java.util.ServiceLoader} makes it. */
+    public OpenClBackendProvider() {}
 
     @Override
     public String id() {

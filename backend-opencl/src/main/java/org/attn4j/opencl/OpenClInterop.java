@@ -17,11 +17,20 @@ import org.jocl.cl_mem;
  * session's own context, queue and device. Without JOCL the same works through raw handles
  * ({@link ExternalMemory#openClBuffer}, {@code BackendOptions.withHandle("queue", ...)},
  * {@link AttentionBackend#nativeHandles()}).
+ *
+ * <p>Stateless and thread-safe.
  */
 public final class OpenClInterop {
     private OpenClInterop() {}
 
-    /** {@code capacityBytes} of {@code buffer} from {@code byteOffset}, to wrap as a tensor. */
+    /**
+     * {@code capacityBytes} of {@code buffer} from {@code byteOffset}, to wrap as a tensor.
+     *
+     * @param buffer        a buffer of the backend's context
+     * @param byteOffset    bytes from the buffer's start, a multiple of the element size
+     * @param capacityBytes bytes addressable from the offset
+     * @return the memory, to {@link AttentionBackend#wrap(ExternalMemory, org.attn4j.tensor.DType, long...) wrap}
+     */
     public static ExternalMemory memory(cl_mem buffer, long byteOffset, long capacityBytes) {
         if (buffer == null) {
             throw new InvalidArgumentException("buffer", "is null");
@@ -32,6 +41,9 @@ public final class OpenClInterop {
     /**
      * Opens the OpenCL backend on {@code queue} (in order; its context and device are used), which
      * the caller keeps alive until the backend is closed.
+     *
+     * @param queue an in-order command queue
+     * @return the open backend, closed by the caller
      */
     public static AttentionBackend open(cl_command_queue queue) {
         if (queue == null) {
@@ -41,16 +53,32 @@ public final class OpenClInterop {
                 queue.getNativePointer()));
     }
 
-    /** The context {@code backend}'s buffers belong to. */
+    /**
+     * The context {@code backend}'s buffers belong to.
+     *
+     * @param backend an OpenCL backend
+     * @return a JOCL view of the context
+     */
     public static cl_context context(AttentionBackend backend) {
         return JoclHandles.context(handle(backend, "context"));
     }
 
-    /** The in-order queue {@code backend} enqueues on. */
+    /**
+     * The in-order queue {@code backend} enqueues on.
+     *
+     * @param backend an OpenCL backend
+     * @return a JOCL view of the queue
+     */
     public static cl_command_queue queue(AttentionBackend backend) {
         return JoclHandles.queue(handle(backend, "queue"));
     }
 
+    /**
+     * The device {@code backend} runs on.
+     *
+     * @param backend an OpenCL backend
+     * @return a JOCL view of the device
+     */
     public static cl_device_id device(AttentionBackend backend) {
         return JoclHandles.device(handle(backend, "device"));
     }

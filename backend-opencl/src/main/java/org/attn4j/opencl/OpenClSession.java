@@ -44,6 +44,8 @@ import org.jocl.cl_mem;
  * uses. Kernel arguments live on shared kernel objects, so setting them and enqueueing happen
  * under this session's lock. Plans take their device memory from an arena and upload without
  * waiting; only host copies, {@link #synchronize} and timers wait.
+ *
+ * <p>Safe for concurrent use: launches, which share kernel objects, take the session's lock.
  */
 public final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
@@ -230,10 +232,6 @@ public final class OpenClSession implements BackendSession {
     @Override
     public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
         ExternalMemory.OpenClBuffer b = (ExternalMemory.OpenClBuffer) memory;
-        if (b.byteOffset() % dtype.byteSize() != 0) {
-            throw InvalidArgumentException.expected("memory.byteOffset", "a multiple of " + dtype.byteSize()
-                    + " bytes (one " + dtype + ")", b.byteOffset());
-        }
         cl_mem mem = JoclHandles.mem(b.clMem());
         long[] size = new long[1];
         long[] ctx = new long[1];

@@ -12,6 +12,8 @@ import org.jocl.cl_event;
  * {@link #stop()} on a queue created with CL_QUEUE_PROFILING_ENABLE; the elapsed time is
  * between their completions. Where a platform gives markers no timestamps, it falls back to a
  * wall clock around {@code clFinish} and says so in {@link #method()}.
+ *
+ * <p>Not thread-safe: one thread starts, stops and reads a timer.
  */
 public final class OpenClTimer implements org.attn4j.spi.DeviceTimer {
     private final cl_command_queue queue;

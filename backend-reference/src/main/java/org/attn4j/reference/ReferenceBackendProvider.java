@@ -6,9 +6,18 @@ import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.Probe;
 
-/** The always-available pure-Java backend, lowest priority so any device backend wins. */
+/**
+ * The always-available pure-Java backend, lowest priority so any device backend wins.
+ * Thread-safe, as every provider.
+ */
 public final class ReferenceBackendProvider extends AbstractBackendProvider {
+    /**
+     * The provider id, {@code reference}.
+     */
     public static final String ID = "reference";
+
+    /** A provider, as {@link java.util.ServiceLoader} makes it. */
+    public ReferenceBackendProvider() {}
 
     @Override
     public String id() {

@@ -41,7 +41,7 @@ public final class BenchRunner {
      * one layer's attention after another: the host's launch latency then overlaps device work
      * instead of sitting between the sample's start event and its first kernel.
      */
-    static final int QUEUED_CALLS = 8;
+    public static final int QUEUED_CALLS = 8;
 
     public BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
         Workload w = effective(named, backend);

@@ -2,9 +2,17 @@ package org.attn4j.bench;
 
 import java.util.Arrays;
 
-/** Median and spread of repeated timings. */
-record Stats(double median, double p10, double p90, int count) {
-    static Stats of(double[] samples) {
+/**
+ * Median and spread of repeated timings.
+ *
+ * @param median the median sample
+ * @param p10    the 10th percentile
+ * @param p90    the 90th percentile
+ * @param count  how many samples
+ */
+public record Stats(double median, double p10, double p90, int count) {
+    /** The statistics of {@code samples} (left unchanged). */
+    public static Stats of(double[] samples) {
         double[] s = samples.clone();
         Arrays.sort(s);
         return new Stats(quantile(s, 0.5), quantile(s, 0.1), quantile(s, 0.9), s.length);

@@ -5,6 +5,7 @@ import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.List;
 import org.attn4j.cli.bench.BenchCommand;
+import org.attn4j.cli.bench.BenchKernelsCommand;
 import org.attn4j.cli.demo.DemoCommand;
 import org.attn4j.cli.run.RunCommand;
 import picocli.CommandLine;
@@ -12,7 +13,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * {@code attn4j info|demo|bench|run}: parses the command line with picocli, runs the subcommand
+ * {@code attn4j info|demo|bench|bench-kernels|run}: parses the command line with picocli, runs the subcommand
  * and maps every failure to one line and an exit status (0 ok, 1 a failed call or check, 2 a
  * command-line mistake). {@code --verbose} adds the stack trace.
  */
@@ -47,7 +48,7 @@ public final class Main {
     static CommandLine commandLine(Console console) {
         CommandLine root = new CommandLine(new Attn4jCommand(console));
         for (Object sub : List.of(new InfoCommand(console), new DemoCommand(console), new BenchCommand(console),
-                new RunCommand(console))) {
+                new BenchKernelsCommand(console), new RunCommand(console))) {
             root.addSubcommand(sub);
         }
         root.setOut(new PrintWriter(console.out(), true));

@@ -23,7 +23,7 @@ class CliTest {
 
     @Test
     void everyCommandHasHelpOnStdout() {
-        for (String command : new String[] {"info", "demo", "bench", "run"}) {
+        for (String command : new String[] {"info", "demo", "bench", "bench-kernels", "run"}) {
             CliRunner r = CliRunner.run(command, "--help");
             assertEquals(0, r.status(), command);
             assertTrue(r.out().contains("Usage: attn4j " + command), r.out());

@@ -76,6 +76,41 @@ public final class Lowering {
                 planOptions, planOptions.qDtype(), planOptions.kvDtype(), planOptions.resolvedAlignment(heads.headDim()));
     }
 
+    /** A batch problem over a host or a device page table (whose tensors must belong to the session). */
+    public static AttentionProblem batch(BackendSession session, HeadConfig heads, int[] qoIndptr, PageTable table,
+                                         DevicePageTable deviceTable, AttentionOptions options, CustomMask mask,
+                                         PlanOptions plan, boolean decode) {
+        if (deviceTable != null) {
+            Validation.deviceTable(session, deviceTable);
+        }
+        return problem(session, heads, qoIndptr, table, deviceTable, options, mask, plan, decode);
+    }
+
+    /** The problem a workspace is sized for: as planned, so its dtypes must be given; no workspace yet. */
+    public static AttentionProblem workspaceProblem(BackendSession session, HeadConfig heads, int[] qoIndptr,
+                                                    PageTable table, DevicePageTable deviceTable,
+                                                    AttentionOptions options, CustomMask mask, PlanOptions plan,
+                                                    boolean decode) {
+        PlanOptions p = plan == null ? PlanOptions.DEFAULT : plan;
+        if (!p.hasDtypes()) {
+            throw new InvalidArgumentException("plan", "the workspace depends on the dtypes: give them with "
+                    + "PlanOptions.withDtypes");
+        }
+        AttentionProblem problem = problem(session, heads, qoIndptr, table, deviceTable, options, mask,
+                p.withWorkspace(null), decode);
+        Validation.alignment(session.capabilities(), session.backendId(), problem.alignment());
+        return problem;
+    }
+
+    /** Decode's query rows: one per request. */
+    public static int[] decodeIndptr(int batch) {
+        int[] qoIndptr = new int[batch + 1];
+        for (int b = 0; b <= batch; b++) {
+            qoIndptr[b] = b;
+        }
+        return qoIndptr;
+    }
+
     /** A single call as a batch of one over a cache of one page. */
     public record Single(AttentionProblem problem, PagedKvCache cache) {}
 

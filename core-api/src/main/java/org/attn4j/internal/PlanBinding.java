@@ -1,5 +1,7 @@
 package org.attn4j.internal;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.attn4j.error.InvalidArgumentException;
@@ -34,7 +36,46 @@ public final class PlanBinding implements AutoCloseable {
         this.session = session;
         this.problem = problem;
         this.workspace = workspace;
-        this.planned = problem.qDtype() != null ? session.plan(problem) : null;
+        this.planned = problem.qDtype() != null ? plan(session, problem) : null;
+    }
+
+    /**
+     * The binding of a planned problem: in the caller's workspace when {@code PlanOptions.workspace}
+     * names one (which then holds this plan, retiring the one it held), else in the session's
+     * memory. A workspace must belong to the session, be contiguous and large enough, and the plan
+     * must be made ahead (with its dtypes).
+     */
+    public static PlanBinding bind(CallScope c, AttentionProblem p, Workspaces workspaces) {
+        Tensor ws = p.plan().workspace();
+        if (ws == null) {
+            return new PlanBinding(c.session(), p, null);
+        }
+        if (!p.plan().hasDtypes()) {
+            throw new InvalidArgumentException("plan.workspace", "a plan in a workspace is made ahead, so it needs "
+                    + "its dtypes (PlanOptions.withDtypes)");
+        }
+        BackendTensor w = c.tensor("plan.workspace", ws);
+        Validation.contiguous("plan.workspace", ws);
+        long need = c.session().workspaceBytes(p);
+        if (w.byteSize() < need) {
+            throw InvalidArgumentException.expected("plan.workspace", "at least " + need + " bytes for this plan",
+                    w.byteSize() + " bytes");
+        }
+        return new PlanBinding(c.session(), p, workspaces.claim(w));
+    }
+
+    /** One binding per problem (a cascade's levels), in the session's memory; none stays open when one fails. */
+    public static List<PlanBinding> bindAll(BackendSession session, List<AttentionProblem> problems) {
+        List<PlanBinding> bindings = new ArrayList<>();
+        try {
+            for (AttentionProblem p : problems) {
+                bindings.add(new PlanBinding(session, p, null));
+            }
+            return bindings;
+        } catch (RuntimeException e) {
+            bindings.forEach(PlanBinding::close);
+            throw e;
+        }
     }
 
     public AttentionProblem problem() {
@@ -118,9 +159,15 @@ public final class PlanBinding implements AutoCloseable {
                         + "run once before capturing");
             }
             Validation.qDtype(session.capabilities(), backend, "q", q.dtype());
-            p = byRunTypes.computeIfAbsent(key, k -> session.plan(problem.withRunTypes(k.q(), k.kv(), k.alignment())));
+            p = byRunTypes.computeIfAbsent(key, k -> plan(session, problem.withRunTypes(k.q(), k.kv(), k.alignment())));
         }
         return p;
+    }
+
+    /** The backend's plan of a problem whose dtypes and alignment are final. */
+    private static KernelPlan plan(BackendSession session, AttentionProblem problem) {
+        Validation.alignment(session.capabilities(), session.backendId(), problem.alignment());
+        return session.plan(problem);
     }
 
     /** The plan {@link #describe} and {@link #workspaceBytes} report on: the one made ahead, else any made. */

@@ -113,6 +113,15 @@ public final class Validation {
         }
     }
 
+    /** A plan's alignment is at least what the backend's kernels need ({@link Capabilities#minAlignment}). */
+    public static void alignment(Capabilities caps, String backend, int alignment) {
+        if (alignment < caps.minAlignment()) {
+            throw new InvalidArgumentException("plan.alignment", "backend '" + backend + "' reads rows as "
+                    + caps.minAlignment() + "-byte vectors, so q, o and K/V views must keep at least "
+                    + caps.minAlignment() + "-byte alignment; actual " + alignment);
+        }
+    }
+
     public static void feature(Capabilities caps, String backend, Feature f, String argument) {
         if (!caps.has(f)) {
             throw new InvalidArgumentException(argument, "backend '" + backend + "' does not support " + f);

@@ -6,8 +6,18 @@ import org.attn4j.internal.check.Args;
 /**
  * Where each appended token goes: token {@code t} belongs to request {@code batchIndices[t]} at
  * position {@code positions[t]}.
+ *
+ * <p>Immutable (arrays are copied in and out) and thread-safe.
+ *
+ * @param batchIndices each new token's request
+ * @param positions    each new token's position in its request, as many as {@code batchIndices}
  */
 public record AppendPositions(int[] batchIndices, int[] positions) {
+    /**
+     * Copies both arrays.
+     *
+     * @throws InvalidArgumentException when either is null or their lengths differ
+     */
     public AppendPositions {
         Args.notNull(batchIndices, "batchIndices");
         Args.notNull(positions, "positions");
@@ -19,16 +29,31 @@ public record AppendPositions(int[] batchIndices, int[] positions) {
         }
     }
 
+    /**
+     * Each new token's request.
+     *
+     * @return a copy
+     */
     @Override
     public int[] batchIndices() {
         return batchIndices.clone();
     }
 
+    /**
+     * Each new token's position in its request.
+     *
+     * @return a copy
+     */
     @Override
     public int[] positions() {
         return positions.clone();
     }
 
+    /**
+     * The number of new tokens.
+     *
+     * @return the tokens appended
+     */
     public int size() {
         return positions.length;
     }
@@ -36,6 +61,10 @@ public record AppendPositions(int[] batchIndices, int[] positions) {
     /**
      * From an append indptr ({@code appendIndptr[b+1] - appendIndptr[b]} new tokens of request b)
      * and the page table that already counts them: the new tokens are the last ones of each request.
+     *
+     * @param appendIndptr new tokens per request, {@code B + 1} entries from 0
+     * @param pageTable    the page table, its lengths including the new tokens
+     * @return each new token's request and position
      */
     public static AppendPositions fromIndptr(int[] appendIndptr, PageTable pageTable) {
         Args.notNull(appendIndptr, "appendIndptr");

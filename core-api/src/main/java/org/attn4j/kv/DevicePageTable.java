@@ -20,6 +20,9 @@ import org.attn4j.tensor.Tensor;
  * cache, and record a fault that the session's next {@code synchronize()} or {@code download}
  * reports as a {@link org.attn4j.error.BackendException}.
  *
+ * <p>Immutable and thread-safe as a record; the device values it names change as the caller
+ * writes them.
+ *
  * @param indptr      I32 {@code [B + 1]}, contiguous
  * @param indices     I32 {@code [capacity]}, contiguous: page ids
  * @param lastPageLen I32 {@code [B]}, contiguous
@@ -27,6 +30,12 @@ import org.attn4j.tensor.Tensor;
  * @param maxKvLen    the most keys any request has while this table is in use
  */
 public record DevicePageTable(Tensor indptr, Tensor indices, Tensor lastPageLen, int pageSize, int maxKvLen) {
+    /**
+     * Checks the tensors' dtype, rank and lengths (their values are checked on the device).
+     *
+     * @throws InvalidArgumentException when a tensor is missing, not a contiguous I32 vector of the
+     *         right length, or {@code indices} cannot hold one request of {@code maxKvLen}
+     */
     public DevicePageTable {
         Args.notNull(indptr, "indptr");
         Args.notNull(indices, "indices");
@@ -65,11 +74,20 @@ public record DevicePageTable(Tensor indptr, Tensor indices, Tensor lastPageLen,
         }
     }
 
+    /**
+     * The number of requests.
+     *
+     * @return B, one less than {@code indptr}'s length
+     */
     public int batchSize() {
         return (int) (indptr.dim(0) - 1);
     }
 
-    /** Page ids the {@code indices} tensor holds. */
+    /**
+     * Page ids the {@code indices} tensor holds.
+     *
+     * @return its length
+     */
     public int capacity() {
         return (int) indices.dim(0);
     }

@@ -1,6 +1,6 @@
 package org.attn4j.kv;
 
-/** Order of a KV page's axes. */
+/** Order of a KV page's axes. Immutable and thread-safe. */
 public enum KvLayout {
     /** {@code [numPages, pageSize, Hkv, D]}: a token's heads adjacent. */
     NHD,

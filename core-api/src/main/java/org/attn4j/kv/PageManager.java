@@ -25,6 +25,12 @@ public final class PageManager {
         int length;
     }
 
+    /**
+     * A pool of {@code numPages} free pages.
+     *
+     * @param numPages pages in the pool, at least 1
+     * @param pageSize tokens per page, at least 1
+     */
     public PageManager(int numPages, int pageSize) {
         if (numPages < 1 || pageSize < 1) {
             throw new IllegalArgumentException("numPages and pageSize must be >= 1, actual " + numPages + ", " + pageSize);
@@ -36,33 +42,64 @@ public final class PageManager {
         }
     }
 
+    /**
+     * Tokens per page.
+     *
+     * @return the page size
+     */
     public int pageSize() {
         return pageSize;
     }
 
+    /**
+     * Pages in the pool.
+     *
+     * @return free and allocated pages together
+     */
     public int numPages() {
         return numPages;
     }
 
+    /**
+     * Pages not allocated to any request.
+     *
+     * @return the free pages
+     */
     public int freePages() {
         return free.size();
     }
 
-    /** Registers a new, empty request and returns its id. */
+    /**
+     * Registers a new, empty request.
+     *
+     * @return its id
+     */
     public int addRequest() {
         int id = nextId++;
         sequences.put(id, new Sequence());
         return id;
     }
 
-    /** Pages needed to grow {@code request} by {@code tokens}. */
+    /**
+     * Pages needed to grow {@code request} by {@code tokens}.
+     *
+     * @param request an active request
+     * @param tokens  tokens to add
+     * @return pages to allocate beyond those it holds
+     */
     public int pagesNeeded(int request, int tokens) {
         Sequence s = sequence(request);
         long after = (long) s.length + tokens;
         return (int) ((after + pageSize - 1) / pageSize) - s.pages.size();
     }
 
-    /** Whether growing {@code request} by {@code tokens} fits the free pages. */
+    /**
+     * Whether growing {@code request} by {@code tokens} fits the free pages.
+     *
+     * @param request an active request
+     * @param tokens  tokens to add
+     * @return true when {@link #grow} would succeed
+     */
     public boolean canGrow(int request, int tokens) {
         return pagesNeeded(request, tokens) <= free.size();
     }
@@ -70,6 +107,10 @@ public final class PageManager {
     /**
      * Extends {@code request} by {@code tokens}, allocating pages as needed. All or nothing: when
      * the pool is short, nothing changes and an exception says how many pages were missing.
+     *
+     * @param request an active request
+     * @param tokens  tokens to add, non-negative
+     * @throws IllegalStateException when the pool has too few free pages
      */
     public void grow(int request, int tokens) {
         if (tokens < 0) {
@@ -87,7 +128,11 @@ public final class PageManager {
         s.length += tokens;
     }
 
-    /** Frees every page of {@code request} and forgets it. */
+    /**
+     * Frees every page of {@code request} and forgets it.
+     *
+     * @param request an active request
+     */
     public void release(int request) {
         Sequence s = sequences.remove(request);
         if (s == null) {
@@ -96,19 +141,41 @@ public final class PageManager {
         free.addAll(s.pages);
     }
 
+    /**
+     * Tokens {@code request} holds.
+     *
+     * @param request an active request
+     * @return its length
+     */
     public int length(int request) {
         return sequence(request).length;
     }
 
+    /**
+     * Pages of {@code request}, in token order.
+     *
+     * @param request an active request
+     * @return a copy of its page ids
+     */
     public int[] pages(int request) {
         return sequence(request).pages.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /**
+     * Requests added and not released, in the order they were added.
+     *
+     * @return their ids
+     */
     public int[] activeRequests() {
         return sequences.keySet().stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The page table of {@code requests}, in that order. */
+    /**
+     * The page table of {@code requests}, in that order.
+     *
+     * @param requests active requests
+     * @return their pages and lengths
+     */
     public PageTable pageTable(int... requests) {
         int[][] pages = new int[requests.length][];
         int[] lens = new int[requests.length];
@@ -122,6 +189,10 @@ public final class PageManager {
     /**
      * Positions of the last {@code newTokens[i]} tokens of each request (already grown), in the
      * order of {@code requests}: what {@code appendPagedKv} takes with {@link #pageTable}.
+     *
+     * @param requests  active requests
+     * @param newTokens tokens each just grew by
+     * @return each new token's index in {@code requests} and its position
      */
     public AppendPositions appendPositions(int[] requests, int[] newTokens) {
         if (newTokens.length != requests.length) {

@@ -8,6 +8,8 @@ import org.attn4j.internal.check.Args;
  * A CSR page table (spec §2): request {@code b} owns pages
  * {@code indices[indptr[b] .. indptr[b+1])}; its last page holds {@code lastPageLen[b]} tokens.
  * Structure is checked here; page ids against a cache's page count are checked at run.
+ *
+ * <p>Immutable (arrays are copied in and out) and thread-safe.
  */
 public final class PageTable {
     private final int[] indptr;
@@ -15,6 +17,16 @@ public final class PageTable {
     private final int[] lastPageLen;
     private final int pageSize;
 
+    /**
+     * A table from its three arrays, checked and copied.
+     *
+     * @param kvIndptr      each request's first page in {@code kvIndices}: {@code B + 1} entries
+     *                      from 0, never decreasing
+     * @param kvIndices     page ids, non-negative
+     * @param kvLastPageLen tokens in each request's last page, in {@code [1, pageSize]} for requests with pages
+     * @param pageSize      tokens per page, at least 1
+     * @throws InvalidArgumentException when the arrays do not form a table
+     */
     public PageTable(int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen, int pageSize) {
         Args.notNull(kvIndptr, "kvIndptr");
         Args.notNull(kvIndices, "kvIndices");
@@ -70,7 +82,14 @@ public final class PageTable {
         }
     }
 
-    /** Builds the table from each request's page list and length. */
+    /**
+     * Builds the table from each request's page list and length.
+     *
+     * @param pageSize        tokens per page
+     * @param pagesPerRequest each request's page ids, exactly as many as its length needs
+     * @param kvLens          each request's keys
+     * @return the table
+     */
     public static PageTable of(int pageSize, int[][] pagesPerRequest, int[] kvLens) {
         Args.notNull(pagesPerRequest, "pagesPerRequest");
         Args.notNull(kvLens, "kvLens");
@@ -108,28 +127,61 @@ public final class PageTable {
         return new PageTable(indptr, indices, last, pageSize);
     }
 
+    /**
+     * The number of requests.
+     *
+     * @return B
+     */
     public int batchSize() {
         return indptr.length - 1;
     }
 
+    /**
+     * Tokens per page.
+     *
+     * @return the page size
+     */
     public int pageSize() {
         return pageSize;
     }
 
+    /**
+     * Pages {@code request} owns.
+     *
+     * @param request a request index
+     * @return its page count
+     */
     public int pageCount(int request) {
         return indptr[request + 1] - indptr[request];
     }
 
-    /** Page id of the {@code i}-th page of {@code request}. */
+    /**
+     * Page id of the {@code i}-th page of {@code request}.
+     *
+     * @param request a request index
+     * @param i       the page's index within the request
+     * @return the page id
+     */
     public int page(int request, int i) {
         return indices[indptr[request] + i];
     }
 
+    /**
+     * Keys {@code request} holds.
+     *
+     * @param request a request index
+     * @return its length (0 without pages)
+     */
     public int kvLen(int request) {
         int n = pageCount(request);
         return n == 0 ? 0 : (n - 1) * pageSize + lastPageLen[request];
     }
 
+    /**
+     * Keys each request holds.
+     *
+     * @return one length per request
+     */
     public int[] kvLens() {
         int[] out = new int[batchSize()];
         for (int b = 0; b < out.length; b++) {
@@ -138,28 +190,58 @@ public final class PageTable {
         return out;
     }
 
-    /** Page id holding token {@code position} of {@code request}. */
+    /**
+     * Page id holding token {@code position} of {@code request}.
+     *
+     * @param request  a request index
+     * @param position a token position within the request
+     * @return the page id
+     */
     public int pageOf(int request, int position) {
         return indices[indptr[request] + position / pageSize];
     }
 
+    /**
+     * Page ids in the table, over all requests.
+     *
+     * @return the length of {@code indices}
+     */
     public int totalPages() {
         return indices.length;
     }
 
+    /**
+     * Each request's first page in {@link #indices()}, and one past the last.
+     *
+     * @return a copy
+     */
     public int[] indptr() {
         return indptr.clone();
     }
 
+    /**
+     * The page ids, request after request.
+     *
+     * @return a copy
+     */
     public int[] indices() {
         return indices.clone();
     }
 
+    /**
+     * Tokens in each request's last page.
+     *
+     * @return a copy
+     */
     public int[] lastPageLen() {
         return lastPageLen.clone();
     }
 
-    /** Largest page id referenced, or -1. */
+    /**
+     * Largest page id referenced.
+     *
+     * @return the id, or -1 for a table without pages
+     */
     public int maxPageId() {
         int max = -1;
         for (int p : indices) {

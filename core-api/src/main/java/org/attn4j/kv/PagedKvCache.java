@@ -14,6 +14,8 @@ import org.attn4j.tensor.Tensor;
  * caches, both layouts, and the contiguous and ragged K/V that single and ragged operations
  * view as pages; kernels see only strides.
  *
+ * <p>Immutable and thread-safe (the tensors are referred to, not copied).
+ *
  * @param k           tensor holding K (for a combined cache, the same tensor as {@code v})
  * @param v           tensor holding V
  * @param layout      {@link KvLayout#NHD} or {@link KvLayout#HND}
@@ -29,6 +31,12 @@ import org.attn4j.tensor.Tensor;
 public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, int pageSize, int numKvHeads,
                            int headDim, long kOffset, long vOffset, long pageStride, KvScales scales) {
 
+    /**
+     * Checks the geometry; the extent is checked against the tensors when a call uses the cache.
+     *
+     * @throws InvalidArgumentException when a tensor, the layout or the scales is missing, K and V
+     *         differ in dtype, or a count, offset or stride is out of range
+     */
     public PagedKvCache {
         if (k == null || v == null) {
             throw new InvalidArgumentException(k == null ? "k" : "v", "tensor is null");
@@ -55,11 +63,29 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         }
     }
 
-    /** Separate K and V tensors, each {@code [numPages, pageSize, Hkv, D]} (NHD) or {@code [numPages, Hkv, pageSize, D]} (HND). */
+    /**
+     * Separate K and V tensors, each {@code [numPages, pageSize, Hkv, D]} (NHD) or
+     * {@code [numPages, Hkv, pageSize, D]} (HND), with scales 1.
+     *
+     * @param k      keys, contiguous
+     * @param v      values, k's dtype and shape
+     * @param layout NHD or HND
+     * @return the cache
+     */
     public static PagedKvCache separate(Tensor k, Tensor v, KvLayout layout) {
         return separate(k, v, layout, KvScales.ONE);
     }
 
+    /**
+     * Separate K and V tensors with dequantisation scales.
+     *
+     * @param k      keys, contiguous {@code [numPages, pageSize, Hkv, D]} (NHD) or
+     *               {@code [numPages, Hkv, pageSize, D]} (HND)
+     * @param v      values, k's dtype and shape
+     * @param layout NHD or HND
+     * @param scales the dequantisation scales
+     * @return the cache
+     */
     public static PagedKvCache separate(Tensor k, Tensor v, KvLayout layout, KvScales scales) {
         if (k == null || v == null) {
             throw new InvalidArgumentException(k == null ? "k" : "v", "tensor is null");
@@ -80,11 +106,26 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
                 Args.toInt(ks[3], "headDim"), 0, 0, pageElems, scales);
     }
 
-    /** One tensor {@code [numPages, 2, pageSize, Hkv, D]} (NHD) or {@code [numPages, 2, Hkv, pageSize, D]} (HND), K first. */
+    /**
+     * One tensor {@code [numPages, 2, pageSize, Hkv, D]} (NHD) or
+     * {@code [numPages, 2, Hkv, pageSize, D]} (HND), K first, with scales 1.
+     *
+     * @param kv     K and V of every page, contiguous
+     * @param layout NHD or HND
+     * @return the cache
+     */
     public static PagedKvCache combined(Tensor kv, KvLayout layout) {
         return combined(kv, layout, KvScales.ONE);
     }
 
+    /**
+     * One tensor holding K then V of every page, with dequantisation scales.
+     *
+     * @param kv     {@code [numPages, 2, pageSize, Hkv, D]} (NHD) or {@code [numPages, 2, Hkv, pageSize, D]} (HND)
+     * @param layout NHD or HND
+     * @param scales the dequantisation scales
+     * @return the cache
+     */
     public static PagedKvCache combined(Tensor kv, KvLayout layout, KvScales scales) {
         if (kv == null) {
             throw new InvalidArgumentException("kv", "tensor is null");
@@ -107,36 +148,81 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         return layout == KvLayout.NHD ? "[numPages, pageSize, Hkv, D]" : "[numPages, Hkv, pageSize, D]";
     }
 
+    /**
+     * The element type of K and V.
+     *
+     * @return K's dtype
+     */
     public org.attn4j.tensor.DType dtype() {
         return k.dtype();
     }
 
+    /**
+     * Whether K and V are one tensor.
+     *
+     * @return true for a combined cache
+     */
     public boolean isCombined() {
         return k == v;
     }
 
+    /**
+     * Elements from one token slot of a page to the next.
+     *
+     * @return {@code Hkv * D} for NHD, {@code D} for HND
+     */
     public long slotStride() {
         return layout == KvLayout.NHD ? (long) numKvHeads * headDim : headDim;
     }
 
+    /**
+     * Elements from one KV head to the next.
+     *
+     * @return {@code D} for NHD, {@code pageSize * D} for HND
+     */
     public long headStride() {
         return layout == KvLayout.NHD ? headDim : (long) pageSize * headDim;
     }
 
-    /** Elements one page spans: {@code pageSize * Hkv * D}. */
+    /**
+     * Elements one page spans.
+     *
+     * @return {@code pageSize * Hkv * D}
+     */
     public long pageElements() {
         return (long) pageSize * numKvHeads * headDim;
     }
 
-    /** Flat index in {@link #k()} of element {@code (page, slot, head, 0)}. */
+    /**
+     * Flat index in {@link #k()} of element {@code (page, slot, head, 0)}.
+     *
+     * @param page a page id
+     * @param slot a token slot within the page
+     * @param head a KV head
+     * @return the element's index
+     */
     public long kIndex(int page, int slot, int head) {
         return kOffset + page * pageStride + slot * slotStride() + head * headStride();
     }
 
+    /**
+     * Flat index in {@link #v()} of element {@code (page, slot, head, 0)}.
+     *
+     * @param page a page id
+     * @param slot a token slot within the page
+     * @param head a KV head
+     * @return the element's index
+     */
     public long vIndex(int page, int slot, int head) {
         return vOffset + page * pageStride + slot * slotStride() + head * headStride();
     }
 
+    /**
+     * This cache with other dequantisation scales.
+     *
+     * @param newScales the scales
+     * @return the cache
+     */
     public PagedKvCache withScales(KvScales newScales) {
         return new PagedKvCache(k, v, layout, numPages, pageSize, numKvHeads, headDim, kOffset, vOffset, pageStride,
                 newScales);

@@ -9,6 +9,8 @@ import org.attn4j.internal.check.Args;
  * bit-packed little-endian (bit {@code k} of byte {@code m} is element {@code 8m + k}).
  * Per-request bit offsets may be given; when absent they are derived from the lengths as the
  * running sum of {@code qoLen_b * kvLen_b}.
+ *
+ * <p>Immutable (arrays are copied in and out) and thread-safe.
  */
 public final class CustomMask {
     private final byte[] packed;
@@ -21,7 +23,12 @@ public final class CustomMask {
         this.offsets = offsets;
     }
 
-    /** From booleans, requests concatenated; offsets derived. */
+    /**
+     * From booleans, requests concatenated; offsets derived.
+     *
+     * @param mask true where a key is allowed
+     * @return the packed mask
+     */
     public static CustomMask fromBooleans(boolean[] mask) {
         Args.notNull(mask, "mask");
         byte[] packed = new byte[(mask.length + 7) / 8];
@@ -33,7 +40,13 @@ public final class CustomMask {
         return new CustomMask(packed, mask.length, null);
     }
 
-    /** From bit-packed little-endian bytes holding {@code bitCount} elements; offsets derived. */
+    /**
+     * From bit-packed little-endian bytes holding {@code bitCount} elements; offsets derived.
+     *
+     * @param packed   the bits, at least {@code (bitCount + 7) / 8} bytes
+     * @param bitCount the elements the bytes hold
+     * @return the mask
+     */
     public static CustomMask fromPacked(byte[] packed, long bitCount) {
         Args.notNull(packed, "mask");
         if (bitCount < 0 || bitCount > 8L * packed.length) {
@@ -43,27 +56,53 @@ public final class CustomMask {
         return new CustomMask(packed.clone(), bitCount, null);
     }
 
-    /** From bit-packed bytes with the bit offset of each request's matrix given. */
+    /**
+     * From bit-packed bytes with the bit offset of each request's matrix given.
+     *
+     * @param packed         the bits, at least {@code (bitCount + 7) / 8} bytes
+     * @param bitCount       the elements the bytes hold
+     * @param requestOffsets the first bit of each request's matrix
+     * @return the mask
+     */
     public static CustomMask fromPacked(byte[] packed, long bitCount, long[] requestOffsets) {
         Args.notNull(requestOffsets, "requestOffsets");
         CustomMask m = fromPacked(packed, bitCount);
         return new CustomMask(m.packed, bitCount, requestOffsets.clone());
     }
 
+    /**
+     * The elements the mask holds.
+     *
+     * @return its bit count
+     */
     public long bitCount() {
         return bitCount;
     }
 
+    /**
+     * One element of the mask.
+     *
+     * @param index the element's index, below {@link #bitCount()}
+     * @return whether the key is allowed
+     */
     public boolean bit(long index) {
         return ((packed[(int) (index >>> 3)] >>> (index & 7)) & 1) != 0;
     }
 
-    /** The packed bytes (a copy). */
+    /**
+     * The packed bytes.
+     *
+     * @return a copy
+     */
     public byte[] packed() {
         return packed.clone();
     }
 
-    /** Given offsets, or null when they are derived from the lengths. */
+    /**
+     * Given offsets, or null when they are derived from the lengths.
+     *
+     * @return a copy, or null
+     */
     public long[] givenOffsets() {
         return offsets == null ? null : offsets.clone();
     }
@@ -71,6 +110,11 @@ public final class CustomMask {
     /**
      * The bit offset of each request's matrix for these lengths, checked against the mask's
      * size; {@code offsets[b] + qoLen_b * kvLen_b <= bitCount}.
+     *
+     * @param qoLens each request's query rows
+     * @param kvLens each request's keys
+     * @return each request's first bit
+     * @throws InvalidArgumentException when the mask does not fit the lengths
      */
     public long[] resolveOffsets(int[] qoLens, int[] kvLens) {
         int batch = qoLens.length;

@@ -4,12 +4,18 @@ import org.attn4j.error.InvalidArgumentException;
 
 /**
  * Head counts and head dim. Query head {@code h} reads KV head {@code h / groupSize()}.
+ * Immutable and thread-safe.
  *
  * @param numQoHeads query and output heads ({@code Hq})
  * @param numKvHeads KV heads ({@code Hkv}); {@code Hq % Hkv == 0}
  * @param headDim    {@code D}
  */
 public record HeadConfig(int numQoHeads, int numKvHeads, int headDim) {
+    /**
+     * Checks the counts.
+     *
+     * @throws InvalidArgumentException when a count is below 1 or {@code Hq % Hkv != 0}
+     */
     public HeadConfig {
         if (numQoHeads < 1) {
             throw InvalidArgumentException.expected("numQoHeads", ">= 1", numQoHeads);
@@ -27,7 +33,11 @@ public record HeadConfig(int numQoHeads, int numKvHeads, int headDim) {
         }
     }
 
-    /** Query heads per KV head ({@code g}). */
+    /**
+     * Query heads per KV head ({@code g}).
+     *
+     * @return {@code Hq / Hkv}
+     */
     public int groupSize() {
         return numQoHeads / numKvHeads;
     }

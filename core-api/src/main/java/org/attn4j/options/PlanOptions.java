@@ -6,7 +6,8 @@ import org.attn4j.tensor.Tensor;
 
 /**
  * How a plan schedules its work and what it may assume about the tensors its runs receive.
- * Immutable; change with the {@code with*} methods.
+ * Immutable and thread-safe (a workspace tensor is referred to, not copied); change with the
+ * {@code with*} methods.
  *
  * <p>A plan given {@link #qDtype} and {@link #kvDtype} decides everything when it is made (kernel,
  * split, workspace) and its runs only launch: this is the form for a hot path and for CUDA graph
@@ -33,9 +34,19 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
     public static final int NATURAL_ALIGNMENT = 0;
     /** The most alignment a natural row counts (the widest vector kernels read). */
     public static final int DEFAULT_ALIGNMENT = 16;
+    /** The backend splits as it sees fit; dtypes decided per run; natural alignment; no workspace. */
     public static final PlanOptions DEFAULT = new PlanOptions(false, 0);
+    /**
+     * As {@link #DEFAULT} with a fixed split: results independent of the rest of the batch.
+     */
     public static final PlanOptions DETERMINISTIC = new PlanOptions(true, 0);
 
+    /**
+     * Checks the values.
+     *
+     * @throws InvalidArgumentException when the chunk is negative, the alignment not 0 or a power of
+     *         two up to 256, one dtype given without the other, or a dtype not one q or K/V can have
+     */
     public PlanOptions {
         if (maxSplitChunk < 0) {
             throw InvalidArgumentException.expected("maxSplitChunk", ">= 0", maxSplitChunk);
@@ -55,27 +66,63 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
         }
     }
 
+    /**
+     * Options without dtypes, at natural alignment, without a workspace.
+     *
+     * @param deterministic fix the KV split
+     * @param maxSplitChunk a cap on keys per split chunk; 0 lets the backend choose
+     */
     public PlanOptions(boolean deterministic, int maxSplitChunk) {
         this(deterministic, maxSplitChunk, null, null, NATURAL_ALIGNMENT, null);
     }
 
+    /**
+     * These options with the split fixed or not.
+     *
+     * @param value whether results are independent of the rest of the batch
+     * @return new options
+     */
     public PlanOptions withDeterministic(boolean value) {
         return new PlanOptions(value, maxSplitChunk, qDtype, kvDtype, alignment, workspace);
     }
 
+    /**
+     * These options with another cap on keys per split chunk.
+     *
+     * @param value the cap; 0 lets the backend choose
+     * @return new options
+     */
     public PlanOptions withMaxSplitChunk(int value) {
         return new PlanOptions(deterministic, value, qDtype, kvDtype, alignment, workspace);
     }
 
-    /** Plans ahead for q (and o) of {@code q} and a KV cache of {@code kv}. */
+    /**
+     * Plans ahead for q (and o) of {@code q} and a KV cache of {@code kv}.
+     *
+     * @param q  the dtype of q and o every run brings
+     * @param kv the KV cache dtype every run brings
+     * @return new options
+     */
     public PlanOptions withDtypes(DType q, DType kv) {
         return new PlanOptions(deterministic, maxSplitChunk, q, kv, alignment, workspace);
     }
 
+    /**
+     * These options assuming another alignment of every run's views.
+     *
+     * @param bytes a power of two from 1 to 256, or {@link #NATURAL_ALIGNMENT}
+     * @return new options
+     */
     public PlanOptions withAlignment(int bytes) {
         return new PlanOptions(deterministic, maxSplitChunk, qDtype, kvDtype, bytes, workspace);
     }
 
+    /**
+     * These options with a caller workspace, or none.
+     *
+     * @param value device memory of the backend, contiguous and large enough, or null
+     * @return new options
+     */
     public PlanOptions withWorkspace(Tensor value) {
         return new PlanOptions(deterministic, maxSplitChunk, qDtype, kvDtype, alignment, value);
     }
@@ -83,6 +130,9 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
     /**
      * The alignment to plan for: {@link #alignment} when given, else what contiguous rows of
      * {@code headDim} elements of both dtypes keep (at most {@link #DEFAULT_ALIGNMENT}).
+     *
+     * @param headDim {@code D}
+     * @return bytes, a power of two
      */
     public int resolvedAlignment(int headDim) {
         if (alignment != NATURAL_ALIGNMENT || qDtype == null) {
@@ -93,7 +143,11 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
         return (int) Math.min(DEFAULT_ALIGNMENT, Math.min(q, kv));
     }
 
-    /** Whether the dtypes are fixed at planning. */
+    /**
+     * Whether the dtypes are fixed at planning.
+     *
+     * @return true when q's and the cache's dtypes are given
+     */
     public boolean hasDtypes() {
         return qDtype != null;
     }

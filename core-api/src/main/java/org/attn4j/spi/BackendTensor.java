@@ -42,6 +42,10 @@ public final class BackendTensor implements Tensor {
     /**
      * A contiguous root tensor over all of {@code memory} from byte 0.
      *
+     * @param memory the backend's memory, owned or borrowed
+     * @param dtype  element type
+     * @param shape  dimensions
+     * @return the root, which closes the memory when closed
      * @throws InvalidArgumentException when the shape does not fit the memory
      */
     public static BackendTensor root(TensorMemory memory, DType dtype, long[] shape) {
@@ -65,15 +69,29 @@ public final class BackendTensor implements Tensor {
         return true;
     }
 
+    /**
+     * The backend memory this tensor lies in.
+     *
+     * @return the memory
+     */
     public TensorMemory memory() {
         return memory;
     }
 
-    /** Elements from byte 0 of the memory to this tensor's first element. */
+    /**
+     * Elements from byte 0 of the memory to this tensor's first element.
+     *
+     * @return the offset
+     */
     public long elementOffset() {
         return offset;
     }
 
+    /**
+     * Bytes from byte 0 of the memory to this tensor's first element.
+     *
+     * @return the offset
+     */
     public long byteOffset() {
         return offset * dtype.byteSize();
     }
@@ -82,6 +100,8 @@ public final class BackendTensor implements Tensor {
      * The largest power of two (at most 256) dividing the byte address of the first element and
      * every stride but the last one's, in bytes: what vector loads along this tensor's rows (its
      * last dimension) may assume about where each row starts.
+     *
+     * @return bytes, a power of two
      */
     public int alignment() {
         long a = Math.min(256, memory.baseAlignment());
@@ -98,7 +118,11 @@ public final class BackendTensor implements Tensor {
         return v == 0 ? cap : Math.min(cap, Long.lowestOneBit(v));
     }
 
-    /** Whether a root tensor (closing it closes the memory) rather than a view. */
+    /**
+     * Whether a root tensor (closing it closes the memory) rather than a view.
+     *
+     * @return true for a root
+     */
     public boolean isRoot() {
         return root;
     }
@@ -106,6 +130,8 @@ public final class BackendTensor implements Tensor {
     /**
      * Enters this tensor's memory for one call, rejecting a closed tensor by {@code name}; pair
      * with {@link #exit()}.
+     *
+     * @param name the argument the call knows the tensor as
      */
     public void enter(String name) {
         memory.guard().enter(name);
@@ -115,6 +141,9 @@ public final class BackendTensor implements Tensor {
         }
     }
 
+    /**
+     * Leaves the memory entered by {@link #enter}; a close waiting for the call may then proceed.
+     */
     public void exit() {
         memory.guard().exit();
     }
@@ -139,7 +168,12 @@ public final class BackendTensor implements Tensor {
         return shape[i < 0 ? shape.length + i : i];
     }
 
-    /** Stride of dimension {@code i} in elements; negative {@code i} counts from the end. */
+    /**
+     * Stride of dimension {@code i} in elements; negative {@code i} counts from the end.
+     *
+     * @param i the dimension
+     * @return its stride
+     */
     public long stride(int i) {
         return strides[i < 0 ? strides.length + i : i];
     }
@@ -209,6 +243,8 @@ public final class BackendTensor implements Tensor {
     /**
      * Whether no two elements of this tensor share an address, so it may be written: dimensions
      * sorted by stride, each stride passes the span of the dimensions inside it.
+     *
+     * @return true when it may be written
      */
     public boolean isNonOverlapping() {
         Integer[] order = new Integer[shape.length];

@@ -1,19 +1,37 @@
 package org.attn4j.spi;
 
-/** Optional parts of spec §3–§6 a backend may or may not have; the suite skips what is absent. */
+/**
+ * Optional parts of spec §3–§6 a backend may or may not have; the suite skips what is absent.
+ * Immutable and thread-safe.
+ */
 public enum Feature {
+    /** Decode: one query row per request. */
     DECODE,
+    /** Prefill over paged and ragged K/V. */
     PREFILL,
+    /** Causal masking, bottom-right aligned. */
     CAUSAL,
+    /** A left window of keys. */
     SLIDING_WINDOW,
+    /**
+     * Logits soft cap {@code c * tanh(x / c)}.
+     */
     SOFT_CAP,
+    /** Custom boolean masks. */
     CUSTOM_MASK,
+    /** RoPE applied on the fly to q and k inside attention. */
     ROPE,
+    /** The log-sum-exp output. */
     LSE,
+    /** Merging attention states. */
     MERGE,
+    /** Appending K/V tokens into a paged cache. */
     APPEND,
+    /** RoPE applied in place to q and k. */
     STANDALONE_ROPE,
+    /** Cascade (shared-prefix) attention. */
     CASCADE,
+    /** A fixed KV split: results independent of the rest of the batch. */
     DETERMINISTIC,
     /** Tensors can view caller host memory without a copy. */
     ZERO_COPY_HOST,

@@ -8,6 +8,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * once their owner is unreachable, and the first such free of the process is logged as a
  * warning (later ones at debug level), since it means memory stayed allocated until a garbage
  * collection. Closing a resource explicitly runs the same action once and suppresses the log.
+ *
+ * <p>Thread-safe: a registration's action runs once, whether a close or the cleaner gets there first.
  */
 public final class LeakGuard {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -16,7 +18,10 @@ public final class LeakGuard {
 
     private LeakGuard() {}
 
-    /** A registered free action: {@link #run()} once, explicitly or by the cleaner. */
+    /**
+     * A registered free action: {@link #run()} once, explicitly or by the cleaner. Thread-safe: the
+     * action runs once whoever calls first.
+     */
     public interface Registration {
         /** Runs the free action now (at most once), as an explicit close. */
         void run();
@@ -26,7 +31,10 @@ public final class LeakGuard {
      * Registers {@code free} to run when {@code owner} becomes unreachable. {@code free} must not
      * reference {@code owner}, or it is never collected.
      *
-     * @param what what the resource is, for the log ("a CUDA tensor of 4096 bytes")
+     * @param owner the object users hold (a tensor, a plan)
+     * @param what  what the resource is, for the log ("a CUDA tensor of 4096 bytes")
+     * @param free  frees the native resource
+     * @return the registration, whose {@link Registration#run()} is the explicit close
      */
     public static Registration register(Object owner, String what, Runnable free) {
         AtomicBoolean explicit = new AtomicBoolean();

@@ -32,10 +32,19 @@ public final class RegionArena<C> {
         }
     }
 
-    /** {@code bytes} of chunk {@code chunk} from {@code offset}. */
+    /**
+     * {@code bytes} of chunk {@code chunk} from {@code offset}. Immutable and thread-safe.
+     *
+     * @param <C>    the chunk handle's type
+     * @param chunk  the chunk's handle
+     * @param offset bytes from the chunk's start, a multiple of the alignment
+     * @param bytes  the region's size, a multiple of the alignment
+     */
     public record Region<C>(C chunk, long offset, long bytes) {}
 
     /**
+     * An arena with no chunk yet.
+     *
      * @param allocate   makes a chunk of the given bytes (a device allocation)
      * @param alignment  where regions may start, a power of two
      * @param firstChunk bytes of the first chunk
@@ -46,16 +55,31 @@ public final class RegionArena<C> {
         this.firstChunk = firstChunk;
     }
 
+    /**
+     * Where regions may start.
+     *
+     * @return bytes, a power of two
+     */
     public long alignment() {
         return alignment;
     }
 
-    /** {@code bytes} rounded up to the alignment (at least one unit). */
+    /**
+     * {@code bytes} rounded up to the alignment (at least one unit).
+     *
+     * @param bytes a size
+     * @return the rounded size
+     */
     public long aligned(long bytes) {
         return (Math.max(bytes, 1) + alignment - 1) / alignment * alignment;
     }
 
-    /** A region of at least {@code bytes}, from a new chunk when none has room. */
+    /**
+     * A region of at least {@code bytes}, from a new chunk when none has room.
+     *
+     * @param bytes the size wanted
+     * @return the region, given back with {@link #give}
+     */
     public synchronized Region<C> take(long bytes) {
         long need = aligned(bytes);
         for (Chunk<C> c : chunks) {
@@ -87,7 +111,11 @@ public final class RegionArena<C> {
         return null;
     }
 
-    /** Gives a region back; it may be handed out again at once. */
+    /**
+     * Gives a region back; it may be handed out again at once.
+     *
+     * @param r a region this arena handed out
+     */
     public synchronized void give(Region<C> r) {
         for (Chunk<C> c : chunks) {
             if (c.handle == r.chunk()) {
@@ -108,12 +136,20 @@ public final class RegionArena<C> {
         throw new IllegalArgumentException("region of another arena: " + r);
     }
 
-    /** The chunks' handles, for freeing them (with no region in use). */
+    /**
+     * The chunks' handles, for freeing them (with no region in use).
+     *
+     * @return a copy of the handles
+     */
     public synchronized List<C> chunks() {
         return chunks.stream().map(c -> c.handle).toList();
     }
 
-    /** Bytes held in chunks. */
+    /**
+     * Bytes held in chunks.
+     *
+     * @return the total
+     */
     public synchronized long bytes() {
         return chunks.stream().mapToLong(c -> c.bytes).sum();
     }

@@ -17,9 +17,13 @@ public final class ResourceGuard {
     private static final long CLOSED = 1L << 62;
     private final AtomicLong state = new AtomicLong();
 
+    /** An open resource with no call inside. */
+    public ResourceGuard() {}
+
     /**
      * Enters the resource named {@code name}; rejected when it is closed or closing.
      *
+     * @param name what the call calls the resource, for the message
      * @throws InvalidArgumentException naming {@code name} when the resource is closed
      */
     public void enter(String name) {
@@ -35,7 +39,11 @@ public final class ResourceGuard {
         state.decrementAndGet();
     }
 
-    /** Whether a close has begun. */
+    /**
+     * Whether a close has begun.
+     *
+     * @return true once closing
+     */
     public boolean isClosed() {
         return (state.get() & CLOSED) != 0;
     }

@@ -15,6 +15,8 @@ public abstract class TensorMemory {
     private LeakGuard.Registration free;
 
     /**
+     * Memory of {@code byteSize} bytes.
+     *
      * @param byteSize bytes addressable from the memory's start
      * @param borrowed whether the caller owns it (closing then frees nothing)
      */
@@ -23,25 +25,45 @@ public abstract class TensorMemory {
         this.borrowed = borrowed;
     }
 
-    /** Bytes addressable from byte 0. */
+    /**
+     * Bytes addressable from byte 0.
+     *
+     * @return the size
+     */
     public final long byteSize() {
         return byteSize;
     }
 
-    /** Whether the caller owns this memory and attn4j never frees it. */
+    /**
+     * Whether the caller owns this memory and attn4j never frees it.
+     *
+     * @return true for borrowed memory
+     */
     public final boolean isBorrowed() {
         return borrowed;
     }
 
-    /** Counts the calls using this memory. */
+    /**
+     * Counts the calls using this memory.
+     *
+     * @return the guard
+     */
     public final ResourceGuard guard() {
         return guard;
     }
 
-    /** The backend whose kernels can address this memory. */
+    /**
+     * The backend whose kernels can address this memory.
+     *
+     * @return its id
+     */
     public abstract String backendId();
 
-    /** The largest power of two, at most 256, that divides the device address of byte 0. */
+    /**
+     * The largest power of two, at most 256, that divides the device address of byte 0.
+     *
+     * @return bytes
+     */
     public abstract int baseAlignment();
 
     /**
@@ -49,6 +71,9 @@ public abstract class TensorMemory {
      * becomes unreachable unclosed): freeing an owned allocation, or dropping the reference a
      * backend took on borrowed memory (never freeing the caller's memory itself). Subclasses call
      * it at most once, last in their constructor; {@code action} must not reference this object.
+     *
+     * @param what   what the memory is, for the leak log
+     * @param action frees or releases it
      */
     protected final void onClose(String what, Runnable action) {
         this.free = LeakGuard.register(this, what, action);
@@ -61,7 +86,11 @@ public abstract class TensorMemory {
         }
     }
 
-    /** Whether the memory has been closed. */
+    /**
+     * Whether the memory has been closed.
+     *
+     * @return true once closing
+     */
     public final boolean isClosed() {
         return guard.isClosed();
     }

@@ -12,6 +12,9 @@ import java.util.Objects;
  * Element accessors take a flat index and convert between {@code float} and the stored dtype.
  * A tensor from {@link #allocate} owns its memory and frees it on {@link #close()}; one from
  * {@link #wrap} only views the caller's segment.
+ *
+ * <p>Not thread-safe, like an array: any thread may use it (the memory is shared), and threads
+ * may read it concurrently, but a write or {@link #close()} must not overlap other use.
  */
 public final class HostTensor implements AutoCloseable {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -32,7 +35,13 @@ public final class HostTensor implements AutoCloseable {
         this.arena = arena;
     }
 
-    /** Zero-filled tensor that owns its memory. */
+    /**
+     * Zero-filled tensor that owns its memory.
+     *
+     * @param dtype element type
+     * @param shape dimensions
+     * @return the tensor, closed by the caller
+     */
     public static HostTensor allocate(DType dtype, long... shape) {
         Objects.requireNonNull(dtype, "dtype");
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), (long) dtype.byteSize());
@@ -41,7 +50,14 @@ public final class HostTensor implements AutoCloseable {
         return new HostTensor(seg, dtype, shape, arena);
     }
 
-    /** Views {@code segment} (at least the tensor's byte size) without copying; little-endian. */
+    /**
+     * Views {@code segment} (at least the tensor's byte size) without copying; little-endian.
+     *
+     * @param segment the caller's memory, which stays the caller's
+     * @param dtype   element type
+     * @param shape   dimensions
+     * @return the view
+     */
     public static HostTensor wrap(MemorySegment segment, DType dtype, long... shape) {
         long bytes = Math.multiplyExact(Shapes.elementCount(shape), (long) dtype.byteSize());
         if (segment.byteSize() < bytes) {
@@ -51,7 +67,14 @@ public final class HostTensor implements AutoCloseable {
         return new HostTensor(segment.asSlice(0, bytes), dtype, shape, null);
     }
 
-    /** A new owning tensor holding {@code values} rounded to {@code dtype}. */
+    /**
+     * A new owning tensor holding {@code values} rounded to {@code dtype}.
+     *
+     * @param dtype  element type
+     * @param values the elements, row-major, as many as the shape holds
+     * @param shape  dimensions
+     * @return the tensor, closed by the caller
+     */
     public static HostTensor of(DType dtype, float[] values, long... shape) {
         HostTensor t = allocate(dtype, shape);
         if (values.length != t.elementCount) {
@@ -65,6 +88,13 @@ public final class HostTensor implements AutoCloseable {
         return t;
     }
 
+    /**
+     * A new owning I32 tensor holding {@code values}.
+     *
+     * @param values the elements, row-major, as many as the shape holds
+     * @param shape  dimensions
+     * @return the tensor, closed by the caller
+     */
     public static HostTensor ofInts(int[] values, long... shape) {
         HostTensor t = allocate(DType.I32, shape);
         if (values.length != t.elementCount) {
@@ -76,34 +106,76 @@ public final class HostTensor implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The memory, exactly the tensor's bytes, little-endian.
+     *
+     * @return the segment
+     */
     public MemorySegment segment() {
         return segment;
     }
 
+    /**
+     * The element type.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
+    /**
+     * The dimensions.
+     *
+     * @return a copy
+     */
     public long[] shape() {
         return shape.clone();
     }
 
+    /**
+     * Length of dimension {@code i}; negative {@code i} counts from the end.
+     *
+     * @param i the dimension
+     * @return its length
+     */
     public long dim(int i) {
         return shape[i < 0 ? shape.length + i : i];
     }
 
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return shape.length;
     }
 
+    /**
+     * The number of elements.
+     *
+     * @return the product of the dimensions
+     */
     public long elementCount() {
         return elementCount;
     }
 
+    /**
+     * Bytes the elements take.
+     *
+     * @return the segment's size
+     */
     public long byteSize() {
         return segment.byteSize();
     }
 
+    /**
+     * Element {@code index} as a float (I32 converted).
+     *
+     * @param index a flat, row-major index
+     * @return the value
+     */
     public float getFloat(long index) {
         long o = index * dtype.byteSize();
         return switch (dtype) {
@@ -116,7 +188,12 @@ public final class HostTensor implements AutoCloseable {
         };
     }
 
-    /** Stores {@code value} rounded to nearest even (FP8: saturating). */
+    /**
+     * Stores {@code value} rounded to nearest even (FP8: saturating; I32: rounded to an integer).
+     *
+     * @param index a flat, row-major index
+     * @param value the value
+     */
     public void setFloat(long index, float value) {
         long o = index * dtype.byteSize();
         switch (dtype) {
@@ -129,17 +206,36 @@ public final class HostTensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Element {@code index} of an I32 tensor.
+     *
+     * @param index a flat, row-major index
+     * @return the value
+     * @throws IllegalStateException when the tensor is not I32
+     */
     public int getInt(long index) {
         requireDtype(DType.I32);
         return segment.get(I32, index * 4);
     }
 
+    /**
+     * Stores element {@code index} of an I32 tensor.
+     *
+     * @param index a flat, row-major index
+     * @param value the value
+     * @throws IllegalStateException when the tensor is not I32
+     */
     public void setInt(long index, int value) {
         requireDtype(DType.I32);
         segment.set(I32, index * 4, value);
     }
 
-    /** The raw stored bits of element {@code index}, zero-extended. */
+    /**
+     * The raw stored bits of element {@code index}, zero-extended.
+     *
+     * @param index a flat, row-major index
+     * @return the bits
+     */
     public int getBits(long index) {
         long o = index * dtype.byteSize();
         return switch (dtype.byteSize()) {
@@ -149,6 +245,12 @@ public final class HostTensor implements AutoCloseable {
         };
     }
 
+    /**
+     * Stores raw bits into element {@code index} (the low bits of {@code bits} the dtype holds).
+     *
+     * @param index a flat, row-major index
+     * @param bits  the bits
+     */
     public void setBits(long index, int bits) {
         long o = index * dtype.byteSize();
         switch (dtype.byteSize()) {
@@ -158,6 +260,12 @@ public final class HostTensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Every element as a float, row-major.
+     *
+     * @return a new array
+     * @throws IllegalStateException when the tensor has too many elements for an array
+     */
     public float[] toFloatArray() {
         if (elementCount > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("tensor of " + elementCount + " elements does not fit a Java array");
@@ -169,11 +277,20 @@ public final class HostTensor implements AutoCloseable {
         return out;
     }
 
-    /** Sets every byte to {@code value}. */
+    /**
+     * Sets every byte to {@code value}.
+     *
+     * @param value the byte
+     */
     public void fillBytes(byte value) {
         segment.fill(value);
     }
 
+    /**
+     * Copies the bytes of {@code other}, which has as many.
+     *
+     * @param other the source
+     */
     public void copyFrom(HostTensor other) {
         if (other.byteSize() != byteSize()) {
             throw new IllegalArgumentException("copy of " + other.byteSize() + " bytes into a tensor of " + byteSize());
@@ -187,6 +304,7 @@ public final class HostTensor implements AutoCloseable {
         }
     }
 
+    /** Frees the memory this tensor owns; a view of the caller's segment frees nothing. */
     @Override
     public void close() {
         if (arena != null && arena.scope().isAlive()) {

@@ -2,7 +2,8 @@ package org.attn4j.tensor;
 
 /**
  * Conversions between {@code float} and the stored formats of {@link DType}. Every store rounds
- * to nearest, ties to even; FP8 stores saturate to the finite range and keep NaN.
+ * to nearest, ties to even; FP8 stores saturate to the finite range and keep NaN. Stateless and
+ * thread-safe.
  */
 public final class Numerics {
     private static final float[] E4M3_TO_FLOAT = fp8Table(4, 3, 7, false);
@@ -14,14 +15,32 @@ public final class Numerics {
 
     private Numerics() {}
 
+    /**
+     * {@code x} rounded to binary16, nearest even.
+     *
+     * @param x the value
+     * @return the stored bits
+     */
     public static short floatToF16(float x) {
         return Float.floatToFloat16(x);
     }
 
+    /**
+     * The float a binary16 bit pattern stands for (exact).
+     *
+     * @param bits the stored bits
+     * @return the value
+     */
     public static float f16ToFloat(short bits) {
         return Float.float16ToFloat(bits);
     }
 
+    /**
+     * {@code x} rounded to bfloat16, nearest even (NaN stays NaN).
+     *
+     * @param x the value
+     * @return the stored bits
+     */
     public static short floatToBf16(float x) {
         int bits = Float.floatToRawIntBits(x);
         if (Float.isNaN(x)) {
@@ -31,27 +50,63 @@ public final class Numerics {
         return (short) (rounded >>> 16);
     }
 
+    /**
+     * The float a bfloat16 bit pattern stands for (exact).
+     *
+     * @param bits the stored bits
+     * @return the value
+     */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
+    /**
+     * {@code x} rounded to e4m3fn, nearest even, saturating at 448 (NaN stays NaN).
+     *
+     * @param x the value
+     * @return the stored bits
+     */
     public static byte floatToE4m3(float x) {
         return encodeFp8(x, 3, 7, E4M3_MAX, (byte) 0x7F);
     }
 
+    /**
+     * The float an e4m3fn bit pattern stands for (exact).
+     *
+     * @param bits the stored bits
+     * @return the value
+     */
     public static float e4m3ToFloat(byte bits) {
         return E4M3_TO_FLOAT[bits & 0xFF];
     }
 
+    /**
+     * {@code x} rounded to e5m2, nearest even, saturating at 57344 (NaN stays NaN).
+     *
+     * @param x the value
+     * @return the stored bits
+     */
     public static byte floatToE5m2(float x) {
         return encodeFp8(x, 2, 15, E5M2_MAX, (byte) 0x7E);
     }
 
+    /**
+     * The float an e5m2 bit pattern stands for (exact).
+     *
+     * @param bits the stored bits
+     * @return the value
+     */
     public static float e5m2ToFloat(byte bits) {
         return E5M2_TO_FLOAT[bits & 0xFF];
     }
 
-    /** Rounds {@code x} to the nearest value {@code dtype} can hold, as a store then load would. */
+    /**
+     * Rounds {@code x} to the nearest value {@code dtype} can hold, as a store then load would.
+     *
+     * @param dtype a floating-point dtype
+     * @param x     the value
+     * @return the rounded value
+     */
     public static float roundTo(DType dtype, float x) {
         return switch (dtype) {
             case F32 -> x;
@@ -63,7 +118,13 @@ public final class Numerics {
         };
     }
 
-    /** Stored bit pattern of {@code x} in {@code dtype}, in the low bits of the result. */
+    /**
+     * Stored bit pattern of {@code x} in {@code dtype}, in the low bits of the result.
+     *
+     * @param dtype a floating-point dtype
+     * @param x     the value
+     * @return the bits, zero-extended
+     */
     public static int encode(DType dtype, float x) {
         return switch (dtype) {
             case F32 -> Float.floatToRawIntBits(x);
@@ -75,7 +136,13 @@ public final class Numerics {
         };
     }
 
-    /** The float that the stored bit pattern {@code bits} of {@code dtype} stands for. */
+    /**
+     * The float that the stored bit pattern {@code bits} of {@code dtype} stands for.
+     *
+     * @param dtype a floating-point dtype
+     * @param bits  the bits, in the low bits
+     * @return the value
+     */
     public static float decode(DType dtype, int bits) {
         return switch (dtype) {
             case F32 -> Float.intBitsToFloat(bits);
@@ -87,11 +154,22 @@ public final class Numerics {
         };
     }
 
-    /** FlashInfer reports LSE in base 2; attn4j in natural log. */
+    /**
+     * FlashInfer reports LSE in base 2; attn4j in natural log.
+     *
+     * @param lse a log-sum-exp in natural log
+     * @return the same in base 2
+     */
     public static float lseNaturalToBase2(float lse) {
         return (float) (lse * LOG2_E);
     }
 
+    /**
+     * The inverse of {@link #lseNaturalToBase2}.
+     *
+     * @param lse2 a log-sum-exp in base 2
+     * @return the same in natural log
+     */
     public static float lseBase2ToNatural(float lse2) {
         return (float) (lse2 / LOG2_E);
     }

@@ -6,6 +6,7 @@ import jcuda.NativePointerObject;
 /**
  * Raw handles of JCuda objects and JCuda objects for raw handles (a caller's stream from another
  * library): JCuda keeps the native pointer protected, so its field is read and set directly.
+ * Stateless and thread-safe.
  */
 public final class JCudaHandles {
     private static final Field NATIVE_POINTER;
@@ -21,6 +22,12 @@ public final class JCudaHandles {
 
     private JCudaHandles() {}
 
+    /**
+     * The native pointer of a JCuda object.
+     *
+     * @param o the object
+     * @return its handle
+     */
     public static long handle(NativePointerObject o) {
         try {
             return NATIVE_POINTER.getLong(o);
@@ -29,6 +36,14 @@ public final class JCudaHandles {
         }
     }
 
+    /**
+     * Points a fresh JCuda object at a native handle.
+     *
+     * @param <T>    the object's type
+     * @param object a new, unset object
+     * @param handle the native handle
+     * @return {@code object}
+     */
     public static <T extends NativePointerObject> T wrap(T object, long handle) {
         try {
             NATIVE_POINTER.setLong(object, handle);

@@ -1,0 +1,104 @@
+package org.attn4j.cuda;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.spi.BackendOptions;
+
+/**
+ * Which attention kernels a CUDA backend's plans may choose, read once from its
+ * {@link BackendOptions} when it opens (each setting also a system property
+ * {@code attn4j.cuda.<key>}). Plans decide from these and the problem; a forced kernel that cannot
+ * run a problem (another head dim, dtype pair, RoPE on the fly) gives way to the Tensor Core one.
+ *
+ * @param decode      {@value #DECODE_KERNEL}
+ * @param prefill     {@value #PREFILL_KERNEL}
+ * @param streamWaves {@value #STREAM_WAVES}: rounds of resident blocks the streaming decode grid
+ *                    aims at; more, shorter blocks shorten the tail, fewer pay less start-up per
+ *                    byte. On an H200, 2 was best or within noise of it for both streaming kernels
+ *                    on decode-llama8b and decode-long (1, 2, 4 and 8 measured).
+ */
+record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int streamWaves) {
+    /** Setting: the decode kernel, one of {@link DecodeKernel}'s ids. */
+    static final String DECODE_KERNEL = "decodeKernel";
+    /** Setting: the prefill kernel, one of {@link PrefillKernel}'s ids. */
+    static final String PREFILL_KERNEL = "prefillKernel";
+    /** Setting: a positive integer. */
+    static final String STREAM_WAVES = "streamWaves";
+    static final int DEFAULT_STREAM_WAVES = 2;
+
+    static final CudaKernelSettings DEFAULT =
+            new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES);
+
+    /**
+     * The decode kernels: {@code auto} (the default: {@code mma} for GQA groups of 2 to 8 heads,
+     * {@code stream} without grouping), {@code tc} (the Tensor Core attention of mma.cuh, every
+     * dtype pair), {@code stream} (decode_stream.cuh) or {@code mma} (decode_mma.cuh). The last two
+     * take K/V of q's type at head dims 64 and 128; other problems run {@code tc}.
+     */
+    enum DecodeKernel {
+        AUTO, TC, STREAM, MMA
+    }
+
+    /**
+     * The prefill kernels: {@code wgmma} (the default: prefill_wgmma.cuh on compute capability
+     * 9.0, fa2 elsewhere), {@code fa2} (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair).
+     * wgmma takes K/V of q's type at head dims 64, 128 and 256, fa2 at 64 and 128; other problems
+     * run {@code tc}.
+     */
+    enum PrefillKernel {
+        WGMMA, FA2, TC
+    }
+
+    CudaKernelSettings {
+        if (streamWaves < 1) {
+            throw InvalidArgumentException.expected(argument(STREAM_WAVES), "a positive integer", streamWaves);
+        }
+    }
+
+    /** The settings {@code options} give; unset ones keep their defaults. */
+    static CudaKernelSettings of(BackendOptions options) {
+        BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
+        return new CudaKernelSettings(
+                choice(DECODE_KERNEL, o.get(CudaBackendProvider.ID, DECODE_KERNEL), DecodeKernel.class,
+                        DecodeKernel.AUTO),
+                choice(PREFILL_KERNEL, o.get(CudaBackendProvider.ID, PREFILL_KERNEL), PrefillKernel.class,
+                        PrefillKernel.WGMMA),
+                positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT_STREAM_WAVES));
+    }
+
+    private static <E extends Enum<E>> E choice(String key, String value, Class<E> kinds, E fallback) {
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        for (E k : kinds.getEnumConstants()) {
+            if (k.name().equalsIgnoreCase(value.trim())) {
+                return k;
+            }
+        }
+        String allowed = Arrays.stream(kinds.getEnumConstants())
+                .map(k -> k.name().toLowerCase(Locale.ROOT)).collect(Collectors.joining(", "));
+        throw InvalidArgumentException.expected(argument(key), "one of " + allowed, "'" + value + "'");
+    }
+
+    private static int positive(String key, String value, int fallback) {
+        if (value == null || value.isBlank()) {
+            return fallback;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw InvalidArgumentException.expected(argument(key), "a positive integer", "'" + value + "'");
+    }
+
+    /** How errors name a setting: its key and the system property that can also give it. */
+    private static String argument(String key) {
+        return "cuda setting " + key + " (attn4j.cuda." + key + ")";
+    }
+}
