@@ -47,7 +47,7 @@ import org.jocl.cl_mem;
  *
  * <p>Safe for concurrent use: launches, which share kernel objects, take the session's lock.
  */
-public final class OpenClSession implements BackendSession {
+final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
     private static final long COPY_CHUNK = 1L << 30;
     /** Heap-backed host tensors go through direct staging buffers of at most this size. */

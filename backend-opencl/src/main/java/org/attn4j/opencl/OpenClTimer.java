@@ -15,7 +15,7 @@ import org.jocl.cl_event;
  *
  * <p>Not thread-safe: one thread starts, stops and reads a timer.
  */
-public final class OpenClTimer implements org.attn4j.spi.DeviceTimer {
+final class OpenClTimer implements org.attn4j.spi.DeviceTimer {
     private final cl_command_queue queue;
     private cl_event startEvent;
     private cl_event stopEvent;
