@@ -1,7 +1,6 @@
 package org.attn4j.cli.run;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Set;
 import org.attn4j.cli.CliException;
 import org.attn4j.cli.Names;
@@ -18,8 +17,9 @@ import org.attn4j.tensor.Tensor;
  * the page table (which already counts the new tokens). An FP8 cache quantises with its scales.
  * Writes the updated cache: k and v (or kv) in the cache's dtype.
  */
-record AppendOp(KvSource cache, Path appendK, Path appendV, DType appendDtype, int[] batchIndices, int[] positions,
-                int[] appendIndptr, int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen) implements Operation {
+record AppendOp(KvSource cache, TensorSource appendK, TensorSource appendV, DType appendDtype, int[] batchIndices,
+                int[] positions, int[] appendIndptr, int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen)
+        implements Operation {
 
     static AppendOp read(SpecReader r) throws IOException {
         r.allowOnly(Operation.keys(COMMON_KEYS, KvSource.KEYS, Set.of("append_k", "append_v", "append_dtype",
@@ -28,7 +28,7 @@ record AppendOp(KvSource cache, Path appendK, Path appendV, DType appendDtype, i
         if (explicit == r.has("append_indptr")) {
             throw new CliException(r.where() + ": give either \"batch_indices\" and \"positions\", or \"append_indptr\"");
         }
-        return new AppendOp(KvSource.read(r, true), r.file("append_k"), r.file("append_v"),
+        return new AppendOp(KvSource.read(r, true), TensorSource.read(r, "append_k"), TensorSource.read(r, "append_v"),
                 r.has("append_dtype") ? Names.dtype(r.string("append_dtype"), "\"append_dtype\"") : null,
                 explicit ? r.ints("batch_indices") : null, explicit ? r.ints("positions") : null,
                 explicit ? null : r.ints("append_indptr"), r.ints("kv_indptr"), r.ints("kv_indices"),
@@ -43,7 +43,7 @@ record AppendOp(KvSource cache, Path appendK, Path appendV, DType appendDtype, i
     @Override
     public RunResult run(Inputs in) throws IOException {
         DType cacheDtype = cache.dtype(null);
-        DType tokenDtype = Inputs.dtypeOf(appendK, appendDtype, "append_dtype");
+        DType tokenDtype = Inputs.dtypeOf(appendK.file(), appendDtype, "append_dtype");
         Tensor k = in.device(appendK, tokenDtype);
         Tensor v = in.device(appendV, tokenDtype);
         PagedKvCache kv = cache.loadPaged(in, cacheDtype);

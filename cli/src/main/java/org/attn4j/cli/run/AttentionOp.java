@@ -25,7 +25,7 @@ import org.attn4j.tensor.Tensor;
  * Attention: batch decode and prefill over a paged cache, prefill over ragged K/V, and the single
  * request ops over contiguous K/V. Writes o (and lse unless {@code "return_lse": false}).
  */
-record AttentionOp(String op, Path q, DType qDtype, KvSource kv, int[] qoIndptr, int[] kvIndptr, int[] kvIndices,
+record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] qoIndptr, int[] kvIndptr, int[] kvIndices,
                    int[] kvLastPageLen, AttentionOptions options, CustomMask mask, PlanOptions plan, boolean planGiven,
                    boolean returnLse, Path oInit, Path lseInit) implements Operation {
 
@@ -41,7 +41,7 @@ record AttentionOp(String op, Path q, DType qDtype, KvSource kv, int[] qoIndptr,
                 paged ? Set.of("kv_indptr", "kv_indices", "kv_last_page_len")
                         : op.equals("prefill_ragged") ? Set.of("kv_indptr") : Set.of());
         r.allowOnly(keys);
-        Path q = r.file("q");
+        TensorSource q = TensorSource.read(r, "q");
         DType qDtype = r.has("q_dtype") ? Names.dtype(r.string("q_dtype"), "\"q_dtype\"") : null;
         KvSource kv = KvSource.read(r, paged);
         int[] qoIndptr = op.startsWith("prefill") ? r.ints("qo_indptr") : null;
@@ -60,12 +60,13 @@ record AttentionOp(String op, Path q, DType qDtype, KvSource kv, int[] qoIndptr,
     @Override
     public RunResult run(Inputs in) throws IOException {
         var backend = in.backend;
-        DType dtype = Inputs.dtypeOf(q, qDtype, "q_dtype");
-        HostTensor hostQ = in.host(q, dtype);
-        long[] qShape = hostQ.shape();
+        DType dtype = Inputs.dtypeOf(q.file(), qDtype, "q_dtype");
+        Tensor qView = q.isView() ? in.device(q, dtype) : null;
+        HostTensor hostQ = qView == null ? in.host(q.file(), dtype) : null;
+        long[] qShape = qView != null ? qView.shape() : hostQ.shape();
         int rank = op.equals("single_decode") ? 2 : 3;
         if (qShape.length != rank) {
-            throw new NpyException(q + ": q of " + op + " must be " + (rank == 2 ? "[Hq, D]" : "[rows, Hq, D]")
+            throw new NpyException(q.file() + ": q of " + op + " must be " + (rank == 2 ? "[Hq, D]" : "[rows, Hq, D]")
                     + ", found " + Arrays.toString(qShape));
         }
         RunResult result = new RunResult();
@@ -75,7 +76,8 @@ record AttentionOp(String op, Path q, DType qDtype, KvSource kv, int[] qoIndptr,
                 : qShape;
         long[] lseFileShape = Arrays.copyOf(qShape, qShape.length - 1);
         long[] lseRunShape = Arrays.copyOf(runShape, runShape.length - 1);
-        Tensor tq = in.upload(HostTensor.wrap(hostQ.segment(), dtype, runShape));
+        Tensor tq = qView == null ? in.upload(HostTensor.wrap(hostQ.segment(), dtype, runShape))
+                : Arrays.equals(runShape, qShape) ? qView : in.withLeadingOne(qView);
         Tensor o = in.output(dtype, runShape, oInit, "o_init", qShape);
         Tensor lse = returnLse ? in.output(DType.F32, lseRunShape, lseInit, "lse_init", lseFileShape) : null;
         DType kvDtype = kv.dtype(dtype);

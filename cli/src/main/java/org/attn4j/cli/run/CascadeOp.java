@@ -25,7 +25,7 @@ import org.attn4j.tensor.Tensor;
  * "kv_indptr", "kv_indices", "kv_last_page_len"}}, the most shared prefix first and each
  * request's own pages last.
  */
-record CascadeOp(Path q, DType qDtype, KvSource kv, List<Level> levels, AttentionOptions options, PlanOptions plan,
+record CascadeOp(TensorSource q, DType qDtype, KvSource kv, List<Level> levels, AttentionOptions options, PlanOptions plan,
                  boolean returnLse, Path oInit, Path lseInit) implements Operation {
 
     record Level(int[] qoIndptr, int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen) {}
@@ -33,7 +33,7 @@ record CascadeOp(Path q, DType qDtype, KvSource kv, List<Level> levels, Attentio
     static CascadeOp read(SpecReader r) throws IOException {
         r.allowOnly(Operation.keys(COMMON_KEYS, KvSource.KEYS, CallOptions.ATTENTION_KEYS, AttentionOp.OUTPUT_KEYS,
                 Set.of("q", "q_dtype", "levels", "plan")));
-        Path q = r.file("q");
+        TensorSource q = TensorSource.read(r, "q");
         DType qDtype = r.has("q_dtype") ? Names.dtype(r.string("q_dtype"), "\"q_dtype\"") : null;
         KvSource kv = KvSource.read(r, true);
         List<Level> levels = new ArrayList<>();
@@ -58,13 +58,12 @@ record CascadeOp(Path q, DType qDtype, KvSource kv, List<Level> levels, Attentio
 
     @Override
     public RunResult run(Inputs in) throws IOException {
-        DType dtype = Inputs.dtypeOf(q, qDtype, "q_dtype");
-        HostTensor hq = in.host(q, dtype);
-        long[] shape = hq.shape();
+        DType dtype = Inputs.dtypeOf(q.file(), qDtype, "q_dtype");
+        Tensor tq = q.isView() ? in.device(q, dtype) : in.upload(in.host(q.file(), dtype));
+        long[] shape = tq.shape();
         if (shape.length != 3) {
-            throw new NpyException(q + ": q of cascade must be [rows, Hq, D], found " + Arrays.toString(shape));
+            throw new NpyException(q.file() + ": q of cascade must be [rows, Hq, D], found " + Arrays.toString(shape));
         }
-        Tensor tq = in.upload(hq);
         Tensor o = in.output(dtype, shape, oInit, "o_init");
         long[] lseShape = {shape[0], shape[1]};
         Tensor lse = returnLse ? in.output(DType.F32, lseShape, lseInit, "lse_init") : null;

@@ -4,10 +4,15 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import org.attn4j.AttentionBackend;
+import org.attn4j.cli.CliException;
 import org.attn4j.cli.npy.Npy;
 import org.attn4j.cli.npy.NpyException;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
@@ -16,6 +21,12 @@ import org.attn4j.tensor.Tensor;
 final class Inputs implements AutoCloseable {
     final AttentionBackend backend;
     private final List<AutoCloseable> resources = new ArrayList<>();
+    /** Device copies of files that views read, one per file, so views of one file share memory. */
+    private final Map<Path, Tensor> viewedFiles = new HashMap<>();
+    /** Each view handed out, with the file buffer it views and where it starts there. */
+    private final Map<Tensor, ViewOrigin> views = new IdentityHashMap<>();
+
+    private record ViewOrigin(Tensor base, long offset) {}
 
     Inputs(AttentionBackend backend) {
         this.backend = backend;
@@ -55,6 +66,48 @@ final class Inputs implements AutoCloseable {
         return upload(host(file, dtype));
     }
 
+    /**
+     * The source's tensor on the device: a whole file uploaded, or a view (spec §11) into the
+     * file's device copy, which every view of that file shares. The view's extent is checked by
+     * core-api against the file's elements.
+     */
+    Tensor device(TensorSource src, DType dtype) throws IOException {
+        if (!src.isView()) {
+            return device(src.file(), dtype);
+        }
+        Path file = src.file().toAbsolutePath().normalize();
+        Tensor base = viewedFiles.get(file);
+        if (base == null) {
+            HostTensor h = host(file, dtype);
+            base = upload(HostTensor.wrap(h.segment(), dtype, h.elementCount()));
+            viewedFiles.put(file, base);
+        } else if (base.dtype() != dtype) {
+            throw new NpyException(file + ": viewed as " + base.dtype() + " and as " + dtype + " in one call");
+        }
+        Tensor view;
+        try {
+            view = keep(base.view(src.offset(), src.shape(), src.strides()));
+        } catch (InvalidArgumentException e) {
+            throw new CliException("\"" + src.key() + "\" views " + file.getFileName() + ": " + e.getMessage());
+        }
+        views.put(view, new ViewOrigin(base, src.offset()));
+        return view;
+    }
+
+    /** {@code view} (one {@link #device(TensorSource, DType)} made) with a leading dimension of 1. */
+    Tensor withLeadingOne(Tensor view) {
+        ViewOrigin origin = views.get(view);
+        long[] shape = new long[view.rank() + 1];
+        long[] strides = new long[shape.length];
+        shape[0] = 1;
+        strides[0] = view.strides()[0] * view.shape()[0];
+        System.arraycopy(view.shape(), 0, shape, 1, view.rank());
+        System.arraycopy(view.strides(), 0, strides, 1, view.rank());
+        Tensor t = keep(origin.base().view(origin.offset(), shape, strides));
+        views.put(t, origin);
+        return t;
+    }
+
     Tensor allocate(DType dtype, long... shape) {
         return keep(backend.allocate(dtype, shape));
     }
@@ -81,10 +134,32 @@ final class Inputs implements AutoCloseable {
         return t;
     }
 
-    /** Downloads into a host tensor allocated here (the caller-provided form of download). */
+    /**
+     * Downloads into a host tensor allocated here (the caller-provided form of download); a view
+     * comes back contiguous in its own shape, gathered from its file buffer.
+     */
     HostTensor download(Tensor t) {
         HostTensor h = keep(HostTensor.allocate(t.dtype(), t.shape()));
-        backend.download(t, h);
+        ViewOrigin origin = views.get(t);
+        if (origin == null) {
+            backend.download(t, h);
+            return h;
+        }
+        try (HostTensor all = backend.download(origin.base())) {
+            long[] shape = t.shape();
+            long[] strides = t.strides();
+            long[] index = new long[shape.length];
+            for (long i = 0; i < h.elementCount(); i++) {
+                long at = origin.offset();
+                for (int d = 0; d < shape.length; d++) {
+                    at += index[d] * strides[d];
+                }
+                h.setBits(i, all.getBits(at));
+                for (int d = shape.length - 1; d >= 0 && ++index[d] == shape[d]; d--) {
+                    index[d] = 0;
+                }
+            }
+        }
         return h;
     }
 

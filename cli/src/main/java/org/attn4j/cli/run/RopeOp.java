@@ -1,7 +1,6 @@
 package org.attn4j.cli.run;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Set;
 import org.attn4j.cli.Names;
 import org.attn4j.options.RopeOptions;
@@ -13,13 +12,14 @@ import org.attn4j.tensor.Tensor;
  * {@code [n, Hkv, D]} in place, row t at {@code "positions"}[t], with the {@code "rope"} options
  * (defaults when absent). Writes the rotated q and k.
  */
-record RopeOp(Path q, DType qDtype, Path k, DType kDtype, int[] positions, RopeOptions rope) implements Operation {
+record RopeOp(TensorSource q, DType qDtype, TensorSource k, DType kDtype, int[] positions, RopeOptions rope)
+        implements Operation {
 
     static RopeOp read(SpecReader r) throws IOException {
         r.allowOnly(Operation.keys(COMMON_KEYS, Set.of("q", "q_dtype", "k", "k_dtype", "positions", "rope")));
         DType qd = r.has("q_dtype") ? Names.dtype(r.string("q_dtype"), "\"q_dtype\"") : null;
         DType kd = r.has("k_dtype") ? Names.dtype(r.string("k_dtype"), "\"k_dtype\"") : qd;
-        return new RopeOp(r.file("q"), qd, r.optionalFile("k"), kd, r.ints("positions"),
+        return new RopeOp(TensorSource.read(r, "q"), qd, TensorSource.readOptional(r, "k"), kd, r.ints("positions"),
                 r.has("rope") ? CallOptions.rope(r.object("rope")) : RopeOptions.DEFAULT);
     }
 
@@ -30,8 +30,8 @@ record RopeOp(Path q, DType qDtype, Path k, DType kDtype, int[] positions, RopeO
 
     @Override
     public RunResult run(Inputs in) throws IOException {
-        Tensor tq = in.device(q, Inputs.dtypeOf(q, qDtype, "q_dtype"));
-        Tensor tk = k == null ? null : in.device(k, Inputs.dtypeOf(k, kDtype, "k_dtype"));
+        Tensor tq = in.device(q, Inputs.dtypeOf(q.file(), qDtype, "q_dtype"));
+        Tensor tk = k == null ? null : in.device(k, Inputs.dtypeOf(k.file(), kDtype, "k_dtype"));
         RunResult result = new RunResult();
         long start = System.nanoTime();
         in.backend.applyRope(tq, tk, positions, rope);

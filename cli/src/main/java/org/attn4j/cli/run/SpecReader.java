@@ -52,6 +52,20 @@ final class SpecReader {
         return map.containsKey(key) && map.get(key) != null;
     }
 
+    boolean isString(String key) {
+        return map.get(key) instanceof String;
+    }
+
+    /** A long given as a JSON integer; a value outside 64 bits is refused. */
+    long longValue(String key) {
+        Object v = require(key);
+        Long n = asLong(v);
+        if (n == null) {
+            throw mismatch(key, "an integer in 64 bits", v);
+        }
+        return n;
+    }
+
     Object raw(String key) {
         return map.get(key);
     }

@@ -214,6 +214,94 @@ class RunOperationsTest {
         assertTrue(Files.notExists(interleaved.resolve("k.npy")));
     }
 
+    /** Slices {@code [n, heads, d]} of a fused {@code [n, total, d]} array starting at head {@code first}, copied. */
+    private static HostTensor slice(HostTensor fused, int first, int heads) {
+        long n = fused.dim(0);
+        long total = fused.dim(1);
+        long d = fused.dim(2);
+        HostTensor out = HostTensor.allocate(fused.dtype(), n, heads, d);
+        for (long t = 0; t < n; t++) {
+            for (long h = 0; h < heads; h++) {
+                for (long e = 0; e < d; e++) {
+                    out.setBits((t * heads + h) * d + e, fused.getBits((t * total + first + h) * d + e));
+                }
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void viewsOfOneFusedProjectionEqualContiguousInputs() throws IOException {
+        // A fused [n, Hq + 2 Hkv, D] projection output, as an engine holds it: Hq 4, Hkv 2, D 8.
+        int n = 3;
+        int hq = 4;
+        int hkv = 2;
+        int d = 8;
+        int row = (hq + 2 * hkv) * d;
+        try (HostTensor fused = random(DType.BF16, 11, n, hq + 2 * hkv, d)) {
+            Npy.write(dir.resolve("qkv.npy"), fused);
+            save("q.npy", slice(fused, 0, hq));
+            save("k.npy", slice(fused, hq, hkv));
+            save("v.npy", slice(fused, hq + hkv, hkv));
+        }
+        String q = "{\"file\": \"qkv.npy\", \"shape\": [" + n + ", " + hq + ", " + d + "], \"strides\": [" + row + ", "
+                + d + ", 1]}";
+        String k = "{\"file\": \"qkv.npy\", \"offset\": " + hq * d + ", \"shape\": [" + n + ", " + hkv + ", " + d
+                + "], \"strides\": [" + row + ", " + d + ", 1]}";
+        String v = "{\"file\": \"qkv.npy\", \"offset\": " + (hq + hkv) * d + ", \"shape\": [" + n + ", " + hkv + ", "
+                + d + "], \"strides\": [" + row + ", " + d + ", 1]}";
+
+        // RoPE on q and k, views of one buffer, rotated in place: the same bits as on separate arrays.
+        Path viewed = run("rope-views", "{\"op\": \"rope\", \"q_dtype\": \"bf16\", \"q\": " + q + ", \"k\": " + k
+                + ", \"positions\": [5, 6, 7]}");
+        Path plain = run("rope-plain", """
+                {"op": "rope", "q_dtype": "bf16", "q": "q.npy", "k": "k.npy", "positions": [5, 6, 7]}""");
+        assertSameBits(Npy.read(plain.resolve("q.npy"), DType.BF16), Npy.read(viewed.resolve("q.npy"), DType.BF16));
+        assertSameBits(Npy.read(plain.resolve("k.npy"), DType.BF16), Npy.read(viewed.resolve("k.npy"), DType.BF16));
+
+        // Append k and v views into a cache of 2 pages of 4, then decode with the q view.
+        try (HostTensor cache = random(DType.BF16, 12, 2, 4, hkv, d)) {
+            Npy.write(dir.resolve("kc.npy"), cache);
+            Npy.write(dir.resolve("vc.npy"), cache);
+        }
+        String table = "\"kv_indptr\": [0, 2], \"kv_indices\": [1, 0], \"kv_last_page_len\": [3]";
+        Path appendedViews = run("append-views", "{\"op\": \"append_kv\", \"k\": \"kc.npy\", \"v\": \"vc.npy\", "
+                + "\"kv_dtype\": \"bf16\", \"append_dtype\": \"bf16\", \"append_k\": " + k + ", \"append_v\": " + v
+                + ", \"append_indptr\": [0, 3], " + table + "}");
+        Path appendedPlain = run("append-plain", "{\"op\": \"append_kv\", \"k\": \"kc.npy\", \"v\": \"vc.npy\", "
+                + "\"kv_dtype\": \"bf16\", \"append_dtype\": \"bf16\", \"append_k\": \"k.npy\", \"append_v\": \"v.npy\", "
+                + "\"append_indptr\": [0, 3], " + table + "}");
+        assertSameBits(Npy.read(appendedPlain.resolve("k.npy"), DType.BF16),
+                Npy.read(appendedViews.resolve("k.npy"), DType.BF16));
+        assertSameBits(Npy.read(appendedPlain.resolve("v.npy"), DType.BF16),
+                Npy.read(appendedViews.resolve("v.npy"), DType.BF16));
+
+        String oneRow = "{\"file\": \"qkv.npy\", \"shape\": [1, " + hq + ", " + d + "], \"strides\": [" + row + ", " + d
+                + ", 1]}";
+        Path decodedView = run("decode-view", "{\"op\": \"decode\", \"q_dtype\": \"bf16\", \"q\": " + oneRow
+                + ", \"k\": \"kc.npy\", \"v\": \"vc.npy\", \"kv_dtype\": \"bf16\", " + table + "}");
+        try (HostTensor q0 = Npy.read(dir.resolve("q.npy"), DType.BF16)) {
+            save("q0.npy", HostTensor.wrap(q0.segment().asSlice(0, (long) hq * d * 2), DType.BF16, 1, hq, d));
+        }
+        Path decodedPlain = run("decode-plain", "{\"op\": \"decode\", \"q_dtype\": \"bf16\", \"q\": \"q0.npy\", "
+                + "\"k\": \"kc.npy\", \"v\": \"vc.npy\", \"kv_dtype\": \"bf16\", " + table + "}");
+        assertSameBits(Npy.read(decodedPlain.resolve("o.npy"), DType.BF16),
+                Npy.read(decodedView.resolve("o.npy"), DType.BF16));
+    }
+
+    @Test
+    void aViewPastItsFileIsRefusedWithItsExtent() throws IOException {
+        save("qkv.npy", random(DType.F32, 13, 2, 8, 4));
+        Files.writeString(dir.resolve("bad.json"), """
+                {"op": "rope", "q": {"file": "qkv.npy", "offset": 60, "shape": [2, 4, 4], "strides": [32, 4, 1]},
+                 "positions": [0, 1]}""");
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("bad.json").toString(), "--out",
+                dir.resolve("bad").toString(), "--backend", "reference");
+        assertTrue(r.status() != 0, r.out() + r.err());
+        assertTrue(r.err().contains("\"q\" views qkv.npy") && r.err().contains("[60, 108)"), r.err());
+        assertTrue(Files.notExists(dir.resolve("bad")));
+    }
+
     // ------------------------------------------------------------------ KV append
 
     @Test
