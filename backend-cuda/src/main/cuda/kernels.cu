@@ -51,16 +51,19 @@ STREAM_G(f16, F16, 64)
 STREAM_G(f16, F16, 128)
 STREAM_G(bf16, BF16, 64)
 STREAM_G(bf16, BF16, 128)
-// Decode on Tensor Cores (default for GQA groups): K/V of q's type, head dim 64 or 128, group sizes up to 16.
-#define MMA_DEC(QN, Q, DH)                                                                                \
+// Decode on Tensor Cores (default for GQA groups, other head dims and FP8 K/V): K/V of q's type or
+// FP8, head dims 64, 80, 96, 128 and 256, group sizes up to 16.
+#define MMA_DEC(QN, Q, KN, K, DH)                                                                         \
     extern "C" __global__ void __launch_bounds__(32 * MMA_DEC_WARPS)                                     \
-        dec_mma_##QN##_d##DH(const AttnParams p) {                                                        \
-        mmaDecodeBody<Q, DH>(p);                                                                          \
+        dec_mma_##QN##_##KN##_d##DH(const AttnParams p) {                                                 \
+        mmaDecodeBody<Q, K, DH>(p);                                                                       \
     }
-MMA_DEC(f16, F16, 64)
-MMA_DEC(f16, F16, 128)
-MMA_DEC(bf16, BF16, 64)
-MMA_DEC(bf16, BF16, 128)
+#define MMA_DEC_D(QN, Q, KN, K)                                                                           \
+    MMA_DEC(QN, Q, KN, K, 64) MMA_DEC(QN, Q, KN, K, 80) MMA_DEC(QN, Q, KN, K, 96) MMA_DEC(QN, Q, KN, K, 128) \
+    MMA_DEC(QN, Q, KN, K, 256)
+#define MMA_DEC_KV(QN, Q) MMA_DEC_D(QN, Q, QN, Q) MMA_DEC_D(QN, Q, e4m3, E4M3) MMA_DEC_D(QN, Q, e5m2, E5M2)
+MMA_DEC_KV(f16, F16)
+MMA_DEC_KV(bf16, BF16)
 // FlashAttention-2-style prefill (default below sm_90): K/V of q's type, head dim 64 or 128.
 #define FA2(QN, Q, DH)                                                                                    \
     extern "C" __global__ void __launch_bounds__(FA2_THREADS) fa2_##QN##_d##DH(const AttnParams p) {      \
@@ -121,15 +124,14 @@ extern "C" __global__ void param_sizes(int* out) {
 }
 
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type, head dim 64,
-// 128 or 256; a copier warpgroup and two consumer warpgroups taking turns on the tensor cores,
-// WG_ROWS query rows per block.
-#define WGMMA_PREFILL(QN, Q, DH)                                                                          \
-    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_d##DH(const AttnParams p) {     \
-        wgPrefillBody<Q, DH>(p);                                                                          \
+// 128 or 256, and 80 or 96 in the layout of 128; a copier warpgroup and two consumer warpgroups
+// taking turns on the tensor cores, WG_ROWS query rows per block.
+#define WGMMA_PREFILL(QN, Q, DH, DR)                                                                      \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_d##DR(const AttnParams p) {     \
+        wgPrefillBody<Q, DH, DR>(p);                                                                      \
     }
-WGMMA_PREFILL(bf16, BF16, 128)
-WGMMA_PREFILL(f16, F16, 128)
-WGMMA_PREFILL(bf16, BF16, 64)
-WGMMA_PREFILL(f16, F16, 64)
-WGMMA_PREFILL(bf16, BF16, 256)
-WGMMA_PREFILL(f16, F16, 256)
+#define WGMMA_PREFILL_Q(QN, Q)                                                                            \
+    WGMMA_PREFILL(QN, Q, 64, 64) WGMMA_PREFILL(QN, Q, 128, 80) WGMMA_PREFILL(QN, Q, 128, 96)              \
+    WGMMA_PREFILL(QN, Q, 128, 128) WGMMA_PREFILL(QN, Q, 256, 256)
+WGMMA_PREFILL_Q(bf16, BF16)
+WGMMA_PREFILL_Q(f16, F16)

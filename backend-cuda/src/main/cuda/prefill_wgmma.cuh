@@ -2,6 +2,10 @@
 // of q's 16-bit type, head dim 64, 128 or 256, the same work items and outputs as the FA2 kernel
 // with tiles of WG_ROWS query rows. Elsewhere the entry points trap.
 //
+// - a head dim DR below the layout's DH (80 and 96 in the 128 layout) runs the DH kernel on rows
+//   whose columns past DR are zero: the copies zero-fill those 16-byte chunks instead of reading,
+//   so q K^T is unchanged, P V gives zero columns past DR, and only DR columns are written. The
+//   tensor cores do DH / DR times the work; the memory traffic is that of DR;
 // - a block is three warpgroups over one (request, query head, 128-row tile): warpgroup 0 only
 //   copies (row offsets and cp.async of K/V tiles); warpgroups 1 and 2 only compute, each over 64
 //   of the block's 128 rows, and both read the same K/V tiles, so each K/V byte loaded serves 128
@@ -235,13 +239,14 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
 
 // cp.async of q rows r0 + myRow + k STEP (k < N / STEP) into the swizzled q operand; rows past the
 // block's are zero-filled.
-template <int DH, int N, int STEP>
+// Columns at or past DR (chunks of the layout's padding) are zero-filled too.
+template <int DH, int DR, int N, int STEP>
 __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, uint8_t* qs, int r0, int myRow,
                                         int myCol) {
 #pragma unroll
     for (int k = 0; k < N / STEP; ++k) {
         const int r = r0 + myRow + k * STEP;
-        const bool valid = r < it.nRows;
+        const bool valid = r < it.nRows && myCol < DR / 8;
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
         if (valid) src += ((long long) (it.qoStart + it.rowStart + r) * p.qTok + (long long) it.h * p.qHead) * 2
                 + myCol * 16;
@@ -273,10 +278,11 @@ __device__ __forceinline__ const uint8_t* wgHeadBase(const AttnParams& p, const 
 // cp.async of this thread's share of a tile of KEYS rows: rows myRow + k STEP of CPT columns, at
 // dst[c] + k STEP rows (dst[c]: the thread's swizzled chunk of row myRow in column c; STEP is a
 // multiple of the 8-row swizzle period, so every row of the share has the same swizzle), from
-// head[c] by the tile's row offsets offs.
+// head[c] by the tile's row offsets offs. Columns whose live[c] is false (padding past the head
+// dim) are zero-filled.
 template <int STEP, int KEYS, int CPT>
 __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* const* dst, const uint32_t* offs,
-                                           int myRow) {
+                                           const bool* live, int myRow) {
     constexpr int N = KEYS / STEP;
     static_assert(STEP % 8 == 0 && KEYS % STEP == 0, "copy shape");
     uint32_t off[N];
@@ -287,7 +293,7 @@ __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* 
         const bool valid = off[k] != WG_NO_ROW;
 #pragma unroll
         for (int c = 0; c < CPT; ++c) {
-            asyncCopy16(dst[c] + k * STEP * 128, head[c] + (size_t) (valid ? off[k] : 0u) * 16, valid);
+            asyncCopy16(dst[c] + k * STEP * 128, head[c] + (size_t) (valid ? off[k] : 0u) * 16, valid && live[c]);
         }
     }
 }
@@ -457,10 +463,11 @@ __device__ __forceinline__ void wgPack(uint32_t (&pf)[KS][4], const float (&s)[N
 
 // Normalise and write: O's accumulator i is column 8 (i / 4) + 2 (lane % 4) + (i & 1), row
 // (i >> 1) & 1, the m16n8 layout of prefillWriteRows.
-template <int MT, int DH>
+// Only the first DR columns: those past it are the layout's zero padding.
+template <int MT, int DH, int DR>
 __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& it, const WgRows& w,
                                             const float (&o)[DH / 2], const float (&m)[2], float (&l)[2], int lane) {
-    prefillWriteRows<MT, DH>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
+    prefillWriteRows<MT, DR>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
                              it.h, it.partialBase, lane);
 }
 
@@ -498,8 +505,10 @@ __device__ __forceinline__ void wgNamedArrive(int id, int count) {
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 // One block of WG_THREADS: the copier (warpgroup 0) and two consumers; see the top of this file.
-template <int MT, int DH>
+// DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8.
+template <int MT, int DH, int DR = DH>
 __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
+    static_assert(DR <= DH && DR % 8 == 0 && (DH == 64 || DH == 128 || DH == 256), "head dims");
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int KEYS = wgKeys(DH);           // keys per tile
     constexpr int ST = wgStages(DH);           // K tiles (and V tiles) in flight or in use
@@ -556,18 +565,20 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         const uint8_t* kHead[CPT];
         const uint8_t* vHead[CPT];
         int myDst[CPT];
+        bool live[CPT];
 #pragma unroll
         for (int c = 0; c < CPT; ++c) {
             const int col = tid % COLS + c * COLS;
-            kHead[c] = wgHeadBase(p, it, false, col);
-            vHead[c] = wgHeadBase(p, it, true, col);
+            live[c] = col < DR / 8;
+            kHead[c] = wgHeadBase(p, it, false, live[c] ? col : 0);
+            vHead[c] = wgHeadBase(p, it, true, live[c] ? col : 0);
             myDst[c] = wgChunk<KEYS>(myRow, col);
         }
         auto issue = [&](int t, bool isV, int st) {
             uint8_t* dst[CPT];
 #pragma unroll
             for (int c = 0; c < CPT; ++c) dst[c] = kvs + (isV ? ST + st : st) * TILE + myDst[c];
-            wgCopyTile<ROW_STEP, KEYS, CPT>(isV ? vHead : kHead, dst, offs + (t & 1) * KEYS, myRow);
+            wgCopyTile<ROW_STEP, KEYS, CPT>(isV ? vHead : kHead, dst, offs + (t & 1) * KEYS, live, myRow);
             asyncCopyCommit();
         };
         uint32_t nextOffset = nTiles > 0 ? offsetOf(0) : WG_NO_ROW;
@@ -603,7 +614,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
-        wgCopyQ<DH, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
+        wgCopyQ<DH, DR, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
         asyncCopyCommit();
         asyncCopyWait<0>();
         wgProxyFence();
@@ -687,7 +698,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         }
     }
 
-    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane);
+    wgWriteRows<MT, DH, DR>(p, it, w, o, m, l, lane);
 #else
     __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
 #endif

@@ -14,9 +14,9 @@ enum BlockShape {
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
     TC_PREFILL(64, 128),
     /**
-     * Streaming decode (decode_stream.cuh on CUDA cores, the default without grouping, or
-     * decode_mma.cuh on Tensor Cores, the default for groups of 2 to 8): one block of 4 warps per
-     * (request, KV head, key chunk), the whole GQA group at once, head dim 64 or 128.
+     * Streaming decode (decode_stream.cuh on CUDA cores, the default without grouping at head
+     * dims 64 and 128, or decode_mma.cuh on Tensor Cores, the default otherwise): one block of 4
+     * warps per (request, KV head, key chunk), the whole GQA group at once.
      */
     STREAM_DECODE(8, 128),
     /**
@@ -28,8 +28,8 @@ enum BlockShape {
     /**
      * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block per
      * (request, query head, 128-row tile, key split) of a copier warpgroup and two consumer
-     * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 128 or
-     * 256, K/V of q's type.
+     * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 80, 96,
+     * 128 or 256, K/V of q's type.
      */
     WGMMA_PREFILL(128, 384);
 
@@ -73,17 +73,25 @@ enum BlockShape {
         return (int) Math.min(Integer.MAX_VALUE / 8, ((long) keys + pageSize - 1) / pageSize + 1);
     }
 
-    /**
-     * The Tensor Core decode kernel's rings (mmaDecRingBytes in decode_mma.cuh): 4 warps, 3
-     * stages, K and V of 16 keys in rows padded by 8 elements. It shares the streaming schedule.
-     */
-    static int mmaDecodeRingBytes(int headDim) {
-        return 4 * 3 * 2 * 16 * (headDim + 8) * 2;
+    /** Head dims the Tensor Core decode kernel (decode_mma.cuh) is built for. */
+    static boolean mmaDecodeHeadDim(int headDim) {
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
     }
 
-    /** The Tensor Core decode kernel (decode_mma.cuh) for q's type and a head dim of 64 or 128. */
-    static String mmaDecodeKernel(String qSuffix, int headDim) {
-        return "dec_mma_" + qSuffix + "_d" + headDim;
+    /**
+     * The Tensor Core decode kernel's rings (mmaDecRingBytes in decode_mma.cuh): 4 warps, 3
+     * stages (2 for rows of 512 bytes and more), K and V of 16 keys in rows padded by 16 bytes. It
+     * shares the streaming schedule.
+     */
+    static int mmaDecodeRingBytes(int headDim, int kvBytes) {
+        int row = headDim * kvBytes;
+        int stages = row >= 512 ? 2 : 3;
+        return 4 * stages * 2 * 16 * (row + 16);
+    }
+
+    /** The Tensor Core decode kernel (decode_mma.cuh) for the dtypes and a head dim it is built for. */
+    static String mmaDecodeKernel(String qSuffix, String kvSuffix, int headDim) {
+        return "dec_mma_" + qSuffix + "_" + kvSuffix + "_d" + headDim;
     }
 
     /** The streaming kernel for q's type, a head dim of 64 or 128 and a group up to 8. */
@@ -151,9 +159,20 @@ enum BlockShape {
      * stages of 128 keys; 2 of 64 at head dim 256).
      */
     static int wgmmaSharedBytes(int headDim) {
-        int keys = headDim > 128 ? 64 : 128;
-        int stages = headDim > 128 ? 2 : 3;
-        return 3072 + 128 * headDim * 2 + 2 * stages * keys * headDim * 2;
+        int layout = wgmmaLayoutHeadDim(headDim);
+        int keys = layout > 128 ? 64 : 128;
+        int stages = layout > 128 ? 2 : 3;
+        return 3072 + 128 * layout * 2 + 2 * stages * keys * layout * 2;
+    }
+
+    /** Head dims the wgmma kernel is built for (kernels.cu WGMMA_PREFILL_Q). */
+    static boolean wgmmaHeadDim(int headDim) {
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
+    }
+
+    /** The wgmma kernel's layout for a head dim: 80 and 96 run in the layout of 128, zero-padded. */
+    static int wgmmaLayoutHeadDim(int headDim) {
+        return headDim <= 64 ? 64 : headDim <= 128 ? 128 : 256;
     }
 
     /** The FA2 kernel's layout (fa2SharedBytes): q rows, 2 stages of K and V, padded by 8 elements; 2 tiles of row offsets. */

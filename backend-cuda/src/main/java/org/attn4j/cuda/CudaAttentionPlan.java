@@ -82,14 +82,17 @@ final class CudaAttentionPlan implements KernelPlan {
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
                 boolean mma = kernel == Kernel.MMA_DECODE;
-                schedule = AttentionSchedule.stream(problem, sms, mma ? 2 : 3, settings.streamWaves());
+                int ring = mma ? BlockShape.mmaDecodeRingBytes(d, kvBytes) : BlockShape.STREAM_RING_BYTES;
+                // Blocks one multiprocessor holds, by the ring each needs (page ids take little more).
+                int resident = Math.clamp(sms.sharedPerSm() / (ring + 2048), 1, 3);
+                schedule = AttentionSchedule.stream(problem, sms, resident, settings.streamWaves());
                 int pages = streamPageBytes(problem, schedule);
-                if (pages > STREAM_MAX_PAGE_BYTES) {
+                if (pages > STREAM_MAX_PAGE_BYTES || ring + pages > info.maxSharedPerBlockOptin()) {
                     kernel = Kernel.TENSOR_CORE;
                     schedule = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
                     shared = schedule.shape().sharedBytes(d, kvBytes);
                 } else {
-                    shared = pages + (mma ? BlockShape.mmaDecodeRingBytes(d) : BlockShape.STREAM_RING_BYTES);
+                    shared = pages + ring;
                 }
             }
             case QUERY_TILED -> {
@@ -147,21 +150,40 @@ final class CudaAttentionPlan implements KernelPlan {
         boolean rope = p.options().rope() != null;
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         boolean vectors16 = p.alignment() >= 16;
-        if (p.decode()) {
+        if (p.decode() && !rope && sixteen && vectors16) {
             CudaKernelSettings.DecodeKernel k = settings.decode();
-            boolean fits = !rope && (d == 64 || d == 128) && p.heads().groupSize() <= BlockShape.STREAM_MAX_GROUP
-                    && kv == q && sixteen && vectors16;
-            if (fits && k != CudaKernelSettings.DecodeKernel.TC) {
-                boolean mma = k == CudaKernelSettings.DecodeKernel.MMA
-                        || (k == CudaKernelSettings.DecodeKernel.AUTO && p.heads().groupSize() >= 2);
-                // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9 TB/s
-                // against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0 against 3.7).
-                return mma ? Kernel.MMA_DECODE : Kernel.STREAM;
+            int group = p.heads().groupSize();
+            boolean streamFits = (d == 64 || d == 128) && group <= BlockShape.STREAM_MAX_GROUP && kv == q;
+            boolean mmaFits = BlockShape.mmaDecodeHeadDim(d) && group <= BlockShape.TC_DECODE.itemsPerBlock
+                    && (kv == q || kv.isFp8());
+            switch (k) {
+                case STREAM -> {
+                    if (streamFits) {
+                        return Kernel.STREAM;
+                    }
+                }
+                case MMA -> {
+                    if (mmaFits) {
+                        return Kernel.MMA_DECODE;
+                    }
+                }
+                case AUTO -> {
+                    // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9
+                    // TB/s against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0
+                    // against 3.7) at the head dims it is built for.
+                    if (streamFits && group == 1) {
+                        return Kernel.STREAM;
+                    }
+                    if (mmaFits) {
+                        return Kernel.MMA_DECODE;
+                    }
+                }
+                case TC -> { }
             }
-        } else {
+        } else if (!p.decode()) {
             CudaKernelSettings.PrefillKernel k = settings.prefill();
             boolean wgmma = k == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90;
-            boolean headDimOk = d == 64 || d == 128 || (d == 256 && wgmma);
+            boolean headDimOk = wgmma ? BlockShape.wgmmaHeadDim(d) : d == 64 || d == 128;
             if (k != CudaKernelSettings.PrefillKernel.TC && !rope && headDimOk && kv == q && sixteen && vectors16) {
                 return Kernel.QUERY_TILED;
             }
@@ -237,7 +259,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .bytes();
             BlockShape shape = schedule.shape();
             String name = switch (kernel) {
-                case MMA_DECODE -> BlockShape.mmaDecodeKernel(qs, d);
+                case MMA_DECODE -> BlockShape.mmaDecodeKernel(qs, CudaDtypes.suffix(kv.dtype()), d);
                 case STREAM -> BlockShape.streamKernel(qs, d, problem.heads().groupSize());
                 default -> shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
             };

@@ -32,10 +32,11 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
             new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES);
 
     /**
-     * The decode kernels: {@code auto} (the default: {@code mma} for GQA groups of 2 to 8 heads,
-     * {@code stream} without grouping), {@code tc} (the Tensor Core attention of mma.cuh, every
-     * dtype pair), {@code stream} (decode_stream.cuh) or {@code mma} (decode_mma.cuh). The last two
-     * take K/V of q's type at head dims 64 and 128; other problems run {@code tc}.
+     * The decode kernels: {@code auto} (the default: {@code stream} without grouping where it
+     * runs, {@code mma} otherwise), {@code tc} (the Tensor Core attention of mma.cuh, every dtype
+     * pair), {@code stream} (decode_stream.cuh: K/V of q's type, head dims 64 and 128, groups up to
+     * 8) or {@code mma} (decode_mma.cuh: K/V of q's type or FP8, head dims 64, 80, 96, 128 and 256,
+     * groups up to 16). Other problems run {@code tc}.
      */
     enum DecodeKernel {
         AUTO, TC, STREAM, MMA
@@ -44,8 +45,8 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
     /**
      * The prefill kernels: {@code wgmma} (the default: prefill_wgmma.cuh on compute capability
      * 9.0, fa2 elsewhere), {@code fa2} (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair).
-     * wgmma takes K/V of q's type at head dims 64, 128 and 256, fa2 at 64 and 128; other problems
-     * run {@code tc}.
+     * wgmma takes K/V of q's type at head dims 64, 80, 96, 128 and 256, fa2 at 64 and 128; other
+     * problems run {@code tc}.
      */
     enum PrefillKernel {
         WGMMA, FA2, TC

@@ -22,7 +22,7 @@ public final class AttentionCases {
     private static final int[] PAGE_SIZES = {1, 3, 7, 8, 16, 17, 32};
     /** Multiples of 16 (every backend) and one that is not (the reference takes any D; others skip it). */
     private static final int[] HEAD_DIMS = {32, 48, 64, 80, 96, 128, 160, 192, 256, 40};
-    private static final int[] GROUPS = {1, 2, 3, 4, 8};
+    private static final int[] GROUPS = {1, 2, 3, 4, 7, 8, 16};
     private static final float[] FP8_SCALES = {0.25f, 0.5f, 1f, 2f};
 
     private AttentionCases() {}

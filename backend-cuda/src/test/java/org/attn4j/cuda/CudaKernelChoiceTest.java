@@ -1,0 +1,103 @@
+package org.attn4j.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.attn4j.cuda.CudaAttentionPlan.Kernel;
+import org.attn4j.kv.PageTable;
+import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.options.PlanOptions;
+import org.attn4j.spi.AttentionProblem;
+import org.attn4j.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Which kernel family a plan picks: the fast kernels take every shape they are built for (no
+ * problem a fast kernel can run falls to a slower one), and every kernel named here exists in
+ * the fatbin for the dtypes and head dims that reach it.
+ */
+class CudaKernelChoiceTest {
+    private static final int HOPPER = 90;
+    private static final int AMPERE = 80;
+
+    private static AttentionProblem problem(boolean decode, int hq, int hkv, int d, DType q, DType kv, int alignment) {
+        int[] kvLens = {300, 17};
+        int[] qo = decode ? new int[] {0, 1, 2} : new int[] {0, 40, 57};
+        return new AttentionProblem(new HeadConfig(hq, hkv, d), qo,
+                PageTable.of(16, ContiguousPages.of(kvLens, 16), kvLens), null, AttentionOptions.DEFAULT, null, null,
+                decode, PlanOptions.DEFAULT, q, kv, alignment);
+    }
+
+    private static Kernel decode(int hq, int hkv, int d, DType q, DType kv) {
+        return CudaAttentionPlan.kernelFor(problem(true, hq, hkv, d, q, kv, 16), CudaKernelSettings.DEFAULT, HOPPER);
+    }
+
+    private static Kernel prefill(int d, DType q, DType kv, int cc) {
+        return CudaAttentionPlan.kernelFor(problem(false, 8, 2, d, q, kv, 16), CudaKernelSettings.DEFAULT, cc);
+    }
+
+    @Test
+    void decodeWithoutGroupingStreamsOnCudaCoresWhereThatKernelIsBuilt() {
+        assertEquals(Kernel.STREAM, decode(8, 8, 128, DType.BF16, DType.BF16));
+        assertEquals(Kernel.STREAM, decode(8, 8, 64, DType.F16, DType.F16));
+    }
+
+    @Test
+    void everyOtherDecodeHeadDimGroupAndFp8CacheRunsOnTheTensorCoreDecodeKernel() {
+        for (int d : new int[] {64, 80, 96, 128, 256}) {
+            for (int group : new int[] {1, 2, 4, 7, 8, 16}) {
+                for (DType q : new DType[] {DType.F16, DType.BF16}) {
+                    for (DType kv : new DType[] {q, DType.FP8_E4M3, DType.FP8_E5M2}) {
+                        Kernel k = decode(2 * group, 2, d, q, kv);
+                        if (group == 1 && kv == q && (d == 64 || d == 128)) {
+                            assertEquals(Kernel.STREAM, k);
+                        } else {
+                            assertEquals(Kernel.MMA_DECODE, k, "D " + d + " group " + group + " " + q + "/" + kv);
+                            assertTrue(BlockShape.mmaDecodeHeadDim(d));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void decodeShapesNoStreamingKernelHoldsGoToTheGeneralKernels() {
+        assertEquals(Kernel.TENSOR_CORE, decode(4, 2, 112, DType.BF16, DType.BF16));
+        assertEquals(Kernel.TENSOR_CORE, decode(34, 2, 128, DType.BF16, DType.BF16));  // a group of 17
+        assertEquals(Kernel.GENERIC, decode(4, 2, 128, DType.BF16, DType.F16));  // mixed 16-bit types
+        assertEquals(Kernel.GENERIC, decode(4, 2, 128, DType.F32, DType.F32));
+        assertEquals(Kernel.GENERIC, decode(4, 2, 40, DType.BF16, DType.BF16));
+    }
+
+    @Test
+    void prefillTakesWgmmaOnHopperAtEveryHeadDimItIsBuiltFor() {
+        for (int d : new int[] {64, 80, 96, 128, 256}) {
+            assertEquals(Kernel.QUERY_TILED, prefill(d, DType.BF16, DType.BF16, HOPPER), "D " + d);
+            assertTrue(BlockShape.wgmmaSharedBytes(d) <= 227 * 1024, "D " + d);
+        }
+        assertEquals(Kernel.QUERY_TILED, prefill(128, DType.F16, DType.F16, AMPERE));
+        assertEquals(Kernel.TENSOR_CORE, prefill(96, DType.F16, DType.F16, AMPERE));
+        assertEquals(Kernel.TENSOR_CORE, prefill(128, DType.BF16, DType.FP8_E4M3, HOPPER));
+    }
+
+    @Test
+    void paddedHeadDimsUseTheLayoutTheyRunIn() {
+        assertEquals(BlockShape.wgmmaSharedBytes(128), BlockShape.wgmmaSharedBytes(96));
+        assertEquals(BlockShape.wgmmaSharedBytes(128), BlockShape.wgmmaSharedBytes(80));
+        assertEquals(128, BlockShape.wgmmaLayoutHeadDim(96));
+        assertEquals(64, BlockShape.wgmmaLayoutHeadDim(64));
+        assertEquals(256, BlockShape.wgmmaLayoutHeadDim(256));
+    }
+
+    @Test
+    void theDecodeRingMirrorsTheKernelsLayout() {
+        // mmaDecRingBytes: 4 warps x stages x (K, V) x 16 keys x (row + 16 bytes); 2 stages from 512-byte rows
+        assertEquals(4 * 3 * 2 * 16 * 272, BlockShape.mmaDecodeRingBytes(128, 2));
+        assertEquals(4 * 3 * 2 * 16 * 144, BlockShape.mmaDecodeRingBytes(128, 1));
+        assertEquals(4 * 2 * 2 * 16 * 528, BlockShape.mmaDecodeRingBytes(256, 2));
+        assertTrue(BlockShape.mmaDecodeRingBytes(256, 2) + 32 * 1024 <= 227 * 1024);
+        assertEquals("dec_mma_bf16_e4m3_d96", BlockShape.mmaDecodeKernel("bf16", "e4m3", 96));
+    }
+}
