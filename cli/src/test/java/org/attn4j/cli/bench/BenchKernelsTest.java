@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 class BenchKernelsTest {
     @Test
     void withoutCudaItSaysWhyInOneLineAndFails() {
-        assumeFalse(Backends.find("cuda").map(p -> p.probe().available()).orElse(false), "CUDA is available");
+        assumeFalse(Backends.find("cuda").map(p -> p.probe().available()).orElse(false),
+                "CUDA is available here, and this test checks what happens without it");
         CliRunner r = CliRunner.run("bench-kernels", "decode", "--iterations", "1");
         assertEquals(Main.FAILED, r.status(), r.out() + r.err());
         assertTrue(r.err().startsWith("attn4j bench-kernels: backend 'cuda' is unavailable: "), r.err());
