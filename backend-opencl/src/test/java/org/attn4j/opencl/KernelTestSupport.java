@@ -1,14 +1,22 @@
 package org.attn4j.opencl;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.SplittableRandom;
+import org.attn4j.spi.Probe;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
 
 /** Inputs and the comparison with the reference that the forced-kernel tests share. */
 final class KernelTestSupport {
     private KernelTestSupport() {
+    }
+
+    /** Skips the calling test where no OpenCL device is found, saying why (the probe's reasons). */
+    static void assumeOpenClDevice() {
+        Probe p = new OpenClBackendProvider().probe();
+        assumeTrue(p.available(), () -> "no OpenCL device here: " + p.reasons());
     }
 
     /** Page ids numbered from {@code firstPage} on, request after request, enough for each kvLen. */

@@ -2,7 +2,6 @@ package org.attn4j.opencl;
 
 import static org.attn4j.opencl.KernelTestSupport.random;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -46,7 +45,7 @@ class OpenClDecodeStreamKernelTest {
     })
     void streamingDecodeMatchesReference(DType qType, DType kvType, int d, int g, int pageSize, KvLayout layout,
                                          String option, int maxChunk) {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         SplittableRandom rnd = new SplittableRandom(d * 31L + g + maxChunk);
         int hkv = 2;
         int hq = hkv * g;
@@ -94,7 +93,7 @@ class OpenClDecodeStreamKernelTest {
     @ParameterizedTest(name = "deterministic {0}")
     @CsvSource({"false", "true"})
     void mixedBatchSplitsBetweenKernels(boolean deterministic) {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         SplittableRandom rnd = new SplittableRandom(11);
         int pageSize = 16;
         int d = 64;
@@ -117,7 +116,7 @@ class OpenClDecodeStreamKernelTest {
     @ParameterizedTest(name = "{0} keys per step, {1} work-items, D {2}, g {3}")
     @CsvSource({"1, 32, 128, 4", "8, 256, 64, 2", "3, 64, 256, 8", "16, 512, 32, 1"})
     void tuningOptionsKeepResults(int keys, int group, int d, int g) {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         SplittableRandom rnd = new SplittableRandom(keys * 7L + group);
         int pageSize = 16;
         int[] kvLens = {1000, 1, 77};
@@ -137,7 +136,7 @@ class OpenClDecodeStreamKernelTest {
 
     @org.junit.jupiter.api.Test
     void badTuningOptionsAreRejectedWithTheirName() {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         for (Map<String, String> bad : java.util.List.of(Map.of("streamKeys", "17"), Map.of("streamGroup", "100"),
                 Map.of("streamKeys", "many"))) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,

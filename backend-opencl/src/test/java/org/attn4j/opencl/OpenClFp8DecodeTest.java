@@ -1,7 +1,6 @@
 package org.attn4j.opencl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Map;
 import org.attn4j.AttentionBackend;
@@ -37,7 +36,7 @@ class OpenClFp8DecodeTest {
         "FP8_E4M3, 16, decode-stream", "FP8_E5M2, 16, decode-stream", "FP8_E4M3, 8, decode-stream",
     })
     void everyCodeDecodes(DType fp8, int d, String kernel) {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         int heads = (256 + d - 1) / d;
         try (AttentionBackend b = AttentionBackend.of(new OpenClBackendProvider().open(
                 new BackendOptions(Map.of("kernel", kernel))));

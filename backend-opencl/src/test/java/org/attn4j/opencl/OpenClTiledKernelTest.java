@@ -1,7 +1,6 @@
 package org.attn4j.opencl;
 
 import static org.attn4j.opencl.KernelTestSupport.random;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -39,7 +38,7 @@ class OpenClTiledKernelTest {
     })
     void tiledKernelMatchesReference(DType qType, DType kvType, int d, int g, int pageSize, KvLayout layout,
                                      int qoLen) {
-        assumeTrue(new OpenClBackendProvider().probe().available(), "no OpenCL device");
+        KernelTestSupport.assumeOpenClDevice();
         SplittableRandom rnd = new SplittableRandom(d * 31L + g);
         int hkv = 2;
         int hq = hkv * g;

@@ -15,6 +15,8 @@ import java.util.Map;
  * with the backend, the row's variant, the median time, the rate and the percentage; a dashed
  * line marks the ceiling. Text is SVG text, drawn by whatever views the file, so a host without
  * fonts makes the same chart as any other.
+ *
+ * <p>Stateless and thread-safe.
  */
 public final class BenchChart {
     private static final String[] PALETTE = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
@@ -29,10 +31,23 @@ public final class BenchChart {
 
     private BenchChart() {}
 
+    /**
+     * Writes the chart of some rows to a file.
+     *
+     * @param rows the rows, grouped by workload in the order their workloads first appear
+     * @param file the SVG file, replaced if it exists
+     * @throws IOException if the file cannot be written
+     */
     public static void write(List<BenchRow> rows, Path file) throws IOException {
         Files.writeString(file, svg(rows));
     }
 
+    /**
+     * The chart of some rows.
+     *
+     * @param rows the rows, grouped by workload in the order their workloads first appear
+     * @return an SVG document
+     */
     public static String svg(List<BenchRow> rows) {
         Map<String, List<BenchRow>> groups = new LinkedHashMap<>();
         for (BenchRow r : rows) {

@@ -13,11 +13,36 @@ import java.util.Map;
  * stands for it in Java. Numbers are written with 6 significant digits in both files, so the
  * CSV and the JSON hold the same values.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param workload     the row name: workload, dtypes, layout and scale ({@link Workload#label()})
+ * @param backend      the backend's id, or the peer's name for a peer's row
+ * @param device       the device the row ran on, as the backend describes it
+ * @param op           "decode", "prefill" or "cascade" ({@link Workload.Op#label()})
+ * @param batch        requests
+ * @param hq           query heads
+ * @param hkv          KV heads
+ * @param headDim      head dim
+ * @param pageSize     tokens per KV page
+ * @param qDtype       q and o dtype, lower case ("bf16")
+ * @param kvDtype      KV cache dtype, lower case ("fp8_e4m3")
+ * @param layout       KV page layout, "NHD" or "HND"
+ * @param causal       whether the causal mask applies
+ * @param lengths      the lengths in words ({@link Workload#lengthsDescription()})
+ * @param scale        the factor the workload's lengths were scaled by (1: as named)
+ * @param medianUs     median time of one run, in microseconds
+ * @param p10Us        10th percentile of the run times, in microseconds
+ * @param p90Us        90th percentile of the run times, in microseconds
+ * @param reps         timed repetitions (samples)
+ * @param sets         input copies the runs rotated through
+ * @param bytes        bytes one run moves ({@link Traffic#bytes()})
+ * @param flops        floating-point operations of one run ({@link Traffic#flops()})
  * @param metric       "TB/s" for decode-like operations, "TFLOP/s" for prefill
  * @param rate         the metric's value
+ * @param ceiling      the ceiling the rate is compared with, in bytes/s or FLOP/s; NaN without one
  * @param pctCeiling   rate as a percentage of the ceiling, NaN without one
  * @param check        "ok 1.2e-03", "FAIL ...", or "skipped"
+ * @param timer        how the runs were timed ({@link org.attn4j.spi.DeviceTimer#method()})
  */
 public record BenchRow(String workload, String backend, String device, String op, int batch, int hq, int hkv,
                        int headDim, int pageSize, String qDtype, String kvDtype, String layout, boolean causal,
@@ -25,12 +50,17 @@ public record BenchRow(String workload, String backend, String device, String op
                        int sets, long bytes, double flops, String metric, double rate, double ceiling,
                        double pctCeiling, String check, String timer) {
 
+    /** The CSV header and JSON keys, in column order: snake_case names of the components. */
     public static final List<String> COLUMNS = List.of("workload", "backend", "device", "op", "batch", "hq", "hkv",
             "head_dim", "page_size", "q_dtype", "kv_dtype", "layout", "causal", "lengths", "scale", "median_us",
             "p10_us", "p90_us", "reps", "sets", "bytes", "flops", "metric", "rate", "ceiling", "pct_ceiling",
             "check", "timer");
 
-    /** The row as typed values in column order: numbers rounded as written, null for no value. */
+    /**
+     * The row as typed values in column order: numbers rounded as written, null for no value.
+     *
+     * @return a new map from {@link #COLUMNS} to values, in column order
+     */
     public Map<String, Object> asMap() {
         List<Object> v = java.util.Arrays.asList(workload, backend, device, op, batch, hq, hkv, headDim, pageSize, qDtype, kvDtype,
                 layout, causal, lengths, rounded(scale), rounded(medianUs), rounded(p10Us), rounded(p90Us), reps, sets,
@@ -42,7 +72,11 @@ public record BenchRow(String workload, String backend, String device, String op
         return m;
     }
 
-    /** The CSV fields, from the same values as {@link #asMap()}. */
+    /**
+     * The CSV fields, from the same values as {@link #asMap()}.
+     *
+     * @return one unquoted field per column; empty for no value
+     */
     public List<String> values() {
         List<String> out = new ArrayList<>();
         for (Object o : asMap().values()) {
@@ -51,7 +85,14 @@ public record BenchRow(String workload, String backend, String device, String op
         return out;
     }
 
-    /** Reads a row back from CSV values (for charts that include the peers' rows). */
+    /**
+     * Reads a row back from CSV values (for charts that include the peers' rows).
+     *
+     * @param v one unquoted field per column, as {@link #parseCsvLine} gives them
+     * @return the row; an empty or "nan" number is NaN
+     * @throws IllegalArgumentException if the count of fields is not that of {@link #COLUMNS}, or
+     *                                  a number does not parse ({@link NumberFormatException})
+     */
     public static BenchRow fromValues(List<String> v) {
         if (v.size() != COLUMNS.size()) {
             throw new IllegalArgumentException("expected " + COLUMNS.size() + " columns, found " + v.size());
@@ -86,7 +127,13 @@ public record BenchRow(String workload, String backend, String device, String op
         return String.format(Locale.ROOT, "%.6g", x).replaceFirst("(\\.\\d*?)0+(e|$)", "$1$2").replaceFirst("\\.(e|$)", "$1");
     }
 
-    /** CSV with quotes only where a value needs them. */
+    /**
+     * CSV with quotes only where a value needs them.
+     *
+     * @param values the fields
+     * @return one CSV line without its line end; a field with a comma, quote or line break is
+     *         quoted, its quotes doubled
+     */
     public static String csvLine(List<String> values) {
         List<String> out = new ArrayList<>();
         for (String s : values) {
@@ -96,6 +143,12 @@ public record BenchRow(String workload, String backend, String device, String op
         return String.join(",", out);
     }
 
+    /**
+     * Splits one CSV line into its fields, the inverse of {@link #csvLine}.
+     *
+     * @param line a CSV line without its line end
+     * @return the fields, unquoted
+     */
     public static List<String> parseCsvLine(String line) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();

@@ -9,6 +9,9 @@ import org.attn4j.spi.DeviceTimer;
  * of sampled rows against the reference, warm-up, then repetitions timed with the backend's
  * {@link DeviceTimer}. Each timed repetition queues one run per input copy back to back and
  * divides, so host launch overhead hides behind device work as in a serving loop.
+ *
+ * <p>A runner holds only its settings and may be shared between threads; each measurement uses
+ * its backend alone for its duration.
  */
 public final class BenchRunner {
     private static final System.Logger LOG = System.getLogger(BenchRunner.class.getName());
@@ -16,11 +19,23 @@ public final class BenchRunner {
     private final BenchSettings settings;
     private final AttentionBackend reference;
 
+    /**
+     * A runner measuring with {@code settings}.
+     *
+     * @param settings  how rows are measured
+     * @param reference the backend outputs are checked against; null to skip the check
+     */
     public BenchRunner(BenchSettings settings, AttentionBackend reference) {
         this.settings = settings;
         this.reference = reference;
     }
 
+    /**
+     * Whether a backend runs on a GPU, which gets rotated input copies, full lengths and a ceiling.
+     *
+     * @param backend the backend
+     * @return true for CUDA, and for a device whose description names a GPU and no CPU
+     */
     public static boolean onGpu(AttentionBackend backend) {
         String device = backend.device().toLowerCase(Locale.ROOT);
         return backend.id().equals("cuda") || (device.contains("gpu") && !device.contains("cpu"));
@@ -30,6 +45,10 @@ public final class BenchRunner {
      * The workload as this backend runs it: every row gets {@code --scale}; named workloads on a
      * CPU backend also get {@code --cpu-scale}; a shape typed on the command line keeps its
      * lengths. A row whose lengths changed carries the factor in its name.
+     *
+     * @param w       the workload as named or typed
+     * @param backend the backend it will run on
+     * @return the workload with its lengths scaled
      */
     public Workload effective(Workload w, AttentionBackend backend) {
         double factor = settings.scale() * (onGpu(backend) || w.adHoc() ? 1.0 : settings.cpuScale());
@@ -43,6 +62,16 @@ public final class BenchRunner {
      */
     public static final int QUEUED_CALLS = 8;
 
+    /**
+     * Measures one workload on one backend: prepares its inputs, checks sampled rows against the
+     * reference, warms up and times it. A failed check is logged and written in the row's check
+     * column; it does not stop the measurement.
+     *
+     * @param named    the workload as named or typed ({@link #effective} scales it)
+     * @param backend  the backend measured
+     * @param progress where the phases are shown
+     * @return the row
+     */
     public BenchRow measure(Workload named, AttentionBackend backend, Progress progress) {
         Workload w = effective(named, backend);
         boolean gpu = onGpu(backend);

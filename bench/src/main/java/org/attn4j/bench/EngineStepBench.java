@@ -32,6 +32,8 @@ import org.attn4j.tensor.Tensor;
  * gaps are not counted), whose ratio says how much of the step is launch and host overhead. The
  * layers cycle over {@link Shape#pools} KV pools: each holds about a gigabyte, far more than the
  * L2 cache, so every layer reads its keys from device memory as separate pools would.
+ *
+ * <p>Stateless and thread-safe; a measurement uses the backend alone for its duration.
  */
 public final class EngineStepBench {
     /** Repetitions of one call in the graph that times it alone. */
@@ -42,11 +44,15 @@ public final class EngineStepBench {
     /**
      * The step's shape.
      *
+     * <p>Immutable and thread-safe.
+     *
      * @param batch    requests, one new token each per step
      * @param kvLen    keys of every request before the first step
      * @param layers   attention layers per step
      * @param pools    distinct KV pools the layers cycle over
      * @param steps    timed steps (after as many warm-up steps)
+     * @param heads    head counts and dim of every layer
+     * @param pageSize tokens per KV page
      */
     public record Shape(int batch, int kvLen, int layers, int pools, int steps, HeadConfig heads, int pageSize) {
         int maxLen() {
@@ -63,14 +69,42 @@ public final class EngineStepBench {
         }
     }
 
-    /** What one measurement found. */
+    /**
+     * What one measurement found. Times are in microseconds.
+     *
+     * <p>Immutable and thread-safe.
+     *
+     * @param shape     the shape measured
+     * @param graph     whether the step was captured once and replayed (else run eagerly)
+     * @param stepUs    time per step of steps queued back to back
+     * @param kernelsUs the calls' own device times summed over a step: layers x (RoPE + append + decode)
+     * @param ropeUs    one RoPE call's own device time
+     * @param appendUs  one append call's own device time
+     * @param decodeUs  one decode call's own device time
+     * @param replan    what re-planning from a host page table costs
+     * @param device    the device, as the backend describes it
+     * @param check     "ok graph = eager", or "FAIL ..." naming the first differing element; empty
+     *                  without a graph
+     */
     public record Result(Shape shape, boolean graph, double stepUs, double kernelsUs, double ropeUs,
                          double appendUs, double decodeUs, Replan replan, String device, String check) {
+        /**
+         * How much longer a step takes than its calls' own device time: launch and host overhead.
+         *
+         * @return {@code stepUs / kernelsUs}, 1 when there is none
+         */
         public double ratio() {
             return stepUs / kernelsUs;
         }
 
-        /** The row in the bench table's columns. */
+        /**
+         * The row in the bench table's columns: TB/s of KV read per step, the component times in
+         * the check column.
+         *
+         * @param backend   the backend's id
+         * @param bwCeiling bytes/s the rate is compared with; NaN for none
+         * @return the row
+         */
         public BenchRow row(String backend, double bwCeiling) {
             long bytes = shape.bytesRead(shape.kvLen + shape.steps);
             double rate = bytes / (stepUs * 1e-6) / 1e12;
@@ -90,10 +124,23 @@ public final class EngineStepBench {
      * Re-planning the step's batch from a host page table, as a serving loop does when it does not
      * keep its metadata on the device: the median host time of plan + close, and the device
      * allocations the timed plans made after warm-up (spec §6: none).
+     *
+     * <p>Immutable and thread-safe.
+     *
+     * @param medianUs          median host time of one plan and close, in microseconds
+     * @param deviceAllocations device allocations the timed plans made
      */
     public record Replan(double medianUs, long deviceAllocations) {}
 
-    /** Measures {@code shape} on {@code backend} (bf16 q and KV, NHD, page table in device memory). */
+    /**
+     * Measures {@code shape} on {@code backend} (bf16 q and KV, NHD, page table in device memory).
+     * Allocates the shape's pools and buffers on the device and frees them before it returns.
+     *
+     * @param backend the backend; it must keep metadata in device memory
+     * @param shape   the step's shape
+     * @return what the measurement found
+     * @throws IllegalArgumentException if the backend has no device-resident metadata
+     */
     public static Result measure(AttentionBackend backend, Shape shape) {
         boolean graphs = backend.capabilities().has(Feature.GRAPH_CAPTURE);
         if (!backend.capabilities().has(Feature.DEVICE_METADATA)) {

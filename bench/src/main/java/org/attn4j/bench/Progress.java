@@ -2,7 +2,11 @@ package org.attn4j.bench;
 
 import java.io.PrintStream;
 
-/** A progress bar on stderr for long runs; plain lines when stderr is not a terminal. */
+/**
+ * A progress bar on stderr for long runs; plain lines when stderr is not a terminal.
+ *
+ * <p>Not thread-safe: one thread updates it.
+ */
 public final class Progress {
     private final PrintStream err;
     private final boolean interactive;
@@ -10,13 +14,25 @@ public final class Progress {
     private int done;
     private String lastLabel = "";
 
+    /**
+     * A bar over {@code total} steps.
+     *
+     * @param err         where the bar is drawn
+     * @param total       steps the run takes (at least 1 is assumed)
+     * @param interactive true to redraw one line in place (a terminal), false for a line per phase
+     */
     public Progress(PrintStream err, int total, boolean interactive) {
         this.err = err;
         this.total = Math.max(1, total);
         this.interactive = interactive;
     }
 
-    /** Shows {@code label} as the current step; {@code fraction} is progress within it. */
+    /**
+     * Shows {@code label} as the current step; {@code fraction} is progress within it.
+     *
+     * @param label    what the step is doing
+     * @param fraction progress within the step, clamped to [0, 1]
+     */
     public void update(String label, double fraction) {
         double overall = Math.min(1, (done + Math.max(0, Math.min(1, fraction))) / total);
         if (interactive) {
@@ -37,10 +53,12 @@ public final class Progress {
         lastLabel = label;
     }
 
+    /** Marks the current step done; the next update belongs to the next step. */
     public void stepDone() {
         done++;
     }
 
+    /** Clears the bar's line (on a terminal) at the end of the run. */
     public void finish() {
         if (interactive) {
             err.print("\r" + " ".repeat(110) + "\r");

@@ -5,13 +5,20 @@ import java.util.Arrays;
 /**
  * Median and spread of repeated timings.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param median the median sample
  * @param p10    the 10th percentile
  * @param p90    the 90th percentile
  * @param count  how many samples
  */
 public record Stats(double median, double p10, double p90, int count) {
-    /** The statistics of {@code samples} (left unchanged). */
+    /**
+     * The statistics of {@code samples} (left unchanged).
+     *
+     * @param samples the timings
+     * @return their quantiles, interpolated linearly between order statistics; NaN for no samples
+     */
     public static Stats of(double[] samples) {
         double[] s = samples.clone();
         Arrays.sort(s);

@@ -4,9 +4,21 @@ package org.attn4j.bench;
  * What a workload must move and compute, counted from its page tables and masks: bytes of the
  * K and V tokens read (slots past a request's length are not counted; a cascade's shared prefix
  * once), q read and o written; FLOPs as {@code 4 * Hq * D * allowed (row, key) pairs}.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param bytes        bytes one run reads and writes: K, V, q and o
+ * @param flops        floating-point operations of one run
+ * @param allowedPairs (query row, key) pairs the mask allows, over all requests
  */
 public record Traffic(long bytes, double flops, long allowedPairs) {
 
+    /**
+     * Counts what one run of a workload moves and computes.
+     *
+     * @param w the workload, with the lengths it runs at
+     * @return its traffic
+     */
     public static Traffic of(Workload w) {
         int hq = w.heads().numQoHeads();
         int hkv = w.heads().numKvHeads();

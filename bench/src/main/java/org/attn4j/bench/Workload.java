@@ -9,11 +9,21 @@ import org.attn4j.tensor.DType;
  * One benchmark shape. Request {@code b} has {@code qoLens[b]} query rows over {@code kvLens[b]}
  * keys; a cascade adds a {@code sharedPrefix} every request reads before its own keys.
  *
+ * <p>The length arrays are copied in, but {@code qoLens()} and {@code kvLens()} hand out the
+ * copies themselves: leave what they return unchanged; then a workload is immutable and
+ * thread-safe.
+ *
  * @param name         row label ({@code decode-llama8b}, or a description of an ad-hoc shape)
  * @param op           decode, prefill (paged) or cascade (decode over a shared prefix)
  * @param qoLens       query rows per request (all 1 for decode and cascade)
  * @param kvLens       keys per request (a cascade: each request's own keys after the prefix)
  * @param sharedPrefix cascade only: tokens of the prefix shared by all requests (0 otherwise)
+ * @param heads        head counts and dim
+ * @param pageSize     tokens per KV page
+ * @param qDtype       q and o dtype
+ * @param kvDtype      KV cache dtype
+ * @param layout       KV page layout
+ * @param causal       whether the causal mask applies (prefill)
  * @param scale        the factor lengths were shrunk by (1: as named or typed)
  * @param adHoc        typed on the command line: its lengths are the user's, never shrunk for CPUs
  */
@@ -21,42 +31,84 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
                        int pageSize, DType qDtype, DType kvDtype, KvLayout layout, boolean causal, double scale,
                        boolean adHoc) {
 
+    /** The operation a workload times. */
     public enum Op {
-        DECODE, PREFILL, CASCADE;
+        /** Batch decode over a paged cache: one query row per request. */
+        DECODE,
+        /** Batch prefill over a paged cache. */
+        PREFILL,
+        /** Two-level cascade decode: a prefix all requests share, then each request's own keys. */
+        CASCADE;
 
+        /**
+         * The name rows and the command line use.
+         *
+         * @return the constant's name in lower case
+         */
         public String label() {
             return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
 
+    /** Copies the length arrays. */
     public Workload {
         qoLens = qoLens.clone();
         kvLens = kvLens.clone();
     }
 
+    /**
+     * The number of requests.
+     *
+     * @return the length of {@code kvLens}
+     */
     public int batch() {
         return kvLens.length;
     }
 
+    /**
+     * Query rows of all requests.
+     *
+     * @return the sum of {@code qoLens}
+     */
     public int totalQ() {
         return Arrays.stream(qoLens).sum();
     }
 
-    /** Keys per request as attention sees them (prefix plus own for a cascade). */
+    /**
+     * Keys per request as attention sees them (prefix plus own for a cascade).
+     *
+     * @param b a request
+     * @return its keys
+     */
     public int kvLen(int b) {
         return sharedPrefix + kvLens[b];
     }
 
-    /** Tokens actually stored (the prefix once). */
+    /**
+     * Tokens actually stored (the prefix once).
+     *
+     * @return the prefix plus every request's own keys
+     */
     public long storedKvTokens() {
         return sharedPrefix + Arrays.stream(kvLens).asLongStream().sum();
     }
 
+    /**
+     * Whether the operation is measured by bytes moved rather than FLOPs.
+     *
+     * @return true for decode and cascade
+     */
     public boolean isDecodeLike() {
         return op != Op.PREFILL;
     }
 
-    /** Same shape with every length multiplied by {@code factor} (at least 1; a prefix stays whole pages). */
+    /**
+     * Same shape with every length multiplied by {@code factor} (at least 1; a prefix stays whole pages).
+     *
+     * @param factor the length factor, such as 1/32 for CPU backends
+     * @return the scaled workload, its {@link #scale} multiplied by {@code factor}; this one when
+     *         {@code factor} is 1
+     */
     public Workload scaled(double factor) {
         if (factor == 1.0) {
             return this;
@@ -79,16 +131,35 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
                 scale * factor, adHoc);
     }
 
+    /**
+     * The same workload with other dtypes.
+     *
+     * @param q  q and o dtype
+     * @param kv KV cache dtype
+     * @return a new workload
+     */
     public Workload withDtypes(DType q, DType kv) {
         return new Workload(name, op, qoLens, kvLens, sharedPrefix, heads, pageSize, q, kv, layout, causal, scale,
                 adHoc);
     }
 
+    /**
+     * The same workload with another KV layout.
+     *
+     * @param l the layout
+     * @return a new workload
+     */
     public Workload withLayout(KvLayout l) {
         return new Workload(name, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, l, causal,
                 scale, adHoc);
     }
 
+    /**
+     * The same workload under another name.
+     *
+     * @param n the name
+     * @return a new workload
+     */
     public Workload withName(String n) {
         return new Workload(n, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, layout, causal,
                 scale, adHoc);
@@ -97,13 +168,20 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
     /**
      * The row name: the workload's name, its q dtype, KV dtype and layout, and the factor its
      * lengths were scaled by when not 1, e.g. {@code decode-llama8b[bf16/fp8_e4m3/HND] x0.03125}.
+     *
+     * @return the label
      */
     public String label() {
         String s = name + "[" + dtype(qDtype) + "/" + dtype(kvDtype) + "/" + layout + "]";
         return scale == 1.0 ? s : s + " x" + BenchRow.num(scale);
     }
 
-    /** The part of a row name before its bracket: rows of one workload share it, peers' rows too. */
+    /**
+     * The part of a row name before its bracket: rows of one workload share it, peers' rows too.
+     *
+     * @param label a row name
+     * @return the name before {@code [}, stripped; the whole name without a bracket
+     */
     public static String baseName(String label) {
         int b = label.indexOf('[');
         return (b < 0 ? label : label.substring(0, b)).strip();
@@ -113,7 +191,12 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
         return d.name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** Lengths in words: "kv 4096" or "kv 512..4096 (mean 2301)". */
+    /**
+     * Lengths in words: "kv 4096" or "kv 512..4096 (mean 2301)"; a cascade's as "prefix 2048 +
+     * own ..."; a prefill's query rows too where they differ from the keys.
+     *
+     * @return the description
+     */
     public String lengthsDescription() {
         IntSummary kv = IntSummary.of(kvLens);
         String s = (sharedPrefix > 0 ? "prefix " + sharedPrefix + " + own " : "kv ") + kv;

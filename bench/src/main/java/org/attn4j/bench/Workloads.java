@@ -19,6 +19,9 @@ import tools.jackson.databind.JsonNode;
 /**
  * The named workloads of spec §10, defined once in {@code bench/workloads.json} (packaged in this
  * module's jar as {@value #RESOURCE}); {@code bench/peers/torch_peers.py} reads the same file.
+ * The file is read once, when the class initialises; a missing or malformed file fails that.
+ *
+ * <p>Immutable and thread-safe.
  */
 public final class Workloads {
     /** Where the data file sits on the class path. */
@@ -30,22 +33,38 @@ public final class Workloads {
 
     private Workloads() {}
 
-    /** The seed of drawn lengths (those of {@code prefill-batch-paged}); the peers script draws the same ones. */
+    /**
+     * The seed of drawn lengths (those of {@code prefill-batch-paged}); the peers script draws the same ones.
+     *
+     * @return the data file's {@code length_seed}
+     */
     public static long lengthSeed() {
         return CATALOG.lengthSeed();
     }
 
-    /** Every named workload, in the data file's order. */
+    /**
+     * Every named workload, in the data file's order.
+     *
+     * @return an unmodifiable map from name to workload
+     */
     public static Map<String, Workload> named() {
         return CATALOG.named();
     }
 
-    /** The engine step's shape ("engine_step" in the data file; the PyTorch peer reads the same). */
+    /**
+     * The engine step's shape ("engine_step" in the data file; the PyTorch peer reads the same).
+     *
+     * @return the shape
+     */
     public static EngineStepBench.Shape engineStep() {
         return CATALOG.engineStep();
     }
 
-    /** Every name, for help texts. */
+    /**
+     * Every name, for help texts.
+     *
+     * @return a new list, in the data file's order
+     */
     public static List<String> names() {
         return new ArrayList<>(named().keySet());
     }
@@ -123,6 +142,12 @@ public final class Workloads {
     /**
      * Lengths uniform in {@code [lo, hi]} from a small linear congruential generator that the
      * Python peers script reproduces exactly (Java's SplittableRandom has no Python twin).
+     *
+     * @param n    how many lengths
+     * @param lo   the smallest length
+     * @param hi   the largest length, at least {@code lo}
+     * @param seed the generator's start state
+     * @return {@code n} lengths; the same arguments always give the same ones
      */
     public static int[] drawLengths(int n, int lo, int hi, long seed) {
         int[] out = new int[n];
@@ -135,14 +160,27 @@ public final class Workloads {
         return out;
     }
 
-    /** {@code n} ones: the query rows of decode. */
+    /**
+     * {@code n} ones: the query rows of decode.
+     *
+     * @param n how many
+     * @return a new array
+     */
     public static int[] ones(int n) {
         int[] a = new int[n];
         Arrays.fill(a, 1);
         return a;
     }
 
-    /** Random lengths for an ad-hoc range {@code lo..hi}. */
+    /**
+     * Random lengths for an ad-hoc range {@code lo..hi}.
+     *
+     * @param n   how many lengths
+     * @param lo  the smallest length
+     * @param hi  the largest length, at least {@code lo}
+     * @param rnd the source of randomness
+     * @return {@code n} lengths uniform in {@code [lo, hi]}
+     */
     public static int[] range(int n, int lo, int hi, SplittableRandom rnd) {
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {

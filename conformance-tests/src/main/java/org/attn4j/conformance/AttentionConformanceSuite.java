@@ -48,6 +48,10 @@ import org.junit.jupiter.api.TestReporter;
  * that is unavailable skips every test with its probe's reasons; cases outside a backend's
  * capabilities are skipped with reasons and counted. A failing case is shrunk and printed as a
  * reproduction that {@link #check(String, Object)} replays.
+ *
+ * <p>JUnit makes one instance per test class, which opens the backends before the first test and
+ * closes them after the last. Not thread-safe: its tests run one at a time, as JUnit runs them by
+ * default.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @DisplayNameGeneration(BackendDisplayNames.class)
@@ -65,12 +69,25 @@ public abstract class AttentionConformanceSuite {
     private TestReporter reporter;
     private String unavailable;
 
-    /** The backend under test, as {@link Backends#open(String)} knows it. */
+    /**
+     * A suite for the backend {@link #backendId()} names. Reads the seed and the number of cases
+     * from the system properties; opens nothing until the first test.
+     */
+    public AttentionConformanceSuite() {}
+
+    /**
+     * The backend under test. Also called on a fresh instance to name the tests, so it must not
+     * depend on state set up later.
+     *
+     * @return the backend's id, as {@link Backends#open(String)} knows it
+     */
     protected abstract String backendId();
 
     /**
      * Memory of the kind the backend wraps, made as an engine would make it, for the borrowed
-     * memory property; null (the default) skips that property with a reason.
+     * memory property.
+     *
+     * @return the allocator; null (the default) skips that property with a reason
      */
     protected ExternalAllocator externalAllocator() {
         return null;
@@ -147,7 +164,6 @@ public abstract class AttentionConformanceSuite {
         }
     }
 
-    /** Runs property {@code key} over its generated cases. */
     @BeforeEach
     final void reporter(TestReporter current) {
         // Skipped test by test, not class-wide, so every property shows as skipped with the reason.
@@ -155,6 +171,12 @@ public abstract class AttentionConformanceSuite {
         reporter = current;
     }
 
+    /**
+     * Runs a property over its edge cases and then its random cases, as each of the suite's tests does.
+     *
+     * @param key the property, named as its test method
+     * @throws IllegalArgumentException if no property has that key
+     */
     protected final void property(String key) {
         Property<?> p = properties.get(key);
         if (p == null) {
@@ -165,7 +187,13 @@ public abstract class AttentionConformanceSuite {
 
     /**
      * Replays one case of property {@code key}, as a failure prints it:
-     * {@code check("batchDecodeMatchesOracle", new AttentionCase(...))}.
+     * {@code check("batchDecodeMatchesOracle", new AttentionCase(...))}. Call it from a test of
+     * the backend's suite subclass.
+     *
+     * @param <C>  the property's case type
+     * @param key  the property, named as its test method
+     * @param kase the case, of the type the property generates
+     * @throws IllegalArgumentException if no property has that key
      */
     @SuppressWarnings("unchecked")
     protected final <C> void check(String key, C kase) {

@@ -8,10 +8,17 @@ import org.junit.jupiter.api.DisplayNameGenerator;
 
 /**
  * Display names carrying the backend: {@code [opencl] batch decode (paged) ≈ oracle}, so test
- * reports list each backend's conformance properties by name.
+ * reports list each backend's conformance properties by name. {@link AttentionConformanceSuite}
+ * names it in its {@code @DisplayNameGeneration}, so JUnit makes it; a suite subclass does not
+ * use it directly. The backend id comes from a fresh instance of the test class, kept per class.
+ *
+ * <p>Thread-safe.
  */
 public final class BackendDisplayNames implements DisplayNameGenerator {
     private static final ConcurrentHashMap<Class<?>, String> IDS = new ConcurrentHashMap<>();
+
+    /** The generator JUnit makes for {@link AttentionConformanceSuite}'s subclasses. */
+    public BackendDisplayNames() {}
 
     static String backendOf(Class<?> testClass) {
         return IDS.computeIfAbsent(testClass, c -> {

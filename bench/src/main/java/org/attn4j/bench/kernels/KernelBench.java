@@ -46,8 +46,10 @@ public final class KernelBench {
 
     /** A family of kernels, the setting that forces one, and the cases it runs. */
     public enum Family {
+        /** Batch decode kernels, forced by {@code decodeKernel}: {@code stream} and {@code mma}. */
         DECODE("decodeKernel", List.of("stream", "mma"), 5, Map.of(BASELINE, "Tensor Core attention",
                 "stream", "CUDA-core streaming decode", "mma", "Tensor Core streaming decode")),
+        /** Batch prefill kernels, forced by {@code prefillKernel}: {@code fa2} and {@code wgmma}. */
         PREFILL("prefillKernel", List.of("fa2", "wgmma"), 3, Map.of(BASELINE, "Tensor Core attention",
                 "fa2", "FA2 prefill", "wgmma", "wgmma prefill"));
 
@@ -64,17 +66,29 @@ public final class KernelBench {
             this.descriptions = descriptions;
         }
 
-        /** The backend setting that forces this family's kernel. */
+        /**
+         * The backend setting that forces this family's kernel.
+         *
+         * @return the setting's key
+         */
         public String setting() {
             return setting;
         }
 
-        /** The candidates compared when none are named. */
+        /**
+         * The candidates compared when none are named.
+         *
+         * @return the candidates' setting values
+         */
         public List<String> defaultCandidates() {
             return defaultCandidates;
         }
 
-        /** The cases: spec §10's workloads of this operation (timed), then option cases (compared only). */
+        /**
+         * The cases: spec §10's workloads of this operation (timed), then option cases (compared only).
+         *
+         * @return new cases, in the order they run
+         */
         public List<KernelCase> cases() {
             var named = Workloads.named();
             int[] mixed = {0, 1, 17, 300, 1000, 4097, 5000, 9001};
@@ -139,8 +153,11 @@ public final class KernelBench {
     private final int iterations;
 
     /**
+     * A bench that reports to {@code out}.
+     *
      * @param out        where the report goes
      * @param iterations timed samples per kernel and workload
+     * @throws IllegalArgumentException if {@code iterations} is below 1
      */
     public KernelBench(PrintStream out, int iterations) {
         if (iterations < 1) {
@@ -151,10 +168,13 @@ public final class KernelBench {
     }
 
     /**
-     * Compares and times each of {@code candidates} against the baseline on the family's cases;
-     * true when every comparison passed. Throws
-     * {@link org.attn4j.error.BackendUnavailableException} when the CUDA backend is unavailable,
-     * and the backend's {@link IllegalArgumentException} when it does not know a candidate.
+     * Compares and times each of {@code candidates} against the baseline on the family's cases.
+     *
+     * @param family     the kernels' family
+     * @param candidates the kernels to compare, as the family's setting names them
+     * @return true when every comparison passed
+     * @throws org.attn4j.error.BackendUnavailableException when the CUDA backend is unavailable
+     * @throws IllegalArgumentException the backend's, when it does not know a candidate
      */
     public boolean run(Family family, List<String> candidates) {
         boolean ok = true;

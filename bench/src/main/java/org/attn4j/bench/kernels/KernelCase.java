@@ -19,6 +19,8 @@ import org.attn4j.tensor.DType;
  * carries a custom mask, the K/V scales, and whether it is timed (the spec §10 workloads) or only
  * compared (the option cases). Requests' pages are interleaved as a serving pool hands them out.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param shape      requests, lengths, heads, page size, dtype (q and K/V alike), layout
  * @param options    the attention options
  * @param customMask whether a random custom mask (about one key in three masked out) is applied
@@ -63,6 +65,11 @@ public record KernelCase(Workload shape, AttentionOptions options, boolean custo
                 options.causal(), 1.0, true);
     }
 
+    /**
+     * The case's name in the report.
+     *
+     * @return the shape's name
+     */
     public String name() {
         return shape.name();
     }

@@ -67,7 +67,8 @@ class KernelBenchTest {
 
     @Test
     void withoutCudaTheBenchSaysSo() {
-        assumeFalse(Backends.find("cuda").map(p -> p.probe().available()).orElse(false), "CUDA is available");
+        assumeFalse(Backends.find("cuda").map(p -> p.probe().available()).orElse(false),
+                "CUDA is available here, and this test checks what happens without it");
         var e = assertThrows(BackendUnavailableException.class,
                 () -> new KernelBench(out, 1).run(KernelBench.Family.DECODE, List.of("stream")));
         assertTrue(e.getMessage().contains("cuda"), e.getMessage());

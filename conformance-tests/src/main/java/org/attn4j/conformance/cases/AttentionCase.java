@@ -14,6 +14,10 @@ import org.attn4j.tensor.DType;
  * lengths, heads, paging, dtypes and options. Printed with {@link #toJava()} as a ready-to-paste
  * reproduction.
  *
+ * <p>Immutable (the length arrays are copied in and out) and thread-safe. A case need not be a
+ * valid call: invalid-input properties build invalid ones on purpose, and {@link #invalidReason()}
+ * says what is wrong.
+ *
  * @param qoLens        query rows per request (decode: all 1)
  * @param kvLens        keys per request
  * @param numQoHeads    {@code Hq}
@@ -48,6 +52,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * numbers of spec §3.
      */
     public enum RopeKind {
+        /** No RoPE: q and k are used as given. */
         NONE,
         /** Rotate half, spec §3's defaults: theta 1e4, ropeScale 1. */
         HALF,
@@ -58,7 +63,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         /** Rotate half, theta 1e4, ropeScale 4 (frequencies divided by 4). */
         SCALED;
 
-        /** The options a call takes, or null for {@link #NONE}. */
+        /**
+         * The options a call takes.
+         *
+         * @return the RoPE options, or null for {@link #NONE}
+         */
         public RopeOptions options() {
             return switch (this) {
                 case NONE -> null;
@@ -69,7 +78,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
             };
         }
 
-        /** The rotation spec §3 defines for these options, or null for {@link #NONE}. */
+        /**
+         * The rotation spec §3 defines for these options, as the oracle applies it.
+         *
+         * @return the rotation, or null for {@link #NONE}
+         */
         public SpecRope spec() {
             return switch (this) {
                 case NONE -> null;
@@ -82,7 +95,16 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /** How a custom mask is handed over. */
-    public enum MaskKind { NONE, BOOLEANS, PACKED, PACKED_WITH_OFFSETS }
+    public enum MaskKind {
+        /** No custom mask. */
+        NONE,
+        /** One boolean per query row and key, the requests' masks laid end to end. */
+        BOOLEANS,
+        /** The same bits packed eight to a byte, bit {@code i} in bit {@code i % 8} of byte {@code i / 8}. */
+        PACKED,
+        /** Packed bits with a bit offset per request and random filler bits between the requests. */
+        PACKED_WITH_OFFSETS
+    }
 
     /** How values are drawn. */
     public enum DataKind {
@@ -92,6 +114,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         LARGE_LOGITS
     }
 
+    /**
+     * Copies the length arrays.
+     *
+     * @throws IllegalArgumentException if {@code qoLens} and {@code kvLens} differ in length or are empty
+     */
     public AttentionCase {
         qoLens = qoLens.clone();
         kvLens = kvLens.clone();
@@ -100,36 +127,78 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         }
     }
 
+    /**
+     * Query rows per request.
+     *
+     * @return a copy
+     */
     @Override
     public int[] qoLens() {
         return qoLens.clone();
     }
 
+    /**
+     * Keys per request.
+     *
+     * @return a copy
+     */
     @Override
     public int[] kvLens() {
         return kvLens.clone();
     }
 
+    /**
+     * The number of requests.
+     *
+     * @return B
+     */
     public int batchSize() {
         return qoLens.length;
     }
 
+    /**
+     * Query rows of one request.
+     *
+     * @param b a request, {@code 0 <= b < batchSize()}
+     * @return its rows
+     */
     public int qoLen(int b) {
         return qoLens[b];
     }
 
+    /**
+     * Keys of one request.
+     *
+     * @param b a request, {@code 0 <= b < batchSize()}
+     * @return its keys
+     */
     public int kvLen(int b) {
         return kvLens[b];
     }
 
+    /**
+     * Query rows of all requests.
+     *
+     * @return the sum of {@link #qoLens()}
+     */
     public int totalQ() {
         return Arrays.stream(qoLens).sum();
     }
 
+    /**
+     * Keys of all requests.
+     *
+     * @return the sum of {@link #kvLens()}
+     */
     public int totalKv() {
         return Arrays.stream(kvLens).sum();
     }
 
+    /**
+     * Where each request's query rows start in the packed q and o.
+     *
+     * @return {@code batchSize() + 1} prefix sums of {@link #qoLens()}, starting at 0
+     */
     public int[] qoIndptr() {
         int[] p = new int[qoLens.length + 1];
         for (int b = 0; b < qoLens.length; b++) {
@@ -138,6 +207,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return p;
     }
 
+    /**
+     * Where each request's keys start when all requests' keys are laid end to end.
+     *
+     * @return {@code batchSize() + 1} prefix sums of {@link #kvLens()}, starting at 0
+     */
     public int[] kvIndptr() {
         int[] p = new int[kvLens.length + 1];
         for (int b = 0; b < kvLens.length; b++) {
@@ -146,23 +220,47 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return p;
     }
 
+    /**
+     * Whether the case is a decode.
+     *
+     * @return true when every request has exactly one query row
+     */
     public boolean isDecode() {
         return Arrays.stream(qoLens).allMatch(l -> l == 1);
     }
 
+    /**
+     * The head counts and dim as a call takes them.
+     *
+     * @return {@code Hq}, {@code Hkv} and {@code D}
+     */
     public HeadConfig heads() {
         return new HeadConfig(numQoHeads, numKvHeads, headDim);
     }
 
+    /**
+     * The RoPE options a call takes.
+     *
+     * @return the options of {@link #rope()}, null without RoPE
+     */
     public RopeOptions ropeOptions() {
         return rope.options();
     }
 
+    /**
+     * The attention options a call takes: causal, window, soft cap, logit scale and RoPE.
+     *
+     * @return new options
+     */
     public AttentionOptions options() {
         return new AttentionOptions(causal, windowLeft, softCap, smScale, ropeOptions());
     }
 
-    /** Why the case is not a valid call, or null when it is. */
+    /**
+     * Why the case is not a valid call: its heads, head dim, lengths, paging or window.
+     *
+     * @return a short reason, or null when the case is valid
+     */
     public String invalidReason() {
         if (numQoHeads < 1 || numKvHeads < 1 || numQoHeads % numKvHeads != 0) {
             return "heads " + numQoHeads + "/" + numKvHeads;
@@ -184,7 +282,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return null;
     }
 
-    /** Multiply-adds of the attention, a measure of its cost. */
+    /**
+     * Multiply-adds of the attention, a measure of its cost that ignores masking.
+     *
+     * @return the sum over requests of query rows times keys, times {@code Hq} and {@code D}
+     */
     public long work() {
         long w = 0;
         for (int b = 0; b < qoLens.length; b++) {
@@ -193,11 +295,21 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return w * numQoHeads * headDim;
     }
 
+    /**
+     * A mutable copy, for generators and shrinkers.
+     *
+     * @return a builder holding this case's values
+     */
     public Builder toBuilder() {
         return new Builder(this);
     }
 
-    /** Short description for reports. */
+    /**
+     * Short description for reports: lengths, heads, paging and dtypes, then only the options
+     * that differ from their defaults.
+     *
+     * @return one line
+     */
     public String describe() {
         StringBuilder sb = new StringBuilder();
         sb.append("B=").append(batchSize()).append(" qo=").append(Arrays.toString(qoLens)).append(" kv=")
@@ -232,7 +344,11 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return sb.append(lse ? " +lse" : "").toString();
     }
 
-    /** The case as a Java expression. */
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new AttentionCase(...)} expression
+     */
     public String toJava() {
         return "new AttentionCase(" + ints(qoLens) + ", " + ints(kvLens) + ", " + numQoHeads + ", " + numKvHeads
                 + ", " + headDim + ", " + pageSize + ", KvLayout." + layout + ", " + combinedCache + ", " + extraPages
@@ -259,29 +375,56 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         return describe();
     }
 
-    /** Mutable copy for generators and shrinkers. */
+    /**
+     * Mutable copy for generators and shrinkers: set the fields, then {@link #build()}. Each
+     * field means what the record component of the same name means.
+     *
+     * <p>Not thread-safe: confine a builder to one thread.
+     */
     public static final class Builder {
+        /** Query rows per request; {@link #build()} copies it. */
         public int[] qoLens;
+        /** Keys per request, as many as {@link #qoLens}; {@link #build()} copies it. */
         public int[] kvLens;
+        /** {@code Hq}. */
         public int numQoHeads;
+        /** {@code Hkv}. */
         public int numKvHeads;
+        /** {@code D}. */
         public int headDim;
+        /** Tokens per page. */
         public int pageSize;
+        /** Page layout. */
         public KvLayout layout;
+        /** K and V in one tensor. */
         public boolean combinedCache;
+        /** Pool pages no request references. */
         public int extraPages;
+        /** q and o dtype. */
         public DType qDtype;
+        /** KV cache dtype. */
         public DType kvDtype;
+        /** K dequantisation scale. */
         public float kScale;
+        /** V dequantisation scale. */
         public float vScale;
+        /** Causal mask. */
         public boolean causal;
+        /** Sliding window, -1 off. */
         public int windowLeft;
+        /** Logits soft cap, 0 off. */
         public float softCap;
+        /** Logit scale, NaN for 1/sqrt(D). */
         public float smScale;
+        /** RoPE on the fly. */
         public RopeKind rope;
+        /** Custom mask form. */
         public MaskKind mask;
+        /** Whether the LSE output is requested. */
         public boolean lse;
+        /** How values are drawn. */
         public DataKind data;
+        /** The seed of every value, page permutation and mask bit. */
         public long seed;
 
         Builder(AttentionCase c) {
@@ -309,18 +452,38 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
             seed = c.seed;
         }
 
+        /**
+         * Sets the lengths of every request.
+         *
+         * @param qo query rows per request (copied)
+         * @param kv keys per request (copied)
+         * @return this builder
+         */
         public Builder lengths(int[] qo, int[] kv) {
             qoLens = qo.clone();
             kvLens = kv.clone();
             return this;
         }
 
+        /**
+         * Sets the head counts; the head dim stays.
+         *
+         * @param hq  {@code Hq}
+         * @param hkv {@code Hkv}
+         * @return this builder
+         */
         public Builder heads(int hq, int hkv) {
             numQoHeads = hq;
             numKvHeads = hkv;
             return this;
         }
 
+        /**
+         * A case of the current values; the builder stays usable.
+         *
+         * @return a new case
+         * @throws IllegalArgumentException if the length arrays differ in length or are empty
+         */
         public AttentionCase build() {
             return new AttentionCase(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache,
                     extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, lse,

@@ -14,6 +14,8 @@ import org.attn4j.tensor.DType;
  * Generates valid {@link AttentionCase}s: spec §9's edge cases first, then random ones, and
  * shrinks a failing case toward fewer requests, shorter lengths, fewer heads, a smaller head dim
  * and fewer options.
+ *
+ * <p>Stateless and thread-safe; every draw comes from the random source passed in.
  */
 public final class AttentionCases {
     /** Longest random KV length; raise with {@code -Dattn4j.maxKvLen} on fast backends. */
@@ -35,7 +37,14 @@ public final class AttentionCases {
                 .toBuilder();
     }
 
-    /** spec §9's edge cases, each a plain case with one thing pushed to its edge. */
+    /**
+     * spec §9's edge cases, each a plain case (F16, NHD, page 16, no options) with one thing
+     * pushed to its edge.
+     *
+     * @param decode one query row per request, for the decode operations
+     * @param rng    the source of seeds
+     * @return new cases
+     */
     public static List<AttentionCase> edgeCases(boolean decode, SplittableRandom rng) {
         List<AttentionCase.Builder> e = new ArrayList<>();
         int q1 = decode ? 1 : 3;
@@ -129,7 +138,14 @@ public final class AttentionCases {
         return e.stream().map(AttentionCase.Builder::build).toList();
     }
 
-    /** A random valid case. */
+    /**
+     * A random valid case: up to 8 requests of up to {@code -Dattn4j.maxKvLen} keys (default 160)
+     * and 24 query rows, any grouping, head dim, dtypes, paging and options.
+     *
+     * @param decode one query row per request, for the decode operations
+     * @param rng    the source of randomness
+     * @return a new case
+     */
     public static AttentionCase random(boolean decode, SplittableRandom rng) {
         int batch = rng.nextInt(8) == 0 ? 1 + rng.nextInt(8) : 1 + rng.nextInt(4);
         int pageSize = PAGE_SIZES[rng.nextInt(PAGE_SIZES.length)];
@@ -196,6 +212,10 @@ public final class AttentionCases {
     /**
      * The nearest valid case: causal rows clamped to the keys, at least one query row, decode
      * cases kept at one row per request; null when none is near.
+     *
+     * @param b      the values to repair; this call changes them
+     * @param decode keep one query row per request, without a custom mask
+     * @return the repaired case, or null when it is still invalid
      */
     public static AttentionCase repair(AttentionCase.Builder b, boolean decode) {
         int batch = b.qoLens.length;
@@ -231,7 +251,13 @@ public final class AttentionCases {
         return values[rng.nextInt(values.length)];
     }
 
-    /** Smaller variants of {@code c}, most aggressive first; invalid ones are left out. */
+    /**
+     * Smaller variants of {@code c}, most aggressive first; invalid ones are left out.
+     *
+     * @param c a failing case
+     * @return the candidates: fewer requests, shorter lengths, fewer heads, a smaller head dim,
+     *         then one option or paging feature fewer each
+     */
     public static List<AttentionCase> shrink(AttentionCase c) {
         List<AttentionCase.Builder> out = new ArrayList<>();
         int batch = c.batchSize();

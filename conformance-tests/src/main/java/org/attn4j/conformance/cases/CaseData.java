@@ -11,6 +11,10 @@ import org.attn4j.tensor.DType;
  * The logical values of a case, drawn from its seed: q {@code [totalQ, Hq, D]}, each request's
  * K and V {@code [kvLen, Hkv, D]} as stored values (already rounded or quantised; real value =
  * stored x scale) and each request's mask. Tensors in any paging or layout are built from these.
+ *
+ * <p>Never modified after it is made, so safe to read from several threads. The arrays are shared,
+ * not copied, between instances and with callers of {@link #q()}, {@link #k(int)} and
+ * {@link #v(int)}: treat them as read-only.
  */
 public final class CaseData {
     private final AttentionCase c;
@@ -27,6 +31,14 @@ public final class CaseData {
         this.mask = mask;
     }
 
+    /**
+     * Draws the values of a case from its seed: q, K and V per {@link AttentionCase#data()}
+     * (rounded to the case's dtypes, K and V divided by their scales), and with a custom mask
+     * each request's bits at a random density, one row of a multi-row request masked off entirely.
+     *
+     * @param c the case
+     * @return its values; the same case always gives the same values
+     */
     public static CaseData of(AttentionCase c) {
         SplittableRandom rng = new SplittableRandom(c.seed());
         int hq = c.numQoHeads();
@@ -78,7 +90,16 @@ public final class CaseData {
         return new CaseData(c, q, k, v, mask);
     }
 
-    /** Given values (stored, {@code [.., Hkv, D]} per request) instead of drawn ones; mask may be null. */
+    /**
+     * Given values instead of drawn ones, for hand-written checks.
+     *
+     * @param c    the case the values belong to
+     * @param q    stored q values, {@code [totalQ, Hq, D]}
+     * @param k    stored K values per request, {@code [kvLen, Hkv, D]} each
+     * @param v    stored V values per request, {@code [kvLen, Hkv, D]} each
+     * @param mask per request, row-major {@code [qoLen, kvLen]} bits (true: key allowed); null for none
+     * @return the values; only the outer arrays of {@code q}, {@code k} and {@code v} are copied
+     */
     public static CaseData explicit(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask) {
         return new CaseData(c, q.clone(), k.clone(), v.clone(), mask);
     }
@@ -96,24 +117,46 @@ public final class CaseData {
         return SpecFormats.round(dtype, x);
     }
 
-    /** The same case with {@code k}, {@code v} of some requests replaced (used to share prefixes). */
+    /**
+     * The same case and q with other K and V (used to share prefixes).
+     *
+     * @param newK stored K values per request, {@code [kvLen, Hkv, D]} each (not copied)
+     * @param newV stored V values per request, {@code [kvLen, Hkv, D]} each (not copied)
+     * @return new data
+     */
     public CaseData withKv(float[][] newK, float[][] newV) {
         return new CaseData(c, q, newK, newV, mask);
     }
 
-    /** The same values under a case of the same shapes with other options (lse, causal, mask form). */
+    /**
+     * The same values under a case of the same shapes with other options (lse, causal, mask form).
+     *
+     * @param other a case of the same lengths, heads and head dim
+     * @return new data; without a mask when {@code other} has none
+     */
     public CaseData withCase(AttentionCase other) {
         return new CaseData(other, q, k, v, other.mask() == MaskKind.NONE ? null : mask);
     }
 
-    /** The same values with these per-request masks, handed over as {@code kind}. */
+    /**
+     * The same values with these per-request masks, handed over as {@code kind}.
+     *
+     * @param newMask per request, row-major {@code [qoLen, kvLen]} bits (true: key allowed; not copied)
+     * @param kind    the mask form of the new case
+     * @return new data under the case with {@code kind}
+     */
     public CaseData withMask(boolean[][] newMask, MaskKind kind) {
         AttentionCase.Builder b = c.toBuilder();
         b.mask = kind;
         return new CaseData(b.build(), q, k, v, newMask);
     }
 
-    /** Only the given requests, in the given order. */
+    /**
+     * Only the given requests, in the given order.
+     *
+     * @param requests indices of requests of this case; one may repeat
+     * @return new data under a case of just those lengths
+     */
     public CaseData select(int... requests) {
         int hqd = c.numQoHeads() * c.headDim();
         int[] qoIndptr = c.qoIndptr();
@@ -143,24 +186,49 @@ public final class CaseData {
         return new CaseData(c.toBuilder().lengths(qo, kv).build(), nq, nk, nv, nm);
     }
 
+    /**
+     * The case these values belong to.
+     *
+     * @return the case
+     */
     public AttentionCase kase() {
         return c;
     }
 
-    /** Stored q values, {@code [totalQ, Hq, D]}. */
+    /**
+     * Stored q values.
+     *
+     * @return {@code [totalQ, Hq, D]}, not copied
+     */
     public float[] q() {
         return q;
     }
 
-    /** Stored K values of request b, {@code [kvLen, Hkv, D]}. */
+    /**
+     * Stored K values of one request (real value = stored x {@code kScale}).
+     *
+     * @param b a request
+     * @return {@code [kvLen, Hkv, D]}, not copied
+     */
     public float[] k(int b) {
         return k[b];
     }
 
+    /**
+     * Stored V values of one request (real value = stored x {@code vScale}).
+     *
+     * @param b a request
+     * @return {@code [kvLen, Hkv, D]}, not copied
+     */
     public float[] v(int b) {
         return v[b];
     }
 
+    /**
+     * Stored K values of every request.
+     *
+     * @return a deep copy, {@code [kvLen, Hkv, D]} per request
+     */
     public float[][] allK() {
         float[][] out = new float[k.length][];
         for (int b = 0; b < k.length; b++) {
@@ -169,6 +237,11 @@ public final class CaseData {
         return out;
     }
 
+    /**
+     * Stored V values of every request.
+     *
+     * @return a deep copy, {@code [kvLen, Hkv, D]} per request
+     */
     public float[][] allV() {
         float[][] out = new float[v.length][];
         for (int b = 0; b < v.length; b++) {
@@ -177,12 +250,23 @@ public final class CaseData {
         return out;
     }
 
-    /** Whether key j is allowed for row i of request b by the custom mask (true without one). */
+    /**
+     * Whether the custom mask allows a key for a query row.
+     *
+     * @param b a request
+     * @param i a query row of the request, from 0
+     * @param j a key of the request, from 0
+     * @return the mask bit; true without a mask
+     */
     public boolean maskBit(int b, int i, int j) {
         return mask == null || mask[b][i * c.kvLen(b) + j];
     }
 
-    /** The mask of every request in the case's form, or null. */
+    /**
+     * The mask of every request in the case's {@link AttentionCase#mask() form}.
+     *
+     * @return the mask a batch call takes, or null without one
+     */
     public CustomMask customMask() {
         if (mask == null) {
             return null;
@@ -198,7 +282,12 @@ public final class CaseData {
         };
     }
 
-    /** The mask of request b alone, as booleans. */
+    /**
+     * The mask of one request alone, as booleans, for single-request calls.
+     *
+     * @param b a request
+     * @return its mask, or null without one
+     */
     public CustomMask customMask(int b) {
         return mask == null ? null : CustomMask.fromBooleans(mask[b].clone());
     }

@@ -13,7 +13,10 @@ import org.attn4j.tensor.DType;
  * {@code lens[b]} tokens after the append, of which the first {@code from[b]} were already
  * written. The appended values ({@link #values}) mix NaN (both signs, several payloads), the
  * infinities, out-of-range values, values at and around the largest finite one, exact ties
- * between neighbouring codes and next to them, subnormals and ordinary values.
+ * between neighbouring codes and next to them, subnormals and ordinary values. Printed with
+ * {@link #toJava()} as a ready-to-paste reproduction.
+ *
+ * <p>Immutable (the length arrays are copied in and out) and thread-safe.
  *
  * @param format     cache dtype, {@code FP8_E4M3} or {@code FP8_E5M2}
  * @param input      dtype of the appended K/V ({@code F16}, {@code BF16}, {@code F32})
@@ -33,22 +36,37 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
     /** Powers of two keep ties exact; the others make the quotient's single rounding matter. */
     private static final float[] SCALES = {1f, 0.25f, 0.5f, 2f, 4f, 0.3f, 3f};
 
+    /** Copies the length arrays. */
     public Fp8AppendCase {
         lens = lens.clone();
         from = from.clone();
     }
 
+    /**
+     * Tokens per request after the append.
+     *
+     * @return a copy
+     */
     @Override
     public int[] lens() {
         return lens.clone();
     }
 
+    /**
+     * Tokens per request before the append.
+     *
+     * @return a copy
+     */
     @Override
     public int[] from() {
         return from.clone();
     }
 
-    /** Tokens appended in all. */
+    /**
+     * Tokens appended in all.
+     *
+     * @return the sum over requests of {@code lens[b] - from[b]}
+     */
     public int appended() {
         int n = 0;
         for (int b = 0; b < lens.length; b++) {
@@ -57,6 +75,13 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
         return n;
     }
 
+    /**
+     * Cases every run checks first: each format from each input dtype, a combined HND cache with
+     * a request that starts a fresh page, and scales that are not powers of two.
+     *
+     * @param rng the source of seeds
+     * @return new cases
+     */
     public static List<Fp8AppendCase> edgeCases(SplittableRandom rng) {
         List<Fp8AppendCase> out = new ArrayList<>();
         for (DType f : new DType[] {DType.FP8_E4M3, DType.FP8_E5M2}) {
@@ -72,6 +97,14 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
         return out;
     }
 
+    /**
+     * A random case: either format, any input dtype, 1 to 4 requests of up to 48 tokens (each
+     * appended whole at least one time in three), 1 to 4 KV heads, head dims 32 to 256, page
+     * sizes 1 to 32, either layout, combined in one case of four, and scales powers of two or not.
+     *
+     * @param rng the source of randomness
+     * @return a new case
+     */
     public static Fp8AppendCase random(SplittableRandom rng) {
         DType[] ins = {DType.F16, DType.BF16, DType.F32};
         int[] dims = {32, 64, 128, 48, 256};
@@ -89,6 +122,12 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
                 SCALES[rng.nextInt(SCALES.length)], SCALES[rng.nextInt(SCALES.length)], rng.nextLong());
     }
 
+    /**
+     * Simpler cases to try when this one fails: one request alone, fewer appended tokens, no
+     * tokens before the append, one head, a smaller head dim, separate K and V, one token a page.
+     *
+     * @return the candidates, each simpler than this case in one respect; empty at the simplest
+     */
     public List<Fp8AppendCase> shrink() {
         List<Fp8AppendCase> out = new ArrayList<>();
         int batch = lens.length;
@@ -143,6 +182,12 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
     /**
      * The bits of {@code count} appended elements in the input dtype, for the cache's format and
      * {@code scale}: stream {@code salt} (K and V draw separately).
+     *
+     * @param count elements to draw
+     * @param scale the quantisation scale: values are drawn in the format's units and multiplied
+     *              by it, so that dividing by it on append lands on the boundaries
+     * @param salt  tells the stream apart from the case's other draws
+     * @return the input dtype's codes, in the low bits
      */
     public int[] values(int count, float scale, long salt) {
         SplittableRandom rng = new SplittableRandom(seed ^ salt);
@@ -199,6 +244,11 @@ public record Fp8AppendCase(DType format, DType input, int[] lens, int[] from, i
         return bits;
     }
 
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new Fp8AppendCase(...)} expression
+     */
     public String toJava() {
         return "new Fp8AppendCase(DType." + format + ", DType." + input + ", " + AttentionCase.ints(lens) + ", "
                 + AttentionCase.ints(from) + ", " + numKvHeads + ", " + headDim + ", " + pageSize + ", KvLayout."

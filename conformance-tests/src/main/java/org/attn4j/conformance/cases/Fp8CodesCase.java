@@ -9,7 +9,10 @@ import org.attn4j.tensor.DType;
 /**
  * Every code of an FP8 format read through one attention operation: the 256 codes, in an order
  * drawn from {@link #seed}, stored as K and V of single-key requests, so that {@code o} is the
- * decoded V and each query row's LSE the decoded K element its one-hot query picks.
+ * decoded V and each query row's LSE the decoded K element its one-hot query picks. Printed with
+ * {@link #toJava()} as a ready-to-paste reproduction.
+ *
+ * <p>Immutable and thread-safe.
  *
  * @param format     {@code FP8_E4M3} or {@code FP8_E5M2}
  * @param qDtype     q and o dtype
@@ -38,15 +41,32 @@ public record Fp8CodesCase(DType format, DType qDtype, Op op, int numKvHeads, in
         /** Single decode over contiguous K/V, one call per vector (one K element each). */
         SINGLE_DECODE;
 
+        /**
+         * Whether the operation is a decode.
+         *
+         * @return true for {@link #BATCH_DECODE} and {@link #SINGLE_DECODE}
+         */
         public boolean decode() {
             return this == BATCH_DECODE || this == SINGLE_DECODE;
         }
     }
 
+    /**
+     * Query heads.
+     *
+     * @return {@code Hq}, {@code numKvHeads * group}
+     */
     public int numQoHeads() {
         return numKvHeads * group;
     }
 
+    /**
+     * Cases every run checks first: each operation once for each format, with every q dtype,
+     * both layouts and a combined cache among them.
+     *
+     * @param rng the source of seeds
+     * @return new cases
+     */
     public static List<Fp8CodesCase> edgeCases(SplittableRandom rng) {
         List<Fp8CodesCase> out = new ArrayList<>();
         for (DType f : new DType[] {DType.FP8_E4M3, DType.FP8_E5M2}) {
@@ -66,6 +86,14 @@ public record Fp8CodesCase(DType format, DType qDtype, Op op, int numKvHeads, in
         return out;
     }
 
+    /**
+     * A random case: either format, any q dtype and operation, 1 to 4 KV heads, groups of 1 to 8,
+     * head dims 32 to 256 (40, 48 and 96 among them), page sizes 1 to 17, either layout, combined in
+     * one case of four.
+     *
+     * @param rng the source of randomness
+     * @return a new case
+     */
     public static Fp8CodesCase random(SplittableRandom rng) {
         DType[] qs = {DType.F16, DType.BF16, DType.F32};
         int[] dims = {32, 48, 64, 96, 128, 256, 40};
@@ -77,6 +105,12 @@ public record Fp8CodesCase(DType format, DType qDtype, Op op, int numKvHeads, in
                 rng.nextBoolean() ? KvLayout.NHD : KvLayout.HND, rng.nextInt(4) == 0, rng.nextLong());
     }
 
+    /**
+     * Simpler cases to try when this one fails: batch prefill, one KV head, one query head per KV
+     * head, a smaller head dim, separate K and V, NHD, one token a page.
+     *
+     * @return the candidates, each simpler than this case in one respect; empty at the simplest
+     */
     public List<Fp8CodesCase> shrink() {
         List<Fp8CodesCase> out = new ArrayList<>();
         if (op != Op.BATCH_PREFILL) {
@@ -109,6 +143,11 @@ public record Fp8CodesCase(DType format, DType qDtype, Op op, int numKvHeads, in
         return new Fp8CodesCase(format, qDtype, o, hkv, g, d, page, l, comb, seed);
     }
 
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new Fp8CodesCase(...)} expression
+     */
     public String toJava() {
         return "new Fp8CodesCase(DType." + format + ", DType." + qDtype + ", Fp8CodesCase.Op." + op + ", " + numKvHeads
                 + ", " + group + ", " + headDim + ", " + pageSize + ", KvLayout." + layout + ", " + combined + ", "

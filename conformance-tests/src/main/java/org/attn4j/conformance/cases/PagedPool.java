@@ -13,6 +13,9 @@ import org.attn4j.tensor.HostTensor;
  * permutation, extra pages no sequence references, and every slot no sequence owns filled with
  * garbage (random bit patterns, NaN and Inf) or zeros.
  *
+ * <p>Not thread-safe: the tensors are mutable host memory, with {@link HostTensor}'s rules. The
+ * pool owns them; {@link #close()} frees them once.
+ *
  * @param k        K pages, or K and V together when {@code combined}
  * @param v        V pages ({@code k} itself when combined)
  * @param combined one tensor {@code [numPages, 2, ...]}
@@ -25,9 +28,31 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                         KvScales scales) implements AutoCloseable {
 
     /** What fills the slots no sequence owns. */
-    public enum Fill { GARBAGE, ZEROS }
+    public enum Fill {
+        /** Random bit patterns, a quarter of them NaN or ±Inf codes of the dtype. */
+        GARBAGE,
+        /** Zero bits. */
+        ZEROS
+    }
 
-    /** Sequence s of {@code kSeqs}/{@code vSeqs} holds {@code lens[s]} tokens {@code [len, Hkv, D]} of stored values. */
+    /**
+     * A pool holding sequences of stored values, each rounded to the dtype's nearest code.
+     *
+     * @param kSeqs           K of sequence {@code s}: {@code [lens[s], Hkv, D]} stored values
+     * @param vSeqs           V of each sequence, shaped as {@code kSeqs}
+     * @param lens            tokens per sequence
+     * @param hkv             {@code Hkv}
+     * @param d               {@code D}
+     * @param dtype           the pool's dtype
+     * @param scales          dequantisation scales the pool reports; values are stored as given
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor {@code [numPages, 2, ...]}
+     * @param extraPages      pages beyond those the sequences need, referenced by none
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no sequence owns
+     * @return a new pool, which the caller closes; at least one page even with no tokens
+     */
     public static PagedPool build(float[][] kSeqs, float[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
                                   KvScales scales, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                   long permutationSeed, Fill fill) {
@@ -46,7 +71,24 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         return out;
     }
 
-    /** As {@link #build}, with the stored bit patterns given (every NaN code, not only the one a store writes). */
+    /**
+     * As {@link #build}, with the stored bit patterns given (every NaN code, not only the one a store writes).
+     *
+     * @param kSeqs           K codes of sequence {@code s}: {@code [lens[s], Hkv, D]}, in the low bits of each int
+     * @param vSeqs           V codes of each sequence, shaped as {@code kSeqs}
+     * @param lens            tokens per sequence
+     * @param hkv             {@code Hkv}
+     * @param d               {@code D}
+     * @param dtype           the pool's dtype
+     * @param scales          dequantisation scales the pool reports
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor {@code [numPages, 2, ...]}
+     * @param extraPages      pages beyond those the sequences need, referenced by none
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no sequence owns
+     * @return a new pool, which the caller closes; at least one page even with no tokens
+     */
     public static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
                                       KvScales scales, int pageSize, KvLayout layout, boolean combined,
                                       int extraPages, long permutationSeed, Fill fill) {
@@ -108,12 +150,32 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         return new PagedPool(k, v, combined, layout, table, numPages, scales);
     }
 
-    /** The pool of a case's requests, in the case's paging. */
+    /**
+     * The pool of a case's requests, in the case's paging: its page size, layout, combined cache
+     * and extra pages, with a page permutation drawn from its seed.
+     *
+     * @param data the case's values; sequence {@code s} is request {@code s}
+     * @param fill what fills the slots no request owns
+     * @return a new pool, which the caller closes
+     */
     public static PagedPool of(CaseData data, Fill fill) {
         AttentionCase c = data.kase();
         return of(data, c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(), c.seed() * 31 + 7, fill);
     }
 
+    /**
+     * The pool of a case's requests in another paging than the case's own, to check that paging
+     * does not change the result.
+     *
+     * @param data            the case's values; sequence {@code s} is request {@code s}
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor
+     * @param extraPages      pages no request references
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no request owns
+     * @return a new pool, which the caller closes
+     */
     public static PagedPool of(CaseData data, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                long permutationSeed, Fill fill) {
         AttentionCase c = data.kase();
@@ -124,6 +186,13 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     /**
      * Where element {@code i} of head {@code h} of token {@code t} of sequence {@code s} lives: an
      * index into {@link #k()} (K) or {@link #v()} (V, which is {@code k} itself when combined).
+     *
+     * @param s     a sequence
+     * @param t     a token of it, {@code 0 <= t < kvLen(s)}
+     * @param h     a KV head
+     * @param i     an element of the head, {@code 0 <= i < D}
+     * @param value V rather than K
+     * @return the flat element index
      */
     public long index(int s, int t, int h, int i, boolean value) {
         int pageSize = table.pageSize();
@@ -140,6 +209,9 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     /**
      * Overwrites with garbage every slot of sequence s from token {@code from[s]} on, as if those
      * tokens were not written yet.
+     *
+     * @param from per sequence, the first token to overwrite; its own length or more overwrites nothing
+     * @param seed seed of the random bit patterns
      */
     public void scribble(int[] from, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);

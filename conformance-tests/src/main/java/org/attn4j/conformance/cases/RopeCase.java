@@ -10,21 +10,48 @@ import org.attn4j.tensor.DType;
 
 /**
  * A standalone RoPE call: q {@code [n, Hq, D]} and, when {@link #withK}, k {@code [n, Hkv, D]}
- * rotated at random positions below {@link #maxPosition}.
+ * rotated at random positions from 0 to {@link #maxPosition}. Printed with {@link #toJava()} as a
+ * ready-to-paste reproduction.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param n           rows (tokens)
+ * @param qHeads      {@code Hq}
+ * @param kHeads      {@code Hkv}, a divisor of {@code Hq}
+ * @param headDim     {@code D}, even
+ * @param dtype       q and k dtype
+ * @param kind        the rotation; {@link AttentionCase.RopeKind#NONE} stands for
+ *                    {@link AttentionCase.RopeKind#HALF}
+ * @param withK       whether k is rotated too
+ * @param maxPosition the largest position drawn, at least 0
+ * @param seed        the seed of every value and position
  */
 public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, AttentionCase.RopeKind kind,
                        boolean withK, int maxPosition, long seed) {
 
-    /** The options handed to the backend. */
+    /**
+     * The options handed to the backend.
+     *
+     * @return the options of {@link #kind}
+     */
     public RopeOptions options() {
         return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).options();
     }
 
-    /** The same rotation as spec §3 defines it, for the oracle. */
+    /**
+     * The same rotation as spec §3 defines it, for the oracle.
+     *
+     * @return the rotation of {@link #kind}
+     */
     public SpecRope spec() {
         return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).spec();
     }
 
+    /**
+     * Each row's position, drawn from the seed.
+     *
+     * @return {@code n} positions from 0 to {@link #maxPosition}
+     */
     public int[] positions() {
         SplittableRandom rng = new SplittableRandom(seed ^ 0x9051L);
         int[] p = new int[n];
@@ -34,6 +61,13 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         return p;
     }
 
+    /**
+     * Values to rotate, uniform in [-2, 2) and rounded to {@link #dtype}, drawn from the seed.
+     *
+     * @param heads heads per row
+     * @param salt  told apart from other draws of the same case (q and k use different salts)
+     * @return {@code [n, heads, D]} values
+     */
     public float[] values(int heads, long salt) {
         SplittableRandom rng = new SplittableRandom(seed ^ salt);
         float[] x = new float[n * heads * headDim];
@@ -48,6 +82,13 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         return dtype == DType.F32 ? 64 : 1 + rng.nextInt(4096);
     }
 
+    /**
+     * Cases every run checks first: each rotation in F16 with k, one row at position 0 with q
+     * only, and other head dims (32 to 256) and dtypes.
+     *
+     * @param rng the source of seeds
+     * @return new cases
+     */
     public static List<RopeCase> edgeCases(SplittableRandom rng) {
         List<RopeCase> out = new ArrayList<>();
         for (AttentionCase.RopeKind k : new AttentionCase.RopeKind[] {AttentionCase.RopeKind.HALF,
@@ -61,6 +102,15 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         return out;
     }
 
+    /**
+     * A random case: F16, BF16 or F32; 1 to 10 rows; 1 to 4 KV heads and up to 4 query heads per
+     * KV head; a head dim of 32, 64, 80, 128 or 256; any rotation but none; k in three cases of
+     * four; positions up to 64 for F32 (float angles drift with the position, and F32's
+     * tolerance is tight) and up to 4096 otherwise.
+     *
+     * @param rng the source of randomness
+     * @return a new case
+     */
     public static RopeCase random(SplittableRandom rng) {
         DType[] dts = {DType.F16, DType.BF16, DType.F32};
         DType dt = dts[rng.nextInt(3)];
@@ -71,6 +121,12 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
                 rng.nextInt(4) != 0, maxPosition(dt, rng), rng.nextLong());
     }
 
+    /**
+     * Simpler cases to try when this one fails: one row, one head each, q only, half the head
+     * dim, half the largest position.
+     *
+     * @return the candidates, each simpler than this case in one respect; empty at the simplest
+     */
     public List<RopeCase> shrink() {
         List<RopeCase> out = new ArrayList<>();
         if (n > 1) {
@@ -91,6 +147,11 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         return out;
     }
 
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new RopeCase(...)} expression
+     */
     public String toJava() {
         return "new RopeCase(" + n + ", " + qHeads + ", " + kHeads + ", " + headDim + ", DType." + dtype
                 + ", AttentionCase.RopeKind." + kind + ", " + withK + ", " + maxPosition + ", " + seed + "L)";

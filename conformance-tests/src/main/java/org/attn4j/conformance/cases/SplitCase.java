@@ -33,7 +33,9 @@ import org.attn4j.tensor.DType;
  *       CUDA's smallest chunk is also 256 (its query-tiled prefill: 512).
  * </ul>
  * The reference backend never splits; there the property checks the same lengths against the
- * spec oracle.
+ * spec oracle. Printed with {@link #toJava()} as a ready-to-paste reproduction.
+ *
+ * <p>Immutable and thread-safe.
  *
  * @param kase          the attention problem (lengths on the boundaries)
  * @param ragged        batch prefill over ragged K/V instead of the paged cache
@@ -50,11 +52,22 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
     static final int AUTOMATIC_CHUNK = 256;
     private static final int[] PAGE_SIZES = {1, 3, 7, 8, 16, 17, 32};
 
+    /**
+     * The options the plan is made with.
+     *
+     * @return {@link #deterministic} and {@link #maxSplitChunk} as plan options
+     */
     public PlanOptions planOptions() {
         return new PlanOptions(deterministic, maxSplitChunk);
     }
 
-    /** Multiple {@code k} and offset {@code delta} of request b's length: {@code k * chunk + delta}. */
+    /**
+     * Multiple {@code k} and offset {@code delta} of request b's length: {@code k * chunk + delta}.
+     *
+     * @param b a request
+     * @return {@code {k, delta}}, {@code k} at least 1 and {@code delta} the rest (-1, 0 or 1 for
+     *         the lengths this class makes)
+     */
     public int[] boundary(int b) {
         int len = kase.kvLen(b);
         int k = Math.max(1, Math.round((float) len / chunk));
@@ -74,7 +87,12 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
                 -1, 0f, Float.NaN, RopeKind.NONE, MaskKind.NONE, true, DataKind.UNIFORM, seed).toBuilder();
     }
 
-    /** Every mode once, each with the three offsets around one multiple of its chunk. */
+    /**
+     * Every mode once, each with the three offsets around one multiple of its chunk.
+     *
+     * @param rng the source of seeds
+     * @return new cases
+     */
     public static List<SplitCase> edgeCases(SplittableRandom rng) {
         List<SplitCase> out = new ArrayList<>();
         int[] around = {-1, 0, 1};
@@ -116,6 +134,15 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
         return out;
     }
 
+    /**
+     * A random case: capped (six times in ten, a cap from 16 to 256, deterministic or not),
+     * deterministic without a cap, or automatic (one request, a small grid); each request's
+     * length one short of, on or one past a multiple of the chunk; dtypes, paging, window, soft
+     * cap, scale, RoPE and masks drawn as for other attention cases.
+     *
+     * @param rng the source of randomness
+     * @return a new case
+     */
     public static SplitCase random(SplittableRandom rng) {
         int mode = rng.nextInt(10);
         boolean capped = mode < 6;
@@ -172,6 +199,8 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
      * Smaller variants that keep every length on a boundary: fewer requests, a smaller multiple of
      * the chunk, a smaller cap (the same multiples and offsets of it), then fewer query rows,
      * heads, a smaller head dim and fewer options as for any attention case.
+     *
+     * @return the valid candidates, each simpler than this case in one respect
      */
     public List<SplitCase> shrink() {
         List<SplitCase> out = new ArrayList<>();
@@ -218,6 +247,11 @@ public record SplitCase(AttentionCase kase, boolean ragged, boolean deterministi
         return c == null ? null : new SplitCase(c, ragged, deterministic, newCap, newChunk);
     }
 
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new SplitCase(...)} expression
+     */
     public String toJava() {
         return "new SplitCase(" + kase.toJava() + ", " + ragged + ", " + deterministic + ", " + maxSplitChunk + ", "
                 + chunk + ")";

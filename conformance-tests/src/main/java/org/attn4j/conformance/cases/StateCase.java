@@ -8,7 +8,10 @@ import org.attn4j.conformance.check.SpecFormats;
 
 /**
  * Attention states for the merge laws: {@code n} states {@code (o [rows, Hq, D], s [rows, Hq])}
- * drawn from {@link #seed}, some with {@code s = -inf} (and {@code o = 0}).
+ * drawn from {@link #seed}, some with {@code s = -inf} (and {@code o = 0}). Printed with
+ * {@link #toJava()} as a ready-to-paste reproduction.
+ *
+ * <p>Immutable and thread-safe.
  *
  * @param rows   rows
  * @param heads  {@code Hq}
@@ -20,9 +23,20 @@ import org.attn4j.conformance.check.SpecFormats;
  */
 public record StateCase(int rows, int heads, int headDim, DType dtype, int n, double spread, long seed) {
 
-    /** State {@code i}: o values and s values. */
+    /**
+     * One attention state over all rows and heads. The arrays are not copied: leave them unchanged.
+     *
+     * @param o output values, {@code [rows, Hq, D]}, each exact in the case's dtype; 0 where s is -inf
+     * @param s natural-log LSE values, {@code [rows, Hq]}, in {@code [-spread, spread]} or -inf
+     */
     public record State(float[] o, float[] s) {}
 
+    /**
+     * The case's states, drawn from its seed; about one row and head in eight is empty
+     * ({@code s = -inf}, {@code o = 0}).
+     *
+     * @return {@link #n} new states
+     */
     public List<State> states() {
         SplittableRandom rng = new SplittableRandom(seed);
         List<State> out = new ArrayList<>();
@@ -41,6 +55,13 @@ public record StateCase(int rows, int heads, int headDim, DType dtype, int n, do
         return out;
     }
 
+    /**
+     * Cases every run checks first: one row and head, each dtype, spreads from 0 (equal LSEs) to
+     * 200 (weights that underflow), four states.
+     *
+     * @param rng the source of seeds
+     * @return new cases
+     */
     public static List<StateCase> edgeCases(SplittableRandom rng) {
         return List.of(new StateCase(1, 1, 32, DType.F16, 3, 5, rng.nextLong()),
                 new StateCase(4, 8, 128, DType.BF16, 3, 20, rng.nextLong()),
@@ -49,6 +70,13 @@ public record StateCase(int rows, int heads, int headDim, DType dtype, int n, do
                 new StateCase(5, 3, 64, DType.F16, 4, 0, rng.nextLong()));
     }
 
+    /**
+     * A random case: 1 to 12 rows, 1 to 8 heads, head dims 32 to 256, any of F16, BF16 and F32, 3
+     * to 5 states, and an LSE spread of 1 to 30 or, one time in five, 150.
+     *
+     * @param rng the source of randomness
+     * @return a new case
+     */
     public static StateCase random(SplittableRandom rng) {
         DType[] dts = {DType.F16, DType.BF16, DType.F32};
         int[] dims = {32, 64, 96, 128, 256};
@@ -57,6 +85,11 @@ public record StateCase(int rows, int heads, int headDim, DType dtype, int n, do
                 rng.nextLong());
     }
 
+    /**
+     * Simpler cases to try when this one fails: one row, half the rows, one head, half the head dim.
+     *
+     * @return the candidates, each simpler than this case in one respect; empty at the simplest
+     */
     public List<StateCase> shrink() {
         List<StateCase> out = new ArrayList<>();
         if (rows > 1) {
@@ -72,6 +105,11 @@ public record StateCase(int rows, int heads, int headDim, DType dtype, int n, do
         return out;
     }
 
+    /**
+     * The case as a Java expression that rebuilds it exactly.
+     *
+     * @return a {@code new StateCase(...)} expression
+     */
     public String toJava() {
         return "new StateCase(" + rows + ", " + heads + ", " + headDim + ", DType." + dtype + ", " + n + ", " + spread
                 + ", " + seed + "L)";

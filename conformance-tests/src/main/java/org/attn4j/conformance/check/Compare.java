@@ -5,11 +5,22 @@ import java.util.Arrays;
 /**
  * Element-wise comparisons that fail with the first mismatch located as (row, head, d), the two
  * values, the tolerance and the number of mismatches.
+ *
+ * <p>Stateless and thread-safe.
  */
 public final class Compare {
     private Compare() {}
 
-    /** o within {@code tol} and, when both have one, lse within spec §9's LSE tolerance. */
+    /**
+     * o within {@code tol} and, when both have one, lse within spec §9's LSE tolerance (exactly
+     * equal under {@link Tolerance#EXACT}).
+     *
+     * @param what     names the comparison in the message
+     * @param actual   the output under test
+     * @param expected the reference output
+     * @param tol      the tolerance for o
+     * @throws AssertionError at the first mismatch, or when the sizes differ
+     */
     public static void outputs(String what, AttentionOutput actual, AttentionOutput expected, Tolerance tol) {
         if (actual.o().length != expected.o().length) {
             throw new AssertionError(what + ": o has " + actual.o().length + " elements, expected "
@@ -36,6 +47,16 @@ public final class Compare {
         }
     }
 
+    /**
+     * lse within spec §9's LSE tolerance, or exactly equal.
+     *
+     * @param what     names the comparison in the message
+     * @param actual   lse under test, {@code [rows, heads]}
+     * @param expected reference lse, as long as {@code actual}
+     * @param heads    heads per row, to locate a mismatch
+     * @param exact    equal values instead ({@link Float#compare}, so -0 differs from 0; NaN never passes)
+     * @throws AssertionError at the first mismatch
+     */
     public static void lse(String what, float[] actual, float[] expected, int heads, boolean exact) {
         int bad = 0;
         String first = null;
@@ -56,7 +77,15 @@ public final class Compare {
         }
     }
 
-    /** Bitwise equality of two float arrays (as their bit patterns). */
+    /**
+     * Bitwise equality of two float arrays (as their bit patterns).
+     *
+     * @param what     names the comparison in the message
+     * @param actual   values under test
+     * @param expected reference values
+     * @param rowWidth elements per row, to locate a mismatch
+     * @throws AssertionError at the first differing element, or when the lengths differ
+     */
     public static void bitwise(String what, float[] actual, float[] expected, int rowWidth) {
         if (actual.length != expected.length) {
             throw new AssertionError(what + ": " + actual.length + " elements, expected " + expected.length);
@@ -72,7 +101,14 @@ public final class Compare {
         }
     }
 
-    /** Raw bit patterns equal. */
+    /**
+     * Raw bit patterns equal.
+     *
+     * @param what     names the comparison in the message
+     * @param actual   codes under test
+     * @param expected reference codes
+     * @throws AssertionError at the first differing element, or when the lengths differ
+     */
     public static void bits(String what, int[] actual, int[] expected) {
         if (actual.length != expected.length) {
             throw new AssertionError(what + ": " + actual.length + " elements, expected " + expected.length);

@@ -21,6 +21,9 @@ import org.attn4j.tensor.DType;
  * A NaN keeps its sign and is stored as the format's quiet NaN: F16 {@code 0x7E00}, BF16
  * {@code 0x7FC0}, e4m3 {@code 0x7F} (its only NaN), e5m2 {@code 0x7E} (the upper byte of F16's quiet
  * NaN), each with the sign bit set for a negative NaN. These are the codes the backends write.
+ *
+ * <p>Stateless and thread-safe. Every method throws {@link IllegalArgumentException} for a dtype
+ * that is not a floating-point format ({@code I32}), and {@link #maxCode} for {@code F32} too.
  */
 public final class SpecFormats {
     private SpecFormats() {}
@@ -149,7 +152,13 @@ public final class SpecFormats {
         return t;
     }
 
-    /** The value the stored bit pattern {@code bits} (in the low bits) of {@code dtype} stands for. */
+    /**
+     * The value a stored bit pattern stands for.
+     *
+     * @param dtype a floating-point dtype
+     * @param bits  the stored code, in the low 8, 16 or 32 bits (higher bits ignored)
+     * @return its value, exact; a NaN keeps the code's sign
+     */
     public static float value(DType dtype, int bits) {
         return switch (dtype) {
             case F32 -> Float.intBitsToFloat(bits);
@@ -161,7 +170,13 @@ public final class SpecFormats {
         };
     }
 
-    /** The bit pattern storing {@code x} in {@code dtype}: one rounding to nearest even, FP8 saturating. */
+    /**
+     * The bit pattern storing a value: one rounding to nearest even, FP8 saturating.
+     *
+     * @param dtype a floating-point dtype
+     * @param x     any value, infinities and NaN included
+     * @return the code, in the low 8, 16 or 32 bits
+     */
     public static int encode(DType dtype, double x) {
         if (dtype == DType.F32) {
             return Float.floatToRawIntBits((float) x); // Java's narrowing is IEEE round to nearest even
@@ -188,12 +203,24 @@ public final class SpecFormats {
         return format(dtype).value(bits);
     }
 
-    /** {@code x} rounded once to {@code dtype}, as a store then a load give it. */
+    /**
+     * A value rounded once to a dtype, as a store then a load give it.
+     *
+     * @param dtype a floating-point dtype
+     * @param x     any value
+     * @return the value of {@code encode(dtype, x)}
+     */
     public static float round(DType dtype, double x) {
         return value(dtype, encode(dtype, x));
     }
 
-    /** The code a store writes for a NaN of the given sign. */
+    /**
+     * The code a store writes for a NaN of the given sign.
+     *
+     * @param dtype    a floating-point dtype
+     * @param negative the NaN's sign bit
+     * @return the format's quiet NaN, with the sign bit set when {@code negative}
+     */
     public static int nanCode(DType dtype, boolean negative) {
         if (dtype == DType.F32) {
             return negative ? 0xFFC00000 : 0x7FC00000;
@@ -202,23 +229,45 @@ public final class SpecFormats {
         return f.nanCode() | (negative ? f.signBit() : 0);
     }
 
-    /** Whether the stored bits of {@code dtype} have the sign bit set (NaN included). */
+    /**
+     * Whether a stored code has the sign bit set (NaN and zero included).
+     *
+     * @param dtype a floating-point dtype
+     * @param bits  the stored code, in the low bits
+     * @return the sign bit
+     */
     public static boolean negative(DType dtype, int bits) {
         return ((bits >>> (width(dtype) - 1)) & 1) != 0;
     }
 
-    /** Largest finite value of {@code dtype}. */
+    /**
+     * Largest finite value of a dtype.
+     *
+     * @param dtype a floating-point dtype
+     * @return 65504 for F16, 448 for e4m3, 57344 for e5m2, and so on
+     */
     public static double maxFinite(DType dtype) {
         return dtype == DType.F32 ? Float.MAX_VALUE : format(dtype).value(format(dtype).maxCode());
     }
 
-    /** The bit pattern of the largest finite value, negative when {@code negative}. */
+    /**
+     * The bit pattern of the largest finite value.
+     *
+     * @param dtype    F16, BF16 or an FP8 dtype
+     * @param negative the code of the most negative finite value instead
+     * @return the code, in the low bits
+     */
     public static int maxCode(DType dtype, boolean negative) {
         Format f = format(dtype);
         return f.maxCode() | (negative ? f.signBit() : 0);
     }
 
-    /** Codes of NaN and the infinities (where the format has them), both signs: garbage to plant. */
+    /**
+     * Codes of NaN and the infinities (where the format has them), both signs: garbage to plant.
+     *
+     * @param dtype a floating-point dtype
+     * @return the codes, in the low bits; for e5m2 also NaN codes other than the one a store writes
+     */
     public static List<Integer> nonFiniteCodes(DType dtype) {
         return switch (dtype) {
             case F32 -> List.of(0x7FC00000, 0xFFC00000, 0x7F800000, 0xFF800000);
@@ -230,7 +279,12 @@ public final class SpecFormats {
         };
     }
 
-    /** Bits of a stored element of {@code dtype}: 8, 16 or 32. */
+    /**
+     * Bits of a stored element.
+     *
+     * @param dtype a floating-point dtype
+     * @return 8, 16 or 32
+     */
     public static int width(DType dtype) {
         return switch (dtype) {
             case F32 -> 32;

@@ -13,11 +13,19 @@ import org.attn4j.tensor.DType;
  * pairings and Llama 3.1 rescaling ({@link SpecRope}) and every rounding and FP8 code
  * ({@link SpecFormats}) are the suite's own, so a mistake in core-api's shared helpers, which every
  * backend calls, shows as a disagreement instead of moving backends and oracle together.
+ *
+ * <p>Stateless and thread-safe.
  */
 public final class SpecOracle {
     private SpecOracle() {}
 
-    /** Attention of every query row of the case; o rounded to q's dtype, lse always computed. */
+    /**
+     * Attention of every query row of the case; o rounded to q's dtype, lse always computed. A
+     * row with no allowed key has o 0 and lse -inf.
+     *
+     * @param data the case's values
+     * @return o {@code [totalQ, Hq, D]} and lse {@code [totalQ, Hq]}
+     */
     public static AttentionOutput attention(CaseData data) {
         AttentionCase c = data.kase();
         int hq = c.numQoHeads();
@@ -109,7 +117,17 @@ public final class SpecOracle {
 
     /**
      * spec §4's merge of states A and B, element-wise over rows and heads; o {@code [rows, Hq, D]}
-     * rounded to {@code dtype}.
+     * rounded to {@code dtype}. A row where both lse are -inf merges to o 0 and lse -inf.
+     *
+     * @param oA    A's o, {@code [rows, heads, d]}
+     * @param sA    A's lse, {@code [rows, heads]}
+     * @param oB    B's o, shaped as {@code oA}
+     * @param sB    B's lse, shaped as {@code sA}
+     * @param dtype the dtype o is rounded to
+     * @param rows  rows
+     * @param heads heads per row
+     * @param d     the head dim
+     * @return the merged o and lse
      */
     public static AttentionOutput merge(float[] oA, float[] sA, float[] oB, float[] sB, DType dtype, int rows,
                                         int heads, int d) {

@@ -8,6 +8,8 @@ package org.attn4j.conformance.check;
  * {@code (2d, 2d + 1)} (interleaved). Positions may be negative (rows of a non-causal prefill with
  * more query rows than keys): the angle is negative, as the formula says.
  *
+ * <p>Immutable and thread-safe.
+ *
  * @param interleaved pairs {@code (2d, 2d + 1)} instead of {@code (d, d + D/2)}
  * @param theta       base
  * @param scale       {@code ropeScale}: frequencies are divided by it
@@ -23,6 +25,14 @@ public record SpecRope(boolean interleaved, double theta, double scale, Llama31 
      * divided by {@code factor}, and one between is blended:
      * {@code smooth = (originalMaxPosition / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor)},
      * {@code freq' = (1 - smooth) * freq / factor + smooth * freq}.
+     *
+     * <p>Immutable and thread-safe.
+     *
+     * @param factor              what low frequencies are divided by
+     * @param lowFreqFactor       sets {@code lowWavelen}, the wavelength above which frequencies are divided
+     * @param highFreqFactor      sets {@code highWavelen}, the wavelength below which frequencies stay;
+     *                            greater than {@code lowFreqFactor}
+     * @param originalMaxPosition the context length the model was trained on, in tokens
      */
     public record Llama31(double factor, double lowFreqFactor, double highFreqFactor, double originalMaxPosition) {
         /** spec §3's defaults: 8, 1, 4, 8192. */
@@ -43,6 +53,11 @@ public record SpecRope(boolean interleaved, double theta, double scale, Llama31 
         }
     }
 
+    /**
+     * Checks the parameters.
+     *
+     * @throws IllegalArgumentException if {@code llama31} is given with a {@code scale} other than 1
+     */
     public SpecRope {
         if (llama31 != null && scale != 1) {
             // the contract rejects a ropeScale other than 1 together with Llama 3.1 scaling
@@ -50,7 +65,12 @@ public record SpecRope(boolean interleaved, double theta, double scale, Llama31 
         }
     }
 
-    /** {@code freq_d} for {@code d < D/2}. */
+    /**
+     * {@code freq_d} for {@code d < D/2}, in radians per position.
+     *
+     * @param headDim {@code D}, even
+     * @return {@code D/2} frequencies
+     */
     public double[] frequencyTable(int headDim) {
         double[] f = new double[headDim / 2];
         for (int d = 0; d < f.length; d++) {
@@ -60,7 +80,13 @@ public record SpecRope(boolean interleaved, double theta, double scale, Llama31 
         return f;
     }
 
-    /** The index pair rotated together as pair {@code d}: {@code {a, b}}. */
+    /**
+     * The index pair rotated together as pair {@code d}.
+     *
+     * @param d       a pair, {@code 0 <= d < D/2}
+     * @param headDim {@code D}
+     * @return {@code {a, b}}, indices into a head vector
+     */
     public int[] pair(int d, int headDim) {
         return interleaved ? new int[] {2 * d, 2 * d + 1} : new int[] {d, d + headDim / 2};
     }
@@ -68,6 +94,11 @@ public record SpecRope(boolean interleaved, double theta, double scale, Llama31 
     /**
      * One head vector rotated to position {@code pos}: for each pair {@code (a, b)},
      * {@code x'_a = x_a cos - x_b sin}, {@code x'_b = x_b cos + x_a sin}.
+     *
+     * @param x    the head vector, of {@code D} elements
+     * @param pos  the position, possibly negative
+     * @param freq {@link #frequencyTable} for {@code D}
+     * @return the rotated vector; {@code x} is unchanged
      */
     public double[] rotate(double[] x, long pos, double[] freq) {
         int headDim = x.length;

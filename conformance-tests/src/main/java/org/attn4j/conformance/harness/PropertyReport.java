@@ -3,10 +3,24 @@ package org.attn4j.conformance.harness;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** How one property fared on one backend: cases passed, skipped (by reason) and the failure, if any. */
+/**
+ * How one property fared on one backend: cases passed, skipped (by reason) and the failure, if any.
+ *
+ * <p>Not thread-safe: the thread that runs the property writes it, and readers use that thread
+ * too (the suite runs its properties one at a time).
+ */
 public final class PropertyReport {
     /** Outcome of the whole property. */
-    public enum Status { PASSED, FAILED, SKIPPED, RUNNING }
+    public enum Status {
+        /** Every case that ran passed, and at least one ran. */
+        PASSED,
+        /** A case failed; {@link #failure()} says which and how. */
+        FAILED,
+        /** Every case was skipped. */
+        SKIPPED,
+        /** Not finished: still running, or cut short. */
+        RUNNING
+    }
 
     private final String key;
     private final String description;
@@ -45,34 +59,74 @@ public final class PropertyReport {
         millis = elapsedMillis;
     }
 
+    /**
+     * The property's key.
+     *
+     * @return {@link Property#key()}
+     */
     public String key() {
         return key;
     }
 
+    /**
+     * What the property says.
+     *
+     * @return {@link Property#description()}
+     */
     public String description() {
         return description;
     }
 
+    /**
+     * Cases that passed so far.
+     *
+     * @return the count
+     */
     public int passed() {
         return passed;
     }
 
+    /**
+     * Cases skipped so far, for any reason.
+     *
+     * @return the count
+     */
     public int skipped() {
         return skips.values().stream().mapToInt(Integer::intValue).sum();
     }
 
+    /**
+     * Cases skipped so far, by reason.
+     *
+     * @return a copy: count per reason
+     */
     public Map<String, Integer> skipReasons() {
         return Map.copyOf(skips);
     }
 
+    /**
+     * The outcome.
+     *
+     * @return {@link Status#RUNNING} until the property finishes
+     */
     public Status status() {
         return status;
     }
 
+    /**
+     * The failure: the case, its error, the shrunk case and a reproduction, over several lines.
+     *
+     * @return the text, or null unless {@link Status#FAILED}
+     */
     public String failure() {
         return failure;
     }
 
+    /**
+     * Time the property took.
+     *
+     * @return milliseconds, 0 until it finishes
+     */
     public long millis() {
         return millis;
     }

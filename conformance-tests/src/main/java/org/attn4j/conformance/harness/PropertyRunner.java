@@ -11,6 +11,8 @@ import org.opentest4j.AssertionFailedError;
  * Cases the backend cannot take are skipped with their reason; the first failure is shrunk and
  * the test fails with the seed, the case id and a ready-to-paste reproduction. A property whose
  * every case was skipped is aborted (a visible skip), never passed.
+ *
+ * <p>Runs on the caller's thread. Not for concurrent use: run one property at a time.
  */
 public final class PropertyRunner {
     private static final int MAX_SHRINK_ATTEMPTS = 400;
@@ -18,17 +20,40 @@ public final class PropertyRunner {
     private final Settings settings;
     private final Summary summary;
 
+    /**
+     * A runner for one backend.
+     *
+     * @param backendId names the backend in messages
+     * @param settings  the master seed and the number of random cases
+     * @param summary   where each property's report goes, written after every property
+     */
     public PropertyRunner(String backendId, Settings settings, Summary summary) {
         this.backendId = backendId;
         this.settings = settings;
         this.summary = summary;
     }
 
+    /**
+     * Runs a property over its edge cases, then its random cases, stopping at the first failure.
+     *
+     * @param <C> the case type
+     * @param p   the property
+     * @throws org.opentest4j.AssertionFailedError on a failing case, shrunk, with a reproduction
+     * @throws org.opentest4j.TestAbortedException when every case was skipped
+     */
     public <C> void run(Property<C> p) {
         run(p, null);
     }
 
-    /** As {@link #run(Property)}, publishing the case counts and skip reasons to the test report. */
+    /**
+     * As {@link #run(Property)}, publishing the case counts and skip reasons to the test report.
+     *
+     * @param <C>      the case type
+     * @param p        the property
+     * @param reporter the current test's reporter, or null to publish nothing
+     * @throws org.opentest4j.AssertionFailedError on a failing case, shrunk, with a reproduction
+     * @throws org.opentest4j.TestAbortedException when every case was skipped
+     */
     public <C> void run(Property<C> p, TestReporter reporter) {
         try {
             runCases(p);
@@ -195,7 +220,16 @@ public final class PropertyRunner {
         return root.getClass().getName() + ": " + first + where;
     }
 
-    /** Checks one case directly, for a pasted reproduction; fails with the case and its error. */
+    /**
+     * Checks one case directly, for a pasted reproduction; fails with the case and its error.
+     *
+     * @param <C> the case type
+     * @param p   the property
+     * @param c   the case, not shrunk
+     * @throws org.opentest4j.AssertionFailedError when the case fails
+     * @throws org.opentest4j.TestAbortedException when the case is unsupported
+     * @throws CaseSkipped when the check itself skips the case
+     */
     public <C> void replay(Property<C> p, C c) {
         String reason = p.unsupported(c);
         if (reason != null) {

@@ -6,7 +6,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Every property's report for one backend, printed at the end of its run and written under {@code target/}. */
+/**
+ * Every property's report for one backend, printed at the end of its run and written under
+ * {@code target/} (or {@code -Dattn4j.reportDir}).
+ *
+ * <p>Set {@link #device} or {@link #unavailable} on one thread before any property runs; the
+ * rest may be called from any thread.
+ */
 public final class Summary {
     private final String backendId;
     private final Settings settings;
@@ -14,6 +20,12 @@ public final class Summary {
     private String device = "?";
     private String unavailable;
 
+    /**
+     * An empty summary.
+     *
+     * @param backendId names the backend in the text and the file names
+     * @param settings  the seed and number of cases the text reports
+     */
     public Summary(String backendId, Settings settings) {
         this.backendId = backendId;
         this.settings = settings;
@@ -21,15 +33,29 @@ public final class Summary {
 
     private List<String> order = List.of();
 
-    /** The order reports are listed in (declaration order of the properties). */
+    /**
+     * The order reports are listed in (declaration order of the properties); others come last.
+     *
+     * @param keys property keys (copied)
+     */
     public synchronized void order(List<String> keys) {
         order = List.copyOf(keys);
     }
 
+    /**
+     * The device the backend runs on, for the first line.
+     *
+     * @param d the backend's device description
+     */
     public void device(String d) {
         device = d;
     }
 
+    /**
+     * Marks the backend unavailable: the text then says why, and lists no properties.
+     *
+     * @param reasons why every property was skipped
+     */
     public void unavailable(String reasons) {
         unavailable = reasons;
     }
@@ -40,6 +66,11 @@ public final class Summary {
         return r;
     }
 
+    /**
+     * The reports so far, in the order their properties started.
+     *
+     * @return a copy of the list; the reports themselves are live
+     */
     public synchronized List<PropertyReport> reports() {
         return List.copyOf(reports);
     }
@@ -51,6 +82,13 @@ public final class Summary {
         return sorted;
     }
 
+    /**
+     * The summary as text: the backend and device, the seed and how to rerun it, then one line
+     * per property (status, cases passed and skipped, time) with its skip reasons and failure,
+     * and the totals.
+     *
+     * @return lines ending in a line separator
+     */
     public synchronized String render() {
         StringBuilder sb = new StringBuilder();
         sb.append("attn4j conformance: backend '").append(backendId).append('\'');
@@ -92,13 +130,20 @@ public final class Summary {
     /**
      * Prints the summary and writes it to {@code target/conformance-<backend>.txt}, and every case
      * checked (property, case id, outcome, the case) to {@code target/conformance-<backend>-cases.txt}.
+     *
+     * @return the summary's file
      */
     public Path publish() {
         System.out.println(render());
         return write();
     }
 
-    /** Writes the summary so far (after every property, so a run cut short still leaves one). */
+    /**
+     * Writes the summary so far (after every property, so a run cut short still leaves one). A
+     * file that cannot be written is logged as a warning, not thrown.
+     *
+     * @return the summary's file
+     */
     public Path write() {
         String text = render();
         Path dir = Path.of(System.getProperty("attn4j.reportDir", "target"));

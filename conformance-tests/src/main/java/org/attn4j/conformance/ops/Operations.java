@@ -21,7 +21,13 @@ import org.attn4j.kv.RaggedKv;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
-/** Every attention operation of spec §6, run on a backend over a case's data and read back. */
+/**
+ * Every attention operation of spec §6, run on a backend over a case's data and read back. Each
+ * call uploads its inputs, runs, reads the outputs back to the host and frees its device memory
+ * before it returns; a backend's exception passes through.
+ *
+ * <p>Stateless and thread-safe, as far as the backend is.
+ */
 public final class Operations {
     private Operations() {}
 
@@ -35,13 +41,32 @@ public final class Operations {
                 c.numQoHeads(), c.headDim());
     }
 
-    /** Batch decode ({@code decode}, every qoLen 1) or paged prefill over {@code pool}. */
+    /**
+     * Batch decode or paged prefill over a pool, with the case's options, custom mask and LSE.
+     *
+     * @param be          the backend
+     * @param data        the case's values; only q is read, K and V come from {@code pool}
+     * @param pool        the KV pool, with its own page table
+     * @param decode      plan a batch decode (every qoLen 1) rather than a paged prefill
+     * @param planOptions scheduling options
+     * @return o, and lse when the case asks for it
+     */
     public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, boolean decode,
                                         PlanOptions planOptions) {
         return batch(be, data, pool, pool.table(), decode, planOptions);
     }
 
-    /** As {@link #batch(AttentionBackend, CaseData, PagedPool, boolean, PlanOptions)} with another table over the pool. */
+    /**
+     * As {@link #batch(AttentionBackend, CaseData, PagedPool, boolean, PlanOptions)} with another table over the pool.
+     *
+     * @param be          the backend
+     * @param data        the case's values; only q is read
+     * @param pool        the KV pool
+     * @param table       the page table the call sees, over the pool's pages
+     * @param decode      plan a batch decode rather than a paged prefill
+     * @param planOptions scheduling options
+     * @return o, and lse when the case asks for it
+     */
     public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
                                         boolean decode, PlanOptions planOptions) {
         AttentionCase c = data.kase();
@@ -60,7 +85,14 @@ public final class Operations {
         }
     }
 
-    /** Batch prefill over ragged K/V {@code [totalKv, Hkv, D]}. */
+    /**
+     * Batch prefill over ragged K/V {@code [totalKv, Hkv, D]}, the requests' keys laid end to end.
+     *
+     * @param be          the backend
+     * @param data        the case's values
+     * @param planOptions scheduling options
+     * @return o, and lse when the case asks for it
+     */
     public static AttentionOutput ragged(AttentionBackend be, CaseData data, PlanOptions planOptions) {
         AttentionCase c = data.kase();
         int w = c.numKvHeads() * c.headDim();
@@ -103,6 +135,12 @@ public final class Operations {
     /**
      * Single decode (when {@code decode}) or single prefill of every request in turn, with
      * contiguous K/V in {@code layout}; the rows stacked like a batch's.
+     *
+     * @param be     the backend
+     * @param data   the case's values
+     * @param layout the layout of each request's K and V
+     * @param decode single decode (every qoLen 1) rather than single prefill
+     * @return o, and lse when the case asks for it, of every request in order
      */
     public static AttentionOutput singles(AttentionBackend be, CaseData data, KvLayout layout, boolean decode) {
         AttentionCase c = data.kase();
@@ -146,12 +184,32 @@ public final class Operations {
     /**
      * How a cascade shares keys: request b belongs to group {@code groupOf[b]} (consecutive
      * requests), whose members share their first {@code prefixLen[g]} keys.
+     *
+     * <p>The arrays are not copied: once a shape is made, leave them unchanged; then it is
+     * immutable and thread-safe.
+     *
+     * @param groupOf   per request, its group: 0 for the first, non-decreasing, rising by at most 1
+     * @param prefixLen per group, the keys its members share, at most its shortest member's kvLen
      */
     public record CascadeShape(int[] groupOf, int[] prefixLen) {
+        /**
+         * The number of groups.
+         *
+         * @return the length of {@code prefixLen}
+         */
         public int groups() {
             return prefixLen.length;
         }
 
+        /**
+         * A random grouping of a case's requests: each request after the first starts a new
+         * group with probability 1/3, and each group shares its shortest member's keys
+         * (probability 1/4) or a uniform number of them up to that.
+         *
+         * @param c   the case
+         * @param rng the source of randomness
+         * @return a new shape
+         */
         public static CascadeShape random(AttentionCase c, java.util.SplittableRandom rng) {
             int batch = c.batchSize();
             int[] groupOf = new int[batch];
@@ -179,7 +237,14 @@ public final class Operations {
         }
     }
 
-    /** The case's data with each group's prefix keys copied from its first member. */
+    /**
+     * The case's data with each group's prefix keys copied from its first member, so that a
+     * cascade over shared prefixes has a batch over the whole keys to compare with.
+     *
+     * @param data  the case's values
+     * @param shape the groups and prefixes
+     * @return new data; {@code data} is unchanged
+     */
     public static CaseData sharePrefixes(CaseData data, CascadeShape shape) {
         AttentionCase c = data.kase();
         float[][] k = data.allK();
@@ -200,7 +265,16 @@ public final class Operations {
         return data.withKv(k, v);
     }
 
-    /** Two-level cascade (shared prefixes, then each request's suffix) over one pool. */
+    /**
+     * Two-level cascade (shared prefixes, then each request's suffix) over one pool.
+     *
+     * @param be          the backend
+     * @param shared      the case's values from {@link #sharePrefixes}; each group's prefix is
+     *                    taken from its first member
+     * @param shape       the groups and prefixes
+     * @param planOptions scheduling options
+     * @return o, and lse when the case asks for it
+     */
     public static AttentionOutput cascade(AttentionBackend be, CaseData shared, CascadeShape shape,
                                           PlanOptions planOptions) {
         AttentionCase c = shared.kase();
@@ -250,7 +324,14 @@ public final class Operations {
         }
     }
 
-    /** {@code mergeState(a, b)}; both with lse. */
+    /**
+     * {@code mergeState(a, b)}: the attention over the union of both parts' keys.
+     *
+     * @param be the backend
+     * @param a  one part, with lse
+     * @param b  the other, with lse, of the same shape and dtype
+     * @return the merged o and lse
+     */
     public static AttentionOutput merge(AttentionBackend be, AttentionOutput a, AttentionOutput b) {
         try (DeviceScope s = new DeviceScope(be)) {
             long[] os = {a.rows(), a.heads(), a.headDim()};
@@ -266,7 +347,15 @@ public final class Operations {
         }
     }
 
-    /** Entries {@code from .. to)} of a page table as a table of their own. */
+    /**
+     * Entries {@code from .. to)} of a page table as a table of their own.
+     *
+     * @param t    the table
+     * @param from the first entry
+     * @param to   one past the last entry
+     * @param lens the keys of every entry of {@code t}, indexed as {@code t}
+     * @return a table of {@code to - from} entries over the same pages
+     */
     public static PageTable subTable(PageTable t, int from, int to, int[] lens) {
         int[][] pages = new int[to - from][];
         int[] sub = new int[to - from];

@@ -26,14 +26,26 @@ import org.attn4j.tensor.Tensor;
  * spec §5: appending the last tokens of every request writes exactly the bits a fully written
  * pool holds (and nothing else), and attention over the appended cache equals attention over
  * contiguous K/V.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class AppendProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public AppendProperties(Subject subject) {
         this.s = subject;
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(
                 new CaseProperty(s, "appendIsBitExact", "append writes exactly the expected bits, nothing else",

@@ -33,10 +33,17 @@ import org.attn4j.spi.Feature;
  * spec §9's attention properties: agreement with the oracle for every operation, and the
  * metamorphic laws a backend must keep on its own (layouts, paging, garbage, batching, masks,
  * cascade, split and merge).
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class AttentionProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public AttentionProperties(Subject subject) {
         this.s = subject;
     }
@@ -72,6 +79,11 @@ public final class AttentionProperties {
         return s.hasOracleBackend() ? "oracle '" + s.oracle().id() + "'" : "spec formula";
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(
                 new CaseProperty(s, "singleDecodeMatchesOracle", "single decode ≈ oracle", DECODE, noMask(),

@@ -42,14 +42,26 @@ import org.attn4j.tensor.Tensor;
  * device memory and change between runs of one plan. Each agrees with the oracle (or bitwise
  * with the same call on contiguous, owned, host-described inputs) and writes nothing outside its
  * views.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class EngineProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public EngineProperties(Subject subject) {
         this.s = subject;
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(
                 new CaseProperty(s, "stridedViewsMatchOracle",

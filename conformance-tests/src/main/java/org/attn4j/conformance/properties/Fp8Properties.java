@@ -32,14 +32,26 @@ import org.attn4j.tensor.Tensor;
  * spec §1's FP8 formats as the backends read them: every one of the 256 codes of e4m3fn and e5m2
  * (NaN and infinities included) decodes, through an attention call, to the value of the OCP
  * tables ({@link SpecFormats}), never to core-api's own table.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class Fp8Properties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public Fp8Properties(Subject subject) {
         this.s = subject;
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(new SimpleProperty<>("fp8CodesDecodeAsOcp",
                 "every FP8 code (all 256 of e4m3 and e5m2) read through attention as the OCP tables say",

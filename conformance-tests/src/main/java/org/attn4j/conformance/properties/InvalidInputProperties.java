@@ -29,15 +29,30 @@ import org.attn4j.tensor.Tensor;
 /**
  * spec §7: every invalid input is rejected with an {@link IllegalArgumentException} whose message
  * names the argument and its actual value, and every output keeps its sentinel bytes.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class InvalidInputProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public InvalidInputProperties(Subject subject) {
         this.s = subject;
     }
 
-    /** One invalid input on top of a valid base case. */
+    /**
+     * One invalid input on top of a valid base case; public so that a printed reproduction compiles
+     * in a backend's suite subclass.
+     *
+     * <p>Immutable and thread-safe.
+     *
+     * @param scenario which input is made invalid, by the scenario's name
+     * @param base     the valid case the invalid input is put into
+     */
     public record InvalidCase(String scenario, AttentionCase base) {
         @Override
         public String toString() {
@@ -323,6 +338,11 @@ public final class InvalidInputProperties {
                 .orElseThrow(() -> new IllegalArgumentException("no scenario " + name));
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         List<String> names = scenarios().stream().map(Scenario::name).toList();
         return List.of(new SimpleProperty<InvalidCase>("invalidInputsRejected",

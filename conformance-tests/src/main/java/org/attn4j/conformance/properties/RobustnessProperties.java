@@ -50,14 +50,26 @@ import org.attn4j.tensor.Tensor;
  * extreme values in every numeric field of the public value types are rejected by name before any
  * device work; out-of-range device-resident values are skipped and reported, never read past;
  * many threads running, closing and planning at once neither crash nor compute a wrong answer.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class RobustnessProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public RobustnessProperties(Subject subject) {
         this.s = subject;
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         List<String> names = hostileScenarios().stream().map(HostileScenario::name).toList();
         return List.of(
@@ -177,7 +189,17 @@ public final class RobustnessProperties {
     static final long[] HOSTILE = {Long.MAX_VALUE, 1L << 62, Long.MIN_VALUE, -1, Integer.MAX_VALUE,
             Integer.MIN_VALUE, 1L << 40, (1L << 31) + 7};
 
-    /** One hostile value in one field on top of a valid base case. */
+    /**
+     * One hostile value in one field on top of a valid base case; public so that a printed
+     * reproduction compiles in a backend's suite subclass.
+     *
+     * <p>Immutable and thread-safe.
+     *
+     * @param scenario which field gets the value, by the scenario's name
+     * @param value    which hostile value, an index into the suite's list of extreme values
+     *                 ({@link Long#MAX_VALUE}, {@link Long#MIN_VALUE}, -1, the int limits, ...)
+     * @param base     the valid case the value is put into
+     */
     public record HostileCase(String scenario, int value, AttentionCase base) {
         long hostile() {
             return HOSTILE[value];

@@ -21,14 +21,26 @@ import org.attn4j.spi.Feature;
  * a deterministic plan's fixed chunk, or an automatic split of a small grid; see
  * {@link SplitCase}), against the spec oracle. A split path that drops, repeats or misplaces the
  * last chunk, or the key at a chunk's edge, fails here.
+ *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class SplitProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public SplitProperties(Subject subject) {
         this.s = subject;
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(new SimpleProperty<>("splitKvBoundariesMatchOracle",
                 "split-KV at kvLen = k·chunk − 1, k·chunk, k·chunk + 1 (capped, deterministic, automatic) "

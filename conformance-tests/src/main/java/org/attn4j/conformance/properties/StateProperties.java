@@ -21,10 +21,17 @@ import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
-/** spec §4's merge laws and operations, and the standalone RoPE of §3. */
+/** spec §4's merge laws and operations, and the standalone RoPE of §3. *
+ * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
+ */
 public final class StateProperties {
     private final Subject s;
 
+    /**
+     * The group's properties for one backend.
+     *
+     * @param subject the backend under test and its oracle
+     */
     public StateProperties(Subject subject) {
         this.s = subject;
     }
@@ -34,6 +41,11 @@ public final class StateProperties {
                 c -> Support.reason(s, c.dtype(), EnumSet.of(Feature.MERGE)), check, StateCase::toJava);
     }
 
+    /**
+     * Every property of the group, each keyed by the suite's test that runs it.
+     *
+     * @return new properties, in the order the suite lists them
+     */
     public List<Property<?>> all() {
         return List.of(
                 merge("mergeMatchesOracle", "mergeState ≈ spec §4 (and the oracle)", this::mergeVsOracle),
