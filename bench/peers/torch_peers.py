@@ -55,12 +55,14 @@ def draw_lengths(n, lo, hi, seed):
     return out
 
 
-def workload(name, op, qo, kv, hq, hkv, d, causal, prefix=0):
-    return dict(name=name, op=op, qo=list(qo), kv=list(kv), hq=hq, hkv=hkv, d=d, causal=causal, prefix=prefix)
+def workload(name, op, qo, kv, hq, hkv, d, causal, prefix=0, kv_dtype="bf16", twin=None):
+    return dict(name=name, op=op, qo=list(qo), kv=list(kv), hq=hq, hkv=hkv, d=d, causal=causal, prefix=prefix,
+                kv_dtype=kv_dtype, twin=twin)
 
 
-def named_workloads(path=None):
-    """The named workloads of spec §10 as bench/workloads.json defines them for both harnesses."""
+def named_workloads(path=None, classes=False):
+    """The named workloads of spec §10 (or, with classes, the shape classes) as bench/workloads.json
+    defines them for both harnesses."""
     with open(workloads_path(path)) as f:
         data = json.load(f)
     seed, defaults = data["length_seed"], data["defaults"]
@@ -72,15 +74,18 @@ def named_workloads(path=None):
         return [int(v)] * batch
 
     w = {}
-    for spec in data["workloads"]:
+    for spec in data.get("shape_classes", []) if classes else data["workloads"]:
         get = lambda key: spec.get(key, defaults.get(key))
         batch, op = spec["batch"], spec["op"]
         kv = lengths(spec["kv_len"], batch)
         qo = lengths(spec["qo_len"], batch) if "qo_len" in spec else (list(kv) if op == "prefill" else [1] * batch)
-        if (get("q_dtype"), get("kv_dtype"), get("layout"), get("page_size")) != ("bf16", "bf16", "NHD", PAGE):
+        fp8 = get("kv_dtype") in ("fp8_e4m3", "fp8_e5m2")
+        if (get("q_dtype"), "bf16" if fp8 else get("kv_dtype"), get("layout"), get("page_size")) != (
+                "bf16", "bf16", "NHD", PAGE):
             raise SystemExit("torch_peers: %s: the peers run bf16 NHD with page %d only" % (spec["name"], PAGE))
         w[spec["name"]] = workload(spec["name"], op, qo, kv, get("hq"), get("hkv"), get("head_dim"),
-                                   bool(get("causal")), prefix=get("shared_prefix"))
+                                   bool(get("causal")), prefix=get("shared_prefix"), kv_dtype=get("kv_dtype"),
+                                   twin=spec.get("twin"))
     return w
 
 
@@ -547,7 +552,9 @@ def run_isolated(argv, peers, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workload", action="append", default=[], help="a named workload or 'all' (repeatable)")
+    p.add_argument("--workload", action="append", default=[],
+                   help="a named workload or shape class, 'all' (the named workloads) or 'classes' (the shape "
+                        "classes); repeatable")
     p.add_argument("--peers", default="cudnn,flash2,flex", help="comma list of cudnn, flash2, flex")
     p.add_argument("--csv", help="write rows to this CSV (attn4j bench's columns)")
     p.add_argument("--append", action="store_true", help="append to --csv instead of replacing it")
@@ -569,8 +576,9 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     catalog = named_workloads(args.workloads_file)
+    classes = named_workloads(args.workloads_file, classes=True)
     if args.list:
-        for w in catalog.values():
+        for w in list(catalog.values()) + list(classes.values()):
             print("%-22s %-8s B=%d %s Hq/Hkv/D=%d/%d/%d" % (w["name"], w["op"], len(w["kv"]), lengths_description(w),
                                                            w["hq"], w["hkv"], w["d"]))
         return 0
@@ -578,10 +586,13 @@ def main(argv=None):
     for n in args.workload or ["all"]:
         if n == "all":
             names += list(catalog)
-        elif n in catalog:
+        elif n == "classes":
+            names += list(classes)
+        elif n in catalog or n in classes:
             names.append(n)
         else:
-            p.error("unknown workload %r; known: %s" % (n, ", ".join(catalog)))
+            p.error("unknown workload %r; known: all, classes, %s" % (n, ", ".join(list(catalog) + list(classes))))
+    catalog.update(classes)
     peers = [x.strip() for x in args.peers.split(",") if x.strip()]
     for x in peers:
         if x not in PEER_NAMES:
@@ -626,6 +637,10 @@ def main(argv=None):
     lost = None  # set when a device-side error leaves the CUDA context unusable
     for name in names:
         w = catalog[name]
+        if w["kv_dtype"] != "bf16":
+            print("%-22s skipped: the peers read bf16 caches only; compare with %s" % (name, w["twin"] or "bf16"),
+                  flush=True)
+            continue
         for peer in peers:
             if lost:
                 print("%-22s %-13s not run: %s" % (name, PEER_NAMES[peer], lost), flush=True)

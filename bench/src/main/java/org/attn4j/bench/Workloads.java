@@ -17,7 +17,7 @@ import org.attn4j.tensor.DType;
 import tools.jackson.databind.JsonNode;
 
 /**
- * The named workloads of spec §10, defined once in {@code bench/workloads.json} (packaged in this
+ * The named workloads of spec §10 and the shape classes, defined once in {@code bench/workloads.json} (packaged in this
  * module's jar as {@value #RESOURCE}); {@code bench/peers/torch_peers.py} reads the same file.
  * The file is read once, when the class initialises; a missing or malformed file fails that.
  *
@@ -29,7 +29,8 @@ public final class Workloads {
 
     private static final Catalog CATALOG = load();
 
-    private record Catalog(long lengthSeed, Map<String, Workload> named, EngineStepBench.Shape engineStep) {}
+    private record Catalog(long lengthSeed, Map<String, Workload> named, Map<String, Workload> classes,
+                           EngineStepBench.Shape engineStep) {}
 
     private Workloads() {}
 
@@ -52,6 +53,27 @@ public final class Workloads {
     }
 
     /**
+     * The shape classes ("shape_classes" in the data file): model shapes away from the named
+     * workloads (other head dims, GQA groups, FP8 K/V, batches of short prompts), in the file's order.
+     *
+     * @return an unmodifiable map from name to workload
+     */
+    public static Map<String, Workload> classes() {
+        return CATALOG.classes();
+    }
+
+    /**
+     * A named workload or a shape class.
+     *
+     * @param name its name
+     * @return the workload, or null when no workload or class has that name
+     */
+    public static Workload byName(String name) {
+        Workload w = named().get(name);
+        return w != null ? w : classes().get(name);
+    }
+
+    /**
      * The engine step's shape ("engine_step" in the data file; the PyTorch peer reads the same).
      *
      * @return the shape
@@ -61,12 +83,14 @@ public final class Workloads {
     }
 
     /**
-     * Every name, for help texts.
+     * Every name, for help texts: the named workloads, then the shape classes.
      *
      * @return a new list, in the data file's order
      */
     public static List<String> names() {
-        return new ArrayList<>(named().keySet());
+        List<String> all = new ArrayList<>(named().keySet());
+        all.addAll(classes().keySet());
+        return all;
     }
 
     private static Catalog load() {
@@ -84,8 +108,26 @@ public final class Workloads {
     static Catalog parse(JsonNode root) {
         long seed = root.required("length_seed").longValue();
         JsonNode defaults = root.required("defaults");
+        Map<String, Workload> named = workloads(root.required("workloads"), defaults, seed);
+        Map<String, Workload> classes = root.has("shape_classes")
+                ? workloads(root.get("shape_classes"), defaults, seed) : Map.of();
+        for (String name : classes.keySet()) {
+            if (named.containsKey(name)) {
+                throw new IllegalStateException(RESOURCE + ": " + name + " is both a workload and a shape class");
+            }
+        }
+        JsonNode e = root.required("engine_step");
+        EngineStepBench.Shape engine = new EngineStepBench.Shape(e.required("batch").intValue(),
+                e.required("kv_len").intValue(), e.required("layers").intValue(), e.required("pools").intValue(),
+                e.required("steps").intValue(), new HeadConfig(value(e, defaults, "hq").intValue(),
+                        value(e, defaults, "hkv").intValue(), value(e, defaults, "head_dim").intValue()),
+                value(e, defaults, "page_size").intValue());
+        return new Catalog(seed, named, classes, engine);
+    }
+
+    private static Map<String, Workload> workloads(JsonNode list, JsonNode defaults, long seed) {
         Map<String, Workload> named = new LinkedHashMap<>();
-        for (JsonNode w : root.required("workloads")) {
+        for (JsonNode w : list) {
             String name = w.required("name").stringValue();
             String op = w.required("op").stringValue();
             int batch = w.required("batch").intValue();
@@ -101,13 +143,7 @@ public final class Workloads {
                     KvLayout.valueOf(value(w, defaults, "layout").stringValue().toUpperCase(Locale.ROOT)),
                     value(w, defaults, "causal").booleanValue(), 1.0, false));
         }
-        JsonNode e = root.required("engine_step");
-        EngineStepBench.Shape engine = new EngineStepBench.Shape(e.required("batch").intValue(),
-                e.required("kv_len").intValue(), e.required("layers").intValue(), e.required("pools").intValue(),
-                e.required("steps").intValue(), new HeadConfig(value(e, defaults, "hq").intValue(),
-                        value(e, defaults, "hkv").intValue(), value(e, defaults, "head_dim").intValue()),
-                value(e, defaults, "page_size").intValue());
-        return new Catalog(seed, Collections.unmodifiableMap(named), engine);
+        return Collections.unmodifiableMap(named);
     }
 
     private static JsonNode value(JsonNode w, JsonNode defaults, String key) {

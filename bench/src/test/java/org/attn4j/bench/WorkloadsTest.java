@@ -42,9 +42,34 @@ class WorkloadsTest {
     }
 
     @Test
+    void shapeClassesAreSelectableByNameAndFp8ClassesMatchTheirTwins() {
+        assertTrue(Workloads.classes().size() >= 10);
+        List<String> names = Workloads.names();
+        assertEquals(Workloads.named().size() + Workloads.classes().size(), names.size());
+        assertTrue(names.containsAll(Workloads.classes().keySet()));
+        assertEquals(256, Workloads.byName("decode-d256").heads().headDim());
+        assertEquals(96, Workloads.byName("prefill-d96").heads().headDim());
+        assertEquals(7, Workloads.byName("decode-gqa7").heads().groupSize());
+        for (String[] pair : new String[][] {{"decode-llama8b-e4m3", "decode-llama8b"},
+            {"decode-long-e4m3", "decode-long"}, {"prefill-causal-8k-e4m3", "prefill-causal-8k"}}) {
+            Workload fp8 = Workloads.byName(pair[0]);
+            Workload twin = Workloads.byName(pair[1]);
+            assertEquals(DType.FP8_E4M3, fp8.kvDtype());
+            assertEquals(twin.heads(), fp8.heads());
+            assertArrayEquals(twin.kvLens(), fp8.kvLens());
+            assertArrayEquals(twin.qoLens(), fp8.qoLens());
+            assertEquals(twin.causal(), fp8.causal());
+            // FP8 halves the K/V bytes; q and o keep their type
+            long qo = 2L * twin.totalQ() * twin.heads().numQoHeads() * twin.heads().headDim() * 2;
+            assertEquals((Traffic.of(twin).bytes() - qo) / 2, Traffic.of(fp8).bytes() - qo);
+        }
+        assertEquals(null, Workloads.byName("decode-llama9b"));
+    }
+
+    @Test
     void theDataFileDefinesSpecSection10() {
         assertEquals(List.of("decode-llama8b", "decode-mha", "decode-long", "prefill-causal-8k", "prefill-batch-paged",
-                "cascade-shared-prefix"), Workloads.names());
+                "cascade-shared-prefix"), List.copyOf(Workloads.named().keySet()));
         Workload mha = Workloads.named().get("decode-mha");
         assertEquals(Workload.Op.DECODE, mha.op());
         assertEquals(128, mha.batch());

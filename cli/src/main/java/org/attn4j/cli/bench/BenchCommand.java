@@ -51,7 +51,8 @@ public final class BenchCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--workload", paramLabel = "NAME", split = ",", completionCandidates = WorkloadNames.class,
-            description = "a named workload (${COMPLETION-CANDIDATES}) or 'all'; repeatable, or a comma list")
+            description = "a named workload or shape class (${COMPLETION-CANDIDATES}), 'all' (the named workloads)"
+                    + " or 'classes' (the shape classes); repeatable, or a comma list")
     List<String> workload = new ArrayList<>();
 
     @Option(names = "--op", paramLabel = "decode|prefill", description = "an ad-hoc shape: the operation")
@@ -152,7 +153,7 @@ public final class BenchCommand implements Callable<Integer> {
             description = "only redraw bench.svg into --out (default .) from a CSV, peers' rows included")
     Path replot;
 
-    @Option(names = "--list", description = "list the named workloads and exit")
+    @Option(names = "--list", description = "list the named workloads and the shape classes, and exit")
     boolean list;
 
     public BenchCommand(Console console) {
@@ -176,7 +177,9 @@ public final class BenchCommand implements Callable<Integer> {
         PrintStream out = console.out();
         PrintStream err = console.err();
         if (list) {
-            for (Workload w : Workloads.named().values()) {
+            List<Workload> listed = new ArrayList<>(Workloads.named().values());
+            listed.addAll(Workloads.classes().values());
+            for (Workload w : listed) {
                 out.printf("%-22s %-8s B=%d %s Hq/Hkv/D=%d/%d/%d page %d %s%s%n", w.name(), w.op().label(), w.batch(),
                         w.lengthsDescription(), w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(),
                         w.pageSize(), w.layout(), w.causal() ? " causal" : "");
@@ -293,6 +296,9 @@ public final class BenchCommand implements Callable<Integer> {
                 (long) (rotateMb * (1 << 20)), d.maxSetBytes(), checkRows, bwCeiling, flopsCeiling, ceilingOnCpu, seed);
     }
 
+    /** Selects every shape class (Workloads.classes()). */
+    static final String CLASSES = "classes";
+
     /** The engine step workload's name: measured by {@link EngineStepBench}, not the generic runner. */
     static final String ENGINE_STEP = "engine-step";
 
@@ -326,12 +332,15 @@ public final class BenchCommand implements Callable<Integer> {
             String t = n.strip();
             if (t.equals("all")) {
                 chosen.addAll(named.values());
-            } else if (named.containsKey(t)) {
-                chosen.add(named.get(t));
+            } else if (t.equals(CLASSES)) {
+                chosen.addAll(Workloads.classes().values());
+            } else if (Workloads.byName(t) != null) {
+                chosen.add(Workloads.byName(t));
             } else if (t.equals(ENGINE_STEP)) {
                 continue; // measured apart (engineStep())
             } else if (!t.isEmpty()) {
-                throw error("unknown workload '" + t + "'; known: " + String.join(", ", named.keySet()));
+                throw error("unknown workload '" + t + "'; known: all, " + CLASSES + ", "
+                        + String.join(", ", Workloads.names()));
             }
         }
         if (op != null) {
