@@ -1,11 +1,17 @@
 // Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, prefill_fa2.cuh elsewhere): K/V
-// of q's 16-bit type, head dim 64, 128 or 256, the same work items and outputs as the FA2 kernel
-// with tiles of WG_ROWS query rows. Elsewhere the entry points trap.
+// of q's 16-bit type, head dim 64, 128 or 256, or FP8 K/V at head dims up to 128, the same work
+// items and outputs as the FA2 kernel with tiles of WG_ROWS query rows. Elsewhere the entry points
+// trap.
 //
 // - a head dim DR below the layout's DH (80 and 96 in the 128 layout) runs the DH kernel on rows
 //   whose columns past DR are zero: the copies zero-fill those 16-byte chunks instead of reading,
 //   so q K^T is unchanged, P V gives zero columns past DR, and only DR columns are written. The
 //   tensor cores do DH / DR times the work; the memory traffic is that of DR;
+// - FP8 K/V is dequantised on its way into the tiles: the copier brings each tile's FP8 rows into
+//   a staging buffer with cp.async (two tiles deep, so the next tile's bytes are in flight), then
+//   each copier thread converts exactly the 16-byte chunks it copied (no barrier between
+//   copiers) into the swizzled 16-bit tile, fences them for the async proxy and arrives on the
+//   tile's "full" mbarrier. The consumers are the 16-bit kernel's; K/V bytes read are halved;
 // - a block is three warpgroups over one (request, query head, 128-row tile): warpgroup 0 only
 //   copies (row offsets and cp.async of K/V tiles); warpgroups 1 and 2 only compute, each over 64
 //   of the block's 128 rows, and both read the same K/V tiles, so each K/V byte loaded serves 128
@@ -40,15 +46,20 @@ constexpr int WG_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarr
 // Keys per tile and tiles in flight: head dim 256 halves the tile (its q alone is 64 KB, and O
 // takes 128 registers a thread) and keeps 2 stages.
 __host__ __device__ constexpr int wgKeys(int dh) { return dh > 128 ? 64 : 128; }
-__host__ __device__ constexpr int wgStages(int dh) { return dh > 128 ? 2 : 3; }
+// FP8 K/V at head dim 128 keeps 2 stages: its staging buffers take the third one's room.
+__host__ __device__ constexpr int wgStages(int dh, int kvBytes = 2) { return dh > 128 || (kvBytes == 1 && dh > 64) ? 2 : 3; }
+// FP8 staging: two tiles of K and of V rows, dh bytes each.
+__host__ __device__ constexpr int wgStagingBytes(int dh, int kvBytes) { return kvBytes == 1 ? 2 * 2 * wgKeys(dh) * dh : 0; }
 
 // Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary (the
 // swizzle pattern repeats every 1024 bytes and is anchored to the address), q [WG_ROWS][dh], then
 // the K tiles and the V tiles of [keys][dh]. 227 KB for dh 128, 195 KB for dh 256.
-__host__ __device__ constexpr int wgSharedBytes(int dh) {
-    return WG_HEAD + 1024 + WG_ROWS * dh * 2 + 2 * wgStages(dh) * wgKeys(dh) * dh * 2;
+__host__ __device__ constexpr int wgSharedBytes(int dh, int kvBytes = 2) {
+    return WG_HEAD + 1024 + WG_ROWS * dh * 2 + 2 * wgStages(dh, kvBytes) * wgKeys(dh) * dh * 2
+           + wgStagingBytes(dh, kvBytes);
 }
-static_assert(wgSharedBytes(128) <= 227 * 1024 && wgSharedBytes(256) <= 227 * 1024,
+static_assert(wgSharedBytes(128) <= 227 * 1024 && wgSharedBytes(256) <= 227 * 1024
+                      && wgSharedBytes(128, 1) <= 227 * 1024 && wgSharedBytes(64, 1) <= 227 * 1024,
               "sm_90 allows 227 KB of dynamic shared memory");
 static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WG_HEAD, "head of shared memory");
 
@@ -261,18 +272,43 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
 // CudaAttentionPlan.rowOffsetsFit).
 constexpr uint32_t WG_NO_ROW = 0xFFFFFFFFu;  // past the keys: zero-filled, nothing read
 
-// Offset of key j's row (16-bit elements), or WG_NO_ROW at or past kvEnd.
+// Offset of key j's row (KB-byte elements), or WG_NO_ROW at or past kvEnd.
+template <int KB>
 __device__ __forceinline__ uint32_t wgRowOffset(const AttnParams& p, const WgItem& it, int j) {
     if (j >= it.kvEnd) return WG_NO_ROW;
     const int pg = p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize;
     const int slot = j - pg * p.pageSize;
     const long long page = p.kvIndices[it.pageBase + pg];
-    return (uint32_t) ((page * p.pageStride + slot * p.slotStride) >> 3);
+    return (uint32_t) ((page * p.pageStride + slot * p.slotStride) >> (KB == 2 ? 3 : 4));
 }
 
 // This thread's K (isV false) or V head base, advanced to its 16-byte column myCol.
+template <int KB>
 __device__ __forceinline__ const uint8_t* wgHeadBase(const AttnParams& p, const WgItem& it, bool isV, int myCol) {
-    return (isV ? p.v : p.k) + ((isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride) * 2 + myCol * 16;
+    return (isV ? p.v : p.k) + ((isV ? p.vOffset : p.kOffset) + (long long) it.kvh * p.headStride) * KB + myCol * 16;
+}
+
+// 16 FP8 codes (one 16-byte chunk) as 16 elements of q's 16-bit type, exactly (two 16-byte chunks).
+template <int MT, int KT>
+__device__ __forceinline__ void wgFp8ChunkTo16(const uint4& in, uint4& lo, uint4& hi) {
+    const uint32_t w[4] = {in.x, in.y, in.z, in.w};
+    uint32_t out[8];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const __half2_raw r = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) (w[i] >> (16 * h)),
+                                                             KT == E4M3 ? __NV_E4M3 : __NV_E5M2);
+            if (MT == F16) {
+                out[2 * i + h] = (uint32_t) r.x | ((uint32_t) r.y << 16);
+            } else {
+                const float2 f = __half22float2(__half2(r));
+                out[2 * i + h] = Mma<BF16>::pack(f.x, f.y);
+            }
+        }
+    }
+    lo = make_uint4(out[0], out[1], out[2], out[3]);
+    hi = make_uint4(out[4], out[5], out[6], out[7]);
 }
 
 // cp.async of this thread's share of a tile of KEYS rows: rows myRow + k STEP of CPT columns, at
@@ -504,14 +540,105 @@ __device__ __forceinline__ void wgNamedArrive(int id, int count) {
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// The copier warpgroup of an FP8 K/V block (see the top of this file). Thread tid owns the FP8
+// chunks (rows tid / COLS + k RSTEP, 16-byte column tid % COLS) of every tile: it copies them into
+// the staging slot of the tile's parity, and later converts the same chunks into the 16-bit tile
+// (columns 2 c and 2 c + 1 of those rows), so no copier waits for another's copies.
+// barAddr: the block's mbarriers, kFull, vFull, kEmpty, vEmpty [ST] each (as wgPrefillBody lays them out).
+template <int MT, int KT, int DH, int DR, int KEYS, int ST, typename OffsetOf>
+__device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& it, uint32_t* offs, OffsetOf offsetOf,
+                                            uint8_t* kvs, uint32_t barAddr, int nTiles, int tid) {
+    auto kFull = [&](int s) { return barAddr + 8 * s; };
+    auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
+    auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
+    auto vEmpty = [&](int s) { return barAddr + 8 * (3 * ST + s); };
+    constexpr int NB_OFFSETS = 5;       // the copiers' named barrier, as in wgPrefillBody
+    constexpr int TILE = KEYS * DH * 2;  // one 16-bit tile
+    constexpr int RAW = KEYS * DH;       // one FP8 tile
+    constexpr int COLS = DH / 16;        // FP8 chunks per row
+    constexpr int RSTEP = 128 / COLS;    // rows one pass of the copier covers
+    constexpr int N = KEYS / RSTEP;      // chunks per thread per tile, of K and of V each
+    static_assert(KEYS % RSTEP == 0, "copy shape");
+    uint8_t* raw = kvs + 2 * ST * TILE;  // staging: K of even and odd tiles, then V's
+    const int myRow = tid / COLS, myCol = tid % COLS;
+    const bool live = myCol < DR / 16;   // columns past the head dim are the layout's padding
+    const uint8_t* head[2] = {wgHeadBase<1>(p, it, false, live ? myCol : 0), wgHeadBase<1>(p, it, true, live ? myCol : 0)};
+    auto staged = [&](int t, int isV) { return raw + (2 * isV + (t & 1)) * RAW + myRow * DH + myCol * 16; };
+
+    auto issueRaw = [&](int t) {
+        const uint32_t* o = offs + (t & 1) * KEYS;
+        uint32_t off[N];
+#pragma unroll
+        for (int k = 0; k < N; ++k) off[k] = o[myRow + k * RSTEP];  // all loads first: each cp.async is a memory clobber
+#pragma unroll
+        for (int isV = 0; isV < 2; ++isV) {
+            uint8_t* dst = staged(t, isV);
+#pragma unroll
+            for (int k = 0; k < N; ++k) {
+                const bool valid = live && off[k] != WG_NO_ROW;
+                asyncCopy16(dst + k * RSTEP * DH, head[isV] + (size_t) (valid ? off[k] : 0u) * 16, valid);
+            }
+        }
+        asyncCopyCommit();
+    };
+    auto convert = [&](int t, int isV, int st) {
+        const uint8_t* src = staged(t, isV);
+        uint8_t* dst = kvs + (isV ? ST + st : st) * TILE;
+        // Two chunks at a time: the copier holds 56 registers (setmaxnreg), and a full unroll spills.
+#pragma unroll 2
+        for (int k = 0; k < N; ++k) {
+            const int r = myRow + k * RSTEP;
+            const uint4 in = *reinterpret_cast<const uint4*>(src + k * RSTEP * DH);
+            uint4 lo, hi;
+            wgFp8ChunkTo16<MT, KT>(in, lo, hi);
+            *reinterpret_cast<uint4*>(dst + wgChunk<KEYS>(r, 2 * myCol)) = lo;
+            *reinterpret_cast<uint4*>(dst + wgChunk<KEYS>(r, 2 * myCol + 1)) = hi;
+        }
+        wgProxyFence();  // generic-proxy stores, read next by the consumers' wgmma (async proxy)
+    };
+
+    if (nTiles == 0) return;
+    uint32_t nextOffset = offsetOf(0);
+    if (tid < KEYS) offs[tid] = nextOffset;
+    wgNamedSync(NB_OFFSETS, 128);
+    issueRaw(0);
+    if (nTiles > 1) nextOffset = offsetOf(1);
+    for (int t = 0; t < nTiles; ++t) {
+        if (t + 1 < nTiles) {
+            // Offsets slot (t + 1) & 1 was last read by the copies of tile t - 1, issued before the
+            // previous offsets barrier that every copier passed.
+            if (tid < KEYS) offs[((t + 1) & 1) * KEYS + tid] = nextOffset;
+            wgNamedSync(NB_OFFSETS, 128);
+            issueRaw(t + 1);  // into the staging slot this thread converted tile t - 1 from
+            if (t + 2 < nTiles) nextOffset = offsetOf(t + 2);
+            asyncCopyWait<1>();  // this thread's chunks of tile t have landed
+        } else {
+            asyncCopyWait<0>();
+        }
+        const int st = t % ST;
+        const uint32_t freed = ((t / ST) + 1) & 1;  // phase of tile t - ST's release
+        if (t >= ST) wgBarWait(kEmpty(st), freed);
+        convert(t, 0, st);
+        wgBarArrive(kFull(st));
+        if (t >= ST) wgBarWait(vEmpty(st), freed);
+        convert(t, 1, st);
+        wgBarArrive(vFull(st));
+    }
+}
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
 // One block of WG_THREADS: the copier (warpgroup 0) and two consumers; see the top of this file.
-// DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8.
-template <int MT, int DH, int DR = DH>
+// DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8; KT:
+// K/V's type, MT or FP8 (then DH at most 128 and DR a multiple of 16).
+template <int MT, int DH, int DR = DH, int KT = MT>
 __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
+    constexpr int KB = Elem<KT>::bytes;
     static_assert(DR <= DH && DR % 8 == 0 && (DH == 64 || DH == 128 || DH == 256), "head dims");
+    static_assert(KT == MT || (KB == 1 && DH <= 128 && DR % 16 == 0), "K/V of q's type, or FP8 up to head dim 128");
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     constexpr int KEYS = wgKeys(DH);           // keys per tile
-    constexpr int ST = wgStages(DH);           // K tiles (and V tiles) in flight or in use
+    constexpr int ST = wgStages(DH, KB);       // K tiles (and V tiles) in flight or in use
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
     constexpr int Q_STEP = 128 / VPR;            // q rows one pass of a consumer warpgroup copies
     // The copier's share of a tile: rows myRow + k ROW_STEP (a multiple of the 8-row swizzle
@@ -559,7 +686,11 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     if (wg == 0) {
         // ---- copier: row offsets of tile t into slot t & 1, then K_t and V_t into stage t % ST.
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
-        auto offsetOf = [&](int t) { return tid < KEYS ? wgRowOffset(p, it, kvStart + t * KEYS + tid) : WG_NO_ROW; };
+        auto offsetOf = [&](int t) { return tid < KEYS ? wgRowOffset<KB>(p, it, kvStart + t * KEYS + tid) : WG_NO_ROW; };
+        if constexpr (KB == 1) {
+            wgFp8Copier<MT, KT, DH, DR, KEYS, ST>(p, it, offs, offsetOf, kvs, barAddr, nTiles, tid);
+            return;
+        }
         constexpr int COLS = VPR / CPT;  // threads along a row
         const int myRow = tid / COLS;
         const uint8_t* kHead[CPT];
@@ -570,8 +701,8 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         for (int c = 0; c < CPT; ++c) {
             const int col = tid % COLS + c * COLS;
             live[c] = col < DR / 8;
-            kHead[c] = wgHeadBase(p, it, false, live[c] ? col : 0);
-            vHead[c] = wgHeadBase(p, it, true, live[c] ? col : 0);
+            kHead[c] = wgHeadBase<KB>(p, it, false, live[c] ? col : 0);
+            vHead[c] = wgHeadBase<KB>(p, it, true, live[c] ? col : 0);
             myDst[c] = wgChunk<KEYS>(myRow, col);
         }
         auto issue = [&](int t, bool isV, int st) {

@@ -29,7 +29,7 @@ enum BlockShape {
      * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block per
      * (request, query head, 128-row tile, key split) of a copier warpgroup and two consumer
      * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 80, 96,
-     * 128 or 256, K/V of q's type.
+     * 128 or 256, K/V of q's type or FP8 (dequantised by the copier; not at 256).
      */
     WGMMA_PREFILL(128, 384);
 
@@ -125,7 +125,7 @@ enum BlockShape {
             return fa2SharedBytes(headDim);
         }
         if (this == WGMMA_PREFILL) {
-            return wgmmaSharedBytes(headDim);
+            return wgmmaSharedBytes(headDim, kvBytes);
         }
         if (!tensorCores()) {
             return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
@@ -149,25 +149,27 @@ enum BlockShape {
             case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
-            case WGMMA_PREFILL -> "wg_" + qSuffix + "_d" + headDim;
+            case WGMMA_PREFILL -> "wg_" + qSuffix + (qSuffix.equals(kvSuffix) ? "" : "_" + kvSuffix) + "_d" + headDim;
         };
     }
 
     /**
      * The wgmma kernel's layout (wgSharedBytes in prefill_wgmma.cuh): 2 KB of row offsets and
      * barriers, up to 1 KB to reach a 1024-byte boundary, 128 q rows, then the K and V tiles (3
-     * stages of 128 keys; 2 of 64 at head dim 256).
+     * stages of 128 keys; 2 of 64 at head dim 256; 2 with FP8 K/V at 128), then FP8 K/V's staging
+     * (two tiles of K and of V).
      */
-    static int wgmmaSharedBytes(int headDim) {
+    static int wgmmaSharedBytes(int headDim, int kvBytes) {
         int layout = wgmmaLayoutHeadDim(headDim);
         int keys = layout > 128 ? 64 : 128;
-        int stages = layout > 128 ? 2 : 3;
-        return 3072 + 128 * layout * 2 + 2 * stages * keys * layout * 2;
+        int stages = layout > 128 || (kvBytes == 1 && layout > 64) ? 2 : 3;
+        int staging = kvBytes == 1 ? 2 * 2 * keys * layout : 0;
+        return 3072 + 128 * layout * 2 + 2 * stages * keys * layout * 2 + staging;
     }
 
-    /** Head dims the wgmma kernel is built for (kernels.cu WGMMA_PREFILL_Q). */
-    static boolean wgmmaHeadDim(int headDim) {
-        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
+    /** Head dims the wgmma kernel is built for (kernels.cu WGMMA_PREFILL_Q), for K/V of q's type or FP8. */
+    static boolean wgmmaHeadDim(int headDim, boolean fp8) {
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || (headDim == 256 && !fp8);
     }
 
     /** The wgmma kernel's layout for a head dim: 80 and 96 run in the layout of 128, zero-padded. */

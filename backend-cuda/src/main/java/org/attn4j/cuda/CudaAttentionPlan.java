@@ -183,8 +183,9 @@ final class CudaAttentionPlan implements KernelPlan {
         } else if (!p.decode()) {
             CudaKernelSettings.PrefillKernel k = settings.prefill();
             boolean wgmma = k == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90;
-            boolean headDimOk = wgmma ? BlockShape.wgmmaHeadDim(d) : d == 64 || d == 128;
-            if (k != CudaKernelSettings.PrefillKernel.TC && !rope && headDimOk && kv == q && sixteen && vectors16) {
+            boolean typesOk = kv == q || (wgmma && kv.isFp8());
+            boolean headDimOk = wgmma ? BlockShape.wgmmaHeadDim(d, kv.isFp8()) : d == 64 || d == 128;
+            if (k != CudaKernelSettings.PrefillKernel.TC && !rope && headDimOk && typesOk && sixteen && vectors16) {
                 return Kernel.QUERY_TILED;
             }
         }

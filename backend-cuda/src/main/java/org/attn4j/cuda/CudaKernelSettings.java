@@ -45,8 +45,8 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
     /**
      * The prefill kernels: {@code wgmma} (the default: prefill_wgmma.cuh on compute capability
      * 9.0, fa2 elsewhere), {@code fa2} (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair).
-     * wgmma takes K/V of q's type at head dims 64, 80, 96, 128 and 256, fa2 at 64 and 128; other
-     * problems run {@code tc}.
+     * wgmma takes K/V of q's type at head dims 64, 80, 96, 128 and 256 and FP8 K/V at 64, 80, 96
+     * and 128, fa2 K/V of q's type at 64 and 128; other problems run {@code tc}.
      */
     enum PrefillKernel {
         WGMMA, FA2, TC

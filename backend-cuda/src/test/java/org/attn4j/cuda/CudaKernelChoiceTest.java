@@ -75,17 +75,28 @@ class CudaKernelChoiceTest {
     void prefillTakesWgmmaOnHopperAtEveryHeadDimItIsBuiltFor() {
         for (int d : new int[] {64, 80, 96, 128, 256}) {
             assertEquals(Kernel.QUERY_TILED, prefill(d, DType.BF16, DType.BF16, HOPPER), "D " + d);
-            assertTrue(BlockShape.wgmmaSharedBytes(d) <= 227 * 1024, "D " + d);
+            assertTrue(BlockShape.wgmmaSharedBytes(d, 2) <= 227 * 1024, "D " + d);
+            for (DType fp8 : new DType[] {DType.FP8_E4M3, DType.FP8_E5M2}) {
+                assertEquals(d == 256 ? Kernel.TENSOR_CORE : Kernel.QUERY_TILED, prefill(d, DType.F16, fp8, HOPPER),
+                        "D " + d + " " + fp8);
+            }
+            if (d != 256) {
+                assertTrue(BlockShape.wgmmaSharedBytes(d, 1) <= 227 * 1024, "D " + d);
+            }
         }
         assertEquals(Kernel.QUERY_TILED, prefill(128, DType.F16, DType.F16, AMPERE));
         assertEquals(Kernel.TENSOR_CORE, prefill(96, DType.F16, DType.F16, AMPERE));
-        assertEquals(Kernel.TENSOR_CORE, prefill(128, DType.BF16, DType.FP8_E4M3, HOPPER));
+        assertEquals(Kernel.TENSOR_CORE, prefill(128, DType.BF16, DType.FP8_E4M3, AMPERE));
     }
 
     @Test
     void paddedHeadDimsUseTheLayoutTheyRunIn() {
-        assertEquals(BlockShape.wgmmaSharedBytes(128), BlockShape.wgmmaSharedBytes(96));
-        assertEquals(BlockShape.wgmmaSharedBytes(128), BlockShape.wgmmaSharedBytes(80));
+        assertEquals(BlockShape.wgmmaSharedBytes(128, 2), BlockShape.wgmmaSharedBytes(96, 2));
+        assertEquals(BlockShape.wgmmaSharedBytes(128, 1), BlockShape.wgmmaSharedBytes(80, 1));
+        // FP8 at 128: 2 stages of 16-bit tiles plus two tiles of K and V staging fill sm_90's 227 KB
+        assertEquals(227 * 1024, BlockShape.wgmmaSharedBytes(128, 1));
+        assertEquals("wg_bf16_e4m3_d96", BlockShape.WGMMA_PREFILL.kernel("bf16", "e4m3", 96));
+        assertEquals("wg_bf16_d96", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 96));
         assertEquals(128, BlockShape.wgmmaLayoutHeadDim(96));
         assertEquals(64, BlockShape.wgmmaLayoutHeadDim(64));
         assertEquals(256, BlockShape.wgmmaLayoutHeadDim(256));
