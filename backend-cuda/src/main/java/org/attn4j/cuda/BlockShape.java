@@ -16,9 +16,11 @@ enum BlockShape {
     /**
      * Streaming decode (decode_stream.cuh on CUDA cores, the default without grouping at head
      * dims 64 and 128, or decode_mma.cuh on Tensor Cores, the default otherwise): one block of 4
-     * warps per (request, KV head, key chunk), the whole GQA group at once.
+     * warps per (request, KV head, key chunk), the whole GQA group at once. The kernels take every
+     * head of the group (up to 16) whatever the item start, so a block's items span the largest
+     * group: one work item per (request, key chunk).
      */
-    STREAM_DECODE(8, 128),
+    STREAM_DECODE(16, 128),
     /**
      * FlashAttention-2-style prefill (prefill_fa2.cuh, the default below compute capability 9.0):
      * one block of 4 warps per (request, query head, 64-row tile, key split), 64-key tiles, head

@@ -103,6 +103,25 @@ class CudaKernelChoiceTest {
     }
 
     @Test
+    void streamingDecodeGivesEachRequestAndKeyChunkOneBlockForEveryGroupItTakes() {
+        // The streaming kernels compute the whole group in one block and ignore the item start: a
+        // second item of the same (request, chunk) would read its K/V again and write the same rows.
+        for (int group = 1; group <= 16; group++) {
+            AttentionProblem p = problem(true, 2 * group, 2, 128, DType.BF16, DType.BF16, 16);
+            AttentionSchedule s = AttentionSchedule.stream(p, AttentionSchedule.Device.HOPPER, 2, 2);
+            int chunk = s.splitChunk();
+            int expected = 0;
+            for (int len : p.kvLens()) {
+                expected += chunk == Integer.MAX_VALUE ? 1 : Math.max(1, (len + chunk - 1) / chunk);
+            }
+            assertEquals(expected, s.workItems(), "group " + group);
+            for (int i = 0; i < s.workItems(); i++) {
+                assertEquals(0, s.work()[AttentionSchedule.WORK_INTS * i + 1], "group " + group + " item " + i);
+            }
+        }
+    }
+
+    @Test
     void theDecodeRingMirrorsTheKernelsLayout() {
         // mmaDecRingBytes: 4 warps x stages x (K, V) x 16 keys x (row + 16 bytes); 2 stages from 512-byte rows
         assertEquals(4 * 3 * 2 * 16 * 272, BlockShape.mmaDecodeRingBytes(128, 2));
