@@ -37,7 +37,7 @@ final class ReferenceSession implements BackendSession {
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
             1, 1024, 1,
             EnumSet.allOf(KvLayout.class),
-            EnumSet.complementOf(EnumSet.of(Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI)),
+            EnumSet.complementOf(EnumSet.of(Feature.GRAPH_CAPTURE)),
             Set.of(ExternalMemory.Kind.HOST_SEGMENT));
 
     private final AtomicLong allocations = new AtomicLong();
