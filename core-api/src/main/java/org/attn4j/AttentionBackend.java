@@ -445,11 +445,12 @@ public final class AttentionBackend implements AutoCloseable {
     /**
      * Plans cascade attention. Causal and window rules apply to each request's keys concatenated
      * in level order (see {@link CascadePlan}). RoPE is not applied on the fly in a cascade (apply
-     * it with {@link #applyRope} before appending K).
+     * it with {@link #applyRope} before appending K), nor is ALiBi (its bias follows the keys'
+     * positions in the concatenation); sinks are, once per row (spec §4).
      *
      * @param levels  the levels over one KV pool, shared prefixes first, each request's own keys last
      * @param heads   query and KV heads, head dim
-     * @param options causal, window, soft cap, scale
+     * @param options causal, window, soft cap, scale, sinks
      * @param plan    determinism, split chunk, dtypes, alignment; null for the defaults
      * @return the plan
      */

@@ -17,7 +17,8 @@ import org.attn4j.tensor.Tensor;
  * A planned cascade: one batch attention per level over the shared pool, each level's states
  * merged into the result. Shared prefixes are read once per level entry, not once per request.
  * Equals flat attention over each request's concatenated keys (spec §6); causal and window
- * rules are carried into each level as it needs them.
+ * rules are carried into each level as it needs them, and sinks ride on the first level alone,
+ * so the merge counts each once (spec §4).
  *
  * <p>The plan keeps its levels' scratch states between runs, so it runs one call at a time: a
  * run that overlaps another on a second thread is rejected. Plan once per thread to run cascades

@@ -15,7 +15,8 @@ import org.attn4j.tensor.Tensor;
 
 /**
  * spec §3 attention, written out: per request, query row and head, logits in double over the
- * allowed keys, a max-subtracted softmax, the output rounded once. Work is split over
+ * allowed keys (scale, ALiBi bias, soft cap), a max-subtracted softmax that counts the head's sink
+ * when there is one, the output rounded once. Work is split over
  * (request, KV head, row block) tasks whose query heads share their keys; each output element
  * is computed by one task in a fixed order, so results are bitwise deterministic.
  */
@@ -31,6 +32,9 @@ final class ReferenceAttention implements KernelPlan {
     private final double smScale;
     private final double softCap;
     private final ReferenceRope rope;
+    /** Per query head, or null: the sink logit, and the ALiBi slope. */
+    private final double[] sinks;
+    private final double[] slopes;
     private final List<Task> tasks;
 
     ReferenceAttention(ReferenceSession session, AttentionProblem problem) {
@@ -42,6 +46,8 @@ final class ReferenceAttention implements KernelPlan {
         this.smScale = problem.smScale();
         this.softCap = options.logitsSoftCap();
         this.rope = options.rope() == null ? null : new ReferenceRope(options.rope(), heads.headDim());
+        this.sinks = options.sinks() == null ? null : toDoubles(options.sinks().logits());
+        this.slopes = options.alibiSlopes() == null ? null : toDoubles(options.alibiSlopes().slopes());
         this.tasks = tasks(problem);
     }
 
@@ -107,8 +113,9 @@ final class ReferenceAttention implements KernelPlan {
                 int h = kvHead * g + hh;
                 long state = row * heads.numQoHeads() + h;
                 long base = o.at(row, h);
+                double sink = sinks == null ? Double.NEGATIVE_INFINITY : sinks[h];
                 if (!any) {
-                    writeEmpty(o.data(), lse, state, base, d);
+                    writeEmpty(o.data(), lse, state, base, d, sink);
                     continue;
                 }
                 long qBase = q.at(row, h);
@@ -118,20 +125,23 @@ final class ReferenceAttention implements KernelPlan {
                 if (rope != null) {
                     rope.rotate(qv, 0, pq);
                 }
+                double slope = slopes == null ? 0 : slopes[h];
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < kvLen; j++) {
                     if (allowed[j]) {
-                        logits[j] = logit(qv, keys, j * d, d);
+                        logits[j] = logit(qv, keys, j * d, d, slope * (j - pq));
                         max = Math.max(max, logits[j]);
                     }
                 }
                 if (max == Double.NEGATIVE_INFINITY) {
                     // Every allowed logit is -inf (infinite inputs): no weight anywhere, an empty row.
-                    writeEmpty(o.data(), lse, state, base, d);
+                    writeEmpty(o.data(), lse, state, base, d, sink);
                     continue;
                 }
+                // The sink is one more logit with a zero value: in the max and the denominator only.
+                max = Math.max(max, sink);
                 Arrays.fill(acc, 0);
-                double sum = 0;
+                double sum = sinks == null ? 0 : Math.exp(sink - max);
                 for (int j = 0; j < kvLen; j++) {
                     if (!allowed[j]) {
                         continue;
@@ -153,13 +163,22 @@ final class ReferenceAttention implements KernelPlan {
         }
     }
 
-    private double logit(double[] qv, double[] keys, int kBase, int d) {
+    /** {@code cap(smScale * q.k + bias)}, the bias being ALiBi's {@code slope * (j - pq)} (0 without). */
+    private double logit(double[] qv, double[] keys, int kBase, int d, double bias) {
         double dot = 0;
         for (int x = 0; x < d; x++) {
             dot += qv[x] * keys[kBase + x];
         }
-        double logit = smScale * dot;
+        double logit = smScale * dot + bias;
         return softCap > 0 ? softCap * Math.tanh(logit / softCap) : logit;
+    }
+
+    private static double[] toDoubles(float[] values) {
+        double[] out = new double[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = values[i];
+        }
+        return out;
     }
 
     /** Fills {@code allowed[0 .. kvLen)} for row {@code i}; returns whether any key is allowed. */
@@ -202,12 +221,13 @@ final class ReferenceAttention implements KernelPlan {
         return out;
     }
 
-    private static void writeEmpty(HostTensor o, HostTensor lse, long state, long base, int d) {
+    /** A row no key weighs into: o = 0 and lse = the sink (-inf without sinks). */
+    private static void writeEmpty(HostTensor o, HostTensor lse, long state, long base, int d, double sink) {
         for (int x = 0; x < d; x++) {
             o.setFloat(base + x, 0f);
         }
         if (lse != null) {
-            lse.setFloat(state, Float.NEGATIVE_INFINITY);
+            lse.setFloat(state, (float) sink);
         }
     }
 

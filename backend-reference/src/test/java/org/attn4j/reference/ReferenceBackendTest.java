@@ -49,7 +49,7 @@ class ReferenceBackendTest {
                     c.kvDtypes());
             assertTrue(c.supportsHeadDim(1) && c.supportsHeadDim(3) && c.supportsHeadDim(1024));
             assertEquals(java.util.EnumSet.allOf(KvLayout.class), c.layouts());
-            // Everything but graphs, which record device work the reference does not queue.
+            // Everything but graphs, which record device work the reference does not queue; sinks and ALiBi included.
             assertEquals(java.util.EnumSet.complementOf(java.util.EnumSet.of(Feature.GRAPH_CAPTURE)), c.features());
             assertEquals(java.util.Set.of(org.attn4j.tensor.ExternalMemory.Kind.HOST_SEGMENT), c.externalMemory());
         }

@@ -58,6 +58,19 @@ class ReferenceConformanceTest extends AttentionConformanceSuite {
     }
 
     /**
+     * A reproduction with sinks and ALiBi, pasted as printed (the longer form). One query row per
+     * request with a custom mask: the variant properties must run it as prefill, since decode
+     * takes no mask and would be compared with the masked formula.
+     */
+    @Test
+    void sinksWithAlibiOnAMaskedSingleRowReproduction() {
+        check("sinksWithAlibiMatchOracle", new AttentionCase(new int[] {1}, new int[] {4}, 16, 1, 40, 8,
+                KvLayout.HND, false, 0, DType.F32, DType.FP8_E5M2, 0.25f, 1.0f, true, 5, 0.0f, Float.NaN,
+                AttentionCase.RopeKind.NONE, AttentionCase.MaskKind.PACKED_WITH_OFFSETS, AttentionCase.SinkKind.DRAWN,
+                AttentionCase.AlibiKind.STANDARD, true, AttentionCase.DataKind.UNIFORM, 3786145407379117158L));
+    }
+
+    /**
      * A random case with no pages (one empty request) has no page id to put out of range: the
      * scenario skips it rather than indexing -1, as it did when a fresh seed drew it on the GPU.
      */

@@ -16,7 +16,7 @@ import org.attn4j.tensor.HostTensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Runs the worked example of docs/cli.md as written there and checks what the document says it gives. */
+/** Runs the worked examples of docs/cli.md as written there and checks what the document says they give. */
 class DocsExampleTest {
     @TempDir
     Path dir;
@@ -42,10 +42,33 @@ class DocsExampleTest {
     }
 
     @Test
-    void theWorkedDecodeExampleGivesWhatTheDocumentSays() throws IOException {
-        String spec = example(Files.readString(docs()), "decode.json");
-        Files.writeString(dir.resolve("decode.json"), spec);
-        // the inputs the document's Python writes: any q, zero K, V counting up
+    void theWorkedDecodeWithSinksGivesWhatTheDocumentSays() throws IOException {
+        String spec = example(Files.readString(docs()), "decode-sinks.json");
+        Files.writeString(dir.resolve("decode-sinks.json"), spec);
+        writeInputs();
+        Path out = dir.resolve("out-sinks");
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("decode-sinks.json").toString(), "--out",
+                out.toString());
+        assertEquals(0, r.status(), r.err());
+        float[] expectedO = new float[16];
+        for (int i = 0; i < 8; i++) {
+            expectedO[i] = (4 + i % 4) * 3f / 4;
+            expectedO[8 + i] = (18 + i % 4) * 2f / 3;
+        }
+        float[] expectedLse = {(float) Math.log(4), (float) Math.log(4), (float) Math.log(3), (float) Math.log(3)};
+        try (HostTensor o = Npy.read(out.resolve("o.npy"), DType.F32);
+             HostTensor lse = Npy.read(out.resolve("lse.npy"), DType.F32)) {
+            for (int i = 0; i < expectedO.length; i++) {
+                assertEquals(expectedO[i], o.getFloat(i), 1e-5, "o element " + i);
+            }
+            for (int i = 0; i < expectedLse.length; i++) {
+                assertEquals(expectedLse[i], lse.getFloat(i), 1e-6, "lse element " + i);
+            }
+        }
+    }
+
+    /** The inputs the document's Python writes: any q, zero K, V counting up. */
+    private void writeInputs() throws IOException {
         SplittableRandom rnd = new SplittableRandom(0);
         float[] q = new float[2 * 2 * 4];
         for (int i = 0; i < q.length; i++) {
@@ -61,6 +84,13 @@ class DocsExampleTest {
             Npy.write(dir.resolve("k.npy"), tk);
             Npy.write(dir.resolve("v.npy"), tv);
         }
+    }
+
+    @Test
+    void theWorkedDecodeExampleGivesWhatTheDocumentSays() throws IOException {
+        String spec = example(Files.readString(docs()), "decode.json");
+        Files.writeString(dir.resolve("decode.json"), spec);
+        writeInputs();
         Path out = dir.resolve("out");
         CliRunner r = CliRunner.run("run", "--spec", dir.resolve("decode.json").toString(), "--out", out.toString());
         assertEquals(0, r.status(), r.err());

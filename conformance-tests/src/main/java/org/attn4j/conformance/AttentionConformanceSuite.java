@@ -21,6 +21,7 @@ import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.conformance.properties.SplitProperties;
 import org.attn4j.conformance.properties.StateProperties;
 import org.attn4j.conformance.properties.Subject;
+import org.attn4j.conformance.properties.VariantProperties;
 import org.attn4j.spi.BackendProvider;
 import org.attn4j.spi.Probe;
 import org.junit.jupiter.api.AfterAll;
@@ -105,6 +106,7 @@ public abstract class AttentionConformanceSuite {
         List<Property<?>> all = new ArrayList<>();
         all.addAll(new AttentionProperties(s).all());
         all.addAll(new SplitProperties(s).all());
+        all.addAll(new VariantProperties(s).all());
         all.addAll(new AppendProperties(s).all());
         all.addAll(new Fp8Properties(s).all());
         all.addAll(new StateProperties(s).all());
@@ -291,6 +293,33 @@ public abstract class AttentionConformanceSuite {
     @Test
     void deterministicIsBatchInvariant() {
         property("deterministicIsBatchInvariant");
+    }
+
+    // ------------------------------------------------------------------ attention variants (sinks, ALiBi)
+
+    @Test
+    void sinksMatchOracle() {
+        property("sinksMatchOracle");
+    }
+
+    @Test
+    void alibiMatchesOracle() {
+        property("alibiMatchesOracle");
+    }
+
+    @Test
+    void sinksWithAlibiMatchOracle() {
+        property("sinksWithAlibiMatchOracle");
+    }
+
+    @Test
+    void sinksSplitMergeEqualsWhole() {
+        property("sinksSplitMergeEqualsWhole");
+    }
+
+    @Test
+    void cascadeWithSinksEqualsFlat() {
+        property("cascadeWithSinksEqualsFlat");
     }
 
     // ------------------------------------------------------------------ KV append

@@ -46,7 +46,7 @@ public final class Lowering {
         String id = session.backendId();
         Validation.feature(caps, id, decode ? Feature.DECODE : Feature.PREFILL, decode ? "decode" : "prefill");
         Validation.headDim(caps, id, heads.headDim());
-        Validation.options(caps, id, options, heads.headDim());
+        Validation.options(caps, id, options, heads);
         int batch = table != null ? table.batchSize() : deviceTable.batchSize();
         Validation.indptr("qoIndptr", qoIndptr, batch);
         int[] qoLens = new int[batch];
@@ -183,7 +183,8 @@ public final class Lowering {
     /**
      * One problem per cascade level. Causal and window rules apply to each request's keys
      * concatenated in level order; a level whose keys are all allowed for all its rows runs
-     * unmasked, any other level runs with a mask built here from those rules.
+     * unmasked, any other level runs with a mask built here from those rules. Sinks go to the
+     * first level alone, so the merged result counts each once; ALiBi is rejected.
      */
     public static List<AttentionProblem> cascade(BackendSession session, List<CascadeLevel> levels, HeadConfig heads,
                                                  AttentionOptions options, PlanOptions plan) {
@@ -198,10 +199,15 @@ public final class Lowering {
         }
         // Levels are planned with causal and window turned into masks, so the caller's own
         // options are checked here or a bad window (say -5) would pass as "no window".
-        Validation.options(caps, id, options, heads.headDim());
+        Validation.options(caps, id, options, heads);
         if (options.rope() != null) {
             throw new InvalidArgumentException("options.rope", "RoPE on the fly is not supported in a cascade; "
                     + "rotate q and k with applyRope before appending");
+        }
+        if (options.alibiSlopes() != null) {
+            throw new InvalidArgumentException("options.alibiSlopes", "ALiBi is not supported in a cascade: its bias "
+                    + "depends on each key's position among the request's concatenated keys, which a level's "
+                    + "attention does not see; run the requests as a batch prefill or decode");
         }
         if (plan != null && plan.workspace() != null) {
             throw new InvalidArgumentException("plan.workspace", "a cascade plans one attention per level and keeps "
@@ -258,7 +264,9 @@ public final class Lowering {
         for (int l = 0; l < nl; l++) {
             CascadeLevel level = levels.get(l);
             CustomMask mask = levelMask(level, l, reqIndptr, offset, totalKv, options);
-            AttentionOptions levelOptions = options.withCausal(false).withWindowLeft(-1);
+            // Sinks join the softmax once: on the first level only, whose state the others merge into.
+            AttentionOptions levelOptions = options.withCausal(false).withWindowLeft(-1)
+                    .withSinks(l == 0 ? options.sinks() : null);
             problems.add(problem(session, heads, level.qoIndptr(), level.pageTable(), null, levelOptions, mask, plan,
                     false));
         }

@@ -128,9 +128,10 @@ public final class Validation {
         }
     }
 
-    /** Options, against the backend's features and the head dim. */
-    public static void options(Capabilities caps, String backend, AttentionOptions o, int headDim) {
+    /** Options, against the backend's features and the heads. */
+    public static void options(Capabilities caps, String backend, AttentionOptions o, HeadConfig heads) {
         Args.notNull(o, "options");
+        int headDim = heads.headDim();
         if (o.windowLeft() < -1) {
             throw InvalidArgumentException.expected("windowLeft", "-1 (no window) or >= 0", o.windowLeft());
         }
@@ -154,6 +155,21 @@ public final class Validation {
             feature(caps, backend, Feature.ROPE, "rope");
             if (headDim % 2 != 0) {
                 throw InvalidArgumentException.expected("headDim", "an even head dim with RoPE", headDim);
+            }
+        }
+        // The values themselves were checked (finite) when the sinks and slopes were made.
+        if (o.sinks() != null) {
+            feature(caps, backend, Feature.SINKS, "sinks");
+            if (o.sinks().numHeads() != heads.numQoHeads()) {
+                throw InvalidArgumentException.expected("sinks.length", "one logit per query head, Hq = "
+                        + heads.numQoHeads(), o.sinks().numHeads());
+            }
+        }
+        if (o.alibiSlopes() != null) {
+            feature(caps, backend, Feature.ALIBI, "alibiSlopes");
+            if (o.alibiSlopes().numHeads() != heads.numQoHeads()) {
+                throw InvalidArgumentException.expected("alibiSlopes.length", "one slope per query head, Hq = "
+                        + heads.numQoHeads(), o.alibiSlopes().numHeads());
             }
         }
     }

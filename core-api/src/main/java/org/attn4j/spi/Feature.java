@@ -38,5 +38,9 @@ public enum Feature {
     /** Page tables, append positions and RoPE positions as I32 device tensors. */
     DEVICE_METADATA,
     /** Device work captured once and replayed ({@code AttentionBackend.captureGraph}). */
-    GRAPH_CAPTURE
+    GRAPH_CAPTURE,
+    /** Attention sinks: a per-query-head logit in every row's softmax, with a zero value. */
+    SINKS,
+    /** ALiBi: a per-query-head linear bias {@code slope_h * (j - pq)} on the logits. */
+    ALIBI
 }

@@ -140,6 +140,24 @@ public final class Npy {
         }
     }
 
+    /** Reads a float32 file ({@code <f4}), any shape, as a flat float array (per-head sinks, ALiBi slopes). */
+    public static float[] readFloats(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            NpyHeader h = readHeader(ch, file.toString());
+            if (!h.descr().replace('=', '<').equals("<f4")) {
+                throw new NpyException(file + ": expected float32 ('<f4'), found '" + h.descr() + "'");
+            }
+            long bytes = checkedDataBytes(h, 4, ch, file);
+            int n = arrayLength(h, file);
+            ByteBuffer buf = readAll(ch, bytes, file);
+            float[] out = new float[n];
+            for (int i = 0; i < n; i++) {
+                out[i] = buf.getFloat();
+            }
+            return out;
+        }
+    }
+
     /** Reads a boolean file ({@code |b1} or {@code |u1}, non-zero is true). */
     public static boolean[] readBooleans(Path file) throws IOException {
         byte[] bytes = readBytes(file, "booleans ('|b1' or '|u1')", "|b1", "|u1", "|i1");

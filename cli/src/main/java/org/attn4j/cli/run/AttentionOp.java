@@ -26,7 +26,8 @@ import org.attn4j.tensor.Tensor;
  * request ops over contiguous K/V. Writes o (and lse unless {@code "return_lse": false}).
  */
 record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] qoIndptr, int[] kvIndptr, int[] kvIndices,
-                   int[] kvLastPageLen, AttentionOptions options, CustomMask mask, PlanOptions plan, boolean planGiven,
+                   int[] kvLastPageLen, CallOptions.Attention attention, CustomMask mask, PlanOptions plan,
+                   boolean planGiven,
                    boolean returnLse, Path oInit, Path lseInit) implements Operation {
 
     static final Set<String> OUTPUT_KEYS = Set.of("return_lse", "o_init", "lse_init");
@@ -82,6 +83,7 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
         Tensor lse = returnLse ? in.output(DType.F32, lseRunShape, lseInit, "lse_init", lseFileShape) : null;
         DType kvDtype = kv.dtype(dtype);
         int hq = Math.toIntExact(qShape[qShape.length - 2]);
+        AttentionOptions options = attention.forHeads(hq);
         long start;
         switch (op) {
             case "decode", "prefill" -> {

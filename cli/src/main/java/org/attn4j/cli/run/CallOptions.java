@@ -3,7 +3,10 @@ package org.attn4j.cli.run;
 import java.io.IOException;
 import java.util.Set;
 import org.attn4j.cli.CliException;
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.options.AlibiSlopes;
 import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.AttentionSinks;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.Llama31RopeScaling;
 import org.attn4j.options.PlanOptions;
@@ -11,16 +14,58 @@ import org.attn4j.options.RopeOptions;
 
 /** The option objects of a call spec: attention options, RoPE, plan options and masks. */
 final class CallOptions {
-    static final Set<String> ATTENTION_KEYS = Set.of("causal", "window_left", "logits_soft_cap", "sm_scale", "rope");
+    static final Set<String> ATTENTION_KEYS = Set.of("causal", "window_left", "logits_soft_cap", "sm_scale", "rope",
+            "sinks", "alibi", "alibi_slopes");
 
     private CallOptions() {}
 
-    static AttentionOptions attention(SpecReader r) {
+    /**
+     * Attention options as a spec gives them. {@code "alibi": true} asks for the standard slopes,
+     * which depend on the number of query heads, known only once q is read.
+     */
+    record Attention(AttentionOptions options, boolean standardAlibi) {
+        /** The options for {@code hq} query heads. */
+        AttentionOptions forHeads(int hq) {
+            return standardAlibi ? options.withAlibiSlopes(AlibiSlopes.standard(hq)) : options;
+        }
+    }
+
+    /**
+     * {@code causal}, {@code window_left}, {@code logits_soft_cap}, {@code sm_scale}, {@code rope};
+     * {@code sinks} and {@code alibi_slopes} (one value per query head, inline or a {@code <f4}
+     * .npy) or {@code "alibi": true} (the standard slopes).
+     */
+    static Attention attention(SpecReader r) throws IOException {
         AttentionOptions options = AttentionOptions.DEFAULT.withCausal(r.bool("causal", false))
                 .withWindowLeft(r.integer("window_left", -1))
                 .withLogitsSoftCap((float) r.number("logits_soft_cap", 0))
                 .withSmScale((float) r.number("sm_scale", Double.NaN));
-        return r.has("rope") ? options.withRope(rope(r.object("rope"))) : options;
+        if (r.has("rope")) {
+            options = options.withRope(rope(r.object("rope")));
+        }
+        if (r.has("sinks")) {
+            float[] sinks = r.floats("sinks");
+            options = options.withSinks(perHead(r, "sinks", () -> AttentionSinks.of(sinks)));
+        }
+        boolean standard = r.bool("alibi", false);
+        if (r.has("alibi_slopes")) {
+            if (standard) {
+                throw new CliException(r.where() + ": give \"alibi\": true (the standard slopes) or \"alibi_slopes\","
+                        + " not both");
+            }
+            float[] slopes = r.floats("alibi_slopes");
+            options = options.withAlibiSlopes(perHead(r, "alibi_slopes", () -> AlibiSlopes.of(slopes)));
+        }
+        return new Attention(options, standard);
+    }
+
+    /** Per-head values made into their option, a rejected value reported under the spec's key. */
+    private static <T> T perHead(SpecReader r, String key, java.util.function.Supplier<T> make) {
+        try {
+            return make.get();
+        } catch (InvalidArgumentException e) {
+            throw new CliException(r.where() + ": \"" + key + "\": " + e.getMessage());
+        }
     }
 
     /** {@code {"interleaved", "theta", "scale", "llama31": {...}}}, every key optional. */

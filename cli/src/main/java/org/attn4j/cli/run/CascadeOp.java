@@ -25,7 +25,8 @@ import org.attn4j.tensor.Tensor;
  * "kv_indptr", "kv_indices", "kv_last_page_len"}}, the most shared prefix first and each
  * request's own pages last.
  */
-record CascadeOp(TensorSource q, DType qDtype, KvSource kv, List<Level> levels, AttentionOptions options, PlanOptions plan,
+record CascadeOp(TensorSource q, DType qDtype, KvSource kv, List<Level> levels, CallOptions.Attention attention,
+                 PlanOptions plan,
                  boolean returnLse, Path oInit, Path lseInit) implements Operation {
 
     record Level(int[] qoIndptr, int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen) {}
@@ -74,6 +75,7 @@ record CascadeOp(TensorSource q, DType qDtype, KvSource kv, List<Level> levels, 
                     cache.pageSize())));
         }
         HeadConfig heads = new HeadConfig(Math.toIntExact(shape[1]), cache.numKvHeads(), cache.headDim());
+        AttentionOptions options = attention.forHeads(heads.numQoHeads());
         RunResult result = new RunResult();
         long start = System.nanoTime();
         try (CascadePlan p = in.backend.planCascade(cascade, heads, options, plan)) {

@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
             "Attention keys: \"q\", \"q_dtype\"; \"k\", \"v\" or \"kv\", \"kv_dtype\", \"layout\" (NHD|HND), \"k_scale\", "
                     + "\"v_scale\"; \"qo_indptr\", \"kv_indptr\", \"kv_indices\", \"kv_last_page_len\"; \"causal\", "
                     + "\"window_left\", \"logits_soft_cap\", \"sm_scale\", \"rope\" {\"interleaved\", \"theta\", "
-                    + "\"scale\", \"llama31\"}; \"mask\" (booleans .npy or list, or {\"booleans\"|\"packed\", \"bits\", "
+                    + "\"scale\", \"llama31\"}; \"sinks\" (one logit per query head, list or '<f4' file); \"alibi\": "
+                    + "true (standard slopes) or \"alibi_slopes\" (one per query head); \"mask\" (booleans .npy or "
+                    + "list, or {\"booleans\"|\"packed\", \"bits\", "
                     + "\"offsets\"}); \"plan\" {\"deterministic\", \"max_split_chunk\"}; \"return_lse\"; \"o_init\", "
                     + "\"lse_init\" (the output buffers' contents before the call); \"backend\".",
             "",

@@ -156,6 +156,26 @@ final class SpecReader {
         return out;
     }
 
+    /** Float32 values inline (JSON numbers) or a {@code <f4} .npy file: per-head sinks or ALiBi slopes. */
+    float[] floats(String key) throws IOException {
+        Object v = require(key);
+        if (v instanceof String file) {
+            return Npy.readFloats(path(key, file));
+        }
+        if (!(v instanceof List<?> list)) {
+            throw mismatch(key, "a list of numbers or a .npy file name", v);
+        }
+        float[] out = new float[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!(list.get(i) instanceof Number n)) {
+                throw new CliException(where + ": \"" + key + "\"[" + i + "]: expected a number, actual "
+                        + list.get(i));
+            }
+            out[i] = n.floatValue();
+        }
+        return out;
+    }
+
     /** A long array given inline (bit offsets of masks). */
     long[] longs(String key) {
         Object v = require(key);

@@ -22,7 +22,9 @@ import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AlibiSlopes;
 import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.AttentionSinks;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
@@ -391,10 +393,14 @@ class RunOperationsTest {
     }
 
     private HostTensor[] apiPrefill(Tensor[] in, CustomMask mask, PlanOptions plan) {
+        return apiPrefill(in, AttentionOptions.DEFAULT, mask, plan);
+    }
+
+    private HostTensor[] apiPrefill(Tensor[] in, AttentionOptions options, CustomMask mask, PlanOptions plan) {
         PageTable table = new PageTable(new int[] {0, 1, 3}, new int[] {2, 0, 1}, new int[] {4, 2}, 4);
         try (Tensor o = ref.allocate(DType.F32, 5, 4, 16); Tensor lse = ref.allocate(DType.F32, 5, 4);
              BatchAttentionPlan p = ref.planBatchPrefill(new int[] {0, 3, 5}, table, new HeadConfig(4, 2, 16),
-                     AttentionOptions.DEFAULT, mask, plan)) {
+                     options, mask, plan)) {
             p.run(in[0], PagedKvCache.separate(in[1], in[2], KvLayout.NHD), o, lse);
             return new HostTensor[] {ref.download(o), ref.download(lse)};
         }
@@ -435,6 +441,100 @@ class RunOperationsTest {
             assertSameBits(again[0], Npy.read(inline.resolve("o.npy"), DType.F32));
             again[1].close();
         }
+    }
+
+    // ------------------------------------------------------------------ sinks and ALiBi
+
+    @Test
+    void sinksAndStandardAlibiMatchTheApi() throws IOException {
+        Tensor[] in = prefillInputs();
+        try (Tensor q = in[0]; Tensor k = in[1]; Tensor v = in[2]) {
+            AttentionOptions options = AttentionOptions.DEFAULT.withCausal(true)
+                    .withSinks(AttentionSinks.of(0.5f, -1f, 2f, 0f)).withAlibiSlopes(AlibiSlopes.standard(4));
+            HostTensor[] expected = apiPrefill(in, options, null, PlanOptions.DEFAULT);
+            Path out = run("sinks-alibi", "{" + PREFILL + ", \"causal\": true, \"sinks\": [0.5, -1, 2, 0],"
+                    + " \"alibi\": true}");
+            assertSameBits(expected[0], Npy.read(out.resolve("o.npy"), DType.F32));
+            assertSameBits(expected[1], Npy.read(out.resolve("lse.npy"), DType.F32));
+        }
+    }
+
+    @Test
+    void sinksAndSlopesFromNpyFilesMatchTheApi() throws IOException {
+        save("sinks.npy", HostTensor.of(DType.F32, new float[] {1f, 0.25f, -3f, 4f}, 4));
+        save("slopes.npy", HostTensor.of(DType.F32, new float[] {0.5f, 0f, -0.125f, 0.03125f}, 4));
+        Tensor[] in = prefillInputs();
+        try (Tensor q = in[0]; Tensor k = in[1]; Tensor v = in[2]) {
+            AttentionOptions options = AttentionOptions.DEFAULT.withSinks(AttentionSinks.of(1f, 0.25f, -3f, 4f))
+                    .withAlibiSlopes(AlibiSlopes.of(0.5f, 0f, -0.125f, 0.03125f));
+            HostTensor[] expected = apiPrefill(in, options, null, PlanOptions.DEFAULT);
+            Path out = run("from-files", "{" + PREFILL + ", \"sinks\": \"sinks.npy\", \"alibi_slopes\": \"slopes.npy\"}");
+            assertSameBits(expected[0], Npy.read(out.resolve("o.npy"), DType.F32));
+            assertSameBits(expected[1], Npy.read(out.resolve("lse.npy"), DType.F32));
+            Path inline = run("inline", "{" + PREFILL + ", \"sinks\": [1, 0.25, -3, 4],"
+                    + " \"alibi_slopes\": [0.5, 0, -0.125, 0.03125]}");
+            HostTensor[] again = apiPrefill(in, options, null, PlanOptions.DEFAULT);
+            assertSameBits(again[0], Npy.read(inline.resolve("o.npy"), DType.F32));
+            again[1].close();
+        }
+    }
+
+    @Test
+    void aCascadeWithSinksCountsThemOnce() throws IOException {
+        HeadConfig heads = new HeadConfig(4, 2, 16);
+        AttentionOptions options = AttentionOptions.DEFAULT.withSinks(AttentionSinks.of(0f, 1f, -1f, 3f));
+        try (HostTensor q = random(DType.F32, 5, 2, 4, 16); HostTensor k = random(DType.F32, 6, 5, 4, 2, 16);
+             HostTensor v = random(DType.F32, 7, 5, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            Path out = run("cascade-sinks", """
+                    {"op": "cascade", "q": "q.npy", "k": "k.npy", "v": "v.npy", "sinks": [0, 1, -1, 3], "levels": [
+                      {"qo_indptr": [0, 2], "kv_indptr": [0, 2], "kv_indices": [0, 1], "kv_last_page_len": [4]},
+                      {"qo_indptr": [0, 1, 2], "kv_indptr": [0, 1, 3], "kv_indices": [2, 3, 4],
+                       "kv_last_page_len": [3, 2]}]}""");
+            PageTable flat = new PageTable(new int[] {0, 3, 7}, new int[] {0, 1, 2, 0, 1, 3, 4}, new int[] {3, 2}, 4);
+            try (Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor o = ref.allocate(DType.F32, 2, 4, 16); Tensor lse = ref.allocate(DType.F32, 2, 4);
+                 BatchAttentionPlan p = ref.planBatchDecode(flat, heads, options, PlanOptions.DEFAULT)) {
+                p.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, lse);
+                assertClose(ref.download(o), Npy.read(out.resolve("o.npy"), DType.F32), 1e-5);
+                assertClose(ref.download(lse), Npy.read(out.resolve("lse.npy"), DType.F32), 1e-5);
+            }
+        }
+    }
+
+    /** Runs a spec expected to fail; returns standard error. */
+    private String fails(String name, String spec) throws IOException {
+        Files.writeString(dir.resolve(name + ".json"), spec);
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve(name + ".json").toString(), "--out",
+                dir.resolve(name).toString(), "--backend", "reference");
+        assertEquals(1, r.status(), r.out() + r.err());
+        assertTrue(Files.notExists(dir.resolve(name)), "an output directory was left behind");
+        return r.err();
+    }
+
+    @Test
+    void badSinksAndSlopesAreRefusedByKey() throws IOException {
+        for (Tensor t : prefillInputs()) {
+            t.close(); // only the files are needed
+        }
+        String both = fails("both", "{" + PREFILL + ", \"alibi\": true, \"alibi_slopes\": [1, 1, 1, 1]}");
+        assertTrue(both.contains("give \"alibi\": true (the standard slopes) or \"alibi_slopes\", not both"), both);
+        String word = fails("word", "{" + PREFILL + ", \"sinks\": [1, \"x\", 0, 0]}");
+        assertTrue(word.contains("\"sinks\"[1]: expected a number, actual x"), word);
+        String length = fails("length", "{" + PREFILL + ", \"sinks\": [1, 2, 3]}");
+        assertTrue(length.contains("sinks.length: expected one logit per query head, Hq = 4, actual 3"), length);
+        String empty = fails("empty", "{" + PREFILL + ", \"alibi_slopes\": []}");
+        assertTrue(empty.contains("\"alibi_slopes\": alibiSlopes.length: expected >= 1"), empty);
+        save("nan.npy", HostTensor.of(DType.F32, new float[] {0f, Float.NaN, 0f, 0f}, 4));
+        String nan = fails("nan", "{" + PREFILL + ", \"sinks\": \"nan.npy\"}");
+        assertTrue(nan.contains("\"sinks\": sinks[1]: expected a finite logit (NaN and infinities are rejected), "
+                + "actual NaN"), nan);
+        String cascade = fails("cascade-alibi", """
+                {"op": "cascade", "q": "q.npy", "k": "k.npy", "v": "v.npy", "alibi": true, "levels": [
+                  {"qo_indptr": [0, 5], "kv_indptr": [0, 1], "kv_indices": [0], "kv_last_page_len": [4]}]}""");
+        assertTrue(cascade.contains("options.alibiSlopes: ALiBi is not supported in a cascade"), cascade);
     }
 
     @Test

@@ -1,8 +1,13 @@
 package org.attn4j.conformance.cases;
 
 import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.attn4j.conformance.check.SpecAlibi;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.conformance.check.SpecRope;
+import org.attn4j.options.AlibiSlopes;
 import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.AttentionSinks;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.Llama31RopeScaling;
 import org.attn4j.options.RopeOptions;
@@ -37,6 +42,8 @@ import org.attn4j.tensor.DType;
  * @param smScale       logit scale, NaN for 1/sqrt(D)
  * @param rope          RoPE on the fly
  * @param mask          custom mask form
+ * @param sinks         attention sinks, their values drawn from the seed ({@link #sinkLogits()})
+ * @param alibi         ALiBi slopes ({@link #alibiSlopeValues()})
  * @param lse           whether the LSE output is requested
  * @param data          how values are drawn
  * @param seed          the seed of every value, page permutation and mask bit
@@ -44,7 +51,8 @@ import org.attn4j.tensor.DType;
 public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDim, int pageSize,
                             KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
                             float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
-                            RopeKind rope, MaskKind mask, boolean lse, DataKind data, long seed) {
+                            RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
+                            long seed) {
 
     /**
      * RoPE applied on the fly: the options handed to the backend (core-api's defaults where the
@@ -106,6 +114,28 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         PACKED_WITH_OFFSETS
     }
 
+    /** Attention sinks (spec §3), one logit per query head, drawn from the case's seed. */
+    public enum SinkKind {
+        /** No sinks. */
+        NONE,
+        /**
+         * Per head: mostly uniform in [-4, 4], beside logits of about that size; one head in eight
+         * far below every logit (-40, next to no weight) and one in eight well above (8 to 12, most
+         * of the mass).
+         */
+        DRAWN
+    }
+
+    /** ALiBi slopes (spec §3), one per query head. */
+    public enum AlibiKind {
+        /** No ALiBi. */
+        NONE,
+        /** BLOOM's and MPT's slopes for {@code Hq}, as the suite computes them ({@link SpecAlibi}). */
+        STANDARD,
+        /** Per head from the case's seed: uniform in [0, 1], one head in six 0, one in six in [-0.25, 0). */
+        DRAWN
+    }
+
     /** How values are drawn. */
     public enum DataKind {
         /** Uniform values rounded to the dtype. */
@@ -115,13 +145,51 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
-     * Copies the length arrays.
+     * A case without sinks or ALiBi, as reproductions printed before those options existed
+     * build it.
+     *
+     * @param qoLens        query rows per request (decode: all 1)
+     * @param kvLens        keys per request
+     * @param numQoHeads    {@code Hq}
+     * @param numKvHeads    {@code Hkv}
+     * @param headDim       {@code D}
+     * @param pageSize      tokens per page
+     * @param layout        page layout
+     * @param combinedCache K and V in one tensor
+     * @param extraPages    pool pages no request references (filled with garbage)
+     * @param qDtype        q and o dtype
+     * @param kvDtype       KV cache dtype
+     * @param kScale        K dequantisation scale
+     * @param vScale        V dequantisation scale
+     * @param causal        causal mask
+     * @param windowLeft    sliding window, -1 off
+     * @param softCap       logits soft cap, 0 off
+     * @param smScale       logit scale, NaN for 1/sqrt(D)
+     * @param rope          RoPE on the fly
+     * @param mask          custom mask form
+     * @param lse           whether the LSE output is requested
+     * @param data          how values are drawn
+     * @param seed          the seed of every value, page permutation and mask bit
+     */
+    public AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDim, int pageSize,
+                         KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
+                         float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
+                         RopeKind rope, MaskKind mask, boolean lse, DataKind data, long seed) {
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache, extraPages, qDtype,
+                kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, SinkKind.NONE,
+                AlibiKind.NONE, lse, data, seed);
+    }
+
+    /**
+     * Copies the length arrays; null sinks or ALiBi kinds mean none.
      *
      * @throws IllegalArgumentException if {@code qoLens} and {@code kvLens} differ in length or are empty
      */
     public AttentionCase {
         qoLens = qoLens.clone();
         kvLens = kvLens.clone();
+        sinks = sinks == null ? SinkKind.NONE : sinks;
+        alibi = alibi == null ? AlibiKind.NONE : alibi;
         if (qoLens.length != kvLens.length || qoLens.length == 0) {
             throw new IllegalArgumentException("qoLens and kvLens must have the same, non-zero length");
         }
@@ -248,12 +316,59 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
-     * The attention options a call takes: causal, window, soft cap, logit scale and RoPE.
+     * The attention options a call takes: causal, window, soft cap, logit scale, RoPE, sinks and
+     * ALiBi slopes.
      *
      * @return new options
      */
     public AttentionOptions options() {
-        return new AttentionOptions(causal, windowLeft, softCap, smScale, ropeOptions());
+        float[] sinkValues = sinkLogits();
+        float[] slopeValues = alibiSlopeValues();
+        return new AttentionOptions(causal, windowLeft, softCap, smScale, ropeOptions(),
+                sinkValues == null ? null : AttentionSinks.of(sinkValues),
+                slopeValues == null ? null : AlibiSlopes.of(slopeValues));
+    }
+
+    /**
+     * The sink logit of every query head, drawn from the seed as {@link SinkKind#DRAWN} says; the
+     * same case always gives the same values.
+     *
+     * @return {@code Hq} logits, or null without sinks
+     */
+    public float[] sinkLogits() {
+        if (sinks == SinkKind.NONE || numQoHeads < 1) {
+            return null;
+        }
+        SplittableRandom rng = new SplittableRandom(seed ^ 0x51D4L);
+        float[] out = new float[numQoHeads];
+        for (int h = 0; h < numQoHeads; h++) {
+            int r = rng.nextInt(8);
+            double x = r == 0 ? -40 : r == 1 ? 8 + 4 * rng.nextDouble() : rng.nextDouble() * 8 - 4;
+            out[h] = SpecFormats.round(DType.F32, x);
+        }
+        return out;
+    }
+
+    /**
+     * The ALiBi slope of every query head, as {@link #alibi()} says; drawn ones come from the seed.
+     *
+     * @return {@code Hq} slopes, or null without ALiBi
+     */
+    public float[] alibiSlopeValues() {
+        if (alibi == AlibiKind.NONE || numQoHeads < 1) {
+            return null;
+        }
+        if (alibi == AlibiKind.STANDARD) {
+            return SpecAlibi.standardSlopes(numQoHeads);
+        }
+        SplittableRandom rng = new SplittableRandom(seed ^ 0xA11B1L);
+        float[] out = new float[numQoHeads];
+        for (int h = 0; h < numQoHeads; h++) {
+            int r = rng.nextInt(6);
+            double x = r == 0 ? 0 : r == 1 ? -0.25 * rng.nextDouble() : rng.nextDouble();
+            out[h] = SpecFormats.round(DType.F32, x);
+        }
+        return out;
     }
 
     /**
@@ -338,6 +453,12 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         if (mask != MaskKind.NONE) {
             sb.append(" mask=").append(mask);
         }
+        if (sinks != SinkKind.NONE) {
+            sb.append(" sinks=").append(sinks);
+        }
+        if (alibi != AlibiKind.NONE) {
+            sb.append(" alibi=").append(alibi);
+        }
         if (data != DataKind.UNIFORM) {
             sb.append(" data=").append(data);
         }
@@ -345,17 +466,20 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
-     * The case as a Java expression that rebuilds it exactly.
+     * The case as a Java expression that rebuilds it exactly; without sinks and ALiBi, in the
+     * shorter form that leaves them out.
      *
      * @return a {@code new AttentionCase(...)} expression
      */
     public String toJava() {
+        String variants = sinks == SinkKind.NONE && alibi == AlibiKind.NONE ? ""
+                : ", AttentionCase.SinkKind." + sinks + ", AttentionCase.AlibiKind." + alibi;
         return "new AttentionCase(" + ints(qoLens) + ", " + ints(kvLens) + ", " + numQoHeads + ", " + numKvHeads
                 + ", " + headDim + ", " + pageSize + ", KvLayout." + layout + ", " + combinedCache + ", " + extraPages
                 + ", DType." + qDtype + ", DType." + kvDtype + ", " + flt(kScale) + ", " + flt(vScale) + ", " + causal
                 + ", " + windowLeft + ", " + flt(softCap) + ", " + flt(smScale) + ", AttentionCase.RopeKind." + rope
-                + ", AttentionCase.MaskKind." + mask + ", " + lse + ", AttentionCase.DataKind." + data + ", "
-                + seed + "L)";
+                + ", AttentionCase.MaskKind." + mask + variants + ", " + lse + ", AttentionCase.DataKind." + data
+                + ", " + seed + "L)";
     }
 
     static String ints(int[] a) {
@@ -420,6 +544,10 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         public RopeKind rope;
         /** Custom mask form. */
         public MaskKind mask;
+        /** Attention sinks. */
+        public SinkKind sinks;
+        /** ALiBi slopes. */
+        public AlibiKind alibi;
         /** Whether the LSE output is requested. */
         public boolean lse;
         /** How values are drawn. */
@@ -447,6 +575,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
             smScale = c.smScale;
             rope = c.rope;
             mask = c.mask;
+            sinks = c.sinks;
+            alibi = c.alibi;
             lse = c.lse;
             data = c.data;
             seed = c.seed;
@@ -486,8 +616,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
          */
         public AttentionCase build() {
             return new AttentionCase(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache,
-                    extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, lse,
-                    data, seed);
+                    extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks,
+                    alibi, lse, data, seed);
         }
     }
 }

@@ -323,6 +323,21 @@ public final class AttentionCases {
             b.mask = MaskKind.NONE;
             out.add(b);
         }
+        if (c.sinks() != AttentionCase.SinkKind.NONE) {
+            b = c.toBuilder();
+            b.sinks = AttentionCase.SinkKind.NONE;
+            out.add(b);
+        }
+        if (c.alibi() == AttentionCase.AlibiKind.DRAWN) {
+            b = c.toBuilder();
+            b.alibi = AttentionCase.AlibiKind.STANDARD;
+            out.add(b);
+        }
+        if (c.alibi() != AttentionCase.AlibiKind.NONE) {
+            b = c.toBuilder();
+            b.alibi = AttentionCase.AlibiKind.NONE;
+            out.add(b);
+        }
         if (c.softCap() > 0) {
             b = c.toBuilder();
             b.softCap = 0f;

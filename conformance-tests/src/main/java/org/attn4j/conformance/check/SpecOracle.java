@@ -20,8 +20,10 @@ public final class SpecOracle {
     private SpecOracle() {}
 
     /**
-     * Attention of every query row of the case; o rounded to q's dtype, lse always computed. A
-     * row with no allowed key has o 0 and lse -inf.
+     * Attention of every query row of the case; o rounded to q's dtype, lse always computed. The
+     * logit is {@code cap(scale * q.k + slope_h * (j - pq))}; a head's sink joins the softmax as a
+     * logit whose value is zero. A row with no allowed key has o 0 and lse -inf, or lse the
+     * head's sink with sinks.
      *
      * @param data the case's values
      * @return o {@code [totalQ, Hq, D]} and lse {@code [totalQ, Hq]}
@@ -36,6 +38,8 @@ public final class SpecOracle {
         double softCap = c.softCap();
         SpecRope rope = c.rope().spec();
         double[] freq = rope == null ? null : rope.frequencyTable(d);
+        float[] sinks = c.sinkLogits();
+        float[] slopes = c.alibiSlopeValues();
         float[] o = new float[c.totalQ() * hq * d];
         float[] lse = new float[c.totalQ() * hq];
         int[] qoIndptr = c.qoIndptr();
@@ -67,6 +71,7 @@ public final class SpecOracle {
                         qv = rope.rotate(qv, pq, freq);
                     }
                     double[] logits = new double[kvLen];
+                    double slope = slopes == null ? 0 : slopes[h];
                     double max = Double.NEGATIVE_INFINITY;
                     for (int j = 0; j < kvLen; j++) {
                         boolean allowed = (!c.causal() || j <= pq)
@@ -80,7 +85,7 @@ public final class SpecOracle {
                         for (int t = 0; t < d; t++) {
                             dot += qv[t] * kv[t];
                         }
-                        double x = scale * dot;
+                        double x = scale * dot + slope * (j - pq);
                         if (softCap > 0) {
                             x = softCap * Math.tanh(x / softCap);
                         }
@@ -88,11 +93,13 @@ public final class SpecOracle {
                         max = Math.max(max, x);
                     }
                     int out = (row * hq + h) * d;
+                    double sink = sinks == null ? Double.NEGATIVE_INFINITY : sinks[h];
                     if (max == Double.NEGATIVE_INFINITY) {
-                        lse[row * hq + h] = Float.NEGATIVE_INFINITY;
-                        continue; // o stays 0
+                        lse[row * hq + h] = (float) sink;
+                        continue; // o stays 0: only the sink, if any, has weight, and its value is 0
                     }
-                    double sum = 0;
+                    max = Math.max(max, sink);
+                    double sum = sinks == null ? 0 : Math.exp(sink - max);
                     double[] acc = new double[d];
                     for (int j = 0; j < kvLen; j++) {
                         if (logits[j] == Double.NEGATIVE_INFINITY) {
@@ -113,6 +120,33 @@ public final class SpecOracle {
             }
         }
         return new AttentionOutput(o, lse, c.qDtype(), c.totalQ(), hq, d);
+    }
+
+    /**
+     * Which query rows allow no key at all (no keys, or causal, window and mask leave none):
+     * spec §3 fixes their o at 0 and their lse at -inf, or at the head's sink.
+     *
+     * @param data the case's values
+     * @return one flag per query row, {@code [totalQ]}
+     */
+    public static boolean[] rowsWithoutKeys(CaseData data) {
+        AttentionCase c = data.kase();
+        boolean[] out = new boolean[c.totalQ()];
+        int[] qoIndptr = c.qoIndptr();
+        for (int b = 0; b < c.batchSize(); b++) {
+            int qoLen = c.qoLen(b);
+            int kvLen = c.kvLen(b);
+            for (int i = 0; i < qoLen; i++) {
+                int pq = i + kvLen - qoLen;
+                boolean any = false;
+                for (int j = 0; j < kvLen && !any; j++) {
+                    any = (!c.causal() || j <= pq) && (c.windowLeft() < 0 || j >= pq - c.windowLeft())
+                            && data.maskBit(b, i, j);
+                }
+                out[qoIndptr[b] + i] = !any;
+            }
+        }
+        return out;
     }
 
     /**

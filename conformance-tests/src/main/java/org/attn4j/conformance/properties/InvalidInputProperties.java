@@ -2,6 +2,8 @@ package org.attn4j.conformance.properties;
 
 import org.attn4j.options.RopeOptions;
 import java.util.ArrayList;
+import org.attn4j.options.AlibiSlopes;
+import org.attn4j.options.AttentionSinks;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.AttentionBackend;
@@ -308,6 +310,45 @@ public final class InvalidInputProperties {
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(null).withWindowLeft(-3),
                         PlanOptions.DEFAULT).close(), "windowLeft", "actual -3")));
+        l.add(new Scenario("sinks not one per query head", Feature.SINKS, f -> {
+            int n = f.c.numQoHeads() + 1;
+            return new Call(() -> f.runWith(f.c.options().withSinks(AttentionSinks.of(new float[n]))),
+                    "sinks.length", "Hq = " + f.c.numQoHeads(), "actual " + n);
+        }));
+        l.add(new Scenario("ALiBi slopes not one per query head", Feature.ALIBI, f -> {
+            int n = f.c.numQoHeads() + 2;
+            return new Call(() -> f.runWith(f.c.options().withAlibiSlopes(AlibiSlopes.of(new float[n]))),
+                    "alibiSlopes.length", "Hq = " + f.c.numQoHeads(), "actual " + n);
+        }));
+        l.add(new Scenario("NaN sink", null, f -> new Call(() -> AttentionSinks.of(0f, Float.NaN), "sinks[1]",
+                "NaN")));
+        l.add(new Scenario("infinite ALiBi slope", null, f -> new Call(
+                () -> AlibiSlopes.of(0.5f, Float.NEGATIVE_INFINITY), "alibiSlopes[1]", "-Infinity")));
+        l.add(new Scenario("cascade with ALiBi", Feature.CASCADE, f -> {
+            if (!s.capabilities().has(Feature.ALIBI)) {
+                throw new CaseSkipped("feature ALIBI absent");
+            }
+            return new Call(() -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(
+                    f.c.qoIndptr(), f.pool.table())), f.c.heads(), f.c.options().withAlibiSlopes(
+                    AlibiSlopes.of(new float[f.c.numQoHeads()])), PlanOptions.DEFAULT).close(),
+                    "options.alibiSlopes", "cascade");
+        }));
+        // What CUDA and OpenCL lack today: core-api refuses the option by name before the backend plans.
+        l.add(new Scenario("sinks on a backend without SINKS", null, f -> {
+            if (s.capabilities().has(Feature.SINKS)) {
+                throw new CaseSkipped("backend has SINKS: nothing to reject");
+            }
+            return new Call(() -> f.runWith(f.c.options().withSinks(AttentionSinks.of(new float[f.c.numQoHeads()]))),
+                    "sinks", "backend '" + s.backendId() + "' does not support SINKS");
+        }));
+        l.add(new Scenario("ALiBi on a backend without ALIBI", null, f -> {
+            if (s.capabilities().has(Feature.ALIBI)) {
+                throw new CaseSkipped("backend has ALIBI: nothing to reject");
+            }
+            return new Call(() -> f.runWith(f.c.options().withAlibiSlopes(
+                    AlibiSlopes.of(new float[f.c.numQoHeads()]))), "alibiSlopes",
+                    "backend '" + s.backendId() + "' does not support ALIBI");
+        }));
         l.add(new Scenario("unsupported KV dtype", null, f -> {
             long[] shape = f.pool.k().shape();
             Tensor k = f.scope.allocate(DType.I32, shape);

@@ -90,6 +90,12 @@ final class Support {
         if (c.lse()) {
             f.add(Feature.LSE);
         }
+        if (c.sinks() != AttentionCase.SinkKind.NONE) {
+            f.add(Feature.SINKS);
+        }
+        if (c.alibi() != AttentionCase.AlibiKind.NONE) {
+            f.add(Feature.ALIBI);
+        }
         return f;
     }
 }

@@ -97,6 +97,84 @@ class SpecOracleTest {
     }
 
     @Test
+    void theSinkJoinsTheSoftmaxWithAZeroValue() {
+        // logits 1 and 0 as above, plus head 0's sink s: weights e, 1 and e^s over their sum.
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
+        b.sinks = AttentionCase.SinkKind.DRAWN;
+        AttentionCase c = b.build();
+        double sink = c.sinkLogits()[0];
+        AttentionOutput out = SpecOracle.attention(CaseData.explicit(c, new float[] {1, 0},
+                new float[][] {{1, 0, 0, 1}}, new float[][] {{1, 0, 0, 1}}, null));
+        double e = Math.E;
+        double z = e + 1 + Math.exp(sink);
+        assertEquals(e / z, out.o()[0], 1e-7);
+        assertEquals(1 / z, out.o()[1], 1e-7);
+        assertEquals(Math.log(z), out.lse()[0], 1e-6);
+    }
+
+    @Test
+    void aRowWithoutKeysTakesTheSinkAsItsLse() {
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
+        b.sinks = AttentionCase.SinkKind.DRAWN;
+        b.mask = AttentionCase.MaskKind.BOOLEANS;
+        AttentionCase c = b.build();
+        CaseData data = CaseData.explicit(c, new float[] {1, 0}, new float[][] {{1, 0, 0, 1}},
+                new float[][] {{1, 0, 0, 1}}, new boolean[][] {{false, false}});
+        AttentionOutput out = SpecOracle.attention(data);
+        assertEquals(0f, out.o()[0]);
+        assertEquals(0f, out.o()[1]);
+        assertEquals(c.sinkLogits()[0], out.lse()[0]);
+        assertTrue(SpecOracle.rowsWithoutKeys(data)[0]);
+    }
+
+    @Test
+    void sinkValuesAreFiniteAndFollowTheSeed() {
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder().heads(64, 8);
+        b.sinks = AttentionCase.SinkKind.DRAWN;
+        float[] s = b.build().sinkLogits();
+        assertEquals(64, s.length);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(s, b.build().sinkLogits());
+        boolean low = false;
+        boolean high = false;
+        for (float x : s) {
+            assertTrue(Float.isFinite(x) && x >= -40 && x <= 12, "sink " + x);
+            low |= x == -40f;
+            high |= x >= 8;
+        }
+        assertTrue(low && high, "64 heads draw a far-below and a well-above sink: " + java.util.Arrays.toString(s));
+        assertEquals(null, twoKeys(false, 1).sinkLogits());
+    }
+
+    @Test
+    void alibiAddsSlopeTimesDistanceBeforeTheSoftCap() {
+        // One row over 2 keys (pq = 1), q . k = 1 and 0, scale 1; one head's standard slope is 2^-8:
+        // logits 1 + 2^-8 * (0 - 1) and 0 + 2^-8 * (1 - 1), then capped at 2.
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
+        b.alibi = AttentionCase.AlibiKind.STANDARD;
+        b.softCap = 2f;
+        AttentionOutput out = SpecOracle.attention(CaseData.explicit(b.build(), new float[] {1, 0},
+                new float[][] {{1, 0, 0, 1}}, new float[][] {{1, 0, 0, 1}}, null));
+        double l0 = 2 * Math.tanh((1 - Math.pow(2, -8)) / 2);
+        double l1 = 0;
+        double z = Math.exp(l0) + Math.exp(l1);
+        assertEquals(Math.log(z), out.lse()[0], 1e-6);
+        assertEquals(Math.exp(l0) / z, out.o()[0], 1e-7);
+    }
+
+    @Test
+    void alibiCountsFromANegativeQueryPosition() {
+        // three rows over two keys, not causal, q = 0: row 0 at pq = -1 sees biases s and 2s.
+        AttentionCase.Builder b = twoKeys(false, 3).toBuilder();
+        b.alibi = AttentionCase.AlibiKind.DRAWN;
+        AttentionCase c = b.build();
+        double s = c.alibiSlopeValues()[0];
+        AttentionOutput out = SpecOracle.attention(CaseData.explicit(c, new float[6], new float[][] {{1, 0, 0, 1}},
+                new float[][] {{1, 0, 0, 1}}, null));
+        assertEquals(Math.log(Math.exp(s) + Math.exp(2 * s)), out.lse()[0], 1e-6);
+        assertEquals(Math.exp(2 * s) / (Math.exp(s) + Math.exp(2 * s)), out.o()[1], 1e-7);
+    }
+
+    @Test
     void tolerancesFollowSpec() {
         assertTrue(Tolerance.F16.accepts(1.0039, 1.0));
         assertFalse(Tolerance.F16.accepts(1.0041, 1.0));
