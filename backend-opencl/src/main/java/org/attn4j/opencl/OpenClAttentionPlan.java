@@ -330,12 +330,12 @@ final class OpenClAttentionPlan implements KernelPlan {
                 int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
                 new KernelCall(k.merge(), "merge_splits_dims").mem(buf.tmpO()).mem(buf.tmpLse())
                         .mem(buf.mergeRows()).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1])
-                        .mem(lseMem).l(lseOff).i(hq).i(d).i(lse != null ? 1 : 0)
+                        .mem(lseMem).l(lseOff).i(hq).i(d).i(flags)
                         .i(count).launch1d(session.queue(), count, session.group());
             } else if (schedule.mergeRowCount() > 0) {
                 new KernelCall(k.merge(), "merge_splits").mem(buf.tmpO()).mem(buf.tmpLse()).mem(buf.mergeRows())
                         .mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
-                        .i(hq).i(d).i(lse != null ? 1 : 0).i(schedule.mergeRowCount() * hq)
+                        .i(hq).i(d).i(flags).i(schedule.mergeRowCount() * hq)
                         .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
             }
         }
