@@ -118,6 +118,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     float blk[KB][DMAX];
     float p[TM][KB];
     float alpha[TM];
+    float slope[TM]; // each item's ALiBi slope (head_slope)
 
     for (int m = 0; m < items; m++) {
         rowMax[m] = -INFINITY;
@@ -135,6 +136,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         for (int d = 0; d < headDim; d++) {
             qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
+        slope[m] = head_slope(slopes, h, flags);
     }
     for (int n = 0; n < KB; n++) {
         for (int d = 0; d < DMAX; d++) {
@@ -180,7 +182,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     }
                     float8 a8 = a.lo + a.hi;
                     float4 a4 = a8.lo + a8.hi;
-                    x = logit_log2((a4.x + a4.y) + (a4.z + a4.w), flags, softCap);
+                    x = logit_log2((a4.x + a4.y) + (a4.z + a4.w), slope[m], j, pq, flags, softCap);
                 }
                 s[n] = x;
                 mx = max_nan(mx, x);
@@ -229,7 +231,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int h = hk * group + (item - row * group);
         float lse2;
         float lseNatural;
-        float inv = softmax_finish(rowMax[m], rowSum[m], vScale, &lse2, &lseNatural);
+        float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
+                                   &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
         long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int d = 0; d < headDim; d++) {
@@ -254,6 +257,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowMax[TM];
     __local float rowSum[TM];
     __local float rowAlpha[TM];
+    __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
 
     const int lid = get_local_id(0);
@@ -286,6 +290,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     for (int m = lid; m < TM; m += WG) {
         rowMax[m] = -INFINITY;
         rowSum[m] = 0.0f;
+        int item = itemStart + m;
+        int row = item / group;
+        rowSlope[m] = item < itemEnd ? head_slope(slopes, hk * group + (item - row * group), flags) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -393,7 +400,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     for (int c = 0; c < DMAX / 4; c++) {
                         a += vload4(c, qr) * vload4(c, kr);
                     }
-                    s = logit_log2((a.x + a.y) + (a.z + a.w), flags, softCap);
+                    s = logit_log2((a.x + a.y) + (a.z + a.w), rowSlope[m], j, pq, flags, softCap);
                 }
             }
             ss[m * TN + n] = s;
@@ -451,7 +458,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int h = hk * group + (item - row * group);
         float lse2;
         float lseNatural;
-        float inv = softmax_finish(rowMax[m], rowSum[m], vScale, &lse2, &lseNatural);
+        float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
+                                   &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
         long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int k = 0; k < DK4; k++) {
@@ -493,7 +501,7 @@ __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
     }
     float lse2;
     float lseNatural;
-    const float f = softmax_finish(mx, wsum, 1.0f, &lse2, &lseNatural);
+    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
     const long out = oOff + (long) r.x * oTok + (long) h * oHead;
     for (int d = 0; d < headDim; d++) {
         float a = 0.0f;

@@ -48,6 +48,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float groupSum[ROWS * TM];
     __local float finalMax[TM];
     __local float finalFactor[TM];
+    __local float headSlope[TM]; // each query head's ALiBi slope (head_slope)
     __local float merged[TM * DMAX];
 
     const int lid = get_local_id(0);
@@ -76,6 +77,9 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     const int d0 = lane * 8;
     const bool active = d0 < headDim; // lanes past the head dim hold zeros
     const long headOff = (long) hk * headStride;
+    if (lid < TM) {
+        headSlope[lid] = lid < items ? head_slope(slopes, hk * group + itemStart + lid, flags) : 0.0f;
+    } // read after the first step's barrier
 
     float8 qv[TM];
     float8 acc[TM];
@@ -142,7 +146,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             int m = t - k * TM;
             int j = j0 + k;
             bool ok = j < myEnd && m < items && key_allowed(0, pq, j, kvLen, flags, windowLeft, mask, maskBase);
-            scores[rg * UG + t] = ok ? logit_log2(x, flags, softCap) : -INFINITY;
+            scores[rg * UG + t] = ok ? logit_log2(x, headSlope[m], j, pq, flags, softCap) : -INFINITY;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float* sc = scores + rg * UG;
@@ -190,7 +194,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         float lse2;
         float lseNatural;
         finalMax[lid] = mx;
-        finalFactor[lid] = softmax_finish(mx, l, vScale, &lse2, &lseNatural);
+        float sink = lid < items ? row_sink(sinks, hk * group + itemStart + lid, flags, tmpBase) : -INFINITY;
+        finalFactor[lid] = softmax_finish(mx, l, sink, vScale, &lse2, &lseNatural);
         if (lid < items) {
             long row = tmpBase < 0 ? qoStart : tmpBase;
             store_lse(lse + lseOff, tmpLse, tmpBase, row * hq + hk * group + itemStart + lid, lse2, lseNatural,
@@ -246,7 +251,7 @@ __kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
     }
     float lse2;
     float lseNatural;
-    const float f = softmax_finish(mx, wsum, 1.0f, &lse2, &lseNatural);
+    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
     STORE(QT, o, oOff + (long) r.x * oTok + (long) h * oHead + d, a * f);
     if ((flags & F_LSE) && d == 0) {
         lse[lseOff + (long) r.x * hq + h] = lseNatural;

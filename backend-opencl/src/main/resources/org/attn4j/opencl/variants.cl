@@ -7,7 +7,11 @@
 // key). Built after common.cl and before the kernel's own source (OpenClPrograms).
 //
 // Units: logits are kept in base 2. The host folds log2 e into qScale unless a soft cap is on; then
-// the cap converts (soft_cap_log2), so a logit leaves logit_log2 in base 2 either way.
+// the cap converts (soft_cap_log2), so a logit leaves logit_log2 in base 2 either way. An ALiBi
+// slope is scaled as qScale is (head_slope), so the bias adds in the same units before the cap.
+// Sinks stay natural logs until softmax_finish.
+//
+// Per-head values (sink, slope) are read from global memory once per row or unit, never per key.
 
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
@@ -19,9 +23,12 @@
 #define F_LSE 16
 #define F_INTERLEAVED 32
 #define F_ROPE 64
+#define F_SINKS 128
+#define F_ALIBI 256
 
 // The one argument list every attention flavour takes, so the host sets arguments the same way
 // for each. q and o are [rows, hq, D] views: element (row, h, d) at off + row * tok + h * head + d.
+// sinks and slopes hold one float per query head (read only under F_SINKS, F_ALIBI).
 #define ATTENTION_KERNEL_PARAMS                                              \
     __global const STORAGE(QT)* q,                                           \
     long qOff, long qTok, long qHead,                                        \
@@ -44,21 +51,47 @@
     __global const long* maskOffsets,                                        \
     __global const float2* rope,                                             \
     int ropeBase,                                                            \
+    __global const float* sinks,                                             \
+    __global const float* slopes,                                            \
     int pageSize, int hq, int group, int headDim,                            \
     float qScale, float softCap, float vScale,                               \
     int flags, int windowLeft
 
 // The split-merge kernels' arguments: info = (output row, first workspace row, chunks,
-// workspace rows between chunks) per merged row; flags as the attention kernel's (F_LSE).
+// workspace rows between chunks) per merged row; flags as the attention kernel's (F_LSE,
+// F_SINKS: a split row's sink joins here, once, spec §4).
 #define MERGE_SPLITS_PARAMS                                                  \
     __global const float* tmpO,                                              \
     __global const float* tmpLse,                                            \
     __global const int4* info,                                               \
+    __global const float* sinks,                                             \
     __global STORAGE(QT)* o,                                                 \
     long oOff, long oTok, long oHead,                                        \
     __global float* lse,                                                     \
     long lseOff,                                                             \
     int hq, int headDim, int flags, int count
+
+// ------------------------------------------------------------------------- per-head values
+
+// Query head h's sink logit (natural log), or -inf without sinks.
+inline float head_sink(__global const float* sinks, int h, int flags) {
+    return (flags & F_SINKS) ? sinks[h] : -INFINITY;
+}
+
+// The sink a unit's row finishes with: its head's, except in a split row's chunks, whose merge
+// adds it once (spec §4: a sink on every chunk would count it once per chunk).
+inline float row_sink(__global const float* sinks, int h, int flags, int tmpBase) {
+    return tmpBase < 0 ? head_sink(sinks, h, flags) : -INFINITY;
+}
+
+// Query head h's ALiBi slope in the units of qScale (times log2 e unless the soft cap converts),
+// 0 without ALiBi.
+inline float head_slope(__global const float* slopes, int h, int flags) {
+    if (!(flags & F_ALIBI)) {
+        return 0.0f;
+    }
+    return (flags & F_SOFTCAP) ? slopes[h] : slopes[h] * LOG2E;
+}
 
 // ------------------------------------------------------------------------------------ masks
 
@@ -106,10 +139,14 @@ inline float soft_cap_log2(float x, float softCap) {
     return softCap * tanh(x / softCap) * LOG2E;
 }
 
-// The base-2 logit of an allowed key from dot = (qScale q) . k (RoPE already applied to both):
-// the soft cap when it is on.
-inline float logit_log2(float dot, int flags, float softCap) {
+// The base-2 logit of allowed key j for a query at position pq (spec §3's order) from
+// dot = (qScale q) . k, RoPE already applied to both: ALiBi's slope * (j - pq), slope from
+// head_slope, then the soft cap.
+inline float logit_log2(float dot, float slope, int j, int pq, int flags, float softCap) {
     float x = dot;
+    if (flags & F_ALIBI) {
+        x += slope * (float) (j - pq);
+    }
     if (flags & F_SOFTCAP) {
         x = soft_cap_log2(x, softCap);
     }
@@ -137,19 +174,25 @@ inline float softmax_weight(float x, float m) {
     return exp2(x - softmax_ref(m));
 }
 
-// Finishes a row's state (m, l): returns the factor that turns its accumulator into o (vScale, the
-// V dequantisation scale, folded in), sets *lse2 to the base-2 LSE (the split workspace's units)
-// and *lse to the natural one. A row without weight (nothing allowed, or every allowed logit -inf)
-// gets factor 0 and lse -inf (spec §3); a NaN passes through.
-inline float softmax_finish(float m, float l, float vScale, float* lse2, float* lse) {
+// Finishes a row's state (m, l) with its sink (natural log, -inf for none): returns the factor
+// that turns its accumulator into o (vScale, the V dequantisation scale, folded in), sets *lse2
+// to the base-2 LSE (the split workspace's units) and *lse to the natural one. The sink is one
+// more weight in the denominator and none in the numerator (spec §3). A row without weight
+// (nothing allowed, or every allowed logit -inf) gets factor 0 and lse = the sink exactly, -inf
+// without one; a NaN passes through. Without a sink the factor is vScale / l, as it was before sinks.
+inline float softmax_finish(float m, float l, float sink, float vScale, float* lse2, float* lse) {
     if (m == -INFINITY) {
-        *lse2 = -INFINITY;
-        *lse = -INFINITY;
+        *lse2 = sink * LOG2E;
+        *lse = sink;
         return 0.0f;
     }
-    *lse2 = m + log2(l);
+    float s2 = sink * LOG2E;
+    float top = max_nan(m, s2);
+    float keys = exp2(m - top); // 1 unless the sink is the largest logit
+    float total = l * keys + exp2(s2 - top);
+    *lse2 = top + log2(total);
     *lse = *lse2 * LN2;
-    return vScale / l;
+    return vScale * keys / total;
 }
 
 // Writes a unit row's lse: base 2 to the split workspace (tmpBase >= 0), else the natural log
