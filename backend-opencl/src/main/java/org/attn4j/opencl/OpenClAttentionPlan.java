@@ -29,9 +29,9 @@ import org.jocl.cl_mem;
 
 /**
  * One attention problem, planned: kernels chosen for the problem's dtypes and alignment, the
- * schedule and every index array (page table, lengths, units, mask bits, RoPE angles) packed into
- * one region of device memory (the session's arena, or the caller's workspace) with one copy that
- * does not wait, plus the split-KV partial states. {@link #run} only sets arguments and enqueues:
+ * schedule and every index array (page table, lengths, units, mask bits, RoPE angles, the sinks and
+ * ALiBi slopes per query head) packed into one region of device memory (the session's arena, or
+ * the caller's workspace) with one copy that does not wait, plus the split-KV partial states. {@link #run} only sets arguments and enqueues:
  * for a device page table, first the kernel that checks it into the plan's arrays, then the
  * attention kernel and, for split requests, the merge. Where the streaming decode applies, its
  * requests (at most one query row) and the others are two parts, each with its own kernel and
@@ -46,6 +46,8 @@ final class OpenClAttentionPlan implements KernelPlan {
     private static final int F_LSE = 16;
     private static final int F_INTERLEAVED = 32;
     private static final int F_ROPE = 64;
+    private static final int F_SINKS = 128;
+    private static final int F_ALIBI = 256;
 
     private final OpenClSession session;
     private final AttentionProblem problem;
@@ -62,6 +64,8 @@ final class OpenClAttentionPlan implements KernelPlan {
     private final cl_mem mask;
     private final cl_mem maskOffsets;
     private final cl_mem rope;
+    private final cl_mem sinks;
+    private final cl_mem slopes;
     private final List<PartBuffers> partBuffers = new ArrayList<>();
 
     /**
@@ -152,6 +156,12 @@ final class OpenClAttentionPlan implements KernelPlan {
             ByteBuffer ab = ByteBuffer.allocate(4 * angles.length).order(ByteOrder.nativeOrder());
             ab.asFloatBuffer().put(angles);
             add(align, data, ab, ab.capacity());
+            // One float per query head each, read by the kernels only under F_SINKS / F_ALIBI.
+            add(align, data, floats(problem.options().sinks() == null ? new float[0]
+                    : problem.options().sinks().logits()), 4L * (problem.options().sinks() == null ? 0 : hq));
+            add(align, data, floats(problem.options().alibiSlopes() == null ? new float[0]
+                    : problem.options().alibiSlopes().slopes()),
+                    4L * (problem.options().alibiSlopes() == null ? 0 : hq));
             for (Part part : parts) {
                 AttentionSchedule s = part.schedule();
                 add(align, data, ints(s.units()), 4L * s.units().length);
@@ -177,6 +187,12 @@ final class OpenClAttentionPlan implements KernelPlan {
             entries.add(new long[] {total, Math.max(4, length)});
             data.add(bytes);
             total += (Math.max(4, length) + align - 1) / align * align;
+        }
+
+        private static ByteBuffer floats(float[] values) {
+            ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.nativeOrder());
+            b.asFloatBuffer().put(values);
+            return b;
         }
 
         private static ByteBuffer ints(int[] values) {
@@ -228,7 +244,9 @@ final class OpenClAttentionPlan implements KernelPlan {
             mask = b.get(5);
             maskOffsets = b.get(6);
             rope = b.get(7);
-            int at = 8;
+            sinks = b.get(8);
+            slopes = b.get(9);
+            int at = 10;
             for (int i = 0; i < layout.parts.size(); i++) {
                 partBuffers.add(new PartBuffers(b.get(at + 3 * i), b.get(at + 3 * i + 1), b.get(at + 3 * i + 2),
                         null, null));
@@ -304,7 +322,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
                 | (softCap ? F_SOFTCAP : 0) | (problem.mask() != null ? F_MASK : 0) | (lse != null ? F_LSE : 0)
                 | (opt.rope() != null ? F_ROPE : 0)
-                | (opt.rope() != null && opt.rope().interleaved() ? F_INTERLEAVED : 0);
+                | (opt.rope() != null && opt.rope().interleaved() ? F_INTERLEAVED : 0)
+                | (opt.sinks() != null ? F_SINKS : 0) | (opt.alibiSlopes() != null ? F_ALIBI : 0);
         float qScale = problem.smScale() * kv.scales().k() * (softCap ? 1f : LOG2E);
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
@@ -321,7 +340,7 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
                     .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(buf.units()).mem(buf.unitTmpRow())
                     .mem(buf.tmpO()).mem(buf.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(layout.ropeBase)
-                    .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
+                    .mem(sinks).mem(slopes).i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
                     .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
                     .i(opt.windowLeft())
                     .launch(session.queue(), new long[] {(long) schedule.unitCount() * k.wg(), hkv},
@@ -329,13 +348,13 @@ final class OpenClAttentionPlan implements KernelPlan {
             if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
                 int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
                 new KernelCall(k.merge(), "merge_splits_dims").mem(buf.tmpO()).mem(buf.tmpLse())
-                        .mem(buf.mergeRows()).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1])
-                        .mem(lseMem).l(lseOff).i(hq).i(d).i(lse != null ? 1 : 0)
+                        .mem(buf.mergeRows()).mem(sinks).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1])
+                        .mem(lseMem).l(lseOff).i(hq).i(d).i(flags)
                         .i(count).launch1d(session.queue(), count, session.group());
             } else if (schedule.mergeRowCount() > 0) {
                 new KernelCall(k.merge(), "merge_splits").mem(buf.tmpO()).mem(buf.tmpLse()).mem(buf.mergeRows())
-                        .mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
-                        .i(hq).i(d).i(lse != null ? 1 : 0).i(schedule.mergeRowCount() * hq)
+                        .mem(sinks).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
+                        .i(hq).i(d).i(flags).i(schedule.mergeRowCount() * hq)
                         .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
             }
         }

@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
 import org.attn4j.error.BackendException;
 import org.jocl.CLException;
 import org.jocl.Pointer;
@@ -23,6 +24,9 @@ import org.jocl.cl_program;
 final class OpenClPrograms implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(OpenClPrograms.class.getName());
     private static final String COMMON = load("common.cl");
+    /** What the attention flavours share (flags, arguments, masks, logit, softmax), built into each of them. */
+    private static final String VARIANTS = load("variants.cl");
+    private static final Set<String> ATTENTION_SOURCES = Set.of("attention.cl", "decode_stream.cl");
 
     private final cl_context context;
     private final cl_device_id device;
@@ -50,7 +54,8 @@ final class OpenClPrograms implements AutoCloseable {
     }
 
     private cl_program build(String resource, String defines) {
-        String source = COMMON + "\n" + load(resource);
+        String source = COMMON + "\n" + (ATTENTION_SOURCES.contains(resource) ? VARIANTS + "\n" : "")
+                + load(resource);
         cl_program program = ClCalls.call("clCreateProgramWithSource(" + resource + ")",
                 () -> clCreateProgramWithSource(context, 1, new String[] {source}, null, null));
         String options = baseOptions + " " + defines;

@@ -59,13 +59,12 @@ final class OpenClSession implements BackendSession {
      */
     private static final ByteBuffer ZERO_PATTERN = ByteBuffer.allocateDirect(Sizeof.cl_int);
 
-    /** The kernels have no sinks or ALiBi yet: core-api rejects those options before a plan is asked for. */
+    /** Every feature but zero-copy host memory and graph capture; sinks and ALiBi in every kernel flavour. */
     private static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F32, DType.F16, DType.BF16),
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
             1, 256, 1, Set.of(KvLayout.NHD, KvLayout.HND),
-            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST, Feature.GRAPH_CAPTURE, Feature.SINKS,
-                    Feature.ALIBI)),
+            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST, Feature.GRAPH_CAPTURE)),
             Set.of(ExternalMemory.Kind.OPENCL_BUFFER));
 
     private final OpenClDevice device;

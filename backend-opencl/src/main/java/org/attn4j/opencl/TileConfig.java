@@ -27,7 +27,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
     }
 
     long localBytes() {
-        return 4L * ((long) tm * (dmax + 4) + (long) tn * (dmax + 4) + (long) tn * dmax + (long) tm * tn + 3L * tm)
+        return 4L * ((long) tm * (dmax + 4) + (long) tn * (dmax + 4) + (long) tn * dmax + (long) tm * tn + 4L * tm)
                 + 8L * tn;
     }
 

@@ -69,51 +69,11 @@ inline void rope_dims(int pi, int halfDim, int interleaved, int* d1, int* d2) {
     *d2 = interleaved ? 2 * pi + 1 : pi + halfDim;
 }
 
-// The unit's key range u.zw narrowed to the request's keys (a plan over a device page table
-// schedules for the longest request it allows) and to what causality and the window let its rows see.
-inline int2 unit_key_range(int4 u, int kvLen, int pqFirst, int pqLast, int flags, int windowLeft) {
-    int kvStart = u.z;
-    int kvEnd = min(u.w, kvLen);
-    if (flags & F_CAUSAL) {
-        kvEnd = min(kvEnd, pqLast + 1);
-    }
-    if (flags & F_WINDOW) {
-        kvStart = max(kvStart, pqFirst - windowLeft);
-    }
-    return (int2) (kvStart, kvEnd);
-}
-
 // Element offset of key j of the request whose pages start at pageBase, KV head hk.
 inline long key_offset(__global const int* kvIndices, int pageBase, int j, int pageSize, long pageStride,
                        long slotStride, long headStride, int hk) {
     int page = kvIndices[pageBase + j / pageSize];
     return (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
-}
-
-// Whether query row (position pq) may attend key j: causal, window, then the custom mask.
-inline bool key_allowed(int row, int pq, int j, int kvLen, int flags, int windowLeft,
-                        __global const uchar* mask, long maskBase) {
-    bool ok = true;
-    if (flags & F_CAUSAL) {
-        ok = j <= pq;
-    }
-    if (flags & F_WINDOW) {
-        ok = ok && j >= pq - windowLeft;
-    }
-    if (ok && (flags & F_MASK)) {
-        ok = mask_allows(mask, maskBase + (long) row * kvLen + j);
-    }
-    return ok;
-}
-
-// A unit row's base-2 lse: to the split workspace, or as a natural log when asked for.
-inline void store_lse(__global float* lse, __global float* tmpLse, int tmpBase, long index, float lse2,
-                      int flags) {
-    if (tmpBase >= 0) {
-        tmpLse[index] = lse2;
-    } else if (flags & F_LSE) {
-        lse[index] = lse2 * LN2;
-    }
 }
 
 #if SERIAL
@@ -158,6 +118,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     float blk[KB][DMAX];
     float p[TM][KB];
     float alpha[TM];
+    float slope[TM]; // each item's ALiBi slope (head_slope)
 
     for (int m = 0; m < items; m++) {
         rowMax[m] = -INFINITY;
@@ -175,6 +136,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         for (int d = 0; d < headDim; d++) {
             qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
+        slope[m] = head_slope(slopes, h, flags);
     }
     for (int n = 0; n < KB; n++) {
         for (int d = 0; d < DMAX; d++) {
@@ -220,21 +182,14 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     }
                     float8 a8 = a.lo + a.hi;
                     float4 a4 = a8.lo + a8.hi;
-                    x = (a4.x + a4.y) + (a4.z + a4.w);
-                    if (flags & F_SOFTCAP) {
-                        x = soft_cap_log2(x, softCap);
-                    }
+                    x = logit_log2((a4.x + a4.y) + (a4.z + a4.w), slope[m], j, pq, flags, softCap);
                 }
                 s[n] = x;
                 mx = max_nan(mx, x);
             }
-            // KB == 16: the block's exponentials as one vector operation.
-            float al = 1.0f;
-            float16 e16 = (float16) (0.0f);
-            if (mx != -INFINITY) {
-                e16 = exp2(vload16(0, s) - (float16) (mx));
-                al = exp2(rowMax[m] - mx);
-            }
+            // KB == 16: the block's weights (softmax_weight) as one vector operation.
+            float al = softmax_weight(rowMax[m], mx);
+            float16 e16 = exp2(vload16(0, s) - (float16) (softmax_ref(mx)));
             vstore16(e16, 0, p[m]);
             float8 e8 = e16.lo + e16.hi;
             float4 e4 = e8.lo + e8.hi;
@@ -274,11 +229,10 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int item = itemStart + m;
         int row = item / group;
         int h = hk * group + (item - row * group);
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        bool empty = rowMax[m] == -INFINITY;
-        float l = rowSum[m];
-        float inv = empty ? 0.0f : vScale / l;
-        float lse2 = empty ? -INFINITY : rowMax[m] + log2(l);
+        float lse2;
+        float lseNatural;
+        float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
+                                   &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
         long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int d = 0; d < headDim; d++) {
@@ -288,7 +242,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 tmpO[base + d] = acc[m][d] * inv;
             }
         }
-        store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, flags);
+        store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, lseNatural, flags);
     }
 }
 
@@ -303,6 +257,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowMax[TM];
     __local float rowSum[TM];
     __local float rowAlpha[TM];
+    __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
 
     const int lid = get_local_id(0);
@@ -335,6 +290,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     for (int m = lid; m < TM; m += WG) {
         rowMax[m] = -INFINITY;
         rowSum[m] = 0.0f;
+        int item = itemStart + m;
+        int row = item / group;
+        rowSlope[m] = item < itemEnd ? head_slope(slopes, hk * group + (item - row * group), flags) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -442,11 +400,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     for (int c = 0; c < DMAX / 4; c++) {
                         a += vload4(c, qr) * vload4(c, kr);
                     }
-                    float x = (a.x + a.y) + (a.z + a.w);
-                    if (flags & F_SOFTCAP) {
-                        x = soft_cap_log2(x, softCap);
-                    }
-                    s = x;
+                    s = logit_log2((a.x + a.y) + (a.z + a.w), rowSlope[m], j, pq, flags, softCap);
                 }
             }
             ss[m * TN + n] = s;
@@ -460,19 +414,12 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             for (int n = 0; n < TN; n++) {
                 mx = max_nan(mx, ss[m * TN + n]);
             }
-            float alpha = 1.0f;
+            float alpha = softmax_weight(mOld, mx);
             float sum = 0.0f;
-            if (mx == -INFINITY) {
-                for (int n = 0; n < TN; n++) {
-                    ss[m * TN + n] = 0.0f;
-                }
-            } else {
-                alpha = exp2(mOld - mx);
-                for (int n = 0; n < TN; n++) {
-                    float p = exp2(ss[m * TN + n] - mx);
-                    ss[m * TN + n] = p;
-                    sum += p;
-                }
+            for (int n = 0; n < TN; n++) {
+                float p = softmax_weight(ss[m * TN + n], mx);
+                ss[m * TN + n] = p;
+                sum += p;
             }
             rowMax[m] = mx;
             rowSum[m] = rowSum[m] * alpha + sum;
@@ -509,11 +456,10 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
         int row = item / group;
         int h = hk * group + (item - row * group);
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        bool empty = rowMax[m] == -INFINITY;
-        float l = rowSum[m];
-        float inv = empty ? 0.0f : vScale / l;
-        float lse2 = empty ? -INFINITY : rowMax[m] + log2(l);
+        float lse2;
+        float lseNatural;
+        float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
+                                   &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
         long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
         for (int k = 0; k < DK4; k++) {
@@ -532,7 +478,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
         }
         if (tx == 0) {
-            store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, flags);
+            store_lse(lse + lseOff, tmpLse, tmpBase, orow * hq + h, lse2, lseNatural, flags);
         }
     }
 }
@@ -549,30 +495,23 @@ __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
     const int h = g % hq;
     const int4 r = info[g / hq];
     const float mx = split_lse_max(tmpLse, r, hq, h);
-    long out = oOff + (long) r.x * oTok + (long) h * oHead;
-    if (mx == -INFINITY) {
-        for (int d = 0; d < headDim; d++) {
-            STORE(QT, o, out + d, 0.0f);
-        }
-        if (writeLse) {
-            lse[lseOff + (long) r.x * hq + h] = -INFINITY;
-        }
-        return;
-    }
     float wsum = 0.0f;
     for (int c = 0; c < r.z; c++) {
-        wsum += exp2(tmpLse[(long) (r.y + c * r.w) * hq + h] - mx);
+        wsum += softmax_weight(tmpLse[(long) (r.y + c * r.w) * hq + h], mx);
     }
+    float lse2;
+    float lseNatural;
+    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
+    const long out = oOff + (long) r.x * oTok + (long) h * oHead;
     for (int d = 0; d < headDim; d++) {
         float a = 0.0f;
-        for (int c = 0; c < r.z; c++) {
+        for (int c = 0; mx != -INFINITY && c < r.z; c++) {
             long row = (long) (r.y + c * r.w);
-            float w = exp2(tmpLse[row * hq + h] - mx);
-            a += w * tmpO[(row * hq + h) * headDim + d];
+            a += softmax_weight(tmpLse[row * hq + h], mx) * tmpO[(row * hq + h) * headDim + d];
         }
-        STORE(QT, o, out + d, a / wsum);
+        STORE(QT, o, out + d, a * f);
     }
-    if (writeLse) {
-        lse[lseOff + (long) r.x * hq + h] = (mx + log2(wsum)) * LN2;
+    if (flags & F_LSE) {
+        lse[lseOff + (long) r.x * hq + h] = lseNatural;
     }
 }

@@ -253,68 +253,6 @@ FP8_VECTOR_DECODERS(16)
 #define STORE_(T, p, i, v) STORE_##T(p, i, v)
 #define STORE(T, p, i, v) STORE_(T, p, i, v)
 
-// Shared by the attention kernels (attention.cl, decode_stream.cl): constants, flag bits and the
-// one argument list every flavour takes, so the host sets arguments the same way for each.
-#define LOG2E 1.4426950408889634f
-#define LN2 0.6931471805599453f
-
-#define F_CAUSAL 1
-#define F_WINDOW 2
-#define F_SOFTCAP 4
-#define F_MASK 8
-#define F_LSE 16
-#define F_INTERLEAVED 32
-#define F_ROPE 64
-
-// q and o are [rows, hq, D] views: element (row, h, d) at off + row * tok + h * head + d.
-#define ATTENTION_KERNEL_PARAMS                                              \
-    __global const STORAGE(QT)* q,                                           \
-    long qOff, long qTok, long qHead,                                        \
-    __global STORAGE(QT)* o,                                                 \
-    long oOff, long oTok, long oHead,                                        \
-    __global float* lse,                                                     \
-    long lseOff,                                                             \
-    __global const STORAGE(KVT)* kc,                                         \
-    __global const STORAGE(KVT)* vc,                                         \
-    long kOffset, long vOffset, long pageStride, long slotStride, long headStride, \
-    __global const int* kvIndptr,                                            \
-    __global const int* kvIndices,                                           \
-    __global const int* kvLens,                                              \
-    __global const int* qoIndptr,                                            \
-    __global const int4* units,                                              \
-    __global const int* unitTmpRow,                                          \
-    __global float* tmpO,                                                    \
-    __global float* tmpLse,                                                  \
-    __global const uchar* mask,                                              \
-    __global const long* maskOffsets,                                        \
-    __global const float2* rope,                                             \
-    int ropeBase,                                                            \
-    int pageSize, int hq, int group, int headDim,                            \
-    float qScale, float softCap, float vScale,                               \
-    int flags, int windowLeft
-
-// The split-merge kernels' arguments: info = (output row, first workspace row, chunks,
-// workspace rows between chunks) per merged row.
-#define MERGE_SPLITS_PARAMS                                                  \
-    __global const float* tmpO,                                              \
-    __global const float* tmpLse,                                            \
-    __global const int4* info,                                               \
-    __global STORAGE(QT)* o,                                                 \
-    long oOff, long oTok, long oHead,                                        \
-    __global float* lse,                                                     \
-    long lseOff,                                                             \
-    int hq, int headDim, int writeLse, int count
-
-// Bit `bit` of the packed custom mask.
-inline bool mask_allows(__global const uchar* mask, long bit) {
-    return ((mask[bit >> 3] >> (int) (bit & 7)) & 1) != 0;
-}
-
-// Logit x capped by softCap * tanh(x / softCap), then in base 2.
-inline float soft_cap_log2(float x, float softCap) {
-    return softCap * tanh(x / softCap) * LOG2E;
-}
-
 // Faults found in device-resident values (page tables, positions, indices): the first one is
 // kept in fault[0..3] = (code, index, value, 1) until the host reads and clears it.
 #define FAULT_BATCH_INDEX 1
@@ -334,14 +272,4 @@ inline void report_fault(__global int* fault, int code, int index, int value) {
 // or state behind the others and make its row look empty).
 inline float max_nan(float a, float b) {
     return (isnan(a) || isnan(b)) ? a + b : fmax(a, b);
-}
-
-// Largest base-2 lse of a split row's chunk states, r = (output row, first workspace row,
-// chunks, workspace rows between chunks).
-inline float split_lse_max(__global const float* tmpLse, int4 r, int hq, int h) {
-    float mx = -INFINITY;
-    for (int c = 0; c < r.z; c++) {
-        mx = max_nan(mx, tmpLse[(long) (r.y + c * r.w) * hq + h]);
-    }
-    return mx;
 }

@@ -47,7 +47,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float groupMax[ROWS * TM];
     __local float groupSum[ROWS * TM];
     __local float finalMax[TM];
-    __local float finalSum[TM];
+    __local float finalFactor[TM];
+    __local float headSlope[TM]; // each query head's ALiBi slope (head_slope)
     __local float merged[TM * DMAX];
 
     const int lid = get_local_id(0);
@@ -62,11 +63,9 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     const int kvLen = kvLens[b];
     const int items = min(TM, group - itemStart);
     const int pq = kvLen - 1; // the one query row; causal allows every key of the request
-    int kvStart = u.z;
-    const int kvEnd = min(u.w, kvLen); // a device page table's plan schedules for its longest request
-    if (flags & F_WINDOW) {
-        kvStart = max(kvStart, pq - windowLeft);
-    }
+    const int2 keyRange = unit_key_range(u, kvLen, pq, pq, flags, windowLeft);
+    const int kvStart = keyRange.x;
+    const int kvEnd = keyRange.y;
     const int n = max(0, kvEnd - kvStart);
     // Keys per row group, a multiple of U so every row group runs the same steps (barriers).
     const int share = ((n + ROWS - 1) / ROWS + U - 1) / U * U;
@@ -78,6 +77,9 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     const int d0 = lane * 8;
     const bool active = d0 < headDim; // lanes past the head dim hold zeros
     const long headOff = (long) hk * headStride;
+    if (lid < TM) {
+        headSlope[lid] = lid < items ? head_slope(slopes, hk * group + itemStart + lid, flags) : 0.0f;
+    } // read after the first step's barrier
 
     float8 qv[TM];
     float8 acc[TM];
@@ -143,15 +145,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             int k = t / TM;
             int m = t - k * TM;
             int j = j0 + k;
-            bool ok = j < myEnd && m < items;
-            if (ok && (flags & F_MASK)) {
-                long bit = maskBase + j;
-                ok = mask_allows(mask, bit);
-            }
-            if (flags & F_SOFTCAP) {
-                x = soft_cap_log2(x, softCap);
-            }
-            scores[rg * UG + t] = ok ? x : -INFINITY;
+            bool ok = j < myEnd && m < items && key_allowed(0, pq, j, kvLen, flags, windowLeft, mask, maskBase);
+            scores[rg * UG + t] = ok ? logit_log2(x, headSlope[m], j, pq, flags, softCap) : -INFINITY;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         __local const float* sc = scores + rg * UG;
@@ -162,14 +157,12 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             for (int k = 0; k < U; k++) {
                 mx = max_nan(mx, sc[k * TM + m]);
             }
-            // With nothing allowed yet, exp2(-inf - 0) gives the zero weights.
-            float ref = mx == -INFINITY ? 0.0f : mx;
-            float alpha = exp2(rowMax[m] - ref);
+            float alpha = softmax_weight(rowMax[m], mx);
             float8 a = acc[m] * alpha;
             float l = rowSum[m] * alpha;
 #pragma unroll
             for (int k = 0; k < U; k++) {
-                float p = exp2(sc[k * TM + m] - ref);
+                float p = softmax_weight(sc[k * TM + m], mx);
                 l += p;
                 a += p * vx[k];
             }
@@ -179,7 +172,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         }
     }
 
-    // Merge the row groups: common maximum, then their rescaled accumulators one after another.
+    // Merge the row groups' states: common maximum, then their rescaled accumulators one after
+    // another; finish each head's row once.
     if (lane == 0) {
         for (int m = 0; m < TM; m++) {
             groupMax[rg * TM + m] = rowMax[m];
@@ -187,25 +181,32 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+    const int tmpBase = unitTmpRow[unit];
     if (lid < TM) {
         float mx = -INFINITY;
         for (int r = 0; r < ROWS; r++) {
             mx = max_nan(mx, groupMax[r * TM + lid]);
         }
-        float ref = mx == -INFINITY ? 0.0f : mx;
         float l = 0.0f;
         for (int r = 0; r < ROWS; r++) {
-            l += groupSum[r * TM + lid] * exp2(groupMax[r * TM + lid] - ref);
+            l += groupSum[r * TM + lid] * softmax_weight(groupMax[r * TM + lid], mx);
         }
+        float lse2;
+        float lseNatural;
         finalMax[lid] = mx;
-        finalSum[lid] = l;
+        float sink = lid < items ? row_sink(sinks, hk * group + itemStart + lid, flags, tmpBase) : -INFINITY;
+        finalFactor[lid] = softmax_finish(mx, l, sink, vScale, &lse2, &lseNatural);
+        if (lid < items) {
+            long row = tmpBase < 0 ? qoStart : tmpBase;
+            store_lse(lse + lseOff, tmpLse, tmpBase, row * hq + hk * group + itemStart + lid, lse2, lseNatural,
+                      flags);
+        }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int r = 0; r < ROWS; r++) {
         if (rg == r && active) {
             for (int m = 0; m < TM; m++) {
-                float ref = finalMax[m] == -INFINITY ? 0.0f : finalMax[m];
-                float8 a = acc[m] * exp2(rowMax[m] - ref);
+                float8 a = acc[m] * softmax_weight(rowMax[m], finalMax[m]);
                 __local float* dst = merged + m * DMAX + d0;
                 vstore8(r == 0 ? a : vload8(0, dst) + a, 0, dst);
             }
@@ -213,28 +214,16 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
-    const int tmpBase = unitTmpRow[unit];
     for (int e = lid; e < items * headDim; e += WG) {
         int m = e / headDim;
         int d = e - m * headDim;
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        float l = finalSum[m];
-        float x = finalMax[m] == -INFINITY ? 0.0f : merged[m * DMAX + d] * (vScale / l);
+        // A row without weight is 0 exactly, whatever masked keys' V left in the accumulators.
+        float x = finalMax[m] == -INFINITY ? 0.0f : merged[m * DMAX + d] * finalFactor[m];
         long h = hk * group + itemStart + m;
         if (tmpBase < 0) {
             STORE(QT, o, oOff + (long) qoStart * oTok + h * oHead + d, x);
         } else {
             tmpO[((long) tmpBase * hq + h) * headDim + d] = x;
-        }
-    }
-    if (lid < items) {
-        float l = finalSum[lid];
-        float lse2 = finalMax[lid] == -INFINITY ? -INFINITY : finalMax[lid] + log2(l);
-        long h = hk * group + itemStart + lid;
-        if (tmpBase >= 0) {
-            tmpLse[(long) tmpBase * hq + h] = lse2;
-        } else if (flags & F_LSE) {
-            lse[lseOff + (long) qoStart * hq + h] = lse2 * LN2;
         }
     }
 }
@@ -252,25 +241,19 @@ __kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
     const int h = rowHead % hq;
     const int4 r = info[rowHead / hq];
     const float mx = split_lse_max(tmpLse, r, hq, h);
-    const long out = (long) r.x * hq + h;
-    const long oAt = oOff + (long) r.x * oTok + (long) h * oHead + d;
-    if (mx == -INFINITY) {
-        STORE(QT, o, oAt, 0.0f);
-        if (writeLse && d == 0) {
-            lse[lseOff + out] = -INFINITY;
-        }
-        return;
-    }
     float wsum = 0.0f;
     float a = 0.0f;
-    for (int c = 0; c < r.z; c++) {
+    for (int c = 0; mx != -INFINITY && c < r.z; c++) {
         long row = (long) (r.y + c * r.w) * hq + h;
-        float w = exp2(tmpLse[row] - mx);
+        float w = softmax_weight(tmpLse[row], mx);
         wsum += w;
         a += w * tmpO[row * headDim + d];
     }
-    STORE(QT, o, oAt, a / wsum);
-    if (writeLse && d == 0) {
-        lse[lseOff + out] = (mx + log2(wsum)) * LN2;
+    float lse2;
+    float lseNatural;
+    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
+    STORE(QT, o, oOff + (long) r.x * oTok + (long) h * oHead + d, a * f);
+    if ((flags & F_LSE) && d == 0) {
+        lse[lseOff + (long) r.x * hq + h] = lseNatural;
     }
 }
