@@ -54,16 +54,6 @@ __device__ __forceinline__ void ldmatrixX2Trans(uint32_t* r, const void* smemRow
     asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
 }
 
-// Two FP8 codes (the first in the low byte) as two elements of q's 16-bit type, exactly: every
-// e4m3 and e5m2 value, NaN and infinity included, is a half and a bfloat16 value.
-template <int T, int KT> __device__ __forceinline__ uint32_t fp8PairToMma(uint32_t pair) {
-    const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) (pair & 0xFFFFu),
-                                                     KT == E4M3 ? __NV_E4M3 : __NV_E5M2);
-    if (T == F16) return (uint32_t) h.x | ((uint32_t) h.y << 16);
-    const float2 f = __half22float2(__half2(h));
-    return Mma<BF16>::pack(f.x, f.y);
-}
-
 template <int T, int KT, int D>
 __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     constexpr bool FP8 = Elem<KT>::bytes == 1;

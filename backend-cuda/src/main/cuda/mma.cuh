@@ -39,6 +39,16 @@ template <> struct Mma<BF16> {
     }
 };
 
+// Two FP8 codes (the first in the low byte) as two elements of q's 16-bit type, exactly: every
+// e4m3 and e5m2 value, NaN and infinity included, is a half and a bfloat16 value.
+template <int T, int KT> __device__ __forceinline__ uint32_t fp8PairToMma(uint32_t pair) {
+    const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) (pair & 0xFFFFu),
+                                                     KT == E4M3 ? __NV_E4M3 : __NV_E5M2);
+    if (T == F16) return (uint32_t) h.x | ((uint32_t) h.y << 16);
+    const float2 f = __half22float2(__half2(h));
+    return Mma<BF16>::pack(f.x, f.y);
+}
+
 __device__ __forceinline__ void cpAsync16(void* smemDst, const void* src, bool valid) {
     uint32_t dst = (uint32_t) __cvta_generic_to_shared(smemDst);
     int n = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read

@@ -297,14 +297,7 @@ __device__ __forceinline__ void wgFp8ChunkTo16(const uint4& in, uint4& lo, uint4
     for (int i = 0; i < 4; ++i) {
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const __half2_raw r = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) (w[i] >> (16 * h)),
-                                                             KT == E4M3 ? __NV_E4M3 : __NV_E5M2);
-            if (MT == F16) {
-                out[2 * i + h] = (uint32_t) r.x | ((uint32_t) r.y << 16);
-            } else {
-                const float2 f = __half22float2(__half2(r));
-                out[2 * i + h] = Mma<BF16>::pack(f.x, f.y);
-            }
+            out[2 * i + h] = fp8PairToMma<MT, KT>(w[i] >> (16 * h));
         }
     }
     lo = make_uint4(out[0], out[1], out[2], out[3]);
