@@ -121,7 +121,7 @@ public final class AttentionProperties {
                         needs(Feature.DETERMINISTIC), this::deterministic));
     }
 
-    private static UnaryOperator<AttentionCase.Builder> cascadable() {
+    static UnaryOperator<AttentionCase.Builder> cascadable() {
         return b -> {
             b.mask = MaskKind.NONE;
             b.rope = RopeKind.NONE;
@@ -130,7 +130,7 @@ public final class AttentionProperties {
     }
 
     /** Keys split in two lose their positions (RoPE) and their place relative to the query (masks). */
-    private static UnaryOperator<AttentionCase.Builder> unmasked() {
+    static UnaryOperator<AttentionCase.Builder> unmasked() {
         return b -> {
             b.mask = MaskKind.NONE;
             b.rope = RopeKind.NONE;

@@ -13,7 +13,6 @@ import org.attn4j.AttentionBackend;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.AttentionCase.AlibiKind;
 import org.attn4j.conformance.cases.AttentionCase.MaskKind;
-import org.attn4j.conformance.cases.AttentionCase.RopeKind;
 import org.attn4j.conformance.cases.AttentionCase.SinkKind;
 import org.attn4j.conformance.cases.CaseData;
 import org.attn4j.conformance.cases.PagedPool;
@@ -131,10 +130,7 @@ public final class VariantProperties {
     /** Keys split in two lose their positions (RoPE, ALiBi) and their place relative to the query (masks). */
     private static UnaryOperator<AttentionCase.Builder> splittable() {
         return b -> {
-            b.mask = MaskKind.NONE;
-            b.rope = RopeKind.NONE;
-            b.causal = false;
-            b.windowLeft = -1;
+            AttentionProperties.unmasked().apply(b);
             b.alibi = AlibiKind.NONE;
             b.sinks = SinkKind.DRAWN;
             b.lse = true;
@@ -145,8 +141,7 @@ public final class VariantProperties {
     /** A cascade takes neither RoPE on the fly nor ALiBi; causal and window it carries per level. */
     private static UnaryOperator<AttentionCase.Builder> cascadable() {
         return b -> {
-            b.mask = MaskKind.NONE;
-            b.rope = RopeKind.NONE;
+            AttentionProperties.cascadable().apply(b);
             b.alibi = AlibiKind.NONE;
             b.sinks = SinkKind.DRAWN;
             return b;
