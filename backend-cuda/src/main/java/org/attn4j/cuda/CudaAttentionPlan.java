@@ -279,7 +279,7 @@ final class CudaAttentionPlan implements KernelPlan {
         }
     }
 
-    /** Threads of check_page_table's one block (TABLE_THREADS in kvops.cuh). */
+    /** Threads of check_page_table's one block (TABLE_THREADS in kv/kvops.cuh). */
     static final int TABLE_THREADS = 1024;
 
     /** Copies the device page table into the plan's arrays, checking every value (check_page_table). */

@@ -14,7 +14,8 @@
 //   the warps merge their states through shared memory at the end.
 // Split chunks write partial states that merge_partials combines, as for the other kernels.
 #pragma once
-#include "attention.cuh"
+#include "params.cuh"
+#include "state.cuh"
 
 namespace attn4j {
 

@@ -7,7 +7,8 @@
 // registers while the current one is computed. A work item may cover only a slice of the keys
 // (split KV); its state then goes to a workspace that merge_partials combines.
 #pragma once
-#include "common.cuh"
+#include "params.cuh"
+#include "state.cuh"
 
 namespace attn4j {
 
@@ -19,33 +20,7 @@ constexpr int MAX_DT = 8;      // head dim up to 256 = 8 per lane
 // aligned, in every dtype (an FP8 row of 40 bytes is not 16-byte aligned). A thread stages
 // 2 TK (256 bytes / 8) / THREADS of them per tile at head dim 256: 4 bytes per element, 16.
 template <int KT> __host__ __device__ constexpr int stageVectors() { return 2 * TK * (256 * Elem<KT>::bytes / 8) / THREADS; }
-constexpr int WORK_INTS = 5;   // request, first item, first key, end key, partial base (-1: direct)
 
-// Laid out 8-byte fields first, then 4-byte ones; the host writes the same bytes.
-struct AttnParams {
-    const void* q;
-    void* o;
-    float* lse;
-    const uint8_t* k;
-    const uint8_t* v;
-    long long kOffset, vOffset, pageStride, slotStride, headStride;
-    // q and o are [rows, hq, d] views: element (row, h, x) at row * tok + h * head + x.
-    long long qTok, qHead, oTok, oHead;
-    const int* qoIndptr;
-    const int* kvIndptr;
-    const int* kvIndices;
-    const int* kvLastPageLen;
-    const uint8_t* mask;
-    const long long* maskOffsets;
-    const double* ropeFreq;
-    const int* work;
-    float* partialO;
-    float* partialLse;
-    int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
-    float smScale, kScale, vScale, softCap;
-    int causal, windowLeft, ropeInterleaved;
-    int kvChunk;  // keys per split of the query-tiled prefill kernels (0: no split; see AttentionSchedule.queryTiles)
-};
 
 template <int QT, int KT, int IPW>
 __device__ __forceinline__ void attentionBody(const AttnParams& p) {
@@ -246,45 +221,6 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
             if (lane == 0) p.partialLse[slot] = lseV;
         }
     }
-}
-
-// Combines the split-KV states of each query row: entries of 5 ints (output row, row within
-// its request, partial base of the request, splits, items of the request).
-struct MergePartialsParams {
-    const float* partialO;
-    const float* partialLse;
-    void* o;
-    float* lse;
-    const int* rows;
-    long long oTok, oHead;  // o is a [rows, hq, d] view
-    int hq, hkv, d, group;
-};
-
-template <int QT>
-__device__ __forceinline__ void mergePartialsBody(const MergePartialsParams& p) {
-    const int* e = p.rows + 5 * blockIdx.x;
-    const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
-    const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
-    float m = -INFINITY;
-    for (int s = 0; s < splits; ++s) m = maxNan(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
-    float total = 0.f;
-    for (int s = 0; s < splits; ++s) {
-        float x = p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi];
-        total += m == -INFINITY ? 0.f : expf(x - m);
-    }
-    long long out = (long long) qrow * p.hq + h;
-    const long long ob = (long long) qrow * p.oTok + (long long) h * p.oHead;
-    const bool empty = m == -INFINITY;
-    for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
-        float a = 0.f;
-        for (int s = 0; s < splits; ++s) {
-            long long slot = base + ((long long) s * p.hkv + kvh) * items + gi;
-            float w = empty ? 0.f : expf(p.partialLse[slot] - m);
-            if (w > 0.f) a = fmaf(w, p.partialO[slot * p.d + d], a);
-        }
-        storeElem<QT>(p.o, ob + d, empty ? 0.f : a / total);
-    }
-    if (threadIdx.x == 0 && p.lse) p.lse[out] = empty ? -INFINITY : m + logf(total);
 }
 
 }  // namespace attn4j

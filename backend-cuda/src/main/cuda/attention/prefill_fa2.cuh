@@ -14,7 +14,7 @@
 // - causal and window tiles that no row can see are never loaded; masks (causal, window, custom
 //   bits, the end of the keys) are only evaluated on the tiles that straddle a boundary.
 #pragma once
-#include "mma.cuh"
+#include "query_tiles.cuh"
 
 namespace attn4j {
 

@@ -1,7 +1,7 @@
 // KV append (spec §5), the standalone RoPE op, and the check that copies a device-resident page
 // table into a plan's own arrays.
 #pragma once
-#include "common.cuh"
+#include "../primitives/common.cuh"
 
 namespace attn4j {
 

@@ -2,7 +2,7 @@
 // and 128, and for FP8 K/V; decodeKernel=mma forces it) for K/V of q's 16-bit type or FP8, no
 // RoPE on the fly, head dims that are multiples of 16 up to 256, GQA group up to 16. Same work
 // items, page ids in shared memory, per-warp key ranges and split states as the streaming kernel
-// (decode_stream.cuh); only the arithmetic differs.
+// (attention/decode_stream.cuh); only the arithmetic differs.
 //
 // Why: on CUDA cores a group of g heads costs about g multiply-adds per K/V element plus the
 // shuffles that reduce each score over its lanes; at g = 4 that is more instructions per byte
@@ -24,8 +24,8 @@
 //   dims and one of odd. Each FP8 pair converts exactly to q's type in registers;
 // - the 4 warps merge their states through shared memory at the end, as in the streaming kernel.
 #pragma once
+#include "../primitives/mma_sync.cuh"
 #include "decode_stream.cuh"
-#include "mma.cuh"
 
 namespace attn4j {
 
@@ -45,14 +45,6 @@ __host__ __device__ constexpr int mmaDecRingBytes(int dh, int kvBytes) {
     return MMA_DEC_WARPS * mmaDecStages(dh, kvBytes) * mmaDecStageBytes(dh, kvBytes);
 }
 
-__device__ __forceinline__ void ldmatrixX2(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
-}
-__device__ __forceinline__ void ldmatrixX2Trans(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
-}
 
 template <int T, int KT, int D>
 __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
