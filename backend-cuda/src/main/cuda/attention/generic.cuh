@@ -9,6 +9,7 @@
 #pragma once
 #include "params.cuh"
 #include "state.cuh"
+#include "variant.cuh"
 
 namespace attn4j {
 
@@ -59,11 +60,12 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     // Keys no item of this block can see are skipped, not just masked.
     if (nItems > 0) {
         int pqLo = itemStart / g + kvLen - qoLen, pqHi = (itemStart + nItems - 1) / g + kvLen - qoLen;
-        if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-        if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+        cutToVisibleKeys(p, pqLo, pqHi, kvStart, kvEnd);
     }
 
-    float m[IPW], l[IPW], acc[IPW][MAX_DT];
+    // Online softmax in base 2: m is the running maximum of the base-2 logits.
+    const LogitTransform lg(p);
+    float m[IPW], l[IPW], acc[IPW][MAX_DT], slope[IPW];
     int row[IPW], pq[IPW];
 #pragma unroll
     for (int u = 0; u < IPW; ++u) {
@@ -72,10 +74,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int gi = itemStart + warp * IPW + u;
         row[u] = gi / g;
         pq[u] = row[u] + kvLen - qoLen;
+        slope[u] = lg.slope(p, kvh * g + gi % g);
 #pragma unroll
         for (int t = 0; t < MAX_DT; ++t) acc[u][t] = 0.f;
     }
-    const float scale = p.smScale * p.kScale;
     constexpr int VE = 8 / Elem<KT>::bytes;
     constexpr int NSTAGE = stageVectors<KT>();
     const int vpr = D / VE;           // 8-byte vectors per row
@@ -151,24 +153,21 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
 #pragma unroll
             for (int u = 0; u < IPW; ++u) sc[u] = fmaf(qb[u * D + d], kv, sc[u]);
         }
+        withLogitFlags(lg, [&](auto flags) {
+            using Flags = decltype(flags);
+#pragma unroll
+            for (int u = 0; u < IPW; ++u) sc[u] = lg.template apply<Flags::cap, Flags::alibi>(sc[u], slope[u], j, pq[u]);
+        });
         float pv[IPW];
 #pragma unroll
         for (int u = 0; u < IPW; ++u) {
-            float x = sc[u] * scale;
-            if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
-            bool ok = j < kvEnd && warp * IPW + u < nItems;
-            if (p.causal) ok = ok && j <= pq[u];
-            if (p.windowLeft >= 0) ok = ok && j >= pq[u] - p.windowLeft;
-            if (ok && p.mask) {
-                long long bit = p.maskOffsets[b] + (long long) row[u] * kvLen + j;
-                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-            }
-            x = ok ? x : -INFINITY;
+            const bool ok = j < kvEnd && warp * IPW + u < nItems && keyVisible(p, b, row[u], pq[u], j, kvLen);
+            const float x = ok ? sc[u] : -INFINITY;
             float mNew = maxNan(m[u], warpMax(x));
             float pj = 0.f, alpha = 1.f;
             if (mNew != -INFINITY) {
-                pj = expf(x - mNew);
-                alpha = expf(m[u] - mNew);
+                pj = exp2f(x - mNew);
+                alpha = exp2f(m[u] - mNew);
             }
             l[u] = l[u] * alpha + warpSum(pj);
             m[u] = mNew;
@@ -198,10 +197,8 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int it = warp * IPW + u;
         if (it >= nItems) continue;
         int gi = itemStart + it, h = kvh * g + gi % g;
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = m[u] == -INFINITY;
-        float inv = empty ? 0.f : p.vScale / l[u];
-        float lseV = empty ? -INFINITY : m[u] + logf(l[u]);
+        const RowEnd end = finishRow(m[u], l[u], rowSink(p.sinks, h, partialBase));
+        const float inv = end.oScale * p.vScale, lseV = end.lse;
         if (partialBase < 0) {
             long long r = (long long) (qoStart + row[u]) * p.hq + h;
             long long ob = (long long) (qoStart + row[u]) * p.oTok + (long long) h * p.oHead;

@@ -27,6 +27,8 @@ struct AttnParams {
     const int* work;
     float* partialO;
     float* partialLse;
+    const float* sinks;        // [hq] sink logits (spec §3), or null
+    const float* alibiSlopes;  // [hq] ALiBi slopes, or null
     int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
     int causal, windowLeft, ropeInterleaved;
@@ -41,6 +43,7 @@ struct MergePartialsParams {
     void* o;
     float* lse;
     const int* rows;
+    const float* sinks;  // [hq] sink logits joining each merged row once, or null
     long long oTok, oHead;  // o is a [rows, hq, d] view
     int hq, hkv, d, group;
 };

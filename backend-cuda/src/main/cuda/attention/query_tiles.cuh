@@ -30,10 +30,8 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
         if (!rowOk[r]) continue;
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = m[r] == -INFINITY;
-        const float inv = empty ? 0.f : p.vScale / l[r];
-        const float lseV = empty ? -INFINITY : (m[r] + log2f(l[r])) * 0.6931471805599453f;
+        const RowEnd end = finishRow(m[r], l[r], rowSink(p.sinks, h, partialBase));
+        const float inv = end.oScale * p.vScale, lseV = end.lse;
         if (partialBase >= 0) {
             const int g = p.group;
             const long long slot = partialBase + (long long) (h / g) * qoLen * g + (long long) rowI[r] * g + h % g;

@@ -44,6 +44,33 @@ __device__ __forceinline__ void mergeStatesBody(const void* v, const float* s, v
     if (threadIdx.x == 0) sOut[rh] = m == -INFINITY ? -INFINITY : m + logf(total);
 }
 
+// A finished row's normaliser and lse: from its running maximum m (base 2) and sum l, with the
+// row's sink logit (natural units; -inf: none) joining the softmax as one more term whose value
+// is zero (spec §3). o is the unnormalised accumulator times oScale; a row with neither an
+// allowed key nor a sink is empty (o 0, lse -inf); one with only the sink has o 0 and lse = sink.
+// A NaN maximum stays NaN in both.
+struct RowEnd {
+    float oScale, lse;
+};
+__device__ __forceinline__ RowEnd finishRow(float m, float l, float sink) {
+    const float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
+    if (sink == -INFINITY) {  // no sink: the plain normaliser (sinks are finite when given)
+        if (m == -INFINITY) return {0.f, -INFINITY};
+        return {1.f / l, (m + log2f(l)) * LN2};
+    }
+    const float s2 = sink * LOG2E;
+    const float mAll = maxNan(m, s2);
+    if (mAll == -INFINITY) return {0.f, -INFINITY};
+    const float a = exp2f(m - mAll);
+    const float total = fmaf(l, a, exp2f(s2 - mAll));
+    return {a / total, (mAll + log2f(total)) * LN2};
+}
+
+// The sink logit of query head h for a row written now (partialBase < 0), else -inf: split
+// states carry no sink, their merge adds it once.
+__device__ __forceinline__ float rowSink(const float* sinks, int h, int partialBase) {
+    return sinks != nullptr && partialBase < 0 ? sinks[h] : -INFINITY;
+}
 
 // One online-softmax step on a thread's two rows of m16n8 score fragments, already in base 2 and
 // masked to -inf: folds the tile's row maxima (rowMax, per thread) into m across the quad, turns
@@ -90,9 +117,11 @@ __device__ __forceinline__ void mergePartialsBody(const MergePartialsParams& p) 
     const int* e = p.rows + 5 * blockIdx.x;
     const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
     const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
-    float m = -INFINITY;
+    // The sink joins the merged row as one more state: lse = sink, o = 0.
+    const float sink = p.sinks != nullptr ? p.sinks[h] : -INFINITY;
+    float m = sink;
     for (int s = 0; s < splits; ++s) m = maxNan(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
-    float total = 0.f;
+    float total = m == -INFINITY ? 0.f : expf(sink - m);
     for (int s = 0; s < splits; ++s) {
         float x = p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi];
         total += m == -INFINITY ? 0.f : expf(x - m);

@@ -9,6 +9,7 @@
 #pragma once
 #include "params.cuh"
 #include "state.cuh"
+#include "variant.cuh"
 #include "../primitives/mma_sync.cuh"
 
 namespace attn4j {
@@ -69,8 +70,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     }
     if (nItems > 0) {
         int pqLo = itemStart / g + kvLen - qoLen, pqHi = (itemStart + nItems - 1) / g + kvLen - qoLen;
-        if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-        if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+        cutToVisibleKeys(p, pqLo, pqHi, kvStart, kvEnd);
     }
 
     // This thread's two rows of its warp's 16 items.
@@ -89,8 +89,8 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     float o[NB_O][4];
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
-    const float LOG2E = 1.4426950408889634f;
-    const float scale = p.smScale * p.kScale;
+    const LogitTransform lg(p);
+    auto rowSlope = [&](int r) { return lg.slope(p, kvh * g + (itemStart + wm * 16 + (lane >> 2) + 8 * r) % g); };
 
     const int vpr = D * KB / 16;
     // K and V vectors of one (key, column) share their page lookup. All page ids of a tile are
@@ -202,26 +202,14 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
 
         // Online softmax in base 2 on this thread's two rows.
+        const int cw = c0 + wn * KPW;
+        fragmentLogits(s, lg, cw, lane, rowSlope, rowPq);
+        fragmentMask(s, p, b, kvLen, kvStart, kvEnd, cw, lane, rowOk, rowI, rowPq);
         float rowMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                int r = e >> 1;
-                int j = c0 + wn * KPW + nb * 8 + (lane & 3) * 2 + (e & 1);
-                float x = s[nb][e] * scale;
-                if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
-                bool ok = rowOk[r] && j < kvEnd && j >= kvStart;
-                if (p.causal) ok = ok && j <= rowPq[r];
-                if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
-                if (ok && p.mask) {
-                    long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
-                    ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                }
-                x = ok ? x * LOG2E : -INFINITY;
-                s[nb][e] = x;
-                rowMax[r] = maxNan(rowMax[r], x);
-            }
+            rowMax[0] = maxNan(rowMax[0], maxNan(s[nb][0], s[nb][1]));
+            rowMax[1] = maxNan(rowMax[1], maxNan(s[nb][2], s[nb][3]));
         }
         onlineSoftmaxStep(s, o, m, l, rowMax);
 
@@ -274,33 +262,41 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
     }
     __syncthreads();
-    for (int idx = tid; idx < nItems * D; idx += NT) {
-        int it = idx / D, d = idx - it * D;
-        float mMax = -INFINITY;
+    // Per item: the warps' merged maximum and sum give the normaliser (the sink joins here) and
+    // the lse; the normaliser takes the place of the item's first l, which nothing reads again.
+    for (int it = tid; it < nItems; it += NT) {
+        float mMax = -INFINITY, total = 0.f;
 #pragma unroll
         for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
-        float total = 0.f, acc = 0.f;
         if (mMax != -INFINITY) {
 #pragma unroll
-            for (int w = 0; w < WN; ++w) {
-                float f = exp2f(mS[w * IPB + it] - mMax);
-                total += f * lS[w * IPB + it];
-                acc += f * oS[(w * IPB + it) * D + d];
-            }
+            for (int w = 0; w < WN; ++w) total += exp2f(mS[w * IPB + it] - mMax) * lS[w * IPB + it];
         }
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = mMax == -INFINITY;
-        float val = empty ? 0.f : acc * p.vScale / total;
-        float lseV = empty ? -INFINITY : (mMax + log2f(total)) * 0.6931471805599453f;
-        int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const RowEnd end = finishRow(mMax, total, rowSink(p.sinks, h, partialBase));
+        lS[it] = end.oScale * p.vScale;
         if (partialBase < 0) {
-            long long r = (long long) (qoStart + i) * p.hq + h;
-            storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
-            if (d == 0 && p.lse) p.lse[r] = lseV;
+            if (p.lse) p.lse[(long long) (qoStart + i) * p.hq + h] = end.lse;
         } else {
-            long long slot = partialBase + (long long) kvh * qoLen * g + gi;
-            p.partialO[slot * D + d] = val;
-            if (d == 0) p.partialLse[slot] = lseV;
+            p.partialLse[partialBase + (long long) kvh * qoLen * g + gi] = end.lse;
+        }
+    }
+    __syncthreads();
+    for (int idx = tid; idx < nItems * D; idx += NT) {
+        int it = idx / D, d = idx - it * D;
+        float mMax = -INFINITY, acc = 0.f;
+#pragma unroll
+        for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
+        if (mMax != -INFINITY) {
+#pragma unroll
+            for (int w = 0; w < WN; ++w) acc += exp2f(mS[w * IPB + it] - mMax) * oS[(w * IPB + it) * D + d];
+        }
+        const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const float val = acc * lS[it];
+        if (partialBase < 0) {
+            storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
+        } else {
+            p.partialO[(partialBase + (long long) kvh * qoLen * g + gi) * D + d] = val;
         }
     }
 }

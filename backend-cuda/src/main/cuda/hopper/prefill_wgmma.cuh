@@ -36,6 +36,7 @@
 //   are evaluated only on tiles that straddle a boundary.
 #pragma once
 #include "../attention/query_tiles.cuh"
+#include "../attention/variant.cuh"
 #include "wgmma.cuh"
 namespace attn4j {
 
@@ -96,8 +97,7 @@ __device__ __forceinline__ WgItem wgItemOf(const AttnParams& p) {
     const int pqHi = it.rowStart + it.nRows - 1 + it.kvLen - it.qoLen;
     it.kvStart = 0;
     it.kvEnd = it.kvLen;
-    if (p.causal) it.kvEnd = min(it.kvEnd, pqHi + 1);
-    if (p.windowLeft >= 0) it.kvStart = max(it.kvStart, it.pqLo - p.windowLeft);
+    cutToVisibleKeys(p, it.pqLo, pqHi, it.kvStart, it.kvEnd);
     it.partialBase = wk[4];
     prefillSplitRange(p, wk[3], it.partialBase, it.kvStart, it.kvEnd);
     it.nTiles = it.kvEnd > it.kvStart ? (it.kvEnd - it.kvStart + KEYS - 1) / KEYS : 0;
@@ -121,8 +121,7 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
         w.pqLo = it.pqLo + row0;
         w.pqHi = it.pqLo + min(row0 + 64, it.nRows) - 1;
         int s = it.kvStart, e = it.kvEnd;
-        if (p.causal) e = min(e, w.pqHi + 1);
-        if (p.windowLeft >= 0) s = max(s, w.pqLo - p.windowLeft);
+        cutToVisibleKeys(p, w.pqLo, w.pqHi, s, e);
         if (e > s) {
             w.tLo = (s - it.kvStart) / KEYS;
             w.tHi = (e - it.kvStart + KEYS - 1) / KEYS;
@@ -282,45 +281,19 @@ __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[K
 }
 
 // Scores of the tile at key c0 to probabilities (in s), folding them into m and l (base-2 units);
-// alpha gets the tile's rescale factors of O. scale: p.smScale * p.kScale, computed once by the
-// caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the softmax's issue
-// slots, more than the tensor cores, set the pace. (Folding the scale into the subtraction as
-// one FFMA made ptxas spill at 255 registers.)
+// alpha gets the tile's rescale factors of O. lg is computed once by the caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the
+// softmax's issue slots, more than the tensor cores, set the pace. (Folding the scale into the
+// subtraction as one FFMA made ptxas spill at 255 registers.)
 template <int NS, int KEYS = 2 * NS>
 __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it, const WgRows& w, float (&s)[NS],
-                                          int c0, float scale, int lane, float (&m)[2], float (&l)[2],
-                                          float (&alpha)[2]) {
-    const float LOG2E = 1.4426950408889634f;
+                                          int c0, const LogitTransform& lg, int lane, float (&m)[2],
+                                          float (&l)[2], float (&alpha)[2]) {
 #pragma unroll
     for (int i = 0; i < NS; ++i) wgKeep(s[i]);
-    // Logits in base 2. Accumulator i: key 8 (i / 4) + 2 (lane % 4) + (i & 1), row (i >> 1) & 1.
-    if (p.softCap > 0.f) {
-        const float capLog2 = p.softCap * LOG2E, inner = scale / p.softCap;
-#pragma unroll
-        for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * inner);
-    } else {
-        const float scaleLog2 = scale * LOG2E;
-#pragma unroll
-        for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
-    }
-    // Masks only where the tile straddles a boundary for this warpgroup's rows.
-    const bool needMask = c0 + KEYS > it.kvEnd || p.mask != nullptr
-                          || (p.causal && c0 + KEYS - 1 > w.pqLo)
-                          || (p.windowLeft >= 0 && c0 < w.pqHi - p.windowLeft);
-    if (needMask) {
-#pragma unroll
-        for (int i = 0; i < NS; ++i) {
-            const int r = (i >> 1) & 1;
-            const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
-            bool ok = w.ok[r] && j < it.kvEnd;
-            if (p.causal) ok = ok && j <= w.pq[r];
-            if (p.windowLeft >= 0) ok = ok && j >= w.pq[r] - p.windowLeft;
-            if (ok && p.mask) {
-                long long bit = p.maskOffsets[it.b] + (long long) w.i[r] * it.kvLen + j;
-                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-            }
-            if (!ok) s[i] = -INFINITY;
-        }
+    // Logits in base 2; masks only where the tile straddles a boundary for this warpgroup's rows.
+    fragmentLogits(s, lg, c0, lane, [&](int) { return lg.slope(p, it.h); }, w.pq);
+    if (tileNeedsMask(p, c0, KEYS, it.kvEnd, w.pqLo, w.pqHi)) {
+        fragmentMask(s, p, it.b, it.kvLen, it.kvStart, it.kvEnd, c0, lane, w.ok, w.i, w.pq);
     }
     // Online softmax (a row spans the 4 lanes of a quad). Maxima and sums run as 2 chains per row
     // (by i / 4 mod 2) so that their latencies overlap.
@@ -635,7 +608,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         wgNamedSync(NB_Q + cw, 128);
     }
 
-    const float scale = p.smScale * p.kScale;  // natural-log units
+    const LogitTransform lg(p);
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     float o[NO];
 #pragma unroll
@@ -683,7 +656,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             passTurn(t);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
-            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
             wgWait<0>();  // O holds tile t - 1
             release(vEmpty((t - 1) % ST));
             wgRescale(o, alpha);
@@ -695,7 +668,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
-            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);  // O is 0: no rescale
             wgPack<MT>(pf, s);
         } else if (last) {
             wgFenceOperands(o, pf);

@@ -41,7 +41,7 @@ final class CudaAttentionPlan implements KernelPlan {
     private record Choice(Kernel kernel, AttentionSchedule schedule, AttentionSchedule fallback, int sharedBytes,
                           CudaPlanLayout layout, int qoIndptr, int kvIndptr, int kvIndices, int kvLast, int mask,
                           int maskOffsets, int work, int merge, int fallbackWork, int fallbackMerge, int partialO,
-                          int partialLse) {}
+                          int partialLse, int sinks, int alibiSlopes) {}
 
     /** Bytes of caller workspace a plan of {@code problem} takes. */
     static long workspaceBytes(CudaSession session, AttentionProblem problem) {
@@ -136,10 +136,14 @@ final class CudaAttentionPlan implements KernelPlan {
             fallbackMerge = l.add(CudaPlanLayout.ints(fallback.mergeRows()));
             slots = Math.max(slots, fallback.partialSlots());
         }
+        // One float per query head each; the kernels read them only when their pointer is set.
+        AttentionOptions opt = problem.options();
+        int sinks = opt.sinks() == null ? -1 : l.add(CudaPlanLayout.floats(opt.sinks().logits()));
+        int alibiSlopes = opt.alibiSlopes() == null ? -1 : l.add(CudaPlanLayout.floats(opt.alibiSlopes().slopes()));
         int partialO = l.scratch(slots * d * 4);
         int partialLse = l.scratch(slots * 4);
         return new Choice(kernel, schedule, fallback, shared, l, qoIndptr, kvIndptr, kvIndices, kvLast, mask,
-                maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse);
+                maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse, sinks, alibiSlopes);
     }
 
     /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment, within the settings. */
@@ -242,6 +246,7 @@ final class CudaAttentionPlan implements KernelPlan {
         long[] qst = q.strides();
         long[] ost = o.strides();
         long ropeFreq = opt.rope() == null ? 0 : session.ropeFrequencies(opt.rope(), d);
+        long sinksAddr = choice.sinks() < 0 ? 0 : at(choice.sinks());
         if (schedule.workItems() > 0) {
             byte[] params = new StructWriter(320)
                     .ptr(CudaSession.address(q)).ptr(CudaSession.address(o)).ptr(lseAddr)
@@ -252,6 +257,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(at(choice.kvLast())).ptr(problem.mask() == null ? 0 : at(choice.mask()))
                     .ptr(problem.mask() == null ? 0 : at(choice.maskOffsets()))
                     .ptr(ropeFreq).ptr(workAddr).ptr(at(choice.partialO())).ptr(at(choice.partialLse()))
+                    .ptr(sinksAddr).ptr(choice.alibiSlopes() < 0 ? 0 : at(choice.alibiSlopes()))
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize())
                     .i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
@@ -271,7 +277,7 @@ final class CudaAttentionPlan implements KernelPlan {
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(80)
                     .ptr(at(choice.partialO())).ptr(at(choice.partialLse())).ptr(CudaSession.address(o)).ptr(lseAddr)
-                    .ptr(mergeAddr).i64(ost[0]).i64(ost[1])
+                    .ptr(mergeAddr).ptr(sinksAddr).i64(ost[0]).i64(ost[1])
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
             String merge = (streaming || tiled ? "merge_stream_" : "merge_partials_") + qs;
