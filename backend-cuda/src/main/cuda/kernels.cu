@@ -91,8 +91,8 @@ extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_
         mergeStatesBody<Q>(v, s, o, sOut, n, hq, d);                                                      \
     }                                                                                                     \
     extern "C" __global__ void rope_##QN(void* x, long long tok, long long head, const int* positions,      \
-                                         const double* freq, int* fault, int heads, int d, int interleaved) { \
-        ropeBody<Q>(x, tok, head, positions, freq, fault, heads, d, interleaved);                         \
+                                         const double* freq, int* fault, int heads, int r, int interleaved) { \
+        ropeBody<Q>(x, tok, head, positions, freq, fault, heads, r, interleaved);                         \
     }
 PER_Q(f16, F16)
 PER_Q(bf16, BF16)

@@ -47,10 +47,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
         long long base = (long long) (qoStart + i) * p.qTok + (long long) h * p.qHead;
         float x = loadElem<QT>(p.q, base + d);
-        if (p.ropeFreq) {
+        if (p.ropeFreq && d < p.ropeDim) {
             int pi, pd;
             bool first;
-            ropePair(d, D, p.ropeInterleaved, pi, pd, first);
+            ropePair(d, p.ropeDim, p.ropeInterleaved, pi, pd, first);
             float xp = loadElem<QT>(p.q, base + pd), c, s;
             ropeCosSin(p.ropeFreq, pi, (long long) i + kvLen - qoLen, c, s);
             x = first ? x * c - xp * s : x * c + xp * s;
@@ -126,7 +126,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         commit();
         __syncthreads();
         if (p.ropeFreq) {
-            const int half = D / 2;
+            const int half = p.ropeDim / 2;
             for (int idx = tid; idx < TK * half; idx += THREADS) {
                 int r = idx / half, pi = idx - r * half, j = c0 + r;
                 if (j < kvEnd) {

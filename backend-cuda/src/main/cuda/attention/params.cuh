@@ -31,7 +31,7 @@ struct AttnParams {
     const float* alibiSlopes;  // [hq] ALiBi slopes, or null
     int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
-    int causal, windowLeft, ropeInterleaved;
+    int causal, windowLeft, ropeInterleaved, ropeDim;  // ropeDim: the rotary dim R; dims from R on pass through
     int kvChunk;  // keys per split of the query-tiled prefill kernels (0: no split; see AttentionSchedule.queryTiles)
 };
 

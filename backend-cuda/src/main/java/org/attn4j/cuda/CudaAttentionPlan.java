@@ -262,7 +262,8 @@ final class CudaAttentionPlan implements KernelPlan {
                     .i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
-                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(kvChunk)
+                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0)
+                    .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(kvChunk)
                     .bytes();
             BlockShape shape = schedule.shape();
             String name = switch (kernel) {

@@ -363,9 +363,11 @@ final class CudaSession implements BackendSession {
         int d = (int) q.dim(2);
         long freq = ropeFrequencies(rope, d);
         int interleaved = rope.interleaved() ? 1 : 0;
-        rope(q, positions, freq, d, interleaved);
+        // Only the first R dims have pairs; the kernel never touches the rest (partial rotary).
+        int rotated = rope.rotatedDims(d);
+        rope(q, positions, freq, rotated, interleaved);
         if (k != null) {
-            rope(k, positions, freq, d, interleaved);
+            rope(k, positions, freq, rotated, interleaved);
         }
     }
 
@@ -389,7 +391,7 @@ final class CudaSession implements BackendSession {
         return r.chunk() + r.offset();
     }
 
-    private void rope(Tensor x, long pos, long freq, int d, int interleaved) {
+    private void rope(Tensor x, long pos, long freq, int rotaryDim, int interleaved) {
         int heads = (int) x.dim(1);
         long blocks = x.dim(0) * heads;
         if (blocks == 0) {
@@ -397,8 +399,8 @@ final class CudaSession implements BackendSession {
         }
         long[] st = x.strides();
         kernels.get("rope_" + CudaDtypes.suffix(x.dtype())).launch(Math.toIntExact(blocks), 1,
-                Math.max(32, Math.min(128, (d / 2 + 31) / 32 * 32)), 0, address(x), st[0], st[1], pos, freq, fault,
-                heads, d, interleaved);
+                Math.max(32, Math.min(128, (rotaryDim / 2 + 31) / 32 * 32)), 0, address(x), st[0], st[1], pos, freq,
+                fault, heads, rotaryDim, interleaved);
     }
 
     // ---- graphs

@@ -263,10 +263,13 @@ final class OpenClAttentionPlan implements KernelPlan {
         }
     }
 
-    /** (cos, sin) for positions {@code [from, to)} and each pair, from double-precision angles. */
+    /**
+     * (cos, sin) for positions {@code [from, to)} and each pair of the rotary dim, from
+     * double-precision angles.
+     */
     private static float[] ropeTable(RopeOptions rope, int d, int from, int to) {
         double[] freq = rope.frequencies(d);
-        int half = d / 2;
+        int half = freq.length;
         float[] t = new float[Math.max(0, to - from) * half * 2];
         for (int pos = from; pos < to; pos++) {
             int row = (pos - from) * half;
@@ -340,6 +343,7 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
                     .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(buf.units()).mem(buf.unitTmpRow())
                     .mem(buf.tmpO()).mem(buf.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(layout.ropeBase)
+                    .i(opt.rope() == null ? d : opt.rope().rotatedDims(d))
                     .mem(sinks).mem(slopes).i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
                     .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
                     .i(opt.windowLeft())

@@ -585,15 +585,17 @@ final class OpenClSession implements BackendSession {
     private void rope(Tensor q, Tensor k, cl_mem positions, RopeOptions rope) {
         int d = Math.toIntExact(q.dim(2));
         cl_mem freq = ropeFrequencies(rope, d);
-        rope(q, positions, freq, d, rope.interleaved());
+        // Only the first R dims have pairs; the kernel never touches the rest (partial rotary).
+        int rotated = rope.rotatedDims(d);
+        rope(q, positions, freq, rotated, rope.interleaved());
         if (k != null) {
-            rope(k, positions, freq, d, rope.interleaved());
+            rope(k, positions, freq, rotated, rope.interleaved());
         }
     }
 
     /**
-     * RoPE frequencies as float pairs hi + lo (their double value split in two floats), kept per
-     * options and head dim for the session's life.
+     * RoPE frequencies as float pairs hi + lo (their double value split in two floats), one per
+     * pair of the rotary dim, kept per options and head dim for the session's life.
      */
     cl_mem ropeFrequencies(RopeOptions rope, int d) {
         return ropeFrequencies.computeIfAbsent(rope + "/" + d, key -> {
@@ -609,15 +611,15 @@ final class OpenClSession implements BackendSession {
         });
     }
 
-    private void rope(Tensor x, cl_mem positions, cl_mem freq, int d, boolean interleaved) {
+    private void rope(Tensor x, cl_mem positions, cl_mem freq, int rotaryDim, boolean interleaved) {
         int n = Math.toIntExact(x.dim(0));
         int heads = Math.toIntExact(x.dim(1));
         long[] st = x.strides();
         cl_kernel k = kernel("rope.cl", "rope_inplace", "-DT=" + OpenClTypes.code(x.dtype()));
-        int count = Math.multiplyExact(Math.multiplyExact(n, heads), d / 2);
+        int count = Math.multiplyExact(Math.multiplyExact(n, heads), rotaryDim / 2);
         synchronized (this) {
             new KernelCall(k, "rope_inplace").mem(OpenClMemory.mem(x)).l(OpenClMemory.offset(x)).l(st[0]).l(st[1])
-                    .mem(positions).mem(freq).mem(fault).i(heads).i(d).i(interleaved ? 1 : 0).i(count)
+                    .mem(positions).mem(freq).mem(fault).i(heads).i(rotaryDim).i(interleaved ? 1 : 0).i(count)
                     .launch1d(queue, count, group);
         }
     }

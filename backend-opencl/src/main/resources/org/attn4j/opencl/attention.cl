@@ -32,41 +32,43 @@
     const int kvStart = keyRange.x;                                                      \
     const int kvEnd = keyRange.y
 
-// RoPE pairing: the pair index of element d, its partner and the sign of the partner's term.
-inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* sign) {
+// RoPE pairing within the first 2 * rotaryHalf dims (the rotary dim): the pair index of element
+// d < 2 * rotaryHalf, its partner and the sign of the partner's term.
+inline int rope_pair(int d, int rotaryHalf, int interleaved, int* partner, float* sign) {
     if (interleaved) {
         *partner = d ^ 1;
         *sign = (d & 1) ? 1.0f : -1.0f;
         return d >> 1;
     }
-    if (d < halfDim) {
-        *partner = d + halfDim;
+    if (d < rotaryHalf) {
+        *partner = d + rotaryHalf;
         *sign = -1.0f;
         return d;
     }
-    *partner = d - halfDim;
+    *partner = d - rotaryHalf;
     *sign = 1.0f;
-    return d - halfDim;
+    return d - rotaryHalf;
 }
 
-// Query element d of the row at base, rotated for RoPE position ropeRow, times qScale.
-inline float load_query(__global const STORAGE(QT)* q, long base, int d, int halfDim, int flags,
+// Query element d of the row at base, rotated for RoPE position ropeRow, times qScale. rotaryHalf
+// is half the rotary dim: elements from 2 * rotaryHalf on are not rotated (partial rotary).
+inline float load_query(__global const STORAGE(QT)* q, long base, int d, int rotaryHalf, int flags,
                         __global const float2* rope, long ropeRow, float qScale) {
     float x = LOAD(QT, q, base + d);
-    if (flags & F_ROPE) {
+    if ((flags & F_ROPE) && d < 2 * rotaryHalf) {
         int partner;
         float sign;
-        int pi = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
-        float2 cs = rope[ropeRow * halfDim + pi];
+        int pi = rope_pair(d, rotaryHalf, flags & F_INTERLEAVED, &partner, &sign);
+        float2 cs = rope[ropeRow * rotaryHalf + pi];
         x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
     }
     return x * qScale;
 }
 
 // The two dims that RoPE pair pi rotates together.
-inline void rope_dims(int pi, int halfDim, int interleaved, int* d1, int* d2) {
+inline void rope_dims(int pi, int rotaryHalf, int interleaved, int* d1, int* d2) {
     *d1 = interleaved ? 2 * pi : pi;
-    *d2 = interleaved ? 2 * pi + 1 : pi + halfDim;
+    *d2 = interleaved ? 2 * pi + 1 : pi + rotaryHalf;
 }
 
 // Element offset of key j of the request whose pages start at pageBase, KV head hk.
@@ -109,7 +111,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     const int items = itemEnd - itemStart;
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
-    const int halfDim = headDim >> 1;
+    const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
 
     float qv[TM][DMAX];
     float acc[TM][DMAX];
@@ -134,7 +136,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int h = hk * group + (item - row * group);
         long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
         for (int d = 0; d < headDim; d++) {
-            qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
+            qv[m][d] = load_query(q, base, d, rotaryHalf, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         slope[m] = head_slope(slopes, h, flags);
     }
@@ -153,11 +155,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         for (int n = 0; n < nKeys; n++) {
             load_row(kc, kOffset + off[n], headDim, blk[n]);
             if (flags & F_ROPE) {
-                for (int pi = 0; pi < halfDim; pi++) {
+                for (int pi = 0; pi < rotaryHalf; pi++) {
                     int d1;
                     int d2;
-                    rope_dims(pi, halfDim, flags & F_INTERLEAVED, &d1, &d2);
-                    float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + pi];
+                    rope_dims(pi, rotaryHalf, flags & F_INTERLEAVED, &d1, &d2);
+                    float2 cs = rope[(long) (t0 + n - ropeBase) * rotaryHalf + pi];
                     float x1 = blk[n][d1];
                     float x2 = blk[n][d2];
                     blk[n][d1] = x1 * cs.x - x2 * cs.y;
@@ -266,7 +268,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     UNIT_BOUNDS(unit);
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
-    const int halfDim = headDim >> 1;
+    const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
     const int d4 = (headDim + 3) >> 2; // float4 chunks holding the head dim
 
     // Query tile, rotated and pre-scaled so a logit is one dot product; zero past headDim,
@@ -280,7 +282,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             int row = item / group;
             int h = hk * group + (item - row * group);
             long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
-            x = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
+            x = load_query(q, base, d, rotaryHalf, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         qs[m * KS + d] = x;
     }
@@ -367,14 +369,14 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // RoPE on K in local memory; the barrier stays outside the branch.
-        for (int e = lid; (flags & F_ROPE) && e < TN * halfDim; e += WG) {
-            int n = e / halfDim;
-            int p = e - n * halfDim;
+        for (int e = lid; (flags & F_ROPE) && e < TN * rotaryHalf; e += WG) {
+            int n = e / rotaryHalf;
+            int p = e - n * rotaryHalf;
             if (n < nKeys) {
                 int d1;
                 int d2;
-                rope_dims(p, halfDim, flags & F_INTERLEAVED, &d1, &d2);
-                float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + p];
+                rope_dims(p, rotaryHalf, flags & F_INTERLEAVED, &d1, &d2);
+                float2 cs = rope[(long) (t0 + n - ropeBase) * rotaryHalf + p];
                 float x1 = ks[n * KS + d1];
                 float x2 = ks[n * KS + d2];
                 ks[n * KS + d1] = x1 * cs.x - x2 * cs.y;

@@ -50,7 +50,7 @@
     __global const uchar* mask,                                              \
     __global const long* maskOffsets,                                        \
     __global const float2* rope,                                             \
-    int ropeBase,                                                            \
+    int ropeBase, int rotaryDim,                                             \
     __global const float* sinks,                                             \
     __global const float* slopes,                                            \
     int pageSize, int hq, int group, int headDim,                            \

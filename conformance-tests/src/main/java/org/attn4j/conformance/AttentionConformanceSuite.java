@@ -295,7 +295,7 @@ public abstract class AttentionConformanceSuite {
         property("deterministicIsBatchInvariant");
     }
 
-    // ------------------------------------------------------------------ attention variants (sinks, ALiBi)
+    // ------------------------------------------------------------------ attention variants (sinks, ALiBi, partial rotary)
 
     @Test
     void sinksMatchOracle() {
@@ -320,6 +320,11 @@ public abstract class AttentionConformanceSuite {
     @Test
     void cascadeWithSinksEqualsFlat() {
         property("cascadeWithSinksEqualsFlat");
+    }
+
+    @Test
+    void partialRotaryMatchesOracle() {
+        property("partialRotaryMatchesOracle");
     }
 
     // ------------------------------------------------------------------ KV append
@@ -381,6 +386,16 @@ public abstract class AttentionConformanceSuite {
     @Test
     void standaloneRopeMatchesOracle() {
         property("standaloneRopeMatchesOracle");
+    }
+
+    @Test
+    void partialRopeMatchesOracle() {
+        property("partialRopeMatchesOracle");
+    }
+
+    @Test
+    void partialRopeLeavesTheRestExact() {
+        property("partialRopeLeavesTheRestExact");
     }
 
     // ------------------------------------------------------------------ errors

@@ -243,6 +243,7 @@ public final class CallChecks {
         if (q.dim(2) % 2 != 0) {
             throw InvalidArgumentException.expected("q.shape[2]", "an even head dim", q.dim(2));
         }
+        Validation.rotaryDim(rope, Math.toIntExact(q.dim(2)));
         if (k != null) {
             c.tensor("k", k);
             if (k.rank() != 3 || k.dim(0) != q.dim(0) || k.dim(2) != q.dim(2)) {

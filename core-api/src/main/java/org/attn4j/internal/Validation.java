@@ -8,6 +8,7 @@ import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.Capabilities;
@@ -156,6 +157,7 @@ public final class Validation {
             if (headDim % 2 != 0) {
                 throw InvalidArgumentException.expected("headDim", "an even head dim with RoPE", headDim);
             }
+            rotaryDim(o.rope(), headDim);
         }
         // The values themselves were checked (finite) when the sinks and slopes were made.
         if (o.sinks() != null) {
@@ -171,6 +173,17 @@ public final class Validation {
                 throw InvalidArgumentException.expected("alibiSlopes.length", "one slope per query head, Hq = "
                         + heads.numQoHeads(), o.alibiSlopes().numHeads());
             }
+        }
+    }
+
+    /**
+     * The RoPE options' rotary dim fits the head: at most {@code headDim} (its sign and parity were
+     * checked when the options were made).
+     */
+    public static void rotaryDim(RopeOptions rope, int headDim) {
+        if (rope.rotaryDim() > headDim) {
+            throw InvalidArgumentException.expected("rope.rotaryDim",
+                    "0 (the whole head) or an even value <= the head dim D = " + headDim, rope.rotaryDim());
         }
     }
 

@@ -69,35 +69,75 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         /** Rotate half, theta 5e5, Llama 3.1 scaling with its defaults (8, 1, 4, 8192). */
         LLAMA31,
         /** Rotate half, theta 1e4, ropeScale 4 (frequencies divided by 4). */
-        SCALED;
+        SCALED,
+        /**
+         * Partial rotary as Phi-2 has it: rotate half over the first {@link #rotaryDim} dims, 0.4 of
+         * the head rounded down to an even number (32 of 80), theta 1e4; the rest pass through.
+         */
+        PARTIAL_HALF,
+        /**
+         * Partial rotary as GPT-J has it: interleaved pairs over the first {@link #rotaryDim} dims,
+         * a quarter of the head rounded down to an even number (64 of 256), theta 1e4.
+         */
+        PARTIAL_INTERLEAVED;
+
+        /**
+         * The dims this kind rotates in a head of {@code headDim}, at least 2 for a partial kind.
+         *
+         * @param headDim {@code D}, even
+         * @return {@code R}: below {@code D} for the partial kinds (but at D = 2), 0 (the whole
+         *         head) for the others
+         */
+        public int rotaryDim(int headDim) {
+            return switch (this) {
+                case PARTIAL_HALF -> Math.min(headDim, Math.max(2, (int) (0.4 * headDim) / 2 * 2));
+                case PARTIAL_INTERLEAVED -> Math.min(headDim, Math.max(2, headDim / 4 / 2 * 2));
+                default -> 0;
+            };
+        }
+
+        /**
+         * Whether this kind rotates only part of the head.
+         *
+         * @return true for {@link #PARTIAL_HALF} and {@link #PARTIAL_INTERLEAVED}
+         */
+        public boolean partial() {
+            return this == PARTIAL_HALF || this == PARTIAL_INTERLEAVED;
+        }
 
         /**
          * The options a call takes.
          *
+         * @param headDim {@code D}, which sets a partial kind's rotary dim
          * @return the RoPE options, or null for {@link #NONE}
          */
-        public RopeOptions options() {
+        public RopeOptions options(int headDim) {
             return switch (this) {
                 case NONE -> null;
                 case HALF -> RopeOptions.DEFAULT;
                 case INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true);
                 case LLAMA31 -> RopeOptions.DEFAULT.withTheta(5e5).withLlama31(Llama31RopeScaling.DEFAULT);
                 case SCALED -> RopeOptions.DEFAULT.withScale(4);
+                case PARTIAL_HALF -> RopeOptions.DEFAULT.withRotaryDim(rotaryDim(headDim));
+                case PARTIAL_INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true).withRotaryDim(rotaryDim(headDim));
             };
         }
 
         /**
          * The rotation spec §3 defines for these options, as the oracle applies it.
          *
+         * @param headDim {@code D}, which sets a partial kind's rotary dim
          * @return the rotation, or null for {@link #NONE}
          */
-        public SpecRope spec() {
+        public SpecRope spec(int headDim) {
             return switch (this) {
                 case NONE -> null;
                 case HALF -> new SpecRope(false, 1e4, 1, null);
                 case INTERLEAVED -> new SpecRope(true, 1e4, 1, null);
                 case LLAMA31 -> new SpecRope(false, 5e5, 1, SpecRope.Llama31.DEFAULT);
                 case SCALED -> new SpecRope(false, 1e4, 4, null);
+                case PARTIAL_HALF -> new SpecRope(false, 1e4, 1, null, rotaryDim(headDim));
+                case PARTIAL_INTERLEAVED -> new SpecRope(true, 1e4, 1, null, rotaryDim(headDim));
             };
         }
     }
@@ -312,7 +352,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * @return the options of {@link #rope()}, null without RoPE
      */
     public RopeOptions ropeOptions() {
-        return rope.options();
+        return rope.options(headDim);
     }
 
     /**

@@ -36,7 +36,7 @@ public final class SpecOracle {
         int g = hq / hkv;
         double scale = Float.isNaN(c.smScale()) ? 1 / Math.sqrt(d) : c.smScale();
         double softCap = c.softCap();
-        SpecRope rope = c.rope().spec();
+        SpecRope rope = c.rope().spec(d);
         double[] freq = rope == null ? null : rope.frequencyTable(d);
         float[] sinks = c.sinkLogits();
         float[] slopes = c.alibiSlopeValues();

@@ -250,6 +250,21 @@ public final class InvalidInputProperties {
             return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.options.RopeOptions.DEFAULT),
                     "positions[1]", "-1");
         }));
+        l.add(new Scenario("rotary dim above the head dim, on the fly", Feature.ROPE, f -> {
+            int r = f.c.headDim() + 2;
+            return new Call(() -> f.runWith(f.c.options().withRope(RopeOptions.DEFAULT.withRotaryDim(r))),
+                    "rope.rotaryDim", "D = " + f.c.headDim(), "actual " + r);
+        }));
+        l.add(new Scenario("rotary dim above the head dim, standalone", Feature.STANDALONE_ROPE, f -> {
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDim()));
+            int r = f.c.headDim() + 2;
+            return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, 1),
+                    RopeOptions.DEFAULT.withRotaryDim(r)), "rope.rotaryDim", "actual " + r);
+        }));
+        l.add(new Scenario("odd rotary dim", null, f -> new Call(() -> RopeOptions.DEFAULT.withRotaryDim(3),
+                "rope.rotaryDim", "actual 3")));
+        l.add(new Scenario("negative rotary dim", null, f -> new Call(
+                () -> RopeOptions.DEFAULT.withInterleaved(true).withRotaryDim(-2), "rope.rotaryDim", "actual -2")));
         l.add(new Scenario("merge state shape mismatch", Feature.MERGE, f -> {
             int rows = f.c.totalQ();
             Tensor oa = f.scope.allocate(f.c.qDtype(), rows, f.c.numQoHeads(), f.c.headDim());
