@@ -77,7 +77,8 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionSchedule schedule;
         AttentionSchedule fallback = null;
         int shared;
-        int d = problem.heads().headDim();
+        // One head dim: core-api rejects Dqk != Dvo here (no DISTINCT_VO_HEAD_DIM).
+        int d = problem.heads().headDimQk();
         int kvBytes = problem.kvDtype().byteSize();
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
@@ -150,7 +151,7 @@ final class CudaAttentionPlan implements KernelPlan {
     static Kernel kernelFor(AttentionProblem p, CudaKernelSettings settings, int computeCapability) {
         DType q = p.qDtype();
         DType kv = p.kvDtype();
-        int d = p.heads().headDim();
+        int d = p.heads().headDimQk(); // equal to Dvo on this backend
         boolean rope = p.options().rope() != null;
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         boolean vectors16 = p.alignment() >= 16;
@@ -233,7 +234,7 @@ final class CudaAttentionPlan implements KernelPlan {
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
         long workAddr = at(fallback ? choice.fallbackWork() : choice.work());
         long mergeAddr = at(fallback ? choice.fallbackMerge() : choice.merge());
-        int d = problem.heads().headDim();
+        int d = problem.heads().headDimQk(); // equal to Dvo on this backend
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         AttentionOptions opt = problem.options();
@@ -251,7 +252,8 @@ final class CudaAttentionPlan implements KernelPlan {
             byte[] params = new StructWriter(320)
                     .ptr(CudaSession.address(q)).ptr(CudaSession.address(o)).ptr(lseAddr)
                     .ptr(CudaSession.address(kv.k())).ptr(CudaSession.address(kv.v()))
-                    .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
+                    .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.kPageStride()).i64(kv.kSlotStride())
+                    .i64(kv.kHeadStride())
                     .i64(qst[0]).i64(qst[1]).i64(ost[0]).i64(ost[1])
                     .ptr(at(choice.qoIndptr())).ptr(at(choice.kvIndptr())).ptr(at(choice.kvIndices()))
                     .ptr(at(choice.kvLast())).ptr(problem.mask() == null ? 0 : at(choice.mask()))
@@ -308,7 +310,7 @@ final class CudaAttentionPlan implements KernelPlan {
      * which reach a pool of 64 GB (per K or V view); larger pools run the Tensor Core kernel.
      */
     static boolean rowOffsetsFit(PagedKvCache kv) {
-        long elements = (long) kv.numPages() * kv.pageStride();
+        long elements = (long) kv.numPages() * Math.max(kv.kPageStride(), kv.vPageStride());
         return elements / (16 / kv.dtype().byteSize()) < 0xFFFF_FFFFL;
     }
 

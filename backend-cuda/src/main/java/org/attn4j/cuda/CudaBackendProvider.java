@@ -39,7 +39,9 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
      * kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
-     * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh).
+     * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh). Every kernel reads
+     * K and V rows of one head dim with one set of strides (no {@code DISTINCT_VO_HEAD_DIM}), so
+     * such options and caches are rejected by core-api before a plan is asked for.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),

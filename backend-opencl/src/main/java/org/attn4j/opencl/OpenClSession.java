@@ -59,7 +59,11 @@ final class OpenClSession implements BackendSession {
      */
     private static final ByteBuffer ZERO_PATTERN = ByteBuffer.allocateDirect(Sizeof.cl_int);
 
-    /** Every feature but zero-copy host memory and graph capture; sinks and ALiBi in every kernel flavour. */
+    /**
+     * Every feature but zero-copy host memory and graph capture; sinks and ALiBi in every kernel
+     * flavour; distinct q/k and v/o head dims in the tiled and serial kernels (the plan keeps them
+     * off the streaming decode).
+     */
     private static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F32, DType.F16, DType.BF16),
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
@@ -552,9 +556,11 @@ final class OpenClSession implements BackendSession {
                     .mem(OpenClMemory.mem(v)).l(OpenClMemory.offset(v)).l(vs[0]).l(vs[1])
                     .mem(OpenClMemory.mem(cache.k())).mem(OpenClMemory.mem(cache.v()))
                     .l(cache.kOffset() + OpenClMemory.offset(cache.k())).l(cache.vOffset() + OpenClMemory.offset(cache.v()))
-                    .l(cache.pageStride()).l(cache.slotStride()).l(cache.headStride())
+                    .l(cache.kPageStride()).l(cache.kSlotStride()).l(cache.kHeadStride())
+                    .l(cache.vPageStride()).l(cache.vSlotStride()).l(cache.vHeadStride())
                     .mem(bi).mem(pos).mem(indptr).mem(indices).mem(last).i(batch).i(capacity).i(cache.numPages())
-                    .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.headDim()).f(cache.scales().k())
+                    .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.kHeadDim()).i(cache.vHeadDim())
+                    .f(cache.scales().k())
                     .f(cache.scales().v()).i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
         }
     }

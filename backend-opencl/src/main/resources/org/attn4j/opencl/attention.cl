@@ -9,6 +9,9 @@
 //   padded with zeros to DMAX dims, float4 dot products and accumulators;
 // - serial (SERIAL=1, CPUs): one work-item per unit, no local memory and no barriers.
 //
+// q and K rows have headDim (Dqk) elements, V and o rows headDimV (Dvo), each with its own
+// strides; DMAX is the bucket of the larger, and every tile pads both with zeros up to it.
+//
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM; tiled also TN,
 // WG and TMY x TD threads for the output accumulators.
 
@@ -149,8 +152,10 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     for (int t0 = kvStart; t0 < kvEnd; t0 += KB) {
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
+        long vOff[KB];
         for (int n = 0; n < nKeys; n++) {
             off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+            vOff[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
         }
         for (int n = 0; n < nKeys; n++) {
             load_row(kc, kOffset + off[n], headDim, blk[n]);
@@ -200,8 +205,12 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             rowMax[m] = mx;
             rowSum[m] = rowSum[m] * al + sum;
         }
+        // V rows are headDimV long: a K row's dims past them must not weigh into acc.
         for (int n = 0; n < nKeys; n++) {
-            load_row(vc, vOffset + off[n], headDim, blk[n]);
+            load_row(vc, vOffset + vOff[n], headDimV, blk[n]);
+            for (int d = headDimV; d < headDim; d++) {
+                blk[n][d] = 0.0f;
+            }
         }
         for (int n = nKeys; n < KB; n++) {
             for (int d = 0; d < DMAX; d++) {
@@ -218,7 +227,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 vstore16(a, c, acc[m]);
             }
         }
-        // Padding dims meet zeros in q, but must not hold V's non-finite values.
+        // Padding dims meet zeros in q, but must not hold V's non-finite values (V rows longer
+        // than K rows reach past headDim).
         for (int n = 0; headDim < DMAX && n < KB; n++) {
             for (int d = headDim; d < DMAX; d++) {
                 blk[n][d] = 0.0f;
@@ -236,8 +246,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
                                    &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
-        for (int d = 0; d < headDim; d++) {
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDimV;
+        for (int d = 0; d < headDimV; d++) {
             if (tmpBase < 0) {
                 STORE(QT, o, base + d, acc[m][d] * inv);
             } else {
@@ -250,6 +260,43 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
 #else
 
+// Rows of the tile's keys from src (row n at base + rowOff[n]) into the local tile dst of row
+// stride STRIDE: dims [0, dim) loaded, 16 or 4 at a time when dim allows; keys past nKeys zero.
+#define LOAD_TILE(src, base, rowOff, dim, dst, STRIDE)                                   \
+    if (((dim) & 15) == 0) {                                                             \
+        for (int e = lid; e < TN * (DMAX / 16); e += WG) {                               \
+            int n = e / (DMAX / 16);                                                     \
+            int c = e % (DMAX / 16);                                                     \
+            if (16 * c < (dim)) {                                                        \
+                float16 x = (float16) (0.0f);                                            \
+                if (n < nKeys) {                                                         \
+                    x = LOAD16(KVT, src, (base) + rowOff[n] + 16 * c);                   \
+                }                                                                        \
+                vstore16(x, c, (dst) + n * (STRIDE));                                    \
+            }                                                                            \
+        }                                                                                \
+    } else if (((dim) & 3) == 0) {                                                       \
+        for (int e = lid; e < TN * (DMAX / 4); e += WG) {                                \
+            int n = e / (DMAX / 4);                                                      \
+            int c = e % (DMAX / 4);                                                      \
+            if (4 * c < (dim)) {                                                         \
+                float4 x = (float4) (0.0f);                                              \
+                if (n < nKeys) {                                                         \
+                    x = LOAD4(KVT, src, (base) + rowOff[n] + 4 * c);                     \
+                }                                                                        \
+                vstore4(x, c, (dst) + n * (STRIDE));                                     \
+            }                                                                            \
+        }                                                                                \
+    } else {                                                                             \
+        for (int e = lid; e < TN * DMAX; e += WG) {                                      \
+            int n = e / DMAX;                                                            \
+            int d = e % DMAX;                                                            \
+            if (d < (dim)) {                                                             \
+                (dst)[n * (STRIDE) + d] = n < nKeys ? LOAD(KVT, src, (base) + rowOff[n] + d) : 0.0f; \
+            }                                                                            \
+        }                                                                                \
+    }
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     __local float qs[TM * KS];
@@ -261,6 +308,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowAlpha[TM];
     __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
+    __local long valueOff[TN];
 
     const int lid = get_local_id(0);
     const int unit = get_group_id(0);
@@ -269,7 +317,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
     const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
-    const int d4 = (headDim + 3) >> 2; // float4 chunks holding the head dim
+    const int d4v = (headDimV + 3) >> 2; // float4 chunks holding a V or o row
 
     // Query tile, rotated and pre-scaled so a logit is one dot product; zero past headDim,
     // as are the K tile's padding dims, so dot products run over all DMAX dims unguarded.
@@ -288,6 +336,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     }
     for (int e = lid; e < TN * DMAX; e += WG) {
         ks[e / DMAX * KS + e % DMAX] = 0.0f;
+        vs[e] = 0.0f;
     }
     for (int m = lid; m < TM; m += WG) {
         rowMax[m] = -INFINITY;
@@ -312,60 +361,20 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         // Page-table lookups once per key of the tile.
         for (int n = lid; n < TN; n += WG) {
             long off = 0;
+            long vOff = 0;
             if (n < nKeys) {
                 off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+                vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
             }
             keyOff[n] = off;
+            valueOff[n] = vOff;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        if ((headDim & 15) == 0) {
-            // 16 elements per load: one 32-byte (bf16) piece of a key's row per work-item.
-            for (int e = lid; e < TN * (DMAX / 16); e += WG) {
-                int n = e / (DMAX / 16);
-                int c = e % (DMAX / 16);
-                if (16 * c < headDim) {
-                    float16 kx = (float16) (0.0f);
-                    float16 vx = (float16) (0.0f);
-                    if (n < nKeys) {
-                        kx = LOAD16(KVT, kc, kOffset + keyOff[n] + 16 * c);
-                        vx = LOAD16(KVT, vc, vOffset + keyOff[n] + 16 * c);
-                    }
-                    vstore16(kx, c, ks + n * KS);
-                    vstore16(vx, c, vs + n * DMAX);
-                }
-            }
-        } else if ((headDim & 3) == 0) {
-            for (int e = lid; e < TN * (DMAX / 4); e += WG) {
-                int n = e / (DMAX / 4);
-                int c = e % (DMAX / 4);
-                if (c < d4) {
-                    float4 kx = (float4) (0.0f);
-                    float4 vx = (float4) (0.0f);
-                    if (n < nKeys) {
-                        kx = LOAD4(KVT, kc, kOffset + keyOff[n] + 4 * c);
-                        vx = LOAD4(KVT, vc, vOffset + keyOff[n] + 4 * c);
-                    }
-                    vstore4(kx, c, ks + n * KS);
-                    vstore4(vx, c, vs + n * DMAX);
-                }
-            }
-        } else {
-            for (int e = lid; e < TN * DMAX; e += WG) {
-                int n = e / DMAX;
-                int d = e % DMAX;
-                if (d < headDim) {
-                    float kx = 0.0f;
-                    float vx = 0.0f;
-                    if (n < nKeys) {
-                        kx = LOAD(KVT, kc, kOffset + keyOff[n] + d);
-                        vx = LOAD(KVT, vc, vOffset + keyOff[n] + d);
-                    }
-                    ks[n * KS + d] = kx;
-                    vs[n * DMAX + d] = vx;
-                }
-            }
-        }
+        // K and V rows each loaded with the widest pieces their own head dim allows; dims past a
+        // row stay zero (set once above), so dot products and accumulators run over DMAX unguarded.
+        LOAD_TILE(kc, kOffset, keyOff, headDim, ks, KS);
+        LOAD_TILE(vc, vOffset, valueOff, headDimV, vs, DMAX);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // RoPE on K in local memory; the barrier stays outside the branch.
@@ -463,15 +472,15 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
                                    &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDimV;
         for (int k = 0; k < DK4; k++) {
             int c = tx + k * TD;
-            if (c >= d4) {
+            if (c >= d4v) {
                 continue;
             }
             float r[4];
             vstore4(acc[i][k] * inv, 0, r);
-            for (int z = 0; z < 4 && 4 * c + z < headDim; z++) {
+            for (int z = 0; z < 4 && 4 * c + z < headDimV; z++) {
                 if (tmpBase < 0) {
                     STORE(QT, o, base + 4 * c + z, r[z]);
                 } else {

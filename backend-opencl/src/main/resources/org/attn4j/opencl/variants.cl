@@ -27,7 +27,11 @@
 #define F_ALIBI 256
 
 // The one argument list every attention flavour takes, so the host sets arguments the same way
-// for each. q and o are [rows, hq, D] views: element (row, h, d) at off + row * tok + h * head + d.
+// for each. q is a [rows, hq, Dqk] view and o a [rows, hq, Dvo] one: element (row, h, d) at
+// off + row * tok + h * head + d. K rows hold headDim (Dqk) elements and are addressed with
+// pageStride, slotStride, headStride; V rows hold headDimV (Dvo) and have strides of their own
+// (spec §2). The streaming decode takes only Dqk == Dvo (the plan routes the rest to the tiled or
+// serial kernel), so it reads V with K's strides.
 // sinks and slopes hold one float per query head (read only under F_SINKS, F_ALIBI).
 #define ATTENTION_KERNEL_PARAMS                                              \
     __global const STORAGE(QT)* q,                                           \
@@ -39,6 +43,7 @@
     __global const STORAGE(KVT)* kc,                                         \
     __global const STORAGE(KVT)* vc,                                         \
     long kOffset, long vOffset, long pageStride, long slotStride, long headStride, \
+    long vPageStride, long vSlotStride, long vHeadStride,                    \
     __global const int* kvIndptr,                                            \
     __global const int* kvIndices,                                           \
     __global const int* kvLens,                                              \
@@ -53,7 +58,7 @@
     int ropeBase, int rotaryDim,                                             \
     __global const float* sinks,                                             \
     __global const float* slopes,                                            \
-    int pageSize, int hq, int group, int headDim,                            \
+    int pageSize, int hq, int group, int headDim, int headDimV,              \
     float qScale, float softCap, float vScale,                               \
     int flags, int windowLeft
 

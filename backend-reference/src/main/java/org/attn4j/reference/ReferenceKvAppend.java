@@ -21,7 +21,6 @@ final class ReferenceKvAppend {
         HostTensor kc = ReferenceMemory.contiguous(cache.k());
         HostTensor vc = ReferenceMemory.contiguous(cache.v());
         int heads = cache.numKvHeads();
-        int headDim = cache.headDim();
         int pageSize = table.pageSize();
         for (int t = 0; t < positions.length; t++) {
             if (skip != null && skip[t]) {
@@ -30,8 +29,8 @@ final class ReferenceKvAppend {
             int page = table.pageOf(batchIndices[t], positions[t]);
             int slot = positions[t] % pageSize;
             for (int h = 0; h < heads; h++) {
-                copy(k, t * ks[0] + h * ks[1], kc, cache.kIndex(page, slot, h), headDim, cache.scales().k());
-                copy(v, t * vs[0] + h * vs[1], vc, cache.vIndex(page, slot, h), headDim, cache.scales().v());
+                copy(k, t * ks[0] + h * ks[1], kc, cache.kIndex(page, slot, h), cache.kHeadDim(), cache.scales().k());
+                copy(v, t * vs[0] + h * vs[1], vc, cache.vIndex(page, slot, h), cache.vHeadDim(), cache.scales().v());
             }
         }
     }

@@ -295,6 +295,53 @@ public abstract class AttentionConformanceSuite {
         property("deterministicIsBatchInvariant");
     }
 
+    // ------------------------------------------------------------------ V and o of another head dim than q and K
+
+    @Test
+    void distinctHeadDimsSingleDecodeMatchesOracle() {
+        property("distinctHeadDimsSingleDecodeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsSinglePrefillMatchesOracle() {
+        property("distinctHeadDimsSinglePrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsBatchDecodeMatchesOracle() {
+        property("distinctHeadDimsBatchDecodeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsBatchPrefillMatchesOracle() {
+        property("distinctHeadDimsBatchPrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsRaggedPrefillMatchesOracle() {
+        property("distinctHeadDimsRaggedPrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsCascadeMatchesOracle() {
+        property("distinctHeadDimsCascadeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsSplitKvMergeEqualsWhole() {
+        property("distinctHeadDimsSplitKvMergeEqualsWhole");
+    }
+
+    @Test
+    void distinctHeadDimsCascadeEqualsFlat() {
+        property("distinctHeadDimsCascadeEqualsFlat");
+    }
+
+    @Test
+    void distinctHeadDimsAppendIsBitExact() {
+        property("distinctHeadDimsAppendIsBitExact");
+    }
+
     // ------------------------------------------------------------------ attention variants (sinks, ALiBi, partial rotary)
 
     @Test

@@ -42,5 +42,10 @@ public enum Feature {
     /** Attention sinks: a per-query-head logit in every row's softmax, with a zero value. */
     SINKS,
     /** ALiBi: a per-query-head linear bias {@code slope_h * (j - pq)} on the logits. */
-    ALIBI
+    ALIBI,
+    /**
+     * v and o rows of another head dim than q and k ({@code Dvo != Dqk}, spec §2), in attention,
+     * paged caches and append.
+     */
+    DISTINCT_VO_HEAD_DIM
 }

@@ -43,7 +43,8 @@ public final class CaseData {
         SplittableRandom rng = new SplittableRandom(c.seed());
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
+        int dv = c.headDimVo();
         boolean large = c.data() == DataKind.LARGE_LOGITS;
         float[] q = new float[c.totalQ() * hq * d];
         int[] qoIndptr = c.qoIndptr();
@@ -61,13 +62,20 @@ public final class CaseData {
         float[][] v = new float[batch][];
         for (int b = 0; b < batch; b++) {
             int n = c.kvLen(b) * hkv * d;
+            int nv = c.kvLen(b) * hkv * dv;
             k[b] = new float[n];
-            v[b] = new float[n];
-            for (int at = 0; at < n; at++) {
-                int i = at % d;
-                float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng)) : uniform(rng, 2);
-                k[b][at] = store(c.kvDtype(), kReal / c.kScale());
-                v[b][at] = store(c.kvDtype(), uniform(rng, 1) / c.vScale());
+            v[b] = new float[nv];
+            // K and V drawn in turn, so cases with one head dim keep the values they always had.
+            for (int at = 0; at < Math.max(n, nv); at++) {
+                if (at < n) {
+                    int i = at % d;
+                    float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng))
+                            : uniform(rng, 2);
+                    k[b][at] = store(c.kvDtype(), kReal / c.kScale());
+                }
+                if (at < nv) {
+                    v[b][at] = store(c.kvDtype(), uniform(rng, 1) / c.vScale());
+                }
             }
         }
         boolean[][] mask = null;
@@ -158,7 +166,7 @@ public final class CaseData {
      * @return new data under a case of just those lengths
      */
     public CaseData select(int... requests) {
-        int hqd = c.numQoHeads() * c.headDim();
+        int hqd = c.numQoHeads() * c.headDimQk(); // rows of q
         int[] qoIndptr = c.qoIndptr();
         int[] qo = new int[requests.length];
         int[] kv = new int[requests.length];

@@ -229,7 +229,7 @@ public final class VariantProperties {
         boolean[] empty = SpecOracle.rowsWithoutKeys(data);
         float[] sinks = c.sinkLogits();
         int hq = c.numQoHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         for (int row = 0; row < empty.length; row++) {
             if (!empty[row]) {
                 continue;
@@ -269,7 +269,7 @@ public final class VariantProperties {
         CaseData plain = data.withCase(nb.build());
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x51A4C0L);
         int batch = c.batchSize();
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
         float[][] k = new float[2 * batch][];
         float[][] v = new float[2 * batch][];
         int[] lens = new int[2 * batch];
@@ -288,7 +288,7 @@ public final class VariantProperties {
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
             whole = Operations.batch(s.backend(), data, pool, c.isDecode(), PlanOptions.DEFAULT);
         }
-        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDim(), c.kvDtype(),
+        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDimQk(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
                 c.seed() + 5, Fill.GARBAGE)) {
             PageTable first = Operations.subTable(pool.table(), 0, batch, lens);
@@ -319,7 +319,7 @@ public final class VariantProperties {
         for (int r = 0; r < rows; r++) {
             System.arraycopy(sinks, 0, lse, r * hq, hq);
         }
-        return new AttentionOutput(new float[rows * hq * c.headDim()], lse, c.qDtype(), rows, hq, c.headDim());
+        return new AttentionOutput(new float[rows * hq * c.headDimVo()], lse, c.qDtype(), rows, hq, c.headDimVo());
     }
 
     private void cascade(AttentionCase c) {
