@@ -42,5 +42,9 @@ public enum Feature {
     /** Attention sinks: a per-query-head logit in every row's softmax, with a zero value. */
     SINKS,
     /** ALiBi: a per-query-head linear bias {@code slope_h * (j - pq)} on the logits. */
-    ALIBI
+    ALIBI,
+    /** KV dequantisation scales per KV head ({@code KvScales.perHead}). */
+    KV_SCALES_PER_HEAD,
+    /** KV dequantisation scales per token and KV head in scale pools beside a paged cache ({@code KvScales.perToken}). */
+    KV_SCALES_PER_TOKEN
 }
