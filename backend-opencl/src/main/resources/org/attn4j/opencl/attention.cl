@@ -147,11 +147,16 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     for (int t0 = kvStart; t0 < kvEnd; t0 += KB) {
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
+        float2 scl[KB];
         for (int n = 0; n < nKeys; n++) {
             off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+            scl[n] = KEY_SCALES(pageBase, t0 + n, hk);
         }
         for (int n = 0; n < nKeys; n++) {
             load_row(kc, kOffset + off[n], headDim, blk[n]);
+            for (int d = 0; (flags & F_KV_SCALES) && d < headDim; d++) {
+                blk[n][d] *= scl[n].x;
+            }
             if (flags & F_ROPE) {
                 for (int pi = 0; pi < halfDim; pi++) {
                     int d1;
@@ -200,6 +205,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
         for (int n = 0; n < nKeys; n++) {
             load_row(vc, vOffset + off[n], headDim, blk[n]);
+            for (int d = 0; (flags & F_KV_SCALES) && d < headDim; d++) {
+                blk[n][d] *= scl[n].y;
+            }
         }
         for (int n = nKeys; n < KB; n++) {
             for (int d = 0; d < DMAX; d++) {
@@ -259,6 +267,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowAlpha[TM];
     __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
+    __local float2 keyScale[TN]; // each key's (K, V) dequantisation scales under F_KV_SCALES
 
     const int lid = get_local_id(0);
     const int unit = get_group_id(0);
@@ -310,10 +319,13 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         // Page-table lookups once per key of the tile.
         for (int n = lid; n < TN; n += WG) {
             long off = 0;
+            float2 scl = (float2) (1.0f);
             if (n < nKeys) {
                 off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+                scl = KEY_SCALES(pageBase, t0 + n, hk);
             }
             keyOff[n] = off;
+            keyScale[n] = scl;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
@@ -326,8 +338,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     float16 kx = (float16) (0.0f);
                     float16 vx = (float16) (0.0f);
                     if (n < nKeys) {
-                        kx = LOAD16(KVT, kc, kOffset + keyOff[n] + 16 * c);
-                        vx = LOAD16(KVT, vc, vOffset + keyOff[n] + 16 * c);
+                        kx = LOAD16(KVT, kc, kOffset + keyOff[n] + 16 * c) * keyScale[n].x;
+                        vx = LOAD16(KVT, vc, vOffset + keyOff[n] + 16 * c) * keyScale[n].y;
                     }
                     vstore16(kx, c, ks + n * KS);
                     vstore16(vx, c, vs + n * DMAX);
@@ -341,8 +353,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     float4 kx = (float4) (0.0f);
                     float4 vx = (float4) (0.0f);
                     if (n < nKeys) {
-                        kx = LOAD4(KVT, kc, kOffset + keyOff[n] + 4 * c);
-                        vx = LOAD4(KVT, vc, vOffset + keyOff[n] + 4 * c);
+                        kx = LOAD4(KVT, kc, kOffset + keyOff[n] + 4 * c) * keyScale[n].x;
+                        vx = LOAD4(KVT, vc, vOffset + keyOff[n] + 4 * c) * keyScale[n].y;
                     }
                     vstore4(kx, c, ks + n * KS);
                     vstore4(vx, c, vs + n * DMAX);
@@ -356,8 +368,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                     float kx = 0.0f;
                     float vx = 0.0f;
                     if (n < nKeys) {
-                        kx = LOAD(KVT, kc, kOffset + keyOff[n] + d);
-                        vx = LOAD(KVT, vc, vOffset + keyOff[n] + d);
+                        kx = LOAD(KVT, kc, kOffset + keyOff[n] + d) * keyScale[n].x;
+                        vx = LOAD(KVT, vc, vOffset + keyOff[n] + d) * keyScale[n].y;
                     }
                     ks[n * KS + d] = kx;
                     vs[n * DMAX + d] = vx;
