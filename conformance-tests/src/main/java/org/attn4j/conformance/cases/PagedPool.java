@@ -3,6 +3,7 @@ package org.attn4j.conformance.cases;
 import java.util.SplittableRandom;
 import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScaleMode;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.tensor.DType;
@@ -22,10 +23,21 @@ import org.attn4j.tensor.HostTensor;
  * @param layout   page layout
  * @param table    the sequences' page table
  * @param numPages pages in the pool
- * @param scales   dequantisation scales
+ * @param scales   dequantisation scales; the scalar ones when {@code tensorScales} is set
+ * @param tensorScales per-head or per-token scales as host tensors, or null for the scalar ones
  */
 public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout layout, PageTable table, int numPages,
-                        KvScales scales) implements AutoCloseable {
+                        KvScales scales, TensorScales tensorScales) implements AutoCloseable {
+
+    /**
+     * Per-head ({@code [Hkv]}) or per-token (spec §2's scale pools) K and V scales, F32 host
+     * tensors the pool owns.
+     *
+     * @param mode per head or per token
+     * @param k    K's scales
+     * @param v    V's scales
+     */
+    public record TensorScales(KvScaleMode mode, HostTensor k, HostTensor v) {}
 
     /** What fills the slots no sequence owns. */
     public enum Fill {
@@ -147,7 +159,7 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                 }
             }
         }
-        return new PagedPool(k, v, combined, layout, table, numPages, scales);
+        return new PagedPool(k, v, combined, layout, table, numPages, scales, null);
     }
 
     /**
@@ -179,8 +191,99 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool of(CaseData data, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                long permutationSeed, Fill fill) {
         AttentionCase c = data.kase();
-        return build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDim(), c.kvDtype(),
+        PagedPool pool = build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDim(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), pageSize, layout, combined, extraPages, permutationSeed, fill);
+        return switch (c.scaleKind()) {
+            case SCALAR -> pool;
+            case PER_HEAD -> pool.withHeadScales(c.headScales(false), c.headScales(true));
+            case PER_TOKEN -> {
+                float[][] ks = new float[c.batchSize()][];
+                float[][] vs = new float[c.batchSize()][];
+                for (int b = 0; b < ks.length; b++) {
+                    ks[b] = data.kScales(b);
+                    vs[b] = data.vScales(b);
+                }
+                yield pool.withTokenScales(ks, vs, fill, permutationSeed + 11);
+            }
+        };
+    }
+
+    /**
+     * This pool with per-head scales (it takes over the tensors; closing either closes them).
+     *
+     * @param kHeads K's scale per KV head
+     * @param vHeads V's scale per KV head
+     * @return the pool with {@link KvScaleMode#PER_HEAD} scales
+     */
+    public PagedPool withHeadScales(float[] kHeads, float[] vHeads) {
+        HostTensor ks = HostTensor.allocate(DType.F32, kHeads.length);
+        HostTensor vs = HostTensor.allocate(DType.F32, vHeads.length);
+        for (int h = 0; h < kHeads.length; h++) {
+            ks.setFloat(h, kHeads[h]);
+            vs.setFloat(h, vHeads[h]);
+        }
+        return new PagedPool(k, v, combined, layout, table, numPages, scales,
+                new TensorScales(KvScaleMode.PER_HEAD, ks, vs));
+    }
+
+    /**
+     * This pool with per-token scale pools holding each sequence's scales at its tokens' slots;
+     * every other slot holds garbage (NaN and ±Inf among it) or zeros, as {@code fill} says.
+     *
+     * @param kSeqs K's scales of sequence {@code s}: {@code [lens[s], Hkv]}
+     * @param vSeqs V's scales, shaped as {@code kSeqs}
+     * @param fill  what fills the slots no sequence owns
+     * @param seed  seed of the garbage
+     * @return the pool with {@link KvScaleMode#PER_TOKEN} scales
+     */
+    public PagedPool withTokenScales(float[][] kSeqs, float[][] vSeqs, Fill fill, long seed) {
+        int hkv = numKvHeads();
+        int pageSize = table.pageSize();
+        long[] shape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv}
+                : new long[] {numPages, hkv, pageSize};
+        HostTensor ks = HostTensor.allocate(DType.F32, shape);
+        HostTensor vs = HostTensor.allocate(DType.F32, shape);
+        if (fill == Fill.GARBAGE) {
+            SplittableRandom rng = new SplittableRandom(seed);
+            garbage(ks, rng);
+            garbage(vs, rng);
+        }
+        for (int s = 0; s < kSeqs.length; s++) {
+            for (int t = 0; t < table.kvLen(s); t++) {
+                for (int h = 0; h < hkv; h++) {
+                    ks.setFloat(scaleIndex(s, t, h), kSeqs[s][t * hkv + h]);
+                    vs.setFloat(scaleIndex(s, t, h), vSeqs[s][t * hkv + h]);
+                }
+            }
+        }
+        return new PagedPool(k, v, combined, layout, table, numPages, scales,
+                new TensorScales(KvScaleMode.PER_TOKEN, ks, vs));
+    }
+
+    /**
+     * Where the per-token scale of token {@code t} of sequence {@code s}, head {@code h} lives in
+     * the scale pools (spec §2).
+     *
+     * @param s a sequence
+     * @param t a token of it
+     * @param h a KV head
+     * @return the flat index
+     */
+    public long scaleIndex(int s, int t, int h) {
+        int pageSize = table.pageSize();
+        int hkv = numKvHeads();
+        long page = table.pageOf(s, t);
+        int slot = t % pageSize;
+        return layout == KvLayout.NHD ? (page * pageSize + slot) * hkv + h : (page * hkv + h) * pageSize + slot;
+    }
+
+    /**
+     * The pool's KV heads.
+     *
+     * @return {@code Hkv}
+     */
+    public int numKvHeads() {
+        return layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
     }
 
     /**
@@ -266,6 +369,10 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         k.close();
         if (!combined) {
             v.close();
+        }
+        if (tensorScales != null) {
+            tensorScales.k().close();
+            tensorScales.v().close();
         }
     }
 }
