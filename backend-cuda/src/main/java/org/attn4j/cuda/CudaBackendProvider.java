@@ -39,7 +39,9 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
      * kernel (attention.cuh). Every kernel reads K/V rows at least as 8-byte vectors. No kernel has
-     * sinks or ALiBi yet, so those options are rejected by core-api before a plan is asked for.
+     * sinks or ALiBi yet, nor KV scales per head or per token (they dequantise with the scalar
+     * scales only), so those options and caches are rejected by core-api before a plan is asked
+     * for or an append queued.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),

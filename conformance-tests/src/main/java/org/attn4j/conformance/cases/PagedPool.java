@@ -219,8 +219,8 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         HostTensor ks = HostTensor.allocate(DType.F32, kHeads.length);
         HostTensor vs = HostTensor.allocate(DType.F32, vHeads.length);
         for (int h = 0; h < kHeads.length; h++) {
-            ks.setFloat(h, kHeads[h]);
-            vs.setFloat(h, vHeads[h]);
+            ks.setBits(h, Float.floatToRawIntBits(kHeads[h]));
+            vs.setBits(h, Float.floatToRawIntBits(vHeads[h]));
         }
         return new PagedPool(k, v, combined, layout, table, numPages, scales,
                 new TensorScales(KvScaleMode.PER_HEAD, ks, vs));
@@ -251,8 +251,8 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         for (int s = 0; s < kSeqs.length; s++) {
             for (int t = 0; t < table.kvLen(s); t++) {
                 for (int h = 0; h < hkv; h++) {
-                    ks.setFloat(scaleIndex(s, t, h), kSeqs[s][t * hkv + h]);
-                    vs.setFloat(scaleIndex(s, t, h), vSeqs[s][t * hkv + h]);
+                    ks.setBits(scaleIndex(s, t, h), Float.floatToRawIntBits(kSeqs[s][t * hkv + h]));
+                    vs.setBits(scaleIndex(s, t, h), Float.floatToRawIntBits(vSeqs[s][t * hkv + h]));
                 }
             }
         }
