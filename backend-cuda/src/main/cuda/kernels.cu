@@ -1,13 +1,13 @@
 // The one translation unit nvcc compiles into the backend's fatbin. Entry points are extern "C"
 // so the host finds them by plain name: <op>_<q dtype>[_<kv dtype>][_ipw<n>].
-#include "attention.cuh"
-#include "mma.cuh"
-#include "decode_stream.cuh"
-#include "decode_mma.cuh"
-#include "prefill_fa2.cuh"
-#include "prefill_wgmma.cuh"
-#include "kvops.cuh"
-#include "states.cuh"
+#include "attention/generic.cuh"
+#include "attention/tensor_core.cuh"
+#include "attention/decode_stream.cuh"
+#include "attention/decode_mma.cuh"
+#include "attention/prefill_fa2.cuh"
+#include "hopper/prefill_wgmma.cuh"
+#include "kv/kvops.cuh"
+#include "attention/state.cuh"
 
 using namespace attn4j;
 
@@ -91,8 +91,8 @@ extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_
         mergeStatesBody<Q>(v, s, o, sOut, n, hq, d);                                                      \
     }                                                                                                     \
     extern "C" __global__ void rope_##QN(void* x, long long tok, long long head, const int* positions,      \
-                                         const double* freq, int* fault, int heads, int d, int interleaved) { \
-        ropeBody<Q>(x, tok, head, positions, freq, fault, heads, d, interleaved);                         \
+                                         const double* freq, int* fault, int heads, int r, int interleaved) { \
+        ropeBody<Q>(x, tok, head, positions, freq, fault, heads, r, interleaved);                         \
     }
 PER_Q(f16, F16)
 PER_Q(bf16, BF16)

@@ -1,4 +1,4 @@
-// Times the wgmma prefill kernel (prefill_wgmma.cuh) straight from CUDA C++, without the JVM, so
+// Times the wgmma prefill kernel (hopper/prefill_wgmma.cuh) straight from CUDA C++, without the JVM, so
 // that variants of the kernel source can be compared in one GPU call: build one binary per
 // variant (-I pointing at a copy of src/main/cuda), run them in turn, compare their outputs.
 //
@@ -19,9 +19,9 @@
 #include <cstring>
 #include <vector>
 #include <cuda_runtime.h>
-#include "attention.cuh"
-#include "mma.cuh"
-#include "prefill_wgmma.cuh"
+#include "attention/generic.cuh"
+#include "attention/tensor_core.cuh"
+#include "hopper/prefill_wgmma.cuh"
 using namespace attn4j;
 
 extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) timing_wg128(const AttnParams p) { wgPrefillBody<BF16, 128>(p); }

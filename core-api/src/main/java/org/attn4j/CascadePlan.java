@@ -118,7 +118,7 @@ public final class CascadePlan implements AutoCloseable {
                 scratch.levelO.close();
                 scratch.levelO = null;
             }
-            scratch.levelO = owner.session().allocate(dtype, new long[] {rows, hq, first.heads().headDim()});
+            scratch.levelO = owner.session().allocate(dtype, new long[] {rows, hq, first.heads().headDimVo()});
             if (scratch.levelLse == null) {
                 scratch.levelLse = owner.session().allocate(DType.F32, new long[] {rows, hq});
             }

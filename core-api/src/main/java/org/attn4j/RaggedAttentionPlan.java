@@ -37,7 +37,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
      * Computes attention for every query row.
      *
      * @param q   {@code [totalQ, Hq, D]} (a view with token and head strides is fine)
-     * @param kv  K and V, contiguous {@code [totalKv, Hkv, D]}
+     * @param kv  K and V, contiguous {@code [totalKv, Hkv, Dqk]} and {@code [totalKv, Hkv, Dvo]}
      * @param o   q's shape and dtype (a view is fine)
      * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
      */
@@ -50,8 +50,8 @@ public final class RaggedAttentionPlan implements AutoCloseable {
             HeadConfig h = binding.problem().heads();
             c.tensor("k", kv.k());
             c.tensor("v", kv.v());
-            Validation.shape("k", kv.k(), ragged.totalKv(), h.numKvHeads(), h.headDim());
-            Validation.shape("v", kv.v(), ragged.totalKv(), h.numKvHeads(), h.headDim());
+            Validation.shape("k", kv.k(), ragged.totalKv(), h.numKvHeads(), h.headDimQk());
+            Validation.shape("v", kv.v(), ragged.totalKv(), h.numKvHeads(), h.headDimVo());
             Validation.dtype("v", kv.v(), kv.k().dtype());
             Validation.contiguous("k", kv.k());
             Validation.contiguous("v", kv.v());

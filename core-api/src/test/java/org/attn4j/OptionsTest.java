@@ -78,6 +78,42 @@ class OptionsTest {
     }
 
     @Test
+    void partialRotaryDefinesPairsAndFrequenciesOverTheRotaryDim() {
+        // D = 8, R = 4, theta 100: freq_d = 100^(-2d/4) for d < 2, as HF's rope_init with
+        // dim = rotary_dim; rotate-half pairs (d, d + R/2), interleaved pairs (2d, 2d + 1).
+        RopeOptions partial = new RopeOptions(false, 100, 1, null).withRotaryDim(4);
+        assertEquals(4, partial.rotatedDims(8));
+        assertArrayEquals(new double[] {1, 0.1}, partial.frequencies(8), 1e-15);
+        assertEquals(1, partial.first(1, 8));
+        assertEquals(3, partial.second(1, 8));
+        assertEquals(2, partial.withInterleaved(true).first(1, 8));
+        assertEquals(3, partial.withInterleaved(true).second(1, 8));
+        // 0 is the whole head; R = D gives the same frequencies and pairs.
+        assertEquals(8, RopeOptions.DEFAULT.rotatedDims(8));
+        assertArrayEquals(RopeOptions.DEFAULT.frequencies(8), RopeOptions.DEFAULT.withRotaryDim(8).frequencies(8));
+        assertEquals(RopeOptions.DEFAULT.second(3, 8), RopeOptions.DEFAULT.withRotaryDim(8).second(3, 8));
+    }
+
+    @Test
+    void everyWithKeepsTheRotaryDimAndTheOldConstructorRotatesTheWholeHead() {
+        RopeOptions partial = RopeOptions.DEFAULT.withRotaryDim(32);
+        assertEquals(32, partial.withInterleaved(true).withTheta(5e5).withScale(1)
+                .withLlama31(Llama31RopeScaling.DEFAULT).rotaryDim());
+        assertEquals(0, new RopeOptions(true, 1e4, 2, null).rotaryDim());
+        assertEquals(0, RopeOptions.DEFAULT.rotaryDim());
+    }
+
+    @Test
+    void oddOrNegativeRotaryDimIsRejectedNamingTheField() {
+        for (int bad : new int[] {-2, -1, 1, 3, 63}) {
+            InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                    () -> RopeOptions.DEFAULT.withRotaryDim(bad));
+            assertEquals("rope.rotaryDim", e.argument());
+            assertTrue(e.getMessage().contains("actual " + bad), e.getMessage());
+        }
+    }
+
+    @Test
     void badRopeAndPlanSettingsNameTheArgument() {
         InvalidArgumentException theta = assertThrows(InvalidArgumentException.class,
                 () -> RopeOptions.DEFAULT.withTheta(0));

@@ -14,33 +14,33 @@ enum BlockShape {
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
     TC_PREFILL(64, 128),
     /**
-     * Streaming decode (decode_stream.cuh on CUDA cores, the default without grouping at head
-     * dims 64 and 128, or decode_mma.cuh on Tensor Cores, the default otherwise): one block of 4
+     * Streaming decode (attention/decode_stream.cuh on CUDA cores, the default without grouping at head
+     * dims 64 and 128, or attention/decode_mma.cuh on Tensor Cores, the default otherwise): one block of 4
      * warps per (request, KV head, key chunk), the whole GQA group at once. The kernels take every
      * head of the group (up to 16) whatever the item start, so a block's items span the largest
      * group: one work item per (request, key chunk).
      */
     STREAM_DECODE(16, 128),
     /**
-     * FlashAttention-2-style prefill (prefill_fa2.cuh, the default below compute capability 9.0):
+     * FlashAttention-2-style prefill (attention/prefill_fa2.cuh, the default below compute capability 9.0):
      * one block of 4 warps per (request, query head, 64-row tile, key split), 64-key tiles, head
      * dim 64 or 128, K/V of q's type.
      */
     FA2_PREFILL(64, 128),
     /**
-     * Hopper prefill (prefill_wgmma.cuh, the default on compute capability 9.0): one block per
+     * Hopper prefill (hopper/prefill_wgmma.cuh, the default on compute capability 9.0): one block per
      * (request, query head, 128-row tile, key split) of a copier warpgroup and two consumer
      * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 80, 96,
      * 128 or 256, K/V of q's type or FP8 (dequantised by the copier; not at 256).
      */
     WGMMA_PREFILL(128, 384);
 
-    /** Query rows of one head per FA2 block (FA2_ROWS in prefill_fa2.cuh). */
+    /** Query rows of one head per FA2 block (FA2_ROWS in attention/prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
 
     /** Largest GQA group the streaming decode kernel holds. */
     static final int STREAM_MAX_GROUP = 8;
-    /** The streaming kernel's cp.async rings (STREAM_RING_TOTAL in decode_stream.cuh). */
+    /** The streaming kernel's cp.async rings (STREAM_RING_TOTAL in attention/decode_stream.cuh). */
     static final int STREAM_RING_BYTES = 4 * 4 * 2 * 4 * 32 * 16;
 
     static final int GENERIC_TILE_KEYS = 32;
@@ -75,13 +75,13 @@ enum BlockShape {
         return (int) Math.min(Integer.MAX_VALUE / 8, ((long) keys + pageSize - 1) / pageSize + 1);
     }
 
-    /** Head dims the Tensor Core decode kernel (decode_mma.cuh) is built for. */
+    /** Head dims the Tensor Core decode kernel (attention/decode_mma.cuh) is built for. */
     static boolean mmaDecodeHeadDim(int headDim) {
         return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
     }
 
     /**
-     * The Tensor Core decode kernel's rings (mmaDecRingBytes in decode_mma.cuh): 4 warps, 3
+     * The Tensor Core decode kernel's rings (mmaDecRingBytes in attention/decode_mma.cuh): 4 warps, 3
      * stages (2 for rows of 512 bytes and more), K and V of 16 keys in rows padded by 16 bytes. It
      * shares the streaming schedule.
      */
@@ -91,7 +91,7 @@ enum BlockShape {
         return 4 * stages * 2 * 16 * (row + 16);
     }
 
-    /** The Tensor Core decode kernel (decode_mma.cuh) for the dtypes and a head dim it is built for. */
+    /** The Tensor Core decode kernel (attention/decode_mma.cuh) for the dtypes and a head dim it is built for. */
     static String mmaDecodeKernel(String qSuffix, String kvSuffix, int headDim) {
         return "dec_mma_" + qSuffix + "_" + kvSuffix + "_d" + headDim;
     }
@@ -117,7 +117,7 @@ enum BlockShape {
         };
     }
 
-    /** Dynamic shared memory, mirroring the kernels' layouts (attention.cuh, mma.cuh TcLayout). */
+    /** Dynamic shared memory, mirroring the kernels' layouts (attention/generic.cuh, attention/tensor_core.cuh TcLayout). */
     int sharedBytes(int headDim, int kvBytes) {
         int tk = tileKeys(headDim);
         if (this == STREAM_DECODE) {
@@ -156,7 +156,7 @@ enum BlockShape {
     }
 
     /**
-     * The wgmma kernel's layout (wgSharedBytes in prefill_wgmma.cuh): 2 KB of row offsets and
+     * The wgmma kernel's layout (wgSharedBytes in hopper/prefill_wgmma.cuh): 2 KB of row offsets and
      * barriers, up to 1 KB to reach a 1024-byte boundary, 128 q rows, then the K and V tiles (3
      * stages of 128 keys; 2 of 64 at head dim 256; 2 with FP8 K/V at 128), then FP8 K/V's staging
      * (two tiles of K and of V).

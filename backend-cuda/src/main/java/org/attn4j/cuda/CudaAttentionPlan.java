@@ -41,7 +41,7 @@ final class CudaAttentionPlan implements KernelPlan {
     private record Choice(Kernel kernel, AttentionSchedule schedule, AttentionSchedule fallback, int sharedBytes,
                           CudaPlanLayout layout, int qoIndptr, int kvIndptr, int kvIndices, int kvLast, int mask,
                           int maskOffsets, int work, int merge, int fallbackWork, int fallbackMerge, int partialO,
-                          int partialLse) {}
+                          int partialLse, int sinks, int alibiSlopes) {}
 
     /** Bytes of caller workspace a plan of {@code problem} takes. */
     static long workspaceBytes(CudaSession session, AttentionProblem problem) {
@@ -77,7 +77,8 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionSchedule schedule;
         AttentionSchedule fallback = null;
         int shared;
-        int d = problem.heads().headDim();
+        // One head dim: core-api rejects Dqk != Dvo here (no DISTINCT_VO_HEAD_DIM).
+        int d = problem.heads().headDimQk();
         int kvBytes = problem.kvDtype().byteSize();
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
@@ -136,17 +137,21 @@ final class CudaAttentionPlan implements KernelPlan {
             fallbackMerge = l.add(CudaPlanLayout.ints(fallback.mergeRows()));
             slots = Math.max(slots, fallback.partialSlots());
         }
+        // One float per query head each; the kernels read them only when their pointer is set.
+        AttentionOptions opt = problem.options();
+        int sinks = opt.sinks() == null ? -1 : l.add(CudaPlanLayout.floats(opt.sinks().logits()));
+        int alibiSlopes = opt.alibiSlopes() == null ? -1 : l.add(CudaPlanLayout.floats(opt.alibiSlopes().slopes()));
         int partialO = l.scratch(slots * d * 4);
         int partialLse = l.scratch(slots * 4);
         return new Choice(kernel, schedule, fallback, shared, l, qoIndptr, kvIndptr, kvIndices, kvLast, mask,
-                maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse);
+                maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse, sinks, alibiSlopes);
     }
 
     /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment, within the settings. */
     static Kernel kernelFor(AttentionProblem p, CudaKernelSettings settings, int computeCapability) {
         DType q = p.qDtype();
         DType kv = p.kvDtype();
-        int d = p.heads().headDim();
+        int d = p.heads().headDimQk(); // equal to Dvo on this backend
         boolean rope = p.options().rope() != null;
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         boolean vectors16 = p.alignment() >= 16;
@@ -229,7 +234,7 @@ final class CudaAttentionPlan implements KernelPlan {
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
         long workAddr = at(fallback ? choice.fallbackWork() : choice.work());
         long mergeAddr = at(fallback ? choice.fallbackMerge() : choice.merge());
-        int d = problem.heads().headDim();
+        int d = problem.heads().headDimQk(); // equal to Dvo on this backend
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         AttentionOptions opt = problem.options();
@@ -242,21 +247,25 @@ final class CudaAttentionPlan implements KernelPlan {
         long[] qst = q.strides();
         long[] ost = o.strides();
         long ropeFreq = opt.rope() == null ? 0 : session.ropeFrequencies(opt.rope(), d);
+        long sinksAddr = choice.sinks() < 0 ? 0 : at(choice.sinks());
         if (schedule.workItems() > 0) {
             byte[] params = new StructWriter(320)
                     .ptr(CudaSession.address(q)).ptr(CudaSession.address(o)).ptr(lseAddr)
                     .ptr(CudaSession.address(kv.k())).ptr(CudaSession.address(kv.v()))
-                    .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.pageStride()).i64(kv.slotStride()).i64(kv.headStride())
+                    .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.kPageStride()).i64(kv.kSlotStride())
+                    .i64(kv.kHeadStride())
                     .i64(qst[0]).i64(qst[1]).i64(ost[0]).i64(ost[1])
                     .ptr(at(choice.qoIndptr())).ptr(at(choice.kvIndptr())).ptr(at(choice.kvIndices()))
                     .ptr(at(choice.kvLast())).ptr(problem.mask() == null ? 0 : at(choice.mask()))
                     .ptr(problem.mask() == null ? 0 : at(choice.maskOffsets()))
                     .ptr(ropeFreq).ptr(workAddr).ptr(at(choice.partialO())).ptr(at(choice.partialLse()))
+                    .ptr(sinksAddr).ptr(choice.alibiSlopes() < 0 ? 0 : at(choice.alibiSlopes()))
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize())
                     .i32(pageShift(kv.pageSize()))
                     .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
-                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0).i32(kvChunk)
+                    .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0)
+                    .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(kvChunk)
                     .bytes();
             BlockShape shape = schedule.shape();
             String name = switch (kernel) {
@@ -271,7 +280,7 @@ final class CudaAttentionPlan implements KernelPlan {
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(80)
                     .ptr(at(choice.partialO())).ptr(at(choice.partialLse())).ptr(CudaSession.address(o)).ptr(lseAddr)
-                    .ptr(mergeAddr).i64(ost[0]).i64(ost[1])
+                    .ptr(mergeAddr).ptr(sinksAddr).i64(ost[0]).i64(ost[1])
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
                     .bytes();
             String merge = (streaming || tiled ? "merge_stream_" : "merge_partials_") + qs;
@@ -279,7 +288,7 @@ final class CudaAttentionPlan implements KernelPlan {
         }
     }
 
-    /** Threads of check_page_table's one block (TABLE_THREADS in kvops.cuh). */
+    /** Threads of check_page_table's one block (TABLE_THREADS in kv/kvops.cuh). */
     static final int TABLE_THREADS = 1024;
 
     /** Copies the device page table into the plan's arrays, checking every value (check_page_table). */
@@ -301,7 +310,7 @@ final class CudaAttentionPlan implements KernelPlan {
      * which reach a pool of 64 GB (per K or V view); larger pools run the Tensor Core kernel.
      */
     static boolean rowOffsetsFit(PagedKvCache kv) {
-        long elements = (long) kv.numPages() * kv.pageStride();
+        long elements = (long) kv.numPages() * Math.max(kv.kPageStride(), kv.vPageStride());
         return elements / (16 / kv.dtype().byteSize()) < 0xFFFF_FFFFL;
     }
 

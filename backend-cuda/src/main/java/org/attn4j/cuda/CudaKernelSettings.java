@@ -33,9 +33,9 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
 
     /**
      * The decode kernels: {@code auto} (the default: {@code stream} without grouping where it
-     * runs, {@code mma} otherwise), {@code tc} (the Tensor Core attention of mma.cuh, every dtype
-     * pair), {@code stream} (decode_stream.cuh: K/V of q's type, head dims 64 and 128, groups up to
-     * 8) or {@code mma} (decode_mma.cuh: K/V of q's type or FP8, head dims 64, 80, 96, 128 and 256,
+     * runs, {@code mma} otherwise), {@code tc} (the Tensor Core attention of attention/tensor_core.cuh, every dtype
+     * pair), {@code stream} (attention/decode_stream.cuh: K/V of q's type, head dims 64 and 128, groups up to
+     * 8) or {@code mma} (attention/decode_mma.cuh: K/V of q's type or FP8, head dims 64, 80, 96, 128 and 256,
      * groups up to 16). Other problems run {@code tc}.
      */
     enum DecodeKernel {
@@ -43,8 +43,8 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
     }
 
     /**
-     * The prefill kernels: {@code wgmma} (the default: prefill_wgmma.cuh on compute capability
-     * 9.0, fa2 elsewhere), {@code fa2} (prefill_fa2.cuh) or {@code tc} (mma.cuh, every dtype pair).
+     * The prefill kernels: {@code wgmma} (the default: hopper/prefill_wgmma.cuh on compute capability
+     * 9.0, fa2 elsewhere), {@code fa2} (attention/prefill_fa2.cuh) or {@code tc} (attention/tensor_core.cuh, every dtype pair).
      * wgmma takes K/V of q's type at head dims 64, 80, 96, 128 and 256 and FP8 K/V at 64, 80, 96
      * and 128, fa2 K/V of q's type at 64 and 128; other problems run {@code tc}.
      */

@@ -72,6 +72,14 @@ final class CudaPlanLayout {
         return b.flip();
     }
 
+    static ByteBuffer floats(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putFloat(v);
+        }
+        return b.flip();
+    }
+
     static ByteBuffer longs(long[] values) {
         ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {

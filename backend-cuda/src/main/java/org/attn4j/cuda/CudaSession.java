@@ -331,14 +331,14 @@ final class CudaSession implements BackendSession {
         byte[] params = new StructWriter(256)
                 .ptr(address(k)).ptr(address(v)).ptr(bi).ptr(pos).ptr(indptr).ptr(indices).ptr(last).ptr(fault)
                 .ptr(address(cache.k())).ptr(address(cache.v()))
-                .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.pageStride()).i64(cache.slotStride())
-                .i64(cache.headStride()).i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
-                .i32(cache.numKvHeads()).i32(cache.headDim()).i32(cache.pageSize()).i32(checked ? 1 : 0)
+                .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.kPageStride()).i64(cache.kSlotStride())
+                .i64(cache.kHeadStride()).i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
+                .i32(cache.numKvHeads()).i32(cache.kHeadDim()).i32(cache.pageSize()).i32(checked ? 1 : 0)
                 .i32(batch).i32(capacity).i32(cache.numPages()).i32(0)
                 .f32(cache.scales().k()).f32(cache.scales().v())
                 .bytes();
         String name = "append_" + CudaDtypes.suffix(k.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
-        kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, blockFor(cache.headDim()), 0, params);
+        kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, blockFor(cache.kHeadDim()), 0, params);
     }
 
     @Override
@@ -363,9 +363,11 @@ final class CudaSession implements BackendSession {
         int d = (int) q.dim(2);
         long freq = ropeFrequencies(rope, d);
         int interleaved = rope.interleaved() ? 1 : 0;
-        rope(q, positions, freq, d, interleaved);
+        // Only the first R dims have pairs; the kernel never touches the rest (partial rotary).
+        int rotated = rope.rotatedDims(d);
+        rope(q, positions, freq, rotated, interleaved);
         if (k != null) {
-            rope(k, positions, freq, d, interleaved);
+            rope(k, positions, freq, rotated, interleaved);
         }
     }
 
@@ -389,7 +391,7 @@ final class CudaSession implements BackendSession {
         return r.chunk() + r.offset();
     }
 
-    private void rope(Tensor x, long pos, long freq, int d, int interleaved) {
+    private void rope(Tensor x, long pos, long freq, int rotaryDim, int interleaved) {
         int heads = (int) x.dim(1);
         long blocks = x.dim(0) * heads;
         if (blocks == 0) {
@@ -397,8 +399,8 @@ final class CudaSession implements BackendSession {
         }
         long[] st = x.strides();
         kernels.get("rope_" + CudaDtypes.suffix(x.dtype())).launch(Math.toIntExact(blocks), 1,
-                Math.max(32, Math.min(128, (d / 2 + 31) / 32 * 32)), 0, address(x), st[0], st[1], pos, freq, fault,
-                heads, d, interleaved);
+                Math.max(32, Math.min(128, (rotaryDim / 2 + 31) / 32 * 32)), 0, address(x), st[0], st[1], pos, freq,
+                fault, heads, rotaryDim, interleaved);
     }
 
     // ---- graphs

@@ -68,8 +68,8 @@ class CudaSplitKvTest {
         try (Tensor out = s.allocate(DType.I32, new long[] {3})) {
             s.kernels().get("param_sizes").launch(1, 1, 1, 0, CudaSession.address(out));
             HostTensor h = cuda.download(out);
-            assertEquals(248, h.getInt(0), "AttnParams");
-            assertEquals(72, h.getInt(1), "MergePartialsParams");
+            assertEquals(272, h.getInt(0), "AttnParams");
+            assertEquals(80, h.getInt(1), "MergePartialsParams");
             assertEquals(192, h.getInt(2), "AppendParams");
         }
     }
@@ -99,11 +99,11 @@ class CudaSplitKvTest {
         int[][] pages = ContiguousPages.of(kvLens, pageSize);
         int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
-        long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDim()};
-        try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDim());
+        long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDimQk()};
+        try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDimQk());
              HostTensor k = random(DType.BF16, seed + 1, kvShape); HostTensor v = random(DType.BF16, seed + 2, kvShape);
              Tensor dq = cuda.upload(q); Tensor dk = cuda.upload(k); Tensor dv = cuda.upload(v);
-             Tensor o = cuda.allocate(DType.BF16, batch, heads.numQoHeads(), heads.headDim());
+             Tensor o = cuda.allocate(DType.BF16, batch, heads.numQoHeads(), heads.headDimVo());
              BatchAttentionPlan plan = cuda.planBatchDecode(table, heads, AttentionOptions.DEFAULT, planOptions)) {
             plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, null);
             return cuda.download(o).toFloatArray();
@@ -117,8 +117,8 @@ class CudaSplitKvTest {
         int[][] pages = ContiguousPages.of(kvLens, pageSize);
         int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
-        long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDim()};
-        try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDim());
+        long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDimQk()};
+        try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDimQk());
              HostTensor k = random(kvType, 8, kvShape); HostTensor v = random(kvType, 9, kvShape)) {
             float[][] out = new float[2][];
             float[][] lse = new float[2][];
@@ -126,7 +126,7 @@ class CudaSplitKvTest {
             for (int i = 0; i < 2; i++) {
                 AttentionBackend be = both[i];
                 try (Tensor dq = be.upload(q); Tensor dk = be.upload(k); Tensor dv = be.upload(v);
-                     Tensor o = be.allocate(qType, batch, heads.numQoHeads(), heads.headDim());
+                     Tensor o = be.allocate(qType, batch, heads.numQoHeads(), heads.headDimVo());
                      Tensor l = be.allocate(DType.F32, batch, heads.numQoHeads());
                      BatchAttentionPlan plan = be.planBatchDecode(table, heads, options,
                              planOptions.withDtypes(qType, kvType))) {

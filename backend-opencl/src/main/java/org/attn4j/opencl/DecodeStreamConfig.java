@@ -20,11 +20,12 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
 
     /**
      * Whether the streaming kernel can take {@code p}'s requests of at most one query row: head
-     * dim a multiple of 8, no RoPE (the tiled kernel takes the other problems and requests).
+     * dim a multiple of 8, no RoPE, V rows as long as K rows (its lanes read a K and a V row at
+     * one offset; the tiled and serial kernels take the other problems and requests).
      */
     static boolean accepts(AttentionProblem p, long maxWg) {
-        return p.options().rope() == null && p.heads().headDim() % 8 == 0
-                && Math.min(WORK_GROUP, maxWg) >= lanes(p.heads().headDim());
+        return p.options().rope() == null && p.heads().sameHeadDims() && p.heads().headDimQk() % 8 == 0
+                && Math.min(WORK_GROUP, maxWg) >= lanes(p.heads().headDimQk());
     }
 
     static DecodeStreamConfig choose(int headDim, int group, long maxWg) {

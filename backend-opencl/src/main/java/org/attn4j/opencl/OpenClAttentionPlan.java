@@ -99,14 +99,16 @@ final class OpenClAttentionPlan implements KernelPlan {
             OpenClDevice dev = session.deviceInfo();
             int g = problem.heads().groupSize();
             int items = problem.decode() ? g : TileConfig.MAX_TM;
-            this.tiles = TileConfig.choose(problem.heads().headDim(), items, dev.localMemBytes(), dev.maxWorkGroupSize(),
-                    session.serialKernel());
+            // Tiles hold q and K rows (Dqk) and V rows (Dvo) padded to one bucket, the larger.
+            this.tiles = TileConfig.choose(Math.max(problem.heads().headDimQk(), problem.heads().headDimVo()), items,
+                    dev.localMemBytes(), dev.maxWorkGroupSize(), session.serialKernel());
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
-                    ? DecodeStreamConfig.choose(problem.heads().headDim(), g, dev.maxWorkGroupSize(),
+                    ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
                             session.streamTuning()) : null;
             int batch = problem.batchSize();
             int hq = problem.heads().numQoHeads();
-            int d = problem.heads().headDim();
+            int dqk = problem.heads().headDimQk();
+            int dvo = problem.heads().headDimVo();
             int[] lens = problem.kvLens();
             int lowest = 0;
             int maxKv = 0;
@@ -154,7 +156,7 @@ final class OpenClAttentionPlan implements KernelPlan {
             off.asLongBuffer().put(offsets);
             add(align, data, off, off.capacity());
             RopeOptions ropeOptions = problem.options().rope();
-            float[] angles = ropeOptions == null ? new float[0] : ropeTable(ropeOptions, d, lowest, maxKv);
+            float[] angles = ropeOptions == null ? new float[0] : ropeTable(ropeOptions, dqk, lowest, maxKv);
             ByteBuffer ab = ByteBuffer.allocate(4 * angles.length).order(ByteOrder.nativeOrder());
             ab.asFloatBuffer().put(angles);
             add(align, data, ab, ab.capacity());
@@ -172,7 +174,7 @@ final class OpenClAttentionPlan implements KernelPlan {
             }
             long uploadEnd = total;
             for (Part part : parts) {
-                add(align, data, null, (long) part.schedule().tmpRows() * hq * d * 4);
+                add(align, data, null, (long) part.schedule().tmpRows() * hq * dvo * 4); // partial o rows
                 add(align, data, null, (long) part.schedule().tmpRows() * hq * 4);
             }
             this.upload = ByteBuffer.allocateDirect((int) Math.max(4, uploadEnd)).order(ByteOrder.nativeOrder());
@@ -265,10 +267,13 @@ final class OpenClAttentionPlan implements KernelPlan {
         }
     }
 
-    /** (cos, sin) for positions {@code [from, to)} and each pair, from double-precision angles. */
+    /**
+     * (cos, sin) for positions {@code [from, to)} and each pair of the rotary dim, from
+     * double-precision angles.
+     */
     private static float[] ropeTable(RopeOptions rope, int d, int from, int to) {
         double[] freq = rope.frequencies(d);
-        int half = d / 2;
+        int half = freq.length;
         float[] t = new float[Math.max(0, to - from) * half * 2];
         for (int pos = from; pos < to; pos++) {
             int row = (pos - from) * half;
@@ -339,7 +344,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         long vScaleOff = scalar ? 0 : OpenClMemory.offset(scales.vTensor());
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
-        int d = problem.heads().headDim();
+        int dqk = problem.heads().headDimQk();
+        int dvo = problem.heads().headDimVo();
         long[] qs = q.strides();
         long[] os = o.strides();
         cl_mem lseMem = lse != null ? OpenClMemory.mem(lse) : buf.tmpLse();
@@ -349,25 +355,28 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .l(qs[1]).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
                     .mem(OpenClMemory.mem(kv.k())).mem(OpenClMemory.mem(kv.v()))
                     .l(kv.kOffset() + OpenClMemory.offset(kv.k())).l(kv.vOffset() + OpenClMemory.offset(kv.v()))
-                    .l(kv.pageStride()).l(kv.slotStride()).l(kv.headStride())
+                    .l(kv.kPageStride()).l(kv.kSlotStride()).l(kv.kHeadStride())
+                    .l(kv.vPageStride()).l(kv.vSlotStride()).l(kv.vHeadStride())
                     .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(buf.units()).mem(buf.unitTmpRow())
                     .mem(buf.tmpO()).mem(buf.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(layout.ropeBase)
+                    .i(opt.rope() == null ? dqk : opt.rope().rotatedDims(dqk))
                     .mem(sinks).mem(slopes).mem(kScaleMem).mem(vScaleMem).l(kScaleOff).l(vScaleOff)
-                    .l(kv.scalePageStride()).l(kv.scaleSlotStride()).l(kv.scaleHeadStride()).i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(d)
+                    .l(kv.scalePageStride()).l(kv.scaleSlotStride()).l(kv.scaleHeadStride())
+                    .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(dqk).i(dvo)
                     .f(qScale).f(opt.logitsSoftCap()).f(vScale).i(flags)
                     .i(opt.windowLeft())
                     .launch(session.queue(), new long[] {(long) schedule.unitCount() * k.wg(), hkv},
                             new long[] {k.wg(), 1});
             if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
-                int count = Math.multiplyExact(schedule.mergeRowCount() * hq, d);
+                int count = Math.multiplyExact(schedule.mergeRowCount() * hq, dvo);
                 new KernelCall(k.merge(), "merge_splits_dims").mem(buf.tmpO()).mem(buf.tmpLse())
                         .mem(buf.mergeRows()).mem(sinks).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1])
-                        .mem(lseMem).l(lseOff).i(hq).i(d).i(flags)
+                        .mem(lseMem).l(lseOff).i(hq).i(dvo).i(flags)
                         .i(count).launch1d(session.queue(), count, session.group());
             } else if (schedule.mergeRowCount() > 0) {
                 new KernelCall(k.merge(), "merge_splits").mem(buf.tmpO()).mem(buf.tmpLse()).mem(buf.mergeRows())
                         .mem(sinks).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
-                        .i(hq).i(d).i(flags).i(schedule.mergeRowCount() * hq)
+                        .i(hq).i(dvo).i(flags).i(schedule.mergeRowCount() * hq)
                         .launch1d(session.queue(), (long) schedule.mergeRowCount() * hq, session.group());
             }
         }
@@ -380,7 +389,7 @@ final class OpenClAttentionPlan implements KernelPlan {
      */
     private boolean vectorAligned(PagedKvCache kv) {
         int need = 8 * Math.max(problem.qDtype().byteSize(), problem.kvDtype().byteSize());
-        return problem.alignment() >= need && kv.slotStride() % 8 == 0 && kv.headStride() % 8 == 0;
+        return problem.alignment() >= need && kv.kSlotStride() % 8 == 0 && kv.kHeadStride() % 8 == 0;
     }
 
     /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */

@@ -60,7 +60,11 @@ final class OpenClSession implements BackendSession {
      */
     private static final ByteBuffer ZERO_PATTERN = ByteBuffer.allocateDirect(Sizeof.cl_int);
 
-    /** Every feature but zero-copy host memory and graph capture; sinks and ALiBi in every kernel flavour. */
+    /**
+     * Every feature but zero-copy host memory and graph capture; sinks and ALiBi in every kernel
+     * flavour; distinct q/k and v/o head dims in the tiled and serial kernels (the plan keeps them
+     * off the streaming decode).
+     */
     private static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F32, DType.F16, DType.BF16),
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
@@ -555,9 +559,10 @@ final class OpenClSession implements BackendSession {
                     .mem(OpenClMemory.mem(v)).l(OpenClMemory.offset(v)).l(vs[0]).l(vs[1])
                     .mem(OpenClMemory.mem(cache.k())).mem(OpenClMemory.mem(cache.v()))
                     .l(cache.kOffset() + OpenClMemory.offset(cache.k())).l(cache.vOffset() + OpenClMemory.offset(cache.v()))
-                    .l(cache.pageStride()).l(cache.slotStride()).l(cache.headStride())
+                    .l(cache.kPageStride()).l(cache.kSlotStride()).l(cache.kHeadStride())
+                    .l(cache.vPageStride()).l(cache.vSlotStride()).l(cache.vHeadStride())
                     .mem(bi).mem(pos).mem(indptr).mem(indices).mem(last).i(batch).i(capacity).i(cache.numPages())
-                    .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.headDim())
+                    .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.kHeadDim()).i(cache.vHeadDim())
                     .f(s.isScalar() ? s.k() : 1f).f(s.isScalar() ? s.v() : 1f)
                     .mem(s.isScalar() ? fault : OpenClMemory.mem(s.kTensor()))
                     .mem(s.isScalar() ? fault : OpenClMemory.mem(s.vTensor()))
@@ -595,15 +600,17 @@ final class OpenClSession implements BackendSession {
     private void rope(Tensor q, Tensor k, cl_mem positions, RopeOptions rope) {
         int d = Math.toIntExact(q.dim(2));
         cl_mem freq = ropeFrequencies(rope, d);
-        rope(q, positions, freq, d, rope.interleaved());
+        // Only the first R dims have pairs; the kernel never touches the rest (partial rotary).
+        int rotated = rope.rotatedDims(d);
+        rope(q, positions, freq, rotated, rope.interleaved());
         if (k != null) {
-            rope(k, positions, freq, d, rope.interleaved());
+            rope(k, positions, freq, rotated, rope.interleaved());
         }
     }
 
     /**
-     * RoPE frequencies as float pairs hi + lo (their double value split in two floats), kept per
-     * options and head dim for the session's life.
+     * RoPE frequencies as float pairs hi + lo (their double value split in two floats), one per
+     * pair of the rotary dim, kept per options and head dim for the session's life.
      */
     cl_mem ropeFrequencies(RopeOptions rope, int d) {
         return ropeFrequencies.computeIfAbsent(rope + "/" + d, key -> {
@@ -619,15 +626,15 @@ final class OpenClSession implements BackendSession {
         });
     }
 
-    private void rope(Tensor x, cl_mem positions, cl_mem freq, int d, boolean interleaved) {
+    private void rope(Tensor x, cl_mem positions, cl_mem freq, int rotaryDim, boolean interleaved) {
         int n = Math.toIntExact(x.dim(0));
         int heads = Math.toIntExact(x.dim(1));
         long[] st = x.strides();
         cl_kernel k = kernel("rope.cl", "rope_inplace", "-DT=" + OpenClTypes.code(x.dtype()));
-        int count = Math.multiplyExact(Math.multiplyExact(n, heads), d / 2);
+        int count = Math.multiplyExact(Math.multiplyExact(n, heads), rotaryDim / 2);
         synchronized (this) {
             new KernelCall(k, "rope_inplace").mem(OpenClMemory.mem(x)).l(OpenClMemory.offset(x)).l(st[0]).l(st[1])
-                    .mem(positions).mem(freq).mem(fault).i(heads).i(d).i(interleaved ? 1 : 0).i(count)
+                    .mem(positions).mem(freq).mem(fault).i(heads).i(rotaryDim).i(interleaved ? 1 : 0).i(count)
                     .launch1d(queue, count, group);
         }
     }

@@ -1,4 +1,4 @@
-// KV append (spec §5): token t of k, v [n, Hkv, D] goes to request batchIndices[t] at
+// KV append (spec §5): token t of k [n, Hkv, Dqk] and v [n, Hkv, Dvo] goes to request batchIndices[t] at
 // positions[t], located through the page table; one work-item per (token, head). Same type: a
 // bit copy (BITS is the storage word); otherwise divide by the cache's scale and round once to
 // the cache's type. ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1. The scale is
@@ -6,7 +6,8 @@
 // from the row and written to the scale pools, at the token's page, slot and head by the scale
 // strides (spec §2, §5).
 //
-// k and v are views: element (t, h, d) at off + t * tok + h * head + d. With CHECKED = 1 the
+// k and v are views: element (t, h, d) at off + t * tok + h * head + d. K pages hold rows of
+// headDim (Dqk) elements, V pages rows of headDimV (Dvo), each with its strides. With CHECKED = 1 the
 // indices, positions and page table come from device memory and are checked here: a token whose
 // request, position, page range or page id is out of range is skipped and recorded in fault.
 
@@ -56,11 +57,12 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
                         __global const SRC_T* v, long vOff, long vTok, long vHead,
                         __global DST_T* kc, __global DST_T* vc,
                         long kOffset, long vOffset, long pageStride, long slotStride, long headStride,
+                        long vPageStride, long vSlotStride, long vHeadStride,
                         __global const int* batchIndices, __global const int* positions,
                         __global const int* kvIndptr, __global const int* kvIndices,
                         __global const int* lastPageLen, int batch, int capacity, int numPages,
                         __global int* fault,
-                        int pageSize, int hkv, int headDim, float kScale, float vScale,
+                        int pageSize, int hkv, int headDim, int headDimV, float kScale, float vScale,
                         __global float* kScales, __global float* vScales, long kScaleOff, long vScaleOff,
                         long scalePageStride, long scaleSlotStride, long scaleHeadStride, int scaleMode,
                         int count) {
@@ -97,6 +99,7 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
     const int page = kvIndices[kvIndptr[b] + pos / pageSize];
 #endif
     const long dst = (long) page * pageStride + (long) (pos % pageSize) * slotStride + (long) h * headStride;
+    const long vDst = (long) page * vPageStride + (long) (pos % pageSize) * vSlotStride + (long) h * vHeadStride;
     const long ks = kOff + (long) t * kTok + (long) h * kHead;
     const long vs = vOff + (long) t * vTok + (long) h * vHead;
 #if !SAME_TYPE
@@ -108,7 +111,7 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
     } else if (scaleMode == SCALES_PER_TOKEN) {
 #if CT == 3 || CT == 4
         kScale = row_scale(k, ks, headDim);
-        vScale = row_scale(v, vs, headDim);
+        vScale = row_scale(v, vs, headDimV);
         kScales[kScaleOff + scaleAt] = kScale;
         vScales[vScaleOff + scaleAt] = vScale;
 #endif
@@ -117,25 +120,36 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
     for (int d = 0; d < headDim; d++) {
 #if SAME_TYPE
         kc[kOffset + dst + d] = k[ks + d];
-        vc[vOffset + dst + d] = v[vs + d];
 #else
         float kx = LOAD_EXACT(ST, k, ks + d);
-        float vx = LOAD_EXACT(ST, v, vs + d);
 #if CT == 3
         kc[kOffset + dst + d] = quotient_to_e4m3(kx, kScale);
-        vc[vOffset + dst + d] = quotient_to_e4m3(vx, vScale);
 #elif CT == 4
         kc[kOffset + dst + d] = quotient_to_e5m2(kx, kScale);
-        vc[vOffset + dst + d] = quotient_to_e5m2(vx, vScale);
 #elif CT == 2
         kc[kOffset + dst + d] = quotient_to_bf16(kx, kScale);
-        vc[vOffset + dst + d] = quotient_to_bf16(vx, vScale);
 #elif CT == 1
         ((__global ushort*) kc)[kOffset + dst + d] = quotient_to_f16(kx, kScale);
-        ((__global ushort*) vc)[vOffset + dst + d] = quotient_to_f16(vx, vScale);
 #else
         kc[kOffset + dst + d] = quotient(kx, kScale);
-        vc[vOffset + dst + d] = quotient(vx, vScale);
+#endif
+#endif
+    }
+    for (int d = 0; d < headDimV; d++) {
+#if SAME_TYPE
+        vc[vOffset + vDst + d] = v[vs + d];
+#else
+        float vx = LOAD_EXACT(ST, v, vs + d);
+#if CT == 3
+        vc[vOffset + vDst + d] = quotient_to_e4m3(vx, vScale);
+#elif CT == 4
+        vc[vOffset + vDst + d] = quotient_to_e5m2(vx, vScale);
+#elif CT == 2
+        vc[vOffset + vDst + d] = quotient_to_bf16(vx, vScale);
+#elif CT == 1
+        ((__global ushort*) vc)[vOffset + vDst + d] = quotient_to_f16(vx, vScale);
+#else
+        vc[vOffset + vDst + d] = quotient(vx, vScale);
 #endif
 #endif
     }

@@ -9,6 +9,9 @@
 //   padded with zeros to DMAX dims, float4 dot products and accumulators;
 // - serial (SERIAL=1, CPUs): one work-item per unit, no local memory and no barriers.
 //
+// q and K rows have headDim (Dqk) elements, V and o rows headDimV (Dvo), each with its own
+// strides; DMAX is the bucket of the larger, and every tile pads both with zeros up to it.
+//
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM; tiled also TN,
 // WG and TMY x TD threads for the output accumulators.
 
@@ -32,41 +35,43 @@
     const int kvStart = keyRange.x;                                                      \
     const int kvEnd = keyRange.y
 
-// RoPE pairing: the pair index of element d, its partner and the sign of the partner's term.
-inline int rope_pair(int d, int halfDim, int interleaved, int* partner, float* sign) {
+// RoPE pairing within the first 2 * rotaryHalf dims (the rotary dim): the pair index of element
+// d < 2 * rotaryHalf, its partner and the sign of the partner's term.
+inline int rope_pair(int d, int rotaryHalf, int interleaved, int* partner, float* sign) {
     if (interleaved) {
         *partner = d ^ 1;
         *sign = (d & 1) ? 1.0f : -1.0f;
         return d >> 1;
     }
-    if (d < halfDim) {
-        *partner = d + halfDim;
+    if (d < rotaryHalf) {
+        *partner = d + rotaryHalf;
         *sign = -1.0f;
         return d;
     }
-    *partner = d - halfDim;
+    *partner = d - rotaryHalf;
     *sign = 1.0f;
-    return d - halfDim;
+    return d - rotaryHalf;
 }
 
-// Query element d of the row at base, rotated for RoPE position ropeRow, times qScale.
-inline float load_query(__global const STORAGE(QT)* q, long base, int d, int halfDim, int flags,
+// Query element d of the row at base, rotated for RoPE position ropeRow, times qScale. rotaryHalf
+// is half the rotary dim: elements from 2 * rotaryHalf on are not rotated (partial rotary).
+inline float load_query(__global const STORAGE(QT)* q, long base, int d, int rotaryHalf, int flags,
                         __global const float2* rope, long ropeRow, float qScale) {
     float x = LOAD(QT, q, base + d);
-    if (flags & F_ROPE) {
+    if ((flags & F_ROPE) && d < 2 * rotaryHalf) {
         int partner;
         float sign;
-        int pi = rope_pair(d, halfDim, flags & F_INTERLEAVED, &partner, &sign);
-        float2 cs = rope[ropeRow * halfDim + pi];
+        int pi = rope_pair(d, rotaryHalf, flags & F_INTERLEAVED, &partner, &sign);
+        float2 cs = rope[ropeRow * rotaryHalf + pi];
         x = x * cs.x + sign * LOAD(QT, q, base + partner) * cs.y;
     }
     return x * qScale;
 }
 
 // The two dims that RoPE pair pi rotates together.
-inline void rope_dims(int pi, int halfDim, int interleaved, int* d1, int* d2) {
+inline void rope_dims(int pi, int rotaryHalf, int interleaved, int* d1, int* d2) {
     *d1 = interleaved ? 2 * pi : pi;
-    *d2 = interleaved ? 2 * pi + 1 : pi + halfDim;
+    *d2 = interleaved ? 2 * pi + 1 : pi + rotaryHalf;
 }
 
 // Element offset of key j of the request whose pages start at pageBase, KV head hk.
@@ -109,7 +114,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     const int items = itemEnd - itemStart;
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
-    const int halfDim = headDim >> 1;
+    const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
 
     float qv[TM][DMAX];
     float acc[TM][DMAX];
@@ -134,7 +139,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         int h = hk * group + (item - row * group);
         long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
         for (int d = 0; d < headDim; d++) {
-            qv[m][d] = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
+            qv[m][d] = load_query(q, base, d, rotaryHalf, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         slope[m] = head_slope(slopes, h, flags);
     }
@@ -147,9 +152,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     for (int t0 = kvStart; t0 < kvEnd; t0 += KB) {
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
+        long vOff[KB];
         float2 scl[KB];
         for (int n = 0; n < nKeys; n++) {
             off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+            vOff[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
             scl[n] = KEY_SCALES(pageBase, t0 + n, hk);
         }
         for (int n = 0; n < nKeys; n++) {
@@ -158,11 +165,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 blk[n][d] *= scl[n].x;
             }
             if (flags & F_ROPE) {
-                for (int pi = 0; pi < halfDim; pi++) {
+                for (int pi = 0; pi < rotaryHalf; pi++) {
                     int d1;
                     int d2;
-                    rope_dims(pi, halfDim, flags & F_INTERLEAVED, &d1, &d2);
-                    float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + pi];
+                    rope_dims(pi, rotaryHalf, flags & F_INTERLEAVED, &d1, &d2);
+                    float2 cs = rope[(long) (t0 + n - ropeBase) * rotaryHalf + pi];
                     float x1 = blk[n][d1];
                     float x2 = blk[n][d2];
                     blk[n][d1] = x1 * cs.x - x2 * cs.y;
@@ -203,10 +210,14 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             rowMax[m] = mx;
             rowSum[m] = rowSum[m] * al + sum;
         }
+        // V rows are headDimV long: a K row's dims past them must not weigh into acc.
         for (int n = 0; n < nKeys; n++) {
-            load_row(vc, vOffset + off[n], headDim, blk[n]);
-            for (int d = 0; (flags & F_KV_SCALES) && d < headDim; d++) {
+            load_row(vc, vOffset + vOff[n], headDimV, blk[n]);
+            for (int d = 0; (flags & F_KV_SCALES) && d < headDimV; d++) {
                 blk[n][d] *= scl[n].y;
+            }
+            for (int d = headDimV; d < headDim; d++) {
+                blk[n][d] = 0.0f;
             }
         }
         for (int n = nKeys; n < KB; n++) {
@@ -224,7 +235,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 vstore16(a, c, acc[m]);
             }
         }
-        // Padding dims meet zeros in q, but must not hold V's non-finite values.
+        // Padding dims meet zeros in q, but must not hold V's non-finite values (V rows longer
+        // than K rows reach past headDim).
         for (int n = 0; headDim < DMAX && n < KB; n++) {
             for (int d = headDim; d < DMAX; d++) {
                 blk[n][d] = 0.0f;
@@ -242,8 +254,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
                                    &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
-        for (int d = 0; d < headDim; d++) {
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDimV;
+        for (int d = 0; d < headDimV; d++) {
             if (tmpBase < 0) {
                 STORE(QT, o, base + d, acc[m][d] * inv);
             } else {
@@ -256,6 +268,44 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
 #else
 
+// Rows of the tile's keys from src (row n at base + rowOff[n]) into the local tile dst of row
+// stride STRIDE: dims [0, dim) loaded, 16 or 4 at a time when dim allows, and multiplied by
+// SCALE (an expression of the key n); keys past nKeys zero.
+#define LOAD_TILE(src, base, rowOff, dim, dst, STRIDE, SCALE)                                 \
+    if (((dim) & 15) == 0) {                                                             \
+        for (int e = lid; e < TN * (DMAX / 16); e += WG) {                               \
+            int n = e / (DMAX / 16);                                                     \
+            int c = e % (DMAX / 16);                                                     \
+            if (16 * c < (dim)) {                                                        \
+                float16 x = (float16) (0.0f);                                            \
+                if (n < nKeys) {                                                         \
+                    x = LOAD16(KVT, src, (base) + rowOff[n] + 16 * c) * (SCALE);       \
+                }                                                                        \
+                vstore16(x, c, (dst) + n * (STRIDE));                                    \
+            }                                                                            \
+        }                                                                                \
+    } else if (((dim) & 3) == 0) {                                                       \
+        for (int e = lid; e < TN * (DMAX / 4); e += WG) {                                \
+            int n = e / (DMAX / 4);                                                      \
+            int c = e % (DMAX / 4);                                                      \
+            if (4 * c < (dim)) {                                                         \
+                float4 x = (float4) (0.0f);                                              \
+                if (n < nKeys) {                                                         \
+                    x = LOAD4(KVT, src, (base) + rowOff[n] + 4 * c) * (SCALE);         \
+                }                                                                        \
+                vstore4(x, c, (dst) + n * (STRIDE));                                     \
+            }                                                                            \
+        }                                                                                \
+    } else {                                                                             \
+        for (int e = lid; e < TN * DMAX; e += WG) {                                      \
+            int n = e / DMAX;                                                            \
+            int d = e % DMAX;                                                            \
+            if (d < (dim)) {                                                             \
+                (dst)[n * (STRIDE) + d] = n < nKeys ? LOAD(KVT, src, (base) + rowOff[n] + d) * (SCALE) : 0.0f; \
+            }                                                                            \
+        }                                                                                \
+    }
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     __local float qs[TM * KS];
@@ -267,6 +317,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowAlpha[TM];
     __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
+    __local long valueOff[TN];
     __local float2 keyScale[TN]; // each key's (K, V) dequantisation scales under F_KV_SCALES
 
     const int lid = get_local_id(0);
@@ -275,8 +326,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     UNIT_BOUNDS(unit);
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
-    const int halfDim = headDim >> 1;
-    const int d4 = (headDim + 3) >> 2; // float4 chunks holding the head dim
+    const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
+    const int d4v = (headDimV + 3) >> 2; // float4 chunks holding a V or o row
 
     // Query tile, rotated and pre-scaled so a logit is one dot product; zero past headDim,
     // as are the K tile's padding dims, so dot products run over all DMAX dims unguarded.
@@ -289,12 +340,13 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             int row = item / group;
             int h = hk * group + (item - row * group);
             long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
-            x = load_query(q, base, d, halfDim, flags, rope, (long) (row + shift - ropeBase), qScale);
+            x = load_query(q, base, d, rotaryHalf, flags, rope, (long) (row + shift - ropeBase), qScale);
         }
         qs[m * KS + d] = x;
     }
     for (int e = lid; e < TN * DMAX; e += WG) {
         ks[e / DMAX * KS + e % DMAX] = 0.0f;
+        vs[e] = 0.0f;
     }
     for (int m = lid; m < TM; m += WG) {
         rowMax[m] = -INFINITY;
@@ -319,74 +371,35 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         // Page-table lookups once per key of the tile.
         for (int n = lid; n < TN; n += WG) {
             long off = 0;
+            long vOff = 0;
             float2 scl = (float2) (1.0f);
             if (n < nKeys) {
                 off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+                vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
                 scl = KEY_SCALES(pageBase, t0 + n, hk);
             }
             keyOff[n] = off;
+            valueOff[n] = vOff;
             keyScale[n] = scl;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        if ((headDim & 15) == 0) {
-            // 16 elements per load: one 32-byte (bf16) piece of a key's row per work-item.
-            for (int e = lid; e < TN * (DMAX / 16); e += WG) {
-                int n = e / (DMAX / 16);
-                int c = e % (DMAX / 16);
-                if (16 * c < headDim) {
-                    float16 kx = (float16) (0.0f);
-                    float16 vx = (float16) (0.0f);
-                    if (n < nKeys) {
-                        kx = LOAD16(KVT, kc, kOffset + keyOff[n] + 16 * c) * keyScale[n].x;
-                        vx = LOAD16(KVT, vc, vOffset + keyOff[n] + 16 * c) * keyScale[n].y;
-                    }
-                    vstore16(kx, c, ks + n * KS);
-                    vstore16(vx, c, vs + n * DMAX);
-                }
-            }
-        } else if ((headDim & 3) == 0) {
-            for (int e = lid; e < TN * (DMAX / 4); e += WG) {
-                int n = e / (DMAX / 4);
-                int c = e % (DMAX / 4);
-                if (c < d4) {
-                    float4 kx = (float4) (0.0f);
-                    float4 vx = (float4) (0.0f);
-                    if (n < nKeys) {
-                        kx = LOAD4(KVT, kc, kOffset + keyOff[n] + 4 * c) * keyScale[n].x;
-                        vx = LOAD4(KVT, vc, vOffset + keyOff[n] + 4 * c) * keyScale[n].y;
-                    }
-                    vstore4(kx, c, ks + n * KS);
-                    vstore4(vx, c, vs + n * DMAX);
-                }
-            }
-        } else {
-            for (int e = lid; e < TN * DMAX; e += WG) {
-                int n = e / DMAX;
-                int d = e % DMAX;
-                if (d < headDim) {
-                    float kx = 0.0f;
-                    float vx = 0.0f;
-                    if (n < nKeys) {
-                        kx = LOAD(KVT, kc, kOffset + keyOff[n] + d) * keyScale[n].x;
-                        vx = LOAD(KVT, vc, vOffset + keyOff[n] + d) * keyScale[n].y;
-                    }
-                    ks[n * KS + d] = kx;
-                    vs[n * DMAX + d] = vx;
-                }
-            }
-        }
+        // K and V rows each loaded with the widest pieces their own head dim allows and times
+        // each key's K or V scale (1 unless F_KV_SCALES); dims past a row stay zero (set once
+        // above), so dot products and accumulators run over DMAX unguarded.
+        LOAD_TILE(kc, kOffset, keyOff, headDim, ks, KS, keyScale[n].x);
+        LOAD_TILE(vc, vOffset, valueOff, headDimV, vs, DMAX, keyScale[n].y);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // RoPE on K in local memory; the barrier stays outside the branch.
-        for (int e = lid; (flags & F_ROPE) && e < TN * halfDim; e += WG) {
-            int n = e / halfDim;
-            int p = e - n * halfDim;
+        for (int e = lid; (flags & F_ROPE) && e < TN * rotaryHalf; e += WG) {
+            int n = e / rotaryHalf;
+            int p = e - n * rotaryHalf;
             if (n < nKeys) {
                 int d1;
                 int d2;
-                rope_dims(p, halfDim, flags & F_INTERLEAVED, &d1, &d2);
-                float2 cs = rope[(long) (t0 + n - ropeBase) * halfDim + p];
+                rope_dims(p, rotaryHalf, flags & F_INTERLEAVED, &d1, &d2);
+                float2 cs = rope[(long) (t0 + n - ropeBase) * rotaryHalf + p];
                 float x1 = ks[n * KS + d1];
                 float x2 = ks[n * KS + d2];
                 ks[n * KS + d1] = x1 * cs.x - x2 * cs.y;
@@ -473,15 +486,15 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
                                    &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
-        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDim;
+        long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDimV;
         for (int k = 0; k < DK4; k++) {
             int c = tx + k * TD;
-            if (c >= d4) {
+            if (c >= d4v) {
                 continue;
             }
             float r[4];
             vstore4(acc[i][k] * inv, 0, r);
-            for (int z = 0; z < 4 && 4 * c + z < headDim; z++) {
+            for (int z = 0; z < 4 && 4 * c + z < headDimV; z++) {
                 if (tmpBase < 0) {
                     STORE(QT, o, base + 4 * c + z, r[z]);
                 } else {

@@ -1,6 +1,7 @@
 // Standalone RoPE (spec §3), in place on x [n, heads, D], a view: element (t, h, d) at
 // off + t * tok + h * head + d. Row t is rotated to positions[t]; one work-item per
-// (row, head, pair), count of them. A negative position is skipped and recorded in fault.
+// (row, head, pair) of the first rotaryDim dims, count of them; dims from rotaryDim on are
+// never touched. A negative position is skipped and recorded in fault.
 //
 // Angles without double precision: the position is split into an exact high part (low 12 bits
 // cleared) and a low part, each product with the frequency's float hi + lo pair is carried as an
@@ -30,9 +31,9 @@ inline float reduced_angle(int pos, float2 freq) {
 
 __kernel void rope_inplace(__global STORAGE(T)* x, long off, long tok, long head,
                            __global const int* positions, __global const float2* freq,
-                           __global int* fault, int heads, int headDim, int interleaved, int count) {
+                           __global int* fault, int heads, int rotaryDim, int interleaved, int count) {
     const int g = get_global_id(0);
-    const int halfDim = headDim >> 1;
+    const int halfDim = rotaryDim >> 1;
     if (g >= count) {
         return;
     }

@@ -28,10 +28,15 @@
 #define F_KV_SCALES 512
 
 // The one argument list every attention flavour takes, so the host sets arguments the same way
-// for each. q and o are [rows, hq, D] views: element (row, h, d) at off + row * tok + h * head + d.
+// for each. q is a [rows, hq, Dqk] view and o a [rows, hq, Dvo] one: element (row, h, d) at
+// off + row * tok + h * head + d. K rows hold headDim (Dqk) elements and are addressed with
+// pageStride, slotStride, headStride; V rows hold headDimV (Dvo) and have strides of their own
+// (spec §2). The streaming decode takes only Dqk == Dvo (the plan routes the rest to the tiled or
+// serial kernel), so it reads V with K's strides.
 // sinks and slopes hold one float per query head (read only under F_SINKS, F_ALIBI). kScales and
 // vScales are per-head or per-token dequantisation scales (read only under F_KV_SCALES; scalar
-// scales are folded into qScale and vScale by the host).
+// scales are folded into qScale and vScale by the host), addressed with the scale strides, which
+// follow the cache's page and slot geometry but not its head dims.
 #define ATTENTION_KERNEL_PARAMS                                              \
     __global const STORAGE(QT)* q,                                           \
     long qOff, long qTok, long qHead,                                        \
@@ -42,6 +47,7 @@
     __global const STORAGE(KVT)* kc,                                         \
     __global const STORAGE(KVT)* vc,                                         \
     long kOffset, long vOffset, long pageStride, long slotStride, long headStride, \
+    long vPageStride, long vSlotStride, long vHeadStride,                    \
     __global const int* kvIndptr,                                            \
     __global const int* kvIndices,                                           \
     __global const int* kvLens,                                              \
@@ -53,14 +59,14 @@
     __global const uchar* mask,                                              \
     __global const long* maskOffsets,                                        \
     __global const float2* rope,                                             \
-    int ropeBase,                                                            \
+    int ropeBase, int rotaryDim,                                             \
     __global const float* sinks,                                             \
     __global const float* slopes,                                            \
     __global const float* kScales,                                           \
     __global const float* vScales,                                           \
     long kScaleOff, long vScaleOff,                                          \
     long scalePageStride, long scaleSlotStride, long scaleHeadStride,        \
-    int pageSize, int hq, int group, int headDim,                            \
+    int pageSize, int hq, int group, int headDim, int headDimV,              \
     float qScale, float softCap, float vScale,                               \
     int flags, int windowLeft
 

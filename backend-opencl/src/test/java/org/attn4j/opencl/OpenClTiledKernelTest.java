@@ -28,6 +28,20 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class OpenClTiledKernelTest {
 
+    /** Whole-head RoPE at g 2, partial rotary (Phi-2's R 32 of D 80, interleaved R 12 of 32) on two more rows. */
+    private static RopeOptions rope(int d, int g, int qoLen) {
+        if (d % 2 == 0 && g == 2) {
+            return RopeOptions.DEFAULT;
+        }
+        if (d == 80 && g == 1) {
+            return RopeOptions.DEFAULT.withRotaryDim(32);
+        }
+        if (d == 32 && qoLen == 40) {
+            return RopeOptions.DEFAULT.withInterleaved(true).withRotaryDim(12);
+        }
+        return null;
+    }
+
     @ParameterizedTest(name = "{0} q, {1} kv, D {2}, g {3}, page {4}, {5}, qo {6}")
     @CsvSource({
         "BF16, BF16,     128, 4, 16, NHD, 1",
@@ -51,7 +65,7 @@ class OpenClTiledKernelTest {
         long[] kvShape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
                 : new long[] {numPages, hkv, pageSize, d};
         AttentionOptions options = AttentionOptions.DEFAULT.withCausal(qoLen > 1).withLogitsSoftCap(qoLen == 9 ? 20 : 0)
-                .withRope(d % 2 == 0 && g == 2 ? RopeOptions.DEFAULT : null);
+                .withRope(rope(d, g, qoLen));
         KvScales scales = kvType.isFp8() ? new KvScales(0.5f, 2f) : KvScales.ONE;
         try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
              HostTensor qh = random(rnd, qType, 3L * qoLen, hq, d);

@@ -46,7 +46,7 @@ final class ReferenceAttention implements KernelPlan {
         this.mask = problem.mask();
         this.smScale = problem.smScale();
         this.softCap = options.logitsSoftCap();
-        this.rope = options.rope() == null ? null : new ReferenceRope(options.rope(), heads.headDim());
+        this.rope = options.rope() == null ? null : new ReferenceRope(options.rope(), heads.headDimQk());
         this.sinks = options.sinks() == null ? null : toDoubles(options.sinks().logits());
         this.slopes = options.alibiSlopes() == null ? null : toDoubles(options.alibiSlopes().slopes());
         this.tasks = tasks(problem);
@@ -98,14 +98,15 @@ final class ReferenceAttention implements KernelPlan {
         int kvHead = task.kvHead();
         int qoLen = problem.qoLen(b);
         int kvLen = table.kvLen(b);
-        int d = heads.headDim();
+        int dqk = heads.headDimQk();
+        int dvo = heads.headDimVo();
         int g = heads.groupSize();
         double[] keys = loadKeys(table, b, kvHead, kvLen, kv, kTensor, true);
         double[] values = loadKeys(table, b, kvHead, kvLen, kv, vTensor, false);
         boolean[] allowed = new boolean[kvLen];
         double[] logits = new double[kvLen];
-        double[] qv = new double[d];
-        double[] acc = new double[d];
+        double[] qv = new double[dqk];
+        double[] acc = new double[dvo];
         for (int i = task.rowStart(); i < task.rowEnd(); i++) {
             long pq = (long) i + kvLen - qoLen;
             boolean any = allowedKeys(b, i, pq, kvLen, allowed);
@@ -116,11 +117,11 @@ final class ReferenceAttention implements KernelPlan {
                 long base = o.at(row, h);
                 double sink = sinks == null ? Double.NEGATIVE_INFINITY : sinks[h];
                 if (!any) {
-                    writeEmpty(o.data(), lse, state, base, d, sink);
+                    writeEmpty(o.data(), lse, state, base, dvo, sink);
                     continue;
                 }
                 long qBase = q.at(row, h);
-                for (int x = 0; x < d; x++) {
+                for (int x = 0; x < dqk; x++) {
                     qv[x] = q.data().getFloat(qBase + x);
                 }
                 if (rope != null) {
@@ -130,13 +131,13 @@ final class ReferenceAttention implements KernelPlan {
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < kvLen; j++) {
                     if (allowed[j]) {
-                        logits[j] = logit(qv, keys, j * d, d, slope * (j - pq));
+                        logits[j] = logit(qv, keys, j * dqk, dqk, slope * (j - pq));
                         max = Math.max(max, logits[j]);
                     }
                 }
                 if (max == Double.NEGATIVE_INFINITY) {
                     // Every allowed logit is -inf (infinite inputs): no weight anywhere, an empty row.
-                    writeEmpty(o.data(), lse, state, base, d, sink);
+                    writeEmpty(o.data(), lse, state, base, dvo, sink);
                     continue;
                 }
                 // The sink is one more logit with a zero value: in the max and the denominator only.
@@ -149,12 +150,12 @@ final class ReferenceAttention implements KernelPlan {
                     }
                     double w = Math.exp(logits[j] - max);
                     sum += w;
-                    int vBase = j * d;
-                    for (int x = 0; x < d; x++) {
+                    int vBase = j * dvo;
+                    for (int x = 0; x < dvo; x++) {
                         acc[x] += w * values[vBase + x];
                     }
                 }
-                for (int x = 0; x < d; x++) {
+                for (int x = 0; x < dvo; x++) {
                     ReferenceRounding.store(o.data(), base + x, acc[x] / sum);
                 }
                 if (lse != null) {
@@ -198,12 +199,12 @@ final class ReferenceAttention implements KernelPlan {
 
     /**
      * K (rotated to each key's position when RoPE is on) or V of one request and KV head,
-     * dequantised with the cache's scales (scalar, per head or per token), as {@code [kvLen, D]} doubles. Only slots below
-     * {@code kvLen} are read.
+     * dequantised with the cache's scales (scalar, per head or per token), as {@code [kvLen, Dqk]}
+     * or {@code [kvLen, Dvo]} doubles. Only slots below {@code kvLen} are read.
      */
     private double[] loadKeys(PageTable table, int b, int kvHead, int kvLen, PagedKvCache kv, HostTensor t,
                               boolean isKey) {
-        int d = heads.headDim();
+        int d = isKey ? heads.headDimQk() : heads.headDimVo();
         double[] out = new double[Math.multiplyExact(kvLen, d)];
         KvScales scales = kv.scales();
         HostTensor scaleTensor = scales.isScalar() ? null

@@ -26,7 +26,6 @@ final class ReferenceKvAppend {
         HostTensor kc = ReferenceMemory.contiguous(cache.k());
         HostTensor vc = ReferenceMemory.contiguous(cache.v());
         int heads = cache.numKvHeads();
-        int headDim = cache.headDim();
         int pageSize = table.pageSize();
         KvScales scales = cache.scales();
         HostTensor kScales = scales.isScalar() ? null : ReferenceMemory.contiguous(scales.kTensor());
@@ -45,8 +44,8 @@ final class ReferenceKvAppend {
                 float kScale;
                 float vScale;
                 if (perToken) {
-                    kScale = rowScale(k, kFrom, headDim, cache.dtype());
-                    vScale = rowScale(v, vFrom, headDim, cache.dtype());
+                    kScale = rowScale(k, kFrom, cache.kHeadDim(), cache.dtype());
+                    vScale = rowScale(v, vFrom, cache.vHeadDim(), cache.dtype());
                     kScales.setFloat(at, kScale);
                     vScales.setFloat(at, vScale);
                 } else if (kScales != null) {
@@ -56,8 +55,8 @@ final class ReferenceKvAppend {
                     kScale = scales.k();
                     vScale = scales.v();
                 }
-                copy(k, kFrom, kc, cache.kIndex(page, slot, h), headDim, kScale);
-                copy(v, vFrom, vc, cache.vIndex(page, slot, h), headDim, vScale);
+                copy(k, kFrom, kc, cache.kIndex(page, slot, h), cache.kHeadDim(), kScale);
+                copy(v, vFrom, vc, cache.vIndex(page, slot, h), cache.vHeadDim(), vScale);
             }
         }
     }

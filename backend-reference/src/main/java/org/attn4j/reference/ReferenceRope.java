@@ -2,7 +2,10 @@ package org.attn4j.reference;
 
 import org.attn4j.options.RopeOptions;
 
-/** Rotary embedding in double, over a head vector held in an array. */
+/**
+ * Rotary embedding in double, over a head vector held in an array: the first {@code R} dims in
+ * {@code R/2} pairs (spec §3), the dims from {@code R} on left as they are.
+ */
 final class ReferenceRope {
     private final RopeOptions rope;
     private final int headDim;
@@ -14,7 +17,7 @@ final class ReferenceRope {
         this.frequencies = rope.frequencies(headDim);
     }
 
-    /** Rotates {@code x[offset .. offset + D)} to position {@code position}, in place. */
+    /** Rotates {@code x[offset .. offset + R)} to position {@code position}, in place. */
     void rotate(double[] x, int offset, long position) {
         for (int d = 0; d < frequencies.length; d++) {
             double angle = position * frequencies[d];

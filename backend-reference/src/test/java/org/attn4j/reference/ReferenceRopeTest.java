@@ -4,8 +4,11 @@ import static org.attn4j.reference.ReferenceTestSupport.E;
 import static org.attn4j.reference.ReferenceTestSupport.assertClose;
 import static org.attn4j.reference.ReferenceTestSupport.f32;
 import static org.attn4j.reference.ReferenceTestSupport.read;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import org.attn4j.AttentionBackend;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.Llama31RopeScaling;
 import org.attn4j.options.RopeOptions;
@@ -49,6 +52,34 @@ class ReferenceRopeTest {
         // Pairs (0, 1) and (2, 3): (1, 2) -> (-2, 1), (3, 4) -> (-4, 3).
         assertClose(new double[] {-2, 1, -4, 3},
                 rotate(new float[] {1, 2, 3, 4}, 1, QUARTER_TURN.withInterleaved(true)), TOL);
+    }
+
+    @Test
+    void partialRotaryTurnsTheFirstRotaryDimsAndPassesTheRestThrough() {
+        // D = 6, R = 4: pairs (0, 2) and (1, 3) by 90 degrees as above, dims 4 and 5 untouched.
+        RopeOptions partial = QUARTER_TURN.withRotaryDim(4);
+        assertClose(new double[] {-3, -4, 1, 2, 5, 6}, rotate(new float[] {1, 2, 3, 4, 5, 6}, 1, partial), TOL);
+        // Interleaved, R = 2: only pair (0, 1) turns.
+        assertClose(new double[] {-2, 1, 3, 4, 5, 6},
+                rotate(new float[] {1, 2, 3, 4, 5, 6}, 1, partial.withInterleaved(true).withRotaryDim(2)), TOL);
+    }
+
+    @Test
+    void partialRotaryFrequenciesFollowTheRotaryDim() {
+        // D = 8, R = 4, theta = 1/f^2: pair 1 (dims 1 and 3) turns at theta^(-2/4) = f, as a head of
+        // R dims would; with D in the exponent it would turn at f^(1/2).
+        double f = 0.01;
+        RopeOptions rope = new RopeOptions(false, 1 / (f * f), 1, null).withRotaryDim(4);
+        int position = 100;
+        assertClose(new double[] {0, Math.cos(position * f), 0, Math.sin(position * f), 0, 0, 0, 7},
+                rotate(new float[] {0, 1, 0, 0, 0, 0, 0, 7}, position, rope), TOL);
+    }
+
+    @Test
+    void rotaryDimAboveTheHeadDimIsRejected() {
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class,
+                () -> rotate(new float[] {1, 2, 3, 4}, 1, QUARTER_TURN.withRotaryDim(6)));
+        assertEquals("rope.rotaryDim", e.argument());
     }
 
     @Test

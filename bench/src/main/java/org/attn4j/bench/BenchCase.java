@@ -53,7 +53,7 @@ final class BenchCase implements AutoCloseable {
         }
         numPages = Math.max(1, next);
         int hkv = w.heads().numKvHeads();
-        int d = w.heads().headDim();
+        int d = w.heads().headDimQk(); // Workload keeps Dvo == Dqk
         long[] cacheShape = w.layout() == KvLayout.NHD ? new long[] {numPages, p, hkv, d}
                 : new long[] {numPages, hkv, p, d};
         hostQ = HostData.uniform(w.qDtype(), seed, w.totalQ(), w.heads().numQoHeads(), d);

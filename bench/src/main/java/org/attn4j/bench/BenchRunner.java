@@ -146,7 +146,7 @@ public final class BenchRunner {
         }
         double pct = Double.isNaN(ceiling) ? Double.NaN : 100.0 * rate * 1e12 / ceiling;
         return new BenchRow(w.label(), backend.id(), backend.device(), w.op().label(), w.batch(),
-                w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(), w.pageSize(),
+                w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDimQk(), w.pageSize(),
                 w.qDtype().name().toLowerCase(Locale.ROOT), w.kvDtype().name().toLowerCase(Locale.ROOT),
                 w.layout().name(), w.causal(), w.lengthsDescription(), w.scale(), st.median(), st.p10(), st.p90(),
                 st.count(), sets, t.bytes(), t.flops(), decodeLike ? "TB/s" : "TFLOP/s", rate, ceiling, pct, check,

@@ -65,7 +65,7 @@ public final class EngineStepBench {
 
         /** KV bytes a step reads (every layer, every request's keys and values, bf16). */
         long bytesRead(int len) {
-            return 2L * layers * batch * len * heads.numKvHeads() * heads.headDim() * 2;
+            return 2L * layers * batch * len * heads.numKvHeads() * (heads.headDimQk() + heads.headDimVo());
         }
     }
 
@@ -109,7 +109,7 @@ public final class EngineStepBench {
             long bytes = shape.bytesRead(shape.kvLen + shape.steps);
             double rate = bytes / (stepUs * 1e-6) / 1e12;
             return new BenchRow("engine-step[bf16/bf16/NHD]", backend, device, "engine-step", shape.batch,
-                    shape.heads.numQoHeads(), shape.heads.numKvHeads(), shape.heads.headDim(), shape.pageSize,
+                    shape.heads.numQoHeads(), shape.heads.numKvHeads(), shape.heads.headDimQk(), shape.pageSize,
                     "bf16", "bf16", "NHD", false, shape.kvLen + "+1/step x " + shape.layers + " layers", 1.0, stepUs,
                     stepUs, stepUs, shape.steps, shape.pools, bytes, 0, "TB/s", rate, bwCeiling,
                     Double.isNaN(bwCeiling) ? Double.NaN : 100.0 * rate * 1e12 / bwCeiling,
@@ -151,7 +151,12 @@ public final class EngineStepBench {
         int b = shape.batch();
         int hq = h.numQoHeads();
         int hkv = h.numKvHeads();
-        int d = h.headDim();
+        // The engine step models a model with one head dim: q, k and v come from one fused projection.
+        if (!h.sameHeadDims()) {
+            throw new IllegalArgumentException("heads: the engine step needs headDimVo = headDimQk, actual "
+                    + h.headDimVo() + " and " + h.headDimQk());
+        }
+        int d = h.headDimQk();
         int heads = hq + 2 * hkv;
         int pagesPer = shape.pagesPerRequest();
         long[] poolShape = {(long) b * pagesPer, shape.pageSize(), hkv, d};

@@ -58,7 +58,7 @@ final class ReferenceCheck {
             }
             int i = r - ind[b];
             int keys = visibleKeys(w, b, i);
-            long rowCost = (long) keys * w.heads().numQoHeads() * w.heads().headDim();
+            long rowCost = (long) keys * w.heads().numQoHeads() * (w.heads().headDimQk() + w.heads().headDimVo());
             if (!rows.isEmpty() && cost + rowCost > BUDGET) {
                 continue;
             }
@@ -83,7 +83,7 @@ final class ReferenceCheck {
         Workload w = c.w;
         List<int[]> rows = sampleRows(w, maxRows);
         int hq = w.heads().numQoHeads();
-        int d = w.heads().headDim();
+        int d = w.heads().headDimQk(); // Workload keeps Dvo == Dqk
         int n = rows.size();
         int[][] pages = new int[n][];
         int[] lens = new int[n];
@@ -127,7 +127,7 @@ final class ReferenceCheck {
 
     private static Result compare(Workload w, List<int[]> rows, HostTensor actual, HostTensor expected) {
         double tol = atol(w.qDtype());
-        long rowElems = (long) w.heads().numQoHeads() * w.heads().headDim();
+        long rowElems = (long) w.heads().numQoHeads() * w.heads().headDimVo(); // rows of o
         double maxAbs = 0;
         double worst = 0;
         String note = "";

@@ -22,15 +22,16 @@ public record Traffic(long bytes, double flops, long allowedPairs) {
     public static Traffic of(Workload w) {
         int hq = w.heads().numQoHeads();
         int hkv = w.heads().numKvHeads();
-        int d = w.heads().headDim();
-        long kvTokenBytes = 2L * hkv * d * w.kvDtype().byteSize(); // K and V of one token
-        long qoBytes = 2L * w.totalQ() * hq * d * w.qDtype().byteSize();
+        int dqk = w.heads().headDimQk();
+        int dvo = w.heads().headDimVo();
+        long kvTokenBytes = (long) hkv * (dqk + dvo) * w.kvDtype().byteSize(); // K and V of one token
+        long qoBytes = (long) w.totalQ() * hq * (dqk + dvo) * w.qDtype().byteSize();
         long kvBytes = w.storedKvTokens() * kvTokenBytes;
         long pairs = 0;
         for (int b = 0; b < w.batch(); b++) {
             pairs += allowedPairs(w.qoLens()[b], w.kvLen(b), w.causal());
         }
-        return new Traffic(kvBytes + qoBytes, 4.0 * hq * d * pairs, pairs);
+        return new Traffic(kvBytes + qoBytes, 2.0 * hq * (dqk + dvo) * pairs, pairs); // q.k and p.v
     }
 
     /** Pairs (i, j) with j allowed for row i: all, or with causal {@code j <= i + kvLen - qoLen}. */

@@ -50,8 +50,17 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
         }
     }
 
-    /** Copies the length arrays. */
+    /**
+     * Copies the length arrays.
+     *
+     * @throws IllegalArgumentException when q/k and v/o head dims differ (spec §10's workloads,
+     *         and the rows and charts of a run, have one head dim)
+     */
     public Workload {
+        if (heads != null && !heads.sameHeadDims()) {
+            throw new IllegalArgumentException("heads: a workload has one head dim, expected headDimVo = headDimQk = "
+                    + heads.headDimQk() + ", actual " + heads.headDimVo());
+        }
         qoLens = qoLens.clone();
         kvLens = kvLens.clone();
     }

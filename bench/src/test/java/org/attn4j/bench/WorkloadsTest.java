@@ -47,8 +47,8 @@ class WorkloadsTest {
         List<String> names = Workloads.names();
         assertEquals(Workloads.named().size() + Workloads.classes().size(), names.size());
         assertTrue(names.containsAll(Workloads.classes().keySet()));
-        assertEquals(256, Workloads.byName("decode-d256").heads().headDim());
-        assertEquals(96, Workloads.byName("prefill-d96").heads().headDim());
+        assertEquals(256, Workloads.byName("decode-d256").heads().headDimQk());
+        assertEquals(96, Workloads.byName("prefill-d96").heads().headDimQk());
         assertEquals(7, Workloads.byName("decode-gqa7").heads().groupSize());
         for (String[] pair : new String[][] {{"decode-llama8b-e4m3", "decode-llama8b"},
             {"decode-long-e4m3", "decode-long"}, {"prefill-causal-8k-e4m3", "prefill-causal-8k"}}) {
@@ -60,7 +60,8 @@ class WorkloadsTest {
             assertArrayEquals(twin.qoLens(), fp8.qoLens());
             assertEquals(twin.causal(), fp8.causal());
             // FP8 halves the K/V bytes; q and o keep their type
-            long qo = 2L * twin.totalQ() * twin.heads().numQoHeads() * twin.heads().headDim() * 2;
+            long qo = (long) twin.totalQ() * twin.heads().numQoHeads()
+                    * (twin.heads().headDimQk() + twin.heads().headDimVo()) * 2;
             assertEquals((Traffic.of(twin).bytes() - qo) / 2, Traffic.of(fp8).bytes() - qo);
         }
         assertEquals(null, Workloads.byName("decode-llama9b"));
@@ -88,7 +89,7 @@ class WorkloadsTest {
             assertEquals(KvLayout.NHD, w.layout());
             assertEquals(16, w.pageSize());
             assertEquals(32, w.heads().numQoHeads());
-            assertEquals(128, w.heads().headDim());
+            assertEquals(128, w.heads().headDimQk());
             assertEquals(w.name() + "[bf16/bf16/NHD]", w.label());
         }
         assertArrayEquals(Workloads.drawLengths(16, 512, 4096, Workloads.lengthSeed()),

@@ -297,7 +297,54 @@ public abstract class AttentionConformanceSuite {
         property("deterministicIsBatchInvariant");
     }
 
-    // ------------------------------------------------------------------ attention variants (sinks, ALiBi)
+    // ------------------------------------------------------------------ V and o of another head dim than q and K
+
+    @Test
+    void distinctHeadDimsSingleDecodeMatchesOracle() {
+        property("distinctHeadDimsSingleDecodeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsSinglePrefillMatchesOracle() {
+        property("distinctHeadDimsSinglePrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsBatchDecodeMatchesOracle() {
+        property("distinctHeadDimsBatchDecodeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsBatchPrefillMatchesOracle() {
+        property("distinctHeadDimsBatchPrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsRaggedPrefillMatchesOracle() {
+        property("distinctHeadDimsRaggedPrefillMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsCascadeMatchesOracle() {
+        property("distinctHeadDimsCascadeMatchesOracle");
+    }
+
+    @Test
+    void distinctHeadDimsSplitKvMergeEqualsWhole() {
+        property("distinctHeadDimsSplitKvMergeEqualsWhole");
+    }
+
+    @Test
+    void distinctHeadDimsCascadeEqualsFlat() {
+        property("distinctHeadDimsCascadeEqualsFlat");
+    }
+
+    @Test
+    void distinctHeadDimsAppendIsBitExact() {
+        property("distinctHeadDimsAppendIsBitExact");
+    }
+
+    // ------------------------------------------------------------------ attention variants (sinks, ALiBi, partial rotary)
 
     @Test
     void sinksMatchOracle() {
@@ -322,6 +369,11 @@ public abstract class AttentionConformanceSuite {
     @Test
     void cascadeWithSinksEqualsFlat() {
         property("cascadeWithSinksEqualsFlat");
+    }
+
+    @Test
+    void partialRotaryMatchesOracle() {
+        property("partialRotaryMatchesOracle");
     }
 
     // ------------------------------------------------------------------ KV append
@@ -375,6 +427,21 @@ public abstract class AttentionConformanceSuite {
         property("kvScalesAppendBitExact");
     }
 
+    @Test
+    void distinctHeadDimsKvScalesPerHeadMatchOracle() {
+        property("distinctHeadDimsKvScalesPerHeadMatchOracle");
+    }
+
+    @Test
+    void distinctHeadDimsKvScalesPerTokenMatchOracle() {
+        property("distinctHeadDimsKvScalesPerTokenMatchOracle");
+    }
+
+    @Test
+    void distinctHeadDimsKvScalesPerTokenSplitMergeEqualsWhole() {
+        property("distinctHeadDimsKvScalesPerTokenSplitMergeEqualsWhole");
+    }
+
     // ------------------------------------------------------------------ states and RoPE
 
     @Test
@@ -410,6 +477,16 @@ public abstract class AttentionConformanceSuite {
     @Test
     void standaloneRopeMatchesOracle() {
         property("standaloneRopeMatchesOracle");
+    }
+
+    @Test
+    void partialRopeMatchesOracle() {
+        property("partialRopeMatchesOracle");
+    }
+
+    @Test
+    void partialRopeLeavesTheRestExact() {
+        property("partialRopeLeavesTheRestExact");
     }
 
     // ------------------------------------------------------------------ errors

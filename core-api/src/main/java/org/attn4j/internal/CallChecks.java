@@ -190,7 +190,7 @@ public final class CallChecks {
     }
 
     private static HeadConfig kvHeads(PagedKvCache cache) {
-        return new HeadConfig(cache.numKvHeads(), cache.numKvHeads(), cache.headDim());
+        return new HeadConfig(cache.numKvHeads(), cache.numKvHeads(), cache.kHeadDim(), cache.vHeadDim());
     }
 
     private static void newTokens(CallScope c, Tensor k, Tensor v, long n, PagedKvCache cache) {
@@ -198,8 +198,9 @@ public final class CallChecks {
         Args.notNull(cache, "cache");
         c.tensor("k", k);
         c.tensor("v", v);
-        Validation.rows("k", k, n, cache.numKvHeads(), cache.headDim(), false);
-        Validation.rows("v", v, n, cache.numKvHeads(), cache.headDim(), false);
+        // New K rows are as long as the cache's K rows (Dqk), new V rows as its V rows (Dvo).
+        Validation.rows("k", k, n, cache.numKvHeads(), cache.kHeadDim(), false);
+        Validation.rows("v", v, n, cache.numKvHeads(), cache.vHeadDim(), false);
         Validation.dtype("v", v, k.dtype());
         if (k.dtype() != cache.dtype()) {
             // New tokens come from the model in a q dtype and are converted (quantised) on the way in.
@@ -249,6 +250,7 @@ public final class CallChecks {
         if (q.dim(2) % 2 != 0) {
             throw InvalidArgumentException.expected("q.shape[2]", "an even head dim", q.dim(2));
         }
+        Validation.rotaryDim(rope, Math.toIntExact(q.dim(2)));
         if (k != null) {
             c.tensor("k", k);
             if (k.rank() != 3 || k.dim(0) != q.dim(0) || k.dim(2) != q.dim(2)) {

@@ -45,7 +45,7 @@ public final class Lowering {
         Capabilities caps = session.capabilities();
         String id = session.backendId();
         Validation.feature(caps, id, decode ? Feature.DECODE : Feature.PREFILL, decode ? "decode" : "prefill");
-        Validation.headDim(caps, id, heads.headDim());
+        Validation.headDims(caps, id, heads);
         Validation.options(caps, id, options, heads);
         int batch = table != null ? table.batchSize() : deviceTable.batchSize();
         Validation.indptr("qoIndptr", qoIndptr, batch);
@@ -73,7 +73,7 @@ public final class Lowering {
             Validation.kvDtype(caps, id, "plan.kv", planOptions.kvDtype());
         }
         return new AttentionProblem(heads, qoIndptr, table, deviceTable, options, mask, maskOffsets, decode,
-                planOptions, planOptions.qDtype(), planOptions.kvDtype(), planOptions.resolvedAlignment(heads.headDim()));
+                planOptions, planOptions.qDtype(), planOptions.kvDtype(), planOptions.resolvedAlignment(heads.headDimQk(), heads.headDimVo()));
     }
 
     /** A batch problem over a host or a device page table (whose tensors must belong to the session). */
@@ -128,23 +128,29 @@ public final class Lowering {
             throw InvalidArgumentException.expected("k.shape", kv.layout() == KvLayout.NHD ? "[kvLen, Hkv, D]"
                     : "[Hkv, kvLen, D]", Arrays.toString(kv.k().shape()));
         }
-        Validation.shape("v", kv.v(), kv.k().shape());
+        // V may have its own head dim (Dvo); its other dims are K's.
+        if (kv.v().rank() != 3 || kv.v().dim(0) != kv.k().dim(0) || kv.v().dim(1) != kv.k().dim(1)) {
+            throw InvalidArgumentException.expected("v.shape", "k's shape but for the head dim [" + kv.k().dim(0)
+                    + ", " + kv.k().dim(1) + ", Dvo]", Arrays.toString(kv.v().shape()));
+        }
         Validation.dtype("v", kv.v(), kv.k().dtype());
         Validation.contiguous("k", kv.k());
         Validation.contiguous("v", kv.v());
         boolean nhd = kv.layout() == KvLayout.NHD;
         int kvLen = Args.toInt(nhd ? kv.k().dim(0) : kv.k().dim(1), "kvLen");
         int hkv = Args.toInt(nhd ? kv.k().dim(1) : kv.k().dim(0), "numKvHeads");
-        int d = Args.toInt(kv.k().dim(2), "headDim");
-        if (q.dim(-1) != d) {
-            throw InvalidArgumentException.expected("q.shape[-1]", "K's head dim " + d, q.dim(-1));
+        int dqk = Args.toInt(kv.k().dim(2), "k.shape[2]");
+        int dvo = Args.toInt(kv.v().dim(2), "v.shape[2]");
+        if (q.dim(-1) != dqk) {
+            throw InvalidArgumentException.expected("q.shape[-1]", "K's head dim " + dqk, q.dim(-1));
         }
-        HeadConfig heads = new HeadConfig(hq, hkv, d);
+        HeadConfig heads = new HeadConfig(hq, hkv, dqk, dvo);
         int pages = kvLen == 0 ? 0 : 1;
         PageTable table = new PageTable(new int[] {0, pages}, pages == 0 ? new int[0] : new int[] {0},
                 new int[] {kvLen == 0 ? 0 : kvLen}, Math.max(1, kvLen));
-        PagedKvCache view = new PagedKvCache(kv.k(), kv.v(), kv.layout(), pages, Math.max(1, kvLen), hkv, d, 0, 0,
-                Args.multiply(Args.multiply(kvLen, hkv, "k.shape"), d, "k.shape"), kv.scales());
+        PagedKvCache view = new PagedKvCache(kv.k(), kv.v(), kv.layout(), pages, Math.max(1, kvLen), hkv, dqk, dvo,
+                0, 0, Args.multiply(Args.multiply(kvLen, hkv, "k.shape"), dqk, "k.shape"),
+                Args.multiply(Args.multiply(kvLen, hkv, "v.shape"), dvo, "v.shape"), kv.scales());
         PlanOptions plan = PlanOptions.DEFAULT.withDtypes(q.dtype(), kv.k().dtype()).withAlignment(alignment);
         AttentionProblem problem = problem(session, heads, new int[] {0, qoLen}, table, null, options, mask, plan,
                 decode);
@@ -158,7 +164,8 @@ public final class Lowering {
             Args.notNull(kv.scales(), "kv.scales");
             Validation.notPerToken("kv.scales", kv.scales());
             return new PagedKvCache(kv.k(), kv.v(), KvLayout.NHD, totalKv, Math.max(1, maxKvLen), h.numKvHeads(),
-                    h.headDim(), 0, 0, (long) h.numKvHeads() * h.headDim(), kv.scales());
+                    h.headDimQk(), h.headDimVo(), 0, 0, (long) h.numKvHeads() * h.headDimQk(),
+                    (long) h.numKvHeads() * h.headDimVo(), kv.scales());
         }
     }
 
@@ -322,8 +329,8 @@ public final class Lowering {
                                    PagedKvCache kv) {
         int a = Math.min(q.alignment(), o.alignment());
         int es = kv.dtype().byteSize();
-        long strides = kv.kOffset() * es | kv.vOffset() * es | kv.pageStride() * es | kv.slotStride() * es
-                | kv.headStride() * es;
+        long strides = kv.kOffset() * es | kv.vOffset() * es | kv.kPageStride() * es | kv.kSlotStride() * es
+                | kv.kHeadStride() * es | kv.vPageStride() * es | kv.vSlotStride() * es | kv.vHeadStride() * es;
         int kvAlign = strides == 0 ? 256 : (int) Math.min(256, Long.lowestOneBit(strides));
         kvAlign = Math.min(kvAlign, Math.min(((org.attn4j.spi.BackendTensor) kv.k()).alignment(),
                 ((org.attn4j.spi.BackendTensor) kv.v()).alignment()));

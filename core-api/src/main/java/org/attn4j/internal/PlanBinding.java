@@ -101,10 +101,10 @@ public final class PlanBinding implements AutoCloseable {
         String backend = session.backendId();
         BackendTensor qt = scope.tensor("q", q);
         Validation.qDtype(session.capabilities(), backend, "q", q.dtype());
-        Validation.rows("q", q, problem.totalQ(), h.numQoHeads(), h.headDim(), false);
+        Validation.rows("q", q, problem.totalQ(), h.numQoHeads(), h.headDimQk(), false);
         BackendTensor ot = scope.tensor("o", o);
         Validation.dtype("o", o, q.dtype());
-        Validation.rows("o", o, problem.totalQ(), h.numQoHeads(), h.headDim(), true);
+        Validation.rows("o", o, problem.totalQ(), h.numQoHeads(), h.headDimVo(), true);
         if (lse != null) {
             Validation.feature(session.capabilities(), backend, Feature.LSE, "lse");
             scope.tensor("lse", lse);

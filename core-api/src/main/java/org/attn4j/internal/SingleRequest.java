@@ -21,8 +21,8 @@ public final class SingleRequest {
     private SingleRequest() {}
 
     /**
-     * Runs one request: q {@code [Hq, D]} (decode) or {@code [qoLen, Hq, D]} (prefill), K/V
-     * contiguous, o like q, lse {@code [Hq]} or {@code [qoLen, Hq]} F32, or null.
+     * Runs one request: q {@code [Hq, Dqk]} (decode) or {@code [qoLen, Hq, Dqk]} (prefill), K/V
+     * contiguous, o like q but with v's head dim {@code Dvo}, lse {@code [Hq]} or {@code [qoLen, Hq]} F32, or null.
      */
     public static void run(CallScope c, Tensor q, ContiguousKv kv, AttentionOptions options, CustomMask mask,
                            Tensor o, Tensor lse, boolean decode) {
@@ -38,7 +38,12 @@ public final class SingleRequest {
         c.tensor("v", kv.v());
         BackendTensor ot = c.tensor("o", o);
         Validation.dtype("o", o, q.dtype());
-        Validation.shape("o", o, q.shape());
+        // o has q's shape but for the head dim, which is v's (Dvo, spec §2).
+        long[] oShape = q.shape();
+        if (kv.v().rank() >= 1) {
+            oShape[oShape.length - 1] = kv.v().dim(-1);
+        }
+        Validation.shape("o", o, oShape);
         int hq = Args.toInt(q.dim(-2), "q.shape");
         int qoLen = decode ? 1 : Args.toInt(q.dim(0), "q.shape[0]");
         // Single calls address q and o as [qoLen, Hq, D]: a decode's [Hq, D] is one row.

@@ -11,6 +11,7 @@ import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.BackendSession;
 import org.attn4j.spi.BackendTensor;
 import org.attn4j.spi.Capabilities;
@@ -109,9 +110,27 @@ public final class Validation {
         }
     }
 
-    public static void headDim(Capabilities caps, String backend, int d) {
+    /**
+     * Both head dims are ones the backend supports, and they differ only on a backend with
+     * {@link Feature#DISTINCT_VO_HEAD_DIM}.
+     */
+    public static void headDims(Capabilities caps, String backend, HeadConfig heads) {
+        headDim(caps, backend, "headDimQk", heads.headDimQk());
+        headDim(caps, backend, "headDimVo", heads.headDimVo());
+        distinctHeadDims(caps, backend, "headDimVo", heads.headDimQk(), heads.headDimVo());
+    }
+
+    /** {@code dvo != dqk} only on a backend with {@link Feature#DISTINCT_VO_HEAD_DIM}. */
+    public static void distinctHeadDims(Capabilities caps, String backend, String argument, int dqk, int dvo) {
+        if (dqk != dvo && !caps.has(Feature.DISTINCT_VO_HEAD_DIM)) {
+            throw new InvalidArgumentException(argument, "backend '" + backend + "' does not support "
+                    + Feature.DISTINCT_VO_HEAD_DIM + ": expected the head dim of q and k, " + dqk + ", actual " + dvo);
+        }
+    }
+
+    private static void headDim(Capabilities caps, String backend, String name, int d) {
         if (!caps.supportsHeadDim(d)) {
-            throw InvalidArgumentException.expected("headDim", caps.headDimsDescription() + " on backend '" + backend
+            throw InvalidArgumentException.expected(name, caps.headDimsDescription() + " on backend '" + backend
                     + "'", d);
         }
     }
@@ -134,7 +153,7 @@ public final class Validation {
     /** Options, against the backend's features and the heads. */
     public static void options(Capabilities caps, String backend, AttentionOptions o, HeadConfig heads) {
         Args.notNull(o, "options");
-        int headDim = heads.headDim();
+        int headDimQk = heads.headDimQk();
         if (o.windowLeft() < -1) {
             throw InvalidArgumentException.expected("windowLeft", "-1 (no window) or >= 0", o.windowLeft());
         }
@@ -156,9 +175,11 @@ public final class Validation {
         }
         if (o.rope() != null) {
             feature(caps, backend, Feature.ROPE, "rope");
-            if (headDim % 2 != 0) {
-                throw InvalidArgumentException.expected("headDim", "an even head dim with RoPE", headDim);
+            // RoPE rotates q and k only, so only their head dim must pair up.
+            if (headDimQk % 2 != 0) {
+                throw InvalidArgumentException.expected("headDimQk", "an even head dim with RoPE", headDimQk);
             }
+            rotaryDim(o.rope(), headDimQk);
         }
         // The values themselves were checked (finite) when the sinks and slopes were made.
         if (o.sinks() != null) {
@@ -174,6 +195,17 @@ public final class Validation {
                 throw InvalidArgumentException.expected("alibiSlopes.length", "one slope per query head, Hq = "
                         + heads.numQoHeads(), o.alibiSlopes().numHeads());
             }
+        }
+    }
+
+    /**
+     * The RoPE options' rotary dim fits the head: at most {@code headDim} (its sign and parity were
+     * checked when the options were made).
+     */
+    public static void rotaryDim(RopeOptions rope, int headDim) {
+        if (rope.rotaryDim() > headDim) {
+            throw InvalidArgumentException.expected("rope.rotaryDim",
+                    "0 (the whole head) or an even value <= the head dim D = " + headDim, rope.rotaryDim());
         }
     }
 
@@ -227,8 +259,20 @@ public final class Validation {
         if (cache.numKvHeads() != heads.numKvHeads()) {
             throw InvalidArgumentException.expected("cache.numKvHeads", heads.numKvHeads(), cache.numKvHeads());
         }
-        if (cache.headDim() != heads.headDim()) {
-            throw InvalidArgumentException.expected("cache.headDim", heads.headDim(), cache.headDim());
+        if (cache.kHeadDim() != heads.headDimQk()) {
+            throw InvalidArgumentException.expected("cache.kHeadDim", "headDimQk = " + heads.headDimQk(),
+                    cache.kHeadDim());
+        }
+        if (cache.vHeadDim() != heads.headDimVo()) {
+            throw InvalidArgumentException.expected("cache.vHeadDim", "headDimVo = " + heads.headDimVo(),
+                    cache.vHeadDim());
+        }
+        distinctHeadDims(caps, backend, "cache.vHeadDim", cache.kHeadDim(), cache.vHeadDim());
+        // Backends without the feature address K and V pages with one set of strides.
+        if (cache.kPageStride() != cache.vPageStride() && !caps.has(Feature.DISTINCT_VO_HEAD_DIM)) {
+            throw new InvalidArgumentException("cache.vPageStride", "backend '" + backend + "' does not support "
+                    + Feature.DISTINCT_VO_HEAD_DIM + ": expected K's page stride " + cache.kPageStride() + ", actual "
+                    + cache.vPageStride());
         }
         if (cache.pageSize() != pageSize) {
             throw InvalidArgumentException.expected("cache.pageSize", "the page table's " + pageSize, cache.pageSize());
@@ -295,12 +339,10 @@ public final class Validation {
         if (cache.numPages() == 0) {
             return;
         }
-        long last = Args.add(Args.add(Args.multiply(cache.numPages() - 1L, cache.pageStride(), "cache.pageStride"),
-                Args.multiply(cache.pageSize() - 1L, cache.slotStride(), "cache.pageSize"), "cache.pageStride"),
-                Args.add(Args.multiply(cache.numKvHeads() - 1L, cache.headStride(), "cache.numKvHeads"),
-                        cache.headDim(), "cache.headDim"), "cache.pageStride");
-        long kEnd = Args.add(cache.kOffset(), last, "cache.kOffset");
-        long vEnd = Args.add(cache.vOffset(), last, "cache.vOffset");
+        long kEnd = Args.add(cache.kOffset(), lastElement(cache, "k", cache.kPageStride(), cache.kSlotStride(),
+                cache.kHeadStride(), cache.kHeadDim()), "cache.kOffset");
+        long vEnd = Args.add(cache.vOffset(), lastElement(cache, "v", cache.vPageStride(), cache.vSlotStride(),
+                cache.vHeadStride(), cache.vHeadDim()), "cache.vOffset");
         if (kEnd > cache.k().elementCount()) {
             throw InvalidArgumentException.expected("cache.k", "at least " + kEnd + " elements for "
                     + cache.numPages() + " pages", cache.k().elementCount());
@@ -309,6 +351,16 @@ public final class Validation {
             throw InvalidArgumentException.expected("cache.v", "at least " + vEnd + " elements for "
                     + cache.numPages() + " pages", cache.v().elementCount());
         }
+    }
+
+    /** One past the last element of K or V (named {@code kv}) above its offset, exactly. */
+    private static long lastElement(PagedKvCache cache, String kv, long pageStride, long slotStride, long headStride,
+                                    int headDim) {
+        String pageName = "cache." + kv + "PageStride";
+        return Args.add(Args.add(Args.multiply(cache.numPages() - 1L, pageStride, pageName),
+                Args.multiply(cache.pageSize() - 1L, slotStride, "cache.pageSize"), pageName),
+                Args.add(Args.multiply(cache.numKvHeads() - 1L, headStride, "cache.numKvHeads"),
+                        headDim, "cache." + kv + "HeadDim"), pageName);
     }
 
     public static void pageIds(PageTable table, int numPages) {

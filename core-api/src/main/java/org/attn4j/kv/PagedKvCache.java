@@ -9,10 +9,12 @@ import org.attn4j.tensor.Tensor;
  * K and V pages of a paged KV cache, as two tensors or one tensor holding both.
  *
  * <p>Element {@code (page, slot, head, d)} of K lives at flat index
- * {@code kOffset + page * pageStride + slot * slotStride() + head * headStride() + d} of
- * {@link #k()}, and likewise for V. This one addressing rule covers separate and combined
- * caches, both layouts, and the contiguous and ragged K/V that single and ragged operations
- * view as pages; kernels see only strides.
+ * {@code kOffset + page * kPageStride + slot * kSlotStride() + head * kHeadStride() + d} of
+ * {@link #k()}, and likewise for V with its own head dim and strides. K rows hold
+ * {@code kHeadDim} ({@code Dqk}) elements and V rows {@code vHeadDim} ({@code Dvo}); the two differ
+ * in models such as DeepSeek's (192 and 128), spec §2. This one addressing rule covers separate and
+ * combined caches, both layouts, and the contiguous and ragged K/V that single and ragged
+ * operations view as pages; kernels see only strides.
  *
  * <p>Immutable and thread-safe (the tensors are referred to, not copied).
  *
@@ -22,14 +24,17 @@ import org.attn4j.tensor.Tensor;
  * @param numPages    pages addressable
  * @param pageSize    tokens per page
  * @param numKvHeads  {@code Hkv}
- * @param headDim     {@code D}
+ * @param kHeadDim    elements of a K row, {@code Dqk}
+ * @param vHeadDim    elements of a V row, {@code Dvo}
  * @param kOffset     flat element offset of page 0 of K
  * @param vOffset     flat element offset of page 0 of V
- * @param pageStride  elements from one page to the next
+ * @param kPageStride elements from one K page to the next
+ * @param vPageStride elements from one V page to the next
  * @param scales      dequantisation scales (FP8 caches)
  */
 public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, int pageSize, int numKvHeads,
-                           int headDim, long kOffset, long vOffset, long pageStride, KvScales scales) {
+                           int kHeadDim, int vHeadDim, long kOffset, long vOffset, long kPageStride,
+                           long vPageStride, KvScales scales) {
 
     /**
      * Checks the geometry; the extent is checked against the tensors when a call uses the cache.
@@ -47,9 +52,9 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         if (k.dtype() != v.dtype()) {
             throw InvalidArgumentException.expected("v.dtype", "k's dtype " + k.dtype(), v.dtype());
         }
-        if (numPages < 0 || pageSize < 1 || numKvHeads < 1 || headDim < 1) {
-            throw new InvalidArgumentException("cache", "expected numPages >= 0, pageSize, Hkv, D >= 1, actual "
-                    + numPages + ", " + pageSize + ", " + numKvHeads + ", " + headDim);
+        if (numPages < 0 || pageSize < 1 || numKvHeads < 1 || kHeadDim < 1 || vHeadDim < 1) {
+            throw new InvalidArgumentException("cache", "expected numPages >= 0, pageSize, Hkv, Dqk, Dvo >= 1, actual "
+                    + numPages + ", " + pageSize + ", " + numKvHeads + ", " + kHeadDim + ", " + vHeadDim);
         }
         // Negative strides or offsets would send a kernel below the tensor's start, which on a GPU
         // is a memory fault, not an exception; the extent above the start is checked exactly
@@ -58,9 +63,31 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
             throw InvalidArgumentException.expected(kOffset < 0 ? "kOffset" : "vOffset", ">= 0",
                     kOffset < 0 ? kOffset : vOffset);
         }
-        if (pageStride < 0) {
-            throw InvalidArgumentException.expected("pageStride", ">= 0", pageStride);
+        if (kPageStride < 0 || vPageStride < 0) {
+            throw InvalidArgumentException.expected(kPageStride < 0 ? "kPageStride" : "vPageStride", ">= 0",
+                    kPageStride < 0 ? kPageStride : vPageStride);
         }
+    }
+
+    /**
+     * A cache whose K and V rows have one head dim and whose K and V pages one stride.
+     *
+     * @param k          tensor holding K
+     * @param v          tensor holding V
+     * @param layout     NHD or HND
+     * @param numPages   pages addressable
+     * @param pageSize   tokens per page
+     * @param numKvHeads {@code Hkv}
+     * @param headDim    {@code D} of K and V
+     * @param kOffset    flat element offset of page 0 of K
+     * @param vOffset    flat element offset of page 0 of V
+     * @param pageStride elements from one page to the next, K and V alike
+     * @param scales     dequantisation scales
+     */
+    public PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, int pageSize, int numKvHeads,
+                        int headDim, long kOffset, long vOffset, long pageStride, KvScales scales) {
+        this(k, v, layout, numPages, pageSize, numKvHeads, headDim, headDim, kOffset, vOffset, pageStride, pageStride,
+                scales);
     }
 
     /**
@@ -68,7 +95,7 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
      * {@code [numPages, Hkv, pageSize, D]} (HND), with scales 1.
      *
      * @param k      keys, contiguous
-     * @param v      values, k's dtype and shape
+     * @param v      values, k's dtype and shape but for the head dim
      * @param layout NHD or HND
      * @return the cache
      */
@@ -77,11 +104,12 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
     }
 
     /**
-     * Separate K and V tensors with dequantisation scales.
+     * Separate K and V tensors with dequantisation scales. V's head dim may differ from K's
+     * (spec §2: K pages hold {@code Dqk}, V pages {@code Dvo}); every other dim must match.
      *
-     * @param k      keys, contiguous {@code [numPages, pageSize, Hkv, D]} (NHD) or
-     *               {@code [numPages, Hkv, pageSize, D]} (HND)
-     * @param v      values, k's dtype and shape
+     * @param k      keys, contiguous {@code [numPages, pageSize, Hkv, Dqk]} (NHD) or
+     *               {@code [numPages, Hkv, pageSize, Dqk]} (HND)
+     * @param v      values, k's dtype and shape but for the last dim, {@code Dvo}
      * @param layout NHD or HND
      * @param scales the dequantisation scales
      * @return the cache
@@ -95,20 +123,24 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         if (ks.length != 4) {
             throw InvalidArgumentException.expected("k.shape", "rank 4 " + pagedShapeName(layout), Arrays.toString(ks));
         }
-        if (!Arrays.equals(ks, vs)) {
-            throw InvalidArgumentException.expected("v.shape", "k's shape " + Arrays.toString(ks), Arrays.toString(vs));
+        if (vs.length != 4 || !Arrays.equals(Arrays.copyOf(ks, 3), Arrays.copyOf(vs, 3))) {
+            throw InvalidArgumentException.expected("v.shape", "k's shape but for the head dim ["
+                    + ks[0] + ", " + ks[1] + ", " + ks[2] + ", Dvo]", Arrays.toString(vs));
         }
         Args.notNull(layout, "layout");
         int pageSize = Args.toInt(layout == KvLayout.NHD ? ks[1] : ks[2], "pageSize");
         int heads = Args.toInt(layout == KvLayout.NHD ? ks[2] : ks[1], "numKvHeads");
-        long pageElems = Args.multiply(Args.multiply(ks[1], ks[2], "k.shape"), ks[3], "k.shape");
+        long kPageElems = Args.multiply(Args.multiply(ks[1], ks[2], "k.shape"), ks[3], "k.shape");
+        long vPageElems = Args.multiply(Args.multiply(vs[1], vs[2], "v.shape"), vs[3], "v.shape");
         return new PagedKvCache(k, v, layout, Args.toInt(ks[0], "numPages"), pageSize, heads,
-                Args.toInt(ks[3], "headDim"), 0, 0, pageElems, scales);
+                Args.toInt(ks[3], "k.shape[3]"), Args.toInt(vs[3], "v.shape[3]"), 0, 0, kPageElems, vPageElems,
+                scales);
     }
 
     /**
      * One tensor {@code [numPages, 2, pageSize, Hkv, D]} (NHD) or
-     * {@code [numPages, 2, Hkv, pageSize, D]} (HND), K first, with scales 1.
+     * {@code [numPages, 2, Hkv, pageSize, D]} (HND), K first, with scales 1. One tensor has one
+     * head dim: a cache whose V rows are shorter than its K rows is made with {@link #separate}.
      *
      * @param kv     K and V of every page, contiguous
      * @param layout NHD or HND
@@ -167,30 +199,56 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
     }
 
     /**
-     * Elements from one token slot of a page to the next.
+     * Whether V rows are as long as K rows ({@code Dvo == Dqk}).
      *
-     * @return {@code Hkv * D} for NHD, {@code D} for HND
+     * @return true when the head dims are equal
      */
-    public long slotStride() {
-        return layout == KvLayout.NHD ? (long) numKvHeads * headDim : headDim;
+    public boolean sameHeadDims() {
+        return kHeadDim == vHeadDim;
     }
 
     /**
-     * Elements from one KV head to the next.
+     * Elements from one token slot of a K page to the next.
      *
-     * @return {@code D} for NHD, {@code pageSize * D} for HND
+     * @return {@code Hkv * Dqk} for NHD, {@code Dqk} for HND
      */
-    public long headStride() {
-        return layout == KvLayout.NHD ? headDim : (long) pageSize * headDim;
+    public long kSlotStride() {
+        return slotStride(kHeadDim);
     }
 
     /**
-     * Elements one page spans.
+     * Elements from one token slot of a V page to the next.
      *
-     * @return {@code pageSize * Hkv * D}
+     * @return {@code Hkv * Dvo} for NHD, {@code Dvo} for HND
      */
-    public long pageElements() {
-        return (long) pageSize * numKvHeads * headDim;
+    public long vSlotStride() {
+        return slotStride(vHeadDim);
+    }
+
+    /**
+     * Elements from one KV head of a K page to the next.
+     *
+     * @return {@code Dqk} for NHD, {@code pageSize * Dqk} for HND
+     */
+    public long kHeadStride() {
+        return headStride(kHeadDim);
+    }
+
+    /**
+     * Elements from one KV head of a V page to the next.
+     *
+     * @return {@code Dvo} for NHD, {@code pageSize * Dvo} for HND
+     */
+    public long vHeadStride() {
+        return headStride(vHeadDim);
+    }
+
+    private long slotStride(int d) {
+        return layout == KvLayout.NHD ? (long) numKvHeads * d : d;
+    }
+
+    private long headStride(int d) {
+        return layout == KvLayout.NHD ? d : (long) pageSize * d;
     }
 
     /**
@@ -202,7 +260,7 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
      * @return the element's index
      */
     public long kIndex(int page, int slot, int head) {
-        return kOffset + page * pageStride + slot * slotStride() + head * headStride();
+        return kOffset + page * kPageStride + slot * kSlotStride() + head * kHeadStride();
     }
 
     /**
@@ -214,7 +272,7 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
      * @return the element's index
      */
     public long vIndex(int page, int slot, int head) {
-        return vOffset + page * pageStride + slot * slotStride() + head * headStride();
+        return vOffset + page * vPageStride + slot * vSlotStride() + head * vHeadStride();
     }
 
     /**
@@ -224,8 +282,8 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
      * @return the cache
      */
     public PagedKvCache withScales(KvScales newScales) {
-        return new PagedKvCache(k, v, layout, numPages, pageSize, numKvHeads, headDim, kOffset, vOffset, pageStride,
-                newScales);
+        return new PagedKvCache(k, v, layout, numPages, pageSize, numKvHeads, kHeadDim, vHeadDim, kOffset, vOffset,
+                kPageStride, vPageStride, newScales);
     }
     /**
      * Scale elements from one page to the next in the K and V scale tensors: {@code pageSize * Hkv}

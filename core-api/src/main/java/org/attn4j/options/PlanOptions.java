@@ -135,12 +135,26 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
      * @return bytes, a power of two
      */
     public int resolvedAlignment(int headDim) {
+        return resolvedAlignment(headDim, headDim);
+    }
+
+    /**
+     * The alignment to plan for: {@link #alignment} when given, else what contiguous rows of q and
+     * k ({@code Dqk} elements) and of v and o ({@code Dvo}) keep (at most {@link #DEFAULT_ALIGNMENT}).
+     *
+     * @param headDimQk {@code Dqk}
+     * @param headDimVo {@code Dvo}
+     * @return bytes, a power of two
+     */
+    public int resolvedAlignment(int headDimQk, int headDimVo) {
         if (alignment != NATURAL_ALIGNMENT || qDtype == null) {
             return alignment == NATURAL_ALIGNMENT ? DEFAULT_ALIGNMENT : alignment;
         }
-        long q = Long.lowestOneBit((long) headDim * qDtype.byteSize());
-        long kv = Long.lowestOneBit((long) headDim * kvDtype.byteSize());
-        return (int) Math.min(DEFAULT_ALIGNMENT, Math.min(q, kv));
+        long q = Long.lowestOneBit((long) headDimQk * qDtype.byteSize())
+                | Long.lowestOneBit((long) headDimVo * qDtype.byteSize());
+        long kv = Long.lowestOneBit((long) headDimQk * kvDtype.byteSize())
+                | Long.lowestOneBit((long) headDimVo * kvDtype.byteSize());
+        return (int) Math.min(DEFAULT_ALIGNMENT, Math.min(Long.lowestOneBit(q), Long.lowestOneBit(kv)));
     }
 
     /**

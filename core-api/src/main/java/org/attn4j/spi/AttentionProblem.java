@@ -18,7 +18,7 @@ import org.attn4j.tensor.DType;
  *
  * <p>Immutable (arrays are copied in and out) and thread-safe.
  *
- * @param heads       head counts and dim
+ * @param heads       head counts and dims
  * @param qoIndptr    request {@code b} owns query rows {@code qoIndptr[b] .. qoIndptr[b+1])}
  * @param pageTable   request {@code b}'s keys, host-resident; null with a device table
  * @param deviceTable request {@code b}'s keys, device-resident; null with a host table
@@ -117,12 +117,12 @@ public record AttentionProblem(HeadConfig heads, int[] qoIndptr, PageTable pageT
     }
 
     /**
-     * The logit scale: the options' scale, or {@code 1/sqrt(D)}.
+     * The logit scale: the options' scale, or {@code 1/sqrt(Dqk)} (the dot product runs over q's and k's dims).
      *
      * @return the scale
      */
     public float smScale() {
-        return options.resolvedSmScale(heads.headDim());
+        return options.resolvedSmScale(heads.headDimQk());
     }
 
     /**

@@ -46,5 +46,10 @@ public enum Feature {
     /** KV dequantisation scales per KV head ({@code KvScales.perHead}). */
     KV_SCALES_PER_HEAD,
     /** KV dequantisation scales per token and KV head in scale pools beside a paged cache ({@code KvScales.perToken}). */
-    KV_SCALES_PER_TOKEN
+    KV_SCALES_PER_TOKEN,
+    /**
+     * v and o rows of another head dim than q and k ({@code Dvo != Dqk}, spec §2), in attention,
+     * paged caches and append.
+     */
+    DISTINCT_VO_HEAD_DIM
 }

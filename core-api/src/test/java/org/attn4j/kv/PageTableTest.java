@@ -110,9 +110,30 @@ class PageTableTest {
     }
 
     @Test
+    void vPagesHaveTheirOwnHeadDimAndStrides() {
+        // K NHD [pages 3, pageSize 4, Hkv 2, Dqk 12], V [3, 4, 2, Dvo 8]: DeepSeek-like shorter V rows.
+        PagedKvCache nhd = PagedKvCache.separate(fakeTensor(3, 4, 2, 12), fakeTensor(3, 4, 2, 8), KvLayout.NHD);
+        assertEquals(12, nhd.kHeadDim());
+        assertEquals(8, nhd.vHeadDim());
+        assertEquals(2 * 96 + 3 * 24 + 12, nhd.kIndex(2, 3, 1));
+        assertEquals(2 * 64 + 3 * 16 + 8, nhd.vIndex(2, 3, 1));
+        PagedKvCache hnd = PagedKvCache.separate(fakeTensor(3, 2, 4, 12), fakeTensor(3, 2, 4, 8), KvLayout.HND);
+        assertEquals(2 * 96 + 48 + 3 * 12, hnd.kIndex(2, 3, 1));
+        assertEquals(2 * 64 + 32 + 3 * 8, hnd.vIndex(2, 3, 1));
+        assertMessage(() -> PagedKvCache.separate(fakeTensor(3, 4, 2, 12), fakeTensor(3, 4, 3, 8), KvLayout.NHD),
+                "v.shape", "[3, 4, 2, Dvo]", "actual [3, 4, 3, 8]");
+        org.attn4j.options.HeadConfig heads = new org.attn4j.options.HeadConfig(8, 2, 192, 128);
+        assertEquals(192, heads.headDimQk());
+        assertEquals(128, heads.headDimVo());
+        assertEquals(4, heads.groupSize());
+        assertTrue(new org.attn4j.options.HeadConfig(8, 2, 64).sameHeadDims());
+        assertMessage(() -> new org.attn4j.options.HeadConfig(8, 2, 64, 0), "headDimVo", "actual 0");
+    }
+
+    @Test
     void negativeStridesOffsetsAndNullTensorsAreRejected() {
         org.attn4j.tensor.Tensor t = fakeTensor(3, 4, 2, 8);
-        assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, 0, -64, KvScales.ONE), "pageStride",
+        assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, 0, -64, KvScales.ONE), "kPageStride",
                 "expected >= 0", "actual -64");
         assertMessage(() -> new PagedKvCache(t, t, KvLayout.NHD, 3, 4, 2, 8, 0, -1, 64, KvScales.ONE), "vOffset",
                 "expected >= 0", "actual -1");

@@ -14,7 +14,9 @@ import org.attn4j.bench.Workloads;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.options.AlibiSlopes;
 import org.attn4j.options.AttentionOptions;
+import org.attn4j.options.AttentionSinks;
 import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.tensor.DType;
@@ -107,7 +109,11 @@ public final class KernelBench {
                         KernelCase.decode("opts-hnd-g8-page1", DType.BF16, mixed, 64, 8, 128, 1, KvLayout.HND,
                                 AttentionOptions.DEFAULT.withSmScale(0.2f), KvScales.ONE),
                         KernelCase.decode("opts-mha-d64", DType.BF16, mixed, 8, 8, 64, 16, KvLayout.HND,
-                                AttentionOptions.DEFAULT, KvScales.ONE));
+                                AttentionOptions.DEFAULT, KvScales.ONE),
+                        KernelCase.decode("opts-sinks-alibi-cap-g4", DType.BF16, mixed, 32, 8, 128, 16, KvLayout.NHD,
+                                sinksAndAlibi(32).withLogitsSoftCap(30f), KvScales.ONE),
+                        KernelCase.decode("opts-sinks-alibi-mha-d64-window", DType.BF16, mixed, 8, 8, 64, 16,
+                                KvLayout.NHD, sinksAndAlibi(8).withWindowLeft(700), KvScales.ONE));
                 case PREFILL -> List.of(
                         KernelCase.timed(named.get("prefill-causal-8k")),
                         KernelCase.timed(named.get("prefill-batch-paged")),
@@ -127,8 +133,24 @@ public final class KernelBench {
                         KernelCase.prefill("opts-causal-d256-g4", DType.BF16, new int[] {300, 64, 1000, 1},
                                 new int[] {300, 500, 1000, 77}, 8, 2, 256, 16, KvLayout.NHD,
                                 AttentionOptions.DEFAULT.withCausal(true), false, KvScales.ONE),
+                        KernelCase.prefill("opts-sinks-alibi-causal-window", DType.BF16, new int[] {300, 1, 129, 1000},
+                                new int[] {300, 50, 500, 1777}, 32, 8, 128, 16, KvLayout.NHD,
+                                sinksAndAlibi(32).withCausal(true).withWindowLeft(400), false, KvScales.ONE),
+                        KernelCase.prefill("opts-sinks-alibi-cap-d64", DType.BF16, new int[] {0, 1, 63, 65, 300},
+                                new int[] {7, 0, 100, 65, 1000}, 8, 2, 64, 16, KvLayout.NHD,
+                                sinksAndAlibi(8).withLogitsSoftCap(20f), false, KvScales.ONE),
                         KernelCase.timedPrefill("prefill-causal-4k-d256", 4096, 16, 8, 256));
             };
+        }
+
+        /** Sink logits from -2 to 2 over the heads and the standard ALiBi slopes for {@code heads}. */
+        private static AttentionOptions sinksAndAlibi(int heads) {
+            float[] sinks = new float[heads];
+            for (int h = 0; h < heads; h++) {
+                sinks[h] = (h % 5) - 2f;
+            }
+            return AttentionOptions.DEFAULT.withSinks(AttentionSinks.of(sinks))
+                    .withAlibiSlopes(AlibiSlopes.standard(heads));
         }
 
         /**

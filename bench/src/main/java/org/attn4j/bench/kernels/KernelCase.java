@@ -79,7 +79,7 @@ public record KernelCase(Workload shape, AttentionOptions options, boolean custo
     }
 
     int headDim() {
-        return shape.heads().headDim();
+        return shape.heads().headDimQk(); // the kernel shapes have one head dim
     }
 
     /** Page ids of each request, the requests' pages interleaved as a serving pool hands them out. */

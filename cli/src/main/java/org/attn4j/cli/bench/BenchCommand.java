@@ -181,7 +181,7 @@ public final class BenchCommand implements Callable<Integer> {
             listed.addAll(Workloads.classes().values());
             for (Workload w : listed) {
                 out.printf("%-22s %-8s B=%d %s Hq/Hkv/D=%d/%d/%d page %d %s%s%n", w.name(), w.op().label(), w.batch(),
-                        w.lengthsDescription(), w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDim(),
+                        w.lengthsDescription(), w.heads().numQoHeads(), w.heads().numKvHeads(), w.heads().headDimQk(),
                         w.pageSize(), w.layout(), w.causal() ? " causal" : "");
             }
             return 0;

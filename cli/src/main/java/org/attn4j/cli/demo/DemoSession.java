@@ -62,10 +62,10 @@ final class DemoSession implements AutoCloseable {
         this.settings = settings;
         this.out = out;
         this.heads = new HeadConfig(8, 2, 64);
-        this.model = new ToyModel(512, heads.numQoHeads(), heads.numKvHeads(), heads.headDim(), settings.seed());
+        this.model = new ToyModel(512, heads.numQoHeads(), heads.numKvHeads(), heads.headDimQk(), settings.seed());
         this.pages = new PageManager(settings.numPages(), 16);
-        this.kCache = backend.allocate(DTYPE, settings.numPages(), 16, heads.numKvHeads(), heads.headDim());
-        this.vCache = backend.allocate(DTYPE, settings.numPages(), 16, heads.numKvHeads(), heads.headDim());
+        this.kCache = backend.allocate(DTYPE, settings.numPages(), 16, heads.numKvHeads(), heads.headDimQk());
+        this.vCache = backend.allocate(DTYPE, settings.numPages(), 16, heads.numKvHeads(), heads.headDimVo());
         this.cache = PagedKvCache.separate(kCache, vCache, KvLayout.NHD);
         this.rnd = new SplittableRandom(settings.seed() + 1);
     }
@@ -73,7 +73,7 @@ final class DemoSession implements AutoCloseable {
     /** Runs every step; returns true when every checked step matched the reference. */
     boolean run() {
         out.printf(Locale.ROOT, "demo on %s (%s): Hq %d, Hkv %d, D %d, bf16, page 16, %d pages%n", backend.id(),
-                backend.device(), heads.numQoHeads(), heads.numKvHeads(), heads.headDim(), settings.numPages());
+                backend.device(), heads.numQoHeads(), heads.numKvHeads(), heads.headDimQk(), settings.numPages());
         double warmMs = warmUp();
         out.printf(Locale.ROOT, "warm-up: one causal prefill and one decode on a scratch cache, %.1f ms wall clock;%n"
                 + "  kernels built at first use (OpenCL compiles its programs then) are built here, not in the steps%n",
@@ -127,8 +127,8 @@ final class DemoSession implements AutoCloseable {
         for (int t = 0; t < len; t++) {
             tokens[t] = t % model.vocab;
         }
-        try (Tensor k = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDim());
-             Tensor v = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDim());
+        try (Tensor k = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDimQk());
+             Tensor v = backend.allocate(DTYPE, pageCount, 16, heads.numKvHeads(), heads.headDimVo());
              HostTensor hq = model.queries(tokens, DTYPE); HostTensor hq1 = model.queries(new int[] {0}, DTYPE);
              Tensor q = backend.upload(hq); Tensor q1 = backend.upload(hq1);
              Tensor o = backend.allocate(DTYPE, hq.shape()); Tensor o1 = backend.allocate(DTYPE, hq1.shape());

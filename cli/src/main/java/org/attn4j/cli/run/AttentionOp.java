@@ -79,7 +79,10 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
         long[] lseRunShape = Arrays.copyOf(runShape, runShape.length - 1);
         Tensor tq = qView == null ? in.upload(HostTensor.wrap(hostQ.segment(), dtype, runShape))
                 : Arrays.equals(runShape, qShape) ? qView : in.withLeadingOne(qView);
-        Tensor o = in.output(dtype, runShape, oInit, "o_init", qShape);
+        // o has q's shape but for the head dim, which is V's (Dvo, spec §2).
+        long dvo = kv.vHeadDim();
+        long[] oShape = withLastDim(qShape, dvo);
+        Tensor o = in.output(dtype, withLastDim(runShape, dvo), oInit, "o_init", oShape);
         Tensor lse = returnLse ? in.output(DType.F32, lseRunShape, lseInit, "lse_init", lseFileShape) : null;
         DType kvDtype = kv.dtype(dtype);
         int hq = Math.toIntExact(qShape[qShape.length - 2]);
@@ -89,7 +92,7 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
             case "decode", "prefill" -> {
                 PagedKvCache cache = kv.loadPaged(in, kvDtype);
                 PageTable table = new PageTable(kvIndptr, kvIndices, kvLastPageLen, cache.pageSize());
-                HeadConfig heads = new HeadConfig(hq, cache.numKvHeads(), cache.headDim());
+                HeadConfig heads = new HeadConfig(hq, cache.numKvHeads(), cache.kHeadDim(), cache.vHeadDim());
                 int[] rows = op.equals("prefill") ? qoIndptr : decodeAsPrefill ? oneRowEach(table.batchSize()) : null;
                 start = System.nanoTime();
                 try (BatchAttentionPlan p = rows == null ? backend.planBatchDecode(table, heads, options, plan)
@@ -105,7 +108,8 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
                     throw new NpyException(kv.k() + ": ragged K must be [totalKv, Hkv, D], found "
                             + Arrays.toString(pair[0].shape()));
                 }
-                HeadConfig heads = new HeadConfig(hq, (int) pair[0].dim(1), (int) pair[0].dim(2));
+                HeadConfig heads = new HeadConfig(hq, (int) pair[0].dim(1), (int) pair[0].dim(2),
+                        (int) pair[1].dim(2));
                 start = System.nanoTime();
                 try (RaggedAttentionPlan p = backend.planBatchPrefillRagged(qoIndptr, kvIndptr, heads, options, mask,
                         plan)) {
@@ -135,11 +139,17 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
             result.extra.put("plan", java.util.Map.of("deterministic", plan.deterministic(), "max_split_chunk",
                     plan.maxSplitChunk()));
         }
-        result.put("o", in.download(o, qShape));
+        result.put("o", in.download(o, oShape));
         if (lse != null) {
             result.put("lse", in.download(lse, lseFileShape));
         }
         return result;
+    }
+
+    private static long[] withLastDim(long[] shape, long last) {
+        long[] s = shape.clone();
+        s[s.length - 1] = last;
+        return s;
     }
 
     private static int[] oneRowEach(int batch) {

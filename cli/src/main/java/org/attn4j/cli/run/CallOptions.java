@@ -45,7 +45,7 @@ final class CallOptions {
         }
         if (r.has("sinks")) {
             float[] sinks = r.floats("sinks");
-            options = options.withSinks(perHead(r, "sinks", () -> AttentionSinks.of(sinks)));
+            options = options.withSinks(made(r, "sinks", () -> AttentionSinks.of(sinks)));
         }
         boolean standard = r.bool("alibi", false);
         if (r.has("alibi_slopes")) {
@@ -54,13 +54,13 @@ final class CallOptions {
                         + " not both");
             }
             float[] slopes = r.floats("alibi_slopes");
-            options = options.withAlibiSlopes(perHead(r, "alibi_slopes", () -> AlibiSlopes.of(slopes)));
+            options = options.withAlibiSlopes(made(r, "alibi_slopes", () -> AlibiSlopes.of(slopes)));
         }
         return new Attention(options, standard);
     }
 
-    /** Per-head values made into their option, a rejected value reported under the spec's key. */
-    private static <T> T perHead(SpecReader r, String key, java.util.function.Supplier<T> make) {
+    /** Values made into their option, a rejected value reported under the spec's key. */
+    private static <T> T made(SpecReader r, String key, java.util.function.Supplier<T> make) {
         try {
             return make.get();
         } catch (InvalidArgumentException e) {
@@ -68,11 +68,16 @@ final class CallOptions {
         }
     }
 
-    /** {@code {"interleaved", "theta", "scale", "llama31": {...}}}, every key optional. */
+    /**
+     * {@code {"interleaved", "theta", "scale", "rotary_dim", "llama31": {...}}}, every key optional;
+     * {@code rotary_dim} 0 or absent rotates the whole head.
+     */
     static RopeOptions rope(SpecReader r) {
-        r.allowOnly(Set.of("interleaved", "theta", "scale", "llama31"));
-        RopeOptions rope = new RopeOptions(r.bool("interleaved", false), r.number("theta", 1e4),
+        r.allowOnly(Set.of("interleaved", "theta", "scale", "rotary_dim", "llama31"));
+        RopeOptions whole = new RopeOptions(r.bool("interleaved", false), r.number("theta", 1e4),
                 r.number("scale", 1), null);
+        int rotaryDim = r.integer("rotary_dim", 0);
+        RopeOptions rope = made(r, "rotary_dim", () -> whole.withRotaryDim(rotaryDim));
         if (r.has("llama31")) {
             SpecReader l = r.object("llama31");
             l.allowOnly(Set.of("factor", "low_freq_factor", "high_freq_factor", "original_max_position"));

@@ -65,16 +65,18 @@ record CascadeOp(TensorSource q, DType qDtype, KvSource kv, List<Level> levels, 
         if (shape.length != 3) {
             throw new NpyException(q.file() + ": q of cascade must be [rows, Hq, D], found " + Arrays.toString(shape));
         }
-        Tensor o = in.output(dtype, shape, oInit, "o_init");
+        PagedKvCache cache = kv.loadPaged(in, kv.dtype(dtype));
+        // o has q's shape but for the head dim, which is V's (Dvo, spec §2).
+        Tensor o = in.output(dtype, new long[] {shape[0], shape[1], cache.vHeadDim()}, oInit, "o_init");
         long[] lseShape = {shape[0], shape[1]};
         Tensor lse = returnLse ? in.output(DType.F32, lseShape, lseInit, "lse_init") : null;
-        PagedKvCache cache = kv.loadPaged(in, kv.dtype(dtype));
         List<CascadeLevel> cascade = new ArrayList<>();
         for (Level l : levels) {
             cascade.add(new CascadeLevel(l.qoIndptr(), new PageTable(l.kvIndptr(), l.kvIndices(), l.kvLastPageLen(),
                     cache.pageSize())));
         }
-        HeadConfig heads = new HeadConfig(Math.toIntExact(shape[1]), cache.numKvHeads(), cache.headDim());
+        HeadConfig heads = new HeadConfig(Math.toIntExact(shape[1]), cache.numKvHeads(), cache.kHeadDim(),
+                cache.vHeadDim());
         AttentionOptions options = attention.forHeads(heads.numQoHeads());
         RunResult result = new RunResult();
         long start = System.nanoTime();

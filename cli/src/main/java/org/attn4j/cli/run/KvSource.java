@@ -135,7 +135,19 @@ record KvSource(Path k, Path v, Path kv, DType declared, KvLayout layout, KvScal
         return fallback;
     }
 
-    /** K and V on the device, checked to have one shape. */
+    /**
+     * The head dim of V's rows ({@code Dvo}), read from the file's header: the last dim of
+     * {@code "v"}, or of the combined {@code "kv"} (which holds K and V of one head dim).
+     */
+    long vHeadDim() throws IOException {
+        long[] shape = Npy.header(combined() ? kv : v).shape();
+        if (shape.length == 0) {
+            throw new NpyException((combined() ? kv : v) + ": V needs a head dim, found a scalar");
+        }
+        return shape[shape.length - 1];
+    }
+
+    /** K and V on the device, checked to have one shape but for V's head dim ({@code Dvo}, spec §2). */
     Tensor[] loadPair(Inputs in, DType dtype) throws IOException {
         if (combined()) {
             Tensor t = in.device(kv, dtype);
@@ -143,9 +155,12 @@ record KvSource(Path k, Path v, Path kv, DType declared, KvLayout layout, KvScal
         }
         var hk = in.host(k, dtype);
         var hv = in.host(v, dtype);
-        if (!Arrays.equals(hk.shape(), hv.shape())) {
-            throw new NpyException(v + ": shape " + Arrays.toString(hv.shape()) + " differs from k's "
-                    + Arrays.toString(hk.shape()));
+        long[] ks = hk.shape();
+        long[] vs = hv.shape();
+        if (ks.length != vs.length || ks.length == 0
+                || !Arrays.equals(Arrays.copyOf(ks, ks.length - 1), Arrays.copyOf(vs, vs.length - 1))) {
+            throw new NpyException(v + ": shape " + Arrays.toString(vs) + " differs from k's "
+                    + Arrays.toString(ks) + " in more than the head dim");
         }
         return new Tensor[] {in.upload(hk), in.upload(hv)};
     }

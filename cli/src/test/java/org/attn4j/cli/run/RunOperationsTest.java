@@ -214,6 +214,24 @@ class RunOperationsTest {
             (float) (3 * c1 - 4 * s1), (float) (4 * c1 + 3 * s1)};
         assertFloats(pairs, Npy.read(interleaved.resolve("q.npy"), DType.F32), 1e-6);
         assertTrue(Files.notExists(interleaved.resolve("k.npy")));
+
+        // rotary_dim 2 (partial rotary): the one pair (0, 1) turns at freq 1, dims 2 and 3 pass through
+        Path partial = run("rope-partial", """
+                {"op": "rope", "q": "q.npy", "positions": [0, 1], "rope": {"rotary_dim": 2}}""");
+        float[] firstTwo = {1, 2, 3, 4, (float) (1 * c0 - 2 * s0), (float) (2 * c0 + 1 * s0), 3, 4};
+        assertFloats(firstTwo, Npy.read(partial.resolve("q.npy"), DType.F32), 1e-6);
+    }
+
+    @Test
+    void badRotaryDimsAreRefusedByKey() throws IOException {
+        save("q.npy", HostTensor.of(DType.F32, new float[] {1, 2, 3, 4}, 1, 1, 4));
+        String odd = fails("odd", """
+                {"op": "rope", "q": "q.npy", "positions": [0], "rope": {"rotary_dim": 3}}""");
+        assertTrue(odd.contains("\"rotary_dim\": rope.rotaryDim: expected 0 (the whole head dim) or an even value"
+                + " >= 2, actual 3"), odd);
+        String wide = fails("wide", """
+                {"op": "rope", "q": "q.npy", "positions": [0], "rope": {"rotary_dim": 6}}""");
+        assertTrue(wide.contains("rope.rotaryDim") && wide.contains("D = 4") && wide.contains("actual 6"), wide);
     }
 
     /** Slices {@code [n, heads, d]} of a fused {@code [n, total, d]} array starting at head {@code first}, copied. */

@@ -27,7 +27,9 @@ import org.attn4j.tensor.DType;
  * @param kvLens        keys per request
  * @param numQoHeads    {@code Hq}
  * @param numKvHeads    {@code Hkv}
- * @param headDim       {@code D}
+ * @param headDimQk     {@code Dqk}, the head dim of q and K
+ * @param headDimVo     {@code Dvo}, the head dim of V and o (spec §2; equal to {@code Dqk} but
+ *                      in the cases of {@link AttentionCases#distinctHeadDims})
  * @param pageSize      tokens per page
  * @param layout        page layout
  * @param combinedCache K and V in one tensor
@@ -49,7 +51,8 @@ import org.attn4j.tensor.DType;
  * @param seed          the seed of every value, page permutation and mask bit
  * @param scaleKind     how the KV dequantisation scales vary ({@link #scaleTables})
  */
-public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDim, int pageSize,
+public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDimQk,
+                            int headDimVo, int pageSize,
                             KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
                             float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
                             RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
@@ -70,35 +73,75 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         /** Rotate half, theta 5e5, Llama 3.1 scaling with its defaults (8, 1, 4, 8192). */
         LLAMA31,
         /** Rotate half, theta 1e4, ropeScale 4 (frequencies divided by 4). */
-        SCALED;
+        SCALED,
+        /**
+         * Partial rotary as Phi-2 has it: rotate half over the first {@link #rotaryDim} dims, 0.4 of
+         * the head rounded down to an even number (32 of 80), theta 1e4; the rest pass through.
+         */
+        PARTIAL_HALF,
+        /**
+         * Partial rotary as GPT-J has it: interleaved pairs over the first {@link #rotaryDim} dims,
+         * a quarter of the head rounded down to an even number (64 of 256), theta 1e4.
+         */
+        PARTIAL_INTERLEAVED;
+
+        /**
+         * The dims this kind rotates in a head of {@code headDim}, at least 2 for a partial kind.
+         *
+         * @param headDim {@code D}, even
+         * @return {@code R}: below {@code D} for the partial kinds (but at D = 2), 0 (the whole
+         *         head) for the others
+         */
+        public int rotaryDim(int headDim) {
+            return switch (this) {
+                case PARTIAL_HALF -> Math.min(headDim, Math.max(2, (int) (0.4 * headDim) / 2 * 2));
+                case PARTIAL_INTERLEAVED -> Math.min(headDim, Math.max(2, headDim / 4 / 2 * 2));
+                default -> 0;
+            };
+        }
+
+        /**
+         * Whether this kind rotates only part of the head.
+         *
+         * @return true for {@link #PARTIAL_HALF} and {@link #PARTIAL_INTERLEAVED}
+         */
+        public boolean partial() {
+            return this == PARTIAL_HALF || this == PARTIAL_INTERLEAVED;
+        }
 
         /**
          * The options a call takes.
          *
+         * @param headDim {@code D}, which sets a partial kind's rotary dim
          * @return the RoPE options, or null for {@link #NONE}
          */
-        public RopeOptions options() {
+        public RopeOptions options(int headDim) {
             return switch (this) {
                 case NONE -> null;
                 case HALF -> RopeOptions.DEFAULT;
                 case INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true);
                 case LLAMA31 -> RopeOptions.DEFAULT.withTheta(5e5).withLlama31(Llama31RopeScaling.DEFAULT);
                 case SCALED -> RopeOptions.DEFAULT.withScale(4);
+                case PARTIAL_HALF -> RopeOptions.DEFAULT.withRotaryDim(rotaryDim(headDim));
+                case PARTIAL_INTERLEAVED -> RopeOptions.DEFAULT.withInterleaved(true).withRotaryDim(rotaryDim(headDim));
             };
         }
 
         /**
          * The rotation spec §3 defines for these options, as the oracle applies it.
          *
+         * @param headDim {@code D}, which sets a partial kind's rotary dim
          * @return the rotation, or null for {@link #NONE}
          */
-        public SpecRope spec() {
+        public SpecRope spec(int headDim) {
             return switch (this) {
                 case NONE -> null;
                 case HALF -> new SpecRope(false, 1e4, 1, null);
                 case INTERLEAVED -> new SpecRope(true, 1e4, 1, null);
                 case LLAMA31 -> new SpecRope(false, 5e5, 1, SpecRope.Llama31.DEFAULT);
                 case SCALED -> new SpecRope(false, 1e4, 4, null);
+                case PARTIAL_HALF -> new SpecRope(false, 1e4, 1, null, rotaryDim(headDim));
+                case PARTIAL_INTERLEAVED -> new SpecRope(true, 1e4, 1, null, rotaryDim(headDim));
             };
         }
     }
@@ -166,7 +209,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * @param kvLens        keys per request
      * @param numQoHeads    {@code Hq}
      * @param numKvHeads    {@code Hkv}
-     * @param headDim       {@code D}
+     * @param headDim       {@code D}, of q, K, V and o
      * @param pageSize      tokens per page
      * @param layout        page layout
      * @param combinedCache K and V in one tensor
@@ -189,20 +232,20 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
                          KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
                          float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
                          RopeKind rope, MaskKind mask, boolean lse, DataKind data, long seed) {
-        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache, extraPages, qDtype,
-                kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, SinkKind.NONE,
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, headDim, pageSize, layout, combinedCache, extraPages,
+                qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, SinkKind.NONE,
                 AlibiKind.NONE, lse, data, seed);
     }
 
     /**
-     * A case with scalar KV scales, as reproductions printed before per-head and per-token scales
-     * existed build it.
+     * A case with one head dim for q, K, V and o and scalar KV scales (the form {@link #toJava()}
+     * prints for them).
      *
      * @param qoLens        query rows per request (decode: all 1)
      * @param kvLens        keys per request
      * @param numQoHeads    {@code Hq}
      * @param numKvHeads    {@code Hkv}
-     * @param headDim       {@code D}
+     * @param headDim       {@code D}, of q, K, V and o
      * @param pageSize      tokens per page
      * @param layout        page layout
      * @param combinedCache K and V in one tensor
@@ -228,9 +271,88 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
                          float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
                          RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
                          long seed) {
-        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache, extraPages, qDtype,
-                kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks, alibi, lse, data,
-                seed, ScaleKind.SCALAR);
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, headDim, pageSize, layout, combinedCache, extraPages,
+                qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks, alibi, lse,
+                data, seed, ScaleKind.SCALAR);
+    }
+
+    /**
+     * A case with scalar KV scales (the form {@link #toJava()} prints for distinct head dims).
+     *
+     * @param qoLens        query rows per request (decode: all 1)
+     * @param kvLens        keys per request
+     * @param numQoHeads    {@code Hq}
+     * @param numKvHeads    {@code Hkv}
+     * @param headDimQk     {@code Dqk}, the head dim of q and K
+     * @param headDimVo     {@code Dvo}, the head dim of V and o
+     * @param pageSize      tokens per page
+     * @param layout        page layout
+     * @param combinedCache K and V in one tensor
+     * @param extraPages    pool pages no request references (filled with garbage)
+     * @param qDtype        q and o dtype
+     * @param kvDtype       KV cache dtype
+     * @param kScale        K dequantisation scale
+     * @param vScale        V dequantisation scale
+     * @param causal        causal mask
+     * @param windowLeft    sliding window, -1 off
+     * @param softCap       logits soft cap, 0 off
+     * @param smScale       logit scale, NaN for 1/sqrt(D)
+     * @param rope          RoPE on the fly
+     * @param mask          custom mask form
+     * @param sinks         attention sinks
+     * @param alibi         ALiBi slopes
+     * @param lse           whether the LSE output is requested
+     * @param data          how values are drawn
+     * @param seed          the seed of every value, page permutation and mask bit
+     */
+    public AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDimQk, int headDimVo,
+                         int pageSize, KvLayout layout, boolean combinedCache, int extraPages, DType qDtype,
+                         DType kvDtype, float kScale, float vScale, boolean causal, int windowLeft, float softCap,
+                         float smScale, RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse,
+                         DataKind data, long seed) {
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDimQk, headDimVo, pageSize, layout, combinedCache,
+                extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks,
+                alibi, lse, data, seed, ScaleKind.SCALAR);
+    }
+
+    /**
+     * A case with one head dim for q, K, V and o (the form {@link #toJava()} prints for per-head and
+     * per-token scales at one head dim).
+     *
+     * @param qoLens        query rows per request (decode: all 1)
+     * @param kvLens        keys per request
+     * @param numQoHeads    {@code Hq}
+     * @param numKvHeads    {@code Hkv}
+     * @param headDim       {@code D}, of q, K, V and o
+     * @param pageSize      tokens per page
+     * @param layout        page layout
+     * @param combinedCache K and V in one tensor
+     * @param extraPages    pool pages no request references (filled with garbage)
+     * @param qDtype        q and o dtype
+     * @param kvDtype       KV cache dtype
+     * @param kScale        K dequantisation scale
+     * @param vScale        V dequantisation scale
+     * @param causal        causal mask
+     * @param windowLeft    sliding window, -1 off
+     * @param softCap       logits soft cap, 0 off
+     * @param smScale       logit scale, NaN for 1/sqrt(D)
+     * @param rope          RoPE on the fly
+     * @param mask          custom mask form
+     * @param sinks         attention sinks
+     * @param alibi         ALiBi slopes
+     * @param lse           whether the LSE output is requested
+     * @param data          how values are drawn
+     * @param seed          the seed of every value, page permutation and mask bit
+     * @param scaleKind     how the KV dequantisation scales vary
+     */
+    public AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDim, int pageSize,
+                         KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
+                         float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
+                         RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
+                         long seed, ScaleKind scaleKind) {
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, headDim, pageSize, layout, combinedCache, extraPages,
+                qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks, alibi, lse,
+                data, seed, scaleKind);
     }
 
     /**
@@ -352,12 +474,21 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
-     * The head counts and dim as a call takes them.
+     * The head counts and dims as a call takes them.
      *
-     * @return {@code Hq}, {@code Hkv} and {@code D}
+     * @return {@code Hq}, {@code Hkv}, {@code Dqk} and {@code Dvo}
      */
     public HeadConfig heads() {
-        return new HeadConfig(numQoHeads, numKvHeads, headDim);
+        return new HeadConfig(numQoHeads, numKvHeads, headDimQk, headDimVo);
+    }
+
+    /**
+     * Whether V and o rows are as long as q and K rows.
+     *
+     * @return {@code Dqk == Dvo}
+     */
+    public boolean sameHeadDims() {
+        return headDimQk == headDimVo;
     }
 
     /**
@@ -366,7 +497,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * @return the options of {@link #rope()}, null without RoPE
      */
     public RopeOptions ropeOptions() {
-        return rope.options();
+        return rope.options(headDimQk);
     }
 
     /**
@@ -480,8 +611,14 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         if (numQoHeads < 1 || numKvHeads < 1 || numQoHeads % numKvHeads != 0) {
             return "heads " + numQoHeads + "/" + numKvHeads;
         }
-        if (headDim < 2 || headDim % 2 != 0) {
-            return "head dim " + headDim;
+        if (headDimQk < 2 || headDimQk % 2 != 0) {
+            return "head dim " + headDimQk;
+        }
+        if (headDimVo < 1) {
+            return "v head dim " + headDimVo;
+        }
+        if (combinedCache && headDimQk != headDimVo) {
+            return "a combined cache with head dims " + headDimQk + " and " + headDimVo;
         }
         if (totalQ() == 0) {
             return "no query rows";
@@ -500,14 +637,14 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     /**
      * Multiply-adds of the attention, a measure of its cost that ignores masking.
      *
-     * @return the sum over requests of query rows times keys, times {@code Hq} and {@code D}
+     * @return the sum over requests of query rows times keys, times {@code Hq} and {@code (Dqk + Dvo) / 2}
      */
     public long work() {
         long w = 0;
         for (int b = 0; b < qoLens.length; b++) {
             w += (long) qoLens[b] * kvLens[b];
         }
-        return w * numQoHeads * headDim;
+        return w * numQoHeads * ((headDimQk + headDimVo) / 2);
     }
 
     /**
@@ -529,7 +666,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         StringBuilder sb = new StringBuilder();
         sb.append("B=").append(batchSize()).append(" qo=").append(Arrays.toString(qoLens)).append(" kv=")
                 .append(Arrays.toString(kvLens)).append(" Hq/Hkv/D=").append(numQoHeads).append('/')
-                .append(numKvHeads).append('/').append(headDim).append(" page=").append(pageSize).append(' ')
+                .append(numKvHeads).append('/').append(headDimQk).append(sameHeadDims() ? "" : "/" + headDimVo).append(" page=").append(pageSize).append(' ')
                 .append(layout).append(combinedCache ? " combined" : "").append(" q=").append(qDtype).append(" kv=")
                 .append(kvDtype);
         if (kvDtype.isFp8()) {
@@ -575,10 +712,12 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * @return a {@code new AttentionCase(...)} expression
      */
     public String toJava() {
-        String variants = sinks == SinkKind.NONE && alibi == AlibiKind.NONE && scaleKind == ScaleKind.SCALAR ? ""
+        // The canonical form (both head dims) needs the variants spelled out too, as do non-scalar scales.
+        String variants = sinks == SinkKind.NONE && alibi == AlibiKind.NONE && sameHeadDims()
+                && scaleKind == ScaleKind.SCALAR ? ""
                 : ", AttentionCase.SinkKind." + sinks + ", AttentionCase.AlibiKind." + alibi;
         return "new AttentionCase(" + ints(qoLens) + ", " + ints(kvLens) + ", " + numQoHeads + ", " + numKvHeads
-                + ", " + headDim + ", " + pageSize + ", KvLayout." + layout + ", " + combinedCache + ", " + extraPages
+                + ", " + headDimQk + (sameHeadDims() ? "" : ", " + headDimVo) + ", " + pageSize + ", KvLayout." + layout + ", " + combinedCache + ", " + extraPages
                 + ", DType." + qDtype + ", DType." + kvDtype + ", " + flt(kScale) + ", " + flt(vScale) + ", " + causal
                 + ", " + windowLeft + ", " + flt(softCap) + ", " + flt(smScale) + ", AttentionCase.RopeKind." + rope
                 + ", AttentionCase.MaskKind." + mask + variants + ", " + lse + ", AttentionCase.DataKind." + data
@@ -618,8 +757,10 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         public int numQoHeads;
         /** {@code Hkv}. */
         public int numKvHeads;
-        /** {@code D}. */
-        public int headDim;
+        /** {@code Dqk}, the head dim of q and K. */
+        public int headDimQk;
+        /** {@code Dvo}, the head dim of V and o. */
+        public int headDimVo;
         /** Tokens per page. */
         public int pageSize;
         /** Page layout. */
@@ -666,7 +807,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
             kvLens = c.kvLens.clone();
             numQoHeads = c.numQoHeads;
             numKvHeads = c.numKvHeads;
-            headDim = c.headDim;
+            headDimQk = c.headDimQk;
+            headDimVo = c.headDimVo;
             pageSize = c.pageSize;
             layout = c.layout;
             combinedCache = c.combinedCache;
@@ -703,7 +845,30 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         }
 
         /**
-         * Sets the head counts; the head dim stays.
+         * Sets the head dims.
+         *
+         * @param qk {@code Dqk}, of q and K
+         * @param vo {@code Dvo}, of V and o
+         * @return this builder
+         */
+        public Builder headDims(int qk, int vo) {
+            headDimQk = qk;
+            headDimVo = vo;
+            return this;
+        }
+
+        /**
+         * One head dim for q, K, V and o.
+         *
+         * @param d {@code D}
+         * @return this builder
+         */
+        public Builder headDim(int d) {
+            return headDims(d, d);
+        }
+
+        /**
+         * Sets the head counts; the head dims stay.
          *
          * @param hq  {@code Hq}
          * @param hkv {@code Hkv}
@@ -722,9 +887,9 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
          * @throws IllegalArgumentException if the length arrays differ in length or are empty
          */
         public AttentionCase build() {
-            return new AttentionCase(qoLens, kvLens, numQoHeads, numKvHeads, headDim, pageSize, layout, combinedCache,
-                    extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks,
-                    alibi, lse, data, seed, scaleKind);
+            return new AttentionCase(qoLens, kvLens, numQoHeads, numKvHeads, headDimQk, headDimVo, pageSize, layout,
+                    combinedCache, extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale,
+                    rope, mask, sinks, alibi, lse, data, seed, scaleKind);
         }
     }
 }

@@ -74,9 +74,7 @@ public final class AttentionCases {
         }
         // head dims
         for (int d : new int[] {32, 64, 128, 256}) {
-            AttentionCase.Builder b = plain(decode, rng.nextLong());
-            b.headDim = d;
-            e.add(b);
+            e.add(plain(decode, rng.nextLong()).headDim(d));
         }
         // page size 1 and a non-power of two
         for (int p : new int[] {1, 7}) {
@@ -210,6 +208,80 @@ public final class AttentionCases {
     }
 
     /**
+     * (Dqk, Dvo) pairs with V's head dim differing from K's, from the multiples of 8 the other
+     * cases use: DeepSeek's prefill (192, 128), V shorter and longer than K, each a multiple of 16
+     * or only of 8.
+     */
+    private static final int[][] DISTINCT_PAIRS = {{192, 128}, {96, 64}, {64, 128}, {128, 64}, {32, 64},
+        {256, 128}, {48, 32}, {80, 96}, {40, 24}, {128, 256}};
+
+    /**
+     * Cases whose V and o rows differ in length from q and K rows ({@code Dvo != Dqk}, spec §2),
+     * for backends with {@code Feature.DISTINCT_VO_HEAD_DIM}: first DeepSeek's 192/128 with the
+     * options one at a time (causal, window, soft cap, RoPE, GQA, HND, FP8, a long request that
+     * device backends split), then random cases with a drawn pair. K and V are separate tensors
+     * (a combined cache has one head dim).
+     *
+     * @param decode one query row per request, for the decode operations
+     * @param rng    the source of randomness
+     * @param count  the number of random cases after the fixed ones
+     * @return new cases
+     */
+    public static List<AttentionCase> distinctHeadDims(boolean decode, SplittableRandom rng, int count) {
+        List<AttentionCase.Builder> e = new ArrayList<>();
+        e.add(plain(decode, rng.nextLong()).headDims(192, 128));
+        AttentionCase.Builder causal = plain(decode, rng.nextLong()).headDims(192, 128)
+                .lengths(decode ? new int[] {1, 1} : new int[] {21, 4}, new int[] {21, 30});
+        causal.causal = true;
+        e.add(causal);
+        AttentionCase.Builder window = plain(decode, rng.nextLong()).headDims(192, 128);
+        window.windowLeft = 5;
+        window.causal = !decode;
+        e.add(window);
+        AttentionCase.Builder cap = plain(decode, rng.nextLong()).headDims(64, 128);
+        cap.softCap = 5f;
+        cap.smScale = 0.5f;
+        e.add(cap);
+        AttentionCase.Builder rope = plain(decode, rng.nextLong()).headDims(192, 128);
+        rope.rope = RopeKind.HALF;
+        e.add(rope);
+        e.add(plain(decode, rng.nextLong()).headDims(96, 64).heads(8, 1));
+        AttentionCase.Builder hnd = plain(decode, rng.nextLong()).headDims(128, 64);
+        hnd.layout = KvLayout.HND;
+        e.add(hnd);
+        AttentionCase.Builder fp8 = plain(decode, rng.nextLong()).headDims(192, 128);
+        fp8.qDtype = DType.BF16;
+        fp8.kvDtype = DType.FP8_E4M3;
+        fp8.kScale = 0.5f;
+        fp8.vScale = 2f;
+        e.add(fp8);
+        e.add(plain(decode, rng.nextLong()).headDims(192, 128).lengths(new int[] {decode ? 1 : 3, 1, 1},
+                new int[] {1500, 3, 700}));
+        e.add(plain(decode, rng.nextLong()).headDims(32, 64).lengths(new int[] {decode ? 1 : 3, 1},
+                new int[] {0, 12}));
+        List<AttentionCase> out = new ArrayList<>(e.stream().map(AttentionCase.Builder::build).toList());
+        for (int i = 0; i < count; i++) {
+            out.add(randomDistinctHeadDims(decode, rng));
+        }
+        return out;
+    }
+
+    /**
+     * A random valid case ({@link #random}) with a drawn (Dqk, Dvo) pair whose dims differ, K and V
+     * in separate tensors.
+     *
+     * @param decode one query row per request, for the decode operations
+     * @param rng    the source of randomness
+     * @return a new case
+     */
+    public static AttentionCase randomDistinctHeadDims(boolean decode, SplittableRandom rng) {
+        int[] pair = DISTINCT_PAIRS[rng.nextInt(DISTINCT_PAIRS.length)];
+        AttentionCase.Builder b = random(decode, rng).toBuilder().headDims(pair[0], pair[1]);
+        b.combinedCache = false;
+        return b.build();
+    }
+
+    /**
      * The nearest valid case: causal rows clamped to the keys, at least one query row, decode
      * cases kept at one row per request; null when none is near.
      *
@@ -301,15 +373,19 @@ public final class AttentionCases {
             out.add(c.toBuilder().heads(c.numQoHeads() / c.numKvHeads() * (c.numKvHeads() / 2),
                     c.numKvHeads() / 2));
         }
-        for (int d : new int[] {16, 32, c.headDim() / 2}) {
-            if (d < c.headDim() && d % 2 == 0 && d >= 2) {
-                AttentionCase.Builder b = c.toBuilder();
-                b.headDim = d;
+        for (int d : new int[] {16, 32, c.headDimQk() / 2}) {
+            if (d < c.headDimQk() && d % 2 == 0 && d >= 2) {
+                // V keeps its ratio to K's head dim, so a distinct pair stays distinct.
+                int vo = c.sameHeadDims() ? d : Math.max(8, c.headDimVo() * d / c.headDimQk());
+                AttentionCase.Builder b = c.toBuilder().headDims(d, vo == d && !c.sameHeadDims() ? d + 8 : vo);
                 if (c.data() == DataKind.LARGE_LOGITS) {
-                    b.smScale = c.smScale() * c.headDim() / d;
+                    b.smScale = c.smScale() * c.headDimQk() / d;
                 }
                 out.add(b);
             }
+        }
+        if (!c.sameHeadDims()) {
+            out.add(c.toBuilder().headDims(c.headDimQk(), Math.max(8, c.headDimVo() / 2)));
         }
         // simpler options and paging
         AttentionCase.Builder b;

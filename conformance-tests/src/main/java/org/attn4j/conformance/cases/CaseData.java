@@ -38,8 +38,9 @@ public final class CaseData {
 
     /**
      * Draws the values of a case from its seed: q, K and V per {@link AttentionCase#data()}
-     * (rounded to the case's dtypes, K and V divided by their scales, scalar, per head or per token), and with a custom mask
-     * each request's bits at a random density, one row of a multi-row request masked off entirely.
+     * (rounded to the case's dtypes, K and V divided by their scales, scalar, per head or per
+     * token), and with a custom mask each request's bits at a random density, one row of a
+     * multi-row request masked off entirely.
      *
      * @param c the case
      * @return its values; the same case always gives the same values
@@ -48,7 +49,8 @@ public final class CaseData {
         SplittableRandom rng = new SplittableRandom(c.seed());
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
+        int dv = c.headDimVo();
         boolean large = c.data() == DataKind.LARGE_LOGITS;
         float[] q = new float[c.totalQ() * hq * d];
         int[] qoIndptr = c.qoIndptr();
@@ -68,13 +70,20 @@ public final class CaseData {
         float[][] vScales = c.scaleTables(true);
         for (int b = 0; b < batch; b++) {
             int n = c.kvLen(b) * hkv * d;
+            int nv = c.kvLen(b) * hkv * dv;
             k[b] = new float[n];
-            v[b] = new float[n];
-            for (int at = 0; at < n; at++) {
-                int i = at % d;
-                float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng)) : uniform(rng, 2);
-                k[b][at] = store(c.kvDtype(), kReal / kScales[b][at / d]);
-                v[b][at] = store(c.kvDtype(), uniform(rng, 1) / vScales[b][at / d]);
+            v[b] = new float[nv];
+            // K and V drawn in turn, so cases with one head dim keep the values they always had.
+            for (int at = 0; at < Math.max(n, nv); at++) {
+                if (at < n) {
+                    int i = at % d;
+                    float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng))
+                            : uniform(rng, 2);
+                    k[b][at] = store(c.kvDtype(), kReal / kScales[b][at / d]);
+                }
+                if (at < nv) {
+                    v[b][at] = store(c.kvDtype(), uniform(rng, 1) / vScales[b][at / dv]);
+                }
             }
         }
         boolean[][] mask = null;
@@ -165,7 +174,7 @@ public final class CaseData {
      * @return new data under a case of just those lengths
      */
     public CaseData select(int... requests) {
-        int hqd = c.numQoHeads() * c.headDim();
+        int hqd = c.numQoHeads() * c.headDimQk(); // rows of q
         int[] qoIndptr = c.qoIndptr();
         int[] qo = new int[requests.length];
         int[] kv = new int[requests.length];

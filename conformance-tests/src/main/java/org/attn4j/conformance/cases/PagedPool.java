@@ -68,7 +68,35 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool build(float[][] kSeqs, float[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
                                   KvScales scales, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                   long permutationSeed, Fill fill) {
-        return buildBits(bits(dtype, kSeqs), bits(dtype, vSeqs), lens, hkv, d, dtype, scales, pageSize, layout,
+        return build(kSeqs, vSeqs, lens, hkv, d, d, dtype, scales, pageSize, layout, combined, extraPages,
+                permutationSeed, fill);
+    }
+
+    /**
+     * As {@link #build(float[][], float[][], int[], int, int, DType, KvScales, int, KvLayout, boolean, int, long,
+     * Fill)}, V's rows {@code dv} long ({@code Dvo}) where K's are {@code d} ({@code Dqk}); K and V
+     * then live in separate tensors (spec §2).
+     *
+     * @param kSeqs           K of sequence {@code s}: {@code [lens[s], Hkv, Dqk]}
+     * @param vSeqs           V of each sequence: {@code [lens[s], Hkv, Dvo]}
+     * @param lens            tokens per sequence
+     * @param hkv             {@code Hkv}
+     * @param d               {@code Dqk}
+     * @param dv              {@code Dvo}
+     * @param dtype           the pool's dtype
+     * @param scales          dequantisation scales the pool reports; values are stored as given
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor (only when {@code d == dv})
+     * @param extraPages      pages beyond those the sequences need, referenced by none
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no sequence owns
+     * @return a new pool, which the caller closes
+     */
+    public static PagedPool build(float[][] kSeqs, float[][] vSeqs, int[] lens, int hkv, int d, int dv,
+                                  DType dtype, KvScales scales, int pageSize, KvLayout layout, boolean combined,
+                                  int extraPages, long permutationSeed, Fill fill) {
+        return buildBits(bits(dtype, kSeqs), bits(dtype, vSeqs), lens, hkv, d, dv, dtype, scales, pageSize, layout,
                 combined, extraPages, permutationSeed, fill);
     }
 
@@ -104,6 +132,37 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, DType dtype,
                                       KvScales scales, int pageSize, KvLayout layout, boolean combined,
                                       int extraPages, long permutationSeed, Fill fill) {
+        return buildBits(kSeqs, vSeqs, lens, hkv, d, d, dtype, scales, pageSize, layout, combined, extraPages,
+                permutationSeed, fill);
+    }
+
+    /**
+     * As {@link #buildBits(int[][], int[][], int[], int, int, DType, KvScales, int, KvLayout, boolean, int, long,
+     * Fill)}, with V rows of another head dim than K rows (then not combined).
+     *
+     * @param kSeqs           K codes of sequence {@code s}: {@code [lens[s], Hkv, Dqk]}, in the low bits of each int
+     * @param vSeqs           V codes of each sequence: {@code [lens[s], Hkv, Dvo]}
+     * @param lens            tokens per sequence
+     * @param hkv             {@code Hkv}
+     * @param d               {@code Dqk}
+     * @param dv              {@code Dvo}
+     * @param dtype           the pool's dtype
+     * @param scales          dequantisation scales the pool reports
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor {@code [numPages, 2, ...]} (only when {@code d == dv})
+     * @param extraPages      pages beyond those the sequences need, referenced by none
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no sequence owns
+     * @return a new pool, which the caller closes; at least one page even with no tokens
+     * @throws IllegalArgumentException if a combined pool is asked for with two head dims
+     */
+    public static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, int dv, DType dtype,
+                                       KvScales scales, int pageSize, KvLayout layout, boolean combined,
+                                       int extraPages, long permutationSeed, Fill fill) {
+        if (combined && d != dv) {
+            throw new IllegalArgumentException("a combined pool has one head dim, not " + d + " and " + dv);
+        }
         int used = 0;
         int[] pagesOf = new int[lens.length];
         for (int s = 0; s < lens.length; s++) {
@@ -130,10 +189,10 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                     : HostTensor.allocate(dtype, numPages, 2, hkv, pageSize, d);
             v = k;
         } else {
-            long[] shape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
-                    : new long[] {numPages, hkv, pageSize, d};
-            k = HostTensor.allocate(dtype, shape);
-            v = HostTensor.allocate(dtype, shape);
+            k = HostTensor.allocate(dtype, layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, d}
+                    : new long[] {numPages, hkv, pageSize, d});
+            v = HostTensor.allocate(dtype, layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv, dv}
+                    : new long[] {numPages, hkv, pageSize, dv});
         }
         if (fill == Fill.GARBAGE) {
             garbage(k, rng);
@@ -154,7 +213,14 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                     int src = (t * hkv + h) * d;
                     for (int i = 0; i < d; i++) {
                         k.setBits(base + i, kSeqs[s][src + i]);
-                        v.setBits(vOffset + base + i, vSeqs[s][src + i]);
+                    }
+                    // V's own rows: page, slot and head strides of Dvo elements.
+                    long vBase = vOffset + page * (combined ? pageStride : (long) pageSize * hkv * dv)
+                            + slot * (layout == KvLayout.NHD ? (long) hkv * dv : dv)
+                            + h * (layout == KvLayout.NHD ? dv : (long) pageSize * dv);
+                    int vSrc = (t * hkv + h) * dv;
+                    for (int i = 0; i < dv; i++) {
+                        v.setBits(vBase + i, vSeqs[s][vSrc + i]);
                     }
                 }
             }
@@ -191,7 +257,7 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool of(CaseData data, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                long permutationSeed, Fill fill) {
         AttentionCase c = data.kase();
-        PagedPool pool = build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDim(), c.kvDtype(),
+        PagedPool pool = build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDimQk(), c.headDimVo(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), pageSize, layout, combined, extraPages, permutationSeed, fill);
         return switch (c.scaleKind()) {
             case SCALAR -> pool;
@@ -300,7 +366,7 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public long index(int s, int t, int h, int i, boolean value) {
         int pageSize = table.pageSize();
         int hkv = layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
-        int d = (int) k.dim(-1);
+        int d = (int) (value ? v : k).dim(-1); // V's rows may be shorter or longer than K's
         long pageElems = (long) pageSize * hkv * d;
         long pageStride = combined ? 2 * pageElems : pageElems;
         long slotStride = layout == KvLayout.NHD ? (long) hkv * d : d;
@@ -321,19 +387,17 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         int pageSize = table.pageSize();
         int hkv = layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
         int d = (int) k.dim(-1);
-        long pageElems = (long) pageSize * hkv * d;
-        long pageStride = combined ? 2 * pageElems : pageElems;
-        long vOffset = combined ? pageElems : 0;
-        long slotStride = layout == KvLayout.NHD ? (long) hkv * d : d;
-        long headStride = layout == KvLayout.NHD ? d : (long) pageSize * d;
+        int dv = (int) v.dim(-1);
         for (int s = 0; s < from.length; s++) {
             for (int t = from[s]; t < table.kvLen(s); t++) {
-                int page = table.pageOf(s, t);
                 for (int h = 0; h < hkv; h++) {
-                    long base = page * pageStride + (t % pageSize) * slotStride + h * headStride;
-                    for (int i = 0; i < d; i++) {
-                        k.setBits(base + i, rng.nextInt());
-                        v.setBits(vOffset + base + i, rng.nextInt());
+                    for (int i = 0; i < Math.max(d, dv); i++) {
+                        if (i < d) {
+                            k.setBits(index(s, t, h, i, false), rng.nextInt());
+                        }
+                        if (i < dv) {
+                            v.setBits(index(s, t, h, i, true), rng.nextInt());
+                        }
                     }
                 }
             }

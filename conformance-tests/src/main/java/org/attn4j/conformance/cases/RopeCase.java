@@ -35,7 +35,7 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
      * @return the options of {@link #kind}
      */
     public RopeOptions options() {
-        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).options();
+        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).options(headDim);
     }
 
     /**
@@ -44,7 +44,7 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
      * @return the rotation of {@link #kind}
      */
     public SpecRope spec() {
-        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).spec();
+        return (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).spec(headDim);
     }
 
     /**
@@ -83,8 +83,8 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
     }
 
     /**
-     * Cases every run checks first: each rotation in F16 with k, one row at position 0 with q
-     * only, and other head dims (32 to 256) and dtypes.
+     * Cases every run checks first: each rotation (partial ones included) in F16 with k, one row
+     * at position 0 with q only, and other head dims (32 to 256) and dtypes.
      *
      * @param rng the source of seeds
      * @return new cases
@@ -92,7 +92,8 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
     public static List<RopeCase> edgeCases(SplittableRandom rng) {
         List<RopeCase> out = new ArrayList<>();
         for (AttentionCase.RopeKind k : new AttentionCase.RopeKind[] {AttentionCase.RopeKind.HALF,
-                AttentionCase.RopeKind.INTERLEAVED, AttentionCase.RopeKind.LLAMA31, AttentionCase.RopeKind.SCALED}) {
+                AttentionCase.RopeKind.INTERLEAVED, AttentionCase.RopeKind.LLAMA31, AttentionCase.RopeKind.SCALED,
+                AttentionCase.RopeKind.PARTIAL_HALF, AttentionCase.RopeKind.PARTIAL_INTERLEAVED}) {
             out.add(new RopeCase(3, 4, 2, 64, DType.F16, k, true, 2048, rng.nextLong()));
         }
         out.add(new RopeCase(1, 1, 1, 32, DType.BF16, AttentionCase.RopeKind.HALF, false, 0, rng.nextLong()));
@@ -100,6 +101,61 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         out.add(new RopeCase(5, 2, 2, 128, DType.BF16, AttentionCase.RopeKind.LLAMA31, true, 4000, rng.nextLong()));
         out.add(new RopeCase(4, 2, 1, 64, DType.F16, AttentionCase.RopeKind.SCALED, true, 3000, rng.nextLong()));
         return out;
+    }
+
+    /**
+     * Partial rotary cases every partial-rotary property checks first: Phi-2's (D 80, R 32) and
+     * GPT-J's (D 256, R 64) shapes, an odd number of pairs (D 96, R 38), and the smallest rotary
+     * dim (D 32 interleaved, R 8; D 4, R 2).
+     *
+     * @param rng the source of seeds
+     * @return new cases, each of a partial kind
+     */
+    public static List<RopeCase> partialEdgeCases(SplittableRandom rng) {
+        AttentionCase.RopeKind half = AttentionCase.RopeKind.PARTIAL_HALF;
+        AttentionCase.RopeKind inter = AttentionCase.RopeKind.PARTIAL_INTERLEAVED;
+        return List.of(
+                new RopeCase(3, 4, 2, 80, DType.F16, half, true, 2048, rng.nextLong()),
+                new RopeCase(2, 4, 1, 256, DType.BF16, inter, true, 4000, rng.nextLong()),
+                new RopeCase(4, 2, 2, 96, DType.F16, half, true, 3000, rng.nextLong()),
+                new RopeCase(2, 2, 1, 32, DType.F32, inter, true, 64, rng.nextLong()),
+                new RopeCase(1, 1, 1, 4, DType.F32, half, false, 64, rng.nextLong()));
+    }
+
+    /**
+     * A random partial-rotary case: {@link #random} with its rotation made partial, rotate half or
+     * interleaved by the seed.
+     *
+     * @param rng the source of randomness
+     * @return a new case of a partial kind
+     */
+    public static RopeCase randomPartial(SplittableRandom rng) {
+        return random(rng).partial();
+    }
+
+    /**
+     * This case with a partial rotation: itself when its kind is partial already, else rotate
+     * half or interleaved by the seed.
+     *
+     * @return a case of a partial kind
+     */
+    public RopeCase partial() {
+        if (kind.partial()) {
+            return this;
+        }
+        AttentionCase.RopeKind k = (seed & 1) == 0 ? AttentionCase.RopeKind.PARTIAL_HALF
+                : AttentionCase.RopeKind.PARTIAL_INTERLEAVED;
+        return new RopeCase(n, qHeads, kHeads, headDim, dtype, k, withK, maxPosition, seed);
+    }
+
+    /**
+     * The dims this case rotates.
+     *
+     * @return {@code R}: below {@code D} for a partial kind (but at {@code D = 2}), else {@code D}
+     */
+    public int rotaryDim() {
+        int r = (kind == AttentionCase.RopeKind.NONE ? AttentionCase.RopeKind.HALF : kind).rotaryDim(headDim);
+        return r == 0 ? headDim : r;
     }
 
     /**
@@ -123,7 +179,7 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
 
     /**
      * Simpler cases to try when this one fails: one row, one head each, q only, half the head
-     * dim, half the largest position.
+     * dim (kept even), half the largest position.
      *
      * @return the candidates, each simpler than this case in one respect; empty at the simplest
      */
@@ -138,7 +194,7 @@ public record RopeCase(int n, int qHeads, int kHeads, int headDim, DType dtype, 
         if (withK) {
             out.add(new RopeCase(n, qHeads, kHeads, headDim, dtype, kind, false, maxPosition, seed));
         }
-        if (headDim > 2) {
+        if (headDim > 2 && headDim % 4 == 0) {
             out.add(new RopeCase(n, qHeads, kHeads, headDim / 2, dtype, kind, withK, maxPosition, seed));
         }
         if (maxPosition > 1) {

@@ -26,21 +26,22 @@ public final class SpecOracle {
      * head's sink with sinks.
      *
      * @param data the case's values
-     * @return o {@code [totalQ, Hq, D]} and lse {@code [totalQ, Hq]}
+     * @return o {@code [totalQ, Hq, Dvo]} and lse {@code [totalQ, Hq]}
      */
     public static AttentionOutput attention(CaseData data) {
         AttentionCase c = data.kase();
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk(); // q and K rows; the logit scale and RoPE are theirs (spec §3)
+        int dv = c.headDimVo(); // V and o rows
         int g = hq / hkv;
         double scale = Float.isNaN(c.smScale()) ? 1 / Math.sqrt(d) : c.smScale();
         double softCap = c.softCap();
-        SpecRope rope = c.rope().spec();
+        SpecRope rope = c.rope().spec(d);
         double[] freq = rope == null ? null : rope.frequencyTable(d);
         float[] sinks = c.sinkLogits();
         float[] slopes = c.alibiSlopeValues();
-        float[] o = new float[c.totalQ() * hq * d];
+        float[] o = new float[c.totalQ() * hq * dv];
         float[] lse = new float[c.totalQ() * hq];
         int[] qoIndptr = c.qoIndptr();
         for (int b = 0; b < c.batchSize(); b++) {
@@ -95,7 +96,7 @@ public final class SpecOracle {
                         logits[j] = x;
                         max = Math.max(max, x);
                     }
-                    int out = (row * hq + h) * d;
+                    int out = (row * hq + h) * dv;
                     double sink = sinks == null ? Double.NEGATIVE_INFINITY : sinks[h];
                     if (max == Double.NEGATIVE_INFINITY) {
                         lse[row * hq + h] = (float) sink;
@@ -103,27 +104,27 @@ public final class SpecOracle {
                     }
                     max = Math.max(max, sink);
                     double sum = sinks == null ? 0 : Math.exp(sink - max);
-                    double[] acc = new double[d];
+                    double[] acc = new double[dv];
                     for (int j = 0; j < kvLen; j++) {
                         if (logits[j] == Double.NEGATIVE_INFINITY) {
                             continue;
                         }
                         double w = Math.exp(logits[j] - max);
                         sum += w;
-                        int vb = (j * hkv + h / g) * d;
+                        int vb = (j * hkv + h / g) * dv;
                         double vScale = vScales[j * hkv + h / g];
-                        for (int t = 0; t < d; t++) {
+                        for (int t = 0; t < dv; t++) {
                             acc[t] += w * v[vb + t] * vScale;
                         }
                     }
-                    for (int t = 0; t < d; t++) {
+                    for (int t = 0; t < dv; t++) {
                         o[out + t] = SpecFormats.round(c.qDtype(), acc[t] / sum);
                     }
                     lse[row * hq + h] = (float) (max + Math.log(sum));
                 }
             }
         }
-        return new AttentionOutput(o, lse, c.qDtype(), c.totalQ(), hq, d);
+        return new AttentionOutput(o, lse, c.qDtype(), c.totalQ(), hq, dv);
     }
 
     /**

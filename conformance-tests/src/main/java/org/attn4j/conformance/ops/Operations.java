@@ -33,12 +33,12 @@ public final class Operations {
 
     private static Tensor q(DeviceScope s, CaseData data) {
         AttentionCase c = data.kase();
-        return s.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
+        return s.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
     }
 
     private static AttentionOutput read(DeviceScope s, AttentionCase c, Tensor o, Tensor lse, int rows) {
         return new AttentionOutput(s.floats(o), lse == null ? null : s.floats(lse), c.qDtype(), rows,
-                c.numQoHeads(), c.headDim());
+                c.numQoHeads(), c.headDimVo());
     }
 
     /**
@@ -72,7 +72,7 @@ public final class Operations {
         AttentionCase c = data.kase();
         try (DeviceScope s = new DeviceScope(be)) {
             Tensor q = q(s, data);
-            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
             Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             PagedKvCache kv = s.cache(pool);
             try (BatchAttentionPlan plan = decode
@@ -95,20 +95,21 @@ public final class Operations {
      */
     public static AttentionOutput ragged(AttentionBackend be, CaseData data, PlanOptions planOptions) {
         AttentionCase c = data.kase();
-        int w = c.numKvHeads() * c.headDim();
-        float[] k = new float[c.totalKv() * w];
-        float[] v = new float[c.totalKv() * w];
+        float[] k = new float[c.totalKv() * c.numKvHeads() * c.headDimQk()];
+        float[] v = new float[c.totalKv() * c.numKvHeads() * c.headDimVo()];
         int at = 0;
+        int atV = 0;
         for (int b = 0; b < c.batchSize(); b++) {
             System.arraycopy(data.k(b), 0, k, at, data.k(b).length);
-            System.arraycopy(data.v(b), 0, v, at, data.v(b).length);
+            System.arraycopy(data.v(b), 0, v, atV, data.v(b).length);
             at += data.k(b).length;
+            atV += data.v(b).length;
         }
         try (DeviceScope s = new DeviceScope(be)) {
             Tensor q = q(s, data);
-            Tensor kt = s.upload(c.kvDtype(), k, c.totalKv(), c.numKvHeads(), c.headDim());
-            Tensor vt = s.upload(c.kvDtype(), v, c.totalKv(), c.numKvHeads(), c.headDim());
-            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor kt = s.upload(c.kvDtype(), k, c.totalKv(), c.numKvHeads(), c.headDimQk());
+            Tensor vt = s.upload(c.kvDtype(), v, c.totalKv(), c.numKvHeads(), c.headDimVo());
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
             Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             try (RaggedAttentionPlan plan = be.planBatchPrefillRagged(c.qoIndptr(), c.kvIndptr(), c.heads(),
                     c.options(), data.customMask(), planOptions)) {
@@ -159,7 +160,8 @@ public final class Operations {
         AttentionCase c = data.kase();
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
+        int dv = c.headDimVo();
         int[] qoIndptr = c.qoIndptr();
         List<AttentionOutput> parts = new ArrayList<>();
         for (int b = 0; b < c.batchSize(); b++) {
@@ -169,29 +171,30 @@ public final class Operations {
                 continue;
             }
             long[] kvShape = layout == KvLayout.NHD ? new long[] {kvLen, hkv, d} : new long[] {hkv, kvLen, d};
+            long[] vShape = layout == KvLayout.NHD ? new long[] {kvLen, hkv, dv} : new long[] {hkv, kvLen, dv};
             float[] qRows = java.util.Arrays.copyOfRange(data.q(), qoIndptr[b] * hq * d, qoIndptr[b + 1] * hq * d);
             try (DeviceScope s = new DeviceScope(be)) {
                 Tensor k = s.upload(c.kvDtype(), contiguous(data.k(b), kvLen, hkv, d, layout), kvShape);
-                Tensor v = s.upload(c.kvDtype(), contiguous(data.v(b), kvLen, hkv, d, layout), kvShape);
+                Tensor v = s.upload(c.kvDtype(), contiguous(data.v(b), kvLen, hkv, dv, layout), vShape);
                 ContiguousKv kv = new ContiguousKv(k, v, layout, unpagedScales(s, c));
                 Tensor q;
                 Tensor o;
                 Tensor lse;
                 if (decode) {
                     q = s.upload(c.qDtype(), qRows, hq, d);
-                    o = s.allocate(c.qDtype(), hq, d);
+                    o = s.allocate(c.qDtype(), hq, dv);
                     lse = c.lse() ? s.allocate(DType.F32, hq) : null;
                     be.singleDecode(q, kv, c.options(), o, lse);
                 } else {
                     q = s.upload(c.qDtype(), qRows, qoLen, hq, d);
-                    o = s.allocate(c.qDtype(), qoLen, hq, d);
+                    o = s.allocate(c.qDtype(), qoLen, hq, dv);
                     lse = c.lse() ? s.allocate(DType.F32, qoLen, hq) : null;
                     be.singlePrefill(q, kv, c.options(), data.customMask(b), o, lse);
                 }
                 parts.add(read(s, c, o, lse, qoLen));
             }
         }
-        return AttentionOutput.concat(parts, c.qDtype(), hq, d, c.lse());
+        return AttentionOutput.concat(parts, c.qDtype(), hq, dv, c.lse());
     }
 
     /**
@@ -262,7 +265,8 @@ public final class Operations {
         AttentionCase c = data.kase();
         float[][] k = data.allK();
         float[][] v = data.allV();
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
+        int wv = c.numKvHeads() * c.headDimVo();
         int[] leader = new int[shape.groups()];
         java.util.Arrays.fill(leader, -1);
         for (int b = 0; b < c.batchSize(); b++) {
@@ -270,9 +274,8 @@ public final class Operations {
             if (leader[g] < 0) {
                 leader[g] = b;
             } else {
-                int n = shape.prefixLen()[g] * w;
-                System.arraycopy(k[leader[g]], 0, k[b], 0, n);
-                System.arraycopy(v[leader[g]], 0, v[b], 0, n);
+                System.arraycopy(k[leader[g]], 0, k[b], 0, shape.prefixLen()[g] * w);
+                System.arraycopy(v[leader[g]], 0, v[b], 0, shape.prefixLen()[g] * wv);
             }
         }
         return data.withKv(k, v);
@@ -293,7 +296,8 @@ public final class Operations {
         AttentionCase c = shared.kase();
         int batch = c.batchSize();
         int groups = shape.groups();
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
+        int wv = c.numKvHeads() * c.headDimVo();
         float[][] seqK = new float[groups + batch][];
         float[][] seqV = new float[groups + batch][];
         int[] lens = new int[groups + batch];
@@ -304,14 +308,15 @@ public final class Operations {
             if (!seen[g]) {
                 seen[g] = true;
                 seqK[g] = java.util.Arrays.copyOf(shared.k(b), p * w);
-                seqV[g] = java.util.Arrays.copyOf(shared.v(b), p * w);
+                seqV[g] = java.util.Arrays.copyOf(shared.v(b), p * wv);
                 lens[g] = p;
             }
             seqK[groups + b] = java.util.Arrays.copyOfRange(shared.k(b), p * w, c.kvLen(b) * w);
-            seqV[groups + b] = java.util.Arrays.copyOfRange(shared.v(b), p * w, c.kvLen(b) * w);
+            seqV[groups + b] = java.util.Arrays.copyOfRange(shared.v(b), p * wv, c.kvLen(b) * wv);
             lens[groups + b] = c.kvLen(b) - p;
         }
-        try (PagedPool pool = PagedPool.build(seqK, seqV, lens, c.numKvHeads(), c.headDim(), c.kvDtype(),
+        try (PagedPool pool = PagedPool.build(seqK, seqV, lens, c.numKvHeads(), c.headDimQk(), c.headDimVo(),
+                c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
                 c.seed() * 17 + 3, PagedPool.Fill.GARBAGE);
              DeviceScope s = new DeviceScope(be)) {
@@ -327,7 +332,7 @@ public final class Operations {
             List<CascadeLevel> levels = List.of(new CascadeLevel(groupIndptr, subTable(all, 0, groups, lens)),
                     new CascadeLevel(rowIndptr, subTable(all, groups, groups + batch, lens)));
             Tensor q = q(s, shared);
-            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
             Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             PagedKvCache kv = s.cache(pool);
             try (CascadePlan plan = be.planCascade(levels, c.heads(), c.options(), planOptions)) {

@@ -50,6 +50,10 @@ public final class AppendProperties {
         return List.of(
                 new CaseProperty(s, "appendIsBitExact", "append writes exactly the expected bits, nothing else",
                         EITHER, b -> b, EnumSet.of(org.attn4j.spi.Feature.APPEND), this::bitExact),
+                new CaseProperty(s, "appendIsBitExact", "", EITHER, b -> b,
+                        EnumSet.of(org.attn4j.spi.Feature.APPEND), this::bitExact).withDistinctHeadDims(
+                        "distinctHeadDimsAppendIsBitExact",
+                        "append of K rows of Dqk and V rows of Dvo writes exactly the expected bits"),
                 new CaseProperty(s, "appendThenAttendEqualsContiguous", "append then attend ≡ attend on contiguous K/V",
                         EITHER, b -> b, EnumSet.of(org.attn4j.spi.Feature.APPEND), this::thenAttend));
     }
@@ -73,14 +77,17 @@ public final class AppendProperties {
             indptr[b + 1] = indptr[b] + c.kvLen(b) - from[b];
         }
         int n = indptr[batch];
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
+        int wv = c.numKvHeads() * c.headDimVo(); // V rows have their own head dim (spec §5)
         float[] k = new float[n * w];
-        float[] v = new float[n * w];
+        float[] v = new float[n * wv];
         for (int b = 0; b < batch; b++) {
             int count = c.kvLen(b) - from[b];
             for (int i = 0; i < count * w; i++) {
                 k[indptr[b] * w + i] = data.k(b)[from[b] * w + i] * c.kScale();
-                v[indptr[b] * w + i] = data.v(b)[from[b] * w + i] * c.vScale();
+            }
+            for (int i = 0; i < count * wv; i++) {
+                v[indptr[b] * wv + i] = data.v(b)[from[b] * wv + i] * c.vScale();
             }
         }
         AttentionBackend be = s.backend();
@@ -91,8 +98,8 @@ public final class AppendProperties {
             PagedKvCache cache = scope.cache(partial);
             if (n > 0) {
                 DType in = inputDtype(c);
-                Tensor kt = scope.upload(in, k, n, c.numKvHeads(), c.headDim());
-                Tensor vt = scope.upload(in, v, n, c.numKvHeads(), c.headDim());
+                Tensor kt = scope.upload(in, k, n, c.numKvHeads(), c.headDimQk());
+                Tensor vt = scope.upload(in, v, n, c.numKvHeads(), c.headDimVo());
                 be.appendPagedKv(kt, vt, AppendPositions.fromIndptr(indptr, partial.table()), cache, partial.table());
             }
             int[] actual = scope.bits(cache.k());
@@ -120,8 +127,8 @@ public final class AppendProperties {
     private static AttentionOutput attention(AttentionBackend be, CaseData data, PagedPool pool, PagedKvCache cache) {
             AttentionCase c = data.kase();
             try (DeviceScope sc = new DeviceScope(be)) {
-                Tensor q = sc.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
-                Tensor o = sc.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+                Tensor q = sc.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
+                Tensor o = sc.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
                 Tensor lse = c.lse() ? sc.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
                 try (var plan = c.isDecode()
                         ? be.planBatchDecode(pool.table(), c.heads(), c.options(), PlanOptions.DEFAULT)
@@ -130,7 +137,7 @@ public final class AppendProperties {
                     plan.run(q, cache, o, lse);
                 }
                 return new AttentionOutput(sc.floats(o), lse == null ? null : sc.floats(lse), c.qDtype(),
-                        c.totalQ(), c.numQoHeads(), c.headDim());
+                        c.totalQ(), c.numQoHeads(), c.headDimVo());
             }
     }
 

@@ -85,7 +85,7 @@ public final class AttentionProperties {
      * @return new properties, in the order the suite lists them
      */
     public List<Property<?>> all() {
-        return List.of(
+        List<Property<?>> base = List.of(
                 new CaseProperty(s, "singleDecodeMatchesOracle", "single decode ≈ oracle", DECODE, noMask(),
                         needs(Feature.DECODE), this::singleDecode),
                 new CaseProperty(s, "singlePrefillMatchesOracle", "single prefill ≈ oracle", PREFILL, any(),
@@ -119,7 +119,39 @@ public final class AttentionProperties {
                 new CaseProperty(s, "deterministicIsBatchInvariant",
                         "deterministic plans: a request's result bitwise independent of the batch", EITHER, any(),
                         needs(Feature.DETERMINISTIC), this::deterministic));
+        List<Property<?>> all = new java.util.ArrayList<>(base);
+        for (Property<?> p : base) {
+            String[] distinct = DISTINCT_HEAD_DIMS.get(p.key());
+            if (distinct != null) {
+                all.add(((CaseProperty) p).withDistinctHeadDims(distinct[0], distinct[1]));
+            }
+        }
+        return all;
     }
+
+    /**
+     * The properties that run again over cases with {@code Dvo != Dqk} (spec §2, e.g. 192/128):
+     * each operation against the oracle (decode, prefill, paged, ragged, single, cascade; causal,
+     * window, soft cap, RoPE and GQA come with the drawn cases), split KV + merge and cascade against
+     * the whole. Their keys and descriptions.
+     */
+    private static final java.util.Map<String, String[]> DISTINCT_HEAD_DIMS = java.util.Map.of(
+            "singleDecodeMatchesOracle", new String[] {"distinctHeadDimsSingleDecodeMatchesOracle",
+                "single decode, Dvo != Dqk ≈ oracle"},
+            "singlePrefillMatchesOracle", new String[] {"distinctHeadDimsSinglePrefillMatchesOracle",
+                "single prefill, Dvo != Dqk ≈ oracle"},
+            "batchDecodeMatchesOracle", new String[] {"distinctHeadDimsBatchDecodeMatchesOracle",
+                "batch decode (paged), Dvo != Dqk ≈ oracle"},
+            "batchPrefillMatchesOracle", new String[] {"distinctHeadDimsBatchPrefillMatchesOracle",
+                "batch prefill (paged), Dvo != Dqk ≈ oracle"},
+            "raggedPrefillMatchesOracle", new String[] {"distinctHeadDimsRaggedPrefillMatchesOracle",
+                "batch prefill (ragged), Dvo != Dqk ≈ oracle"},
+            "cascadeMatchesOracle", new String[] {"distinctHeadDimsCascadeMatchesOracle",
+                "cascade, Dvo != Dqk ≈ oracle's flat attention"},
+            "splitKvMergeEqualsWhole", new String[] {"distinctHeadDimsSplitKvMergeEqualsWhole",
+                "split KV + merge ≡ whole, Dvo != Dqk"},
+            "cascadeEqualsFlat", new String[] {"distinctHeadDimsCascadeEqualsFlat",
+                "cascade ≡ flat attention, Dvo != Dqk"});
 
     static UnaryOperator<AttentionCase.Builder> cascadable() {
         return b -> {
@@ -288,21 +320,22 @@ public final class AttentionProperties {
         CaseData data = CaseData.of(cl);
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x5B117L);
         int batch = c.batchSize();
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
+        int wv = c.numKvHeads() * c.headDimVo();
         float[][] k = new float[2 * batch][];
         float[][] v = new float[2 * batch][];
         int[] lens = new int[2 * batch];
         for (int b = 0; b < batch; b++) {
             int cut = rng.nextInt(c.kvLen(b) + 1);
             k[b] = java.util.Arrays.copyOf(data.k(b), cut * w);
-            v[b] = java.util.Arrays.copyOf(data.v(b), cut * w);
+            v[b] = java.util.Arrays.copyOf(data.v(b), cut * wv);
             k[batch + b] = java.util.Arrays.copyOfRange(data.k(b), cut * w, c.kvLen(b) * w);
-            v[batch + b] = java.util.Arrays.copyOfRange(data.v(b), cut * w, c.kvLen(b) * w);
+            v[batch + b] = java.util.Arrays.copyOfRange(data.v(b), cut * wv, c.kvLen(b) * wv);
             lens[b] = cut;
             lens[batch + b] = c.kvLen(b) - cut;
         }
         AttentionOutput whole = paged(data);
-        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDim(), c.kvDtype(),
+        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDimQk(), c.headDimVo(), c.kvDtype(),
                 new org.attn4j.kv.KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(),
                 c.extraPages(), c.seed() + 5, Fill.GARBAGE)) {
             PageTable first = Operations.subTable(pool.table(), 0, batch, lens);
@@ -368,7 +401,7 @@ public final class AttentionProperties {
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
             AttentionOutput all = Operations.batch(s.backend(), data, pool, decode, PlanOptions.DETERMINISTIC);
             AttentionOutput again = Operations.batch(s.backend(), data, pool, decode, PlanOptions.DETERMINISTIC);
-            int hd = c.numQoHeads() * c.headDim();
+            int hd = c.numQoHeads() * c.headDimVo(); // a row of o
             Compare.bitwise("deterministic batch run twice", again.o(), all.o(), hd);
             int[] qoIndptr = c.qoIndptr();
             int batch = c.batchSize();

@@ -27,9 +27,28 @@ final class CaseProperty implements Property<AttentionCase> {
     private final UnaryOperator<AttentionCase.Builder> adapter;
     private final EnumSet<Feature> needed;
     private final Consumer<AttentionCase> check;
+    /** Draws cases whose V and o rows differ in length from q and K rows ({@code Dvo != Dqk}). */
+    private final boolean distinctHeadDims;
 
     CaseProperty(Subject subject, String key, String description, Shape shape,
                  UnaryOperator<AttentionCase.Builder> adapter, EnumSet<Feature> needed, Consumer<AttentionCase> check) {
+        this(subject, key, description, shape, adapter, needed, check, false);
+    }
+
+    /**
+     * The same property over cases with {@code Dvo != Dqk} (spec §2), for backends with
+     * {@link Feature#DISTINCT_VO_HEAD_DIM}.
+     */
+    CaseProperty withDistinctHeadDims(String newKey, String newDescription) {
+        EnumSet<Feature> need = EnumSet.copyOf(needed);
+        need.add(Feature.DISTINCT_VO_HEAD_DIM);
+        return new CaseProperty(subject, newKey, newDescription, shape, adapter, need, check, true);
+    }
+
+    private CaseProperty(Subject subject, String key, String description, Shape shape,
+                 UnaryOperator<AttentionCase.Builder> adapter, EnumSet<Feature> needed, Consumer<AttentionCase> check,
+                 boolean distinctHeadDims) {
+        this.distinctHeadDims = distinctHeadDims;
         this.subject = subject;
         this.key = key;
         this.description = description;
@@ -55,6 +74,16 @@ final class CaseProperty implements Property<AttentionCase> {
 
     @Override
     public List<AttentionCase> edgeCases(SplittableRandom rng) {
+        if (distinctHeadDims) {
+            List<AttentionCase> raw = switch (shape) {
+                case DECODE -> AttentionCases.distinctHeadDims(true, rng, 0);
+                case PREFILL -> AttentionCases.distinctHeadDims(false, rng, 0);
+                case EITHER -> java.util.stream.Stream.concat(AttentionCases.distinctHeadDims(false, rng, 0).stream(),
+                        AttentionCases.distinctHeadDims(true, rng, 0).stream().limit(4)).toList();
+            };
+            return raw.stream().map(c -> adapt(c, c.isDecode() && shape != Shape.PREFILL)).filter(Objects::nonNull)
+                    .toList();
+        }
         List<AttentionCase> raw = switch (shape) {
             case DECODE -> AttentionCases.edgeCases(true, rng);
             case PREFILL -> AttentionCases.edgeCases(false, rng);
@@ -69,7 +98,8 @@ final class CaseProperty implements Property<AttentionCase> {
     public AttentionCase randomCase(SplittableRandom rng) {
         boolean decode = shape == Shape.DECODE || (shape == Shape.EITHER && rng.nextInt(3) == 0);
         for (int tries = 0; ; tries++) {
-            AttentionCase c = adapt(AttentionCases.random(decode, rng), decode);
+            AttentionCase c = adapt(distinctHeadDims ? AttentionCases.randomDistinctHeadDims(decode, rng)
+                    : AttentionCases.random(decode, rng), decode);
             if (c != null || tries > 100) {
                 return c;
             }

@@ -103,8 +103,8 @@ public final class EngineProperties {
     private static AttentionCase.Builder stepCase(AttentionCase.Builder b) {
         b.mask = MaskKind.NONE;
         b.rope = AttentionCase.RopeKind.NONE;
-        if (b.headDim % 2 != 0) {
-            b.headDim += 1;
+        if (b.headDimQk % 2 != 0) {
+            b.headDim(b.headDimQk + 1);
         }
         return b;
     }
@@ -121,7 +121,7 @@ public final class EngineProperties {
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x5781DEL);
         int rows = c.totalQ();
         int hq = c.numQoHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         StridedRows qLayout = StridedRows.random(rng, hq, d, c.qDtype());
         StridedRows oLayout = StridedRows.random(rng, hq, d, c.qDtype());
         AttentionBackend be = s.backend();
@@ -178,7 +178,7 @@ public final class EngineProperties {
                 indptr[b + 1] = indptr[b] + count;
             }
             int n = indptr[batch];
-            int w = c.numKvHeads() * c.headDim();
+            int w = c.numKvHeads() * c.headDimQk();
             float[] k = new float[n * w];
             float[] v = new float[n * w];
             for (int b = 0; b < batch; b++) {
@@ -206,7 +206,7 @@ public final class EngineProperties {
             throw new CaseSkipped("no token to append");
         }
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         DType in = inputDtype(c);
         // One fused buffer [n, 2 * Hkv (+ padding) , D]: k's heads first, then v's.
         StridedRows kRows = StridedRows.random(rng, 2 * hkv, d, in);
@@ -256,7 +256,7 @@ public final class EngineProperties {
     }
 
     private void ropeOnViews(AttentionCase c) {
-        if (c.headDim() % 2 != 0) {
+        if (c.headDimQk() % 2 != 0) {
             throw new CaseSkipped("odd head dim");
         }
         CaseData data = CaseData.of(c);
@@ -264,7 +264,7 @@ public final class EngineProperties {
         int n = c.totalQ();
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         int[] positions = new int[n];
         for (int i = 0; i < n; i++) {
             positions[i] = rng.nextInt(4) == 0 ? rng.nextInt(1 << 20) : rng.nextInt(4096);
@@ -329,7 +329,7 @@ public final class EngineProperties {
         AttentionBackend be = s.backend();
         int rows = c.totalQ();
         int hq = c.numQoHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         List<ExternalMemory> lent = new ArrayList<>();
         AttentionOutput actual;
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
@@ -423,7 +423,7 @@ public final class EngineProperties {
             DevicePageTable dt = deviceTable(sc, first, capacity, bound);
             PagedKvCache cache = sc.cache(pool);
             int rows = c.totalQ();
-            Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDim());
+            Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDimQk());
             List<PageTable> tables = List.of(first, second);
             Tensor[] o = new Tensor[2];
             Tensor[] lse = new Tensor[2];
@@ -435,14 +435,14 @@ public final class EngineProperties {
                     if (i > 0) {
                         rewrite(be, dt, tables.get(i));
                     }
-                    o[i] = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
+                    o[i] = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDimVo());
                     lse[i] = c.lse() ? sc.allocate(DType.F32, rows, c.numQoHeads()) : null;
                     plan.run(q, cache, o[i], lse[i]);
                 }
                 for (int i = 0; i < 2; i++) {
                     PageTable t = tables.get(i);
                     AttentionOutput actual = new AttentionOutput(sc.floats(o[i]),
-                            lse[i] == null ? null : sc.floats(lse[i]), c.qDtype(), rows, c.numQoHeads(), c.headDim());
+                            lse[i] == null ? null : sc.floats(lse[i]), c.qDtype(), rows, c.numQoHeads(), c.headDimQk());
                     CaseData truncated = i == 0 ? data : data.withCase(lengths(c, t.kvLens()));
                     AttentionOutput exp = expected(truncated, or -> Operations.batch(or, truncated, pool, t, true,
                             PlanOptions.DEFAULT));
@@ -480,7 +480,7 @@ public final class EngineProperties {
         AttentionBackend be = s.backend();
         DType in = inputDtype(c);
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         int[][] bits = new int[2][];
         float[][] rotated = new float[2][];
         for (int pass = 0; pass < 2; pass++) {
@@ -502,7 +502,7 @@ public final class EngineProperties {
                     }
                 }
                 bits[pass] = pool.combined() ? sc.bits(cache.k()) : concat(sc.bits(cache.k()), sc.bits(cache.v()));
-                if (c.headDim() % 2 == 0 && c.totalQ() > 0) {
+                if (c.headDimQk() % 2 == 0 && c.totalQ() > 0) {
                     int n = c.totalQ();
                     int[] positions = new int[n];
                     for (int i = 0; i < n; i++) {
@@ -524,7 +524,7 @@ public final class EngineProperties {
         Compare.bits("cache after a device-described append vs a host-described one", bits[0], bits[1]);
         if (rotated[0] != null) {
             Compare.bitwise("q rotated at device positions vs host positions", rotated[0], rotated[1],
-                    c.numQoHeads() * c.headDim());
+                    c.numQoHeads() * c.headDimQk());
         }
     }
 
@@ -536,8 +536,8 @@ public final class EngineProperties {
         PlanOptions typed = PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype());
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE); DeviceScope sc = new DeviceScope(be)) {
             PagedKvCache cache = sc.cache(pool);
-            Tensor q = sc.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
-            Tensor o = sc.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim());
+            Tensor q = sc.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
+            Tensor o = sc.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
             Tensor lse = c.lse() ? sc.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             for (int warm = 0; warm < 2; warm++) { // the arena grows to the working set here
                 try (BatchAttentionPlan plan = be.planBatchDecode(pool.table(), c.heads(), c.options(), typed)) {
@@ -568,7 +568,7 @@ public final class EngineProperties {
         int batch = c.batchSize();
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         int ps = c.pageSize();
         int steps = 3;
         int layers = 2;

@@ -79,8 +79,8 @@ public final class InvalidInputProperties {
             this.data = CaseData.of(c);
             this.pool = PagedPool.of(data, Fill.GARBAGE);
             this.scope = new DeviceScope(be);
-            this.q = scope.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim());
-            this.o = watch(scope.sentinel(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim()));
+            this.q = scope.upload(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
+            this.o = watch(scope.sentinel(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo()));
             this.lse = watch(scope.sentinel(DType.F32, c.totalQ(), c.numQoHeads()));
             this.cache = scope.cache(pool);
         }
@@ -149,7 +149,7 @@ public final class InvalidInputProperties {
     private List<Scenario> scenarios() {
         List<Scenario> l = new ArrayList<>();
         l.add(new Scenario("Hq % Hkv != 0", null, f -> new Call(() -> f.run(f.pool.table(),
-                new HeadConfig(f.c.numKvHeads() * 2 + 1, 2, f.c.headDim()), f.c.options(), null, f.c.qoIndptr(), f.q,
+                new HeadConfig(f.c.numKvHeads() * 2 + 1, 2, f.c.headDimQk()), f.c.options(), null, f.c.qoIndptr(), f.q,
                 f.o, f.lse), "numQoHeads", "% 2")));
         l.add(new Scenario("page id out of range", null, f -> {
             PageTable t = f.pool.table();
@@ -201,13 +201,13 @@ public final class InvalidInputProperties {
         l.add(new Scenario("non-positive kScale", null, f -> new Call(() -> new KvScales(0f, 1f), "kScale", "0.0")));
         l.add(new Scenario("NaN vScale", null, f -> new Call(() -> new KvScales(1f, Float.NaN), "vScale", "NaN")));
         l.add(new Scenario("q rows mismatch", null, f -> {
-            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ() + 1, f.c.numQoHeads(), f.c.headDim());
+            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ() + 1, f.c.numQoHeads(), f.c.headDimQk());
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), q2, f.o, f.lse), "q.shape", "[" + (f.c.totalQ() + 1) + ",");
         }));
         l.add(new Scenario("o dtype mismatch", null, f -> {
             DType other = f.c.qDtype() == DType.F32 ? DType.F16 : DType.F32;
-            Tensor o2 = f.watch(f.scope.sentinel(other, f.c.totalQ(), f.c.numQoHeads(), f.c.headDim()));
+            Tensor o2 = f.watch(f.scope.sentinel(other, f.c.totalQ(), f.c.numQoHeads(), f.c.headDimVo()));
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), f.q, o2, f.lse), "o.dtype", "actual " + other);
         }));
@@ -217,7 +217,7 @@ public final class InvalidInputProperties {
                     f.c.qoIndptr(), f.q, f.o, l2), "lse.shape", String.valueOf(f.c.numQoHeads() + 1));
         }));
         l.add(new Scenario("closed q", null, f -> {
-            Tensor q2 = f.scope.upload(f.c.qDtype(), f.data.q(), f.c.totalQ(), f.c.numQoHeads(), f.c.headDim());
+            Tensor q2 = f.scope.upload(f.c.qDtype(), f.data.q(), f.c.totalQ(), f.c.numQoHeads(), f.c.headDimQk());
             q2.close();
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), q2, f.o, f.lse), "q", "closed");
@@ -232,14 +232,14 @@ public final class InvalidInputProperties {
                     .close(), "headDim", "actual " + d);
         }));
         l.add(new Scenario("unsupported q dtype", null, f -> {
-            Tensor q2 = f.scope.allocate(DType.I32, f.c.totalQ(), f.c.numQoHeads(), f.c.headDim());
+            Tensor q2 = f.scope.allocate(DType.I32, f.c.totalQ(), f.c.numQoHeads(), f.c.headDimQk());
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), q2, f.o, f.lse), "q.dtype", "I32");
         }));
         l.add(new Scenario("cache head count mismatch", null, f -> {
-            HeadConfig h = new HeadConfig(f.c.numQoHeads() * 2, f.c.numKvHeads() * 2, f.c.headDim());
-            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDim());
-            Tensor o2 = f.watch(f.scope.sentinel(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDim()));
+            HeadConfig h = new HeadConfig(f.c.numQoHeads() * 2, f.c.numKvHeads() * 2, f.c.headDimQk());
+            Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDimQk());
+            Tensor o2 = f.watch(f.scope.sentinel(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDimVo()));
             return new Call(() -> f.run(f.pool.table(), h, f.c.options(), f.data.customMask(), f.c.qoIndptr(), q2, o2,
                     null), "cache.numKvHeads", "actual " + f.c.numKvHeads());
         }));
@@ -258,25 +258,40 @@ public final class InvalidInputProperties {
         l.add(new Scenario("append position out of range", Feature.APPEND, f -> {
             int len = f.pool.table().kvLen(0);
             Tensor k = f.scope.allocate(f.c.kvDtype().isFp8() ? f.c.qDtype() : f.c.kvDtype(), 1, f.c.numKvHeads(),
-                    f.c.headDim());
+                    f.c.headDimQk());
             return new Call(() -> f.scope.backend().appendPagedKv(k, k, new AppendPositions(ints(0), ints(len)),
                     f.cache, f.pool.table()), "positions[0]", "= " + len);
         }));
         l.add(new Scenario("append batch index out of range", Feature.APPEND, f -> {
             int b = f.c.batchSize();
             Tensor k = f.scope.allocate(f.c.kvDtype().isFp8() ? f.c.qDtype() : f.c.kvDtype(), 1, f.c.numKvHeads(),
-                    f.c.headDim());
+                    f.c.headDimQk());
             return new Call(() -> f.scope.backend().appendPagedKv(k, k, new AppendPositions(ints(b), ints(0)),
                     f.cache, f.pool.table()), "batchIndices[0]", "= " + b);
         }));
         l.add(new Scenario("RoPE at a negative position", Feature.STANDALONE_ROPE, f -> {
-            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDim()));
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDimQk()));
             return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.options.RopeOptions.DEFAULT),
                     "positions[1]", "-1");
         }));
+        l.add(new Scenario("rotary dim above the head dim, on the fly", Feature.ROPE, f -> {
+            int r = f.c.headDimQk() + 2;
+            return new Call(() -> f.runWith(f.c.options().withRope(RopeOptions.DEFAULT.withRotaryDim(r))),
+                    "rope.rotaryDim", "D = " + f.c.headDimQk(), "actual " + r);
+        }));
+        l.add(new Scenario("rotary dim above the head dim, standalone", Feature.STANDALONE_ROPE, f -> {
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDimQk()));
+            int r = f.c.headDimQk() + 2;
+            return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, 1),
+                    RopeOptions.DEFAULT.withRotaryDim(r)), "rope.rotaryDim", "actual " + r);
+        }));
+        l.add(new Scenario("odd rotary dim", null, f -> new Call(() -> RopeOptions.DEFAULT.withRotaryDim(3),
+                "rope.rotaryDim", "actual 3")));
+        l.add(new Scenario("negative rotary dim", null, f -> new Call(
+                () -> RopeOptions.DEFAULT.withInterleaved(true).withRotaryDim(-2), "rope.rotaryDim", "actual -2")));
         l.add(new Scenario("merge state shape mismatch", Feature.MERGE, f -> {
             int rows = f.c.totalQ();
-            Tensor oa = f.scope.allocate(f.c.qDtype(), rows, f.c.numQoHeads(), f.c.headDim());
+            Tensor oa = f.scope.allocate(f.c.qDtype(), rows, f.c.numQoHeads(), f.c.headDimVo());
             Tensor sa = f.scope.allocate(DType.F32, rows, f.c.numQoHeads());
             Tensor sb = f.scope.allocate(DType.F32, rows + 1, f.c.numQoHeads());
             return new Call(() -> f.scope.backend().mergeState(oa, sa, oa, sb, f.o, f.lse), "sB.shape",
@@ -307,7 +322,7 @@ public final class InvalidInputProperties {
         }));
         l.add(new Scenario("single decode with V shaped unlike K", Feature.DECODE, f -> {
             int hkv = f.c.numKvHeads();
-            int d = f.c.headDim();
+            int d = f.c.headDimQk();
             Tensor k = f.scope.allocate(f.c.kvDtype(), 5, hkv, d);
             Tensor v = f.scope.allocate(f.c.kvDtype(), 6, hkv, d);
             Tensor q1 = f.scope.allocate(f.c.qDtype(), f.c.numQoHeads(), d);
@@ -317,8 +332,8 @@ public final class InvalidInputProperties {
         }));
         l.add(new Scenario("ragged K with too many rows", null, f -> {
             int total = f.c.totalKv();
-            Tensor k = f.scope.allocate(f.c.kvDtype(), total + 1, f.c.numKvHeads(), f.c.headDim());
-            Tensor v = f.scope.allocate(f.c.kvDtype(), total, f.c.numKvHeads(), f.c.headDim());
+            Tensor k = f.scope.allocate(f.c.kvDtype(), total + 1, f.c.numKvHeads(), f.c.headDimQk());
+            Tensor v = f.scope.allocate(f.c.kvDtype(), total, f.c.numKvHeads(), f.c.headDimVo());
             return new Call(() -> {
                 try (var plan = f.scope.backend().planBatchPrefillRagged(f.c.qoIndptr(), f.c.kvIndptr(), f.c.heads(),
                         f.c.options(), f.data.customMask(), PlanOptions.DEFAULT)) {
@@ -405,8 +420,8 @@ public final class InvalidInputProperties {
         }));
         l.add(new Scenario("per-token KV scales on ragged K/V", Feature.KV_SCALES_PER_TOKEN, f -> {
             int total = f.c.totalKv();
-            Tensor k = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDim());
-            Tensor v = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDim());
+            Tensor k = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDimQk());
+            Tensor v = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDimVo());
             KvScales scales = f.tokenScales(f.fp8Cache());
             return new Call(() -> {
                 try (org.attn4j.RaggedAttentionPlan plan = f.scope.backend().planBatchPrefillRagged(f.c.qoIndptr(),
@@ -421,8 +436,8 @@ public final class InvalidInputProperties {
             }
             PagedKvCache fp8 = f.fp8Cache();
             PagedKvCache cache = fp8.withScales(f.tokenScales(fp8));
-            Tensor k = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDim());
-            Tensor v = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDim());
+            Tensor k = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDimQk());
+            Tensor v = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDimVo());
             return new Call(() -> f.scope.backend().appendPagedKv(k, v, new org.attn4j.kv.AppendPositions(
                     new int[] {0}, new int[] {0}), cache, f.pool.table()), "k.dtype", "FP8_E4M3");
         }));

@@ -43,8 +43,11 @@ import org.attn4j.tensor.Tensor;
  * with the options, paging, layouts and GQA groups of the shared generator; split KV + merge
  * equals the whole under per-token scales; per-head scales all equal to the scalar give the
  * scalar's result; append quantises with per-head scales and computes, writes and quantises
- * with per-token scales bit-exactly. A backend without {@code KV_SCALES_PER_HEAD} or
- * {@code KV_SCALES_PER_TOKEN} skips these with the reason {@code feature ... absent}.
+ * with per-token scales bit-exactly. The oracle and split-merge properties come again over cases
+ * with {@code Dvo != Dqk} (needing {@code DISTINCT_VO_HEAD_DIM} too), and append runs with a V
+ * head dim of its own where the backend has that feature. A backend without
+ * {@code KV_SCALES_PER_HEAD} or {@code KV_SCALES_PER_TOKEN} skips these with the reason
+ * {@code feature ... absent}.
  *
  * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
@@ -76,22 +79,30 @@ public final class KvScaleProperties {
      * @return new properties, in the order the suite lists them
      */
     public List<Property<?>> all() {
-        return List.of(
-                new CaseProperty(s, "kvScalesPerHeadMatchOracle",
-                        "FP8 attention with per-KV-head scales ≈ oracle on every operation", EITHER,
-                        fp8(ScaleKind.PER_HEAD), needs(), this::againstOracle),
-                new CaseProperty(s, "kvScalesPerTokenMatchOracle",
-                        "FP8 attention with per-token scales ≈ oracle on batch decode and paged prefill", EITHER,
-                        fp8(ScaleKind.PER_TOKEN), needs(), this::againstOracle),
-                new CaseProperty(s, "kvScalesPerTokenSplitMergeEqualsWhole",
-                        "split KV + merge ≡ whole under per-token scales", EITHER, splittable(),
-                        needs(Feature.LSE, Feature.MERGE), this::splitMerge),
+        CaseProperty perHead = new CaseProperty(s, "kvScalesPerHeadMatchOracle",
+                "FP8 attention with per-KV-head scales ≈ oracle on every operation", EITHER,
+                fp8(ScaleKind.PER_HEAD), needs(), this::againstOracle);
+        CaseProperty perToken = new CaseProperty(s, "kvScalesPerTokenMatchOracle",
+                "FP8 attention with per-token scales ≈ oracle on batch decode and paged prefill", EITHER,
+                fp8(ScaleKind.PER_TOKEN), needs(), this::againstOracle);
+        CaseProperty splitMerge = new CaseProperty(s, "kvScalesPerTokenSplitMergeEqualsWhole",
+                "split KV + merge ≡ whole under per-token scales", EITHER, splittable(),
+                needs(Feature.LSE, Feature.MERGE), this::splitMerge);
+        return List.of(perHead, perToken, splitMerge,
+                perHead.withDistinctHeadDims("distinctHeadDimsKvScalesPerHeadMatchOracle",
+                        "FP8 attention with per-KV-head scales and Dvo != Dqk ≈ oracle on every operation"),
+                perToken.withDistinctHeadDims("distinctHeadDimsKvScalesPerTokenMatchOracle",
+                        "FP8 attention with per-token scales and Dvo != Dqk ≈ oracle on batch decode and paged "
+                                + "prefill"),
+                splitMerge.withDistinctHeadDims("distinctHeadDimsKvScalesPerTokenSplitMergeEqualsWhole",
+                        "split KV + merge ≡ whole under per-token scales with Dvo != Dqk"),
                 new CaseProperty(s, "kvScalesUniformPerHeadEqualsScalar",
                         "per-head scales all equal to the scalar ≈ the scalar scales", EITHER, fp8(ScaleKind.SCALAR),
                         needs(Feature.KV_SCALES_PER_HEAD), this::uniformPerHead),
                 new SimpleProperty<>("kvScalesAppendBitExact",
                         "append with per-head scales and with amax-computed per-token scales bit-exact in codes "
-                                + "and written scales", Fp8AppendCase::edgeCases, Fp8AppendCase::random,
+                                + "and written scales, with V rows of K's head dim and (DISTINCT_VO_HEAD_DIM) of "
+                                + "another", Fp8AppendCase::edgeCases, Fp8AppendCase::random,
                         Fp8AppendCase::shrink, this::unsupportedAppend, this::append, Fp8AppendCase::toJava));
     }
 
@@ -179,7 +190,8 @@ public final class KvScaleProperties {
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x5CA1ED1L);
         int batch = c.batchSize();
         int hkv = c.numKvHeads();
-        int w = hkv * c.headDim();
+        int w = hkv * c.headDimQk();
+        int wv = hkv * c.headDimVo();
         float[][] k = new float[2 * batch][];
         float[][] v = new float[2 * batch][];
         float[][] ks = new float[2 * batch][];
@@ -189,11 +201,11 @@ public final class KvScaleProperties {
             int cut = rng.nextInt(c.kvLen(b) + 1);
             int len = c.kvLen(b);
             k[b] = Arrays.copyOf(data.k(b), cut * w);
-            v[b] = Arrays.copyOf(data.v(b), cut * w);
+            v[b] = Arrays.copyOf(data.v(b), cut * wv);
             ks[b] = Arrays.copyOf(data.kScales(b), cut * hkv);
             vs[b] = Arrays.copyOf(data.vScales(b), cut * hkv);
             k[batch + b] = Arrays.copyOfRange(data.k(b), cut * w, len * w);
-            v[batch + b] = Arrays.copyOfRange(data.v(b), cut * w, len * w);
+            v[batch + b] = Arrays.copyOfRange(data.v(b), cut * wv, len * wv);
             ks[batch + b] = Arrays.copyOfRange(data.kScales(b), cut * hkv, len * hkv);
             vs[batch + b] = Arrays.copyOfRange(data.vScales(b), cut * hkv, len * hkv);
             lens[b] = cut;
@@ -204,7 +216,7 @@ public final class KvScaleProperties {
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
             whole = Operations.batch(be, data, pool, c.isDecode(), PlanOptions.DEFAULT);
         }
-        try (PagedPool pool = PagedPool.build(k, v, lens, hkv, c.headDim(), c.kvDtype(),
+        try (PagedPool pool = PagedPool.build(k, v, lens, hkv, c.headDimQk(), c.headDimVo(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
                 c.seed() + 5, Fill.GARBAGE).withTokenScales(ks, vs, Fill.GARBAGE, c.seed() + 6)) {
             PageTable first = Operations.subTable(pool.table(), 0, batch, lens);
@@ -260,8 +272,16 @@ public final class KvScaleProperties {
     }
 
     private void append(Fp8AppendCase c) {
-        append(c, KvScaleMode.PER_HEAD);
-        append(c, KvScaleMode.PER_TOKEN);
+        append(c, KvScaleMode.PER_HEAD, c.headDim());
+        append(c, KvScaleMode.PER_TOKEN, c.headDim());
+        // V rows of another length than K rows: the scale pools keep the one shape (spec §2), the
+        // V scale is V's own row amax.
+        int dv = c.headDim() >= 64 ? c.headDim() / 2 : c.headDim() * 2;
+        Capabilities caps = s.capabilities();
+        if (!c.combined() && caps.has(Feature.DISTINCT_VO_HEAD_DIM) && caps.supportsHeadDim(dv)) {
+            append(c, KvScaleMode.PER_HEAD, dv);
+            append(c, KvScaleMode.PER_TOKEN, dv);
+        }
     }
 
     /**
@@ -270,15 +290,16 @@ public final class KvScaleProperties {
      * (the head's, or the row's spec §5 amax scale), every per-token scale written is that scale's
      * bits, and every other bit of the cache and of the scale tensors is what it was.
      */
-    private void append(Fp8AppendCase c, KvScaleMode mode) {
+    private void append(Fp8AppendCase c, KvScaleMode mode, int dv) {
         int[] lens = c.lens();
         int[] from = c.from();
         int hkv = c.numKvHeads();
         int d = c.headDim();
         int w = hkv * d;
+        int wv = hkv * dv;
         int n = c.appended();
         int[] kIn = c.values(n * w, c.kScale(), 0x4BL);
-        int[] vIn = c.values(n * w, c.vScale(), 0x5CL);
+        int[] vIn = c.values(n * wv, c.vScale(), 0x5CL);
         int[] bi = new int[n];
         int[] pos = new int[n];
         int at = 0;
@@ -302,10 +323,14 @@ public final class KvScaleProperties {
         float[][] vTok = new float[lens.length][];
         for (int b = 0; b < lens.length; b++) {
             ks[b] = new int[lens[b] * w];
-            vs[b] = new int[lens[b] * w];
-            for (int i = 0; i < ks[b].length; i++) {
-                ks[b][i] = rng.nextInt(0x7F);
-                vs[b][i] = 0x80 | rng.nextInt(0x7F);
+            vs[b] = new int[lens[b] * wv];
+            for (int i = 0; i < Math.max(ks[b].length, vs[b].length); i++) {
+                if (i < ks[b].length) {
+                    ks[b][i] = rng.nextInt(0x7F);
+                }
+                if (i < vs[b].length) {
+                    vs[b][i] = 0x80 | rng.nextInt(0x7F);
+                }
             }
             kTok[b] = new float[lens[b] * hkv];
             vTok[b] = new float[lens[b] * hkv];
@@ -324,7 +349,7 @@ public final class KvScaleProperties {
             vh[h] = c.vScale() * factors[(h + 2) % factors.length];
         }
         AttentionBackend be = s.backend();
-        PagedPool plain = PagedPool.buildBits(ks, vs, lens, hkv, d, c.format(), new KvScales(c.kScale(), c.vScale()),
+        PagedPool plain = PagedPool.buildBits(ks, vs, lens, hkv, d, dv, c.format(), new KvScales(c.kScale(), c.vScale()),
                 c.pageSize(), c.layout(), c.combined(), 1, c.seed() + 3, Fill.GARBAGE);
         plain.scribble(from, c.seed() + 5);
         try (PagedPool pool = mode == KvScaleMode.PER_HEAD ? plain.withHeadScales(kh, vh)
@@ -337,8 +362,9 @@ public final class KvScaleProperties {
             for (int i = 0; i < n; i++) {
                 for (int h = 0; h < hkv; h++) {
                     int row = (i * hkv + h) * d;
+                    int vRow = (i * hkv + h) * dv;
                     float kScale = mode == KvScaleMode.PER_HEAD ? kh[h] : rowScale(c, kIn, row, d);
-                    float vScale = mode == KvScaleMode.PER_HEAD ? vh[h] : rowScale(c, vIn, row, d);
+                    float vScale = mode == KvScaleMode.PER_HEAD ? vh[h] : rowScale(c, vIn, vRow, dv);
                     if (mode == KvScaleMode.PER_TOKEN) {
                         int si = (int) pool.scaleIndex(obi[i], opos[i], h);
                         expectedKs[si] = Float.floatToRawIntBits(kScale);
@@ -346,18 +372,20 @@ public final class KvScaleProperties {
                     }
                     for (int x = 0; x < d; x++) {
                         expectedK[(int) pool.index(obi[i], opos[i], h, x, false)] = quantise(c, kIn[row + x], kScale);
+                    }
+                    for (int x = 0; x < dv; x++) {
                         (c.combined() ? expectedK : expectedV)[(int) pool.index(obi[i], opos[i], h, x, true)] =
-                                quantise(c, vIn[row + x], vScale);
+                                quantise(c, vIn[vRow + x], vScale);
                     }
                 }
             }
             PagedKvCache cache = sc.cache(pool);
             if (n > 0) {
                 Tensor kt = sc.uploadBits(c.input(), kIn, n, hkv, d);
-                Tensor vt = sc.uploadBits(c.input(), vIn, n, hkv, d);
+                Tensor vt = sc.uploadBits(c.input(), vIn, n, hkv, dv);
                 be.appendPagedKv(kt, vt, new AppendPositions(obi, opos), cache, pool.table());
             }
-            String what = "append with " + mode + " scales";
+            String what = "append with " + mode + " scales" + (dv == d ? "" : ", Dqk " + d + " and Dvo " + dv);
             Compare.bits(what + ": K codes", low8(sc.bits(cache.k())), low8(expectedK));
             if (!c.combined()) {
                 Compare.bits(what + ": V codes", low8(sc.bits(cache.v())), low8(expectedV));

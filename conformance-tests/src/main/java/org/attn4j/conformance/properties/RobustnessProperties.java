@@ -112,7 +112,7 @@ public final class RobustnessProperties {
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x4A4EL);
         int hq = c.numQoHeads();
         int hkv = c.numKvHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         float[] q = data.q().clone();
         float[][] k = data.allK();
         float[][] v = data.allV();
@@ -241,16 +241,18 @@ public final class RobustnessProperties {
                 field.equals("numPages") ? (int) (long) x : c.numPages(),
                 field.equals("pageSize") ? (int) (long) x : c.pageSize(),
                 field.equals("numKvHeads") ? (int) (long) x : c.numKvHeads(),
-                field.equals("headDim") ? (int) (long) x : c.headDim(),
+                field.equals("kHeadDim") ? (int) (long) x : c.kHeadDim(),
+                field.equals("vHeadDim") ? (int) (long) x : c.vHeadDim(),
                 field.equals("kOffset") ? x : c.kOffset(),
                 field.equals("vOffset") ? x : c.vOffset(),
-                field.equals("pageStride") ? x : c.pageStride(), c.scales());
+                field.equals("kPageStride") ? x : c.kPageStride(),
+                field.equals("vPageStride") ? x : c.vPageStride(), c.scales());
     }
 
     private List<HostileScenario> hostileScenarios() {
         List<HostileScenario> l = new ArrayList<>();
-        for (String field : List.of("kOffset", "vOffset", "pageStride", "numPages", "pageSize", "numKvHeads",
-                "headDim")) {
+        for (String field : List.of("kOffset", "vOffset", "kPageStride", "vPageStride", "numPages", "pageSize",
+                "numKvHeads", "kHeadDim", "vHeadDim")) {
             l.add(new HostileScenario("cache." + field, null, (f, x) -> new HostileCall(() -> {
                 PagedKvCache bad = withField(f.cache, field, x);
                 try (BatchAttentionPlan plan = f.scope.backend().planBatchPrefill(f.c.qoIndptr(), f.pool.table(),
@@ -287,7 +289,7 @@ public final class RobustnessProperties {
                 CustomMask.fromPacked(new byte[4], x), "mask", false)));
         l.add(new HostileScenario("positions", Feature.APPEND, (f, x) -> new HostileCall(() -> {
             Tensor k = f.scope.allocate(f.c.kvDtype().isFp8() ? f.c.qDtype() : f.c.kvDtype(), 1, f.c.numKvHeads(),
-                    f.c.headDim());
+                    f.c.headDimQk());
             f.scope.backend().appendPagedKv(k, k, new AppendPositions(new int[] {0}, new int[] {(int) (long) x}), f.cache,
                     f.pool.table());
         }, "positions[0]", false)));
@@ -297,7 +299,7 @@ public final class RobustnessProperties {
             AppendPositions.fromIndptr(ind, f.pool.table());
         }, "appendIndptr", false)));
         l.add(new HostileScenario("heads", null, (f, x) -> new HostileCall(() -> f.run(f.pool.table(),
-                new HeadConfig((int) (long) x, f.c.numKvHeads(), f.c.headDim()), f.c.options(), null, f.c.qoIndptr(), f.q,
+                new HeadConfig((int) (long) x, f.c.numKvHeads(), f.c.headDimQk()), f.c.options(), null, f.c.qoIndptr(), f.q,
                 f.o, f.lse), "", false)));
         l.add(new HostileScenario("windowLeft", Feature.SLIDING_WINDOW, (f, x) -> new HostileCall(() ->
                 f.runWith(f.c.options().withWindowLeft((int) (long) x)), "", false)));
@@ -419,8 +421,8 @@ public final class RobustnessProperties {
                     sc.upload(HostTensor.ofInts(t.lastPageLen(), t.batchSize())), t.pageSize(), maxLen);
             PagedKvCache cache = sc.cache(pool);
             int rows = c.totalQ();
-            Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDim());
-            Tensor o = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDim());
+            Tensor q = sc.upload(c.qDtype(), data.q(), rows, c.numQoHeads(), c.headDimQk());
+            Tensor o = sc.allocate(c.qDtype(), rows, c.numQoHeads(), c.headDimVo());
             try (BatchAttentionPlan plan = be.planBatchDecode(dt, c.heads(), c.options(),
                     PlanOptions.DEFAULT.withDtypes(c.qDtype(), c.kvDtype()))) {
                 plan.run(q, cache, o, null);
@@ -439,7 +441,7 @@ public final class RobustnessProperties {
             }
             be.synchronize(); // reported once, then cleared
             AttentionOutput actual = new AttentionOutput(sc.floats(o), null, c.qDtype(), rows, c.numQoHeads(),
-                    c.headDim());
+                    c.headDimQk());
             AttentionOutput exp = expected(data, or -> Operations.batch(or, data, pool, true, PlanOptions.DEFAULT));
             // Every other request is untouched by the corrupt one; the corrupt one is empty (o = 0).
             for (int b = 0; b < c.batchSize(); b++) {
@@ -474,7 +476,7 @@ public final class RobustnessProperties {
         AttentionCase.Builder cb = c.toBuilder();
         cb.qDtype = DType.F16;
         cb.kvDtype = DType.F16;
-        cb.headDim = 64;
+        cb.headDim(64);
         cb.mask = MaskKind.NONE;
         cb.rope = AttentionCase.RopeKind.NONE;
         cb.lse = false;
@@ -487,7 +489,7 @@ public final class RobustnessProperties {
             AtomicReference<BatchAttentionPlan> plan = new AtomicReference<>(
                     be.planBatchDecode(pool.table(), c.heads(), c.options(), PlanOptions.DEFAULT));
             AtomicReference<Tensor> q = new AtomicReference<>(shared.upload(c.qDtype(), data.q(), c.totalQ(),
-                    c.numQoHeads(), c.headDim()));
+                    c.numQoHeads(), c.headDimQk()));
             ConcurrentLinkedQueue<Throwable> failures = new ConcurrentLinkedQueue<>();
             long end = System.nanoTime() + millis * 1_000_000L;
             List<Thread> threads = new ArrayList<>();
@@ -532,7 +534,7 @@ public final class RobustnessProperties {
                                    AtomicReference<Tensor> q, SplittableRandom rng) {
         switch (rng.nextInt(6)) {
             case 0, 1, 2 -> {
-                try (Tensor o = be.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDim())) {
+                try (Tensor o = be.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo())) {
                     plan.get().run(q.get(), cache, o, null);
                     try (HostTensor h = be.download(o)) {
                         float[] got = DeviceScope.values(h);
@@ -549,7 +551,7 @@ public final class RobustnessProperties {
             }
             case 4 -> {
                 Tensor fresh;
-                try (HostTensor h = DeviceScope.host(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDim())) {
+                try (HostTensor h = DeviceScope.host(c.qDtype(), data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk())) {
                     fresh = be.upload(h);
                 }
                 q.getAndSet(fresh).close();

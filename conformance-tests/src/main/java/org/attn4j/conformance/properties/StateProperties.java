@@ -17,11 +17,12 @@ import org.attn4j.conformance.check.Tolerance;
 import org.attn4j.conformance.harness.Property;
 import org.attn4j.conformance.ops.DeviceScope;
 import org.attn4j.conformance.ops.Operations;
+import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
 
-/** spec §4's merge laws and operations, and the standalone RoPE of §3. *
+/** spec §4's merge laws and operations, and the standalone RoPE of §3 (partial rotary included). *
  * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
  */
 public final class StateProperties {
@@ -58,7 +59,18 @@ public final class StateProperties {
                 new SimpleProperty<RopeCase>("standaloneRopeMatchesOracle", "applyRope ≈ spec §3's rotation",
                         RopeCase::edgeCases, RopeCase::random, RopeCase::shrink,
                         c -> Support.reason(s, c.dtype(), EnumSet.of(Feature.STANDALONE_ROPE)), this::rope,
-                        RopeCase::toJava));
+                        RopeCase::toJava),
+                partialRope("partialRopeMatchesOracle", "applyRope over the first R < D dims ≈ spec §3's rotation",
+                        this::rope),
+                partialRope("partialRopeLeavesTheRestExact",
+                        "applyRope with rotary dim R leaves dims ≥ R bit for bit; R = D ≡ rotary dim 0, bitwise",
+                        this::partialExact));
+    }
+
+    private Property<RopeCase> partialRope(String key, String description, Consumer<RopeCase> check) {
+        return new SimpleProperty<>(key, description, RopeCase::partialEdgeCases, RopeCase::randomPartial,
+                c -> c.shrink().stream().map(RopeCase::partial).toList(),
+                c -> Support.reason(s, c.dtype(), EnumSet.of(Feature.STANDALONE_ROPE)), check, RopeCase::toJava);
     }
 
     private static AttentionOutput out(StateCase c, State st) {
@@ -236,6 +248,46 @@ public final class StateProperties {
         }
     }
 
+    /**
+     * spec §3: dims from R on pass through the standalone op unchanged, and R = D is the whole-head
+     * rotation itself (same pairs, same frequencies), so both hold bit for bit.
+     */
+    private void partialExact(RopeCase c) {
+        int[] pos = c.positions();
+        float[] q = c.values(c.qHeads(), 1);
+        float[] k = c.withK() ? c.values(c.kHeads(), 2) : null;
+        float[][] rotated = ropeOn(s.backend(), c, q, k, pos, c.options());
+        untouched("q", c, q, rotated[0]);
+        if (k != null) {
+            untouched("k", c, k, rotated[1]);
+        }
+        RopeOptions whole = c.options().withRotaryDim(0);
+        float[][] zero = ropeOn(s.backend(), c, q, k, pos, whole);
+        float[][] full = ropeOn(s.backend(), c, q, k, pos, whole.withRotaryDim(c.headDim()));
+        Compare.bitwise("q rotated with rotary dim D = " + c.headDim() + " vs rotary dim 0", full[0], zero[0],
+                c.headDim());
+        if (k != null) {
+            Compare.bitwise("k rotated with rotary dim D = " + c.headDim() + " vs rotary dim 0", full[1], zero[1],
+                    c.headDim());
+        }
+    }
+
+    private static void untouched(String what, RopeCase c, float[] before, float[] after) {
+        int d = c.headDim();
+        int r = c.rotaryDim();
+        int heads = before.length / d / c.n();
+        for (int row = 0; row < before.length / d; row++) {
+            for (int t = r; t < d; t++) {
+                int i = row * d + t;
+                if (Float.floatToRawIntBits(before[i]) != Float.floatToRawIntBits(after[i])) {
+                    throw new AssertionError(what + " row " + row / heads + ", head " + row % heads + ", dim " + t
+                            + " (rotary dim " + r + ") must pass through unchanged: before " + before[i] + ", after "
+                            + after[i]);
+                }
+            }
+        }
+    }
+
     private static void compare(String what, float[] actual, float[] expected, Tolerance t, int d) {
         Compare.outputs(what, new AttentionOutput(actual, null, DType.F32, actual.length / d, 1, d),
                 new AttentionOutput(expected, null, DType.F32, expected.length / d, 1, d), t);
@@ -263,10 +315,15 @@ public final class StateProperties {
     }
 
     private static float[][] ropeOn(AttentionBackend be, RopeCase c, float[] q, float[] k, int[] pos) {
+        return ropeOn(be, c, q, k, pos, c.options());
+    }
+
+    private static float[][] ropeOn(AttentionBackend be, RopeCase c, float[] q, float[] k, int[] pos,
+                                    RopeOptions options) {
         try (DeviceScope sc = new DeviceScope(be)) {
             Tensor qt = sc.upload(c.dtype(), q, c.n(), c.qHeads(), c.headDim());
             Tensor kt = k == null ? null : sc.upload(c.dtype(), k, c.n(), c.kHeads(), c.headDim());
-            be.applyRope(qt, kt, pos, c.options());
+            be.applyRope(qt, kt, pos, options);
             return new float[][] {sc.floats(qt), kt == null ? null : sc.floats(kt)};
         }
     }

@@ -32,8 +32,13 @@ final class Support {
         if (!caps.kvDtypes().contains(c.kvDtype())) {
             return "KV dtype " + c.kvDtype() + " unsupported";
         }
-        if (!caps.supportsHeadDim(c.headDim())) {
-            return "head dim " + c.headDim() + " unsupported (" + caps.headDimsDescription() + ")";
+        for (int d : new int[] {c.headDimQk(), c.headDimVo()}) {
+            if (!caps.supportsHeadDim(d)) {
+                return "head dim " + d + " unsupported (" + caps.headDimsDescription() + ")";
+            }
+        }
+        if (!c.sameHeadDims() && !caps.has(Feature.DISTINCT_VO_HEAD_DIM)) {
+            return "feature " + Feature.DISTINCT_VO_HEAD_DIM + " absent";
         }
         if (!caps.layouts().contains(c.layout())) {
             return "layout " + c.layout() + " unsupported";

@@ -13,6 +13,7 @@ import org.attn4j.AttentionBackend;
 import org.attn4j.conformance.cases.AttentionCase;
 import org.attn4j.conformance.cases.AttentionCase.AlibiKind;
 import org.attn4j.conformance.cases.AttentionCase.MaskKind;
+import org.attn4j.conformance.cases.AttentionCase.RopeKind;
 import org.attn4j.conformance.cases.AttentionCase.SinkKind;
 import org.attn4j.conformance.cases.CaseData;
 import org.attn4j.conformance.cases.PagedPool;
@@ -34,7 +35,8 @@ import org.attn4j.tensor.DType;
  * spec §3's attention sinks and ALiBi, and §4's rule for sinks under a merge: agreement with the
  * oracle on every attention operation, combined with the other options, paging and GQA groups
  * the shared generator draws; the exact o and lse of rows without keys; a sink counted once when
- * split keys merge and in a cascade. A backend without {@code SINKS} or {@code ALIBI} skips these
+ * split keys merge and in a cascade; partial rotary (spec §3's rotary dim) on the fly against the
+ * oracle, with the same operations. A backend without {@code SINKS} or {@code ALIBI} skips those
  * with the reason {@code feature SINKS absent} or {@code feature ALIBI absent}.
  *
  * <p>Holds only its subject, so thread-safe; the suite runs its properties one at a time.
@@ -42,6 +44,8 @@ import org.attn4j.tensor.DType;
 public final class VariantProperties {
     /** Longest lengths of an F32 case with ALiBi (spec §9: its bias adds to the logit's rounding). */
     static final int F32_ALIBI_MAX_LEN = 16;
+    /** Longest keys of an F32 case with RoPE, as the shared generator draws them (spec §9). */
+    static final int F32_ROPE_MAX_KV = 96;
 
     private final Subject s;
 
@@ -84,7 +88,10 @@ public final class VariantProperties {
                         splittable(), needs(Feature.SINKS, Feature.LSE, Feature.MERGE), this::splitMerge),
                 new CaseProperty(s, "cascadeWithSinksEqualsFlat", "cascade with sinks ≡ flat attention with sinks",
                         PREFILL, cascadable(), needs(Feature.PREFILL, Feature.CASCADE, Feature.MERGE, Feature.SINKS),
-                        this::cascade));
+                        this::cascade),
+                new CaseProperty(s, "partialRotaryMatchesOracle",
+                        "RoPE on the fly over the first R < D dims (both pairings) ≈ oracle on every operation",
+                        EITHER, partialRotary(), needs(Feature.ROPE), this::againstOracle));
     }
 
     // ------------------------------------------------------------------ case adapters
@@ -125,6 +132,23 @@ public final class VariantProperties {
             }
         }
         return b;
+    }
+
+    /**
+     * Partial rotary on the fly, rotate-half or interleaved by the seed, with whatever else the
+     * generator drew; F32 keeps its keys within {@link #F32_ROPE_MAX_KV} as the generator does for
+     * every RoPE case (float angles drift with the position).
+     */
+    private static UnaryOperator<AttentionCase.Builder> partialRotary() {
+        return b -> {
+            b.rope = (b.seed & 2) == 0 ? RopeKind.PARTIAL_HALF : RopeKind.PARTIAL_INTERLEAVED;
+            if (b.qDtype == DType.F32) {
+                for (int i = 0; i < b.kvLens.length; i++) {
+                    b.kvLens[i] = Math.min(b.kvLens[i], F32_ROPE_MAX_KV);
+                }
+            }
+            return b;
+        };
     }
 
     /** Keys split in two lose their positions (RoPE, ALiBi) and their place relative to the query (masks). */
@@ -205,7 +229,7 @@ public final class VariantProperties {
         boolean[] empty = SpecOracle.rowsWithoutKeys(data);
         float[] sinks = c.sinkLogits();
         int hq = c.numQoHeads();
-        int d = c.headDim();
+        int d = c.headDimQk();
         for (int row = 0; row < empty.length; row++) {
             if (!empty[row]) {
                 continue;
@@ -245,7 +269,7 @@ public final class VariantProperties {
         CaseData plain = data.withCase(nb.build());
         SplittableRandom rng = new SplittableRandom(c.seed() ^ 0x51A4C0L);
         int batch = c.batchSize();
-        int w = c.numKvHeads() * c.headDim();
+        int w = c.numKvHeads() * c.headDimQk();
         float[][] k = new float[2 * batch][];
         float[][] v = new float[2 * batch][];
         int[] lens = new int[2 * batch];
@@ -264,7 +288,7 @@ public final class VariantProperties {
         try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
             whole = Operations.batch(s.backend(), data, pool, c.isDecode(), PlanOptions.DEFAULT);
         }
-        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDim(), c.kvDtype(),
+        try (PagedPool pool = PagedPool.build(k, v, lens, c.numKvHeads(), c.headDimQk(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
                 c.seed() + 5, Fill.GARBAGE)) {
             PageTable first = Operations.subTable(pool.table(), 0, batch, lens);
@@ -295,7 +319,7 @@ public final class VariantProperties {
         for (int r = 0; r < rows; r++) {
             System.arraycopy(sinks, 0, lse, r * hq, hq);
         }
-        return new AttentionOutput(new float[rows * hq * c.headDim()], lse, c.qDtype(), rows, hq, c.headDim());
+        return new AttentionOutput(new float[rows * hq * c.headDimVo()], lse, c.qDtype(), rows, hq, c.headDimVo());
     }
 
     private void cascade(AttentionCase c) {

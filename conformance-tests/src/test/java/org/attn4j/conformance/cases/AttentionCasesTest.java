@@ -28,7 +28,7 @@ class AttentionCasesTest {
             assertTrue(edges.stream().anyMatch(c -> c.pageSize() == 1));
             assertTrue(edges.stream().anyMatch(c -> c.pageSize() == 7));
             for (int d : new int[] {32, 64, 128, 256}) {
-                assertTrue(edges.stream().anyMatch(c -> c.headDim() == d), "D " + d);
+                assertTrue(edges.stream().anyMatch(c -> c.headDimQk() == d), "D " + d);
             }
             for (int g : new int[] {1, 4, 8}) {
                 assertTrue(edges.stream().anyMatch(c -> c.numQoHeads() / c.numKvHeads() == g), "g " + g);
@@ -66,7 +66,7 @@ class AttentionCasesTest {
         AttentionCase c = AttentionCases.edgeCases(false, new SplittableRandom(3)).stream()
                 .filter(x -> x.data() == AttentionCase.DataKind.LARGE_LOGITS).findFirst().orElseThrow();
         CaseData data = CaseData.of(c);
-        int d = c.headDim();
+        int d = c.headDimQk();
         float maxAbs = 0;
         for (int j = 0; j < c.kvLen(0); j++) {
             float dot = 0; // in float: exact because every product is a multiple of 1/64 with few bits
@@ -112,7 +112,7 @@ class AttentionCasesTest {
             assertEquals(5, t.kvLen(1));
             assertEquals(5 + 2 + 2, pool.numPages());
             int hkv = c.numKvHeads();
-            int d = c.headDim();
+            int d = c.headDimQk();
             boolean nonFinite = false;
             for (int r = 0; r < 2; r++) {
                 for (int j = 0; j < t.kvLen(r); j++) {

@@ -55,10 +55,28 @@ class SpecOracleTest {
     }
 
     @Test
+    void vRowsOfAnotherHeadDimGiveOutputRowsOfTheirLength() {
+        // Dqk = 4, Dvo = 3, default scale 1/sqrt(Dqk) = 1/2: q = (2, 0, 0, 0) against k0 = (1, 0, 0, 0),
+        // k1 = 0 gives logits 1 and 0; v0 = (1, 0, 5), v1 = (0, 1, 5) weigh into an o of 3 elements.
+        AttentionCase.Builder b = twoKeys(false, 1).toBuilder().headDims(4, 3);
+        b.smScale = Float.NaN;
+        CaseData data = CaseData.explicit(b.build(), new float[] {2, 0, 0, 0},
+                new float[][] {{1, 0, 0, 0, 0, 0, 0, 0}}, new float[][] {{1, 0, 5, 0, 1, 5}}, null);
+        AttentionOutput out = SpecOracle.attention(data);
+        double e = Math.E;
+        assertEquals(3, out.headDim());
+        assertEquals(3, out.o().length);
+        assertEquals(Math.log(e + 1), out.lse()[0], 1e-6);
+        assertEquals(e / (e + 1), out.o()[0], 1e-7);
+        assertEquals(1 / (e + 1), out.o()[1], 1e-7);
+        assertEquals(5, out.o()[2], 1e-6);
+    }
+
+    @Test
     void defaultScaleIsOneOverSqrtD() {
         // D = 4, scale 1/2: q = (2, 0, 0, 0) against k0 = (1, 0, 0, 0), k1 = 0 gives logits 1 and 0
         AttentionCase.Builder b = twoKeys(false, 1).toBuilder();
-        b.headDim = 4;
+        b.headDim(4);
         b.smScale = Float.NaN;
         CaseData data = CaseData.explicit(b.build(), new float[] {2, 0, 0, 0},
                 new float[][] {{1, 0, 0, 0, 0, 0, 0, 0}}, new float[][] {{1, 0, 0, 0, 0, 1, 0, 0}}, null);

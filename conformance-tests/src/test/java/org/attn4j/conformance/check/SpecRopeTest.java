@@ -60,4 +60,27 @@ class SpecRopeTest {
         assertArrayEquals(new double[] {2, -1, 3, 4}, new SpecRope(true, 1e4, 1, null).rotate(x, 3, quarterTurn),
                 EPS);
     }
+
+    @Test
+    void partialRotaryTakesFrequenciesAndPairsFromTheRotaryDim() {
+        // D = 8, R = 4, theta 1e4: freq_d = 1e4^(-2d/4) = 1, 0.01, as a head of 4 dims has them.
+        SpecRope partial = new SpecRope(false, 1e4, 1, null, 4);
+        assertArrayEquals(new double[] {1, 0.01}, partial.frequencyTable(8), EPS);
+        assertArrayEquals(new int[] {1, 3}, partial.pair(1, 8));
+        assertArrayEquals(new int[] {2, 3}, new SpecRope(true, 1e4, 1, null, 4).pair(1, 8));
+        // pair (0, 2) turns by pi/2, pair (1, 3) stays, dims 4..7 are copied
+        double[] x = {1, 2, 3, 4, 5, 6, 7, 8};
+        assertArrayEquals(new double[] {-3, 2, 1, 4, 5, 6, 7, 8}, partial.rotate(x, 1, new double[] {Math.PI / 2, 0}),
+                EPS);
+        // R = D is the whole head
+        assertArrayEquals(new SpecRope(false, 1e4, 1, null).frequencyTable(8),
+                new SpecRope(false, 1e4, 1, null, 8).frequencyTable(8), 0);
+    }
+
+    @Test
+    void badRotaryDimsAreNotDefined() {
+        assertThrows(IllegalArgumentException.class, () -> new SpecRope(false, 1e4, 1, null, 3));
+        assertThrows(IllegalArgumentException.class, () -> new SpecRope(false, 1e4, 1, null, -2));
+        assertThrows(IllegalArgumentException.class, () -> new SpecRope(false, 1e4, 1, null, 10).frequencyTable(8));
+    }
 }

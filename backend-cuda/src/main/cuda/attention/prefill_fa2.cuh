@@ -14,7 +14,8 @@
 // - causal and window tiles that no row can see are never loaded; masks (causal, window, custom
 //   bits, the end of the keys) are only evaluated on the tiles that straddle a boundary.
 #pragma once
-#include "mma.cuh"
+#include "query_tiles.cuh"
+#include "variant.cuh"
 
 namespace attn4j {
 
@@ -63,8 +64,7 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
     // Keys any row of the block can see: [kvStart, kvEnd).
     const int pqLo = rowStart + kvLen - qoLen, pqHi = rowStart + nRows - 1 + kvLen - qoLen;
     int kvStart = 0, kvEnd = kvLen;
-    if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-    if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+    cutToVisibleKeys(p, pqLo, pqHi, kvStart, kvEnd);
     const int partialBase = wk[4];
     prefillSplitRange(p, wk[3], partialBase, kvStart, kvEnd);
     const int nTiles = kvEnd > kvStart ? (kvEnd - kvStart + FA2_KEYS - 1) / FA2_KEYS : 0;
@@ -140,9 +140,8 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
         rowOk[r] = row0 + 8 * r < nRows;
         rowPq[r] = rowI[r] + kvLen - qoLen;
     }
-    const float LOG2E = 1.4426950408889634f;
-    const float scale = p.smScale * p.kScale;  // natural-log units
-    const float scaleLog2 = scale * LOG2E;
+    const LogitTransform lg(p);
+    auto rowSlope = [&](int) { return lg.slope(p, h); };  // the block's one query head
     uint32_t qf[KD][4];
 
     for (int t = 0; t < nTiles; ++t) {
@@ -186,40 +185,10 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
             }
         }
 
-        // Logits in base 2.
-        if (p.softCap > 0.f) {
-            const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
-#pragma unroll
-            for (int nb = 0; nb < NB_S; ++nb)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nb][e] = capLog2 * tanhf(s[nb][e] * scale * invCap);
-        } else {
-#pragma unroll
-            for (int nb = 0; nb < NB_S; ++nb)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nb][e] *= scaleLog2;
-        }
-        // Masks only where the tile straddles a boundary (uniform over the block).
-        const bool needMask = c0 + FA2_KEYS > kvEnd || p.mask != nullptr
-                              || (p.causal && c0 + FA2_KEYS - 1 > pqLo)
-                              || (p.windowLeft >= 0 && c0 < pqHi - p.windowLeft);
-        if (needMask) {
-#pragma unroll
-            for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int r = e >> 1;
-                    const int j = c0 + nb * 8 + (lane & 3) * 2 + (e & 1);
-                    bool ok = rowOk[r] && j < kvEnd;
-                    if (p.causal) ok = ok && j <= rowPq[r];
-                    if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
-                    if (ok && p.mask) {
-                        long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
-                        ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                    }
-                    if (!ok) s[nb][e] = -INFINITY;
-                }
-            }
+        // Logits in base 2; masks only where the tile straddles a boundary (uniform over the block).
+        fragmentLogits(s, lg, c0, lane, rowSlope, rowPq);
+        if (tileNeedsMask(p, c0, FA2_KEYS, kvEnd, pqLo, pqHi)) {
+            fragmentMask(s, p, b, kvLen, kvStart, kvEnd, c0, lane, rowOk, rowI, rowPq);
         }
 
         // Online softmax on this thread's two rows (a row spans the 4 lanes of a quad).

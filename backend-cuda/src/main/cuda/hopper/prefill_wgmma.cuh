@@ -1,4 +1,4 @@
-// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, prefill_fa2.cuh elsewhere): K/V
+// Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, attention/prefill_fa2.cuh elsewhere): K/V
 // of q's 16-bit type, head dim 64, 128 or 256, or FP8 K/V at head dims up to 128, the same work
 // items and outputs as the FA2 kernel with tiles of WG_ROWS query rows. Elsewhere the entry points
 // trap.
@@ -35,8 +35,9 @@
 //   count needs both warpgroups, and waiting first keeps its arrival in the right phase); masks
 //   are evaluated only on tiles that straddle a boundary.
 #pragma once
-#include "mma.cuh"
-
+#include "../attention/query_tiles.cuh"
+#include "../attention/variant.cuh"
+#include "wgmma.cuh"
 namespace attn4j {
 
 constexpr int WG_ROWS = 128;     // query rows of one head per block
@@ -64,116 +65,6 @@ static_assert(wgSharedBytes(128) <= 227 * 1024 && wgSharedBytes(256) <= 227 * 10
 static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WG_HEAD, "head of shared memory");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-
-// Byte offset of 16-byte chunk col of row r in an operand of ROWS rows (see the layout above):
-// 64-column slabs of ROWS * 128 bytes. Rows are 128 bytes, so 8 consecutive rows form one
-// 1024-byte swizzle atom; the XOR also spreads a copy warp's stores over all banks.
-template <int ROWS = 128>
-__device__ __forceinline__ int wgChunk(int r, int col) {
-    return (col >> 3) * (ROWS * 128) + r * 128 + (((col & 7) ^ (r & 7)) << 4);
-}
-
-// Shared memory matrix descriptors: start address and leading byte offset (both >> 4) in the low
-// word, stride byte offset (>> 4) and the layout (1 = 128-byte swizzle, bits 62-63) in the high
-// word. Every operand here has stride byte offset 1024 and the swizzle, so the high word is one
-// constant the wgmma asm supplies (WG_DESC_HI) and offsets are 32-bit adds to the low word (no
-// carry into a register pair in front of each wgmma). Byte offsets from the start add (bytes >> 4).
-#define WG_DESC_HI "0x40000040"
-__device__ __forceinline__ uint32_t wgDescLo(uint32_t addr, uint32_t lbo) {
-    return ((addr & 0x3FFFF) >> 4) | ((lbo >> 4) << 16);
-}
-
-// cp.async writes through the generic proxy, wgmma reads through the async proxy: each thread
-// fences its own landed copies before the barrier that hands them to the warpgroups.
-__device__ __forceinline__ void wgProxyFence() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-__device__ __forceinline__ void wgFence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgCommit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void wgWait() {
-    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-// Pins a register at this point of the program: wgmma writes its accumulators asynchronously,
-// so reads must not be hoisted above the wait, nor writes sunk below the fence, by the compiler.
-__device__ __forceinline__ void wgKeep(float& x) { asm volatile("" : "+f"(x)); }
-__device__ __forceinline__ void wgKeep(uint32_t& x) { asm volatile("" : "+r"(x)); }
-
-#define WG_REGS64 \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
-#define WG_REGS32 \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
-#define WG_ACC64(C) \
-    C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]), \
-    C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]), \
-    C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), \
-    C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31]), \
-    C(d[32]), C(d[33]), C(d[34]), C(d[35]), C(d[36]), C(d[37]), C(d[38]), C(d[39]), \
-    C(d[40]), C(d[41]), C(d[42]), C(d[43]), C(d[44]), C(d[45]), C(d[46]), C(d[47]), \
-    C(d[48]), C(d[49]), C(d[50]), C(d[51]), C(d[52]), C(d[53]), C(d[54]), C(d[55]), \
-    C(d[56]), C(d[57]), C(d[58]), C(d[59]), C(d[60]), C(d[61]), C(d[62]), C(d[63])
-#define WG_ACC32(C) \
-    C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]), \
-    C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]), \
-    C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), \
-    C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31])
-
-// S (=|+=) Q K^T, m64nNk16 (N = 128 or 64 keys): A and B from shared memory, both K-major, f32
-// accumulators. ACC 0 overwrites d (scale-d false), so the first k-step needs no zeroed
-// registers. N / 2 accumulators come first, then the two descriptors' low words and ACC.
-#define WG_SS(SHAPE, REGS, ACCS, TY, C, ACC, DA, DB, PRED)                                         \
-    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, " PRED ", 0;\n" \
-                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {" DA ", h};\nmov.b64 db, {" DB ", h};\n"  \
-                 "wgmma.mma_async.sync.aligned." SHAPE ".f32." TY "." TY " " REGS                \
-                 ", da, db, p, 1, 1, 0, 0;\n}\n"                                                   \
-                 : ACCS(C)                                                                         \
-                 : "r"(da), "r"(db), "r"(ACC))
-#define WG_SS128(TY, C, ACC) WG_SS("m64n128k16", WG_REGS64, WG_ACC64, TY, C, ACC, "%64", "%65", "%66")
-#define WG_SS64(TY, C, ACC) WG_SS("m64n64k16", WG_REGS32, WG_ACC32, TY, C, ACC, "%32", "%33", "%34")
-// N: accumulators per thread, 64 (128 keys) or 32 (64 keys).
-template <int MT, bool ACC, int N>
-__device__ __forceinline__ void wgmmaS(float (&d)[N], uint32_t da, uint32_t db) {
-#define WG_SS_N(TY, C, A)                          \
-    if constexpr (N == 64) WG_SS128(TY, C, A);     \
-    else WG_SS64(TY, C, A)
-    if constexpr (MT == BF16) {
-        if constexpr (ACC) { WG_SS_N("bf16", "+f", 1); } else { WG_SS_N("bf16", "=f", 0); }
-    } else {
-        if constexpr (ACC) { WG_SS_N("f16", "+f", 1); } else { WG_SS_N("f16", "=f", 0); }
-    }
-#undef WG_SS_N
-}
-#undef WG_SS128
-#undef WG_SS64
-#undef WG_SS
-
-// O += P V, m64nNk16: A (P) from registers, B (V) from shared memory transposed (N-major).
-// N / 2 accumulators come first, then a[0..3] (operands A0..A0+3), the descriptor, scale-d.
-#define WG_RS(SHAPE, REGS, ACCS, TY, AREGS, DESC, REST)                                            \
-    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 db;\nsetp.ne.b32 p, " REST ", 0;\n"   \
-                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 db, {" DESC ", h};\n"                   \
-                 "wgmma.mma_async.sync.aligned." SHAPE ".f32." TY "." TY " " REGS ", " AREGS       \
-                 ", db, p, 1, 1, 1;\n}\n"                                                         \
-                 : ACCS("+f")                                                                      \
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(db), "r"(1))
-#define WG_RS128(TY) WG_RS("m64n128k16", WG_REGS64, WG_ACC64, TY, "{%64, %65, %66, %67}", "%68", "%69")
-#define WG_RS64(TY) WG_RS("m64n64k16", WG_REGS32, WG_ACC32, TY, "{%32, %33, %34, %35}", "%36", "%37")
-template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[64], const uint32_t (&a)[4], uint32_t db) {
-    if constexpr (MT == BF16) WG_RS128("bf16"); else WG_RS128("f16");
-}
-template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], uint32_t db) {
-    if constexpr (MT == BF16) WG_RS64("bf16"); else WG_RS64("f16");
-}
-#undef WG_RS64
-#undef WG_RS128
-#undef WG_RS
-#undef WG_ACC32
-#undef WG_ACC64
-#undef WG_REGS32
-#undef WG_REGS64
 
 // ---- Pieces of a consumer warpgroup (64 rows) and of the copier.
 
@@ -206,8 +97,7 @@ __device__ __forceinline__ WgItem wgItemOf(const AttnParams& p) {
     const int pqHi = it.rowStart + it.nRows - 1 + it.kvLen - it.qoLen;
     it.kvStart = 0;
     it.kvEnd = it.kvLen;
-    if (p.causal) it.kvEnd = min(it.kvEnd, pqHi + 1);
-    if (p.windowLeft >= 0) it.kvStart = max(it.kvStart, it.pqLo - p.windowLeft);
+    cutToVisibleKeys(p, it.pqLo, pqHi, it.kvStart, it.kvEnd);
     it.partialBase = wk[4];
     prefillSplitRange(p, wk[3], it.partialBase, it.kvStart, it.kvEnd);
     it.nTiles = it.kvEnd > it.kvStart ? (it.kvEnd - it.kvStart + KEYS - 1) / KEYS : 0;
@@ -231,8 +121,7 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
         w.pqLo = it.pqLo + row0;
         w.pqHi = it.pqLo + min(row0 + 64, it.nRows) - 1;
         int s = it.kvStart, e = it.kvEnd;
-        if (p.causal) e = min(e, w.pqHi + 1);
-        if (p.windowLeft >= 0) s = max(s, w.pqLo - p.windowLeft);
+        cutToVisibleKeys(p, w.pqLo, w.pqHi, s, e);
         if (e > s) {
             w.tLo = (s - it.kvStart) / KEYS;
             w.tHi = (e - it.kvStart + KEYS - 1) / KEYS;
@@ -392,45 +281,19 @@ __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[K
 }
 
 // Scores of the tile at key c0 to probabilities (in s), folding them into m and l (base-2 units);
-// alpha gets the tile's rescale factors of O. scale: p.smScale * p.kScale, computed once by the
-// caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the softmax's issue
-// slots, more than the tensor cores, set the pace. (Folding the scale into the subtraction as
-// one FFMA made ptxas spill at 255 registers.)
+// alpha gets the tile's rescale factors of O. lg is computed once by the caller. The exponent is MUFU's ex2 alone (fastExp2): at 128 keys per tile the
+// softmax's issue slots, more than the tensor cores, set the pace. (Folding the scale into the
+// subtraction as one FFMA made ptxas spill at 255 registers.)
 template <int NS, int KEYS = 2 * NS>
 __device__ __forceinline__ void wgSoftmax(const AttnParams& p, const WgItem& it, const WgRows& w, float (&s)[NS],
-                                          int c0, float scale, int lane, float (&m)[2], float (&l)[2],
-                                          float (&alpha)[2]) {
-    const float LOG2E = 1.4426950408889634f;
+                                          int c0, const LogitTransform& lg, int lane, float (&m)[2],
+                                          float (&l)[2], float (&alpha)[2]) {
 #pragma unroll
     for (int i = 0; i < NS; ++i) wgKeep(s[i]);
-    // Logits in base 2. Accumulator i: key 8 (i / 4) + 2 (lane % 4) + (i & 1), row (i >> 1) & 1.
-    if (p.softCap > 0.f) {
-        const float capLog2 = p.softCap * LOG2E, inner = scale / p.softCap;
-#pragma unroll
-        for (int i = 0; i < NS; ++i) s[i] = capLog2 * tanhf(s[i] * inner);
-    } else {
-        const float scaleLog2 = scale * LOG2E;
-#pragma unroll
-        for (int i = 0; i < NS; ++i) s[i] *= scaleLog2;
-    }
-    // Masks only where the tile straddles a boundary for this warpgroup's rows.
-    const bool needMask = c0 + KEYS > it.kvEnd || p.mask != nullptr
-                          || (p.causal && c0 + KEYS - 1 > w.pqLo)
-                          || (p.windowLeft >= 0 && c0 < w.pqHi - p.windowLeft);
-    if (needMask) {
-#pragma unroll
-        for (int i = 0; i < NS; ++i) {
-            const int r = (i >> 1) & 1;
-            const int j = c0 + (i >> 2) * 8 + (lane & 3) * 2 + (i & 1);
-            bool ok = w.ok[r] && j < it.kvEnd;
-            if (p.causal) ok = ok && j <= w.pq[r];
-            if (p.windowLeft >= 0) ok = ok && j >= w.pq[r] - p.windowLeft;
-            if (ok && p.mask) {
-                long long bit = p.maskOffsets[it.b] + (long long) w.i[r] * it.kvLen + j;
-                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-            }
-            if (!ok) s[i] = -INFINITY;
-        }
+    // Logits in base 2; masks only where the tile straddles a boundary for this warpgroup's rows.
+    fragmentLogits(s, lg, c0, lane, [&](int) { return lg.slope(p, it.h); }, w.pq);
+    if (tileNeedsMask(p, c0, KEYS, it.kvEnd, w.pqLo, w.pqHi)) {
+        fragmentMask(s, p, it.b, it.kvLen, it.kvStart, it.kvEnd, c0, lane, w.ok, w.i, w.pq);
     }
     // Online softmax (a row spans the 4 lanes of a quad). Maxima and sums run as 2 chains per row
     // (by i / 4 mod 2) so that their latencies overlap.
@@ -745,7 +608,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         wgNamedSync(NB_Q + cw, 128);
     }
 
-    const float scale = p.smScale * p.kScale;  // natural-log units
+    const LogitTransform lg(p);
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     float o[NO];
 #pragma unroll
@@ -793,7 +656,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             passTurn(t);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
-            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
             wgWait<0>();  // O holds tile t - 1
             release(vEmpty((t - 1) % ST));
             wgRescale(o, alpha);
@@ -805,7 +668,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
-            wgSoftmax(p, it, w, s, kvStart + t * KEYS, scale, lane, m, l, alpha);  // O is 0: no rescale
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);  // O is 0: no rescale
             wgPack<MT>(pf, s);
         } else if (last) {
             wgFenceOperands(o, pf);

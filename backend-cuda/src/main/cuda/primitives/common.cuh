@@ -161,14 +161,15 @@ __device__ __forceinline__ float warpSum(float x) {
     return x;
 }
 
-// RoPE pair of element d: its partner index and whether d is the pair's first element.
-__device__ __forceinline__ void ropePair(int d, int D, bool interleaved, int& pairIdx, int& partner, bool& first) {
+// RoPE pair of element d < R (the rotary dim; the whole head unless partial): its partner index and
+// whether d is the pair's first element.
+__device__ __forceinline__ void ropePair(int d, int R, bool interleaved, int& pairIdx, int& partner, bool& first) {
     if (interleaved) {
         pairIdx = d >> 1;
         first = (d & 1) == 0;
         partner = first ? d + 1 : d - 1;
     } else {
-        int half = D >> 1;
+        int half = R >> 1;
         first = d < half;
         pairIdx = first ? d : d - half;
         partner = first ? d + half : d - half;

@@ -1,7 +1,7 @@
 // KV append (spec §5), the standalone RoPE op, and the check that copies a device-resident page
 // table into a plan's own arrays.
 #pragma once
-#include "common.cuh"
+#include "../primitives/common.cuh"
 
 namespace attn4j {
 
@@ -106,13 +106,14 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
 }
 
 // x [n, heads, D] (a view: row t, head h at t * tok + h * head) rotated in place, row t at
-// positions[t]; one block per (row, head), a thread per pair. A negative position (possible only
-// when the positions are device-resident) is skipped and recorded.
+// positions[t]; one block per (row, head), a thread per pair of the first R dims (the rotary dim),
+// so dims from R on are never touched. A negative position (possible only when the positions are
+// device-resident) is skipped and recorded.
 template <int QT>
 __device__ __forceinline__ void ropeBody(void* x, long long tok, long long headStride, const int* positions,
-                                         const double* freq, int* fault, int heads, int D, int interleaved) {
+                                         const double* freq, int* fault, int heads, int R, int interleaved) {
     const long long rh = blockIdx.x;
-    const int t = (int) (rh / heads), h = (int) (rh % heads), half = D / 2;
+    const int t = (int) (rh / heads), h = (int) (rh % heads), half = R / 2;
     const int pos = positions[t];
     if (pos < 0) {
         if (threadIdx.x == 0 && h == 0) reportFault(fault, FAULT_POSITION, t, pos);

@@ -14,7 +14,9 @@
 //   the warps merge their states through shared memory at the end.
 // Split chunks write partial states that merge_partials combines, as for the other kernels.
 #pragma once
-#include "attention.cuh"
+#include "params.cuh"
+#include "state.cuh"
+#include "variant.cuh"
 
 namespace attn4j {
 
@@ -67,10 +69,8 @@ __device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const
                 acc += f * oS[(w * H + h) * D + d];
             }
         }
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = mMax == -INFINITY;
-        const float val = empty ? 0.f : acc * p.vScale / total;
-        const float lseV = empty ? -INFINITY : (mMax + log2f(total)) * 0.6931471805599453f;
+        const RowEnd end = finishRow(mMax, total, rowSink(p.sinks, kvh * g + h, partialBase));
+        const float val = acc * end.oScale * p.vScale, lseV = end.lse;
         if (partialBase < 0) {
             const long long r = (long long) qRow * p.hq + kvh * g + h;
             storeElem<T>(p.o, (long long) qRow * p.oTok + (long long) (kvh * g + h) * p.oHead + d, val);
@@ -101,8 +101,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
     kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     // The one query row sits at position kvLen - 1: causal keeps every key, the window cuts the front.
-    if (p.causal) kvEnd = min(kvEnd, kvLen);
-    if (p.windowLeft >= 0) kvStart = max(kvStart, kvLen - 1 - p.windowLeft);
+    cutToVisibleKeys(p, kvLen - 1, kvLen - 1, kvStart, kvEnd);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int col = lane % LPK, half = lane / LPK;
 
@@ -167,8 +166,10 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
 #pragma unroll
         for (int e = 0; e < 8; ++e) o[h][e] = 0.f;
     }
-    const float LOG2E = 1.4426950408889634f;
-    const float scale = p.smScale * p.kScale;
+    const LogitTransform lg(p);
+    float slope[G];
+#pragma unroll
+    for (int h = 0; h < G; ++h) slope[h] = h < g ? lg.slope(p, kvh * g + h) : 0.f;
 
 #pragma unroll
     for (int st = 0; st < STREAM_STAGES - 1; ++st) {
@@ -210,33 +211,30 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
                 for (int h = 0; h < G; ++h) sc[s][h] += __shfl_xor_sync(0xffffffffu, sc[s][h], off);
             }
         }
-        if (p.softCap > 0.f) {
+        withLogitFlags(lg, [&](auto flags) {
+            using Flags = decltype(flags);
 #pragma unroll
             for (int s = 0; s < STREAM_STEPS; ++s) {
+                const int j = wStart + t * SK + s * KPS + half;
 #pragma unroll
-                for (int h = 0; h < G; ++h) sc[s][h] = p.softCap * tanhf(sc[s][h] * scale / p.softCap);
+                for (int h = 0; h < G; ++h) {
+                    sc[s][h] = lg.template apply<Flags::cap, Flags::alibi>(sc[s][h], slope[h], j, kvLen - 1);
+                }
             }
-        } else {
-#pragma unroll
-            for (int s = 0; s < STREAM_STEPS; ++s) {
-#pragma unroll
-                for (int h = 0; h < G; ++h) sc[s][h] *= scale;
-            }
-        }
+        });
         bool keep[STREAM_STEPS];
 #pragma unroll
         for (int s = 0; s < STREAM_STEPS; ++s) keep[s] = wStart + t * SK + s * KPS + half < wEnd;
         if (p.mask) {
 #pragma unroll
             for (int s = 0; s < STREAM_STEPS; ++s) {
-                const long long bit = p.maskOffsets[b] + wStart + t * SK + s * KPS + half;  // row 0
-                keep[s] = keep[s] && ((p.mask[bit >> 3] >> (bit & 7)) & 1);
+                keep[s] = keep[s] && keyVisible(p, b, 0, kvLen - 1, wStart + t * SK + s * KPS + half, kvLen);
             }
         }
 #pragma unroll
         for (int s = 0; s < STREAM_STEPS; ++s) {
 #pragma unroll
-            for (int h = 0; h < G; ++h) sc[s][h] = keep[s] ? sc[s][h] * LOG2E : -INFINITY;
+            for (int h = 0; h < G; ++h) sc[s][h] = keep[s] ? sc[s][h] : -INFINITY;
         }
         float mUse[G];
 #pragma unroll
@@ -329,7 +327,9 @@ __device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
     m = warpMax(m);
     if (lane == 0) red[warp] = m;
     __syncthreads();
-    m = red[0];
+    // The sink joins the merged row as one more state: lse = sink, o = 0.
+    const float sink = p.sinks != nullptr ? p.sinks[h] : -INFINITY;
+    m = maxNan(sink, red[0]);
 #pragma unroll
     for (int w = 1; w < NT / 32; ++w) m = maxNan(m, red[w]);
     __syncthreads();  // red is reused below
@@ -343,7 +343,7 @@ __device__ __forceinline__ void mergeStreamBody(const MergePartialsParams& p) {
     t = warpSum(t);
     if (lane == 0) red[warp] = t;
     __syncthreads();
-    float total = 0.f;
+    float total = m == -INFINITY ? 0.f : expf(sink - m);
 #pragma unroll
     for (int w = 0; w < NT / 32; ++w) total += red[w];
 

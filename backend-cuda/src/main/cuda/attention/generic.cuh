@@ -7,7 +7,9 @@
 // registers while the current one is computed. A work item may cover only a slice of the keys
 // (split KV); its state then goes to a workspace that merge_partials combines.
 #pragma once
-#include "common.cuh"
+#include "params.cuh"
+#include "state.cuh"
+#include "variant.cuh"
 
 namespace attn4j {
 
@@ -19,33 +21,7 @@ constexpr int MAX_DT = 8;      // head dim up to 256 = 8 per lane
 // aligned, in every dtype (an FP8 row of 40 bytes is not 16-byte aligned). A thread stages
 // 2 TK (256 bytes / 8) / THREADS of them per tile at head dim 256: 4 bytes per element, 16.
 template <int KT> __host__ __device__ constexpr int stageVectors() { return 2 * TK * (256 * Elem<KT>::bytes / 8) / THREADS; }
-constexpr int WORK_INTS = 5;   // request, first item, first key, end key, partial base (-1: direct)
 
-// Laid out 8-byte fields first, then 4-byte ones; the host writes the same bytes.
-struct AttnParams {
-    const void* q;
-    void* o;
-    float* lse;
-    const uint8_t* k;
-    const uint8_t* v;
-    long long kOffset, vOffset, pageStride, slotStride, headStride;
-    // q and o are [rows, hq, d] views: element (row, h, x) at row * tok + h * head + x.
-    long long qTok, qHead, oTok, oHead;
-    const int* qoIndptr;
-    const int* kvIndptr;
-    const int* kvIndices;
-    const int* kvLastPageLen;
-    const uint8_t* mask;
-    const long long* maskOffsets;
-    const double* ropeFreq;
-    const int* work;
-    float* partialO;
-    float* partialLse;
-    int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
-    float smScale, kScale, vScale, softCap;
-    int causal, windowLeft, ropeInterleaved;
-    int kvChunk;  // keys per split of the query-tiled prefill kernels (0: no split; see AttentionSchedule.queryTiles)
-};
 
 template <int QT, int KT, int IPW>
 __device__ __forceinline__ void attentionBody(const AttnParams& p) {
@@ -71,10 +47,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
         long long base = (long long) (qoStart + i) * p.qTok + (long long) h * p.qHead;
         float x = loadElem<QT>(p.q, base + d);
-        if (p.ropeFreq) {
+        if (p.ropeFreq && d < p.ropeDim) {
             int pi, pd;
             bool first;
-            ropePair(d, D, p.ropeInterleaved, pi, pd, first);
+            ropePair(d, p.ropeDim, p.ropeInterleaved, pi, pd, first);
             float xp = loadElem<QT>(p.q, base + pd), c, s;
             ropeCosSin(p.ropeFreq, pi, (long long) i + kvLen - qoLen, c, s);
             x = first ? x * c - xp * s : x * c + xp * s;
@@ -84,11 +60,12 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     // Keys no item of this block can see are skipped, not just masked.
     if (nItems > 0) {
         int pqLo = itemStart / g + kvLen - qoLen, pqHi = (itemStart + nItems - 1) / g + kvLen - qoLen;
-        if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-        if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+        cutToVisibleKeys(p, pqLo, pqHi, kvStart, kvEnd);
     }
 
-    float m[IPW], l[IPW], acc[IPW][MAX_DT];
+    // Online softmax in base 2: m is the running maximum of the base-2 logits.
+    const LogitTransform lg(p);
+    float m[IPW], l[IPW], acc[IPW][MAX_DT], slope[IPW];
     int row[IPW], pq[IPW];
 #pragma unroll
     for (int u = 0; u < IPW; ++u) {
@@ -97,10 +74,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int gi = itemStart + warp * IPW + u;
         row[u] = gi / g;
         pq[u] = row[u] + kvLen - qoLen;
+        slope[u] = lg.slope(p, kvh * g + gi % g);
 #pragma unroll
         for (int t = 0; t < MAX_DT; ++t) acc[u][t] = 0.f;
     }
-    const float scale = p.smScale * p.kScale;
     constexpr int VE = 8 / Elem<KT>::bytes;
     constexpr int NSTAGE = stageVectors<KT>();
     const int vpr = D / VE;           // 8-byte vectors per row
@@ -149,7 +126,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         commit();
         __syncthreads();
         if (p.ropeFreq) {
-            const int half = D / 2;
+            const int half = p.ropeDim / 2;
             for (int idx = tid; idx < TK * half; idx += THREADS) {
                 int r = idx / half, pi = idx - r * half, j = c0 + r;
                 if (j < kvEnd) {
@@ -176,24 +153,21 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
 #pragma unroll
             for (int u = 0; u < IPW; ++u) sc[u] = fmaf(qb[u * D + d], kv, sc[u]);
         }
+        withLogitFlags(lg, [&](auto flags) {
+            using Flags = decltype(flags);
+#pragma unroll
+            for (int u = 0; u < IPW; ++u) sc[u] = lg.template apply<Flags::cap, Flags::alibi>(sc[u], slope[u], j, pq[u]);
+        });
         float pv[IPW];
 #pragma unroll
         for (int u = 0; u < IPW; ++u) {
-            float x = sc[u] * scale;
-            if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
-            bool ok = j < kvEnd && warp * IPW + u < nItems;
-            if (p.causal) ok = ok && j <= pq[u];
-            if (p.windowLeft >= 0) ok = ok && j >= pq[u] - p.windowLeft;
-            if (ok && p.mask) {
-                long long bit = p.maskOffsets[b] + (long long) row[u] * kvLen + j;
-                ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-            }
-            x = ok ? x : -INFINITY;
+            const bool ok = j < kvEnd && warp * IPW + u < nItems && keyVisible(p, b, row[u], pq[u], j, kvLen);
+            const float x = ok ? sc[u] : -INFINITY;
             float mNew = maxNan(m[u], warpMax(x));
             float pj = 0.f, alpha = 1.f;
             if (mNew != -INFINITY) {
-                pj = expf(x - mNew);
-                alpha = expf(m[u] - mNew);
+                pj = exp2f(x - mNew);
+                alpha = exp2f(m[u] - mNew);
             }
             l[u] = l[u] * alpha + warpSum(pj);
             m[u] = mNew;
@@ -223,10 +197,8 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         int it = warp * IPW + u;
         if (it >= nItems) continue;
         int gi = itemStart + it, h = kvh * g + gi % g;
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = m[u] == -INFINITY;
-        float inv = empty ? 0.f : p.vScale / l[u];
-        float lseV = empty ? -INFINITY : m[u] + logf(l[u]);
+        const RowEnd end = finishRow(m[u], l[u], rowSink(p.sinks, h, partialBase));
+        const float inv = end.oScale * p.vScale, lseV = end.lse;
         if (partialBase < 0) {
             long long r = (long long) (qoStart + row[u]) * p.hq + h;
             long long ob = (long long) (qoStart + row[u]) * p.oTok + (long long) h * p.oHead;
@@ -246,45 +218,6 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
             if (lane == 0) p.partialLse[slot] = lseV;
         }
     }
-}
-
-// Combines the split-KV states of each query row: entries of 5 ints (output row, row within
-// its request, partial base of the request, splits, items of the request).
-struct MergePartialsParams {
-    const float* partialO;
-    const float* partialLse;
-    void* o;
-    float* lse;
-    const int* rows;
-    long long oTok, oHead;  // o is a [rows, hq, d] view
-    int hq, hkv, d, group;
-};
-
-template <int QT>
-__device__ __forceinline__ void mergePartialsBody(const MergePartialsParams& p) {
-    const int* e = p.rows + 5 * blockIdx.x;
-    const int qrow = e[0], i = e[1], base = e[2], splits = e[3], items = e[4];
-    const int h = blockIdx.y, kvh = h / p.group, gi = i * p.group + h % p.group;
-    float m = -INFINITY;
-    for (int s = 0; s < splits; ++s) m = maxNan(m, p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi]);
-    float total = 0.f;
-    for (int s = 0; s < splits; ++s) {
-        float x = p.partialLse[base + ((long long) s * p.hkv + kvh) * items + gi];
-        total += m == -INFINITY ? 0.f : expf(x - m);
-    }
-    long long out = (long long) qrow * p.hq + h;
-    const long long ob = (long long) qrow * p.oTok + (long long) h * p.oHead;
-    const bool empty = m == -INFINITY;
-    for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
-        float a = 0.f;
-        for (int s = 0; s < splits; ++s) {
-            long long slot = base + ((long long) s * p.hkv + kvh) * items + gi;
-            float w = empty ? 0.f : expf(p.partialLse[slot] - m);
-            if (w > 0.f) a = fmaf(w, p.partialO[slot * p.d + d], a);
-        }
-        storeElem<QT>(p.o, ob + d, empty ? 0.f : a / total);
-    }
-    if (threadIdx.x == 0 && p.lse) p.lse[out] = empty ? -INFINITY : m + logf(total);
 }
 
 }  // namespace attn4j

@@ -2,7 +2,7 @@
 // and 128, and for FP8 K/V; decodeKernel=mma forces it) for K/V of q's 16-bit type or FP8, no
 // RoPE on the fly, head dims that are multiples of 16 up to 256, GQA group up to 16. Same work
 // items, page ids in shared memory, per-warp key ranges and split states as the streaming kernel
-// (decode_stream.cuh); only the arithmetic differs.
+// (attention/decode_stream.cuh); only the arithmetic differs.
 //
 // Why: on CUDA cores a group of g heads costs about g multiply-adds per K/V element plus the
 // shuffles that reduce each score over its lanes; at g = 4 that is more instructions per byte
@@ -24,8 +24,8 @@
 //   dims and one of odd. Each FP8 pair converts exactly to q's type in registers;
 // - the 4 warps merge their states through shared memory at the end, as in the streaming kernel.
 #pragma once
+#include "../primitives/mma_sync.cuh"
 #include "decode_stream.cuh"
-#include "mma.cuh"
 
 namespace attn4j {
 
@@ -45,14 +45,6 @@ __host__ __device__ constexpr int mmaDecRingBytes(int dh, int kvBytes) {
     return MMA_DEC_WARPS * mmaDecStages(dh, kvBytes) * mmaDecStageBytes(dh, kvBytes);
 }
 
-__device__ __forceinline__ void ldmatrixX2(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
-}
-__device__ __forceinline__ void ldmatrixX2Trans(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
-}
 
 template <int T, int KT, int D>
 __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
@@ -81,8 +73,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
     kvEnd = min(kvEnd, kvLen);  // a device page table's plan schedules for its longest request
     // The one query row sits at position kvLen - 1: causal keeps every key, the window cuts the front.
-    if (p.causal) kvEnd = min(kvEnd, kvLen);
-    if (p.windowLeft >= 0) kvStart = max(kvStart, kvLen - 1 - p.windowLeft);
+    cutToVisibleKeys(p, kvLen - 1, kvLen - 1, kvStart, kvEnd);
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
     auto pageOf = [&](int j) { return p.pageShift >= 0 ? j >> p.pageShift : j / p.pageSize; };
@@ -147,9 +138,15 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     float o[NB_O][4];
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
-    const float LOG2E = 1.4426950408889634f;
-    const float scale = p.smScale * p.kScale;
-    const float scaleLog2 = scale * LOG2E;
+    // The MMA rows are the group's heads (lane / 4 and + 8), all at the query's position kvLen - 1.
+    const LogitTransform lg(p);
+    auto rowSlope = [&](int r) {
+        const int h = (lane >> 2) + 8 * r;
+        return h < g ? lg.slope(p, kvh * g + h) : 0.f;
+    };
+    const int rowPq[2] = {kvLen - 1, kvLen - 1};
+    const int rowI[2] = {0, 0};
+    const bool rowOk[2] = {true, true};
     const int mi = lane >> 3;
     // ldmatrix row addresses. 16-bit: matrices (keys 0-7, dims 0-7), (0-7, 8-15), (8-15, 0-7),
     // (8-15, 8-15) of a k-step. FP8: (keys 0-7, bytes 0-15), (8-15, 0-15), (0-7, 16-31),
@@ -213,35 +210,10 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
             }
         }
 
-        if (p.softCap > 0.f) {
-            const float capLog2 = p.softCap * LOG2E, invCap = 1.f / p.softCap;
-#pragma unroll
-            for (int nb = 0; nb < 2; ++nb)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nb][e] = capLog2 * tanhf(s[nb][e] * scale * invCap);
-        } else {
-#pragma unroll
-            for (int nb = 0; nb < 2; ++nb)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) s[nb][e] *= scaleLog2;
-        }
         // Keys past the warp's range, and those the custom mask drops (row 0 of the request).
         const int c0 = wStart + t * SK;
-        if (c0 + SK > wEnd || p.mask) {
-#pragma unroll
-            for (int nb = 0; nb < 2; ++nb) {
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int j = c0 + nb * 8 + (lane & 3) * 2 + (e & 1);
-                    bool ok = j < wEnd;
-                    if (ok && p.mask) {
-                        const long long bit = p.maskOffsets[b] + j;
-                        ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                    }
-                    if (!ok) s[nb][e] = -INFINITY;
-                }
-            }
-        }
+        fragmentLogits(s, lg, c0, lane, rowSlope, rowPq);
+        if (c0 + SK > wEnd || p.mask) fragmentMask(s, p, b, kvLen, wStart, wEnd, c0, lane, rowOk, rowI, rowPq);
         float rowMax[2];
         rowMax[0] = maxNan(maxNan(s[0][0], s[0][1]), maxNan(s[1][0], s[1][1]));
         rowMax[1] = maxNan(maxNan(s[0][2], s[0][3]), maxNan(s[1][2], s[1][3]));

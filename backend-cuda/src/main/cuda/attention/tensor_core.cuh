@@ -1,113 +1,18 @@
 // Tensor Core attention (mma.sync m16n8k16, sm_80 and newer) for the common cases: K/V of q's
 // 16-bit type or FP8 (dequantised exactly to q's type), no RoPE on the fly. Same work items and
-// outputs as the generic kernel (attention.cuh); see TcConfig for the two block shapes.
+// outputs as the generic kernel (attention/generic.cuh); see TcConfig for the two block shapes.
 //
 // A block is WM x WN warps: WM warps along 16-item query blocks, WN warps along the keys of each
 // tile. K/V tiles stream into shared memory through cp.async, two stages deep, so the next
 // tiles' bytes are in flight while the current one is multiplied. Each warp keeps its own
 // online-softmax state; the warps of a block merge theirs through shared memory at the end.
 #pragma once
-#include "attention.cuh"
+#include "params.cuh"
+#include "state.cuh"
+#include "variant.cuh"
+#include "../primitives/mma_sync.cuh"
 
 namespace attn4j {
-
-template <int MT> struct Mma;
-template <> struct Mma<F16> {
-    static __device__ __forceinline__ void run(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __half2 h = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-};
-template <> struct Mma<BF16> {
-    static __device__ __forceinline__ void run(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-            "{%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-};
-
-// Two FP8 codes (the first in the low byte) as two elements of q's 16-bit type, exactly: every
-// e4m3 and e5m2 value, NaN and infinity included, is a half and a bfloat16 value.
-template <int T, int KT> __device__ __forceinline__ uint32_t fp8PairToMma(uint32_t pair) {
-    const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t) (pair & 0xFFFFu),
-                                                     KT == E4M3 ? __NV_E4M3 : __NV_E5M2);
-    if (T == F16) return (uint32_t) h.x | ((uint32_t) h.y << 16);
-    const float2 f = __half22float2(__half2(h));
-    return Mma<BF16>::pack(f.x, f.y);
-}
-
-__device__ __forceinline__ void cpAsync16(void* smemDst, const void* src, bool valid) {
-    uint32_t dst = (uint32_t) __cvta_generic_to_shared(smemDst);
-    int n = valid ? 16 : 0;  // 0: the 16 bytes are zero-filled, nothing is read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void cpAsyncWait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
-__device__ __forceinline__ void ldmatrixX4(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(a));
-}
-__device__ __forceinline__ void ldmatrixX4Trans(uint32_t* r, const void* smemRow) {
-    uint32_t a = (uint32_t) __cvta_generic_to_shared(smemRow);
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(a));
-}
-
-// One online-softmax step on a thread's two rows of m16n8 score fragments, already in base 2 and
-// masked to -inf: folds the tile's row maxima (rowMax, per thread) into m across the quad, turns
-// s into probabilities, adds them to l and rescales l and o by the change of maximum.
-template <int NB_S, int NB_O>
-__device__ __forceinline__ void onlineSoftmaxStep(float (&s)[NB_S][4], float (&o)[NB_O][4], float (&m)[2],
-                                                  float (&l)[2], float (&rowMax)[2]) {
-    float alpha[2];
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        rowMax[r] = maxNan(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 1));
-        rowMax[r] = maxNan(rowMax[r], __shfl_xor_sync(0xffffffffu, rowMax[r], 2));
-        float mNew = maxNan(m[r], rowMax[r]);
-        float mUse = mNew == -INFINITY ? 0.f : mNew;  // a row with no key yet: every p is 0
-        alpha[r] = exp2f(m[r] - mUse);
-        m[r] = mNew;
-        rowMax[r] = mUse;
-        l[r] *= alpha[r];
-    }
-#pragma unroll
-    for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            float pe = exp2f(s[nb][e] - rowMax[e >> 1]);
-            s[nb][e] = pe;
-            l[e >> 1] += pe;
-        }
-    }
-    // Once the running maximum settles, alpha is 1 for the whole warp: skip the rescale.
-    if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-#pragma unroll
-        for (int nb = 0; nb < NB_O; ++nb) {
-            o[nb][0] *= alpha[0];
-            o[nb][1] *= alpha[0];
-            o[nb][2] *= alpha[1];
-            o[nb][3] *= alpha[1];
-        }
-    }
-}
 
 // Shared memory layout, in bytes, shared with the host (AttentionSchedule.tcSharedBytes).
 struct TcLayout {
@@ -165,8 +70,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     }
     if (nItems > 0) {
         int pqLo = itemStart / g + kvLen - qoLen, pqHi = (itemStart + nItems - 1) / g + kvLen - qoLen;
-        if (p.causal) kvEnd = min(kvEnd, pqHi + 1);
-        if (p.windowLeft >= 0) kvStart = max(kvStart, pqLo - p.windowLeft);
+        cutToVisibleKeys(p, pqLo, pqHi, kvStart, kvEnd);
     }
 
     // This thread's two rows of its warp's 16 items.
@@ -185,8 +89,8 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     float o[NB_O][4];
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
-    const float LOG2E = 1.4426950408889634f;
-    const float scale = p.smScale * p.kScale;
+    const LogitTransform lg(p);
+    auto rowSlope = [&](int r) { return lg.slope(p, kvh * g + (itemStart + wm * 16 + (lane >> 2) + 8 * r) % g); };
 
     const int vpr = D * KB / 16;
     // K and V vectors of one (key, column) share their page lookup. All page ids of a tile are
@@ -298,26 +202,14 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
 
         // Online softmax in base 2 on this thread's two rows.
+        const int cw = c0 + wn * KPW;
+        fragmentLogits(s, lg, cw, lane, rowSlope, rowPq);
+        fragmentMask(s, p, b, kvLen, kvStart, kvEnd, cw, lane, rowOk, rowI, rowPq);
         float rowMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll
         for (int nb = 0; nb < NB_S; ++nb) {
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                int r = e >> 1;
-                int j = c0 + wn * KPW + nb * 8 + (lane & 3) * 2 + (e & 1);
-                float x = s[nb][e] * scale;
-                if (p.softCap > 0.f) x = p.softCap * tanhf(x / p.softCap);
-                bool ok = rowOk[r] && j < kvEnd && j >= kvStart;
-                if (p.causal) ok = ok && j <= rowPq[r];
-                if (p.windowLeft >= 0) ok = ok && j >= rowPq[r] - p.windowLeft;
-                if (ok && p.mask) {
-                    long long bit = p.maskOffsets[b] + (long long) rowI[r] * kvLen + j;
-                    ok = (p.mask[bit >> 3] >> (bit & 7)) & 1;
-                }
-                x = ok ? x * LOG2E : -INFINITY;
-                s[nb][e] = x;
-                rowMax[r] = maxNan(rowMax[r], x);
-            }
+            rowMax[0] = maxNan(rowMax[0], maxNan(s[nb][0], s[nb][1]));
+            rowMax[1] = maxNan(rowMax[1], maxNan(s[nb][2], s[nb][3]));
         }
         onlineSoftmaxStep(s, o, m, l, rowMax);
 
@@ -370,80 +262,42 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
     }
     __syncthreads();
-    for (int idx = tid; idx < nItems * D; idx += NT) {
-        int it = idx / D, d = idx - it * D;
-        float mMax = -INFINITY;
+    // Per item: the warps' merged maximum and sum give the normaliser (the sink joins here) and
+    // the lse; the normaliser takes the place of the item's first l, which nothing reads again.
+    for (int it = tid; it < nItems; it += NT) {
+        float mMax = -INFINITY, total = 0.f;
 #pragma unroll
         for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
-        float total = 0.f, acc = 0.f;
         if (mMax != -INFINITY) {
 #pragma unroll
-            for (int w = 0; w < WN; ++w) {
-                float f = exp2f(mS[w * IPB + it] - mMax);
-                total += f * lS[w * IPB + it];
-                acc += f * oS[(w * IPB + it) * D + d];
-            }
+            for (int w = 0; w < WN; ++w) total += exp2f(mS[w * IPB + it] - mMax) * lS[w * IPB + it];
         }
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = mMax == -INFINITY;
-        float val = empty ? 0.f : acc * p.vScale / total;
-        float lseV = empty ? -INFINITY : (mMax + log2f(total)) * 0.6931471805599453f;
-        int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const RowEnd end = finishRow(mMax, total, rowSink(p.sinks, h, partialBase));
+        lS[it] = end.oScale * p.vScale;
         if (partialBase < 0) {
-            long long r = (long long) (qoStart + i) * p.hq + h;
-            storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
-            if (d == 0 && p.lse) p.lse[r] = lseV;
+            if (p.lse) p.lse[(long long) (qoStart + i) * p.hq + h] = end.lse;
         } else {
-            long long slot = partialBase + (long long) kvh * qoLen * g + gi;
-            p.partialO[slot * D + d] = val;
-            if (d == 0) p.partialLse[slot] = lseV;
+            p.partialLse[partialBase + (long long) kvh * qoLen * g + gi] = end.lse;
         }
     }
-}
-
-// A query-tiled prefill block's keys when its request is split (partialBase >= 0): the block's
-// range [kvStart, kvEnd) cut to split s of p.kvChunk keys. Rows see the rest in other blocks.
-__device__ __forceinline__ void prefillSplitRange(const AttnParams& p, int s, int partialBase, int& kvStart,
-                                                  int& kvEnd) {
-    if (partialBase < 0) return;
-    const long long lo = (long long) s * p.kvChunk;
-    kvStart = (int) max((long long) kvStart, lo);
-    kvEnd = (int) min((long long) kvEnd, lo + p.kvChunk);
-}
-
-// Normalises a query-tiled prefill block's two rows per thread (l summed over the quad) and
-// writes o (times vScale, in q's type) and lse; for a split request (partialBase >= 0) the
-// split's float state instead, at merge_stream's slot partialBase + KV head * items + row * g +
-// head in group (items = qoLen * g). oAt(nb, e) reads accumulator e of 8-column block nb, so the
-// kernels' register layouts need not match.
-template <int MT, int DH, typename OAt>
-__device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, const float (&m)[2], float (&l)[2],
-                                                 const bool (&rowOk)[2], const int (&rowI)[2], int qoStart, int qoLen,
-                                                 int h, int partialBase, int lane) {
+    __syncthreads();
+    for (int idx = tid; idx < nItems * D; idx += NT) {
+        int it = idx / D, d = idx - it * D;
+        float mMax = -INFINITY, acc = 0.f;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
-        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
-        if (!rowOk[r]) continue;
-        // Empty (no weight: nothing allowed, or every allowed logit -inf); NaN passes through.
-        const bool empty = m[r] == -INFINITY;
-        const float inv = empty ? 0.f : p.vScale / l[r];
-        const float lseV = empty ? -INFINITY : (m[r] + log2f(l[r])) * 0.6931471805599453f;
-        if (partialBase >= 0) {
-            const int g = p.group;
-            const long long slot = partialBase + (long long) (h / g) * qoLen * g + (long long) rowI[r] * g + h % g;
-            float2* out = reinterpret_cast<float2*>(p.partialO + slot * DH + (lane & 3) * 2);
+        for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
+        if (mMax != -INFINITY) {
 #pragma unroll
-            for (int nb = 0; nb < DH / 8; ++nb) out[nb * 4] = make_float2(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
-            if ((lane & 3) == 0) p.partialLse[slot] = lseV;
-            continue;
+            for (int w = 0; w < WN; ++w) acc += exp2f(mS[w * IPB + it] - mMax) * oS[(w * IPB + it) * D + d];
         }
-        const long long outRow = (long long) (qoStart + rowI[r]) * p.hq + h;
-        uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o)
-                + (long long) (qoStart + rowI[r]) * p.oTok + (long long) h * p.oHead + (lane & 3) * 2);
-#pragma unroll
-        for (int nb = 0; nb < DH / 8; ++nb) out[nb * 4] = Mma<MT>::pack(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
-        if (p.lse && (lane & 3) == 0) p.lse[outRow] = lseV;
+        const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
+        const float val = acc * lS[it];
+        if (partialBase < 0) {
+            storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
+        } else {
+            p.partialO[(partialBase + (long long) kvh * qoLen * g + gi) * D + d] = val;
+        }
     }
 }
 
