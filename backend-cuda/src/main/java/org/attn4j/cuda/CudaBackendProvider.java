@@ -43,7 +43,9 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * another head dim than q and K (DISTINCT_VO_HEAD_DIM) run on the Tensor Core and CUDA-core
      * kernels, which read V with its own strides; the streaming decode and query-tiled prefill
      * kernels take one head dim and give way to the Tensor Core kernel when V pages stride
-     * differently from K's.
+     * differently from K's. Kernels dequantise with the scalar KV scales only (no
+     * {@code KV_SCALES_PER_HEAD} or {@code KV_SCALES_PER_TOKEN}), so such caches are rejected by
+     * core-api before a plan is asked for or an append queued.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),

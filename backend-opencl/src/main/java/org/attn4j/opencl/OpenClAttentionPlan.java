@@ -14,6 +14,7 @@ import java.util.function.IntPredicate;
 import org.attn4j.error.BackendException;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.RopeOptions;
@@ -48,6 +49,7 @@ final class OpenClAttentionPlan implements KernelPlan {
     private static final int F_ROPE = 64;
     private static final int F_SINKS = 128;
     private static final int F_ALIBI = 256;
+    private static final int F_KV_SCALES = 512;
 
     private final OpenClSession session;
     private final AttentionProblem problem;
@@ -329,7 +331,17 @@ final class OpenClAttentionPlan implements KernelPlan {
                 | (opt.rope() != null ? F_ROPE : 0)
                 | (opt.rope() != null && opt.rope().interleaved() ? F_INTERLEAVED : 0)
                 | (opt.sinks() != null ? F_SINKS : 0) | (opt.alibiSlopes() != null ? F_ALIBI : 0);
-        float qScale = problem.smScale() * kv.scales().k() * (softCap ? 1f : LOG2E);
+        KvScales scales = kv.scales();
+        // Scalar scales fold into the query and output factors; per-head and per-token ones the
+        // kernels apply to each K and V row they load (F_KV_SCALES).
+        boolean scalar = scales.isScalar();
+        flags |= scalar ? 0 : F_KV_SCALES;
+        float qScale = problem.smScale() * (scalar ? scales.k() : 1f) * (softCap ? 1f : LOG2E);
+        float vScale = scalar ? scales.v() : 1f;
+        cl_mem kScaleMem = scalar ? sinks : OpenClMemory.mem(scales.kTensor());
+        cl_mem vScaleMem = scalar ? sinks : OpenClMemory.mem(scales.vTensor());
+        long kScaleOff = scalar ? 0 : OpenClMemory.offset(scales.kTensor());
+        long vScaleOff = scalar ? 0 : OpenClMemory.offset(scales.vTensor());
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         int dqk = problem.heads().headDimQk();
@@ -348,8 +360,10 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .mem(kvIndptr).mem(kvIndices).mem(kvLens).mem(qoIndptr).mem(buf.units()).mem(buf.unitTmpRow())
                     .mem(buf.tmpO()).mem(buf.tmpLse()).mem(mask).mem(maskOffsets).mem(rope).i(layout.ropeBase)
                     .i(opt.rope() == null ? dqk : opt.rope().rotatedDims(dqk))
-                    .mem(sinks).mem(slopes).i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(dqk).i(dvo)
-                    .f(qScale).f(opt.logitsSoftCap()).f(kv.scales().v()).i(flags)
+                    .mem(sinks).mem(slopes).mem(kScaleMem).mem(vScaleMem).l(kScaleOff).l(vScaleOff)
+                    .l(kv.scalePageStride()).l(kv.scaleSlotStride()).l(kv.scaleHeadStride())
+                    .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(dqk).i(dvo)
+                    .f(qScale).f(opt.logitsSoftCap()).f(vScale).i(flags)
                     .i(opt.windowLeft())
                     .launch(session.queue(), new long[] {(long) schedule.unitCount() * k.wg(), hkv},
                             new long[] {k.wg(), 1});

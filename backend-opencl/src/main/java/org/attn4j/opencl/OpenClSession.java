@@ -16,6 +16,7 @@ import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.AttentionProblem;
@@ -551,6 +552,8 @@ final class OpenClSession implements BackendSession {
         cl_kernel kernel = kernel("append.cl", "append_kv", defines);
         long[] ks = k.strides();
         long[] vs = v.strides();
+        // scaleMode is KvScaleMode's ordinal: 0 scalar (the floats), 1 per head, 2 per token.
+        KvScales s = cache.scales();
         synchronized (this) {
             new KernelCall(kernel, "append_kv").mem(OpenClMemory.mem(k)).l(OpenClMemory.offset(k)).l(ks[0]).l(ks[1])
                     .mem(OpenClMemory.mem(v)).l(OpenClMemory.offset(v)).l(vs[0]).l(vs[1])
@@ -560,8 +563,14 @@ final class OpenClSession implements BackendSession {
                     .l(cache.vPageStride()).l(cache.vSlotStride()).l(cache.vHeadStride())
                     .mem(bi).mem(pos).mem(indptr).mem(indices).mem(last).i(batch).i(capacity).i(cache.numPages())
                     .mem(fault).i(pageSize).i(cache.numKvHeads()).i(cache.kHeadDim()).i(cache.vHeadDim())
-                    .f(cache.scales().k())
-                    .f(cache.scales().v()).i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
+                    .f(s.isScalar() ? s.k() : 1f).f(s.isScalar() ? s.v() : 1f)
+                    .mem(s.isScalar() ? fault : OpenClMemory.mem(s.kTensor()))
+                    .mem(s.isScalar() ? fault : OpenClMemory.mem(s.vTensor()))
+                    .l(s.isScalar() ? 0 : OpenClMemory.offset(s.kTensor()))
+                    .l(s.isScalar() ? 0 : OpenClMemory.offset(s.vTensor()))
+                    .l(cache.scalePageStride()).l(cache.scaleSlotStride()).l(cache.scaleHeadStride())
+                    .i(s.mode().ordinal())
+                    .i(n * cache.numKvHeads()).launch1d(queue, (long) n * cache.numKvHeads(), group);
         }
     }
 

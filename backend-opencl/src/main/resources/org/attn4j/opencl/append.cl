@@ -1,12 +1,18 @@
 // KV append (spec §5): token t of k [n, Hkv, Dqk] and v [n, Hkv, Dvo] goes to request batchIndices[t] at
 // positions[t], located through the page table; one work-item per (token, head). Same type: a
 // bit copy (BITS is the storage word); otherwise divide by the cache's scale and round once to
-// the cache's type. ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1.
+// the cache's type. ST, CT: type codes of the source and the cache; SAME_TYPE: 0/1. The scale is
+// the scalar kScale/vScale, the KV head's (scaleMode 1), or per token (scaleMode 2) computed
+// from the row and written to the scale pools, at the token's page, slot and head by the scale
+// strides (spec §2, §5).
 //
 // k and v are views: element (t, h, d) at off + t * tok + h * head + d. K pages hold rows of
 // headDim (Dqk) elements, V pages rows of headDimV (Dvo), each with its strides. With CHECKED = 1 the
 // indices, positions and page table come from device memory and are checked here: a token whose
 // request, position, page range or page id is out of range is skipped and recorded in fault.
+
+#define SCALES_PER_HEAD 1
+#define SCALES_PER_TOKEN 2
 
 #if SAME_TYPE
 #define SRC_T BITS
@@ -14,6 +20,37 @@
 #else
 #define SRC_T STORAGE(ST)
 #define DST_T STORAGE(CT)
+#endif
+
+#if !SAME_TYPE && (CT == 3 || CT == 4)
+#if CT == 3
+#define FP8_MAX 448.0f
+#else
+#define FP8_MAX 57344.0f
+#endif
+// spec §5's per-token scale of one row of n source elements: fl32(amax / FP8_MAX) over the finite
+// elements, 1 below the smallest normal float. A device's division may be a few ulp off; the
+// neighbour with the smaller exact residual (fma) is the correctly rounded quotient, and there is
+// no tie to settle: FP8_MAX = 7 * 2^k, so amax / FP8_MAX is never halfway between two floats.
+inline float row_scale(__global const SRC_T* src, long at, int n) {
+    float amax = 0.0f;
+    for (int d = 0; d < n; d++) {
+        float x = fabs(LOAD_EXACT(ST, src, at + d));
+        if (isfinite(x)) {
+            amax = fmax(amax, x);
+        }
+    }
+    float q = amax / FP8_MAX;
+    float r = fabs(fma(-q, FP8_MAX, amax));
+    float up = nextafter(q, INFINITY);
+    float down = nextafter(q, 0.0f);
+    if (fabs(fma(-up, FP8_MAX, amax)) < r) {
+        q = up;
+    } else if (fabs(fma(-down, FP8_MAX, amax)) < r) {
+        q = down;
+    }
+    return q < FLT_MIN ? 1.0f : q;
+}
 #endif
 
 __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHead,
@@ -26,6 +63,8 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
                         __global const int* lastPageLen, int batch, int capacity, int numPages,
                         __global int* fault,
                         int pageSize, int hkv, int headDim, int headDimV, float kScale, float vScale,
+                        __global float* kScales, __global float* vScales, long kScaleOff, long vScaleOff,
+                        long scalePageStride, long scaleSlotStride, long scaleHeadStride, int scaleMode,
                         int count) {
     const int g = get_global_id(0);
     if (g >= count) {
@@ -63,6 +102,21 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
     const long vDst = (long) page * vPageStride + (long) (pos % pageSize) * vSlotStride + (long) h * vHeadStride;
     const long ks = kOff + (long) t * kTok + (long) h * kHead;
     const long vs = vOff + (long) t * vTok + (long) h * vHead;
+#if !SAME_TYPE
+    const long scaleAt = (long) page * scalePageStride + (long) (pos % pageSize) * scaleSlotStride
+            + (long) h * scaleHeadStride;
+    if (scaleMode == SCALES_PER_HEAD) {
+        kScale = kScales[kScaleOff + scaleAt];
+        vScale = vScales[vScaleOff + scaleAt];
+    } else if (scaleMode == SCALES_PER_TOKEN) {
+#if CT == 3 || CT == 4
+        kScale = row_scale(k, ks, headDim);
+        vScale = row_scale(v, vs, headDimV);
+        kScales[kScaleOff + scaleAt] = kScale;
+        vScales[vScaleOff + scaleAt] = vScale;
+#endif
+    }
+#endif
     for (int d = 0; d < headDim; d++) {
 #if SAME_TYPE
         kc[kOffset + dst + d] = k[ks + d];

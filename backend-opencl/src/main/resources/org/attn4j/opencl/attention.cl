@@ -153,12 +153,17 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
         long vOff[KB];
+        float2 scl[KB];
         for (int n = 0; n < nKeys; n++) {
             off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
             vOff[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
+            scl[n] = KEY_SCALES(pageBase, t0 + n, hk);
         }
         for (int n = 0; n < nKeys; n++) {
             load_row(kc, kOffset + off[n], headDim, blk[n]);
+            for (int d = 0; (flags & F_KV_SCALES) && d < headDim; d++) {
+                blk[n][d] *= scl[n].x;
+            }
             if (flags & F_ROPE) {
                 for (int pi = 0; pi < rotaryHalf; pi++) {
                     int d1;
@@ -208,6 +213,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         // V rows are headDimV long: a K row's dims past them must not weigh into acc.
         for (int n = 0; n < nKeys; n++) {
             load_row(vc, vOffset + vOff[n], headDimV, blk[n]);
+            for (int d = 0; (flags & F_KV_SCALES) && d < headDimV; d++) {
+                blk[n][d] *= scl[n].y;
+            }
             for (int d = headDimV; d < headDim; d++) {
                 blk[n][d] = 0.0f;
             }
@@ -261,8 +269,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 #else
 
 // Rows of the tile's keys from src (row n at base + rowOff[n]) into the local tile dst of row
-// stride STRIDE: dims [0, dim) loaded, 16 or 4 at a time when dim allows; keys past nKeys zero.
-#define LOAD_TILE(src, base, rowOff, dim, dst, STRIDE)                                   \
+// stride STRIDE: dims [0, dim) loaded, 16 or 4 at a time when dim allows, and multiplied by
+// SCALE (an expression of the key n); keys past nKeys zero.
+#define LOAD_TILE(src, base, rowOff, dim, dst, STRIDE, SCALE)                                 \
     if (((dim) & 15) == 0) {                                                             \
         for (int e = lid; e < TN * (DMAX / 16); e += WG) {                               \
             int n = e / (DMAX / 16);                                                     \
@@ -270,7 +279,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             if (16 * c < (dim)) {                                                        \
                 float16 x = (float16) (0.0f);                                            \
                 if (n < nKeys) {                                                         \
-                    x = LOAD16(KVT, src, (base) + rowOff[n] + 16 * c);                   \
+                    x = LOAD16(KVT, src, (base) + rowOff[n] + 16 * c) * (SCALE);       \
                 }                                                                        \
                 vstore16(x, c, (dst) + n * (STRIDE));                                    \
             }                                                                            \
@@ -282,7 +291,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             if (4 * c < (dim)) {                                                         \
                 float4 x = (float4) (0.0f);                                              \
                 if (n < nKeys) {                                                         \
-                    x = LOAD4(KVT, src, (base) + rowOff[n] + 4 * c);                     \
+                    x = LOAD4(KVT, src, (base) + rowOff[n] + 4 * c) * (SCALE);         \
                 }                                                                        \
                 vstore4(x, c, (dst) + n * (STRIDE));                                     \
             }                                                                            \
@@ -292,7 +301,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             int n = e / DMAX;                                                            \
             int d = e % DMAX;                                                            \
             if (d < (dim)) {                                                             \
-                (dst)[n * (STRIDE) + d] = n < nKeys ? LOAD(KVT, src, (base) + rowOff[n] + d) : 0.0f; \
+                (dst)[n * (STRIDE) + d] = n < nKeys ? LOAD(KVT, src, (base) + rowOff[n] + d) * (SCALE) : 0.0f; \
             }                                                                            \
         }                                                                                \
     }
@@ -309,6 +318,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
     __local long keyOff[TN];
     __local long valueOff[TN];
+    __local float2 keyScale[TN]; // each key's (K, V) dequantisation scales under F_KV_SCALES
 
     const int lid = get_local_id(0);
     const int unit = get_group_id(0);
@@ -362,19 +372,23 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         for (int n = lid; n < TN; n += WG) {
             long off = 0;
             long vOff = 0;
+            float2 scl = (float2) (1.0f);
             if (n < nKeys) {
                 off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
                 vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
+                scl = KEY_SCALES(pageBase, t0 + n, hk);
             }
             keyOff[n] = off;
             valueOff[n] = vOff;
+            keyScale[n] = scl;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        // K and V rows each loaded with the widest pieces their own head dim allows; dims past a
-        // row stay zero (set once above), so dot products and accumulators run over DMAX unguarded.
-        LOAD_TILE(kc, kOffset, keyOff, headDim, ks, KS);
-        LOAD_TILE(vc, vOffset, valueOff, headDimV, vs, DMAX);
+        // K and V rows each loaded with the widest pieces their own head dim allows and times
+        // each key's K or V scale (1 unless F_KV_SCALES); dims past a row stay zero (set once
+        // above), so dot products and accumulators run over DMAX unguarded.
+        LOAD_TILE(kc, kOffset, keyOff, headDim, ks, KS, keyScale[n].x);
+        LOAD_TILE(vc, vOffset, valueOff, headDimV, vs, DMAX, keyScale[n].y);
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // RoPE on K in local memory; the barrier stays outside the branch.

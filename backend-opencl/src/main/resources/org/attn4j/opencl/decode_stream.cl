@@ -40,6 +40,11 @@ inline long next_offset(int j, int end, __global const int* pages, int* pageIdx,
     return off;
 }
 
+// kv_scales at the running page position, read before next_offset moves it on.
+#define STREAM_SCALES(pageIdx, slot)                                                            \
+    kv_scales(kScales, vScales, kScaleOff, vScaleOff, kvIndices[pageBase + (pageIdx)], slot, hk,    \
+              scalePageStride, scaleSlotStride, scaleHeadStride, flags)
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float partial[ROWS * LANES * PS]; // [row group][lane][key x head]
@@ -103,8 +108,10 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     int pageIdx = myStart / pageSize;
     int slot = myStart - pageIdx * pageSize;
     long off[U];
+    float2 scl[U]; // each key's (K, V) dequantisation scales under F_KV_SCALES, taken with its offset
 #pragma unroll
     for (int k = 0; k < U; k++) {
+        scl[k] = myStart + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
         off[k] = next_offset(myStart + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
                              slotStride, headOff);
     }
@@ -117,12 +124,13 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             kx[k] = (float8) (0.0f);
             vx[k] = (float8) (0.0f);
             if (j0 + k < myEnd && active) {
-                kx[k] = LOADV(KVT, kc, kOffset + off[k] + d0);
-                vx[k] = LOADV(KVT, vc, vOffset + off[k] + d0);
+                kx[k] = LOADV(KVT, kc, kOffset + off[k] + d0) * scl[k].x;
+                vx[k] = LOADV(KVT, vc, vOffset + off[k] + d0) * scl[k].y;
             }
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
+            scl[k] = j0 + U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
             off[k] = next_offset(j0 + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
                                  slotStride, headOff);
         }

@@ -25,6 +25,7 @@
 #define F_ROPE 64
 #define F_SINKS 128
 #define F_ALIBI 256
+#define F_KV_SCALES 512
 
 // The one argument list every attention flavour takes, so the host sets arguments the same way
 // for each. q is a [rows, hq, Dqk] view and o a [rows, hq, Dvo] one: element (row, h, d) at
@@ -32,7 +33,10 @@
 // pageStride, slotStride, headStride; V rows hold headDimV (Dvo) and have strides of their own
 // (spec §2). The streaming decode takes only Dqk == Dvo (the plan routes the rest to the tiled or
 // serial kernel), so it reads V with K's strides.
-// sinks and slopes hold one float per query head (read only under F_SINKS, F_ALIBI).
+// sinks and slopes hold one float per query head (read only under F_SINKS, F_ALIBI). kScales and
+// vScales are per-head or per-token dequantisation scales (read only under F_KV_SCALES; scalar
+// scales are folded into qScale and vScale by the host), addressed with the scale strides, which
+// follow the cache's page and slot geometry but not its head dims.
 #define ATTENTION_KERNEL_PARAMS                                              \
     __global const STORAGE(QT)* q,                                           \
     long qOff, long qTok, long qHead,                                        \
@@ -58,6 +62,10 @@
     int ropeBase, int rotaryDim,                                             \
     __global const float* sinks,                                             \
     __global const float* slopes,                                            \
+    __global const float* kScales,                                           \
+    __global const float* vScales,                                           \
+    long kScaleOff, long vScaleOff,                                          \
+    long scalePageStride, long scaleSlotStride, long scaleHeadStride,        \
     int pageSize, int hq, int group, int headDim, int headDimV,              \
     float qScale, float softCap, float vScale,                               \
     int flags, int windowLeft
@@ -97,6 +105,24 @@ inline float head_slope(__global const float* slopes, int h, int flags) {
     }
     return (flags & F_SOFTCAP) ? slopes[h] : slopes[h] * LOG2E;
 }
+
+// (K, V) dequantisation scales of the key in page `page`, slot `slot`, KV head hk (spec §1, §2):
+// per head the strides are (0, 0, 1), per token the scale pool's. Under F_KV_SCALES the kernels
+// multiply each loaded K and V row by them, so every later step reads real values; (1, 1) without.
+inline float2 kv_scales(__global const float* kScales, __global const float* vScales, long kScaleOff,
+                        long vScaleOff, int page, int slot, int hk, long scalePageStride, long scaleSlotStride,
+                        long scaleHeadStride, int flags) {
+    if (!(flags & F_KV_SCALES)) {
+        return (float2) (1.0f);
+    }
+    long at = (long) page * scalePageStride + (long) slot * scaleSlotStride + (long) hk * scaleHeadStride;
+    return (float2) (kScales[kScaleOff + at], vScales[vScaleOff + at]);
+}
+
+// kv_scales of key j of the request whose pages start at pageBase.
+#define KEY_SCALES(pageBase, j, hk)                                                             \
+    kv_scales(kScales, vScales, kScaleOff, vScaleOff, kvIndices[(pageBase) + (j) / pageSize],     \
+              (j) % pageSize, hk, scalePageStride, scaleSlotStride, scaleHeadStride, flags)
 
 // ------------------------------------------------------------------------------------ masks
 

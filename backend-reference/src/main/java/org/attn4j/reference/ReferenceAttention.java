@@ -6,6 +6,7 @@ import java.util.List;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
@@ -198,19 +199,24 @@ final class ReferenceAttention implements KernelPlan {
 
     /**
      * K (rotated to each key's position when RoPE is on) or V of one request and KV head,
-     * dequantised with the cache's scale, as {@code [kvLen, Dqk]} or {@code [kvLen, Dvo]} doubles. Only slots below
-     * {@code kvLen} are read.
+     * dequantised with the cache's scales (scalar, per head or per token), as {@code [kvLen, Dqk]}
+     * or {@code [kvLen, Dvo]} doubles. Only slots below {@code kvLen} are read.
      */
     private double[] loadKeys(PageTable table, int b, int kvHead, int kvLen, PagedKvCache kv, HostTensor t,
                               boolean isKey) {
         int d = isKey ? heads.headDimQk() : heads.headDimVo();
         double[] out = new double[Math.multiplyExact(kvLen, d)];
-        double scale = isKey ? kv.scales().k() : kv.scales().v();
+        KvScales scales = kv.scales();
+        HostTensor scaleTensor = scales.isScalar() ? null
+                : ReferenceMemory.contiguous(isKey ? scales.kTensor() : scales.vTensor());
+        double scalar = !scales.isScalar() ? 1 : isKey ? scales.k() : scales.v();
         int pageSize = table.pageSize();
         for (int j = 0; j < kvLen; j++) {
             int page = table.pageOf(b, j);
             int slot = j % pageSize;
             long src = isKey ? kv.kIndex(page, slot, kvHead) : kv.vIndex(page, slot, kvHead);
+            // spec §1: the stored value times its head's or its token's scale, or the scalar
+            double scale = scaleTensor == null ? scalar : scaleTensor.getFloat(kv.scaleIndex(page, slot, kvHead));
             int dst = j * d;
             for (int x = 0; x < d; x++) {
                 out[dst + x] = t.getFloat(src + x) * scale;

@@ -117,4 +117,47 @@ class DocsExampleTest {
                 .split("```json\n")[1].split("\n```")[0]);
         assertEquals(documented.keySet(), result.keySet());
     }
+
+    @Test
+    void theWorkedPerTokenAppendGivesWhatTheDocumentSays() throws IOException {
+        String spec = example(Files.readString(docs()), "append-per-token.json");
+        Files.writeString(dir.resolve("append-per-token.json"), spec);
+        float[] newK = {1, -2, 4, 0.5f, 0, 0, 0, 0, 896, -448, 224, 7};
+        float[] newV = new float[newK.length];
+        float[] ones = {1, 1, 1, 1};
+        for (int i = 0; i < newK.length; i++) {
+            newV[i] = -newK[i];
+        }
+        try (HostTensor k8 = HostTensor.allocate(DType.FP8_E4M3, 2, 2, 1, 4);
+             HostTensor ks = HostTensor.of(DType.F32, ones, 2, 2, 1); HostTensor nk = HostTensor.of(DType.F32, newK, 3, 1, 4);
+             HostTensor nv = HostTensor.of(DType.F32, newV, 3, 1, 4)) {
+            Npy.write(dir.resolve("k8.npy"), k8);
+            Npy.write(dir.resolve("v8.npy"), k8);
+            Npy.write(dir.resolve("k_scales.npy"), ks);
+            Npy.write(dir.resolve("v_scales.npy"), ks);
+            Npy.write(dir.resolve("new_k.npy"), nk);
+            Npy.write(dir.resolve("new_v.npy"), nv);
+        }
+        assertEquals("|u1", Npy.header(dir.resolve("k8.npy")).descr()); // what np.uint8 writes
+        Path out = dir.resolve("out-append");
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("append-per-token.json").toString(), "--out",
+                out.toString());
+        assertEquals(0, r.status(), r.err());
+        float[] expectedScales = {4f / 448, 1, 2, 1};
+        try (HostTensor k = Npy.read(out.resolve("k.npy"), DType.FP8_E4M3);
+             HostTensor v = Npy.read(out.resolve("v.npy"), DType.FP8_E4M3);
+             HostTensor kScales = Npy.read(out.resolve("k_scales.npy"), DType.F32);
+             HostTensor vScales = Npy.read(out.resolve("v_scales.npy"), DType.F32)) {
+            assertEquals(List.of(2L, 2L, 1L), List.of(kScales.shape()[0], kScales.shape()[1], kScales.shape()[2]));
+            for (int s = 0; s < 4; s++) {
+                assertEquals(expectedScales[s], kScales.getFloat(s), 0f, "k scale " + s);
+                assertEquals(expectedScales[s], vScales.getFloat(s), 0f, "v scale " + s);
+            }
+            for (int i = 0; i < newK.length; i++) {
+                float scale = expectedScales[i / 4];
+                assertEquals(newK[i], k.getFloat(i) * scale, 1e-6 * (1 + Math.abs(newK[i])), "k element " + i);
+                assertEquals(newV[i], v.getFloat(i) * scale, 1e-6 * (1 + Math.abs(newV[i])), "v element " + i);
+            }
+        }
+    }
 }

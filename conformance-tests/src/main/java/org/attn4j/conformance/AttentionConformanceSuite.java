@@ -16,6 +16,7 @@ import org.attn4j.conformance.harness.ExternalAllocator;
 import org.attn4j.conformance.properties.AttentionProperties;
 import org.attn4j.conformance.properties.EngineProperties;
 import org.attn4j.conformance.properties.Fp8Properties;
+import org.attn4j.conformance.properties.KvScaleProperties;
 import org.attn4j.conformance.properties.RobustnessProperties;
 import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.conformance.properties.SplitProperties;
@@ -109,6 +110,7 @@ public abstract class AttentionConformanceSuite {
         all.addAll(new VariantProperties(s).all());
         all.addAll(new AppendProperties(s).all());
         all.addAll(new Fp8Properties(s).all());
+        all.addAll(new KvScaleProperties(s).all());
         all.addAll(new StateProperties(s).all());
         all.addAll(new InvalidInputProperties(s).all());
         all.addAll(new EngineProperties(s).all());
@@ -396,6 +398,48 @@ public abstract class AttentionConformanceSuite {
     @Test
     void fp8AppendSaturatesAndKeepsNaN() {
         property("fp8AppendSaturatesAndKeepsNaN");
+    }
+
+    // ------------------------------------------------------------------ KV scales per head and per token
+
+    @Test
+    void kvScalesPerHeadMatchOracle() {
+        property("kvScalesPerHeadMatchOracle");
+    }
+
+    @Test
+    void kvScalesPerTokenMatchOracle() {
+        property("kvScalesPerTokenMatchOracle");
+    }
+
+    @Test
+    void kvScalesPerTokenSplitMergeEqualsWhole() {
+        property("kvScalesPerTokenSplitMergeEqualsWhole");
+    }
+
+    @Test
+    void kvScalesUniformPerHeadEqualsScalar() {
+        property("kvScalesUniformPerHeadEqualsScalar");
+    }
+
+    @Test
+    void kvScalesAppendBitExact() {
+        property("kvScalesAppendBitExact");
+    }
+
+    @Test
+    void distinctHeadDimsKvScalesPerHeadMatchOracle() {
+        property("distinctHeadDimsKvScalesPerHeadMatchOracle");
+    }
+
+    @Test
+    void distinctHeadDimsKvScalesPerTokenMatchOracle() {
+        property("distinctHeadDimsKvScalesPerTokenMatchOracle");
+    }
+
+    @Test
+    void distinctHeadDimsKvScalesPerTokenSplitMergeEqualsWhole() {
+        property("distinctHeadDimsKvScalesPerTokenSplitMergeEqualsWhole");
     }
 
     // ------------------------------------------------------------------ states and RoPE

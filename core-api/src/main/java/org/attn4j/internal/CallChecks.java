@@ -208,6 +208,12 @@ public final class CallChecks {
         }
         c.tensor("cache.k", cache.k());
         c.tensor("cache.v", cache.v());
+        PlanBinding.holdScales(c, cache);
+        if (cache.scales().mode() == org.attn4j.kv.KvScaleMode.PER_TOKEN && k.dtype() == cache.dtype()) {
+            // A same-type append copies codes, which leaves no row to take a per-token scale from.
+            throw InvalidArgumentException.expected("k.dtype", "a dtype other than the cache's " + cache.dtype()
+                    + " with per-token scales (append computes each row's scale from its values)", k.dtype());
+        }
     }
 
     /** RoPE at host positions: one non-negative position per row of q. */

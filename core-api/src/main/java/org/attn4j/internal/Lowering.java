@@ -123,6 +123,7 @@ public final class Lowering {
         Args.notNull(kv, "kv");
         Args.notNull(kv.layout(), "kv.layout");
         Args.notNull(kv.scales(), "kv.scales");
+        Validation.notPerToken("kv.scales", kv.scales());
         if (kv.k().rank() != 3) {
             throw InvalidArgumentException.expected("k.shape", kv.layout() == KvLayout.NHD ? "[kvLen, Hkv, D]"
                     : "[Hkv, kvLen, D]", Arrays.toString(kv.k().shape()));
@@ -160,6 +161,8 @@ public final class Lowering {
     public record Ragged(PageTable table, int totalKv, int maxKvLen) {
         /** The cache view of ragged K/V {@code [totalKv, Hkv, D]}; its pages overlap by design. */
         public PagedKvCache view(RaggedKv kv, HeadConfig h) {
+            Args.notNull(kv.scales(), "kv.scales");
+            Validation.notPerToken("kv.scales", kv.scales());
             return new PagedKvCache(kv.k(), kv.v(), KvLayout.NHD, totalKv, Math.max(1, maxKvLen), h.numKvHeads(),
                     h.headDimQk(), h.headDimVo(), 0, 0, (long) h.numKvHeads() * h.headDimQk(),
                     (long) h.numKvHeads() * h.headDimVo(), kv.scales());

@@ -117,6 +117,7 @@ public final class PlanBinding implements AutoCloseable {
         }
         if (raggedView) {
             Validation.kvDtype(session.capabilities(), backend, "k", kv.dtype());
+            Validation.scales(session, kv);
         } else {
             Validation.cache(session, kv, problem.pageSize(), h);
             if (problem.pageTable() != null) {
@@ -127,6 +128,7 @@ public final class PlanBinding implements AutoCloseable {
         if (kv.v() != kv.k()) {
             scope.tensor("kv.v", kv.v());
         }
+        holdScales(scope, kv);
         if (workspace != null) {
             workspace.enterCurrent(scope);
         }
@@ -162,6 +164,14 @@ public final class PlanBinding implements AutoCloseable {
             p = byRunTypes.computeIfAbsent(key, k -> plan(session, problem.withRunTypes(k.q(), k.kv(), k.alignment())));
         }
         return p;
+    }
+
+    /** Holds the cache's per-head or per-token scale tensors open for the call (none for scalar scales). */
+    static void holdScales(CallScope scope, PagedKvCache kv) {
+        scope.optional("kv.scales.k", kv.scales().kTensor());
+        if (kv.scales().vTensor() != kv.scales().kTensor()) {
+            scope.optional("kv.scales.v", kv.scales().vTensor());
+        }
     }
 
     /** The backend's plan of a problem whose dtypes and alignment are final. */

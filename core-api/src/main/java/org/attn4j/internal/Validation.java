@@ -4,6 +4,9 @@ import java.util.Arrays;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.internal.check.Args;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScaleMode;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
@@ -275,6 +278,57 @@ public final class Validation {
             throw InvalidArgumentException.expected("cache.pageSize", "the page table's " + pageSize, cache.pageSize());
         }
         cacheExtent(cache);
+        scales(session, cache);
+    }
+
+    /**
+     * The cache's scales against the cache (spec §1, §2): scalar ones were checked when made;
+     * per-head ones are F32 {@code [Hkv]}, per-token ones F32 pools shaped like the cache without
+     * the head dim, on an FP8 cache; both contiguous tensors of the session, on a backend with
+     * the feature. Their values live on the device and are not read here.
+     */
+    public static void scales(BackendSession session, PagedKvCache cache) {
+        KvScales s = cache.scales();
+        if (s.isScalar()) {
+            return;
+        }
+        Capabilities caps = session.capabilities();
+        String backend = session.backendId();
+        long[] shape;
+        if (s.mode() == KvScaleMode.PER_HEAD) {
+            feature(caps, backend, Feature.KV_SCALES_PER_HEAD, "cache.scales");
+            shape = new long[] {cache.numKvHeads()};
+        } else {
+            feature(caps, backend, Feature.KV_SCALES_PER_TOKEN, "cache.scales");
+            if (!cache.dtype().isFp8()) {
+                throw InvalidArgumentException.expected("cache.scales", "an FP8 cache for per-token scales (their "
+                        + "scale is amax / the FP8 format's max)", "a " + cache.dtype() + " cache");
+            }
+            shape = cache.layout() == KvLayout.NHD
+                    ? new long[] {cache.numPages(), cache.pageSize(), cache.numKvHeads()}
+                    : new long[] {cache.numPages(), cache.numKvHeads(), cache.pageSize()};
+        }
+        String what = s.mode() == KvScaleMode.PER_HEAD ? " ([Hkv] for per-head scales)"
+                : " ([numPages, " + (cache.layout() == KvLayout.NHD ? "pageSize, Hkv" : "Hkv, pageSize")
+                + "] for per-token scales of a " + cache.layout() + " cache)";
+        for (String name : new String[] {"cache.scales.k", "cache.scales.v"}) {
+            Tensor t = name.endsWith("k") ? s.kTensor() : s.vTensor();
+            tensor(session, name, t);
+            dtype(name, t, DType.F32);
+            if (!Arrays.equals(t.shape(), shape)) {
+                throw InvalidArgumentException.expected(name + ".shape", Arrays.toString(shape) + what,
+                        Arrays.toString(t.shape()));
+            }
+            contiguous(name, t);
+        }
+    }
+
+    /** Contiguous and ragged K/V take scalar and per-head scales; per-token scales live beside a paged cache. */
+    public static void notPerToken(String name, KvScales scales) {
+        if (scales.mode() == KvScaleMode.PER_TOKEN) {
+            throw InvalidArgumentException.expected(name, "scalar or per-head scales (per-token scales are a "
+                    + "paged-cache feature, spec §2)", "per-token scales");
+        }
     }
 
     /**

@@ -285,4 +285,50 @@ public record PagedKvCache(Tensor k, Tensor v, KvLayout layout, int numPages, in
         return new PagedKvCache(k, v, layout, numPages, pageSize, numKvHeads, kHeadDim, vHeadDim, kOffset, vOffset,
                 kPageStride, vPageStride, newScales);
     }
+    /**
+     * Scale elements from one page to the next in the K and V scale tensors: {@code pageSize * Hkv}
+     * for per-token scale pools, 0 for per-head and scalar scales (spec §2).
+     *
+     * @return the stride
+     */
+    public long scalePageStride() {
+        return scales.mode() == KvScaleMode.PER_TOKEN ? (long) pageSize * numKvHeads : 0;
+    }
+
+    /**
+     * Scale elements from one token slot to the next: {@code Hkv} (NHD) or 1 (HND) for per-token
+     * scale pools, 0 otherwise.
+     *
+     * @return the stride
+     */
+    public long scaleSlotStride() {
+        return scales.mode() != KvScaleMode.PER_TOKEN ? 0 : layout == KvLayout.NHD ? numKvHeads : 1;
+    }
+
+    /**
+     * Scale elements from one KV head to the next: 1 (NHD) or {@code pageSize} (HND) for
+     * per-token scale pools, 1 for per-head scales, 0 for scalar ones.
+     *
+     * @return the stride
+     */
+    public long scaleHeadStride() {
+        return switch (scales.mode()) {
+            case SCALAR -> 0;
+            case PER_HEAD -> 1;
+            case PER_TOKEN -> layout == KvLayout.NHD ? 1 : pageSize;
+        };
+    }
+
+    /**
+     * Flat index in {@link KvScales#kTensor()} and {@link KvScales#vTensor()} of the scale of
+     * {@code (page, slot, head)}: the one addressing rule of per-head and per-token scales.
+     *
+     * @param page a page id
+     * @param slot a token slot within the page
+     * @param head a KV head
+     * @return the scale's index (0 for scalar scales)
+     */
+    public long scaleIndex(int page, int slot, int head) {
+        return page * scalePageStride() + slot * scaleSlotStride() + head * scaleHeadStride();
+    }
 }

@@ -43,6 +43,10 @@ public enum Feature {
     SINKS,
     /** ALiBi: a per-query-head linear bias {@code slope_h * (j - pq)} on the logits. */
     ALIBI,
+    /** KV dequantisation scales per KV head ({@code KvScales.perHead}). */
+    KV_SCALES_PER_HEAD,
+    /** KV dequantisation scales per token and KV head in scale pools beside a paged cache ({@code KvScales.perToken}). */
+    KV_SCALES_PER_TOKEN,
     /**
      * v and o rows of another head dim than q and k ({@code Dvo != Dqk}, spec §2), in attention,
      * paged caches and append.

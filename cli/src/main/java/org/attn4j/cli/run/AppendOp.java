@@ -5,6 +5,7 @@ import java.util.Set;
 import org.attn4j.cli.CliException;
 import org.attn4j.cli.Names;
 import org.attn4j.kv.AppendPositions;
+import org.attn4j.kv.KvScaleMode;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.tensor.DType;
@@ -15,7 +16,8 @@ import org.attn4j.tensor.Tensor;
  * written into the paged cache ({@code "k"}/{@code "v"} or {@code "kv"}) at {@code "batch_indices"}
  * and {@code "positions"}, or after each request's old tokens by {@code "append_indptr"}, through
  * the page table (which already counts the new tokens). An FP8 cache quantises with its scales.
- * Writes the updated cache: k and v (or kv) in the cache's dtype.
+ * Writes the updated cache: k and v (or kv) in the cache's dtype; with per-token scales
+ * ({@code "kv_scales"}) also the updated scale pools, k_scales and v_scales ({@code <f4}).
  */
 record AppendOp(KvSource cache, TensorSource appendK, TensorSource appendV, DType appendDtype, int[] batchIndices,
                 int[] positions, int[] appendIndptr, int[] kvIndptr, int[] kvIndices, int[] kvLastPageLen)
@@ -59,6 +61,11 @@ record AppendOp(KvSource cache, TensorSource appendK, TensorSource appendV, DTyp
             result.put("kv", in.download(kv.k()));
         } else {
             result.put("k", in.download(kv.k())).put("v", in.download(kv.v()));
+        }
+        if (kv.scales().mode() == KvScaleMode.PER_TOKEN) {
+            // Append wrote each new token's scales into the pools, beside its codes.
+            result.put("k_scales", in.download(kv.scales().kTensor()))
+                    .put("v_scales", in.download(kv.scales().vTensor()));
         }
         return result;
     }

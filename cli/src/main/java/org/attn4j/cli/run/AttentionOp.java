@@ -113,14 +113,14 @@ record AttentionOp(String op, TensorSource q, DType qDtype, KvSource kv, int[] q
                 start = System.nanoTime();
                 try (RaggedAttentionPlan p = backend.planBatchPrefillRagged(qoIndptr, kvIndptr, heads, options, mask,
                         plan)) {
-                    p.run(tq, new RaggedKv(pair[0], pair[1], kv.scales()), o, lse);
+                    p.run(tq, new RaggedKv(pair[0], pair[1], kv.scales(in)), o, lse);
                     backend.synchronize();
                     result.extra.put("schedule", p.describe());
                 }
             }
             default -> {
                 Tensor[] pair = kv.loadPair(in, kvDtype);
-                ContiguousKv ckv = new ContiguousKv(pair[0], pair[1], kv.layout(), kv.scales());
+                ContiguousKv ckv = new ContiguousKv(pair[0], pair[1], kv.layout(), kv.scales(in));
                 start = System.nanoTime();
                 if (op.equals("single_decode") && !decodeAsPrefill) {
                     backend.singleDecode(tq, ckv, options, o, lse);

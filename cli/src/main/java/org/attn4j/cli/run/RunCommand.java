@@ -30,10 +30,11 @@ import picocli.CommandLine.Option;
             "",
             "ops: decode, prefill, prefill_ragged, single_decode, single_prefill (attention: o, lse); cascade (o, lse); "
                     + "merge_state, merge_state_in_place, merge_states (o, lse); append_kv (the updated k and v, or "
-                    + "kv); rope (the rotated q and k).",
+                    + "kv, and per-token scale pools k_scales, v_scales); rope (the rotated q and k).",
             "",
             "Attention keys: \"q\", \"q_dtype\"; \"k\", \"v\" or \"kv\", \"kv_dtype\", \"layout\" (NHD|HND), \"k_scale\", "
-                    + "\"v_scale\"; \"qo_indptr\", \"kv_indptr\", \"kv_indices\", \"kv_last_page_len\"; \"causal\", "
+                    + "\"v_scale\" or \"kv_scales\" {\"mode\": \"per_head\"|\"per_token\", \"k\", \"v\"} ('<f4' "
+                    + "files); \"qo_indptr\", \"kv_indptr\", \"kv_indices\", \"kv_last_page_len\"; \"causal\", "
                     + "\"window_left\", \"logits_soft_cap\", \"sm_scale\", \"rope\" {\"interleaved\", \"theta\", "
                     + "\"scale\", \"llama31\"}; \"sinks\" (one logit per query head, list or '<f4' file); \"alibi\": "
                     + "true (standard slopes) or \"alibi_slopes\" (one per query head); \"mask\" (booleans .npy or "

@@ -635,4 +635,182 @@ class RunOperationsTest {
             }
         }
     }
+
+    // ------------------------------------------------------------------ KV scales per head and per token
+
+    /** Scales in [1/8, 2), each its own. */
+    private static HostTensor scalePool(long seed, long... shape) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        HostTensor t = HostTensor.allocate(DType.F32, shape);
+        for (long i = 0; i < t.elementCount(); i++) {
+            t.setFloat(i, (float) Math.pow(2, rnd.nextDouble() * 4 - 3));
+        }
+        return t;
+    }
+
+    @Test
+    void perTokenAppendWritesThePoolsAndDecodeReadsThemAsTheApi() throws IOException {
+        // HND cache [pages 4, Hkv 2, page 3, D 8]; the request holds pages 2 and 0, 3 old tokens and 2 new
+        int[] indptr = {0, 2};
+        int[] indices = {2, 0};
+        int[] last = {2};
+        try (HostTensor k0 = random(DType.FP8_E4M3, 41, 4, 2, 3, 8); HostTensor v0 = random(DType.FP8_E4M3, 42, 4, 2, 3, 8);
+             HostTensor ks0 = scalePool(43, 4, 2, 3); HostTensor vs0 = scalePool(44, 4, 2, 3);
+             HostTensor nk = random(DType.F32, 45, 2, 2, 8); HostTensor nv = random(DType.F32, 46, 2, 2, 8);
+             HostTensor q = random(DType.F32, 47, 1, 4, 8)) {
+            for (long i = 0; i < nk.elementCount(); i++) {
+                nk.setFloat(i, nk.getFloat(i) * 50);
+            }
+            Npy.write(dir.resolve("k.npy"), k0);
+            Npy.write(dir.resolve("v.npy"), v0);
+            Npy.write(dir.resolve("ks.npy"), ks0);
+            Npy.write(dir.resolve("vs.npy"), vs0);
+            Npy.write(dir.resolve("nk.npy"), nk);
+            Npy.write(dir.resolve("nv.npy"), nv);
+            Npy.write(dir.resolve("q.npy"), q);
+            Path out = run("append", """
+                    {"op": "append_kv", "k": "k.npy", "v": "v.npy", "kv_dtype": "fp8_e4m3", "layout": "HND",
+                     "kv_scales": {"mode": "per_token", "k": "ks.npy", "v": "vs.npy"},
+                     "append_k": "nk.npy", "append_v": "nv.npy", "append_indptr": [0, 2],
+                     "kv_indptr": [0, 2], "kv_indices": [2, 0], "kv_last_page_len": [2]}""");
+            assertEquals(java.util.Set.of("k", "v", "k_scales", "v_scales"),
+                    java.util.Set.copyOf(((Map<?, ?>) result(out).get("outputs")).keySet()));
+            assertEquals("<f4", Npy.header(out.resolve("k_scales.npy")).descr());
+            Path decoded = run("decode", """
+                    {"op": "decode", "q": "q.npy", "k": "append/k.npy", "v": "append/v.npy", "kv_dtype": "fp8_e4m3",
+                     "layout": "HND",
+                     "kv_scales": {"mode": "per_token", "k": "append/k_scales.npy", "v": "append/v_scales.npy"},
+                     "kv_indptr": [0, 2], "kv_indices": [2, 0], "kv_last_page_len": [2]}""");
+            try (Tensor dk = ref.upload(k0); Tensor dv = ref.upload(v0); Tensor dks = ref.upload(ks0);
+                 Tensor dvs = ref.upload(vs0); Tensor tk = ref.upload(nk); Tensor tv = ref.upload(nv);
+                 Tensor dq = ref.upload(q); Tensor o = ref.allocate(DType.F32, 1, 4, 8);
+                 Tensor lse = ref.allocate(DType.F32, 1, 4)) {
+                PageTable table = new PageTable(indptr, indices, last, 3);
+                PagedKvCache cache = PagedKvCache.separate(dk, dv, KvLayout.HND, KvScales.perToken(dks, dvs));
+                ref.appendPagedKv(tk, tv, AppendPositions.fromIndptr(new int[] {0, 2}, table), cache, table);
+                assertSameBits(ref.download(dk), Npy.read(out.resolve("k.npy"), DType.FP8_E4M3));
+                assertSameBits(ref.download(dv), Npy.read(out.resolve("v.npy"), DType.FP8_E4M3));
+                assertSameBits(ref.download(dks), Npy.read(out.resolve("k_scales.npy"), DType.F32));
+                assertSameBits(ref.download(dvs), Npy.read(out.resolve("v_scales.npy"), DType.F32));
+                try (BatchAttentionPlan p = ref.planBatchDecode(table, new HeadConfig(4, 2, 8),
+                        AttentionOptions.DEFAULT, PlanOptions.DEFAULT)) {
+                    p.run(dq, cache, o, lse);
+                }
+                assertSameBits(ref.download(o), Npy.read(decoded.resolve("o.npy"), DType.F32));
+                assertSameBits(ref.download(lse), Npy.read(decoded.resolve("lse.npy"), DType.F32));
+            }
+            // the new tokens' scales are amax / 448 (spec §5): page 0, slots 0 and 1, both heads
+            try (HostTensor pool = Npy.read(out.resolve("k_scales.npy"), DType.F32)) {
+                for (int t = 0; t < 2; t++) {
+                    for (int h = 0; h < 2; h++) {
+                        float amax = 0;
+                        for (int d = 0; d < 8; d++) {
+                            amax = Math.max(amax, Math.abs(nk.getFloat((t * 2 + h) * 8L + d)));
+                        }
+                        assertEquals(amax / 448f, pool.getFloat(h * 3L + t), 0f, "token " + t + ", head " + h);
+                    }
+                }
+                for (long i = 2 * 3; i < pool.elementCount(); i++) { // pages 1..3 keep their scales
+                    assertEquals(ks0.getBits(i), pool.getBits(i), "element " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void perHeadScalesInlineAndFromFilesMatchTheApi() throws IOException {
+        try (HostTensor q = random(DType.F16, 51, 2, 4, 16); HostTensor k = random(DType.FP8_E5M2, 52, 3, 4, 2, 16);
+             HostTensor v = random(DType.FP8_E5M2, 53, 3, 4, 2, 16)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("v.npy"), v);
+            save("vs.npy", HostTensor.of(DType.F32, new float[] {3f, 0.125f}, 2));
+            Path out = run("per-head", """
+                    {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "v.npy", "kv_dtype": "fp8_e5m2",
+                     "kv_scales": {"mode": "per_head", "k": [0.5, 2], "v": "vs.npy"}, "window_left": 3,
+                     "kv_indptr": [0, 1, 3], "kv_indices": [2, 0, 1], "kv_last_page_len": [4, 2]}""");
+            writeFirstRow(q);
+            try (HostTensor k12 = HostTensor.wrap(k.segment(), DType.FP8_E5M2, 12, 2, 16);
+                 HostTensor v12 = HostTensor.wrap(v.segment(), DType.FP8_E5M2, 12, 2, 16)) {
+                Npy.write(dir.resolve("ck.npy"), k12);
+                Npy.write(dir.resolve("cv.npy"), v12);
+            }
+            Path single = run("single", """
+                    {"op": "single_decode", "q": "q0.npy", "k": "ck.npy", "v": "cv.npy", "kv_dtype": "fp8_e5m2",
+                     "kv_scales": {"mode": "per_head", "k": [0.5, 2], "v": "vs.npy"}}""");
+            try (HostTensor ks = HostTensor.of(DType.F32, new float[] {0.5f, 2f}, 2);
+                 HostTensor vs = HostTensor.of(DType.F32, new float[] {3f, 0.125f}, 2);
+                 Tensor dq = ref.upload(q); Tensor dk = ref.upload(k); Tensor dv = ref.upload(v);
+                 Tensor dks = ref.upload(ks); Tensor dvs = ref.upload(vs);
+                 Tensor o = ref.allocate(DType.F16, 2, 4, 16); Tensor lse = ref.allocate(DType.F32, 2, 4);
+                 BatchAttentionPlan p = ref.planBatchDecode(new PageTable(new int[] {0, 1, 3}, new int[] {2, 0, 1},
+                         new int[] {4, 2}, 4), new HeadConfig(4, 2, 16), AttentionOptions.DEFAULT.withWindowLeft(3),
+                         PlanOptions.DEFAULT)) {
+                p.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD, KvScales.perHead(dks, dvs)), o, lse);
+                assertSameBits(ref.download(o), Npy.read(out.resolve("o.npy"), DType.F16));
+                assertSameBits(ref.download(lse), Npy.read(out.resolve("lse.npy"), DType.F32));
+                // single decode: the whole [12, 2, 16] file as contiguous K/V
+                try (HostTensor k12 = HostTensor.wrap(k.segment(), DType.FP8_E5M2, 12, 2, 16);
+                     HostTensor v12 = HostTensor.wrap(v.segment(), DType.FP8_E5M2, 12, 2, 16);
+                     HostTensor q0 = HostTensor.wrap(q.segment(), DType.F16, 4, 16);
+                     Tensor ck = ref.upload(k12); Tensor cv = ref.upload(v12); Tensor sq = ref.upload(q0);
+                     Tensor so = ref.allocate(DType.F16, 4, 16); Tensor sl = ref.allocate(DType.F32, 4)) {
+                    ref.singleDecode(sq, new ContiguousKv(ck, cv, KvLayout.NHD, KvScales.perHead(dks, dvs)),
+                            AttentionOptions.DEFAULT, so, sl);
+                    assertSameBits(ref.download(so), Npy.read(single.resolve("o.npy"), DType.F16));
+                    assertSameBits(ref.download(sl), Npy.read(single.resolve("lse.npy"), DType.F32));
+                }
+            }
+        }
+    }
+
+    /** q's first row [Hq, D] as its own file, q0.npy. */
+    private void writeFirstRow(HostTensor q) throws IOException {
+        try (HostTensor row = HostTensor.allocate(q.dtype(), q.shape()[1], q.shape()[2])) {
+            for (long i = 0; i < row.elementCount(); i++) {
+                row.setBits(i, q.getBits(i));
+            }
+            Npy.write(dir.resolve("q0.npy"), row);
+        }
+    }
+
+    @Test
+    void badKvScalesAreRefusedByKey() throws IOException {
+        try (HostTensor q = random(DType.F32, 61, 1, 2, 8); HostTensor k = random(DType.FP8_E4M3, 62, 2, 3, 1, 8);
+             HostTensor ck = HostTensor.wrap(k.segment(), DType.FP8_E4M3, 6, 1, 8)) {
+            Npy.write(dir.resolve("q.npy"), q);
+            Npy.write(dir.resolve("k.npy"), k);
+            Npy.write(dir.resolve("ck.npy"), ck);
+            writeFirstRow(q);
+        }
+        save("pool.npy", scalePool(63, 2, 3, 1));
+        String decode = """
+                {"op": "decode", "q": "q.npy", "k": "k.npy", "v": "k.npy", "kv_dtype": "fp8_e4m3",
+                 "kv_indptr": [0, 2], "kv_indices": [0, 1], "kv_last_page_len": [1], """;
+        String both = fails("both", decode + "\"k_scale\": 2, \"kv_scales\": {\"mode\": \"per_head\", "
+                + "\"k\": [1], \"v\": [1]}}");
+        assertTrue(both.contains("give scalar \"k_scale\" and \"v_scale\", or \"kv_scales\" (per head or per "
+                + "token), not both"), both);
+        String mode = fails("mode", decode + "\"kv_scales\": {\"mode\": \"per_page\", \"k\": [1], \"v\": [1]}}");
+        assertTrue(mode.contains("\"kv_scales\": \"mode\": expected \"per_head\" or \"per_token\", actual "
+                + "\"per_page\""), mode);
+        String key = fails("key", decode + "\"kv_scales\": {\"mode\": \"per_head\", \"k\": [1], \"v\": [1], "
+                + "\"layout\": \"HND\"}}");
+        assertTrue(key.contains("unknown key \"layout\" here; known keys: k, mode, v"), key);
+        String inline = fails("inline", decode + "\"kv_scales\": {\"mode\": \"per_token\", \"k\": [1, 1, 1], "
+                + "\"v\": \"pool.npy\"}}");
+        assertTrue(inline.contains("\"k\": expected a '<f4' .npy file name (per-token scales are a scale pool"),
+                inline);
+        String shape = fails("shape", decode + "\"kv_scales\": {\"mode\": \"per_head\", \"k\": [1, 2], "
+                + "\"v\": [1]}}");
+        assertTrue(shape.contains("cache.scales.k.shape: expected [1]"), shape);
+        save("hnd.npy", scalePool(64, 2, 1, 3)); // an HND pool beside an NHD cache
+        String pool = fails("pool", decode + "\"kv_scales\": {\"mode\": \"per_token\", \"k\": \"hnd.npy\", "
+                + "\"v\": \"pool.npy\"}}");
+        assertTrue(pool.contains("cache.scales.k.shape: expected [2, 3, 1]"), pool);
+        String contiguous = fails("contiguous", """
+                {"op": "single_decode", "q": "q0.npy", "k": "ck.npy", "v": "ck.npy", "kv_dtype": "fp8_e4m3",
+                 "kv_scales": {"mode": "per_token", "k": "pool.npy", "v": "pool.npy"}}""");
+        assertTrue(contiguous.contains("kv.scales: expected scalar or per-head scales"), contiguous);
+    }
 }

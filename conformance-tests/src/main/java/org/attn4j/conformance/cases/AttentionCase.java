@@ -49,13 +49,14 @@ import org.attn4j.tensor.DType;
  * @param lse           whether the LSE output is requested
  * @param data          how values are drawn
  * @param seed          the seed of every value, page permutation and mask bit
+ * @param scaleKind     how the KV dequantisation scales vary ({@link #scaleTables})
  */
 public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDimQk,
                             int headDimVo, int pageSize,
                             KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
                             float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
                             RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
-                            long seed) {
+                            long seed, ScaleKind scaleKind) {
 
     /**
      * RoPE applied on the fly: the options handed to the backend (core-api's defaults where the
@@ -179,6 +180,19 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         DRAWN
     }
 
+    /**
+     * How the KV dequantisation scales vary (spec §1): the scalar {@code kScale}/{@code vScale},
+     * or per KV head or per token drawn from the seed around them ({@link #scaleTables}).
+     */
+    public enum ScaleKind {
+        /** The scalar {@code kScale} and {@code vScale}. */
+        SCALAR,
+        /** One scale per KV head: the scalar times {@code 2^e * m}, e in [-2, 2], m in {1, 1.25, 1.5, 1.75}. */
+        PER_HEAD,
+        /** One scale per token and KV head, drawn as per head; paged caches only. */
+        PER_TOKEN
+    }
+
     /** How values are drawn. */
     public enum DataKind {
         /** Uniform values rounded to the dtype. */
@@ -224,7 +238,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
-     * A case with one head dim for q, K, V and o (the form {@link #toJava()} prints for them).
+     * A case with one head dim for q, K, V and o and scalar KV scales (the form {@link #toJava()}
+     * prints for them).
      *
      * @param qoLens        query rows per request (decode: all 1)
      * @param kvLens        keys per request
@@ -258,11 +273,90 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
                          long seed) {
         this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, headDim, pageSize, layout, combinedCache, extraPages,
                 qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks, alibi, lse,
-                data, seed);
+                data, seed, ScaleKind.SCALAR);
     }
 
     /**
-     * Copies the length arrays; null sinks or ALiBi kinds mean none.
+     * A case with scalar KV scales (the form {@link #toJava()} prints for distinct head dims).
+     *
+     * @param qoLens        query rows per request (decode: all 1)
+     * @param kvLens        keys per request
+     * @param numQoHeads    {@code Hq}
+     * @param numKvHeads    {@code Hkv}
+     * @param headDimQk     {@code Dqk}, the head dim of q and K
+     * @param headDimVo     {@code Dvo}, the head dim of V and o
+     * @param pageSize      tokens per page
+     * @param layout        page layout
+     * @param combinedCache K and V in one tensor
+     * @param extraPages    pool pages no request references (filled with garbage)
+     * @param qDtype        q and o dtype
+     * @param kvDtype       KV cache dtype
+     * @param kScale        K dequantisation scale
+     * @param vScale        V dequantisation scale
+     * @param causal        causal mask
+     * @param windowLeft    sliding window, -1 off
+     * @param softCap       logits soft cap, 0 off
+     * @param smScale       logit scale, NaN for 1/sqrt(D)
+     * @param rope          RoPE on the fly
+     * @param mask          custom mask form
+     * @param sinks         attention sinks
+     * @param alibi         ALiBi slopes
+     * @param lse           whether the LSE output is requested
+     * @param data          how values are drawn
+     * @param seed          the seed of every value, page permutation and mask bit
+     */
+    public AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDimQk, int headDimVo,
+                         int pageSize, KvLayout layout, boolean combinedCache, int extraPages, DType qDtype,
+                         DType kvDtype, float kScale, float vScale, boolean causal, int windowLeft, float softCap,
+                         float smScale, RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse,
+                         DataKind data, long seed) {
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDimQk, headDimVo, pageSize, layout, combinedCache,
+                extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks,
+                alibi, lse, data, seed, ScaleKind.SCALAR);
+    }
+
+    /**
+     * A case with one head dim for q, K, V and o (the form {@link #toJava()} prints for per-head and
+     * per-token scales at one head dim).
+     *
+     * @param qoLens        query rows per request (decode: all 1)
+     * @param kvLens        keys per request
+     * @param numQoHeads    {@code Hq}
+     * @param numKvHeads    {@code Hkv}
+     * @param headDim       {@code D}, of q, K, V and o
+     * @param pageSize      tokens per page
+     * @param layout        page layout
+     * @param combinedCache K and V in one tensor
+     * @param extraPages    pool pages no request references (filled with garbage)
+     * @param qDtype        q and o dtype
+     * @param kvDtype       KV cache dtype
+     * @param kScale        K dequantisation scale
+     * @param vScale        V dequantisation scale
+     * @param causal        causal mask
+     * @param windowLeft    sliding window, -1 off
+     * @param softCap       logits soft cap, 0 off
+     * @param smScale       logit scale, NaN for 1/sqrt(D)
+     * @param rope          RoPE on the fly
+     * @param mask          custom mask form
+     * @param sinks         attention sinks
+     * @param alibi         ALiBi slopes
+     * @param lse           whether the LSE output is requested
+     * @param data          how values are drawn
+     * @param seed          the seed of every value, page permutation and mask bit
+     * @param scaleKind     how the KV dequantisation scales vary
+     */
+    public AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numKvHeads, int headDim, int pageSize,
+                         KvLayout layout, boolean combinedCache, int extraPages, DType qDtype, DType kvDtype,
+                         float kScale, float vScale, boolean causal, int windowLeft, float softCap, float smScale,
+                         RopeKind rope, MaskKind mask, SinkKind sinks, AlibiKind alibi, boolean lse, DataKind data,
+                         long seed, ScaleKind scaleKind) {
+        this(qoLens, kvLens, numQoHeads, numKvHeads, headDim, headDim, pageSize, layout, combinedCache, extraPages,
+                qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks, alibi, lse,
+                data, seed, scaleKind);
+    }
+
+    /**
+     * Copies the length arrays; null sinks or ALiBi kinds mean none, a null scale kind scalar.
      *
      * @throws IllegalArgumentException if {@code qoLens} and {@code kvLens} differ in length or are empty
      */
@@ -271,6 +365,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         kvLens = kvLens.clone();
         sinks = sinks == null ? SinkKind.NONE : sinks;
         alibi = alibi == null ? AlibiKind.NONE : alibi;
+        scaleKind = scaleKind == null ? ScaleKind.SCALAR : scaleKind;
         if (qoLens.length != kvLens.length || qoLens.length == 0) {
             throw new IllegalArgumentException("qoLens and kvLens must have the same, non-zero length");
         }
@@ -462,6 +557,52 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
     }
 
     /**
+     * The dequantisation scale of every key and KV head, as {@link #scaleKind()} says: per request
+     * {@code [kvLen, Hkv]} (row-major), the scalar, the head's or the token's. Per-head and
+     * per-token scales are drawn from the seed; the same case always gives the same values.
+     *
+     * @param value V's scales rather than K's
+     * @return one array per request
+     */
+    public float[][] scaleTables(boolean value) {
+        float base = value ? vScale : kScale;
+        float[] heads = headScales(value);
+        SplittableRandom rng = new SplittableRandom(seed ^ (value ? 0x70CE5L : 0x70CEBL));
+        float[][] out = new float[kvLens.length][];
+        for (int b = 0; b < kvLens.length; b++) {
+            out[b] = new float[Math.max(0, kvLens[b]) * heads.length];
+            for (int i = 0; i < out[b].length; i++) {
+                out[b][i] = switch (scaleKind) {
+                    case SCALAR -> base;
+                    case PER_HEAD -> heads[i % heads.length];
+                    case PER_TOKEN -> drawnScale(base, rng);
+                };
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The per-head scales of K or V ({@link ScaleKind#PER_HEAD}'s values, whatever the kind).
+     *
+     * @param value V's rather than K's
+     * @return {@code Hkv} scales
+     */
+    public float[] headScales(boolean value) {
+        SplittableRandom rng = new SplittableRandom(seed ^ (value ? 0x5CA1E5L : 0x5CA1EBL));
+        float[] heads = new float[Math.max(0, numKvHeads)];
+        for (int h = 0; h < heads.length; h++) {
+            heads[h] = drawnScale(value ? vScale : kScale, rng);
+        }
+        return heads;
+    }
+
+    // Few mantissa bits: a scale times an FP8 or 16-bit code stays exact in binary32.
+    private static float drawnScale(float base, SplittableRandom rng) {
+        return base * Math.scalb(1f + 0.25f * rng.nextInt(4), rng.nextInt(5) - 2);
+    }
+
+    /**
      * Why the case is not a valid call: its heads, head dim, lengths, paging or window.
      *
      * @return a short reason, or null when the case is valid
@@ -531,6 +672,9 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         if (kvDtype.isFp8()) {
             sb.append(" scales=").append(kScale).append('/').append(vScale);
         }
+        if (scaleKind != ScaleKind.SCALAR) {
+            sb.append(" scales ").append(scaleKind);
+        }
         if (causal) {
             sb.append(" causal");
         }
@@ -568,15 +712,17 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
      * @return a {@code new AttentionCase(...)} expression
      */
     public String toJava() {
-        // The canonical form (both head dims) needs the variants spelled out too.
-        String variants = sinks == SinkKind.NONE && alibi == AlibiKind.NONE && sameHeadDims() ? ""
+        // The canonical form (both head dims) needs the variants spelled out too, as do non-scalar scales.
+        String variants = sinks == SinkKind.NONE && alibi == AlibiKind.NONE && sameHeadDims()
+                && scaleKind == ScaleKind.SCALAR ? ""
                 : ", AttentionCase.SinkKind." + sinks + ", AttentionCase.AlibiKind." + alibi;
         return "new AttentionCase(" + ints(qoLens) + ", " + ints(kvLens) + ", " + numQoHeads + ", " + numKvHeads
                 + ", " + headDimQk + (sameHeadDims() ? "" : ", " + headDimVo) + ", " + pageSize + ", KvLayout." + layout + ", " + combinedCache + ", " + extraPages
                 + ", DType." + qDtype + ", DType." + kvDtype + ", " + flt(kScale) + ", " + flt(vScale) + ", " + causal
                 + ", " + windowLeft + ", " + flt(softCap) + ", " + flt(smScale) + ", AttentionCase.RopeKind." + rope
                 + ", AttentionCase.MaskKind." + mask + variants + ", " + lse + ", AttentionCase.DataKind." + data
-                + ", " + seed + "L)";
+                + ", " + seed + "L" + (scaleKind == ScaleKind.SCALAR ? "" : ", AttentionCase.ScaleKind." + scaleKind)
+                + ")";
     }
 
     static String ints(int[] a) {
@@ -653,6 +799,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         public DataKind data;
         /** The seed of every value, page permutation and mask bit. */
         public long seed;
+        /** How the KV dequantisation scales vary. */
+        public ScaleKind scaleKind;
 
         Builder(AttentionCase c) {
             qoLens = c.qoLens.clone();
@@ -680,6 +828,7 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
             lse = c.lse;
             data = c.data;
             seed = c.seed;
+            scaleKind = c.scaleKind;
         }
 
         /**
@@ -739,8 +888,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
          */
         public AttentionCase build() {
             return new AttentionCase(qoLens, kvLens, numQoHeads, numKvHeads, headDimQk, headDimVo, pageSize, layout,
-                    combinedCache, extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale, rope, mask, sinks,
-                    alibi, lse, data, seed);
+                    combinedCache, extraPages, qDtype, kvDtype, kScale, vScale, causal, windowLeft, softCap, smScale,
+                    rope, mask, sinks, alibi, lse, data, seed, scaleKind);
         }
     }
 }

@@ -22,19 +22,25 @@ public final class CaseData {
     private final float[][] k;
     private final float[][] v;
     private final boolean[][] mask;
+    private final float[][] kScales;
+    private final float[][] vScales;
 
-    private CaseData(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask) {
+    private CaseData(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask, float[][] kScales,
+                     float[][] vScales) {
         this.c = c;
         this.q = q;
         this.k = k;
         this.v = v;
+        this.kScales = kScales;
+        this.vScales = vScales;
         this.mask = mask;
     }
 
     /**
      * Draws the values of a case from its seed: q, K and V per {@link AttentionCase#data()}
-     * (rounded to the case's dtypes, K and V divided by their scales), and with a custom mask
-     * each request's bits at a random density, one row of a multi-row request masked off entirely.
+     * (rounded to the case's dtypes, K and V divided by their scales, scalar, per head or per
+     * token), and with a custom mask each request's bits at a random density, one row of a
+     * multi-row request masked off entirely.
      *
      * @param c the case
      * @return its values; the same case always gives the same values
@@ -60,6 +66,8 @@ public final class CaseData {
         int batch = c.batchSize();
         float[][] k = new float[batch][];
         float[][] v = new float[batch][];
+        float[][] kScales = c.scaleTables(false);
+        float[][] vScales = c.scaleTables(true);
         for (int b = 0; b < batch; b++) {
             int n = c.kvLen(b) * hkv * d;
             int nv = c.kvLen(b) * hkv * dv;
@@ -71,10 +79,10 @@ public final class CaseData {
                     int i = at % d;
                     float kReal = large ? (i < d / 2 ? 0.75f + 0.125f * rng.nextInt(3) : dyadic(rng))
                             : uniform(rng, 2);
-                    k[b][at] = store(c.kvDtype(), kReal / c.kScale());
+                    k[b][at] = store(c.kvDtype(), kReal / kScales[b][at / d]);
                 }
                 if (at < nv) {
-                    v[b][at] = store(c.kvDtype(), uniform(rng, 1) / c.vScale());
+                    v[b][at] = store(c.kvDtype(), uniform(rng, 1) / vScales[b][at / dv]);
                 }
             }
         }
@@ -95,7 +103,7 @@ public final class CaseData {
             }
         }
         assert qoIndptr.length == batch + 1;
-        return new CaseData(c, q, k, v, mask);
+        return new CaseData(c, q, k, v, mask, kScales, vScales);
     }
 
     /**
@@ -109,7 +117,7 @@ public final class CaseData {
      * @return the values; only the outer arrays of {@code q}, {@code k} and {@code v} are copied
      */
     public static CaseData explicit(AttentionCase c, float[] q, float[][] k, float[][] v, boolean[][] mask) {
-        return new CaseData(c, q.clone(), k.clone(), v.clone(), mask);
+        return new CaseData(c, q.clone(), k.clone(), v.clone(), mask, c.scaleTables(false), c.scaleTables(true));
     }
 
     /** A multiple of 1/8 in [-1, 1]: exact in every dtype, so dot products are exact in float. */
@@ -133,7 +141,7 @@ public final class CaseData {
      * @return new data
      */
     public CaseData withKv(float[][] newK, float[][] newV) {
-        return new CaseData(c, q, newK, newV, mask);
+        return new CaseData(c, q, newK, newV, mask, kScales, vScales);
     }
 
     /**
@@ -143,7 +151,7 @@ public final class CaseData {
      * @return new data; without a mask when {@code other} has none
      */
     public CaseData withCase(AttentionCase other) {
-        return new CaseData(other, q, k, v, other.mask() == MaskKind.NONE ? null : mask);
+        return new CaseData(other, q, k, v, other.mask() == MaskKind.NONE ? null : mask, kScales, vScales);
     }
 
     /**
@@ -156,7 +164,7 @@ public final class CaseData {
     public CaseData withMask(boolean[][] newMask, MaskKind kind) {
         AttentionCase.Builder b = c.toBuilder();
         b.mask = kind;
-        return new CaseData(b.build(), q, k, v, newMask);
+        return new CaseData(b.build(), q, k, v, newMask, kScales, vScales);
     }
 
     /**
@@ -172,6 +180,8 @@ public final class CaseData {
         int[] kv = new int[requests.length];
         float[][] nk = new float[requests.length][];
         float[][] nv = new float[requests.length][];
+        float[][] nks = new float[requests.length][];
+        float[][] nvs = new float[requests.length][];
         boolean[][] nm = mask == null ? null : new boolean[requests.length][];
         int rows = 0;
         for (int i = 0; i < requests.length; i++) {
@@ -180,6 +190,8 @@ public final class CaseData {
             rows += qo[i];
             nk[i] = k[requests[i]];
             nv[i] = v[requests[i]];
+            nks[i] = kScales[requests[i]];
+            nvs[i] = vScales[requests[i]];
             if (nm != null) {
                 nm[i] = mask[requests[i]];
             }
@@ -191,7 +203,7 @@ public final class CaseData {
             System.arraycopy(q, qoIndptr[r] * hqd, nq, at, n);
             at += n;
         }
-        return new CaseData(c.toBuilder().lengths(qo, kv).build(), nq, nk, nv, nm);
+        return new CaseData(c.toBuilder().lengths(qo, kv).build(), nq, nk, nv, nm, nks, nvs);
     }
 
     /**
@@ -230,6 +242,27 @@ public final class CaseData {
      */
     public float[] v(int b) {
         return v[b];
+    }
+
+    /**
+     * The dequantisation scale of every key and KV head of one request's K (spec §1): real value
+     * = stored x scale.
+     *
+     * @param b a request
+     * @return {@code [kvLen, Hkv]}, not copied
+     */
+    public float[] kScales(int b) {
+        return kScales[b];
+    }
+
+    /**
+     * The dequantisation scale of every key and KV head of one request's V.
+     *
+     * @param b a request
+     * @return {@code [kvLen, Hkv]}, not copied
+     */
+    public float[] vScales(int b) {
+        return vScales[b];
     }
 
     /**

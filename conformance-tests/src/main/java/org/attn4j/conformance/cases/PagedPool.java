@@ -3,6 +3,7 @@ package org.attn4j.conformance.cases;
 import java.util.SplittableRandom;
 import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.kv.KvLayout;
+import org.attn4j.kv.KvScaleMode;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.tensor.DType;
@@ -22,10 +23,21 @@ import org.attn4j.tensor.HostTensor;
  * @param layout   page layout
  * @param table    the sequences' page table
  * @param numPages pages in the pool
- * @param scales   dequantisation scales
+ * @param scales   dequantisation scales; the scalar ones when {@code tensorScales} is set
+ * @param tensorScales per-head or per-token scales as host tensors, or null for the scalar ones
  */
 public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout layout, PageTable table, int numPages,
-                        KvScales scales) implements AutoCloseable {
+                        KvScales scales, TensorScales tensorScales) implements AutoCloseable {
+
+    /**
+     * Per-head ({@code [Hkv]}) or per-token (spec §2's scale pools) K and V scales, F32 host
+     * tensors the pool owns.
+     *
+     * @param mode per head or per token
+     * @param k    K's scales
+     * @param v    V's scales
+     */
+    public record TensorScales(KvScaleMode mode, HostTensor k, HostTensor v) {}
 
     /** What fills the slots no sequence owns. */
     public enum Fill {
@@ -124,7 +136,28 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                 permutationSeed, fill);
     }
 
-    private static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, int dv, DType dtype,
+    /**
+     * As {@link #buildBits(int[][], int[][], int[], int, int, DType, KvScales, int, KvLayout, boolean, int, long,
+     * Fill)}, with V rows of another head dim than K rows (then not combined).
+     *
+     * @param kSeqs           K codes of sequence {@code s}: {@code [lens[s], Hkv, Dqk]}, in the low bits of each int
+     * @param vSeqs           V codes of each sequence: {@code [lens[s], Hkv, Dvo]}
+     * @param lens            tokens per sequence
+     * @param hkv             {@code Hkv}
+     * @param d               {@code Dqk}
+     * @param dv              {@code Dvo}
+     * @param dtype           the pool's dtype
+     * @param scales          dequantisation scales the pool reports
+     * @param pageSize        tokens per page
+     * @param layout          page layout
+     * @param combined        K and V in one tensor {@code [numPages, 2, ...]} (only when {@code d == dv})
+     * @param extraPages      pages beyond those the sequences need, referenced by none
+     * @param permutationSeed seed of the page permutation and of the garbage
+     * @param fill            what fills the slots no sequence owns
+     * @return a new pool, which the caller closes; at least one page even with no tokens
+     * @throws IllegalArgumentException if a combined pool is asked for with two head dims
+     */
+    public static PagedPool buildBits(int[][] kSeqs, int[][] vSeqs, int[] lens, int hkv, int d, int dv, DType dtype,
                                        KvScales scales, int pageSize, KvLayout layout, boolean combined,
                                        int extraPages, long permutationSeed, Fill fill) {
         if (combined && d != dv) {
@@ -192,7 +225,7 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
                 }
             }
         }
-        return new PagedPool(k, v, combined, layout, table, numPages, scales);
+        return new PagedPool(k, v, combined, layout, table, numPages, scales, null);
     }
 
     /**
@@ -224,8 +257,99 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
     public static PagedPool of(CaseData data, int pageSize, KvLayout layout, boolean combined, int extraPages,
                                long permutationSeed, Fill fill) {
         AttentionCase c = data.kase();
-        return build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDimQk(), c.headDimVo(), c.kvDtype(),
+        PagedPool pool = build(data.allK(), data.allV(), c.kvLens(), c.numKvHeads(), c.headDimQk(), c.headDimVo(), c.kvDtype(),
                 new KvScales(c.kScale(), c.vScale()), pageSize, layout, combined, extraPages, permutationSeed, fill);
+        return switch (c.scaleKind()) {
+            case SCALAR -> pool;
+            case PER_HEAD -> pool.withHeadScales(c.headScales(false), c.headScales(true));
+            case PER_TOKEN -> {
+                float[][] ks = new float[c.batchSize()][];
+                float[][] vs = new float[c.batchSize()][];
+                for (int b = 0; b < ks.length; b++) {
+                    ks[b] = data.kScales(b);
+                    vs[b] = data.vScales(b);
+                }
+                yield pool.withTokenScales(ks, vs, fill, permutationSeed + 11);
+            }
+        };
+    }
+
+    /**
+     * This pool with per-head scales (it takes over the tensors; closing either closes them).
+     *
+     * @param kHeads K's scale per KV head
+     * @param vHeads V's scale per KV head
+     * @return the pool with {@link KvScaleMode#PER_HEAD} scales
+     */
+    public PagedPool withHeadScales(float[] kHeads, float[] vHeads) {
+        HostTensor ks = HostTensor.allocate(DType.F32, kHeads.length);
+        HostTensor vs = HostTensor.allocate(DType.F32, vHeads.length);
+        for (int h = 0; h < kHeads.length; h++) {
+            ks.setBits(h, Float.floatToRawIntBits(kHeads[h]));
+            vs.setBits(h, Float.floatToRawIntBits(vHeads[h]));
+        }
+        return new PagedPool(k, v, combined, layout, table, numPages, scales,
+                new TensorScales(KvScaleMode.PER_HEAD, ks, vs));
+    }
+
+    /**
+     * This pool with per-token scale pools holding each sequence's scales at its tokens' slots;
+     * every other slot holds garbage (NaN and ±Inf among it) or zeros, as {@code fill} says.
+     *
+     * @param kSeqs K's scales of sequence {@code s}: {@code [lens[s], Hkv]}
+     * @param vSeqs V's scales, shaped as {@code kSeqs}
+     * @param fill  what fills the slots no sequence owns
+     * @param seed  seed of the garbage
+     * @return the pool with {@link KvScaleMode#PER_TOKEN} scales
+     */
+    public PagedPool withTokenScales(float[][] kSeqs, float[][] vSeqs, Fill fill, long seed) {
+        int hkv = numKvHeads();
+        int pageSize = table.pageSize();
+        long[] shape = layout == KvLayout.NHD ? new long[] {numPages, pageSize, hkv}
+                : new long[] {numPages, hkv, pageSize};
+        HostTensor ks = HostTensor.allocate(DType.F32, shape);
+        HostTensor vs = HostTensor.allocate(DType.F32, shape);
+        if (fill == Fill.GARBAGE) {
+            SplittableRandom rng = new SplittableRandom(seed);
+            garbage(ks, rng);
+            garbage(vs, rng);
+        }
+        for (int s = 0; s < kSeqs.length; s++) {
+            for (int t = 0; t < table.kvLen(s); t++) {
+                for (int h = 0; h < hkv; h++) {
+                    ks.setBits(scaleIndex(s, t, h), Float.floatToRawIntBits(kSeqs[s][t * hkv + h]));
+                    vs.setBits(scaleIndex(s, t, h), Float.floatToRawIntBits(vSeqs[s][t * hkv + h]));
+                }
+            }
+        }
+        return new PagedPool(k, v, combined, layout, table, numPages, scales,
+                new TensorScales(KvScaleMode.PER_TOKEN, ks, vs));
+    }
+
+    /**
+     * Where the per-token scale of token {@code t} of sequence {@code s}, head {@code h} lives in
+     * the scale pools (spec §2).
+     *
+     * @param s a sequence
+     * @param t a token of it
+     * @param h a KV head
+     * @return the flat index
+     */
+    public long scaleIndex(int s, int t, int h) {
+        int pageSize = table.pageSize();
+        int hkv = numKvHeads();
+        long page = table.pageOf(s, t);
+        int slot = t % pageSize;
+        return layout == KvLayout.NHD ? (page * pageSize + slot) * hkv + h : (page * hkv + h) * pageSize + slot;
+    }
+
+    /**
+     * The pool's KV heads.
+     *
+     * @return {@code Hkv}
+     */
+    public int numKvHeads() {
+        return layout == KvLayout.NHD ? (int) k.dim(combined ? 3 : 2) : (int) k.dim(combined ? 2 : 1);
     }
 
     /**
@@ -309,6 +433,10 @@ public record PagedPool(HostTensor k, HostTensor v, boolean combined, KvLayout l
         k.close();
         if (!combined) {
             v.close();
+        }
+        if (tensorScales != null) {
+            tensorScales.k().close();
+            tensorScales.v().close();
         }
     }
 }

@@ -49,13 +49,16 @@ public final class SpecOracle {
             int kvLen = c.kvLen(b);
             float[] k = data.k(b);
             float[] v = data.v(b);
+            // spec §1: each key's and value's own scale (the scalar, its KV head's or its token's)
+            float[] kScales = data.kScales(b);
+            float[] vScales = data.vScales(b);
             // keys, dequantised and rotated once per request
             double[][] keys = new double[kvLen * hkv][];
             for (int j = 0; j < kvLen; j++) {
                 for (int h = 0; h < hkv; h++) {
                     double[] x = new double[d];
                     for (int i = 0; i < d; i++) {
-                        x[i] = (double) k[(j * hkv + h) * d + i] * c.kScale();
+                        x[i] = (double) k[(j * hkv + h) * d + i] * kScales[j * hkv + h];
                     }
                     keys[j * hkv + h] = rope == null ? x : rope.rotate(x, j, freq);
                 }
@@ -109,8 +112,9 @@ public final class SpecOracle {
                         double w = Math.exp(logits[j] - max);
                         sum += w;
                         int vb = (j * hkv + h / g) * dv;
+                        double vScale = vScales[j * hkv + h / g];
                         for (int t = 0; t < dv; t++) {
-                            acc[t] += w * v[vb + t] * c.vScale();
+                            acc[t] += w * v[vb + t] * vScale;
                         }
                     }
                     for (int t = 0; t < dv; t++) {

@@ -5,6 +5,8 @@ import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.conformance.cases.PagedPool;
 import org.attn4j.conformance.check.SpecFormats;
+import org.attn4j.kv.KvScaleMode;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
@@ -158,12 +160,30 @@ public final class DeviceScope implements AutoCloseable {
      * @return the cache a call takes, over tensors the scope owns, with the pool's layout and scales
      */
     public PagedKvCache cache(PagedPool pool) {
+        KvScales scales = scales(pool);
         Tensor k = upload(pool.k());
         if (pool.combined()) {
-            return PagedKvCache.combined(k, pool.layout(), pool.scales());
+            return PagedKvCache.combined(k, pool.layout(), scales);
         }
         Tensor v = upload(pool.v());
-        return PagedKvCache.separate(k, v, pool.layout(), pool.scales());
+        return PagedKvCache.separate(k, v, pool.layout(), scales);
+    }
+
+    /**
+     * A pool's scales as a call takes them: the scalar ones, or its per-head or per-token
+     * tensors uploaded.
+     *
+     * @param pool the pool
+     * @return the scales, over tensors the scope owns
+     */
+    public KvScales scales(PagedPool pool) {
+        PagedPool.TensorScales t = pool.tensorScales();
+        if (t == null) {
+            return pool.scales();
+        }
+        Tensor ks = upload(t.k());
+        Tensor vs = upload(t.v());
+        return t.mode() == KvScaleMode.PER_HEAD ? KvScales.perHead(ks, vs) : KvScales.perToken(ks, vs);
     }
 
     /**

@@ -113,10 +113,23 @@ public final class Operations {
             Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             try (RaggedAttentionPlan plan = be.planBatchPrefillRagged(c.qoIndptr(), c.kvIndptr(), c.heads(),
                     c.options(), data.customMask(), planOptions)) {
-                plan.run(q, new RaggedKv(kt, vt, new KvScales(c.kScale(), c.vScale())), o, lse);
+                plan.run(q, new RaggedKv(kt, vt, unpagedScales(s, c)), o, lse);
             }
             return read(s, c, o, lse, c.totalQ());
         }
+    }
+
+    /**
+     * The case's scales for contiguous and ragged K/V: the scalar ones, or the per-head tensors
+     * (per-token scales are a paged-cache feature, spec §2, so such a case has no unpaged form).
+     */
+    static KvScales unpagedScales(DeviceScope s, AttentionCase c) {
+        return switch (c.scaleKind()) {
+            case SCALAR -> new KvScales(c.kScale(), c.vScale());
+            case PER_HEAD -> KvScales.perHead(s.upload(DType.F32, c.headScales(false), c.numKvHeads()),
+                    s.upload(DType.F32, c.headScales(true), c.numKvHeads()));
+            case PER_TOKEN -> throw new IllegalStateException("per-token scales have no contiguous or ragged form");
+        };
     }
 
     /** Request b's K or V as one contiguous tensor's values in {@code layout}. */
@@ -163,7 +176,7 @@ public final class Operations {
             try (DeviceScope s = new DeviceScope(be)) {
                 Tensor k = s.upload(c.kvDtype(), contiguous(data.k(b), kvLen, hkv, d, layout), kvShape);
                 Tensor v = s.upload(c.kvDtype(), contiguous(data.v(b), kvLen, hkv, dv, layout), vShape);
-                ContiguousKv kv = new ContiguousKv(k, v, layout, new KvScales(c.kScale(), c.vScale()));
+                ContiguousKv kv = new ContiguousKv(k, v, layout, unpagedScales(s, c));
                 Tensor q;
                 Tensor o;
                 Tensor lse;

@@ -102,6 +102,30 @@ public final class InvalidInputProperties {
             run(table, c.heads(), c.options(), data.customMask(), c.qoIndptr(), q, o, lse);
         }
 
+        /** The fixture's call over another cache. */
+        void runOn(PagedKvCache other) {
+            try (BatchAttentionPlan plan = scope.backend().planBatchPrefill(c.qoIndptr(), pool.table(), c.heads(),
+                    c.options(), data.customMask(), PlanOptions.DEFAULT)) {
+                plan.run(q, other, o, lse);
+            }
+        }
+
+        /** An FP8_E4M3 cache of the pool's geometry (contents unset), scalar scales. */
+        PagedKvCache fp8Cache() {
+            long[] shape = pool.k().shape();
+            Tensor k = scope.allocate(DType.FP8_E4M3, shape);
+            return pool.combined() ? PagedKvCache.combined(k, pool.layout())
+                    : PagedKvCache.separate(k, scope.allocate(DType.FP8_E4M3, shape), pool.layout());
+        }
+
+        /** Per-token scale pools shaped for {@code cache} (spec §2). */
+        KvScales tokenScales(PagedKvCache cache) {
+            long[] shape = cache.layout() == org.attn4j.kv.KvLayout.NHD
+                    ? new long[] {cache.numPages(), cache.pageSize(), cache.numKvHeads()}
+                    : new long[] {cache.numPages(), cache.numKvHeads(), cache.pageSize()};
+            return KvScales.perToken(scope.allocate(DType.F32, shape), scope.allocate(DType.F32, shape));
+        }
+
         void runWith(AttentionOptions opt) {
             run(pool.table(), c.heads(), opt, data.customMask(), c.qoIndptr(), q, o, lse);
         }
@@ -365,6 +389,67 @@ public final class InvalidInputProperties {
             return new Call(() -> f.runWith(f.c.options().withAlibiSlopes(
                     AlibiSlopes.of(new float[f.c.numQoHeads()]))), "alibiSlopes",
                     "backend '" + s.backendId() + "' does not support ALIBI");
+        }));
+        l.add(new Scenario("per-head KV scales not [Hkv]", Feature.KV_SCALES_PER_HEAD, f -> {
+            int n = f.c.numKvHeads() + 1;
+            PagedKvCache bad = f.cache.withScales(KvScales.perHead(f.scope.allocate(DType.F32, n),
+                    f.scope.allocate(DType.F32, n)));
+            return new Call(() -> f.runOn(bad), "cache.scales.k.shape", "[" + f.c.numKvHeads() + "]",
+                    "[" + n + "]");
+        }));
+        l.add(new Scenario("per-head KV scales not F32", Feature.KV_SCALES_PER_HEAD, f -> {
+            int n = f.c.numKvHeads();
+            PagedKvCache bad = f.cache.withScales(KvScales.perHead(f.scope.allocate(DType.F16, n),
+                    f.scope.allocate(DType.F16, n)));
+            return new Call(() -> f.runOn(bad), "cache.scales.k.dtype", "F16");
+        }));
+        l.add(new Scenario("per-token KV scales not shaped like the cache", Feature.KV_SCALES_PER_TOKEN, f -> {
+            PagedKvCache fp8 = f.fp8Cache();
+            long[] shape = {fp8.numPages() + 1, fp8.pageSize(), fp8.numKvHeads()};
+            PagedKvCache bad = fp8.withScales(KvScales.perToken(f.scope.allocate(DType.F32, shape),
+                    f.scope.allocate(DType.F32, shape)));
+            return new Call(() -> f.runOn(bad), "cache.scales.k.shape", java.util.Arrays.toString(shape));
+        }));
+        l.add(new Scenario("per-token KV scales on a non-FP8 cache", Feature.KV_SCALES_PER_TOKEN, f -> {
+            long[] shape = f.pool.k().shape();
+            Tensor k = f.scope.allocate(DType.F16, shape);
+            PagedKvCache f16 = f.pool.combined() ? PagedKvCache.combined(k, f.pool.layout())
+                    : PagedKvCache.separate(k, f.scope.allocate(DType.F16, shape), f.pool.layout());
+            PagedKvCache bad = f16.withScales(f.tokenScales(f16));
+            return new Call(() -> f.runOn(bad), "cache.scales", "FP8", "F16");
+        }));
+        l.add(new Scenario("per-token KV scales on ragged K/V", Feature.KV_SCALES_PER_TOKEN, f -> {
+            int total = f.c.totalKv();
+            Tensor k = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDimQk());
+            Tensor v = f.scope.allocate(DType.FP8_E4M3, total, f.c.numKvHeads(), f.c.headDimVo());
+            KvScales scales = f.tokenScales(f.fp8Cache());
+            return new Call(() -> {
+                try (org.attn4j.RaggedAttentionPlan plan = f.scope.backend().planBatchPrefillRagged(f.c.qoIndptr(),
+                        f.c.kvIndptr(), f.c.heads(), f.c.options(), f.data.customMask(), PlanOptions.DEFAULT)) {
+                    plan.run(f.q, new org.attn4j.kv.RaggedKv(k, v, scales), f.o, f.lse);
+                }
+            }, "kv.scales", "per-token");
+        }));
+        l.add(new Scenario("per-token append from the cache's own dtype", Feature.KV_SCALES_PER_TOKEN, f -> {
+            if (!s.capabilities().has(Feature.APPEND)) {
+                throw new CaseSkipped("feature APPEND absent");
+            }
+            PagedKvCache fp8 = f.fp8Cache();
+            PagedKvCache cache = fp8.withScales(f.tokenScales(fp8));
+            Tensor k = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDimQk());
+            Tensor v = f.scope.allocate(DType.FP8_E4M3, 1, f.c.numKvHeads(), f.c.headDimVo());
+            return new Call(() -> f.scope.backend().appendPagedKv(k, v, new org.attn4j.kv.AppendPositions(
+                    new int[] {0}, new int[] {0}), cache, f.pool.table()), "k.dtype", "FP8_E4M3");
+        }));
+        l.add(new Scenario("per-head KV scales on a backend without KV_SCALES_PER_HEAD", null, f -> {
+            if (s.capabilities().has(Feature.KV_SCALES_PER_HEAD)) {
+                throw new CaseSkipped("backend has KV_SCALES_PER_HEAD: nothing to reject");
+            }
+            int n = f.c.numKvHeads();
+            PagedKvCache bad = f.cache.withScales(KvScales.perHead(f.scope.allocate(DType.F32, n),
+                    f.scope.allocate(DType.F32, n)));
+            return new Call(() -> f.runOn(bad), "cache.scales",
+                    "backend '" + s.backendId() + "' does not support KV_SCALES_PER_HEAD");
         }));
         l.add(new Scenario("unsupported KV dtype", null, f -> {
             long[] shape = f.pool.k().shape();

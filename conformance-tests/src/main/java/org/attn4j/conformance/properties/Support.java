@@ -101,6 +101,12 @@ final class Support {
         if (c.alibi() != AttentionCase.AlibiKind.NONE) {
             f.add(Feature.ALIBI);
         }
+        if (c.scaleKind() == AttentionCase.ScaleKind.PER_HEAD) {
+            f.add(Feature.KV_SCALES_PER_HEAD);
+        }
+        if (c.scaleKind() == AttentionCase.ScaleKind.PER_TOKEN) {
+            f.add(Feature.KV_SCALES_PER_TOKEN);
+        }
         return f;
     }
 }
