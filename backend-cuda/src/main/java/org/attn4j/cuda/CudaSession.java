@@ -204,7 +204,8 @@ final class CudaSession implements BackendSession {
 
     @Override
     public Map<String, Long> nativeHandles() {
-        return Map.of("stream", context.streamHandle(), "context", context.contextHandle());
+        return Map.of("stream", context.streamHandle(), "context", context.contextHandle(), "device",
+                (long) context.device().ordinal());
     }
 
     // ---- arena uploads
