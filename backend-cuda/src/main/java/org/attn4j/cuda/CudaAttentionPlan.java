@@ -3,6 +3,8 @@ package org.attn4j.cuda;
 import java.nio.ByteBuffer;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.KvScaleMode;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.spi.AttentionProblem;
@@ -94,6 +96,11 @@ final class CudaAttentionPlan implements KernelPlan {
                     shared = schedule.shape().sharedBytes(d, kvBytes);
                 } else {
                     shared = pages + ring;
+                    if (problem.kvDtype().isFp8()) {
+                        // Per-token KV scales (FP8 caches; known only when a cache is run) take the
+                        // Tensor Core kernel: the decode kernels apply scalar and per-head ones alone.
+                        fallback = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+                    }
                 }
             }
             case QUERY_TILED -> {
@@ -101,7 +108,8 @@ final class CudaAttentionPlan implements KernelPlan {
                 schedule = AttentionSchedule.queryTiles(problem, shape, sms, shape == BlockShape.FA2_PREFILL ? 2 : 1);
                 shared = shape.sharedBytes(d, kvBytes);
                 if (shape == BlockShape.WGMMA_PREFILL) {
-                    // Pools past what the wgmma kernel's 32-bit row offsets reach run this instead.
+                    // Pools past what the wgmma kernel's 32-bit row offsets reach run this instead,
+                    // as do caches with per-token KV scales, which the query-tiled kernels lack.
                     fallback = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
                 }
             }
@@ -229,7 +237,10 @@ final class CudaAttentionPlan implements KernelPlan {
         if (problem.deviceResident()) {
             checkDeviceTable(kv.numPages());
         }
-        boolean fallback = choice.fallback() != null && !rowOffsetsFit(kv);
+        KvScales scales = kv.scales();
+        boolean perToken = scales.mode() == KvScaleMode.PER_TOKEN;
+        boolean fallback = choice.fallback() != null
+                && (perToken || (choice.kernel() == Kernel.QUERY_TILED && !rowOffsetsFit(kv)));
         AttentionSchedule schedule = fallback ? choice.fallback() : choice.schedule();
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
         long workAddr = at(fallback ? choice.fallbackWork() : choice.work());
@@ -260,9 +271,13 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(problem.mask() == null ? 0 : at(choice.maskOffsets()))
                     .ptr(ropeFreq).ptr(workAddr).ptr(at(choice.partialO())).ptr(at(choice.partialLse()))
                     .ptr(sinksAddr).ptr(choice.alibiSlopes() < 0 ? 0 : at(choice.alibiSlopes()))
+                    .ptr(scales.isScalar() ? 0 : CudaSession.address(scales.kTensor()))
+                    .ptr(scales.isScalar() ? 0 : CudaSession.address(scales.vTensor()))
+                    .i64(kv.scalePageStride()).i64(kv.scaleSlotStride()).i64(kv.scaleHeadStride())
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize())
                     .i32(pageShift(kv.pageSize()))
-                    .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
+                    .f32(problem.smScale()).f32(scales.isScalar() ? scales.k() : 1f)
+                    .f32(scales.isScalar() ? scales.v() : 1f).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0)
                     .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(kvChunk)
