@@ -139,7 +139,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
     // The MMA rows are the group's heads (lane / 4 and + 8), all at the query's position kvLen - 1.
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, kvh);
     auto rowSlope = [&](int r) {
         const int h = (lane >> 2) + 8 * r;
         return h < g ? lg.slope(p, kvh * g + h) : 0.f;

@@ -70,7 +70,7 @@ __device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const
             }
         }
         const RowEnd end = finishRow(mMax, total, rowSink(p.sinks, kvh * g + h, partialBase));
-        const float val = acc * end.oScale * p.vScale, lseV = end.lse;
+        const float val = acc * end.oScale * headVScale(p, kvh), lseV = end.lse;
         if (partialBase < 0) {
             const long long r = (long long) qRow * p.hq + kvh * g + h;
             storeElem<T>(p.o, (long long) qRow * p.oTok + (long long) (kvh * g + h) * p.oHead + d, val);
@@ -166,7 +166,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
 #pragma unroll
         for (int e = 0; e < 8; ++e) o[h][e] = 0.f;
     }
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, kvh);
     float slope[G];
 #pragma unroll
     for (int h = 0; h < G; ++h) slope[h] = h < g ? lg.slope(p, kvh * g + h) : 0.f;

@@ -5,7 +5,8 @@
 // request, so each K/V byte it loads serves the whole GQA group and several rows. Keys stream
 // through shared memory in tiles of TK: the next tile's 8-byte vectors are loaded into
 // registers while the current one is computed. A work item may cover only a slice of the keys
-// (split KV); its state then goes to a workspace that merge_partials combines.
+// (split KV); its state then goes to a workspace that merge_partials combines. Per-token KV
+// scales (FP8 caches) multiply each K and V row as its tile is committed to shared memory.
 #pragma once
 #include "params.cuh"
 #include "state.cuh"
@@ -64,7 +65,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     }
 
     // Online softmax in base 2: m is the running maximum of the base-2 logits.
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, kvh);
     float m[IPW], l[IPW], acc[IPW][MAX_DT], slope[IPW];
     int row[IPW], pq[IPW];
 #pragma unroll
@@ -83,6 +84,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     const int vpr = D / VE, vprV = DV / VE;  // 8-byte vectors per K row, per V row
     const int perTile = TK * (vpr + vprV);
     uint2 stage[NSTAGE];
+    // Per-token scales come with FP8 caches only: each staged vector's row scale, for them alone.
+    constexpr bool FP8 = Elem<KT>::bytes == 1;
+    const bool tokenScales = FP8 && perTokenScales(p);
+    float stageScale[FP8 ? NSTAGE : 1];
 
     auto fetch = [&](int c0) {
 #pragma unroll
@@ -93,6 +98,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
                 int rem = isV ? vi - TK * vpr : vi, w = isV ? vprV : vpr;
                 int r = rem / w, col = rem - r * w, j = c0 + r;
                 uint2 val = make_uint2(0, 0);
+                float scale = 1.f;
                 if (j < kvEnd) {
                     int page = p.kvIndices[pageBase + j / p.pageSize];
                     int slot = j % p.pageSize;
@@ -100,8 +106,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
                                         : p.kOffset + page * p.pageStride + slot * p.slotStride + kvh * p.headStride;
                     const uint2* src = reinterpret_cast<const uint2*>((isV ? p.v : p.k) + off * Elem<KT>::bytes);
                     val = __ldg(src + col);
+                    if (FP8 && tokenScales) scale = (isV ? p.vScales : p.kScales)[tokenScaleIndex(p, page, slot, kvh)];
                 }
                 stage[s] = val;
+                if constexpr (FP8) stageScale[s] = scale;
             }
         }
     };
@@ -114,8 +122,10 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
                 int rem = isV ? vi - TK * vpr : vi, w = isV ? vprV : vpr;
                 int r = rem / w, col = rem - r * w;
                 float* dst = isV ? vs + r * DV : ks + r * (D + 1);
+                float scale = 1.f;
+                if constexpr (FP8) scale = stageScale[s];
 #pragma unroll
-                for (int e = 0; e < VE; ++e) dst[col * VE + e] = vecElem<KT>(stage[s], e);
+                for (int e = 0; e < VE; ++e) dst[col * VE + e] = vecElem<KT>(stage[s], e) * scale;
             }
         }
     };
@@ -198,7 +208,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
         if (it >= nItems) continue;
         int gi = itemStart + it, h = kvh * g + gi % g;
         const RowEnd end = finishRow(m[u], l[u], rowSink(p.sinks, h, partialBase));
-        const float inv = end.oScale * p.vScale, lseV = end.lse;
+        const float inv = end.oScale * headVScale(p, kvh), lseV = end.lse;
         if (partialBase < 0) {
             long long r = (long long) (qoStart + row[u]) * p.hq + h;
             long long ob = (long long) (qoStart + row[u]) * p.oTok + (long long) h * p.oHead;

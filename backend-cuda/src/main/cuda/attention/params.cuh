@@ -30,6 +30,12 @@ struct AttnParams {
     float* partialLse;
     const float* sinks;        // [hq] sink logits (spec §3), or null
     const float* alibiSlopes;  // [hq] ALiBi slopes, or null
+    // KV scales per head or per token (spec §1), or null: then kScale and vScale are the scalar
+    // scales; else those are 1 and the scale of (page, slot, KV head) is at page * scalePageStride
+    // + slot * scaleSlotStride + head * scaleHeadStride, per head with page and slot strides 0.
+    const float* kScales;
+    const float* vScales;
+    long long scalePageStride, scaleSlotStride, scaleHeadStride;
     int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
     int causal, windowLeft, ropeInterleaved, ropeDim;  // ropeDim: the rotary dim R; dims from R on pass through

@@ -140,7 +140,7 @@ __device__ __forceinline__ void fa2PrefillBody(const AttnParams& p) {
         rowOk[r] = row0 + 8 * r < nRows;
         rowPq[r] = rowI[r] + kvLen - qoLen;
     }
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, kvh);
     auto rowSlope = [&](int) { return lg.slope(p, h); };  // the block's one query head
     uint32_t qf[KD][4];
 

@@ -2,6 +2,7 @@
 #pragma once
 #include "params.cuh"
 #include "state.cuh"
+#include "variant.cuh"
 #include "../primitives/mma_sync.cuh"
 
 namespace attn4j {
@@ -17,7 +18,7 @@ __device__ __forceinline__ void prefillSplitRange(const AttnParams& p, int s, in
 }
 
 // Normalises a query-tiled prefill block's two rows per thread (l summed over the quad) and
-// writes o (times vScale, in q's type) and lse; for a split request (partialBase >= 0) the
+// writes o (times the KV head's V scale, headVScale, in q's type) and lse; for a split request (partialBase >= 0) the
 // split's float state instead, at merge_stream's slot partialBase + KV head * items + row * g +
 // head in group (items = qoLen * g). oAt(nb, e) reads accumulator e of 8-column block nb, so the
 // kernels' register layouts need not match.
@@ -31,7 +32,7 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
         if (!rowOk[r]) continue;
         const RowEnd end = finishRow(m[r], l[r], rowSink(p.sinks, h, partialBase));
-        const float inv = end.oScale * p.vScale, lseV = end.lse;
+        const float inv = end.oScale * headVScale(p, h / p.group), lseV = end.lse;
         if (partialBase >= 0) {
             const int g = p.group;
             const long long slot = partialBase + (long long) (h / g) * qoLen * g + (long long) rowI[r] * g + h % g;

@@ -1,6 +1,7 @@
 // Tensor Core attention (mma.sync m16n8k16, sm_80 and newer) for the common cases: K/V of q's
 // 16-bit type or FP8 (dequantised exactly to q's type), no RoPE on the fly. Same work items and
 // outputs as the generic kernel (attention/generic.cuh); see TcConfig for the two block shapes.
+// One of the two kernels that take per-token KV scales (each key's, read beside its page lookup).
 //
 // A block is WM x WN warps: WM warps along 16-item query blocks, WN warps along the keys of each
 // tile. K/V tiles stream into shared memory through cp.async, two stages deep, so the next
@@ -92,7 +93,9 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     float o[NB_O][4];
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, kvh);
+    // Per-token scales (spec §1) come with FP8 caches only: 16-bit instantiations drop the code.
+    const bool tokenScales = KB == 1 && perTokenScales(p);
     auto rowSlope = [&](int r) { return lg.slope(p, kvh * g + (itemStart + wm * 16 + (lane >> 2) + 8 * r) % g); };
 
     // 16-byte vectors per K row and per V row; a (key, column) copies both where both exist.
@@ -213,6 +216,28 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
 
         // Online softmax in base 2 on this thread's two rows.
         const int cw = c0 + wn * KPW;
+        // Per-token scales: a key's K scale multiplies its raw scores, its V scale (vTok) its
+        // probabilities after l has summed them. The thread's accumulators e and e + 2 of n-block
+        // nb are one key (fragmentKey); keys past kvEnd take 1 and are masked anyway.
+        float vTok[NB_S][2];
+        if (KB == 1 && tokenScales) {
+#pragma unroll
+            for (int nb = 0; nb < NB_S; ++nb) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int j = fragmentKey(cw, 4 * nb + e, lane);
+                    float kt = 1.f, vt = 1.f;
+                    if (j < kvEnd) {
+                        const long long at = tokenScaleIndex(p, p.kvIndices[pageBase + pageOf(j)], slotOf(j), kvh);
+                        kt = p.kScales[at];
+                        vt = p.vScales[at];
+                    }
+                    s[nb][e] *= kt;
+                    s[nb][e + 2] *= kt;
+                    vTok[nb][e] = vt;
+                }
+            }
+        }
         fragmentLogits(s, lg, cw, lane, rowSlope, rowPq);
         fragmentMask(s, p, b, kvLen, kvStart, kvEnd, cw, lane, rowOk, rowI, rowPq);
         float rowMax[2] = {-INFINITY, -INFINITY};
@@ -222,6 +247,13 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
             rowMax[1] = maxNan(rowMax[1], maxNan(s[nb][2], s[nb][3]));
         }
         onlineSoftmaxStep(s, o, m, l, rowMax);
+        if (KB == 1 && tokenScales) {
+#pragma unroll
+            for (int nb = 0; nb < NB_S; ++nb) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nb][e] *= vTok[nb][e & 1];
+            }
+        }
 
         // O += P V, 16 keys per k-step; V fragments through ldmatrix.trans.
 #pragma unroll
@@ -284,7 +316,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
         const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
         const RowEnd end = finishRow(mMax, total, rowSink(p.sinks, h, partialBase));
-        lS[it] = end.oScale * p.vScale;
+        lS[it] = end.oScale * headVScale(p, kvh);
         if (partialBase < 0) {
             if (p.lse) p.lse[(long long) (qoStart + i) * p.hq + h] = end.lse;
         } else {

@@ -43,15 +43,40 @@ __device__ __forceinline__ bool keyVisible(const AttnParams& p, int b, int i, in
     return ok;
 }
 
+// ---- KV dequantisation scales (spec §1). Scalar and per-head scales are uniform over a block's
+// KV head, so they fold into the logit multiplier and the output factor; per-token ones vary per
+// key and are taken only by the kernels that apply them key by key (CudaAttentionPlan routes the
+// rest away): the Tensor Core kernel (tensor_core.cuh) and the generic one (generic.cuh).
+
+// Whether p carries per-token scales (per-head ones have page and slot strides 0).
+__device__ __forceinline__ bool perTokenScales(const AttnParams& p) {
+    return p.kScales != nullptr && (p.scalePageStride | p.scaleSlotStride) != 0;
+}
+
+// K's (V's) dequantisation factor for all keys of KV head kvh: the scalar, or the head's scale
+// (1 under per-token scales, which the kernels apply per key).
+__device__ __forceinline__ float headKScale(const AttnParams& p, int kvh) {
+    return p.kScales != nullptr && !perTokenScales(p) ? p.kScales[kvh * p.scaleHeadStride] : p.kScale;
+}
+__device__ __forceinline__ float headVScale(const AttnParams& p, int kvh) {
+    return p.vScales != nullptr && !perTokenScales(p) ? p.vScales[kvh * p.scaleHeadStride] : p.vScale;
+}
+
+// Flat index of the per-token scale of the key in page `page` (a pool page id), slot `slot`, KV head kvh.
+__device__ __forceinline__ long long tokenScaleIndex(const AttnParams& p, int page, int slot, int kvh) {
+    return page * p.scalePageStride + slot * p.scaleSlotStride + kvh * p.scaleHeadStride;
+}
+
 // Score to base-2 logit: t = raw * mul + slope * (j - pq), then capLog2 * tanh(t) under a soft
 // cap. Without a cap mul is smScale * kScale * log2(e) and slope is ALiBi's times log2(e); with
 // one, the scale and the bias go inside the tanh: mul = smScale * kScale / cap, slope = ALiBi's
-// / cap. So ALiBi lands after scaling and before the cap, as spec §3 orders them.
+// / cap. So ALiBi lands after scaling and before the cap, as spec §3 orders them. kScale is the
+// block's KV head's (headKScale); a per-token scale multiplies raw before apply.
 struct LogitTransform {
     float mul, capLog2, slopeMul;
     bool cap, alibi;
-    __device__ __forceinline__ explicit LogitTransform(const AttnParams& p) {
-        const float scale = p.smScale * p.kScale;
+    __device__ __forceinline__ LogitTransform(const AttnParams& p, int kvh) {
+        const float scale = p.smScale * headKScale(p, kvh);
         cap = p.softCap > 0.f;
         alibi = p.alibiSlopes != nullptr;
         mul = cap ? scale / p.softCap : scale * VARIANT_LOG2E;

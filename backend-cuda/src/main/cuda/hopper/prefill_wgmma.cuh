@@ -608,7 +608,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         wgNamedSync(NB_Q + cw, 128);
     }
 
-    const LogitTransform lg(p);
+    const LogitTransform lg(p, it.kvh);
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     float o[NO];
 #pragma unroll

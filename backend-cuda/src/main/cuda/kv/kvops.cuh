@@ -31,6 +31,13 @@ struct AppendParams {
     long long kOffset, vOffset, pageStride, slotStride, headStride;  // K rows' strides
     long long vPageStride, vSlotStride, vHeadStride;                  // V rows' (head dim dv)
     long long kTok, kHead, vTok, vHead;  // the new tokens are [n, hkv, d] and [n, hkv, dv] views
+    // KV scales per head or per token (spec §5), or null: then kScale and vScale are the scalar
+    // scales. The scale of (page, slot, head) is at page * scalePageStride + slot *
+    // scaleSlotStride + head * scaleHeadStride: per head (page and slot strides 0) it is read, per
+    // token it is computed from the row and written there.
+    float* kScales;
+    float* vScales;
+    long long scalePageStride, scaleSlotStride, scaleHeadStride;
     int hkv, d, pageSize, checked;
     int batch, capacity, numPages, dv;
     float kScale, vScale;
@@ -50,6 +57,27 @@ __device__ __forceinline__ float quotientRoundedToOdd(float x, float scale) {
 // x / scale rounded once to F32, straight from the double; a NaN keeps its sign as above.
 __device__ __forceinline__ float quotientToF32(float x, float scale) {
     return isnan(x) ? x : __double2float_rn((double) x / (double) scale);
+}
+
+// spec §5's per-token scale of the n elements of one source row at element `at`, into FP8 format
+// DST: fl32(amax / max finite) over the row's finite elements, 1 below the smallest normal float.
+// Every thread of the block calls it and gets the scale (at most 256 threads, a multiple of 32).
+template <int SRC, int DST>
+__device__ __forceinline__ float tokenScale(const uint8_t* src, long long at, int n) {
+    __shared__ float warpAmax[8];
+    float amax = 0.f;
+    for (int d = threadIdx.x; d < n; d += blockDim.x) {
+        const float x = fabsf(loadElemExact<SRC>(src, at + d));
+        if (isfinite(x)) amax = fmaxf(amax, x);
+    }
+    amax = warpMax(amax);
+    if ((threadIdx.x & 31) == 0) warpAmax[threadIdx.x >> 5] = amax;
+    __syncthreads();
+    amax = 0.f;
+    for (int w = 0; w < (int) (blockDim.x >> 5); ++w) amax = fmaxf(amax, warpAmax[w]);
+    __syncthreads();  // read by all before the next call writes warpAmax again
+    const float q = amax / (DST == E4M3 ? 448.f : 57344.f);  // IEEE division, rounded to nearest even
+    return q < 0x1p-126f ? 1.f : q;
 }
 
 // One block per (token, head). Same dtype: the bits move unchanged. Otherwise the value over
@@ -90,6 +118,21 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
     const long long relV = page * p.vPageStride + slot * p.vSlotStride + head * p.vHeadStride;
     const long long ks = (long long) t * p.kTok + (long long) head * p.kHead;
     const long long vs = (long long) t * p.vTok + (long long) head * p.vHead;
+    float kScale = p.kScale, vScale = p.vScale;
+    if (SRC != DST && p.kScales != nullptr) {
+        const long long at = page * p.scalePageStride + slot * p.scaleSlotStride + head * p.scaleHeadStride;
+        if ((p.scalePageStride | p.scaleSlotStride) == 0) {
+            kScale = p.kScales[at];
+            vScale = p.vScales[at];
+        } else if (DST == E4M3 || DST == E5M2) {  // per token: FP8 caches only (core-api checks)
+            kScale = tokenScale<SRC, DST>(p.k, ks, p.d);
+            vScale = tokenScale<SRC, DST>(p.v, vs, p.dv);
+            if (threadIdx.x == 0) {
+                p.kScales[at] = kScale;
+                p.vScales[at] = vScale;
+            }
+        }
+    }
     for (int d = threadIdx.x; d < max(p.d, p.dv); d += blockDim.x) {
         const bool isK = d < p.d, isV = d < p.dv;
         if (SRC == DST) {
@@ -99,15 +142,15 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
                 if (isV) p.vCache[(p.vOffset + relV + d) * B + x] = p.v[(vs + d) * B + x];
             }
         } else if (DST == F32) {  // one rounding, straight from the double quotient
-            if (isK) storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.k, ks + d), p.kScale));
-            if (isV) storeElem<DST>(p.vCache, p.vOffset + relV + d, quotientToF32(loadElemExact<SRC>(p.v, vs + d), p.vScale));
+            if (isK) storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.k, ks + d), kScale));
+            if (isV) storeElem<DST>(p.vCache, p.vOffset + relV + d, quotientToF32(loadElemExact<SRC>(p.v, vs + d), vScale));
         } else {
             if (isK) {
-                storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.k, ks + d), p.kScale));
+                storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.k, ks + d), kScale));
             }
             if (isV) {
                 storeElem<DST>(p.vCache, p.vOffset + relV + d,
-                               quotientRoundedToOdd(loadElemExact<SRC>(p.v, vs + d), p.vScale));
+                               quotientRoundedToOdd(loadElemExact<SRC>(p.v, vs + d), vScale));
             }
         }
     }

@@ -3,6 +3,8 @@ package org.attn4j.cuda;
 import java.nio.ByteBuffer;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.KvScaleMode;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.spi.AttentionProblem;
@@ -148,21 +150,26 @@ final class CudaAttentionPlan implements KernelPlan {
     }
 
     /**
-     * The Tensor Core schedule the streaming and query-tiled kernels give way to at run time, for
-     * caches whose V pages stride differently from K's (those kernels address both with K's
-     * strides) and, for wgmma, pools past its 32-bit row offsets.
+     * The Tensor Core schedule the streaming and query-tiled kernels give way to at run time (see
+     * {@link #needsFallback}).
      */
     private static AttentionSchedule tensorCoreFallback(AttentionProblem problem, AttentionSchedule.Device sms) {
         return AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
     }
 
-    /** Whether the chosen kernel cannot address this cache and the plan's fallback must run. */
+    /**
+     * Whether the chosen kernel cannot run this cache and the plan's fallback must: per-token KV
+     * scales (known only when a cache is run; the streaming and query-tiled kernels apply scalar
+     * and per-head ones alone), V pages that stride differently from K's, and, for wgmma, pools
+     * past its 32-bit row offsets.
+     */
     private boolean needsFallback(PagedKvCache kv) {
         if (choice.fallback() == null) {
             return false;
         }
         boolean wgmma = choice.kernel() == Kernel.QUERY_TILED && choice.schedule().shape() == BlockShape.WGMMA_PREFILL;
-        return kv.kPageStride() != kv.vPageStride() || (wgmma && !rowOffsetsFit(kv));
+        return kv.scales().mode() == KvScaleMode.PER_TOKEN || kv.kPageStride() != kv.vPageStride()
+                || (wgmma && !rowOffsetsFit(kv));
     }
 
     /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment, within the settings. */
@@ -250,6 +257,7 @@ final class CudaAttentionPlan implements KernelPlan {
         if (problem.deviceResident()) {
             checkDeviceTable(kv.numPages());
         }
+        KvScales scales = kv.scales();
         boolean fallback = needsFallback(kv);
         AttentionSchedule schedule = fallback ? choice.fallback() : choice.schedule();
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
@@ -282,9 +290,13 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(problem.mask() == null ? 0 : at(choice.maskOffsets()))
                     .ptr(ropeFreq).ptr(workAddr).ptr(at(choice.partialO())).ptr(at(choice.partialLse()))
                     .ptr(sinksAddr).ptr(choice.alibiSlopes() < 0 ? 0 : at(choice.alibiSlopes()))
+                    .ptr(scales.isScalar() ? 0 : CudaSession.address(scales.kTensor()))
+                    .ptr(scales.isScalar() ? 0 : CudaSession.address(scales.vTensor()))
+                    .i64(kv.scalePageStride()).i64(kv.scaleSlotStride()).i64(kv.scaleHeadStride())
                     .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize()).i32(kv.pageSize())
                     .i32(pageShift(kv.pageSize()))
-                    .f32(problem.smScale()).f32(kv.scales().k()).f32(kv.scales().v()).f32(opt.logitsSoftCap())
+                    .f32(problem.smScale()).f32(scales.isScalar() ? scales.k() : 1f)
+                    .f32(scales.isScalar() ? scales.v() : 1f).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0)
                     .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(dv).i32(kvChunk)

@@ -39,13 +39,13 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
      * kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
-     * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh). V and o rows of
-     * another head dim than q and K (DISTINCT_VO_HEAD_DIM) run on the Tensor Core and CUDA-core
-     * kernels, which read V with its own strides; the streaming decode and query-tiled prefill
-     * kernels take one head dim and give way to the Tensor Core kernel when V pages stride
-     * differently from K's. Kernels dequantise with the scalar KV scales only (no
-     * {@code KV_SCALES_PER_HEAD} or {@code KV_SCALES_PER_TOKEN}), so such caches are rejected by
-     * core-api before a plan is asked for or an append queued.
+     * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh), and scalar and
+     * per-head KV scales; per-token ones run on the Tensor Core and CUDA-core kernels, to which a
+     * plan switches when such a cache is run (CudaAttentionPlan), and append computes and writes
+     * them (kv/kvops.cuh). V and o rows of another head dim than q and K (DISTINCT_VO_HEAD_DIM)
+     * run on the Tensor Core and CUDA-core kernels, which read V with its own strides; the
+     * streaming decode and query-tiled prefill kernels take one head dim and give way to the
+     * Tensor Core kernel when V pages stride differently from K's.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),
@@ -55,7 +55,8 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
             EnumSet.of(Feature.DECODE, Feature.PREFILL, Feature.CAUSAL, Feature.SLIDING_WINDOW, Feature.SOFT_CAP,
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
                     Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
-                    Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI, Feature.DISTINCT_VO_HEAD_DIM),
+                    Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI, Feature.DISTINCT_VO_HEAD_DIM,
+                    Feature.KV_SCALES_PER_HEAD, Feature.KV_SCALES_PER_TOKEN),
             Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER), CudaAttentionPlan.MIN_ALIGNMENT);
 
     @Override

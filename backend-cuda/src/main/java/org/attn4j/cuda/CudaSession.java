@@ -12,6 +12,7 @@ import org.attn4j.cuda.driver.DeviceInfo;
 import org.attn4j.error.BackendException;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.DevicePageTable;
+import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.RopeOptions;
@@ -329,15 +330,19 @@ final class CudaSession implements BackendSession {
                         int capacity, PagedKvCache cache, int n, boolean checked) {
         long[] ks = k.strides();
         long[] vs = v.strides();
+        // Per-head scales are read, per-token ones computed and written by the kernel (spec §5).
+        KvScales s = cache.scales();
         byte[] params = new StructWriter(256)
                 .ptr(address(k)).ptr(address(v)).ptr(bi).ptr(pos).ptr(indptr).ptr(indices).ptr(last).ptr(fault)
                 .ptr(address(cache.k())).ptr(address(cache.v()))
                 .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.kPageStride()).i64(cache.kSlotStride())
                 .i64(cache.kHeadStride()).i64(cache.vPageStride()).i64(cache.vSlotStride()).i64(cache.vHeadStride())
                 .i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
+                .ptr(s.isScalar() ? 0 : address(s.kTensor())).ptr(s.isScalar() ? 0 : address(s.vTensor()))
+                .i64(cache.scalePageStride()).i64(cache.scaleSlotStride()).i64(cache.scaleHeadStride())
                 .i32(cache.numKvHeads()).i32(cache.kHeadDim()).i32(cache.pageSize()).i32(checked ? 1 : 0)
                 .i32(batch).i32(capacity).i32(cache.numPages()).i32(cache.vHeadDim())
-                .f32(cache.scales().k()).f32(cache.scales().v())
+                .f32(s.isScalar() ? s.k() : 1f).f32(s.isScalar() ? s.v() : 1f)
                 .bytes();
         String name = "append_" + CudaDtypes.suffix(k.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
         int block = blockFor(Math.max(cache.kHeadDim(), cache.vHeadDim()));
