@@ -8,6 +8,7 @@ import org.attn4j.internal.CallChecks;
 import org.attn4j.internal.CallScope;
 import org.attn4j.internal.Capture;
 import org.attn4j.internal.Lowering;
+import org.attn4j.internal.MlaChecks;
 import org.attn4j.internal.PlanBinding;
 import org.attn4j.internal.SingleRequest;
 import org.attn4j.internal.Validation;
@@ -19,9 +20,11 @@ import org.attn4j.kv.ContiguousKv;
 import org.attn4j.kv.DevicePageTable;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.kv.PagedMlaCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.CustomMask;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.options.RopeOptions;
 import org.attn4j.spi.AttentionProblem;
@@ -524,6 +527,85 @@ public final class AttentionBackend implements AutoCloseable {
         try (CallScope c = call("workspaceBytes")) {
             return session.workspaceBytes(Lowering.workspaceProblem(session, heads, qoIndptr, table, deviceTable,
                     options, mask, plan, decode));
+        }
+    }
+
+    // ------------------------------------------------------------------ multi-head latent attention
+
+    /**
+     * Plans multi-head latent attention decode (spec §13, {@link Feature#MLA}): one query row per
+     * request, {@code H} heads over the shared latent cache. Each row's logits are
+     * {@code smScale * (qNope·ckv_j + qPe·kpe_j)}, its output {@code Σ p_j ckv_j}.
+     *
+     * <p>{@code smScale} has no default: it is {@code 1/sqrt} of the model's q/k head dim before the
+     * up-projections were absorbed (DeepSeek-V3: {@code 1/sqrt(128 + 64)}, with its YaRN factor
+     * folded in), not of the absorbed {@code dCkv + dKpe = 576}, which the shapes alone would suggest.
+     *
+     * @param table   the requests' pages and lengths
+     * @param heads   query heads, dCkv and dKpe
+     * @param smScale the logit scale, finite and {@code > 0}
+     * @param plan    determinism and dtypes; null for the defaults (no workspace)
+     * @return the plan, to run for every layer and step with this page table's structure
+     */
+    public MlaAttentionPlan planMlaDecode(PageTable table, MlaHeadConfig heads, float smScale, PlanOptions plan) {
+        Args.notNull(table, "pageTable");
+        return planMla("planMlaDecode", Lowering.decodeIndptr(table.batchSize()), table, heads, false, smScale, plan,
+                true);
+    }
+
+    /**
+     * Plans multi-head latent attention prefill (spec §13, {@link Feature#MLA}) over the paged
+     * latent cache, request {@code b} owning query rows {@code qoIndptr[b] .. qoIndptr[b+1])},
+     * bottom-right aligned with its keys as in spec §3. For the chunks of a long prompt whose
+     * keys are already in the cache; {@code smScale} as in {@link #planMlaDecode}.
+     *
+     * @param qoIndptr the requests' query rows, {@code B + 1} entries from 0, never decreasing
+     * @param table    the requests' pages and lengths
+     * @param heads    query heads, dCkv and dKpe
+     * @param causal   whether row {@code i} sees only keys {@code j <= i + kvLen - qoLen}
+     * @param smScale  the logit scale, finite and {@code > 0}
+     * @param plan     determinism and dtypes; null for the defaults (no workspace)
+     * @return the plan
+     */
+    public MlaAttentionPlan planMlaPrefill(int[] qoIndptr, PageTable table, MlaHeadConfig heads, boolean causal,
+                                           float smScale, PlanOptions plan) {
+        return planMla("planMlaPrefill", qoIndptr, table, heads, causal, smScale, plan, false);
+    }
+
+    private MlaAttentionPlan planMla(String op, int[] qoIndptr, PageTable table, MlaHeadConfig heads, boolean causal,
+                                     float smScale, PlanOptions plan, boolean decode) {
+        try (CallScope c = call(op)) {
+            notWhileCapturing(op);
+            return new MlaAttentionPlan(this, MlaChecks.problem(session, heads, qoIndptr, table, causal, smScale,
+                    plan, decode));
+        } catch (Error e) {
+            throw failure(op, e);
+        }
+    }
+
+    /**
+     * Writes the latent rows {@code ckv [n, dCkv]} and rotary rows {@code kpe [n, dKpe]} (views
+     * with a token stride allowed) of new tokens into the latent cache: token t to request
+     * {@code at.batchIndices()[t]} at position {@code at.positions()[t]}, located through
+     * {@code table}, which already counts the new tokens ({@link Feature#MLA}). Exactly
+     * {@link #appendPagedKv} of a one-head cache whose K pages are ckv and V pages kpe (spec §5):
+     * same-dtype copies bit-exact, FP8 caches quantised with {@code ckvScale} and {@code kpeScale}.
+     *
+     * @param ckv   the new tokens' latent rows (after the KV layernorm)
+     * @param kpe   the new tokens' rotary rows (RoPE already applied), ckv's dtype
+     * @param at    each token's request and position
+     * @param cache the latent cache written
+     * @param table the page table, counting the new tokens
+     */
+    public void appendPagedMlaKv(Tensor ckv, Tensor kpe, AppendPositions at, PagedMlaCache cache, PageTable table) {
+        try (CallScope c = call("appendPagedMlaKv")) {
+            notWhileCapturing("appendPagedMlaKv with host positions");
+            Tensor[] rows = MlaChecks.append(c, ckv, kpe, at, cache, table);
+            PagedKvCache pages = cache.asKvPages();
+            CallChecks.append(c, rows[0], rows[1], at, pages, table);
+            session.appendPagedKv(rows[0], rows[1], at.batchIndices(), at.positions(), pages, table);
+        } catch (Error e) {
+            throw failure("appendPagedMlaKv", e);
         }
     }
 

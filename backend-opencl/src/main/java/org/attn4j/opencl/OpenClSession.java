@@ -26,6 +26,9 @@ import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.MlaKernelPlan;
+import org.attn4j.spi.MlaProblem;
+import org.attn4j.kv.PagedMlaCache;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.ExternalMemory;
 import org.attn4j.tensor.HostTensor;
@@ -482,6 +485,66 @@ final class OpenClSession implements BackendSession {
             new KernelCall(k, "merge_many").tensor(v).tensor(s).tensor(o).tensor(sOut).i(n).i(hq).i(d)
                     .i(rows * hq).launch1d(queue, (long) rows * hq, group);
         }
+    }
+
+    // ------------------------------------------------------------------ multi-head latent attention
+
+    @Override
+    public MlaKernelPlan planMla(MlaProblem problem) {
+        int[] indptr = problem.qoIndptr();
+        int[] rowRequest = new int[problem.totalQ()];
+        for (int b = 0; b < problem.batchSize(); b++) {
+            java.util.Arrays.fill(rowRequest, indptr[b], indptr[b + 1], b);
+        }
+        PageTable table = problem.pageTable();
+        int heads = problem.heads().numHeads();
+        String defines = "-DQT=" + OpenClTypes.code(problem.qDtype()) + " -DCT=" + OpenClTypes.code(problem.kvDtype())
+                + " -DDC=" + problem.heads().headDimCkv() + " -DDP=" + problem.heads().headDimKpe();
+        cl_kernel kernel = kernel("mla.cl", "mla_attend", defines);
+        return new MlaKernelPlan() {
+            @Override
+            public void run(Tensor qNope, Tensor qPe, PagedMlaCache cache, Tensor o, Tensor lse) {
+                int total = rowRequest.length * heads;
+                if (total == 0) {
+                    return;
+                }
+                long[] qn = qNope.strides();
+                long[] qp = qPe.strides();
+                long[] os = o.strides();
+                try (Transient tmp = new Transient()) {
+                    cl_mem rows = tmp.ints(rowRequest);
+                    cl_mem qo = tmp.ints(indptr);
+                    cl_mem kvIndptr = tmp.ints(table.indptr());
+                    cl_mem kvIndices = tmp.ints(table.indices());
+                    cl_mem kvLens = tmp.ints(table.kvLens());
+                    synchronized (OpenClSession.this) {
+                        new KernelCall(kernel, "mla_attend").tensor(qNope).l(qn[0]).l(qn[1])
+                                .tensor(qPe).l(qp[0]).l(qp[1])
+                                .mem(OpenClMemory.mem(cache.ckv()))
+                                .l(cache.ckvOffset() + OpenClMemory.offset(cache.ckv())).l(cache.ckvPageStride())
+                                .mem(OpenClMemory.mem(cache.kpe()))
+                                .l(cache.kpeOffset() + OpenClMemory.offset(cache.kpe())).l(cache.kpePageStride())
+                                .tensor(o).l(os[0]).l(os[1])
+                                .mem(lse == null ? fault : OpenClMemory.mem(lse))
+                                .l(lse == null ? 0 : OpenClMemory.offset(lse)).i(lse == null ? 0 : 1)
+                                .mem(rows).mem(qo).mem(kvIndptr).mem(kvIndices).mem(kvLens)
+                                .i(heads).i(table.pageSize()).i(problem.causal() ? 1 : 0).f(problem.smScale())
+                                .f(cache.ckvScale()).f(cache.kpeScale()).i(total)
+                                .launch1d(queue, total, group);
+                    }
+                }
+            }
+
+            @Override
+            public String describe() {
+                return "opencl MLA: one work-item per (row, head), " + total() + " items, keys [ckv ; kpe] and "
+                        + "values ckv from the same pages, online softmax";
+            }
+
+            private long total() {
+                return (long) rowRequest.length * heads;
+            }
+        };
     }
 
     // ------------------------------------------------------------------ KV and positions

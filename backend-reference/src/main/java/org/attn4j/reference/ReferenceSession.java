@@ -21,6 +21,8 @@ import org.attn4j.spi.Capabilities;
 import org.attn4j.spi.DeviceTimer;
 import org.attn4j.spi.Feature;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.MlaKernelPlan;
+import org.attn4j.spi.MlaProblem;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
 import org.attn4j.tensor.Tensor;
@@ -143,6 +145,11 @@ final class ReferenceSession implements BackendSession {
     @Override
     public KernelPlan plan(AttentionProblem problem) {
         return new ReferenceAttention(this, problem);
+    }
+
+    @Override
+    public MlaKernelPlan planMla(MlaProblem problem) {
+        return new ReferenceMla(problem);
     }
 
     // ---- states

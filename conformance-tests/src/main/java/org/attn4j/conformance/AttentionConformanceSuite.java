@@ -17,6 +17,7 @@ import org.attn4j.conformance.properties.AttentionProperties;
 import org.attn4j.conformance.properties.EngineProperties;
 import org.attn4j.conformance.properties.Fp8Properties;
 import org.attn4j.conformance.properties.KvScaleProperties;
+import org.attn4j.conformance.properties.MlaProperties;
 import org.attn4j.conformance.properties.RobustnessProperties;
 import org.attn4j.conformance.properties.InvalidInputProperties;
 import org.attn4j.conformance.properties.SplitProperties;
@@ -111,6 +112,7 @@ public abstract class AttentionConformanceSuite {
         all.addAll(new AppendProperties(s).all());
         all.addAll(new Fp8Properties(s).all());
         all.addAll(new KvScaleProperties(s).all());
+        all.addAll(new MlaProperties(s).all());
         all.addAll(new StateProperties(s).all());
         all.addAll(new InvalidInputProperties(s).all());
         all.addAll(new EngineProperties(s).all());
@@ -546,6 +548,38 @@ public abstract class AttentionConformanceSuite {
     @Test
     void graphReplayEqualsEager() {
         property("graphReplayEqualsEager");
+    }
+
+    // ------------------------------------------------------------------ multi-head latent attention (spec §13)
+
+    @Test
+    void mlaDecodeMatchesOracle() {
+        property("mlaDecodeMatchesOracle");
+    }
+
+    @Test
+    void mlaPrefillMatchesOracle() {
+        property("mlaPrefillMatchesOracle");
+    }
+
+    @Test
+    void mlaEqualsExpandedAttention() {
+        property("mlaEqualsExpandedAttention");
+    }
+
+    @Test
+    void mlaAppendIsBitExact() {
+        property("mlaAppendIsBitExact");
+    }
+
+    @Test
+    void mlaSplitMergeEqualsWhole() {
+        property("mlaSplitMergeEqualsWhole");
+    }
+
+    @Test
+    void mlaInvalidInputsRejected() {
+        property("mlaInvalidInputsRejected");
     }
 
     // ------------------------------------------------------------------ robustness (spec §3, §7)

@@ -152,6 +152,17 @@ public interface BackendSession extends AutoCloseable {
      */
     KernelPlan plan(AttentionProblem problem);
 
+    /**
+     * Plans multi-head latent attention (spec §13); only with {@link Feature#MLA}, whose absence
+     * makes the front door reject the call before this is reached.
+     *
+     * @param problem a validated problem with its dtypes
+     * @return the plan, whose runs only launch
+     */
+    default MlaKernelPlan planMla(MlaProblem problem) {
+        throw new UnsupportedOperationException(backendId() + " has no multi-head latent attention");
+    }
+
     // ---- states
 
     /**

@@ -51,5 +51,10 @@ public enum Feature {
      * v and o rows of another head dim than q and k ({@code Dvo != Dqk}, spec §2), in attention,
      * paged caches and append.
      */
-    DISTINCT_VO_HEAD_DIM
+    DISTINCT_VO_HEAD_DIM,
+    /**
+     * Multi-head latent attention over a paged latent cache ({@code AttentionBackend.planMlaDecode},
+     * {@code planMlaPrefill}, {@code appendPagedMlaKv}; spec §13).
+     */
+    MLA
 }
