@@ -96,11 +96,6 @@ final class CudaAttentionPlan implements KernelPlan {
                     shared = schedule.shape().sharedBytes(d, kvBytes);
                 } else {
                     shared = pages + ring;
-                    if (problem.kvDtype().isFp8()) {
-                        // Per-token KV scales (FP8 caches; known only when a cache is run) take the
-                        // Tensor Core kernel: the decode kernels apply scalar and per-head ones alone.
-                        fallback = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-                    }
                 }
             }
             case QUERY_TILED -> {
@@ -239,8 +234,8 @@ final class CudaAttentionPlan implements KernelPlan {
         }
         KvScales scales = kv.scales();
         boolean perToken = scales.mode() == KvScaleMode.PER_TOKEN;
-        boolean fallback = choice.fallback() != null
-                && (perToken || (choice.kernel() == Kernel.QUERY_TILED && !rowOffsetsFit(kv)));
+        // The wgmma prefill's fallback also runs caches with per-token scales (known only here).
+        boolean fallback = choice.fallback() != null && (perToken || !rowOffsetsFit(kv));
         AttentionSchedule schedule = fallback ? choice.fallback() : choice.schedule();
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
         long workAddr = at(fallback ? choice.fallbackWork() : choice.work());

@@ -40,9 +40,9 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
      * kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
      * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh), and scalar and
-     * per-head KV scales; per-token ones run on the Tensor Core and CUDA-core kernels, to which a
-     * plan switches when such a cache is run (CudaAttentionPlan), and append computes and writes
-     * them (kv/kvops.cuh). Every kernel reads K and V rows of one head dim with one set of strides
+     * per-head KV scales; per-token ones (FP8 caches) run on the Tensor Core decode, Tensor Core
+     * and CUDA-core kernels, a wgmma prefill plan switching to its Tensor Core fallback when such a
+     * cache is run (CudaAttentionPlan), and append computes and writes them (kv/kvops.cuh). Every kernel reads K and V rows of one head dim with one set of strides
      * (no {@code DISTINCT_VO_HEAD_DIM}), so such problems and caches are rejected by core-api
      * before a plan is asked for.
      */
