@@ -10,6 +10,7 @@ module org.attn4j.core {
     exports org.attn4j.options;
     exports org.attn4j.tensor;
     exports org.attn4j.kv;
+    exports org.attn4j.parallel;
     exports org.attn4j.spi;
 
     uses org.attn4j.spi.BackendProvider;

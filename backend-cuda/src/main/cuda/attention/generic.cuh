@@ -27,7 +27,7 @@ template <int KT> __host__ __device__ constexpr int stageVectors() { return 2 * 
 template <int QT, int KT, int IPW>
 __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     extern __shared__ __align__(16) float smem[];
-    const int D = p.d, g = p.group;
+    const int D = p.d, DV = p.dv, g = p.group;  // D: q and K rows, DV: V and o rows
     constexpr int IPB = IPW * WARPS;
     const int* wk = p.work + WORK_INTS * blockIdx.x;
     const int b = wk[0], itemStart = wk[1], partialBase = wk[4];
@@ -40,7 +40,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     const int nItems = min(IPB, qoLen * g - itemStart);
     float* qs = smem;                 // [IPB][D]
     float* ks = qs + IPB * D;         // [TK][D + 1]: padded so lanes reading one column miss bank clashes
-    float* vs = ks + TK * (D + 1);    // [TK][D]
+    float* vs = ks + TK * (D + 1);    // [TK][DV]
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 
     for (int idx = tid; idx < nItems * D; idx += THREADS) {
@@ -81,8 +81,8 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
     }
     constexpr int VE = 8 / Elem<KT>::bytes;
     constexpr int NSTAGE = stageVectors<KT>();
-    const int vpr = D / VE;           // 8-byte vectors per row
-    const int perTile = 2 * TK * vpr;
+    const int vpr = D / VE, vprV = DV / VE;  // 8-byte vectors per K row, per V row
+    const int perTile = TK * (vpr + vprV);
     uint2 stage[NSTAGE];
     // Per-token scales come with FP8 caches only: each staged vector's row scale, for them alone.
     constexpr bool FP8 = Elem<KT>::bytes == 1;
@@ -95,15 +95,15 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
             int vi = tid + s * THREADS;
             if (vi < perTile) {
                 bool isV = vi >= TK * vpr;
-                int rem = isV ? vi - TK * vpr : vi;
-                int r = rem / vpr, col = rem - r * vpr, j = c0 + r;
+                int rem = isV ? vi - TK * vpr : vi, w = isV ? vprV : vpr;
+                int r = rem / w, col = rem - r * w, j = c0 + r;
                 uint2 val = make_uint2(0, 0);
                 float scale = 1.f;
                 if (j < kvEnd) {
                     int page = p.kvIndices[pageBase + j / p.pageSize];
                     int slot = j % p.pageSize;
-                    long long off = (isV ? p.vOffset : p.kOffset) + page * p.pageStride + slot * p.slotStride
-                            + kvh * p.headStride;
+                    long long off = isV ? p.vOffset + page * p.vPageStride + slot * p.vSlotStride + kvh * p.vHeadStride
+                                        : p.kOffset + page * p.pageStride + slot * p.slotStride + kvh * p.headStride;
                     const uint2* src = reinterpret_cast<const uint2*>((isV ? p.v : p.k) + off * Elem<KT>::bytes);
                     val = __ldg(src + col);
                     if (FP8 && tokenScales) scale = (isV ? p.vScales : p.kScales)[tokenScaleIndex(p, page, slot, kvh)];
@@ -119,9 +119,9 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
             int vi = tid + s * THREADS;
             if (vi < perTile) {
                 bool isV = vi >= TK * vpr;
-                int rem = isV ? vi - TK * vpr : vi;
-                int r = rem / vpr, col = rem - r * vpr;
-                float* dst = isV ? vs + r * D : ks + r * (D + 1);
+                int rem = isV ? vi - TK * vpr : vi, w = isV ? vprV : vpr;
+                int r = rem / w, col = rem - r * w;
+                float* dst = isV ? vs + r * DV : ks + r * (D + 1);
                 float scale = 1.f;
                 if constexpr (FP8) scale = stageScale[s];
 #pragma unroll
@@ -189,11 +189,11 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
             float pj[IPW];
 #pragma unroll
             for (int u = 0; u < IPW; ++u) pj[u] = __shfl_sync(0xffffffffu, pv[u], jj);
-            const float* vr = vs + jj * D;
+            const float* vr = vs + jj * DV;
 #pragma unroll
             for (int t = 0; t < MAX_DT; ++t) {
                 int d = lane + 32 * t;
-                if (d < D) {
+                if (d < DV) {
                     float vv = vr[d];
 #pragma unroll
                     for (int u = 0; u < IPW; ++u) acc[u][t] = fmaf(pj[u], vv, acc[u][t]);
@@ -215,7 +215,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
 #pragma unroll
             for (int t = 0; t < MAX_DT; ++t) {
                 int d = lane + 32 * t;
-                if (d < D) storeElem<QT>(p.o, ob + d, acc[u][t] * inv);
+                if (d < DV) storeElem<QT>(p.o, ob + d, acc[u][t] * inv);
             }
             if (lane == 0 && p.lse) p.lse[r] = lseV;
         } else {
@@ -223,7 +223,7 @@ __device__ __forceinline__ void attentionBody(const AttnParams& p) {
 #pragma unroll
             for (int t = 0; t < MAX_DT; ++t) {
                 int d = lane + 32 * t;
-                if (d < D) p.partialO[slot * D + d] = acc[u][t] * inv;
+                if (d < DV) p.partialO[slot * DV + d] = acc[u][t] * inv;
             }
             if (lane == 0) p.partialLse[slot] = lseV;
         }

@@ -14,7 +14,8 @@ struct AttnParams {
     float* lse;
     const uint8_t* k;
     const uint8_t* v;
-    long long kOffset, vOffset, pageStride, slotStride, headStride;
+    long long kOffset, vOffset, pageStride, slotStride, headStride;  // K rows' strides
+    long long vPageStride, vSlotStride, vHeadStride;                  // V rows' (another head dim)
     // q and o are [rows, hq, d] views: element (row, h, x) at row * tok + h * head + x.
     long long qTok, qHead, oTok, oHead;
     const int* qoIndptr;
@@ -38,6 +39,7 @@ struct AttnParams {
     int hq, hkv, d, group, pageSize, pageShift;  // pageShift: log2(pageSize) when a power of two, else -1
     float smScale, kScale, vScale, softCap;
     int causal, windowLeft, ropeInterleaved, ropeDim;  // ropeDim: the rotary dim R; dims from R on pass through
+    int dv;       // head dim of V and o (d: of q and K)
     int kvChunk;  // keys per split of the query-tiled prefill kernels (0: no split; see AttentionSchedule.queryTiles)
 };
 

@@ -54,13 +54,12 @@ struct RowEnd {
 };
 __device__ __forceinline__ RowEnd finishRow(float m, float l, float sink) {
     const float LOG2E = 1.4426950408889634f, LN2 = 0.6931471805599453f;
-    if (sink == -INFINITY) {  // no sink: the plain normaliser (sinks are finite when given)
-        if (m == -INFINITY) return {0.f, -INFINITY};
-        return {1.f / l, (m + log2f(l)) * LN2};
-    }
+    // No key: the sink's own logit exactly (a round trip through base 2 would move its last bit),
+    // or -inf without a sink.
+    if (m == -INFINITY) return {0.f, sink};
+    if (sink == -INFINITY) return {1.f / l, (m + log2f(l)) * LN2};  // sinks are finite when given
     const float s2 = sink * LOG2E;
     const float mAll = maxNan(m, s2);
-    if (mAll == -INFINITY) return {0.f, -INFINITY};
     const float a = exp2f(m - mAll);
     const float total = fmaf(l, a, exp2f(s2 - mAll));
     return {a / total, (mAll + log2f(total)) * LN2};

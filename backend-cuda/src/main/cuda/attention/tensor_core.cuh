@@ -16,19 +16,22 @@
 namespace attn4j {
 
 // Shared memory layout, in bytes, shared with the host (AttentionSchedule.tcSharedBytes).
+// D: head dim of q and K, DV: of V and o.
 struct TcLayout {
-    int dp;        // padded q / converted row, 16-bit elements
-    int rowP;      // padded raw KV row, bytes
+    int dp, dpv;      // padded q / converted K row, converted V row, 16-bit elements
+    int rowP, rowPV;  // padded raw K row, V row, bytes
     int qBytes, stageBytes, convBytes, mergeBytes;
     int stages;
-    __device__ TcLayout(int D, int kvBytes, int ipb, int tk, int wn, int nStages) {
+    __device__ TcLayout(int D, int DV, int kvBytes, int ipb, int tk, int wn, int nStages) {
         stages = nStages;
         dp = D + 8;
+        dpv = DV + 8;
         rowP = D * kvBytes + 16;
+        rowPV = DV * kvBytes + 16;
         qBytes = ipb * dp * 2;
-        stageBytes = 2 * tk * rowP;  // K then V of one tile
-        convBytes = kvBytes == 2 ? 0 : 2 * tk * dp * 2;
-        mergeBytes = wn * ipb * (D + 2) * 4;
+        stageBytes = tk * (rowP + rowPV);  // K then V of one tile
+        convBytes = kvBytes == 2 ? 0 : tk * (dp + dpv) * 2;
+        mergeBytes = wn * ipb * (DV + 2) * 4;
     }
 };
 
@@ -41,8 +44,8 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     constexpr int NB_S = KPW / 8;     // score n-blocks per warp
     constexpr int NB_O = DMAX / 8;    // output n-blocks (upper bound)
     extern __shared__ __align__(16) uint8_t smemRaw[];
-    const int D = p.d, g = p.group;
-    const TcLayout L(D, KB, IPB, TK, WN, STAGES);
+    const int D = p.d, DV = p.dv, g = p.group;
+    const TcLayout L(D, DV, KB, IPB, TK, WN, STAGES);
     uint16_t* qs = reinterpret_cast<uint16_t*>(smemRaw);
     uint8_t* stages = smemRaw + L.qBytes;
     uint16_t* conv = reinterpret_cast<uint16_t*>(stages + STAGES * L.stageBytes);
@@ -95,7 +98,8 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     const bool tokenScales = KB == 1 && perTokenScales(p);
     auto rowSlope = [&](int r) { return lg.slope(p, kvh * g + (itemStart + wm * 16 + (lane >> 2) + 8 * r) % g); };
 
-    const int vpr = D * KB / 16;
+    // 16-byte vectors per K row and per V row; a (key, column) copies both where both exist.
+    const int vprK = D * KB / 16, vprV = DV * KB / 16, vpr = max(vprK, vprV);
     // K and V vectors of one (key, column) share their page lookup. All page ids of a tile are
     // loaded before the first copy is issued, so their latencies overlap instead of adding up.
     constexpr int MAX_ISSUE = (TK * (DMAX * KB / 16) + NT - 1) / NT;
@@ -125,12 +129,14 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
                 const uint8_t* srcK = p.k;
                 const uint8_t* srcV = p.v;
                 if (valid) {
-                    long long rel = page[k] * p.pageStride + slotOf(j) * p.slotStride + kvh * p.headStride;
-                    srcK += (p.kOffset + rel) * KB + col * 16;
-                    srcV += (p.vOffset + rel) * KB + col * 16;
+                    const int slot = slotOf(j);
+                    srcK += (p.kOffset + page[k] * p.pageStride + slot * p.slotStride + kvh * p.headStride) * KB
+                            + col * 16;
+                    srcV += (p.vOffset + page[k] * p.vPageStride + slot * p.vSlotStride + kvh * p.vHeadStride) * KB
+                            + col * 16;
                 }
-                cpAsync16(base + r * L.rowP + col * 16, srcK, valid);
-                cpAsync16(base + TK * L.rowP + r * L.rowP + col * 16, srcV, valid);
+                if (col < vprK) cpAsync16(base + r * L.rowP + col * 16, srcK, valid);
+                if (col < vprV) cpAsync16(base + TK * L.rowP + r * L.rowPV + col * 16, srcV, valid);
             }
         }
         cpAsyncCommit();
@@ -158,21 +164,24 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         const int st = t % STAGES;
         const uint16_t* ks;
         const uint16_t* vs;
-        int ksStride;
+        int ksStride, vsStride;
         if (KB == 2) {
             ks = reinterpret_cast<const uint16_t*>(stages + st * L.stageBytes);
             vs = reinterpret_cast<const uint16_t*>(stages + st * L.stageBytes + TK * L.rowP);
             ksStride = L.rowP / 2;
+            vsStride = L.rowPV / 2;
         } else {
-            // FP8 to q's type, exactly, once per tile.
+            // FP8 to q's type, exactly, once per tile: the K rows, then the V rows.
             const uint8_t* raw = stages + st * L.stageBytes;
-            for (int vi = tid; vi < 2 * TK * vpr; vi += NT) {
-                int r = vi / vpr, col = vi - r * vpr;  // rows 0..TK-1 are K, TK..2TK-1 are V
-                uint4 v = *reinterpret_cast<const uint4*>(raw + r * L.rowP + col * 16);
+            for (int vi = tid; vi < TK * (vprK + vprV); vi += NT) {
+                const bool isV = vi >= TK * vprK;
+                const int rem = isV ? vi - TK * vprK : vi, w = isV ? vprV : vprK;
+                const int r = rem / w, col = rem - r * w;
+                uint4 v = *reinterpret_cast<const uint4*>(raw + (isV ? TK * L.rowP + r * L.rowPV : r * L.rowP) + col * 16);
                 uint32_t packed[8];
 #pragma unroll
                 for (int e = 0; e < 8; ++e) packed[e] = Mma<MT>::pack(vecElem<KT>(v, 2 * e), vecElem<KT>(v, 2 * e + 1));
-                uint4* dst = reinterpret_cast<uint4*>(conv + r * L.dp + col * 16);
+                uint4* dst = reinterpret_cast<uint4*>(conv + (isV ? TK * L.dp + r * L.dpv : r * L.dp) + col * 16);
                 dst[0] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
                 dst[1] = make_uint4(packed[4], packed[5], packed[6], packed[7]);
             }
@@ -180,6 +189,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
             ks = conv;
             vs = conv + TK * L.dp;
             ksStride = L.dp;
+            vsStride = L.dpv;
         }
 
         // S = Q K^T for the warp's 16 items and KPW keys.
@@ -254,14 +264,14 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
             a[2] = Mma<MT>::pack(s[2 * ks16 + 1][0], s[2 * ks16 + 1][1]);
             a[3] = Mma<MT>::pack(s[2 * ks16 + 1][2], s[2 * ks16 + 1][3]);
             const int key = wn * KPW + ks16 * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-            const uint16_t* vrow = vs + key * ksStride + (lane >> 4) * 8;
+            const uint16_t* vrow = vs + key * vsStride + (lane >> 4) * 8;
 #pragma unroll
             for (int nb = 0; nb < NB_O; nb += 2) {
-                if (nb * 8 < D) {
+                if (nb * 8 < DV) {
                     uint32_t bv[4];
                     ldmatrixX4Trans(bv, vrow + nb * 8);
                     Mma<MT>::run(o[nb], a, bv[0], bv[1]);
-                    if ((nb + 1) * 8 < D) Mma<MT>::run(o[nb + 1], a, bv[2], bv[3]);
+                    if ((nb + 1) * 8 < DV) Mma<MT>::run(o[nb + 1], a, bv[2], bv[3]);
                 }
             }
         }
@@ -271,7 +281,7 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     // Merge the warps' states through shared memory (reusing the tile buffers), then write.
     float* mS = reinterpret_cast<float*>(stages);       // [WN][IPB]
     float* lS = mS + WN * IPB;                          // [WN][IPB]
-    float* oS = lS + WN * IPB;                          // [WN][IPB][D]
+    float* oS = lS + WN * IPB;                          // [WN][IPB][DV]
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
@@ -284,13 +294,13 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
     }
 #pragma unroll
     for (int nb = 0; nb < NB_O; ++nb) {
-        if (nb * 8 < D) {
+        if (nb * 8 < DV) {
             int d = nb * 8 + (lane & 3) * 2;
             int it0 = wm * 16 + (lane >> 2);
-            oS[(wn * IPB + it0) * D + d] = o[nb][0];
-            oS[(wn * IPB + it0) * D + d + 1] = o[nb][1];
-            oS[(wn * IPB + it0 + 8) * D + d] = o[nb][2];
-            oS[(wn * IPB + it0 + 8) * D + d + 1] = o[nb][3];
+            oS[(wn * IPB + it0) * DV + d] = o[nb][0];
+            oS[(wn * IPB + it0) * DV + d + 1] = o[nb][1];
+            oS[(wn * IPB + it0 + 8) * DV + d] = o[nb][2];
+            oS[(wn * IPB + it0 + 8) * DV + d + 1] = o[nb][3];
         }
     }
     __syncthreads();
@@ -314,21 +324,21 @@ __device__ __forceinline__ void tcAttentionBody(const AttnParams& p) {
         }
     }
     __syncthreads();
-    for (int idx = tid; idx < nItems * D; idx += NT) {
-        int it = idx / D, d = idx - it * D;
+    for (int idx = tid; idx < nItems * DV; idx += NT) {
+        int it = idx / DV, d = idx - it * DV;
         float mMax = -INFINITY, acc = 0.f;
 #pragma unroll
         for (int w = 0; w < WN; ++w) mMax = maxNan(mMax, mS[w * IPB + it]);
         if (mMax != -INFINITY) {
 #pragma unroll
-            for (int w = 0; w < WN; ++w) acc += exp2f(mS[w * IPB + it] - mMax) * oS[(w * IPB + it) * D + d];
+            for (int w = 0; w < WN; ++w) acc += exp2f(mS[w * IPB + it] - mMax) * oS[(w * IPB + it) * DV + d];
         }
         const int gi = itemStart + it, i = gi / g, h = kvh * g + gi % g;
         const float val = acc * lS[it];
         if (partialBase < 0) {
             storeElem<MT>(p.o, (long long) (qoStart + i) * p.oTok + (long long) h * p.oHead + d, val);
         } else {
-            p.partialO[(partialBase + (long long) kvh * qoLen * g + gi) * D + d] = val;
+            p.partialO[(partialBase + (long long) kvh * qoLen * g + gi) * DV + d] = val;
         }
     }
 }

@@ -28,8 +28,9 @@ struct AppendParams {
     int* fault;
     uint8_t* kCache;
     uint8_t* vCache;
-    long long kOffset, vOffset, pageStride, slotStride, headStride;
-    long long kTok, kHead, vTok, vHead;  // the new tokens are [n, hkv, d] views
+    long long kOffset, vOffset, pageStride, slotStride, headStride;  // K rows' strides
+    long long vPageStride, vSlotStride, vHeadStride;                  // V rows' (head dim dv)
+    long long kTok, kHead, vTok, vHead;  // the new tokens are [n, hkv, d] and [n, hkv, dv] views
     // KV scales per head or per token (spec §5), or null: then kScale and vScale are the scalar
     // scales. The scale of (page, slot, head) is at page * scalePageStride + slot *
     // scaleSlotStride + head * scaleHeadStride: per head (page and slot strides 0) it is read, per
@@ -38,7 +39,7 @@ struct AppendParams {
     float* vScales;
     long long scalePageStride, scaleSlotStride, scaleHeadStride;
     int hkv, d, pageSize, checked;
-    int batch, capacity, numPages, pad0;
+    int batch, capacity, numPages, dv;
     float kScale, vScale;
 };
 
@@ -114,6 +115,7 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
     }
     const int slot = pos % p.pageSize;
     const long long rel = page * p.pageStride + slot * p.slotStride + head * p.headStride;
+    const long long relV = page * p.vPageStride + slot * p.vSlotStride + head * p.vHeadStride;
     const long long ks = (long long) t * p.kTok + (long long) head * p.kHead;
     const long long vs = (long long) t * p.vTok + (long long) head * p.vHead;
     float kScale = p.kScale, vScale = p.vScale;
@@ -124,26 +126,32 @@ __device__ __forceinline__ void appendBody(const AppendParams& p) {
             vScale = p.vScales[at];
         } else if (DST == E4M3 || DST == E5M2) {  // per token: FP8 caches only (core-api checks)
             kScale = tokenScale<SRC, DST>(p.k, ks, p.d);
-            vScale = tokenScale<SRC, DST>(p.v, vs, p.d);
+            vScale = tokenScale<SRC, DST>(p.v, vs, p.dv);
             if (threadIdx.x == 0) {
                 p.kScales[at] = kScale;
                 p.vScales[at] = vScale;
             }
         }
     }
-    for (int d = threadIdx.x; d < p.d; d += blockDim.x) {
+    for (int d = threadIdx.x; d < max(p.d, p.dv); d += blockDim.x) {
+        const bool isK = d < p.d, isV = d < p.dv;
         if (SRC == DST) {
             constexpr int B = Elem<DST>::bytes;
             for (int x = 0; x < B; ++x) {
-                p.kCache[(p.kOffset + rel + d) * B + x] = p.k[(ks + d) * B + x];
-                p.vCache[(p.vOffset + rel + d) * B + x] = p.v[(vs + d) * B + x];
+                if (isK) p.kCache[(p.kOffset + rel + d) * B + x] = p.k[(ks + d) * B + x];
+                if (isV) p.vCache[(p.vOffset + relV + d) * B + x] = p.v[(vs + d) * B + x];
             }
         } else if (DST == F32) {  // one rounding, straight from the double quotient
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.k, ks + d), kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.v, vs + d), vScale));
+            if (isK) storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientToF32(loadElemExact<SRC>(p.k, ks + d), kScale));
+            if (isV) storeElem<DST>(p.vCache, p.vOffset + relV + d, quotientToF32(loadElemExact<SRC>(p.v, vs + d), vScale));
         } else {
-            storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.k, ks + d), kScale));
-            storeElem<DST>(p.vCache, p.vOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.v, vs + d), vScale));
+            if (isK) {
+                storeElem<DST>(p.kCache, p.kOffset + rel + d, quotientRoundedToOdd(loadElemExact<SRC>(p.k, ks + d), kScale));
+            }
+            if (isV) {
+                storeElem<DST>(p.vCache, p.vOffset + relV + d,
+                               quotientRoundedToOdd(loadElemExact<SRC>(p.v, vs + d), vScale));
+            }
         }
     }
 }

@@ -138,6 +138,71 @@ public final class Backends {
         return AttentionBackend.of(get(id).open(options));
     }
 
+    /**
+     * The {@code device} setting of each device a provider's probe lists, in its order: the
+     * number an entry starts with ({@code "0: NVIDIA H100 ..."}, CUDA's ordinal) or else the
+     * entry's index in the list. Empty when the provider is unavailable.
+     *
+     * @param id the provider id
+     * @return one {@code device} value per device
+     * @throws org.attn4j.error.BackendUnavailableException when no provider has this id
+     */
+    public static List<String> deviceSettings(String id) {
+        Probe probe = get(id).probe();
+        List<String> out = new ArrayList<>();
+        if (!probe.available()) {
+            return out;
+        }
+        List<String> devices = probe.devices();
+        for (int i = 0; i < devices.size(); i++) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("^\\s*(\\d+)\\s*:").matcher(devices.get(i));
+            out.add(m.find() ? m.group(1) : Integer.toString(i));
+        }
+        return out;
+    }
+
+    /**
+     * Opens one backend of this id on each of its devices ({@link #deviceSettings}), in order:
+     * one session per device in one process, as context-parallel attention across devices needs
+     * (spec §8, §12). The settings of {@code options} apply to every device; its {@code device}
+     * setting is replaced. If one fails to open, those opened already are closed and the
+     * failure is thrown.
+     *
+     * @param id      the provider id
+     * @param options settings for every device; native handles belong to one device and are rejected
+     * @return one open backend per device, closed by the caller
+     * @throws org.attn4j.error.BackendUnavailableException when the provider is absent or unavailable
+     */
+    public static List<AttentionBackend> openPerDevice(String id, BackendOptions options) {
+        BackendOptions base = options == null ? BackendOptions.DEFAULT : options;
+        if (!base.handles().isEmpty()) {
+            throw new org.attn4j.error.InvalidArgumentException("options.handles", "native handles belong to one "
+                    + "device; open each backend with Backends.open(id, options) to pass them, actual "
+                    + base.handles().keySet());
+        }
+        List<String> devices = deviceSettings(id);
+        if (devices.isEmpty()) {
+            throw new BackendUnavailableException(id + " is unavailable: "
+                    + String.join("; ", get(id).probe().reasons()));
+        }
+        List<AttentionBackend> opened = new ArrayList<>();
+        try {
+            for (String d : devices) {
+                opened.add(open(id, base.with("device", d)));
+            }
+        } catch (RuntimeException e) {
+            for (AttentionBackend b : opened) {
+                try {
+                    b.close();
+                } catch (RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+        return List.copyOf(opened);
+    }
+
     private static List<String> ids() {
         return providers().stream().map(BackendProvider::id).toList();
     }

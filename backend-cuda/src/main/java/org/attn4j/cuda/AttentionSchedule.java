@@ -251,7 +251,8 @@ record AttentionSchedule(BlockShape shape, int[] work, int[] mergeRows, long par
             maxLen = Math.max(maxLen, kvLen[b]);
         }
         int perSm = shape.tensorCores()
-                ? Math.max(1, Math.min(8, device.sharedPerSm() / (shape.sharedBytes(p.heads().headDimQk(), kvBytes) + 1024)))
+                ? Math.max(1, Math.min(8, device.sharedPerSm()
+                        / (shape.sharedBytes(p.heads().headDimQk(), p.heads().headDimVo(), kvBytes) + 1024)))
                 : 2;
         long slots = (long) perSm * Math.max(1, device.multiprocessors());
         if (blocks(tiles, kvLen, Integer.MAX_VALUE) >= slots || maxLen <= MIN_CHUNK) {

@@ -117,8 +117,18 @@ enum BlockShape {
         };
     }
 
-    /** Dynamic shared memory, mirroring the kernels' layouts (attention/generic.cuh, attention/tensor_core.cuh TcLayout). */
+    /** Dynamic shared memory for one head dim of q, K, V and o. */
     int sharedBytes(int headDim, int kvBytes) {
+        return sharedBytes(headDim, headDim, kvBytes);
+    }
+
+    /**
+     * Dynamic shared memory, mirroring the kernels' layouts (attention/generic.cuh,
+     * attention/tensor_core.cuh TcLayout), for head dims {@code dqk} of q and K and {@code dvo} of
+     * V and o (equal on the streaming and query-tiled kernels). Tiles are sized by the larger.
+     */
+    int sharedBytes(int dqk, int dvo, int kvBytes) {
+        int headDim = Math.max(dqk, dvo);
         int tk = tileKeys(headDim);
         if (this == STREAM_DECODE) {
             return STREAM_RING_BYTES;
@@ -130,14 +140,14 @@ enum BlockShape {
             return wgmmaSharedBytes(headDim, kvBytes);
         }
         if (!tensorCores()) {
-            return 4 * (itemsPerBlock * headDim + tk * (headDim + 1) + tk * headDim);
+            return 4 * (itemsPerBlock * dqk + tk * (dqk + 1) + tk * dvo);
         }
-        int dp = headDim + 8;
-        int rowP = headDim * kvBytes + 16;
+        int dp = dqk + 8;
+        int dpv = dvo + 8;
         int q = itemsPerBlock * dp * 2;
-        int stage = 2 * tk * rowP;
-        int conv = kvBytes == 2 ? 0 : 2 * tk * dp * 2;
-        int merge = warpsAlongKeys(headDim) * itemsPerBlock * (headDim + 2) * 4;
+        int stage = tk * (dqk * kvBytes + 16 + dvo * kvBytes + 16);
+        int conv = kvBytes == 2 ? 0 : tk * (dp + dpv) * 2;
+        int merge = warpsAlongKeys(headDim) * itemsPerBlock * (dvo + 2) * 4;
         return q + Math.max(stages() * stage + conv, merge);
     }
 

@@ -79,8 +79,10 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionSchedule schedule;
         AttentionSchedule fallback = null;
         int shared;
-        // One head dim: core-api rejects Dqk != Dvo here (no DISTINCT_VO_HEAD_DIM).
+        // The streaming and query-tiled kernels take one head dim (kernelFor sends Dqk != Dvo to
+        // the others); the Tensor Core and generic kernels size their tiles for both.
         int d = problem.heads().headDimQk();
+        int dv = problem.heads().headDimVo();
         int kvBytes = problem.kvDtype().byteSize();
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
@@ -93,28 +95,25 @@ final class CudaAttentionPlan implements KernelPlan {
                 if (pages > STREAM_MAX_PAGE_BYTES || ring + pages > info.maxSharedPerBlockOptin()) {
                     kernel = Kernel.TENSOR_CORE;
                     schedule = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-                    shared = schedule.shape().sharedBytes(d, kvBytes);
+                    shared = schedule.shape().sharedBytes(d, dv, kvBytes);
                 } else {
                     shared = pages + ring;
+                    fallback = tensorCoreFallback(problem, sms);
                 }
             }
             case QUERY_TILED -> {
                 BlockShape shape = prefillShape(settings, info.computeCapability());
                 schedule = AttentionSchedule.queryTiles(problem, shape, sms, shape == BlockShape.FA2_PREFILL ? 2 : 1);
                 shared = shape.sharedBytes(d, kvBytes);
-                if (shape == BlockShape.WGMMA_PREFILL) {
-                    // Pools past what the wgmma kernel's 32-bit row offsets reach run this instead,
-                    // as do caches with per-token KV scales, which the query-tiled kernels lack.
-                    fallback = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-                }
+                fallback = tensorCoreFallback(problem, sms);
             }
             case TENSOR_CORE -> {
                 schedule = AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
-                shared = schedule.shape().sharedBytes(d, kvBytes);
+                shared = schedule.shape().sharedBytes(d, dv, kvBytes);
             }
             default -> {
                 schedule = AttentionSchedule.of(problem, AttentionSchedule.genericShape(problem), sms, 2);
-                shared = schedule.shape().sharedBytes(d, kvBytes);
+                shared = schedule.shape().sharedBytes(d, dv, kvBytes);
             }
         }
         CudaPlanLayout l = new CudaPlanLayout(CudaSession.ARENA_ALIGNMENT);
@@ -144,21 +143,49 @@ final class CudaAttentionPlan implements KernelPlan {
         AttentionOptions opt = problem.options();
         int sinks = opt.sinks() == null ? -1 : l.add(CudaPlanLayout.floats(opt.sinks().logits()));
         int alibiSlopes = opt.alibiSlopes() == null ? -1 : l.add(CudaPlanLayout.floats(opt.alibiSlopes().slopes()));
-        int partialO = l.scratch(slots * d * 4);
+        int partialO = l.scratch(slots * dv * 4);
         int partialLse = l.scratch(slots * 4);
         return new Choice(kernel, schedule, fallback, shared, l, qoIndptr, kvIndptr, kvIndices, kvLast, mask,
                 maskOffsets, work, merge, fallbackWork, fallbackMerge, partialO, partialLse, sinks, alibiSlopes);
+    }
+
+    /**
+     * The Tensor Core schedule the streaming and query-tiled kernels give way to at run time (see
+     * {@link #needsFallback}).
+     */
+    private static AttentionSchedule tensorCoreFallback(AttentionProblem problem, AttentionSchedule.Device sms) {
+        return AttentionSchedule.of(problem, AttentionSchedule.tensorCoreShape(problem), sms, 2);
+    }
+
+    /**
+     * Whether the chosen kernel cannot run this cache and the plan's fallback must: per-token KV
+     * scales (known only when a cache is run; the query-tiled kernels apply scalar and per-head
+     * ones alone, the Tensor Core decode all three, and the streaming decode never meets them, as
+     * it takes no FP8 cache), V pages that stride differently from K's, and, for wgmma, pools past
+     * its 32-bit row offsets.
+     */
+    private boolean needsFallback(PagedKvCache kv) {
+        if (choice.fallback() == null) {
+            return false;
+        }
+        boolean wgmma = choice.kernel() == Kernel.QUERY_TILED && choice.schedule().shape() == BlockShape.WGMMA_PREFILL;
+        boolean perToken = kv.scales().mode() == KvScaleMode.PER_TOKEN && choice.kernel() != Kernel.MMA_DECODE;
+        return perToken || kv.kPageStride() != kv.vPageStride()
+                || (wgmma && !rowOffsetsFit(kv));
     }
 
     /** The kernel family for the problem's dtypes, head dim, group, RoPE and alignment, within the settings. */
     static Kernel kernelFor(AttentionProblem p, CudaKernelSettings settings, int computeCapability) {
         DType q = p.qDtype();
         DType kv = p.kvDtype();
-        int d = p.heads().headDimQk(); // equal to Dvo on this backend
+        int d = p.heads().headDimQk();
+        int dv = p.heads().headDimVo();
         boolean rope = p.options().rope() != null;
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         boolean vectors16 = p.alignment() >= 16;
-        if (p.decode() && !rope && sixteen && vectors16) {
+        // The streaming decode and query-tiled prefill kernels read K and V rows of one head dim.
+        boolean oneHeadDim = d == dv;
+        if (p.decode() && !rope && sixteen && vectors16 && oneHeadDim) {
             CudaKernelSettings.DecodeKernel k = settings.decode();
             int group = p.heads().groupSize();
             boolean streamFits = (d == 64 || d == 128) && group <= BlockShape.STREAM_MAX_GROUP && kv == q;
@@ -188,7 +215,7 @@ final class CudaAttentionPlan implements KernelPlan {
                 }
                 case TC -> { }
             }
-        } else if (!p.decode()) {
+        } else if (!p.decode() && oneHeadDim) {
             CudaKernelSettings.PrefillKernel k = settings.prefill();
             boolean wgmma = k == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90;
             boolean typesOk = kv == q || (wgmma && kv.isFp8());
@@ -197,7 +224,7 @@ final class CudaAttentionPlan implements KernelPlan {
                 return Kernel.QUERY_TILED;
             }
         }
-        if (!rope && d % 16 == 0 && sixteen && (kv == q || kv.isFp8()) && vectors16) {
+        if (!rope && d % 16 == 0 && dv % 16 == 0 && sixteen && (kv == q || kv.isFp8()) && vectors16) {
             return Kernel.TENSOR_CORE;
         }
         return Kernel.GENERIC;
@@ -233,14 +260,13 @@ final class CudaAttentionPlan implements KernelPlan {
             checkDeviceTable(kv.numPages());
         }
         KvScales scales = kv.scales();
-        boolean perToken = scales.mode() == KvScaleMode.PER_TOKEN;
-        // The wgmma prefill's fallback also runs caches with per-token scales (known only here).
-        boolean fallback = choice.fallback() != null && (perToken || !rowOffsetsFit(kv));
+        boolean fallback = needsFallback(kv);
         AttentionSchedule schedule = fallback ? choice.fallback() : choice.schedule();
         Kernel kernel = fallback ? Kernel.TENSOR_CORE : choice.kernel();
         long workAddr = at(fallback ? choice.fallbackWork() : choice.work());
         long mergeAddr = at(fallback ? choice.fallbackMerge() : choice.merge());
-        int d = problem.heads().headDimQk(); // equal to Dvo on this backend
+        int d = problem.heads().headDimQk();
+        int dv = problem.heads().headDimVo();
         int hq = problem.heads().numQoHeads();
         int hkv = problem.heads().numKvHeads();
         AttentionOptions opt = problem.options();
@@ -259,7 +285,7 @@ final class CudaAttentionPlan implements KernelPlan {
                     .ptr(CudaSession.address(q)).ptr(CudaSession.address(o)).ptr(lseAddr)
                     .ptr(CudaSession.address(kv.k())).ptr(CudaSession.address(kv.v()))
                     .i64(kv.kOffset()).i64(kv.vOffset()).i64(kv.kPageStride()).i64(kv.kSlotStride())
-                    .i64(kv.kHeadStride())
+                    .i64(kv.kHeadStride()).i64(kv.vPageStride()).i64(kv.vSlotStride()).i64(kv.vHeadStride())
                     .i64(qst[0]).i64(qst[1]).i64(ost[0]).i64(ost[1])
                     .ptr(at(choice.qoIndptr())).ptr(at(choice.kvIndptr())).ptr(at(choice.kvIndices()))
                     .ptr(at(choice.kvLast())).ptr(problem.mask() == null ? 0 : at(choice.mask()))
@@ -275,23 +301,24 @@ final class CudaAttentionPlan implements KernelPlan {
                     .f32(scales.isScalar() ? scales.v() : 1f).f32(opt.logitsSoftCap())
                     .i32(opt.causal() ? 1 : 0).i32(opt.windowLeft())
                     .i32(opt.rope() != null && opt.rope().interleaved() ? 1 : 0)
-                    .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(kvChunk)
+                    .i32(opt.rope() != null ? opt.rope().rotatedDims(d) : d).i32(dv).i32(kvChunk)
                     .bytes();
             BlockShape shape = schedule.shape();
             String name = switch (kernel) {
                 case MMA_DECODE -> BlockShape.mmaDecodeKernel(qs, CudaDtypes.suffix(kv.dtype()), d);
                 case STREAM -> BlockShape.streamKernel(qs, d, problem.heads().groupSize());
-                default -> shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), d);
+                default -> shape.kernel(qs, CudaDtypes.suffix(kv.dtype()), Math.max(d, dv));
             };
-            int smem = fallback ? shape.sharedBytes(d, kv.dtype().byteSize()) : choice.sharedBytes();
+            int smem = fallback ? shape.sharedBytes(d, dv, kv.dtype().byteSize()) : choice.sharedBytes();
             int gridY = tiled ? 1 : hkv; // query-tiled work items name their query head
-            session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(d), smem, params);
+            session.kernels().get(name, smem).launch(schedule.workItems(), gridY, shape.threads(Math.max(d, dv)), smem,
+                    params);
         }
         if (schedule.mergedRows() > 0) {
             byte[] params = new StructWriter(80)
                     .ptr(at(choice.partialO())).ptr(at(choice.partialLse())).ptr(CudaSession.address(o)).ptr(lseAddr)
                     .ptr(mergeAddr).ptr(sinksAddr).i64(ost[0]).i64(ost[1])
-                    .i32(hq).i32(hkv).i32(d).i32(problem.heads().groupSize())
+                    .i32(hq).i32(hkv).i32(dv).i32(problem.heads().groupSize())
                     .bytes();
             String merge = (streaming || tiled ? "merge_stream_" : "merge_partials_") + qs;
             session.kernels().get(merge).launch(schedule.mergedRows(), hq, 128, 0, params);

@@ -42,9 +42,11 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh), and scalar and
      * per-head KV scales; per-token ones (FP8 caches) run on the Tensor Core decode, Tensor Core
      * and CUDA-core kernels, a wgmma prefill plan switching to its Tensor Core fallback when such a
-     * cache is run (CudaAttentionPlan), and append computes and writes them (kv/kvops.cuh). Every kernel reads K and V rows of one head dim with one set of strides
-     * (no {@code DISTINCT_VO_HEAD_DIM}), so such problems and caches are rejected by core-api
-     * before a plan is asked for.
+     * cache is run (CudaAttentionPlan), and append computes and writes them (kv/kvops.cuh). V and
+     * o rows of another head dim than q and K (DISTINCT_VO_HEAD_DIM) run on the Tensor Core and
+     * CUDA-core kernels, which read V with its own strides; the streaming decode and query-tiled
+     * prefill kernels take one head dim and give way to the Tensor Core kernel when V pages stride
+     * differently from K's.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),
@@ -54,8 +56,8 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
             EnumSet.of(Feature.DECODE, Feature.PREFILL, Feature.CAUSAL, Feature.SLIDING_WINDOW, Feature.SOFT_CAP,
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
                     Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
-                    Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI, Feature.KV_SCALES_PER_HEAD,
-                    Feature.KV_SCALES_PER_TOKEN),
+                    Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI, Feature.DISTINCT_VO_HEAD_DIM,
+                    Feature.KV_SCALES_PER_HEAD, Feature.KV_SCALES_PER_TOKEN),
             Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER), CudaAttentionPlan.MIN_ALIGNMENT);
 
     @Override

@@ -205,7 +205,8 @@ final class CudaSession implements BackendSession {
 
     @Override
     public Map<String, Long> nativeHandles() {
-        return Map.of("stream", context.streamHandle(), "context", context.contextHandle());
+        return Map.of("stream", context.streamHandle(), "context", context.contextHandle(), "device",
+                (long) context.device().ordinal());
     }
 
     // ---- arena uploads
@@ -335,15 +336,17 @@ final class CudaSession implements BackendSession {
                 .ptr(address(k)).ptr(address(v)).ptr(bi).ptr(pos).ptr(indptr).ptr(indices).ptr(last).ptr(fault)
                 .ptr(address(cache.k())).ptr(address(cache.v()))
                 .i64(cache.kOffset()).i64(cache.vOffset()).i64(cache.kPageStride()).i64(cache.kSlotStride())
-                .i64(cache.kHeadStride()).i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
+                .i64(cache.kHeadStride()).i64(cache.vPageStride()).i64(cache.vSlotStride()).i64(cache.vHeadStride())
+                .i64(ks[0]).i64(ks[1]).i64(vs[0]).i64(vs[1])
                 .ptr(s.isScalar() ? 0 : address(s.kTensor())).ptr(s.isScalar() ? 0 : address(s.vTensor()))
                 .i64(cache.scalePageStride()).i64(cache.scaleSlotStride()).i64(cache.scaleHeadStride())
                 .i32(cache.numKvHeads()).i32(cache.kHeadDim()).i32(cache.pageSize()).i32(checked ? 1 : 0)
-                .i32(batch).i32(capacity).i32(cache.numPages()).i32(0)
+                .i32(batch).i32(capacity).i32(cache.numPages()).i32(cache.vHeadDim())
                 .f32(s.isScalar() ? s.k() : 1f).f32(s.isScalar() ? s.v() : 1f)
                 .bytes();
         String name = "append_" + CudaDtypes.suffix(k.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
-        kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, blockFor(cache.kHeadDim()), 0, params);
+        int block = blockFor(Math.max(cache.kHeadDim(), cache.vHeadDim()));
+        kernels.get(name).launch(Math.multiplyExact(n, cache.numKvHeads()), 1, block, 0, params);
     }
 
     @Override

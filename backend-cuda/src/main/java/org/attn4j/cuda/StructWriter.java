@@ -8,13 +8,24 @@ import java.nio.ByteOrder;
  * declaration order with natural alignment, as the C++ compiler lays them out.
  */
 final class StructWriter {
-    private final ByteBuffer buf;
+    private ByteBuffer buf;
 
+    /** A writer whose buffer starts at {@code capacity} bytes and grows as fields are added. */
     StructWriter(int capacity) {
-        buf = ByteBuffer.allocate(capacity).order(ByteOrder.LITTLE_ENDIAN);
+        buf = ByteBuffer.allocate(Math.max(capacity, 16)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Room for one more field and its padding: structs gain fields, a fixed size would overflow. */
+    private void ensure(int bytes) {
+        if (buf.remaining() < bytes) {
+            ByteBuffer grown = ByteBuffer.allocate(2 * buf.capacity() + bytes).order(ByteOrder.LITTLE_ENDIAN);
+            grown.put(buf.flip());
+            buf = grown;
+        }
     }
 
     private void align(int n) {
+        ensure(2 * n);
         while (buf.position() % n != 0) {
             buf.put((byte) 0);
         }

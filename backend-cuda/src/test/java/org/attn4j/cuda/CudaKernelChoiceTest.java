@@ -130,4 +130,40 @@ class CudaKernelChoiceTest {
         assertTrue(BlockShape.mmaDecodeRingBytes(256, 2) + 32 * 1024 <= 227 * 1024);
         assertEquals("dec_mma_bf16_e4m3_d96", BlockShape.mmaDecodeKernel("bf16", "e4m3", 96));
     }
+
+    @Test
+    void vAndOOfAnotherHeadDimRunOnTheKernelsThatReadVWithItsOwnDimAndStrides() {
+        int[][] pairs = {{192, 128}, {128, 192}, {96, 64}, {64, 128}, {256, 128}, {48, 32}};
+        for (boolean decode : new boolean[] {true, false}) {
+            for (int[] pair : pairs) {
+                int[] kvLens = {300, 17};
+                int[] qo = decode ? new int[] {0, 1, 2} : new int[] {0, 40, 57};
+                for (DType kv : new DType[] {DType.BF16, DType.FP8_E4M3}) {
+                    AttentionProblem p = new AttentionProblem(new HeadConfig(8, 2, pair[0], pair[1]), qo,
+                            PageTable.of(16, ContiguousPages.of(kvLens, 16), kvLens), null, AttentionOptions.DEFAULT,
+                            null, null, decode, PlanOptions.DEFAULT, DType.BF16, kv, 16);
+                    for (int cc : new int[] {AMPERE, HOPPER}) {
+                        assertEquals(Kernel.TENSOR_CORE, CudaAttentionPlan.kernelFor(p, CudaKernelSettings.DEFAULT, cc),
+                                "Dqk " + pair[0] + ", Dvo " + pair[1] + ", " + kv + (decode ? " decode" : " prefill"));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void sharedMemoryOfTwoHeadDimsMirrorsTheKernelsLayout() {
+        // TcLayout: q rows (Dqk + 8), K then V rows of each stage (D * bytes + 16 each), FP8's
+        // converted rows (D + 8 each), the warps' merge area (Dvo + 2 floats per item).
+        int q = 64 * (192 + 8) * 2;
+        int stage = 32 * (192 * 2 + 16 + 128 * 2 + 16);
+        assertEquals(q + Math.max(2 * stage, 64 * (128 + 2) * 4), BlockShape.TC_PREFILL.sharedBytes(192, 128, 2));
+        int stage8 = 32 * (192 + 16 + 128 + 16);
+        int conv = 32 * (200 + 136) * 2;
+        assertEquals(q + Math.max(2 * stage8 + conv, 64 * (128 + 2) * 4),
+                BlockShape.TC_PREFILL.sharedBytes(192, 128, 1));
+        assertEquals(BlockShape.TC_PREFILL.sharedBytes(128, 2), BlockShape.TC_PREFILL.sharedBytes(128, 128, 2));
+        // Generic: q [items][Dqk], K [tile][Dqk + 1], V [tile][Dvo], floats.
+        assertEquals(4 * (32 * 192 + 32 * 193 + 32 * 128), BlockShape.GENERIC_4.sharedBytes(192, 128, 2));
+    }
 }

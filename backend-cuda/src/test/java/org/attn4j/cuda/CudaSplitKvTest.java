@@ -68,9 +68,9 @@ class CudaSplitKvTest {
         try (Tensor out = s.allocate(DType.I32, new long[] {3})) {
             s.kernels().get("param_sizes").launch(1, 1, 1, 0, CudaSession.address(out));
             HostTensor h = cuda.download(out);
-            assertEquals(312, h.getInt(0), "AttnParams");
+            assertEquals(336, h.getInt(0), "AttnParams");
             assertEquals(80, h.getInt(1), "MergePartialsParams");
-            assertEquals(232, h.getInt(2), "AppendParams");
+            assertEquals(256, h.getInt(2), "AppendParams");
         }
     }
 

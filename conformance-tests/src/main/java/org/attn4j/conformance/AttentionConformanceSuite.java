@@ -288,6 +288,16 @@ public abstract class AttentionConformanceSuite {
     }
 
     @Test
+    void contextParallelDecodeEqualsSingle() {
+        property("contextParallelDecodeEqualsSingle");
+    }
+
+    @Test
+    void contextParallelPrefillEqualsSingle() {
+        property("contextParallelPrefillEqualsSingle");
+    }
+
+    @Test
     void lowerTriangularMaskEqualsCausal() {
         property("lowerTriangularMaskEqualsCausal");
     }

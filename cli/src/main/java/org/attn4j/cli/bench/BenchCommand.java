@@ -14,6 +14,7 @@ import org.attn4j.bench.BenchChart;
 import org.attn4j.bench.BenchReport;
 import org.attn4j.bench.BenchRow;
 import org.attn4j.bench.BenchRunner;
+import org.attn4j.bench.ContextParallelBench;
 import org.attn4j.bench.EngineStepBench;
 import org.attn4j.bench.BenchSettings;
 import org.attn4j.bench.Progress;
@@ -225,6 +226,17 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                         progress.stepDone();
                     }
+                    if (contextParallel()) {
+                        try {
+                            BenchRow row = contextParallel(backend);
+                            rows.add(row);
+                            BenchReport.printRow(out, row);
+                        } catch (RuntimeException | OutOfMemoryError e) {
+                            failures++;
+                            out.printf("%-44s %-10s skipped: %s%n", ContextParallelBench.NAME, id,
+                                    e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
+                        }
+                    }
                     if (engineStep()) {
                         try {
                             BenchRow row = engineStep(backend, settings);
@@ -325,6 +337,24 @@ public final class BenchCommand implements Callable<Integer> {
         return EngineStepBench.measure(backend, shape).row(backend.id(), ceiling);
     }
 
+    /** Whether {@code decode-long-cp} is asked for (by name only: it is not among the named workloads). */
+    boolean contextParallel() {
+        return workload.stream().map(String::strip).anyMatch(w -> w.equals(ContextParallelBench.NAME));
+    }
+
+    /**
+     * {@code decode-long-cp} on {@code backend}: decode-long's shape over 4 logical shards on GPUs,
+     * a small shape on CPU backends.
+     */
+    private BenchRow contextParallel(AttentionBackend backend) {
+        boolean gpu = BenchRunner.onGpu(backend);
+        Workload base = Workloads.byName("decode-long");
+        int batch = gpu ? base.batch() : 2;
+        int kvLen = gpu ? base.kvLen(0) : 1000;
+        return ContextParallelBench.measure(backend, batch, kvLen, gpu ? base.heads()
+                : new org.attn4j.options.HeadConfig(8, 2, 64), 4, gpu ? 50 : 3).row(backend.id());
+    }
+
     List<Workload> workloads() {
         Map<String, Workload> named = Workloads.named();
         List<Workload> chosen = new ArrayList<>();
@@ -336,8 +366,8 @@ public final class BenchCommand implements Callable<Integer> {
                 chosen.addAll(Workloads.classes().values());
             } else if (Workloads.byName(t) != null) {
                 chosen.add(Workloads.byName(t));
-            } else if (t.equals(ENGINE_STEP)) {
-                continue; // measured apart (engineStep())
+            } else if (t.equals(ENGINE_STEP) || t.equals(ContextParallelBench.NAME)) {
+                continue; // measured apart (engineStep(), contextParallel())
             } else if (!t.isEmpty()) {
                 throw error("unknown workload '" + t + "'; known: all, " + CLASSES + ", "
                         + String.join(", ", Workloads.names()));
@@ -347,7 +377,8 @@ public final class BenchCommand implements Callable<Integer> {
             chosen.add(adHoc());
         }
         boolean onlyEngineStep = !workload.isEmpty()
-                && workload.stream().map(String::strip).allMatch(w -> w.equals(ENGINE_STEP) || w.isEmpty());
+                && workload.stream().map(String::strip).allMatch(w -> w.equals(ENGINE_STEP)
+                        || w.equals(ContextParallelBench.NAME) || w.isEmpty());
         if (chosen.isEmpty() && !onlyEngineStep) {
             chosen.addAll(named.values());
         }

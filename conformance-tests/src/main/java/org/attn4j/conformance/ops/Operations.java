@@ -17,6 +17,9 @@ import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.KvScales;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
+import org.attn4j.parallel.ContextParallelPlan;
+import org.attn4j.parallel.ContextShards;
+import org.attn4j.parallel.ShardPlacement;
 import org.attn4j.kv.RaggedKv;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.Tensor;
@@ -79,6 +82,38 @@ public final class Operations {
                     ? be.planBatchDecode(table, c.heads(), c.options(), planOptions)
                     : be.planBatchPrefill(c.qoIndptr(), table, c.heads(), c.options(), data.customMask(),
                             planOptions)) {
+                plan.run(q, kv, o, lse);
+            }
+            return read(s, c, o, lse, c.totalQ());
+        }
+    }
+
+    /**
+     * Context-parallel decode or prefill (spec §12) over {@code shards} logical shards of the
+     * backend: the pool's table cut by {@link ContextShards#split}, every shard's partial state
+     * merged on the backend itself.
+     *
+     * @param be     the backend
+     * @param data   the case's values; only q is read, K and V come from {@code pool}
+     * @param pool   the KV pool, with its own page table
+     * @param shards the number of logical shards
+     * @param decode plan a decode (every qoLen 1) rather than a prefill
+     * @return o, and lse when the case asks for it
+     */
+    public static AttentionOutput contextParallel(AttentionBackend be, CaseData data, PagedPool pool, int shards,
+                                                  boolean decode) {
+        AttentionCase c = data.kase();
+        try (DeviceScope s = new DeviceScope(be)) {
+            Tensor q = q(s, data);
+            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
+            Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+            PagedKvCache kv = s.cache(pool);
+            ShardPlacement placement = ShardPlacement.logical(be, shards);
+            ContextShards cut = ContextShards.split(pool.table(), shards);
+            try (ContextParallelPlan plan = decode
+                    ? ContextParallelPlan.decode(placement, cut, c.heads(), c.options(), null)
+                    : ContextParallelPlan.prefill(placement, c.qoIndptr(), cut, c.heads(), c.options(),
+                            data.customMask(), null)) {
                 plan.run(q, kv, o, lse);
             }
             return read(s, c, o, lse, c.totalQ());

@@ -113,6 +113,14 @@ public final class AttentionProperties {
                         needs(Feature.LSE, Feature.MERGE), this::splitMergeEqualsWhole),
                 new CaseProperty(s, "cascadeEqualsFlat", "cascade ≡ flat attention", PREFILL, cascadable(),
                         needs(Feature.PREFILL, Feature.CASCADE, Feature.MERGE), this::cascadeEqualsFlat),
+                new CaseProperty(s, "contextParallelDecodeEqualsSingle",
+                        "context-parallel decode over 1-4 logical shards ≡ batch decode on one device", DECODE,
+                        contextParallel(true), needs(Feature.DECODE, Feature.PREFILL, Feature.CUSTOM_MASK,
+                        Feature.LSE, Feature.MERGE), c -> contextParallelEqualsSingle(c, true)),
+                new CaseProperty(s, "contextParallelPrefillEqualsSingle",
+                        "context-parallel prefill over 1-4 logical shards ≡ batch prefill on one device", PREFILL,
+                        contextParallel(false), needs(Feature.PREFILL, Feature.CUSTOM_MASK, Feature.LSE,
+                        Feature.MERGE), c -> contextParallelEqualsSingle(c, false)),
                 new CaseProperty(s, "lowerTriangularMaskEqualsCausal", "lower-triangular custom mask ≡ causal",
                         PREFILL, causalOnly(), needs(Feature.PREFILL, Feature.CUSTOM_MASK),
                         this::maskEqualsCausal),
@@ -356,6 +364,34 @@ public final class AttentionProperties {
         AttentionOutput cascade = Operations.cascade(s.backend(), shared, shape, PlanOptions.DEFAULT);
         AttentionOutput flat = paged(shared);
         Compare.outputs("cascade (" + shape + ") vs flat", cascade, flat, tol(c));
+    }
+
+    /** Context parallelism rejects RoPE on the fly and ALiBi (spec §12); decode takes no custom mask. */
+    private static UnaryOperator<AttentionCase.Builder> contextParallel(boolean decode) {
+        return b -> {
+            b.rope = RopeKind.NONE;
+            b.alibi = AttentionCase.AlibiKind.NONE;
+            if (decode) {
+                b.mask = MaskKind.NONE;
+            }
+            return b;
+        };
+    }
+
+    /** The case's batch over 1 + (seed mod 4) logical shards against the same batch unsharded. */
+    private void contextParallelEqualsSingle(AttentionCase c, boolean decode) {
+        CaseData data = CaseData.of(c);
+        int shards = 1 + (int) Math.floorMod(c.seed(), 4L);
+        AttentionOutput whole;
+        AttentionOutput sharded;
+        try (PagedPool pool = PagedPool.of(data, c.pageSize(), c.layout(), c.combinedCache(), c.extraPages(),
+                c.seed() * 31 + 7, Fill.GARBAGE)) {
+            // A prefill case may have one row per request: plan it as a prefill all the same (its mask).
+            whole = Operations.batch(s.backend(), data, pool, decode, PlanOptions.DEFAULT);
+            sharded = Operations.contextParallel(s.backend(), data, pool, shards, decode);
+        }
+        Compare.outputs("context-parallel " + (decode ? "decode" : "prefill") + " over " + shards
+                + " logical shards vs one batch", sharded, whole, tol(c));
     }
 
     private void maskEqualsCausal(AttentionCase c) {
