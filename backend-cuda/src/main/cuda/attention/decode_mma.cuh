@@ -22,7 +22,10 @@
 //   used as they come: the dot product's dims are taken in a permuted order (q's fragments are
 //   loaded in the same order), and each V fragment splits into two n-blocks, one of even output
 //   dims and one of odd. Each FP8 pair converts exactly to q's type in registers;
-// - the 4 warps merge their states through shared memory at the end, as in the streaming kernel.
+// - the 4 warps merge their states through shared memory at the end, as in the streaming kernel;
+// - per-token KV scales (FP8): a key's K scale multiplies its raw scores and its V scale its
+//   probabilities after l has summed them, as in the Tensor Core kernel; each key's scales are
+//   read beside its page id in shared memory.
 #pragma once
 #include "../primitives/mma_sync.cuh"
 #include "decode_stream.cuh"
@@ -145,6 +148,7 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
         return h < g ? lg.slope(p, kvh * g + h) : 0.f;
     };
     const int rowPq[2] = {kvLen - 1, kvLen - 1};
+    const bool tokenScales = FP8 && perTokenScales(p);
     const int rowI[2] = {0, 0};
     const bool rowOk[2] = {true, true};
     const int mi = lane >> 3;
@@ -212,12 +216,40 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
 
         // Keys past the warp's range, and those the custom mask drops (row 0 of the request).
         const int c0 = wStart + t * SK;
+        // Per-token scales: accumulators e and e + 2 of n-block nb are one key (fragmentKey);
+        // keys past the warp's range take 1 and are masked.
+        float vTok[2][2];
+        if (FP8 && tokenScales) {
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb) {
+#pragma unroll
+                for (int e = 0; e < 2; ++e) {
+                    const int j = fragmentKey(c0, 4 * nb + e, lane);
+                    float kt = 1.f, vt = 1.f;
+                    if (j < wEnd) {
+                        const long long at = tokenScaleIndex(p, pages[pageOf(j) - firstPage], slotOf(j), kvh);
+                        kt = p.kScales[at];
+                        vt = p.vScales[at];
+                    }
+                    s[nb][e] *= kt;
+                    s[nb][e + 2] *= kt;
+                    vTok[nb][e] = vt;
+                }
+            }
+        }
         fragmentLogits(s, lg, c0, lane, rowSlope, rowPq);
         if (c0 + SK > wEnd || p.mask) fragmentMask(s, p, b, kvLen, wStart, wEnd, c0, lane, rowOk, rowI, rowPq);
         float rowMax[2];
         rowMax[0] = maxNan(maxNan(s[0][0], s[0][1]), maxNan(s[1][0], s[1][1]));
         rowMax[1] = maxNan(maxNan(s[0][2], s[0][3]), maxNan(s[1][2], s[1][3]));
         onlineSoftmaxStep(s, o, m, l, rowMax);
+        if (FP8 && tokenScales) {
+#pragma unroll
+            for (int nb = 0; nb < 2; ++nb) {
+#pragma unroll
+                for (int e = 0; e < 4; ++e) s[nb][e] *= vTok[nb][e & 1];
+            }
+        }
 
         // O += P V over the stage's 16 keys.
         uint32_t a[4];

@@ -159,16 +159,18 @@ final class CudaAttentionPlan implements KernelPlan {
 
     /**
      * Whether the chosen kernel cannot run this cache and the plan's fallback must: per-token KV
-     * scales (known only when a cache is run; the streaming and query-tiled kernels apply scalar
-     * and per-head ones alone), V pages that stride differently from K's, and, for wgmma, pools
-     * past its 32-bit row offsets.
+     * scales (known only when a cache is run; the query-tiled kernels apply scalar and per-head
+     * ones alone, the Tensor Core decode all three, and the streaming decode never meets them, as
+     * it takes no FP8 cache), V pages that stride differently from K's, and, for wgmma, pools past
+     * its 32-bit row offsets.
      */
     private boolean needsFallback(PagedKvCache kv) {
         if (choice.fallback() == null) {
             return false;
         }
         boolean wgmma = choice.kernel() == Kernel.QUERY_TILED && choice.schedule().shape() == BlockShape.WGMMA_PREFILL;
-        return kv.scales().mode() == KvScaleMode.PER_TOKEN || kv.kPageStride() != kv.vPageStride()
+        boolean perToken = kv.scales().mode() == KvScaleMode.PER_TOKEN && choice.kernel() != Kernel.MMA_DECODE;
+        return perToken || kv.kPageStride() != kv.vPageStride()
                 || (wgmma && !rowOffsetsFit(kv));
     }
 

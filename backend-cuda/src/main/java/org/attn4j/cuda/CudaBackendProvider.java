@@ -40,12 +40,13 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
      * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
      * kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
      * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh), and scalar and
-     * per-head KV scales; per-token ones run on the Tensor Core and CUDA-core kernels, to which a
-     * plan switches when such a cache is run (CudaAttentionPlan), and append computes and writes
-     * them (kv/kvops.cuh). V and o rows of another head dim than q and K (DISTINCT_VO_HEAD_DIM)
-     * run on the Tensor Core and CUDA-core kernels, which read V with its own strides; the
-     * streaming decode and query-tiled prefill kernels take one head dim and give way to the
-     * Tensor Core kernel when V pages stride differently from K's.
+     * per-head KV scales; per-token ones (FP8 caches) run on the Tensor Core decode, Tensor Core
+     * and CUDA-core kernels, a wgmma prefill plan switching to its Tensor Core fallback when such a
+     * cache is run (CudaAttentionPlan), and append computes and writes them (kv/kvops.cuh). V and
+     * o rows of another head dim than q and K (DISTINCT_VO_HEAD_DIM) run on the Tensor Core and
+     * CUDA-core kernels, which read V with its own strides; the streaming decode and query-tiled
+     * prefill kernels take one head dim and give way to the Tensor Core kernel when V pages stride
+     * differently from K's.
      */
     static final Capabilities CAPABILITIES = new Capabilities(
             Set.of(DType.F16, DType.BF16, DType.F32),
