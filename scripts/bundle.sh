@@ -127,7 +127,8 @@ fi
 # Nothing unpacked may stay inside: the folder travels to the GPU host under a size limit.
 rm -rf "$out/jre" "$out/icd"
 cp scripts/bundle-run.sh "$out/run.sh"
-chmod +x "$out/run.sh"
+cp scripts/bundle-acceptance.sh "$out/acceptance.sh"
+chmod +x "$out/run.sh" "$out/acceptance.sh"
 mkdir -p "$out/peers"
 if [ -d bench/peers ]; then
   cp bench/peers/*.py "$out/peers/" 2>/dev/null || true
