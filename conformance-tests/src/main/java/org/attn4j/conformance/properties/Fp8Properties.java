@@ -66,9 +66,18 @@ public final class Fp8Properties {
     // ------------------------------------------------------------------ append: saturation and NaN
 
     private String unsupportedAppend(Fp8AppendCase c) {
-        Capabilities caps = s.capabilities();
-        if (!caps.has(Feature.APPEND)) {
-            return "feature " + Feature.APPEND + " absent";
+        return unsupportedAppend(s.capabilities(), c, Feature.APPEND);
+    }
+
+    /**
+     * Why a backend cannot run an FP8 append case: a missing feature of {@code features}, the
+     * formats, the head dim or the layout; null when it can.
+     */
+    static String unsupportedAppend(Capabilities caps, Fp8AppendCase c, Feature... features) {
+        for (Feature f : features) {
+            if (!caps.has(f)) {
+                return "feature " + f + " absent";
+            }
         }
         if (!caps.kvDtypes().contains(c.format())) {
             return "KV dtype " + c.format() + " unsupported";

@@ -250,25 +250,8 @@ public final class KvScaleProperties {
     // ------------------------------------------------------------------ append
 
     private String unsupportedAppend(Fp8AppendCase c) {
-        Capabilities caps = s.capabilities();
-        for (Feature f : EnumSet.of(Feature.APPEND, Feature.KV_SCALES_PER_HEAD, Feature.KV_SCALES_PER_TOKEN)) {
-            if (!caps.has(f)) {
-                return "feature " + f + " absent";
-            }
-        }
-        if (!caps.kvDtypes().contains(c.format())) {
-            return "KV dtype " + c.format() + " unsupported";
-        }
-        if (!caps.qDtypes().contains(c.input())) {
-            return "input dtype " + c.input() + " unsupported";
-        }
-        if (!caps.supportsHeadDim(c.headDim())) {
-            return "head dim " + c.headDim() + " unsupported (" + caps.headDimsDescription() + ")";
-        }
-        if (!caps.layouts().contains(c.layout())) {
-            return "layout " + c.layout() + " unsupported";
-        }
-        return null;
+        return Fp8Properties.unsupportedAppend(s.capabilities(), c, Feature.APPEND, Feature.KV_SCALES_PER_HEAD,
+                Feature.KV_SCALES_PER_TOKEN);
     }
 
     private void append(Fp8AppendCase c) {
