@@ -53,6 +53,29 @@ inline float row_scale(__global const SRC_T* src, long at, int n) {
 }
 #endif
 
+// n elements of src from `from` into the cache row at `at`: bits as they are for one type, else
+// the exact quotient by scale rounded once into the cache's type (saturating FP8).
+inline void store_row(__global DST_T* c, long at, __global const SRC_T* src, long from, int n, float scale) {
+    for (int d = 0; d < n; d++) {
+#if SAME_TYPE
+        c[at + d] = src[from + d];
+#else
+        float x = LOAD_EXACT(ST, src, from + d);
+#if CT == 3
+        c[at + d] = quotient_to_e4m3(x, scale);
+#elif CT == 4
+        c[at + d] = quotient_to_e5m2(x, scale);
+#elif CT == 2
+        c[at + d] = quotient_to_bf16(x, scale);
+#elif CT == 1
+        ((__global ushort*) c)[at + d] = quotient_to_f16(x, scale);
+#else
+        c[at + d] = quotient(x, scale);
+#endif
+#endif
+    }
+}
+
 __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHead,
                         __global const SRC_T* v, long vOff, long vTok, long vHead,
                         __global DST_T* kc, __global DST_T* vc,
@@ -117,40 +140,6 @@ __kernel void append_kv(__global const SRC_T* k, long kOff, long kTok, long kHea
 #endif
     }
 #endif
-    for (int d = 0; d < headDim; d++) {
-#if SAME_TYPE
-        kc[kOffset + dst + d] = k[ks + d];
-#else
-        float kx = LOAD_EXACT(ST, k, ks + d);
-#if CT == 3
-        kc[kOffset + dst + d] = quotient_to_e4m3(kx, kScale);
-#elif CT == 4
-        kc[kOffset + dst + d] = quotient_to_e5m2(kx, kScale);
-#elif CT == 2
-        kc[kOffset + dst + d] = quotient_to_bf16(kx, kScale);
-#elif CT == 1
-        ((__global ushort*) kc)[kOffset + dst + d] = quotient_to_f16(kx, kScale);
-#else
-        kc[kOffset + dst + d] = quotient(kx, kScale);
-#endif
-#endif
-    }
-    for (int d = 0; d < headDimV; d++) {
-#if SAME_TYPE
-        vc[vOffset + vDst + d] = v[vs + d];
-#else
-        float vx = LOAD_EXACT(ST, v, vs + d);
-#if CT == 3
-        vc[vOffset + vDst + d] = quotient_to_e4m3(vx, vScale);
-#elif CT == 4
-        vc[vOffset + vDst + d] = quotient_to_e5m2(vx, vScale);
-#elif CT == 2
-        vc[vOffset + vDst + d] = quotient_to_bf16(vx, vScale);
-#elif CT == 1
-        ((__global ushort*) vc)[vOffset + vDst + d] = quotient_to_f16(vx, vScale);
-#else
-        vc[vOffset + vDst + d] = quotient(vx, vScale);
-#endif
-#endif
-    }
+    store_row(kc, kOffset + dst, k, ks, headDim, kScale);
+    store_row(vc, vOffset + vDst, v, vs, headDimV, vScale);
 }
