@@ -5,6 +5,7 @@
 #include "attention/decode_stream.cuh"
 #include "attention/decode_mma.cuh"
 #include "attention/prefill_fa2.cuh"
+#include "attention/mla.cuh"
 #include "hopper/prefill_wgmma.cuh"
 #include "kv/kvops.cuh"
 #include "attention/state.cuh"
@@ -121,7 +122,32 @@ extern "C" __global__ void param_sizes(int* out) {
     out[0] = sizeof(AttnParams);
     out[1] = sizeof(MergePartialsParams);
     out[2] = sizeof(AppendParams);
+    out[3] = sizeof(MlaParams);
 }
+
+// Multi-head latent attention: the Tensor Core kernel (q f16 or bf16; the cache of q's type or
+// FP8), the merge of its split requests, and the CUDA-core kernel for every other dtype and dim.
+#define MLA_TC(QN, Q, KN, K)                                                                              \
+    extern "C" __global__ void __launch_bounds__(MLA_THREADS, 1) mla_tc_##QN##_##KN(const MlaParams p) {  \
+        mlaTensorCoreBody<Q, K>(p);                                                                       \
+    }
+#define MLA_TC_Q(QN, Q) MLA_TC(QN, Q, QN, Q) MLA_TC(QN, Q, e4m3, E4M3) MLA_TC(QN, Q, e5m2, E5M2)
+MLA_TC_Q(f16, F16)
+MLA_TC_Q(bf16, BF16)
+#define MLA_GENERIC(QN, Q, KN, K)                                                                         \
+    extern "C" __global__ void __launch_bounds__(32 * MLA_GENERIC_WARPS) mla_generic_##QN##_##KN(          \
+            const MlaParams p) {                                                                          \
+        mlaGenericBody<Q, K>(p);                                                                          \
+    }
+#define MLA_GENERIC_Q(QN, Q)                                                                              \
+    MLA_GENERIC(QN, Q, f16, F16) MLA_GENERIC(QN, Q, bf16, BF16) MLA_GENERIC(QN, Q, f32, F32)              \
+    MLA_GENERIC(QN, Q, e4m3, E4M3) MLA_GENERIC(QN, Q, e5m2, E5M2)                                         \
+    extern "C" __global__ void __launch_bounds__(32 * MLA_GENERIC_WARPS) mla_merge_##QN(const MlaParams p) { \
+        mlaMergeBody<Q>(p);                                                                               \
+    }
+MLA_GENERIC_Q(f16, F16)
+MLA_GENERIC_Q(bf16, BF16)
+MLA_GENERIC_Q(f32, F32)
 
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type at head dim
 // 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; a copier warpgroup and
