@@ -24,6 +24,8 @@ import org.attn4j.spi.DeviceTimer;
 import org.attn4j.spi.GraphRecorder;
 import org.attn4j.spi.KernelGraph;
 import org.attn4j.spi.KernelPlan;
+import org.attn4j.spi.MlaKernelPlan;
+import org.attn4j.spi.MlaProblem;
 import org.attn4j.spi.RegionArena;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.ExternalMemory;
@@ -247,6 +249,11 @@ final class CudaSession implements BackendSession {
     @Override
     public KernelPlan plan(AttentionProblem problem) {
         return new CudaAttentionPlan(this, problem);
+    }
+
+    @Override
+    public MlaKernelPlan planMla(MlaProblem problem) {
+        return new CudaMlaPlan(this, problem);
     }
 
     // ---- states

@@ -65,12 +65,13 @@ class CudaSplitKvTest {
     @Test
     void parameterStructsMatchTheKernelsLayout() {
         CudaSession s = session;
-        try (Tensor out = s.allocate(DType.I32, new long[] {3})) {
+        try (Tensor out = s.allocate(DType.I32, new long[] {4})) {
             s.kernels().get("param_sizes").launch(1, 1, 1, 0, CudaSession.address(out));
             HostTensor h = cuda.download(out);
             assertEquals(336, h.getInt(0), "AttnParams");
             assertEquals(80, h.getInt(1), "MergePartialsParams");
             assertEquals(256, h.getInt(2), "AppendParams");
+            assertEquals(248, h.getInt(3), "MlaParams");
         }
     }
 

@@ -1,0 +1,188 @@
+package org.attn4j.cuda;
+
+import org.attn4j.error.InvalidArgumentException;
+import org.attn4j.kv.PagedMlaCache;
+import org.attn4j.options.MlaHeadConfig;
+import org.attn4j.spi.MlaKernelPlan;
+import org.attn4j.spi.MlaProblem;
+import org.attn4j.spi.RegionArena;
+import org.attn4j.tensor.DType;
+import org.attn4j.tensor.Tensor;
+
+/**
+ * A planned multi-head latent attention (spec §13) on CUDA: the kernel, chosen from the dtypes and
+ * dims, and its schedule, written with the page table into one arena region by a copy that does
+ * not wait. {@link #run} only queues launches: the attention kernel, then, for split requests,
+ * the merge.
+ *
+ * <p>The Tensor Core kernel ({@code mla_tc_*}) takes q in f16 or bf16 over a cache of q's type or
+ * FP8, latent dims that are multiples of 32 up to 512 and rotary dims that are multiples of 16,
+ * with cache rows on 16-byte boundaries. Everything else runs on the CUDA-core kernel
+ * ({@code mla_generic_*}), a warp per (row, head).
+ */
+final class CudaMlaPlan implements MlaKernelPlan {
+    /** MLA_MAX_CKV in attention/mla.cuh: the latent dim both kernels' registers hold at most. */
+    static final int MAX_CKV = 512;
+    /** 32 lanes times MLA_GENERIC_LANE_DP: the rotary dim the CUDA-core kernel holds at most. */
+    static final int MAX_KPE = 256;
+    /** Warps (one item each) per block of the CUDA-core kernel and of the merge. */
+    private static final int GENERIC_WARPS = 8;
+    private static final int TC_THREADS = 256;
+
+    private final CudaSession session;
+    private final MlaProblem problem;
+    private final boolean tensorCore;
+    private final MlaSchedule schedule;
+    private final int sharedBytes;
+    private final CudaPlanLayout layout;
+    private final RegionArena.Region<Long> region;
+    private final long base;
+    private final int qoIndptr;
+    private final int kvIndptr;
+    private final int kvIndices;
+    private final int kvLens;
+    private final int rowRequest;
+    private final int work;
+    private final int merge;
+    private final int partialO;
+    private final int partialLse;
+    private boolean closed;
+
+    CudaMlaPlan(CudaSession session, MlaProblem problem) {
+        this.session = session;
+        this.problem = problem;
+        MlaHeadConfig h = problem.heads();
+        if (h.headDimCkv() > MAX_CKV || h.headDimKpe() > MAX_KPE) {
+            throw new InvalidArgumentException("heads", "the CUDA backend's MLA kernels hold latent dims up to "
+                    + MAX_CKV + " and rotary dims up to " + MAX_KPE + "; actual " + h.headDimCkv() + " and "
+                    + h.headDimKpe());
+        }
+        this.sharedBytes = tensorCoreSharedBytes(h);
+        this.tensorCore = tensorCoreFits(problem)
+                && sharedBytes <= session.deviceInfo().maxSharedPerBlockOptin();
+        this.schedule = MlaSchedule.of(problem, session.deviceInfo().multiprocessors());
+        CudaPlanLayout l = new CudaPlanLayout(CudaSession.ARENA_ALIGNMENT);
+        this.qoIndptr = l.add(CudaPlanLayout.ints(problem.qoIndptr()));
+        this.kvIndptr = l.add(CudaPlanLayout.ints(problem.pageTable().indptr()));
+        this.kvIndices = l.add(CudaPlanLayout.ints(problem.pageTable().indices()));
+        this.kvLens = l.add(CudaPlanLayout.ints(problem.pageTable().kvLens()));
+        this.rowRequest = l.add(CudaPlanLayout.ints(rowRequests(problem)));
+        this.work = l.add(CudaPlanLayout.ints(schedule.work()));
+        this.merge = l.add(CudaPlanLayout.ints(schedule.merge()));
+        this.partialO = l.scratch(schedule.slots() * h.headDimCkv() * 4);
+        this.partialLse = l.scratch(schedule.slots() * 4);
+        this.layout = l;
+        this.region = session.arena().take(l.total());
+        this.base = region.chunk() + region.offset();
+        session.context().copyToDeviceAsync(base, l.upload());
+    }
+
+    /** Whether the dtypes and dims suit the Tensor Core kernel (the cache's alignment is checked at run). */
+    static boolean tensorCoreFits(MlaProblem p) {
+        DType q = p.qDtype();
+        DType kv = p.kvDtype();
+        MlaHeadConfig h = p.heads();
+        boolean sixteen = q == DType.F16 || q == DType.BF16;
+        return sixteen && (kv == q || kv == DType.FP8_E4M3 || kv == DType.FP8_E5M2)
+                && h.headDimCkv() % 32 == 0 && h.headDimCkv() <= MAX_CKV && h.headDimKpe() % 16 == 0;
+    }
+
+    /** MlaSmem::bytes() in attention/mla.cuh: Q, two key stages, P, S, and three floats per item. */
+    static int tensorCoreSharedBytes(MlaHeadConfig h) {
+        long rowK = (long) h.keyDim() + 8;
+        long items = MlaSchedule.ITEMS;
+        long halves = items * rowK + 2L * MlaSchedule.KEYS * rowK + items * (MlaSchedule.KEYS + 8);
+        long floats = items * (MlaSchedule.KEYS + 4) + 3 * items;
+        return (int) Math.min(Integer.MAX_VALUE, 2 * halves + 4 * floats);
+    }
+
+    private static int[] rowRequests(MlaProblem p) {
+        int[] out = new int[p.totalQ()];
+        for (int b = 0; b < p.batchSize(); b++) {
+            for (int r = p.qoStart(b); r < p.qoStart(b) + p.qoLen(b); r++) {
+                out[r] = b;
+            }
+        }
+        return out;
+    }
+
+    /** The Tensor Core kernel stages cache rows by 16-byte copies: both pools' rows must start on 16 bytes. */
+    private static boolean rowsOn16Bytes(PagedMlaCache c) {
+        long eb = c.dtype().byteSize();
+        return (CudaSession.address(c.ckv()) + c.ckvOffset() * eb) % 16 == 0
+                && (CudaSession.address(c.kpe()) + c.kpeOffset() * eb) % 16 == 0
+                && c.ckvPageStride() * eb % 16 == 0 && c.kpePageStride() * eb % 16 == 0;
+    }
+
+    private long at(int index) {
+        return base + layout.offset(index);
+    }
+
+    @Override
+    public void run(Tensor qNope, Tensor qPe, PagedMlaCache cache, Tensor o, Tensor lse) {
+        if (closed) {
+            throw new IllegalStateException("plan is closed");
+        }
+        MlaHeadConfig h = problem.heads();
+        long totalItems = (long) problem.totalQ() * h.numHeads();
+        if (totalItems == 0) {
+            return;
+        }
+        boolean tc = tensorCore && rowsOn16Bytes(cache);
+        long[] qn = qNope.strides();
+        long[] qp = qPe.strides();
+        long[] os = o.strides();
+        int pageSize = cache.pageSize();
+        byte[] params = new StructWriter(248)
+                .ptr(CudaSession.address(qNope)).ptr(CudaSession.address(qPe))
+                .ptr(CudaSession.address(cache.ckv())).ptr(CudaSession.address(cache.kpe()))
+                .ptr(CudaSession.address(o)).ptr(lse == null ? 0 : CudaSession.address(lse))
+                .ptr(at(qoIndptr)).ptr(at(kvIndptr)).ptr(at(kvIndices)).ptr(at(kvLens)).ptr(at(work))
+                .ptr(at(rowRequest)).ptr(at(merge)).ptr(at(partialO)).ptr(at(partialLse))
+                .i64(qn[0]).i64(qn[1]).i64(qp[0]).i64(qp[1]).i64(os[0]).i64(os[1])
+                .i64(cache.ckvOffset()).i64(cache.kpeOffset()).i64(cache.ckvPageStride()).i64(cache.kpePageStride())
+                .i32(h.numHeads()).i32(h.headDimCkv()).i32(h.headDimKpe()).i32(pageSize)
+                .i32(CudaAttentionPlan.pageShift(pageSize)).i32(problem.causal() ? 1 : 0)
+                .f32(problem.smScale()).f32(cache.ckvScale()).f32(cache.kpeScale())
+                .i32(Math.toIntExact(totalItems)).i32(mergeBlocks())
+                .bytes();
+        String types = CudaDtypes.suffix(qNope.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
+        if (!tc) {
+            int blocks = Math.toIntExact((totalItems + GENERIC_WARPS - 1) / GENERIC_WARPS);
+            session.kernels().get("mla_generic_" + types).launch(blocks, 1, 32 * GENERIC_WARPS, 0, params);
+            return;
+        }
+        if (schedule.workItems() > 0) {
+            session.kernels().get("mla_tc_" + types, sharedBytes).launch(schedule.workItems(), 1, TC_THREADS,
+                    sharedBytes, params);
+        }
+        if (schedule.mergedRequests() > 0) {
+            int blocks = Math.multiplyExact(mergeBlocks(), schedule.mergedRequests());
+            session.kernels().get("mla_merge_" + CudaDtypes.suffix(qNope.dtype())).launch(blocks, 1,
+                    32 * GENERIC_WARPS, 0, params);
+        }
+    }
+
+    /** Blocks of the merge per split request: a warp per item of the largest. */
+    private int mergeBlocks() {
+        return Math.max(1, (schedule.maxMergeItems() + GENERIC_WARPS - 1) / GENERIC_WARPS);
+    }
+
+    @Override
+    public String describe() {
+        String split = schedule.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + schedule.splitChunk();
+        return "cuda MLA " + (tensorCore ? "Tensor Core kernel (" + MlaSchedule.ITEMS + " items per block): "
+                + schedule.workItems() + " work items, " + split + ", " + schedule.mergedRequests()
+                + " merged requests" : "CUDA-core kernel (a warp per row and head)") + ", " + layout.total()
+                + " bytes of arena";
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        session.arena().give(region);
+    }
+}
