@@ -2,13 +2,23 @@ package org.attn4j.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.reflect.InvocationHandler;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.EnumSet;
+import java.util.Set;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
 import org.attn4j.options.MlaHeadConfig;
+import org.attn4j.spi.BackendOptions;
+import org.attn4j.spi.BackendSession;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
@@ -58,6 +68,41 @@ class MlaDecodeBenchTest {
             assertEquals("TB/s", row.metric());
             assertEquals(row.bytes() / (row.medianUs() * 1e-6) / 1e12, row.rate(), 1e-9 * row.rate());
             assertEquals(100 * row.rate() * 1e12 / 4.49e12, row.pctCeiling(), 1e-9 * row.pctCeiling());
+        }
+    }
+
+    /** The reference with MLA taken out of its capabilities, as a backend without it (CUDA today) reports them. */
+    private static AttentionBackend withoutMla() {
+        BackendSession session = Backends.find("reference").orElseThrow().open(BackendOptions.DEFAULT);
+        Capabilities c = session.capabilities();
+        Set<Feature> features = EnumSet.copyOf(c.features());
+        features.remove(Feature.MLA);
+        Capabilities without = new Capabilities(c.qDtypes(), c.kvDtypes(), c.minHeadDim(), c.maxHeadDim(),
+                c.headDimStep(), c.layouts(), features, c.externalMemory(), c.minAlignment());
+        InvocationHandler h = (proxy, m, args) -> {
+            if (m.getName().equals("capabilities") && m.getParameterCount() == 0) {
+                return without;
+            }
+            if (m.getName().equals("backendId") && m.getParameterCount() == 0) {
+                return "no-mla";
+            }
+            try {
+                return m.invoke(session, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        };
+        return AttentionBackend.of((BackendSession) Proxy.newProxyInstance(BackendSession.class.getClassLoader(),
+                new Class<?>[] {BackendSession.class}, h));
+    }
+
+    @Test
+    void aBackendWithoutMlaIsRefusedWithTheReason() {
+        try (AttentionBackend b = withoutMla(); AttentionBackend ref = Backends.open("reference")) {
+            assertEquals("backend 'no-mla' does not support MLA (spec §13)", MlaDecodeBench.unsupported(b));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MlaDecodeBench.measure(
+                    new BenchRunner(BenchSettings.DEFAULT, ref), Workloads.mlaDecode(), b, quiet()));
+            assertEquals("backend 'no-mla' does not support MLA (spec §13)", e.getMessage());
         }
     }
 }
