@@ -144,6 +144,7 @@ run_peers() {
   for w in ${ATTN4J_WORKLOADS:-all}; do
     case "$w" in
       engine-step) engine=1 ;;
+      decode-mla) ;;   # no PyTorch peer
       all) engine=1; workloads+=(--workload all) ;;
       *) workloads+=(--workload "$w") ;;
     esac

@@ -78,60 +78,101 @@ public final class BenchRunner {
         String label = w.label() + " on " + backend.id();
         progress.update(label + ": inputs", 0);
         try (BenchCase c = new BenchCase(w, settings.seed())) {
-            int sets = 1;
-            int calls = 1;
-            if (gpu) {
-                long per = Math.max(1, c.setBytes());
-                sets = (int) Math.max(1, Math.min(64, (settings.rotateBytes() + per - 1) / per));
-                sets = (int) Math.max(1, Math.min(sets, settings.maxSetBytes() / per));
-                calls = Math.max(sets, QUEUED_CALLS);
-            }
+            int[] sc = setsAndCalls(gpu, c.setBytes());
+            int sets = sc[0];
+            int calls = sc[1];
             c.prepare(backend, sets);
             progress.update(label + ": check", 0.05);
             c.run(0);
             backend.synchronize();
-            String check = "skipped";
-            if (settings.checkRows() > 0 && reference != null) {
-                ReferenceCheck.Result r = ReferenceCheck.check(c, backend, reference, settings.checkRows());
-                check = r.summary() + (r.pass() ? "" : " " + r.note());
-                if (!r.pass()) {
-                    LOG.log(System.Logger.Level.WARNING, "{0}: output differs from the reference: {1}", label,
-                            r.note());
+            String check = settings.checkRows() > 0 && reference != null
+                    ? checkColumn(ReferenceCheck.check(c, backend, reference, settings.checkRows()), label)
+                    : "skipped";
+            Timed timed = time(backend, c::run, sets, calls, progress, label);
+            return row(w, backend, gpu, timed.stats(), sets, check, timed.method());
+        }
+    }
+
+    /** The check column of a row: the summary, and the first bad element of a failure (also logged). */
+    static String checkColumn(ReferenceCheck.Result r, String label) {
+        if (!r.pass()) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: output differs from the reference: {1}", label, r.note());
+        }
+        return r.summary() + (r.pass() ? "" : " " + r.note());
+    }
+
+    /** Timings and how they were taken. */
+    record Timed(Stats stats, String method) {}
+
+    /**
+     * Sizes warm-up and repetitions from a first timed pass, then times {@code calls} runs per
+     * repetition cycling over {@code sets} input sets; the shared timing of every row.
+     */
+    Timed time(AttentionBackend backend, java.util.function.IntConsumer run, int sets, int calls, Progress progress,
+               String label) {
+        try (DeviceTimer timer = backend.newTimer()) {
+            // first timed pass over every copy: the estimate that sizes warm-up and repetitions
+            timer.start();
+            for (int i = 0; i < calls; i++) {
+                run.accept(i % sets);
+            }
+            timer.stop();
+            double perRunMs = Math.max(1e-4, timer.elapsedMillis() / calls);
+            int warmup = settings.warmupRuns() >= 0 ? settings.warmupRuns()
+                    : (int) Math.max(1, Math.min(20, 200.0 / (perRunMs * calls)));
+            for (int i = 0; i < warmup; i++) {
+                progress.update(label + ": warm-up", 0.1);
+                for (int k = 0; k < calls; k++) {
+                    run.accept(k % sets);
                 }
             }
-            try (DeviceTimer timer = backend.newTimer()) {
-                // first timed pass over every copy: the estimate that sizes warm-up and repetitions
+            backend.synchronize();
+            int reps = (int) Math.max(settings.minReps(), Math.min(settings.maxReps(),
+                    settings.seconds() * 1000 / (perRunMs * calls)));
+            double[] samples = new double[reps];
+            for (int r = 0; r < reps; r++) {
                 timer.start();
                 for (int i = 0; i < calls; i++) {
-                    c.run(i % sets);
+                    run.accept(i % sets);
                 }
                 timer.stop();
-                double perRunMs = Math.max(1e-4, timer.elapsedMillis() / calls);
-                int warmup = settings.warmupRuns() >= 0 ? settings.warmupRuns()
-                        : (int) Math.max(1, Math.min(20, 200.0 / (perRunMs * calls)));
-                for (int i = 0; i < warmup; i++) {
-                    progress.update(label + ": warm-up", 0.1);
-                    for (int k = 0; k < calls; k++) {
-                        c.run(k % sets);
-                    }
-                }
-                backend.synchronize();
-                int reps = (int) Math.max(settings.minReps(), Math.min(settings.maxReps(),
-                        settings.seconds() * 1000 / (perRunMs * calls)));
-                double[] samples = new double[reps];
-                for (int r = 0; r < reps; r++) {
-                    timer.start();
-                    for (int i = 0; i < calls; i++) {
-                        c.run(i % sets);
-                    }
-                    timer.stop();
-                    samples[r] = timer.elapsedMillis() * 1000.0 / calls;
-                    progress.update(label + ": " + (r + 1) + "/" + reps, 0.1 + 0.9 * (r + 1) / reps);
-                }
-                Stats st = Stats.of(samples);
-                return row(w, backend, gpu, st, sets, check, timer.method());
+                samples[r] = timer.elapsedMillis() * 1000.0 / calls;
+                progress.update(label + ": " + (r + 1) + "/" + reps, 0.1 + 0.9 * (r + 1) / reps);
             }
+            return new Timed(Stats.of(samples), timer.method());
         }
+    }
+
+    /**
+     * Input sets to rotate through and calls per timed repetition: on a GPU, sets until they
+     * exceed the rotation size (within the set limit) and at least {@link #QUEUED_CALLS} calls;
+     * elsewhere one of each.
+     */
+    int[] setsAndCalls(boolean gpu, long setBytes) {
+        if (!gpu) {
+            return new int[] {1, 1};
+        }
+        long per = Math.max(1, setBytes);
+        int sets = (int) Math.max(1, Math.min(64, (settings.rotateBytes() + per - 1) / per));
+        sets = (int) Math.max(1, Math.min(sets, settings.maxSetBytes() / per));
+        return new int[] {sets, Math.max(sets, QUEUED_CALLS)};
+    }
+
+    /**
+     * The length factor a named workload runs with on {@code backend}: {@code --scale}, times
+     * {@code --cpu-scale} off GPUs.
+     */
+    double factor(AttentionBackend backend) {
+        return settings.scale() * (onGpu(backend) ? 1.0 : settings.cpuScale());
+    }
+
+    BenchSettings settings() {
+        return settings;
+    }
+
+    /** The backend outputs are checked against, or null. */
+    AttentionBackend reference() {
+        return reference;
     }
 
     private BenchRow row(Workload w, AttentionBackend backend, boolean gpu, Stats st, int sets, String check,

@@ -6,6 +6,9 @@ import java.util.List;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.BatchAttentionPlan;
+import org.attn4j.MlaAttentionPlan;
+import org.attn4j.kv.PagedMlaCache;
+import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.kv.PageTable;
 import org.attn4j.kv.PagedKvCache;
@@ -126,13 +129,73 @@ final class ReferenceCheck {
     }
 
     private static Result compare(Workload w, List<int[]> rows, HostTensor actual, HostTensor expected) {
-        double tol = atol(w.qDtype());
         long rowElems = (long) w.heads().numQoHeads() * w.heads().headDimVo(); // rows of o
+        return compare(atol(w.qDtype()), rowElems, rows.stream().mapToInt(r -> r[0]).toArray(), actual, expected);
+    }
+
+    /**
+     * Sampled rows of a multi-head latent attention decode (spec §13), recomputed on the reference
+     * as a decode of just those requests over the same latent pages: as many of
+     * {@code maxRows} requests, spread over the batch, as {@link #BUDGET} allows.
+     */
+    static Result checkMla(MlaDecodeBench.Case c, AttentionBackend backend, AttentionBackend reference,
+                           int maxRows) {
+        MlaDecodeBench.Shape w = c.shape;
+        MlaHeadConfig heads = w.heads();
+        int batch = w.batch();
+        long rowCost = (long) w.kvLen() * heads.numHeads() * (heads.keyDim() + heads.headDimCkv());
+        int n = (int) Math.max(1, Math.min(Math.min(maxRows, batch), BUDGET / Math.max(1, rowCost)));
+        int[] rows = new int[n];
+        for (int k = 0; k < n; k++) {
+            rows[k] = n == 1 ? batch - 1 : (int) Math.round((double) k * (batch - 1) / (n - 1));
+        }
+        int[][] pages = new int[n][];
+        int[] lens = new int[n];
+        int h = heads.numHeads();
+        long nopeRow = (long) h * heads.headDimCkv() * w.qDtype().byteSize();
+        long peRow = (long) h * heads.headDimKpe() * w.qDtype().byteSize();
+        try (HostTensor qNope = HostTensor.allocate(w.qDtype(), n, h, heads.headDimCkv());
+             HostTensor qPe = HostTensor.allocate(w.qDtype(), n, h, heads.headDimKpe());
+             HostTensor out = backend.download(c.output(0))) {
+            for (int s = 0; s < n; s++) {
+                pages[s] = c.pages[rows[s]];
+                lens[s] = w.kvLen();
+                java.lang.foreign.MemorySegment.copy(c.hostQNope.segment(), rows[s] * nopeRow, qNope.segment(),
+                        s * nopeRow, nopeRow);
+                java.lang.foreign.MemorySegment.copy(c.hostQPe.segment(), rows[s] * peRow, qPe.segment(), s * peRow,
+                        peRow);
+            }
+            List<Tensor> scratch = new ArrayList<>();
+            try {
+                Tensor rn = share(reference, qNope, scratch);
+                Tensor rp = share(reference, qPe, scratch);
+                Tensor rc = share(reference, c.hostCkv, scratch);
+                Tensor rk = share(reference, c.hostKpe, scratch);
+                Tensor ro = reference.allocate(w.qDtype(), n, h, heads.headDimCkv());
+                scratch.add(ro);
+                try (MlaAttentionPlan plan = reference.planMlaDecode(PageTable.of(w.pageSize(), pages, lens), heads,
+                        w.smScale(), PlanOptions.DEFAULT)) {
+                    plan.run(rn, rp, PagedMlaCache.of(rc, rk), ro, null);
+                }
+                try (HostTensor expected = reference.download(ro)) {
+                    return compare(atol(w.qDtype()), (long) h * heads.headDimCkv(), rows, out, expected);
+                }
+            } finally {
+                scratch.forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
+     * Compares rows {@code rows[s]} of {@code actual} with rows {@code s} of {@code expected},
+     * {@code rowElems} elements each, within {@code tol + tol * |expected|}.
+     */
+    private static Result compare(double tol, long rowElems, int[] rows, HostTensor actual, HostTensor expected) {
         double maxAbs = 0;
         double worst = 0;
         String note = "";
-        for (int s = 0; s < rows.size(); s++) {
-            long base = rows.get(s)[0] * rowElems;
+        for (int s = 0; s < rows.length; s++) {
+            long base = rows[s] * rowElems;
             for (long e = 0; e < rowElems; e++) {
                 double a = actual.getFloat(base + e);
                 double x = expected.getFloat(s * rowElems + e);
@@ -144,12 +207,12 @@ final class ReferenceCheck {
                 if (ratio > worst) {
                     worst = ratio;
                     if (ratio > 1) {
-                        note = "row " + rows.get(s)[0] + " element " + e + ": " + a + " vs reference " + x;
+                        note = "row " + rows[s] + " element " + e + ": " + a + " vs reference " + x;
                     }
                 }
                 maxAbs = Math.max(maxAbs, err);
             }
         }
-        return new Result(worst <= 1, maxAbs, worst, rows.size(), note);
+        return new Result(worst <= 1, maxAbs, worst, rows.length, note);
     }
 }

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.tensor.DType;
 import tools.jackson.databind.JsonNode;
 
@@ -30,7 +31,7 @@ public final class Workloads {
     private static final Catalog CATALOG = load();
 
     private record Catalog(long lengthSeed, Map<String, Workload> named, Map<String, Workload> classes,
-                           EngineStepBench.Shape engineStep) {}
+                           EngineStepBench.Shape engineStep, MlaDecodeBench.Shape mlaDecode) {}
 
     private Workloads() {}
 
@@ -83,6 +84,16 @@ public final class Workloads {
     }
 
     /**
+     * The {@code decode-mla} workload's shape ("mla_decode" in the data file): DeepSeek-V3's
+     * absorbed decode.
+     *
+     * @return the shape
+     */
+    public static MlaDecodeBench.Shape mlaDecode() {
+        return CATALOG.mlaDecode();
+    }
+
+    /**
      * Every name, for help texts: the named workloads, then the shape classes.
      *
      * @return a new list, in the data file's order
@@ -122,7 +133,13 @@ public final class Workloads {
                 e.required("steps").intValue(), new HeadConfig(value(e, defaults, "hq").intValue(),
                         value(e, defaults, "hkv").intValue(), value(e, defaults, "head_dim").intValue()),
                 value(e, defaults, "page_size").intValue());
-        return new Catalog(seed, named, classes, engine);
+        JsonNode m = root.required("mla_decode");
+        MlaDecodeBench.Shape mla = new MlaDecodeBench.Shape(m.required("batch").intValue(),
+                m.required("kv_len").intValue(), new MlaHeadConfig(m.required("hq").intValue(),
+                        m.required("d_ckv").intValue(), m.required("d_kpe").intValue()),
+                m.required("page_size").intValue(), m.required("qk_head_dim").intValue(),
+                dtype(m.required("q_dtype").stringValue()), dtype(m.required("kv_dtype").stringValue()), 1.0);
+        return new Catalog(seed, named, classes, engine, mla);
     }
 
     private static Map<String, Workload> workloads(JsonNode list, JsonNode defaults, long seed) {

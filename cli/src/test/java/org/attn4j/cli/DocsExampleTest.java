@@ -160,4 +160,41 @@ class DocsExampleTest {
             }
         }
     }
+
+    @Test
+    void theWorkedMlaDecodeGivesWhatTheDocumentSays() throws IOException {
+        String spec = example(Files.readString(docs()), "mla-decode.json");
+        Files.writeString(dir.resolve("mla-decode.json"), spec);
+        SplittableRandom rnd = new SplittableRandom(0);
+        float[] ckv = new float[24];
+        float[] kpe = new float[12];
+        for (int i = 0; i < ckv.length; i++) {
+            ckv[i] = i;
+        }
+        for (int i = 0; i < kpe.length; i++) {
+            kpe[i] = (float) rnd.nextGaussian();
+        }
+        try (HostTensor qNope = HostTensor.allocate(DType.F32, 2, 2, 4); HostTensor qPe = HostTensor.allocate(DType.F32, 2, 2, 2);
+             HostTensor tc = HostTensor.of(DType.F32, ckv, 3, 2, 4); HostTensor tp = HostTensor.of(DType.F32, kpe, 3, 2, 2)) {
+            Npy.write(dir.resolve("q_nope.npy"), qNope);
+            Npy.write(dir.resolve("q_pe.npy"), qPe);
+            Npy.write(dir.resolve("ckv.npy"), tc);
+            Npy.write(dir.resolve("kpe.npy"), tp);
+        }
+        Path out = dir.resolve("out-mla");
+        CliRunner r = CliRunner.run("run", "--spec", dir.resolve("mla-decode.json").toString(), "--out",
+                out.toString());
+        assertEquals(0, r.status(), r.err());
+        float[] expectedO = {4, 5, 6, 7, 4, 5, 6, 7, 18, 19, 20, 21, 18, 19, 20, 21};
+        float[] expectedLse = {(float) Math.log(3), (float) Math.log(3), (float) Math.log(2), (float) Math.log(2)};
+        try (HostTensor o = Npy.read(out.resolve("o.npy"), DType.F32);
+             HostTensor lse = Npy.read(out.resolve("lse.npy"), DType.F32)) {
+            for (int i = 0; i < expectedO.length; i++) {
+                assertEquals(expectedO[i], o.getFloat(i), 1e-5, "o element " + i);
+            }
+            for (int i = 0; i < expectedLse.length; i++) {
+                assertEquals(expectedLse[i], lse.getFloat(i), 1e-6, "lse element " + i);
+            }
+        }
+    }
 }

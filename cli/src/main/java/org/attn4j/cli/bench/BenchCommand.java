@@ -16,6 +16,7 @@ import org.attn4j.bench.BenchRow;
 import org.attn4j.bench.BenchRunner;
 import org.attn4j.bench.ContextParallelBench;
 import org.attn4j.bench.EngineStepBench;
+import org.attn4j.bench.MlaDecodeBench;
 import org.attn4j.bench.BenchSettings;
 import org.attn4j.bench.Progress;
 import org.attn4j.bench.Workload;
@@ -237,6 +238,9 @@ public final class BenchCommand implements Callable<Integer> {
                                     e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
                         }
                     }
+                    if (mlaDecode()) {
+                        failures += mlaDecode(runner, backend, progress, rows);
+                    }
                     if (engineStep()) {
                         try {
                             BenchRow row = engineStep(backend, settings);
@@ -355,6 +359,51 @@ public final class BenchCommand implements Callable<Integer> {
                 : new org.attn4j.options.HeadConfig(8, 2, 64), 4, gpu ? 50 : 3).row(backend.id());
     }
 
+    /** Whether {@code decode-mla} is asked for (by name only: it is not among the named workloads). */
+    boolean mlaDecode() {
+        return workload.stream().map(String::strip).anyMatch(w -> w.equals(MlaDecodeBench.NAME));
+    }
+
+    /** decode-mla's shape with the dtypes of --q-dtype and --kv-dtype. */
+    MlaDecodeBench.Shape mlaShape() {
+        MlaDecodeBench.Shape s = Workloads.mlaDecode();
+        return s.withDtypes(qDtype == null ? s.qDtype() : qDtype, kvDtype == null ? s.kvDtype() : kvDtype);
+    }
+
+    /**
+     * {@code decode-mla} on {@code backend}, its row printed and added to {@code rows}. A backend
+     * without MLA gets a skipped line naming why, which is not a failure (as a backend without
+     * device-resident metadata has no engine-step row); a failed run or check is.
+     *
+     * @return the failures: 0 or 1
+     */
+    private int mlaDecode(BenchRunner runner, AttentionBackend backend, Progress progress, List<BenchRow> rows) {
+        PrintStream out = console.out();
+        MlaDecodeBench.Shape shape = mlaShape();
+        String why = MlaDecodeBench.unsupported(backend);
+        if (why != null) {
+            out.printf("%-44s %-10s skipped: %s%n", shape.label(), backend.id(), why);
+            return 0;
+        }
+        try {
+            BenchRow row = MlaDecodeBench.measure(runner, shape, backend, progress);
+            progress.finish();
+            rows.add(row);
+            BenchReport.printRow(out, row);
+            return row.check().startsWith("FAIL") ? 1 : 0;
+        } catch (RuntimeException | OutOfMemoryError e) {
+            progress.finish();
+            out.printf("%-44s %-10s skipped: %s%n", shape.label(), backend.id(),
+                    e.getMessage() == null ? e : e.getMessage().lines().findFirst().orElse(""));
+            return 1;
+        }
+    }
+
+    /** The workloads measured apart from the named ones, selected by name only or (engine-step) by 'all'. */
+    private static boolean measuredApart(String w) {
+        return w.equals(ENGINE_STEP) || w.equals(ContextParallelBench.NAME) || w.equals(MlaDecodeBench.NAME);
+    }
+
     List<Workload> workloads() {
         Map<String, Workload> named = Workloads.named();
         List<Workload> chosen = new ArrayList<>();
@@ -366,19 +415,19 @@ public final class BenchCommand implements Callable<Integer> {
                 chosen.addAll(Workloads.classes().values());
             } else if (Workloads.byName(t) != null) {
                 chosen.add(Workloads.byName(t));
-            } else if (t.equals(ENGINE_STEP) || t.equals(ContextParallelBench.NAME)) {
-                continue; // measured apart (engineStep(), contextParallel())
+            } else if (measuredApart(t)) {
+                continue; // measured apart (engineStep(), contextParallel(), mlaDecode())
             } else if (!t.isEmpty()) {
                 throw error("unknown workload '" + t + "'; known: all, " + CLASSES + ", "
-                        + String.join(", ", Workloads.names()));
+                        + String.join(", ", Workloads.names()) + ", " + ENGINE_STEP + ", "
+                        + ContextParallelBench.NAME + ", " + MlaDecodeBench.NAME);
             }
         }
         if (op != null) {
             chosen.add(adHoc());
         }
         boolean onlyEngineStep = !workload.isEmpty()
-                && workload.stream().map(String::strip).allMatch(w -> w.equals(ENGINE_STEP)
-                        || w.equals(ContextParallelBench.NAME) || w.isEmpty());
+                && workload.stream().map(String::strip).allMatch(w -> measuredApart(w) || w.isEmpty());
         if (chosen.isEmpty() && !onlyEngineStep) {
             chosen.addAll(named.values());
         }

@@ -20,7 +20,7 @@ interface Operation {
 
     /** Every op name, for messages and help. */
     List<String> NAMES = List.of("decode", "prefill", "prefill_ragged", "single_decode", "single_prefill", "cascade",
-            "merge_state", "merge_state_in_place", "merge_states", "append_kv", "rope");
+            "merge_state", "merge_state_in_place", "merge_states", "append_kv", "rope", "mla_decode", "mla_prefill");
 
     static Operation read(SpecReader r) throws IOException {
         String op = r.string("op").toLowerCase(Locale.ROOT);
@@ -30,6 +30,7 @@ interface Operation {
             case "merge_state", "merge_state_in_place", "merge_states" -> MergeOp.read(op, r);
             case "append_kv" -> AppendOp.read(r);
             case "rope" -> RopeOp.read(r);
+            case "mla_decode", "mla_prefill" -> MlaOp.read(op, r);
             default -> throw new CliException(r.where() + ": \"op\": expected one of " + String.join(", ", NAMES)
                     + ", actual \"" + r.string("op") + "\"");
         };

@@ -30,7 +30,8 @@ import picocli.CommandLine.Option;
             "",
             "ops: decode, prefill, prefill_ragged, single_decode, single_prefill (attention: o, lse); cascade (o, lse); "
                     + "merge_state, merge_state_in_place, merge_states (o, lse); append_kv (the updated k and v, or "
-                    + "kv, and per-token scale pools k_scales, v_scales); rope (the rotated q and k).",
+                    + "kv, and per-token scale pools k_scales, v_scales); rope (the rotated q and k); mla_decode, mla_prefill "
+                    + "(multi-head latent attention: o, lse).",
             "",
             "Attention keys: \"q\", \"q_dtype\"; \"k\", \"v\" or \"kv\", \"kv_dtype\", \"layout\" (NHD|HND), \"k_scale\", "
                     + "\"v_scale\" or \"kv_scales\" {\"mode\": \"per_head\"|\"per_token\", \"k\", \"v\"} ('<f4' "
@@ -41,6 +42,11 @@ import picocli.CommandLine.Option;
                     + "list, or {\"booleans\"|\"packed\", \"bits\", "
                     + "\"offsets\"}); \"plan\" {\"deterministic\", \"max_split_chunk\"}; \"return_lse\"; \"o_init\", "
                     + "\"lse_init\" (the output buffers' contents before the call); \"backend\".",
+            "",
+            "MLA keys: \"q_nope\" [rows, H, dCkv], \"q_pe\" [rows, H, dKpe], \"q_dtype\"; \"ckv\" [pages, pageSize, "
+                    + "dCkv], \"kpe\" [pages, pageSize, dKpe], \"kv_dtype\", \"ckv_scale\", \"kpe_scale\"; the page "
+                    + "table; \"qo_indptr\" and \"causal\" (mla_prefill); \"sm_scale\" (required); \"plan\", "
+                    + "\"return_lse\", \"o_init\", \"lse_init\".",
             "",
             "File names are relative to the JSON file; index arrays are inline lists or '<i4'/'<i8' files. bf16 and FP8 "
                     + "travel as raw '<u2' and '|u1' with the dtype named in the JSON; lse is float32, natural log. "
@@ -112,7 +118,7 @@ public final class RunCommand implements Callable<Integer> {
         r.outputs.forEach((name, t) -> outputs.put(name, file(name, t)));
         result.put("outputs", outputs);
         HostTensor o = r.outputs.get("o");
-        if (o != null && (op instanceof AttentionOp || op instanceof CascadeOp)) {
+        if (o != null && (op instanceof AttentionOp || op instanceof CascadeOp || op instanceof MlaOp)) {
             // the keys of the first result.json format, kept for scripts that read them
             result.put("o", "o.npy");
             result.put("o_dtype", Names.dtypeName(o.dtype()));

@@ -131,4 +131,17 @@ class BenchTest {
         assertTrue(r.out().contains("decode-llama8b[bf16/bf16/NHD] x0.0075")
                 && r.out().contains("cascade-shared-prefix[bf16/bf16/NHD] x0.0075"), r.out());
     }
+
+    @Test
+    void decodeMlaRunsByNameOnlyAndChecked() {
+        CliRunner r = CliRunner.run("bench", "--backends", "reference", "--workload", "decode-mla",
+                "--scale", "0.01", "--cpu-scale", "0.1", "--seconds", "0.02", "--min-reps", "2", "--warmup", "0");
+        assertEquals(0, r.status(), r.out() + r.err());
+        assertTrue(r.out().contains("decode-mla[bf16/bf16/NHD] x0.001") && r.out().contains("mla_decode")
+                && r.out().contains(" ok "), r.out());
+        assertTrue(!r.out().contains("decode-llama8b") && !r.out().contains("engine-step"), r.out());
+        CliRunner typo = CliRunner.run("bench", "--backends", "reference", "--workload", "decode-mal");
+        assertEquals(2, typo.status());
+        assertTrue(typo.err().contains("engine-step, decode-long-cp, decode-mla"), typo.err());
+    }
 }
