@@ -6,9 +6,10 @@
 // the Tensor Core products, MLA_ITEMS items per block, so each K/V tile a block stages is read
 // once for all of them. A tile's [ckv ; kpe] rows serve first as the keys of S = Q K^T and then,
 // their ckv part, as the values of O += P V: the cache is read once per tile, never twice.
-// Eight warps: for S, warp w takes items 16 (w & 3) .. and keys 16 (w >> 2) .. of the tile; the
-// scores go through shared memory, where one quad of threads per item runs the online softmax;
-// for O, warp w takes items 16 (w & 3) .. and the half (w >> 2) of the latent dim.
+// MLA_WPT warps per 16 items: for S each sums a share of the key dim and they swap partial
+// sums through shared memory (a barrier of those warps alone), so all hold the tile's scores in
+// registers and run the same online softmax; for O each takes a share of the latent dim, its
+// probabilities as the A operand straight from registers.
 //
 // mlaGenericBody: one warp per (row, head) on CUDA cores, any dims and dtypes; the fallback.
 #pragma once
@@ -19,8 +20,7 @@ namespace attn4j {
 
 constexpr int MLA_ITEMS = 64;       // (row, head) items per Tensor Core block: 4 m16 tiles
 constexpr int MLA_KEYS = 32;        // keys per staged tile
-constexpr int MLA_WARPS = 8;
-constexpr int MLA_THREADS = 32 * MLA_WARPS;
+constexpr int MLA_STAGES = 3;       // key tiles in flight
 constexpr int MLA_MAX_CKV = 512;    // the largest latent dim the Tensor Core kernel's registers hold
 constexpr int MLA_WORK_INTS = 5;    // request, first item, first key, end key, partial base (-1: direct)
 constexpr int MLA_MERGE_INTS = 4;   // request, partial base, splits, items of the request
@@ -76,36 +76,51 @@ __device__ __forceinline__ int mlaVisibleEnd(const MlaParams& p, int it, int qoL
     return (int) max(0LL, min((long long) kvLen, pq + 1));
 }
 
-// Shared memory of the Tensor Core kernel, in elements of the 16-bit q type unless said. Rows are
-// padded by 8 elements so that ldmatrix's eight 16-byte rows fall in distinct banks.
+// The Tensor Core kernel's shape: MLA_WPT warps share each m16 tile of items (4 tiles, MLA_ITEMS
+// items per block), splitting the key dim of S and the latent dim of O between them.
+constexpr int MLA_WPT = 2;
+constexpr int MLA_WARPS = 4 * MLA_WPT;
+constexpr int MLA_THREADS = 32 * MLA_WARPS;
+constexpr int MLA_O_TILES = MLA_MAX_CKV / MLA_WPT / 8;  // n8 tiles of O a warp can hold
+static_assert(MLA_THREADS % MLA_KEYS == 0 && MLA_THREADS % MLA_ITEMS == 0, "threads per key and per item");
+
+// Shared memory of the Tensor Core kernel: Q and MLA_STAGES key tiles in elements of the 16-bit q
+// type, rows padded by 8 elements so that ldmatrix's eight 16-byte rows fall in distinct banks;
+// then each warp's swap buffer of partial scores (16 floats per lane).
 struct MlaSmem {
     int dk, rowK;  // key dim dc + dp; its padded row
-    __device__ __host__ static constexpr int rowP() { return MLA_KEYS + 8; }
-    __device__ __host__ static constexpr int rowS() { return MLA_KEYS + 4; }  // floats
     __device__ __host__ int qElems() const { return MLA_ITEMS * rowK; }
     __device__ __host__ int stageElems() const { return MLA_KEYS * rowK; }
-    __device__ __host__ int bytes() const {
-        return 2 * (qElems() + 2 * stageElems() + MLA_ITEMS * rowP()) + 4 * (MLA_ITEMS * rowS() + 3 * MLA_ITEMS);
-    }
+    __device__ __host__ int bytes() const { return 2 * (qElems() + MLA_STAGES * stageElems()) + 4 * MLA_THREADS * 16; }
 };
 
 // Stages keys [k0, k0 + MLA_KEYS) of the chunk into one stage: [ckv ; kpe] per key, rows past
-// kvEnd zero. 16-bit caches copy without waiting; FP8 ones convert to q's type on the way.
+// kvEnd zero. MLA_THREADS / MLA_KEYS threads per key, so each looks its key's page up once;
+// 16-bit caches copy without waiting, FP8 ones convert to q's type on the way.
 template <int QT, int KT>
 __device__ __forceinline__ void mlaStageKeys(const MlaParams& p, const MlaKeys& keys, uint16_t* stage, int rowK,
                                              int k0, int kvEnd) {
+    constexpr int TPK = MLA_THREADS / MLA_KEYS;
+    const int dc = p.dc, dp = p.dp;
     constexpr int KB = Elem<KT>::bytes;
     constexpr int PER16 = 16 / KB;  // cache elements per 16-byte read
-    const int cChunks = p.dc / PER16, pChunks = p.dp / PER16, perKey = cChunks + pChunks;
-    for (int c = threadIdx.x; c < MLA_KEYS * perKey; c += MLA_THREADS) {
-        const int r = c / perKey, part = c - r * perKey;
-        const int j = k0 + r;
-        const bool valid = j < kvEnd;
+    const int r = threadIdx.x / TPK, j = k0 + r;
+    const bool valid = j < kvEnd;
+    const int cChunks = dc / PER16, perKey = cChunks + dp / PER16;
+    const uint8_t* ckvRow = p.ckv;
+    const uint8_t* kpeRow = p.kpe;
+    if (valid) {
+        const int page = keys.page(j), slot = keys.slot(j);
+        ckvRow += (p.ckvOffset + (long long) page * p.ckvPageStride + (long long) slot * dc) * KB;
+        kpeRow += (p.kpeOffset + (long long) page * p.kpePageStride + (long long) slot * dp) * KB;
+    }
+    uint16_t* dstRow = stage + r * rowK;
+#pragma unroll 4
+    for (int part = threadIdx.x % TPK; part < perKey; part += TPK) {
         const bool latent = part < cChunks;
         const int e = (latent ? part : part - cChunks) * PER16;  // element within its row
-        const uint8_t* src = latent ? p.ckv : p.kpe;
-        if (valid) src += ((latent ? keys.ckvRow(j) : keys.kpeRow(j)) + e) * KB;
-        uint16_t* dst = stage + r * rowK + (latent ? 0 : p.dc) + e;
+        const uint8_t* src = valid ? (latent ? ckvRow : kpeRow) + e * KB : p.ckv;
+        uint16_t* dst = dstRow + (latent ? 0 : dc) + e;
         if (KB == 2) {
             asyncCopy16(dst, src, valid);
         } else {
@@ -124,22 +139,36 @@ __device__ __forceinline__ void mlaStageKeys(const MlaParams& p, const MlaKeys& 
     asyncCopyCommit();
 }
 
+// S steps [ks0, ks1) (16 key-dim elements each) of a warp's 16 items over the tile's 32 keys,
+// accumulated into acc.
+template <int QT>
+__device__ __forceinline__ void mlaScoreSteps(float (&acc)[4][4], const uint16_t* qa, const uint16_t* kb, int rowK,
+                                              int ks0, int ks1) {
+    for (int ks = ks0; ks < ks1; ++ks) {
+        uint32_t a[4], b0[4], b1[4];
+        ldmatrixX4(a, qa + ks * 16);
+        ldmatrixX4(b0, kb + ks * 16);
+        ldmatrixX4(b1, kb + 16 * rowK + ks * 16);
+        Mma<QT>::run(acc[0], a, b0[0], b0[1]);
+        Mma<QT>::run(acc[1], a, b0[2], b0[3]);
+        Mma<QT>::run(acc[2], a, b1[0], b1[1]);
+        Mma<QT>::run(acc[3], a, b1[2], b1[3]);
+    }
+}
+
 template <int QT, int KT>
 __device__ __forceinline__ void mlaTensorCoreBody(const MlaParams& p) {
+    constexpr int WPT = MLA_WPT;
     extern __shared__ __align__(16) uint8_t smemRaw[];
+    const int dc = p.dc, dk = dc + p.dp;
     const int* w = p.work + MLA_WORK_INTS * blockIdx.x;
     const int b = w[0], item0 = w[1], kvStart = w[2], kvEnd0 = w[3], partialBase = w[4];
     const int qoStart = p.qoIndptr[b], qoLen = p.qoIndptr[b + 1] - qoStart, kvLen = p.kvLens[b];
     const int items = qoLen * p.heads;
-    const int dk = p.dc + p.dp;
     const MlaSmem L{dk, dk + 8};
     uint16_t* sQ = reinterpret_cast<uint16_t*>(smemRaw);
     uint16_t* sK = sQ + L.qElems();
-    uint16_t* sP = sK + 2 * L.stageElems();
-    float* sS = reinterpret_cast<float*>(sP + MLA_ITEMS * MlaSmem::rowP());
-    float* sAlpha = sS + MLA_ITEMS * MlaSmem::rowS();
-    float* sM = sAlpha + MLA_ITEMS;
-    float* sL = sM + MLA_ITEMS;
+    float4* sX = reinterpret_cast<float4*>(sK + MLA_STAGES * L.stageElems());  // [warp][4][lane]
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const MlaKeys keys{p, p.kvIndptr[b]};
 
@@ -147,124 +176,113 @@ __device__ __forceinline__ void mlaTensorCoreBody(const MlaParams& p) {
     const int lastItem = min(item0 + MLA_ITEMS, items) - 1;
     const int kvEnd = min(kvEnd0, mlaVisibleEnd(p, lastItem, qoLen, kvLen));
     const int tiles = kvEnd > kvStart ? (kvEnd - kvStart + MLA_KEYS - 1) / MLA_KEYS : 0;
-    if (tiles > 0) mlaStageKeys<QT, KT>(p, keys, sK, L.rowK, kvStart, kvEnd);
-
-    // Q of the block's items, [qn ; qp] per item in q's type; items past the request are zero.
-    for (int c = threadIdx.x; c < MLA_ITEMS * dk; c += MLA_THREADS) {
-        const int i = c / dk, d = c - i * dk, it = item0 + i;
-        uint32_t bits = 0;
-        if (it < items) {
-            const int row = qoStart + it / p.heads, h = it % p.heads;
-            bits = d < p.dc ? reinterpret_cast<const uint16_t*>(p.qn)[row * p.qnTok + h * p.qnHead + d]
-                            : reinterpret_cast<const uint16_t*>(p.qp)[row * p.qpTok + h * p.qpHead + d - p.dc];
+#pragma unroll
+    for (int s = 0; s < MLA_STAGES - 1; ++s) {
+        if (s < tiles) {
+            mlaStageKeys<QT, KT>(p, keys, sK + s * L.stageElems(), L.rowK, kvStart + s * MLA_KEYS, kvEnd);
+        } else {
+            asyncCopyCommit();
         }
-        sQ[i * L.rowK + d] = (uint16_t) bits;
     }
 
-    // The softmax quad of item (threadIdx.x >> 2): its running maximum (base 2) and sum.
-    const int sItem = threadIdx.x >> 2, sQuarter = threadIdx.x & 3;
-    const int sVisible = mlaVisibleEnd(p, item0 + sItem, qoLen, kvLen);
-    float m = -INFINITY, l = 0.f;
+    // Q of the block's items, [qn ; qp] per item in q's type; items past the request are zero.
+    {
+        constexpr int TPI = MLA_THREADS / MLA_ITEMS;
+        const int i = threadIdx.x / TPI, it = item0 + i;
+        const bool live = it < items;
+        const int row = qoStart + (live ? it / p.heads : 0), h = live ? it % p.heads : 0;
+        const uint16_t* qn = reinterpret_cast<const uint16_t*>(p.qn) + row * p.qnTok + h * p.qnHead;
+        const uint16_t* qp = reinterpret_cast<const uint16_t*>(p.qp) + row * p.qpTok + h * p.qpHead - dc;
+#pragma unroll 8
+        for (int d = threadIdx.x % TPI; d < dk; d += TPI) {
+            sQ[i * L.rowK + d] = live ? (d < dc ? qn[d] : qp[d]) : (uint16_t) 0;
+        }
+    }
+
+    // The WPT warps of items 16 mt .. 16 mt + 15 each sum a share of the key dim's 16-wide steps
+    // of S over all the tile's keys and swap partial sums through shared memory (a barrier of
+    // those warps alone); each then adds the shares in the same order, so all hold the same
+    // scores and run the same online softmax. For O each takes 1 / WPT of the latent dim.
+    const int mt = warp / WPT, part = warp % WPT;
+    const int steps = dk / 16, dcSteps = dc / 16;
+    const int ks0 = part * steps / WPT, ks1 = (part + 1) * steps / WPT;
+    const int cw = dc / WPT;  // latent columns of this warp's share of O
     const float LOG2E = 1.4426950408889634f;
     const float cScale = p.smScale * p.ckvScale * LOG2E, pScale = p.smScale * p.kpeScale * LOG2E;
-
-    const int mt = warp & 3, half = warp >> 2;
-    const int hw = p.dc / 2;  // latent columns of this warp's half of O
-    float o[MLA_MAX_CKV / 16][4];
+    // The thread's two items (fragment rows) and the keys they may see.
+    const int rowVisible0 = mlaVisibleEnd(p, item0 + mt * 16 + (lane >> 2), qoLen, kvLen);
+    const int rowVisible1 = mlaVisibleEnd(p, item0 + mt * 16 + (lane >> 2) + 8, qoLen, kvLen);
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float o[MLA_O_TILES][4];
 #pragma unroll
-    for (int nb = 0; nb < MLA_MAX_CKV / 16; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
+    for (int nb = 0; nb < MLA_O_TILES; ++nb) o[nb][0] = o[nb][1] = o[nb][2] = o[nb][3] = 0.f;
+    float4* mine = sX + warp * 4 * 32 + lane;
+    const float4* group = sX + mt * WPT * 4 * 32 + lane;
 
     for (int t = 0; t < tiles; ++t) {
         const int k0 = kvStart + t * MLA_KEYS;
-        asyncCopyWait<0>();
-        __syncthreads();  // tile t is staged; every warp is done with tile t - 1's stage and P
-        if (t + 1 < tiles) mlaStageKeys<QT, KT>(p, keys, sK + ((t + 1) & 1) * L.stageElems(), L.rowK,
-                                                k0 + MLA_KEYS, kvEnd);
-        const uint16_t* stage = sK + (t & 1) * L.stageElems();
+        asyncCopyWait<MLA_STAGES - 2>();
+        __syncthreads();  // tile t is staged; every warp is done with tile t - 1 and its swap buffer
+        {
+            const int next = t + MLA_STAGES - 1;
+            if (next < tiles) {
+                mlaStageKeys<QT, KT>(p, keys, sK + (next % MLA_STAGES) * L.stageElems(), L.rowK,
+                                     kvStart + next * MLA_KEYS, kvEnd);
+            } else {
+                asyncCopyCommit();  // an empty group keeps the wait count above in step
+            }
+        }
+        const uint16_t* stage = sK + (t % MLA_STAGES) * L.stageElems();
 
-        // S = Q K^T: 16 items x 16 keys per warp, the latent and rotary parts apart (their scales differ).
-        float sc[2][4] = {}, sr[2][4] = {};
+        // This warp's share of S = Q K^T; latent and rotary steps apart (their scales differ).
+        float sc[4][4] = {}, sr[4][4] = {};
         const uint16_t* qa = sQ + (mt * 16 + (lane & 15)) * L.rowK + (lane >> 4) * 8;
-        const uint16_t* kb = stage + (half * 16 + (lane & 7) + ((lane >> 4) << 3)) * L.rowK + ((lane >> 3) & 1) * 8;
-        for (int k = 0; k < p.dc; k += 16) {
-            uint32_t a[4], bk[4];
-            ldmatrixX4(a, qa + k);
-            ldmatrixX4(bk, kb + k);
-            Mma<QT>::run(sc[0], a, bk[0], bk[1]);
-            Mma<QT>::run(sc[1], a, bk[2], bk[3]);
-        }
-        for (int k = p.dc; k < dk; k += 16) {
-            uint32_t a[4], bk[4];
-            ldmatrixX4(a, qa + k);
-            ldmatrixX4(bk, kb + k);
-            Mma<QT>::run(sr[0], a, bk[0], bk[1]);
-            Mma<QT>::run(sr[1], a, bk[2], bk[3]);
-        }
+        const uint16_t* kb = stage + ((lane & 7) + ((lane >> 4) << 3)) * L.rowK + ((lane >> 3) & 1) * 8;
+        mlaScoreSteps<QT>(sc, qa, kb, L.rowK, ks0, min(ks1, dcSteps));
+        mlaScoreSteps<QT>(sr, qa, kb, L.rowK, max(ks0, dcSteps), ks1);
 #pragma unroll
-        for (int nb = 0; nb < 2; ++nb) {
+        for (int nb = 0; nb < 4; ++nb) {
+            mine[nb * 32] = make_float4(fmaf(sc[nb][0], cScale, sr[nb][0] * pScale),
+                                        fmaf(sc[nb][1], cScale, sr[nb][1] * pScale),
+                                        fmaf(sc[nb][2], cScale, sr[nb][2] * pScale),
+                                        fmaf(sc[nb][3], cScale, sr[nb][3] * pScale));
+        }
+        // The tile's warps only: a named barrier (0 is __syncthreads').
+        asm volatile("bar.sync %0, %1;\n" ::"r"(1 + mt), "r"(32 * WPT) : "memory");
+        float s[4][4];
+        float rowMax[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nb = 0; nb < 4; ++nb) {
+            float4 x = group[nb * 32];
+#pragma unroll
+            for (int g = 1; g < WPT; ++g) {
+                const float4 y = group[(g * 4 + nb) * 32];
+                x = make_float4(x.x + y.x, x.y + y.y, x.z + y.z, x.w + y.w);
+            }
+            const float v[4] = {x.x, x.y, x.z, x.w};
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
-                const int i = mt * 16 + (lane >> 2) + 8 * (e >> 1);
-                const int col = half * 16 + nb * 8 + (lane & 3) * 2 + (e & 1);
-                sS[i * MlaSmem::rowS() + col] = fmaf(sc[nb][e], cScale, sr[nb][e] * pScale);
+                const int j = k0 + nb * 8 + (lane & 3) * 2 + (e & 1);
+                const bool ok = j < kvEnd && j < (e < 2 ? rowVisible0 : rowVisible1);
+                s[nb][e] = ok ? v[e] : -INFINITY;
+                rowMax[e >> 1] = maxNan(rowMax[e >> 1], s[nb][e]);
             }
         }
-        __syncthreads();
+        onlineSoftmaxStep(s, o, m, l, rowMax);
 
-        // Online softmax, a quad per item, 8 keys per thread; masked keys weigh nothing.
-        {
-            float x[8];
-            float tileMax = -INFINITY;
+        // O += P V for this warp's share of the latent dim: the values are the staged ckv rows.
 #pragma unroll
-            for (int e = 0; e < 8; ++e) {
-                const int col = sQuarter * 8 + e, j = k0 + col;
-                x[e] = j < kvEnd && j < sVisible ? sS[sItem * MlaSmem::rowS() + col] : -INFINITY;
-                tileMax = maxNan(tileMax, x[e]);
-            }
-            tileMax = maxNan(tileMax, __shfl_xor_sync(0xffffffffu, tileMax, 1));
-            tileMax = maxNan(tileMax, __shfl_xor_sync(0xffffffffu, tileMax, 2));
-            const float mNew = maxNan(m, tileMax);
-            const float mUse = mNew == -INFINITY ? 0.f : mNew;  // no key yet: every p is 0
-            const float alpha = exp2f(m - mUse);
-            float sum = 0.f;
-            uint32_t packed[4];
-#pragma unroll
-            for (int e = 0; e < 8; e += 2) {
-                const float p0 = exp2f(x[e] - mUse), p1 = exp2f(x[e + 1] - mUse);
-                sum += p0 + p1;
-                packed[e >> 1] = Mma<QT>::pack(p0, p1);
-            }
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-            l = fmaf(l, alpha, sum);
-            m = mNew;
-            *reinterpret_cast<uint4*>(sP + sItem * MlaSmem::rowP() + sQuarter * 8) =
-                make_uint4(packed[0], packed[1], packed[2], packed[3]);
-            if (sQuarter == 0) sAlpha[sItem] = alpha;
-        }
-        __syncthreads();
-
-        // O = alpha O + P V: the values are the staged ckv rows, read through ldmatrix.trans.
-        const float a0 = sAlpha[mt * 16 + (lane >> 2)], a1 = sAlpha[mt * 16 + (lane >> 2) + 8];
-        if (!__all_sync(0xffffffffu, a0 == 1.f && a1 == 1.f)) {
-#pragma unroll
-            for (int nb = 0; nb < MLA_MAX_CKV / 16; ++nb) {
-                o[nb][0] *= a0;
-                o[nb][1] *= a0;
-                o[nb][2] *= a1;
-                o[nb][3] *= a1;
-            }
-        }
-        const uint16_t* pa = sP + (mt * 16 + (lane & 15)) * MlaSmem::rowP() + (lane >> 4) * 8;
-#pragma unroll
-        for (int ks = 0; ks < MLA_KEYS / 16; ++ks) {
+        for (int kk = 0; kk < MLA_KEYS / 16; ++kk) {
             uint32_t a[4];
-            ldmatrixX4(a, pa + ks * 16);
-            const int key = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-            const uint16_t* vrow = stage + key * L.rowK + half * hw + (lane >> 4) * 8;
+            a[0] = Mma<QT>::pack(s[2 * kk][0], s[2 * kk][1]);
+            a[1] = Mma<QT>::pack(s[2 * kk][2], s[2 * kk][3]);
+            a[2] = Mma<QT>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            a[3] = Mma<QT>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+            const uint16_t* vrow = stage + key * L.rowK + part * cw + (lane >> 4) * 8;
 #pragma unroll
-            for (int nb = 0; nb < MLA_MAX_CKV / 16; nb += 2) {
-                if (nb * 8 < hw) {
+            for (int nb = 0; nb < MLA_O_TILES; nb += 2) {
+                if (nb * 8 < cw) {
                     uint32_t bv[4];
                     ldmatrixX4Trans(bv, vrow + nb * 8);
                     Mma<QT>::run(o[nb], a, bv[0], bv[1]);
@@ -273,37 +291,35 @@ __device__ __forceinline__ void mlaTensorCoreBody(const MlaParams& p) {
             }
         }
     }
+    asyncCopyWait<0>();
 
-    // Each item's end: the quad hands m and l to the O warps, which scale and write.
-    if (sQuarter == 0) {
-        sM[sItem] = m;
-        sL[sItem] = l;
-    }
-    __syncthreads();
+    // Each item's end: the quad's partial sums make the row's l; every warp of the tile holds it.
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-        const int i = mt * 16 + (lane >> 2) + 8 * r, it = item0 + i;
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        const int it = item0 + mt * 16 + (lane >> 2) + 8 * r;
         if (it >= items) continue;
-        const RowEnd end = finishRow(sM[i], sL[i], -INFINITY);
+        const RowEnd end = finishRow(m[r], l[r], -INFINITY);
         const float scale = end.oScale * p.ckvScale;  // the values are ckv, dequantised
         const int row = qoStart + it / p.heads, h = it % p.heads;
 #pragma unroll
-        for (int nb = 0; nb < MLA_MAX_CKV / 16; ++nb) {
-            if (nb * 8 < hw) {
-                const int d = half * hw + nb * 8 + (lane & 3) * 2;
+        for (int nb = 0; nb < MLA_O_TILES; ++nb) {
+            if (nb * 8 < cw) {
+                const int d = part * cw + nb * 8 + (lane & 3) * 2;
                 const float x0 = o[nb][2 * r] * scale, x1 = o[nb][2 * r + 1] * scale;
                 if (partialBase < 0) {
                     const long long at = row * p.oTok + h * p.oHead + d;
                     storeElem<QT>(p.o, at, x0);
                     storeElem<QT>(p.o, at + 1, x1);
                 } else {
-                    float* po = p.partialO + (long long) (partialBase + it) * p.dc + d;
+                    float* po = p.partialO + (long long) (partialBase + it) * dc + d;
                     po[0] = x0;
                     po[1] = x1;
                 }
             }
         }
-        if ((lane & 3) == 0 && half == 0) {
+        if ((lane & 3) == 0 && part == 0) {
             if (partialBase >= 0) {
                 p.partialLse[partialBase + it] = end.lse;
             } else if (p.lse != nullptr) {

@@ -27,7 +27,6 @@ final class CudaMlaPlan implements MlaKernelPlan {
     static final int MAX_KPE = 256;
     /** Warps (one item each) per block of the CUDA-core kernel and of the merge. */
     private static final int GENERIC_WARPS = 8;
-    private static final int TC_THREADS = 256;
 
     private final CudaSession session;
     private final MlaProblem problem;
@@ -87,13 +86,14 @@ final class CudaMlaPlan implements MlaKernelPlan {
                 && h.headDimCkv() % 32 == 0 && h.headDimCkv() <= MAX_CKV && h.headDimKpe() % 16 == 0;
     }
 
-    /** MlaSmem::bytes() in attention/mla.cuh: Q, two key stages, P, S, and three floats per item. */
+    /** Threads of a Tensor Core block: MLA_THREADS in attention/mla.cuh. */
+    static final int TC_THREADS = 256;
+
+    /** MlaSmem::bytes() in attention/mla.cuh: Q, the key tiles in flight, and each thread's 16 swapped scores. */
     static int tensorCoreSharedBytes(MlaHeadConfig h) {
         long rowK = (long) h.keyDim() + 8;
-        long items = MlaSchedule.ITEMS;
-        long halves = items * rowK + 2L * MlaSchedule.KEYS * rowK + items * (MlaSchedule.KEYS + 8);
-        long floats = items * (MlaSchedule.KEYS + 4) + 3 * items;
-        return (int) Math.min(Integer.MAX_VALUE, 2 * halves + 4 * floats);
+        long halves = MlaSchedule.ITEMS * rowK + (long) MlaSchedule.STAGES * MlaSchedule.KEYS * rowK;
+        return (int) Math.min(Integer.MAX_VALUE, 2 * halves + 4L * TC_THREADS * 16);
     }
 
     private static int[] rowRequests(MlaProblem p) {

@@ -26,6 +26,8 @@ record MlaSchedule(int[] work, int[] merge, long slots, int splitChunk, int maxM
     static final int ITEMS = 64;
     /** Keys per staged tile: MLA_KEYS. */
     static final int KEYS = 32;
+    /** Key tiles in flight: MLA_STAGES. */
+    static final int STAGES = 3;
     static final int WORK_INTS = 5;
     static final int MERGE_INTS = 4;
     /** Splits make chunks of at least this many keys: shorter ones cost more in merging than they gain. */

@@ -120,7 +120,8 @@ class MlaScheduleTest {
 
     @Test
     void sharedMemoryMatchesTheKernelsLayout() {
-        // 2 * (64 * 584 + 2 * 32 * 584 + 64 * 40) + 4 * (64 * 36 + 3 * 64): attention/mla.cuh's MlaSmem.
-        assertEquals(164_608, CudaMlaPlan.tensorCoreSharedBytes(MlaHeadConfig.deepSeek(128)));
+        // 2 * (64 * 584 + 3 * 32 * 584) + 4 * 256 * 16: attention/mla.cuh's MlaSmem.
+        assertEquals(203_264, CudaMlaPlan.tensorCoreSharedBytes(MlaHeadConfig.deepSeek(128)));
+        assertEquals(70_144, CudaMlaPlan.tensorCoreSharedBytes(new MlaHeadConfig(8, 128, 32)));
     }
 }
