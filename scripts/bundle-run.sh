@@ -20,7 +20,8 @@
 #
 # Environment: ATTN4J_CASES  cases per property (default 200; ATTN4J_CASES_CUDA, _OPENCL, _REFERENCE
 #              override it per backend)   ATTN4J_SEED  suite seed
-#              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags
+#              ATTN4J_WORKLOADS  bench workloads (default: all)  ATTN4J_BENCH_ARGS  extra bench flags (without
+#              --bw-ceiling, bench measures the GPU's read ceiling first with peers/read_ceiling.py)
 #              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
 #              ATTN4J_CONFORMANCE_ARGS  extra console launcher flags, e.g. --exclude-methodname=.*Stress.*
 #              ATTN4J_KERNELS_ARGS  extra bench-kernels flags (--decode-kernels mma,stream, --iterations N)
@@ -118,6 +119,17 @@ run_conformance() {
   done
 }
 
+# This GPU's read ceiling in bytes/s (peers/read_ceiling.py, with torch), measured at the first
+# call and kept in a file of the report folder; empty where it cannot be measured.
+read_ceiling() {
+  local f="$out/read-ceiling.txt"
+  if [ ! -f "$f" ]; then
+    { command -v python3 >/dev/null && python3 "$here/peers/read_ceiling.py" --value 2>/dev/null; } > "$f" || true
+    [ -s "$f" ] && say "read ceiling measured: $(cat "$f") B/s"
+  fi
+  cat "$f"
+}
+
 run_bench() {
   local list=("${selected[@]}")
   if [ ${#list[@]} -eq 0 ]; then
@@ -126,6 +138,10 @@ run_bench() {
   local backends
   backends=$(IFS=,; echo "${list[*]}")
   read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
+  # Rates are compared with this GPU's read ceiling, measured once, unless the caller gave one.
+  if [[ "${bench_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
+    bench_args+=(--bw-ceiling "$(read_ceiling)")
+  fi
   local workloads=()
   for w in ${ATTN4J_WORKLOADS:-all}; do workloads+=(--workload "$w"); done
   say "bench on [$backends]"
@@ -140,6 +156,9 @@ run_peers() {
     return
   fi
   read -r -a peer_args <<< "${ATTN4J_PEERS_ARGS:-}"
+  if [[ "${peer_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
+    peer_args+=(--bw-ceiling "$(read_ceiling)")
+  fi
   local workloads=() engine=0
   for w in ${ATTN4J_WORKLOADS:-all}; do
     case "$w" in
