@@ -1,12 +1,12 @@
 package org.attn4j.cuda;
 
+import static org.attn4j.cuda.AgreesWithReference.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.util.Arrays;
-import java.util.Random;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
 import org.attn4j.MlaAttentionPlan;
@@ -91,10 +91,10 @@ class CudaMlaTest {
         int[][] pages = ContiguousPages.of(kvLens, pageSize);
         int numPages = Math.max(1, ContiguousPages.count(pages));
         PageTable table = PageTable.of(pageSize, pages, kvLens);
-        try (HostTensor qn = random(DType.BF16, seed, batch, heads.numHeads(), heads.headDimCkv());
-             HostTensor qp = random(DType.BF16, seed + 1, batch, heads.numHeads(), heads.headDimKpe());
-             HostTensor ckv = random(DType.BF16, seed + 2, numPages, pageSize, heads.headDimCkv());
-             HostTensor kpe = random(DType.BF16, seed + 3, numPages, pageSize, heads.headDimKpe());
+        try (HostTensor qn = gaussian(DType.BF16, seed, batch, heads.numHeads(), heads.headDimCkv());
+             HostTensor qp = gaussian(DType.BF16, seed + 1, batch, heads.numHeads(), heads.headDimKpe());
+             HostTensor ckv = gaussian(DType.BF16, seed + 2, numPages, pageSize, heads.headDimCkv());
+             HostTensor kpe = gaussian(DType.BF16, seed + 3, numPages, pageSize, heads.headDimKpe());
              Tensor dqn = cuda.upload(qn); Tensor dqp = cuda.upload(qp); Tensor dc = cuda.upload(ckv);
              Tensor dp = cuda.upload(kpe);
              Tensor o = cuda.allocate(DType.BF16, batch, heads.numHeads(), heads.headDimCkv());
@@ -118,10 +118,10 @@ class CudaMlaTest {
         boolean fp8 = kvType.isFp8();
         float ckvScale = fp8 ? 0.5f : 1f;
         float kpeScale = fp8 ? 0.25f : 1f;
-        try (HostTensor qn = random(qType, 11, rows, heads.numHeads(), heads.headDimCkv());
-             HostTensor qp = random(qType, 12, rows, heads.numHeads(), heads.headDimKpe());
-             HostTensor ckv = random(kvType, 13, numPages, pageSize, heads.headDimCkv());
-             HostTensor kpe = random(kvType, 14, numPages, pageSize, heads.headDimKpe())) {
+        try (HostTensor qn = gaussian(qType, 11, rows, heads.numHeads(), heads.headDimCkv());
+             HostTensor qp = gaussian(qType, 12, rows, heads.numHeads(), heads.headDimKpe());
+             HostTensor ckv = gaussian(kvType, 13, numPages, pageSize, heads.headDimCkv());
+             HostTensor kpe = gaussian(kvType, 14, numPages, pageSize, heads.headDimKpe())) {
             float[][] out = new float[2][];
             float[][] lse = new float[2][];
             AttentionBackend[] both = {cuda, reference};
@@ -146,29 +146,7 @@ class CudaMlaTest {
                 }
             }
             float tol = qType == DType.BF16 ? 1.6e-2f : 4e-3f;
-            for (int i = 0; i < out[0].length; i++) {
-                float r = out[1][i];
-                assertTrue(Math.abs(out[0][i] - r) <= tol + tol * Math.abs(r),
-                        "o[" + i + "] = " + out[0][i] + ", reference " + r);
-            }
-            for (int i = 0; i < lse[0].length; i++) {
-                float r = lse[1][i];
-                if (r == Float.NEGATIVE_INFINITY) {
-                    assertEquals(r, lse[0][i], "lse[" + i + "]");
-                } else {
-                    assertTrue(Math.abs(lse[0][i] - r) <= 2e-3 * (1 + Math.abs(r)),
-                            "lse[" + i + "] = " + lse[0][i] + ", reference " + r);
-                }
-            }
+            AgreesWithReference.assertClose(out[0], out[1], tol, lse[0], lse[1], 2e-3);
         }
-    }
-
-    private static HostTensor random(DType t, long seed, long... shape) {
-        HostTensor h = HostTensor.allocate(t, shape);
-        Random r = new Random(seed);
-        for (long i = 0; i < h.elementCount(); i++) {
-            h.setFloat(i, (float) r.nextGaussian());
-        }
-        return h;
     }
 }

@@ -1,11 +1,11 @@
 package org.attn4j.cuda;
 
+import static org.attn4j.cuda.AgreesWithReference.gaussian;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.util.Random;
 import org.attn4j.AttentionBackend;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.Backends;
@@ -101,8 +101,9 @@ class CudaSplitKvTest {
         int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {Math.max(1, numPages), pageSize, heads.numKvHeads(), heads.headDimQk()};
-        try (HostTensor q = random(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDimQk());
-             HostTensor k = random(DType.BF16, seed + 1, kvShape); HostTensor v = random(DType.BF16, seed + 2, kvShape);
+        try (HostTensor q = gaussian(DType.BF16, seed, batch, heads.numQoHeads(), heads.headDimQk());
+             HostTensor k = gaussian(DType.BF16, seed + 1, kvShape);
+             HostTensor v = gaussian(DType.BF16, seed + 2, kvShape);
              Tensor dq = cuda.upload(q); Tensor dk = cuda.upload(k); Tensor dv = cuda.upload(v);
              Tensor o = cuda.allocate(DType.BF16, batch, heads.numQoHeads(), heads.headDimVo());
              BatchAttentionPlan plan = cuda.planBatchDecode(table, heads, AttentionOptions.DEFAULT, planOptions)) {
@@ -119,8 +120,8 @@ class CudaSplitKvTest {
         int numPages = ContiguousPages.count(pages);
         PageTable table = PageTable.of(pageSize, pages, kvLens);
         long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDimQk()};
-        try (HostTensor q = random(qType, 7, batch, heads.numQoHeads(), heads.headDimQk());
-             HostTensor k = random(kvType, 8, kvShape); HostTensor v = random(kvType, 9, kvShape)) {
+        try (HostTensor q = gaussian(qType, 7, batch, heads.numQoHeads(), heads.headDimQk());
+             HostTensor k = gaussian(kvType, 8, kvShape); HostTensor v = gaussian(kvType, 9, kvShape)) {
             float[][] out = new float[2][];
             float[][] lse = new float[2][];
             AttentionBackend[] both = {cuda, reference};
@@ -140,29 +141,7 @@ class CudaSplitKvTest {
                 }
             }
             float tol = qType == DType.BF16 ? 1.6e-2f : 2e-3f;
-            for (int i = 0; i < out[0].length; i++) {
-                float r = out[1][i];
-                assertTrue(Math.abs(out[0][i] - r) <= tol + tol * Math.abs(r),
-                        "o[" + i + "] = " + out[0][i] + ", reference " + r);
-            }
-            for (int i = 0; i < lse[0].length; i++) {
-                float r = lse[1][i];
-                if (r == Float.NEGATIVE_INFINITY) {
-                    assertEquals(r, lse[0][i], "lse[" + i + "]");
-                } else {
-                    assertTrue(Math.abs(lse[0][i] - r) <= 1e-3 * (1 + Math.abs(r)),
-                            "lse[" + i + "] = " + lse[0][i] + ", reference " + r);
-                }
-            }
+            AgreesWithReference.assertClose(out[0], out[1], tol, lse[0], lse[1], 1e-3);
         }
-    }
-
-    private static HostTensor random(DType t, long seed, long... shape) {
-        HostTensor h = HostTensor.allocate(t, shape);
-        Random r = new Random(seed);
-        for (long i = 0; i < h.elementCount(); i++) {
-            h.setFloat(i, (float) r.nextGaussian());
-        }
-        return h;
     }
 }
