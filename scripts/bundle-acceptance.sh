@@ -2,8 +2,9 @@
 # One GPU-host call for a kernel change's acceptance, from the bundle (scripts/bundle.sh copies
 # this to bundle/acceptance.sh): CUDA conformance at 200 cases per property, memcheck, the named
 # workloads' bench before and after (alternating, two rounds each) when BASELINE_LIB names the
-# lib/ folder of a bundle built before the change, the kernel benches, the context-parallel
-# bench. Reports go to OUTDIR, packed as OUTDIR.tgz. About 5 minutes on an H100.
+# lib/ folder of a bundle built before the change, the kernel benches, decode-mla (against the
+# read ceiling measured then) and the context-parallel bench. Reports go to OUTDIR, packed as
+# OUTDIR.tgz. About 5 minutes on an H100.
 #
 #   acceptance.sh OUTDIR        environment: BASELINE_LIB, CASES (default 200)
 set -u
@@ -37,6 +38,10 @@ done
 phase "kernel benches"
 timeout 200 bash "$here/run.sh" "$o/kernels" kernels > "$o/kernels.out" 2>&1
 echo "exit $?" >> "$o/kernels.out"; tail -2 "$o/kernels.out"
+phase decode-mla
+ATTN4J_WORKLOADS=decode-mla ATTN4J_BENCH_ARGS="--seconds 0.8" timeout 120 \
+  bash "$here/run.sh" "$o/mla" bench cuda > "$o/mla.out" 2>&1
+grep -h "^decode-mla" "$o/mla.out"
 phase decode-long-cp
 ATTN4J_WORKLOADS=decode-long-cp ATTN4J_BENCH_ARGS="--seconds 0.8" timeout 120 \
   bash "$here/run.sh" "$o/context-parallel" bench cuda > "$o/context-parallel.out" 2>&1
