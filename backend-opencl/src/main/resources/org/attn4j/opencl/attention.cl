@@ -106,6 +106,54 @@ inline void load_row(__global const STORAGE(KVT)* src, long off, int headDim, fl
     }
 }
 
+// Element offsets of the K and V rows of keys j0 .. j0 + n - 1 of one request, whose page ids
+// start at pages, with the head's offset added, and each key's page and slot: the keys are
+// consecutive, so one division finds the first one's page and slot and the rest walk on.
+inline void block_rows(__global const int* pages, int j0, int n, int pageSize, long pageStride, long slotStride,
+                       long vPageStride, long vSlotStride, long headOff, long vHeadOff, long* off, long* vOff,
+                       int* page, int* slot) {
+    int pageIdx = j0 / pageSize;
+    int s = j0 - pageIdx * pageSize;
+    for (int i = 0; i < n; i++) {
+        const int p = pages[pageIdx];
+        off[i] = (long) p * pageStride + (long) s * slotStride + headOff;
+        vOff[i] = (long) p * vPageStride + (long) s * vSlotStride + vHeadOff;
+        page[i] = p;
+        slot[i] = s;
+        if (++s == pageSize) {
+            s = 0;
+            ++pageIdx;
+        }
+    }
+}
+
+// One byte of every 64-byte line of n rows of rowBytes bytes (at element offsets off of the pool),
+// read before any row is used so that all the lines are in flight at once; the bytes ORed, which
+// the caller keeps live.
+inline uint touch_rows(__global const uchar* pool, const long* off, int n, int rowBytes) {
+    uint t = 0;
+    for (int i = 0; i < n; i++) {
+        __global const uchar* row = pool + off[i] * (long) sizeof(STORAGE(KVT));
+        for (int b = 0; b < rowBytes; b += 64) {
+            t |= row[b];
+        }
+    }
+    return t;
+}
+
+// Prefetches every 64-byte line of n rows where the compiler can say so (clang for x86-64, as
+// PoCL and other CPU runtimes compile; OpenCL's prefetch() compiles to nothing there).
+inline void prefetch_rows(__global const uchar* pool, const long* off, int n, int rowBytes) {
+#if defined(__clang__) && defined(__x86_64__)
+    for (int i = 0; i < n; i++) {
+        __global const uchar* row = pool + off[i] * (long) sizeof(STORAGE(KVT));
+        for (int b = 0; b < rowBytes; b += 64) {
+            __builtin_prefetch(row + b);
+        }
+    }
+#endif
+}
+
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     const int unit = get_global_id(0);
@@ -149,15 +197,35 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
     }
 
+    uint touched = 0; // the bytes touch_rows read, kept live below so its loads stay
     for (int t0 = kvStart; t0 < kvEnd; t0 += KB) {
         const int nKeys = min(KB, kvEnd - t0);
         long off[KB];
         long vOff[KB];
+        int page[KB];
+        int slot[KB];
         float2 scl[KB];
+        block_rows(kvIndices + pageBase, t0, nKeys, pageSize, pageStride, slotStride, vPageStride, vSlotStride,
+                   (long) hk * headStride, (long) hk * vHeadStride, off, vOff, page, slot);
         for (int n = 0; n < nKeys; n++) {
-            off[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
-            vOff[n] = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
-            scl[n] = KEY_SCALES(pageBase, t0 + n, hk);
+            scl[n] = kv_scales(kScales, vScales, kScaleOff, vScaleOff, page[n], slot[n], hk, scalePageStride,
+                               scaleSlotStride, scaleHeadStride, flags);
+        }
+        // A unit reads one head's rows, strided by the other heads', which the hardware
+        // prefetchers do not follow and the conversion loops below do not keep enough loads in
+        // flight for: this block's lines are all requested first, the next block's prefetched.
+        const int kBytes = headDim * (int) sizeof(STORAGE(KVT));
+        const int vBytes = headDimV * (int) sizeof(STORAGE(KVT));
+        touched |= touch_rows((__global const uchar*) (kc + kOffset), off, nKeys, kBytes)
+                   | touch_rows((__global const uchar*) (vc + vOffset), vOff, nKeys, vBytes);
+        const int nNext = min(KB, kvEnd - (t0 + KB));
+        if (nNext > 0) {
+            long nextOff[KB];
+            long nextVOff[KB];
+            block_rows(kvIndices + pageBase, t0 + KB, nNext, pageSize, pageStride, slotStride, vPageStride,
+                       vSlotStride, (long) hk * headStride, (long) hk * vHeadStride, nextOff, nextVOff, page, slot);
+            prefetch_rows((__global const uchar*) (kc + kOffset), nextOff, nNext, kBytes);
+            prefetch_rows((__global const uchar*) (vc + vOffset), nextVOff, nNext, vBytes);
         }
         for (int n = 0; n < nKeys; n++) {
             load_row(kc, kOffset + off[n], headDim, blk[n]);
@@ -242,6 +310,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 blk[n][d] = 0.0f;
             }
         }
+    }
+    if (kvLen < 0) {
+        rowSum[0] = as_float(touched); // never (lengths are >= 0); keeps touch_rows' loads from being dropped
     }
 
     const int tmpBase = unitTmpRow[unit];
