@@ -350,6 +350,9 @@ final class OpenClAttentionPlan implements KernelPlan {
         long[] os = o.strides();
         cl_mem lseMem = lse != null ? OpenClMemory.mem(lse) : buf.tmpLse();
         long lseOff = lse != null ? OpenClMemory.offset(lse) : 0;
+        // The serial (CPU) kernel runs a unit's KV heads in consecutive work-groups: their rows
+        // share each page (see attention.cl).
+        boolean serialGrid = layout.tiles.serial() && !k.mergePerElement();
         synchronized (session) {
             new KernelCall(k.attention(), "attention").mem(OpenClMemory.mem(q)).l(OpenClMemory.offset(q)).l(qs[0])
                     .l(qs[1]).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
@@ -365,8 +368,9 @@ final class OpenClAttentionPlan implements KernelPlan {
                     .i(kv.pageSize()).i(hq).i(problem.heads().groupSize()).i(dqk).i(dvo)
                     .f(qScale).f(opt.logitsSoftCap()).f(vScale).i(flags)
                     .i(opt.windowLeft())
-                    .launch(session.queue(), new long[] {(long) schedule.unitCount() * k.wg(), hkv},
-                            new long[] {k.wg(), 1});
+                    .launch(session.queue(), serialGrid ? new long[] {hkv, schedule.unitCount()}
+                                    : new long[] {(long) schedule.unitCount() * k.wg(), hkv},
+                            serialGrid ? new long[] {1, 1} : new long[] {k.wg(), 1});
             if (schedule.mergeRowCount() > 0 && k.mergePerElement()) {
                 int count = Math.multiplyExact(schedule.mergeRowCount() * hq, dvo);
                 new KernelCall(k.merge(), "merge_splits_dims").mem(buf.tmpO()).mem(buf.tmpLse())

@@ -156,8 +156,10 @@ inline void prefetch_rows(__global const uchar* pool, const long* off, int n, in
 
 __kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
-    const int unit = get_global_id(0);
-    const int hk = get_global_id(1);
+    // The grid is (KV heads, units): a unit's KV heads run one after another, so the rows they
+    // read, which lie side by side in each page, are fetched close together in time.
+    const int unit = get_global_id(1);
+    const int hk = get_global_id(0);
     UNIT_BOUNDS(unit);
     const int items = itemEnd - itemStart;
     const int pageBase = kvIndptr[b];
