@@ -56,6 +56,12 @@ final class CudaMlaPlan implements MlaKernelPlan {
                     + MAX_CKV + " and rotary dims up to " + MAX_KPE + "; actual " + h.headDimCkv() + " and "
                     + h.headDimKpe());
         }
+        // Both kernels number (row, head) items with ints.
+        long items = (long) problem.totalQ() * h.numHeads();
+        if (items > Integer.MAX_VALUE) {
+            throw InvalidArgumentException.expected("qoIndptr", "at most 2^31 - 1 query rows x heads on the CUDA "
+                    + "backend", items);
+        }
         this.sharedBytes = tensorCoreSharedBytes(h);
         this.tensorCore = tensorCoreFits(problem)
                 && sharedBytes <= session.deviceInfo().maxSharedPerBlockOptin();
@@ -144,7 +150,7 @@ final class CudaMlaPlan implements MlaKernelPlan {
                 .i32(h.numHeads()).i32(h.headDimCkv()).i32(h.headDimKpe()).i32(pageSize)
                 .i32(CudaAttentionPlan.pageShift(pageSize)).i32(problem.causal() ? 1 : 0)
                 .f32(problem.smScale()).f32(cache.ckvScale()).f32(cache.kpeScale())
-                .i32(Math.toIntExact(totalItems)).i32(mergeBlocks())
+                .i32((int) totalItems).i32(mergeBlocks())
                 .bytes();
         String types = CudaDtypes.suffix(qNope.dtype()) + "_" + CudaDtypes.suffix(cache.dtype());
         if (!tc) {

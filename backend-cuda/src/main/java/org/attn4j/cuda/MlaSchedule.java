@@ -1,6 +1,7 @@
 package org.attn4j.cuda;
 
 import java.util.Arrays;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.spi.MlaProblem;
 
 /**
@@ -104,7 +105,8 @@ record MlaSchedule(int[] work, int[] merge, long slots, int splitChunk, int maxM
                 base = slots;
                 slots += (long) splits * items;
                 if (slots > Integer.MAX_VALUE) {
-                    throw new IllegalStateException("MLA split states past 2^31 slots: " + slots);
+                    throw InvalidArgumentException.expected("pageTable", "at most 2^31 - 1 split partial states "
+                            + "(splits x rows x heads) on the CUDA backend", slots);
                 }
                 merge.add(b, (int) base, splits, items);
                 maxMergeItems = Math.max(maxMergeItems, items);

@@ -2,10 +2,12 @@ package org.attn4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.Random;
+import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.PageTable;
 import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.spi.MlaProblem;
@@ -116,6 +118,14 @@ class MlaScheduleTest {
             assertEquals(Arrays.toString(Arrays.copyOfRange(a, 5 * i, 5 * i + 4)),
                     Arrays.toString(Arrays.copyOfRange(b, 5 * i, 5 * i + 4)), "work item " + i);
         }
+    }
+
+    @Test
+    void splitStatesPastIntRangeAreRejectedByName() {
+        // 2^21 heads x 1024 deterministic splits of a 2^20-key request: 2^31 partial states.
+        MlaProblem p = problem(new int[] {1}, new int[] {1 << 20}, 1 << 21, true);
+        InvalidArgumentException e = assertThrows(InvalidArgumentException.class, () -> MlaSchedule.of(p, 132));
+        assertTrue(e.getMessage().contains("pageTable"), e.getMessage());
     }
 
     @Test
