@@ -101,7 +101,7 @@ final class OpenClAttentionPlan implements KernelPlan {
             int items = problem.decode() ? g : TileConfig.MAX_TM;
             // Tiles hold q and K rows (Dqk) and V rows (Dvo) padded to one bucket, the larger.
             this.tiles = TileConfig.choose(Math.max(problem.heads().headDimQk(), problem.heads().headDimVo()), items,
-                    dev.localMemBytes(), dev.maxWorkGroupSize(), session.serialKernel());
+                    dev.localMemBytes(), dev.maxWorkGroupSize(), session.serialKernel(), session.tileShape());
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
                     ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
                             session.streamTuning()) : null;
@@ -412,12 +412,19 @@ final class OpenClAttentionPlan implements KernelPlan {
                     + t.defines();
             cl_kernel attention = session.kernel("attention.cl", "attention", defines);
             long allowed = kernelWorkGroupSize(attention);
-            if (t.serial() || allowed >= t.wg() || t.wg() <= 16) {
+            if (t.serial() || allowed >= t.wg()) {
                 r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t.wg(), false);
                 kernels.put(key, r);
                 return r;
             }
-            t = t.withWorkGroup((int) Math.max(16, Long.highestOneBit(allowed)));
+            // A build may allow fewer work-items than the device's maximum (registers): fewer
+            // keys per step until it fits; the schedule's units keep their items.
+            TileConfig next = t.smaller();
+            if (next == null) {
+                throw new BackendException(OpenClBackendProvider.ID, "attention: the device allows " + allowed
+                        + " work-items per group for this build, the smallest tiles need " + t.wg());
+            }
+            t = next;
         }
     }
 

@@ -90,6 +90,7 @@ final class OpenClSession implements BackendSession {
     private final boolean serialKernel;
     private final boolean decodeStream;
     private final DecodeStreamConfig.Tuning streamTuning;
+    private final TileConfig.Shape tileShape;
     /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
     private final int group;
 
@@ -102,16 +103,18 @@ final class OpenClSession implements BackendSession {
      *               3x faster than the tiled kernel on an H200)
      */
     OpenClSession(OpenClDevice device, String kernel) {
-        this(device, kernel, DecodeStreamConfig.Tuning.AUTO, 0);
+        this(device, kernel, DecodeStreamConfig.Tuning.AUTO, null, 0);
     }
 
     /**
-     * As above, with the streaming decode's measured overrides, on the caller's command queue
-     * when {@code queueHandle} is not 0.
+     * As above, with the streaming decode's measured overrides and the tiled kernel's shape
+     * (null: chosen per problem), on the caller's command queue when {@code queueHandle} is not 0.
      */
-    OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning, long queueHandle) {
+    OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning, TileConfig.Shape tiles,
+                  long queueHandle) {
         this.device = device;
         this.streamTuning = streamTuning;
+        this.tileShape = tiles;
         String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
         boolean cpu = !device.gpu() && device.type().equals("CPU");
         this.serialKernel = switch (mode) {
@@ -195,6 +198,11 @@ final class OpenClSession implements BackendSession {
 
     DecodeStreamConfig.Tuning streamTuning() {
         return streamTuning;
+    }
+
+    /** The tiled kernel's shape the options force, or null. */
+    TileConfig.Shape tileShape() {
+        return tileShape;
     }
 
     int group() {

@@ -1,84 +1,178 @@
 package org.attn4j.opencl;
 
 /**
- * Compile-time shape of the attention kernel: head dim bucket, query items and keys per tile,
- * work-group size and how its threads split the output accumulators ({@code tmy x td}).
+ * Compile-time shape of the attention kernel (attention.cl): head dim bucket, query items and
+ * keys per tile and, for the tiled (GPU) flavour, the work-items that hold them.
+ *
+ * <p>In the tiled flavour a work-group of {@code tm/4 x tn/4} work-items owns {@code tm} query
+ * items and visits {@code tn} keys a step; each work-item keeps a 4 x 4 tile of logits and the
+ * output columns of its 4 items in registers. Logits are summed over head-dim chunks of
+ * {@link #CHUNK} staged in local memory, and V comes through the same buffer in chunks of
+ * {@link #valueChunk()} keys, so every head dim up to 256 fits in about 41 KB.
  *
  * @param dmax   head dims up to this (a power of two, at least 32)
- * @param tm     query items (row, head of the group) per work-group
- * @param tn     keys per tile
- * @param wg     work-items per work-group
+ * @param tm     query items per unit (serial: the most a work-item holds)
+ * @param tn     keys per step (serial: 16)
+ * @param wg     work-items per work-group ({@code tm * tn / 16} tiled, 1 serial)
  * @param serial one work-item per unit without local memory (CPU devices)
  */
 record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
     /** Local memory budget: fits every current GPU's static limit. */
     static final long LOCAL_BUDGET = 46 * 1024;
-    static final int MAX_TM = 32;
+    static final int MAX_TM = 64;
+    /** Head dims per logit chunk staged in local memory. */
+    static final int CHUNK = 32;
     /** Private floats per work-item the serial kernel may hold for q and accumulators. */
     static final int SERIAL_PRIVATE_FLOATS = 2 * 32 * 128;
+    /** Output float4 columns a work-item may accumulate per item (16 floats, 64 for its 4 items). */
+    private static final int MAX_COLUMNS = 4;
 
-    /** Rows of the accumulator grid: threads sharing a head-dim slice. */
-    int tmy() {
-        return Math.min(tm, Math.max(1, wg / 16));
+    TileConfig {
+        if (!serial && (tm < 4 || tn < 16 || tm % 4 != 0 || tn % 16 != 0 || wg != tm * tn / 16)) {
+            throw new IllegalArgumentException("tiled kernel: tm " + tm + " and tn " + tn
+                    + " must be multiples of 4 and 16 with wg = tm * tn / 16, actual wg " + wg);
+        }
     }
 
-    int td() {
-        return wg / tmy();
+    /** A tiled configuration of {@code tm} items and {@code tn} keys. */
+    static TileConfig tiled(int dmax, int tm, int tn) {
+        return new TileConfig(dmax, tm, tn, tm * tn / 16, false);
+    }
+
+    /** Work-items along the items ({@code TY}) and along the keys ({@code TX}). */
+    int ty() {
+        return tm / 4;
+    }
+
+    int tx() {
+        return tn / 4;
+    }
+
+    /** Keys per V chunk: the most (a power of two, at most tn) whose rows fit the staging buffer. */
+    int valueChunk() {
+        int stage = (tm + tn) * (CHUNK + 4);
+        int vc = tn;
+        while (vc > 4 && vc * dmax > stage) {
+            vc /= 2;
+        }
+        return vc;
     }
 
     long localBytes() {
-        return 4L * ((long) tm * (dmax + 4) + (long) tn * (dmax + 4) + (long) tn * dmax + (long) tm * tn + 4L * tm)
-                + 8L * tn;
+        if (serial) {
+            return 0;
+        }
+        return 4L * (tm + tn) * (CHUNK + 4) + 4L * tm * (tn + 4) + 4L * tx() * tm + 24L * tn;
+    }
+
+    /** Whether the output columns of an item fit a work-item's register budget. */
+    boolean columnsFit() {
+        return (dmax / 4 + tx() - 1) / tx() <= MAX_COLUMNS;
     }
 
     /**
      * Tiles for head dim {@code headDim} and {@code items} query items wanted per tile. The
-     * tiled kernel (GPUs) gets 128 work-items per group (fewer if {@code maxWg} says so) and
-     * tiles that fit local memory; the serial kernel (CPUs) as many items as its private
-     * arrays allow.
+     * tiled kernel (GPUs) gets the most items up to {@code items} (16 at least) and 64 keys, or
+     * 32, within the device's work-group size and local memory; the serial kernel (CPUs) as many
+     * items as its private arrays allow.
      */
     static TileConfig choose(int headDim, int items, long deviceLocalBytes, long maxWg, boolean serial) {
+        return choose(headDim, items, deviceLocalBytes, maxWg, serial, null);
+    }
+
+    /**
+     * As {@link #choose(int, int, long, long, boolean)}, with the tiled kernel's shape forced to
+     * {@code forced} where it fits the device and the head dim (else chosen as there).
+     */
+    static TileConfig choose(int headDim, int items, long deviceLocalBytes, long maxWg, boolean serial,
+                             Shape forced) {
         int dmax = Math.max(32, ceilPow2(headDim));
-        int tm = Math.min(MAX_TM, ceilPow2(Math.max(1, items)));
         if (serial) {
             // Capacity, not work: a unit holds up to tm items, so one build serves every group size.
             return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 16, 1, true);
         }
-        int wg = (int) Math.min(128, Long.highestOneBit(Math.max(1, maxWg)));
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);
-        int tn = 64;
-        TileConfig c = new TileConfig(dmax, tm, tn, wg, false);
-        while (c.localBytes() > budget) {
-            if (tn > 16) {
-                tn /= 2;
-            } else if (tm > 8) {
-                tm /= 2;
-            } else if (tn > 4) {
-                tn /= 2;
-            } else if (tm > 1) {
-                tm /= 2;
-            } else {
-                break;
+        if (forced != null) {
+            TileConfig c = tiled(dmax, forced.tm(), forced.tn());
+            if (c.wg() <= maxWg && c.localBytes() <= budget && c.columnsFit()) {
+                return c;
             }
-            c = new TileConfig(dmax, tm, tn, wg, false);
         }
-        return c;
+        int want = Math.min(MAX_TM, Math.max(16, ceilPow2(Math.max(1, items))));
+        // The largest accepted shape within the items wanted, else the smallest above them; a
+        // device too small for every shape with its columns in registers gets one that spills.
+        for (boolean registersFit : new boolean[] {true, false}) {
+            TileConfig fallback = null;
+            for (Shape shape : Shape.ALL) {
+                TileConfig c = tiled(dmax, shape.tm(), shape.tn());
+                if (c.wg() <= maxWg && c.localBytes() <= budget && (c.columnsFit() || !registersFit)) {
+                    if (shape.tm() <= want) {
+                        return c;
+                    }
+                    fallback = c;
+                }
+            }
+            if (fallback != null) {
+                return fallback;
+            }
+        }
+        return tiled(dmax, 4, 16);
     }
 
-    TileConfig withWorkGroup(int newWg) {
-        return new TileConfig(dmax, tm, tn, newWg, serial);
+    /**
+     * The same items with half the keys per step, for a build that allows fewer work-items than
+     * {@link #wg()} (the schedule's units keep their items); null when no accepted shape has them.
+     */
+    TileConfig smaller() {
+        Shape half = new Shape(tm, tn / 2);
+        return serial || !Shape.ALL.contains(half) ? null : tiled(dmax, tm, tn / 2);
     }
 
     String defines() {
         return serial ? "-DSERIAL=1 -DDMAX=" + dmax + " -DTM=" + tm
-                : "-DSERIAL=0 -DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg + " -DTMY=" + tmy()
-                        + " -DTD=" + td();
+                : "-DSERIAL=0 -DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg + " -DTY=" + ty()
+                        + " -DTX=" + tx() + " -DDC=" + CHUNK + " -DVC=" + valueChunk();
     }
 
     String describe() {
         return serial ? tm + " query items per work-item, keys in blocks of 16, head dims up to " + dmax
                 : tm + " query items x " + tn + " keys per tile, head dims up to " + dmax + ", " + wg
                         + " work-items per group";
+    }
+
+    /**
+     * A tiled kernel shape, {@code tm} query items by {@code tn} keys per tile, as the option
+     * {@code tiles} ({@code attn4j.opencl.tiles}) names it: {@code TMxTN}, one of {@link #ALL}.
+     */
+    record Shape(int tm, int tn) {
+        /** The shapes the kernel is built and tested in, the largest first. */
+        static final java.util.List<Shape> ALL = java.util.List.of(new Shape(64, 64), new Shape(32, 64),
+                new Shape(16, 64), new Shape(16, 32));
+
+        /** The shape {@code text} names, or null for null, empty or {@code auto}. */
+        static Shape parse(String text) {
+            if (text == null || text.isBlank() || text.trim().equalsIgnoreCase("auto")) {
+                return null;
+            }
+            String[] parts = text.trim().toLowerCase(java.util.Locale.ROOT).split("x");
+            if (parts.length == 2) {
+                try {
+                    Shape s = new Shape(Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim()));
+                    if (ALL.contains(s)) {
+                        return s;
+                    }
+                } catch (NumberFormatException e) {
+                    // reported below
+                }
+            }
+            throw new IllegalArgumentException("opencl option tiles: expected auto or one of " + ALL + ", actual '"
+                    + text + "'");
+        }
+
+        @Override
+        public String toString() {
+            return tm + "x" + tn;
+        }
     }
 
     static int ceilPow2(int x) {

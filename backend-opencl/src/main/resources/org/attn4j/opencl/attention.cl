@@ -5,19 +5,16 @@
 // head share every K/V load. Keys are visited with an online softmax in base 2; a unit either
 // writes o/lse directly or, when its request's keys were split into chunks, a float partial
 // state that merge_splits combines. Two flavours compute the same units:
-// - tiled (SERIAL=0, GPUs): one work-group per unit, Q/K/V tiles in local memory as floats
-//   padded with zeros to DMAX dims, float4 dot products and accumulators;
+// - tiled (SERIAL=0, GPUs): one work-group per unit, each work-item a register tile of logits
+//   and of the output accumulators, q, K and V staged through local memory in chunks;
 // - serial (SERIAL=1, CPUs): one work-item per unit, no local memory and no barriers.
 //
 // q and K rows have headDim (Dqk) elements, V and o rows headDimV (Dvo), each with its own
 // strides; DMAX is the bucket of the larger, and every tile pads both with zeros up to it.
 //
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM; tiled also TN,
-// WG and TMY x TD threads for the output accumulators.
+// TY x TX work-items (WG), DC (head-dim chunk of the logits) and VC (keys per V chunk).
 
-#define KS (DMAX + 4)                  // row stride of q and K tiles: float4-aligned, spreads banks
-#define MI (TM / TMY)                   // query items per thread
-#define DK4 ((DMAX / 4 + TD - 1) / TD)  // float4 chunks of the head dim per thread
 // The locals both flavours derive from unit `unit` of KV head hk: its request b, query items
 // [itemStart, itemEnd), query position pq = row + shift, keys [kvStart, kvEnd).
 #define UNIT_BOUNDS(unit)                                                                \
@@ -341,101 +338,99 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
 #else
 
-// Rows of the tile's keys from src (row n at base + rowOff[n]) into the local tile dst of row
-// stride STRIDE: dims [0, dim) loaded, 16 or 4 at a time when dim allows, and multiplied by
-// SCALE (an expression of the key n); keys past nKeys zero.
-#define LOAD_TILE(src, base, rowOff, dim, dst, STRIDE, SCALE)                                 \
-    if (((dim) & 15) == 0) {                                                             \
-        for (int e = lid; e < TN * (DMAX / 16); e += WG) {                               \
-            int n = e / (DMAX / 16);                                                     \
-            int c = e % (DMAX / 16);                                                     \
-            if (16 * c < (dim)) {                                                        \
-                float16 x = (float16) (0.0f);                                            \
-                if (n < nKeys) {                                                         \
-                    x = LOAD16(KVT, src, (base) + rowOff[n] + 16 * c) * (SCALE);       \
-                }                                                                        \
-                vstore16(x, c, (dst) + n * (STRIDE));                                    \
-            }                                                                            \
-        }                                                                                \
-    } else if (((dim) & 3) == 0) {                                                       \
-        for (int e = lid; e < TN * (DMAX / 4); e += WG) {                                \
-            int n = e / (DMAX / 4);                                                      \
-            int c = e % (DMAX / 4);                                                      \
-            if (4 * c < (dim)) {                                                         \
-                float4 x = (float4) (0.0f);                                              \
-                if (n < nKeys) {                                                         \
-                    x = LOAD4(KVT, src, (base) + rowOff[n] + 4 * c) * (SCALE);         \
-                }                                                                        \
-                vstore4(x, c, (dst) + n * (STRIDE));                                     \
-            }                                                                            \
-        }                                                                                \
-    } else {                                                                             \
-        for (int e = lid; e < TN * DMAX; e += WG) {                                      \
-            int n = e / DMAX;                                                            \
-            int d = e % DMAX;                                                            \
-            if (d < (dim)) {                                                             \
-                (dst)[n * (STRIDE) + d] = n < nKeys ? LOAD(KVT, src, (base) + rowOff[n] + d) * (SCALE) : 0.0f; \
-            }                                                                            \
-        }                                                                                \
+// Register tiles for GPUs. A work-group of TY x TX work-items owns TM query items; work-item
+// (ty, tx) keeps in registers the logits of items ty + TY * i and keys tx + TX * j (i, j < 4)
+// and the output float4 columns tx + TX * c of the same items. Each logit tile is summed over
+// head-dim chunks of DC staged in local memory (q and K rows side by side in `stage`), so a
+// step loads 8 float4s for 64 multiply-adds and the tiles need not fit whole; the weights then
+// go through local memory to the work-items of their row, and V comes in chunks of VC keys
+// through the same `stage`. Row maxima are reduced through `red` once per key tile; each
+// work-item sums the weights of its own keys and the sums meet once, at the end.
+#define RT 4                                // items and keys of a work-item's logit tile
+#define QS (DC + 4)                         // row stride of staged q and K chunks (float4 aligned)
+#define PS (TN + 4)                         // row stride of the weights
+#define DV4 (DMAX / 4)                      // float4 columns of an output row
+#define CPT ((DV4 + TX - 1) / TX)           // output float4 columns per work-item
+#define STAGE_FLOATS ((TM + TN) * QS)       // VC * DMAX fits too (TileConfig)
+
+// Elements d .. d+3 of q row `base`, rotated and scaled as load_query; zero past headDim.
+inline float4 query4(__global const STORAGE(QT)* q, long base, int d, int headDim, int rotaryHalf, int flags,
+                     __global const float2* rope, long ropeRow, float qScale) {
+    if (d + 4 <= headDim && !(flags & F_ROPE)) {
+        return LOAD4(QT, q, base + d) * qScale;
     }
+    float x[4];
+    for (int z = 0; z < 4; z++) {
+        x[z] = d + z < headDim ? load_query(q, base, d + z, rotaryHalf, flags, rope, ropeRow, qScale) : 0.0f;
+    }
+    return vload4(0, x);
+}
+
+// Elements d .. d+3 of the K or V row at element offset off, rotated for RoPE position ropeRow
+// (K rows under F_ROPE; rotaryHalf 0 for V) and times scale; zero past dim.
+inline float4 row4(__global const STORAGE(KVT)* src, long off, int d, int dim, int rotaryHalf, int flags,
+                   __global const float2* rope, long ropeRow, float scale) {
+    if (d + 4 <= dim && (rotaryHalf == 0 || d >= 2 * rotaryHalf)) {
+        return LOAD4(KVT, src, off + d) * scale;
+    }
+    float x[4];
+    for (int z = 0; z < 4; z++) {
+        int e = d + z;
+        float v = 0.0f;
+        if (e < dim) {
+            v = LOAD(KVT, src, off + e);
+            if (e < 2 * rotaryHalf) {
+                int partner;
+                float sign;
+                int pi = rope_pair(e, rotaryHalf, flags & F_INTERLEAVED, &partner, &sign);
+                float2 cs = rope[ropeRow * rotaryHalf + pi];
+                v = v * cs.x + sign * LOAD(KVT, src, off + partner) * cs.y;
+            }
+        }
+        x[z] = v * scale;
+    }
+    return vload4(0, x);
+}
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
-    __local float qs[TM * KS];
-    __local float ks[TN * KS];
-    __local float vs[TN * DMAX];
-    __local float ss[TM * TN];
-    __local float rowMax[TM];
-    __local float rowSum[TM];
-    __local float rowAlpha[TM];
-    __local float rowSlope[TM]; // each item's ALiBi slope (head_slope)
+    __local float4 stage4[STAGE_FLOATS / 4];
+    __local float ps[TM * PS];
+    __local float red[TX * TM];
     __local long keyOff[TN];
     __local long valueOff[TN];
     __local float2 keyScale[TN]; // each key's (K, V) dequantisation scales under F_KV_SCALES
+    __local float* stage = (__local float*) stage4;
 
     const int lid = get_local_id(0);
+    const int ty = lid / TX;
+    const int tx = lid - ty * TX;
     const int unit = get_group_id(0);
     const int hk = get_group_id(1);
     UNIT_BOUNDS(unit);
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
-    const int rotaryHalf = rotaryDim >> 1; // RoPE pairs; dims from rotaryDim on pass through
-    const int d4v = (headDimV + 3) >> 2; // float4 chunks holding a V or o row
+    const int rotaryHalf = (flags & F_ROPE) ? rotaryDim >> 1 : 0; // dims from rotaryDim on pass through
+    const int d4v = (headDimV + 3) >> 2; // float4 columns holding a V or o row
 
-    // Query tile, rotated and pre-scaled so a logit is one dot product; zero past headDim,
-    // as are the K tile's padding dims, so dot products run over all DMAX dims unguarded.
-    for (int e = lid; e < TM * DMAX; e += WG) {
-        int m = e / DMAX;
-        int d = e - m * DMAX;
-        int item = itemStart + m;
-        float x = 0.0f;
-        if (item < itemEnd && d < headDim) {
-            int row = item / group;
-            int h = hk * group + (item - row * group);
-            long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;
-            x = load_query(q, base, d, rotaryHalf, flags, rope, (long) (row + shift - ropeBase), qScale);
-        }
-        qs[m * KS + d] = x;
-    }
-    for (int e = lid; e < TN * DMAX; e += WG) {
-        ks[e / DMAX * KS + e % DMAX] = 0.0f;
-        vs[e] = 0.0f;
-    }
-    for (int m = lid; m < TM; m += WG) {
-        rowMax[m] = -INFINITY;
-        rowSum[m] = 0.0f;
-        int item = itemStart + m;
-        int row = item / group;
-        rowSlope[m] = item < itemEnd ? head_slope(slopes, hk * group + (item - row * group), flags) : 0.0f;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-
-    const int ty = lid / TD;
-    const int tx = lid - ty * TD;
-    float4 acc[MI][DK4];
-    for (int i = 0; i < MI; i++) {
-        for (int k = 0; k < DK4; k++) {
-            acc[i][k] = (float4) (0.0f);
+    // This work-item's items: live, their row, position and ALiBi slope.
+    bool live[RT];
+    int rowOf[RT];
+    float slope[RT];
+    float rowMax[RT];
+    float rowSum[RT]; // over this work-item's keys only until the end
+    float4 acc[RT][CPT];
+    #pragma unroll
+    for (int i = 0; i < RT; i++) {
+        int item = itemStart + ty + TY * i;
+        live[i] = item < itemEnd;
+        rowOf[i] = item / group;
+        slope[i] = live[i] ? head_slope(slopes, hk * group + (item - rowOf[i] * group), flags) : 0.0f;
+        rowMax[i] = -INFINITY;
+        rowSum[i] = 0.0f;
+        #pragma unroll
+        for (int c = 0; c < CPT; c++) {
+            acc[i][c] = (float4) (0.0f);
         }
     }
 
@@ -457,87 +452,143 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        // K and V rows each loaded with the widest pieces their own head dim allows and times
-        // each key's K or V scale (1 unless F_KV_SCALES); dims past a row stay zero (set once
-        // above), so dot products and accumulators run over DMAX unguarded.
-        LOAD_TILE(kc, kOffset, keyOff, headDim, ks, KS, keyScale[n].x);
-        LOAD_TILE(vc, vOffset, valueOff, headDimV, vs, DMAX, keyScale[n].y);
-        barrier(CLK_LOCAL_MEM_FENCE);
-
-        // RoPE on K in local memory; the barrier stays outside the branch.
-        for (int e = lid; (flags & F_ROPE) && e < TN * rotaryHalf; e += WG) {
-            int n = e / rotaryHalf;
-            int p = e - n * rotaryHalf;
-            if (n < nKeys) {
-                int d1;
-                int d2;
-                rope_dims(p, rotaryHalf, flags & F_INTERLEAVED, &d1, &d2);
-                float2 cs = rope[(long) (t0 + n - ropeBase) * rotaryHalf + p];
-                float x1 = ks[n * KS + d1];
-                float x2 = ks[n * KS + d2];
-                ks[n * KS + d1] = x1 * cs.x - x2 * cs.y;
-                ks[n * KS + d2] = x2 * cs.x + x1 * cs.y;
+        // Logits: q . k over head-dim chunks; rows and keys past the tile's stay zero.
+        float s[RT][RT];
+        #pragma unroll
+        for (int i = 0; i < RT; i++) {
+            #pragma unroll
+            for (int j = 0; j < RT; j++) {
+                s[i][j] = 0.0f;
             }
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
-
-        // Logits in base 2, -inf where a key is not allowed.
-        for (int e = lid; e < TM * TN; e += WG) {
-            int m = e / TN;
-            int n = e - m * TN;
-            int item = itemStart + m;
-            int j = t0 + n;
-            float s = -INFINITY;
-            if (item < itemEnd && n < nKeys) {
-                int row = item / group;
-                int pq = row + shift;
-                if (key_allowed(row, pq, j, kvLen, flags, windowLeft, mask, maskBase)) {
-                    __local const float* qr = qs + m * KS;
-                    __local const float* kr = ks + n * KS;
-                    float4 a = (float4) (0.0f);
-                    for (int c = 0; c < DMAX / 4; c++) {
-                        a += vload4(c, qr) * vload4(c, kr);
+        for (int d0 = 0; d0 < headDim; d0 += DC) {
+            for (int e = lid; e < (TM + TN) * (DC / 4); e += WG) {
+                int r = e / (DC / 4);
+                int d = d0 + 4 * (e - r * (DC / 4));
+                float4 x = (float4) (0.0f);
+                if (r < TM) {
+                    int item = itemStart + r;
+                    if (item < itemEnd) {
+                        int row = item / group;
+                        int h = hk * group + (item - row * group);
+                        x = query4(q, qOff + (long) (qoStart + row) * qTok + (long) h * qHead, d, headDim, rotaryHalf,
+                                   flags, rope, (long) (row + shift - ropeBase), qScale);
                     }
-                    s = logit_log2((a.x + a.y) + (a.z + a.w), rowSlope[m], j, pq, flags, softCap);
+                } else if (r - TM < nKeys) {
+                    int n = r - TM;
+                    x = row4(kc, kOffset + keyOff[n], d, headDim, rotaryHalf, flags, rope, (long) (t0 + n - ropeBase),
+                             keyScale[n].x);
+                }
+                stage4[r * (QS / 4) + (d - d0) / 4] = x;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            #pragma unroll
+            for (int c = 0; c < DC / 4; c++) {
+                float4 qv[RT];
+                float4 kv[RT];
+                #pragma unroll
+                for (int i = 0; i < RT; i++) {
+                    qv[i] = stage4[(ty + TY * i) * (QS / 4) + c];
+                    kv[i] = stage4[(TM + tx + TX * i) * (QS / 4) + c];
+                }
+                #pragma unroll
+                for (int i = 0; i < RT; i++) {
+                    #pragma unroll
+                    for (int j = 0; j < RT; j++) {
+                        float a = s[i][j];
+                        a = fma(qv[i].x, kv[j].x, a);
+                        a = fma(qv[i].y, kv[j].y, a);
+                        a = fma(qv[i].z, kv[j].z, a);
+                        a = fma(qv[i].w, kv[j].w, a);
+                        s[i][j] = a;
+                    }
                 }
             }
-            ss[m * TN + n] = s;
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+
+        // Masks and logit terms, skipped for a tile that every live item sees whole.
+        const bool whole = !(flags & (F_MASK | F_ALIBI | F_SOFTCAP)) && t0 + TN <= kvEnd
+                && (!(flags & F_CAUSAL) || t0 + TN - 1 <= pqFirst)
+                && (!(flags & F_WINDOW) || t0 >= pqLast - windowLeft);
+        #pragma unroll
+        for (int i = 0; i < RT; i++) {
+            const int pq = rowOf[i] + shift;
+            float mx = -INFINITY;
+            #pragma unroll
+            for (int j = 0; j < RT; j++) {
+                const int n = tx + TX * j;
+                float x = s[i][j];
+                if (!whole) {
+                    const int key = t0 + n;
+                    bool ok = live[i] && n < nKeys
+                              && key_allowed(rowOf[i], pq, key, kvLen, flags, windowLeft, mask, maskBase);
+                    x = ok ? logit_log2(x, slope[i], key, pq, flags, softCap) : -INFINITY;
+                }
+                s[i][j] = x;
+                mx = max_nan(mx, x);
+            }
+            red[tx * TM + ty + TY * i] = mx;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
 
-        // Online softmax statistics per query item.
-        for (int m = lid; m < TM; m += WG) {
-            float mOld = rowMax[m];
-            float mx = mOld;
-            for (int n = 0; n < TN; n++) {
-                mx = max_nan(mx, ss[m * TN + n]);
+        // Online softmax: every work-item of a row reads the same maxima, so all agree on it.
+        #pragma unroll
+        for (int i = 0; i < RT; i++) {
+            const int m = ty + TY * i;
+            float mx = rowMax[i];
+            for (int t = 0; t < TX; t++) {
+                mx = max_nan(mx, red[t * TM + m]);
             }
-            float alpha = softmax_weight(mOld, mx);
+            const float alpha = softmax_weight(rowMax[i], mx);
+            const float ref = softmax_ref(mx);
             float sum = 0.0f;
-            for (int n = 0; n < TN; n++) {
-                float p = softmax_weight(ss[m * TN + n], mx);
-                ss[m * TN + n] = p;
+            #pragma unroll
+            for (int j = 0; j < RT; j++) {
+                float p = exp2(s[i][j] - ref);
+                ps[m * PS + tx + TX * j] = p;
                 sum += p;
             }
-            rowMax[m] = mx;
-            rowSum[m] = rowSum[m] * alpha + sum;
-            rowAlpha[m] = alpha;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-
-        for (int i = 0; i < MI; i++) {
-            float a = rowAlpha[ty + i * TMY];
-            for (int k = 0; k < DK4; k++) {
-                acc[i][k] *= a;
+            rowMax[i] = mx;
+            rowSum[i] = rowSum[i] * alpha + sum;
+            #pragma unroll
+            for (int c = 0; c < CPT; c++) {
+                acc[i][c] *= alpha;
             }
         }
-        for (int n = 0; n < nKeys; n++) {
-            for (int i = 0; i < MI; i++) {
-                float p = ss[(ty + i * TMY) * TN + n];
-                for (int k = 0; k < DK4; k++) {
-                    int c = tx + k * TD;
-                    if (c < DMAX / 4) {
-                        acc[i][k] += p * vload4(c, vs + n * DMAX);
+
+        // o += p . V, V in chunks of VC keys (zero past the tile's keys and past headDimV).
+        for (int v0 = 0; v0 < nKeys; v0 += VC) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int e = lid; e < VC * DV4; e += WG) {
+                int n = e / DV4;
+                int c = e - n * DV4;
+                float4 x = (float4) (0.0f);
+                if (v0 + n < nKeys && c < d4v) {
+                    x = row4(vc, vOffset + valueOff[v0 + n], 4 * c, headDimV, 0, flags, rope, 0,
+                             keyScale[v0 + n].y);
+                }
+                stage4[e] = x;
+            }
+            barrier(CLK_LOCAL_MEM_FENCE);
+            for (int n = 0; n < VC; n += 4) {
+                float4 p[RT];
+                #pragma unroll
+                for (int i = 0; i < RT; i++) {
+                    p[i] = vload4(0, ps + (ty + TY * i) * PS + v0 + n);
+                }
+                #pragma unroll
+                for (int c = 0; c < CPT; c++) {
+                    const int col = tx + TX * c;
+                    if (col < DV4) {
+                        float4 v0v = stage4[n * DV4 + col];
+                        float4 v1v = stage4[(n + 1) * DV4 + col];
+                        float4 v2v = stage4[(n + 2) * DV4 + col];
+                        float4 v3v = stage4[(n + 3) * DV4 + col];
+                        #pragma unroll
+                        for (int i = 0; i < RT; i++) {
+                            acc[i][c] += p[i].x * v0v + p[i].y * v1v + p[i].z * v2v + p[i].w * v3v;
+                        }
                     }
                 }
             }
@@ -545,33 +596,44 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         barrier(CLK_LOCAL_MEM_FENCE);
     }
 
+    // Each row's sum over all its keys, in a fixed order.
+    #pragma unroll
+    for (int i = 0; i < RT; i++) {
+        red[tx * TM + ty + TY * i] = rowSum[i];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
     const int tmpBase = unitTmpRow[unit];
-    for (int i = 0; i < MI; i++) {
-        int m = ty + i * TMY;
-        int item = itemStart + m;
-        if (item >= itemEnd) {
+    #pragma unroll
+    for (int i = 0; i < RT; i++) {
+        if (!live[i]) {
             continue;
         }
-        int row = item / group;
-        int h = hk * group + (item - row * group);
+        const int m = ty + TY * i;
+        float total = 0.0f;
+        for (int t = 0; t < TX; t++) {
+            total += red[t * TM + m];
+        }
+        const int item = itemStart + m;
+        const int row = rowOf[i];
+        const int h = hk * group + (item - row * group);
         float lse2;
         float lseNatural;
-        float inv = softmax_finish(rowMax[m], rowSum[m], row_sink(sinks, h, flags, tmpBase), vScale, &lse2,
-                                   &lseNatural);
+        float inv = softmax_finish(rowMax[i], total, row_sink(sinks, h, flags, tmpBase), vScale, &lse2, &lseNatural);
         long orow = tmpBase < 0 ? (long) qoStart + row : (long) tmpBase + row;
         long base = tmpBase < 0 ? oOff + orow * oTok + (long) h * oHead : (orow * hq + h) * headDimV;
-        for (int k = 0; k < DK4; k++) {
-            int c = tx + k * TD;
-            if (c >= d4v) {
+        #pragma unroll
+        for (int c = 0; c < CPT; c++) {
+            const int col = tx + TX * c;
+            if (col >= d4v) {
                 continue;
             }
             float r[4];
-            vstore4(acc[i][k] * inv, 0, r);
-            for (int z = 0; z < 4 && 4 * c + z < headDimV; z++) {
+            vstore4(acc[i][c] * inv, 0, r);
+            for (int z = 0; z < 4 && 4 * col + z < headDimV; z++) {
                 if (tmpBase < 0) {
-                    STORE(QT, o, base + 4 * c + z, r[z]);
+                    STORE(QT, o, base + 4 * col + z, r[z]);
                 } else {
-                    tmpO[base + 4 * c + z] = r[z];
+                    tmpO[base + 4 * col + z] = r[z];
                 }
             }
         }

@@ -24,6 +24,7 @@ import org.attn4j.conformance.properties.SplitProperties;
 import org.attn4j.conformance.properties.StateProperties;
 import org.attn4j.conformance.properties.Subject;
 import org.attn4j.conformance.properties.VariantProperties;
+import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.BackendProvider;
 import org.attn4j.spi.Probe;
 import org.junit.jupiter.api.AfterAll;
@@ -63,7 +64,7 @@ public abstract class AttentionConformanceSuite {
     public static final String ORACLE = "reference";
     static final Map<String, String> DESCRIPTIONS = descriptions();
 
-    private final Settings settings = Settings.fromSystemProperties();
+    private Settings settings = Settings.fromSystemProperties();
     private Summary summary;
     private AttentionBackend backend;
     private AttentionBackend oracle;
@@ -96,6 +97,27 @@ public abstract class AttentionConformanceSuite {
         return null;
     }
 
+    /**
+     * The options the backend under test is opened with, for a subclass that runs the suite on
+     * one configuration of a backend (a kernel flavour, a tile shape).
+     *
+     * @return the options; {@link BackendOptions#DEFAULT} (system properties only) by default
+     */
+    protected BackendOptions backendOptions() {
+        return BackendOptions.DEFAULT;
+    }
+
+    /**
+     * Random cases per property for this suite, given the {@code -Dattn4j.cases} asked for: a
+     * subclass that repeats the suite on another configuration may run fewer.
+     *
+     * @param requested the cases the system properties ask for
+     * @return the cases to run, at least 1
+     */
+    protected int cases(int requested) {
+        return requested;
+    }
+
     private static Map<String, String> descriptions() {
         Map<String, String> m = new LinkedHashMap<>();
         for (Property<?> p : allProperties(new Subject("?", null, null))) {
@@ -123,6 +145,7 @@ public abstract class AttentionConformanceSuite {
     @BeforeAll
     final void openBackends() {
         String id = backendId();
+        settings = settings.withCases(Math.max(1, cases(settings.cases())));
         summary = new Summary(id, settings);
         Optional<BackendProvider> provider = Backends.find(id);
         if (provider.isEmpty()) {
@@ -138,7 +161,7 @@ public abstract class AttentionConformanceSuite {
             unavailable = why;
             return;
         }
-        backend = Backends.open(id);
+        backend = Backends.open(id, backendOptions());
         summary.device(backend.device());
         if (!id.equals(ORACLE)) {
             Optional<BackendProvider> ref = Backends.find(ORACLE);

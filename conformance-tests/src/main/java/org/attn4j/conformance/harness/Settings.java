@@ -39,6 +39,16 @@ public record Settings(long seed, int cases, boolean seedGiven) {
     }
 
     /**
+     * These settings with another number of cases per property.
+     *
+     * @param n random cases per property, positive
+     * @return new settings, the same seed
+     */
+    public Settings withCases(int n) {
+        return new Settings(seed, n, seedGiven);
+    }
+
+    /**
      * The master seed as {@code -Dattn4j.seed} takes it back.
      *
      * @return {@code 0x} and the seed's unsigned hex digits

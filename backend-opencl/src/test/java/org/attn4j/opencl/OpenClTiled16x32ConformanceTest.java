@@ -1,0 +1,9 @@
+package org.attn4j.opencl;
+
+/** The conformance suite on the tiled kernel in the shape 16x32 (see {@link TiledShapeSuite}). */
+class OpenClTiled16x32ConformanceTest extends TiledShapeSuite {
+    @Override
+    String tiles() {
+        return "16x32";
+    }
+}
