@@ -98,10 +98,23 @@ final class OpenClAttentionPlan implements KernelPlan {
         Layout(OpenClSession session, AttentionProblem problem) {
             OpenClDevice dev = session.deviceInfo();
             int g = problem.heads().groupSize();
-            int items = problem.decode() ? g : TileConfig.MAX_TM;
+            // Query items of the largest request: a tile need not hold more.
+            int items = 0;
+            for (int b = 0; b < problem.batchSize() && items < TileConfig.MAX_TM; b++) {
+                items = (int) Math.min(TileConfig.MAX_TM, Math.max(items, (long) problem.qoLen(b) * g));
+            }
             // Tiles hold q and K rows (Dqk) and V rows (Dvo) padded to one bucket, the larger.
-            this.tiles = TileConfig.choose(Math.max(problem.heads().headDimQk(), problem.heads().headDimVo()), items,
-                    dev.localMemBytes(), dev.maxWorkGroupSize(), session.serialKernel(), session.tileShape());
+            int headDim = Math.max(problem.heads().headDimQk(), problem.heads().headDimVo());
+            TileConfig.Shape shape = session.tileShape();
+            TileTuner tuner = session.tuner();
+            if (shape == null && tuner != null && items >= TileConfig.MAX_TM) {
+                // A plan that leaves its dtypes to the run is tuned for bf16, the common case.
+                DType qType = problem.qDtype() != null ? problem.qDtype() : DType.BF16;
+                DType kvType = problem.kvDtype() != null ? problem.kvDtype() : qType;
+                shape = tuner.shape(Math.max(32, TileConfig.ceilPow2(headDim)), qType, kvType);
+            }
+            this.tiles = TileConfig.choose(headDim, items, dev.localMemBytes(), dev.maxWorkGroupSize(),
+                    session.serialKernel(), shape);
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
                     ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
                             session.streamTuning()) : null;

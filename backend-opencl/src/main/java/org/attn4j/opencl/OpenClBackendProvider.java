@@ -19,7 +19,9 @@ import org.attn4j.spi.Probe;
  * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
  * {@link OpenClSession}); {@code streamKeys} and {@code streamGroup} tune the streaming decode
  * (see {@code DecodeStreamConfig.Tuning}); {@code tiles} ({@code auto} or {@code ITEMSxKEYS}, for
- * example {@code 64x64}) forces the tiled kernel's shape where it fits (see {@code TileConfig.Shape}).
+ * example {@code 64x64}) forces the tiled kernel's shape where it fits (see {@code TileConfig.Shape});
+ * {@code tune} ({@code auto}: on GPUs, {@code on}, {@code off}) times the shapes for prefill once
+ * per device and driver (see {@code TileTuner}).
  *
  * <p>Thread-safe, as every provider.
  */
@@ -86,6 +88,6 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
                 : OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"), o.get(ID, "device"));
         return new OpenClSession(device, o.get(ID, "kernel"),
                 DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup")),
-                TileConfig.Shape.parse(o.get(ID, "tiles")), queue == null ? 0 : queue);
+                TileConfig.Shape.parse(o.get(ID, "tiles")), o.get(ID, "tune"), queue == null ? 0 : queue);
     }
 }

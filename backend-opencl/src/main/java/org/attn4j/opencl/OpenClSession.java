@@ -91,6 +91,11 @@ final class OpenClSession implements BackendSession {
     private final boolean decodeStream;
     private final DecodeStreamConfig.Tuning streamTuning;
     private final TileConfig.Shape tileShape;
+    private final boolean tune;
+    private TileTuner tuner;
+    /** The tuner's synthetic prefill (attn4j.opencl.tuneRows and tuneKeys, smaller for tests on slow devices). */
+    private final int tuneRows = Integer.getInteger("attn4j.opencl.tuneRows", TileTuner.ROWS);
+    private final int tuneKeys = Integer.getInteger("attn4j.opencl.tuneKeys", TileTuner.KEYS) / 16 * 16;
     /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
     private final int group;
 
@@ -103,18 +108,27 @@ final class OpenClSession implements BackendSession {
      *               3x faster than the tiled kernel on an H200)
      */
     OpenClSession(OpenClDevice device, String kernel) {
-        this(device, kernel, DecodeStreamConfig.Tuning.AUTO, null, 0);
+        this(device, kernel, DecodeStreamConfig.Tuning.AUTO, null, null, 0);
     }
 
     /**
-     * As above, with the streaming decode's measured overrides and the tiled kernel's shape
-     * (null: chosen per problem), on the caller's command queue when {@code queueHandle} is not 0.
+     * As above, with the streaming decode's measured overrides, the tiled kernel's shape (null:
+     * chosen per problem) and whether prefill shapes are measured ({@code tune}: {@code auto}
+     * or null on GPUs, {@code on} on any device, {@code off}), on the caller's command queue when
+     * {@code queueHandle} is not 0.
      */
     OpenClSession(OpenClDevice device, String kernel, DecodeStreamConfig.Tuning streamTuning, TileConfig.Shape tiles,
-                  long queueHandle) {
+                  String tune, long queueHandle) {
         this.device = device;
         this.streamTuning = streamTuning;
         this.tileShape = tiles;
+        this.tune = switch (tune == null ? "auto" : tune.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "auto", "" -> device.gpu();
+            case "on", "true" -> true;
+            case "off", "false" -> false;
+            default -> throw new IllegalArgumentException(
+                    "opencl option tune: expected auto, on or off, actual '" + tune + "'");
+        };
         String mode = kernel == null ? "auto" : kernel.trim().toLowerCase(java.util.Locale.ROOT);
         boolean cpu = !device.gpu() && device.type().equals("CPU");
         this.serialKernel = switch (mode) {
@@ -203,6 +217,17 @@ final class OpenClSession implements BackendSession {
     /** The tiled kernel's shape the options force, or null. */
     TileConfig.Shape tileShape() {
         return tileShape;
+    }
+
+    /** The tuner of prefill tile shapes, or null where the options turn tuning off. */
+    synchronized TileTuner tuner() {
+        if (!tune || tileShape != null || serialKernel) {
+            return null;
+        }
+        if (tuner == null) {
+            tuner = new TileTuner(device, TileTuner.defaultFile(), tuneRows, tuneKeys);
+        }
+        return tuner;
     }
 
     int group() {
