@@ -11,10 +11,19 @@ import org.attn4j.spi.AttentionProblem;
  * @param tm          query heads of one KV head per work-group
  * @param keysPerStep keys a row group loads before it computes (independent loads in flight)
  * @param wg          work-items per work-group
+ * @param prefetch    whether a step's K/V loads are issued during the step before
  */
-record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
+record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg, boolean prefetch) {
     static final int MAX_TM = 8;
-    static final int WORK_GROUP = 128;
+    /**
+     * Defaults, measured on an H100 through NVIDIA's OpenCL (decode-llama8b / decode-long, µs):
+     * 1 key per step in 128 work-items 900 / 1792; 4 keys, loads a step ahead, 64 work-items
+     * 575 / 1079. Issuing the next step's loads before this step's barriers pays only with
+     * several keys a step (alone it cost 4%), and smaller groups leave more of them resident.
+     */
+    static final int WORK_GROUP = 64;
+    static final int KEYS_PER_STEP = 4;
+    static final boolean PREFETCH_DEFAULT = true;
     /** Work-groups wanted per compute unit: resident groups times waves, so splits fill the device. */
     static final int GROUPS_PER_COMPUTE_UNIT = 16;
 
@@ -36,22 +45,22 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
     static DecodeStreamConfig choose(int headDim, int group, long maxWg, Tuning tuning) {
         int dmax = Math.max(32, TileConfig.ceilPow2(headDim));
         int tm = Math.min(MAX_TM, TileConfig.ceilPow2(group));
-        // One key per step: on an H200 (decode-llama8b, 4 heads) a step of 1 took 0.65 ms where
-        // 2 took 0.81 and 4 1.05; longer steps' private arrays cost more occupancy than they gain.
-        int keys = tuning.keysPerStep() > 0 ? tuning.keysPerStep() : 1;
+        int keys = tuning.keysPerStep() > 0 ? tuning.keysPerStep() : KEYS_PER_STEP;
         int wg = (int) Math.min(tuning.workGroup() > 0 ? tuning.workGroup() : WORK_GROUP,
                 Long.highestOneBit(Math.max(1, maxWg)));
-        return new DecodeStreamConfig(dmax, tm, keys, Math.max(wg, dmax / 8));
+        boolean prefetch = tuning.prefetch() != null ? tuning.prefetch() : PREFETCH_DEFAULT;
+        return new DecodeStreamConfig(dmax, tm, keys, Math.max(wg, dmax / 8), prefetch);
     }
 
     /**
      * Overrides for measuring on a device (0 keeps the default): options {@code streamKeys} /
      * {@code attn4j.opencl.streamKeys} (keys per row-group step, 1 to 16) and
      * {@code streamGroup} / {@code attn4j.opencl.streamGroup} (work-items per group, a power of
-     * two from 32 to 1024).
+     * two from 32 to 1024) and {@code streamPrefetch} / {@code attn4j.opencl.streamPrefetch}
+     * ({@code on} or {@code off}: issue each step's loads a step ahead; null keeps the default).
      */
-    record Tuning(int keysPerStep, int workGroup) {
-        static final Tuning AUTO = new Tuning(0, 0);
+    record Tuning(int keysPerStep, int workGroup, Boolean prefetch) {
+        static final Tuning AUTO = new Tuning(0, 0, null);
 
         Tuning {
             if (keysPerStep < 0 || keysPerStep > 16) {
@@ -63,8 +72,17 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
             }
         }
 
-        static Tuning parse(String keys, String group) {
-            return new Tuning(parseInt("streamKeys", keys), parseInt("streamGroup", group));
+        static Tuning parse(String keys, String group, String prefetch) {
+            Boolean p = null;
+            if (prefetch != null && !prefetch.isBlank() && !prefetch.trim().equalsIgnoreCase("auto")) {
+                p = switch (prefetch.trim().toLowerCase(java.util.Locale.ROOT)) {
+                    case "on", "true" -> true;
+                    case "off", "false" -> false;
+                    default -> throw new IllegalArgumentException(
+                            "opencl option streamPrefetch: expected auto, on or off, actual '" + prefetch + "'");
+                };
+            }
+            return new Tuning(parseInt("streamKeys", keys), parseInt("streamGroup", group), p);
         }
 
         private static int parseInt(String name, String value) {
@@ -86,7 +104,7 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
 
     /** The same shape with {@code newWg} work-items per group (fewer row groups). */
     DecodeStreamConfig withWorkGroup(int newWg) {
-        return new DecodeStreamConfig(dmax, tm, keysPerStep, newWg);
+        return new DecodeStreamConfig(dmax, tm, keysPerStep, newWg, prefetch);
     }
 
     int lanes() {
@@ -103,11 +121,13 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg) {
     }
 
     String defines() {
-        return "-DDMAX=" + dmax + " -DTM=" + tm + " -DU=" + keysPerStep + " -DWG=" + wg;
+        return "-DDMAX=" + dmax + " -DTM=" + tm + " -DU=" + keysPerStep + " -DWG=" + wg + " -DPREFETCH="
+                + (prefetch ? 1 : 0);
     }
 
     String describe() {
         return "streaming decode, " + tm + " query heads per group, " + rowGroups() + " row groups of " + lanes()
-                + " work-items, " + keysPerStep + " keys per step, head dims up to " + dmax;
+                + " work-items, " + keysPerStep + " keys per step" + (prefetch ? ", loaded a step ahead" : "")
+                + ", head dims up to " + dmax;
     }
 }

@@ -336,7 +336,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (schedule.unitCount() == 0) {
             return;
         }
-        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype(), part.stream() && vectorAligned(kv));
+        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype(),
+                part.stream() ? vectorAligned(kv) : !layout.tiles.serial() && rowsStartOn4(q, kv));
         AttentionOptions opt = problem.options();
         boolean softCap = opt.logitsSoftCap() > 0;
         int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
@@ -409,9 +410,23 @@ final class OpenClAttentionPlan implements KernelPlan {
         return problem.alignment() >= need && kv.kSlotStride() % 8 == 0 && kv.kHeadStride() % 8 == 0;
     }
 
+    /**
+     * Whether every q row and every K and V row of this run starts on a multiple of 4 elements
+     * (the tiled kernel then loads 4-element vectors aligned): offsets and strides checked on the
+     * run's own views, so a plan's later runs may differ.
+     */
+    private static boolean rowsStartOn4(Tensor q, PagedKvCache kv) {
+        long[] qs = q.strides();
+        return OpenClMemory.offset(q) % 4 == 0 && qs[0] % 4 == 0 && qs[1] % 4 == 0
+                && (kv.kOffset() + OpenClMemory.offset(kv.k())) % 4 == 0
+                && (kv.vOffset() + OpenClMemory.offset(kv.v())) % 4 == 0
+                && kv.kPageStride() % 4 == 0 && kv.kSlotStride() % 4 == 0 && kv.kHeadStride() % 4 == 0
+                && kv.vPageStride() % 4 == 0 && kv.vSlotStride() % 4 == 0 && kv.vHeadStride() % 4 == 0;
+    }
+
     /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
     private synchronized Resolved resolve(boolean streaming, DType qType, DType kvType, boolean aligned) {
-        String key = (streaming ? "stream/" + (aligned ? "aligned/" : "") : "") + qType + "/" + kvType;
+        String key = (streaming ? "stream/" : "") + (aligned ? "aligned/" : "") + qType + "/" + kvType;
         Resolved r = kernels.get(key);
         if (r != null) {
             return r;
@@ -422,7 +437,7 @@ final class OpenClAttentionPlan implements KernelPlan {
         TileConfig t = layout.tiles;
         while (true) {
             String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
-                    + t.defines();
+                    + t.defines() + " -DALIGNED4=" + (aligned ? 1 : 0);
             cl_kernel attention = session.kernel("attention.cl", "attention", defines);
             long allowed = kernelWorkGroupSize(attention);
             if (t.serial() || allowed >= t.wg()) {

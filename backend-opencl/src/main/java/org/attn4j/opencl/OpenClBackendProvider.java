@@ -17,7 +17,7 @@ import org.attn4j.spi.Probe;
  * substring), option {@code platform} / {@code attn4j.opencl.platform}; else GPU before CPU.
  * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled},
  * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
- * {@link OpenClSession}); {@code streamKeys} and {@code streamGroup} tune the streaming decode
+ * {@link OpenClSession}); {@code streamKeys}, {@code streamGroup} and {@code streamPrefetch} tune the streaming decode
  * (see {@code DecodeStreamConfig.Tuning}); {@code tiles} ({@code auto} or {@code ITEMSxKEYS}, for
  * example {@code 64x64}) forces the tiled kernel's shape where it fits (see {@code TileConfig.Shape});
  * {@code tune} ({@code auto}: on GPUs, {@code on}, {@code off}) times the shapes for prefill once
@@ -87,7 +87,8 @@ public final class OpenClBackendProvider extends AbstractBackendProvider {
         OpenClDevice device = queue != null ? OpenClPlatforms.deviceOfQueue(OpenClPlatforms.devices(), queue)
                 : OpenClPlatforms.choose(OpenClPlatforms.devices(), o.get(ID, "platform"), o.get(ID, "device"));
         return new OpenClSession(device, o.get(ID, "kernel"),
-                DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup")),
+                DecodeStreamConfig.Tuning.parse(o.get(ID, "streamKeys"), o.get(ID, "streamGroup"),
+                        o.get(ID, "streamPrefetch")),
                 TileConfig.Shape.parse(o.get(ID, "tiles")), o.get(ID, "tune"), queue == null ? 0 : queue);
     }
 }

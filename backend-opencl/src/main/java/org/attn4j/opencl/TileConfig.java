@@ -4,19 +4,20 @@ package org.attn4j.opencl;
  * Compile-time shape of the attention kernel (attention.cl): head dim bucket, query items and
  * keys per tile and, for the tiled (GPU) flavour, the work-items that hold them.
  *
- * <p>In the tiled flavour a work-group of {@code tm/4 x tn/4} work-items owns {@code tm} query
- * items and visits {@code tn} keys a step; each work-item keeps a 4 x 4 tile of logits and the
- * output columns of its 4 items in registers. Logits are summed over head-dim chunks of
+ * <p>In the tiled flavour a work-group of {@code tm/rm x tn/4} work-items owns {@code tm} query
+ * items and visits {@code tn} keys a step; each work-item keeps an {@code rm x 4} tile of logits
+ * and the output columns of its {@code rm} items in registers. Logits are summed over head-dim chunks of
  * {@link #CHUNK} staged in local memory, and V comes through the same buffer in chunks of
  * {@link #valueChunk()} keys, so every head dim up to 256 fits in about 41 KB.
  *
  * @param dmax   head dims up to this (a power of two, at least 32)
  * @param tm     query items per unit (serial: the most a work-item holds)
  * @param tn     keys per step (serial: 16)
- * @param wg     work-items per work-group ({@code tm * tn / 16} tiled, 1 serial)
+ * @param rm     query items per work-item (tiled: 4 or 8; serial: 0)
+ * @param wg     work-items per work-group ({@code tm / rm * tn / 4} tiled, 1 serial)
  * @param serial one work-item per unit without local memory (CPU devices)
  */
-record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
+record TileConfig(int dmax, int tm, int tn, int rm, int wg, boolean serial) {
     /** Local memory budget: fits every current GPU's static limit. */
     static final long LOCAL_BUDGET = 46 * 1024;
     static final int MAX_TM = 64;
@@ -24,24 +25,38 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
     static final int CHUNK = 32;
     /** Private floats per work-item the serial kernel may hold for q and accumulators. */
     static final int SERIAL_PRIVATE_FLOATS = 2 * 32 * 128;
-    /** Output float4 columns a work-item may accumulate per item (16 floats, 64 for its 4 items). */
-    private static final int MAX_COLUMNS = 4;
+    /** Output floats a work-item may accumulate for its items (a register budget). */
+    private static final int MAX_ACCUMULATORS = 64;
 
     TileConfig {
-        if (!serial && (tm < 4 || tn < 16 || tm % 4 != 0 || tn % 16 != 0 || wg != tm * tn / 16)) {
-            throw new IllegalArgumentException("tiled kernel: tm " + tm + " and tn " + tn
-                    + " must be multiples of 4 and 16 with wg = tm * tn / 16, actual wg " + wg);
+        if (!serial && (rm < 1 || tm % rm != 0 || tn < 16 || tn % 16 != 0 || wg != tm / rm * (tn / 4))) {
+            throw new IllegalArgumentException("tiled kernel: tm " + tm + ", rm " + rm + " and tn " + tn
+                    + " need rm | tm, 16 | tn and wg = tm / rm * tn / 4, actual wg " + wg);
         }
     }
 
-    /** A tiled configuration of {@code tm} items and {@code tn} keys. */
+    /** A tiled configuration of {@code tm} items and {@code tn} keys, 4 items per work-item. */
     static TileConfig tiled(int dmax, int tm, int tn) {
-        return new TileConfig(dmax, tm, tn, tm * tn / 16, false);
+        return tiled(dmax, tm, tn, 4);
+    }
+
+    /** A tiled configuration of {@code tm} items and {@code tn} keys, {@code rm} items per work-item. */
+    static TileConfig tiled(int dmax, int tm, int tn, int rm) {
+        return new TileConfig(dmax, tm, tn, rm, tm / rm * (tn / 4), false);
+    }
+
+    static TileConfig tiled(int dmax, Shape shape) {
+        return tiled(dmax, shape.tm(), shape.tn(), shape.rm());
+    }
+
+    /** The tiled shape of this configuration. */
+    Shape shape() {
+        return new Shape(tm, tn, rm);
     }
 
     /** Work-items along the items ({@code TY}) and along the keys ({@code TX}). */
     int ty() {
-        return tm / 4;
+        return tm / rm;
     }
 
     int tx() {
@@ -65,9 +80,9 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
         return 4L * (tm + tn) * (CHUNK + 4) + 4L * tm * (tn + 4) + 4L * tx() * tm + 24L * tn;
     }
 
-    /** Whether the output columns of an item fit a work-item's register budget. */
+    /** Whether the output columns of its items fit a work-item's register budget. */
     boolean columnsFit() {
-        return (dmax / 4 + tx() - 1) / tx() <= MAX_COLUMNS;
+        return rm * 4 * ((dmax / 4 + tx() - 1) / tx()) <= MAX_ACCUMULATORS;
     }
 
     /**
@@ -89,11 +104,11 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
         int dmax = Math.max(32, ceilPow2(headDim));
         if (serial) {
             // Capacity, not work: a unit holds up to tm items, so one build serves every group size.
-            return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 16, 1, true);
+            return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 16, 0, 1, true);
         }
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);
         if (forced != null) {
-            TileConfig c = tiled(dmax, forced.tm(), forced.tn());
+            TileConfig c = tiled(dmax, forced);
             if (c.wg() <= maxWg && c.localBytes() <= budget && c.columnsFit()) {
                 return c;
             }
@@ -104,7 +119,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
         for (boolean registersFit : new boolean[] {true, false}) {
             TileConfig fallback = null;
             for (Shape shape : Shape.ALL) {
-                TileConfig c = tiled(dmax, shape.tm(), shape.tn());
+                TileConfig c = tiled(dmax, shape);
                 if (c.wg() <= maxWg && c.localBytes() <= budget && (c.columnsFit() || !registersFit)) {
                     if (shape.tm() <= want) {
                         return c;
@@ -124,40 +139,49 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
      * {@link #wg()} (the schedule's units keep their items); null when no accepted shape has them.
      */
     TileConfig smaller() {
-        Shape half = new Shape(tm, tn / 2);
-        return serial || !Shape.ALL.contains(half) ? null : tiled(dmax, tm, tn / 2);
+        Shape half = new Shape(tm, tn / 2, rm);
+        return serial || !Shape.ALL.contains(half) ? null : tiled(dmax, half);
     }
 
     String defines() {
         return serial ? "-DSERIAL=1 -DDMAX=" + dmax + " -DTM=" + tm
                 : "-DSERIAL=0 -DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg + " -DTY=" + ty()
-                        + " -DTX=" + tx() + " -DDC=" + CHUNK + " -DVC=" + valueChunk();
+                        + " -DTX=" + tx() + " -DRM=" + rm + " -DDC=" + CHUNK + " -DVC=" + valueChunk();
     }
 
     String describe() {
         return serial ? tm + " query items per work-item, keys in blocks of 16, head dims up to " + dmax
                 : tm + " query items x " + tn + " keys per tile, head dims up to " + dmax + ", " + wg
-                        + " work-items per group";
+                        + " work-items per group, " + rm + " items each";
     }
 
     /**
-     * A tiled kernel shape, {@code tm} query items by {@code tn} keys per tile, as the option
-     * {@code tiles} ({@code attn4j.opencl.tiles}) names it: {@code TMxTN}, one of {@link #ALL}.
+     * A tiled kernel shape, {@code tm} query items by {@code tn} keys per tile with {@code rm}
+     * items per work-item, as the option {@code tiles} ({@code attn4j.opencl.tiles}) names it:
+     * {@code TMxTN} for 4 items per work-item, {@code TMxTN/RM} otherwise; one of {@link #ALL}.
      */
-    record Shape(int tm, int tn) {
-        /** The shapes the kernel is built and tested in, the largest first. */
-        static final java.util.List<Shape> ALL = java.util.List.of(new Shape(64, 64), new Shape(32, 64),
-                new Shape(16, 64), new Shape(16, 32));
+    record Shape(int tm, int tn, int rm) {
+        /**
+         * The shapes the kernel is built and tested in; without tuning, the first that fits the
+         * items wanted. On an H100 (prefill, head dim 128, bf16) 64x64 took 0.91 ms of the tuner's
+         * prefill, 64x64/8 1.21 (its eight items' registers cost more than their loads save),
+         * 32x64 1.10, 16x64 1.23, 16x32 2.06.
+         */
+        static final java.util.List<Shape> ALL = java.util.List.of(new Shape(64, 64, 4), new Shape(64, 64, 8),
+                new Shape(32, 64, 4), new Shape(16, 64, 4), new Shape(16, 32, 4));
 
         /** The shape {@code text} names, or null for null, empty or {@code auto}. */
         static Shape parse(String text) {
             if (text == null || text.isBlank() || text.trim().equalsIgnoreCase("auto")) {
                 return null;
             }
-            String[] parts = text.trim().toLowerCase(java.util.Locale.ROOT).split("x");
+            String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+            int slash = t.indexOf('/');
+            String[] parts = (slash < 0 ? t : t.substring(0, slash)).split("x");
             if (parts.length == 2) {
                 try {
-                    Shape s = new Shape(Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim()));
+                    int rm = slash < 0 ? 4 : Integer.parseInt(t.substring(slash + 1).trim());
+                    Shape s = new Shape(Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim()), rm);
                     if (ALL.contains(s)) {
                         return s;
                     }
@@ -171,7 +195,7 @@ record TileConfig(int dmax, int tm, int tn, int wg, boolean serial) {
 
         @Override
         public String toString() {
-            return tm + "x" + tn;
+            return tm + "x" + tn + (rm == 4 ? "" : "/" + rm);
         }
     }
 

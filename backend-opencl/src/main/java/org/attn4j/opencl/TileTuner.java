@@ -139,7 +139,7 @@ final class TileTuner {
         double bestSeconds = Double.POSITIVE_INFINITY;
         StringBuilder report = new StringBuilder();
         for (TileConfig.Shape shape : TileConfig.Shape.ALL) {
-            TileConfig c = TileConfig.tiled(dmax, shape.tm(), shape.tn());
+            TileConfig c = TileConfig.tiled(dmax, shape);
             if (c.wg() > device.maxWorkGroupSize() || c.localBytes() > Math.min(TileConfig.LOCAL_BUDGET,
                     device.localMemBytes() - 512) || !c.columnsFit()) {
                 continue;

@@ -13,7 +13,8 @@
 // strides; DMAX is the bucket of the larger, and every tile pads both with zeros up to it.
 //
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket), TM; tiled also TN,
-// TY x TX work-items (WG), DC (head-dim chunk of the logits) and VC (keys per V chunk).
+// TY x TX work-items (WG), DC (head-dim chunk of the logits), VC (keys per V chunk) and ALIGNED4
+// (1: every q, K and V row starts on a multiple of 4 elements, so vectors load aligned).
 
 // The locals both flavours derive from unit `unit` of KV head hk: its request b, query items
 // [itemStart, itemEnd), query position pq = row + shift, keys [kvStart, kvEnd).
@@ -339,25 +340,30 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 #else
 
 // Register tiles for GPUs. A work-group of TY x TX work-items owns TM query items; work-item
-// (ty, tx) keeps in registers the logits of items ty + TY * i and keys tx + TX * j (i, j < 4)
-// and the output float4 columns tx + TX * c of the same items. Each logit tile is summed over
+// (ty, tx) keeps in registers the logits of items ty + TY * i (i < RM) and keys tx + TX * j
+// (j < RN) and the output float4 columns tx + TX * c of the same items. Each logit tile is summed over
 // head-dim chunks of DC staged in local memory (q and K rows side by side in `stage`), so a
-// step loads 8 float4s for 64 multiply-adds and the tiles need not fit whole; the weights then
+// step loads RM + RN float4s for 4 RM RN multiply-adds and the tiles need not fit whole; the weights then
 // go through local memory to the work-items of their row, and V comes in chunks of VC keys
 // through the same `stage`. Row maxima are reduced through `red` once per key tile; each
 // work-item sums the weights of its own keys and the sums meet once, at the end.
-#define RT 4                                // items and keys of a work-item's logit tile
+#define RN 4                                // keys of a work-item's logit tile (RM items, compile-time)
 #define QS (DC + 4)                         // row stride of staged q and K chunks (float4 aligned)
 #define PS (TN + 4)                         // row stride of the weights
 #define DV4 (DMAX / 4)                      // float4 columns of an output row
 #define CPT ((DV4 + TX - 1) / TX)           // output float4 columns per work-item
 #define STAGE_FLOATS ((TM + TN) * QS)       // VC * DMAX fits too (TileConfig)
+#if ALIGNED4
+#define LOADT4(T, p, i) LOAD4A(T, p, i)     // every q, K and V row starts on 4 elements
+#else
+#define LOADT4(T, p, i) LOAD4(T, p, i)
+#endif
 
 // Elements d .. d+3 of q row `base`, rotated and scaled as load_query; zero past headDim.
 inline float4 query4(__global const STORAGE(QT)* q, long base, int d, int headDim, int rotaryHalf, int flags,
                      __global const float2* rope, long ropeRow, float qScale) {
     if (d + 4 <= headDim && !(flags & F_ROPE)) {
-        return LOAD4(QT, q, base + d) * qScale;
+        return LOADT4(QT, q, base + d) * qScale;
     }
     float x[4];
     for (int z = 0; z < 4; z++) {
@@ -371,7 +377,7 @@ inline float4 query4(__global const STORAGE(QT)* q, long base, int d, int headDi
 inline float4 row4(__global const STORAGE(KVT)* src, long off, int d, int dim, int rotaryHalf, int flags,
                    __global const float2* rope, long ropeRow, float scale) {
     if (d + 4 <= dim && (rotaryHalf == 0 || d >= 2 * rotaryHalf)) {
-        return LOAD4(KVT, src, off + d) * scale;
+        return LOADT4(KVT, src, off + d) * scale;
     }
     float x[4];
     for (int z = 0; z < 4; z++) {
@@ -414,14 +420,14 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     const int d4v = (headDimV + 3) >> 2; // float4 columns holding a V or o row
 
     // This work-item's items: live, their row, position and ALiBi slope.
-    bool live[RT];
-    int rowOf[RT];
-    float slope[RT];
-    float rowMax[RT];
-    float rowSum[RT]; // over this work-item's keys only until the end
-    float4 acc[RT][CPT];
+    bool live[RM];
+    int rowOf[RM];
+    float slope[RM];
+    float rowMax[RM];
+    float rowSum[RM]; // over this work-item's keys only until the end
+    float4 acc[RM][CPT];
     #pragma unroll
-    for (int i = 0; i < RT; i++) {
+    for (int i = 0; i < RM; i++) {
         int item = itemStart + ty + TY * i;
         live[i] = item < itemEnd;
         rowOf[i] = item / group;
@@ -453,11 +459,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         barrier(CLK_LOCAL_MEM_FENCE);
 
         // Logits: q . k over head-dim chunks; rows and keys past the tile's stay zero.
-        float s[RT][RT];
+        float s[RM][RN];
         #pragma unroll
-        for (int i = 0; i < RT; i++) {
+        for (int i = 0; i < RM; i++) {
             #pragma unroll
-            for (int j = 0; j < RT; j++) {
+            for (int j = 0; j < RN; j++) {
                 s[i][j] = 0.0f;
             }
         }
@@ -484,17 +490,20 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             barrier(CLK_LOCAL_MEM_FENCE);
             #pragma unroll
             for (int c = 0; c < DC / 4; c++) {
-                float4 qv[RT];
-                float4 kv[RT];
+                float4 qv[RM];
+                float4 kv[RN];
                 #pragma unroll
-                for (int i = 0; i < RT; i++) {
+                for (int i = 0; i < RM; i++) {
                     qv[i] = stage4[(ty + TY * i) * (QS / 4) + c];
-                    kv[i] = stage4[(TM + tx + TX * i) * (QS / 4) + c];
                 }
                 #pragma unroll
-                for (int i = 0; i < RT; i++) {
+                for (int j = 0; j < RN; j++) {
+                    kv[j] = stage4[(TM + tx + TX * j) * (QS / 4) + c];
+                }
+                #pragma unroll
+                for (int i = 0; i < RM; i++) {
                     #pragma unroll
-                    for (int j = 0; j < RT; j++) {
+                    for (int j = 0; j < RN; j++) {
                         float a = s[i][j];
                         a = fma(qv[i].x, kv[j].x, a);
                         a = fma(qv[i].y, kv[j].y, a);
@@ -512,11 +521,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 && (!(flags & F_CAUSAL) || t0 + TN - 1 <= pqFirst)
                 && (!(flags & F_WINDOW) || t0 >= pqLast - windowLeft);
         #pragma unroll
-        for (int i = 0; i < RT; i++) {
+        for (int i = 0; i < RM; i++) {
             const int pq = rowOf[i] + shift;
             float mx = -INFINITY;
             #pragma unroll
-            for (int j = 0; j < RT; j++) {
+            for (int j = 0; j < RN; j++) {
                 const int n = tx + TX * j;
                 float x = s[i][j];
                 if (!whole) {
@@ -534,7 +543,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
         // Online softmax: every work-item of a row reads the same maxima, so all agree on it.
         #pragma unroll
-        for (int i = 0; i < RT; i++) {
+        for (int i = 0; i < RM; i++) {
             const int m = ty + TY * i;
             float mx = rowMax[i];
             for (int t = 0; t < TX; t++) {
@@ -544,7 +553,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             const float ref = softmax_ref(mx);
             float sum = 0.0f;
             #pragma unroll
-            for (int j = 0; j < RT; j++) {
+            for (int j = 0; j < RN; j++) {
                 float p = exp2(s[i][j] - ref);
                 ps[m * PS + tx + TX * j] = p;
                 sum += p;
@@ -572,9 +581,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
             barrier(CLK_LOCAL_MEM_FENCE);
             for (int n = 0; n < VC; n += 4) {
-                float4 p[RT];
+                float4 p[RM];
                 #pragma unroll
-                for (int i = 0; i < RT; i++) {
+                for (int i = 0; i < RM; i++) {
                     p[i] = vload4(0, ps + (ty + TY * i) * PS + v0 + n);
                 }
                 #pragma unroll
@@ -586,7 +595,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                         float4 v2v = stage4[(n + 2) * DV4 + col];
                         float4 v3v = stage4[(n + 3) * DV4 + col];
                         #pragma unroll
-                        for (int i = 0; i < RT; i++) {
+                        for (int i = 0; i < RM; i++) {
                             acc[i][c] += p[i].x * v0v + p[i].y * v1v + p[i].z * v2v + p[i].w * v3v;
                         }
                     }
@@ -598,13 +607,13 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
     // Each row's sum over all its keys, in a fixed order.
     #pragma unroll
-    for (int i = 0; i < RT; i++) {
+    for (int i = 0; i < RM; i++) {
         red[tx * TM + ty + TY * i] = rowSum[i];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int tmpBase = unitTmpRow[unit];
     #pragma unroll
-    for (int i = 0; i < RT; i++) {
+    for (int i = 0; i < RM; i++) {
         if (!live[i]) {
             continue;
         }

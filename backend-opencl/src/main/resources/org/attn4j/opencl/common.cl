@@ -191,6 +191,16 @@ inline uchar quotient_to_e5m2(float x, float scale) {
 #define LOAD4_(T, p, i) LOAD4_##T(p, i)
 #define LOAD4(T, p, i) LOAD4_(T, p, i)
 
+// As LOAD4 where p + i is a multiple of 4 elements: one aligned vector load (vload4 only
+// promises element alignment, so a GPU compiler may split it into element loads).
+#define LOAD4A_0(p, i) (*(__global const float4*) ((p) + (i)))
+#define LOAD4A_1(p, i) vloada_half4(0, (p) + (i))
+#define LOAD4A_2(p, i) as_float4(convert_uint4(as_ushort4(*(__global const uint2*) ((p) + (i)))) << 16)
+#define LOAD4A_3(p, i) e4m3x4_to_float4(as_uchar4(*(__global const uint*) ((p) + (i))))
+#define LOAD4A_4(p, i) e5m2x4_to_float4(as_uchar4(*(__global const uint*) ((p) + (i))))
+#define LOAD4A_(T, p, i) LOAD4A_##T(p, i)
+#define LOAD4A(T, p, i) LOAD4A_(T, p, i)
+
 // Vector FP8 decoders: the scalar bit recipes on N lanes at once.
 #define FP8_VECTOR_DECODERS(N)                                                                   \
 inline float##N e4m3x##N##_to_float##N(uchar##N raw) {                                          \

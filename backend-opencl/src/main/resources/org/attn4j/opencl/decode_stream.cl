@@ -13,12 +13,51 @@
 //
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket, power of two), TM
 // (query heads per unit), U (keys per row-group step), WG (work-items per group), ALIGNED8 (1:
-// every K/V row starts on a multiple of 8 elements, so vectors load aligned).
+// every K/V row starts on a multiple of 8 elements, so vectors load aligned), PREFETCH (1: each
+// step's K/V loads are issued during the step before).
 
 #if ALIGNED8
 #define LOADV(T, p, i) LOAD8A(T, p, i)
 #else
 #define LOADV(T, p, i) LOAD8(T, p, i)
+#endif
+
+// The raw bits of 8 K or V elements (RAW8), loaded by RAW_LOAD and turned into floats by
+// RAW_FLOAT when used: with PREFETCH, a step's loads are issued a step ahead, so they are in
+// flight through the previous step's barriers instead of starting after them.
+#if KVT == 0
+#define RAW8 float8
+#define RAW_LOAD(p, i) LOADV(0, p, i)
+#define RAW_FLOAT(r) (r)
+#elif KVT == 3 || KVT == 4
+#define RAW8 uchar8
+#if ALIGNED8
+#define RAW_LOAD(p, i) as_uchar8(*(__global const uint2*) ((p) + (i)))
+#else
+#define RAW_LOAD(p, i) vload8(0, (p) + (i))
+#endif
+#if KVT == 3
+#define RAW_FLOAT(r) e4m3x8_to_float8(r)
+#else
+#define RAW_FLOAT(r) e5m2x8_to_float8(r)
+#endif
+#else
+#define RAW8 ushort8
+#if ALIGNED8
+#define RAW_LOAD(p, i) as_ushort8(*(__global const uint4*) ((__global const ushort*) (p) + (i)))
+#else
+#define RAW_LOAD(p, i) vload8(0, (__global const ushort*) (p) + (i))
+#endif
+#if KVT == 2
+#define RAW_FLOAT(r) as_float8(convert_uint8(r) << 16)
+#else
+#define RAW_FLOAT(r) half_bits8_to_float8(r)
+inline float8 half_bits8_to_float8(ushort8 r) {
+    ushort t[8];
+    vstore8(r, 0, t);
+    return vload_half8(0, (const half*) t);
+}
+#endif
 #endif
 
 #define LANES (DMAX / 8)
@@ -115,10 +154,61 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         off[k] = next_offset(myStart + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
                              slotStride, headOff);
     }
+#if PREFETCH
+    // This step's raw rows and scales; the loop loads the next step's before its own barriers.
+    RAW8 kr[U];
+    RAW8 vr[U];
+    float2 sclCur[U];
+#pragma unroll
+    for (int k = 0; k < U; k++) {
+        kr[k] = (RAW8) (0);
+        vr[k] = (RAW8) (0);
+        if (myStart + k < myEnd && active) {
+            kr[k] = RAW_LOAD(kc, kOffset + off[k] + d0);
+            vr[k] = RAW_LOAD(vc, vOffset + off[k] + d0);
+        }
+        sclCur[k] = scl[k];
+    }
+#pragma unroll
+    for (int k = 0; k < U; k++) {
+        scl[k] = myStart + U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
+        off[k] = next_offset(myStart + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
+                             slotStride, headOff);
+    }
+#endif
     for (int s = 0; s < steps; s++) {
         const int j0 = myStart + s * U;
         float8 kx[U];
         float8 vx[U];
+#if PREFETCH
+        RAW8 kn[U];
+        RAW8 vn[U];
+        float2 sclNext[U];
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            kn[k] = (RAW8) (0);
+            vn[k] = (RAW8) (0);
+            if (j0 + U + k < myEnd && active) {
+                kn[k] = RAW_LOAD(kc, kOffset + off[k] + d0);
+                vn[k] = RAW_LOAD(vc, vOffset + off[k] + d0);
+            }
+            sclNext[k] = scl[k];
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            scl[k] = j0 + 2 * U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
+            off[k] = next_offset(j0 + 2 * U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize,
+                                 pageStride, slotStride, headOff);
+        }
+#pragma unroll
+        for (int k = 0; k < U; k++) {
+            kx[k] = RAW_FLOAT(kr[k]) * sclCur[k].x;
+            vx[k] = RAW_FLOAT(vr[k]) * sclCur[k].y;
+            kr[k] = kn[k];
+            vr[k] = vn[k];
+            sclCur[k] = sclNext[k];
+        }
+#else
 #pragma unroll
         for (int k = 0; k < U; k++) {
             kx[k] = (float8) (0.0f);
@@ -134,6 +224,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             off[k] = next_offset(j0 + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
                                  slotStride, headOff);
         }
+#endif
         __local float* mine = partial + (rg * LANES + lane) * PS;
 #pragma unroll
         for (int k = 0; k < U; k++) {

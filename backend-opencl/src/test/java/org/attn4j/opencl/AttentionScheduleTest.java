@@ -83,7 +83,7 @@ class AttentionScheduleTest {
         int[] lens = new int[64];
         Arrays.fill(lens, 4096);
         DecodeStreamConfig c = DecodeStreamConfig.choose(128, 4, 1024);
-        assertEquals(8, c.keyQuantum(), c.describe()); // 8 row groups, 1 key per step
+        assertEquals(16, c.keyQuantum(), c.describe()); // 4 row groups, 4 keys per step
         long target = 132L * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT;
         AttentionSchedule s = AttentionSchedule.of(decode(lens, PlanOptions.DEFAULT), c.tm(), c.keyQuantum(), target,
                 b -> true);

@@ -1,6 +1,7 @@
 package org.attn4j.opencl;
 
 import static org.attn4j.opencl.KernelTestSupport.random;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
@@ -83,9 +84,13 @@ class OpenClDecodeStreamKernelTest {
                 new PlanOptions(false, maxChunk), layout, scales);
         try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
              HostTensor qh = random(rnd, qType, batch, hq, d)) {
-            String plan = assertMatchesReference(problem, qh, kh, vh, Map.of());
-            assertTrue(plan.contains("streaming decode"), plan);
-            assertTrue(maxChunk == 0 || plan.contains("split"), plan);
+            // Loads issued in the step they are used, and a step ahead.
+            for (String prefetch : new String[] {"off", "on"}) {
+                String plan = assertMatchesReference(problem, qh, kh, vh, Map.of("streamPrefetch", prefetch));
+                assertTrue(plan.contains("streaming decode"), plan);
+                assertEquals(prefetch.equals("on"), plan.contains("a step ahead"), plan);
+                assertTrue(maxChunk == 0 || plan.contains("split"), plan);
+            }
         }
     }
 
@@ -128,8 +133,8 @@ class OpenClDecodeStreamKernelTest {
         try (HostTensor kh = random(rnd, DType.BF16, next, pageSize, 2, d);
              HostTensor vh = random(rnd, DType.BF16, next, pageSize, 2, d);
              HostTensor qh = random(rnd, DType.BF16, 3, 2 * g, d)) {
-            String plan = assertMatchesReference(problem, qh, kh, vh,
-                    Map.of("streamKeys", Integer.toString(keys), "streamGroup", Integer.toString(group)));
+            String plan = assertMatchesReference(problem, qh, kh, vh, Map.of("streamKeys", Integer.toString(keys),
+                    "streamGroup", Integer.toString(group), "streamPrefetch", keys % 2 == 1 ? "on" : "off"));
             assertTrue(plan.contains(keys + " keys per step"), plan);
         }
     }
@@ -138,7 +143,7 @@ class OpenClDecodeStreamKernelTest {
     void badTuningOptionsAreRejectedWithTheirName() {
         KernelTestSupport.assumeOpenClDevice();
         for (Map<String, String> bad : java.util.List.of(Map.of("streamKeys", "17"), Map.of("streamGroup", "100"),
-                Map.of("streamKeys", "many"))) {
+                Map.of("streamKeys", "many"), Map.of("streamPrefetch", "sometimes"))) {
             IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                     () -> new OpenClBackendProvider().open(new BackendOptions(bad)).close());
             String name = bad.keySet().iterator().next();

@@ -17,7 +17,7 @@ class TileConfigTest {
             for (int items : new int[] {1, 4, 16, 17, 33, 64, 1000}) {
                 for (long maxWg : new long[] {32, 64, 128, 256, 1024}) {
                     TileConfig c = TileConfig.choose(d, items, LOCAL, maxWg, false);
-                    assertTrue(TileConfig.Shape.ALL.contains(new TileConfig.Shape(c.tm(), c.tn())), c.describe());
+                    assertTrue(TileConfig.Shape.ALL.contains(c.shape()), c.describe());
                     assertTrue(c.wg() <= maxWg, c.describe());
                     assertTrue(c.localBytes() <= TileConfig.LOCAL_BUDGET, c.describe());
                     assertTrue(c.columnsFit() || maxWg < 64, c.describe());
@@ -31,8 +31,11 @@ class TileConfigTest {
     @Test
     void prefillGetsTheLargestTileAndFewItemsTheSmallest() {
         TileConfig big = TileConfig.choose(128, TileConfig.MAX_TM, LOCAL, 1024, false);
-        assertEquals(64, big.tm());
-        assertEquals(64, big.tn());
+        assertEquals(new TileConfig.Shape(64, 64, 4), big.shape());
+        // Eight items' columns at head dim 256 would pass the register budget: the forced 64x64/8
+        // gives way to the first shape that fits.
+        assertEquals(new TileConfig.Shape(64, 64, 4),
+                TileConfig.choose(256, 64, LOCAL, 1024, false, new TileConfig.Shape(64, 64, 8)).shape());
         TileConfig few = TileConfig.choose(128, 4, LOCAL, 1024, false);
         assertEquals(16, few.tm());
     }
@@ -42,9 +45,9 @@ class TileConfigTest {
         for (TileConfig.Shape s : TileConfig.Shape.ALL) {
             for (int d : new int[] {32, 64, 96, 128, 256}) {
                 TileConfig c = TileConfig.choose(d, TileConfig.MAX_TM, LOCAL, 1024, false, s);
-                TileConfig asked = TileConfig.tiled(c.dmax(), s.tm(), s.tn());
+                TileConfig asked = TileConfig.tiled(c.dmax(), s);
                 if (asked.columnsFit()) {
-                    assertEquals(s, new TileConfig.Shape(c.tm(), c.tn()), "D " + d);
+                    assertEquals(s, c.shape(), "D " + d);
                 } else {
                     assertTrue(c.columnsFit(), "D " + d + ": " + c.describe());
                 }
@@ -54,7 +57,10 @@ class TileConfigTest {
 
     @Test
     void optionNamesAShapeOrAuto() {
-        assertEquals(new TileConfig.Shape(32, 64), TileConfig.Shape.parse(" 32X64 "));
+        assertEquals(new TileConfig.Shape(32, 64, 4), TileConfig.Shape.parse(" 32X64 "));
+        assertEquals(new TileConfig.Shape(64, 64, 8), TileConfig.Shape.parse("64x64/8"));
+        assertEquals("64x64/8", new TileConfig.Shape(64, 64, 8).toString());
+        assertThrows(IllegalArgumentException.class, () -> TileConfig.Shape.parse("32x64/8"));
         assertNull(TileConfig.Shape.parse("auto"));
         assertNull(TileConfig.Shape.parse(null));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TileConfig.Shape.parse("48x64"));

@@ -64,18 +64,20 @@ class TileTunerTest {
             String key = stored.stringPropertyNames().iterator().next();
             TileConfig.Shape tuned = TileConfig.Shape.parse(stored.getProperty(key));
             assertNotNull(tuned);
-            assertTrue(first.contains(tuned.tm() + " query items x " + tuned.tn() + " keys"), first);
+            assertTrue(first.contains(tuned.tm() + " query items x " + tuned.tn() + " keys")
+                    && first.contains(tuned.rm() + " items each"), first);
 
             // Another session reads the file instead of measuring: a different stored choice shows.
-            TileConfig.Shape other = tuned.equals(new TileConfig.Shape(16, 32)) ? new TileConfig.Shape(64, 64)
-                    : new TileConfig.Shape(16, 32);
+            TileConfig.Shape other = tuned.equals(new TileConfig.Shape(16, 32, 4)) ? new TileConfig.Shape(64, 64, 4)
+                    : new TileConfig.Shape(16, 32, 4);
             stored.setProperty(key, other.toString());
             try (OutputStream out = Files.newOutputStream(file)) {
                 stored.store(out, null);
             }
             try (AttentionBackend backend = open()) {
                 String second = prefillPlan(backend);
-                assertTrue(second.contains(other.tm() + " query items x " + other.tn() + " keys"), second);
+                assertTrue(second.contains(other.tm() + " query items x " + other.tn() + " keys")
+                        && second.contains(other.rm() + " items each"), second);
             }
         } finally {
             for (int i = 0; i < keys.length; i++) {

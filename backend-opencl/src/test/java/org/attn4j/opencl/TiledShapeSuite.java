@@ -5,12 +5,15 @@ import org.attn4j.spi.BackendOptions;
 
 /**
  * The conformance suite on the tiled (GPU) kernel in one shape its {@code tiles} option accepts,
- * whatever kernel the device would pick (CPUs pick the serial one). Fewer cases per property
- * than the main suite ({@code -Dattn4j.opencl.tiledCases}, default 4): the kernel is one source
- * in every shape, only its constants move, so CI can afford a suite per shape.
+ * whatever kernel the device would pick (CPUs pick the serial one): the properties of the
+ * attention kernel only, with fewer random cases per property than the main suite
+ * ({@code -Dattn4j.opencl.tiledCases}, default 4). Every shape builds its own kernels for every
+ * dtype pair and head-dim bucket (minutes per suite on PoCL), so by default only the default
+ * shape's suite runs, on one property per kernel path; {@code -Dattn4j.opencl.tiledSuites=true}
+ * (as on a GPU host) runs every shape on every property of the attention kernel.
  */
 abstract class TiledShapeSuite extends AttentionConformanceSuite {
-    /** The shape, as the option names it ({@code ITEMSxKEYS}). */
+    /** The shape, as the option names it ({@code ITEMSxKEYS} or {@code ITEMSxKEYS/ROWS}). */
     abstract String tiles();
 
     @Override
@@ -21,6 +24,42 @@ abstract class TiledShapeSuite extends AttentionConformanceSuite {
     @Override
     protected BackendOptions backendOptions() {
         return BackendOptions.DEFAULT.with("kernel", "tiled").with("tiles", tiles());
+    }
+
+    /** Properties of kernels other than the attention kernel (append, merge, RoPE, MLA) or of validation. */
+    private static final java.util.regex.Pattern OTHER_KERNELS = java.util.regex.Pattern.compile(
+            "(?i).*(append|fp8Codes|mla|merge|standaloneRope|partialRope|ropeOnViews|invalidInputs|hostileValues"
+                    + "|deviceFaults|concurrentUse|borrowedMemory|graphReplay|replanning|deviceMetadata).*");
+
+    /** The shape whose suite always runs: the one the plans take for prefill without tuning. */
+    static final String DEFAULT_SHAPE = TileConfig.Shape.ALL.get(0).toString();
+
+    /**
+     * The properties the default shape's suite runs without {@code -Dattn4j.opencl.tiledSuites}:
+     * one per path of the kernel (prefill, ragged, cascade, split, masks, sinks, ALiBi, per-token
+     * scales, views that load unaligned, non-finite values, two head dims, RoPE).
+     */
+    private static final java.util.Set<String> CORE = java.util.Set.of("batchPrefillMatchesOracle",
+            "raggedPrefillMatchesOracle", "cascadeMatchesOracle", "splitKvMergeEqualsWhole",
+            "lowerTriangularMaskEqualsCausal", "sinksMatchOracle", "alibiMatchesOracle", "kvScalesPerTokenMatchOracle",
+            "stridedViewsMatchOracle", "nonFiniteInputsPropagate", "distinctHeadDimsBatchPrefillMatchesOracle",
+            "partialRotaryMatchesOracle");
+
+    @Override
+    protected String skipReason(String key) {
+        if (OTHER_KERNELS.matcher(key).matches()) {
+            return "not the tiled attention kernel's: OpenClConformanceTest runs it";
+        }
+        if (Boolean.getBoolean("attn4j.opencl.tiledSuites")) {
+            return null;
+        }
+        if (!tiles().equals(DEFAULT_SHAPE)) {
+            return "the suites of the other tiled shapes run with -Dattn4j.opencl.tiledSuites=true (each builds its "
+                    + "own kernels for every dtype pair and head dim, minutes on a CPU); OpenClTiledKernelTest checks "
+                    + "every shape";
+        }
+        return CORE.contains(key) ? null : "the default shape's suite runs one property per kernel path unless "
+                + "-Dattn4j.opencl.tiledSuites=true";
     }
 
     @Override
