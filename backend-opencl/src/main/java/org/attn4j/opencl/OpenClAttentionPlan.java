@@ -246,12 +246,14 @@ final class OpenClAttentionPlan implements KernelPlan {
             baseOffset = region.offset();
         }
         try {
-            session.uploads().write(base, baseOffset, layout.upload);
             List<cl_mem> b = new ArrayList<>();
-            for (long[] e : layout.entries) {
-                cl_mem sub = OpenClArena.subBuffer(base, baseOffset + e[0], e[1]);
-                subBuffers.add(sub);
-                b.add(sub);
+            synchronized (session) {
+                session.uploads().write(base, baseOffset, layout.upload);
+                for (long[] e : layout.entries) {
+                    cl_mem sub = OpenClArena.subBuffer(base, baseOffset + e[0], e[1]);
+                    subBuffers.add(sub);
+                    b.add(sub);
+                }
             }
             kvIndptr = b.get(0);
             kvIndices = b.get(1);
@@ -325,9 +327,9 @@ final class OpenClAttentionPlan implements KernelPlan {
                         .launch(session.queue(), new long[] {wg}, new long[] {wg});
             }
         } finally {
-            OpenClSession.release(indptr);
-            OpenClSession.release(indices);
-            OpenClSession.release(last);
+            session.release(indptr);
+            session.release(indices);
+            session.release(last);
         }
     }
 
@@ -510,10 +512,12 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        subBuffers.forEach(OpenClSession::release);
-        subBuffers.clear();
-        if (region != null) {
-            session.arena().give(region);
+        synchronized (session) {
+            subBuffers.forEach(session::release);
+            subBuffers.clear();
+            if (region != null) {
+                session.arena().give(region);
+            }
         }
     }
 }

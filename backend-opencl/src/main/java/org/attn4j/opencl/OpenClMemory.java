@@ -26,9 +26,13 @@ final class OpenClMemory extends TensorMemory {
         this.mem = mem;
         this.byteOffset = byteOffset;
         onClose((borrowed ? "a borrowed " : "an ") + "OpenCL buffer of " + bytes + " bytes",
-                () -> ClCalls.call("clReleaseMemObject", () -> {
-                    clReleaseMemObject(mem);
-                }));
+                () -> {
+                    synchronized (session) { // a session's OpenCL calls run one at a time (OpenClSession)
+                        ClCalls.call("clReleaseMemObject", () -> {
+                            clReleaseMemObject(mem);
+                        });
+                    }
+                });
     }
 
     /** A new zero-filled buffer of {@code bytes} (rounded up to 4, at least 4). */

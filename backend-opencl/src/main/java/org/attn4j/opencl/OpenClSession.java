@@ -49,7 +49,10 @@ import org.jocl.cl_mem;
  * under this session's lock. Plans take their device memory from an arena and upload without
  * waiting; only host copies, {@link #synchronize} and timers wait.
  *
- * <p>Safe for concurrent use: launches, which share kernel objects, take the session's lock.
+ * <p>Safe for concurrent use: every call that enqueues work or creates or releases a memory
+ * object takes the session's lock (launches also share kernel objects). OpenCL 1.2 calls these
+ * thread-safe, but NVIDIA's driver crashed inside clEnqueueWriteBuffer while other threads
+ * planned, ran and closed plans on the same queue, so one session makes them one at a time.
  */
 final class OpenClSession implements BackendSession {
     /** Host copies move at most this many bytes per CL call ({@link HostTensor}s may exceed 2 GiB). */
@@ -181,7 +184,7 @@ final class OpenClSession implements BackendSession {
         this.programs = new OpenClPrograms(context, device.device(), device.correctDivide());
         this.group = (int) Math.min(64, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
         this.arena = new OpenClArena(this);
-        this.uploads = new OpenClUploads(queue);
+        this.uploads = new OpenClUploads(queue, this);
         this.fault = newBuffer(16, "fault word");
     }
 
@@ -297,21 +300,24 @@ final class OpenClSession implements BackendSession {
 
     /** A zero-filled device buffer of {@code bytes} (a multiple of 4). */
     cl_mem newBuffer(long bytes, String what) {
-        cl_mem mem = ClCalls.call("clCreateBuffer(" + bytes + " bytes, " + what + ")",
-                () -> clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null));
-        allocations.incrementAndGet();
-        try {
-            ClCalls.call("clEnqueueFillBuffer(" + bytes + " bytes)", () -> {
-                clEnqueueFillBuffer(queue, mem, Pointer.to(ZERO_PATTERN), Sizeof.cl_int, 0, bytes, 0, null, null);
-            });
-        } catch (RuntimeException e) {
-            clReleaseMemObject(mem);
-            throw e;
+        synchronized (this) {
+            cl_mem mem = ClCalls.call("clCreateBuffer(" + bytes + " bytes, " + what + ")",
+                    () -> clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null));
+            allocations.incrementAndGet();
+            try {
+                ClCalls.call("clEnqueueFillBuffer(" + bytes + " bytes)", () -> {
+                    clEnqueueFillBuffer(queue, mem, Pointer.to(ZERO_PATTERN), Sizeof.cl_int, 0, bytes, 0, null, null);
+                });
+            } catch (RuntimeException e) {
+                clReleaseMemObject(mem);
+                throw e;
+            }
+            return mem;
         }
-        return mem;
     }
 
-    static void release(cl_mem mem) {
+    /** Releases {@code mem} (null: nothing) under the session's lock. */
+    synchronized void release(cl_mem mem) {
         if (mem != null) {
             ClCalls.call("clReleaseMemObject", () -> {
                 clReleaseMemObject(mem);
@@ -450,7 +456,7 @@ final class OpenClSession implements BackendSession {
 
         @Override
         public void close() {
-            buffers.forEach(OpenClSession::release);
+            buffers.forEach(OpenClSession.this::release);
             regions.forEach(arena::give);
         }
     }
@@ -622,7 +628,7 @@ final class OpenClSession implements BackendSession {
      * sub-buffer when it does not start at its buffer's start (OpenCL has no pointer offsets;
      * validation keeps device-metadata tensors aligned here), else the buffer itself, retained.
      */
-    cl_mem view(Tensor t) {
+    synchronized cl_mem view(Tensor t) {
         cl_mem mem = OpenClMemory.mem(t);
         long off = OpenClMemory.byteOffset(t);
         if (off == 0) {
@@ -743,7 +749,7 @@ final class OpenClSession implements BackendSession {
             } finally {
                 uploads.close();
                 programs.close();
-                ropeFrequencies.values().forEach(OpenClSession::release);
+                ropeFrequencies.values().forEach(this::release);
                 release(fault);
                 arena.close();
                 clReleaseCommandQueue(queue);

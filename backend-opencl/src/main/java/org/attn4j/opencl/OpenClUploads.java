@@ -21,20 +21,29 @@ import org.jocl.cl_mem;
  * Host-to-device copies that do not wait: each is queued without blocking from a direct buffer
  * that is kept reachable here until the copy's event completes (a buffer collected earlier
  * would hand the driver freed memory). Completed copies are dropped at the next upload.
- * Thread-safe.
+ * Thread-safe: every call holds the session's monitor.
  */
 final class OpenClUploads implements AutoCloseable {
     private record Pending(cl_event event, ByteBuffer data) {}
 
     private final cl_command_queue queue;
+    private final Object lock;
     private final Deque<Pending> pending = new ArrayDeque<>();
 
-    OpenClUploads(cl_command_queue queue) {
+    /** @param lock the session, whose monitor every OpenCL call of it holds (OpenClSession) */
+    OpenClUploads(cl_command_queue queue, Object lock) {
         this.queue = queue;
+        this.lock = lock;
     }
 
     /** Queues a copy of {@code data} (direct, position to limit) to {@code dst} at byte {@code offset}. */
-    synchronized void write(cl_mem dst, long offset, ByteBuffer data) {
+    void write(cl_mem dst, long offset, ByteBuffer data) {
+        synchronized (lock) {
+            writeLocked(dst, offset, data);
+        }
+    }
+
+    private void writeLocked(cl_mem dst, long offset, ByteBuffer data) {
         prune();
         long n = data.remaining();
         if (n == 0) {
@@ -64,7 +73,13 @@ final class OpenClUploads implements AutoCloseable {
 
     /** Waits for every queued copy and drops them. */
     @Override
-    public synchronized void close() {
+    public void close() {
+        synchronized (lock) {
+            closeLocked();
+        }
+    }
+
+    private void closeLocked() {
         for (Pending p : pending) {
             try {
                 clWaitForEvents(1, new cl_event[] {p.event()});

@@ -80,6 +80,11 @@ record TileConfig(int dmax, int tm, int tn, int rm, int wg, boolean serial) {
         return 4L * (tm + tn) * (CHUNK + 4) + 4L * tm * (tn + 4) + 4L * tx() * tm + 24L * tn;
     }
 
+    /** Whether a device of these limits runs it with its columns in registers. */
+    boolean fits(long maxWg, long deviceLocalBytes) {
+        return wg <= maxWg && localBytes() <= Math.min(LOCAL_BUDGET, deviceLocalBytes - 512) && columnsFit();
+    }
+
     /** Whether the output columns of its items fit a work-item's register budget. */
     boolean columnsFit() {
         return rm * 4 * ((dmax / 4 + tx() - 1) / tx()) <= MAX_ACCUMULATORS;
@@ -107,11 +112,8 @@ record TileConfig(int dmax, int tm, int tn, int rm, int wg, boolean serial) {
             return new TileConfig(dmax, SERIAL_PRIVATE_FLOATS / (2 * dmax), 16, 0, 1, true);
         }
         long budget = Math.min(LOCAL_BUDGET, deviceLocalBytes - 512);
-        if (forced != null) {
-            TileConfig c = tiled(dmax, forced);
-            if (c.wg() <= maxWg && c.localBytes() <= budget && c.columnsFit()) {
-                return c;
-            }
+        if (forced != null && tiled(dmax, forced).fits(maxWg, deviceLocalBytes)) {
+            return tiled(dmax, forced);
         }
         int want = Math.min(MAX_TM, Math.max(16, ceilPow2(Math.max(1, items))));
         // The largest accepted shape within the items wanted, else the smallest above them; a

@@ -55,7 +55,6 @@ final class TileTuner {
     private final int keys;
     private final Map<String, TileConfig.Shape> chosen = new HashMap<>();
     private Properties stored;
-    private int measurements;
 
     /**
      * @param device the device whose shapes are timed
@@ -80,11 +79,6 @@ final class TileTuner {
             return Path.of(p.trim());
         }
         return Path.of(System.getProperty("user.home"), ".cache", "attn4j", "opencl-tiles.properties");
-    }
-
-    /** Synthetic prefills timed so far by this tuner (a cached choice costs none). */
-    synchronized int measurements() {
-        return measurements;
     }
 
     /**
@@ -140,8 +134,7 @@ final class TileTuner {
         StringBuilder report = new StringBuilder();
         for (TileConfig.Shape shape : TileConfig.Shape.ALL) {
             TileConfig c = TileConfig.tiled(dmax, shape);
-            if (c.wg() > device.maxWorkGroupSize() || c.localBytes() > Math.min(TileConfig.LOCAL_BUDGET,
-                    device.localMemBytes() - 512) || !c.columnsFit()) {
+            if (!c.fits(device.maxWorkGroupSize(), device.localMemBytes())) {
                 continue;
             }
             try (AttentionBackend backend = AttentionBackend.of(
@@ -157,9 +150,9 @@ final class TileTuner {
                         e.toString());
             }
         }
-        measurements++;
         LOG.log(System.Logger.Level.INFO, "tiled kernel shapes on {0}, head dims up to {1}, {2} q over {3} cache:{4}; "
-                + "chose {5}", device.name(), dmax, q, kv, report, best);
+                + "{5}", device.name(), dmax, q, kv, report, best == null ? "none ran, the heuristic stands"
+                : "chose " + best);
         return best;
     }
 

@@ -45,10 +45,10 @@ class OpenClTiledKernelTest {
 
     @ParameterizedTest(name = "{0} q, {1} kv, D {2}, g {3}, page {4}, {5}, qo {6}, every shape {7}")
     @CsvSource({
-        "BF16, BF16,     128, 4, 16, NHD, 1,  true",
+        "BF16, BF16,     128, 4, 16, NHD, 1,  false",
         "F16,  FP8_E4M3,  64, 8,  3, HND, 1,  false",
         "F32,  F32,       80, 1,  5, NHD, 9,  false",
-        "BF16, FP8_E5M2, 256, 2,  1, HND, 5,  true",
+        "BF16, FP8_E5M2, 256, 2,  1, HND, 5,  false",
         "F16,  F16,       32, 4,  7, NHD, 40, true",
     })
     void tiledKernelMatchesReference(DType qType, DType kvType, int d, int g, int pageSize, KvLayout layout,
