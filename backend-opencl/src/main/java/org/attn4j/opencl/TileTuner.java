@@ -55,6 +55,8 @@ final class TileTuner {
     private final int keys;
     private final Map<String, TileConfig.Shape> chosen = new HashMap<>();
     private Properties stored;
+    /** Platform, device and driver: the first part of every key, asked of the driver once. */
+    private String devicePart;
 
     /**
      * @param device the device whose shapes are timed
@@ -113,7 +115,10 @@ final class TileTuner {
     }
 
     private String key(int dmax, DType q, DType kv) {
-        return device.platformName() + "|" + device.name() + "|" + driverVersion() + "|d" + dmax + "|" + q + "|" + kv;
+        if (devicePart == null) {
+            devicePart = device.platformName() + "|" + device.name() + "|" + driverVersion();
+        }
+        return devicePart + "|d" + dmax + "|" + q + "|" + kv;
     }
 
     private String driverVersion() {

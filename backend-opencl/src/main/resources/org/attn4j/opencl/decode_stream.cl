@@ -84,6 +84,22 @@ inline long next_offset(int j, int end, __global const int* pages, int* pageIdx,
     kv_scales(kScales, vScales, kScaleOff, vScaleOff, kvIndices[pageBase + (pageIdx)], slot, hk,    \
               scalePageStride, scaleSlotStride, scaleHeadStride, flags)
 
+// Key k of a step is key j: its scales and offset into scl[k] and off[k] (past the row group's
+// end: 1 and 0), the page position moved on one key.
+#define NEXT_KEY(k, j)                                                                          \
+    scl[k] = (j) < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);                      \
+    off[k] = next_offset((j), myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride, \
+                         slotStride, headOff)
+
+// The raw K and V bits of key j (offset off[k]) into kDst[k] and vDst[k]; zero past the end.
+#define LOAD_RAW_KEY(k, j, kDst, vDst)                                                          \
+    kDst[k] = (RAW8) (0);                                                                       \
+    vDst[k] = (RAW8) (0);                                                                       \
+    if ((j) < myEnd && active) {                                                                \
+        kDst[k] = RAW_LOAD(kc, kOffset + off[k] + d0);                                          \
+        vDst[k] = RAW_LOAD(vc, vOffset + off[k] + d0);                                          \
+    }
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float partial[ROWS * LANES * PS]; // [row group][lane][key x head]
@@ -150,9 +166,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     float2 scl[U]; // each key's (K, V) dequantisation scales under F_KV_SCALES, taken with its offset
 #pragma unroll
     for (int k = 0; k < U; k++) {
-        scl[k] = myStart + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
-        off[k] = next_offset(myStart + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
-                             slotStride, headOff);
+        NEXT_KEY(k, myStart + k);
     }
 #if PREFETCH
     // This step's raw rows and scales; the loop loads the next step's before its own barriers.
@@ -161,19 +175,12 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     float2 sclCur[U];
 #pragma unroll
     for (int k = 0; k < U; k++) {
-        kr[k] = (RAW8) (0);
-        vr[k] = (RAW8) (0);
-        if (myStart + k < myEnd && active) {
-            kr[k] = RAW_LOAD(kc, kOffset + off[k] + d0);
-            vr[k] = RAW_LOAD(vc, vOffset + off[k] + d0);
-        }
+        LOAD_RAW_KEY(k, myStart + k, kr, vr);
         sclCur[k] = scl[k];
     }
 #pragma unroll
     for (int k = 0; k < U; k++) {
-        scl[k] = myStart + U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
-        off[k] = next_offset(myStart + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
-                             slotStride, headOff);
+        NEXT_KEY(k, myStart + U + k);
     }
 #endif
     for (int s = 0; s < steps; s++) {
@@ -186,19 +193,12 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         float2 sclNext[U];
 #pragma unroll
         for (int k = 0; k < U; k++) {
-            kn[k] = (RAW8) (0);
-            vn[k] = (RAW8) (0);
-            if (j0 + U + k < myEnd && active) {
-                kn[k] = RAW_LOAD(kc, kOffset + off[k] + d0);
-                vn[k] = RAW_LOAD(vc, vOffset + off[k] + d0);
-            }
+            LOAD_RAW_KEY(k, j0 + U + k, kn, vn);
             sclNext[k] = scl[k];
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
-            scl[k] = j0 + 2 * U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
-            off[k] = next_offset(j0 + 2 * U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize,
-                                 pageStride, slotStride, headOff);
+            NEXT_KEY(k, j0 + 2 * U + k);
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
@@ -220,9 +220,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         }
 #pragma unroll
         for (int k = 0; k < U; k++) {
-            scl[k] = j0 + U + k < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);
-            off[k] = next_offset(j0 + U + k, myEnd, kvIndices + pageBase, &pageIdx, &slot, pageSize, pageStride,
-                                 slotStride, headOff);
+            NEXT_KEY(k, j0 + U + k);
         }
 #endif
         __local float* mine = partial + (rg * LANES + lane) * PS;
