@@ -108,7 +108,8 @@ inline float head_slope(__global const float* slopes, int h, int flags) {
 
 // (K, V) dequantisation scales of the key in page `page`, slot `slot`, KV head hk (spec §1, §2):
 // per head the strides are (0, 0, 1), per token the scale pool's. Under F_KV_SCALES the kernels
-// multiply each loaded K and V row by them, so every later step reads real values; (1, 1) without.
+// multiply each loaded K and V row by them (the streaming decode folds them into its dot products
+// and weights instead), so every later step reads real values; (1, 1) without.
 inline float2 kv_scales(__global const float* kScales, __global const float* vScales, long kScaleOff,
                         long vScaleOff, int page, int slot, int hk, long scalePageStride, long scaleSlotStride,
                         long scaleHeadStride, int flags) {
