@@ -24,14 +24,6 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg, boolean pre
     static final int WORK_GROUP = 64;
     static final int KEYS_PER_STEP = 4;
     static final boolean PREFETCH_DEFAULT = true;
-    /**
-     * The settings the tuner times on a device (keys a step, work-items a group, loads a step
-     * ahead): the H100's best first, then the neighbours that won or came close there or on an
-     * H200, and the old single-key default.
-     */
-    static final java.util.List<Tuning> CANDIDATES = java.util.List.of(
-            new Tuning(4, 64, true), new Tuning(4, 128, true), new Tuning(4, 32, true), new Tuning(2, 64, true),
-            new Tuning(2, 128, true), new Tuning(1, 128, false));
     /** Work-groups wanted per compute unit: resident groups times waves, so splits fill the device. */
     static final int GROUPS_PER_COMPUTE_UNIT = 16;
 
@@ -78,26 +70,6 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg, boolean pre
                 throw new IllegalArgumentException(
                         "opencl option streamGroup: expected a power of two from 32 to 1024, actual " + workGroup);
             }
-        }
-
-        /** Whether every setting is left to the defaults (or to the tuner). */
-        boolean auto() {
-            return keysPerStep == 0 && workGroup == 0 && prefetch == null;
-        }
-
-        /** {@code keys/group/on|off}, as the tuner stores it (0 and {@code auto} for defaults). */
-        String text() {
-            return keysPerStep + "/" + workGroup + "/" + (prefetch == null ? "auto" : prefetch ? "on" : "off");
-        }
-
-        /** The inverse of {@link #text()}. */
-        static Tuning parseText(String text) {
-            String[] parts = text.trim().split("/");
-            if (parts.length != 3) {
-                throw new IllegalArgumentException("streaming decode settings: expected keys/group/prefetch, actual '"
-                        + text + "'");
-            }
-            return parse(parts[0], parts[1], parts[2]);
         }
 
         static Tuning parse(String keys, String group, String prefetch) {

@@ -83,18 +83,6 @@ final class OpenClAttentionPlan implements KernelPlan {
      */
     private record Part(boolean stream, AttentionSchedule schedule) {}
 
-    /**
-     * The streaming decode's shape: the options' settings where they give any, else the tuner's
-     * measured choice for this head-dim bucket, group and dtypes, else the defaults.
-     */
-    private static DecodeStreamConfig chooseStream(OpenClSession session, int headDim, int group, long maxWg,
-                                                   DType qType, DType kvType) {
-        DecodeStreamConfig defaults = DecodeStreamConfig.choose(headDim, group, maxWg, session.streamTuning());
-        KernelTuner tuner = session.streamTuner();
-        DecodeStreamConfig.Tuning tuned = tuner == null ? null : tuner.stream(defaults.dmax(), defaults.tm(), qType, kvType);
-        return tuned == null ? defaults : DecodeStreamConfig.choose(headDim, group, maxWg, tuned);
-    }
-
     private record PartBuffers(cl_mem units, cl_mem unitTmpRow, cl_mem mergeRows, cl_mem tmpO, cl_mem tmpLse) {}
 
     /** Where each array of the plan lives in its region, and the bytes the upload carries. */
@@ -118,18 +106,18 @@ final class OpenClAttentionPlan implements KernelPlan {
             // Tiles hold q and K rows (Dqk) and V rows (Dvo) padded to one bucket, the larger.
             int headDim = Math.max(problem.heads().headDimQk(), problem.heads().headDimVo());
             TileConfig.Shape shape = session.tileShape();
-            // A plan that leaves its dtypes to the run is tuned for bf16, the common case.
-            DType qType = problem.qDtype() != null ? problem.qDtype() : DType.BF16;
-            DType kvType = problem.kvDtype() != null ? problem.kvDtype() : qType;
-            KernelTuner tileTuner = session.tileTuner();
-            if (shape == null && tileTuner != null && items >= TileConfig.MAX_TM) {
-                shape = tileTuner.shape(Math.max(32, TileConfig.ceilPow2(headDim)), qType, kvType);
+            TileTuner tuner = session.tuner();
+            if (shape == null && tuner != null && items >= TileConfig.MAX_TM) {
+                // A plan that leaves its dtypes to the run is tuned for bf16, the common case.
+                DType qType = problem.qDtype() != null ? problem.qDtype() : DType.BF16;
+                DType kvType = problem.kvDtype() != null ? problem.kvDtype() : qType;
+                shape = tuner.shape(Math.max(32, TileConfig.ceilPow2(headDim)), qType, kvType);
             }
             this.tiles = TileConfig.choose(headDim, items, dev.localMemBytes(), dev.maxWorkGroupSize(),
                     session.serialKernel(), shape);
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
-                    ? chooseStream(session, problem.heads().headDimQk(), g, dev.maxWorkGroupSize(), qType, kvType)
-                    : null;
+                    ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
+                            session.streamTuning()) : null;
             int batch = problem.batchSize();
             int hq = problem.heads().numQoHeads();
             int dqk = problem.heads().headDimQk();

@@ -20,9 +20,8 @@ import org.attn4j.spi.Probe;
  * {@link OpenClSession}); {@code streamKeys}, {@code streamGroup} and {@code streamPrefetch} tune the streaming decode
  * (see {@code DecodeStreamConfig.Tuning}); {@code tiles} ({@code auto} or {@code ITEMSxKEYS}, for
  * example {@code 64x64}) forces the tiled kernel's shape where it fits (see {@code TileConfig.Shape});
- * {@code tune} ({@code auto}: on GPUs, {@code on}, {@code off}) times the tiled shapes for prefill and
- * the streaming decode's settings (where the options set none) once per device and driver (see
- * {@code KernelTuner}).
+ * {@code tune} ({@code auto}: on GPUs, {@code on}, {@code off}) times the shapes for prefill once
+ * per device and driver (see {@code TileTuner}).
  *
  * <p>Thread-safe, as every provider.
  */

@@ -95,10 +95,10 @@ final class OpenClSession implements BackendSession {
     private final DecodeStreamConfig.Tuning streamTuning;
     private final TileConfig.Shape tileShape;
     private final boolean tune;
-    private KernelTuner tuner;
-    /** The tuner's synthetic problems (attn4j.opencl.tuneRows and tuneKeys, smaller for tests on slow devices). */
-    private final int tuneRows = Integer.getInteger("attn4j.opencl.tuneRows", KernelTuner.ROWS);
-    private final int tuneKeys = Integer.getInteger("attn4j.opencl.tuneKeys", KernelTuner.KEYS) / 16 * 16;
+    private TileTuner tuner;
+    /** The tuner's synthetic prefill (attn4j.opencl.tuneRows and tuneKeys, smaller for tests on slow devices). */
+    private final int tuneRows = Integer.getInteger("attn4j.opencl.tuneRows", TileTuner.ROWS);
+    private final int tuneKeys = Integer.getInteger("attn4j.opencl.tuneKeys", TileTuner.KEYS) / 16 * 16;
     /** Work-group size of the small 1-D kernels (merges, append, RoPE, split merge). */
     private final int group;
 
@@ -222,22 +222,13 @@ final class OpenClSession implements BackendSession {
         return tileShape;
     }
 
-    /** The tuner of prefill tile shapes, or null where the options turn tuning off or force a shape. */
-    KernelTuner tileTuner() {
-        return tileShape != null ? null : tuner();
-    }
-
-    /** The tuner of streaming-decode settings, or null where the options turn tuning off or set any. */
-    KernelTuner streamTuner() {
-        return streamTuning.auto() ? tuner() : null;
-    }
-
-    private synchronized KernelTuner tuner() {
-        if (!tune || serialKernel) {
+    /** The tuner of prefill tile shapes, or null where the options turn tuning off. */
+    synchronized TileTuner tuner() {
+        if (!tune || tileShape != null || serialKernel) {
             return null;
         }
         if (tuner == null) {
-            tuner = new KernelTuner(device, KernelTuner.defaultFile(), tuneRows, tuneKeys);
+            tuner = new TileTuner(device, TileTuner.defaultFile(), tuneRows, tuneKeys);
         }
         return tuner;
     }

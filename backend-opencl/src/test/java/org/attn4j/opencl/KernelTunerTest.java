@@ -21,11 +21,8 @@ import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/**
- * The kernel tuner, for prefill tile shapes and streaming-decode settings: measures once, stores
- * the choice, and later sessions take it from the file.
- */
-class KernelTunerTest {
+/** The prefill shape tuner: measures once, stores the choice, and later sessions take it from the file. */
+class TileTunerTest {
     private static final HeadConfig HEADS = new HeadConfig(8, 2, 64);
 
     private static String prefillPlan(AttentionBackend backend) {
@@ -37,21 +34,15 @@ class KernelTunerTest {
         }
     }
 
-    private static String decodePlan(AttentionBackend backend) {
-        PageTable table = PageTable.of(16, new int[][] {{0, 1, 2}, {3}}, new int[] {40, 9});
-        try (BatchAttentionPlan plan = backend.planBatchDecode(table, HEADS, AttentionOptions.DEFAULT,
-                PlanOptions.DEFAULT.withDtypes(DType.BF16, DType.BF16))) {
-            return plan.describe();
-        }
-    }
-
-    private static AttentionBackend open(String kernel) {
+    private static AttentionBackend open() {
         return AttentionBackend.of(new OpenClBackendProvider().open(
-                new BackendOptions(Map.of("kernel", kernel, "tune", "on"))));
+                new BackendOptions(Map.of("kernel", "tiled", "tune", "on"))));
     }
 
-    /** Runs {@code body} with the tuner writing to {@code file} and timing small synthetic problems. */
-    private static void withSmallTuner(Path file, ThrowingRunnable body) throws Exception {
+    @Test
+    void measuresOnceThenReadsTheFile(@TempDir Path dir) throws Exception {
+        KernelTestSupport.assumeOpenClDevice();
+        Path file = dir.resolve("tiles.properties");
         String[] keys = {"attn4j.opencl.tuneCache", "attn4j.opencl.tuneRows", "attn4j.opencl.tuneKeys"};
         String[] saved = new String[keys.length];
         for (int i = 0; i < keys.length; i++) {
@@ -61,84 +52,16 @@ class KernelTunerTest {
         System.setProperty(keys[1], "32");
         System.setProperty(keys[2], "64");
         try {
-            body.run();
-        } finally {
-            for (int i = 0; i < keys.length; i++) {
-                if (saved[i] == null) {
-                    System.clearProperty(keys[i]);
-                } else {
-                    System.setProperty(keys[i], saved[i]);
-                }
-            }
-        }
-    }
-
-    private interface ThrowingRunnable {
-        void run() throws Exception;
-    }
-
-    private static Properties read(Path file) throws Exception {
-        Properties stored = new Properties();
-        try (InputStream in = Files.newInputStream(file)) {
-            stored.load(in);
-        }
-        return stored;
-    }
-
-    private static void write(Path file, Properties stored) throws Exception {
-        try (OutputStream out = Files.newOutputStream(file)) {
-            stored.store(out, null);
-        }
-    }
-
-    @Test
-    void decodeSettingsMeasuredOnceThenReadFromTheFile(@TempDir Path dir) throws Exception {
-        KernelTestSupport.assumeOpenClDevice();
-        Path file = dir.resolve("tuning.properties");
-        withSmallTuner(file, () -> {
             String first;
-            try (AttentionBackend backend = open("decode-stream")) {
-                first = decodePlan(backend);
-            }
-            Properties stored = read(file);
-            assertEquals(1, stored.size(), stored.toString());
-            String key = stored.stringPropertyNames().iterator().next();
-            assertTrue(key.startsWith("stream|") && key.endsWith("|d64|tm4|BF16|BF16"), key);
-            DecodeStreamConfig.Tuning tuned = DecodeStreamConfig.Tuning.parseText(stored.getProperty(key));
-            assertTrue(DecodeStreamConfig.CANDIDATES.contains(tuned), tuned.text());
-            assertTrue(first.contains(describe(tuned)), first);
-
-            // Another session reads the file instead of measuring: a different stored choice shows.
-            DecodeStreamConfig.Tuning other = DecodeStreamConfig.CANDIDATES.stream().filter(c -> !c.equals(tuned))
-                    .findFirst().orElseThrow();
-            stored.setProperty(key, other.text());
-            write(file, stored);
-            try (AttentionBackend backend = open("decode-stream")) {
-                String second = decodePlan(backend);
-                assertTrue(second.contains(describe(other)), second);
-            }
-        });
-    }
-
-    /** The plan description's words for a decode of head dim 64 (8 lanes a row group) under {@code t}. */
-    private static String describe(DecodeStreamConfig.Tuning t) {
-        return (t.workGroup() / 8) + " row groups of 8 work-items, " + t.keysPerStep() + " keys per step"
-                + (t.prefetch() ? ", loaded a step ahead" : ",");
-    }
-
-    @Test
-    void tileShapesMeasuredOnceThenReadFromTheFile(@TempDir Path dir) throws Exception {
-        KernelTestSupport.assumeOpenClDevice();
-        Path file = dir.resolve("tuning.properties");
-        withSmallTuner(file, () -> {
-            String first;
-            try (AttentionBackend backend = open("tiled")) {
+            try (AttentionBackend backend = open()) {
                 first = prefillPlan(backend);
             }
-            Properties stored = read(file);
+            Properties stored = new Properties();
+            try (InputStream in = Files.newInputStream(file)) {
+                stored.load(in);
+            }
             assertEquals(1, stored.size(), stored.toString());
             String key = stored.stringPropertyNames().iterator().next();
-            assertTrue(key.startsWith("tiles|"), key);
             TileConfig.Shape tuned = TileConfig.Shape.parse(stored.getProperty(key));
             assertNotNull(tuned);
             assertTrue(first.contains(tuned.tm() + " query items x " + tuned.tn() + " keys")
@@ -148,12 +71,22 @@ class KernelTunerTest {
             TileConfig.Shape other = tuned.equals(new TileConfig.Shape(16, 32, 4)) ? new TileConfig.Shape(64, 64, 4)
                     : new TileConfig.Shape(16, 32, 4);
             stored.setProperty(key, other.toString());
-            write(file, stored);
-            try (AttentionBackend backend = open("tiled")) {
+            try (OutputStream out = Files.newOutputStream(file)) {
+                stored.store(out, null);
+            }
+            try (AttentionBackend backend = open()) {
                 String second = prefillPlan(backend);
                 assertTrue(second.contains(other.tm() + " query items x " + other.tn() + " keys")
                         && second.contains(other.rm() + " items each"), second);
             }
-        });
+        } finally {
+            for (int i = 0; i < keys.length; i++) {
+                if (saved[i] == null) {
+                    System.clearProperty(keys[i]);
+                } else {
+                    System.setProperty(keys[i], saved[i]);
+                }
+            }
+        }
     }
 }
