@@ -77,7 +77,7 @@ record TileConfig(int dmax, int tm, int tn, int rm, int wg, boolean serial) {
         if (serial) {
             return 0;
         }
-        return 4L * (tm + tn) * (CHUNK + 4) + 4L * tm * (tn + 4) + 4L * tx() * tm + 48L * tn;
+        return 4L * (tm + tn) * (CHUNK + 4) + 4L * tm * (tn + 4) + 4L * tx() * tm + 24L * tn;
     }
 
     /** Whether a device of these limits runs it with its columns in registers. */

@@ -346,10 +346,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 // step loads RM + RN float4s for 4 RM RN multiply-adds and the tiles need not fit whole; the weights then
 // go through local memory to the work-items of their row, and V comes in chunks of VC keys
 // through the same `stage`. Row maxima are reduced through `red` once per key tile; each
-// work-item sums the weights of its own keys and the sums meet once, at the end. Every stage
-// (a logit chunk, a value chunk) is loaded into registers during the arithmetic of the stage
-// before it, the next tile's first one included, so global loads wait behind arithmetic
-// rather than behind barriers.
+// work-item sums the weights of its own keys and the sums meet once, at the end.
 #define RN 4                                // keys of a work-item's logit tile (RM items, compile-time)
 #define QS (DC + 4)                         // row stride of staged q and K chunks (float4 aligned)
 #define PS (TN + 4)                         // row stride of the weights
@@ -358,129 +355,9 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 #define STAGE_FLOATS ((TM + TN) * QS)       // VC * DMAX fits too (TileConfig)
 #if ALIGNED4
 #define LOADT4(T, p, i) LOAD4A(T, p, i)     // every q, K and V row starts on 4 elements
-#define RAWT4(T, p, i) RAW4_LOAD(T, p, i)
 #else
 #define LOADT4(T, p, i) LOAD4(T, p, i)
-#define RAWT4(T, p, i) RAW4_LOADU(T, p, i)
 #endif
-
-// Stages go through registers: a work-item loads its share of the next stage (PF float4s)
-// before the arithmetic on the current one and stores it to local memory after, so the loads
-// are in flight during that arithmetic. Plain elements stay raw bits until the store (kind
-// SRC_Q or SRC_KV, with their scale); edge, RoPE and zero elements are floats already.
-#define K_ELEMS ((TM + TN) * (DC / 4))      // float4s of a logit stage: q and K rows of one chunk
-#define V_ELEMS (VC * DV4)                  // float4s of a value stage
-#define PF_K ((K_ELEMS + WG - 1) / WG)
-#define PF_V ((V_ELEMS + WG - 1) / WG)
-#define PF (PF_K > PF_V ? PF_K : PF_V)
-#define SRC_FLOAT 0
-#define SRC_Q 1
-#define SRC_KV 2
-
-inline float4 staged_float4(uint4 raw, int kind, float scale) {
-    if (kind == SRC_Q) {
-        return RAW4_FLOAT(QT, raw) * scale;
-    }
-    if (kind == SRC_KV) {
-        return RAW4_FLOAT(KVT, raw) * scale;
-    }
-    return as_float4(raw);
-}
-
-// Loads element z of this work-item's share of the logit stage for head dims d0 .. d0 + DC - 1
-// of the tile of nk keys from key kt0, whose offsets and scales are kOff and kScl (the macros of
-// one element are called in unrolled loops, so pfRaw stays in registers).
-#define LOAD_K_ELEM(z, d0, kt0, nk, kOff, kScl)                                                 \
-    {                                                                                           \
-        const int e = lid + (z) * WG;                                                           \
-        const int r = e / (DC / 4);                                                             \
-        const int d = (d0) + 4 * (e - r * (DC / 4));                                            \
-        pfRaw[z] = (uint4) (0u);                                                                \
-        pfKind[z] = SRC_FLOAT;                                                                  \
-        pfScale[z] = 1.0f;                                                                      \
-        if (e >= K_ELEMS) {                                                                     \
-        } else if (r < TM) {                                                                    \
-            const int item = itemStart + r;                                                     \
-            if (item < itemEnd) {                                                               \
-                const int row = item / group;                                                   \
-                const int h = hk * group + (item - row * group);                                \
-                const long base = qOff + (long) (qoStart + row) * qTok + (long) h * qHead;      \
-                if (d + 4 <= headDim && !(flags & F_ROPE)) {                                    \
-                    pfRaw[z] = RAWT4(QT, q, base + d);                                          \
-                    pfKind[z] = SRC_Q;                                                          \
-                    pfScale[z] = qScale;                                                        \
-                } else {                                                                        \
-                    pfRaw[z] = as_uint4(query4(q, base, d, headDim, rotaryHalf, flags, rope,    \
-                                               (long) (row + shift - ropeBase), qScale));      \
-                }                                                                               \
-            }                                                                                   \
-        } else if (r - TM < (nk)) {                                                             \
-            const int n = r - TM;                                                               \
-            if (d + 4 <= headDim && (rotaryHalf == 0 || d >= 2 * rotaryHalf)) {                 \
-                pfRaw[z] = RAWT4(KVT, kc, kOffset + (kOff)[n] + d);                             \
-                pfKind[z] = SRC_KV;                                                             \
-                pfScale[z] = (kScl)[n].x;                                                       \
-            } else {                                                                            \
-                pfRaw[z] = as_uint4(row4(kc, kOffset + (kOff)[n], d, headDim, rotaryHalf, flags, \
-                                         rope, (long) ((kt0) + n - ropeBase), (kScl)[n].x));    \
-            }                                                                                   \
-        }                                                                                       \
-    }
-
-// Stores loaded element z of the logit stage to `stage`.
-#define STORE_K_ELEM(z)                                                                         \
-    {                                                                                           \
-        const int e = lid + (z) * WG;                                                           \
-        if (e < K_ELEMS) {                                                                      \
-            const int r = e / (DC / 4);                                                         \
-            stage4[r * (QS / 4) + e - r * (DC / 4)] = staged_float4(pfRaw[z], pfKind[z], pfScale[z]); \
-        }                                                                                       \
-    }
-
-// Loads element z of this work-item's share of the value stage of keys v0 .. v0 + VC - 1 (zero
-// past the tile's keys and past headDimV).
-#define LOAD_V_ELEM(z, v0)                                                                      \
-    {                                                                                           \
-        const int e = lid + (z) * WG;                                                           \
-        const int n = e / DV4;                                                                  \
-        const int c = e - n * DV4;                                                              \
-        pfRaw[z] = (uint4) (0u);                                                                \
-        pfKind[z] = SRC_FLOAT;                                                                  \
-        pfScale[z] = 1.0f;                                                                      \
-        if (e < V_ELEMS && (v0) + n < nKeys && c < d4v) {                                       \
-            const long off = vOffset + valueOff[(v0) + n];                                      \
-            if (4 * c + 4 <= headDimV) {                                                        \
-                pfRaw[z] = RAWT4(KVT, vc, off + 4 * c);                                         \
-                pfKind[z] = SRC_KV;                                                             \
-                pfScale[z] = keyScale[(v0) + n].y;                                              \
-            } else {                                                                            \
-                pfRaw[z] = as_uint4(row4(vc, off, 4 * c, headDimV, 0, flags, rope, 0,           \
-                                         keyScale[(v0) + n].y));                                \
-            }                                                                                   \
-        }                                                                                       \
-    }
-
-#define STORE_V_ELEM(z)                                                                         \
-    {                                                                                           \
-        const int e = lid + (z) * WG;                                                           \
-        if (e < V_ELEMS) {                                                                      \
-            stage4[e] = staged_float4(pfRaw[z], pfKind[z], pfScale[z]);                         \
-        }                                                                                       \
-    }
-
-#define NP ((TN + WG - 1) / WG)             // keys whose page ids a work-item looks up per tile
-
-// Offsets and scales of key j (page id `page`, when `in`: else zeros and unit scales) into
-// entry `at` of the offset buffers.
-#define WRITE_KEY_OFFSETS(at, in, page, j)                                                      \
-    {                                                                                           \
-        const int slotOf = (j) % pageSize;                                                      \
-        keyOffBuf[at] = (in) ? (long) (page) * pageStride + (long) slotOf * slotStride + (long) hk * headStride : 0; \
-        valueOffBuf[at] = (in) ? (long) (page) * vPageStride + (long) slotOf * vSlotStride + (long) hk * vHeadStride \
-                               : 0;                                                             \
-        keyScaleBuf[at] = (in) ? kv_scales(kScales, vScales, kScaleOff, vScaleOff, page, slotOf, hk, scalePageStride, \
-                                           scaleSlotStride, scaleHeadStride, flags) : (float2) (1.0f); \
-    }
 
 // Elements d .. d+3 of q row `base`, rotated and scaled as load_query; zero past headDim.
 inline float4 query4(__global const STORAGE(QT)* q, long base, int d, int headDim, int rotaryHalf, int flags,
@@ -526,16 +403,10 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     __local float4 stage4[STAGE_FLOATS / 4];
     __local float ps[TM * PS];
     __local float red[TX * TM];
-    // Each key's K and V row offsets and (K, V) dequantisation scales (F_KV_SCALES), for this
-    // tile and the next: the next tile's are written during this one, so its first loads can
-    // be issued before this tile ends.
-    __local long keyOffBuf[2 * TN];
-    __local long valueOffBuf[2 * TN];
-    __local float2 keyScaleBuf[2 * TN];
+    __local long keyOff[TN];
+    __local long valueOff[TN];
+    __local float2 keyScale[TN]; // each key's (K, V) dequantisation scales under F_KV_SCALES
     __local float* stage = (__local float*) stage4;
-    uint4 pfRaw[PF]; // the next stage's share of this work-item (LOAD_K_STAGE, LOAD_V_STAGE)
-    int pfKind[PF];
-    float pfScale[PF];
 
     const int lid = get_local_id(0);
     const int ty = lid / TX;
@@ -569,31 +440,23 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
     }
 
-    // The first tile's offsets and its first loads.
-    for (int n = lid; n < TN; n += WG) {
-        const bool in = kvStart + n < kvEnd;
-        const int page = in ? kvIndices[pageBase + (kvStart + n) / pageSize] : 0;
-        WRITE_KEY_OFFSETS(n, in, page, kvStart + n);
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    #pragma unroll
-    for (int z = 0; z < PF; z++) LOAD_K_ELEM(z, 0, kvStart, min(TN, kvEnd - kvStart), keyOffBuf, keyScaleBuf)
-
-    int cur = 0; // which half of the offset buffers holds this tile's
-    for (int t0 = kvStart; t0 < kvEnd; t0 += TN, cur ^= TN) {
+    for (int t0 = kvStart; t0 < kvEnd; t0 += TN) {
         const int nKeys = min(TN, kvEnd - t0);
-        __local const long* keyOff = keyOffBuf + cur;
-        __local const long* valueOff = valueOffBuf + cur;
-        __local const float2* keyScale = keyScaleBuf + cur;
-        const int next0 = t0 + TN;
-        const int nNext = min(TN, kvEnd - next0);
-        // The next tile's page ids, in flight through this tile's logits.
-        int nextPage[NP];
-        #pragma unroll
-        for (int i = 0; i < NP; i++) {
-            const int n = lid + i * WG;
-            nextPage[i] = n < nNext ? kvIndices[pageBase + (next0 + n) / pageSize] : 0;
+        // Page-table lookups once per key of the tile.
+        for (int n = lid; n < TN; n += WG) {
+            long off = 0;
+            long vOff = 0;
+            float2 scl = (float2) (1.0f);
+            if (n < nKeys) {
+                off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
+                vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
+                scl = KEY_SCALES(pageBase, t0 + n, hk);
+            }
+            keyOff[n] = off;
+            valueOff[n] = vOff;
+            keyScale[n] = scl;
         }
+        barrier(CLK_LOCAL_MEM_FENCE);
 
         // Logits: q . k over head-dim chunks; rows and keys past the tile's stay zero.
         float s[RM][RN];
@@ -605,17 +468,26 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
         }
         for (int d0 = 0; d0 < headDim; d0 += DC) {
-            #pragma unroll
-            for (int z = 0; z < PF; z++) STORE_K_ELEM(z)
-            barrier(CLK_LOCAL_MEM_FENCE);
-            // The next stage's loads: the next chunk's, or after the last the first values'.
-            if (d0 + DC < headDim) {
-                #pragma unroll
-                for (int z = 0; z < PF; z++) LOAD_K_ELEM(z, d0 + DC, t0, nKeys, keyOff, keyScale)
-            } else {
-                #pragma unroll
-                for (int z = 0; z < PF; z++) LOAD_V_ELEM(z, 0)
+            for (int e = lid; e < (TM + TN) * (DC / 4); e += WG) {
+                int r = e / (DC / 4);
+                int d = d0 + 4 * (e - r * (DC / 4));
+                float4 x = (float4) (0.0f);
+                if (r < TM) {
+                    int item = itemStart + r;
+                    if (item < itemEnd) {
+                        int row = item / group;
+                        int h = hk * group + (item - row * group);
+                        x = query4(q, qOff + (long) (qoStart + row) * qTok + (long) h * qHead, d, headDim, rotaryHalf,
+                                   flags, rope, (long) (row + shift - ropeBase), qScale);
+                    }
+                } else if (r - TM < nKeys) {
+                    int n = r - TM;
+                    x = row4(kc, kOffset + keyOff[n], d, headDim, rotaryHalf, flags, rope, (long) (t0 + n - ropeBase),
+                             keyScale[n].x);
+                }
+                stage4[r * (QS / 4) + (d - d0) / 4] = x;
             }
+            barrier(CLK_LOCAL_MEM_FENCE);
             #pragma unroll
             for (int c = 0; c < DC / 4; c++) {
                 float4 qv[RM];
@@ -642,15 +514,6 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 }
             }
             barrier(CLK_LOCAL_MEM_FENCE);
-        }
-
-        // The next tile's offsets into the other half, read after the barriers below.
-        #pragma unroll
-        for (int i = 0; i < NP; i++) {
-            const int n = lid + i * WG;
-            if (n < TN) {
-                WRITE_KEY_OFFSETS((TN - cur) + n, n < nNext, nextPage[i], next0 + n);
-            }
         }
 
         // Masks and logit terms, skipped for a tile that every live item sees whole.
@@ -706,17 +569,17 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         // o += p . V, V in chunks of VC keys (zero past the tile's keys and past headDimV).
         for (int v0 = 0; v0 < nKeys; v0 += VC) {
             barrier(CLK_LOCAL_MEM_FENCE);
-            #pragma unroll
-            for (int z = 0; z < PF; z++) STORE_V_ELEM(z)
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (v0 + VC < nKeys) {
-                #pragma unroll
-                for (int z = 0; z < PF; z++) LOAD_V_ELEM(z, v0 + VC)
-            } else if (nNext > 0) {
-                #pragma unroll
-                for (int z = 0; z < PF; z++)
-                    LOAD_K_ELEM(z, 0, next0, nNext, keyOffBuf + (TN - cur), keyScaleBuf + (TN - cur))
+            for (int e = lid; e < VC * DV4; e += WG) {
+                int n = e / DV4;
+                int c = e - n * DV4;
+                float4 x = (float4) (0.0f);
+                if (v0 + n < nKeys && c < d4v) {
+                    x = row4(vc, vOffset + valueOff[v0 + n], 4 * c, headDimV, 0, flags, rope, 0,
+                             keyScale[v0 + n].y);
+                }
+                stage4[e] = x;
             }
+            barrier(CLK_LOCAL_MEM_FENCE);
             for (int n = 0; n < VC; n += 4) {
                 float4 p[RM];
                 #pragma unroll

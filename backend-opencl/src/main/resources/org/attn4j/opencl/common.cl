@@ -201,44 +201,6 @@ inline uchar quotient_to_e5m2(float x, float scale) {
 #define LOAD4A_(T, p, i) LOAD4A_##T(p, i)
 #define LOAD4A(T, p, i) LOAD4A_(T, p, i)
 
-// The raw bits of 4 elements in a uint4 (RAW4_LOAD, aligned as LOAD4A) and their floats
-// (RAW4_FLOAT): a load whose conversion waits until its value is needed, so the load stays in
-// flight through the work in between.
-#define RAW4_LOAD_0(p, i) as_uint4(*(__global const float4*) ((p) + (i)))
-#define RAW4_LOAD_1(p, i) (uint4) (*(__global const uint2*) ((__global const ushort*) (p) + (i)), 0u, 0u)
-#define RAW4_LOAD_2(p, i) (uint4) (*(__global const uint2*) ((p) + (i)), 0u, 0u)
-#define RAW4_LOAD_3(p, i) (uint4) (*(__global const uint*) ((p) + (i)), 0u, 0u, 0u)
-#define RAW4_LOAD_4(p, i) RAW4_LOAD_3(p, i)
-#define RAW4_LOAD_(T, p, i) RAW4_LOAD_##T(p, i)
-#define RAW4_LOAD(T, p, i) RAW4_LOAD_(T, p, i)
-// The unaligned forms, as LOAD4.
-#define RAW4_LOADU_0(p, i) as_uint4(vload4(0, (p) + (i)))
-#define RAW4_LOADU_1(p, i) (uint4) (as_uint2(vload4(0, (__global const ushort*) (p) + (i))), 0u, 0u)
-#define RAW4_LOADU_2(p, i) (uint4) (as_uint2(vload4(0, (p) + (i))), 0u, 0u)
-#define RAW4_LOADU_3(p, i) (uint4) (as_uint(vload4(0, (p) + (i))), 0u, 0u, 0u)
-#define RAW4_LOADU_4(p, i) RAW4_LOADU_3(p, i)
-#define RAW4_LOADU_(T, p, i) RAW4_LOADU_##T(p, i)
-#define RAW4_LOADU(T, p, i) RAW4_LOADU_(T, p, i)
-#define RAW4_FLOAT_0(r) as_float4(r)
-#define RAW4_FLOAT_1(r) half_bits4_to_float4(r.xy)
-#define RAW4_FLOAT_2(r) bf16_bits4_to_float4(r.xy)
-#define RAW4_FLOAT_3(r) e4m3x4_to_float4(as_uchar4(r.x))
-#define RAW4_FLOAT_4(r) e5m2x4_to_float4(as_uchar4(r.x))
-#define RAW4_FLOAT_(T, r) RAW4_FLOAT_##T(r)
-#define RAW4_FLOAT(T, r) RAW4_FLOAT_(T, r)
-
-// Four bf16 in two 32-bit words: each word's low element by a shift, its high one by a mask.
-inline float4 bf16_bits4_to_float4(uint2 w) {
-    float2 lo = as_float2(w << 16);
-    float2 hi = as_float2(w & (uint2) (0xffff0000u));
-    return (float4) (lo.x, hi.x, lo.y, hi.y);
-}
-
-inline float4 half_bits4_to_float4(uint2 w) {
-    uint2 t = w;
-    return vload_half4(0, (const half*) &t);
-}
-
 // Vector FP8 decoders: the scalar bit recipes on N lanes at once.
 #define FP8_VECTOR_DECODERS(N)                                                                   \
 inline float##N e4m3x##N##_to_float##N(uchar##N raw) {                                          \
