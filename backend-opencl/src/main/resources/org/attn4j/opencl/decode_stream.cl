@@ -73,32 +73,31 @@ inline float8 half_bits8_to_float8(ushort8 r) {
 #define UG (U * TM)
 #define PS (UG + 1) // odd stride of a work-item's partials: the lanes' stores hit distinct banks
 // Element offset of key j (0 past the row group's end) at the running page position, which
-// then moves one key on. *pageOff holds the current page's offset (page and head), so the page
-// table is read once per page rather than once per key.
-inline long next_offset(int j, int end, __global const int* pages, int* pageIdx, int* slot, long* pageOff,
-                        int pageSize, long pageStride, long slotStride, long headOff) {
+// then moves one key on. *page is the current page's id and *pageOff its offset (page and
+// head), so the page table is read once per page rather than once per key.
+inline long next_offset(int j, int end, __global const int* pages, int* pageIdx, int* slot, int* page,
+                        long* pageOff, int pageSize, long pageStride, long slotStride, long headOff) {
     long off = j < end ? *pageOff + (long) *slot * slotStride : 0;
     if (++*slot == pageSize) {
         *slot = 0;
         ++*pageIdx;
         if (j + 1 < end) {
-            *pageOff = (long) pages[*pageIdx] * pageStride + headOff;
+            *page = pages[*pageIdx];
+            *pageOff = (long) *page * pageStride + headOff;
         }
     }
     return off;
 }
 
-// kv_scales at the running page position, read before next_offset moves it on.
-#define STREAM_SCALES(pageIdx, slot)                                                            \
-    kv_scales(kScales, vScales, kScaleOff, vScaleOff, kvIndices[pageBase + (pageIdx)], slot, hk,    \
-              scalePageStride, scaleSlotStride, scaleHeadStride, flags)
-
-// Key k of a step is key j: its scales and offset into scl[k] and off[k] (past the row group's
-// end: 1 and 0), the page position moved on one key.
+// Key k of a step is key j: its scales (kv_scales at the running page position, read before
+// next_offset moves it on) and offset into scl[k] and off[k] (past the row group's end: 1 and
+// 0), the page position moved on one key.
 #define NEXT_KEY(k, j)                                                                          \
-    scl[k] = (j) < myEnd ? STREAM_SCALES(pageIdx, slot) : (float2) (1.0f);                      \
-    off[k] = next_offset((j), myEnd, kvIndices + pageBase, &pageIdx, &slot, &pageOff, pageSize,   \
-                         pageStride, slotStride, headOff)
+    scl[k] = (j) < myEnd ? kv_scales(kScales, vScales, kScaleOff, vScaleOff, page, slot, hk,     \
+                                     scalePageStride, scaleSlotStride, scaleHeadStride, flags)  \
+                         : (float2) (1.0f);                                                     \
+    off[k] = next_offset((j), myEnd, kvIndices + pageBase, &pageIdx, &slot, &page, &pageOff,     \
+                         pageSize, pageStride, slotStride, headOff)
 
 // The raw K and V bits of key j (offset off[k]) into kDst[k] and vDst[k]; zero past the end.
 #define LOAD_RAW_KEY(k, j, kDst, vDst)                                                          \
@@ -171,7 +170,8 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     // rather than in front of its own.
     int pageIdx = myStart / pageSize;
     int slot = myStart - pageIdx * pageSize;
-    long pageOff = myStart < myEnd ? (long) kvIndices[pageBase + pageIdx] * pageStride + headOff : 0;
+    int page = myStart < myEnd ? kvIndices[pageBase + pageIdx] : 0;
+    long pageOff = (long) page * pageStride + headOff;
     long off[U];
     float2 scl[U]; // each key's (K, V) dequantisation scales under F_KV_SCALES, taken with its offset
 #pragma unroll
