@@ -56,21 +56,57 @@ final class OpenClPrograms implements AutoCloseable {
     private cl_program build(String resource, String defines) {
         String source = COMMON + "\n" + (ATTENTION_SOURCES.contains(resource) ? VARIANTS + "\n" : "")
                 + load(resource);
-        cl_program program = ClCalls.call("clCreateProgramWithSource(" + resource + ")",
-                () -> clCreateProgramWithSource(context, 1, new String[] {source}, null, null));
         String options = baseOptions + " " + defines;
         long t0 = System.nanoTime();
+        cl_program program;
         try {
-            clBuildProgram(program, 1, new cl_device_id[] {device}, options, null, null);
-        } catch (CLException e) {
-            String log = buildLog(program);
-            clReleaseProgram(program);
-            throw new BackendException(ClCalls.BACKEND, stringFor_errorCode(e.getStatus()) + " in clBuildProgram("
-                    + resource + ", \"" + options + "\"); build log:\n" + log, e);
+            program = buildOnce(resource, source, options);
+        } catch (FailedBuild first) {
+            // A compile of our own source is deterministic; a driver's can still fail for reasons of its
+            // own (its kernel cache, temporary files, memory). One more try tells the two apart.
+            LOG.log(System.Logger.Level.WARNING, "clBuildProgram({0}, \"{1}\") failed ({2}); trying once more",
+                    resource, options, first.getMessage());
+            try {
+                program = buildOnce(resource, source, options);
+            } catch (FailedBuild second) {
+                throw new BackendException(ClCalls.BACKEND, second.getMessage() + " in clBuildProgram(" + resource
+                        + ", \"" + options + "\"), twice; build log:\n" + second.buildLog(), second.cause());
+            }
         }
         LOG.log(System.Logger.Level.DEBUG, "built {0} [{1}] in {2} ms", resource, defines,
                 (System.nanoTime() - t0) / 1_000_000);
         return program;
+    }
+
+    /** A build that failed: the driver's status and the compiler's log. */
+    private static final class FailedBuild extends Exception {
+        private final String buildLog;
+
+        FailedBuild(CLException cause, String buildLog) {
+            super(stringFor_errorCode(cause.getStatus()), cause);
+            this.buildLog = buildLog;
+        }
+
+        String buildLog() {
+            return buildLog;
+        }
+
+        CLException cause() {
+            return (CLException) getCause();
+        }
+    }
+
+    private cl_program buildOnce(String resource, String source, String options) throws FailedBuild {
+        cl_program program = ClCalls.call("clCreateProgramWithSource(" + resource + ")",
+                () -> clCreateProgramWithSource(context, 1, new String[] {source}, null, null));
+        try {
+            clBuildProgram(program, 1, new cl_device_id[] {device}, options, null, null);
+            return program;
+        } catch (CLException e) {
+            String log = buildLog(program);
+            clReleaseProgram(program);
+            throw new FailedBuild(e, log);
+        }
     }
 
     private String buildLog(cl_program program) {

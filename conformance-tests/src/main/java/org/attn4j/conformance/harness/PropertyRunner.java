@@ -188,11 +188,36 @@ public final class PropertyRunner {
         sb.append("  shrunk in ").append(s.steps()).append(" steps (").append(s.attempts()).append(" tries) to:\n");
         sb.append("  case:     ").append(s.kase()).append('\n');
         sb.append("  error:    ").append(describe(s.failure())).append('\n');
+        String detail = detail(s.failure());
+        if (!detail.isEmpty()) {
+            sb.append("  detail:   ").append(detail).append('\n');
+        }
         sb.append("  reproduce: -Dattn4j.seed=").append(settings.seedText()).append(" (case #").append(index)
                 .append("), or paste into a test of this backend's suite subclass:\n");
         sb.append("    check(\"").append(p.key()).append("\", ").append(p.toJava(s.kase())).append(");");
         return sb.toString();
     }
+
+    /** Lines a one-line description drops: the first wrapper message that says more than its cause, such
+     * as a kernel compiler's log; at most {@value #DETAIL_LINES} lines, empty when there is none. */
+    private static String detail(Throwable t) {
+        if (t instanceof AssertionError) {
+            return "";
+        }
+        for (Throwable e = t; e != null && e.getCause() != e; e = e.getCause()) {
+            String m = e.getMessage();
+            Throwable cause = e.getCause();
+            if (cause != null && m != null && m.lines().count() > 1 && !m.equals(cause.toString())) {
+                List<String> lines = m.lines().toList();
+                String shown = String.join("\n            ", lines.subList(0, Math.min(lines.size(), DETAIL_LINES)));
+                return lines.size() > DETAIL_LINES ? shown + "\n            (" + (lines.size() - DETAIL_LINES)
+                        + " more lines)" : shown;
+            }
+        }
+        return "";
+    }
+
+    private static final int DETAIL_LINES = 30;
 
     private static String describe(Throwable t) {
         if (t instanceof AssertionError) {

@@ -96,6 +96,64 @@ class PropertyRunnerTest {
         assertTrue(summary.render().contains("FAILED  ints"), summary.render());
     }
 
+    @Test
+    void failureWrappingItsCauseShowsTheWrappersLinesSuchAsACompilerLog() {
+        Property<Integer> p = withCheck(new IntProperty(c -> false, false, new ArrayList<>()), c -> {
+            throw new IllegalStateException("build failed; build log:\nline 3: unknown type 'halfx'\n1 error",
+                    new RuntimeException("CL_BUILD_PROGRAM_FAILURE"));
+        });
+        AssertionFailedError e = assertThrows(AssertionFailedError.class,
+                () -> new PropertyRunner("test", SETTINGS, new Summary("test", SETTINGS)).run(p));
+        String m = e.getMessage();
+        assertTrue(m.contains("error:    java.lang.RuntimeException: CL_BUILD_PROGRAM_FAILURE"), m);
+        assertTrue(m.contains("line 3: unknown type 'halfx'"), m);
+    }
+
+    /** {@code base} with its check replaced by {@code check}. */
+    private static Property<Integer> withCheck(Property<Integer> base, java.util.function.Consumer<Integer> check) {
+        return new Property<>() {
+            @Override
+            public String key() {
+                return base.key();
+            }
+
+            @Override
+            public String description() {
+                return base.description();
+            }
+
+            @Override
+            public List<Integer> edgeCases(SplittableRandom rng) {
+                return base.edgeCases(rng);
+            }
+
+            @Override
+            public Integer randomCase(SplittableRandom rng) {
+                return base.randomCase(rng);
+            }
+
+            @Override
+            public List<Integer> shrink(Integer c) {
+                return base.shrink(c);
+            }
+
+            @Override
+            public String unsupported(Integer c) {
+                return base.unsupported(c);
+            }
+
+            @Override
+            public void check(Integer c) {
+                check.accept(c);
+            }
+
+            @Override
+            public String toJava(Integer c) {
+                return base.toJava(c);
+            }
+        };
+    }
+
     /** A property over ints whose shrinker is given: every case fails. */
     private static Property<Integer> alwaysFailing(java.util.function.Function<Integer, List<Integer>> shrinker,
                                                    List<Integer> checked) {
