@@ -611,8 +611,8 @@ public record AttentionCase(int[] qoLens, int[] kvLens, int numQoHeads, int numK
         if (numQoHeads < 1 || numKvHeads < 1 || numQoHeads % numKvHeads != 0) {
             return "heads " + numQoHeads + "/" + numKvHeads;
         }
-        if (headDimQk < 2 || headDimQk % 2 != 0) {
-            return "head dim " + headDimQk;
+        if (headDimQk < 1 || (rope != RopeKind.NONE && headDimQk % 2 != 0)) {
+            return "head dim " + headDimQk + (rope != RopeKind.NONE ? " with RoPE" : "");
         }
         if (headDimVo < 1) {
             return "v head dim " + headDimVo;

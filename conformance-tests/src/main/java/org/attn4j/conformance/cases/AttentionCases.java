@@ -22,8 +22,11 @@ public final class AttentionCases {
     static final int MAX_KV = Integer.getInteger("attn4j.maxKvLen", 160);
     private static final int MAX_QO = 24;
     private static final int[] PAGE_SIZES = {1, 3, 7, 8, 16, 17, 32};
-    /** Multiples of 16 (every backend) and one that is not (the reference takes any D; others skip it). */
-    private static final int[] HEAD_DIMS = {32, 48, 64, 80, 96, 128, 160, 192, 256, 40};
+    /**
+     * Multiples of 16 (every backend), then dims that backends may refuse by their capabilities'
+     * step and then skip: a multiple of 8 only, of 4 only, and an odd one (drawn without RoPE).
+     */
+    private static final int[] HEAD_DIMS = {32, 48, 64, 80, 96, 128, 160, 192, 256, 40, 100, 33};
     private static final int[] GROUPS = {1, 2, 3, 4, 7, 8, 16};
     private static final float[] FP8_SCALES = {0.25f, 0.5f, 1f, 2f};
 
