@@ -55,6 +55,11 @@ public final class RaggedAttentionPlan implements AutoCloseable {
             Validation.dtype("v", kv.v(), kv.k().dtype());
             Validation.contiguous("k", kv.k());
             Validation.contiguous("v", kv.v());
+            // The paged view of ragged K/V overlaps itself by design, so the binding cannot tell.
+            Validation.disjoint("o", o, "k", kv.k());
+            Validation.disjoint("o", o, "v", kv.v());
+            Validation.disjoint("lse", lse, "k", kv.k());
+            Validation.disjoint("lse", lse, "v", kv.v());
             PagedKvCache view = ragged.view(kv, h);
             KernelPlan p = binding.prepareRun(c, q, view, o, lse, true, owner.capturing());
             p.run(q, view, o, lse);

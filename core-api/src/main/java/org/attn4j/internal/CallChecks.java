@@ -44,6 +44,9 @@ public final class CallChecks {
             throw InvalidArgumentException.expected("memory", "one of " + caps.externalMemory()
                     + " on backend '" + c.session().backendId() + "'", memory.kind());
         }
+        if (memory instanceof ExternalMemory.HostSegment h) {
+            Validation.hostMemory("memory.segment", h.segment());
+        }
         long bytes = Args.multiply(Args.elementCount(shape, "shape"), dtype.byteSize(), "shape");
         if (bytes > memory.capacityBytes()) {
             throw InvalidArgumentException.expected("shape", "at most the memory's " + memory.capacityBytes()
@@ -64,6 +67,7 @@ public final class CallChecks {
     /** A host-to-device copy: {@code dst} contiguous, of the host tensor's dtype and shape. */
     public static void upload(CallScope c, HostTensor host, Tensor dst) {
         Args.notNull(host, "host");
+        Validation.hostMemory("host", host.segment());
         c.tensor("dst", dst);
         Validation.dtype("dst", dst, host.dtype());
         Validation.shape("dst", dst, host.shape());
@@ -75,6 +79,7 @@ public final class CallChecks {
         c.tensor("src", src);
         Validation.contiguous("src", src);
         Args.notNull(dst, "dst");
+        Validation.hostMemory("dst", dst.segment());
         if (dst.dtype() != src.dtype() || !Arrays.equals(dst.shape(), src.shape())) {
             throw InvalidArgumentException.expected("dst", src.dtype() + " " + Arrays.toString(src.shape()),
                     dst.dtype() + " " + Arrays.toString(dst.shape()));

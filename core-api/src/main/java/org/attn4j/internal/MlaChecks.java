@@ -143,6 +143,14 @@ public final class MlaChecks {
         }
         cache(c, cache, p.pageTable().pageSize(), h);
         Validation.pageIds(p.pageTable(), cache.numPages());
+        for (Tensor out : lse == null ? new Tensor[] {o} : new Tensor[] {o, lse}) {
+            String name = out == o ? "o" : "lse";
+            Validation.disjoint(name, out, "qNope", qNope);
+            Validation.disjoint(name, out, "qPe", qPe);
+            Validation.disjoint(name, out, "cache.ckv", cache.ckv());
+            Validation.disjoint(name, out, "cache.kpe", cache.kpe());
+        }
+        Validation.disjoint("lse", lse, "o", o);
         if (p.qDtype() != null && qNope.dtype() != p.qDtype()) {
             throw InvalidArgumentException.expected("qNope.dtype", p.qDtype() + " (the plan's PlanOptions.qDtype)",
                     qNope.dtype());

@@ -128,6 +128,13 @@ public final class PlanBinding implements AutoCloseable {
         if (kv.v() != kv.k()) {
             scope.tensor("kv.v", kv.v());
         }
+        for (Tensor out : lse == null ? new Tensor[] {o} : new Tensor[] {o, lse}) {
+            String name = out == o ? "o" : "lse";
+            Validation.disjoint(name, out, "q", q);
+            Validation.disjoint(name, out, "kv.k", kv.k());
+            Validation.disjoint(name, out, "kv.v", kv.v());
+        }
+        Validation.disjoint("lse", lse, "o", o);
         holdScales(scope, kv);
         if (workspace != null) {
             workspace.enterCurrent(scope);

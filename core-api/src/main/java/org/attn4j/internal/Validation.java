@@ -65,6 +65,63 @@ public final class Validation {
         }
     }
 
+    /**
+     * An output must not share memory with an input of the same call: kernels read the input
+     * while other blocks already write the output. Decided where it is cheap and certain: both
+     * views of one memory and dense (their elements fill their byte ranges), so ranges that meet
+     * share elements. Strided views whose ranges interleave are left alone, as are distinct
+     * wraps of one caller buffer.
+     *
+     * @param outName the output's argument name
+     * @param out     the output, a tensor of the call's backend
+     * @param inName  the input's argument name
+     * @param in      the input, a tensor of the call's backend, or null
+     */
+    public static void disjoint(String outName, Tensor out, String inName, Tensor in) {
+        if (in == null || !(out instanceof BackendTensor o) || !(in instanceof BackendTensor i)
+                || o.memory() != i.memory() || !dense(o) || !dense(i)) {
+            return;
+        }
+        long oStart = o.elementOffset() * o.dtype().byteSize();
+        long oEnd = oStart + o.elementCount() * o.dtype().byteSize();
+        long iStart = i.elementOffset() * i.dtype().byteSize();
+        long iEnd = iStart + i.elementCount() * i.dtype().byteSize();
+        if (oStart < iEnd && iStart < oEnd) {
+            throw new InvalidArgumentException(outName, "shares memory with " + inName + " (bytes [" + oStart + ", "
+                    + oEnd + ") and [" + iStart + ", " + iEnd + ") of one tensor); an output needs memory of its own");
+        }
+    }
+
+    /**
+     * Host memory a call reads or writes: still allocated, and open to this thread. Backends copy
+     * through its native address, where a freed segment is no longer checked.
+     *
+     * @param name    the argument's name
+     * @param segment its memory
+     */
+    public static void hostMemory(String name, java.lang.foreign.MemorySegment segment) {
+        if (!segment.scope().isAlive()) {
+            throw new InvalidArgumentException(name, "its memory is freed (its arena is closed)");
+        }
+        if (!segment.isAccessibleBy(Thread.currentThread())) {
+            throw new InvalidArgumentException(name, "its memory is confined to another thread (a confined "
+                    + "arena's); use a shared or global arena to hand it to attn4j from this thread");
+        }
+    }
+
+    /** Whether the tensor's elements fill the span from its first to its last, each once. */
+    private static boolean dense(BackendTensor t) {
+        long count = t.elementCount();
+        if (count == 0 || !t.isNonOverlapping()) {
+            return false;
+        }
+        long span = 0;
+        for (int d = 0; d < t.rank(); d++) {
+            span += (t.dim(d) - 1) * t.strides()[d];
+        }
+        return span + 1 == count;
+    }
+
     /** The last dimension has stride 1 (kernels read a head's vector in one piece). */
     public static void headDimContiguous(String name, Tensor t) {
         if (t.rank() > 0 && t.dim(-1) > 1 && t.strides()[t.rank() - 1] != 1) {

@@ -216,6 +216,28 @@ public final class InvalidInputProperties {
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), f.q, f.o, l2), "lse.shape", String.valueOf(f.c.numQoHeads() + 1));
         }));
+        l.add(new Scenario("o is q", null, f -> {
+            if (f.c.headDimVo() != f.c.headDimQk()) {
+                throw new CaseSkipped("o and q differ in head dim");
+            }
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), f.q, f.q, f.lse), "o", "shares memory with q");
+        }));
+        l.add(new Scenario("lse inside o", Feature.LSE, f -> {
+            if (f.c.qDtype() != DType.F32) {
+                throw new CaseSkipped("o is not F32, so no view of it is an lse");
+            }
+            Tensor l2 = f.o.view(0, new long[] {f.c.totalQ(), f.c.numQoHeads()},
+                    new long[] {f.c.numQoHeads(), 1});
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), f.q, f.o, l2), "lse", "shares memory with o");
+        }));
+        l.add(new Scenario("upload from a freed host tensor", null, f -> {
+            org.attn4j.tensor.HostTensor h = org.attn4j.tensor.HostTensor.allocate(f.c.qDtype(), f.c.totalQ(),
+                    f.c.numQoHeads(), f.c.headDimQk());
+            h.close();
+            return new Call(() -> f.scope.backend().upload(h, f.q), "host", "freed");
+        }));
         l.add(new Scenario("closed q", null, f -> {
             Tensor q2 = f.scope.upload(f.c.qDtype(), f.data.q(), f.c.totalQ(), f.c.numQoHeads(), f.c.headDimQk());
             q2.close();

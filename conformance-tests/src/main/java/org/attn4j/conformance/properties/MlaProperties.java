@@ -395,6 +395,8 @@ public final class MlaProperties {
                     heads, qNope, qPe, cache, scope.allocate(c.qDtype(), t, h, c.dCkv() + c.dKpe()), lse)));
             l.add(new Scenario("lse of another shape", new String[] {"lse.shape", "[2, 5]"}, () -> run(be, table,
                     heads, qNope, qPe, cache, o, scope.allocate(DType.F32, t, h + 1))));
+            l.add(new Scenario("o is qNope", new String[] {"o", "shares memory with qNope"}, () -> run(be, table,
+                    heads, qNope, qPe, cache, qNope, lse)));
             l.add(new Scenario("kpe pool of another dim", new String[] {"cache.headDimKpe", "24"}, () -> run(be, table,
                     heads, qNope, qPe, PagedMlaCache.of(cache.ckv(), scope.allocate(c.kvDtype(), d.numPages(),
                             c.pageSize(), 24)), o, lse)));
