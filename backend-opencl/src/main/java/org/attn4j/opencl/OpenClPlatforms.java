@@ -93,6 +93,11 @@ final class OpenClPlatforms {
 
     /** The device a command queue (a native handle) runs on, among the devices found. */
     static OpenClDevice deviceOfQueue(List<OpenClDevice> devices, long queueHandle) {
+        String notAnObject = org.attn4j.spi.NativeHandles.whyNotAnOpenClObject(queueHandle);
+        if (notAnObject != null) {
+            throw new org.attn4j.error.InvalidArgumentException("queue", "is not an OpenCL command queue: "
+                    + notAnObject);
+        }
         long[] dev = new long[1];
         try {
             clGetCommandQueueInfo(JoclHandles.queue(queueHandle), CL_QUEUE_DEVICE, Sizeof.cl_device_id,

@@ -28,6 +28,7 @@ import org.attn4j.spi.Feature;
 import org.attn4j.spi.KernelPlan;
 import org.attn4j.spi.MlaKernelPlan;
 import org.attn4j.spi.MlaProblem;
+import org.attn4j.spi.NativeHandles;
 import org.attn4j.kv.PagedMlaCache;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.ExternalMemory;
@@ -277,6 +278,10 @@ final class OpenClSession implements BackendSession {
     @Override
     public Tensor wrap(ExternalMemory memory, DType dtype, long[] shape) {
         ExternalMemory.OpenClBuffer b = (ExternalMemory.OpenClBuffer) memory;
+        String notAnObject = NativeHandles.whyNotAnOpenClObject(b.clMem());
+        if (notAnObject != null) {
+            throw new InvalidArgumentException("memory.clMem", "is not an OpenCL buffer: " + notAnObject);
+        }
         cl_mem mem = JoclHandles.mem(b.clMem());
         long[] size = new long[1];
         long[] ctx = new long[1];

@@ -157,6 +157,10 @@ final class JCudaDriver implements CudaDriver {
             check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
             CUstream stream;
             if (streamHandle != 0) {
+                String notAnObject = org.attn4j.spi.NativeHandles.whyNotAnObject(streamHandle);
+                if (notAnObject != null) {
+                    throw new org.attn4j.error.InvalidArgumentException("stream", "is not a CUDA stream: " + notAnObject);
+                }
                 stream = JCudaHandles.wrap(new CUstream(), streamHandle);
                 CUcontext of = new CUcontext();
                 int r = cuStreamGetCtx(stream, of);
