@@ -5,6 +5,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.attn4j.conformance.check.SpecFormats;
+import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.tensor.DType;
 
 /**
@@ -144,7 +145,8 @@ public record MlaCase(long seed, int heads, int dCkv, int dKpe, int pageSize, DT
     }
 
     /**
-     * A random case of small dims (dCkv 32-128, dKpe 8-64), any page size.
+     * A random case of small dims (dCkv 32-128, dKpe 8-64) or, one in six, DeepSeek's (512, 64); any
+     * page size.
      *
      * @param rng    the random source
      * @param decode decode or prefill
@@ -152,8 +154,10 @@ public record MlaCase(long seed, int heads, int dCkv, int dKpe, int pageSize, DT
      */
     public static MlaCase random(SplittableRandom rng, boolean decode) {
         int heads = new int[] {1, 2, 3, 4, 8, 16}[rng.nextInt(6)];
-        int dCkv = new int[] {32, 48, 64, 96, 128}[rng.nextInt(5)];
-        int dKpe = new int[] {8, 16, 32, 64}[rng.nextInt(4)];
+        // One case in six has DeepSeek's dims, the shape backends build dedicated kernels for.
+        boolean deepSeek = rng.nextInt(6) == 0;
+        int dCkv = deepSeek ? MlaHeadConfig.DEEPSEEK_CKV : new int[] {32, 48, 64, 96, 128}[rng.nextInt(5)];
+        int dKpe = deepSeek ? MlaHeadConfig.DEEPSEEK_KPE : new int[] {8, 16, 32, 64}[rng.nextInt(4)];
         int pageSize = new int[] {1, 2, 3, 7, 16, 64}[rng.nextInt(6)];
         DType q = Q[rng.nextInt(3)];
         int kvPick = rng.nextInt(4);
