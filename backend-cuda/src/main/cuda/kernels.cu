@@ -7,6 +7,7 @@
 #include "attention/prefill_fa2.cuh"
 #include "attention/mla.cuh"
 #include "hopper/prefill_wgmma.cuh"
+#include "hopper/mla_wgmma.cuh"
 #include "kv/kvops.cuh"
 #include "attention/state.cuh"
 
@@ -148,6 +149,15 @@ MLA_TC_Q(bf16, BF16)
 MLA_GENERIC_Q(f16, F16)
 MLA_GENERIC_Q(bf16, BF16)
 MLA_GENERIC_Q(f32, F32)
+
+// Hopper MLA on warpgroup MMA (mlaKernel=wgmma on sm_90a; traps elsewhere): DeepSeek's dims, q and
+// cache of one 16-bit type; the Tensor Core kernel's schedule and merge.
+#define MLA_WG(QN, Q)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(MLA_WG_THREADS, 1) mla_wg_##QN(const MlaParams p) {      \
+        mlaWgmmaBody<Q>(p);                                                                               \
+    }
+MLA_WG(f16, F16)
+MLA_WG(bf16, BF16)
 
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type at head dim
 // 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; a copier warpgroup and

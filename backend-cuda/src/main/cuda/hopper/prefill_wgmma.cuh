@@ -228,11 +228,6 @@ __device__ __forceinline__ void wgFenceOperands(float (&o)[NO], uint32_t (&pf)[K
         for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
     wgFence();
 }
-// Pins O after the wait for the P V that wrote it.
-template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
-#pragma unroll
-    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-}
 
 // Issues S = Q K^T of the warpgroup's 64 rows and the K tile of KEYS rows at shared address
 // kAddr, one group. q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading
@@ -365,36 +360,6 @@ __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& i
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-__device__ __forceinline__ void wgBarInit(uint32_t bar, int count) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void wgBarArrive(uint32_t bar) {
-    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
-}
-// Arrives once every cp.async this thread issued so far has landed; noinc: the barrier's count
-// already includes this arrival.
-__device__ __forceinline__ void wgBarArriveCopies(uint32_t bar) {
-    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
-}
-// Waits until the phase of the given parity has completed (acquire).
-__device__ __forceinline__ void wgBarWait(uint32_t bar, uint32_t parity) {
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
-                     "selp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done)
-                     : "r"(bar), "r"(parity)
-                     : "memory");
-    } while (!done);
-}
-__device__ __forceinline__ void wgNamedSync(int id, int count) {
-    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
-}
-__device__ __forceinline__ void wgNamedArrive(int id, int count) {
-    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
-}
-#endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 // The copier warpgroup of an FP8 K/V block (see the top of this file). Thread tid owns the FP8

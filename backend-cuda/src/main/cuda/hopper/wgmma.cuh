@@ -1,5 +1,5 @@
-// Hopper warpgroup MMA primitives (wgmma, descriptors, fences; sm_90a only). Included by
-// hopper/prefill_wgmma.cuh inside its sm_90a guard.
+// Hopper warpgroup MMA primitives (wgmma, descriptors, fences, barriers; sm_90a only). Included by
+// hopper/prefill_wgmma.cuh and hopper/mla_wgmma.cuh.
 #pragma once
 #include "../primitives/common.cuh"
 
@@ -36,6 +36,11 @@ template <int N> __device__ __forceinline__ void wgWait() {
 // so reads must not be hoisted above the wait, nor writes sunk below the fence, by the compiler.
 __device__ __forceinline__ void wgKeep(float& x) { asm volatile("" : "+f"(x)); }
 __device__ __forceinline__ void wgKeep(uint32_t& x) { asm volatile("" : "+r"(x)); }
+// Pins accumulators after the wait for the wgmma that wrote them.
+template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
+#pragma unroll
+    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+}
 
 #define WG_REGS64 \
     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
@@ -108,6 +113,20 @@ template <int MT>
 __device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], uint32_t db) {
     if constexpr (MT == BF16) WG_RS64("bf16"); else WG_RS64("f16");
 }
+// O += P V, m64n128k16 with both operands in shared memory: A (P, K-major) and B (V, N-major,
+// transposed as in wgmmaPV). For a warpgroup that did not compute P itself (hopper/mla_wgmma.cuh).
+#define WG_SST(TY)                                                                                     \
+    asm volatile("{\n.reg .pred p;\n.reg .b32 h;\n.reg .b64 da, db;\nsetp.ne.b32 p, %66, 0;\n"          \
+                 "mov.b32 h, " WG_DESC_HI ";\nmov.b64 da, {%64, h};\nmov.b64 db, {%65, h};\n"            \
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " " WG_REGS64                  \
+                 ", da, db, p, 1, 1, 0, 1;\n}\n"                                                         \
+                 : WG_ACC64("+f")                                                                      \
+                 : "r"(da), "r"(db), "r"(1))
+template <int MT>
+__device__ __forceinline__ void wgmmaPVShared(float (&d)[64], uint32_t da, uint32_t db) {
+    if constexpr (MT == BF16) WG_SST("bf16"); else WG_SST("f16");
+}
+#undef WG_SST
 #undef WG_RS64
 #undef WG_RS128
 #undef WG_RS
@@ -115,6 +134,36 @@ __device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], 
 #undef WG_ACC64
 #undef WG_REGS32
 #undef WG_REGS64
+
+// mbarriers and named barriers of the warp-specialised kernels.
+__device__ __forceinline__ void wgBarInit(uint32_t bar, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void wgBarArrive(uint32_t bar) {
+    asm volatile("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}\n" ::"r"(bar) : "memory");
+}
+// Arrives once every cp.async this thread issued so far has landed; noinc: the barrier's count
+// already includes this arrival.
+__device__ __forceinline__ void wgBarArriveCopies(uint32_t bar) {
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+}
+// Waits until the phase of the given parity has completed (acquire).
+__device__ __forceinline__ void wgBarWait(uint32_t bar, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+__device__ __forceinline__ void wgNamedSync(int id, int count) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+__device__ __forceinline__ void wgNamedArrive(int id, int count) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
 
 }  // namespace attn4j
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL

@@ -18,18 +18,21 @@ import org.attn4j.spi.BackendOptions;
  *                    aims at; more, shorter blocks shorten the tail, fewer pay less start-up per
  *                    byte. On an H200, 2 was best or within noise of it for both streaming kernels
  *                    on decode-llama8b and decode-long (1, 2, 4 and 8 measured).
+ * @param mla         {@value #MLA_KERNEL}
  */
-record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int streamWaves) {
+record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int streamWaves, MlaKernel mla) {
     /** Setting: the decode kernel, one of {@link DecodeKernel}'s ids. */
     static final String DECODE_KERNEL = "decodeKernel";
     /** Setting: the prefill kernel, one of {@link PrefillKernel}'s ids. */
     static final String PREFILL_KERNEL = "prefillKernel";
     /** Setting: a positive integer. */
     static final String STREAM_WAVES = "streamWaves";
+    /** Setting: the MLA kernel, one of {@link MlaKernel}'s ids. */
+    static final String MLA_KERNEL = "mlaKernel";
     static final int DEFAULT_STREAM_WAVES = 2;
 
     static final CudaKernelSettings DEFAULT =
-            new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES);
+            new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES, MlaKernel.MMA);
 
     /**
      * The decode kernels: {@code auto} (the default: {@code stream} without grouping where it
@@ -52,6 +55,16 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
         WGMMA, FA2, TC
     }
 
+    /**
+     * The MLA kernels of Tensor Core problems: {@code mma} (the default: attention/mla.cuh, mma.sync) or
+     * {@code wgmma} (hopper/mla_wgmma.cuh on compute capability 9.0: DeepSeek's dims, latent 512 and
+     * rotary 64, q and cache of one 16-bit type, equal scales, 16-byte rows; other problems run
+     * {@code mma}). Every problem the Tensor Core kernels cannot take runs the CUDA-core kernel.
+     */
+    enum MlaKernel {
+        MMA, WGMMA
+    }
+
     CudaKernelSettings {
         if (streamWaves < 1) {
             throw InvalidArgumentException.expected(argument(STREAM_WAVES), "a positive integer", streamWaves);
@@ -66,7 +79,8 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
                         DecodeKernel.AUTO),
                 choice(PREFILL_KERNEL, o.get(CudaBackendProvider.ID, PREFILL_KERNEL), PrefillKernel.class,
                         PrefillKernel.WGMMA),
-                positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT_STREAM_WAVES));
+                positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT_STREAM_WAVES),
+                choice(MLA_KERNEL, o.get(CudaBackendProvider.ID, MLA_KERNEL), MlaKernel.class, MlaKernel.MMA));
     }
 
     private static <E extends Enum<E>> E choice(String key, String value, Class<E> kinds, E fallback) {

@@ -17,8 +17,11 @@ import org.attn4j.tensor.Tensor;
  *
  * <p>The Tensor Core kernel ({@code mla_tc_*}) takes q in f16 or bf16 over a cache of q's type or
  * FP8, latent dims that are multiples of 32 up to 512 and rotary dims that are multiples of 16,
- * with cache rows on 16-byte boundaries. Everything else runs on the CUDA-core kernel
- * ({@code mla_generic_*}), a warp per (row, head).
+ * with cache rows on 16-byte boundaries. With the setting {@code mlaKernel=wgmma} on compute
+ * capability 9.0, DeepSeek's dims (512 and 64) with q and cache of one 16-bit type run on the
+ * Hopper kernel ({@code mla_wg_*}, hopper/mla_wgmma.cuh) instead, on the same schedule, where q
+ * and both pools also start on 16 bytes and their scales are equal. Everything else runs on the
+ * CUDA-core kernel ({@code mla_generic_*}), a warp per (row, head).
  */
 final class CudaMlaPlan implements MlaKernelPlan {
     /** MLA_MAX_CKV in attention/mla.cuh: the latent dim both kernels' registers hold at most. */
@@ -31,6 +34,7 @@ final class CudaMlaPlan implements MlaKernelPlan {
     private final CudaSession session;
     private final MlaProblem problem;
     private final boolean tensorCore;
+    private final boolean hopper;
     private final MlaSchedule schedule;
     private final int sharedBytes;
     private final CudaPlanLayout layout;
@@ -65,6 +69,8 @@ final class CudaMlaPlan implements MlaKernelPlan {
         this.sharedBytes = tensorCoreSharedBytes(h);
         this.tensorCore = tensorCoreFits(problem)
                 && sharedBytes <= session.deviceInfo().maxSharedPerBlockOptin();
+        this.hopper = tensorCore && hopperFits(problem, session.kernelSettings(), session.deviceInfo().computeCapability())
+                && WG_SHARED_BYTES <= session.deviceInfo().maxSharedPerBlockOptin();
         this.schedule = MlaSchedule.of(problem, session.deviceInfo().multiprocessors());
         CudaPlanLayout l = new CudaPlanLayout(CudaSession.ARENA_ALIGNMENT);
         this.qoIndptr = l.add(CudaPlanLayout.ints(problem.qoIndptr()));
@@ -90,6 +96,43 @@ final class CudaMlaPlan implements MlaKernelPlan {
         boolean sixteen = q == DType.F16 || q == DType.BF16;
         return sixteen && (kv == q || kv == DType.FP8_E4M3 || kv == DType.FP8_E5M2)
                 && h.headDimCkv() % 32 == 0 && h.headDimCkv() <= MAX_CKV && h.headDimKpe() % 16 == 0;
+    }
+
+    /** Whether the settings, the device and the problem's dtypes and dims suit the Hopper kernel. */
+    static boolean hopperFits(MlaProblem p, CudaKernelSettings settings, int computeCapability) {
+        DType q = p.qDtype();
+        MlaHeadConfig h = p.heads();
+        return settings.mla() == CudaKernelSettings.MlaKernel.WGMMA && computeCapability == 90
+                && (q == DType.F16 || q == DType.BF16) && p.kvDtype() == q
+                && h.headDimCkv() == WG_CKV && h.headDimKpe() == WG_KPE;
+    }
+
+    /** MLA_WG_DC and MLA_WG_DP in hopper/mla_wgmma.cuh. */
+    static final int WG_CKV = 512;
+    static final int WG_KPE = 64;
+    /** MLA_WG_NO_ROW in hopper/mla_wgmma.cuh: the largest row offset, in 16-byte units, means "no row". */
+    private static final long WG_NO_ROW = 0xFFFFFFFFL;
+    /** MLA_WG_THREADS in hopper/mla_wgmma.cuh: a copier and two consumer warpgroups. */
+    static final int WG_THREADS = 384;
+    /** MLA_WG_SMEM: a 2 KB head, 1 KB of alignment, Q and two 64-key tiles of 576 columns, P. */
+    static final int WG_SHARED_BYTES = 2048 + 1024 + 3 * 64 * (WG_CKV + WG_KPE) * 2 + 64 * 64 * 2;
+
+    /**
+     * The Hopper kernel reads q rows and cache rows by 16-byte copies from 16-byte aligned bases,
+     * and addresses cache rows by 32-bit counts of 16 bytes; its one logit scale needs equal
+     * latent and rotary scales.
+     */
+    private static boolean hopperRuns(Tensor qNope, Tensor qPe, PagedMlaCache c) {
+        long eb = c.dtype().byteSize();
+        return rowsOn16Bytes(c) && CudaSession.address(c.ckv()) % 16 == 0 && CudaSession.address(c.kpe()) % 16 == 0
+                && c.ckvIndex(c.numPages(), 0) * eb / 16 < WG_NO_ROW && c.kpeIndex(c.numPages(), 0) * eb / 16 < WG_NO_ROW
+                && c.ckvScale() == c.kpeScale() && qRowsOn16Bytes(qNope) && qRowsOn16Bytes(qPe) && eb == 2;
+    }
+
+    private static boolean qRowsOn16Bytes(Tensor q) {
+        long[] st = q.strides();
+        long eb = q.dtype().byteSize();
+        return CudaSession.address(q) % 16 == 0 && st[0] * eb % 16 == 0 && st[1] * eb % 16 == 0;
     }
 
     /** Threads of a Tensor Core block: MLA_THREADS in attention/mla.cuh. */
@@ -159,8 +202,13 @@ final class CudaMlaPlan implements MlaKernelPlan {
             return;
         }
         if (schedule.workItems() > 0) {
-            session.kernels().get("mla_tc_" + types, sharedBytes).launch(schedule.workItems(), 1, TC_THREADS,
-                    sharedBytes, params);
+            if (hopper && hopperRuns(qNope, qPe, cache)) {
+                session.kernels().get("mla_wg_" + CudaDtypes.suffix(qNope.dtype()), WG_SHARED_BYTES)
+                        .launch(schedule.workItems(), 1, WG_THREADS, WG_SHARED_BYTES, params);
+            } else {
+                session.kernels().get("mla_tc_" + types, sharedBytes).launch(schedule.workItems(), 1, TC_THREADS,
+                        sharedBytes, params);
+            }
         }
         if (schedule.mergedRequests() > 0) {
             int blocks = Math.multiplyExact(mergeBlocks(), schedule.mergedRequests());
@@ -177,7 +225,8 @@ final class CudaMlaPlan implements MlaKernelPlan {
     @Override
     public String describe() {
         String split = schedule.splitChunk() == Integer.MAX_VALUE ? "no split" : "split chunk " + schedule.splitChunk();
-        return "cuda MLA " + (tensorCore ? "Tensor Core kernel (" + MlaSchedule.ITEMS + " items per block): "
+        return "cuda MLA " + (hopper ? "Hopper warpgroup-MMA kernel where q and the cache allow, else " : "")
+                + (tensorCore ? "Tensor Core kernel (" + MlaSchedule.ITEMS + " items per block): "
                 + schedule.workItems() + " work items, " + split + ", " + schedule.mergedRequests()
                 + " merged requests" : "CUDA-core kernel (a warp per row and head)") + ", " + layout.total()
                 + " bytes of arena";

@@ -1,14 +1,17 @@
 package org.attn4j.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.attn4j.cuda.CudaAttentionPlan.Kernel;
 import org.attn4j.kv.PageTable;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.HeadConfig;
+import org.attn4j.options.MlaHeadConfig;
 import org.attn4j.options.PlanOptions;
 import org.attn4j.spi.AttentionProblem;
+import org.attn4j.spi.MlaProblem;
 import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
@@ -165,5 +168,29 @@ class CudaKernelChoiceTest {
         assertEquals(BlockShape.TC_PREFILL.sharedBytes(128, 2), BlockShape.TC_PREFILL.sharedBytes(128, 128, 2));
         // Generic: q [items][Dqk], K [tile][Dqk + 1], V [tile][Dvo], floats.
         assertEquals(4 * (32 * 192 + 32 * 193 + 32 * 128), BlockShape.GENERIC_4.sharedBytes(192, 128, 2));
+    }
+
+    private static MlaProblem mla(MlaHeadConfig heads, DType q, DType kv) {
+        int[] kvLens = {300, 17};
+        return new MlaProblem(heads, new int[] {0, 1, 2}, PageTable.of(64, ContiguousPages.of(kvLens, 64), kvLens),
+                false, 0.07f, true, false, q, kv);
+    }
+
+    @Test
+    void theHopperMlaKernelTakesDeepSeeksDimsInOneSixteenBitTypeWhenAskedForOnHopper() {
+        CudaKernelSettings wgmma = new CudaKernelSettings(CudaKernelSettings.DecodeKernel.AUTO,
+                CudaKernelSettings.PrefillKernel.WGMMA, CudaKernelSettings.DEFAULT_STREAM_WAVES,
+                CudaKernelSettings.MlaKernel.WGMMA);
+        MlaHeadConfig deepSeek = MlaHeadConfig.deepSeek(128);
+        for (DType t : new DType[] {DType.BF16, DType.F16}) {
+            assertTrue(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), wgmma, HOPPER));
+            assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), wgmma, AMPERE), "sm_80 has no wgmma");
+            assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), CudaKernelSettings.DEFAULT, HOPPER),
+                    "the default setting keeps the mma.sync kernel");
+            assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, DType.FP8_E4M3), wgmma, HOPPER), "FP8 cache");
+            assertFalse(CudaMlaPlan.hopperFits(mla(new MlaHeadConfig(16, 256, 64), t, t), wgmma, HOPPER), "dims");
+        }
+        assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, DType.F16, DType.BF16), wgmma, HOPPER), "mixed types");
+        assertTrue(CudaMlaPlan.WG_SHARED_BYTES <= 227 * 1024, "MLA_WG_SMEM fits sm_90's 227 KB");
     }
 }

@@ -20,9 +20,9 @@ class CudaKernelSettingsTest {
     @Test
     void settingsChooseTheKernels() {
         BackendOptions o = new BackendOptions(Map.of("decodeKernel", "stream", "prefillKernel", " FA2 ",
-                "streamWaves", "4"));
+                "streamWaves", "4", "mlaKernel", "wgmma"));
         assertEquals(new CudaKernelSettings(CudaKernelSettings.DecodeKernel.STREAM,
-                CudaKernelSettings.PrefillKernel.FA2, 4), CudaKernelSettings.of(o));
+                CudaKernelSettings.PrefillKernel.FA2, 4, CudaKernelSettings.MlaKernel.WGMMA), CudaKernelSettings.of(o));
     }
 
     @Test
@@ -34,6 +34,10 @@ class CudaKernelSettingsTest {
         e = assertThrows(InvalidArgumentException.class, () -> CudaKernelSettings.of(
                 new BackendOptions(Map.of("prefillKernel", "flash"))));
         assertTrue(e.getMessage().contains("expected one of wgmma, fa2, tc, actual 'flash'"), e.getMessage());
+        e = assertThrows(InvalidArgumentException.class, () -> CudaKernelSettings.of(
+                new BackendOptions(Map.of("mlaKernel", "flash"))));
+        assertTrue(e.getMessage().contains("mlaKernel") && e.getMessage().contains("expected one of mma, wgmma"),
+                e.getMessage());
     }
 
     @Test

@@ -28,19 +28,25 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * What the conformance suite's small MLA cases do not reach on a GPU: the Tensor Core kernel's
  * split-KV chunks and their merge over long DeepSeek-shaped requests, FP8 caches there, prefill
- * rows beside heads on the M side, and the deterministic schedule's batch invariance. Skips with
- * the probe's reasons where no usable GPU is present.
+ * rows beside heads on the M side, the deterministic schedule's batch invariance, and the Hopper
+ * kernel (setting mlaKernel=wgmma) on DeepSeek's dims. Skips with the probe's reasons where no
+ * usable GPU is present.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CudaMlaTest {
     private static final float SCALE = (float) (1 / Math.sqrt(192));
     private AttentionBackend cuda;
+    private AttentionBackend hopper;
+    private CudaSession hopperSession;
     private AttentionBackend reference;
 
     @BeforeAll
     void open() {
         if (new CudaBackendProvider().probe().available()) {
             cuda = AttentionBackend.of(new CudaBackendProvider().open(BackendOptions.DEFAULT));
+            hopperSession = (CudaSession) new CudaBackendProvider().open(
+                    BackendOptions.DEFAULT.with(CudaKernelSettings.MLA_KERNEL, "wgmma"));
+            hopper = AttentionBackend.of(hopperSession);
             reference = Backends.open("reference");
         }
     }
@@ -56,6 +62,9 @@ class CudaMlaTest {
         if (cuda != null) {
             cuda.close();
         }
+        if (hopper != null) {
+            hopper.close();
+        }
         if (reference != null) {
             reference.close();
         }
@@ -65,15 +74,37 @@ class CudaMlaTest {
     void longDecodeIsSplitAndMergedLikeTheReference() {
         int[] kvLens = {6000, 3, 0, 1500};
         int[] qoLens = {1, 1, 1, 1};
-        check(MlaHeadConfig.deepSeek(128), qoLens, kvLens, false, DType.BF16, DType.BF16, 64, true);
-        check(MlaHeadConfig.deepSeek(16), qoLens, kvLens, false, DType.F16, DType.FP8_E4M3, 7, true);
+        check(cuda, MlaHeadConfig.deepSeek(128), qoLens, kvLens, false, DType.BF16, DType.BF16, 64, true);
+        check(cuda, MlaHeadConfig.deepSeek(16), qoLens, kvLens, false, DType.F16, DType.FP8_E4M3, 7, true);
+    }
+
+    @Test
+    void hopperKernelMatchesTheReferenceOnDeepSeeksDims() {
+        assumeTrue(cudaComputeCapability() == 90, "the Hopper MLA kernel runs on compute capability 9.0 only");
+        // Split and merged requests, an empty one, tiles cut short, pages smaller and larger than a tile.
+        check(hopper, MlaHeadConfig.deepSeek(128), new int[] {1, 1, 1, 1}, new int[] {6000, 3, 0, 1500}, false,
+                DType.BF16, DType.BF16, 64, true);
+        check(hopper, MlaHeadConfig.deepSeek(16), new int[] {1, 1, 1}, new int[] {70, 129, 4096}, false, DType.F16,
+                DType.F16, 7, true);
+        // Fewer heads than a block's 64 items, and 100 heads: a second block half full.
+        check(hopper, MlaHeadConfig.deepSeek(1), new int[] {1, 1}, new int[] {65, 1}, false, DType.BF16, DType.BF16,
+                128, false);
+        check(hopper, MlaHeadConfig.deepSeek(100), new int[] {1}, new int[] {200}, false, DType.BF16, DType.BF16, 16,
+                false);
+        // Causal prefill: rows and heads share a block, each row seeing its own prefix.
+        check(hopper, MlaHeadConfig.deepSeek(16), new int[] {5, 1, 17}, new int[] {3000, 40, 17}, true, DType.BF16,
+                DType.BF16, 64, true);
+    }
+
+    private int cudaComputeCapability() {
+        return hopperSession.deviceInfo().computeCapability();
     }
 
     @Test
     void prefillRowsAndHeadsShareTheTensorCoreBlocks() {
-        check(MlaHeadConfig.deepSeek(16), new int[] {5, 1, 17}, new int[] {3000, 40, 17}, true, DType.BF16,
+        check(cuda, MlaHeadConfig.deepSeek(16), new int[] {5, 1, 17}, new int[] {3000, 40, 17}, true, DType.BF16,
                 DType.BF16, 64, true);
-        check(new MlaHeadConfig(3, 128, 32), new int[] {9, 2}, new int[] {700, 2}, true, DType.F16,
+        check(cuda, new MlaHeadConfig(3, 128, 32), new int[] {9, 2}, new int[] {700, 2}, true, DType.F16,
                 DType.FP8_E5M2, 16, true);
     }
 
@@ -104,7 +135,7 @@ class CudaMlaTest {
         }
     }
 
-    private void check(MlaHeadConfig heads, int[] qoLens, int[] kvLens, boolean causal, DType qType, DType kvType,
+    private void check(AttentionBackend device, MlaHeadConfig heads, int[] qoLens, int[] kvLens, boolean causal, DType qType, DType kvType,
                        int pageSize, boolean expectSplit) {
         int batch = kvLens.length;
         int[][] pages = ContiguousPages.of(kvLens, pageSize);
@@ -124,7 +155,7 @@ class CudaMlaTest {
              HostTensor kpe = gaussian(kvType, 14, numPages, pageSize, heads.headDimKpe())) {
             float[][] out = new float[2][];
             float[][] lse = new float[2][];
-            AttentionBackend[] both = {cuda, reference};
+            AttentionBackend[] both = {device, reference};
             for (int i = 0; i < 2; i++) {
                 AttentionBackend be = both[i];
                 PlanOptions po = PlanOptions.DEFAULT.withDtypes(qType, kvType);
@@ -138,6 +169,7 @@ class CudaMlaTest {
                     if (i == 0) {
                         String d = plan.describe();
                         assertTrue(d.contains("Tensor Core"), d);
+                        assertEquals(device == hopper, d.contains("Hopper"), d);
                         assertEquals(expectSplit, d.contains("split chunk"), d);
                     }
                     plan.run(dqn, dqp, PagedMlaCache.of(dc, dp, ckvScale, kpeScale), o, l);
