@@ -244,16 +244,24 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
             const int it = item0 + rowBase + 8 * r;
             visible[r] = it < items ? mlaVisibleEnd(p, it, qoLen, kvLen) : 0;
         }
+        // P of the last tile, the A fragments of its four 16-key steps: declared here and pinned
+        // after each wait, since the P V issued with them reads these registers until it lands.
+        uint32_t pf[4][4];
+#pragma unroll
+        for (int kk = 0; kk < 4; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
         if (nTiles > 0) wgBarWait(qFull, 0);
         for (int t = 0; t < nTiles; ++t) {
             const int st = t & 1, k0 = kvStart + t * MLA_WG_KEYS;
             const uint32_t tileAddr = tilesAddr + st * MLA_WG_OPERAND;
             wgBarWait(kFull0 + 8 * st, (t >> 1) & 1);
+            // The copier's cp.async wrote through the generic proxy; the barrier wait made those
+            // writes (and Q's) visible to this thread, the fence orders them before its wgmma's reads.
+            wgProxyFence();
             // S = Q K^T over the 36 k-steps of the key: both operands 64-row, K-major.
             float s[32];
             {
                 const uint32_t qLo = wgDescLo(qAddr, 16), kLo = wgDescLo(tileAddr, 16);
-                wgFence();
+                wgFenceOperands(o, pf);
                 wgmmaS<QT, false>(s, qLo, kLo);
 #pragma unroll
                 for (int kk = 1; kk < MLA_WG_DK / 16; ++kk) {
@@ -264,6 +272,7 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
             }
             wgWait<0>();  // S of this tile, and the P V of the last, have landed
             wgKeepAll(o);
+            wgKeepFragments(pf);
 #pragma unroll
             for (int i = 0; i < 32; ++i) wgKeep(s[i]);
             if (t > 0) release(st ^ 1);
@@ -293,7 +302,6 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
             }
 #pragma unroll
             for (int r = 0; r < 2; ++r) l[r] = fmaf(l[r], alpha[r], lTile[r]);
-            uint32_t pf[4][4];  // A fragments of the tile's four 16-key steps
 #pragma unroll
             for (int kk = 0; kk < 4; ++kk)
 #pragma unroll
@@ -315,17 +323,12 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
             wgNamedArrive(NB_P_FULL, 256);
 #pragma unroll
             for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];
-#pragma unroll
-            for (int i = 0; i < 128; ++i) wgKeep(o[i]);
-#pragma unroll
-            for (int kk = 0; kk < 4; ++kk)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
-            wgFence();
+            wgFenceOperands(o, pf);
             mlaWgIssuePVRegs<QT>(o, pf, tileAddr, 0);
         }
         wgWait<0>();
         wgKeepAll(o);
+        wgKeepFragments(pf);
         if (nTiles > 0) release((nTiles - 1) & 1);
 #pragma unroll
         for (int r = 0; r < 2; ++r) {
@@ -349,6 +352,7 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
         const uint32_t tileAddr = tilesAddr + st * MLA_WG_OPERAND;
         wgNamedSync(NB_P_FULL, 256);
         wgBarWait(kFull0 + 8 * st, (t >> 1) & 1);  // landed long ago; this makes the copies visible here
+        wgProxyFence();  // the tile's copies and consumer 0's P, before this warpgroup's wgmma reads them
         const float alpha[2] = {sAlpha[rowBase], sAlpha[rowBase + 8]};
 #pragma unroll
         for (int i = 0; i < 128; ++i) o[i] *= alpha[(i >> 1) & 1];

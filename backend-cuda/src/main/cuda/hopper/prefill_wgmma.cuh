@@ -216,18 +216,6 @@ __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* 
     }
 }
 
-// Pins O and P before wgmma.fence, so that the compiler keeps their last writes ahead of the
-// wgmma that read them asynchronously.
-template <int NO, int KS>
-__device__ __forceinline__ void wgFenceOperands(float (&o)[NO], uint32_t (&pf)[KS][4]) {
-#pragma unroll
-    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
-#pragma unroll
-    for (int kk = 0; kk < KS; ++kk)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
-    wgFence();
-}
 
 // Issues S = Q K^T of the warpgroup's 64 rows and the K tile of KEYS rows at shared address
 // kAddr, one group. q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading

@@ -135,6 +135,28 @@ __device__ __forceinline__ void wgmmaPVShared(float (&d)[64], uint32_t da, uint3
 #undef WG_REGS32
 #undef WG_REGS64
 
+// Pins O and P before wgmma.fence, so that the compiler keeps their last writes ahead of the
+// wgmma that read them asynchronously.
+template <int NO, int KS>
+__device__ __forceinline__ void wgFenceOperands(float (&o)[NO], uint32_t (&pf)[KS][4]) {
+#pragma unroll
+    for (int i = 0; i < NO; ++i) wgKeep(o[i]);
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
+    wgFence();
+}
+// Pins P after the wait for the wgmma that read it: until then its registers must keep their
+// values, so the compiler may not reuse them.
+template <int KS>
+__device__ __forceinline__ void wgKeepFragments(uint32_t (&pf)[KS][4]) {
+#pragma unroll
+    for (int kk = 0; kk < KS; ++kk)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) wgKeep(pf[kk][e]);
+}
+
 // mbarriers and named barriers of the warp-specialised kernels.
 __device__ __forceinline__ void wgBarInit(uint32_t bar, int count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
