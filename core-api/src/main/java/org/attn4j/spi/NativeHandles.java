@@ -1,9 +1,11 @@
 package org.attn4j.spi;
 
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.file.Files;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.OptionalLong;
 
 /**
@@ -15,12 +17,25 @@ import java.util.OptionalLong;
  * Where that file is missing the memory test is skipped and only the value itself is checked.
  *
  * <p>This catches made-up values and handles into unmapped memory; it cannot tell a live object
- * from a released one whose memory is still mapped. Stateless and thread-safe.
+ * from a released one whose memory is still mapped. Thread-safe: the file is opened once, on
+ * first use, and read by position only (a check costs a few microseconds, so engines may wrap
+ * their buffers on every step).
  */
 public final class NativeHandles {
-    private static final Path SELF_MEM = Path.of("/proc/self/mem");
-
     private NativeHandles() {}
+
+    /** This process's memory as a file, opened on first use; null where the system has none. */
+    private static final class SelfMemory {
+        static final FileChannel CHANNEL = open();
+
+        private static FileChannel open() {
+            try {
+                return FileChannel.open(Path.of("/proc/self/mem"), StandardOpenOption.READ);
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
+        }
+    }
 
     /**
      * Why {@code handle} cannot be an object a native library handed out, or null when it may be.
@@ -29,16 +44,25 @@ public final class NativeHandles {
      * @return the reason, such as {@code "0x3039 is not aligned to 8 bytes"}, or null
      */
     public static String whyNotAnObject(long handle) {
+        String why = whyNotAPointer(handle);
+        if (why == null && SelfMemory.CHANNEL != null && wordAt(handle).isEmpty()) {
+            return unmapped(handle);
+        }
+        return why;
+    }
+
+    private static String whyNotAPointer(long handle) {
         if (handle == 0) {
             return "is a null handle";
         }
         if (handle % 8 != 0) {
             return "0x" + Long.toHexString(handle) + " is not aligned to 8 bytes, as an object's address is";
         }
-        if (Files.isReadable(SELF_MEM) && wordAt(handle).isEmpty()) {
-            return "0x" + Long.toHexString(handle) + " points to no memory of this process";
-        }
         return null;
+    }
+
+    private static String unmapped(long handle) {
+        return "0x" + Long.toHexString(handle) + " points to no memory of this process";
     }
 
     /**
@@ -49,18 +73,18 @@ public final class NativeHandles {
      * @return the word, or empty when nothing is mapped there (or the memory cannot be read)
      */
     public static OptionalLong wordAt(long address) {
-        if (address <= 0 || address > Long.MAX_VALUE - 8) {
+        FileChannel mem = SelfMemory.CHANNEL;
+        if (mem == null || address <= 0 || address > Long.MAX_VALUE - 8) {
             return OptionalLong.empty();
         }
-        try (RandomAccessFile mem = new RandomAccessFile(SELF_MEM.toFile(), "r")) {
-            mem.seek(address);
-            byte[] b = new byte[8];
-            mem.readFully(b);
-            long w = 0;
-            for (int i = 7; i >= 0; i--) {
-                w = (w << 8) | (b[i] & 0xFF);
+        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            while (b.hasRemaining()) {
+                if (mem.read(b, address + b.position()) <= 0) {
+                    return OptionalLong.empty();
+                }
             }
-            return OptionalLong.of(w);
+            return OptionalLong.of(b.getLong(0));
         } catch (IOException | RuntimeException e) {
             return OptionalLong.empty();
         }
@@ -75,11 +99,15 @@ public final class NativeHandles {
      * @return the reason, or null
      */
     public static String whyNotAnOpenClObject(long handle) {
-        String why = whyNotAnObject(handle);
-        if (why != null || !Files.isReadable(SELF_MEM)) {
+        String why = whyNotAPointer(handle);
+        if (why != null || SelfMemory.CHANNEL == null) {
             return why;
         }
-        long dispatch = wordAt(handle).orElse(0);
+        OptionalLong first = wordAt(handle);
+        if (first.isEmpty()) {
+            return unmapped(handle);
+        }
+        long dispatch = first.getAsLong();
         if (dispatch == 0 || dispatch % 8 != 0 || wordAt(dispatch).isEmpty()) {
             return "0x" + Long.toHexString(handle) + " does not start with an OpenCL dispatch table pointer";
         }
