@@ -1,11 +1,7 @@
 package org.attn4j.spi;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.io.RandomAccessFile;
 import java.util.OptionalLong;
 
 /**
@@ -18,19 +14,20 @@ import java.util.OptionalLong;
  *
  * <p>This catches made-up values and handles into unmapped memory; it cannot tell a live object
  * from a released one whose memory is still mapped. Thread-safe: the file is opened once, on
- * first use, and read by position only (a check costs a few microseconds, so engines may wrap
- * their buffers on every step).
+ * first use, and its reads take turns (a check costs a few microseconds, so engines may wrap
+ * their buffers on every step). It is a {@link RandomAccessFile}, not a {@code FileChannel}: an
+ * interrupted thread would close a channel for every later check.
  */
 public final class NativeHandles {
     private NativeHandles() {}
 
     /** This process's memory as a file, opened on first use; null where the system has none. */
     private static final class SelfMemory {
-        static final FileChannel CHANNEL = open();
+        static final RandomAccessFile FILE = open();
 
-        private static FileChannel open() {
+        private static RandomAccessFile open() {
             try {
-                return FileChannel.open(Path.of("/proc/self/mem"), StandardOpenOption.READ);
+                return new RandomAccessFile("/proc/self/mem", "r");
             } catch (IOException | RuntimeException e) {
                 return null;
             }
@@ -45,7 +42,7 @@ public final class NativeHandles {
      */
     public static String whyNotAnObject(long handle) {
         String why = whyNotAPointer(handle);
-        if (why == null && SelfMemory.CHANNEL != null && wordAt(handle).isEmpty()) {
+        if (why == null && SelfMemory.FILE != null && wordAt(handle).isEmpty()) {
             return unmapped(handle);
         }
         return why;
@@ -73,21 +70,24 @@ public final class NativeHandles {
      * @return the word, or empty when nothing is mapped there (or the memory cannot be read)
      */
     public static OptionalLong wordAt(long address) {
-        FileChannel mem = SelfMemory.CHANNEL;
+        RandomAccessFile mem = SelfMemory.FILE;
         if (mem == null || address <= 0 || address > Long.MAX_VALUE - 8) {
             return OptionalLong.empty();
         }
-        ByteBuffer b = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] b = new byte[8];
         try {
-            while (b.hasRemaining()) {
-                if (mem.read(b, address + b.position()) <= 0) {
-                    return OptionalLong.empty();
-                }
+            synchronized (mem) {
+                mem.seek(address);
+                mem.readFully(b);
             }
-            return OptionalLong.of(b.getLong(0));
         } catch (IOException | RuntimeException e) {
             return OptionalLong.empty();
         }
+        long w = 0;
+        for (int i = 7; i >= 0; i--) {
+            w = (w << 8) | (b[i] & 0xFF);
+        }
+        return OptionalLong.of(w);
     }
 
     /**
@@ -100,7 +100,7 @@ public final class NativeHandles {
      */
     public static String whyNotAnOpenClObject(long handle) {
         String why = whyNotAPointer(handle);
-        if (why != null || SelfMemory.CHANNEL == null) {
+        if (why != null || SelfMemory.FILE == null) {
             return why;
         }
         OptionalLong first = wordAt(handle);

@@ -40,6 +40,14 @@ class NativeHandlesTest {
             // A first word that points to mapped memory passes the OpenCL test.
             s.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, s.address() + 8);
             assertNull(NativeHandles.whyNotAnOpenClObject(s.address()));
+            // An interrupted caller neither fails the check nor breaks it for later ones.
+            Thread.currentThread().interrupt();
+            try {
+                assertNull(NativeHandles.whyNotAnOpenClObject(s.address()));
+            } finally {
+                Thread.interrupted();
+            }
+            assertNull(NativeHandles.whyNotAnOpenClObject(s.address()));
         }
     }
 }
