@@ -8,12 +8,12 @@
 // products must run at warpgroup-MMA rates while every cache byte is read once for all heads.
 //
 // - a block is three warpgroups: warpgroup 0 copies (Q once, then [ckv ; kpe] tiles of MLA_WG_KEYS
-//   keys, two stages); consumer 1 computes S = Q K^T over the whole 576-wide key, the online
-//   softmax and O[:, 0:256]; consumer 2 computes O[:, 256:512]. O of 64 items is 64 x 512 floats,
-//   more than one warpgroup's registers, hence the split of its columns;
-// - consumer 1 keeps P in registers (the A operand of its own P V) and writes it to shared memory
-//   with the rows' rescale factors; consumer 2 reads both from there. One P buffer: consumer 1
-//   writes P of tile t + 1 only after consumer 2 has finished its P V of tile t (a named barrier
+//   keys, two stages); consumer 0 (warpgroup 1) computes S = Q K^T over the whole 576-wide key,
+//   the online softmax and O[:, 0:256]; consumer 1 (warpgroup 2) computes O[:, 256:512]. O of
+//   64 items is 64 x 512 floats, more than one warpgroup's registers, hence the split;
+// - consumer 0 keeps P in registers (the A operand of its own P V) and writes it to shared memory
+//   with the rows' rescale factors; consumer 1 reads both from there. One P buffer: consumer 0
+//   writes P of tile t + 1 only after consumer 1 has finished its P V of tile t (a named barrier
 //   each way);
 // - Q, the tiles and P live in shared memory in the layout wgmma descriptors read with 128-byte
 //   swizzling (hopper/wgmma.cuh): 64-row operands in 64-column slabs of 8 KB. S reads Q and a
@@ -183,8 +183,8 @@ __device__ __forceinline__ void mlaWgWrite(const MlaParams& p, const float (&o)[
 template <int QT>
 __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    // Named barriers (0 is __syncthreads): 1 the copier's row offsets; 2 P full (consumer 1
-    // arrives, consumer 2 waits); 3 P empty (the other way); 4 the rows' ends.
+    // Named barriers (0 is __syncthreads): 1 the copier's row offsets; 2 P full (consumer 0
+    // arrives, consumer 1 waits); 3 P empty (the other way); 4 the rows' ends.
     constexpr int NB_P_FULL = 2, NB_P_EMPTY = 3, NB_END = 4;
     extern __shared__ __align__(16) uint8_t smemRaw[];
     uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);
