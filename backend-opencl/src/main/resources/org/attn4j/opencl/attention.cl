@@ -250,22 +250,32 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             int pq = row + shift;
             float s[KB];
             float mx = rowMax[m];
-            for (int n = 0; n < KB; n++) {
-                int j = t0 + n;
-                bool ok = n < nKeys && key_allowed(row, pq, j, kvLen, flags, windowLeft, mask, maskBase);
-                float x = -INFINITY;
-                if (ok) {
-                    // Explicit vectors: compilers may not reorder a float sum into SIMD lanes.
-                    float16 a = (float16) (0.0f);
-                    for (int c = 0; c < DMAX / 16; c++) {
-                        a += vload16(c, qv[m]) * vload16(c, blk[n]);
-                    }
-                    float8 a8 = a.lo + a.hi;
-                    float4 a4 = a8.lo + a8.hi;
-                    x = logit_log2((a4.x + a4.y) + (a4.z + a4.w), slope[m], j, pq, flags, softCap);
+            // Four keys at a time: four independent sums, where one key's sum alone is a chain of
+            // dependent multiply-adds whose latency, not the vector unit, set the pace.
+            for (int n0 = 0; n0 < KB; n0 += 4) {
+                // Explicit vectors: compilers may not reorder a float sum into SIMD lanes.
+                float16 a0 = (float16) (0.0f), a1 = a0, a2 = a0, a3 = a0;
+                for (int c = 0; c < DMAX / 16; c++) {
+                    const float16 qc = vload16(c, qv[m]);
+                    a0 += qc * vload16(c, blk[n0]);
+                    a1 += qc * vload16(c, blk[n0 + 1]);
+                    a2 += qc * vload16(c, blk[n0 + 2]);
+                    a3 += qc * vload16(c, blk[n0 + 3]);
                 }
-                s[n] = x;
-                mx = max_nan(mx, x);
+                const float16 a[4] = {a0, a1, a2, a3};
+                for (int k = 0; k < 4; k++) {
+                    const int n = n0 + k;
+                    const int j = t0 + n;
+                    bool ok = n < nKeys && key_allowed(row, pq, j, kvLen, flags, windowLeft, mask, maskBase);
+                    float x = -INFINITY;
+                    if (ok) {
+                        float8 a8 = a[k].lo + a[k].hi;
+                        float4 a4 = a8.lo + a8.hi;
+                        x = logit_log2((a4.x + a4.y) + (a4.z + a4.w), slope[m], j, pq, flags, softCap);
+                    }
+                    s[n] = x;
+                    mx = max_nan(mx, x);
+                }
             }
             // KB == 16: the block's weights (softmax_weight) as one vector operation.
             float al = softmax_weight(rowMax[m], mx);
@@ -293,14 +303,25 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 blk[n][d] = 0.0f;
             }
         }
+        // Keys outer, the head dim's vectors inner: DMAX / 16 independent sums per key, where
+        // keys inner made one chain of KB dependent multiply-adds per vector.
         for (int m = 0; m < items; m++) {
             float al = alpha[m];
+            float16 a[DMAX / 16];
+#pragma unroll
             for (int c = 0; c < DMAX / 16; c++) {
-                float16 a = vload16(c, acc[m]) * al;
-                for (int n = 0; n < KB; n++) {
-                    a += p[m][n] * vload16(c, blk[n]);
+                a[c] = vload16(c, acc[m]) * al;
+            }
+            for (int n = 0; n < KB; n++) {
+                const float pn = p[m][n];
+#pragma unroll
+                for (int c = 0; c < DMAX / 16; c++) {
+                    a[c] += pn * vload16(c, blk[n]);
                 }
-                vstore16(a, c, acc[m]);
+            }
+#pragma unroll
+            for (int c = 0; c < DMAX / 16; c++) {
+                vstore16(a[c], c, acc[m]);
             }
         }
         // Padding dims meet zeros in q, but must not hold V's non-finite values (V rows longer
