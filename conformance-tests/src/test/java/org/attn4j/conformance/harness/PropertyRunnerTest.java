@@ -16,8 +16,17 @@ import org.opentest4j.TestAbortedException;
 class PropertyRunnerTest {
     private static final Settings SETTINGS = new Settings(0x1234L, 30, true);
 
-    /** Integers 0..999; fails where {@code bad} holds; skips odd numbers when {@code skipOdd}. */
-    private record IntProperty(IntPredicate bad, boolean skipOdd, List<Integer> seen) implements Property<Integer> {
+    /**
+     * Integers 0..999; fails where {@code bad} holds, with the error {@code failure} makes; skips odd
+     * numbers when {@code skipOdd}.
+     */
+    private record IntProperty(IntPredicate bad, boolean skipOdd, List<Integer> seen,
+                               java.util.function.IntFunction<RuntimeException> failure) implements Property<Integer> {
+        /** Fails with an assertion error naming the case. */
+        IntProperty(IntPredicate bad, boolean skipOdd, List<Integer> seen) {
+            this(bad, skipOdd, seen, null);
+        }
+
         @Override
         public String key() {
             return "ints";
@@ -52,6 +61,9 @@ class PropertyRunnerTest {
         public void check(Integer c) {
             seen.add(c);
             if (bad.test(c)) {
+                if (failure != null) {
+                    throw failure.apply(c);
+                }
                 throw new AssertionError("bad " + c);
             }
         }
@@ -98,60 +110,14 @@ class PropertyRunnerTest {
 
     @Test
     void failureWrappingItsCauseShowsTheWrappersLinesSuchAsACompilerLog() {
-        Property<Integer> p = withCheck(new IntProperty(c -> false, false, new ArrayList<>()), c -> {
-            throw new IllegalStateException("build failed; build log:\nline 3: unknown type 'halfx'\n1 error",
-                    new RuntimeException("CL_BUILD_PROGRAM_FAILURE"));
-        });
+        Property<Integer> p = new IntProperty(c -> true, false, new ArrayList<>(), c -> new IllegalStateException(
+                "build failed; build log:\nline 3: unknown type 'halfx'\n1 error",
+                new RuntimeException("CL_BUILD_PROGRAM_FAILURE")));
         AssertionFailedError e = assertThrows(AssertionFailedError.class,
                 () -> new PropertyRunner("test", SETTINGS, new Summary("test", SETTINGS)).run(p));
         String m = e.getMessage();
         assertTrue(m.contains("error:    java.lang.RuntimeException: CL_BUILD_PROGRAM_FAILURE"), m);
         assertTrue(m.contains("line 3: unknown type 'halfx'"), m);
-    }
-
-    /** {@code base} with its check replaced by {@code check}. */
-    private static Property<Integer> withCheck(Property<Integer> base, java.util.function.Consumer<Integer> check) {
-        return new Property<>() {
-            @Override
-            public String key() {
-                return base.key();
-            }
-
-            @Override
-            public String description() {
-                return base.description();
-            }
-
-            @Override
-            public List<Integer> edgeCases(SplittableRandom rng) {
-                return base.edgeCases(rng);
-            }
-
-            @Override
-            public Integer randomCase(SplittableRandom rng) {
-                return base.randomCase(rng);
-            }
-
-            @Override
-            public List<Integer> shrink(Integer c) {
-                return base.shrink(c);
-            }
-
-            @Override
-            public String unsupported(Integer c) {
-                return base.unsupported(c);
-            }
-
-            @Override
-            public void check(Integer c) {
-                check.accept(c);
-            }
-
-            @Override
-            public String toJava(Integer c) {
-                return base.toJava(c);
-            }
-        };
     }
 
     /** A property over ints whose shrinker is given: every case fails. */
