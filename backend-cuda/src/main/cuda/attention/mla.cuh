@@ -156,6 +156,29 @@ __device__ __forceinline__ void mlaScoreSteps(float (&acc)[4][4], const uint16_t
     }
 }
 
+// The end of item `it` (request row `row`, head h): two adjacent latent columns d, d + 1 of O
+// (already normalised) and its lse, into o / lse directly or into the split's partial state.
+template <int QT>
+__device__ __forceinline__ void mlaStorePair(const MlaParams& p, int row, int h, int it, int partialBase, int d,
+                                             float x0, float x1) {
+    if (partialBase < 0) {
+        const long long at = row * p.oTok + h * p.oHead + d;
+        storeElem<QT>(p.o, at, x0);
+        storeElem<QT>(p.o, at + 1, x1);
+    } else {
+        float* po = p.partialO + (long long) (partialBase + it) * p.dc + d;
+        po[0] = x0;
+        po[1] = x1;
+    }
+}
+__device__ __forceinline__ void mlaStoreLse(const MlaParams& p, int row, int h, int it, int partialBase, float lse) {
+    if (partialBase >= 0) {
+        p.partialLse[partialBase + it] = lse;
+    } else if (p.lse != nullptr) {
+        p.lse[(long long) row * p.heads + h] = lse;
+    }
+}
+
 template <int QT, int KT>
 __device__ __forceinline__ void mlaTensorCoreBody(const MlaParams& p) {
     constexpr int WPT = MLA_WPT;
@@ -307,25 +330,10 @@ __device__ __forceinline__ void mlaTensorCoreBody(const MlaParams& p) {
         for (int nb = 0; nb < MLA_O_TILES; ++nb) {
             if (nb * 8 < cw) {
                 const int d = part * cw + nb * 8 + (lane & 3) * 2;
-                const float x0 = o[nb][2 * r] * scale, x1 = o[nb][2 * r + 1] * scale;
-                if (partialBase < 0) {
-                    const long long at = row * p.oTok + h * p.oHead + d;
-                    storeElem<QT>(p.o, at, x0);
-                    storeElem<QT>(p.o, at + 1, x1);
-                } else {
-                    float* po = p.partialO + (long long) (partialBase + it) * dc + d;
-                    po[0] = x0;
-                    po[1] = x1;
-                }
+                mlaStorePair<QT>(p, row, h, it, partialBase, d, o[nb][2 * r] * scale, o[nb][2 * r + 1] * scale);
             }
         }
-        if ((lane & 3) == 0 && part == 0) {
-            if (partialBase >= 0) {
-                p.partialLse[partialBase + it] = end.lse;
-            } else if (p.lse != nullptr) {
-                p.lse[(long long) row * p.heads + h] = end.lse;
-            }
-        }
+        if ((lane & 3) == 0 && part == 0) mlaStoreLse(p, row, h, it, partialBase, end.lse);
     }
 }
 

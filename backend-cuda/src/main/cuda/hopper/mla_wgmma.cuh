@@ -158,24 +158,9 @@ __device__ __forceinline__ void mlaWgWrite(const MlaParams& p, const float (&o)[
             if (((i >> 1) & 1) != r) continue;
             const int nh = i >> 6, ii = i & 63;
             const int d = 256 * half + 128 * nh + 8 * (ii >> 2) + 2 * (lane & 3);
-            const float x0 = o[i] * scale, x1 = o[i + 1] * scale;
-            if (partialBase < 0) {
-                const long long at = row * p.oTok + h * p.oHead + d;
-                storeElem<QT>(p.o, at, x0);
-                storeElem<QT>(p.o, at + 1, x1);
-            } else {
-                float* po = p.partialO + (long long) (partialBase + it) * MLA_WG_DC + d;
-                po[0] = x0;
-                po[1] = x1;
-            }
+            mlaStorePair<QT>(p, row, h, it, partialBase, d, o[i] * scale, o[i + 1] * scale);
         }
-        if (writeLse && (lane & 3) == 0) {
-            if (partialBase >= 0) {
-                p.partialLse[partialBase + it] = end.lse;
-            } else if (p.lse != nullptr) {
-                p.lse[(long long) row * p.heads + h] = end.lse;
-            }
-        }
+        if (writeLse && (lane & 3) == 0) mlaStoreLse(p, row, h, it, partialBase, end.lse);
     }
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
