@@ -118,15 +118,15 @@ final class CudaMlaPlan implements MlaKernelPlan {
     static final int WG_SHARED_BYTES = 2048 + 1024 + 3 * 64 * (WG_CKV + WG_KPE) * 2 + 64 * 64 * 2;
 
     /**
-     * The Hopper kernel reads q rows and cache rows by 16-byte copies from 16-byte aligned bases,
-     * and addresses cache rows by 32-bit counts of 16 bytes; its one logit scale needs equal
-     * latent and rotary scales.
+     * Beyond the Tensor Core kernel's 16-byte cache rows (checked first): the Hopper kernel copies
+     * q rows by 16 bytes too, addresses cache rows from 16-byte aligned bases by 32-bit counts of
+     * 16 bytes, and its one logit scale needs equal latent and rotary scales.
      */
     private static boolean hopperRuns(Tensor qNope, Tensor qPe, PagedMlaCache c) {
         long eb = c.dtype().byteSize();
-        return rowsOn16Bytes(c) && CudaSession.address(c.ckv()) % 16 == 0 && CudaSession.address(c.kpe()) % 16 == 0
+        return CudaSession.address(c.ckv()) % 16 == 0 && CudaSession.address(c.kpe()) % 16 == 0
                 && c.ckvIndex(c.numPages(), 0) * eb / 16 < WG_NO_ROW && c.kpeIndex(c.numPages(), 0) * eb / 16 < WG_NO_ROW
-                && c.ckvScale() == c.kpeScale() && qRowsOn16Bytes(qNope) && qRowsOn16Bytes(qPe) && eb == 2;
+                && c.ckvScale() == c.kpeScale() && qRowsOn16Bytes(qNope) && qRowsOn16Bytes(qPe);
     }
 
     private static boolean qRowsOn16Bytes(Tensor q) {
