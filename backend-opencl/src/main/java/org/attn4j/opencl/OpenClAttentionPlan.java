@@ -39,6 +39,7 @@ import org.jocl.cl_mem;
  * schedule.
  */
 final class OpenClAttentionPlan implements KernelPlan {
+    private static final System.Logger LOG = System.getLogger(OpenClAttentionPlan.class.getName());
     private static final float LOG2E = 1.4426950408889634f;
     private static final int F_CAUSAL = 1;
     private static final int F_WINDOW = 2;
@@ -88,6 +89,8 @@ final class OpenClAttentionPlan implements KernelPlan {
     /** Where each array of the plan lives in its region, and the bytes the upload carries. */
     private static final class Layout {
         final TileConfig tiles;
+        /** The tensor kernel for the tiled part's units, where the device and the head dims allow it; else null. */
+        final TensorTiles tensor;
         final DecodeStreamConfig stream;
         final List<Part> parts = new ArrayList<>();
         final List<long[]> entries = new ArrayList<>(); // {offset, bytes}
@@ -107,7 +110,12 @@ final class OpenClAttentionPlan implements KernelPlan {
             int headDim = Math.max(problem.heads().headDimQk(), problem.heads().headDimVo());
             TileConfig.Shape shape = session.tileShape();
             TileTuner tuner = session.tuner();
-            if (shape == null && tuner != null && items >= TileConfig.MAX_TM) {
+            boolean tensorPossible = tensorPossible(session, problem);
+            if (tensorPossible) {
+                // The tensor kernel runs the units of its own shapes; a run it cannot take falls
+                // back to the tiled kernel on the same units.
+                shape = TensorTiles.shapeFor(items);
+            } else if (shape == null && tuner != null && items >= TileConfig.MAX_TM) {
                 // A plan that leaves its dtypes to the run is tuned for bf16, the common case.
                 DType qType = problem.qDtype() != null ? problem.qDtype() : DType.BF16;
                 DType kvType = problem.kvDtype() != null ? problem.kvDtype() : qType;
@@ -115,6 +123,9 @@ final class OpenClAttentionPlan implements KernelPlan {
             }
             this.tiles = TileConfig.choose(headDim, items, dev.localMemBytes(), dev.maxWorkGroupSize(),
                     session.serialKernel(), shape);
+            TensorTiles tensorTiles = tensorPossible ? TensorTiles.of(tiles, headDim) : null;
+            this.tensor = tensorTiles != null && shape.equals(tiles.shape()) && tensorTiles.wg() <= dev.maxWorkGroupSize()
+                    && tensorTiles.localBytes() <= dev.localMemBytes() ? tensorTiles : null;
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
                     ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
                             session.streamTuning()) : null;
@@ -198,6 +209,21 @@ final class OpenClAttentionPlan implements KernelPlan {
                 }
             }
             upload.limit((int) uploadEnd);
+        }
+
+        /**
+         * Whether the tensor kernel may run this problem's tiled part: the session uses it, the head
+         * dims fit, and the dtypes the plan knows (a run may still bring others) and its options
+         * are ones it takes (no RoPE on the fly).
+         */
+        private static boolean tensorPossible(OpenClSession session, AttentionProblem problem) {
+            DType q = problem.qDtype();
+            DType kv = problem.kvDtype();
+            return session.tensorCores() && !session.serialKernel()
+                    && TensorTiles.acceptsHeadDims(problem.heads().headDimQk(), problem.heads().headDimVo())
+                    && (q == null || kv == null ? (q == null || TensorTiles.acceptsTypes(q, q))
+                            && (kv == null || TensorTiles.acceptsTypes(kv, kv)) : TensorTiles.acceptsTypes(q, kv))
+                    && problem.options().rope() == null;
         }
 
         private void add(long align, List<ByteBuffer> data, ByteBuffer bytes, long length) {
@@ -338,8 +364,12 @@ final class OpenClAttentionPlan implements KernelPlan {
         if (schedule.unitCount() == 0) {
             return;
         }
-        Resolved k = resolve(part.stream(), q.dtype(), kv.dtype(),
-                part.stream() ? vectorAligned(kv) : !layout.tiles.serial() && rowsStartOn4(q, kv));
+        boolean tensor = !part.stream() && tensorRuns(q, kv);
+        Resolved k = tensor ? resolveTensor(q.dtype()) : null;
+        if (k == null) {
+            k = resolve(part.stream(), q.dtype(), kv.dtype(),
+                    part.stream() ? vectorAligned(kv) : !layout.tiles.serial() && rowsStartOn(4, q, kv));
+        }
         AttentionOptions opt = problem.options();
         boolean softCap = opt.logitsSoftCap() > 0;
         int flags = (opt.causal() ? F_CAUSAL : 0) | (opt.windowLeft() >= 0 ? F_WINDOW : 0)
@@ -413,17 +443,52 @@ final class OpenClAttentionPlan implements KernelPlan {
     }
 
     /**
-     * Whether every q row and every K and V row of this run starts on a multiple of 4 elements
-     * (the tiled kernel then loads 4-element vectors aligned): offsets and strides checked on the
-     * run's own views, so a plan's later runs may differ.
+     * Whether every q row and every K and V row of this run starts on a multiple of {@code n}
+     * elements (the tiled kernel loads 4-element vectors aligned at 4, the tensor kernel 16-byte
+     * chunks at 8): offsets and strides checked on the run's own views, so a plan's later runs
+     * may differ.
      */
-    private static boolean rowsStartOn4(Tensor q, PagedKvCache kv) {
+    private static boolean rowsStartOn(int n, Tensor q, PagedKvCache kv) {
         long[] qs = q.strides();
-        return OpenClMemory.offset(q) % 4 == 0 && qs[0] % 4 == 0 && qs[1] % 4 == 0
-                && (kv.kOffset() + OpenClMemory.offset(kv.k())) % 4 == 0
-                && (kv.vOffset() + OpenClMemory.offset(kv.v())) % 4 == 0
-                && kv.kPageStride() % 4 == 0 && kv.kSlotStride() % 4 == 0 && kv.kHeadStride() % 4 == 0
-                && kv.vPageStride() % 4 == 0 && kv.vSlotStride() % 4 == 0 && kv.vHeadStride() % 4 == 0;
+        return OpenClMemory.offset(q) % n == 0 && qs[0] % n == 0 && qs[1] % n == 0
+                && (kv.kOffset() + OpenClMemory.offset(kv.k())) % n == 0
+                && (kv.vOffset() + OpenClMemory.offset(kv.v())) % n == 0
+                && kv.kPageStride() % n == 0 && kv.kSlotStride() % n == 0 && kv.kHeadStride() % n == 0
+                && kv.vPageStride() % n == 0 && kv.vSlotStride() % n == 0 && kv.vHeadStride() % n == 0;
+    }
+
+    /**
+     * Whether this run's tiled part goes to the tensor kernel: the plan has one, q, K and V share
+     * a 16-bit type, scales are scalars (folded into the logit and output factors) and every row
+     * starts on 8 elements.
+     */
+    private boolean tensorRuns(Tensor q, PagedKvCache kv) {
+        return layout.tensor != null && TensorTiles.acceptsTypes(q.dtype(), kv.dtype()) && kv.scales().isScalar()
+                && rowsStartOn(8, q, kv);
+    }
+
+    /** The tensor kernel for q, K and V of {@code type}, or null where its build allows too few work-items. */
+    private synchronized Resolved resolveTensor(DType type) {
+        String key = "tensor/" + type;
+        if (kernels.containsKey(key)) {
+            return kernels.get(key);
+        }
+        TensorTiles t = layout.tensor;
+        String defines = t.defines(type, session.tensorEmulated());
+        Resolved r = null;
+        try {
+            cl_kernel attention = session.kernel("attention_mma.cl", "attention", defines);
+            if (kernelWorkGroupSize(attention) >= t.wg()) {
+                r = new Resolved(attention, session.kernel("attention_mma.cl", "merge_splits", defines), t.wg(), false);
+            }
+        } catch (BackendException e) {
+            // A driver whose compiler rejects the inline PTX (an older PTX version, say) keeps the
+            // tiled kernel, which computes the same units.
+            LOG.log(System.Logger.Level.WARNING, "the tensor kernel does not build on {0}; the tiled kernel runs "
+                    + "instead: {1}", session.deviceInfo().name(), e.getMessage());
+        }
+        kernels.put(key, r);
+        return r;
     }
 
     /** Builds (once per dtype pair) the kernels, shrinking the work-group if the device demands it. */
@@ -502,7 +567,7 @@ final class OpenClAttentionPlan implements KernelPlan {
         text.setEmptyValue("opencl attention: nothing to compute");
         for (Part part : layout.parts) {
             text.add(part.schedule().describe() + ", " + (part.stream() ? layout.stream.describe()
-                    : layout.tiles.describe()));
+                    : layout.tiles.describe() + (layout.tensor != null ? ", on Tensor Cores where a run allows" : "")));
         }
         return text.toString();
     }

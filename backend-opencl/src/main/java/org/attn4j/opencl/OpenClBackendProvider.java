@@ -16,7 +16,7 @@ import org.attn4j.spi.Probe;
  * Device choice: option {@code device} / property {@code attn4j.opencl.device} (index or name
  * substring), option {@code platform} / {@code attn4j.opencl.platform}; else GPU before CPU.
  * Option {@code kernel} / {@code attn4j.opencl.kernel}: {@code auto} (default), {@code tiled},
- * {@code serial} or {@code decode-stream} picks the attention kernel flavour (see
+ * {@code serial}, {@code decode-stream}, {@code tensor} or {@code tensor-emulated} picks the attention kernel flavour (see
  * {@link OpenClSession}); {@code streamKeys}, {@code streamGroup} and {@code streamPrefetch} tune the streaming decode
  * (see {@code DecodeStreamConfig.Tuning}); {@code tiles} ({@code auto} or {@code ITEMSxKEYS}, for
  * example {@code 64x64}) forces the tiled kernel's shape where it fits (see {@code TileConfig.Shape});

@@ -52,10 +52,26 @@ final class OpenClPlatforms {
                         deviceLong(d, CL_DEVICE_GLOBAL_MEM_SIZE), deviceLong(d, CL_DEVICE_LOCAL_MEM_SIZE),
                         deviceSize(d, CL_DEVICE_MAX_WORK_GROUP_SIZE),
                         (fpConfig & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0,
-                        Math.max(4, deviceInt(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8), platform, d));
+                        Math.max(4, deviceInt(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN) / 8), nvidiaCompute(d), platform, d));
             }
         }
         return out;
+    }
+
+    /** cl_nv_device_attribute_query's CL_DEVICE_COMPUTE_CAPABILITY_MAJOR_NV and _MINOR_NV. */
+    private static final int COMPUTE_CAPABILITY_MAJOR_NV = 0x4000;
+    private static final int COMPUTE_CAPABILITY_MINOR_NV = 0x4001;
+
+    /** An NVIDIA device's compute capability as major * 10 + minor; 0 where the extension is absent. */
+    static int nvidiaCompute(cl_device_id d) {
+        if (!deviceString(d, CL_DEVICE_EXTENSIONS).contains("cl_nv_device_attribute_query")) {
+            return 0;
+        }
+        try {
+            return deviceInt(d, COMPUTE_CAPABILITY_MAJOR_NV) * 10 + deviceInt(d, COMPUTE_CAPABILITY_MINOR_NV);
+        } catch (org.jocl.CLException e) {
+            return 0;
+        }
     }
 
     /** A platform without devices answers CL_DEVICE_NOT_FOUND, which is not a failure here. */

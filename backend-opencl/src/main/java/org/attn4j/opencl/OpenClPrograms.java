@@ -26,7 +26,7 @@ final class OpenClPrograms implements AutoCloseable {
     private static final String COMMON = load("common.cl");
     /** What the attention flavours share (flags, arguments, masks, logit, softmax), built into each of them. */
     private static final String VARIANTS = load("variants.cl");
-    private static final Set<String> ATTENTION_SOURCES = Set.of("attention.cl", "decode_stream.cl");
+    private static final Set<String> ATTENTION_SOURCES = Set.of("attention.cl", "attention_mma.cl", "decode_stream.cl");
 
     private final cl_context context;
     private final cl_device_id device;

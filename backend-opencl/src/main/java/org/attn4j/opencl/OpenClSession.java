@@ -93,6 +93,8 @@ final class OpenClSession implements BackendSession {
     private final AtomicLong allocations = new AtomicLong();
     private final boolean serialKernel;
     private final boolean decodeStream;
+    private final boolean tensorCores;
+    private final boolean tensorEmulated;
     private final DecodeStreamConfig.Tuning streamTuning;
     private final TileConfig.Shape tileShape;
     private final boolean tune;
@@ -107,9 +109,13 @@ final class OpenClSession implements BackendSession {
      * @param device the device
      * @param kernel attention kernel flavour: {@code tiled} (work-groups sharing local memory),
      *               {@code serial} (one work-item per unit, for CPUs), {@code decode-stream}
-     *               (streaming decode where it applies, tiled for the rest) or null/{@code auto}
-     *               (serial on CPU devices; decode-stream elsewhere, which reads decode K/V about
-     *               3x faster than the tiled kernel on an H200)
+     *               (streaming decode where it applies, tiled for the rest), {@code tensor}
+     *               (NVIDIA Tensor Cores where the tensor kernel takes the problem, decode included,
+     *               tiled for the rest; refused on other devices), {@code tensor-emulated} (the
+     *               same with its Tensor Core instructions emulated, on any device: for tests) or
+     *               null/{@code auto} (serial on
+     *               CPU devices; elsewhere decode-stream, which reads decode K/V about 3x faster
+     *               than the tiled kernel on an H200)
      */
     OpenClSession(OpenClDevice device, String kernel) {
         this(device, kernel, DecodeStreamConfig.Tuning.AUTO, null, null, 0);
@@ -137,11 +143,26 @@ final class OpenClSession implements BackendSession {
         boolean cpu = !device.gpu() && device.type().equals("CPU");
         this.serialKernel = switch (mode) {
             case "serial" -> true;
-            case "tiled", "decode-stream", "stream" -> false;
+            case "tiled", "decode-stream", "stream", "tensor", "tensor-emulated" -> false;
             case "auto", "" -> cpu;
             default -> throw new IllegalArgumentException(
-                    "opencl option kernel: expected auto, tiled, serial or decode-stream, actual '" + kernel + "'");
+                    "opencl option kernel: expected auto, tiled, serial, decode-stream, tensor or tensor-emulated, "
+                            + "actual '" + kernel
+                            + "'");
         };
+        this.tensorCores = switch (mode) {
+            case "tensor" -> {
+                if (!device.nvidiaTensorCores()) {
+                    throw new IllegalArgumentException("opencl option kernel: tensor needs NVIDIA's OpenCL on compute "
+                            + "capability 8.0 or newer (its inline PTX builds nowhere else); device "
+                            + device.describe());
+                }
+                yield true;
+            }
+            case "tensor-emulated" -> true;
+            default -> false;
+        };
+        this.tensorEmulated = mode.equals("tensor-emulated");
         this.decodeStream = switch (mode) {
             case "decode-stream", "stream" -> true;
             case "auto", "" -> !cpu;
@@ -207,6 +228,23 @@ final class OpenClSession implements BackendSession {
     /** Whether attention runs the serial (CPU) kernel rather than the tiled one. */
     boolean serialKernel() {
         return serialKernel;
+    }
+
+    /**
+     * Whether attention the tensor kernel takes (attention_mma.cl: NVIDIA Tensor Cores through
+     * inline PTX) runs it rather than the tiled kernel (option kernel=tensor, on NVIDIA devices of
+     * compute capability 8.0 and newer).
+     */
+    boolean tensorCores() {
+        return tensorCores;
+    }
+
+    /**
+     * Whether the tensor kernel is built with its Tensor Core instructions emulated in plain
+     * OpenCL (option kernel=tensor-emulated: the kernel's logic tested on any device, slowly).
+     */
+    boolean tensorEmulated() {
+        return tensorEmulated;
     }
 
     /** Whether decode problems the streaming kernel accepts run it (the default off CPUs). */

@@ -16,23 +16,6 @@
 // TY x TX work-items (WG), DC (head-dim chunk of the logits), VC (keys per V chunk) and ALIGNED4
 // (1: every q, K and V row starts on a multiple of 4 elements, so vectors load aligned).
 
-// The locals both flavours derive from unit `unit` of KV head hk: its request b, query items
-// [itemStart, itemEnd), query position pq = row + shift, keys [kvStart, kvEnd).
-#define UNIT_BOUNDS(unit)                                                                \
-    const int4 u = units[unit];                                                          \
-    const int b = u.x;                                                                   \
-    const int itemStart = u.y;                                                           \
-    const int qoStart = qoIndptr[b];                                                     \
-    const int qoLen = qoIndptr[b + 1] - qoStart;                                         \
-    const int kvLen = kvLens[b];                                                         \
-    const int itemEnd = min(itemStart + TM, qoLen * group);                              \
-    const int shift = kvLen - qoLen;                                                     \
-    const int pqFirst = itemStart / group + shift;                                       \
-    const int pqLast = (itemEnd - 1) / group + shift;                                    \
-    const int2 keyRange = unit_key_range(u, kvLen, pqFirst, pqLast, flags, windowLeft);         \
-    const int kvStart = keyRange.x;                                                      \
-    const int kvEnd = keyRange.y
-
 // RoPE pairing within the first 2 * rotaryHalf dims (the rotary dim): the pair index of element
 // d < 2 * rotaryHalf, its partner and the sign of the partner's term.
 inline int rope_pair(int d, int rotaryHalf, int interleaved, int* partner, float* sign) {
@@ -70,13 +53,6 @@ inline float load_query(__global const STORAGE(QT)* q, long base, int d, int rot
 inline void rope_dims(int pi, int rotaryHalf, int interleaved, int* d1, int* d2) {
     *d1 = interleaved ? 2 * pi : pi;
     *d2 = interleaved ? 2 * pi + 1 : pi + rotaryHalf;
-}
-
-// Element offset of key j of the request whose pages start at pageBase, KV head hk.
-inline long key_offset(__global const int* kvIndices, int pageBase, int j, int pageSize, long pageStride,
-                       long slotStride, long headStride, int hk) {
-    int page = kvIndices[pageBase + j / pageSize];
-    return (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
 }
 
 #if SERIAL
@@ -674,34 +650,3 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 }
 
 #endif
-
-// Combines the chunk states of split requests: info = (output row, first workspace row,
-// chunks, workspace rows between chunks). One work-item per (merged row, head), count of them.
-__kernel void merge_splits(MERGE_SPLITS_PARAMS) {
-    const int g = get_global_id(0);
-    if (g >= count) {
-        return;
-    }
-    const int h = g % hq;
-    const int4 r = info[g / hq];
-    const float mx = split_lse_max(tmpLse, r, hq, h);
-    float wsum = 0.0f;
-    for (int c = 0; c < r.z; c++) {
-        wsum += softmax_weight(tmpLse[(long) (r.y + c * r.w) * hq + h], mx);
-    }
-    float lse2;
-    float lseNatural;
-    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
-    const long out = oOff + (long) r.x * oTok + (long) h * oHead;
-    for (int d = 0; d < headDim; d++) {
-        float a = 0.0f;
-        for (int c = 0; mx != -INFINITY && c < r.z; c++) {
-            long row = (long) (r.y + c * r.w);
-            a += softmax_weight(tmpLse[row * hq + h], mx) * tmpO[(row * hq + h) * headDim + d];
-        }
-        STORE(QT, o, out + d, a * f);
-    }
-    if (flags & F_LSE) {
-        lse[lseOff + (long) r.x * hq + h] = lseNatural;
-    }
-}

@@ -53,9 +53,9 @@ class OpenClProviderTest {
     @Test
     void gpuPreferredOverCpuUnlessSelected() {
         OpenClDevice cpu = new OpenClDevice(0, "Some CPU platform", "cpu0", false, "CPU", "OpenCL 3.0", 2, 1 << 30,
-                1 << 16, 4096, true, 128, null, null);
+                1 << 16, 4096, true, 128, 0, null, null);
         OpenClDevice gpu = new OpenClDevice(1, "Vendor GPU platform", "Big GPU", true, "GPU", "OpenCL 3.0", 132,
-                1L << 37, 48 << 10, 1024, true, 512, null, null);
+                1L << 37, 48 << 10, 1024, true, 512, 90, null, null);
         List<OpenClDevice> both = List.of(cpu, gpu);
         assertEquals(gpu, OpenClPlatforms.choose(both, null, null));
         assertEquals(cpu, OpenClPlatforms.choose(both, null, "0"));
