@@ -27,7 +27,7 @@ abstract class TiledShapeSuite extends AttentionConformanceSuite {
     }
 
     /** Properties of kernels other than the attention kernel (append, merge, RoPE, MLA) or of validation. */
-    private static final java.util.regex.Pattern OTHER_KERNELS = java.util.regex.Pattern.compile(
+    static final java.util.regex.Pattern OTHER_KERNELS = java.util.regex.Pattern.compile(
             "(?i)(.*append.*|fp8Codes.*|mla.*|merge.*|standaloneRope.*|partialRope.*|ropeOnViews.*|invalidInputs.*"
                     + "|hostileValues.*|deviceFaults.*|concurrentUse.*|borrowedMemory.*|graphReplay.*|replanning.*"
                     + "|deviceMetadata.*)");
