@@ -88,6 +88,24 @@ class OpenClTensorKernelTest {
         }
     }
 
+    /**
+     * Every build of the kernel compiles here, real or emulated: a plan that cannot build it falls
+     * back to the tiled kernel with a warning, so the comparisons above alone could pass without it.
+     */
+    @ParameterizedTest(name = "{0}, D {1}, {2} items")
+    @CsvSource({"BF16, 128, 64", "F16, 64, 32", "BF16, 16, 16", "F16, 80, 64"})
+    void theTensorKernelBuilds(DType type, int dmax, int items) {
+        KernelTestSupport.assumeOpenClDevice();
+        String kernel = tensorKernel();
+        TensorTiles tiles = new TensorTiles(dmax, items, TensorTiles.KEYS);
+        try (OpenClSession session = (OpenClSession) new OpenClBackendProvider().open(
+                new BackendOptions(Map.of("kernel", kernel)))) {
+            String defines = tiles.defines(type, kernel.equals("tensor-emulated"));
+            session.kernel("attention_mma.cl", "attention", defines);
+            session.kernel("attention_mma.cl", "merge_splits", defines);
+        }
+    }
+
     @Test
     void runsTheTensorKernelCannotTakeFallBackToTheTiledOne() {
         KernelTestSupport.assumeOpenClDevice();
