@@ -91,6 +91,20 @@ class OpenClProviderTest {
     }
 
     @Test
+    void tensorKernelIsRefusedOffNvidiaTensorCores() {
+        availableProbe();
+        OpenClDevice device = OpenClPlatforms.choose(OpenClPlatforms.devices(), null, null);
+        org.junit.jupiter.api.Assumptions.assumeFalse(device.nvidiaTensorCores(),
+                "this device has NVIDIA Tensor Cores: kernel=tensor opens here");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> provider.open(new BackendOptions(Map.of("kernel", "tensor"))).close());
+        assertTrue(e.getMessage().contains("compute capability 8.0") && e.getMessage().contains(device.name()),
+                e.getMessage());
+        // The emulated kernel opens on any device.
+        provider.open(new BackendOptions(Map.of("kernel", "tensor-emulated"))).close();
+    }
+
+    @Test
     void copiesHeapAndNativeHostMemory() {
         availableProbe();
         float[] values = new float[1000];
