@@ -213,16 +213,15 @@ final class OpenClAttentionPlan implements KernelPlan {
 
         /**
          * Whether the tensor kernel may run this problem's tiled part: the session uses it, the head
-         * dims fit, and the dtypes the plan knows (a run may still bring others) and its options
-         * are ones it takes (no RoPE on the fly).
+         * dims fit, the dtypes the plan knows fit (a run may still bring others; none known passes)
+         * and its options are ones it takes (no RoPE on the fly).
          */
         private static boolean tensorPossible(OpenClSession session, AttentionProblem problem) {
             DType q = problem.qDtype();
             DType kv = problem.kvDtype();
             return session.tensorCores() && !session.serialKernel()
                     && TensorTiles.acceptsHeadDims(problem.heads().headDimQk(), problem.heads().headDimVo())
-                    && (q == null || kv == null ? (q == null || TensorTiles.acceptsTypes(q, q))
-                            && (kv == null || TensorTiles.acceptsTypes(kv, kv)) : TensorTiles.acceptsTypes(q, kv))
+                    && TensorTiles.acceptsTypes(q != null ? q : kv, kv != null ? kv : q)
                     && problem.options().rope() == null;
         }
 

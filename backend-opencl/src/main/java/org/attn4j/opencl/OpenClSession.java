@@ -147,8 +147,7 @@ final class OpenClSession implements BackendSession {
             case "auto", "" -> cpu;
             default -> throw new IllegalArgumentException(
                     "opencl option kernel: expected auto, tiled, serial, decode-stream, tensor or tensor-emulated, "
-                            + "actual '" + kernel
-                            + "'");
+                            + "actual '" + kernel + "'");
         };
         this.tensorCores = switch (mode) {
             case "tensor" -> {

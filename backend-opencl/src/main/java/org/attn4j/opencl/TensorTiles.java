@@ -21,9 +21,12 @@ record TensorTiles(int dmax, int tm, int tn) {
         return dqk % 8 == 0 && dvo % 8 == 0 && dqk > 0 && dvo > 0 && Math.max(dqk, dvo) <= MAX_HEAD_DIM;
     }
 
-    /** Whether a run in these dtypes fits the kernel: q, K and V all F16 or all BF16. */
+    /**
+     * Whether a run in these dtypes fits the kernel: q, K and V all F16 or all BF16. Both null
+     * (dtypes left to the run) fits too.
+     */
     static boolean acceptsTypes(DType q, DType kv) {
-        return q == kv && (q == DType.F16 || q == DType.BF16);
+        return q == kv && (q == null || q == DType.F16 || q == DType.BF16);
     }
 
     /** The tiled shape whose units the kernel runs for {@code items} query items wanted per unit. */

@@ -514,9 +514,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
 
         // Masks and logit terms, skipped for a tile that every live item sees whole.
-        const bool whole = !(flags & (F_MASK | F_ALIBI | F_SOFTCAP)) && t0 + TN <= kvEnd
-                && (!(flags & F_CAUSAL) || t0 + TN - 1 <= pqFirst)
-                && (!(flags & F_WINDOW) || t0 >= pqLast - windowLeft);
+        const bool whole = tile_seen_whole(t0, TN, kvEnd, pqFirst, pqLast, flags, windowLeft);
         #pragma unroll
         for (int i = 0; i < RM; i++) {
             const int pq = rowOf[i] + shift;

@@ -247,9 +247,7 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
 
         // Scale, masks and logit terms (skipped for a tile every live item sees whole), row maxima.
-        const bool whole = !(flags & (F_MASK | F_ALIBI | F_SOFTCAP)) && t0 + TN <= kvEnd
-                && (!(flags & F_CAUSAL) || t0 + TN - 1 <= pqFirst)
-                && (!(flags & F_WINDOW) || t0 >= pqLast - windowLeft);
+        const bool whole = tile_seen_whole(t0, TN, kvEnd, pqFirst, pqLast, flags, windowLeft);
         float mx[2] = {-INFINITY, -INFINITY};
         UNROLL
         for (int nt = 0; nt < TN / 8; nt++) {

@@ -191,6 +191,16 @@ inline bool key_allowed(int row, int pq, int j, int kvLen, int flags, int window
     return ok;
 }
 
+// Whether every row of positions [pqFirst, pqLast] sees each of the keys [t0, t0 + n) (all inside
+// the unit's keys, which end at kvEnd) with a plain logit: no mask bits, ALiBi or soft cap to
+// apply, and neither causality nor the window cuts the tile. Such a tile skips key_allowed and
+// logit_log2.
+inline bool tile_seen_whole(int t0, int n, int kvEnd, int pqFirst, int pqLast, int flags, int windowLeft) {
+    return !(flags & (F_MASK | F_ALIBI | F_SOFTCAP)) && t0 + n <= kvEnd
+            && (!(flags & F_CAUSAL) || t0 + n - 1 <= pqFirst)
+            && (!(flags & F_WINDOW) || t0 >= pqLast - windowLeft);
+}
+
 // ------------------------------------------------------------------------------- the logit
 
 // Logit x capped by softCap * tanh(x / softCap), then in base 2.
