@@ -32,7 +32,7 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
     static final int DEFAULT_STREAM_WAVES = 2;
 
     static final CudaKernelSettings DEFAULT =
-            new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES, MlaKernel.MMA);
+            new CudaKernelSettings(DecodeKernel.AUTO, PrefillKernel.WGMMA, DEFAULT_STREAM_WAVES, MlaKernel.WGMMA);
 
     /**
      * The decode kernels: {@code auto} (the default: {@code stream} without grouping where it
@@ -56,10 +56,11 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
     }
 
     /**
-     * The MLA kernels of Tensor Core problems: {@code mma} (the default: attention/mla.cuh, mma.sync) or
-     * {@code wgmma} (hopper/mla_wgmma.cuh on compute capability 9.0: DeepSeek's dims, latent 512 and
-     * rotary 64, q and cache of one 16-bit type, equal scales, 16-byte rows; other problems run
-     * {@code mma}). Every problem the Tensor Core kernels cannot take runs the CUDA-core kernel.
+     * The MLA kernels of Tensor Core problems: {@code wgmma} (the default: hopper/mla_wgmma.cuh on
+     * compute capability 9.0 for DeepSeek's dims, latent 512 and rotary 64, q and cache of one
+     * 16-bit type, equal scales, 16-byte rows; every other problem and device runs {@code mma}) or
+     * {@code mma} (attention/mla.cuh, mma.sync, everywhere). Every problem the Tensor Core kernels
+     * cannot take runs the CUDA-core kernel.
      */
     enum MlaKernel {
         MMA, WGMMA
@@ -80,7 +81,7 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
                 choice(PREFILL_KERNEL, o.get(CudaBackendProvider.ID, PREFILL_KERNEL), PrefillKernel.class,
                         PrefillKernel.WGMMA),
                 positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT_STREAM_WAVES),
-                choice(MLA_KERNEL, o.get(CudaBackendProvider.ID, MLA_KERNEL), MlaKernel.class, MlaKernel.MMA));
+                choice(MLA_KERNEL, o.get(CudaBackendProvider.ID, MLA_KERNEL), MlaKernel.class, MlaKernel.WGMMA));
     }
 
     private static <E extends Enum<E>> E choice(String key, String value, Class<E> kinds, E fallback) {

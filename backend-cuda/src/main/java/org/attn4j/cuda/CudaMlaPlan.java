@@ -17,8 +17,8 @@ import org.attn4j.tensor.Tensor;
  *
  * <p>The Tensor Core kernel ({@code mla_tc_*}) takes q in f16 or bf16 over a cache of q's type or
  * FP8, latent dims that are multiples of 32 up to 512 and rotary dims that are multiples of 16,
- * with cache rows on 16-byte boundaries. With the setting {@code mlaKernel=wgmma} on compute
- * capability 9.0, DeepSeek's dims (512 and 64) with q and cache of one 16-bit type run on the
+ * with cache rows on 16-byte boundaries. On compute capability 9.0 (unless the setting
+ * {@code mlaKernel=mma} says otherwise), DeepSeek's dims (512 and 64) with q and cache of one 16-bit type run on the
  * Hopper kernel ({@code mla_wg_*}, hopper/mla_wgmma.cuh) instead, on the same schedule, where q
  * and both pools also start on 16 bytes and their scales are equal. Everything else runs on the
  * CUDA-core kernel ({@code mla_generic_*}), a warp per (row, head).

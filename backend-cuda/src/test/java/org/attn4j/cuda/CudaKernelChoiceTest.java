@@ -177,16 +177,20 @@ class CudaKernelChoiceTest {
     }
 
     @Test
-    void theHopperMlaKernelTakesDeepSeeksDimsInOneSixteenBitTypeWhenAskedForOnHopper() {
+    void theHopperMlaKernelTakesDeepSeeksDimsInOneSixteenBitTypeOnHopper() {
         CudaKernelSettings wgmma = new CudaKernelSettings(CudaKernelSettings.DecodeKernel.AUTO,
                 CudaKernelSettings.PrefillKernel.WGMMA, CudaKernelSettings.DEFAULT_STREAM_WAVES,
                 CudaKernelSettings.MlaKernel.WGMMA);
+        CudaKernelSettings mma = new CudaKernelSettings(CudaKernelSettings.DecodeKernel.AUTO,
+                CudaKernelSettings.PrefillKernel.WGMMA, CudaKernelSettings.DEFAULT_STREAM_WAVES,
+                CudaKernelSettings.MlaKernel.MMA);
         MlaHeadConfig deepSeek = MlaHeadConfig.deepSeek(128);
         for (DType t : new DType[] {DType.BF16, DType.F16}) {
             assertTrue(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), wgmma, HOPPER));
             assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), wgmma, AMPERE), "sm_80 has no wgmma");
-            assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), CudaKernelSettings.DEFAULT, HOPPER),
-                    "the default setting keeps the mma.sync kernel");
+            assertTrue(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), CudaKernelSettings.DEFAULT, HOPPER),
+                    "the default setting takes the Hopper kernel");
+            assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, t), mma, HOPPER), "mlaKernel=mma keeps mma.sync");
             assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, t, DType.FP8_E4M3), wgmma, HOPPER), "FP8 cache");
             assertFalse(CudaMlaPlan.hopperFits(mla(new MlaHeadConfig(16, 256, 64), t, t), wgmma, HOPPER), "dims");
         }
