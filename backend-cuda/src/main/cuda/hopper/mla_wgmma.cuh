@@ -103,6 +103,17 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
             asyncCopy16(dst + mlaWgChunk(myRow, c), src, valid);
         }
         wgBarArriveCopies(kFull0 + 8 * st);
+        // Tile t + 2 into L2 now: its copies can start only once a stage frees, and then wait on
+        // L2 instead of DRAM. The thread pair of a row takes half the latent row each, the second
+        // also the rotary row (rows are 128-byte lines when 128-byte aligned; else one more line
+        // is fetched by its neighbour's request anyway).
+        const int jAhead = kvStart + (t + 2) * MLA_WG_KEYS + myRow;
+        if (jAhead < kvEnd) {
+            const uint8_t* latent = p.ckv + keys.ckvRow(jAhead) * 2 + myCol0 * (MLA_WG_DC * 2 / 2);
+#pragma unroll
+            for (int line = 0; line < MLA_WG_DC * 2 / 2 / 128; ++line) prefetchL2(latent + 128 * line);
+            if (myCol0 == 1) prefetchL2(p.kpe + keys.kpeRow(jAhead) * 2);
+        }
     }
     asyncCopyWait<0>();  // leave nothing in flight behind an exiting thread
 }
@@ -238,6 +249,14 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
         for (int t = 0; t < nTiles; ++t) {
             const int st = t & 1, k0 = kvStart + t * MLA_WG_KEYS;
             const uint32_t tileAddr = tilesAddr + st * MLA_WG_OPERAND;
+            if (t > 0) {
+                // The last tile's P V has landed: its stage goes back to the copier before S of
+                // this tile is issued, so the copy of tile t + 1 overlaps S, not only the softmax.
+                wgWait<0>();
+                wgKeepAll(o);
+                wgKeepFragments(pf);
+                release(st ^ 1);
+            }
             wgBarWait(kFull0 + 8 * st, (t >> 1) & 1);
             // The copier's cp.async wrote through the generic proxy; the barrier wait made those
             // writes (and Q's) visible to this thread, the fence orders them before its wgmma's reads.
@@ -255,12 +274,11 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
                 }
                 wgCommit();
             }
-            wgWait<0>();  // S of this tile, and the P V of the last, have landed
+            wgWait<0>();  // S of this tile has landed
             wgKeepAll(o);
             wgKeepFragments(pf);
 #pragma unroll
             for (int i = 0; i < 32; ++i) wgKeep(s[i]);
-            if (t > 0) release(st ^ 1);
             // Logits in base 2, masked past the chunk and each row's visible end.
             float rowMax[2] = {-INFINITY, -INFINITY};
 #pragma unroll

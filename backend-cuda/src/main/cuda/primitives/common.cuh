@@ -128,6 +128,10 @@ __device__ __forceinline__ void asyncCopy16(uint32_t smemDst, const void* src, i
 __device__ __forceinline__ void asyncCopy16(void* smemDst, const void* src, bool valid) {
     asyncCopy16((uint32_t) __cvta_generic_to_shared(smemDst), src, valid ? 16 : 0);
 }
+// Starts bringing the 128-byte line holding src into L2; nothing waits for it.
+__device__ __forceinline__ void prefetchL2(const void* src) {
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(src));
+}
 __device__ __forceinline__ void asyncCopyCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N> __device__ __forceinline__ void asyncCopyWait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
