@@ -18,8 +18,10 @@
 // - Q, the tiles and P live in shared memory in the layout wgmma descriptors read with 128-byte
 //   swizzling (hopper/wgmma.cuh): 64-row operands in 64-column slabs of 8 KB. S reads Q and a
 //   tile K-major; P V reads the tile's first 512 columns (ckv, the value) N-major;
-// - a stage is free once all eight consumer warps have released it (an "empty" mbarrier); the
-//   copies of a stage arrive on its "full" mbarrier when they land.
+// - a stage is free once all eight consumer warps have released it (an "empty" mbarrier), each
+//   as soon as its last product on the stage has landed; the copies of a stage arrive on its
+//   "full" mbarrier when they land. With two stages only one tile is copied ahead, so the copier
+//   also pulls the tile after that into L2.
 #pragma once
 #include "../attention/mla.cuh"
 #include "wgmma.cuh"
