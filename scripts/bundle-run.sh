@@ -2,7 +2,7 @@
 # attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
 # conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
 #
-#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|sass|demo|example|info] [backend...]
+#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|profile|sass|demo|example|info] [backend...]
 #
 #   all          info, conformance, memcheck, bench, peers, sass (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
@@ -13,6 +13,9 @@
 #                default 3 cases per property)
 #   kernels      attn4j bench-kernels decode, then prefill: the CUDA backend's candidate kernels
 #                compared with its Tensor Core attention kernel on the same inputs, then timed
+#   profile      Nsight Compute (ncu) on one launch of the kernels whose names match
+#                ATTN4J_PROFILE_KERNEL (a regex, default: every kernel) while bench runs
+#                ATTN4J_WORKLOADS (default decode-mla) on cuda: throughput, occupancy, warp stalls
 #   sass         Tensor Core instructions (HGMMA, HMMA) of the main kernels in the bundled fatbin,
 #                per architecture (cuobjdump)
 #   demo, info   attn4j demo / attn4j info
@@ -28,7 +31,8 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+  # The header comment, whatever its length.
+  sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$1"; shift
@@ -250,6 +254,30 @@ PY
   tee -a "$log" < "$out/sass.txt"
 }
 
+# One launch under Nsight Compute: where a kernel's time goes (the sections that say whether it
+# waits on memory, on its own dependencies or on issue), without the clocks locked to base.
+run_profile() {
+  if ! command -v ncu >/dev/null; then
+    say "profile: ncu not found, skipped"
+    return
+  fi
+  local kernel="${ATTN4J_PROFILE_KERNEL:-.*}"
+  local workloads=()
+  for w in ${ATTN4J_WORKLOADS:-decode-mla}; do workloads+=(--workload "$w"); done
+  mkdir -p "$out/profile"
+  say "profile: ncu on one launch matching '$kernel' (${workloads[*]})"
+  ncu --clock-control none --target-processes all -k "regex:$kernel" -c 1 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section SchedulerStats \
+    --section WarpStateStats --section MemoryWorkloadAnalysis --section ComputeWorkloadAnalysis \
+    "${jvm[@]}" -cp "$cp_main" org.attn4j.cli.Main bench "${workloads[@]}" --backends cuda \
+    --seconds 0 --warmup 0 > "$out/profile/ncu.txt" 2>&1
+  local rc=$?
+  grep -E "^  [a-z_]+[a-z0-9_]*|Duration|Throughput|Achieved Occupancy|Registers Per|Eligible Warps|Issued Warp|Stall|No Eligible" \
+    "$out/profile/ncu.txt" | head -n 60 | tee -a "$log"
+  say "profile: exit $rc"
+  [ $rc -ne 0 ] && status=1
+}
+
 run_example() {
   say "examples: LlamaAttentionEngine ${ATTN4J_EXAMPLE_ARGS:-}"
   read -r -a example_args <<< "${ATTN4J_EXAMPLE_ARGS:-}"
@@ -270,6 +298,7 @@ case "$what" in
   peers) run_peers ;;
   memcheck) run_memcheck ;;
   kernels) run_kernels ;;
+  profile) run_profile ;;
   sass) run_sass ;;
   demo) run_demo ;;
   example) run_example ;;
