@@ -77,11 +77,11 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
         BackendOptions o = options == null ? BackendOptions.DEFAULT : options;
         return new CudaKernelSettings(
                 choice(DECODE_KERNEL, o.get(CudaBackendProvider.ID, DECODE_KERNEL), DecodeKernel.class,
-                        DecodeKernel.AUTO),
+                        DEFAULT.decode()),
                 choice(PREFILL_KERNEL, o.get(CudaBackendProvider.ID, PREFILL_KERNEL), PrefillKernel.class,
-                        PrefillKernel.WGMMA),
-                positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT_STREAM_WAVES),
-                choice(MLA_KERNEL, o.get(CudaBackendProvider.ID, MLA_KERNEL), MlaKernel.class, MlaKernel.WGMMA));
+                        DEFAULT.prefill()),
+                positive(STREAM_WAVES, o.get(CudaBackendProvider.ID, STREAM_WAVES), DEFAULT.streamWaves()),
+                choice(MLA_KERNEL, o.get(CudaBackendProvider.ID, MLA_KERNEL), MlaKernel.class, DEFAULT.mla()));
     }
 
     private static <E extends Enum<E>> E choice(String key, String value, Class<E> kinds, E fallback) {
