@@ -17,6 +17,13 @@
 // softmax runs on S's fragments (a row's 4 lanes meet through shuffles), and P goes straight from
 // S's accumulators into the A fragments of P V.
 //
+// Copies overlap the products: the copies are asynchronous (cp.async), V of tile t is fetched
+// while S of tile t is computed and K of tile t + 1 while P V of tile t is, so a work-group waits
+// on memory only where a product is shorter than a copy. One K and one V tile of TN keys fit in
+// the 48 KB of local memory NVIDIA's OpenCL gives a work-group; two tiles of each would not.
+// Fragments come out of local memory through ldmatrix (.trans for V, whose B fragments run down
+// the key axis): one instruction gives a lane four 32-bit fragment registers.
+//
 // Compile-time: QT (= KVT), DMAX (a multiple of 16, at most 128), TM (16, 32 or 64), TN (32 or 64),
 // WG (= 2 TM), MMA_EMULATED (1: the products and shuffles in plain OpenCL, for tests elsewhere).
 
@@ -94,6 +101,36 @@ inline float lane_xor_in(__local uint* lanes, float x, int mask) {
 }
 #define lane_xor(x, mask) lane_xor_in(lanes, x, mask)
 
+// The copies happen at once; the barrier after each wait makes them visible as the real ones are.
+inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
+    *dst = valid ? *src : (uint4) (0u);
+}
+#define copies_commit()
+#define copies_wait_all()
+
+// What ldmatrix gives lane (g, t): register i holds elements (g, 2t) and (g, 2t + 1) of the 8 x 8
+// matrix i, whose row r starts at rows[i][r] (non-transposed), or elements (2t, g) and (2t + 1, g)
+// (transposed). The real instruction takes row r of matrix i from lane 8 i + r; the emulation
+// reads the same elements straight from the tile.
+inline void k_fragments(__local const ushort* tile, int n0, int d0, int count, uint* b) {
+    const int lane = get_local_id(0) & 31;
+    const int g = lane >> 2;
+    const int t = lane & 3;
+    for (int i = 0; i < count; i++) {
+        b[i] = *(__local const uint*) (tile + (n0 + g) * KSTR + d0 + 8 * i + 2 * t);
+    }
+}
+
+inline void v_fragments(__local const ushort* tile, int k0, int n0, uint* b) {
+    const int lane = get_local_id(0) & 31;
+    const int g = lane >> 2;
+    const int t = lane & 3;
+    for (int i = 0; i < 4; i++) {
+        __local const ushort* v = tile + (k0 + 8 * (i & 1) + 2 * t) * KSTR + n0 + 8 * (i >> 1) + g;
+        b[i] = (uint) v[0] | ((uint) v[KSTR] << 16);
+    }
+}
+
 #else
 #define EMULATION_SCRATCH
 #define UNROLL _Pragma("unroll")
@@ -127,17 +164,78 @@ inline float lane_xor(float x, int mask) {
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 0x1f, 0xffffffff;" : "=f"(r) : "f"(x), "r"(mask));
     return r;
 }
+
+// A local pointer as the 32-bit .shared address PTX takes: OpenCL's local address space is the
+// shared window itself, so the pointer's value is that address.
+inline uint shared_address(__local const void* p) {
+    return (uint) (size_t) p;
+}
+
+// 16 bytes from global to local memory without passing through registers; an invalid chunk is
+// written as zeros (source size 0, nothing read).
+inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+                 :: "r"(shared_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+
+inline void copies_commit(void) {
+    asm volatile("cp.async.commit_group;");
+}
+
+// This work-item's copies have landed; a barrier then makes every work-item's visible.
+inline void copies_wait_all(void) {
+    asm volatile("cp.async.wait_all;");
+}
+
+// Lane l gives the address of row l % 8 of matrix l / 8; see the emulation for what comes back.
+// Volatile: the tiles change under the same addresses from one key tile to the next.
+inline void k_fragments(__local const ushort* tile, int n0, int d0, int count, uint* b) {
+    const int lane = get_local_id(0) & 31;
+    const uint a = shared_address(tile + (n0 + (lane & 7)) * KSTR + d0 + 8 * ((lane >> 3) & 3));
+    if (count == 4) {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                     : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3]) : "r"(a));
+    } else {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0, %1}, [%2];"
+                     : "=r"(b[0]), "=r"(b[1]) : "r"(a));
+    }
+}
+
+inline void v_fragments(__local const ushort* tile, int k0, int n0, uint* b) {
+    const int lane = get_local_id(0) & 31;
+    const int i = lane >> 3;
+    const uint a = shared_address(tile + (k0 + 8 * (i & 1) + (lane & 7)) * KSTR + n0 + 8 * (i >> 1));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3]) : "r"(a));
+}
 #endif
 
 // A 32-bit pair of 16-bit elements at element offset i of a global 16-bit array.
 #define PAIR(p, i) (*(__global const uint*) ((__global const ushort*) (p) + (i)))
 
+// Starts copying the rows of keys [t0, t0 + TN) of one of K or V into tile, in 16-byte chunks;
+// chunks past the keys before kvEnd or past the row's dims dims are zeros.
+inline void stage_tile(__local uint4* tile, __global const ushort* base, int t0, int kvEnd, int dims,
+                       __global const int* kvIndices, int pageBase, int pageSize, long pageStride, long slotStride,
+                       long headStride, int hk) {
+    const int nKeys = min(TN, kvEnd - t0);
+    for (int c = get_local_id(0); c < TN * (DMAX / 8); c += WG) {
+        const int n = c / (DMAX / 8);
+        const int d = 8 * (c - n * (DMAX / 8));
+        const bool valid = n < nKeys && d < dims;
+        long off = 0;
+        if (valid) {
+            off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk) + d;
+        }
+        copy16(tile + (n * KSTR + d) / 8, (__global const uint4*) (base + off), valid);
+    }
+    copies_commit();
+}
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
     __local uint4 kTile4[TN * KSTR / 8];
     __local uint4 vTile4[TN * KSTR / 8];
-    __local long keyOff[TN];
-    __local long valueOff[TN];
     EMULATION_SCRATCH
     __local const ushort* kTile = (__local const ushort*) kTile4;
     __local const ushort* vTile = (__local const ushort*) vTile4;
@@ -152,6 +250,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     UNIT_BOUNDS(unit);
     const int pageBase = kvIndptr[b];
     const long maskBase = (flags & F_MASK) ? maskOffsets[b] : 0;
+    __global const ushort* kBase = (__global const ushort*) kc + kOffset;
+    __global const ushort* vBase = (__global const ushort*) vc + vOffset;
 
     // This lane's two items (r = 0: g, r = 1: g + 8 of the warp's 16).
     bool live[2];
@@ -169,6 +269,11 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         slope[r] = live[r] ? head_slope(slopes, headOf[r], flags) : 0.0f;
         rowMax[r] = -INFINITY;
         rowSum[r] = 0.0f;
+    }
+
+    if (kvStart < kvEnd) {
+        stage_tile(kTile4, kBase, kvStart, kvEnd, headDim, kvIndices, pageBase, pageSize, pageStride, slotStride,
+                   headStride, hk);
     }
 
     // q's A fragments for every 16 dims: (item g, dims 2t, 2t+1), (g + 8, same), (g, +8), (g + 8, +8).
@@ -196,37 +301,14 @@ void attention(ATTENTION_KERNEL_PARAMS) {
 
     for (int t0 = kvStart; t0 < kvEnd; t0 += TN) {
         const int nKeys = min(TN, kvEnd - t0);
-        for (int n = lid; n < TN; n += WG) {
-            long off = 0;
-            long vOff = 0;
-            if (n < nKeys) {
-                off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
-                vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
-            }
-            keyOff[n] = off;
-            valueOff[n] = vOff;
-        }
+        // K of this tile has landed, and every warp is done with the V tile of the last one.
+        copies_wait_all();
         barrier(CLK_LOCAL_MEM_FENCE);
-        // K and V rows in 16-byte chunks; zero past the tile's keys and past each row's dims.
-        for (int c = lid; c < TN * (DMAX / 8); c += WG) {
-            const int n = c / (DMAX / 8);
-            const int d = 8 * (c - n * (DMAX / 8));
-            uint4 kx = (uint4) (0u);
-            uint4 vx = (uint4) (0u);
-            if (n < nKeys) {
-                if (d < headDim) {
-                    kx = *(__global const uint4*) ((__global const ushort*) kc + kOffset + keyOff[n] + d);
-                }
-                if (d < headDimV) {
-                    vx = *(__global const uint4*) ((__global const ushort*) vc + vOffset + valueOff[n] + d);
-                }
-            }
-            kTile4[(n * KSTR + d) / 8] = kx;
-            vTile4[(n * KSTR + d) / 8] = vx;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        stage_tile(vTile4, vBase, t0, kvEnd, headDimV, kvIndices, pageBase, pageSize, vPageStride, vSlotStride,
+                   vHeadStride, hk);
 
-        // S = q K^T: K's B fragments are (key g, dims 2t, 2t + 1) and (key g, dims 2t + 8, 2t + 9).
+        // S = q K^T: K's B fragments are (key g, dims 2t, 2t + 1) and (key g, dims 2t + 8, 2t + 9),
+        // two k-steps of 16 dims per ldmatrix.
         float s[TN / 8][4];
         UNROLL
         for (int nt = 0; nt < TN / 8; nt++) {
@@ -236,12 +318,17 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
         }
         UNROLL
-        for (int ks = 0; ks < DMAX / 16; ks++) {
+        for (int ks = 0; ks < DMAX / 16; ks += 2) {
             if (ks * 16 < headDim) {
+                const int count = ks + 1 < DMAX / 16 ? 4 : 2;
                 UNROLL
                 for (int nt = 0; nt < TN / 8; nt++) {
-                    __local const uint* kr = (__local const uint*) (kTile + (nt * 8 + g) * KSTR + ks * 16 + 2 * t);
-                    mma16816(s[nt], qa[ks][0], qa[ks][1], qa[ks][2], qa[ks][3], kr[0], kr[4]);
+                    uint kb[4];
+                    k_fragments(kTile, nt * 8, ks * 16, count, kb);
+                    mma16816(s[nt], qa[ks][0], qa[ks][1], qa[ks][2], qa[ks][3], kb[0], kb[1]);
+                    if (count == 4) {
+                        mma16816(s[nt], qa[ks + 1][0], qa[ks + 1][1], qa[ks + 1][2], qa[ks + 1][3], kb[2], kb[3]);
+                    }
                 }
             }
         }
@@ -301,8 +388,17 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             }
         }
 
+        // V of this tile has landed, and every warp is done with the K tile: fetch the next one's.
+        copies_wait_all();
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (t0 + TN < kvEnd) {
+            stage_tile(kTile4, kBase, t0 + TN, kvEnd, headDim, kvIndices, pageBase, pageSize, pageStride, slotStride,
+                       headStride, hk);
+        }
+
         // o += P V: P's A fragment for keys [16 kk, 16 kk + 16) is S's n-tiles 2 kk and 2 kk + 1 as
-        // they are; V's B fragments are (keys 2t, 2t + 1, dim g) and (keys 2t + 8, 2t + 9, dim g).
+        // they are; V's B fragments are (keys 2t, 2t + 1, dim g) and (keys 2t + 8, 2t + 9, dim g),
+        // two n-tiles of 8 dims per ldmatrix.
         UNROLL
         for (int kk = 0; kk < TN / 16; kk++) {
             if (kk * 16 < nKeys) {
@@ -311,17 +407,16 @@ void attention(ATTENTION_KERNEL_PARAMS) {
                 const uint a2 = pack_pair(s[2 * kk + 1][0], s[2 * kk + 1][1]);
                 const uint a3 = pack_pair(s[2 * kk + 1][2], s[2 * kk + 1][3]);
                 UNROLL
-                for (int nt = 0; nt < DMAX / 8; nt++) {
+                for (int nt = 0; nt < DMAX / 8; nt += 2) {
                     if (nt * 8 < headDimV) {
-                        __local const ushort* v = vTile + (kk * 16 + 2 * t) * KSTR + nt * 8 + g;
-                        const uint b0 = (uint) v[0] | ((uint) v[KSTR] << 16);
-                        const uint b1 = (uint) v[8 * KSTR] | ((uint) v[9 * KSTR] << 16);
-                        mma16816(acc[nt], a0, a1, a2, a3, b0, b1);
+                        uint vb[4];
+                        v_fragments(vTile, kk * 16, nt * 8, vb);
+                        mma16816(acc[nt], a0, a1, a2, a3, vb[0], vb[1]);
+                        mma16816(acc[nt + 1], a0, a1, a2, a3, vb[2], vb[3]);
                     }
                 }
             }
         }
-        barrier(CLK_LOCAL_MEM_FENCE);
     }
 
     // Each row's sum over all its keys (its 4 lanes' in a fixed order), then o and lse.
