@@ -11,9 +11,11 @@ import org.attn4j.spi.AttentionProblem;
  * partial states go and how they are merged.
  *
  * <p>Split policy: without the deterministic option, a request is split only when the grid has
- * fewer work-groups than the caller's target (the tiled kernel: 4 per compute unit; the
- * streaming decode: enough for several waves), into chunks of at least {@link #MIN_CHUNK} keys. With it, the chunk is a constant ({@link #DETERMINISTIC_CHUNK}
- * or {@code maxSplitChunk}), so a request's arithmetic never depends on its batch.
+ * fewer work-groups than the caller's target (the tiled kernel: 4 per compute unit, and as many
+ * chunks as keep the grid within it, at least 2; the streaming decode: enough chunks for several
+ * waves), each of at least {@link #MIN_CHUNK} keys. With it, the chunk is a
+ * constant ({@link #DETERMINISTIC_CHUNK} or {@code maxSplitChunk}), so a request's arithmetic
+ * never depends on its batch.
  *
  * @param units       4 ints per unit: request, first query item, first key, end key
  * @param unitTmpRow  per unit: first workspace row of its chunk, or -1 to write o/lse directly
@@ -24,6 +26,18 @@ import org.attn4j.spi.AttentionProblem;
  */
 record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmpRows, int chunk, int splitRequests) {
     static final int MIN_CHUNK = 256;
+
+    /** How a split grid meets its target number of work-groups. */
+    enum Fill {
+        /** At least the target: many short work-groups in several waves (the streaming decode). */
+        AT_LEAST,
+        /**
+         * At most the target: work-groups that hold a compute unit for a long time (the tiled and
+         * tensor kernels), where a grid just past a whole number of waves leaves most of the machine
+         * idle for one more wave.
+         */
+        AT_MOST
+    }
     static final int DETERMINISTIC_CHUNK = 1024;
 
     int unitCount() {
@@ -35,16 +49,17 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     static AttentionSchedule of(AttentionProblem p, TileConfig tiles, int computeUnits) {
-        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits), b -> true);
+        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits), Fill.AT_MOST, b -> true);
     }
 
     /**
      * @param itemsPerUnit query items per unit
      * @param keyQuantum   split chunks are a multiple of this many keys
      * @param targetGroups work-groups below which requests are split
+     * @param fill         whether a split grid reaches the target or stays within it
      * @param requests     the requests this schedule computes (another kernel takes the rest)
      */
-    static AttentionSchedule of(AttentionProblem p, int itemsPerUnit, int keyQuantum, long targetGroups,
+    static AttentionSchedule of(AttentionProblem p, int itemsPerUnit, int keyQuantum, long targetGroups, Fill fill,
                                 IntPredicate requests) {
         int batch = p.batchSize();
         int g = p.heads().groupSize();
@@ -58,7 +73,7 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
                 maxKv = Math.max(maxKv, kvLens[b]);
             }
         }
-        int chunk = chunk(p, keyQuantum, targetGroups, tiles0 * hkv, maxKv);
+        int chunk = chunk(p, keyQuantum, targetGroups, fill, tiles0 * hkv, maxKv);
 
         List<int[]> units = new ArrayList<>();
         List<Integer> tmpRow = new ArrayList<>();
@@ -103,14 +118,14 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     /** Keys per chunk, or 0 for no split. */
-    private static int chunk(AttentionProblem p, int keyQuantum, long target, long workGroups, int maxKv) {
+    private static int chunk(AttentionProblem p, int keyQuantum, long target, Fill fill, long workGroups, int maxKv) {
         int cap = p.plan().maxSplitChunk();
         if (p.plan().deterministic()) {
             return cap > 0 ? cap : DETERMINISTIC_CHUNK;
         }
         int chosen = 0;
         if (workGroups > 0 && workGroups < target && maxKv > 2 * MIN_CHUNK) {
-            long splits = ceilDiv(target, workGroups);
+            long splits = fill == Fill.AT_LEAST ? ceilDiv(target, workGroups) : Math.max(2, target / workGroups);
             long c = Math.max(MIN_CHUNK, ceilDiv(maxKv, splits));
             chosen = (int) (ceilDiv(c, keyQuantum) * keyQuantum);
         }

@@ -86,6 +86,7 @@ class AttentionScheduleTest {
         assertEquals(16, c.keyQuantum(), c.describe()); // 4 row groups, 4 keys per step
         long target = 132L * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT;
         AttentionSchedule s = AttentionSchedule.of(decode(lens, PlanOptions.DEFAULT), c.tm(), c.keyQuantum(), target,
+                AttentionSchedule.Fill.AT_LEAST,
                 b -> true);
         assertEquals(0, s.chunk() % c.keyQuantum(), s.describe());
         assertEquals(64, s.splitRequests(), s.describe());
@@ -95,9 +96,31 @@ class AttentionScheduleTest {
     @Test
     void aRequestFilterLeavesTheOthersOut() {
         AttentionSchedule s = AttentionSchedule.of(decode(new int[] {50, 60, 70}, PlanOptions.DEFAULT), 4, 32, 8,
+                AttentionSchedule.Fill.AT_MOST,
                 b -> b != 1);
         assertEquals(2, s.unitCount(), s.describe());
         assertEquals(0, s.units()[0]);
         assertEquals(2, s.units()[4]);
+    }
+
+    @Test
+    void aSplitGridStaysWithinItsTarget() {
+        // A grid just past a whole number of waves idles the machine for most of one more wave.
+        int hkv = 8;
+        int[][] batches = {{32768}, {32768, 32768}, {100_000, 3000, 7}, {4096, 4096, 4096, 4096, 4096}, {1500}};
+        for (int[] lens : batches) {
+            AttentionProblem p = decode(lens, PlanOptions.DEFAULT);
+            long unsplit = AttentionSchedule.of(p, 4, 64, 0, AttentionSchedule.Fill.AT_MOST, b -> true).unitCount()
+                    * (long) hkv;
+            for (long target : new long[] {100, 264, 528, 2112}) {
+                AttentionSchedule s = AttentionSchedule.of(p, 4, 64, target, AttentionSchedule.Fill.AT_MOST, b -> true);
+                long groups = s.unitCount() * (long) hkv;
+                if (s.splitRequests() > 0) {
+                    assertTrue(groups <= Math.max(target, 2 * unsplit),
+                            groups + " work-groups for a target of " + target + ": " + s.describe());
+                    assertTrue(groups > unsplit, s.describe());
+                }
+            }
+        }
     }
 }
