@@ -6,12 +6,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import org.attn4j.error.BackendException;
 import org.jocl.CLException;
 import org.jocl.Pointer;
+import org.jocl.Sizeof;
 import org.jocl.cl_context;
 import org.jocl.cl_device_id;
 import org.jocl.cl_kernel;
@@ -20,6 +23,12 @@ import org.jocl.cl_program;
 /**
  * Builds kernel programs at first use, one per (source, build options), and keeps them for the
  * session's context. A failed build throws with the compiler's log.
+ *
+ * <p>With {@code -Dattn4j.opencl.dumpPrograms=DIR}, each program the session builds is written to
+ * DIR as the device compiled it (CL_PROGRAM_BINARIES: PTX on NVIDIA's OpenCL), beside its options
+ * and build log; on NVIDIA the build then asks for {@code -cl-nv-verbose}, so the log carries the
+ * assembler's register and spill counts. For kernel work: what the driver's compiler made of a
+ * kernel is otherwise visible only through its speed.
  */
 final class OpenClPrograms implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(OpenClPrograms.class.getName());
@@ -31,13 +40,18 @@ final class OpenClPrograms implements AutoCloseable {
     private final cl_context context;
     private final cl_device_id device;
     private final String baseOptions;
+    private final Path dumpDir;
     private final Map<String, cl_program> programs = new HashMap<>();
     private final Map<String, cl_kernel> kernels = new HashMap<>();
 
-    OpenClPrograms(cl_context context, cl_device_id device, boolean correctDivide) {
+    /** @param nvidia whether the device is NVIDIA's (its compiler takes {@code -cl-nv-verbose}) */
+    OpenClPrograms(cl_context context, cl_device_id device, boolean correctDivide, boolean nvidia) {
         this.context = context;
         this.device = device;
-        this.baseOptions = "-cl-std=CL1.2" + (correctDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "");
+        String dump = System.getProperty("attn4j.opencl.dumpPrograms");
+        this.dumpDir = dump == null || dump.isBlank() ? null : Path.of(dump);
+        this.baseOptions = "-cl-std=CL1.2" + (correctDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "")
+                + (dumpDir != null && nvidia ? " -cl-nv-verbose" : "");
     }
 
     /** The kernel {@code name} of {@code resource} built with {@code defines} ("-DX=1 ..."). */
@@ -75,7 +89,27 @@ final class OpenClPrograms implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.DEBUG, "built {0} [{1}] in {2} ms", resource, defines,
                 (System.nanoTime() - t0) / 1_000_000);
+        if (dumpDir != null) {
+            dump(program, resource, options);
+        }
         return program;
+    }
+
+    /** Writes the program's binary, options and build log to the dump folder; a failure only logs. */
+    private void dump(cl_program program, String resource, String options) {
+        String stem = resource.replace(".cl", "") + "-" + Integer.toHexString(options.hashCode());
+        try {
+            long[] size = new long[1];
+            clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, Sizeof.size_t, Pointer.to(size), null);
+            byte[] binary = new byte[(int) size[0]];
+            clGetProgramInfo(program, CL_PROGRAM_BINARIES, Sizeof.POINTER, Pointer.to(new Pointer[] {Pointer.to(binary)}),
+                    null);
+            Files.createDirectories(dumpDir);
+            Files.write(dumpDir.resolve(stem + ".bin"), binary);
+            Files.writeString(dumpDir.resolve(stem + ".log"), options + "\n\n" + buildLog(program) + "\n");
+        } catch (IOException | CLException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot dump program {0} to {1}: {2}", stem, dumpDir, e.toString());
+        }
     }
 
     /** A build that failed: the driver's status and the compiler's log. */

@@ -205,7 +205,7 @@ final class OpenClSession implements BackendSession {
                     () -> clCreateCommandQueue(context, device.device(), CL_QUEUE_PROFILING_ENABLE, null));
             this.queue = q;
         }
-        this.programs = new OpenClPrograms(context, device.device(), device.correctDivide());
+        this.programs = new OpenClPrograms(context, device.device(), device.correctDivide(), device.nvidiaCompute() > 0);
         this.group = (int) Math.min(64, Long.highestOneBit(Math.max(1, device.maxWorkGroupSize())));
         this.arena = new OpenClArena(this);
         this.uploads = new OpenClUploads(queue, this);
