@@ -28,7 +28,9 @@ import org.jocl.cl_program;
  * DIR as the device compiled it (CL_PROGRAM_BINARIES: PTX on NVIDIA's OpenCL), beside its options
  * and build log; on NVIDIA the build then asks for {@code -cl-nv-verbose}, so the log carries the
  * assembler's register and spill counts. For kernel work: what the driver's compiler made of a
- * kernel is otherwise visible only through its speed.
+ * kernel is otherwise visible only through its speed. {@code -Dattn4j.opencl.buildOptions} adds
+ * options after every build's own, to try a compiler option or another value of a kernel's
+ * compile-time define without changing the code.
  */
 final class OpenClPrograms implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(OpenClPrograms.class.getName());
@@ -41,6 +43,8 @@ final class OpenClPrograms implements AutoCloseable {
     private final cl_device_id device;
     private final String baseOptions;
     private final Path dumpDir;
+    /** Options after each build's own, so a define given here overrides the kernel's. */
+    private final String extraOptions;
     private final Map<String, cl_program> programs = new HashMap<>();
     private final Map<String, cl_kernel> kernels = new HashMap<>();
 
@@ -52,6 +56,8 @@ final class OpenClPrograms implements AutoCloseable {
         this.dumpDir = dump == null || dump.isBlank() ? null : Path.of(dump);
         this.baseOptions = "-cl-std=CL1.2" + (correctDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "")
                 + (dumpDir != null && nvidia ? " -cl-nv-verbose" : "");
+        String extra = System.getProperty("attn4j.opencl.buildOptions", "").trim();
+        this.extraOptions = extra.isEmpty() ? "" : " " + extra;
     }
 
     /** The kernel {@code name} of {@code resource} built with {@code defines} ("-DX=1 ..."). */
@@ -70,7 +76,7 @@ final class OpenClPrograms implements AutoCloseable {
     private cl_program build(String resource, String defines) {
         String source = COMMON + "\n" + (ATTENTION_SOURCES.contains(resource) ? VARIANTS + "\n" : "")
                 + load(resource);
-        String options = baseOptions + " " + defines;
+        String options = baseOptions + " " + defines + extraOptions;
         long t0 = System.nanoTime();
         cl_program program;
         try {
