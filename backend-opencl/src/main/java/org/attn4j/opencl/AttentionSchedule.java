@@ -26,6 +26,9 @@ import org.attn4j.spi.AttentionProblem;
  */
 record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmpRows, int chunk, int splitRequests) {
     static final int MIN_CHUNK = 256;
+    static final int DETERMINISTIC_CHUNK = 1024;
+    /** The tiled and tensor kernels' target: work-groups per compute unit below which requests split. */
+    static final int TILED_GROUPS_PER_COMPUTE_UNIT = 4;
 
     /** How a split grid meets its target number of work-groups. */
     enum Fill {
@@ -38,7 +41,6 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
          */
         AT_MOST
     }
-    static final int DETERMINISTIC_CHUNK = 1024;
 
     int unitCount() {
         return unitTmpRow.length;
@@ -49,7 +51,13 @@ record AttentionSchedule(int[] units, int[] unitTmpRow, int[] mergeRows, int tmp
     }
 
     static AttentionSchedule of(AttentionProblem p, TileConfig tiles, int computeUnits) {
-        return of(p, tiles.tm(), tiles.tn(), 4L * Math.max(1, computeUnits), Fill.AT_MOST, b -> true);
+        return of(p, tiles, computeUnits, b -> true);
+    }
+
+    /** The units of the tiled and tensor kernels for {@code requests}, split by their policy. */
+    static AttentionSchedule of(AttentionProblem p, TileConfig tiles, int computeUnits, IntPredicate requests) {
+        return of(p, tiles.tm(), tiles.tn(), (long) TILED_GROUPS_PER_COMPUTE_UNIT * Math.max(1, computeUnits),
+                Fill.AT_MOST, requests);
     }
 
     /**

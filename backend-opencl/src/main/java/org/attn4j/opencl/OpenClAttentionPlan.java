@@ -152,8 +152,7 @@ final class OpenClAttentionPlan implements KernelPlan {
                 AttentionSchedule s = AttentionSchedule.of(problem, stream.tm(), stream.keyQuantum(),
                         (long) Math.max(1, dev.computeUnits()) * DecodeStreamConfig.GROUPS_PER_COMPUTE_UNIT,
                         AttentionSchedule.Fill.AT_LEAST, singleRow);
-                AttentionSchedule rest = AttentionSchedule.of(problem, tiles.tm(), tiles.tn(),
-                        4L * Math.max(1, dev.computeUnits()), AttentionSchedule.Fill.AT_MOST, singleRow.negate());
+                AttentionSchedule rest = AttentionSchedule.of(problem, tiles, dev.computeUnits(), singleRow.negate());
                 if (s.unitCount() > 0) {
                     parts.add(new Part(true, s));
                 }
