@@ -52,8 +52,7 @@ final class OpenClPrograms implements AutoCloseable {
     OpenClPrograms(cl_context context, cl_device_id device, boolean correctDivide, boolean nvidia) {
         this.context = context;
         this.device = device;
-        String dump = System.getProperty("attn4j.opencl.dumpPrograms");
-        this.dumpDir = dump == null || dump.isBlank() ? null : Path.of(dump);
+        this.dumpDir = dumpDir(System.getProperty("attn4j.opencl.dumpPrograms"));
         this.baseOptions = "-cl-std=CL1.2" + (correctDivide ? " -cl-fp32-correctly-rounded-divide-sqrt" : "")
                 + (dumpDir != null && nvidia ? " -cl-nv-verbose" : "");
         String extra = System.getProperty("attn4j.opencl.buildOptions", "").trim();
@@ -99,6 +98,20 @@ final class OpenClPrograms implements AutoCloseable {
             dump(program, resource, options);
         }
         return program;
+    }
+
+    /** The dump folder the property names, or null: none, or a path this system cannot take (logged). */
+    private static Path dumpDir(String property) {
+        if (property == null || property.isBlank()) {
+            return null;
+        }
+        try {
+            return Path.of(property);
+        } catch (java.nio.file.InvalidPathException e) {
+            LOG.log(System.Logger.Level.WARNING, "attn4j.opencl.dumpPrograms: not a path, nothing dumped: {0}",
+                    e.getMessage());
+            return null;
+        }
     }
 
     /** Writes the program's binary, options and build log to the dump folder; a failure only logs. */
