@@ -73,7 +73,7 @@ final class OpenClAttentionPlan implements KernelPlan {
 
     /**
      * A built kernel pair, the work-group size it runs with and whether its merge runs one
-     * work-item per element (streaming decode) or per (row, head).
+     * work-item per element (merge_splits_dims, on GPUs) or per (row, head) (merge_splits, on CPUs).
      */
     private record Resolved(cl_kernel attention, cl_kernel merge, int wg, boolean mergePerElement) {}
 
@@ -397,7 +397,7 @@ final class OpenClAttentionPlan implements KernelPlan {
         long lseOff = lse != null ? OpenClMemory.offset(lse) : 0;
         // The serial (CPU) kernel runs a unit's KV heads in consecutive work-groups: their rows
         // share each page (see attention.cl).
-        boolean serialGrid = layout.tiles.serial() && !k.mergePerElement();
+        boolean serialGrid = layout.tiles.serial() && !part.stream();
         synchronized (session) {
             new KernelCall(k.attention(), "attention").mem(OpenClMemory.mem(q)).l(OpenClMemory.offset(q)).l(qs[0])
                     .l(qs[1]).mem(OpenClMemory.mem(o)).l(OpenClMemory.offset(o)).l(os[0]).l(os[1]).mem(lseMem).l(lseOff)
@@ -478,7 +478,8 @@ final class OpenClAttentionPlan implements KernelPlan {
         try {
             cl_kernel attention = session.kernel("attention_mma.cl", "attention", defines);
             if (kernelWorkGroupSize(attention) >= t.wg()) {
-                r = new Resolved(attention, session.kernel("attention_mma.cl", "merge_splits", defines), t.wg(), false);
+                r = new Resolved(attention, session.kernel("attention_mma.cl", "merge_splits_dims", defines), t.wg(),
+                        true);
             }
         } catch (BackendException e) {
             // A driver whose compiler rejects the inline PTX (an older PTX version, say) keeps the
@@ -507,7 +508,9 @@ final class OpenClAttentionPlan implements KernelPlan {
             cl_kernel attention = session.kernel("attention.cl", "attention", defines);
             long allowed = kernelWorkGroupSize(attention);
             if (t.serial() || allowed >= t.wg()) {
-                r = new Resolved(attention, session.kernel("attention.cl", "merge_splits", defines), t.wg(), false);
+                // A GPU merges one output element per work-item, a CPU one row per work-item.
+                r = new Resolved(attention, session.kernel("attention.cl", t.serial() ? "merge_splits"
+                        : "merge_splits_dims", defines), t.wg(), !t.serial());
                 kernels.put(key, r);
                 return r;
             }

@@ -4,8 +4,9 @@ import org.attn4j.tensor.DType;
 
 /**
  * Compile-time shape of the tensor kernel (attention_mma.cl: NVIDIA Tensor Cores through inline
- * PTX) and what it takes. It runs the units of a tiled shape of 16, 32 or 64 query items and 64
- * keys, one warp per 16 items, with K and V tiles staged in their own 16-bit type.
+ * PTX) and what it takes. It runs the units of a tiled shape of 16, 32 or 64 query items and 32
+ * keys, one warp per 16 items, with K and V tiles staged in their own 16-bit type through a ring
+ * of two stages (the next tile's copies run under this tile's products).
  *
  * @param dmax head dims up to this (a multiple of 16, at most {@link #MAX_HEAD_DIM})
  * @param tm   query items per unit
@@ -14,7 +15,12 @@ import org.attn4j.tensor.DType;
 record TensorTiles(int dmax, int tm, int tn) {
     /** The largest head dim: q's fragments and o's accumulators stay in registers for a whole unit. */
     static final int MAX_HEAD_DIM = 128;
-    static final int KEYS = 64;
+    /**
+     * Keys per step: at 32, two stages of K and V tiles fit NVIDIA's 48 KB of local memory per
+     * work-group and the kernel needs about 165 registers a work-item, against 213 at 64 keys in
+     * one stage, so more work-groups share a multiprocessor.
+     */
+    static final int KEYS = 32;
 
     /** Whether q/k and v/o head dims of {@code dqk} and {@code dvo} fit the kernel. */
     static boolean acceptsHeadDims(int dqk, int dvo) {
@@ -44,9 +50,9 @@ record TensorTiles(int dmax, int tm, int tn) {
         return 2 * tm;
     }
 
-    /** K and V tiles (rows padded by 8 elements) and each key's two row offsets. */
+    /** Two stages of K and V tiles of 16-bit elements, rows padded by 8 elements. */
     long localBytes() {
-        return 2L * 2 * tn * (dmax + 8) + 16L * tn;
+        return 2L * 2 * 2 * tn * (dmax + 8);
     }
 
     /** Build options for q, K and V of {@code type}; {@code emulated}: the Tensor Core instructions in plain OpenCL. */

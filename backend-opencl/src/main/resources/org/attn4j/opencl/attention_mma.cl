@@ -17,14 +17,15 @@
 // softmax runs on S's fragments (a row's 4 lanes meet through shuffles), and P goes straight from
 // S's accumulators into the A fragments of P V.
 //
-// Copies overlap the products: the copies are asynchronous (cp.async), V of tile t is fetched
-// while S of tile t is computed and K of tile t + 1 while P V of tile t is, so a work-group waits
-// on memory only where a product is shorter than a copy. One K and one V tile of TN keys fit in
-// the 48 KB of local memory NVIDIA's OpenCL gives a work-group; two tiles of each would not.
-// Fragments come out of local memory through ldmatrix (.trans for V, whose B fragments run down
-// the key axis): one instruction gives a lane four 32-bit fragment registers.
+// Copies overlap the products: K and V tiles sit in a ring of two stages, and the asynchronous
+// copies (cp.async) of tile t + 1 are issued as tile t's products start, so a work-group waits on
+// memory only where a whole tile's products are shorter than a copy. Each key's page is looked
+// up once for its K and V rows. Two stages of K and V at 32 keys fit in the 48 KB of local memory
+// NVIDIA's OpenCL gives a work-group. Fragments come out of local memory through ldmatrix
+// (.trans for V, whose B fragments run down the key axis): one instruction gives a lane four
+// 32-bit fragment registers.
 //
-// Compile-time: QT (= KVT), DMAX (a multiple of 16, at most 128), TM (16, 32 or 64), TN (32 or 64),
+// Compile-time: QT (= KVT), DMAX (a multiple of 16, at most 128), TM (16, 32 or 64), TN (16, 32 or 64),
 // WG (= 2 TM), MMA_EMULATED (1: the products and shuffles in plain OpenCL, for tests elsewhere).
 
 #define WARPS (TM / 16)
@@ -213,32 +214,44 @@ inline void v_fragments(__local const ushort* tile, int k0, int n0, uint* b) {
 // A 32-bit pair of 16-bit elements at element offset i of a global 16-bit array.
 #define PAIR(p, i) (*(__global const uint*) ((__global const ushort*) (p) + (i)))
 
-// Starts copying the rows of keys [t0, t0 + TN) of one of K or V into tile, in 16-byte chunks;
-// chunks past the keys before kvEnd or past the row's dims dims are zeros.
-inline void stage_tile(__local uint4* tile, __global const ushort* base, int t0, int kvEnd, int dims,
-                       __global const int* kvIndices, int pageBase, int pageSize, long pageStride, long slotStride,
-                       long headStride, int hk) {
+// Starts copying the K and V rows of keys [t0, t0 + TN) into one stage's kTile and vTile, in
+// 16-byte chunks, each key's page looked up once for both; chunks past kvEnd or past a row's dims
+// are zeros.
+inline void stage_tiles(__local uint4* kTile, __local uint4* vTile, __global const ushort* kBase,
+                        __global const ushort* vBase, int t0, int kvEnd, int headDim, int headDimV,
+                        __global const int* kvIndices, int pageBase, int pageSize, long pageStride, long slotStride,
+                        long headStride, long vPageStride, long vSlotStride, long vHeadStride, int hk) {
     const int nKeys = min(TN, kvEnd - t0);
-    for (int c = get_local_id(0); c < TN * (DMAX / 8); c += WG) {
+    UNROLL
+    for (int i = 0; i < (TN * (DMAX / 8) + WG - 1) / WG; i++) {
+        const int c = get_local_id(0) + i * WG;
+        if (c >= TN * (DMAX / 8)) {
+            break;
+        }
         const int n = c / (DMAX / 8);
         const int d = 8 * (c - n * (DMAX / 8));
-        const bool valid = n < nKeys && d < dims;
-        long off = 0;
-        if (valid) {
-            off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk) + d;
+        const bool key = n < nKeys;
+        long kOff = 0;
+        long vOff = 0;
+        if (key) {
+            const int j = t0 + n;
+            const long page = kvIndices[pageBase + j / pageSize];
+            const long slot = j % pageSize;
+            kOff = page * pageStride + slot * slotStride + (long) hk * headStride + d;
+            vOff = page * vPageStride + slot * vSlotStride + (long) hk * vHeadStride + d;
         }
-        copy16(tile + (n * KSTR + d) / 8, (__global const uint4*) (base + off), valid);
+        copy16(kTile + (n * KSTR + d) / 8, (__global const uint4*) (kBase + kOff), key && d < headDim);
+        copy16(vTile + (n * KSTR + d) / 8, (__global const uint4*) (vBase + vOff), key && d < headDimV);
     }
     copies_commit();
 }
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void attention(ATTENTION_KERNEL_PARAMS) {
-    __local uint4 kTile4[TN * KSTR / 8];
-    __local uint4 vTile4[TN * KSTR / 8];
+    // Stage i of the ring is [i * TN * KSTR / 8, (i + 1) * TN * KSTR / 8).
+    __local uint4 kRing[2 * TN * KSTR / 8];
+    __local uint4 vRing[2 * TN * KSTR / 8];
     EMULATION_SCRATCH
-    __local const ushort* kTile = (__local const ushort*) kTile4;
-    __local const ushort* vTile = (__local const ushort*) vTile4;
 
     const int lid = get_local_id(0);
     const int warp = lid >> 5;
@@ -272,8 +285,8 @@ void attention(ATTENTION_KERNEL_PARAMS) {
     }
 
     if (kvStart < kvEnd) {
-        stage_tile(kTile4, kBase, kvStart, kvEnd, headDim, kvIndices, pageBase, pageSize, pageStride, slotStride,
-                   headStride, hk);
+        stage_tiles(kRing, vRing, kBase, vBase, kvStart, kvEnd, headDim, headDimV, kvIndices, pageBase, pageSize,
+                    pageStride, slotStride, headStride, vPageStride, vSlotStride, vHeadStride, hk);
     }
 
     // q's A fragments for every 16 dims: (item g, dims 2t, 2t+1), (g + 8, same), (g, +8), (g + 8, +8).
@@ -299,13 +312,20 @@ void attention(ATTENTION_KERNEL_PARAMS) {
         }
     }
 
-    for (int t0 = kvStart; t0 < kvEnd; t0 += TN) {
+    for (int t0 = kvStart, stage = 0; t0 < kvEnd; t0 += TN, stage ^= 1) {
         const int nKeys = min(TN, kvEnd - t0);
-        // K of this tile has landed, and every warp is done with the V tile of the last one.
+        // This tile has landed, and every warp is done with the last one, whose stage now takes
+        // the next tile.
         copies_wait_all();
         barrier(CLK_LOCAL_MEM_FENCE);
-        stage_tile(vTile4, vBase, t0, kvEnd, headDimV, kvIndices, pageBase, pageSize, vPageStride, vSlotStride,
-                   vHeadStride, hk);
+        if (t0 + TN < kvEnd) {
+            const int next = (stage ^ 1) * (TN * KSTR / 8);
+            stage_tiles(kRing + next, vRing + next, kBase, vBase, t0 + TN, kvEnd, headDim, headDimV, kvIndices,
+                        pageBase, pageSize, pageStride, slotStride, headStride, vPageStride, vSlotStride,
+                        vHeadStride, hk);
+        }
+        __local const ushort* kTile = (__local const ushort*) (kRing + stage * (TN * KSTR / 8));
+        __local const ushort* vTile = (__local const ushort*) (vRing + stage * (TN * KSTR / 8));
 
         // S = q K^T: K's B fragments are (key g, dims 2t, 2t + 1) and (key g, dims 2t + 8, 2t + 9),
         // two k-steps of 16 dims per ldmatrix.
@@ -386,14 +406,6 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             for (int e = 0; e < 4; e++) {
                 acc[nt][e] *= alpha[e >> 1];
             }
-        }
-
-        // V of this tile has landed, and every warp is done with the K tile: fetch the next one's.
-        copies_wait_all();
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (t0 + TN < kvEnd) {
-            stage_tile(kTile4, kBase, t0 + TN, kvEnd, headDim, kvIndices, pageBase, pageSize, pageStride, slotStride,
-                       headStride, hk);
         }
 
         // o += P V: P's A fragment for keys [16 kk, 16 kk + 16) is S's n-tiles 2 kk and 2 kk + 1 as

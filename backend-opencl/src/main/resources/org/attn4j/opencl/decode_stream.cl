@@ -339,33 +339,3 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         }
     }
 }
-
-// Combines the chunk states of split requests, one work-item per output element so that
-// neighbouring work-items read neighbouring floats: info = (output row, first workspace row,
-// chunks, workspace rows between chunks) per merged row; count = merged rows x hq x headDim.
-__kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
-    const int e = get_global_id(0);
-    if (e >= count) {
-        return;
-    }
-    const int rowHead = e / headDim;
-    const int d = e - rowHead * headDim;
-    const int h = rowHead % hq;
-    const int4 r = info[rowHead / hq];
-    const float mx = split_lse_max(tmpLse, r, hq, h);
-    float wsum = 0.0f;
-    float a = 0.0f;
-    for (int c = 0; mx != -INFINITY && c < r.z; c++) {
-        long row = (long) (r.y + c * r.w) * hq + h;
-        float w = softmax_weight(tmpLse[row], mx);
-        wsum += w;
-        a += w * tmpO[row * headDim + d];
-    }
-    float lse2;
-    float lseNatural;
-    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
-    STORE(QT, o, oOff + (long) r.x * oTok + (long) h * oHead + d, a * f);
-    if ((flags & F_LSE) && d == 0) {
-        lse[lseOff + (long) r.x * hq + h] = lseNatural;
-    }
-}

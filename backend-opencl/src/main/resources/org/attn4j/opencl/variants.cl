@@ -287,9 +287,9 @@ inline float split_lse_max(__global const float* tmpLse, int4 r, int hq, int h) 
 
 // ------------------------------------------------------------------ split rows' merge
 
-// Combines the chunk states of split requests (of the tiled, serial and tensor kernels): info =
-// (output row, first workspace row, chunks, workspace rows between chunks). One work-item per
-// (merged row, head), count of them.
+// Combines the chunk states of split requests: info = (output row, first workspace row, chunks,
+// workspace rows between chunks). One work-item per (merged row, head), count of them, for CPU
+// devices, where a work-item walks its row's floats in order; GPUs take merge_splits_dims.
 __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
     const int g = get_global_id(0);
     if (g >= count) {
@@ -315,6 +315,37 @@ __kernel void merge_splits(MERGE_SPLITS_PARAMS) {
         STORE(QT, o, out + d, a * f);
     }
     if (flags & F_LSE) {
+        lse[lseOff + (long) r.x * hq + h] = lseNatural;
+    }
+}
+
+// Combines the chunk states of split requests, one work-item per output element so that
+// neighbouring work-items read neighbouring floats (on a GPU a work-item per row would read
+// floats headDim apart, one row at a time): info = (output row, first workspace row,
+// chunks, workspace rows between chunks) per merged row; count = merged rows x hq x headDim.
+__kernel void merge_splits_dims(MERGE_SPLITS_PARAMS) {
+    const int e = get_global_id(0);
+    if (e >= count) {
+        return;
+    }
+    const int rowHead = e / headDim;
+    const int d = e - rowHead * headDim;
+    const int h = rowHead % hq;
+    const int4 r = info[rowHead / hq];
+    const float mx = split_lse_max(tmpLse, r, hq, h);
+    float wsum = 0.0f;
+    float a = 0.0f;
+    for (int c = 0; mx != -INFINITY && c < r.z; c++) {
+        long row = (long) (r.y + c * r.w) * hq + h;
+        float w = softmax_weight(tmpLse[row], mx);
+        wsum += w;
+        a += w * tmpO[row * headDim + d];
+    }
+    float lse2;
+    float lseNatural;
+    const float f = softmax_finish(mx, wsum, head_sink(sinks, h, flags), 1.0f, &lse2, &lseNatural);
+    STORE(QT, o, oOff + (long) r.x * oTok + (long) h * oHead + d, a * f);
+    if ((flags & F_LSE) && d == 0) {
         lse[lseOff + (long) r.x * hq + h] = lseNatural;
     }
 }

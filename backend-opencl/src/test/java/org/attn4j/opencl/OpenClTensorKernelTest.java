@@ -102,7 +102,7 @@ class OpenClTensorKernelTest {
                 new BackendOptions(Map.of("kernel", kernel)))) {
             String defines = tiles.defines(type, kernel.equals("tensor-emulated"));
             session.kernel("attention_mma.cl", "attention", defines);
-            session.kernel("attention_mma.cl", "merge_splits", defines);
+            session.kernel("attention_mma.cl", "merge_splits_dims", defines);
         }
     }
 
