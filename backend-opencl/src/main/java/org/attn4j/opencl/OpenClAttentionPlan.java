@@ -128,7 +128,7 @@ final class OpenClAttentionPlan implements KernelPlan {
                     && tensorTiles.localBytes() <= dev.localMemBytes() ? tensorTiles : null;
             this.stream = session.decodeStream() && DecodeStreamConfig.accepts(problem, dev.maxWorkGroupSize())
                     ? DecodeStreamConfig.choose(problem.heads().headDimQk(), g, dev.maxWorkGroupSize(),
-                            session.streamTuning()) : null;
+                            dev.localMemBytes(), dev.nvidiaTensorCores(), session.streamTuning()) : null;
             int batch = problem.batchSize();
             int hq = problem.heads().numQoHeads();
             int dqk = problem.heads().headDimQk();
@@ -528,9 +528,22 @@ final class OpenClAttentionPlan implements KernelPlan {
     private Resolved resolveStream(String key, DType qType, DType kvType, boolean aligned) {
         DecodeStreamConfig s = layout.stream;
         while (true) {
+            boolean ring = s.ringRuns(kvType, aligned);
             String defines = "-DQT=" + OpenClTypes.code(qType) + " -DKVT=" + OpenClTypes.code(kvType) + " "
-                    + s.defines() + " -DALIGNED8=" + (aligned ? 1 : 0);
-            cl_kernel attention = session.kernel("decode_stream.cl", "decode_stream", defines);
+                    + s.defines(ring) + " -DALIGNED8=" + (aligned ? 1 : 0);
+            cl_kernel attention;
+            try {
+                attention = session.kernel("decode_stream.cl", "decode_stream", defines);
+            } catch (BackendException e) {
+                if (!ring) {
+                    throw e;
+                }
+                // A driver whose compiler rejects the ring's inline PTX keeps the loads in registers.
+                LOG.log(System.Logger.Level.WARNING, "the streaming decode's ring does not build on {0}; its loads "
+                        + "go a step ahead in registers instead: {1}", session.deviceInfo().name(), e.getMessage());
+                s = s.withoutRing();
+                continue;
+            }
             long allowed = kernelWorkGroupSize(attention);
             if (allowed >= s.wg()) {
                 Resolved r = new Resolved(attention, session.kernel("decode_stream.cl", "merge_splits_dims", defines),

@@ -14,7 +14,15 @@
 // Compile-time: QT, KVT (type codes of common.cl), DMAX (head dim bucket, power of two), TM
 // (query heads per unit), U (keys per row-group step), WG (work-items per group), ALIGNED8 (1:
 // every K/V row starts on a multiple of 8 elements, so vectors load aligned), PREFETCH (1: each
-// step's K/V loads are issued during the step before).
+// step's K/V loads are issued during the step before), RING (1: instead, each work-item copies
+// its own K/V vectors into a ring of STAGES steps in local memory and reads back exactly those,
+// so STAGES - 1 steps are in flight without holding registers; 16-bit K/V on ALIGNED8 only) and
+// RING_PTX (1: the ring's copies are NVIDIA's asynchronous cp.async, for compute capability 8.0
+// and newer; 0: plain loads and stores, the same arithmetic on any device).
+//
+// Why the ring: a step's loads in registers keep one step in flight, U x 32 bytes a work-item.
+// Memory that delivers more bytes per latency (an H200's 4.8 TB/s) needs more of them in flight
+// than the registers left beside q and the accumulators can hold.
 
 #if ALIGNED8
 #define LOADV(T, p, i) LOAD8A(T, p, i)
@@ -108,6 +116,53 @@ inline long next_offset(int j, int end, __global const int* pages, int* pageIdx,
         vDst[k] = RAW_LOAD(vc, vOffset + off[k] + d0);                                          \
     }
 
+#if RING
+#if !ALIGNED8 || !(KVT == 1 || KVT == 2)
+#error "the ring takes 16-bit K/V whose rows start on 8 elements"
+#endif
+#if RING_PTX
+// 16 bytes from global to local memory without passing through registers; an invalid vector is
+// written as zeros (source size 0, nothing read). The local pointer's value is its .shared address.
+inline void ring_copy(__local uint4* dst, __global const uint4* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+                 :: "r"((uint) (size_t) dst), "l"(src), "r"(valid ? 16 : 0));
+}
+inline void ring_commit(void) {
+    asm volatile("cp.async.commit_group;");
+}
+// This work-item's copies of all but the newest STAGES - 1 steps have landed (and are visible to it).
+inline void ring_wait(void) {
+    asm volatile("cp.async.wait_group %0;" :: "n"(STAGES - 1));
+}
+#else
+inline void ring_copy(__local uint4* dst, __global const uint4* src, bool valid) {
+    *dst = valid ? *src : (uint4) (0u);
+}
+inline void ring_commit(void) {}
+inline void ring_wait(void) {}
+#endif
+
+// Issues the copies of the step whose first key is j0 into ring stage st (offsets and scales of
+// its keys are in off[] and scl[]; each key's scales go to the row group's slot, written by its
+// first work-item), then moves off[] and scl[] on to the next step's keys.
+#define RING_ISSUE(st, j0)                                                                      \
+    for (int k = 0; k < U; k++) {                                                               \
+        const bool valid = (j0) + k < myEnd && active;                                          \
+        const int slotIdx = ((st) * U + k) * WG + lid;                                           \
+        ring_copy(kRing + slotIdx,                                                              \
+                  (__global const uint4*) ((__global const ushort*) kc + kOffset + off[k] + d0), valid); \
+        ring_copy(vRing + slotIdx,                                                              \
+                  (__global const uint4*) ((__global const ushort*) vc + vOffset + off[k] + d0), valid); \
+        if (lane == 0) {                                                                        \
+            sclRing[((st) * U + k) * ROWS + rg] = scl[k];                                       \
+        }                                                                                       \
+    }                                                                                           \
+    for (int k = 0; k < U; k++) {                                                               \
+        NEXT_KEY(k, (j0) + U + k);                                                              \
+    }                                                                                           \
+    ring_commit()
+#endif
+
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
 void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float partial[ROWS * LANES * PS]; // [row group][lane][key x head]
@@ -118,6 +173,11 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     __local float finalFactor[TM];
     __local float headSlope[TM]; // each query head's ALiBi slope (head_slope)
     __local float merged[TM * DMAX];
+#if RING
+    __local uint4 kRing[STAGES * U * WG];     // [stage][key][work-item]: each work-item's own vectors
+    __local uint4 vRing[STAGES * U * WG];
+    __local float2 sclRing[STAGES * U * ROWS]; // [stage][key][row group]
+#endif
 
     const int lid = get_local_id(0);
     const int rg = lid / LANES;
@@ -178,7 +238,12 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
     for (int k = 0; k < U; k++) {
         NEXT_KEY(k, myStart + k);
     }
-#if PREFETCH
+#if RING
+    for (int st = 0; st < STAGES - 1; st++) {
+        RING_ISSUE(st, myStart + st * U);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE); // the first steps' scales
+#elif PREFETCH
     // This step's raw rows and scales; the loop loads the next step's before its own barriers.
     RAW8 kr[U];
     RAW8 vr[U];
@@ -200,7 +265,26 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
         // Each key's dequantisation scales, applied to its dot products and weights rather than
         // to its 8 elements: a quarter of the multiplies at TM 4.
         float2 ks[U];
-#if PREFETCH
+#if RING
+        // The stage this step frees was read by the step before, whose barriers every work-item
+        // of the row group has passed; past the last step the copies are empty and commit nothing.
+        {
+            const int ahead = s + STAGES - 1;
+            const int st = ahead % STAGES;
+            RING_ISSUE(st, myStart + ahead * U);
+        }
+        ring_wait();
+        {
+            const int st = s % STAGES;
+#pragma unroll
+            for (int k = 0; k < U; k++) {
+                const int slotIdx = (st * U + k) * WG + lid;
+                kx[k] = RAW_FLOAT(as_ushort8(kRing[slotIdx]));
+                vx[k] = RAW_FLOAT(as_ushort8(vRing[slotIdx]));
+                ks[k] = sclRing[(st * U + k) * ROWS + rg];
+            }
+        }
+#elif PREFETCH
         RAW8 kn[U];
         RAW8 vn[U];
         float2 sclNext[U];

@@ -84,11 +84,13 @@ class OpenClDecodeStreamKernelTest {
                 new PlanOptions(false, maxChunk), layout, scales);
         try (HostTensor kh = random(rnd, kvType, kvShape); HostTensor vh = random(rnd, kvType, kvShape);
              HostTensor qh = random(rnd, qType, batch, hq, d)) {
-            // Loads issued in the step they are used, and a step ahead.
-            for (String prefetch : new String[] {"off", "on"}) {
+            // Loads issued in the step they are used, a step ahead, and through the local-memory
+            // ring (16-bit K/V; the others a step ahead).
+            for (String prefetch : new String[] {"off", "on", "ring"}) {
                 String plan = assertMatchesReference(problem, qh, kh, vh, Map.of("streamPrefetch", prefetch));
                 assertTrue(plan.contains("streaming decode"), plan);
-                assertEquals(prefetch.equals("on"), plan.contains("a step ahead"), plan);
+                assertEquals(!prefetch.equals("off"), plan.contains("a step ahead"), plan);
+                assertEquals(prefetch.equals("ring"), plan.contains("ring of"), plan);
                 assertTrue(maxChunk == 0 || plan.contains("split"), plan);
             }
         }
@@ -117,12 +119,17 @@ class OpenClDecodeStreamKernelTest {
         }
     }
 
-    /** The tuning options a device measurement may set: keys per step and work-group size. */
+    /** The tuning options a device measurement may set: keys per step, work-group size and loads. */
     @ParameterizedTest(name = "{0} keys per step, {1} work-items, D {2}, g {3}")
     @CsvSource({"1, 32, 128, 4", "8, 256, 64, 2", "3, 64, 256, 8", "16, 512, 32, 1"})
     void tuningOptionsKeepResults(int keys, int group, int d, int g) {
         KernelTestSupport.assumeOpenClDevice();
         SplittableRandom rnd = new SplittableRandom(keys * 7L + group);
+        String loads = switch (keys) {
+            case 1 -> "on";
+            case 8 -> "off";
+            default -> "ring";
+        };
         int pageSize = 16;
         int[] kvLens = {1000, 1, 77};
         int[][] pages = KernelTestSupport.consecutivePages(pageSize, kvLens, 0);
@@ -134,8 +141,10 @@ class OpenClDecodeStreamKernelTest {
              HostTensor vh = random(rnd, DType.BF16, next, pageSize, 2, d);
              HostTensor qh = random(rnd, DType.BF16, 3, 2 * g, d)) {
             String plan = assertMatchesReference(problem, qh, kh, vh, Map.of("streamKeys", Integer.toString(keys),
-                    "streamGroup", Integer.toString(group), "streamPrefetch", keys % 2 == 1 ? "on" : "off"));
+                    "streamGroup", Integer.toString(group), "streamPrefetch", loads));
             assertTrue(plan.contains(keys + " keys per step"), plan);
+            // 16 keys a step in 512 work-items leave no room for a ring of two steps.
+            assertEquals(loads.equals("ring") && keys < 16, plan.contains("ring of"), plan);
         }
     }
 
