@@ -319,7 +319,7 @@ public final class AttentionBackend implements AutoCloseable {
      * @param q       the query row, {@code [Hq, D]}
      * @param kv      contiguous K and V with their layout and scales
      * @param options causal, window, soft cap, scale, RoPE
-     * @param o       the output, q's dtype and shape
+     * @param o       the output, q's dtype (for an FP8 q, F32, F16 or BF16) and shape
      * @param lse     the log-sum-exp {@code [Hq]} F32, or null
      */
     public void singleDecode(Tensor q, ContiguousKv kv, AttentionOptions options, Tensor o, Tensor lse) {
@@ -335,7 +335,7 @@ public final class AttentionBackend implements AutoCloseable {
      * @param kv      contiguous K and V with their layout and scales
      * @param options causal, window, soft cap, scale, RoPE
      * @param mask    a custom mask of {@code qoLen x kvLen} bits, or null
-     * @param o       the output, q's dtype and shape
+     * @param o       the output, q's dtype (for an FP8 q, F32, F16 or BF16) and shape
      * @param lse     the log-sum-exp {@code [qoLen, Hq]} F32, or null
      */
     public void singlePrefill(Tensor q, ContiguousKv kv, AttentionOptions options, CustomMask mask, Tensor o,

@@ -69,7 +69,7 @@ public final class CascadePlan implements AutoCloseable {
      *
      * @param q   {@code [totalQ, Hq, D]}; a view with token and head strides is fine
      * @param kv  the pool every level's page table points into
-     * @param o   q's shape and dtype
+     * @param o   q's shape and dtype (for an FP8 q, F32, F16 or BF16)
      * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
      */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {
@@ -94,9 +94,10 @@ public final class CascadePlan implements AutoCloseable {
         for (int l = 0; l < plans.length; l++) {
             plans[l] = levels.get(l).prepareRun(c, q, kv, o, lse, false, owner.capturing());
         }
-        if (scratch.preparedFor != q.dtype()) {
+        // The levels' partial outputs take o's dtype: q's, or F32/F16/BF16 under an FP8 q.
+        if (scratch.preparedFor != o.dtype()) {
             owner.notWhileCapturing("a cascade's first run with these dtypes");
-            ensureScratch(q.dtype());
+            ensureScratch(o.dtype());
         }
         Tensor acc = lse != null ? lse : scratch.ownLse;
         plans[0].run(q, kv, o, acc);

@@ -38,7 +38,7 @@ public final class RaggedAttentionPlan implements AutoCloseable {
      *
      * @param q   {@code [totalQ, Hq, D]} (a view with token and head strides is fine)
      * @param kv  K and V, contiguous {@code [totalKv, Hkv, Dqk]} and {@code [totalKv, Hkv, Dvo]}
-     * @param o   q's shape and dtype (a view is fine)
+     * @param o   q's shape and dtype (for an FP8 q, F32, F16 or BF16; a view is fine)
      * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
      */
     public void run(Tensor q, RaggedKv kv, Tensor o, Tensor lse) {

@@ -76,7 +76,7 @@ final class OpenClSession implements BackendSession {
             Set.of(DType.F32, DType.F16, DType.BF16),
             Set.of(DType.F32, DType.F16, DType.BF16, DType.FP8_E4M3, DType.FP8_E5M2),
             1, 256, 1, Set.of(KvLayout.NHD, KvLayout.HND),
-            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST, Feature.GRAPH_CAPTURE)),
+            EnumSet.complementOf(EnumSet.of(Feature.ZERO_COPY_HOST, Feature.GRAPH_CAPTURE, Feature.FP8_QUERY)),
             Set.of(ExternalMemory.Kind.OPENCL_BUFFER));
 
     private final OpenClDevice device;

@@ -445,6 +445,11 @@ public abstract class AttentionConformanceSuite {
     }
 
     @Test
+    void fp8QueryMatchesOracle() {
+        property("fp8QueryMatchesOracle");
+    }
+
+    @Test
     void fp8AppendSaturatesAndKeepsNaN() {
         property("fp8AppendSaturatesAndKeepsNaN");
     }

@@ -69,7 +69,7 @@ public final class Lowering {
             Validation.feature(caps, id, Feature.DETERMINISTIC, "plan.deterministic");
         }
         if (planOptions.hasDtypes()) {
-            Validation.qDtype(caps, id, "plan.q", planOptions.qDtype());
+            Validation.queryDtype(caps, id, "plan.q", planOptions.qDtype());
             Validation.kvDtype(caps, id, "plan.kv", planOptions.kvDtype());
         }
         return new AttentionProblem(heads, qoIndptr, table, deviceTable, options, mask, maskOffsets, decode,

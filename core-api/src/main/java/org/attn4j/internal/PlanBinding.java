@@ -100,10 +100,10 @@ public final class PlanBinding implements AutoCloseable {
         HeadConfig h = problem.heads();
         String backend = session.backendId();
         BackendTensor qt = scope.tensor("q", q);
-        Validation.qDtype(session.capabilities(), backend, "q", q.dtype());
+        Validation.queryDtype(session.capabilities(), backend, "q", q.dtype());
         Validation.rows("q", q, problem.totalQ(), h.numQoHeads(), h.headDimQk(), false);
         BackendTensor ot = scope.tensor("o", o);
-        Validation.dtype("o", o, q.dtype());
+        Validation.outputDtype("o", o, q.dtype());
         Validation.rows("o", o, problem.totalQ(), h.numQoHeads(), h.headDimVo(), true);
         if (lse != null) {
             Validation.feature(session.capabilities(), backend, Feature.LSE, "lse");
@@ -167,7 +167,7 @@ public final class PlanBinding implements AutoCloseable {
                         + " and cannot make one during a graph capture; give the dtypes in PlanOptions.withDtypes or "
                         + "run once before capturing");
             }
-            Validation.qDtype(session.capabilities(), backend, "q", q.dtype());
+            Validation.queryDtype(session.capabilities(), backend, "q", q.dtype());
             p = byRunTypes.computeIfAbsent(key, k -> plan(session, problem.withRunTypes(k.q(), k.kv(), k.alignment())));
         }
         return p;

@@ -37,7 +37,7 @@ public final class SingleRequest {
         c.tensor("k", kv.k());
         c.tensor("v", kv.v());
         BackendTensor ot = c.tensor("o", o);
-        Validation.dtype("o", o, q.dtype());
+        Validation.outputDtype("o", o, q.dtype());
         // o has q's shape but for the head dim, which is v's (Dvo, spec §2).
         long[] oShape = q.shape();
         if (kv.v().rank() >= 1) {

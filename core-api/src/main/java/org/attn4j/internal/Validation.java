@@ -160,6 +160,36 @@ public final class Validation {
         }
     }
 
+    /**
+     * An attention query's dtype: one of the backend's q dtypes, or FP8 on a backend with
+     * {@link Feature#FP8_QUERY} (spec §1).
+     */
+    public static void queryDtype(Capabilities caps, String backend, String name, DType dtype) {
+        if (dtype.isFp8() && !caps.qDtypes().contains(dtype)) {
+            if (!caps.has(Feature.FP8_QUERY)) {
+                throw InvalidArgumentException.expected(name + ".dtype", "one of " + sorted(caps.qDtypes().toArray())
+                        + " on backend '" + backend + "' (FP8 q needs feature " + Feature.FP8_QUERY + ")", dtype);
+            }
+            return;
+        }
+        qDtype(caps, backend, name, dtype);
+    }
+
+    /**
+     * An attention output's dtype for a query of {@code q}: q's own, or for an FP8 query F32, F16
+     * or BF16 (spec §1).
+     */
+    public static void outputDtype(String name, Tensor o, DType q) {
+        if (q.isFp8()) {
+            if (o.dtype() != DType.F32 && o.dtype() != DType.F16 && o.dtype() != DType.BF16) {
+                throw InvalidArgumentException.expected(name + ".dtype", "F32, F16 or BF16 for a " + q + " q",
+                        o.dtype());
+            }
+        } else {
+            dtype(name, o, q);
+        }
+    }
+
     public static void kvDtype(Capabilities caps, String backend, String name, DType dtype) {
         if (!caps.kvDtypes().contains(dtype)) {
             throw InvalidArgumentException.expected(name + ".dtype", "one of " + sorted(caps.kvDtypes().toArray())

@@ -17,7 +17,8 @@ import org.attn4j.tensor.Tensor;
  * @param deterministic fix the KV split so a request's result is bitwise independent of the
  *                      other requests in the batch
  * @param maxSplitChunk a cap on keys per split chunk; 0 lets the backend choose
- * @param qDtype        the dtype of q and o every run will bring, or null (decided per run)
+ * @param qDtype        the dtype of q (and of o, but for an FP8 q, whose o is F32, F16 or BF16 as each run
+ *                      gives it) every run will bring, or null (decided per run)
  * @param kvDtype       the KV cache dtype every run will bring, or null (decided per run)
  * @param alignment     bytes every q, o and K/V view of a run starts on and strides by (a power
  *                      of two from 1 to 256, default 16); kernels that read 16-byte vectors are
@@ -58,8 +59,9 @@ public record PlanOptions(boolean deterministic, int maxSplitChunk, DType qDtype
             throw new InvalidArgumentException(qDtype == null ? "qDtype" : "kvDtype",
                     "give both dtypes or neither, actual q " + qDtype + ", kv " + kvDtype);
         }
-        if (qDtype != null && (!qDtype.isFloatingPoint() || qDtype.isFp8())) {
-            throw InvalidArgumentException.expected("qDtype", "F32, F16 or BF16", qDtype);
+        if (qDtype != null && !qDtype.isFloatingPoint()) {
+            throw InvalidArgumentException.expected("qDtype", "a floating-point dtype (FP8 where the backend has "
+                    + "FP8_QUERY)", qDtype);
         }
         if (kvDtype != null && !kvDtype.isFloatingPoint()) {
             throw InvalidArgumentException.expected("kvDtype", "a floating-point dtype", kvDtype);

@@ -284,6 +284,11 @@ public final class ContextParallelPlan implements AutoCloseable {
         }
         Validation.shape("o", o, totalQ, heads.numQoHeads(), heads.headDimVo());
         Validation.contiguous("o", o);
+        if (q.get(placement.owner()).dtype().isFp8()) {
+            throw InvalidArgumentException.expected("q[" + placement.owner() + "].dtype",
+                    "F32, F16 or BF16 (FP8 q is not available in context-parallel attention)",
+                    q.get(placement.owner()).dtype());
+        }
         Validation.dtype("o", o, q.get(placement.owner()).dtype());
         if (lse != null) {
             Validation.shape("lse", lse, totalQ, heads.numQoHeads());

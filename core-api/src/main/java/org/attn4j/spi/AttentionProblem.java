@@ -27,7 +27,7 @@ import org.attn4j.tensor.DType;
  * @param maskOffsets per-request bit offsets into {@code mask} (null without a mask)
  * @param decode      every request has exactly one query row
  * @param plan        scheduling options
- * @param qDtype      dtype of q and o in every run
+ * @param qDtype      dtype of q in every run, and of o but for an FP8 q (spec §1: o then F32, F16 or BF16)
  * @param kvDtype     dtype of the KV cache in every run
  * @param alignment   bytes every run's q, o and K/V views start on and stride by
  */

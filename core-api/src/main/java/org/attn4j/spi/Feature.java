@@ -56,5 +56,10 @@ public enum Feature {
      * Multi-head latent attention over a paged latent cache ({@code AttentionBackend.planMlaDecode},
      * {@code planMlaPrefill}, {@code appendPagedMlaKv}; spec §13).
      */
-    MLA
+    MLA,
+    /**
+     * q in FP8 (e4m3 or e5m2) in batch, ragged, cascade and single-request decode and prefill,
+     * o in F32, F16 or BF16 (spec §1); q's dequantisation scale folds into {@code smScale}.
+     */
+    FP8_QUERY
 }

@@ -134,6 +134,16 @@ public final class CaseData {
     }
 
     /**
+     * The same case, K and V with other q values (an FP8 q's values, say).
+     *
+     * @param newQ stored q values, {@code [totalQ, Hq, D]} (not copied)
+     * @return new data
+     */
+    public CaseData withQ(float[] newQ) {
+        return new CaseData(c, newQ, k, v, mask, kScales, vScales);
+    }
+
+    /**
      * The same case and q with other K and V (used to share prefixes).
      *
      * @param newK stored K values per request, {@code [kvLen, Hkv, D]} each (not copied)

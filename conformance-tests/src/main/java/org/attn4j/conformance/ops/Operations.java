@@ -72,9 +72,31 @@ public final class Operations {
      */
     public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
                                         boolean decode, PlanOptions planOptions) {
+        return batch(be, data, pool, table, decode, planOptions, data.kase().qDtype());
+    }
+
+    /**
+     * As {@link #batch(AttentionBackend, CaseData, PagedPool, boolean, PlanOptions)} with q stored in
+     * {@code qDtype} (an FP8 q, spec §1) and o still in the case's dtype.
+     *
+     * @param be          the backend
+     * @param data        the case's values; q's must be exact in {@code qDtype}
+     * @param pool        the KV pool, with its own page table
+     * @param decode      plan a batch decode rather than a paged prefill
+     * @param planOptions scheduling options
+     * @param qDtype      the dtype q is uploaded in
+     * @return o, and lse when the case asks for it
+     */
+    public static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, boolean decode,
+                                        PlanOptions planOptions, DType qDtype) {
+        return batch(be, data, pool, pool.table(), decode, planOptions, qDtype);
+    }
+
+    private static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
+                                         boolean decode, PlanOptions planOptions, DType qDtype) {
         AttentionCase c = data.kase();
         try (DeviceScope s = new DeviceScope(be)) {
-            Tensor q = q(s, data);
+            Tensor q = s.upload(qDtype, data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
             Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
             Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
             PagedKvCache kv = s.cache(pool);

@@ -19,6 +19,7 @@ import org.attn4j.conformance.cases.PagedPool;
 import org.attn4j.conformance.cases.PagedPool.Fill;
 import org.attn4j.conformance.check.AttentionOutput;
 import org.attn4j.conformance.check.Compare;
+import org.attn4j.conformance.check.SpecFormats;
 import org.attn4j.conformance.check.SpecOracle;
 import org.attn4j.conformance.check.Tolerance;
 import org.attn4j.conformance.harness.CaseSkipped;
@@ -28,6 +29,7 @@ import org.attn4j.conformance.ops.Operations.CascadeShape;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
 import org.attn4j.spi.Feature;
+import org.attn4j.tensor.DType;
 
 /**
  * spec §9's attention properties: agreement with the oracle for every operation, and the
@@ -126,7 +128,10 @@ public final class AttentionProperties {
                         this::maskEqualsCausal),
                 new CaseProperty(s, "deterministicIsBatchInvariant",
                         "deterministic plans: a request's result bitwise independent of the batch", EITHER, any(),
-                        needs(Feature.DETERMINISTIC), this::deterministic));
+                        needs(Feature.DETERMINISTIC), this::deterministic),
+                new CaseProperty(s, "fp8QueryMatchesOracle",
+                        "FP8 q (e4m3, e5m2), o in the case's dtype, ≈ oracle on the same q values", EITHER, any(),
+                        needs(Feature.FP8_QUERY), this::fp8QueryVsOracle));
         List<Property<?>> all = new java.util.ArrayList<>(base);
         for (Property<?> p : base) {
             String[] distinct = DISTINCT_HEAD_DIMS.get(p.key());
@@ -210,6 +215,28 @@ public final class AttentionProperties {
             AttentionOutput actual = Operations.batch(s.backend(), data, pool, decode, PlanOptions.DEFAULT);
             AttentionOutput exp = expected(data, o -> Operations.batch(o, data, pool, decode, PlanOptions.DEFAULT));
             Compare.outputs((decode ? "batch decode" : "batch prefill") + " vs " + oracleName(), actual, exp, tol(c));
+        }
+    }
+
+    /**
+     * Batch decode or prefill with q stored in FP8 (e4m3 or e5m2 by the seed) and o in the case's
+     * dtype (spec §1). The oracle reads the same q values in the case's dtype, which holds every
+     * e4m3 and e5m2 value exactly.
+     */
+    private void fp8QueryVsOracle(AttentionCase c) {
+        DType q8 = (c.seed() & 1) == 0 ? DType.FP8_E4M3 : DType.FP8_E5M2;
+        CaseData drawn = CaseData.of(c);
+        float[] q = drawn.q().clone();
+        for (int i = 0; i < q.length; i++) {
+            q[i] = SpecFormats.round(q8, q[i]);
+        }
+        CaseData data = drawn.withQ(q);
+        try (PagedPool pool = PagedPool.of(data, Fill.GARBAGE)) {
+            AttentionOutput actual = Operations.batch(s.backend(), data, pool, c.isDecode(), PlanOptions.DEFAULT, q8);
+            AttentionOutput exp = expected(data, o -> Operations.batch(o, data, pool, c.isDecode(),
+                    PlanOptions.DEFAULT));
+            Compare.outputs((c.isDecode() ? "batch decode" : "batch prefill") + " with a " + q8 + " q vs "
+                    + oracleName(), actual, exp, tol(c));
         }
     }
 

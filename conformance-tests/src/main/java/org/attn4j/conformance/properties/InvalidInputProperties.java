@@ -258,6 +258,20 @@ public final class InvalidInputProperties {
             return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
                     f.c.qoIndptr(), q2, f.o, f.lse), "q.dtype", "I32");
         }));
+        l.add(new Scenario("FP8 q without FP8_QUERY", null, f -> {
+            if (s.capabilities().has(Feature.FP8_QUERY)) {
+                throw new CaseSkipped("backend takes FP8 q");
+            }
+            Tensor q2 = f.scope.allocate(DType.FP8_E4M3, f.c.totalQ(), f.c.numQoHeads(), f.c.headDimQk());
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), q2, f.o, f.lse), "q.dtype", "FP8_QUERY", "FP8_E4M3");
+        }));
+        l.add(new Scenario("FP8 q with an FP8 o", Feature.FP8_QUERY, f -> {
+            Tensor q2 = f.scope.allocate(DType.FP8_E5M2, f.c.totalQ(), f.c.numQoHeads(), f.c.headDimQk());
+            Tensor o2 = f.watch(f.scope.sentinel(DType.FP8_E5M2, f.c.totalQ(), f.c.numQoHeads(), f.c.headDimVo()));
+            return new Call(() -> f.run(f.pool.table(), f.c.heads(), f.c.options(), f.data.customMask(),
+                    f.c.qoIndptr(), q2, o2, f.lse), "o.dtype", "F32, F16 or BF16", "FP8_E5M2");
+        }));
         l.add(new Scenario("cache head count mismatch", null, f -> {
             HeadConfig h = new HeadConfig(f.c.numQoHeads() * 2, f.c.numKvHeads() * 2, f.c.headDimQk());
             Tensor q2 = f.scope.allocate(f.c.qDtype(), f.c.totalQ(), h.numQoHeads(), f.c.headDimQk());
