@@ -240,6 +240,61 @@ class ReferenceBatchTest {
         }
     }
 
+    /**
+     * An FP8 q (spec §1) computes exactly what the same values in o's dtype (BF16 or F32, which
+     * hold them exactly) do, in single, ragged and cascade attention: the reference reads q's values
+     * and rounds o to o's own dtype.
+     */
+    @Test
+    void fp8QueryEqualsItsValuesInTheOutputDtypeInEveryOperation() {
+        int[] qoIndptr = {0, 2, 5};
+        int[] kvIndptr = {0, 8, 15};
+        float[] k = gaussian(15 * HKV * D);
+        float[] v = gaussian(15 * HKV * D);
+        PageTable prefix = new PageTable(new int[] {0, 5}, new int[] {0, 1, 2, 3, 4}, new int[] {1}, 1);
+        PageTable own = new PageTable(new int[] {0, 3, 5}, new int[] {5, 6, 7, 8, 9}, new int[] {1, 1}, 1);
+        for (DType q8 : new DType[] {DType.FP8_E4M3, DType.FP8_E5M2}) {
+            for (DType out : new DType[] {DType.BF16, DType.F32}) {
+                try (Tensor qt8 = tensor(attn, q8, gaussian(5 * HQ * D), 5, HQ, D);
+                     Tensor qt16 = tensor(attn, out, read(attn, qt8), 5, HQ, D); // the twin: q of o's dtype
+                     Tensor kt = tensor(attn, DType.BF16, k, 15, HKV, D);
+                     Tensor vt = tensor(attn, DType.BF16, v, 15, HKV, D);
+                     Tensor o8 = attn.allocate(out, 5, HQ, D);
+                     Tensor o16 = attn.allocate(out, 5, HQ, D);
+                     RaggedAttentionPlan ragged = attn.planBatchPrefillRagged(qoIndptr, kvIndptr, HEADS, CAUSAL, null,
+                             PlanOptions.DEFAULT.withDtypes(q8, DType.BF16));
+                     CascadePlan cascade = attn.planCascade(List.of(new CascadeLevel(new int[] {0, 5}, prefix),
+                             new CascadeLevel(qoIndptr, own)), HEADS, CAUSAL, PlanOptions.DEFAULT)) {
+                    String what = q8 + " q, " + out + " o";
+                    ragged.run(qt8, new RaggedKv(kt, vt), o8, null);
+                    // The twin's plan is made per run: a plan for q8 takes only q8.
+                    try (RaggedAttentionPlan twin = attn.planBatchPrefillRagged(qoIndptr, kvIndptr, HEADS, CAUSAL,
+                            null, PlanOptions.DEFAULT)) {
+                        twin.run(qt16, new RaggedKv(kt, vt), o16, null);
+                    }
+                    assertArrayEquals(read(attn, o16), read(attn, o8), "ragged, " + what);
+                    PagedKvCache cache = PagedKvCache.separate(kt.view(0, new long[] {15, 1, HKV, D},
+                            new long[] {HKV * D, HKV * D, D, 1}), vt.view(0, new long[] {15, 1, HKV, D},
+                            new long[] {HKV * D, HKV * D, D, 1}), KvLayout.NHD);
+                    cascade.run(qt8, cache, o8, null);
+                    cascade.run(qt16, cache, o16, null);
+                    assertArrayEquals(read(attn, o16), read(attn, o8), "cascade, " + what);
+                    try (Tensor q1 = qt8.view(0, new long[] {HQ, D}, new long[] {D, 1});
+                         Tensor q1twin = qt16.view(0, new long[] {HQ, D}, new long[] {D, 1});
+                         Tensor k1 = kt.view(0, new long[] {8, HKV, D}, new long[] {HKV * D, D, 1});
+                         Tensor v1 = vt.view(0, new long[] {8, HKV, D}, new long[] {HKV * D, D, 1});
+                         Tensor d8 = attn.allocate(out, HQ, D);
+                         Tensor d16 = attn.allocate(out, HQ, D)) {
+                        attn.singleDecode(q1, new ContiguousKv(k1, v1, KvLayout.NHD), AttentionOptions.DEFAULT, d8, null);
+                        attn.singleDecode(q1twin, new ContiguousKv(k1, v1, KvLayout.NHD), AttentionOptions.DEFAULT, d16,
+                                null);
+                        assertArrayEquals(read(attn, d16), read(attn, d8), "single decode, " + what);
+                    }
+                }
+            }
+        }
+    }
+
     private static int[] indptr(int[] lens) {
         int[] out = new int[lens.length + 1];
         for (int i = 0; i < lens.length; i++) {
