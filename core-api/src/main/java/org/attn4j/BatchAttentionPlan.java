@@ -34,7 +34,8 @@ public final class BatchAttentionPlan implements AutoCloseable {
      * @param q   {@code [totalQ, Hq, D]} ({@code [B, Hq, D]} for decode); a view with token and
      *            head strides is fine
      * @param kv  the cache the plan's page table points into
-     * @param o   q's shape and dtype (for an FP8 q, F32, F16 or BF16; spec §1); a view with token and head strides is fine
+     * @param o   q's shape and dtype (for an FP8 q, F32, F16 or BF16; spec §1); a view with token
+     *            and head strides is fine
      * @param lse {@code [totalQ, Hq]} F32, contiguous, or null
      */
     public void run(Tensor q, PagedKvCache kv, Tensor o, Tensor lse) {

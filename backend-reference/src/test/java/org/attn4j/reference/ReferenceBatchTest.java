@@ -285,7 +285,8 @@ class ReferenceBatchTest {
                          Tensor v1 = vt.view(0, new long[] {8, HKV, D}, new long[] {HKV * D, D, 1});
                          Tensor d8 = attn.allocate(out, HQ, D);
                          Tensor d16 = attn.allocate(out, HQ, D)) {
-                        attn.singleDecode(q1, new ContiguousKv(k1, v1, KvLayout.NHD), AttentionOptions.DEFAULT, d8, null);
+                        attn.singleDecode(q1, new ContiguousKv(k1, v1, KvLayout.NHD), AttentionOptions.DEFAULT, d8,
+                                null);
                         attn.singleDecode(q1twin, new ContiguousKv(k1, v1, KvLayout.NHD), AttentionOptions.DEFAULT, d16,
                                 null);
                         assertArrayEquals(read(attn, d16), read(attn, d8), "single decode, " + what);
