@@ -128,7 +128,8 @@ fi
 rm -rf "$out/jre" "$out/icd"
 cp scripts/bundle-run.sh "$out/run.sh"
 cp scripts/bundle-acceptance.sh "$out/acceptance.sh"
-chmod +x "$out/run.sh" "$out/acceptance.sh"
+cp scripts/bundle-opencl-acceptance.sh "$out/opencl-acceptance.sh"
+chmod +x "$out/run.sh" "$out/acceptance.sh" "$out/opencl-acceptance.sh"
 mkdir -p "$out/peers"
 if [ -d bench/peers ]; then
   cp bench/peers/*.py "$out/peers/" 2>/dev/null || true
