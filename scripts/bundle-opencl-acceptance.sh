@@ -29,8 +29,12 @@ bash "$here/run.sh" "$o/info" info > "$o/info.log" 2>&1
 java="${ATTN4J_JRE_DIR:-${TMPDIR:-/tmp}/attn4j-jre-$(cksum < "$here/jre.stamp" | cut -d' ' -f1)}/bin/java"
 [ -x "$java" ] || { say "no Java runtime at $java"; exit 1; }
 if [ -f "$here/icd/nvidia.icd" ]; then export OCL_ICD_VENDORS="$here/icd"; fi
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$o/gpu.txt" 2>&1
-say "$(tail -n 1 "$o/gpu.txt")"
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv > "$o/gpu.txt" 2>&1
+  say "$(tail -n 1 "$o/gpu.txt")"
+else
+  say "no nvidia-smi: not an NVIDIA host; the suites run on whatever OpenCL device is found"
+fi
 ceiling=$(timeout 60 python3 "$here/peers/read_ceiling.py" --value 2>/dev/null)
 say "read ceiling ${ceiling:-unmeasured} B/s"
 jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m)
