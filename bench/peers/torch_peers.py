@@ -55,9 +55,9 @@ def draw_lengths(n, lo, hi, seed):
     return out
 
 
-def workload(name, op, qo, kv, hq, hkv, d, causal, prefix=0, kv_dtype="bf16", twin=None):
+def workload(name, op, qo, kv, hq, hkv, d, causal, prefix=0, kv_dtype="bf16", twin=None, q_dtype="bf16"):
     return dict(name=name, op=op, qo=list(qo), kv=list(kv), hq=hq, hkv=hkv, d=d, causal=causal, prefix=prefix,
-                kv_dtype=kv_dtype, twin=twin)
+                kv_dtype=kv_dtype, twin=twin, q_dtype=q_dtype)
 
 
 def named_workloads(path=None, classes=False):
@@ -80,12 +80,14 @@ def named_workloads(path=None, classes=False):
         kv = lengths(spec["kv_len"], batch)
         qo = lengths(spec["qo_len"], batch) if "qo_len" in spec else (list(kv) if op == "prefill" else [1] * batch)
         fp8 = get("kv_dtype") in ("fp8_e4m3", "fp8_e5m2")
-        if (get("q_dtype"), "bf16" if fp8 else get("kv_dtype"), get("layout"), get("page_size")) != (
+        fp8_q = get("q_dtype") in ("fp8_e4m3", "fp8_e5m2")  # an FP8 class: only its twin is run
+        if ("bf16" if fp8_q else get("q_dtype"), "bf16" if fp8 else get("kv_dtype"), get("layout"),
+                get("page_size")) != (
                 "bf16", "bf16", "NHD", PAGE):
             raise SystemExit("torch_peers: %s: the peers run bf16 NHD with page %d only" % (spec["name"], PAGE))
         w[spec["name"]] = workload(spec["name"], op, qo, kv, get("hq"), get("hkv"), get("head_dim"),
                                    bool(get("causal")), prefix=get("shared_prefix"), kv_dtype=get("kv_dtype"),
-                                   twin=spec.get("twin"))
+                                   twin=spec.get("twin"), q_dtype=get("q_dtype"))
     return w
 
 
@@ -637,8 +639,8 @@ def main(argv=None):
     lost = None  # set when a device-side error leaves the CUDA context unusable
     for name in names:
         w = catalog[name]
-        if w["kv_dtype"] != "bf16":
-            print("%-22s skipped: the peers read bf16 caches only; compare with %s" % (name, w["twin"] or "bf16"),
+        if w["kv_dtype"] != "bf16" or w["q_dtype"] != "bf16":
+            print("%-22s skipped: the peers run bf16 only; compare with %s" % (name, w["twin"] or "bf16"),
                   flush=True)
             continue
         for peer in peers:

@@ -90,7 +90,8 @@ final class BenchCase implements AutoCloseable {
             Tensor q = keep(backend.upload(hostQ));
             Tensor k = keep(backend.upload(hostK));
             Tensor v = keep(backend.upload(hostV));
-            Tensor o = keep(backend.allocate(w.qDtype(), hostQ.shape()));
+            Tensor o = keep(backend.allocate(w.outputDtype(), new long[] {w.totalQ(), w.heads().numQoHeads(),
+                    w.heads().headDimVo()}));
             qs.add(q);
             os.add(o);
             caches.add(PagedKvCache.separate(k, v, w.layout()));

@@ -106,7 +106,7 @@ final class ReferenceCheck {
                 Tensor rq = share(reference, q, scratch);
                 Tensor rk = share(reference, c.hostK, scratch);
                 Tensor rv = share(reference, c.hostV, scratch);
-                Tensor ro = reference.allocate(w.qDtype(), n, hq, d);
+                Tensor ro = reference.allocate(w.outputDtype(), n, hq, d);
                 scratch.add(ro);
                 try (BatchAttentionPlan plan = reference.planBatchDecode(table, w.heads(), AttentionOptions.DEFAULT,
                         PlanOptions.DEFAULT)) {
@@ -130,7 +130,8 @@ final class ReferenceCheck {
 
     private static Result compare(Workload w, List<int[]> rows, HostTensor actual, HostTensor expected) {
         long rowElems = (long) w.heads().numQoHeads() * w.heads().headDimVo(); // rows of o
-        return compare(atol(w.qDtype()), rowElems, rows.stream().mapToInt(r -> r[0]).toArray(), actual, expected);
+        return compare(atol(w.outputDtype()), rowElems, rows.stream().mapToInt(r -> r[0]).toArray(), actual,
+                expected);
     }
 
     /**

@@ -25,7 +25,8 @@ public record Traffic(long bytes, double flops, long allowedPairs) {
         int dqk = w.heads().headDimQk();
         int dvo = w.heads().headDimVo();
         long kvTokenBytes = (long) hkv * (dqk + dvo) * w.kvDtype().byteSize(); // K and V of one token
-        long qoBytes = (long) w.totalQ() * hq * (dqk + dvo) * w.qDtype().byteSize();
+        long qoBytes = (long) w.totalQ() * hq
+                * ((long) dqk * w.qDtype().byteSize() + (long) dvo * w.outputDtype().byteSize());
         long kvBytes = w.storedKvTokens() * kvTokenBytes;
         long pairs = 0;
         for (int b = 0; b < w.batch(); b++) {

@@ -20,7 +20,7 @@ import org.attn4j.tensor.DType;
  * @param sharedPrefix cascade only: tokens of the prefix shared by all requests (0 otherwise)
  * @param heads        head counts and dim
  * @param pageSize     tokens per KV page
- * @param qDtype       q and o dtype
+ * @param qDtype       q dtype, and o's but for an FP8 q ({@link #outputDtype()})
  * @param kvDtype      KV cache dtype
  * @param layout       KV page layout
  * @param causal       whether the causal mask applies (prefill)
@@ -172,6 +172,16 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
     public Workload withName(String n) {
         return new Workload(n, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, layout, causal,
                 scale, adHoc);
+    }
+
+    /**
+     * The dtype of o: q's, or BF16 for an FP8 q (spec §1 allows F32, F16 or BF16 there; BF16 is
+     * what an engine on FP8 attention keeps its activations in).
+     *
+     * @return o's dtype
+     */
+    public DType outputDtype() {
+        return qDtype.isFp8() ? DType.BF16 : qDtype;
     }
 
     /**

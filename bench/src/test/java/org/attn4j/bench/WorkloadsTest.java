@@ -64,6 +64,16 @@ class WorkloadsTest {
                     * (twin.heads().headDimQk() + twin.heads().headDimVo()) * 2;
             assertEquals((Traffic.of(twin).bytes() - qo) / 2, Traffic.of(fp8).bytes() - qo);
         }
+        // An FP8 q: q's bytes halve too, o stays BF16.
+        Workload fp8q = Workloads.byName("prefill-causal-8k-fp8");
+        Workload twin = Workloads.byName("prefill-causal-8k");
+        assertEquals(DType.FP8_E4M3, fp8q.qDtype());
+        assertEquals(DType.BF16, fp8q.outputDtype());
+        assertEquals(DType.BF16, twin.outputDtype());
+        long qBytes = (long) twin.totalQ() * twin.heads().numQoHeads() * twin.heads().headDimQk();
+        long oBytes = (long) twin.totalQ() * twin.heads().numQoHeads() * twin.heads().headDimVo() * 2;
+        assertEquals((Traffic.of(twin).bytes() - 2 * qBytes - oBytes) / 2, Traffic.of(fp8q).bytes() - qBytes - oBytes);
+        assertEquals(Traffic.of(twin).flops(), Traffic.of(fp8q).flops());
         assertEquals(null, Workloads.byName("decode-llama9b"));
     }
 

@@ -133,6 +133,16 @@ class BenchTest {
     }
 
     @Test
+    void anFp8QueryClassRunsOnTheReferenceWithABf16Output() {
+        CliRunner r = CliRunner.run("bench", "--backends", "reference", "--workload", "prefill-causal-8k-fp8",
+                "--scale", "0.01", "--cpu-scale", "0.5", "--seconds", "0.02", "--min-reps", "2", "--warmup", "0");
+        assertEquals(0, r.status(), r.out() + r.err());
+        String row = r.out().lines().filter(l -> l.startsWith("prefill-causal-8k-fp8[fp8_e4m3/fp8_e4m3/NHD]"))
+                .findFirst().orElse("");
+        assertTrue(row.contains(" ok"), r.out());
+    }
+
+    @Test
     void decodeMlaRunsByNameOnlyAndChecked() {
         CliRunner r = CliRunner.run("bench", "--backends", "reference", "--workload", "decode-mla",
                 "--scale", "0.01", "--cpu-scale", "0.1", "--seconds", "0.02", "--min-reps", "2", "--warmup", "0");
