@@ -4,7 +4,7 @@
 # prints each kernel's registers, spills and shared memory.
 #
 #   scripts/opencl-ptx-check.sh KERNEL.cl [-DNAME=VALUE ...]
-#   e.g. scripts/opencl-ptx-check.sh attention_mma.cl -DQT=2 -DKVT=2 -DDMAX=128 -DTM=64 -DTN=64 -DWG=128 -DMMA_EMULATED=0
+#   e.g. scripts/opencl-ptx-check.sh attention_mma.cl -DQT=2 -DKVT=2 -DDMAX=128 -DTM=64 -DTN=64 -DWG=128 -DMMA_EMULATED=0 -DASYNC_COPY_PTX=1
 #
 # What it is good for: ptxas checks the inline PTX (attention_mma.cl's mma.sync, ldmatrix,
 # cp.async) for syntax and operand types, and the register counts show what a change costs, in

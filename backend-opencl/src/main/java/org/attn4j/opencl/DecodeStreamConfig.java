@@ -181,7 +181,7 @@ record DecodeStreamConfig(int dmax, int tm, int keysPerStep, int wg, boolean pre
     String defines(boolean ring) {
         return "-DDMAX=" + dmax + " -DTM=" + tm + " -DU=" + keysPerStep + " -DWG=" + wg + " -DPREFETCH="
                 + (prefetch ? 1 : 0) + " -DRING=" + (ring ? 1 : 0) + " -DSTAGES=" + Math.max(1, ringStages)
-                + " -DRING_PTX=" + (ring && ringAsync ? 1 : 0);
+                + " -DASYNC_COPY_PTX=" + (ring && ringAsync ? 1 : 0);
     }
 
     String describe() {

@@ -59,6 +59,6 @@ record TensorTiles(int dmax, int tm, int tn) {
     String defines(DType type, boolean emulated) {
         String code = String.valueOf(OpenClTypes.code(type));
         return "-DQT=" + code + " -DKVT=" + code + " -DDMAX=" + dmax + " -DTM=" + tm + " -DTN=" + tn + " -DWG=" + wg()
-                + " -DMMA_EMULATED=" + (emulated ? 1 : 0);
+                + " -DMMA_EMULATED=" + (emulated ? 1 : 0) + " -DASYNC_COPY_PTX=" + (emulated ? 0 : 1);
     }
 }

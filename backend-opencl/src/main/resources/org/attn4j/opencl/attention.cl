@@ -445,9 +445,10 @@ void attention(ATTENTION_KERNEL_PARAMS) {
             long vOff = 0;
             float2 scl = (float2) (1.0f);
             if (n < nKeys) {
-                off = key_offset(kvIndices, pageBase, t0 + n, pageSize, pageStride, slotStride, headStride, hk);
-                vOff = key_offset(kvIndices, pageBase, t0 + n, pageSize, vPageStride, vSlotStride, vHeadStride, hk);
-                scl = KEY_SCALES(pageBase, t0 + n, hk);
+                const int2 ps = key_page(kvIndices, pageBase, t0 + n, pageSize);
+                off = page_offset(ps, pageStride, slotStride, headStride, hk);
+                vOff = page_offset(ps, vPageStride, vSlotStride, vHeadStride, hk);
+                scl = KEY_SCALES(ps, hk);
             }
             keyOff[n] = off;
             valueOff[n] = vOff;

@@ -26,7 +26,11 @@
 // 32-bit fragment registers.
 //
 // Compile-time: QT (= KVT), DMAX (a multiple of 16, at most 128), TM (16, 32 or 64), TN (16, 32 or 64),
-// WG (= 2 TM), MMA_EMULATED (1: the products and shuffles in plain OpenCL, for tests elsewhere).
+// WG (= 2 TM), MMA_EMULATED (1: the products and shuffles in plain OpenCL, for tests elsewhere;
+// 0 takes ASYNC_COPY_PTX = 1, the copies' PTX in common.cl).
+#if !MMA_EMULATED && !ASYNC_COPY_PTX
+#error "the Tensor Core instructions come with cp.async copies: build with ASYNC_COPY_PTX=1"
+#endif
 
 #define WARPS (TM / 16)
 // Row stride of the staged K and V tiles in 16-bit elements: 16 bytes past a multiple of 128, so
@@ -102,13 +106,6 @@ inline float lane_xor_in(__local uint* lanes, float x, int mask) {
 }
 #define lane_xor(x, mask) lane_xor_in(lanes, x, mask)
 
-// The copies happen at once; the barrier after each wait makes them visible as the real ones are.
-inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
-    *dst = valid ? *src : (uint4) (0u);
-}
-#define copies_commit()
-#define copies_wait_all()
-
 // What ldmatrix gives lane (g, t): register i holds elements (g, 2t) and (g, 2t + 1) of the 8 x 8
 // matrix i, whose row r starts at rows[i][r] (non-transposed), or elements (2t, g) and (2t + 1, g)
 // (transposed). The real instruction takes row r of matrix i from lane 8 i + r; the emulation
@@ -166,28 +163,6 @@ inline float lane_xor(float x, int mask) {
     return r;
 }
 
-// A local pointer as the 32-bit .shared address PTX takes: OpenCL's local address space is the
-// shared window itself, so the pointer's value is that address.
-inline uint shared_address(__local const void* p) {
-    return (uint) (size_t) p;
-}
-
-// 16 bytes from global to local memory without passing through registers; an invalid chunk is
-// written as zeros (source size 0, nothing read).
-inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
-                 :: "r"(shared_address(dst)), "l"(src), "r"(valid ? 16 : 0));
-}
-
-inline void copies_commit(void) {
-    asm volatile("cp.async.commit_group;");
-}
-
-// This work-item's copies have landed; a barrier then makes every work-item's visible.
-inline void copies_wait_all(void) {
-    asm volatile("cp.async.wait_all;");
-}
-
 // Lane l gives the address of row l % 8 of matrix l / 8; see the emulation for what comes back.
 // Volatile: the tiles change under the same addresses from one key tile to the next.
 inline void k_fragments(__local const ushort* tile, int n0, int d0, int count, uint* b) {
@@ -234,11 +209,9 @@ inline void stage_tiles(__local uint4* kTile, __local uint4* vTile, __global con
         long kOff = 0;
         long vOff = 0;
         if (key) {
-            const int j = t0 + n;
-            const long page = kvIndices[pageBase + j / pageSize];
-            const long slot = j % pageSize;
-            kOff = page * pageStride + slot * slotStride + (long) hk * headStride + d;
-            vOff = page * vPageStride + slot * vSlotStride + (long) hk * vHeadStride + d;
+            const int2 ps = key_page(kvIndices, pageBase, t0 + n, pageSize);
+            kOff = page_offset(ps, pageStride, slotStride, headStride, hk) + d;
+            vOff = page_offset(ps, vPageStride, vSlotStride, vHeadStride, hk) + d;
         }
         copy16(kTile + (n * KSTR + d) / 8, (__global const uint4*) (kBase + kOff), key && d < headDim);
         copy16(vTile + (n * KSTR + d) / 8, (__global const uint4*) (vBase + vOff), key && d < headDimV);

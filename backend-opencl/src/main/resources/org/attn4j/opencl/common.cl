@@ -283,3 +283,39 @@ inline void report_fault(__global int* fault, int code, int index, int value) {
 inline float max_nan(float a, float b) {
     return (isnan(a) || isnan(b)) ? a + b : fmax(a, b);
 }
+
+// ---------------------------------------------------------- copies from global to local memory
+
+// 16 bytes from global to local memory; an invalid chunk is written as zeros. Built with
+// ASYNC_COPY_PTX (NVIDIA's OpenCL on compute capability 8.0 and newer, whose compiler hands inline
+// PTX to its assembler) a copy is cp.async: it bypasses registers and lands later, so a work-item
+// commits its copies in groups and waits for them; elsewhere it is a load and a store that land at
+// once. Either way a barrier after the wait makes every work-item's copies visible.
+#if ASYNC_COPY_PTX
+// A local pointer as the 32-bit .shared address PTX takes: OpenCL's local address space is the
+// shared window itself, so the pointer's value is that address.
+inline uint shared_address(__local const void* p) {
+    return (uint) (size_t) p;
+}
+// Source size 0 for an invalid chunk: nothing is read.
+inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
+                 :: "r"(shared_address(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+inline void copies_commit(void) {
+    asm volatile("cp.async.commit_group;");
+}
+// Every copy this work-item issued has landed.
+inline void copies_wait_all(void) {
+    asm volatile("cp.async.wait_all;");
+}
+// All but this work-item's newest n committed groups have landed; n is a constant.
+#define copies_wait_newest(n) asm volatile("cp.async.wait_group %0;" :: "n"(n))
+#else
+inline void copy16(__local uint4* dst, __global const uint4* src, bool valid) {
+    *dst = valid ? *src : (uint4) (0u);
+}
+inline void copies_commit(void) {}
+inline void copies_wait_all(void) {}
+#define copies_wait_newest(n)
+#endif

@@ -17,8 +17,8 @@
 // step's K/V loads are issued during the step before), RING (1: instead, each work-item copies
 // its own K/V vectors into a ring of STAGES steps in local memory and reads back exactly those,
 // so STAGES - 1 steps are in flight without holding registers; 16-bit K/V on ALIGNED8 only) and
-// RING_PTX (1: the ring's copies are NVIDIA's asynchronous cp.async, for compute capability 8.0
-// and newer; 0: plain loads and stores, the same arithmetic on any device).
+// ASYNC_COPY_PTX (1: the ring's copies are NVIDIA's asynchronous cp.async, for compute capability
+// 8.0 and newer; 0: plain loads and stores, the same arithmetic on any device; common.cl).
 //
 // Why the ring: a step's loads in registers keep one step in flight, U x 32 bytes a work-item.
 // Memory that delivers more bytes per latency (an H200's 4.8 TB/s) needs more of them in flight
@@ -120,27 +120,6 @@ inline long next_offset(int j, int end, __global const int* pages, int* pageIdx,
 #if !ALIGNED8 || !(KVT == 1 || KVT == 2)
 #error "the ring takes 16-bit K/V whose rows start on 8 elements"
 #endif
-#if RING_PTX
-// 16 bytes from global to local memory without passing through registers; an invalid vector is
-// written as zeros (source size 0, nothing read). The local pointer's value is its .shared address.
-inline void ring_copy(__local uint4* dst, __global const uint4* src, bool valid) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;"
-                 :: "r"((uint) (size_t) dst), "l"(src), "r"(valid ? 16 : 0));
-}
-inline void ring_commit(void) {
-    asm volatile("cp.async.commit_group;");
-}
-// This work-item's copies of all but the newest STAGES - 1 steps have landed (and are visible to it).
-inline void ring_wait(void) {
-    asm volatile("cp.async.wait_group %0;" :: "n"(STAGES - 1));
-}
-#else
-inline void ring_copy(__local uint4* dst, __global const uint4* src, bool valid) {
-    *dst = valid ? *src : (uint4) (0u);
-}
-inline void ring_commit(void) {}
-inline void ring_wait(void) {}
-#endif
 
 // Issues the copies of the step whose first key is j0 into ring stage st (offsets and scales of
 // its keys are in off[] and scl[]; each key's scales go to the row group's slot, written by its
@@ -149,9 +128,9 @@ inline void ring_wait(void) {}
     for (int k = 0; k < U; k++) {                                                               \
         const bool valid = (j0) + k < myEnd && active;                                          \
         const int slotIdx = ((st) * U + k) * WG + lid;                                           \
-        ring_copy(kRing + slotIdx,                                                              \
+        copy16(kRing + slotIdx,                                                              \
                   (__global const uint4*) ((__global const ushort*) kc + kOffset + off[k] + d0), valid); \
-        ring_copy(vRing + slotIdx,                                                              \
+        copy16(vRing + slotIdx,                                                              \
                   (__global const uint4*) ((__global const ushort*) vc + vOffset + off[k] + d0), valid); \
         if (lane == 0) {                                                                        \
             sclRing[((st) * U + k) * ROWS + rg] = scl[k];                                       \
@@ -160,7 +139,7 @@ inline void ring_wait(void) {}
     for (int k = 0; k < U; k++) {                                                               \
         NEXT_KEY(k, (j0) + U + k);                                                              \
     }                                                                                           \
-    ring_commit()
+    copies_commit()
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG, 1, 1)))
@@ -273,7 +252,7 @@ void decode_stream(ATTENTION_KERNEL_PARAMS) {
             const int st = ahead % STAGES;
             RING_ISSUE(st, myStart + ahead * U);
         }
-        ring_wait();
+        copies_wait_newest(STAGES - 1);  // the copies of all but the newest STAGES - 1 steps
         {
             const int st = s % STAGES;
 #pragma unroll

@@ -120,10 +120,10 @@ inline float2 kv_scales(__global const float* kScales, __global const float* vSc
     return (float2) (kScales[kScaleOff + at], vScales[vScaleOff + at]);
 }
 
-// kv_scales of key j of the request whose pages start at pageBase.
-#define KEY_SCALES(pageBase, j, hk)                                                             \
-    kv_scales(kScales, vScales, kScaleOff, vScaleOff, kvIndices[(pageBase) + (j) / pageSize],     \
-              (j) % pageSize, hk, scalePageStride, scaleSlotStride, scaleHeadStride, flags)
+// kv_scales of the key at page and slot ps (key_page).
+#define KEY_SCALES(ps, hk)                                                                      \
+    kv_scales(kScales, vScales, kScaleOff, vScaleOff, (ps).x, (ps).y, hk, scalePageStride,        \
+              scaleSlotStride, scaleHeadStride, flags)
 
 // ------------------------------------------------------------------- units and keys
 
@@ -145,11 +145,15 @@ inline float2 kv_scales(__global const float* kScales, __global const float* vSc
     const int kvStart = keyRange.x;                                                      \
     const int kvEnd = keyRange.y
 
-// Element offset of key j of the request whose pages start at pageBase, KV head hk.
-inline long key_offset(__global const int* kvIndices, int pageBase, int j, int pageSize, long pageStride,
-                       long slotStride, long headStride, int hk) {
-    int page = kvIndices[pageBase + j / pageSize];
-    return (long) page * pageStride + (long) (j % pageSize) * slotStride + (long) hk * headStride;
+// Page id (x) and slot (y) of key j of the request whose pages start at pageBase: the one
+// page-table read that a key's K, V and scale offsets share.
+inline int2 key_page(__global const int* kvIndices, int pageBase, int j, int pageSize) {
+    return (int2) (kvIndices[pageBase + j / pageSize], j % pageSize);
+}
+
+// Element offset of the key at page and slot ps, KV head hk, in a pool of the given strides.
+inline long page_offset(int2 ps, long pageStride, long slotStride, long headStride, int hk) {
+    return (long) ps.x * pageStride + (long) ps.y * slotStride + (long) hk * headStride;
 }
 
 // ------------------------------------------------------------------------------------ masks
