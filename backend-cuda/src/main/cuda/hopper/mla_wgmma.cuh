@@ -20,8 +20,10 @@
 //   tile K-major; P V reads the tile's first 512 columns (ckv, the value) N-major;
 // - a stage is free once all eight consumer warps have released it (an "empty" mbarrier), each
 //   as soon as its last product on the stage has landed; the copies of a stage arrive on its
-//   "full" mbarrier when they land. With two stages only one tile is copied ahead, so the copier
-//   also pulls the tile after that into L2.
+//   "full" mbarrier when they land;
+// - each copy instruction of the copier reads whole 128-byte lines (a warp takes 512 contiguous
+//   bytes of one row): the kernel's tiles come through L2 twice (two blocks of 64 heads per
+//   request), so L2 requests, not DRAM bytes, set the pace of the copies.
 #pragma once
 #include "../attention/mla.cuh"
 #include "wgmma.cuh"
@@ -75,8 +77,7 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
     wgBarArriveCopies(qFull);
 
     const MlaKeys keys{p, p.kvIndptr[b]};
-    // Thread tid copies chunks tid % 2 + 2 k of row tid / 2 of every tile.
-    const int myRow = tid >> 1, myCol0 = tid & 1;
+    const int copyWarp = tid >> 5, lane = tid & 31;
     for (int t = 0; t < nTiles; ++t) {
         const int st = t & 1;
         uint32_t* slot = offs + st * 2 * MLA_WG_KEYS;  // ckv offsets [64], kpe offsets [64]
@@ -92,30 +93,28 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
             slot[tid] = off;
         }
         wgNamedSync(1, 128);
-        const uint32_t ckvOff = slot[myRow], kpeOff = slot[MLA_WG_KEYS + myRow];
         if (t >= 2) wgBarWait(kEmpty0 + 8 * st, ((t >> 1) + 1) & 1);
         uint8_t* dst = tiles + st * MLA_WG_OPERAND;
+        // Warp w copies rows w, w + 4, ...: each latent row as two copies of 512 contiguous bytes
+        // (a lane's 16 bytes each), then the rotary rows four at a time, so that every copy
+        // instruction asks L2 for whole 128-byte lines, four of them.
 #pragma unroll 4
-        for (int c = myCol0; c < CPR; c += 2) {
-            const bool latent = c < MLA_WG_DC / 8;
-            const uint32_t off = latent ? ckvOff : kpeOff;
+        for (int i = 0; i < MLA_WG_KEYS / 4; ++i) {
+            const int r = copyWarp + 4 * i;
+            const uint32_t off = slot[r];
             const bool valid = off != MLA_WG_NO_ROW;
-            const uint8_t* src = latent ? p.ckv + (size_t) (valid ? off : 0u) * 16 + c * 16
-                                        : p.kpe + (size_t) (valid ? off : 0u) * 16 + (c - MLA_WG_DC / 8) * 16;
-            asyncCopy16(dst + mlaWgChunk(myRow, c), src, valid);
+            const uint8_t* src = p.ckv + (size_t) (valid ? off : 0u) * 16 + lane * 16;
+            asyncCopy16(dst + mlaWgChunk(r, lane), src, valid);
+            asyncCopy16(dst + mlaWgChunk(r, lane + 32), src + 512, valid);
+        }
+#pragma unroll
+        for (int i = 0; i < MLA_WG_KEYS / 16; ++i) {
+            const int r = copyWarp + 4 * (4 * i + (lane >> 3)), c = lane & 7;
+            const uint32_t off = slot[MLA_WG_KEYS + r];
+            const bool valid = off != MLA_WG_NO_ROW;
+            asyncCopy16(dst + mlaWgChunk(r, MLA_WG_DC / 8 + c), p.kpe + (size_t) (valid ? off : 0u) * 16 + c * 16, valid);
         }
         wgBarArriveCopies(kFull0 + 8 * st);
-        // Tile t + 2 into L2 now: its copies can start only once a stage frees, and then wait on
-        // L2 instead of DRAM. The thread pair of a row takes half the latent row each, the second
-        // also the rotary row (rows are 128-byte lines when 128-byte aligned; else one more line
-        // is fetched by its neighbour's request anyway).
-        const int jAhead = kvStart + (t + 2) * MLA_WG_KEYS + myRow;
-        if (jAhead < kvEnd) {
-            const uint8_t* latent = p.ckv + keys.ckvRow(jAhead) * 2 + myCol0 * (MLA_WG_DC * 2 / 2);
-#pragma unroll
-            for (int line = 0; line < MLA_WG_DC * 2 / 2 / 128; ++line) prefetchL2(latent + 128 * line);
-            if (myCol0 == 1) prefetchL2(p.kpe + keys.kpeRow(jAhead) * 2);
-        }
     }
     asyncCopyWait<0>();  // leave nothing in flight behind an exiting thread
 }
