@@ -21,9 +21,9 @@
 // - a stage is free once all eight consumer warps have released it (an "empty" mbarrier), each
 //   as soon as its last product on the stage has landed; the copies of a stage arrive on its
 //   "full" mbarrier when they land;
-// - each copy instruction of the copier reads whole 128-byte lines (a warp takes 512 contiguous
-//   bytes of one row): the kernel's tiles come through L2 twice (two blocks of 64 heads per
-//   request), so L2 requests, not DRAM bytes, set the pace of the copies.
+// - a warp's copy instruction reads 512 contiguous bytes of one row (whole 128-byte lines where
+//   rows are 128-byte aligned): every tile comes through L2 twice (two blocks of 64 heads per
+//   request), so the number of L2 requests counts as much as the bytes.
 #pragma once
 #include "../attention/mla.cuh"
 #include "wgmma.cuh"
@@ -96,8 +96,8 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
         if (t >= 2) wgBarWait(kEmpty0 + 8 * st, ((t >> 1) + 1) & 1);
         uint8_t* dst = tiles + st * MLA_WG_OPERAND;
         // Warp w copies rows w, w + 4, ...: each latent row as two copies of 512 contiguous bytes
-        // (a lane's 16 bytes each), then the rotary rows four at a time, so that every copy
-        // instruction asks L2 for whole 128-byte lines, four of them.
+        // (a lane's 16 bytes each), then the rotary rows four at a time, so that a copy
+        // instruction asks L2 for 4 lines (5 where a row is not 128-byte aligned), not 16 parts.
 #pragma unroll 4
         for (int i = 0; i < MLA_WG_KEYS / 4; ++i) {
             const int r = copyWarp + 4 * i;
