@@ -160,11 +160,17 @@ MLA_WG(f16, F16)
 MLA_WG(bf16, BF16)
 
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type at head dim
-// 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; a copier warpgroup and
-// two consumer warpgroups taking turns on the tensor cores, WG_ROWS query rows per block.
+// 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; every other multiple of 8
+// up to 256 with K/V of q's type in the smallest layout that holds it, the head dim read at run
+// time (wg_*_rDH); a copier warpgroup and two consumer warpgroups taking turns on the tensor
+// cores, WG_ROWS query rows per block.
 #define WGMMA_PREFILL(QN, Q, DH, DR)                                                                      \
     extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_d##DR(const AttnParams p) {     \
         wgPrefillBody<Q, DH, DR>(p);                                                                      \
+    }
+#define WGMMA_PREFILL_RUNTIME_DIM(QN, Q, DH)                                                              \
+    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_r##DH(const AttnParams p) {     \
+        wgPrefillBody<Q, DH, 0>(p);                                                                       \
     }
 #define WGMMA_PREFILL_FP8(QN, Q, KN, K, DH, DR)                                                           \
     extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_##KN##_d##DR(const AttnParams p) { \
@@ -176,6 +182,8 @@ MLA_WG(bf16, BF16)
 #define WGMMA_PREFILL_Q(QN, Q)                                                                            \
     WGMMA_PREFILL(QN, Q, 64, 64) WGMMA_PREFILL(QN, Q, 128, 80) WGMMA_PREFILL(QN, Q, 128, 96)              \
     WGMMA_PREFILL(QN, Q, 128, 128) WGMMA_PREFILL(QN, Q, 256, 256)                                         \
+    WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 64) WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 128)                            \
+    WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 256)                                                                 \
     WGMMA_PREFILL_KV(QN, Q, e4m3, E4M3) WGMMA_PREFILL_KV(QN, Q, e5m2, E5M2)
 WGMMA_PREFILL_Q(bf16, BF16)
 WGMMA_PREFILL_Q(f16, F16)

@@ -21,11 +21,12 @@ __device__ __forceinline__ void prefillSplitRange(const AttnParams& p, int s, in
 // writes o (times the KV head's V scale, headVScale, in q's type) and lse; for a split request (partialBase >= 0) the
 // split's float state instead, at merge_stream's slot partialBase + KV head * items + row * g +
 // head in group (items = qoLen * g). oAt(nb, e) reads accumulator e of 8-column block nb, so the
-// kernels' register layouts need not match.
+// kernels' register layouts need not match. DH: the kernel's columns; dr: the first dr of them
+// (a multiple of 8, at most DH) are o's, the rest a layout's zero padding.
 template <int MT, int DH, typename OAt>
 __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, const float (&m)[2], float (&l)[2],
                                                  const bool (&rowOk)[2], const int (&rowI)[2], int qoStart, int qoLen,
-                                                 int h, int partialBase, int lane) {
+                                                 int h, int partialBase, int lane, int dr = DH) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
         l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
@@ -36,9 +37,11 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
         if (partialBase >= 0) {
             const int g = p.group;
             const long long slot = partialBase + (long long) (h / g) * qoLen * g + (long long) rowI[r] * g + h % g;
-            float2* out = reinterpret_cast<float2*>(p.partialO + slot * DH + (lane & 3) * 2);
+            float2* out = reinterpret_cast<float2*>(p.partialO + slot * dr + (lane & 3) * 2);
 #pragma unroll
-            for (int nb = 0; nb < DH / 8; ++nb) out[nb * 4] = make_float2(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
+            for (int nb = 0; nb < DH / 8; ++nb) {
+                if (8 * nb < dr) out[nb * 4] = make_float2(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
+            }
             if ((lane & 3) == 0) p.partialLse[slot] = lseV;
             continue;
         }
@@ -46,7 +49,9 @@ __device__ __forceinline__ void prefillWriteRows(const AttnParams& p, OAt oAt, c
         uint32_t* out = reinterpret_cast<uint32_t*>(reinterpret_cast<uint16_t*>(p.o)
                 + (long long) (qoStart + rowI[r]) * p.oTok + (long long) h * p.oHead + (lane & 3) * 2);
 #pragma unroll
-        for (int nb = 0; nb < DH / 8; ++nb) out[nb * 4] = Mma<MT>::pack(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
+        for (int nb = 0; nb < DH / 8; ++nb) {
+            if (8 * nb < dr) out[nb * 4] = Mma<MT>::pack(oAt(nb, 2 * r) * inv, oAt(nb, 2 * r + 1) * inv);
+        }
         if (p.lse && (lane & 3) == 0) p.lse[outRow] = lseV;
     }
 }

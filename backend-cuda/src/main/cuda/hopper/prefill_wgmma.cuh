@@ -1,12 +1,13 @@
 // Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, attention/prefill_fa2.cuh elsewhere): K/V
-// of q's 16-bit type, head dim 64, 128 or 256, or FP8 K/V at head dims up to 128, the same work
-// items and outputs as the FA2 kernel with tiles of WG_ROWS query rows. Elsewhere the entry points
-// trap.
+// of q's 16-bit type at any head dim that is a multiple of 8 up to 256, or FP8 K/V at head dims
+// up to 128, the same work items and outputs as the FA2 kernel with tiles of WG_ROWS query rows.
+// Elsewhere the entry points trap.
 //
-// - a head dim DR below the layout's DH (80 and 96 in the 128 layout) runs the DH kernel on rows
-//   whose columns past DR are zero: the copies zero-fill those 16-byte chunks instead of reading,
-//   so q K^T is unchanged, P V gives zero columns past DR, and only DR columns are written. The
-//   tensor cores do DH / DR times the work; the memory traffic is that of DR;
+// - a head dim DR below the layout's DH (64, 128 or 256; DR fixed at build time, as 80 and 96 in
+//   the 128 layout, or the problem's at run time) runs the DH kernel on rows whose columns past DR
+//   are zero: the copies zero-fill those 16-byte chunks instead of reading, so q K^T is unchanged,
+//   P V gives zero columns past DR, and only DR columns are written. The tensor cores do DH / DR
+//   times the work; the memory traffic is that of DR;
 // - FP8 K/V is dequantised on its way into the tiles: the copier brings each tile's FP8 rows into
 //   a staging buffer with cp.async (two tiles deep, so the next tile's bytes are in flight), then
 //   each copier thread converts exactly the 16-byte chunks it copied (no barrier between
@@ -139,14 +140,14 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
 
 // cp.async of q rows r0 + myRow + k STEP (k < N / STEP) into the swizzled q operand; rows past the
 // block's are zero-filled.
-// Columns at or past DR (chunks of the layout's padding) are zero-filled too.
-template <int DH, int DR, int N, int STEP>
+// Columns at or past dr (chunks of the layout's padding) are zero-filled too.
+template <int DH, int N, int STEP>
 __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, uint8_t* qs, int r0, int myRow,
-                                        int myCol) {
+                                        int myCol, int dr) {
 #pragma unroll
     for (int k = 0; k < N / STEP; ++k) {
         const int r = r0 + myRow + k * STEP;
-        const bool valid = r < it.nRows && myCol < DR / 8;
+        const bool valid = r < it.nRows && myCol < dr / 8;
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
         if (valid) src += ((long long) (it.qoStart + it.rowStart + r) * p.qTok + (long long) it.h * p.qHead) * 2
                 + myCol * 16;
@@ -338,12 +339,13 @@ __device__ __forceinline__ void wgPack(uint32_t (&pf)[KS][4], const float (&s)[N
 
 // Normalise and write: O's accumulator i is column 8 (i / 4) + 2 (lane % 4) + (i & 1), row
 // (i >> 1) & 1, the m16n8 layout of prefillWriteRows.
-// Only the first DR columns: those past it are the layout's zero padding.
-template <int MT, int DH, int DR>
+// Only the first dr columns: those past it are the layout's zero padding.
+template <int MT, int DH>
 __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& it, const WgRows& w,
-                                            const float (&o)[DH / 2], const float (&m)[2], float (&l)[2], int lane) {
-    prefillWriteRows<MT, DR>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
-                             it.h, it.partialBase, lane);
+                                            const float (&o)[DH / 2], const float (&m)[2], float (&l)[2], int lane,
+                                            int dr) {
+    prefillWriteRows<MT, DH>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
+                             it.h, it.partialBase, lane, dr);
 }
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
@@ -355,9 +357,9 @@ __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& i
 // the staging slot of the tile's parity, and later converts the same chunks into the 16-bit tile
 // (columns 2 c and 2 c + 1 of those rows), so no copier waits for another's copies.
 // barAddr: the block's mbarriers, kFull, vFull, kEmpty, vEmpty [ST] each (as wgPrefillBody lays them out).
-template <int MT, int KT, int DH, int DR, int KEYS, int ST, typename OffsetOf>
+template <int MT, int KT, int DH, int KEYS, int ST, typename OffsetOf>
 __device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& it, uint32_t* offs, OffsetOf offsetOf,
-                                            uint8_t* kvs, uint32_t barAddr, int nTiles, int tid) {
+                                            uint8_t* kvs, uint32_t barAddr, int nTiles, int tid, int dr) {
     auto kFull = [&](int s) { return barAddr + 8 * s; };
     auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
     auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
@@ -371,7 +373,7 @@ __device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& i
     static_assert(KEYS % RSTEP == 0, "copy shape");
     uint8_t* raw = kvs + 2 * ST * TILE;  // staging: K of even and odd tiles, then V's
     const int myRow = tid / COLS, myCol = tid % COLS;
-    const bool live = myCol < DR / 16;   // columns past the head dim are the layout's padding
+    const bool live = myCol < dr / 16;   // columns past the head dim are the layout's padding
     const uint8_t* head[2] = {wgHeadBase<1>(p, it, false, live ? myCol : 0), wgHeadBase<1>(p, it, true, live ? myCol : 0)};
     auto staged = [&](int t, int isV) { return raw + (2 * isV + (t & 1)) * RAW + myRow * DH + myCol * 16; };
 
@@ -438,14 +440,16 @@ __device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& i
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 // One block of WG_THREADS: the copier (warpgroup 0) and two consumers; see the top of this file.
-// DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8; KT:
-// K/V's type, MT or FP8 (then DH at most 128 and DR a multiple of 16).
+// DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8, or 0
+// for the problem's head dim at run time (p.d, checked by the host likewise); KT: K/V's type, MT or
+// FP8 (then DH at most 128 and DR a multiple of 16).
 template <int MT, int DH, int DR = DH, int KT = MT>
 __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     constexpr int KB = Elem<KT>::bytes;
     static_assert(DR <= DH && DR % 8 == 0 && (DH == 64 || DH == 128 || DH == 256), "head dims");
     static_assert(KT == MT || (KB == 1 && DH <= 128 && DR % 16 == 0), "K/V of q's type, or FP8 up to head dim 128");
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    const int dr = DR > 0 ? DR : p.d;         // the problem's head dim: columns past it are zero
     constexpr int KEYS = wgKeys(DH);           // keys per tile
     constexpr int ST = wgStages(DH, KB);       // K tiles (and V tiles) in flight or in use
     constexpr int VPR = DH / 8;                  // 16-byte chunks per row
@@ -497,7 +501,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         auto offsetOf = [&](int t) { return tid < KEYS ? wgRowOffset<KB>(p, it, kvStart + t * KEYS + tid) : WG_NO_ROW; };
         if constexpr (KB == 1) {
-            wgFp8Copier<MT, KT, DH, DR, KEYS, ST>(p, it, offs, offsetOf, kvs, barAddr, nTiles, tid);
+            wgFp8Copier<MT, KT, DH, KEYS, ST>(p, it, offs, offsetOf, kvs, barAddr, nTiles, tid, dr);
             return;
         }
         constexpr int COLS = VPR / CPT;  // threads along a row
@@ -509,7 +513,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #pragma unroll
         for (int c = 0; c < CPT; ++c) {
             const int col = tid % COLS + c * COLS;
-            live[c] = col < DR / 8;
+            live[c] = col < dr / 8;
             kHead[c] = wgHeadBase<KB>(p, it, false, live[c] ? col : 0);
             vHead[c] = wgHeadBase<KB>(p, it, true, live[c] ? col : 0);
             myDst[c] = wgChunk<KEYS>(myRow, col);
@@ -554,7 +558,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
-        wgCopyQ<DH, DR, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR);
+        wgCopyQ<DH, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR, dr);
         asyncCopyCommit();
         asyncCopyWait<0>();
         wgProxyFence();
@@ -638,7 +642,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         }
     }
 
-    wgWriteRows<MT, DH, DR>(p, it, w, o, m, l, lane);
+    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane, dr);
 #else
     __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
 #endif

@@ -161,7 +161,9 @@ enum BlockShape {
             case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
-            case WGMMA_PREFILL -> "wg_" + qSuffix + (qSuffix.equals(kvSuffix) ? "" : "_" + kvSuffix) + "_d" + headDim;
+            case WGMMA_PREFILL -> qSuffix.equals(kvSuffix) && !wgmmaBuiltHeadDim(headDim)
+                    ? "wg_" + qSuffix + "_r" + wgmmaLayoutHeadDim(headDim)
+                    : "wg_" + qSuffix + (qSuffix.equals(kvSuffix) ? "" : "_" + kvSuffix) + "_d" + headDim;
         };
     }
 
@@ -179,12 +181,25 @@ enum BlockShape {
         return 3072 + 128 * layout * 2 + 2 * stages * keys * layout * 2 + staging;
     }
 
-    /** Head dims the wgmma kernel is built for (kernels.cu WGMMA_PREFILL_Q), for K/V of q's type or FP8. */
+    /**
+     * Head dims the wgmma kernel takes (kernels.cu WGMMA_PREFILL_Q): with K/V of q's type every
+     * multiple of 8 up to 256 (those without a kernel of their own, {@link #wgmmaBuiltHeadDim}, on
+     * the kernel of their layout that reads the head dim at run time); with FP8 K/V the built ones
+     * up to 128.
+     */
     static boolean wgmmaHeadDim(int headDim, boolean fp8) {
-        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || (headDim == 256 && !fp8);
+        if (fp8) {
+            return wgmmaBuiltHeadDim(headDim) && headDim <= 128;
+        }
+        return headDim > 0 && headDim % 8 == 0 && headDim <= 256;
     }
 
-    /** The wgmma kernel's layout for a head dim: 80 and 96 run in the layout of 128, zero-padded. */
+    /** Head dims with a wgmma kernel of their own ({@code wg_*_dN}); the others run {@code wg_*_rLAYOUT}. */
+    static boolean wgmmaBuiltHeadDim(int headDim) {
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
+    }
+
+    /** The wgmma kernel's layout for a head dim: the smallest of 64, 128 and 256 that holds it, zero-padded. */
     static int wgmmaLayoutHeadDim(int headDim) {
         return headDim <= 64 ? 64 : headDim <= 128 ? 128 : 256;
     }

@@ -36,9 +36,10 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
     static final int MIN_COMPUTE_CAPABILITY = 80;
 
     /**
-     * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels; F32 q,
-     * F32 K/V (with F16 or BF16 q) and head dims that are multiples of 8 only run the CUDA-core
-     * kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
+     * F16 and BF16 q at head dims that are multiples of 16 run on the Tensor Core kernels, and so
+     * does prefill with K/V of q's type at every multiple of 8 on compute capability 9.0 (wgmma);
+     * F32 q, F32 K/V (with F16 or BF16 q) and other head dims that are multiples of 8 only run the
+     * CUDA-core kernel (attention/generic.cuh). Every kernel reads K/V rows at least as 8-byte vectors. Every
      * kernel takes sinks and ALiBi (attention/variant.cuh, attention/state.cuh), and scalar and
      * per-head KV scales; per-token ones (FP8 caches) run on the Tensor Core decode, Tensor Core
      * and CUDA-core kernels, a wgmma prefill plan switching to its Tensor Core fallback when such a

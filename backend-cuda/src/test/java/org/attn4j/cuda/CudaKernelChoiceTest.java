@@ -93,6 +93,24 @@ class CudaKernelChoiceTest {
     }
 
     @Test
+    void prefillTakesWgmmaOnHopperAtEveryMultipleOf8WithKvOfQsType() {
+        for (int d = 8; d <= 256; d += 8) {
+            assertEquals(Kernel.QUERY_TILED, prefill(d, DType.BF16, DType.BF16, HOPPER), "D " + d);
+            int layout = BlockShape.wgmmaLayoutHeadDim(d);
+            assertTrue(layout >= d && (layout == 64 || layout == 128 || layout == 256), "D " + d);
+            assertTrue(BlockShape.wgmmaSharedBytes(d, 2) <= 227 * 1024, "D " + d);
+            String name = BlockShape.WGMMA_PREFILL.kernel("f16", "f16", d);
+            assertEquals(BlockShape.wgmmaBuiltHeadDim(d) ? "wg_f16_d" + d : "wg_f16_r" + layout, name, "D " + d);
+        }
+        assertEquals("wg_bf16_r256", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 192));
+        assertEquals("wg_bf16_r64", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 40));
+        // FP8 K/V keeps the kernels built for its head dims; the others take the general kernel.
+        assertEquals(Kernel.TENSOR_CORE, prefill(112, DType.BF16, DType.FP8_E4M3, HOPPER));
+        assertEquals(Kernel.GENERIC, prefill(40, DType.BF16, DType.FP8_E4M3, HOPPER));
+        assertEquals(Kernel.GENERIC, prefill(36, DType.BF16, DType.BF16, HOPPER));
+    }
+
+    @Test
     void paddedHeadDimsUseTheLayoutTheyRunIn() {
         assertEquals(BlockShape.wgmmaSharedBytes(128, 2), BlockShape.wgmmaSharedBytes(96, 2));
         assertEquals(BlockShape.wgmmaSharedBytes(128, 1), BlockShape.wgmmaSharedBytes(80, 1));
