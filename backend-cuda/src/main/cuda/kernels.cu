@@ -124,6 +124,7 @@ extern "C" __global__ void param_sizes(int* out) {
     out[1] = sizeof(MergePartialsParams);
     out[2] = sizeof(AppendParams);
     out[3] = sizeof(MlaParams);
+    out[4] = sizeof(MlaTensorMaps);
 }
 
 // Multi-head latent attention: the Tensor Core kernel (q f16 or bf16; the cache of q's type or
@@ -153,8 +154,9 @@ MLA_GENERIC_Q(f32, F32)
 // Hopper MLA on warpgroup MMA (mlaKernel=wgmma on sm_90a; traps elsewhere): DeepSeek's dims, q and
 // cache of one 16-bit type; the Tensor Core kernel's schedule and merge.
 #define MLA_WG(QN, Q)                                                                                     \
-    extern "C" __global__ void __launch_bounds__(MLA_WG_THREADS, 1) mla_wg_##QN(const MlaParams p) {      \
-        mlaWgmmaBody<Q>(p);                                                                               \
+    extern "C" __global__ void __launch_bounds__(MLA_WG_THREADS, 1) mla_wg_##QN(                         \
+            const MlaParams p, const __grid_constant__ MlaTensorMaps maps) {                                  \
+        mlaWgmmaBody<Q>(p, maps);                                                                         \
     }
 MLA_WG(f16, F16)
 MLA_WG(bf16, BF16)

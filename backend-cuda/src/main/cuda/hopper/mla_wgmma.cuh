@@ -26,6 +26,7 @@
 //   request), so the number of L2 requests counts as much as the bytes.
 #pragma once
 #include "../attention/mla.cuh"
+#include "tma.cuh"
 #include "wgmma.cuh"
 
 namespace attn4j {
@@ -47,6 +48,15 @@ static_assert(MLA_ITEMS == 64, "a consumer warpgroup's M side is the block's ite
 // 1024, rescale factors [64] at 1088, final maxima and sums [2][64] at 1344.
 static_assert(1344 + 2 * 64 * 4 <= MLA_WG_HEAD, "head of shared memory");
 
+// Tensor copies of the cache tiles: rank-3 descriptors of each pool as (column, slot, page), boxes
+// of 64 columns (one 128-byte swizzled slab) by boxRows slots of one page. boxRows divides the page
+// size and the schedule's chunk starts, so a box never crosses a page; 0: no tensor copies (the
+// pools' layout does not allow them), every row by cp.async.
+struct MlaTensorMaps {
+    TmaDescriptor ckv, kpe;
+    int boxRows;
+};
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 constexpr uint32_t MLA_WG_NO_ROW = 0xFFFFFFFFu;  // past the keys: zero-filled, nothing read
 
@@ -55,10 +65,10 @@ __device__ __forceinline__ int mlaWgChunk(int r, int col) { return wgChunk<64>(r
 
 // The copier warpgroup: Q of the block's items, then every tile. tid: 0..127.
 template <int QT>
-__device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0, int items, int qoStart,
-                                            int kvStart, int kvEnd, int nTiles, uint8_t* qs, uint8_t* tiles,
-                                            uint32_t* offs, uint32_t qFull, uint32_t kFull0, uint32_t kEmpty0,
-                                            int tid) {
+__device__ __forceinline__ void mlaWgCopier(const MlaParams& p, const MlaTensorMaps& maps, int b, int item0,
+                                            int items, int qoStart, int kvStart, int kvEnd, int nTiles, uint8_t* qs,
+                                            uint8_t* tiles, uint32_t* offs, uint32_t qFull, uint32_t kFull0,
+                                            uint32_t kEmpty0, int tid) {
     constexpr int CPR = MLA_WG_DK / 8;  // 16-byte chunks per row: 64 latent, 8 rotary
     // Q: item i's [q_nope ; q_pe] row; items past the request are zero.
     for (int q = tid; q < MLA_ITEMS * CPR; q += 128) {
@@ -78,15 +88,24 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
 
     const MlaKeys keys{p, p.kvIndptr[b]};
     const int copyWarp = tid >> 5, lane = tid & 31;
+    const int boxRows = maps.boxRows;
+    if (tid == 0 && boxRows > 0) {
+        tmaPrefetchDescriptor(&maps.ckv);
+        tmaPrefetchDescriptor(&maps.kpe);
+    }
     for (int t = 0; t < nTiles; ++t) {
-        const int st = t & 1;
+        const int st = t & 1, j0 = kvStart + t * MLA_WG_KEYS;
+        // The tile's leading rows that whole boxes of keys hold come by tensor copies; the rest
+        // (a box that runs past the keys: its rows past them must be zeros, not whatever the
+        // page's unused slots hold) row by row.
+        const int tmaRows = boxRows > 0 && j0 % boxRows == 0 ? min(MLA_WG_KEYS, max(0, (kvEnd - j0) / boxRows * boxRows)) : 0;
         uint32_t* slot = offs + st * 2 * MLA_WG_KEYS;  // ckv offsets [64], kpe offsets [64]
         // Slot st was last read by the copies of tile t - 2, issued before the previous offsets
         // barrier that every copier passed.
         if (tid < 2 * MLA_WG_KEYS) {
-            const int r = tid & (MLA_WG_KEYS - 1), j = kvStart + t * MLA_WG_KEYS + r;
+            const int r = tid & (MLA_WG_KEYS - 1), j = j0 + r;
             uint32_t off = MLA_WG_NO_ROW;
-            if (j < kvEnd) {
+            if (j < kvEnd && r >= tmaRows) {
                 // 16-byte units: the plan checks that both pools fit 2^32 of them.
                 off = tid < MLA_WG_KEYS ? (uint32_t) (keys.ckvRow(j) * 2 / 16) : (uint32_t) (keys.kpeRow(j) * 2 / 16);
             }
@@ -95,12 +114,26 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
         wgNamedSync(1, 128);
         if (t >= 2) wgBarWait(kEmpty0 + 8 * st, ((t >> 1) + 1) & 1);
         uint8_t* dst = tiles + st * MLA_WG_OPERAND;
+        if (tid == 0 && tmaRows > 0) {
+            // Counted before this thread's arrival below, so the phase cannot complete without them.
+            const uint32_t full = kFull0 + 8 * st, dstAddr = (uint32_t) __cvta_generic_to_shared(dst);
+            tmaExpectBytes(full, tmaRows * MLA_WG_DK * 2);
+            for (int r0 = 0; r0 < tmaRows; r0 += boxRows) {
+                const int page = keys.page(j0 + r0), slot0 = keys.slot(j0 + r0);
+#pragma unroll
+                for (int s = 0; s < MLA_WG_DC / 64; ++s) {
+                    tmaLoad3d(dstAddr + s * MLA_WG_SLAB + r0 * 128, &maps.ckv, 64 * s, slot0, page, full);
+                }
+                tmaLoad3d(dstAddr + (MLA_WG_DC / 64) * MLA_WG_SLAB + r0 * 128, &maps.kpe, 0, slot0, page, full);
+            }
+        }
         // Warp w copies rows w, w + 4, ...: each latent row as two copies of 512 contiguous bytes
         // (a lane's 16 bytes each), then the rotary rows four at a time, so that a copy
         // instruction asks L2 for 4 lines (5 where a row is not 128-byte aligned), not 16 parts.
 #pragma unroll 4
         for (int i = 0; i < MLA_WG_KEYS / 4; ++i) {
             const int r = copyWarp + 4 * i;
+            if (r < tmaRows) continue;
             const uint32_t off = slot[r];
             const bool valid = off != MLA_WG_NO_ROW;
             const uint8_t* src = p.ckv + (size_t) (valid ? off : 0u) * 16 + lane * 16;
@@ -110,6 +143,7 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, int b, int item0
 #pragma unroll
         for (int i = 0; i < MLA_WG_KEYS / 16; ++i) {
             const int r = copyWarp + 4 * (4 * i + (lane >> 3)), c = lane & 7;
+            if (r < tmaRows) continue;
             const uint32_t off = slot[MLA_WG_KEYS + r];
             const bool valid = off != MLA_WG_NO_ROW;
             asyncCopy16(dst + mlaWgChunk(r, MLA_WG_DC / 8 + c), p.kpe + (size_t) (valid ? off : 0u) * 16 + c * 16, valid);
@@ -178,7 +212,7 @@ __device__ __forceinline__ void mlaWgWrite(const MlaParams& p, const float (&o)[
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
 template <int QT>
-__device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
+__device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p, const MlaTensorMaps& maps) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     // Named barriers (0 is __syncthreads): 1 the copier's row offsets; 2 P full (consumer 0
     // arrives, consumer 1 waits); 3 P empty (the other way); 4 the rows' ends.
@@ -217,8 +251,8 @@ __device__ __forceinline__ void mlaWgmmaBody(const MlaParams& p) {
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
         if (nTiles > 0) {
-            mlaWgCopier<QT>(p, b, item0, items, qoStart, kvStart, kvEnd, nTiles, qs, tiles, offs, qFull, kFull0,
-                            kEmpty0, tid);
+            mlaWgCopier<QT>(p, maps, b, item0, items, qoStart, kvStart, kvEnd, nTiles, qs, tiles, offs, qFull,
+                            kFull0, kEmpty0, tid);
         }
         return;
     }

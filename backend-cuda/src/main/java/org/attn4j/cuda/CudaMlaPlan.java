@@ -1,5 +1,7 @@
 package org.attn4j.cuda;
 
+import org.attn4j.cuda.driver.CudaException;
+import org.attn4j.cuda.driver.TensorMapEncoder;
 import org.attn4j.error.InvalidArgumentException;
 import org.attn4j.kv.PagedMlaCache;
 import org.attn4j.options.MlaHeadConfig;
@@ -50,6 +52,13 @@ final class CudaMlaPlan implements MlaKernelPlan {
     private final int partialO;
     private final int partialLse;
     private boolean closed;
+    /** The descriptors of the last cache run with, re-encoded only when the cache's geometry or addresses change. */
+    private TensorMaps lastMaps;
+
+    /** The Hopper kernel's MlaTensorMaps for one cache: what it was encoded from, and its bytes. */
+    private record TensorMaps(long ckv, long kpe, long ckvPageStride, long kpePageStride, int numPages, int pageSize,
+                              byte[] bytes) {
+    }
 
     CudaMlaPlan(CudaSession session, MlaProblem problem) {
         this.session = session;
@@ -114,6 +123,12 @@ final class CudaMlaPlan implements MlaKernelPlan {
     private static final long WG_NO_ROW = 0xFFFFFFFFL;
     /** MLA_WG_THREADS in hopper/mla_wgmma.cuh: a copier and two consumer warpgroups. */
     static final int WG_THREADS = 384;
+    /** sizeof(MlaTensorMaps) in hopper/mla_wgmma.cuh: two descriptors and the box's rows, aligned to 64. */
+    static final int WG_MAPS_BYTES = 320;
+    /** MLA_WG_KEYS: a tile's keys, the most a box holds. */
+    private static final int WG_KEYS = 64;
+    /** Columns of a box: one 128-byte swizzled slab of 16-bit values. */
+    private static final int WG_BOX_COLUMNS = 64;
     /** MLA_WG_SMEM: a 2 KB head, 1 KB of alignment, Q and two 64-key tiles of 576 columns, P. */
     static final int WG_SHARED_BYTES = 2048 + 1024 + 3 * 64 * (WG_CKV + WG_KPE) * 2 + 64 * 64 * 2;
 
@@ -163,6 +178,68 @@ final class CudaMlaPlan implements MlaKernelPlan {
                 && c.ckvPageStride() * eb % 16 == 0 && c.kpePageStride() * eb % 16 == 0;
     }
 
+    /**
+     * Rows of a box of tensor copies for this cache and schedule, or 0 for none: the page size where
+     * it is a power of two of 8 or more (then a box never crosses a page), halved until it divides
+     * the schedule's chunks (so boxes start on page boundaries), and at most a tile's keys.
+     */
+    static int tensorBoxRows(int pageSize, int numPages, long ckvPageStride, long kpePageStride, int splitChunk) {
+        if (pageSize < 8 || Integer.bitCount(pageSize) != 1 || numPages < 1 || ckvPageStride <= 0
+                || kpePageStride <= 0) {
+            return 0;
+        }
+        int box = Math.min(pageSize, WG_KEYS);
+        while (splitChunk != Integer.MAX_VALUE && splitChunk % box != 0) {
+            box /= 2;
+        }
+        return box >= 8 ? box : 0;
+    }
+
+    /**
+     * MlaTensorMaps for the cache: descriptors of both pools as (column, slot, page) with boxes of
+     * 64 columns by {@link #tensorBoxRows} slots, or boxRows 0 (every row by cp.async) where the
+     * layout does not allow them or the driver cannot encode them.
+     */
+    private byte[] tensorMaps(PagedMlaCache c) {
+        long eb = c.dtype().byteSize();
+        long ckv = CudaSession.address(c.ckv()) + c.ckvOffset() * eb;
+        long kpe = CudaSession.address(c.kpe()) + c.kpeOffset() * eb;
+        TensorMaps last = lastMaps;
+        if (last != null && last.ckv == ckv && last.kpe == kpe && last.ckvPageStride == c.ckvPageStride()
+                && last.kpePageStride == c.kpePageStride() && last.numPages == c.numPages()
+                && last.pageSize == c.pageSize()) {
+            return last.bytes;
+        }
+        byte[] out = new byte[WG_MAPS_BYTES];
+        int box = tensorBoxRows(c.pageSize(), c.numPages(), c.ckvPageStride(), c.kpePageStride(),
+                schedule.splitChunk());
+        TensorMapEncoder encoder = TensorMapEncoder.get();
+        if (box > 0 && encoder != null) {
+            try {
+                // The driver encodes for the current context, which a caller's thread may not have yet.
+                session.context().makeCurrent();
+                int[] boxDims = {WG_BOX_COLUMNS, box, 1};
+                byte[] ckvMap = encoder.encode16(ckv, new long[] {WG_CKV, c.pageSize(), c.numPages()},
+                        new long[] {WG_CKV * eb, c.ckvPageStride() * eb}, boxDims, TensorMapEncoder.SWIZZLE_128B,
+                        TensorMapEncoder.L2_PROMOTION_256B);
+                byte[] kpeMap = encoder.encode16(kpe, new long[] {WG_KPE, c.pageSize(), c.numPages()},
+                        new long[] {WG_KPE * eb, c.kpePageStride() * eb}, boxDims, TensorMapEncoder.SWIZZLE_128B,
+                        TensorMapEncoder.L2_PROMOTION_256B);
+                System.arraycopy(ckvMap, 0, out, 0, TensorMapEncoder.DESCRIPTOR_BYTES);
+                System.arraycopy(kpeMap, 0, out, TensorMapEncoder.DESCRIPTOR_BYTES, TensorMapEncoder.DESCRIPTOR_BYTES);
+                java.nio.ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .putInt(2 * TensorMapEncoder.DESCRIPTOR_BYTES, box);
+            } catch (CudaException e) {
+                // Still correct without them: every row comes by cp.async.
+                System.getLogger(CudaMlaPlan.class.getName()).log(System.Logger.Level.WARNING,
+                        "MLA tensor copies disabled for this cache: " + e.getMessage());
+                java.util.Arrays.fill(out, (byte) 0);
+            }
+        }
+        lastMaps = new TensorMaps(ckv, kpe, c.ckvPageStride(), c.kpePageStride(), c.numPages(), c.pageSize(), out);
+        return out;
+    }
+
     private long at(int index) {
         return base + layout.offset(index);
     }
@@ -204,7 +281,7 @@ final class CudaMlaPlan implements MlaKernelPlan {
         if (schedule.workItems() > 0) {
             if (hopper && hopperRuns(qNope, qPe, cache)) {
                 session.kernels().get("mla_wg_" + CudaDtypes.suffix(qNope.dtype()), WG_SHARED_BYTES)
-                        .launch(schedule.workItems(), 1, WG_THREADS, WG_SHARED_BYTES, params);
+                        .launch(schedule.workItems(), 1, WG_THREADS, WG_SHARED_BYTES, params, tensorMaps(cache));
             } else {
                 session.kernels().get("mla_tc_" + types, sharedBytes).launch(schedule.workItems(), 1, TC_THREADS,
                         sharedBytes, params);

@@ -215,4 +215,31 @@ class CudaKernelChoiceTest {
         assertFalse(CudaMlaPlan.hopperFits(mla(deepSeek, DType.F16, DType.BF16), wgmma, HOPPER), "mixed types");
         assertTrue(CudaMlaPlan.WG_SHARED_BYTES <= 227 * 1024, "MLA_WG_SMEM fits sm_90's 227 KB");
     }
+
+    @Test
+    void mlaTensorCopiesTakeBoxesThatNeverCrossAPageOrAChunkStart() {
+        int none = Integer.MAX_VALUE;
+        assertEquals(64, CudaMlaPlan.tensorBoxRows(64, 10, 64 * 512, 64 * 64, none));
+        assertEquals(64, CudaMlaPlan.tensorBoxRows(128, 10, 128 * 512, 128 * 64, none), "at most a tile's keys");
+        assertEquals(16, CudaMlaPlan.tensorBoxRows(16, 10, 16 * 512, 16 * 64, none));
+        assertEquals(8, CudaMlaPlan.tensorBoxRows(8, 10, 8 * 512, 8 * 64, none));
+        assertEquals(32, CudaMlaPlan.tensorBoxRows(64, 10, 64 * 512, 64 * 64, 1056), "chunks start on 32 keys");
+        assertEquals(0, CudaMlaPlan.tensorBoxRows(64, 10, 64 * 512, 64 * 64, 1060), "no power of two of 8 divides");
+        for (int pageSize : new int[] {1, 2, 4, 7, 24, 48, 96}) {
+            assertEquals(0, CudaMlaPlan.tensorBoxRows(pageSize, 10, pageSize * 512L, pageSize * 64L, none),
+                    "page " + pageSize);
+        }
+        assertEquals(0, CudaMlaPlan.tensorBoxRows(64, 0, 64 * 512, 64 * 64, none), "no pages");
+        assertEquals(0, CudaMlaPlan.tensorBoxRows(64, 10, 0, 64 * 64, none), "aliased pages");
+        for (int pageSize = 1; pageSize <= 512; pageSize++) {
+            for (int chunk : new int[] {none, 32, 64, 96, 160, 4096}) {
+                int box = CudaMlaPlan.tensorBoxRows(pageSize, 10, pageSize * 512L, pageSize * 64L, chunk);
+                if (box > 0) {
+                    assertEquals(0, pageSize % box, "a box within a page: page " + pageSize + ", box " + box);
+                    assertTrue(chunk == none || chunk % box == 0, "chunk " + chunk + ", box " + box);
+                    assertTrue(box >= 8 && box <= 64, "box " + box);
+                }
+            }
+        }
+    }
 }

@@ -65,13 +65,14 @@ class CudaSplitKvTest {
     @Test
     void parameterStructsMatchTheKernelsLayout() {
         CudaSession s = session;
-        try (Tensor out = s.allocate(DType.I32, new long[] {4})) {
+        try (Tensor out = s.allocate(DType.I32, new long[] {5})) {
             s.kernels().get("param_sizes").launch(1, 1, 1, 0, CudaSession.address(out));
             HostTensor h = cuda.download(out);
             assertEquals(336, h.getInt(0), "AttnParams");
             assertEquals(80, h.getInt(1), "MergePartialsParams");
             assertEquals(256, h.getInt(2), "AppendParams");
             assertEquals(248, h.getInt(3), "MlaParams");
+            assertEquals(CudaMlaPlan.WG_MAPS_BYTES, h.getInt(4), "MlaTensorMaps");
         }
     }
 
