@@ -158,7 +158,7 @@ public record MlaCase(long seed, int heads, int dCkv, int dKpe, int pageSize, DT
         boolean deepSeek = rng.nextInt(6) == 0;
         int dCkv = deepSeek ? MlaHeadConfig.DEEPSEEK_CKV : new int[] {32, 48, 64, 96, 128}[rng.nextInt(5)];
         int dKpe = deepSeek ? MlaHeadConfig.DEEPSEEK_KPE : new int[] {8, 16, 32, 64}[rng.nextInt(4)];
-        int pageSize = new int[] {1, 2, 3, 7, 16, 64}[rng.nextInt(6)];
+        int pageSize = new int[] {1, 2, 3, 7, 8, 16, 32, 64, 128}[rng.nextInt(9)];
         DType q = Q[rng.nextInt(3)];
         int kvPick = rng.nextInt(4);
         DType kv = kvPick == 0 ? DType.FP8_E4M3 : kvPick == 1 ? DType.FP8_E5M2 : q;
