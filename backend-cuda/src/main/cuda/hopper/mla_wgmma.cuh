@@ -21,9 +21,12 @@
 // - a stage is free once all eight consumer warps have released it (an "empty" mbarrier), each
 //   as soon as its last product on the stage has landed; the copies of a stage arrive on its
 //   "full" mbarrier when they land;
-// - a warp's copy instruction reads 512 contiguous bytes of one row (whole 128-byte lines where
-//   rows are 128-byte aligned): every tile comes through L2 twice (two blocks of 64 heads per
-//   request), so the number of L2 requests counts as much as the bytes.
+// - where the page size is a power of two of 8 or more (MlaTensorMaps.boxRows), one copier thread
+//   brings a tile's whole pages by tensor copies, a 64-column slab of a page per instruction;
+//   otherwise, and for a tile's rows past the keys (zeros, not a page's unused slots), a warp's
+//   copy instruction reads 512 contiguous bytes of one row (whole 128-byte lines where rows are
+//   128-byte aligned): every tile comes through L2 twice (two blocks of 64 heads per request), so
+//   the number of L2 requests counts as much as the bytes.
 #pragma once
 #include "../attention/mla.cuh"
 #include "tma.cuh"
@@ -98,7 +101,8 @@ __device__ __forceinline__ void mlaWgCopier(const MlaParams& p, const MlaTensorM
         // The tile's leading rows that whole boxes of keys hold come by tensor copies; the rest
         // (a box that runs past the keys: its rows past them must be zeros, not whatever the
         // page's unused slots hold) row by row.
-        const int tmaRows = boxRows > 0 && j0 % boxRows == 0 ? min(MLA_WG_KEYS, max(0, (kvEnd - j0) / boxRows * boxRows)) : 0;
+        const int tmaRows =
+                boxRows > 0 && j0 % boxRows == 0 ? min(MLA_WG_KEYS, max(0, (kvEnd - j0) / boxRows * boxRows)) : 0;
         uint32_t* slot = offs + st * 2 * MLA_WG_KEYS;  // ckv offsets [64], kpe offsets [64]
         // Slot st was last read by the copies of tile t - 2, issued before the previous offsets
         // barrier that every copier passed.
