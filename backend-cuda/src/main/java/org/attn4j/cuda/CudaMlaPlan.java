@@ -1,5 +1,8 @@
 package org.attn4j.cuda;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import org.attn4j.cuda.driver.CudaException;
 import org.attn4j.cuda.driver.TensorMapEncoder;
 import org.attn4j.error.InvalidArgumentException;
@@ -55,9 +58,13 @@ final class CudaMlaPlan implements MlaKernelPlan {
     /** The descriptors of the last cache run with, re-encoded only when the cache's geometry or addresses change. */
     private TensorMaps lastMaps;
 
-    /** The Hopper kernel's MlaTensorMaps for one cache: what it was encoded from, and its bytes. */
-    private record TensorMaps(long ckv, long kpe, long ckvPageStride, long kpePageStride, int numPages, int pageSize,
-                              byte[] bytes) {
+    /** What a cache's descriptors are encoded from: the pools' first rows and their geometry. */
+    private record PoolGeometry(long ckv, long kpe, long ckvPageStride, long kpePageStride, int numPages,
+                                int pageSize) {
+    }
+
+    /** The Hopper kernel's MlaTensorMaps bytes for one geometry. */
+    private record TensorMaps(PoolGeometry from, byte[] bytes) {
     }
 
     CudaMlaPlan(CudaSession session, MlaProblem problem) {
@@ -204,11 +211,10 @@ final class CudaMlaPlan implements MlaKernelPlan {
         long eb = c.dtype().byteSize();
         long ckv = CudaSession.address(c.ckv()) + c.ckvOffset() * eb;
         long kpe = CudaSession.address(c.kpe()) + c.kpeOffset() * eb;
+        PoolGeometry g = new PoolGeometry(ckv, kpe, c.ckvPageStride(), c.kpePageStride(), c.numPages(), c.pageSize());
         TensorMaps last = lastMaps;
-        if (last != null && last.ckv == ckv && last.kpe == kpe && last.ckvPageStride == c.ckvPageStride()
-                && last.kpePageStride == c.kpePageStride() && last.numPages == c.numPages()
-                && last.pageSize == c.pageSize()) {
-            return last.bytes;
+        if (last != null && last.from().equals(g)) {
+            return last.bytes();
         }
         byte[] out = new byte[WG_MAPS_BYTES];
         int box = tensorBoxRows(c.pageSize(), c.numPages(), c.ckvPageStride(), c.kpePageStride(),
@@ -227,16 +233,15 @@ final class CudaMlaPlan implements MlaKernelPlan {
                         TensorMapEncoder.L2_PROMOTION_256B);
                 System.arraycopy(ckvMap, 0, out, 0, TensorMapEncoder.DESCRIPTOR_BYTES);
                 System.arraycopy(kpeMap, 0, out, TensorMapEncoder.DESCRIPTOR_BYTES, TensorMapEncoder.DESCRIPTOR_BYTES);
-                java.nio.ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN)
-                        .putInt(2 * TensorMapEncoder.DESCRIPTOR_BYTES, box);
+                ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putInt(2 * TensorMapEncoder.DESCRIPTOR_BYTES, box);
             } catch (CudaException e) {
                 // Still correct without them: every row comes by cp.async.
                 System.getLogger(CudaMlaPlan.class.getName()).log(System.Logger.Level.WARNING,
                         "MLA tensor copies disabled for this cache: " + e.getMessage());
-                java.util.Arrays.fill(out, (byte) 0);
+                Arrays.fill(out, (byte) 0);
             }
         }
-        lastMaps = new TensorMaps(ckv, kpe, c.ckvPageStride(), c.kpePageStride(), c.numPages(), c.pageSize(), out);
+        lastMaps = new TensorMaps(g, out);
         return out;
     }
 

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 
 /**
  * Tensor-copy descriptors (Hopper's TMA, {@code CUtensorMap}) encoded by the driver's
@@ -106,7 +107,7 @@ public final class TensorMapEncoder {
             MemorySegment s = a.allocateFrom(LONG, byteStrides.length == 0 ? new long[1] : byteStrides);
             MemorySegment b = a.allocateFrom(INT, box);
             int[] ones = new int[rank];
-            java.util.Arrays.fill(ones, 1);
+            Arrays.fill(ones, 1);
             MemorySegment e = a.allocateFrom(INT, ones);
             int rc;
             try {
@@ -116,9 +117,9 @@ public final class TensorMapEncoder {
                 throw new CudaException("a failed downcall (" + t.getClass().getSimpleName() + ")", -1, SYMBOL);
             }
             if (rc != 0) {
-                throw new CudaException("CUresult " + rc, rc, SYMBOL + "(dims " + java.util.Arrays.toString(dims)
-                        + ", strides " + java.util.Arrays.toString(byteStrides) + ", box "
-                        + java.util.Arrays.toString(box) + ")");
+                throw new CudaException("CUresult " + rc, rc, SYMBOL + "(dims " + Arrays.toString(dims)
+                        + ", strides " + Arrays.toString(byteStrides) + ", box "
+                        + Arrays.toString(box) + ")");
             }
             return map.toArray(ValueLayout.JAVA_BYTE);
         }
