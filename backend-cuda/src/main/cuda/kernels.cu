@@ -164,18 +164,18 @@ MLA_WG(bf16, BF16)
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type at head dim
 // 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; every other multiple of 8
 // up to 256 with K/V of q's type in the smallest layout that holds it, the head dim read at run
-// time (wg_*_rDH); a copier warpgroup and two consumer warpgroups taking turns on the tensor
-// cores, WG_ROWS query rows per block.
+// time (wg_*_rDH); a copier warpgroup and two consumer warpgroups (three in the layout of 64 with
+// K/V of q's type) taking turns on the tensor cores, 64 query rows each.
 #define WGMMA_PREFILL(QN, Q, DH, DR)                                                                      \
-    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_d##DR(const AttnParams p) {     \
+    extern "C" __global__ void __launch_bounds__(wgThreads(DH), 1) wg_##QN##_d##DR(const AttnParams p) {  \
         wgPrefillBody<Q, DH, DR>(p);                                                                      \
     }
 #define WGMMA_PREFILL_RUNTIME_DIM(QN, Q, DH)                                                              \
-    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_r##DH(const AttnParams p) {     \
+    extern "C" __global__ void __launch_bounds__(wgThreads(DH), 1) wg_##QN##_r##DH(const AttnParams p) {  \
         wgPrefillBody<Q, DH, 0>(p);                                                                       \
     }
 #define WGMMA_PREFILL_FP8(QN, Q, KN, K, DH, DR)                                                           \
-    extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) wg_##QN##_##KN##_d##DR(const AttnParams p) { \
+    extern "C" __global__ void __launch_bounds__(wgThreads(DH, 1), 1) wg_##QN##_##KN##_d##DR(const AttnParams p) { \
         wgPrefillBody<Q, DH, DR, K>(p);                                                                   \
     }
 #define WGMMA_PREFILL_KV(QN, Q, KN, K)                                                                    \

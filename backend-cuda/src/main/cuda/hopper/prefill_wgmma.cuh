@@ -1,6 +1,6 @@
 // Hopper prefill on warpgroup MMA (wgmma, sm_90a only; the default there, attention/prefill_fa2.cuh elsewhere): K/V
 // of q's 16-bit type at any head dim that is a multiple of 8 up to 256, or FP8 K/V at head dims
-// up to 128, the same work items and outputs as the FA2 kernel with tiles of WG_ROWS query rows.
+// up to 128, the same work items and outputs as the FA2 kernel with tiles of wgRows query rows.
 // Elsewhere the entry points trap.
 //
 // - a head dim DR below the layout's DH (64, 128 or 256; DR fixed at build time, as 80 and 96 in
@@ -13,23 +13,25 @@
 //   each copier thread converts exactly the 16-byte chunks it copied (no barrier between
 //   copiers) into the swizzled 16-bit tile, fences them for the async proxy and arrives on the
 //   tile's "full" mbarrier. The consumers are the 16-bit kernel's; K/V bytes read are halved;
-// - a block is three warpgroups over one (request, query head, 128-row tile): warpgroup 0 only
-//   copies (row offsets and cp.async of K/V tiles); warpgroups 1 and 2 only compute, each over 64
-//   of the block's 128 rows, and both read the same K/V tiles, so each K/V byte loaded serves 128
-//   rows. The copier gives up registers with setmaxnreg so that the consumers can hold S, P and O;
+// - a block is a copier warpgroup and two consumer warpgroups (three at head dim 64, wgConsumers)
+//   over one (request, query head, tile of 64 rows per consumer): warpgroup 0 only copies (row
+//   offsets and cp.async of K/V tiles); the consumers only compute, each over its 64 rows, and all
+//   read the same K/V tiles, so each K/V byte loaded serves 128 (192) rows. The copier gives up
+//   registers with setmaxnreg so that the consumers can hold S, P and O;
 // - q, K and V live in shared memory in the layout wgmma descriptors read with 128-byte swizzling:
 //   64-column slabs of 128-byte rows where 16-byte chunk c of row r sits at chunk c ^ (r & 7);
 // - S = Q K^T reads both operands from shared memory (K rows are K-major as stored); O += P V takes
 //   P from the registers that held S (an m64 accumulator fragment is, repacked to 16 bits, the A
 //   fragment) and V through the descriptor's transpose (V rows are N-major for this product);
 // - tiles of 128 keys (64 at head dim 256) are 3 (2) stages deep. V of a tile is used one
-//   iteration after its K: P_{t-1} V_{t-1} runs on the tensor cores while the warpgroup does the
-//   softmax of S_t;
+//   iteration after its K: with two consumers P_{t-1} V_{t-1} runs on the tensor cores while the
+//   warpgroup does the softmax of S_t;
 // - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
 //   arrivals, raised by cp.async.mbarrier.arrive when a copier's copies have landed) and an
 //   "empty" mbarrier (one arrival per consumer warp once its wgmma no longer reads the stage);
-// - the consumers take turns issuing their wgmma (two named barriers, bar.sync / bar.arrive): the
-//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax;
+// - two consumers take turns issuing their wgmma (a named barrier each, bar.sync / bar.arrive): the
+//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax. Three (head
+//   dim 64) issue as they are ready, each multiplying P V before its next Q K^T (registers);
 // - key rows' offsets (page lookups done) go to shared memory ahead of the copies that need them;
 // - tiles that no row of a warpgroup can see are skipped by that warpgroup (never loaded when no
 //   row of the block sees them), though it still waits for and releases them (a stage's empty
@@ -41,9 +43,16 @@
 #include "wgmma.cuh"
 namespace attn4j {
 
-constexpr int WG_ROWS = 128;     // query rows of one head per block
-constexpr int WG_THREADS = 384;  // copier warpgroup + two consumer warpgroups
 constexpr int WG_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarriers
+
+// Consumer warpgroups of a block, 64 query rows each. Three at head dim 64 with K/V of q's type:
+// there a tile's products take half the tensor time of head dim 128 for the same softmax, so two
+// consumers alternating leave the tensor cores idle while both are in their softmax; a third
+// keeps them fed. Its registers fit: O is 32 a thread, and 4 warpgroups leave 160 a consumer.
+__host__ __device__ constexpr int wgConsumers(int dh, int kvBytes = 2) { return dh == 64 && kvBytes == 2 ? 3 : 2; }
+// Query rows of one head per block, and threads: the copier warpgroup and the consumers.
+__host__ __device__ constexpr int wgRows(int dh, int kvBytes = 2) { return 64 * wgConsumers(dh, kvBytes); }
+__host__ __device__ constexpr int wgThreads(int dh, int kvBytes = 2) { return 128 * (wgConsumers(dh, kvBytes) + 1); }
 
 // Keys per tile and tiles in flight: head dim 256 halves the tile (its q alone is 64 KB, and O
 // takes 128 registers a thread) and keeps 2 stages.
@@ -54,10 +63,10 @@ __host__ __device__ constexpr int wgStages(int dh, int kvBytes = 2) { return dh 
 __host__ __device__ constexpr int wgStagingBytes(int dh, int kvBytes) { return kvBytes == 1 ? 2 * 2 * wgKeys(dh) * dh : 0; }
 
 // Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary (the
-// swizzle pattern repeats every 1024 bytes and is anchored to the address), q [WG_ROWS][dh], then
+// swizzle pattern repeats every 1024 bytes and is anchored to the address), q [rows][dh], then
 // the K tiles and the V tiles of [keys][dh]. 227 KB for dh 128, 195 KB for dh 256.
 __host__ __device__ constexpr int wgSharedBytes(int dh, int kvBytes = 2) {
-    return WG_HEAD + 1024 + WG_ROWS * dh * 2 + 2 * wgStages(dh, kvBytes) * wgKeys(dh) * dh * 2
+    return WG_HEAD + 1024 + wgRows(dh, kvBytes) * dh * 2 + 2 * wgStages(dh, kvBytes) * wgKeys(dh) * dh * 2
            + wgStagingBytes(dh, kvBytes);
 }
 static_assert(wgSharedBytes(128) <= 227 * 1024 && wgSharedBytes(256) <= 227 * 1024
@@ -69,9 +78,7 @@ static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WG_HEAD, "head of shared memory");
 
 // ---- Pieces of a consumer warpgroup (64 rows) and of the copier.
 
-constexpr int WG_SLAB = 128 * 128;  // bytes of one 64-column slab of a 128-row operand
-
-// A work item (AttentionSchedule.queryTiles with 128-row tiles): request, first query row, query
+// A work item (AttentionSchedule.queryTiles with tiles of the block's rows): request, first query row, query
 // head, key split, first workspace slot (-1: not split); with the keys any row of the block can
 // see, [kvStart, kvEnd).
 struct WgItem {
@@ -141,7 +148,7 @@ __device__ __forceinline__ WgRows wgRowsOf(const AttnParams& p, const WgItem& it
 // cp.async of q rows r0 + myRow + k STEP (k < N / STEP) into the swizzled q operand; rows past the
 // block's are zero-filled.
 // Columns at or past dr (chunks of the layout's padding) are zero-filled too.
-template <int DH, int N, int STEP>
+template <int DH, int N, int STEP, int ROWS>
 __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, uint8_t* qs, int r0, int myRow,
                                         int myCol, int dr) {
 #pragma unroll
@@ -151,7 +158,7 @@ __device__ __forceinline__ void wgCopyQ(const AttnParams& p, const WgItem& it, u
         const uint8_t* src = reinterpret_cast<const uint8_t*>(p.q);
         if (valid) src += ((long long) (it.qoStart + it.rowStart + r) * p.qTok + (long long) it.h * p.qHead) * 2
                 + myCol * 16;
-        asyncCopy16(qs + wgChunk<128>(r, myCol), src, valid);
+        asyncCopy16(qs + wgChunk<ROWS>(r, myCol), src, valid);
     }
 }
 
@@ -221,7 +228,7 @@ __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* 
 // Issues S = Q K^T of the warpgroup's 64 rows and the K tile of KEYS rows at shared address
 // kAddr, one group. q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading
 // byte offset is unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the
-// hardware swizzles the computed address) or to the next slab (q's slabs hold 128 rows, K's KEYS).
+// hardware swizzles the computed address) or to the next slab (q's slabs hold the block's rows, K's KEYS).
 template <int MT, int DH, int KEYS>
 __device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], const uint32_t (&qLo)[DH / 16], uint32_t kAddr) {
     const uint32_t kLo = wgDescLo(kAddr, 16);
@@ -234,11 +241,11 @@ __device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], const uint32_t (&
     wgCommit();
 }
 // The q descriptors' low words of the k-steps of a warpgroup's 64 rows at qAddr (fixed for the
-// block): k-step kk moves 32 bytes inside a slab or to the next slab of 128 rows.
-template <int DH>
+// block): k-step kk moves 32 bytes inside a slab or to the next slab of the block's ROWS rows.
+template <int DH, int ROWS>
 __device__ __forceinline__ void wgQDescs(uint32_t (&qLo)[DH / 16], uint32_t qAddr) {
 #pragma unroll
-    for (int kk = 0; kk < DH / 16; ++kk) qLo[kk] = wgDescLo(qAddr, 16) + (((kk >> 2) * WG_SLAB + (kk & 3) * 32) >> 4);
+    for (int kk = 0; kk < DH / 16; ++kk) qLo[kk] = wgDescLo(qAddr, 16) + (((kk >> 2) * ROWS * 128 + (kk & 3) * 32) >> 4);
 }
 // Issues O += P V for the V tile of KEYS rows at shared address vAddr, one group. V as N-major B:
 // 8 keys of 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab
@@ -439,7 +446,7 @@ __device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& i
 }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// One block of WG_THREADS: the copier (warpgroup 0) and two consumers; see the top of this file.
+// One block of wgThreads: the copier (warpgroup 0) and the consumers; see the top of this file.
 // DH: the layout's head dim (64, 128 or 256); DR: the problem's, at most DH, a multiple of 8, or 0
 // for the problem's head dim at run time (p.d, checked by the host likewise); KT: K/V's type, MT or
 // FP8 (then DH at most 128 and DR a multiple of 16).
@@ -462,11 +469,13 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     constexpr int NS = KEYS / 2;                 // S accumulators per thread
     constexpr int NO = DH / 2;                   // O accumulators per thread
     constexpr int TILE = KEYS * DH * 2;
-    static_assert(WG_ROWS == 128, "q is a 128-row operand (wgChunk<128>, WG_SLAB)");
+    constexpr int CW = wgConsumers(DH, KB);      // consumer warpgroups
+    constexpr int ROWS = wgRows(DH, KB);         // query rows of the block: q is a ROWS-row operand
     static_assert(64 % Q_STEP == 0 && KEYS <= 128, "copy shapes");
-    // Named barriers (0 is __syncthreads): 1, 2 q of consumer 0, 1; 3, 4 the turn of consumer
-    // 0, 1; 5 the copier's row offsets.
-    constexpr int NB_Q = 1, NB_TURN = 3, NB_OFFSETS = 5;
+    // Named barriers (0 is __syncthreads): 1..CW q of consumer 0..CW-1; CW+1..2CW the turn of
+    // consumer 0..CW-1; 2CW+1 the copier's row offsets (wgFp8Copier's NB_OFFSETS: FP8 has 2).
+    constexpr int NB_Q = 1, NB_TURN = 1 + CW, NB_OFFSETS = 1 + 2 * CW;
+    static_assert(KB == 2 || NB_OFFSETS == 5, "the FP8 copier's offsets barrier");
     extern __shared__ __align__(16) uint8_t smemRaw[];
     uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [2][KEYS]
     const uint32_t smemAddr = (uint32_t) __cvta_generic_to_shared(smemRaw);
@@ -478,11 +487,11 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     const uint32_t rawAddr = smemAddr + WG_HEAD;
     const uint32_t pad = (1024u - (rawAddr & 1023u)) & 1023u;
     uint8_t* qs = smemRaw + WG_HEAD + pad;
-    uint8_t* kvs = qs + WG_ROWS * DH * 2;      // K stages, then V stages
+    uint8_t* kvs = qs + ROWS * DH * 2;         // K stages, then V stages
     const uint32_t qAddr = rawAddr + pad;
-    const uint32_t kvAddr = qAddr + WG_ROWS * DH * 2;
+    const uint32_t kvAddr = qAddr + ROWS * DH * 2;
 
-    const WgItem it = wgItemOf<WG_ROWS, KEYS>(p);
+    const WgItem it = wgItemOf<ROWS, KEYS>(p);
     const int kvStart = it.kvStart, nTiles = it.nTiles;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
 
@@ -490,15 +499,19 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         for (int s = 0; s < ST; ++s) {
             wgBarInit(kFull(s), 128);
             wgBarInit(vFull(s), 128);
-            wgBarInit(kEmpty(s), 8);  // one arrival per consumer warp
-            wgBarInit(vEmpty(s), 8);
+            wgBarInit(kEmpty(s), 4 * CW);  // one arrival per consumer warp
+            wgBarInit(vEmpty(s), 4 * CW);
         }
     }
     __syncthreads();  // the only block-wide barrier: the mbarriers are initialised
 
     if (wg == 0) {
         // ---- copier: row offsets of tile t into slot t & 1, then K_t and V_t into stage t % ST.
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
+        if constexpr (CW == 2) {
+            asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n" ::: "memory");
+        } else {
+            asm volatile("setmaxnreg.dec.sync.aligned.u32 32;\n" ::: "memory");
+        }
         auto offsetOf = [&](int t) { return tid < KEYS ? wgRowOffset<KB>(p, it, kvStart + t * KEYS + tid) : WG_NO_ROW; };
         if constexpr (KB == 1) {
             wgFp8Copier<MT, KT, DH, KEYS, ST>(p, it, offs, offsetOf, kvs, barAddr, nTiles, tid, dr);
@@ -546,19 +559,30 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     }
 
     // ---- consumers.
-    // The block holds 168 registers a thread from launch (__launch_bounds__(WG_THREADS, 1)): the
-    // copier's 168 - 56 leave exactly 224 - 168 for each consumer thread. Asking for more than
-    // the copier gave up never returns.
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
-    const int cw = wg - 1;                     // consumer 0 or 1
+    // The block holds 168 registers a thread from launch (__launch_bounds__(wgThreads, 1)) with two
+    // consumers: the copier's 168 - 56 leave exactly 224 - 168 for each consumer thread; with
+    // three, 128 at launch, the copier's 128 - 32 leave 160 - 128 for each of three. Asking for
+    // more than the copier gave up never returns.
+    if constexpr (CW == 2) {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n" ::: "memory");
+    } else {
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 160;\n" ::: "memory");
+    }
+    const int cw = wg - 1;                     // consumer 0..CW-1
     const int ctid = tid - 128 * wg;           // thread within the warpgroup
     const int wgRow0 = 64 * cw;
+    // With three consumers a warpgroup's registers (160) hold O and S, or O and P, not all three:
+    // it multiplies P_{t-1} V_{t-1} before it scores tile t instead of beside it, and the other
+    // two keep the tensor cores busy meanwhile. They do not take turns: each waits on its own
+    // products, and an order imposed on top only delayed them (docs/performance.md).
+    constexpr bool SERIAL = CW == 3;
+    constexpr bool TURNS = !SERIAL;
     const WgRows w = wgRowsOf<KEYS>(p, it, wgRow0, warp, lane);
 
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
     // the async proxy before the warpgroup's barrier.
     if (nTiles > 0) {
-        wgCopyQ<DH, 64, Q_STEP>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR, dr);
+        wgCopyQ<DH, 64, Q_STEP, ROWS>(p, it, qs, wgRow0, ctid / VPR, ctid % VPR, dr);
         asyncCopyCommit();
         asyncCopyWait<0>();
         wgProxyFence();
@@ -574,17 +598,17 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
 #pragma unroll
     for (int kk = 0; kk < KS; ++kk) pf[kk][0] = pf[kk][1] = pf[kk][2] = pf[kk][3] = 0u;
     uint32_t qLo[DH / 16];
-    wgQDescs<DH>(qLo, qAddr + wgRow0 * 128);
+    wgQDescs<DH, ROWS>(qLo, qAddr + wgRow0 * 128);
 
-    // Turns: consumer 0 issues first in every iteration, consumer 1 after it, then consumer 0 of
-    // the next iteration. Both run iterations 0..nTiles, so the arrivals pair up exactly: consumer
-    // 1 waits nTiles + 1 times for consumer 0's nTiles + 1 arrivals, consumer 0 waits from
-    // iteration 1 on for consumer 1's arrivals of iterations 0..nTiles - 1.
+    // Turns: in every iteration consumer 0 issues first, then 1, and so on, then consumer 0 of
+    // the next iteration. All run iterations 0..nTiles, so the arrivals pair up exactly: consumer
+    // c > 0 waits nTiles + 1 times for consumer c - 1's nTiles + 1 arrivals, consumer 0 waits from
+    // iteration 1 on for the last consumer's arrivals of iterations 0..nTiles - 1.
     auto takeTurn = [&](int t) {
-        if (cw == 1 || t > 0) wgNamedSync(NB_TURN + cw, 256);
+        if (TURNS && (cw > 0 || t > 0)) wgNamedSync(NB_TURN + cw, 256);
     };
     auto passTurn = [&](int t) {
-        if (cw == 0 || t < nTiles) wgNamedArrive(NB_TURN + 1 - cw, 256);
+        if (TURNS && (cw < CW - 1 || t < nTiles)) wgNamedArrive(NB_TURN + (cw + 1 == CW ? 0 : cw + 1), 256);
     };
     // The consumer warp's release of a stage: its wgmma reading it have completed.
     auto release = [&](uint32_t bar) {
@@ -606,7 +630,22 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         const bool last = __shfl_sync(0xffffffffu, t == w.tHi && t > w.tLo, 0);
         float s[NS], alpha[2];
         takeTurn(t);
-        if (steady) {
+        if (steady && SERIAL) {
+            // P_{t-1} V_{t-1} lands before S_t is issued, so P's registers are free for S.
+            wgFenceOperands(o, pf);
+            wgIssuePV<MT, KEYS>(o, pf, vAddr);
+            wgWait<0>();
+            release(vEmpty((t - 1) % ST));
+            wgKeepAll(o);
+            wgFence();
+            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
+            passTurn(t);
+            wgWait<0>();
+            release(kEmpty(t % ST));
+            wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
+            wgRescale(o, alpha);
+            wgPack<MT>(pf, s);
+        } else if (steady) {
             wgFenceOperands(o, pf);
             wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
             wgIssuePV<MT, KEYS>(o, pf, vAddr);

@@ -33,7 +33,12 @@ enum BlockShape {
      * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 80, 96,
      * 128 or 256, K/V of q's type or FP8 (dequantised by the copier; not at 256).
      */
-    WGMMA_PREFILL(128, 384);
+    WGMMA_PREFILL(128, 384),
+    /**
+     * The Hopper prefill kernel in the layout of head dim 64 with K/V of q's type (wgConsumers in
+     * hopper/prefill_wgmma.cuh): three consumer warpgroups, 192 query rows per block.
+     */
+    WGMMA_PREFILL_WIDE(192, 512);
 
     /** Query rows of one head per FA2 block (FA2_ROWS in attention/prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
@@ -112,7 +117,7 @@ enum BlockShape {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
             case STREAM_DECODE -> 4 * 4 * 256 / headDim;
             case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
-            case WGMMA_PREFILL -> headDim > 128 ? 64 : 128;
+            case WGMMA_PREFILL, WGMMA_PREFILL_WIDE -> headDim > 128 ? 64 : 128;
             default -> GENERIC_TILE_KEYS;
         };
     }
@@ -136,7 +141,7 @@ enum BlockShape {
         if (this == FA2_PREFILL) {
             return fa2SharedBytes(headDim);
         }
-        if (this == WGMMA_PREFILL) {
+        if (wgmma()) {
             return wgmmaSharedBytes(headDim, kvBytes);
         }
         if (!tensorCores()) {
@@ -161,24 +166,38 @@ enum BlockShape {
             case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
-            case WGMMA_PREFILL -> qSuffix.equals(kvSuffix) && !wgmmaBuiltHeadDim(headDim)
+            case WGMMA_PREFILL, WGMMA_PREFILL_WIDE -> qSuffix.equals(kvSuffix) && !wgmmaBuiltHeadDim(headDim)
                     ? "wg_" + qSuffix + "_r" + wgmmaLayoutHeadDim(headDim)
                     : "wg_" + qSuffix + (qSuffix.equals(kvSuffix) ? "" : "_" + kvSuffix) + "_d" + headDim;
         };
     }
 
+    /** Whether this is a shape of the Hopper prefill kernel. */
+    boolean wgmma() {
+        return this == WGMMA_PREFILL || this == WGMMA_PREFILL_WIDE;
+    }
+
+    /**
+     * The Hopper prefill kernel's shape for a head dim and K/V element size (wgConsumers in
+     * hopper/prefill_wgmma.cuh): three consumers in the layout of 64 with K/V of q's type, else two.
+     */
+    static BlockShape wgmma(int headDim, int kvBytes) {
+        return wgmmaLayoutHeadDim(headDim) == 64 && kvBytes == 2 ? WGMMA_PREFILL_WIDE : WGMMA_PREFILL;
+    }
+
     /**
      * The wgmma kernel's layout (wgSharedBytes in hopper/prefill_wgmma.cuh): 2 KB of row offsets and
-     * barriers, up to 1 KB to reach a 1024-byte boundary, 128 q rows, then the K and V tiles (3
-     * stages of 128 keys; 2 of 64 at head dim 256; 2 with FP8 K/V at 128), then FP8 K/V's staging
-     * (two tiles of K and of V).
+     * barriers, up to 1 KB to reach a 1024-byte boundary, the block's q rows, then the K and V tiles
+     * (3 stages of 128 keys; 2 of 64 at head dim 256; 2 with FP8 K/V at 128), then FP8 K/V's
+     * staging (two tiles of K and of V).
      */
     static int wgmmaSharedBytes(int headDim, int kvBytes) {
         int layout = wgmmaLayoutHeadDim(headDim);
         int keys = layout > 128 ? 64 : 128;
         int stages = layout > 128 || (kvBytes == 1 && layout > 64) ? 2 : 3;
         int staging = kvBytes == 1 ? 2 * 2 * keys * layout : 0;
-        return 3072 + 128 * layout * 2 + 2 * stages * keys * layout * 2 + staging;
+        int rows = wgmma(headDim, kvBytes).itemsPerBlock;
+        return 3072 + rows * layout * 2 + 2 * stages * keys * layout * 2 + staging;
     }
 
     /**

@@ -102,7 +102,7 @@ final class CudaAttentionPlan implements KernelPlan {
                 }
             }
             case QUERY_TILED -> {
-                BlockShape shape = prefillShape(settings, info.computeCapability());
+                BlockShape shape = prefillShape(settings, info.computeCapability(), d, kvBytes);
                 schedule = AttentionSchedule.queryTiles(problem, shape, sms, shape == BlockShape.FA2_PREFILL ? 2 : 1);
                 shared = shape.sharedBytes(d, kvBytes);
                 fallback = tensorCoreFallback(problem, sms);
@@ -168,7 +168,7 @@ final class CudaAttentionPlan implements KernelPlan {
         if (choice.fallback() == null) {
             return false;
         }
-        boolean wgmma = choice.kernel() == Kernel.QUERY_TILED && choice.schedule().shape() == BlockShape.WGMMA_PREFILL;
+        boolean wgmma = choice.kernel() == Kernel.QUERY_TILED && choice.schedule().shape().wgmma();
         boolean perToken = kv.scales().mode() == KvScaleMode.PER_TOKEN && choice.kernel() != Kernel.MMA_DECODE;
         return perToken || kv.kPageStride() != kv.vPageStride()
                 || (wgmma && !rowOffsetsFit(kv));
@@ -230,9 +230,10 @@ final class CudaAttentionPlan implements KernelPlan {
         return Kernel.GENERIC;
     }
 
-    private static BlockShape prefillShape(CudaKernelSettings settings, int computeCapability) {
+    private static BlockShape prefillShape(CudaKernelSettings settings, int computeCapability, int headDim,
+                                           int kvBytes) {
         return settings.prefill() == CudaKernelSettings.PrefillKernel.WGMMA && computeCapability == 90
-                ? BlockShape.WGMMA_PREFILL : BlockShape.FA2_PREFILL;
+                ? BlockShape.wgmma(headDim, kvBytes) : BlockShape.FA2_PREFILL;
     }
 
     /** Shared memory for the page ids of the longest chunk the streaming schedule gives a block. */
@@ -363,7 +364,7 @@ final class CudaAttentionPlan implements KernelPlan {
         String kernel = switch (choice.kernel()) {
             case MMA_DECODE -> "Tensor Core streaming decode";
             case STREAM -> "CUDA-core streaming decode";
-            case QUERY_TILED -> s.shape() == BlockShape.WGMMA_PREFILL ? "wgmma prefill" : "FA2 prefill";
+            case QUERY_TILED -> s.shape().wgmma() ? "wgmma prefill" : "FA2 prefill";
             case TENSOR_CORE -> "Tensor Core attention";
             case GENERIC -> "CUDA-core attention";
         };

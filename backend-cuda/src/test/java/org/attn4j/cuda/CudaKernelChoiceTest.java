@@ -111,6 +111,22 @@ class CudaKernelChoiceTest {
     }
 
     @Test
+    void theLayoutOf64WithKvOfQsTypeRunsThreeConsumersOf64Rows() {
+        for (int d = 8; d <= 256; d += 8) {
+            BlockShape sixteen = BlockShape.wgmma(d, 2);
+            assertEquals(d <= 64 ? BlockShape.WGMMA_PREFILL_WIDE : BlockShape.WGMMA_PREFILL, sixteen, "D " + d);
+            assertEquals(128 * (sixteen.itemsPerBlock / 64 + 1), sixteen.threads(d), "D " + d);
+            assertEquals(sixteen.kernel("bf16", "bf16", d), BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", d));
+        }
+        // FP8 K/V keeps two consumers: its copier converts, and holds the registers a third would take.
+        assertEquals(BlockShape.WGMMA_PREFILL, BlockShape.wgmma(64, 1));
+        assertEquals(192, BlockShape.WGMMA_PREFILL_WIDE.itemsPerBlock);
+        // 192 q rows of 128 bytes, 3 stages of 128-key K and V tiles, 3 KB of head and alignment
+        assertEquals(3072 + 192 * 128 + 6 * 128 * 128, BlockShape.wgmmaSharedBytes(64, 2));
+        assertEquals(BlockShape.wgmmaSharedBytes(64, 2), BlockShape.wgmmaSharedBytes(40, 2));
+    }
+
+    @Test
     void paddedHeadDimsUseTheLayoutTheyRunIn() {
         assertEquals(BlockShape.wgmmaSharedBytes(128, 2), BlockShape.wgmmaSharedBytes(96, 2));
         assertEquals(BlockShape.wgmmaSharedBytes(128, 1), BlockShape.wgmmaSharedBytes(80, 1));
