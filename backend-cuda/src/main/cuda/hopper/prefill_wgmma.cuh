@@ -78,9 +78,9 @@ static_assert(2 * 128 * 4 + 4 * 3 * 8 <= WG_HEAD, "head of shared memory");
 
 // ---- Pieces of a consumer warpgroup (64 rows) and of the copier.
 
-// A work item (AttentionSchedule.queryTiles with tiles of the block's rows): request, first query row, query
-// head, key split, first workspace slot (-1: not split); with the keys any row of the block can
-// see, [kvStart, kvEnd).
+// A work item (AttentionSchedule.queryTiles with tiles of the block's rows): request, first query
+// row, query head, key split, first workspace slot (-1: not split); with the keys any row of the
+// block can see, [kvStart, kvEnd).
 struct WgItem {
     int b, rowStart, h, kvh, qoStart, qoLen, pageBase, kvLen, nRows;
     int pqLo;  // diagonal position of the block's first row among the keys
