@@ -29,9 +29,10 @@
 // - no block-wide barrier in the loop: each K and V stage has a "full" mbarrier (128 copier
 //   arrivals, raised by cp.async.mbarrier.arrive when a copier's copies have landed) and an
 //   "empty" mbarrier (one arrival per consumer warp once its wgmma no longer reads the stage);
-// - two consumers take turns issuing their wgmma (a named barrier each, bar.sync / bar.arrive): the
-//   tensor cores run one warpgroup's Q K^T and P V while the other does its softmax. Three (head
-//   dim 64) issue as they are ready, each multiplying P V before its next Q K^T (registers);
+// - the consumers issue their wgmma as they are ready, each waiting only on its own products and
+//   on the stages' mbarriers: the tensor cores run one warpgroup's Q K^T and P V while another
+//   does its softmax. (Taking turns, a named barrier per consumer, cost 1-4% with two consumers
+//   and half the gain of the third; docs/performance.md);
 // - key rows' offsets (page lookups done) go to shared memory ahead of the copies that need them;
 // - tiles that no row of a warpgroup can see are skipped by that warpgroup (never loaded when no
 //   row of the block sees them), though it still waits for and releases them (a stage's empty
@@ -44,6 +45,7 @@
 namespace attn4j {
 
 constexpr int WG_HEAD = 2048;    // row offsets [2][keys], then 4 * stages mbarriers
+constexpr int WG_NB_OFFSETS = 4;  // the copier's named barrier (1..3: the consumers' q)
 
 // Consumer warpgroups of a block, 64 query rows each. Three at head dim 64 with K/V of q's type:
 // there a tile's products take half the tensor time of head dim 128 for the same softmax, so two
@@ -371,7 +373,7 @@ __device__ __forceinline__ void wgFp8Copier(const AttnParams& p, const WgItem& i
     auto vFull = [&](int s) { return barAddr + 8 * (ST + s); };
     auto kEmpty = [&](int s) { return barAddr + 8 * (2 * ST + s); };
     auto vEmpty = [&](int s) { return barAddr + 8 * (3 * ST + s); };
-    constexpr int NB_OFFSETS = 5;       // the copiers' named barrier, as in wgPrefillBody
+    constexpr int NB_OFFSETS = WG_NB_OFFSETS;
     constexpr int TILE = KEYS * DH * 2;  // one 16-bit tile
     constexpr int RAW = KEYS * DH;       // one FP8 tile
     constexpr int COLS = DH / 16;        // FP8 chunks per row
@@ -472,10 +474,10 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     constexpr int CW = wgConsumers(DH, KB);      // consumer warpgroups
     constexpr int ROWS = wgRows(DH, KB);         // query rows of the block: q is a ROWS-row operand
     static_assert(64 % Q_STEP == 0 && KEYS <= 128, "copy shapes");
-    // Named barriers (0 is __syncthreads): 1..CW q of consumer 0..CW-1; CW+1..2CW the turn of
-    // consumer 0..CW-1; 2CW+1 the copier's row offsets (wgFp8Copier's NB_OFFSETS: FP8 has 2).
-    constexpr int NB_Q = 1, NB_TURN = 1 + CW, NB_OFFSETS = 1 + 2 * CW;
-    static_assert(KB == 2 || NB_OFFSETS == 5, "the FP8 copier's offsets barrier");
+    // Named barriers (0 is __syncthreads): 1..CW q of consumer 0..CW-1; WG_NB_OFFSETS the
+    // copier's row offsets.
+    constexpr int NB_Q = 1, NB_OFFSETS = WG_NB_OFFSETS;
+    static_assert(NB_Q + CW <= NB_OFFSETS, "named barriers");
     extern __shared__ __align__(16) uint8_t smemRaw[];
     uint32_t* offs = reinterpret_cast<uint32_t*>(smemRaw);  // row offsets [2][KEYS]
     const uint32_t smemAddr = (uint32_t) __cvta_generic_to_shared(smemRaw);
@@ -573,10 +575,8 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     const int wgRow0 = 64 * cw;
     // With three consumers a warpgroup's registers (160) hold O and S, or O and P, not all three:
     // it multiplies P_{t-1} V_{t-1} before it scores tile t instead of beside it, and the other
-    // two keep the tensor cores busy meanwhile. They do not take turns: each waits on its own
-    // products, and an order imposed on top only delayed them (docs/performance.md).
+    // two keep the tensor cores busy meanwhile.
     constexpr bool SERIAL = CW == 3;
-    constexpr bool TURNS = !SERIAL;
     const WgRows w = wgRowsOf<KEYS>(p, it, wgRow0, warp, lane);
 
     // q of this warpgroup's 64 rows, copied by the warpgroup itself; fenced by each writer for
@@ -600,16 +600,6 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     uint32_t qLo[DH / 16];
     wgQDescs<DH, ROWS>(qLo, qAddr + wgRow0 * 128);
 
-    // Turns: in every iteration consumer 0 issues first, then 1, and so on, then consumer 0 of
-    // the next iteration. All run iterations 0..nTiles, so the arrivals pair up exactly: consumer
-    // c > 0 waits nTiles + 1 times for consumer c - 1's nTiles + 1 arrivals, consumer 0 waits from
-    // iteration 1 on for the last consumer's arrivals of iterations 0..nTiles - 1.
-    auto takeTurn = [&](int t) {
-        if (TURNS && (cw > 0 || t > 0)) wgNamedSync(NB_TURN + cw, 256);
-    };
-    auto passTurn = [&](int t) {
-        if (TURNS && (cw < CW - 1 || t < nTiles)) wgNamedArrive(NB_TURN + (cw + 1 == CW ? 0 : cw + 1), 256);
-    };
     // The consumer warp's release of a stage: its wgmma reading it have completed.
     auto release = [&](uint32_t bar) {
         if (lane == 0) wgBarArrive(bar);
@@ -629,7 +619,6 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         const bool first = __shfl_sync(0xffffffffu, t == w.tLo && t < w.tHi, 0);
         const bool last = __shfl_sync(0xffffffffu, t == w.tHi && t > w.tLo, 0);
         float s[NS], alpha[2];
-        takeTurn(t);
         if (steady && SERIAL) {
             // P_{t-1} V_{t-1} lands before S_t is issued, so P's registers are free for S.
             wgFenceOperands(o, pf);
@@ -639,7 +628,6 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgKeepAll(o);
             wgFence();
             wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
-            passTurn(t);
             wgWait<0>();
             release(kEmpty(t % ST));
             wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
@@ -649,7 +637,6 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgFenceOperands(o, pf);
             wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
             wgIssuePV<MT, KEYS>(o, pf, vAddr);
-            passTurn(t);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
             wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
@@ -660,7 +647,6 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         } else if (first) {
             wgFenceOperands(o, pf);
             wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
-            passTurn(t);
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
@@ -669,13 +655,11 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         } else if (last) {
             wgFenceOperands(o, pf);
             wgIssuePV<MT, KEYS>(o, pf, vAddr);
-            passTurn(t);
             wgWait<0>();
             if (t < nTiles) release(kEmpty(t % ST));  // K_t is not this warpgroup's
             release(vEmpty((t - 1) % ST));
             wgKeepAll(o);
         } else {
-            passTurn(t);
             if (t < nTiles) release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));
         }
