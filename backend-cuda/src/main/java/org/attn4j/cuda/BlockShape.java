@@ -30,8 +30,9 @@ enum BlockShape {
     /**
      * Hopper prefill (hopper/prefill_wgmma.cuh, the default on compute capability 9.0): one block per
      * (request, query head, 128-row tile, key split) of a copier warpgroup and two consumer
-     * warpgroups taking turns on wgmma; 128-key tiles (64 at head dim 256), head dim 64, 80, 96,
-     * 128 or 256, K/V of q's type or FP8 (dequantised by the copier; not at 256).
+     * warpgroups on wgmma; 128-key tiles (64 at head dim 256), every head dim that is a multiple
+     * of 8 up to 256 in the layout of 128 or 256 (of 64 with FP8 K/V, else {@link #WGMMA_PREFILL_WIDE}),
+     * K/V of q's type or FP8 (dequantised by the copier; not above 128).
      */
     WGMMA_PREFILL(128, 384),
     /**

@@ -108,7 +108,8 @@ class AttentionScheduleTest {
             HeadConfig heads = new HeadConfig(8, 1 << r.nextInt(4), 128);
             PlanOptions plan = r.nextBoolean() ? PlanOptions.DEFAULT : new PlanOptions(r.nextBoolean(), r.nextInt(3) * 700);
             AttentionProblem p = problem(qo, kv, heads, plan, false);
-            BlockShape shape = r.nextBoolean() ? BlockShape.FA2_PREFILL : BlockShape.WGMMA_PREFILL;
+            BlockShape[] shapes = {BlockShape.FA2_PREFILL, BlockShape.WGMMA_PREFILL, BlockShape.WGMMA_PREFILL_WIDE};
+            BlockShape shape = shapes[r.nextInt(shapes.length)];
             AttentionSchedule s = AttentionSchedule.queryTiles(p, shape, AttentionSchedule.Device.HOPPER, 2);
             int g = heads.groupSize();
             int chunk = s.splitChunk();
