@@ -1,8 +1,10 @@
 package org.attn4j.bench;
 
 import java.util.Arrays;
-import org.attn4j.options.HeadConfig;
 import org.attn4j.kv.KvLayout;
+import org.attn4j.options.HeadConfig;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
 import org.attn4j.tensor.DType;
 
 /**
@@ -172,6 +174,30 @@ public record Workload(String name, Op op, int[] qoLens, int[] kvLens, int share
     public Workload withName(String n) {
         return new Workload(n, op, qoLens, kvLens, sharedPrefix, heads, pageSize, qDtype, kvDtype, layout, causal,
                 scale, adHoc);
+    }
+
+    /**
+     * Why a backend with these capabilities does not offer this workload at all, or null when it
+     * does: a q or KV dtype it does not take (an FP8 q needs {@link Feature#FP8_QUERY}) or a head
+     * dim outside its range. Such a row is skipped, not failed: the backend's own capabilities say
+     * so, as spec §1 has every backend reject these before any device work.
+     *
+     * @param caps the backend's capabilities
+     * @return the reason, or null
+     */
+    public String unsupportedBy(Capabilities caps) {
+        if (qDtype.isFp8() ? !caps.qDtypes().contains(qDtype) && !caps.has(Feature.FP8_QUERY)
+                : !caps.qDtypes().contains(qDtype)) {
+            return "q " + dtype(qDtype) + " is not offered" + (qDtype.isFp8() ? " (FP8 q needs feature "
+                    + Feature.FP8_QUERY + ")" : "");
+        }
+        if (!caps.kvDtypes().contains(kvDtype)) {
+            return "K/V " + dtype(kvDtype) + " is not offered";
+        }
+        if (heads != null && !caps.supportsHeadDim(heads.headDimQk())) {
+            return "head dim " + heads.headDimQk() + " is not offered (" + caps.headDimsDescription() + ")";
+        }
+        return null;
     }
 
     /**

@@ -2,11 +2,14 @@ package org.attn4j.bench;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
-import org.attn4j.tensor.DType;
 import org.attn4j.kv.KvLayout;
+import org.attn4j.spi.Capabilities;
+import org.attn4j.spi.Feature;
+import org.attn4j.tensor.DType;
 import org.junit.jupiter.api.Test;
 
 /** The named workloads as the data file defines them, and how they are counted and scaled. */
@@ -21,6 +24,28 @@ class WorkloadsTest {
         assertEquals(64L * 4096 * 8 * 128 * 2 * 2 + 2L * 64 * 32 * 128 * 2, t.bytes());
         Workload c = Workloads.named().get("cascade-shared-prefix");
         assertEquals((32768L + 64 * 256) * 8 * 128 * 4 + 2L * 64 * 32 * 128 * 2, Traffic.of(c).bytes());
+    }
+
+    @Test
+    void aRowTheBackendDoesNotOfferIsNamedWithItsReason() {
+        java.util.Set<DType> sixteen = java.util.Set.of(DType.F16, DType.BF16, DType.F32);
+        java.util.Set<DType> kv = java.util.Set.of(DType.F16, DType.BF16, DType.F32, DType.FP8_E4M3, DType.FP8_E5M2);
+        java.util.Set<KvLayout> layouts = java.util.Set.of(KvLayout.NHD, KvLayout.HND);
+        Capabilities withoutFp8Q = new Capabilities(sixteen, kv, 32, 256, 8, layouts, java.util.Set.of());
+        Capabilities withFp8Q = new Capabilities(sixteen, kv, 32, 256, 8, layouts, java.util.Set.of(Feature.FP8_QUERY));
+        Workload fp8 = Workloads.classes().get("prefill-causal-8k-fp8");
+        assertTrue(fp8.unsupportedBy(withoutFp8Q).contains("FP8_QUERY"), fp8.unsupportedBy(withoutFp8Q));
+        assertNull(fp8.unsupportedBy(withFp8Q));
+        for (Workload w : Workloads.classes().values()) {
+            if (!w.qDtype().isFp8()) {
+                assertNull(w.unsupportedBy(withoutFp8Q), w.name());
+            }
+        }
+        Capabilities narrow = new Capabilities(sixteen, java.util.Set.of(DType.BF16), 64, 128, 64, layouts,
+                java.util.Set.of());
+        assertTrue(Workloads.classes().get("prefill-d96").unsupportedBy(narrow).contains("head dim 96"));
+        assertTrue(Workloads.classes().get("decode-llama8b-e4m3").unsupportedBy(narrow).contains("K/V"));
+        assertNull(Workloads.named().get("decode-llama8b").unsupportedBy(narrow));
     }
 
     @Test

@@ -211,6 +211,13 @@ public final class BenchCommand implements Callable<Integer> {
             for (String id : ids) {
                 try (AttentionBackend backend = Backends.open(id)) {
                     for (Workload w : workloads) {
+                        String unsupported = w.unsupportedBy(backend.capabilities());
+                        if (unsupported != null) {
+                            out.printf("%-44s %-10s skipped: %s%n", runner.effective(w, backend).label(), id,
+                                    "backend '" + id + "': " + unsupported);
+                            progress.stepDone();
+                            continue;
+                        }
                         try {
                             BenchRow row = runner.measure(w, backend, progress);
                             rows.add(row);
