@@ -165,7 +165,7 @@ MLA_WG(bf16, BF16)
 // 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; every other multiple of 8
 // up to 256 with K/V of q's type in the smallest layout that holds it, the head dim read at run
 // time (wg_*_rDH); a copier warpgroup and two consumer warpgroups (three in the layout of 64 with
-// K/V of q's type) taking turns on the tensor cores, 64 query rows each.
+// K/V of q's type) issuing on the tensor cores as each is ready, 64 query rows each.
 #define WGMMA_PREFILL(QN, Q, DH, DR)                                                                      \
     extern "C" __global__ void __launch_bounds__(wgThreads(DH), 1) wg_##QN##_d##DR(const AttnParams p) {  \
         wgPrefillBody<Q, DH, DR>(p);                                                                      \

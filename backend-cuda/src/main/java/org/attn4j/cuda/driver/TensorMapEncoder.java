@@ -12,10 +12,11 @@ import java.util.Arrays;
 /**
  * Tensor-copy descriptors (Hopper's TMA, {@code CUtensorMap}) encoded by the driver's
  * {@code cuTensorMapEncodeTiled}, which JCuda 12.0.0 does not bind: the one symbol is called on
- * {@code libcuda.so.1} through the JDK's foreign function API. Encoding is host work only (no
- * context, no stream), so a plan may encode per run. Loaded once, lazily; where the library or
- * the symbol is missing (drivers before CUDA 12) the encoder is unavailable with the reason, and
- * nothing is thrown at class load.
+ * {@code libcuda.so.1} through the JDK's foreign function API. Encoding is host work (no stream,
+ * nothing launched), but the driver encodes for the context current on the calling thread
+ * (CUresult 201 without one), so callers make theirs current first. Loaded once, lazily; where
+ * the library or the symbol is missing (drivers before CUDA 12) the encoder is unavailable with
+ * the reason, and nothing is thrown at class load.
  */
 public final class TensorMapEncoder {
     /** {@code sizeof(CUtensorMap)}. */
