@@ -162,7 +162,8 @@ MLA_WG(f16, F16)
 MLA_WG(bf16, BF16)
 
 // Hopper prefill on warpgroup MMA (default on sm_90a; traps elsewhere): K/V of q's type at head dim
-// 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128; every other multiple of 8
+// 64, 128 or 256, or FP8 at 64 and 128; 80 and 96 in the layout of 128, 192 in that of 256 (without
+// the padding's tensor work); every other multiple of 8
 // up to 256 with K/V of q's type in the smallest layout that holds it, the head dim read at run
 // time (wg_*_rDH); a copier warpgroup and two consumer warpgroups (three in the layout of 64 with
 // K/V of q's type) issuing on the tensor cores as each is ready, 64 query rows each.
@@ -183,7 +184,7 @@ MLA_WG(bf16, BF16)
     WGMMA_PREFILL_FP8(QN, Q, KN, K, 128, 96) WGMMA_PREFILL_FP8(QN, Q, KN, K, 128, 128)
 #define WGMMA_PREFILL_Q(QN, Q)                                                                            \
     WGMMA_PREFILL(QN, Q, 64, 64) WGMMA_PREFILL(QN, Q, 128, 80) WGMMA_PREFILL(QN, Q, 128, 96)              \
-    WGMMA_PREFILL(QN, Q, 128, 128) WGMMA_PREFILL(QN, Q, 256, 256)                                         \
+    WGMMA_PREFILL(QN, Q, 128, 128) WGMMA_PREFILL(QN, Q, 256, 192) WGMMA_PREFILL(QN, Q, 256, 256)          \
     WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 64) WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 128)                            \
     WGMMA_PREFILL_RUNTIME_DIM(QN, Q, 256)                                                                 \
     WGMMA_PREFILL_KV(QN, Q, e4m3, E4M3) WGMMA_PREFILL_KV(QN, Q, e5m2, E5M2)

@@ -4,10 +4,11 @@
 // Elsewhere the entry points trap.
 //
 // - a head dim DR below the layout's DH (64, 128 or 256; DR fixed at build time, as 80 and 96 in
-//   the 128 layout, or the problem's at run time) runs the DH kernel on rows whose columns past DR
-//   are zero: the copies zero-fill those 16-byte chunks instead of reading, so q K^T is unchanged,
-//   P V gives zero columns past DR, and only DR columns are written. The tensor cores do DH / DR
-//   times the work; the memory traffic is that of DR;
+//   the 128 layout and 192 in the 256 one, or the problem's at run time) runs the DH kernel on rows
+//   whose columns past DR are zero: the copies zero-fill those 16-byte chunks instead of reading,
+//   so q K^T is unchanged, P V gives zero columns past DR, and only DR columns are written. The
+//   memory traffic is that of DR; a kernel built for DR also skips the padding's tensor work
+//   (wgKSteps, wgPvCols), one that reads it at run time does DH / DR times the work;
 // - FP8 K/V is dequantised on its way into the tiles: the copier brings each tile's FP8 rows into
 //   a staging buffer with cp.async (two tiles deep, so the next tile's bytes are in flight), then
 //   each copier thread converts exactly the 16-byte chunks it copied (no barrier between
@@ -63,6 +64,18 @@ __host__ __device__ constexpr int wgKeys(int dh) { return dh > 128 ? 64 : 128; }
 __host__ __device__ constexpr int wgStages(int dh, int kvBytes = 2) { return dh > 128 || (kvBytes == 1 && dh > 64) ? 2 : 3; }
 // FP8 staging: two tiles of K and of V rows, dh bytes each.
 __host__ __device__ constexpr int wgStagingBytes(int dh, int kvBytes) { return kvBytes == 1 ? 2 * 2 * wgKeys(dh) * dh : 0; }
+
+// A kernel built for head dim dr (DR) spends no tensor work on the layout's padding past it:
+// - S = Q K^T runs only the k-steps that hold the head dim (wgKSteps);
+// - P V computes wgPvCols output columns (wgmma's N, twice O's accumulators a thread): 80 and 96
+//   in the layout of 128 (the last slab read in part), and 192 in the layout of 256 (its second
+//   half 64 columns wide).
+// The kernels that read the head dim at run time (dr 0) multiply the whole layout: a k-step or an
+// N chosen at run time puts a branch between the wgmma of a group, and ptxas then fences each.
+__host__ __device__ constexpr int wgKSteps(int dh, int dr) { return dr > 0 ? (dr + 15) / 16 : dh / 16; }
+__host__ __device__ constexpr int wgPvCols(int dh, int dr) {
+    return dr <= 0 ? dh : dh == 128 ? (dr + 15) / 16 * 16 : dh == 256 && dr <= 192 ? 192 : dh;
+}
 
 // Shared memory: the head (row offsets, mbarriers), up to 1 KB to reach a 1024-byte boundary (the
 // swizzle pattern repeats every 1024 bytes and is anchored to the address), q [rows][dh], then
@@ -231,12 +244,14 @@ __device__ __forceinline__ void wgCopyTile(const uint8_t* const* head, uint8_t* 
 // kAddr, one group. q: 64 rows = 8 swizzle atoms at 1024 bytes (stride byte offset); the leading
 // byte offset is unused by swizzled K-major operands. k-step kk moves 32 bytes inside a slab (the
 // hardware swizzles the computed address) or to the next slab (q's slabs hold the block's rows, K's KEYS).
-template <int MT, int DH, int KEYS>
+// KSTEPS of the layout's DH / 16 (wgKSteps): those past the head dim would multiply zeros.
+template <int MT, int DH, int KEYS, int KSTEPS>
 __device__ __forceinline__ void wgIssueS(float (&s)[KEYS / 2], const uint32_t (&qLo)[DH / 16], uint32_t kAddr) {
+    static_assert(KSTEPS >= 1 && KSTEPS <= DH / 16, "k-steps of S");
     const uint32_t kLo = wgDescLo(kAddr, 16);
     wgmmaS<MT, false>(s, qLo[0], kLo);
 #pragma unroll
-    for (int kk = 1; kk < DH / 16; ++kk) {
+    for (int kk = 1; kk < KSTEPS; ++kk) {
         const int kOff = ((kk >> 2) * KEYS * 128 + (kk & 3) * 32) >> 4;
         wgmmaS<MT, true>(s, qLo[kk], kLo + kOff);
     }
@@ -251,15 +266,15 @@ __device__ __forceinline__ void wgQDescs(uint32_t (&qLo)[DH / 16], uint32_t qAdd
 }
 // Issues O += P V for the V tile of KEYS rows at shared address vAddr, one group. V as N-major B:
 // 8 keys of 128-byte rows per atom (stride byte offset 1024), the next 64 columns one slab
-// further (leading byte offset); a k-step is 16 keys, 2048 bytes. Head dim 256 runs as two
-// N = 128 halves, the second two slabs further (O's accumulators 64..127 are its columns
-// 128..255 in the same layout).
+// further (leading byte offset); a k-step is 16 keys, 2048 bytes. N is 2 NO columns (wgPvCols).
+// Past 128 columns (the layout of 256) it runs as two products, the second two slabs further and
+// 2 NO - 128 wide (O's accumulators 64.. are its columns 128.. in the same layout).
 template <int MT, int KEYS, int NO, int KS>
 __device__ __forceinline__ void wgIssuePV(float (&o)[NO], const uint32_t (&pf)[KS][4], uint32_t vAddr) {
     const uint32_t vDesc = wgDescLo(vAddr, KEYS * 128);
-    if constexpr (NO == 128) {
+    if constexpr (NO > 64) {
         float (&lo)[64] = *reinterpret_cast<float (*)[64]>(&o[0]);
-        float (&hi)[64] = *reinterpret_cast<float (*)[64]>(&o[64]);
+        float (&hi)[NO - 64] = *reinterpret_cast<float (*)[NO - 64]>(&o[64]);
         const uint32_t vHi = vDesc + ((2 * KEYS * 128) >> 4);
 #pragma unroll
         for (int kk = 0; kk < KS; ++kk) {
@@ -349,11 +364,12 @@ __device__ __forceinline__ void wgPack(uint32_t (&pf)[KS][4], const float (&s)[N
 // Normalise and write: O's accumulator i is column 8 (i / 4) + 2 (lane % 4) + (i & 1), row
 // (i >> 1) & 1, the m16n8 layout of prefillWriteRows.
 // Only the first dr columns: those past it are the layout's zero padding.
-template <int MT, int DH>
+// COLS: the columns P V computed (wgPvCols), at least dr.
+template <int MT, int COLS>
 __device__ __forceinline__ void wgWriteRows(const AttnParams& p, const WgItem& it, const WgRows& w,
-                                            const float (&o)[DH / 2], const float (&m)[2], float (&l)[2], int lane,
+                                            const float (&o)[COLS / 2], const float (&m)[2], float (&l)[2], int lane,
                                             int dr) {
-    prefillWriteRows<MT, DH>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
+    prefillWriteRows<MT, COLS>(p, [&](int nb, int e) { return o[4 * nb + e]; }, m, l, w.ok, w.i, it.qoStart, it.qoLen,
                              it.h, it.partialBase, lane, dr);
 }
 
@@ -469,7 +485,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
     constexpr int CPT = VPR * ROW_STEP / 128;
     constexpr int KS = KEYS / 16;                // k-steps of P V
     constexpr int NS = KEYS / 2;                 // S accumulators per thread
-    constexpr int NO = DH / 2;                   // O accumulators per thread
+    constexpr int NO = wgPvCols(DH, DR) / 2;     // O accumulators per thread
     constexpr int TILE = KEYS * DH * 2;
     constexpr int CW = wgConsumers(DH, KB);      // consumer warpgroups
     constexpr int ROWS = wgRows(DH, KB);         // query rows of the block: q is a ROWS-row operand
@@ -627,7 +643,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             release(vEmpty((t - 1) % ST));
             wgKeepAll(o);
             wgFence();
-            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
+            wgIssueS<MT, DH, KEYS, wgKSteps(DH, DR)>(s, qLo, kAddr);
             wgWait<0>();
             release(kEmpty(t % ST));
             wgSoftmax(p, it, w, s, kvStart + t * KEYS, lg, lane, m, l, alpha);
@@ -635,7 +651,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgPack<MT>(pf, s);
         } else if (steady) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
+            wgIssueS<MT, DH, KEYS, wgKSteps(DH, DR)>(s, qLo, kAddr);
             wgIssuePV<MT, KEYS>(o, pf, vAddr);
             wgWait<1>();  // S of tile t
             release(kEmpty(t % ST));
@@ -646,7 +662,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
             wgPack<MT>(pf, s);
         } else if (first) {
             wgFenceOperands(o, pf);
-            wgIssueS<MT, DH, KEYS>(s, qLo, kAddr);
+            wgIssueS<MT, DH, KEYS, wgKSteps(DH, DR)>(s, qLo, kAddr);
             wgWait<0>();
             release(kEmpty(t % ST));
             if (t > 0) release(vEmpty((t - 1) % ST));  // V_{t-1} is not this warpgroup's
@@ -665,7 +681,7 @@ __device__ __forceinline__ void wgPrefillBody(const AttnParams& p) {
         }
     }
 
-    wgWriteRows<MT, DH>(p, it, w, o, m, l, lane, dr);
+    wgWriteRows<MT, 2 * NO>(p, it, w, o, m, l, lane, dr);
 #else
     __trap();  // wgmma exists only on sm_90a; the host selects this kernel there alone
 #endif

@@ -42,28 +42,27 @@ template <int NO> __device__ __forceinline__ void wgKeepAll(float (&o)[NO]) {
     for (int i = 0; i < NO; ++i) wgKeep(o[i]);
 }
 
-#define WG_REGS64 \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, " \
-    "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, " \
-    "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}"
-#define WG_REGS32 \
-    "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
-    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
-#define WG_ACC64(C) \
-    C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]), \
-    C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]), \
-    C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), \
-    C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31]), \
-    C(d[32]), C(d[33]), C(d[34]), C(d[35]), C(d[36]), C(d[37]), C(d[38]), C(d[39]), \
-    C(d[40]), C(d[41]), C(d[42]), C(d[43]), C(d[44]), C(d[45]), C(d[46]), C(d[47]), \
-    C(d[48]), C(d[49]), C(d[50]), C(d[51]), C(d[52]), C(d[53]), C(d[54]), C(d[55]), \
-    C(d[56]), C(d[57]), C(d[58]), C(d[59]), C(d[60]), C(d[61]), C(d[62]), C(d[63])
+// Accumulator operand lists of N / 2 registers (N = 64, 80, 96, 128): each list extends the last.
+#define WG_R32 \
+    "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, " \
+    "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+#define WG_R40 WG_R32 ", %32, %33, %34, %35, %36, %37, %38, %39"
+#define WG_R48 WG_R40 ", %40, %41, %42, %43, %44, %45, %46, %47"
+#define WG_R64 WG_R48 ", %48, %49, %50, %51, %52, %53, %54, %55, " \
+    "%56, %57, %58, %59, %60, %61, %62, %63"
+#define WG_REGS32 "{" WG_R32 "}"
+#define WG_REGS40 "{" WG_R40 "}"
+#define WG_REGS48 "{" WG_R48 "}"
+#define WG_REGS64 "{" WG_R64 "}"
 #define WG_ACC32(C) \
     C(d[0]), C(d[1]), C(d[2]), C(d[3]), C(d[4]), C(d[5]), C(d[6]), C(d[7]), \
     C(d[8]), C(d[9]), C(d[10]), C(d[11]), C(d[12]), C(d[13]), C(d[14]), C(d[15]), \
     C(d[16]), C(d[17]), C(d[18]), C(d[19]), C(d[20]), C(d[21]), C(d[22]), C(d[23]), \
     C(d[24]), C(d[25]), C(d[26]), C(d[27]), C(d[28]), C(d[29]), C(d[30]), C(d[31])
+#define WG_ACC40(C) WG_ACC32(C), C(d[32]), C(d[33]), C(d[34]), C(d[35]), C(d[36]), C(d[37]), C(d[38]), C(d[39])
+#define WG_ACC48(C) WG_ACC40(C), C(d[40]), C(d[41]), C(d[42]), C(d[43]), C(d[44]), C(d[45]), C(d[46]), C(d[47])
+#define WG_ACC64(C) WG_ACC48(C), C(d[48]), C(d[49]), C(d[50]), C(d[51]), C(d[52]), C(d[53]), C(d[54]), C(d[55]), \
+    C(d[56]), C(d[57]), C(d[58]), C(d[59]), C(d[60]), C(d[61]), C(d[62]), C(d[63])
 
 // S (=|+=) Q K^T, m64nNk16 (N = 128 or 64 keys): A and B from shared memory, both K-major, f32
 // accumulators. ACC 0 overwrites d (scale-d false), so the first k-step needs no zeroed
@@ -105,13 +104,21 @@ __device__ __forceinline__ void wgmmaS(float (&d)[N], uint32_t da, uint32_t db) 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(db), "r"(1))
 #define WG_RS128(TY) WG_RS("m64n128k16", WG_REGS64, WG_ACC64, TY, "{%64, %65, %66, %67}", "%68", "%69")
 #define WG_RS64(TY) WG_RS("m64n64k16", WG_REGS32, WG_ACC32, TY, "{%32, %33, %34, %35}", "%36", "%37")
-template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[64], const uint32_t (&a)[4], uint32_t db) {
-    if constexpr (MT == BF16) WG_RS128("bf16"); else WG_RS128("f16");
-}
-template <int MT>
-__device__ __forceinline__ void wgmmaPV(float (&d)[32], const uint32_t (&a)[4], uint32_t db) {
-    if constexpr (MT == BF16) WG_RS64("bf16"); else WG_RS64("f16");
+#define WG_RS80(TY) WG_RS("m64n80k16", WG_REGS40, WG_ACC40, TY, "{%40, %41, %42, %43}", "%44", "%45")
+#define WG_RS96(TY) WG_RS("m64n96k16", WG_REGS48, WG_ACC48, TY, "{%48, %49, %50, %51}", "%52", "%53")
+// N = 2 NO output columns: 128 or 64, or 80 and 96 for head dims 80 and 96 in the layout of 128.
+template <int MT, int NO>
+__device__ __forceinline__ void wgmmaPV(float (&d)[NO], const uint32_t (&a)[4], uint32_t db) {
+    static_assert(NO == 64 || NO == 48 || NO == 40 || NO == 32, "wgmma N of P V");
+    if constexpr (NO == 64) {
+        if constexpr (MT == BF16) WG_RS128("bf16"); else WG_RS128("f16");
+    } else if constexpr (NO == 48) {
+        if constexpr (MT == BF16) WG_RS96("bf16"); else WG_RS96("f16");
+    } else if constexpr (NO == 40) {
+        if constexpr (MT == BF16) WG_RS80("bf16"); else WG_RS80("f16");
+    } else {
+        if constexpr (MT == BF16) WG_RS64("bf16"); else WG_RS64("f16");
+    }
 }
 // O += P V, m64n128k16 with both operands in shared memory: A (P, K-major) and B (V, N-major,
 // transposed as in wgmmaPV). For a warpgroup that did not compute P itself (hopper/mla_wgmma.cuh).
@@ -128,12 +135,22 @@ __device__ __forceinline__ void wgmmaPVShared(float (&d)[64], uint32_t da, uint3
 }
 #undef WG_SST
 #undef WG_RS64
+#undef WG_RS80
+#undef WG_RS96
 #undef WG_RS128
 #undef WG_RS
 #undef WG_ACC32
+#undef WG_ACC40
+#undef WG_ACC48
 #undef WG_ACC64
 #undef WG_REGS32
+#undef WG_REGS40
+#undef WG_REGS48
 #undef WG_REGS64
+#undef WG_R32
+#undef WG_R40
+#undef WG_R48
+#undef WG_R64
 
 // Pins O and P before wgmma.fence, so that the compiler keeps their last writes ahead of the
 // wgmma that read them asynchronously.

@@ -214,9 +214,12 @@ enum BlockShape {
         return headDim > 0 && headDim % 8 == 0 && headDim <= 256;
     }
 
-    /** Head dims with a wgmma kernel of their own ({@code wg_*_dN}); the others run {@code wg_*_rLAYOUT}. */
+    /**
+     * Head dims with a wgmma kernel of their own ({@code wg_*_dN}, which spends no tensor work on
+     * its layout's padding); the others run {@code wg_*_rLAYOUT}.
+     */
     static boolean wgmmaBuiltHeadDim(int headDim) {
-        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 256;
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 192 || headDim == 256;
     }
 
     /** The wgmma kernel's layout for a head dim: the smallest of 64, 128 and 256 that holds it, zero-padded. */

@@ -49,7 +49,7 @@ record CudaKernelSettings(DecodeKernel decode, PrefillKernel prefill, int stream
      * The prefill kernels: {@code wgmma} (the default: hopper/prefill_wgmma.cuh on compute capability
      * 9.0, fa2 elsewhere), {@code fa2} (attention/prefill_fa2.cuh) or {@code tc} (attention/tensor_core.cuh, every dtype pair).
      * wgmma takes K/V of q's type at every head dim that is a multiple of 8 up to 256 (64, 80, 96,
-     * 128 and 256 on kernels of their own, the others zero-padded to the layout of 64, 128 or 256)
+     * 128, 192 and 256 on kernels of their own, the others zero-padded to the layout of 64, 128 or 256)
      * and FP8 K/V at 64, 80, 96 and 128, fa2 K/V of q's type at 64 and 128; other problems run
      * {@code tc}.
      */

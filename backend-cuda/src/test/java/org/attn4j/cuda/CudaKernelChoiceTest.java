@@ -76,14 +76,15 @@ class CudaKernelChoiceTest {
 
     @Test
     void prefillTakesWgmmaOnHopperAtEveryHeadDimItIsBuiltFor() {
-        for (int d : new int[] {64, 80, 96, 128, 256}) {
+        for (int d : new int[] {64, 80, 96, 128, 192, 256}) {
             assertEquals(Kernel.QUERY_TILED, prefill(d, DType.BF16, DType.BF16, HOPPER), "D " + d);
             assertTrue(BlockShape.wgmmaSharedBytes(d, 2) <= 227 * 1024, "D " + d);
+            // FP8 K/V runs on wgmma up to head dim 128.
             for (DType fp8 : new DType[] {DType.FP8_E4M3, DType.FP8_E5M2}) {
-                assertEquals(d == 256 ? Kernel.TENSOR_CORE : Kernel.QUERY_TILED, prefill(d, DType.F16, fp8, HOPPER),
+                assertEquals(d > 128 ? Kernel.TENSOR_CORE : Kernel.QUERY_TILED, prefill(d, DType.F16, fp8, HOPPER),
                         "D " + d + " " + fp8);
             }
-            if (d != 256) {
+            if (d <= 128) {
                 assertTrue(BlockShape.wgmmaSharedBytes(d, 1) <= 227 * 1024, "D " + d);
             }
         }
@@ -102,7 +103,8 @@ class CudaKernelChoiceTest {
             String name = BlockShape.WGMMA_PREFILL.kernel("f16", "f16", d);
             assertEquals(BlockShape.wgmmaBuiltHeadDim(d) ? "wg_f16_d" + d : "wg_f16_r" + layout, name, "D " + d);
         }
-        assertEquals("wg_bf16_r256", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 192));
+        assertEquals("wg_bf16_d192", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 192));
+        assertEquals("wg_bf16_r256", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 160));
         assertEquals("wg_bf16_r64", BlockShape.WGMMA_PREFILL.kernel("bf16", "bf16", 40));
         // FP8 K/V keeps the kernels built for its head dims; the others take the general kernel.
         assertEquals(Kernel.TENSOR_CORE, prefill(112, DType.BF16, DType.FP8_E4M3, HOPPER));
