@@ -67,10 +67,11 @@ __device__ __forceinline__ void mmaDecodeBody(const AttnParams& p) {
     extern __shared__ __align__(16) uint8_t smemRaw[];
     int* pages = reinterpret_cast<int*>(smemRaw + mmaDecRingBytes(D, KB));
 
-    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    const DecodeBlock blk = decodeBlock();
+    const int* wk = p.work + WORK_INTS * blk.item;
     const int b = wk[0], partialBase = wk[4];  // decode: the block holds the whole group (item 0)
     int kvStart = wk[2], kvEnd = wk[3];
-    const int kvh = blockIdx.y, g = p.group;
+    const int kvh = blk.kvh, g = p.group;
     const int qRow = p.qoIndptr[b];
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];

@@ -83,6 +83,22 @@ __device__ __forceinline__ void storeMergedWarpStates(const AttnParams& p, const
     }
 }
 
+// A decode block's work item and KV head. The host launches items along x and KV heads along y;
+// the blocks are taken in the order of the launch's linear index, and consecutive ones get the KV
+// heads of one item: the heads of a token sit side by side in an NHD page, so blocks that run
+// together read whole token rows instead of one head's 1/Hkv of each.
+struct DecodeBlock {
+    int item, kvh;
+};
+__device__ __forceinline__ DecodeBlock decodeBlock() {
+#if defined(ATTN4J_DECODE_ITEMS_FASTEST)
+    return {(int) blockIdx.x, (int) blockIdx.y};
+#else
+    const int linear = blockIdx.y * gridDim.x + blockIdx.x;
+    return {linear / (int) gridDim.y, linear % (int) gridDim.y};
+#endif
+}
+
 template <int T, int D, int G>
 __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     constexpr int LPK = D / 8;                 // lanes per key
@@ -92,10 +108,11 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     extern __shared__ __align__(16) uint8_t smemRaw[];
     int* pages = reinterpret_cast<int*>(smemRaw + STREAM_RING_TOTAL);
 
-    const int* wk = p.work + WORK_INTS * blockIdx.x;
+    const DecodeBlock blk = decodeBlock();
+    const int* wk = p.work + WORK_INTS * blk.item;
     const int b = wk[0], partialBase = wk[4];  // decode: the block holds the whole group (item 0)
     int kvStart = wk[2], kvEnd = wk[3];
-    const int kvh = blockIdx.y, g = p.group;
+    const int kvh = blk.kvh, g = p.group;
     const int qRow = p.qoIndptr[b];
     const int pageBase = p.kvIndptr[b], nPages = p.kvIndptr[b + 1] - pageBase;
     const int kvLen = nPages == 0 ? 0 : (nPages - 1) * p.pageSize + p.kvLastPageLen[b];
