@@ -2,7 +2,7 @@
 # attn4j on a GPU host without a JDK or Maven: unpacks the bundled runtime, then runs the
 # conformance suite per backend, the benchmarks and the PyTorch peers, writing reports to OUTDIR.
 #
-#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|profile|sass|demo|example|info] [backend...]
+#   run.sh OUTDIR [all|conformance|bench|peers|memcheck|kernels|profile|sass|ab|demo|example|info] [backend...]
 #
 #   all          info, conformance, memcheck, bench, peers, sass (default)
 #   conformance  the conformance suite of each backend (default backends: cuda opencl reference)
@@ -18,6 +18,10 @@
 #                ATTN4J_WORKLOADS (default decode-mla) on cuda: throughput, occupancy, warp stalls
 #   sass         Tensor Core instructions (HGMMA, HMMA) of the main kernels in the bundled fatbin,
 #                per architecture (cuobjdump)
+#   ab           the bundle's CUDA build against each of variants/*.jar (scripts/bundle-variant.sh; the
+#                arguments name some of them instead), alternating, ATTN4J_AB_ROUNDS rounds (default 2)
+#                of attn4j bench over ATTN4J_WORKLOADS (default prefill-causal-8k, decode-llama8b);
+#                a table of medians per build and round in ab/summary.md
 #   demo, info   attn4j demo / attn4j info
 #   example      examples' LlamaAttentionEngine on CUDA (ATTN4J_EXAMPLE_ARGS: batch kvLen steps layers)
 #
@@ -278,6 +282,54 @@ run_profile() {
   [ $rc -ne 0 ] && status=1
 }
 
+# Each build runs from a copy of lib/ with its CUDA jar in place of the bundle's, one JVM per build
+# and round, the builds alternating so that clocks and heat drift alike for all.
+run_ab() {
+  local variants=()
+  if [ ${#selected[@]} -gt 0 ]; then
+    for v in "${selected[@]}"; do variants+=("$here/variants/$v.jar"); done
+  else
+    for j in "$here"/variants/*.jar; do [ -f "$j" ] && variants+=("$j"); done
+  fi
+  if [ ${#variants[@]} -eq 0 ]; then
+    say "ab: no variant in $here/variants (scripts/bundle-variant.sh adds them); skipped"
+    return
+  fi
+  local builds=(bundle) libs=("$here/lib")
+  for j in "${variants[@]}"; do
+    [ -f "$j" ] || { say "ab: no variant $j"; status=1; return; }
+    local name
+    name=$(basename "$j" .jar)
+    local lib="$out/ab/lib-$name"
+    rm -rf "$lib" && mkdir -p "$lib"
+    find "$here/lib" -maxdepth 1 -name '*.jar' ! -name 'attn4j-backend-cuda-*' -exec cp {} "$lib/" \;
+    cp "$j" "$lib/"
+    builds+=("$name"); libs+=("$lib")
+  done
+  read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
+  if [[ "${bench_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
+    bench_args+=(--bw-ceiling "$(read_ceiling)")
+  fi
+  local workloads=()
+  for w in ${ATTN4J_WORKLOADS:-prefill-causal-8k decode-llama8b}; do workloads+=(--workload "$w"); done
+  local rounds="${ATTN4J_AB_ROUNDS:-2}"
+  say "ab: ${builds[*]}, $rounds rounds, ${workloads[*]}"
+  for ((r = 1; r <= rounds; r++)); do
+    for i in "${!builds[@]}"; do
+      local dir="$out/ab/${builds[$i]}-$r"
+      mkdir -p "$dir"
+      "${jvm[@]}" -cp "${libs[$i]}/*" org.attn4j.cli.Main bench "${workloads[@]}" --backends cuda --out "$dir" \
+        "${bench_args[@]}" > "$dir/bench.txt" 2>&1
+      local rc=$?
+      say "ab: ${builds[$i]} round $r exit $rc"
+      [ $rc -ne 0 ] && status=1
+    done
+  done
+  if command -v python3 >/dev/null; then
+    python3 "$here/ab_summary.py" "$out/ab" "${builds[@]}" > "$out/ab/summary.md" && tee -a "$log" < "$out/ab/summary.md"
+  fi
+}
+
 run_example() {
   say "examples: LlamaAttentionEngine ${ATTN4J_EXAMPLE_ARGS:-}"
   read -r -a example_args <<< "${ATTN4J_EXAMPLE_ARGS:-}"
@@ -300,10 +352,11 @@ case "$what" in
   kernels) run_kernels ;;
   profile) run_profile ;;
   sass) run_sass ;;
+  ab) run_ab ;;
   demo) run_demo ;;
   example) run_example ;;
   info) run_info ;;
-  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, sass, demo, example or info" >&2; exit 2 ;;
+  *) echo "unknown part '$what': expected all, conformance, bench, peers, memcheck, kernels, sass, ab, demo, example or info" >&2; exit 2 ;;
 esac
 say "done, status $status; reports in $out"
 exit $status

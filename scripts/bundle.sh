@@ -127,6 +127,7 @@ fi
 # Nothing unpacked may stay inside: the folder travels to the GPU host under a size limit.
 rm -rf "$out/jre" "$out/icd"
 cp scripts/bundle-run.sh "$out/run.sh"
+cp scripts/ab_summary.py "$out/ab_summary.py"
 cp scripts/bundle-acceptance.sh "$out/acceptance.sh"
 cp scripts/bundle-opencl-acceptance.sh "$out/opencl-acceptance.sh"
 chmod +x "$out/run.sh" "$out/acceptance.sh" "$out/opencl-acceptance.sh"
