@@ -91,12 +91,8 @@ struct DecodeBlock {
     int item, kvh;
 };
 __device__ __forceinline__ DecodeBlock decodeBlock() {
-#if defined(ATTN4J_DECODE_ITEMS_FASTEST)
-    return {(int) blockIdx.x, (int) blockIdx.y};
-#else
     const int linear = blockIdx.y * gridDim.x + blockIdx.x;
     return {linear / (int) gridDim.y, linear % (int) gridDim.y};
-#endif
 }
 
 template <int T, int D, int G>
