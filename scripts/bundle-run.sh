@@ -138,6 +138,15 @@ read_ceiling() {
   cat "$f"
 }
 
+# bench_args: the caller's ATTN4J_BENCH_ARGS, and this GPU's read ceiling (measured once) for
+# rates to be compared with, unless the caller gave one.
+bench_flags() {
+  read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
+  if [[ "${bench_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
+    bench_args+=(--bw-ceiling "$(read_ceiling)")
+  fi
+}
+
 run_bench() {
   local list=("${selected[@]}")
   if [ ${#list[@]} -eq 0 ]; then
@@ -145,11 +154,7 @@ run_bench() {
   fi
   local backends
   backends=$(IFS=,; echo "${list[*]}")
-  read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
-  # Rates are compared with this GPU's read ceiling, measured once, unless the caller gave one.
-  if [[ "${bench_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
-    bench_args+=(--bw-ceiling "$(read_ceiling)")
-  fi
+  bench_flags
   local workloads=()
   for w in ${ATTN4J_WORKLOADS:-all}; do workloads+=(--workload "$w"); done
   say "bench on [$backends]"
@@ -306,10 +311,7 @@ run_ab() {
     cp "$j" "$lib/"
     builds+=("$name"); libs+=("$lib")
   done
-  read -r -a bench_args <<< "${ATTN4J_BENCH_ARGS:-}"
-  if [[ "${bench_args[*]}" != *--bw-ceiling* ]] && [ -n "$(read_ceiling)" ]; then
-    bench_args+=(--bw-ceiling "$(read_ceiling)")
-  fi
+  bench_flags
   local workloads=()
   for w in ${ATTN4J_WORKLOADS:-prefill-causal-8k decode-llama8b}; do workloads+=(--workload "$w"); done
   local rounds="${ATTN4J_AB_ROUNDS:-2}"
