@@ -92,22 +92,69 @@ public final class Operations {
         return batch(be, data, pool, pool.table(), decode, planOptions, qDtype);
     }
 
+    /**
+     * Whether a case runs as a batch decode: every request has one query row and there is no
+     * custom mask, which decode plans do not take (a prefill case may draw single rows with one).
+     * A property comparing with the spec formula must choose so, or the formula applies a mask the
+     * call never saw.
+     *
+     * @param c the case
+     * @return true to plan a decode, false a paged prefill
+     */
+    public static boolean runsAsDecode(AttentionCase c) {
+        return c.isDecode() && c.mask() == AttentionCase.MaskKind.NONE;
+    }
+
+    /**
+     * As {@link #batch(AttentionBackend, CaseData, PagedPool, boolean, PlanOptions, DType)}, planned
+     * ahead (with q's and the pool's dtypes) in a caller workspace of the size the backend asks
+     * for, which starts 256 bytes into a larger tensor whose bytes around it are garbage.
+     *
+     * @param be          the backend
+     * @param data        the case's values; q's must be exact in {@code qDtype}
+     * @param pool        the KV pool, with its own page table
+     * @param decode      plan a batch decode rather than a paged prefill
+     * @param planOptions scheduling options (their dtypes and workspace are replaced)
+     * @param qDtype      the dtype q is uploaded in
+     * @return o, and lse when the case asks for it
+     */
+    public static AttentionOutput batchInWorkspace(AttentionBackend be, CaseData data, PagedPool pool, boolean decode,
+                                                   PlanOptions planOptions, DType qDtype) {
+        AttentionCase c = data.kase();
+        PlanOptions ahead = planOptions.withDtypes(qDtype, pool.k().dtype());
+        long bytes = decode ? be.decodeWorkspaceBytes(pool.table(), c.heads(), c.options(), ahead)
+                : be.prefillWorkspaceBytes(c.qoIndptr(), pool.table(), c.heads(), c.options(), data.customMask(), ahead);
+        try (DeviceScope s = new DeviceScope(be)) {
+            long words = (bytes + 3) / 4;
+            int[] garbage = new int[Math.toIntExact(words + 128)];
+            java.util.Arrays.fill(garbage, 0x7FC0_0BAD);
+            Tensor whole = s.uploadBits(DType.I32, garbage, garbage.length);
+            Tensor workspace = whole.view(64, Math.max(1, words));
+            return batch(be, data, pool, pool.table(), decode, ahead.withWorkspace(workspace), qDtype, s);
+        }
+    }
+
     private static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
                                          boolean decode, PlanOptions planOptions, DType qDtype) {
-        AttentionCase c = data.kase();
         try (DeviceScope s = new DeviceScope(be)) {
-            Tensor q = s.upload(qDtype, data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
-            Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
-            Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
-            PagedKvCache kv = s.cache(pool);
-            try (BatchAttentionPlan plan = decode
-                    ? be.planBatchDecode(table, c.heads(), c.options(), planOptions)
-                    : be.planBatchPrefill(c.qoIndptr(), table, c.heads(), c.options(), data.customMask(),
-                            planOptions)) {
-                plan.run(q, kv, o, lse);
-            }
-            return read(s, c, o, lse, c.totalQ());
+            return batch(be, data, pool, table, decode, planOptions, qDtype, s);
         }
+    }
+
+    private static AttentionOutput batch(AttentionBackend be, CaseData data, PagedPool pool, PageTable table,
+                                         boolean decode, PlanOptions planOptions, DType qDtype, DeviceScope s) {
+        AttentionCase c = data.kase();
+        Tensor q = s.upload(qDtype, data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
+        Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());
+        Tensor lse = c.lse() ? s.allocate(DType.F32, c.totalQ(), c.numQoHeads()) : null;
+        PagedKvCache kv = s.cache(pool);
+        try (BatchAttentionPlan plan = decode
+                ? be.planBatchDecode(table, c.heads(), c.options(), planOptions)
+                : be.planBatchPrefill(c.qoIndptr(), table, c.heads(), c.options(), data.customMask(),
+                        planOptions)) {
+            plan.run(q, kv, o, lse);
+        }
+        return read(s, c, o, lse, c.totalQ());
     }
 
     /**
@@ -151,6 +198,20 @@ public final class Operations {
      * @return o, and lse when the case asks for it
      */
     public static AttentionOutput ragged(AttentionBackend be, CaseData data, PlanOptions planOptions) {
+        return ragged(be, data, planOptions, data.kase().qDtype());
+    }
+
+    /**
+     * As {@link #ragged(AttentionBackend, CaseData, PlanOptions)} with q stored in {@code qDtype}
+     * (an FP8 q, spec §1) and o still in the case's dtype.
+     *
+     * @param be          the backend
+     * @param data        the case's values; q's must be exact in {@code qDtype}
+     * @param planOptions scheduling options
+     * @param qDtype      the dtype q is uploaded in
+     * @return o, and lse when the case asks for it
+     */
+    public static AttentionOutput ragged(AttentionBackend be, CaseData data, PlanOptions planOptions, DType qDtype) {
         AttentionCase c = data.kase();
         float[] k = new float[c.totalKv() * c.numKvHeads() * c.headDimQk()];
         float[] v = new float[c.totalKv() * c.numKvHeads() * c.headDimVo()];
@@ -163,7 +224,7 @@ public final class Operations {
             atV += data.v(b).length;
         }
         try (DeviceScope s = new DeviceScope(be)) {
-            Tensor q = q(s, data);
+            Tensor q = s.upload(qDtype, data.q(), c.totalQ(), c.numQoHeads(), c.headDimQk());
             Tensor kt = s.upload(c.kvDtype(), k, c.totalKv(), c.numKvHeads(), c.headDimQk());
             Tensor vt = s.upload(c.kvDtype(), v, c.totalKv(), c.numKvHeads(), c.headDimVo());
             Tensor o = s.allocate(c.qDtype(), c.totalQ(), c.numQoHeads(), c.headDimVo());

@@ -165,7 +165,7 @@ public final class EngineProperties {
 
     /** Whether a case runs as batch decode: one row per request and no mask (decode takes none). */
     static boolean decode(AttentionCase c) {
-        return c.isDecode() && c.mask() == MaskKind.NONE;
+        return Operations.runsAsDecode(c);
     }
 
     /** The new tokens of an append: the last {@code count[b]} of each request, rows of a fused buffer. */

@@ -147,8 +147,9 @@ public final class RobustnessProperties {
         AttentionOutput actual;
         AttentionOutput exp;
         try (PagedPool pool = PagedPool.of(poisoned, Fill.GARBAGE)) {
-            actual = Operations.batch(s.backend(), poisoned, pool, c.isDecode(), PlanOptions.DEFAULT);
-            exp = expected(poisoned, o -> Operations.batch(o, poisoned, pool, c.isDecode(), PlanOptions.DEFAULT));
+            boolean decode = Operations.runsAsDecode(c);
+            actual = Operations.batch(s.backend(), poisoned, pool, decode, PlanOptions.DEFAULT);
+            exp = expected(poisoned, o -> Operations.batch(o, poisoned, pool, decode, PlanOptions.DEFAULT));
         }
         sameNonFinite("with " + what, actual, exp, Tolerance.forOutput(c.qDtype()));
     }

@@ -50,7 +50,7 @@ public final class SplitProperties {
 
     /** Batch decode for one query row per request and no mask (a mask is prefill's), else prefill. */
     private static boolean decode(SplitCase c) {
-        return !c.ragged() && c.kase().isDecode() && c.kase().mask() == AttentionCase.MaskKind.NONE;
+        return !c.ragged() && Operations.runsAsDecode(c.kase());
     }
 
     private String unsupported(SplitCase c) {
