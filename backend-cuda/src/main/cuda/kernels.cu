@@ -10,6 +10,7 @@
 #include "hopper/mla_wgmma.cuh"
 #include "kv/kvops.cuh"
 #include "attention/state.cuh"
+#include "attention/fp8_query.cuh"
 
 using namespace attn4j;
 
@@ -99,6 +100,15 @@ extern "C" __global__ void __launch_bounds__(STREAM_MERGE_THREADS) merge_stream_
 PER_Q(f16, F16)
 PER_Q(bf16, BF16)
 PER_Q(f32, F32)
+
+#define CONVERT_QUERY(SN, S, DN, D)                                                                       \
+    extern "C" __global__ void convert_query_##SN##_##DN(const void* src, long long tok, long long head, void* dst, \
+                                                          int heads, int d, long long elements) {             \
+        convertQueryBody<S, D>(src, tok, head, dst, heads, d, elements);                                   \
+    }
+#define CONVERT_QUERY_TO(SN, S) CONVERT_QUERY(SN, S, f16, F16) CONVERT_QUERY(SN, S, bf16, BF16) CONVERT_QUERY(SN, S, f32, F32)
+CONVERT_QUERY_TO(e4m3, E4M3)
+CONVERT_QUERY_TO(e5m2, E5M2)
 
 #define APPEND(SN, S, DN, D)                                                                              \
     extern "C" __global__ void append_##SN##_##DN(const AppendParams p) { appendBody<S, D>(p); }

@@ -51,24 +51,41 @@ final class CudaAttentionPlan implements KernelPlan {
     }
 
     CudaAttentionPlan(CudaSession session, AttentionProblem problem) {
+        this(session, problem, workspaceBase(problem));
+    }
+
+    /**
+     * A plan of {@code problem} whose arrays and scratch start at {@code callerBase} in a caller's
+     * workspace, or in the session's arena when {@code callerBase} is 0.
+     */
+    CudaAttentionPlan(CudaSession session, AttentionProblem problem, long callerBase) {
         this.session = session;
         this.problem = problem;
         this.choice = choose(session, problem);
         CudaPlanLayout layout = choice.layout();
         this.total = layout.total();
-        Tensor ws = problem.plan().workspace();
-        if (ws != null) {
+        if (callerBase != 0) {
             this.region = null;
-            this.base = CudaSession.address(ws);
-            if (base % CudaSession.ARENA_ALIGNMENT != 0) {
-                throw new InvalidArgumentException("plan.workspace", "starts at 0x" + Long.toHexString(base)
-                        + "; a CUDA workspace starts on a multiple of " + CudaSession.ARENA_ALIGNMENT + " bytes");
-            }
+            this.base = callerBase;
         } else {
             this.region = session.arena().take(total);
             this.base = region.chunk() + region.offset();
         }
         session.context().copyToDeviceAsync(base, layout.upload());
+    }
+
+    /** Where {@code problem}'s caller workspace starts (checked aligned), or 0 without one. */
+    static long workspaceBase(AttentionProblem problem) {
+        Tensor ws = problem.plan().workspace();
+        if (ws == null) {
+            return 0;
+        }
+        long base = CudaSession.address(ws);
+        if (base % CudaSession.ARENA_ALIGNMENT != 0) {
+            throw new InvalidArgumentException("plan.workspace", "starts at 0x" + Long.toHexString(base)
+                    + "; a CUDA workspace starts on a multiple of " + CudaSession.ARENA_ALIGNMENT + " bytes");
+        }
+        return base;
     }
 
     private static Choice choose(CudaSession session, AttentionProblem problem) {

@@ -58,7 +58,8 @@ public final class CudaBackendProvider extends AbstractBackendProvider {
                     Feature.CUSTOM_MASK, Feature.ROPE, Feature.LSE, Feature.MERGE, Feature.APPEND,
                     Feature.STANDALONE_ROPE, Feature.CASCADE, Feature.DETERMINISTIC, Feature.DEVICE_METADATA,
                     Feature.GRAPH_CAPTURE, Feature.SINKS, Feature.ALIBI, Feature.DISTINCT_VO_HEAD_DIM,
-                    Feature.KV_SCALES_PER_HEAD, Feature.KV_SCALES_PER_TOKEN, Feature.MLA),
+                    Feature.KV_SCALES_PER_HEAD, Feature.KV_SCALES_PER_TOKEN, Feature.MLA,
+                    Feature.FP8_QUERY),
             Set.of(ExternalMemory.Kind.CUDA_DEVICE_POINTER), CudaAttentionPlan.MIN_ALIGNMENT);
 
     @Override

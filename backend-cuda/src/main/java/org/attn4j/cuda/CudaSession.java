@@ -243,12 +243,13 @@ final class CudaSession implements BackendSession {
 
     @Override
     public long workspaceBytes(AttentionProblem problem) {
-        return CudaAttentionPlan.workspaceBytes(this, problem);
+        return problem.qDtype().isFp8() ? CudaFp8QueryPlan.workspaceBytes(this, problem)
+                : CudaAttentionPlan.workspaceBytes(this, problem);
     }
 
     @Override
     public KernelPlan plan(AttentionProblem problem) {
-        return new CudaAttentionPlan(this, problem);
+        return problem.qDtype().isFp8() ? new CudaFp8QueryPlan(this, problem) : new CudaAttentionPlan(this, problem);
     }
 
     @Override
