@@ -102,9 +102,9 @@ PER_Q(bf16, BF16)
 PER_Q(f32, F32)
 
 #define CONVERT_QUERY(SN, S, DN, D)                                                                       \
-    extern "C" __global__ void convert_query_##SN##_##DN(const void* src, long long tok, long long head, void* dst, \
-                                                          int heads, int d, long long elements) {             \
-        convertQueryBody<S, D>(src, tok, head, dst, heads, d, elements);                                   \
+    extern "C" __global__ void __launch_bounds__(128) convert_query_##SN##_##DN(const void* src, long long tok,     \
+                                                          long long head, void* dst, int heads, int d) {     \
+        convertQueryBody<S, D>(src, tok, head, dst, heads, d);                                             \
     }
 #define CONVERT_QUERY_TO(SN, S) CONVERT_QUERY(SN, S, f16, F16) CONVERT_QUERY(SN, S, bf16, BF16) CONVERT_QUERY(SN, S, f32, F32)
 CONVERT_QUERY_TO(e4m3, E4M3)

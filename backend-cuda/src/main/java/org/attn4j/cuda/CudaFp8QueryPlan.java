@@ -31,14 +31,14 @@ final class CudaFp8QueryPlan implements KernelPlan {
     private final Map<DType, CudaAttentionPlan> plans = new EnumMap<>(DType.class);
     private final Map<DType, Tensor> scratch = new EnumMap<>(DType.class);
     private final RegionArena.Region<Long> region;
-    private final long elements;
+    private final int tokens;
     private final long total;
     private boolean closed;
 
     CudaFp8QueryPlan(CudaSession session, AttentionProblem problem) {
         this.session = session;
         this.problem = problem;
-        this.elements = queryElements(problem);
+        this.tokens = problem.qoIndptr()[problem.batchSize()];
         long scratchBytes = scratchBytes(problem);
         long callerBase = CudaAttentionPlan.workspaceBase(problem);
         long scratchAt;
@@ -113,14 +113,11 @@ final class CudaFp8QueryPlan implements KernelPlan {
             throw new IllegalStateException("no plan for an FP8 q with an o of " + t);
         }
         Tensor converted = scratch.get(t);
-        if (elements > 0) {
-            int threads = 256;
-            long blocks = Math.min((elements + threads - 1) / threads, 16L * session.deviceInfo().multiprocessors());
+        if (tokens > 0) { // a block of 128 threads per token (attention/fp8_query.cuh)
             long[] qst = q.strides();
             session.kernels().get("convert_query_" + CudaDtypes.suffix(q.dtype()) + "_" + CudaDtypes.suffix(t))
-                    .launch((int) blocks, 1, threads, 0, CudaSession.address(q), qst[0], qst[1],
-                            CudaSession.address(converted), problem.heads().numQoHeads(),
-                            problem.heads().headDimQk(), elements);
+                    .launch(tokens, 1, 128, 0, CudaSession.address(q), qst[0], qst[1], CudaSession.address(converted),
+                            problem.heads().numQoHeads(), problem.heads().headDimQk());
         }
         plan.run(converted, kv, o, lse);
     }
