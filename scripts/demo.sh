@@ -4,7 +4,7 @@
 #
 #   scripts/demo.sh [--no-cuda-kernels] [-Dattn4j.backend=...] [demo arguments...]
 #
-# --no-cuda-kernels (or ATTN4J_NO_NVCC=1) skips the CUDA kernel build (2 to 3 minutes on 2 cores)
+# --no-cuda-kernels (or ATTN4J_NO_NVCC=1) skips the CUDA kernel build (5 to 7 minutes on 2 cores)
 # on a machine that has nvcc; the CUDA backend is then "built without kernels" and the demo runs
 # on OpenCL or the reference. Choose a backend with -Dattn4j.backend=... or ATTN4J_BACKEND.
 # Everything else goes to `attn4j demo` unchanged.

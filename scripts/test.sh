@@ -5,7 +5,7 @@
 #
 #   scripts/test.sh [--no-cuda-kernels] [Maven arguments...]
 #
-# --no-cuda-kernels (or ATTN4J_NO_NVCC=1) skips the CUDA kernel build (2 to 3 minutes on 2 cores)
+# --no-cuda-kernels (or ATTN4J_NO_NVCC=1) skips the CUDA kernel build (5 to 7 minutes on 2 cores)
 # on a machine that has nvcc; the CUDA backend is then "built without kernels" and its tests skip,
 # saying so. Other arguments go to Maven (for example -Dattn4j.cases=50, -o).
 set -euo pipefail

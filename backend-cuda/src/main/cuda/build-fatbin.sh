@@ -6,7 +6,7 @@
 # the number of CPUs, at most 3), so the build can say what it is doing: a line when each starts
 # and ends, with its time, and a progress line every 20 s. fatbinary then links the three images
 # into one fatbin, as `nvcc --fatbin` with the three -gencode options does. On 2 cores the whole
-# takes 2 to 3 minutes, as long as one nvcc --threads 2 call.
+# takes 5 to 7 minutes on a 2-core AMD EPYC, as long as one nvcc --threads 2 call.
 set -euo pipefail
 nvcc="$1"
 out="$2"
@@ -48,7 +48,7 @@ declare -A image=([sm_90a]=kind=elf,sm=90a [sm_80]=kind=elf,sm=80 [compute_90]=k
 t0=$SECONDS
 since() { local s=$(( SECONDS - $1 )); printf '%dm%02ds' $(( s / 60 )) $(( s % 60 )); }
 
-echo "nvcc: building $out: ${targets[*]} (${jobs_max} at a time; 2 to 3 minutes on 2 cores; skipped with --no-cuda-kernels or -P '!nvcc')"
+echo "nvcc: building $out: ${targets[*]} (${jobs_max} at a time; 5 to 7 minutes on 2 cores; skipped with --no-cuda-kernels or -P '!nvcc')"
 pending=("${targets[@]}")
 failed=()
 last_note=$SECONDS
