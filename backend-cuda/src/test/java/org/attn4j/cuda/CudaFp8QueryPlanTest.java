@@ -40,6 +40,24 @@ class CudaFp8QueryPlanTest {
         }
     }
 
+    /**
+     * The converted q is a 16-bit (or F32) q like any other, so the inner plans choose the kernels
+     * such a q gets: on Hopper the wgmma prefill for F16 and BF16 over an FP8 cache, CUDA cores for F32.
+     */
+    @Test
+    void innerPlansChooseTheKernelsOfTheirQueryDtype() {
+        AttentionProblem p = fp8Prefill(new int[] {8192}, 32, 8, 128, DType.FP8_E4M3);
+        for (DType t : CudaFp8QueryPlan.OUTPUT_DTYPES) {
+            AttentionProblem inner = CudaFp8QueryPlan.inner(p, t);
+            CudaAttentionPlan.Kernel expected = t == DType.F32 ? CudaAttentionPlan.Kernel.GENERIC
+                    : CudaAttentionPlan.Kernel.QUERY_TILED;
+            assertEquals(expected, CudaAttentionPlan.kernelFor(inner, CudaKernelSettings.DEFAULT, 90), t.toString());
+            AttentionProblem twin = inner.withRunTypes(t, DType.FP8_E4M3, 16);
+            assertEquals(CudaAttentionPlan.kernelFor(twin, CudaKernelSettings.DEFAULT, 90),
+                    CudaAttentionPlan.kernelFor(inner, CudaKernelSettings.DEFAULT, 90), t.toString());
+        }
+    }
+
     @Test
     void scratchHoldsQInF32OnTheArenaAlignment() {
         AttentionProblem p = fp8Prefill(new int[] {3, 17}, 8, 2, 96, DType.BF16);
