@@ -3,6 +3,7 @@ package org.attn4j.cuda;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import org.attn4j.cuda.driver.KernelFunction;
 import org.attn4j.kv.PagedKvCache;
 import org.attn4j.spi.AttentionProblem;
 import org.attn4j.spi.BackendTensor;
@@ -26,10 +27,12 @@ final class CudaFp8QueryPlan implements KernelPlan {
     /** The dtypes o may have with an FP8 q, and the inner plans' order in a workspace. */
     static final List<DType> OUTPUT_DTYPES = List.of(DType.BF16, DType.F16, DType.F32);
 
+    /** What a run with an o of one dtype launches: the conversion into the scratch, then the plan. */
+    private record Target(KernelFunction convert, Tensor converted, CudaAttentionPlan plan) {}
+
     private final CudaSession session;
     private final AttentionProblem problem;
-    private final Map<DType, CudaAttentionPlan> plans = new EnumMap<>(DType.class);
-    private final Map<DType, Tensor> scratch = new EnumMap<>(DType.class);
+    private final Map<DType, Target> targets = new EnumMap<>(DType.class);
     private final RegionArena.Region<Long> region;
     private final int tokens;
     private final long total;
@@ -49,16 +52,17 @@ final class CudaFp8QueryPlan implements KernelPlan {
             region = session.arena().take(scratchBytes);
             scratchAt = region.chunk() + region.offset();
         }
+        long[] shape = {tokens, problem.heads().numQoHeads(), problem.heads().headDimQk()};
         long offset = scratchBytes;
         try {
             for (DType t : OUTPUT_DTYPES) {
+                KernelFunction convert = session.kernels().get("convert_query_"
+                        + CudaDtypes.suffix(problem.qDtype()) + "_" + CudaDtypes.suffix(t));
+                Tensor converted = BackendTensor.root(CudaMemory.borrow(session, scratchAt, scratchBytes), t, shape);
                 CudaAttentionPlan plan = new CudaAttentionPlan(session, inner(problem, t),
                         callerBase == 0 ? 0 : callerBase + offset);
-                plans.put(t, plan);
                 offset += align(plan.workspaceBytes());
-                long[] shape = {problem.qoIndptr()[problem.batchSize()], problem.heads().numQoHeads(),
-                        problem.heads().headDimQk()};
-                scratch.put(t, BackendTensor.root(CudaMemory.borrow(session, scratchAt, scratchBytes), t, shape));
+                targets.put(t, new Target(convert, converted, plan));
             }
         } catch (RuntimeException e) {
             close();
@@ -107,19 +111,17 @@ final class CudaFp8QueryPlan implements KernelPlan {
         if (closed) {
             throw new IllegalStateException("plan is closed");
         }
-        DType t = o.dtype();
-        CudaAttentionPlan plan = plans.get(t);
-        if (plan == null) { // core-api's validation admits only OUTPUT_DTYPES
-            throw new IllegalStateException("no plan for an FP8 q with an o of " + t);
+        Target target = targets.get(o.dtype());
+        if (target == null) { // core-api's validation admits only OUTPUT_DTYPES
+            throw new IllegalStateException("no plan for an FP8 q with an o of " + o.dtype());
         }
-        Tensor converted = scratch.get(t);
         if (tokens > 0) { // a block of 128 threads per token (attention/fp8_query.cuh)
             long[] qst = q.strides();
-            session.kernels().get("convert_query_" + CudaDtypes.suffix(q.dtype()) + "_" + CudaDtypes.suffix(t))
-                    .launch(tokens, 1, 128, 0, CudaSession.address(q), qst[0], qst[1], CudaSession.address(converted),
-                            problem.heads().numQoHeads(), problem.heads().headDimQk());
+            target.convert().launch(tokens, 1, 128, 0, CudaSession.address(q), qst[0], qst[1],
+                    CudaSession.address(target.converted()), problem.heads().numQoHeads(),
+                    problem.heads().headDimQk());
         }
-        plan.run(converted, kv, o, lse);
+        target.plan().run(target.converted(), kv, o, lse);
     }
 
     @Override
@@ -129,8 +131,7 @@ final class CudaFp8QueryPlan implements KernelPlan {
 
     @Override
     public String describe() {
-        CudaAttentionPlan bf16 = plans.get(DType.BF16);
-        return "FP8 q converted to o's dtype, then " + (bf16 == null ? "?" : bf16.describe()) + " (for a BF16 o; "
+        return "FP8 q converted to o's dtype, then " + targets.get(DType.BF16).plan().describe() + " (for a BF16 o; "
                 + total + " bytes in all, three dtypes planned)";
     }
 
@@ -140,7 +141,7 @@ final class CudaFp8QueryPlan implements KernelPlan {
             return;
         }
         closed = true;
-        plans.values().forEach(CudaAttentionPlan::close);
+        targets.values().forEach(target -> target.plan().close());
         if (region != null) {
             session.arena().give(region);
         }
