@@ -207,9 +207,9 @@ public final class Lowering {
         if (levels.isEmpty()) {
             throw InvalidArgumentException.expected("levels.size", ">= 1", 0);
         }
-        // Levels are planned with causal and window turned into masks, so the caller's own
-        // options are checked here or a bad window (say -5) would pass as "no window".
-        Validation.options(caps, id, options, heads);
+        // What a cascade refuses outright is named before the refused option's own details (a
+        // head dim RoPE cannot pair, slopes of another length, a backend without the feature):
+        // the caller's fix is to drop the option, not to repair it.
         if (options.rope() != null) {
             throw new InvalidArgumentException("options.rope", "RoPE on the fly is not supported in a cascade; "
                     + "rotate q and k with applyRope before appending");
@@ -219,6 +219,9 @@ public final class Lowering {
                     + "depends on each key's position among the request's concatenated keys, which a level's "
                     + "attention does not see; run the requests as a batch prefill or decode");
         }
+        // Levels are planned with causal and window turned into masks, so the caller's own
+        // options are checked here or a bad window (say -5) would pass as "no window".
+        Validation.options(caps, id, options, heads);
         if (plan != null && plan.workspace() != null) {
             throw new InvalidArgumentException("plan.workspace", "a cascade plans one attention per level and keeps "
                     + "them in the session's memory; plan each level separately to use a workspace");

@@ -146,6 +146,11 @@ public final class InvalidInputProperties {
         return v;
     }
 
+    /** The case's head dim, or the even one below it: what RoPE can rotate. */
+    private static int evenHeadDim(AttentionCase c) {
+        return Math.max(2, c.headDimQk() & ~1);
+    }
+
     private List<Scenario> scenarios() {
         List<Scenario> l = new ArrayList<>();
         l.add(new Scenario("Hq % Hkv != 0", null, f -> new Call(() -> f.run(f.pool.table(),
@@ -305,19 +310,30 @@ public final class InvalidInputProperties {
             return new Call(() -> f.scope.backend().appendPagedKv(k, k, new AppendPositions(ints(b), ints(0)),
                     f.cache, f.pool.table()), "batchIndices[0]", "= " + b);
         }));
+        // The standalone RoPE scenarios rotate a q of an even head dim: an odd one is refused first.
         l.add(new Scenario("RoPE at a negative position", Feature.STANDALONE_ROPE, f -> {
-            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDimQk()));
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), evenHeadDim(f.c)));
             return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, -1), org.attn4j.options.RopeOptions.DEFAULT),
                     "positions[1]", "-1");
         }));
         l.add(new Scenario("rotary dim above the head dim, on the fly", Feature.ROPE, f -> {
+            if (f.c.headDimQk() % 2 != 0) {
+                throw new CaseSkipped("odd head dim: RoPE on the fly refuses the head dim before the rotary dim");
+            }
             int r = f.c.headDimQk() + 2;
             return new Call(() -> f.runWith(f.c.options().withRope(RopeOptions.DEFAULT.withRotaryDim(r))),
                     "rope.rotaryDim", "D = " + f.c.headDimQk(), "actual " + r);
         }));
+        l.add(new Scenario("RoPE on the fly at an odd head dim", Feature.ROPE, f -> {
+            if (f.c.headDimQk() % 2 == 0) {
+                throw new CaseSkipped("even head dim: RoPE pairs its dims");
+            }
+            return new Call(() -> f.runWith(f.c.options().withRope(RopeOptions.DEFAULT)), "headDimQk", "even",
+                    "actual " + f.c.headDimQk());
+        }));
         l.add(new Scenario("rotary dim above the head dim, standalone", Feature.STANDALONE_ROPE, f -> {
-            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), f.c.headDimQk()));
-            int r = f.c.headDimQk() + 2;
+            Tensor q2 = f.watch(f.scope.sentinel(f.c.qDtype(), 2, f.c.numQoHeads(), evenHeadDim(f.c)));
+            int r = evenHeadDim(f.c) + 2;
             return new Call(() -> f.scope.backend().applyRope(q2, null, ints(3, 1),
                     RopeOptions.DEFAULT.withRotaryDim(r)), "rope.rotaryDim", "actual " + r);
         }));
@@ -381,6 +397,13 @@ public final class InvalidInputProperties {
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(org.attn4j.options.RopeOptions.DEFAULT),
                         PlanOptions.DEFAULT).close(), "options.rope", "RoPE")));
+        // An odd head dim cannot take RoPE at all, but what the caller must drop is the RoPE.
+        l.add(new Scenario("cascade with RoPE on the fly at an odd head dim", Feature.CASCADE, f -> new Call(
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
+                        f.pool.table())),
+                        new HeadConfig(f.c.numQoHeads(), f.c.numKvHeads(), (f.c.headDimQk() - 1) | 1),
+                        f.c.options().withRope(org.attn4j.options.RopeOptions.DEFAULT), PlanOptions.DEFAULT).close(),
+                "options.rope", "RoPE")));
         l.add(new Scenario("cascade with window below -1", Feature.CASCADE, f -> new Call(
                 () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
                         f.pool.table())), f.c.heads(), f.c.options().withRope(null).withWindowLeft(-3),
@@ -399,16 +422,13 @@ public final class InvalidInputProperties {
                 "NaN")));
         l.add(new Scenario("infinite ALiBi slope", null, f -> new Call(
                 () -> AlibiSlopes.of(0.5f, Float.NEGATIVE_INFINITY), "alibiSlopes[1]", "-Infinity")));
-        l.add(new Scenario("cascade with ALiBi", Feature.CASCADE, f -> {
-            if (!s.capabilities().has(Feature.ALIBI)) {
-                throw new CaseSkipped("feature ALIBI absent");
-            }
-            // RoPE off: a cascade rejects it too, and core-api names it first.
-            return new Call(() -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(
-                    f.c.qoIndptr(), f.pool.table())), f.c.heads(), f.c.options().withRope(null).withAlibiSlopes(
-                    AlibiSlopes.of(new float[f.c.numQoHeads()])), PlanOptions.DEFAULT).close(),
-                    "options.alibiSlopes", "cascade");
-        }));
+        // Refused whether or not the backend has ALiBi, and before the slopes' count is looked at.
+        // RoPE off: a cascade rejects it too, and core-api names it first.
+        l.add(new Scenario("cascade with ALiBi", Feature.CASCADE, f -> new Call(
+                () -> f.scope.backend().planCascade(List.of(new org.attn4j.kv.CascadeLevel(f.c.qoIndptr(),
+                        f.pool.table())), f.c.heads(), f.c.options().withRope(null).withAlibiSlopes(
+                        AlibiSlopes.of(new float[f.c.numQoHeads() + (int) (f.c.seed() & 1)])),
+                        PlanOptions.DEFAULT).close(), "options.alibiSlopes", "cascade")));
         // What a backend without the features (CUDA today) gets: core-api refuses the option by name
         // before the backend plans.
         l.add(new Scenario("sinks on a backend without SINKS", null, f -> {
