@@ -54,14 +54,12 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/attn4j-variant.XXXXXX")"
 trap 'git worktree remove --force "$work/tree" >/dev/null 2>&1; rm -rf "$work"' EXIT
 if [ "$java" = 1 ]; then
   echo "bundle-variant: building the CUDA module's classes of $rev"
+  source scripts/env.sh
+  source scripts/maven.sh
   git worktree add --detach -q "$work/tree" "$rev"
-  mvnflags=(-B -q -P '!nvcc' -DskipTests)
-  [ "${ATTN4J_MVN_OFFLINE:-1}" = "1" ] && mvnflags+=(-o)
-  lock="${ATTN4J_MVN_LOCK:-/tmp/attn4j-mvn.lock}"
-  runner=()
-  [ "$lock" != "none" ] && command -v flock >/dev/null && runner=(flock "$lock")
-  (cd "$work/tree" && "${runner[@]}" ./mvnw "${mvnflags[@]}" package -pl backend-cuda -am)
-  classes=$(ls "$work"/tree/backend-cuda/target/attn4j-backend-cuda-*.jar | grep -v -- '-tests' | grep -v -- '-sources' | head -n 1)
+  (cd "$work/tree" && attn4j_mvn -P '!nvcc' -DskipTests package -pl backend-cuda -am)
+  classes=$(ls "$work"/tree/backend-cuda/target/attn4j-backend-cuda-*.jar 2>/dev/null \
+    | grep -v -e '-tests' -e '-sources' | head -n 1 || true)
   [ -n "$classes" ] || { echo "bundle-variant: the CUDA module of $rev built no jar" >&2; exit 1; }
   base="$classes"
 fi

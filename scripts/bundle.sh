@@ -11,6 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 source scripts/env.sh
+source scripts/maven.sh
 
 build=1
 [ "${1:-}" = "--no-build" ] && build=0
@@ -22,16 +23,6 @@ modules=(core-api backend-reference backend-opencl backend-cuda conformance-test
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
-mvn() {
-  local flags=(-B -q)
-  [ "${ATTN4J_MVN_OFFLINE:-1}" = "1" ] && flags+=(-o)
-  local lock="${ATTN4J_MVN_LOCK:-/tmp/attn4j-mvn.lock}"
-  if [ "$lock" != "none" ] && command -v flock >/dev/null; then
-    flock "$lock" ./mvnw "${flags[@]}" "$@"
-  else
-    ./mvnw "${flags[@]}" "$@"
-  fi
-}
 
 mkdir -p "$out"
 rm -rf "$out/lib" "$out/tests"
@@ -40,7 +31,7 @@ mkdir -p "$out/lib" "$out/tests"
 if [ "$build" = 1 ]; then
   echo "bundle: building attn4j $version (tests compiled, not run)"
   # Third-party runtime jars only: the attn4j jars are copied below, JUnit comes as one standalone jar.
-  mvn package dependency:copy-dependencies -DskipTests \
+  attn4j_mvn package dependency:copy-dependencies -DskipTests \
     -DincludeScope=runtime -DoutputDirectory="$out/lib" \
     -DexcludeGroupIds=org.attn4j,org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian,org.jspecify
 else
@@ -90,7 +81,7 @@ fi
 
 console="${HOME}/.m2/repository/org/junit/platform/junit-platform-console-standalone/$junit_version/junit-platform-console-standalone-$junit_version.jar"
 if [ ! -f "$console" ]; then
-  mvn dependency:get -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_version"
+  attn4j_mvn dependency:get -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_version"
 fi
 cp "$console" "$out/tests/junit-platform-console-standalone.jar"
 
