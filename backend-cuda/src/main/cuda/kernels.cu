@@ -43,17 +43,22 @@ ATTENTION_KV(f32, F32)  // f32 q (and head dims that are not multiples of 16) ru
 TC_Q(f16, F16)
 TC_Q(bf16, BF16)
 
-// Streaming decode on CUDA cores (default without grouping): K/V of q's type, head dim 64 or 128, group sizes up to 1, 2, 4, 8.
+// Streaming decode on CUDA cores (default without grouping at head dims 64, 96 and 128): K/V of q's type; groups of 1, 2, 4 and 8
+// up to the head dim's StreamRow<D>::MAX_GROUP (BlockShape.streamMaxGroup): 8 at 64 and 128, 4 at
+// 256, 2 at 96 and 192, 1 at 80.
 #define STREAM(QN, Q, DH, G)                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * STREAM_WARPS)                                      \
         dec_stream_##QN##_d##DH##_g##G(const AttnParams p) {                                              \
         streamDecodeBody<Q, DH, G>(p);                                                                    \
     }
-#define STREAM_G(QN, Q, DH) STREAM(QN, Q, DH, 1) STREAM(QN, Q, DH, 2) STREAM(QN, Q, DH, 4) STREAM(QN, Q, DH, 8)
-STREAM_G(f16, F16, 64)
-STREAM_G(f16, F16, 128)
-STREAM_G(bf16, BF16, 64)
-STREAM_G(bf16, BF16, 128)
+#define STREAM_G8(QN, Q, DH) STREAM(QN, Q, DH, 1) STREAM(QN, Q, DH, 2) STREAM(QN, Q, DH, 4) STREAM(QN, Q, DH, 8)
+#define STREAM_Q(QN, Q)                                                                                   \
+    STREAM_G8(QN, Q, 64) STREAM_G8(QN, Q, 128)                                                            \
+    STREAM(QN, Q, 256, 1) STREAM(QN, Q, 256, 2) STREAM(QN, Q, 256, 4)                                     \
+    STREAM(QN, Q, 96, 1) STREAM(QN, Q, 96, 2) STREAM(QN, Q, 192, 1) STREAM(QN, Q, 192, 2)                 \
+    STREAM(QN, Q, 80, 1)
+STREAM_Q(f16, F16)
+STREAM_Q(bf16, BF16)
 // Decode on Tensor Cores (default for GQA groups, other head dims and FP8 K/V): K/V of q's type or
 // FP8, head dims 64, 80, 96, 128 and 256, group sizes up to 16.
 #define MMA_DEC(QN, Q, KN, K, DH)                                                                         \

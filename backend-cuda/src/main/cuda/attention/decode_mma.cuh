@@ -1,5 +1,5 @@
-// Bandwidth-bound decode on Tensor Cores (the default for GQA groups, for head dims other than 64
-// and 128, and for FP8 K/V; decodeKernel=mma forces it) for K/V of q's 16-bit type or FP8, no
+// Bandwidth-bound decode on Tensor Cores (the default for GQA groups, for FP8 K/V and without
+// grouping at head dims 80 and 256; decodeKernel=mma forces it) for K/V of q's 16-bit type or FP8, no
 // RoPE on the fly, head dims that are multiples of 16 up to 256, GQA group up to 16. Same work
 // items, page ids in shared memory, per-warp key ranges and split states as the streaming kernel
 // (attention/decode_stream.cuh); only the arithmetic differs.

@@ -1,11 +1,13 @@
-// Bandwidth-bound decode on CUDA cores (the default without grouping; decodeKernel=stream forces
-// it) for K/V of q's 16-bit type, no RoPE on the fly, head dim 64 or 128, GQA group up to 8.
-// Decode reads every K/V byte once and does g multiply-adds per element, so the kernel is built
-// to keep bytes in flight:
+// Bandwidth-bound decode on CUDA cores (the default without grouping at head dims 64, 96 and 128,
+// BlockShape.streamAutoHeadDim; decodeKernel=stream forces it) for K/V of q's 16-bit type, no RoPE on the fly, head dims 64, 80, 96, 128, 192 and 256, a
+// GQA group up to StreamRow<D>::MAX_GROUP. Decode reads every K/V byte once and does g
+// multiply-adds per element, so the kernel is built to keep bytes in flight:
 //
 // - a block is one (request, KV head, key chunk) work item of the usual schedule; its 4 warps
 //   each stream their own contiguous quarter of the chunk;
-// - a key row is D / 8 lanes holding one 16-byte vector each, so a warp step covers 256 / D keys;
+// - a key row's D / 8 16-byte vectors go to LPK lanes, VPL vectors each (StreamRow), so a warp
+//   step covers 32 / LPK keys; lane `col` of a key holds vectors col, col + LPK, ..., so every
+//   copy instruction reads whole runs of a row;
 // - every lane copies its own vectors with cp.async into a private 4-stage ring and later reads
 //   back exactly those bytes, so the loop needs no barrier at all, only wait_group;
 // - the chunk's page ids are read once into shared memory before streaming starts;
@@ -22,11 +24,26 @@ namespace attn4j {
 
 constexpr int STREAM_WARPS = 4;
 constexpr int STREAM_STAGES = 4;
-constexpr int STREAM_STEPS = 4;                            // warp steps per stage
-constexpr int STREAM_RING_BYTES = STREAM_STEPS * 32 * 16;  // K (or V) bytes of one warp stage
 
-// Shared by the host (BlockShape.STREAM_DECODE): stage rings first, then the chunk's page ids.
-constexpr int STREAM_RING_TOTAL = STREAM_WARPS * STREAM_STAGES * 2 * STREAM_RING_BYTES;
+// How a key row of head dim D spreads over a warp, mirrored by the host (BlockShape.streamLanesPerKey
+// and the methods beside it). Rows of few vectors take fewer lanes so that a lane still copies
+// whole 16-byte vectors; a stage holds about 4 vectors a lane so that every head dim keeps the same
+// bytes in flight; the group's q and o rows live in registers, so the group shrinks as VPL grows.
+template <int D> struct StreamRow {
+    static_assert(D % 8 == 0 && D >= 8, "rows of whole 16-byte vectors");
+    static constexpr int VECS = D / 8;
+    static constexpr int LPK = VECS % 16 == 0 ? 16 : VECS % 8 == 0 ? 8 : VECS % 4 == 0 ? 4 : VECS % 2 == 0 ? 2 : 1;
+    static constexpr int VPL = VECS / LPK;       // vectors per lane
+    static constexpr int KPS = 32 / LPK;         // keys per warp step
+    static constexpr int STEPS = VPL >= 4 ? 1 : 4 / VPL;  // warp steps per stage
+    static constexpr int SK = KPS * STEPS;       // keys per warp stage
+    static constexpr int VEC_BYTES = 32 * 16;    // one vector of every lane
+    static constexpr int STEP_BYTES = VPL * VEC_BYTES;
+    static constexpr int RING_BYTES = STEPS * STEP_BYTES;  // K (or V) bytes of one warp stage
+    // Stage rings first, then the chunk's page ids (BlockShape.streamRingBytes).
+    static constexpr int RING_TOTAL = STREAM_WARPS * STREAM_STAGES * 2 * RING_BYTES;
+    static constexpr int MAX_GROUP = VPL == 1 ? 8 : VPL == 2 ? 4 : VPL <= 4 ? 2 : 1;
+};
 
 // The 8 16-bit elements of a 16-byte vector as floats (exact for both types).
 template <int T> __device__ __forceinline__ void unpack8(const uint4& v, float* f) {
@@ -97,12 +114,15 @@ __device__ __forceinline__ DecodeBlock decodeBlock() {
 
 template <int T, int D, int G>
 __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
-    constexpr int LPK = D / 8;                 // lanes per key
-    constexpr int KPS = 32 / LPK;              // keys per warp step
-    constexpr int SK = KPS * STREAM_STEPS;     // keys per warp stage
+    using Row = StreamRow<D>;
+    static_assert(G <= Row::MAX_GROUP, "the group's q and o rows must fit in registers");
+    static_assert(STREAM_WARPS * G * (2 + D) * 4 <= Row::RING_TOTAL, "the warps' states reuse the rings");
+    constexpr int LPK = Row::LPK, VPL = Row::VPL, KPS = Row::KPS, SK = Row::SK;
+    constexpr int STEPS = Row::STEPS, STEP_BYTES = Row::STEP_BYTES, RING_BYTES = Row::RING_BYTES;
+    constexpr int VEC_BYTES = Row::VEC_BYTES;
     constexpr int NT = 32 * STREAM_WARPS;
     extern __shared__ __align__(16) uint8_t smemRaw[];
-    int* pages = reinterpret_cast<int*>(smemRaw + STREAM_RING_TOTAL);
+    int* pages = reinterpret_cast<int*>(smemRaw + Row::RING_TOTAL);
 
     const DecodeBlock blk = decodeBlock();
     const int* wk = p.work + WORK_INTS * blk.item;
@@ -123,17 +143,21 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     const int pageCount = kvEnd > kvStart ? pageOf(kvEnd - 1) - firstPage + 1 : 0;
     for (int i = tid; i < pageCount; i += NT) pages[i] = p.kvIndices[pageBase + firstPage + i];
 
-    // The group's q rows, this lane's 8 columns; heads past g are zero and never written.
-    float q[G][8];
+    // The group's q rows, this lane's VPL vectors (columns (v * LPK + col) * 8 ...); heads past g are
+    // zero and never written.
+    float q[G][VPL * 8];
 #pragma unroll
     for (int h = 0; h < G; ++h) {
         if (h < g) {
             const uint16_t* qp = reinterpret_cast<const uint16_t*>(p.q) + (long long) qRow * p.qTok
                     + (long long) (kvh * g + h) * p.qHead;
-            unpack8<T>(*reinterpret_cast<const uint4*>(qp + col * 8), q[h]);
+#pragma unroll
+            for (int v = 0; v < VPL; ++v) {
+                unpack8<T>(*reinterpret_cast<const uint4*>(qp + (v * LPK + col) * 8), q[h] + v * 8);
+            }
         } else {
 #pragma unroll
-            for (int e = 0; e < 8; ++e) q[h][e] = 0.f;
+            for (int e = 0; e < VPL * 8; ++e) q[h][e] = 0.f;
         }
     }
     __syncthreads();  // page ids in place
@@ -143,23 +167,27 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
     const int wStart = kvStart + warp * perWarp;
     const int wEnd = min(kvEnd, wStart + perWarp);
     const int nStages = wEnd > wStart ? (wEnd - wStart + SK - 1) / SK : 0;
-    uint8_t* ring = smemRaw + warp * STREAM_STAGES * 2 * STREAM_RING_BYTES;
+    uint8_t* ring = smemRaw + warp * STREAM_STAGES * 2 * RING_BYTES;
     const uint32_t ringAddr = (uint32_t) __cvta_generic_to_shared(ring) + lane * 16;
 
     // Branch-free copies: keys past the range copy nothing (zero fill) from the last key's address.
     const uint8_t* kBase = p.k + (p.kOffset + kvh * p.headStride) * 2 + col * 16;
     const uint8_t* vBase = p.v + (p.vOffset + kvh * p.headStride) * 2 + col * 16;
     auto issueSteps = [&](int st, auto pageIn, auto slotIn) {
-        const uint32_t kDst = ringAddr + (st % STREAM_STAGES) * 2 * STREAM_RING_BYTES;
+        const uint32_t kDst = ringAddr + (st % STREAM_STAGES) * 2 * RING_BYTES;
 #pragma unroll
-        for (int s = 0; s < STREAM_STEPS; ++s) {
+        for (int s = 0; s < STEPS; ++s) {
             const int j = wStart + st * SK + s * KPS + half;
             const int jc = min(j, wEnd - 1);
             const long long rel =
                     ((long long) pages[pageIn(jc) - firstPage] * p.pageStride + slotIn(jc) * p.slotStride) * 2;
             const int n = j < wEnd ? 16 : 0;  // 0: zero-filled, nothing read
-            asyncCopy16(kDst + s * 512, kBase + rel, n);
-            asyncCopy16(kDst + STREAM_RING_BYTES + s * 512, vBase + rel, n);
+#pragma unroll
+            for (int v = 0; v < VPL; ++v) {
+                const uint32_t dst = kDst + s * STEP_BYTES + v * VEC_BYTES;
+                asyncCopy16(dst, kBase + rel + v * LPK * 16, n);
+                asyncCopy16(dst + RING_BYTES, vBase + rel + v * LPK * 16, n);
+            }
         }
         asyncCopyCommit();
     };
@@ -171,13 +199,13 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         }
     };
 
-    float m[G], l[G], o[G][8];
+    float m[G], l[G], o[G][VPL * 8];
 #pragma unroll
     for (int h = 0; h < G; ++h) {
         m[h] = -INFINITY;
         l[h] = 0.f;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) o[h][e] = 0.f;
+        for (int e = 0; e < VPL * 8; ++e) o[h][e] = 0.f;
     }
     const LogitTransform lg(p, kvh);
     float slope[G];
@@ -199,27 +227,30 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
             asyncCopyCommit();
         }
         asyncCopyWait<STREAM_STAGES - 1>();  // stage t has landed (this lane's own copies)
-        const uint8_t* kb = ring + (t % STREAM_STAGES) * 2 * STREAM_RING_BYTES + lane * 16;
-        const uint8_t* vb = kb + STREAM_RING_BYTES;
+        const uint8_t* kb = ring + (t % STREAM_STAGES) * 2 * RING_BYTES + lane * 16;
+        const uint8_t* vb = kb + RING_BYTES;
 
         // Scores of the stage's keys; no branches until all are reduced, so steps interleave.
-        float sc[STREAM_STEPS][G];
+        float sc[STEPS][G];
 #pragma unroll
-        for (int s = 0; s < STREAM_STEPS; ++s) {
-            float kf[8];
-            unpack8<T>(*reinterpret_cast<const uint4*>(kb + s * 512), kf);
+        for (int s = 0; s < STEPS; ++s) {
 #pragma unroll
-            for (int h = 0; h < G; ++h) {
-                float acc = 0.f;
+            for (int h = 0; h < G; ++h) sc[s][h] = 0.f;
 #pragma unroll
-                for (int e = 0; e < 8; ++e) acc = fmaf(q[h][e], kf[e], acc);
-                sc[s][h] = acc;
+            for (int v = 0; v < VPL; ++v) {
+                float kf[8];
+                unpack8<T>(*reinterpret_cast<const uint4*>(kb + s * STEP_BYTES + v * VEC_BYTES), kf);
+#pragma unroll
+                for (int h = 0; h < G; ++h) {
+#pragma unroll
+                    for (int e = 0; e < 8; ++e) sc[s][h] = fmaf(q[h][v * 8 + e], kf[e], sc[s][h]);
+                }
             }
         }
 #pragma unroll
         for (int off = LPK / 2; off > 0; off >>= 1) {
 #pragma unroll
-            for (int s = 0; s < STREAM_STEPS; ++s) {
+            for (int s = 0; s < STEPS; ++s) {
 #pragma unroll
                 for (int h = 0; h < G; ++h) sc[s][h] += __shfl_xor_sync(0xffffffffu, sc[s][h], off);
             }
@@ -227,7 +258,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         withLogitFlags(lg, [&](auto flags) {
             using Flags = decltype(flags);
 #pragma unroll
-            for (int s = 0; s < STREAM_STEPS; ++s) {
+            for (int s = 0; s < STEPS; ++s) {
                 const int j = wStart + t * SK + s * KPS + half;
 #pragma unroll
                 for (int h = 0; h < G; ++h) {
@@ -235,17 +266,17 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
                 }
             }
         });
-        bool keep[STREAM_STEPS];
+        bool keep[STEPS];
 #pragma unroll
-        for (int s = 0; s < STREAM_STEPS; ++s) keep[s] = wStart + t * SK + s * KPS + half < wEnd;
+        for (int s = 0; s < STEPS; ++s) keep[s] = wStart + t * SK + s * KPS + half < wEnd;
         if (p.mask) {
 #pragma unroll
-            for (int s = 0; s < STREAM_STEPS; ++s) {
+            for (int s = 0; s < STEPS; ++s) {
                 keep[s] = keep[s] && keyVisible(p, b, 0, kvLen - 1, wStart + t * SK + s * KPS + half, kvLen);
             }
         }
 #pragma unroll
-        for (int s = 0; s < STREAM_STEPS; ++s) {
+        for (int s = 0; s < STEPS; ++s) {
 #pragma unroll
             for (int h = 0; h < G; ++h) sc[s][h] = keep[s] ? sc[s][h] : -INFINITY;
         }
@@ -254,25 +285,32 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
         for (int h = 0; h < G; ++h) {
             float mx = sc[0][h];
 #pragma unroll
-            for (int s = 1; s < STREAM_STEPS; ++s) mx = maxNan(mx, sc[s][h]);
+            for (int s = 1; s < STEPS; ++s) mx = maxNan(mx, sc[s][h]);
             const float mNew = maxNan(m[h], mx);
             mUse[h] = mNew == -INFINITY ? 0.f : mNew;
             const float alpha = exp2f(m[h] - mUse[h]);
             m[h] = mNew;
             l[h] *= alpha;
 #pragma unroll
-            for (int e = 0; e < 8; ++e) o[h][e] *= alpha;
+            for (int e = 0; e < VPL * 8; ++e) o[h][e] *= alpha;
         }
 #pragma unroll
-        for (int s = 0; s < STREAM_STEPS; ++s) {
-            float vf[8];
-            unpack8<T>(*reinterpret_cast<const uint4*>(vb + s * 512), vf);
+        for (int s = 0; s < STEPS; ++s) {
+            float pe[G];
 #pragma unroll
             for (int h = 0; h < G; ++h) {
-                const float pe = exp2f(sc[s][h] - mUse[h]);
-                l[h] += pe;
+                pe[h] = exp2f(sc[s][h] - mUse[h]);
+                l[h] += pe[h];
+            }
 #pragma unroll
-                for (int e = 0; e < 8; ++e) o[h][e] = fmaf(pe, vf[e], o[h][e]);
+            for (int v = 0; v < VPL; ++v) {
+                float vf[8];
+                unpack8<T>(*reinterpret_cast<const uint4*>(vb + s * STEP_BYTES + v * VEC_BYTES), vf);
+#pragma unroll
+                for (int h = 0; h < G; ++h) {
+#pragma unroll
+                    for (int e = 0; e < 8; ++e) o[h][v * 8 + e] = fmaf(pe[h], vf[e], o[h][v * 8 + e]);
+                }
             }
         }
     }
@@ -290,7 +328,7 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
             const float c = mN == -INFINITY ? 0.f : exp2f(mo - mN);
             l[h] = l[h] * a + lo * c;
 #pragma unroll
-            for (int e = 0; e < 8; ++e) o[h][e] = o[h][e] * a + __shfl_xor_sync(0xffffffffu, o[h][e], off) * c;
+            for (int e = 0; e < VPL * 8; ++e) o[h][e] = o[h][e] * a + __shfl_xor_sync(0xffffffffu, o[h][e], off) * c;
             m[h] = mN;
         }
     }
@@ -311,7 +349,10 @@ __device__ __forceinline__ void streamDecodeBody(const AttnParams& p) {
 #pragma unroll
         for (int h = 0; h < G; ++h) {
 #pragma unroll
-            for (int e = 0; e < 8; ++e) oS[(warp * G + h) * D + col * 8 + e] = o[h][e];
+            for (int v = 0; v < VPL; ++v) {
+#pragma unroll
+                for (int e = 0; e < 8; ++e) oS[(warp * G + h) * D + (v * LPK + col) * 8 + e] = o[h][v * 8 + e];
+            }
         }
     }
     __syncthreads();

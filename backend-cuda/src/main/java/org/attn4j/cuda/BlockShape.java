@@ -14,8 +14,9 @@ enum BlockShape {
     /** Tensor Core kernel for prefill: 4 warps of 16 items, 64-key tiles (32 above D 128). */
     TC_PREFILL(64, 128),
     /**
-     * Streaming decode (attention/decode_stream.cuh on CUDA cores, the default without grouping at head
-     * dims 64 and 128, or attention/decode_mma.cuh on Tensor Cores, the default otherwise): one block of 4
+     * Streaming decode (attention/decode_stream.cuh on CUDA cores, the default without grouping at the
+     * head dims of {@link #streamAutoHeadDim}, or attention/decode_mma.cuh on Tensor Cores, the default
+     * otherwise): one block of 4
      * warps per (request, KV head, key chunk), the whole GQA group at once. The kernels take every
      * head of the group (up to 16) whatever the item start, so a block's items span the largest
      * group: one work item per (request, key chunk).
@@ -44,10 +45,9 @@ enum BlockShape {
     /** Query rows of one head per FA2 block (FA2_ROWS in attention/prefill_fa2.cuh). */
     static final int FA2_ROWS = 64;
 
-    /** Largest GQA group the streaming decode kernel holds. */
-    static final int STREAM_MAX_GROUP = 8;
-    /** The streaming kernel's cp.async rings (STREAM_RING_TOTAL in attention/decode_stream.cuh). */
-    static final int STREAM_RING_BYTES = 4 * 4 * 2 * 4 * 32 * 16;
+    /** Warps and cp.async stages of the streaming decode kernel (STREAM_WARPS, STREAM_STAGES). */
+    private static final int STREAM_WARPS = 4;
+    private static final int STREAM_STAGES = 4;
 
     static final int GENERIC_TILE_KEYS = 32;
 
@@ -102,7 +102,58 @@ enum BlockShape {
         return "dec_mma_" + qSuffix + "_" + kvSuffix + "_d" + headDim;
     }
 
-    /** The streaming kernel for q's type, a head dim of 64 or 128 and a group up to 8. */
+    /** Head dims the CUDA-core streaming decode kernel (attention/decode_stream.cuh) is built for. */
+    static boolean streamHeadDim(int headDim) {
+        return headDim == 64 || headDim == 80 || headDim == 96 || headDim == 128 || headDim == 192
+                || headDim == 256;
+    }
+
+    /**
+     * Head dims at which the default choice streams decode without grouping on CUDA cores: those
+     * where it was measured faster than the Tensor Core decode (docs/performance.md). At the other
+     * head dims it is built for it streams only when decodeKernel=stream asks.
+     */
+    static boolean streamAutoHeadDim(int headDim) {
+        return headDim == 64 || headDim == 96 || headDim == 128;
+    }
+
+    /**
+     * Lanes that share one key row in the streaming decode kernel (StreamRow&lt;D&gt;::LPK): the
+     * largest power of two up to 16 that divides the row's 16-byte vectors.
+     */
+    static int streamLanesPerKey(int headDim) {
+        int vectors = headDim / 8;
+        int lanes = 16;
+        while (vectors % lanes != 0) {
+            lanes /= 2;
+        }
+        return lanes;
+    }
+
+    /** 16-byte vectors of a key row each lane holds (StreamRow&lt;D&gt;::VPL). */
+    static int streamVecsPerLane(int headDim) {
+        return headDim / 8 / streamLanesPerKey(headDim);
+    }
+
+    /** Warp steps per cp.async stage (StreamRow&lt;D&gt;::STEPS): about 4 vectors a lane per stage. */
+    static int streamSteps(int headDim) {
+        int vpl = streamVecsPerLane(headDim);
+        return vpl >= 4 ? 1 : 4 / vpl;
+    }
+
+    /** The streaming kernel's cp.async rings (StreamRow&lt;D&gt;::RING_TOTAL), before the chunk's page ids. */
+    static int streamRingBytes(int headDim) {
+        int warpStage = streamSteps(headDim) * streamVecsPerLane(headDim) * 32 * 16;
+        return STREAM_WARPS * STREAM_STAGES * 2 * warpStage;
+    }
+
+    /** Largest GQA group the streaming kernel holds at a head dim (StreamRow&lt;D&gt;::MAX_GROUP). */
+    static int streamMaxGroup(int headDim) {
+        int vpl = streamVecsPerLane(headDim);
+        return vpl == 1 ? 8 : vpl == 2 ? 4 : vpl <= 4 ? 2 : 1;
+    }
+
+    /** The streaming kernel for q's type, a head dim it is built for and a group up to its largest. */
     static String streamKernel(String qSuffix, int headDim, int group) {
         int g = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
         return "dec_stream_" + qSuffix + "_d" + headDim + "_g" + g;
@@ -116,7 +167,7 @@ enum BlockShape {
     int tileKeys(int headDim) {
         return switch (this) {
             case TC_DECODE -> 16 * warpsAlongKeys(headDim);
-            case STREAM_DECODE -> 4 * 4 * 256 / headDim;
+            case STREAM_DECODE -> STREAM_WARPS * streamSteps(headDim) * 32 / streamLanesPerKey(headDim);
             case TC_PREFILL, FA2_PREFILL -> headDim <= 128 ? 64 : 32;
             case WGMMA_PREFILL, WGMMA_PREFILL_WIDE -> headDim > 128 ? 64 : 128;
             default -> GENERIC_TILE_KEYS;
@@ -137,7 +188,7 @@ enum BlockShape {
         int headDim = Math.max(dqk, dvo);
         int tk = tileKeys(headDim);
         if (this == STREAM_DECODE) {
-            return STREAM_RING_BYTES;
+            return streamRingBytes(headDim);
         }
         if (this == FA2_PREFILL) {
             return fa2SharedBytes(headDim);
@@ -164,7 +215,7 @@ enum BlockShape {
             case GENERIC_2 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw2";
             case GENERIC_4 -> "attention_" + qSuffix + "_" + kvSuffix + "_ipw4";
             case TC_DECODE -> "tc_dec_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
-            case STREAM_DECODE -> streamKernel(qSuffix, headDim, STREAM_MAX_GROUP);
+            case STREAM_DECODE -> streamKernel(qSuffix, headDim, streamMaxGroup(headDim));
             case TC_PREFILL -> "tc_pre_" + qSuffix + "_" + kvSuffix + (headDim <= 128 ? "_d128" : "_d256");
             case FA2_PREFILL -> "fa2_" + qSuffix + "_d" + headDim;
             case WGMMA_PREFILL, WGMMA_PREFILL_WIDE -> qSuffix.equals(kvSuffix) && !wgmmaBuiltHeadDim(headDim)

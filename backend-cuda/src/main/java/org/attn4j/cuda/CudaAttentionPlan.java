@@ -104,7 +104,7 @@ final class CudaAttentionPlan implements KernelPlan {
         switch (kernel) {
             case STREAM, MMA_DECODE -> {
                 boolean mma = kernel == Kernel.MMA_DECODE;
-                int ring = mma ? BlockShape.mmaDecodeRingBytes(d, kvBytes) : BlockShape.STREAM_RING_BYTES;
+                int ring = mma ? BlockShape.mmaDecodeRingBytes(d, kvBytes) : BlockShape.streamRingBytes(d);
                 // Blocks one multiprocessor holds, by the ring each needs (page ids take little more).
                 int resident = Math.clamp(sms.sharedPerSm() / (ring + 2048), 1, 3);
                 schedule = AttentionSchedule.stream(problem, sms, resident, settings.streamWaves());
@@ -205,7 +205,7 @@ final class CudaAttentionPlan implements KernelPlan {
         if (p.decode() && !rope && sixteen && vectors16 && oneHeadDim) {
             CudaKernelSettings.DecodeKernel k = settings.decode();
             int group = p.heads().groupSize();
-            boolean streamFits = (d == 64 || d == 128) && group <= BlockShape.STREAM_MAX_GROUP && kv == q;
+            boolean streamFits = BlockShape.streamHeadDim(d) && group <= BlockShape.streamMaxGroup(d) && kv == q;
             boolean mmaFits = BlockShape.mmaDecodeHeadDim(d) && group <= BlockShape.TC_DECODE.itemsPerBlock
                     && (kv == q || kv.isFp8());
             switch (k) {
@@ -222,8 +222,8 @@ final class CudaAttentionPlan implements KernelPlan {
                 case AUTO -> {
                     // On an H200 the Tensor Core kernel reads decode-llama8b (4 heads a group) at 2.9
                     // TB/s against 2.4-2.8 for the CUDA-core one, which wins without grouping (4.0
-                    // against 3.7) at the head dims it is built for.
-                    if (streamFits && group == 1) {
+                    // against 3.7) at the head dims where it was measured faster (streamAutoHeadDim).
+                    if (streamFits && group == 1 && BlockShape.streamAutoHeadDim(d)) {
                         return Kernel.STREAM;
                     }
                     if (mmaFits) {
