@@ -123,26 +123,10 @@ class CudaSplitKvTest {
         long[] kvShape = {numPages, heads.numKvHeads(), pageSize, heads.headDimQk()};
         try (HostTensor q = gaussian(qType, 7, batch, heads.numQoHeads(), heads.headDimQk());
              HostTensor k = gaussian(kvType, 8, kvShape); HostTensor v = gaussian(kvType, 9, kvShape)) {
-            float[][] out = new float[2][];
-            float[][] lse = new float[2][];
-            AttentionBackend[] both = {cuda, reference};
-            for (int i = 0; i < 2; i++) {
-                AttentionBackend be = both[i];
-                try (Tensor dq = be.upload(q); Tensor dk = be.upload(k); Tensor dv = be.upload(v);
-                     Tensor o = be.allocate(qType, batch, heads.numQoHeads(), heads.headDimVo());
-                     Tensor l = be.allocate(DType.F32, batch, heads.numQoHeads());
-                     BatchAttentionPlan plan = be.planBatchDecode(table, heads, options,
-                             planOptions.withDtypes(qType, kvType))) {
-                    if (i == 0) {
-                        assertTrue(plan.describe().contains("split chunk"), plan.describe());
-                    }
-                    plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.HND), o, l);
-                    out[i] = be.download(o).toFloatArray();
-                    lse[i] = be.download(l).toFloatArray();
-                }
-            }
+            float[][][] both = AgreesWithReference.decodeOnBoth(cuda, reference, table, heads, options, planOptions,
+                    q, k, v, KvLayout.HND, describe -> assertTrue(describe.contains("split chunk"), describe));
             float tol = qType == DType.BF16 ? 1.6e-2f : 2e-3f;
-            AgreesWithReference.assertClose(out[0], out[1], tol, lse[0], lse[1], 1e-3);
+            AgreesWithReference.assertClose(both[0][0], both[1][0], tol, both[0][1], both[1][1], 1e-3);
         }
     }
 }

@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.util.Map;
 import org.attn4j.AttentionBackend;
 import org.attn4j.Backends;
-import org.attn4j.BatchAttentionPlan;
 import org.attn4j.kv.KvLayout;
 import org.attn4j.kv.PageTable;
-import org.attn4j.kv.PagedKvCache;
 import org.attn4j.options.AttentionOptions;
 import org.attn4j.options.HeadConfig;
 import org.attn4j.options.PlanOptions;
@@ -18,7 +16,6 @@ import org.attn4j.spi.BackendOptions;
 import org.attn4j.spi.Probe;
 import org.attn4j.tensor.DType;
 import org.attn4j.tensor.HostTensor;
-import org.attn4j.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -84,27 +81,12 @@ class CudaStreamDecodeTest {
         String what = "D " + heads.headDimQk() + ", group " + heads.groupSize() + ", page " + pageSize + ", " + t;
         try (HostTensor q = gaussian(t, seed, batch, heads.numQoHeads(), heads.headDimQk());
              HostTensor k = gaussian(t, seed + 1, kvShape); HostTensor v = gaussian(t, seed + 2, kvShape)) {
-            float[][] out = new float[2][];
-            float[][] lse = new float[2][];
-            AttentionBackend[] both = {cuda, reference};
-            for (int i = 0; i < 2; i++) {
-                AttentionBackend be = both[i];
-                try (Tensor dq = be.upload(q); Tensor dk = be.upload(k); Tensor dv = be.upload(v);
-                     Tensor o = be.allocate(t, batch, heads.numQoHeads(), heads.headDimVo());
-                     Tensor l = be.allocate(DType.F32, batch, heads.numQoHeads());
-                     BatchAttentionPlan plan = be.planBatchDecode(table, heads, options,
-                             PlanOptions.DEFAULT.withDtypes(t, t))) {
-                    if (i == 0) {
-                        assertTrue(plan.describe().contains("CUDA-core streaming decode"), what + ": " + plan.describe());
-                    }
-                    plan.run(dq, PagedKvCache.separate(dk, dv, KvLayout.NHD), o, l);
-                    out[i] = be.download(o).toFloatArray();
-                    lse[i] = be.download(l).toFloatArray();
-                }
-            }
+            float[][][] both = AgreesWithReference.decodeOnBoth(cuda, reference, table, heads, options,
+                    PlanOptions.DEFAULT, q, k, v, KvLayout.NHD,
+                    describe -> assertTrue(describe.contains("CUDA-core streaming decode"), what + ": " + describe));
             float tol = t == DType.BF16 ? 1.6e-2f : 2e-3f;
             try {
-                AgreesWithReference.assertClose(out[0], out[1], tol, lse[0], lse[1], 1e-3);
+                AgreesWithReference.assertClose(both[0][0], both[1][0], tol, both[0][1], both[1][1], 1e-3);
             } catch (AssertionError e) {
                 throw new AssertionError(what + ": " + e.getMessage(), e);
             }
