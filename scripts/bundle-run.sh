@@ -234,9 +234,10 @@ run_kernels() {
 }
 
 # The kernels the SASS count covers: prefill on wgmma (sm_90a only; the sm_80 build traps) and on
-# mma.sync, decode on mma.sync.
+# mma.sync, decode on mma.sync, and the streaming decode on CUDA cores (no Tensor Core instruction).
 SASS_KERNELS=(wg_bf16_d128 wg_bf16_d256 wg_f16_d64 wg_bf16_d96 fa2_bf16_d128 tc_pre_bf16_bf16_d128 dec_mma_bf16_bf16_d128
-  dec_mma_bf16_bf16_d256 dec_mma_bf16_bf16_d96 dec_mma_bf16_e4m3_d128 dec_mma_f16_e5m2_d80 wg_bf16_e4m3_d128 wg_bf16_r128 wg_f16_r256 wg_bf16_d192 wg_bf16_d80)
+  dec_mma_bf16_bf16_d256 dec_mma_bf16_bf16_d96 dec_mma_bf16_e4m3_d128 dec_mma_f16_e5m2_d80 wg_bf16_e4m3_d128 wg_bf16_r128 wg_f16_r256 wg_bf16_d192 wg_bf16_d80
+  dec_stream_bf16_d96_g1 dec_stream_bf16_d80_g1 dec_stream_f16_d256_g4)
 
 run_sass() {
   local jar
