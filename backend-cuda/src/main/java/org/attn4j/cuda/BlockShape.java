@@ -16,10 +16,9 @@ enum BlockShape {
     /**
      * Streaming decode (attention/decode_stream.cuh on CUDA cores, the default without grouping at the
      * head dims of {@link #streamAutoHeadDim}, or attention/decode_mma.cuh on Tensor Cores, the default
-     * otherwise): one block of 4
-     * warps per (request, KV head, key chunk), the whole GQA group at once. The kernels take every
-     * head of the group (up to 16) whatever the item start, so a block's items span the largest
-     * group: one work item per (request, key chunk).
+     * otherwise): one block of 4 warps per (request, KV head, key chunk), the whole GQA group at
+     * once. The kernels take every head of the group (up to 16) whatever the item start, so a
+     * block's items span the largest group: one work item per (request, key chunk).
      */
     STREAM_DECODE(16, 128),
     /**
