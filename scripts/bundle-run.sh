@@ -32,6 +32,9 @@
 #              ATTN4J_PEERS_ARGS  extra flags for the peers script  ATTN4J_JAVA_OPTS  extra JVM flags
 #              ATTN4J_CONFORMANCE_ARGS  extra console launcher flags, e.g. --exclude-methodname=.*Stress.*
 #              ATTN4J_KERNELS_ARGS  extra bench-kernels flags (--decode-kernels mma,stream, --iterations N)
+#              ATTN4J_VARIANT  NAME of a build in variants/ (scripts/bundle-variant.sh): every part but ab runs
+#              with variants/NAME.jar as the CUDA jar and, where bundle-variant.sh --java made one,
+#              variants/NAME-tests.jar as the CUDA test jar
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
@@ -81,7 +84,30 @@ fi
 read -r -a extra_opts <<< "${ATTN4J_JAVA_OPTS:-}"
 # A JVM killed by native code leaves its crash report with the other reports.
 jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m -XX:ErrorFile="$out/hs_err_pid%p.log" "${extra_opts[@]}")
-cp_main="$here/lib/*"
+# The jars every part runs: the bundle's, or with ATTN4J_VARIANT a copy of them whose CUDA jar (and
+# CUDA test jar, where the variant has one) is the variant's.
+lib="$here/lib"
+tests_dir="$here/tests"
+if [ -n "${ATTN4J_VARIANT:-}" ]; then
+  [[ "$ATTN4J_VARIANT" =~ ^[A-Za-z0-9._-]+$ ]] || { say "ATTN4J_VARIANT: a name of letters, digits, '.', '_' or '-', not '$ATTN4J_VARIANT'"; exit 2; }
+  variant="$here/variants/$ATTN4J_VARIANT.jar"
+  [ -f "$variant" ] || { say "no variant $variant (scripts/bundle-variant.sh makes them)"; exit 1; }
+  # Outside the report folder, which callers archive whole.
+  variant_dir="$(mktemp -d "${TMPDIR:-/tmp}/attn4j-variant-$ATTN4J_VARIANT.XXXXXX")"
+  trap 'rm -rf "$variant_dir"' EXIT
+  lib="$variant_dir/lib"
+  tests_dir="$variant_dir/tests"
+  mkdir -p "$lib" "$tests_dir"
+  find "$here/lib" -maxdepth 1 -name '*.jar' ! -name 'attn4j-backend-cuda-*' -exec cp {} "$lib/" \;
+  cp "$variant" "$lib/attn4j-backend-cuda-variant.jar"
+  cp "$here"/tests/*.jar "$tests_dir/"
+  if [ -f "$here/variants/$ATTN4J_VARIANT-tests.jar" ]; then
+    rm -f "$tests_dir"/attn4j-backend-cuda-*-tests.jar
+    cp "$here/variants/$ATTN4J_VARIANT-tests.jar" "$tests_dir/attn4j-backend-cuda-variant-tests.jar"
+  fi
+  say "variant $ATTN4J_VARIANT: $variant$([ -f "$here/variants/$ATTN4J_VARIANT-tests.jar" ] && echo " and its tests")"
+fi
+cp_main="$lib/*"
 attn4j() { "${jvm[@]}" -cp "$cp_main" org.attn4j.cli.Main "$@"; }
 
 run_info() {
@@ -103,7 +129,7 @@ run_conformance() {
     local per="ATTN4J_CASES_${b^^}"
     local cases="${!per:-${ATTN4J_CASES:-200}}"
     local tests
-    tests=$(ls "$here"/tests/attn4j-backend-"$b"-*-tests.jar 2>/dev/null | head -n 1)
+    tests=$(ls "$tests_dir"/attn4j-backend-"$b"-*-tests.jar 2>/dev/null | head -n 1)
     if [ -z "$tests" ]; then
       say "conformance $b: no test jar in the bundle, skipped"
       continue
@@ -114,8 +140,13 @@ run_conformance() {
     local props=(-Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir")
     local launcher_args=()
     read -r -a launcher_args <<< "${ATTN4J_CONFORMANCE_ARGS:-}"
+    if [ -n "${ATTN4J_VARIANT:-}" ] && [ "$b" = cuda ]; then
+      # scripts/bundle-variant.sh compiles one architecture; the check for all three is the bundle's.
+      launcher_args+=(--exclude-classname=org.attn4j.cuda.FatbinResourceTest)
+      say "conformance cuda: variant $ATTN4J_VARIANT, FatbinResourceTest left out (its fatbin holds one architecture)"
+    fi
     [ -n "${ATTN4J_SEED:-}" ] && props+=(-Dattn4j.seed="$ATTN4J_SEED")
-    "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
+    "${jvm[@]}" "${props[@]}" -cp "$cp_main:$tests:$tests_dir/junit-platform-console-standalone.jar" \
       org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=testfeed --fail-if-no-tests \
       --scan-class-path "$tests" --reports-dir "$dir" "${launcher_args[@]}" > "$dir/console.txt" 2>&1
     local rc=$?
@@ -200,7 +231,7 @@ run_peers() {
 
 run_memcheck() {
   local tests
-  tests=$(ls "$here"/tests/attn4j-backend-cuda-*-tests.jar 2>/dev/null | head -n 1)
+  tests=$(ls "$tests_dir"/attn4j-backend-cuda-*-tests.jar 2>/dev/null | head -n 1)
   if ! command -v compute-sanitizer >/dev/null || [ -z "$tests" ]; then
     say "memcheck: compute-sanitizer or the CUDA test jar is missing, skipped"
     return
@@ -211,7 +242,7 @@ run_memcheck() {
   say "memcheck: CUDA conformance suite, $cases cases per property, under compute-sanitizer"
   compute-sanitizer --tool memcheck --error-exitcode 86 --print-limit 20 \
     "${jvm[@]}" -Dattn4j.cases="$cases" -Dattn4j.reportDir="$dir" \
-    -cp "$cp_main:$tests:$here/tests/junit-platform-console-standalone.jar" \
+    -cp "$cp_main:$tests:$tests_dir/junit-platform-console-standalone.jar" \
     org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=summary \
     --select-class org.attn4j.cuda.CudaConformanceTest > "$dir/memcheck.txt" 2>&1
   local rc=$?
@@ -241,7 +272,7 @@ SASS_KERNELS=(wg_bf16_d128 wg_bf16_d256 wg_f16_d64 wg_bf16_d96 fa2_bf16_d128 tc_
 
 run_sass() {
   local jar
-  jar=$(ls "$here"/lib/attn4j-backend-cuda-*.jar 2>/dev/null | head -n 1)
+  jar=$(ls "$lib"/attn4j-backend-cuda-*.jar 2>/dev/null | head -n 1)
   if [ -z "$jar" ] || ! command -v cuobjdump >/dev/null || ! command -v python3 >/dev/null; then
     say "sass: needs the CUDA jar, cuobjdump and python3; skipped"
     return
@@ -295,7 +326,7 @@ run_ab() {
   if [ ${#selected[@]} -gt 0 ]; then
     for v in "${selected[@]}"; do variants+=("$here/variants/$v.jar"); done
   else
-    for j in "$here"/variants/*.jar; do [ -f "$j" ] && variants+=("$j"); done
+    for j in "$here"/variants/*.jar; do [ -f "$j" ] && [[ "$j" != *-tests.jar ]] && variants+=("$j"); done
   fi
   if [ ${#variants[@]} -eq 0 ]; then
     say "ab: no variant in $here/variants (scripts/bundle-variant.sh adds them); skipped"

@@ -11,7 +11,8 @@
 # place of its own. The Java classes stay the bundle's, so the kernels must take the parameter
 # structs the bundle's classes write (params.cuh); with --java (needs --rev) the jar's classes are
 # that revision's CUDA module too (built by Maven, without nvcc, in a temporary worktree), for a
-# variant whose plans choose or size kernels differently. Or give a whole jar built earlier with
+# variant whose plans choose or size kernels differently, and bundle/variants/NAME-tests.jar holds
+# that revision's CUDA tests (run.sh runs them with ATTN4J_VARIANT=NAME). Or give a whole jar built earlier with
 # --jar (e.g. a copy of bundle/lib's CUDA jar saved before rebuilding). Compiling one
 # architecture takes a few minutes on 2 cores. Environment: ATTN4J_MVN_LOCK and
 # ATTN4J_MVN_OFFLINE as for scripts/bundle.sh.
@@ -36,6 +37,7 @@ done
 
 mkdir -p bundle/variants
 out="bundle/variants/$name.jar"
+rm -f "bundle/variants/$name-tests.jar"  # only a --java build of this name makes it anew
 if [ -n "$jar" ]; then
   [ -f "$jar" ] || { echo "bundle-variant: no jar at $jar" >&2; exit 1; }
   cp "$jar" "$out"
@@ -62,6 +64,8 @@ if [ "$java" = 1 ]; then
     | grep -v -e '-tests' -e '-sources' | head -n 1 || true)
   [ -n "$classes" ] || { echo "bundle-variant: the CUDA module of $rev built no jar" >&2; exit 1; }
   base="$classes"
+  jar --create --file "bundle/variants/$name-tests.jar" -C "$work/tree/backend-cuda/target/test-classes" .
+  echo "bundle-variant: bundle/variants/$name-tests.jar (the CUDA tests of $rev)"
 fi
 src="backend-cuda/src/main/cuda"
 if [ -n "$rev" ]; then
