@@ -59,8 +59,8 @@ TC_Q(bf16, BF16)
     STREAM(QN, Q, 80, 1)
 STREAM_Q(f16, F16)
 STREAM_Q(bf16, BF16)
-// Decode on Tensor Cores (default for GQA groups, other head dims and FP8 K/V): K/V of q's type or
-// FP8, head dims 64, 80, 96, 128 and 256, group sizes up to 16.
+// Decode on Tensor Cores (default for GQA groups, FP8 K/V, and without grouping at head dims 80 and
+// 256): K/V of q's type or FP8, head dims 64, 80, 96, 128 and 256, group sizes up to 16.
 #define MMA_DEC(QN, Q, KN, K, DH)                                                                         \
     extern "C" __global__ void __launch_bounds__(32 * MMA_DEC_WARPS)                                     \
         dec_mma_##QN##_##KN##_d##DH(const AttnParams p) {                                                 \

@@ -84,7 +84,7 @@ class CudaKernelChoiceTest {
     }
 
     @Test
-    void everyStreamingKernelAPlanCanNameIsBuilt() throws IOException {
+    void everyDecodeKernelAPlanCanNameIsBuilt() throws IOException {
         // kernels.cu instantiates STREAM(QN, Q, D, G) one by one and STREAM_G8(QN, Q, D) for groups 1,
         // 2, 4 and 8, inside STREAM_Q, which runs for both 16-bit types.
         Path kernels = Path.of("src/main/cuda/kernels.cu");
@@ -116,6 +116,16 @@ class CudaKernelChoiceTest {
             // A forced kernel that cannot hold the problem gives way to the Tensor Core one.
             assertEquals(Kernel.TENSOR_CORE, CudaAttentionPlan.kernelFor(problem(true, 2 * beyond, 2, d, DType.BF16,
                     DType.BF16, 16), STREAM_FORCED, HOPPER), "D " + d + " group " + beyond);
+        }
+        // The Tensor Core decode: MMA_DEC(QN, Q, KN, K, D) inside MMA_DEC_D, for every dtype pair.
+        Set<Integer> mmaBuilt = new HashSet<>();
+        var mma = Pattern.compile("MMA_DEC\\(QN, Q, KN, K, (\\d+)\\)").matcher(source);
+        while (mma.find()) {
+            mmaBuilt.add(Integer.parseInt(mma.group(1)));
+        }
+        assertTrue(source.contains("MMA_DEC_KV(f16, F16)") && source.contains("MMA_DEC_KV(bf16, BF16)"));
+        for (int d = 8; d <= 256; d += 8) {
+            assertEquals(BlockShape.mmaDecodeHeadDim(d), mmaBuilt.contains(d), "dec_mma_*_d" + d);
         }
     }
 
