@@ -84,6 +84,13 @@ fi
 read -r -a extra_opts <<< "${ATTN4J_JAVA_OPTS:-}"
 # A JVM killed by native code leaves its crash report with the other reports.
 jvm=("$java" --enable-native-access=ALL-UNNAMED -Xss8m -XX:ErrorFile="$out/hs_err_pid%p.log" "${extra_opts[@]}")
+# DIR (made anew) with the bundle's runtime jars and JAR as the CUDA jar: lib_with_cuda_jar DIR JAR.
+lib_with_cuda_jar() {
+  rm -rf "$1" && mkdir -p "$1"
+  find "$here/lib" -maxdepth 1 -name '*.jar' ! -name 'attn4j-backend-cuda-*' -exec cp {} "$1/" \;
+  cp "$2" "$1/attn4j-backend-cuda-variant.jar"
+}
+
 # The jars every part runs: the bundle's, or with ATTN4J_VARIANT a copy of them whose CUDA jar (and
 # CUDA test jar, where the variant has one) is the variant's.
 lib="$here/lib"
@@ -97,9 +104,8 @@ if [ -n "${ATTN4J_VARIANT:-}" ]; then
   trap 'rm -rf "$variant_dir"' EXIT
   lib="$variant_dir/lib"
   tests_dir="$variant_dir/tests"
-  mkdir -p "$lib" "$tests_dir"
-  find "$here/lib" -maxdepth 1 -name '*.jar' ! -name 'attn4j-backend-cuda-*' -exec cp {} "$lib/" \;
-  cp "$variant" "$lib/attn4j-backend-cuda-variant.jar"
+  lib_with_cuda_jar "$lib" "$variant"
+  mkdir -p "$tests_dir"
   cp "$here"/tests/*.jar "$tests_dir/"
   if [ -f "$here/variants/$ATTN4J_VARIANT-tests.jar" ]; then
     rm -f "$tests_dir"/attn4j-backend-cuda-*-tests.jar
@@ -337,11 +343,8 @@ run_ab() {
     [ -f "$j" ] || { say "ab: no variant $j"; status=1; return; }
     local name
     name=$(basename "$j" .jar)
-    local lib="$out/ab/lib-$name"
-    rm -rf "$lib" && mkdir -p "$lib"
-    find "$here/lib" -maxdepth 1 -name '*.jar' ! -name 'attn4j-backend-cuda-*' -exec cp {} "$lib/" \;
-    cp "$j" "$lib/"
-    builds+=("$name"); libs+=("$lib")
+    lib_with_cuda_jar "$out/ab/lib-$name" "$j"
+    builds+=("$name"); libs+=("$out/ab/lib-$name")
   done
   bench_flags
   local workloads=()

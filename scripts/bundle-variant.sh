@@ -12,9 +12,9 @@
 # structs the bundle's classes write (params.cuh); with --java (needs --rev) the jar's classes are
 # that revision's CUDA module too (built by Maven, without nvcc, in a temporary worktree), for a
 # variant whose plans choose or size kernels differently, and bundle/variants/NAME-tests.jar holds
-# that revision's CUDA tests (run.sh runs them with ATTN4J_VARIANT=NAME). Or give a whole jar built earlier with
-# --jar (e.g. a copy of bundle/lib's CUDA jar saved before rebuilding). Compiling one
-# architecture takes a few minutes on 2 cores. Environment: ATTN4J_MVN_LOCK and
+# that revision's CUDA tests (run.sh runs them with ATTN4J_VARIANT=NAME). Or give a whole jar
+# built earlier with --jar (e.g. a copy of bundle/lib's CUDA jar saved before rebuilding).
+# Compiling one architecture takes a few minutes on 2 cores. Environment: ATTN4J_MVN_LOCK and
 # ATTN4J_MVN_OFFLINE as for scripts/bundle.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

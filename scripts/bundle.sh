@@ -23,7 +23,6 @@ modules=(core-api backend-reference backend-opencl backend-cuda conformance-test
 backends=(backend-reference backend-opencl backend-cuda)
 max_mb=40
 
-
 mkdir -p "$out"
 rm -rf "$out/lib" "$out/tests"
 mkdir -p "$out/lib" "$out/tests"

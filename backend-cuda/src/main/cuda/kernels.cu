@@ -43,9 +43,9 @@ ATTENTION_KV(f32, F32)  // f32 q (and head dims that are not multiples of 16) ru
 TC_Q(f16, F16)
 TC_Q(bf16, BF16)
 
-// Streaming decode on CUDA cores (default without grouping at head dims 64, 96 and 128): K/V of q's type; groups of 1, 2, 4 and 8
-// up to the head dim's StreamRow<D>::MAX_GROUP (BlockShape.streamMaxGroup): 8 at 64 and 128, 4 at
-// 256, 2 at 96 and 192, 1 at 80.
+// Streaming decode on CUDA cores (default without grouping at head dims 64, 96 and 128): K/V of
+// q's type; groups of 1, 2, 4 and 8 up to the head dim's StreamRow<D>::MAX_GROUP
+// (BlockShape.streamMaxGroup): 8 at 64 and 128, 4 at 256, 2 at 96 and 192, 1 at 80.
 #define STREAM(QN, Q, DH, G)                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * STREAM_WARPS)                                      \
         dec_stream_##QN##_d##DH##_g##G(const AttnParams p) {                                              \

@@ -1,7 +1,8 @@
 // Bandwidth-bound decode on CUDA cores (the default without grouping at head dims 64, 96 and 128,
-// BlockShape.streamAutoHeadDim; decodeKernel=stream forces it) for K/V of q's 16-bit type, no RoPE on the fly, head dims 64, 80, 96, 128, 192 and 256, a
-// GQA group up to StreamRow<D>::MAX_GROUP. Decode reads every K/V byte once and does g
-// multiply-adds per element, so the kernel is built to keep bytes in flight:
+// BlockShape.streamAutoHeadDim; decodeKernel=stream forces it) for K/V of q's 16-bit type, no
+// RoPE on the fly, head dims 64, 80, 96, 128, 192 and 256, a GQA group up to
+// StreamRow<D>::MAX_GROUP. Decode reads every K/V byte once and does g multiply-adds per element,
+// so the kernel is built to keep bytes in flight:
 //
 // - a block is one (request, KV head, key chunk) work item of the usual schedule; its 4 warps
 //   each stream their own contiguous quarter of the chunk;
